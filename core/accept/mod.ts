@@ -1,0 +1,81 @@
+/**
+ * The single door every inbound channel calls. A message is made durable here — batched with
+ * whatever else arrived in the same moment into one transaction (group commit) — and only then
+ * does the caller get its queue id to say "yes" with.
+ */
+import type { NewMessage } from "../queue/contracts.ts";
+import type { Store } from "../store/mod.ts";
+
+export { newQueueId } from "./queue_id.ts";
+export { type RelayPolicy, relayPolicy } from "./policy.ts";
+
+interface Pending {
+  message: NewMessage;
+  resolve: (id: string) => void;
+  reject: (error: Error) => void;
+}
+
+/** Options for the acceptor. */
+export interface AcceptorOptions {
+  /** Extra time to wait for more messages before committing; 0 commits on the next tick. */
+  commitWindowMs?: number;
+  /** Called after each durable batch with the number of messages in it. */
+  onCommitted?: (count: number) => void;
+  /** Most messages per transaction. */
+  maxBatch?: number;
+}
+
+/** Group-committing front of the store. */
+export class Acceptor {
+  #store: Store;
+  #pending: Pending[] = [];
+  #flushing = false;
+  #scheduled = false;
+  #options: Required<AcceptorOptions>;
+
+  constructor(store: Store, options: AcceptorOptions = {}) {
+    this.#store = store;
+    this.#options = {
+      commitWindowMs: options.commitWindowMs ?? 0,
+      onCommitted: options.onCommitted ?? (() => {}),
+      maxBatch: options.maxBatch ?? 500,
+    };
+  }
+
+  /** Resolves with the queue id once the message is durable; rejects if it could not be. */
+  submit(message: NewMessage): Promise<string> {
+    if (message.recipients.length === 0) {
+      return Promise.reject(new Error("Cannot accept a message without recipients"));
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ message, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule() {
+    if (this.#scheduled || this.#flushing) return;
+    this.#scheduled = true;
+    // A macrotask, not a microtask: lets every socket read already waiting join this batch.
+    setTimeout(() => {
+      this.#scheduled = false;
+      this.#flush();
+    }, this.#options.commitWindowMs);
+  }
+
+  async #flush() {
+    if (this.#pending.length === 0) return;
+    this.#flushing = true;
+    const batch = this.#pending.splice(0, this.#options.maxBatch);
+    try {
+      await this.#store.insertMessages(batch.map((p) => p.message));
+      for (const p of batch) p.resolve(p.message.id);
+      this.#options.onCommitted(batch.length);
+    } catch (error) {
+      for (const p of batch) p.reject(error as Error);
+    } finally {
+      this.#flushing = false;
+    }
+    if (this.#pending.length > 0) this.#schedule();
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Relay policy: who may send to which recipients. Never an open relay: relaying to any domain
+ * needs a client in a relay network (or, later, authentication); everyone else may only send to
+ * domains this server accepts mail for (`smtp.local_domains`, none by default).
+ */
+import { BlockList, isIPv6 } from "node:net";
+
+/** Decides relay permission for one client. */
+export interface RelayPolicy {
+  /** Whether the client may send to `domain`. */
+  mayRelay(clientIp: string, authenticated: boolean, domain: string): boolean;
+}
+
+/** Builds the policy from `smtp.relay_networks` and `smtp.local_domains`. */
+export function relayPolicy(relayNetworks: string[], localDomains: string[]): RelayPolicy {
+  const networks = new BlockList();
+  for (const network of relayNetworks) {
+    const [address, prefix] = network.split("/");
+    const type = isIPv6(address) ? "ipv6" : "ipv4";
+    if (prefix === undefined) networks.addAddress(address, type);
+    else networks.addSubnet(address, Number(prefix), type);
+  }
+  const local = new Set(localDomains.map((d) => d.toLowerCase()));
+  return {
+    mayRelay(clientIp, authenticated, domain) {
+      if (authenticated) return true;
+      if (local.has(domain.toLowerCase())) return true;
+      const ip = clientIp.replace(/^::ffff:/, "");
+      return networks.check(ip, isIPv6(ip) ? "ipv6" : "ipv4");
+    },
+  };
+}

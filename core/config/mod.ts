@@ -1,0 +1,192 @@
+/**
+ * Loads, validates and resolves the configuration: file (optional) → environment overrides →
+ * zod validation → a resolved `Config` that every stage reads. A bad file is reported with the
+ * path of the offending field and stops the program (exit code 2, see main.ts).
+ */
+import { join, resolve } from "node:path";
+import { hostname as osHostname } from "node:os";
+import type { z } from "zod";
+import { type ConfigFile, configSchema } from "./schema.ts";
+
+export type { ConfigFile } from "./schema.ts";
+
+/** A virtual MTA: a source IP with its own EHLO hostname. */
+export interface Vmta {
+  ip: string;
+  hostname: string;
+  group: string;
+}
+
+/** One SMTP listener. */
+export interface Listener {
+  host: string;
+  port: number;
+}
+
+/** The resolved configuration every stage reads. */
+export interface Config {
+  nodeId: string;
+  nodeName: string;
+  dataDir: string;
+  database: { driver: "sqlite3" | "postgres" | "mysql" | "mssql"; connection: string };
+  smtp: ConfigFile["smtp"] & { listeners: Listener[]; hostname: string; workers: number };
+  admin: Listener;
+  dns: { servers: { ipAddr: string; port: number }[]; cacheTtl: number };
+  routes: ConfigFile["routes"];
+  vmtas: Vmta[];
+  delivery: ConfigFile["delivery"];
+  queue: ConfigFile["queue"];
+  rabbitmq?: ConfigFile["rabbitmq"];
+  /** Where the file came from, or null for built-in defaults. */
+  source: string | null;
+}
+
+/** Raised for a configuration that cannot be used; the message names the field. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Environment variables that override single values (documented in the README). */
+export const ENV_OVERRIDES: Record<string, string> = {
+  FASTMTA_NODE_ID: "id",
+  FASTMTA_NODE_NAME: "name",
+  FASTMTA_DATA_DIR: "data_dir",
+  FASTMTA_DB_DRIVER: "database.driver",
+  FASTMTA_DB_CONNECTION: "database.connection",
+  FASTMTA_SMTP_LISTEN: "smtp.listen",
+  FASTMTA_SMTP_HOSTNAME: "smtp.hostname",
+  FASTMTA_SMTP_WORKERS: "smtp.workers",
+  FASTMTA_ADMIN_LISTEN: "admin.listen",
+  FASTMTA_DNS_SERVERS: "dns.servers",
+  FASTMTA_DELIVERY_WORKERS: "delivery.workers",
+};
+
+/** Reads and resolves the configuration; `path` null means built-in defaults. */
+export async function loadConfig(
+  path: string | null,
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Promise<Config> {
+  let raw: Record<string, unknown> = {};
+  if (path !== null) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      throw new ConfigError(`Cannot read config file "${path}": ${(error as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      throw new ConfigError(`Cannot parse config file "${path}": ${(error as Error).message}`);
+    }
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+      throw new ConfigError(`Cannot use config file "${path}": expected a JSON object`);
+    }
+  }
+  applyEnvOverrides(raw, env);
+  return parseConfig(raw, path);
+}
+
+/** Validates a raw config object and resolves derived values. */
+export function parseConfig(raw: unknown, source: string | null = null): Config {
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const where = source ? `config file "${source}"` : "configuration";
+    throw new ConfigError(`Invalid ${where}:\n${formatIssues(parsed.error.issues)}`);
+  }
+  return resolveConfig(parsed.data, source);
+}
+
+function formatIssues(issues: z.core.$ZodIssue[]): string {
+  return issues.map((issue) => {
+    const path = issue.path.map((p) => typeof p === "number" ? `[${p}]` : `.${String(p)}`)
+      .join("").replace(/^\./, "");
+    return `  ${path || "(root)"}: ${issue.message}`;
+  }).join("\n");
+}
+
+function applyEnvOverrides(raw: Record<string, unknown>, env: Record<string, string | undefined>) {
+  for (const [name, path] of Object.entries(ENV_OVERRIDES)) {
+    const value = env[name];
+    if (value === undefined || value === "") continue;
+    const keys = path.split(".");
+    let target = raw;
+    for (const key of keys.slice(0, -1)) {
+      if (typeof target[key] !== "object" || target[key] === null) target[key] = {};
+      target = target[key] as Record<string, unknown>;
+    }
+    const last = keys[keys.length - 1];
+    if (path === "smtp.listen" || path === "dns.servers") {
+      target[last] = value.split(",").map((s) => s.trim()).filter(Boolean);
+    } else if (path.endsWith("workers")) {
+      target[last] = Number(value);
+    } else {
+      target[last] = value;
+    }
+  }
+}
+
+function splitHostPort(value: string): Listener {
+  const index = value.lastIndexOf(":");
+  return {
+    host: value.slice(0, index).replace(/^\[|\]$/g, ""),
+    port: Number(value.slice(index + 1)),
+  };
+}
+
+function resolveConfig(file: ConfigFile, source: string | null): Config {
+  const dataDir = resolve(file.data_dir);
+  const ips = file.ip_addressess ?? file.ip_addresses ?? [];
+  const hostname = file.smtp.hostname ?? ips[0]?.hostname ?? osHostname();
+
+  let listeners: Listener[];
+  if (file.smtp.listen) {
+    listeners = file.smtp.listen.map(splitHostPort);
+  } else if (file.ports && ips.some((ip) => ip.inbound)) {
+    // The seed's shape: every inbound IP listens on every configured port.
+    listeners = ips.filter((ip) => ip.inbound).flatMap((ip) =>
+      file.ports!.map((port) => ({ host: ip.ip, port }))
+    );
+  } else {
+    listeners = [{ host: "127.0.0.1", port: 2525 }];
+  }
+
+  const connection = file.database.connection ??
+    (file.database.driver === "sqlite3" ? join(dataDir, "fastmta.db") : "");
+  if (connection === "") {
+    throw new ConfigError(
+      `Invalid configuration:\n  database.connection: required for driver "${file.database.driver}"`,
+    );
+  }
+
+  return {
+    nodeId: file.id ?? osHostname(),
+    nodeName: file.name ?? file.id ?? osHostname(),
+    dataDir,
+    database: { driver: file.database.driver, connection },
+    smtp: {
+      ...file.smtp,
+      listeners,
+      hostname,
+      workers: file.smtp.workers ?? 1,
+    },
+    admin: splitHostPort(file.admin.listen),
+    dns: {
+      servers: file.dns.servers.map((s) => {
+        const { host, port } = splitHostPort(s);
+        return { ipAddr: host, port };
+      }),
+      cacheTtl: file.dns.cache_ttl,
+    },
+    routes: file.routes,
+    vmtas: ips.filter((ip) => ip.outbound).map((ip) => ({
+      ip: ip.ip,
+      hostname: ip.hostname,
+      group: String(ip.group_id ?? "default"),
+    })),
+    delivery: file.delivery,
+    queue: file.queue,
+    rabbitmq: file.rabbitmq,
+    source,
+  };
+}

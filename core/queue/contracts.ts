@@ -1,0 +1,58 @@
+/**
+ * The shapes that cross stage boundaries: what accept hands the queue, what the queue hands a
+ * delivery worker, and what comes back to settle. They travel between threads (postMessage)
+ * and, in distributed mode, through the broker: treat changes as format changes and version them.
+ */
+
+/** Version of the queued-unit format below. */
+export const UNIT_FORMAT_VERSION = 1;
+
+/** A message accepted by an inbound channel, ready to be made durable. */
+export interface NewMessage {
+  id: string;
+  sender: string;
+  recipients: string[];
+  channel: "smtp" | "api" | "cli" | "inject" | "outbox";
+  clientIp: string | null;
+  receivedAt: number;
+  body: Uint8Array;
+  meta?: Record<string, unknown>;
+}
+
+/** A delivery unit leased to a worker: one message × one destination domain. */
+export interface LeasedUnit {
+  v: typeof UNIT_FORMAT_VERSION;
+  unitId: string;
+  messageId: string;
+  domain: string;
+  sender: string;
+  attempts: number;
+  createdAt: number;
+  leaseToken: string;
+  recipients: string[];
+}
+
+/** What happened to one recipient in one attempt. */
+export interface RecipientResult {
+  address: string;
+  outcome: "delivered" | "deferred" | "failed";
+  code: number | null;
+  reply: string;
+}
+
+/** The outcome of one delivery attempt of one unit, to be settled. */
+export interface UnitOutcome {
+  unitId: string;
+  messageId: string;
+  domain: string;
+  leaseToken: string;
+  at: number;
+  durationMs: number;
+  sourceIp: string | null;
+  mxHost: string | null;
+  remoteIp: string | null;
+  tls: boolean;
+  results: RecipientResult[];
+  /** When the unit is due again if any recipient was deferred. */
+  retryAt: number | null;
+}

@@ -1,0 +1,318 @@
+/**
+ * The SQL store on Kysely: one implementation for every dialect; the few places where SQL
+ * differs (row locking when leasing) branch on `dialect`. Every write that must be atomic is
+ * one transaction, and every hot-path write takes a batch (group commit).
+ */
+import type { Insertable, Kysely, Transaction } from "kysely";
+import { Migrator } from "kysely/migration";
+import { type Dialect, migrationsFor } from "../../migrations/mod.ts";
+import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
+import type { MessagesTable, QueueTable, RecipientsTable, Tables } from "./tables.ts";
+import type { LeaseRequest, MessageStatus, QueueCounts, Store } from "./store.ts";
+import { domainOf } from "../address.ts";
+
+const INSERT_CHUNK = 400;
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Groups recipients by destination domain, preserving order; duplicates dropped. */
+export function splitByDomain(recipients: string[]): Map<string, string[]> {
+  const byDomain = new Map<string, string[]>();
+  for (const address of recipients) {
+    const domain = domainOf(address);
+    let list = byDomain.get(domain);
+    if (!list) byDomain.set(domain, list = []);
+    if (!list.includes(address)) list.push(address);
+  }
+  return byDomain;
+}
+
+/** A `Store` on any Kysely dialect. */
+export class SqlStore implements Store {
+  readonly dialect: Dialect;
+  readonly db: Kysely<Tables>;
+  #onClose: () => Promise<void>;
+
+  constructor(db: Kysely<Tables>, dialect: Dialect, onClose: () => Promise<void>) {
+    this.db = db;
+    this.dialect = dialect;
+    this.#onClose = onClose;
+  }
+
+  async migrate(): Promise<string[]> {
+    const migrations = migrationsFor(this.dialect);
+    const migrator = new Migrator({
+      db: this.db,
+      provider: { getMigrations: () => Promise.resolve(migrations) },
+    });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) throw error;
+    return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+  }
+
+  async insertMessages(messages: NewMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const messageRows: Insertable<MessagesTable>[] = [];
+    const unitRows: Insertable<QueueTable>[] = [];
+    const recipientRows: Insertable<RecipientsTable>[] = [];
+    for (const m of messages) {
+      messageRows.push({
+        id: m.id,
+        sender: m.sender,
+        created_at: m.receivedAt,
+        size: m.body.byteLength,
+        recipient_count: m.recipients.length,
+        channel: m.channel,
+        client_ip: m.clientIp,
+        meta: m.meta ? JSON.stringify(m.meta) : null,
+        body: m.body,
+      });
+      let n = 0;
+      for (const [domain, addresses] of splitByDomain(m.recipients)) {
+        const unitId = `${m.id}.${n++}`;
+        unitRows.push({
+          id: unitId,
+          message_id: m.id,
+          domain,
+          state: "queued" as const,
+          due_at: m.receivedAt,
+          attempts: 0,
+          lease_owner: null,
+          lease_token: null,
+          created_at: m.receivedAt,
+          updated_at: m.receivedAt,
+          last_reply: null,
+        });
+        for (const address of addresses) {
+          recipientRows.push({
+            unit_id: unitId,
+            message_id: m.id,
+            address,
+            state: "queued" as const,
+            attempts: 0,
+            last_code: null,
+            last_reply: null,
+            updated_at: m.receivedAt,
+          });
+        }
+      }
+    }
+    await this.db.transaction().execute(async (trx) => {
+      // Bodies can be large: a few per statement keeps statements within parameter limits.
+      for (const part of chunks(messageRows, 50)) {
+        await trx.insertInto("messages").values(part).execute();
+      }
+      for (const part of chunks(unitRows, INSERT_CHUNK)) {
+        await trx.insertInto("queue").values(part).execute();
+      }
+      for (const part of chunks(recipientRows, INSERT_CHUNK)) {
+        await trx.insertInto("recipients").values(part).execute();
+      }
+    });
+  }
+
+  async leaseDue(request: LeaseRequest): Promise<LeasedUnit[]> {
+    const { owner, token, now, leaseMs, limit } = request;
+    return await this.db.transaction().execute(async (trx) => {
+      let select = trx.selectFrom("queue").select("id")
+        .where("state", "=", "queued").where("due_at", "<=", now)
+        .orderBy("due_at").limit(limit);
+      if (this.dialect === "postgres" || this.dialect === "mysql") {
+        select = select.forUpdate().skipLocked();
+      }
+      const ids = (await select.execute()).map((r) => r.id);
+      if (ids.length === 0) return [];
+      await trx.updateTable("queue")
+        .set((eb) => ({
+          lease_owner: owner,
+          lease_token: token,
+          due_at: now + leaseMs,
+          attempts: eb("attempts", "+", 1),
+          updated_at: now,
+        }))
+        .where("id", "in", ids).execute();
+      return await this.#loadUnits(trx, ids, token);
+    });
+  }
+
+  async #loadUnits(trx: Transaction<Tables>, ids: string[], token: string): Promise<LeasedUnit[]> {
+    const units = await trx.selectFrom("queue")
+      .innerJoin("messages", "messages.id", "queue.message_id")
+      .select([
+        "queue.id as id",
+        "queue.message_id as message_id",
+        "queue.domain as domain",
+        "queue.attempts as attempts",
+        "messages.sender as sender",
+        "messages.created_at as created_at",
+      ])
+      .where("queue.id", "in", ids).orderBy("queue.due_at").execute();
+    const recipients = await trx.selectFrom("recipients").select(["unit_id", "address"])
+      .where("unit_id", "in", ids).where("state", "in", ["queued", "deferred"]).execute();
+    const byUnit = new Map<string, string[]>();
+    for (const r of recipients) {
+      let list = byUnit.get(r.unit_id);
+      if (!list) byUnit.set(r.unit_id, list = []);
+      list.push(r.address);
+    }
+    return units.map((u) => ({
+      v: 1 as const,
+      unitId: u.id,
+      messageId: u.message_id,
+      domain: u.domain,
+      sender: u.sender,
+      attempts: Number(u.attempts),
+      createdAt: Number(u.created_at),
+      leaseToken: token,
+      recipients: byUnit.get(u.id) ?? [],
+    }));
+  }
+
+  async settle(outcomes: UnitOutcome[]): Promise<number> {
+    if (outcomes.length === 0) return 0;
+    let lost = 0;
+    await this.db.transaction().execute(async (trx) => {
+      const attemptRows = outcomes.flatMap((o) =>
+        o.results.map((r) => ({
+          at: o.at,
+          message_id: o.messageId,
+          unit_id: o.unitId,
+          recipient: r.address,
+          domain: o.domain,
+          outcome: r.outcome,
+          code: r.code,
+          reply: r.reply,
+          source_ip: o.sourceIp,
+          mx_host: o.mxHost,
+          remote_ip: o.remoteIp,
+          tls: o.tls ? 1 : 0,
+          duration_ms: Math.round(o.durationMs),
+          node_id: null,
+        }))
+      );
+      for (const part of chunks(attemptRows, INSERT_CHUNK)) {
+        await trx.insertInto("attempts").values(part).execute();
+      }
+      for (const o of outcomes) {
+        const anyDeferred = o.results.some((r) => r.outcome === "deferred");
+        const lastReply = o.results[o.results.length - 1]?.reply ?? null;
+        const unitUpdate = await trx.updateTable("queue")
+          .set(
+            anyDeferred
+              ? {
+                state: "queued",
+                due_at: o.retryAt ?? o.at,
+                lease_owner: null,
+                lease_token: null,
+                updated_at: o.at,
+                last_reply: lastReply,
+              }
+              : {
+                state: "done",
+                lease_owner: null,
+                lease_token: null,
+                updated_at: o.at,
+                last_reply: lastReply,
+              },
+          )
+          .where("id", "=", o.unitId).where("lease_token", "=", o.leaseToken)
+          .executeTakeFirst();
+        if (Number(unitUpdate.numUpdatedRows) === 0) {
+          // The lease expired and another worker took the unit: its outcome wins; ours is
+          // only logged (the attempts rows above).
+          lost++;
+          continue;
+        }
+        // Recipients sharing one reply (the usual case: the DATA reply) take one statement.
+        const groups = new Map<string, { r: typeof o.results[number]; addresses: string[] }>();
+        for (const r of o.results) {
+          const key = `${r.outcome}\u0000${r.code}\u0000${r.reply}`;
+          const group = groups.get(key);
+          if (group) group.addresses.push(r.address);
+          else groups.set(key, { r, addresses: [r.address] });
+        }
+        for (const { r, addresses } of groups.values()) {
+          await trx.updateTable("recipients")
+            .set((eb) => ({
+              state: r.outcome,
+              attempts: eb("attempts", "+", 1),
+              last_code: r.code,
+              last_reply: r.reply,
+              updated_at: o.at,
+            }))
+            .where("unit_id", "=", o.unitId).where("address", "in", addresses).execute();
+        }
+      }
+    });
+    return lost;
+  }
+
+  async releaseLeases(owner: string, now: number): Promise<number> {
+    const result = await this.db.updateTable("queue")
+      .set({ due_at: now, lease_owner: null, lease_token: null })
+      .where("state", "=", "queued").where("lease_owner", "=", owner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const row = await this.db.selectFrom("queue").select("due_at")
+      .where("state", "=", "queued").orderBy("due_at").limit(1).executeTakeFirst();
+    return row ? Number(row.due_at) : null;
+  }
+
+  async readBody(messageId: string): Promise<Uint8Array | null> {
+    const row = await this.db.selectFrom("messages").select("body")
+      .where("id", "=", messageId).executeTakeFirst();
+    return row ? new Uint8Array(row.body) : null;
+  }
+
+  async counts(now: number): Promise<QueueCounts> {
+    const byState = await this.db.selectFrom("recipients")
+      .select((eb) => ["state", eb.fn.countAll<number>().as("n")])
+      .groupBy("state").execute();
+    const inFlight = await this.db.selectFrom("queue")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("state", "=", "queued").where("lease_owner", "is not", null)
+      .where("due_at", ">", now).executeTakeFirst();
+    const counts: QueueCounts = {
+      queued: 0,
+      deferred: 0,
+      delivered: 0,
+      failed: 0,
+      in_flight_units: Number(inFlight?.n ?? 0),
+    };
+    for (const row of byState) counts[row.state] = Number(row.n);
+    return counts;
+  }
+
+  async messageStatus(messageId: string): Promise<MessageStatus | null> {
+    const message = await this.db.selectFrom("messages")
+      .select(["id", "sender", "created_at", "size", "channel"])
+      .where("id", "=", messageId).executeTakeFirst();
+    if (!message) return null;
+    const recipients = await this.db.selectFrom("recipients")
+      .select(["address", "state", "attempts", "last_code", "last_reply"])
+      .where("message_id", "=", messageId).orderBy("id").execute();
+    const attempts = await this.db.selectFrom("attempts")
+      .select(["at", "recipient", "outcome", "code", "reply", "source_ip", "mx_host", "remote_ip"])
+      .where("message_id", "=", messageId).orderBy("id").execute();
+    return {
+      id: message.id,
+      sender: message.sender,
+      createdAt: Number(message.created_at),
+      size: Number(message.size),
+      channel: message.channel,
+      recipients: recipients.map((r) => ({ ...r, attempts: Number(r.attempts) })),
+      attempts: attempts.map((a) => ({ ...a, at: Number(a.at) })),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#onClose();
+  }
+}

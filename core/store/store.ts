@@ -1,0 +1,67 @@
+/**
+ * The store interface every caller uses. Dialects live underneath (see sql_store.ts and mod.ts);
+ * nothing above this file knows which database runs.
+ */
+import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
+import type { RecipientState } from "./tables.ts";
+
+/** A request to lease due delivery units. */
+export interface LeaseRequest {
+  owner: string;
+  token: string;
+  now: number;
+  leaseMs: number;
+  limit: number;
+}
+
+/** Recipient counts by state, plus units currently leased. */
+export type QueueCounts = Record<RecipientState, number> & { in_flight_units: number };
+
+/** One message with its recipients and delivery log. */
+export interface MessageStatus {
+  id: string;
+  sender: string;
+  createdAt: number;
+  size: number;
+  channel: string;
+  recipients: {
+    address: string;
+    state: RecipientState;
+    attempts: number;
+    last_code: number | null;
+    last_reply: string | null;
+  }[];
+  attempts: {
+    at: number;
+    recipient: string;
+    outcome: string;
+    code: number | null;
+    reply: string | null;
+    source_ip: string | null;
+    mx_host: string | null;
+    remote_ip: string | null;
+  }[];
+}
+
+/** Durable state: messages, the delivery queue, the delivery log. */
+export interface Store {
+  /** Applies pending migrations; returns the names applied now. */
+  migrate(): Promise<string[]>;
+  /** Makes a batch of accepted messages durable in one transaction (group commit). */
+  insertMessages(messages: NewMessage[]): Promise<void>;
+  /** Claims up to `limit` due units for `leaseMs`. */
+  leaseDue(request: LeaseRequest): Promise<LeasedUnit[]>;
+  /** Records outcomes in one transaction; returns how many had lost their lease. */
+  settle(outcomes: UnitOutcome[]): Promise<number>;
+  /** Makes units leased by `owner` (a previous run of this node) due now. */
+  releaseLeases(owner: string, now: number): Promise<number>;
+  /** The earliest due time in the queue, or null when it is empty. */
+  nextDueAt(): Promise<number | null>;
+  /** The raw message bytes. */
+  readBody(messageId: string): Promise<Uint8Array | null>;
+  /** Recipient counts by state. */
+  counts(now: number): Promise<QueueCounts>;
+  /** A message's recipients and attempts, or null if unknown. */
+  messageStatus(messageId: string): Promise<MessageStatus | null>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,101 @@
+/**
+ * fastmta command line: argument parsing and dispatch only; each subcommand is a module in cli/.
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad configuration.
+ */
+import { parseArgs } from "node:util";
+import { ConfigError, ENV_OVERRIDES } from "./core/config/mod.ts";
+
+const COMMANDS: Record<string, string> = {
+  serve: `Usage: fastmta serve [--config FILE]
+
+Runs the mail server: SMTP acceptance, delivery and the admin HTTP console.
+Without --config (or FASTMTA_CONFIG) it runs on built-in defaults: SQLite under ./data,
+SMTP on 127.0.0.1:2525, admin on http://127.0.0.1:8025/.
+
+Options:
+  --config FILE   JSON configuration (the seed's app.json shape, see README)
+  -h, --help      Show this help
+
+Environment overrides:
+${Object.entries(ENV_OVERRIDES).map(([k, v]) => `  ${k.padEnd(26)} ${v}`).join("\n")}`,
+  migrate: `Usage: fastmta migrate [--config FILE]
+
+Applies pending database migrations and exits (serve also applies them at start).`,
+  queue: `Usage: fastmta queue [--config FILE] [--json] [--message ID]
+
+Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
+  --json          Print counts as JSON
+  --message ID    Print one message's recipients and delivery attempts`,
+};
+
+const USAGE = `Usage: fastmta <command> [options]
+
+Commands:
+  serve     Run the server
+  migrate   Apply database migrations
+  queue     Show the queue
+
+Run "fastmta <command> --help" for a command's options.`;
+
+async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  if (!command || command === "-h" || command === "--help" || command === "help") {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  if (!(command in COMMANDS)) {
+    console.error(`Unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
+  let values;
+  try {
+    values = parseArgs({
+      args: rest,
+      options: {
+        config: { type: "string" },
+        help: { type: "boolean", short: "h" },
+        json: { type: "boolean" },
+        message: { type: "string" },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${COMMANDS[command]}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(COMMANDS[command]);
+    return 0;
+  }
+  const configPath = values.config ?? Deno.env.get("FASTMTA_CONFIG") ?? null;
+  try {
+    switch (command) {
+      case "serve": {
+        const { serve } = await import("./cli/serve.ts");
+        await serve(configPath);
+        return 0;
+      }
+      case "migrate": {
+        const { migrate } = await import("./cli/migrate.ts");
+        await migrate(configPath);
+        return 0;
+      }
+      case "queue": {
+        const { queue } = await import("./cli/queue.ts");
+        return await queue(configPath, { json: Boolean(values.json), message: values.message });
+      }
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      return 2;
+    }
+    console.error(`fastmta ${command}: ${(error as Error).message}`);
+    return 1;
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,20 @@
+/**
+ * The ordered list of schema migrations. Listed statically (not read from the folder) so that
+ * `deno compile` embeds them in the binary. Names sort in application order.
+ */
+import type { Migration } from "kysely/migration";
+import type { Dialect, FastmtaMigration } from "./_types.ts";
+import { migration0001 } from "./0001_queue.ts";
+
+export type { Dialect } from "./_types.ts";
+
+const MIGRATIONS: Record<string, FastmtaMigration> = {
+  "0001_queue": migration0001,
+};
+
+/** Kysely migrations bound to one dialect. */
+export function migrationsFor(dialect: Dialect): Record<string, Migration> {
+  return Object.fromEntries(
+    Object.entries(MIGRATIONS).map(([name, m]) => [name, { up: (db) => m.up(db, dialect) }]),
+  );
+}

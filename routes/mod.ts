@@ -1,0 +1,28 @@
+/**
+ * The admin HTTP app: pages (server-rendered Preact) and the versioned JSON API. Routes call
+ * core/ through the store interface, never SQL directly.
+ */
+import { Hono } from "hono";
+import type { Config } from "../core/config/mod.ts";
+import type { Store } from "../core/store/mod.ts";
+import { statusPage } from "./index.tsx";
+
+/** What the routes need from the running node. */
+export interface AdminContext {
+  config: Config;
+  store: Store;
+  startedAt: number;
+}
+
+/** Builds the admin app. */
+export function adminApp(ctx: AdminContext): Hono {
+  const app = new Hono();
+  app.get("/", async (c) => c.html(await statusPage(ctx)));
+  app.get("/healthz", (c) => c.json({ status: "ok", node: ctx.config.nodeId }));
+  app.get("/api/v1/queue", async (c) => c.json(await ctx.store.counts(Date.now())));
+  app.get("/api/v1/messages/:id", async (c) => {
+    const status = await ctx.store.messageStatus(c.req.param("id"));
+    return status ? c.json(status) : c.json({ error: "Message not found" }, 404);
+  });
+  return app;
+}
