@@ -65,7 +65,9 @@ async function settle() {
 async function deliver(unit: LeasedUnit) {
   active++;
   try {
-    pending.push(await deliverUnit(ctx, unit));
+    // Await first: `pending.push(await …)` would capture the array a settle already took.
+    const outcome = await deliverUnit(ctx, unit);
+    pending.push(outcome);
   } catch (error) {
     post({ type: "log", line: `delivery: unit ${unit.unitId}: ${(error as Error).stack}` });
     post({ type: "settled", count: 1 });
