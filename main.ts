@@ -26,6 +26,16 @@ Applies pending database migrations and exits (serve also applies them at start)
 Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
   --json          Print counts as JSON
   --message ID    Print one message's recipients and delivery attempts`,
+  nodes: `Usage: fastmta nodes [--config FILE] [--json] [--all]
+
+Lists the cluster's live nodes (id, name, heartbeat, queue, units in flight, config version).
+  --json          Print as JSON
+  --all           Include nodes that are down or stopped`,
+  config: `Usage: fastmta config [--config FILE] [--json] list | set KEY VALUE | unset KEY
+
+Cluster-wide overrides of the configuration file, stored in the database and broadcast to every
+node. KEY as written in the file ("smtp.max_recipients"); VALUE is JSON or a bare string. Live
+settings apply within seconds; others when a node restarts.`,
 };
 
 const USAGE = `Usage: fastmta <command> [options]
@@ -34,6 +44,8 @@ Commands:
   serve     Run the server
   migrate   Apply database migrations
   queue     Show the queue
+  nodes     List the cluster's nodes
+  config    Show or change cluster-wide config overrides
 
 Run "fastmta <command> --help" for a command's options.`;
 
@@ -47,18 +59,20 @@ async function main(args: string[]): Promise<number> {
     console.error(`Unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
-  let values;
+  let values, positionals: string[];
   try {
-    values = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: rest,
       options: {
         config: { type: "string" },
         help: { type: "boolean", short: "h" },
         json: { type: "boolean" },
         message: { type: "string" },
+        all: { type: "boolean" },
       },
       strict: true,
-    }).values;
+      allowPositionals: command === "config",
+    }));
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${COMMANDS[command]}`);
     return 2;
@@ -83,6 +97,14 @@ async function main(args: string[]): Promise<number> {
       case "queue": {
         const { queue } = await import("./cli/queue.ts");
         return await queue(configPath, { json: Boolean(values.json), message: values.message });
+      }
+      case "nodes": {
+        const { nodes } = await import("./cli/nodes.ts");
+        return await nodes(configPath, { json: Boolean(values.json), all: Boolean(values.all) });
+      }
+      case "config": {
+        const { configCommand } = await import("./cli/config.ts");
+        return await configCommand(configPath, positionals, { json: Boolean(values.json) });
       }
     }
   } catch (error) {

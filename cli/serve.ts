@@ -1,10 +1,13 @@
 /**
- * `serve`: the whole node. Migrates the store, recovers leases from a previous run, starts the
- * delivery workers, the scheduler, the SMTP workers and the admin HTTP server, and shuts down in
- * order on SIGINT/SIGTERM.
+ * `serve`: the whole node. Migrates the store, joins the cluster (node row, config overrides),
+ * opens the queue, recovers leases from a previous run, starts the delivery workers, the
+ * scheduler, the SMTP workers (and the inject worker with RabbitMQ) and the admin HTTP server,
+ * and shuts down in order on SIGINT/SIGTERM.
  */
-import { type Config, loadConfig } from "../core/config/mod.ts";
+import { startCluster } from "../core/cluster/mod.ts";
+import { loadConfig } from "../core/config/mod.ts";
 import { log } from "../core/log.ts";
+import { openQueue, type Queue } from "../core/queue/mod.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
 import { openStore } from "../core/store/mod.ts";
 import { adminApp } from "../routes/mod.ts";
@@ -23,14 +26,40 @@ function hashDomain(domain: string): number {
 
 /** Runs the server until a signal stops it. */
 export async function serve(configPath: string | null): Promise<void> {
-  const config: Config = await loadConfig(configPath);
-  await Deno.mkdir(config.dataDir, { recursive: true });
-  const store = await openStore(config, "deliver");
+  const seed = await loadConfig(configPath);
+  await Deno.mkdir(seed.dataDir, { recursive: true });
+  const store = await openStore(seed, "deliver");
   const applied = await store.migrate();
   if (applied.length > 0) log("store", `applied migrations: ${applied.join(", ")}`);
   const startedAt = Date.now();
 
   const deliveryWorkers: WorkerHandle[] = [];
+  const smtpWorkers: WorkerHandle[] = [];
+  const otherWorkers: WorkerHandle[] = [];
+  // Filled in below; the heartbeat reads them from its first beat on.
+  const running: { queue?: Queue; scheduler?: Scheduler } = {};
+  const cluster = await startCluster(seed, store, {
+    log: (line) => log("cluster", line),
+    details: (configVersion) => ({
+      queue: running.queue?.kind ?? "embedded",
+      smtp: seed.smtp.listeners.map((l) => `${l.host}:${l.port}`),
+      admin: `http://${seed.admin.host}:${seed.admin.port}/`,
+      configVersion,
+      inFlight: running.scheduler?.inFlight ?? 0,
+    }),
+    onConfigChange: (config) => {
+      for (const w of [...deliveryWorkers, ...smtpWorkers, ...otherWorkers]) {
+        w.post({ type: "config", config });
+      }
+      running.scheduler?.wake();
+    },
+  });
+  const config = cluster.config;
+  const queue = await openQueue(config, store, {
+    role: "schedule",
+    log: (line) => log("queue", line),
+  });
+
   const dispatch = (units: LeasedUnit[]) => {
     const perWorker = new Map<number, LeasedUnit[]>();
     for (const unit of units) {
@@ -43,7 +72,9 @@ export async function serve(configPath: string | null): Promise<void> {
       deliveryWorkers[index].post({ type: "units", units: list });
     }
   };
-  const scheduler = new Scheduler(store, config, dispatch, (line) => log("schedule", line));
+  const scheduler = new Scheduler(queue, config, dispatch, (line) => log("schedule", line));
+  queue.onAvailable(() => scheduler.wake());
+  Object.assign(running, { queue, scheduler });
   const recovered = await scheduler.recover();
   if (recovered > 0) {
     log("schedule", `re-queued ${recovered} units left in flight by a previous run`);
@@ -57,13 +88,15 @@ export async function serve(configPath: string | null): Promise<void> {
         config,
         i,
         (message) => {
-          if (message.type === "settled") scheduler.settled(message.count);
+          if (message.type === "settled") {
+            queue.release(message.tokens, message.requeue ?? false);
+            scheduler.settled(message.count);
+          }
         },
       ),
     );
   }
 
-  const smtpWorkers: WorkerHandle[] = [];
   for (let i = 0; i < config.smtp.workers; i++) {
     smtpWorkers.push(
       await startWorker(
@@ -77,9 +110,20 @@ export async function serve(configPath: string | null): Promise<void> {
       ),
     );
   }
+  if (config.rabbitmq?.inject) {
+    otherWorkers.push(
+      await startWorker(
+        "inject",
+        new URL("../workers/inject_worker.ts", import.meta.url),
+        config,
+        0,
+        () => {},
+      ),
+    );
+  }
   scheduler.wake();
 
-  const app = adminApp({ config, store, startedAt });
+  const app = adminApp({ config, store, startedAt, cluster });
   const http = Deno.serve({
     hostname: config.admin.host,
     port: config.admin.port,
@@ -90,7 +134,7 @@ export async function serve(configPath: string | null): Promise<void> {
     "serve",
     `node ${config.nodeId} up: smtp ${
       config.smtp.listeners.map((l) => `${l.host}:${l.port}`).join(", ")
-    }, admin http://${config.admin.host}:${config.admin.port}/, store ${config.database.driver}`,
+    }, admin http://${config.admin.host}:${config.admin.port}/, store ${config.database.driver}, queue ${queue.kind}`,
   );
 
   const { promise: stopSignal, resolve: onSignal } = Promise.withResolvers<string>();
@@ -100,10 +144,12 @@ export async function serve(configPath: string | null): Promise<void> {
   const signal = await stopSignal;
   log("serve", `${signal}: shutting down`);
   // Stop taking mail first, then stop scheduling, then let deliveries finish and settle.
-  await Promise.all(smtpWorkers.map((w) => w.stop()));
+  await Promise.all([...smtpWorkers, ...otherWorkers].map((w) => w.stop()));
   scheduler.stop();
   await Promise.all(deliveryWorkers.map((w) => w.stop()));
   await http.shutdown();
+  await cluster.stop();
+  await queue.close();
   await store.close();
   log("serve", "stopped");
   Deno.exit(0);

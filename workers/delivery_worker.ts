@@ -1,9 +1,10 @@
 /**
- * Delivery worker: owns outbound connection pools and one store connection. Receives leased
- * units from the scheduler, delivers them concurrently, and settles outcomes in batches (one
- * transaction per batch), reporting how many finished so the scheduler can send more.
- * Talks to: remote MX hosts, DNS, the store. Reads config: delivery.*, dns.*, routes,
- * ip_addressess (outbound).
+ * Delivery worker: owns outbound connection pools, one store connection and its queue (deliver
+ * role). Receives leased units from the scheduler, delivers them concurrently, and settles
+ * outcomes in batches (one queue settle per batch), reporting which leases finished so the
+ * scheduler can release them and send more.
+ * Talks to: remote MX hosts, DNS, the store, the queue. Reads config: delivery.*, dns.*,
+ * routes, ip_addressess (outbound), rabbitmq.
  */
 /// <reference lib="deno.worker" />
 import type { Config, Vmta } from "../core/config/mod.ts";
@@ -11,10 +12,13 @@ import { deliverUnit, type DeliveryContext } from "../core/delivery/deliver_unit
 import { MxResolver } from "../core/delivery/mx.ts";
 import { ConnectionPools } from "../core/delivery/pool.ts";
 import type { LeasedUnit, UnitOutcome } from "../core/queue/contracts.ts";
-import { openStore, type Store } from "../core/store/mod.ts";
+import { openQueue, type Queue } from "../core/queue/mod.ts";
+import { applyLiveSettings } from "../core/cluster/live.ts";
+import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 
-let store: Store;
+let store: SqlStore;
+let queue: Queue;
 let ctx: DeliveryContext;
 let pending: UnitOutcome[] = [];
 let settling = false;
@@ -44,18 +48,23 @@ async function settle() {
   const batch = pending;
   pending = [];
   try {
-    const lost = await store.settle(batch);
+    const lost = await queue.settle(batch);
     if (lost > 0) {
       post({ type: "log", line: `delivery: ${lost} outcomes arrived after their lease` });
     }
-    post({ type: "settled", count: batch.length });
+    post({ type: "settled", count: batch.length, tokens: batch.map((o) => o.leaseToken) });
   } catch (error) {
-    // Nothing is lost: the leases expire and the units are delivered again (at-least-once).
+    // Nothing is lost: the leases go back and the units are delivered again (at-least-once).
     post({
       type: "log",
       line: `delivery: cannot settle ${batch.length}: ${(error as Error).message}`,
     });
-    post({ type: "settled", count: batch.length });
+    post({
+      type: "settled",
+      count: batch.length,
+      tokens: batch.map((o) => o.leaseToken),
+      requeue: true,
+    });
   } finally {
     settling = false;
   }
@@ -70,7 +79,7 @@ async function deliver(unit: LeasedUnit) {
     pending.push(outcome);
   } catch (error) {
     post({ type: "log", line: `delivery: unit ${unit.unitId}: ${(error as Error).stack}` });
-    post({ type: "settled", count: 1 });
+    post({ type: "settled", count: 1, tokens: [unit.leaseToken], requeue: true });
   } finally {
     active--;
   }
@@ -79,6 +88,10 @@ async function deliver(unit: LeasedUnit) {
 
 async function init(config: Config) {
   store = await openStore(config, "deliver");
+  queue = await openQueue(config, store, {
+    role: "deliver",
+    log: (line) => post({ type: "log", line }),
+  });
   const pick = roundRobin(config.vmtas);
   ctx = {
     config,
@@ -98,6 +111,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     } catch (error) {
       post({ type: "fatal", error: (error as Error).message });
     }
+  } else if (message.type === "config") {
+    if (ctx) applyLiveSettings(ctx.config, message.config);
   } else if (message.type === "units") {
     if (stopping) return;
     for (const unit of message.units) deliver(unit);
@@ -111,6 +126,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       else await new Promise((r) => setTimeout(r, 10));
     }
     await ctx?.pools.closeAll();
+    await queue?.close();
     await store?.close();
     post({ type: "stopped" });
   }

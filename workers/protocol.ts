@@ -6,6 +6,8 @@ import type { LeasedUnit } from "../core/queue/contracts.ts";
 export type ToWorker =
   | { type: "init"; config: Config; index: number }
   | { type: "units"; units: LeasedUnit[] }
+  /** The live configuration changed (core/cluster/config_sync.ts); apply the live settings. */
+  | { type: "config"; config: Config }
   | { type: "stop" };
 
 /** Any worker → main thread. */
@@ -14,5 +16,9 @@ export type FromWorker =
   | { type: "fatal"; error: string }
   | { type: "log"; line: string }
   | { type: "accepted"; count: number }
-  | { type: "settled"; count: number }
+  /**
+   * Units finished: `tokens` are their leases, to release on the leasing side (`requeue`: not
+   * settled, due again now).
+   */
+  | { type: "settled"; count: number; tokens: string[]; requeue?: boolean }
   | { type: "stopped" };

@@ -1,15 +1,21 @@
 /**
- * SMTP acceptance worker: owns the SMTP listeners and one store connection (synchronous=FULL)
- * for group-committing accepted messages. Reports each durable batch to the main thread so the
- * scheduler wakes up. Talks to: SMTP clients, the store. Reads config: smtp.*, database.
+ * SMTP acceptance worker: owns the SMTP listeners, one store connection (synchronous=FULL) and
+ * its queue (accept role) for group-committing accepted messages. Reports each durable batch to
+ * the main thread so the scheduler wakes up. Talks to: SMTP clients, the store, the queue.
+ * Reads config: smtp.*, database, rabbitmq.
  */
 /// <reference lib="deno.worker" />
 import { Acceptor, relayPolicy } from "../core/accept/mod.ts";
 import { type SmtpInbound, startSmtpInbound } from "../core/inbound/smtp.ts";
-import { openStore, type Store } from "../core/store/mod.ts";
+import { applyLiveSettings } from "../core/cluster/live.ts";
+import type { Config } from "../core/config/mod.ts";
+import { openQueue, type Queue } from "../core/queue/mod.ts";
+import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 
-let store: Store | null = null;
+let store: SqlStore | null = null;
+let queue: Queue | null = null;
+let liveConfig: Config | null = null;
 let inbound: SmtpInbound | null = null;
 
 function post(message: FromWorker) {
@@ -21,8 +27,13 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
   if (message.type === "init") {
     try {
       const { config } = message;
+      liveConfig = config;
       store = await openStore(config, "accept");
-      const acceptor = new Acceptor(store, {
+      queue = await openQueue(config, store, {
+        role: "accept",
+        log: (line) => post({ type: "log", line }),
+      });
+      const acceptor = new Acceptor(queue, {
         commitWindowMs: config.smtp.group_commit_window,
         onCommitted: (count) => post({ type: "accepted", count }),
       });
@@ -37,8 +48,11 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     } catch (error) {
       post({ type: "fatal", error: (error as Error).message });
     }
+  } else if (message.type === "config") {
+    if (liveConfig) applyLiveSettings(liveConfig, message.config);
   } else if (message.type === "stop") {
     await inbound?.close();
+    await queue?.close();
     await store?.close();
     post({ type: "stopped" });
   }

@@ -1,10 +1,11 @@
 /**
  * The single door every inbound channel calls. A message is made durable here — batched with
- * whatever else arrived in the same moment into one transaction (group commit) — and only then
+ * whatever else arrived in the same moment into one queue write (group commit: one SQL
+ * transaction, plus one wait for the broker's confirms in distributed mode) — and only then
  * does the caller get its queue id to say "yes" with.
  */
 import type { NewMessage } from "../queue/contracts.ts";
-import type { Store } from "../store/mod.ts";
+import type { Queue } from "../queue/mod.ts";
 
 export { newQueueId } from "./queue_id.ts";
 export { type RelayPolicy, relayPolicy } from "./policy.ts";
@@ -25,16 +26,16 @@ export interface AcceptorOptions {
   maxBatch?: number;
 }
 
-/** Group-committing front of the store. */
+/** Group-committing front of the queue. */
 export class Acceptor {
-  #store: Store;
+  #queue: Pick<Queue, "enqueue">;
   #pending: Pending[] = [];
   #flushing = false;
   #scheduled = false;
   #options: Required<AcceptorOptions>;
 
-  constructor(store: Store, options: AcceptorOptions = {}) {
-    this.#store = store;
+  constructor(queue: Pick<Queue, "enqueue">, options: AcceptorOptions = {}) {
+    this.#queue = queue;
     this.#options = {
       commitWindowMs: options.commitWindowMs ?? 0,
       onCommitted: options.onCommitted ?? (() => {}),
@@ -68,7 +69,7 @@ export class Acceptor {
     this.#flushing = true;
     const batch = this.#pending.splice(0, this.#options.maxBatch);
     try {
-      await this.#store.insertMessages(batch.map((p) => p.message));
+      await this.#queue.enqueue(batch.map((p) => p.message));
       for (const p of batch) p.resolve(p.message.id);
       this.#options.onCommitted(batch.length);
     } catch (error) {

@@ -37,6 +37,7 @@ export interface Config {
   delivery: ConfigFile["delivery"];
   queue: ConfigFile["queue"];
   rabbitmq?: ConfigFile["rabbitmq"];
+  cluster: ConfigFile["cluster"];
   /** Where the file came from, or null for built-in defaults. */
   source: string | null;
 }
@@ -61,10 +62,15 @@ export const ENV_OVERRIDES: Record<string, string> = {
   FASTMTA_DELIVERY_WORKERS: "delivery.workers",
 };
 
-/** Reads and resolves the configuration; `path` null means built-in defaults. */
+/**
+ * Reads and resolves the configuration; `path` null means built-in defaults. `overrides`
+ * (stored edits, `"section.key"` → value, see core/cluster/config_sync.ts) apply after the
+ * environment; a null value means "no override".
+ */
 export async function loadConfig(
   path: string | null,
   env: Record<string, string | undefined> = Deno.env.toObject(),
+  overrides: Record<string, unknown> = {},
 ): Promise<Config> {
   let raw: Record<string, unknown> = {};
   if (path !== null) {
@@ -84,6 +90,9 @@ export async function loadConfig(
     }
   }
   applyEnvOverrides(raw, env);
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value !== null && value !== undefined) setPath(raw, key, value);
+  }
   return parseConfig(raw, path);
 }
 
@@ -124,6 +133,17 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: Record<string, str
       target[last] = value;
     }
   }
+}
+
+/** Sets `raw["a"]["b"]` for the path "a.b", creating objects on the way. */
+export function setPath(raw: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split(".");
+  let target = raw;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof target[key] !== "object" || target[key] === null) target[key] = {};
+    target = target[key] as Record<string, unknown>;
+  }
+  target[keys[keys.length - 1]] = value;
 }
 
 function splitHostPort(value: string): Listener {
@@ -187,6 +207,7 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
     delivery: file.delivery,
     queue: file.queue,
     rabbitmq: file.rabbitmq,
+    cluster: file.cluster,
     source,
   };
 }

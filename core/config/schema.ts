@@ -66,7 +66,36 @@ export const configSchema = z.object({
     password: z.string().default("guest"),
     virtual_host: z.string().default(""),
     exchange_name: z.string().default(""),
+    /** Units each node's consumer holds unacknowledged; default: the scheduler's capacity. */
+    prefetch: z.number().int().min(1).max(65_535).optional(),
+    /** TTLs of the retry delay queues (one queue per tier; longer delays re-park). */
+    delay_tiers: z.array(duration).min(1).default([
+      250,
+      1_000,
+      5_000,
+      30_000,
+      120_000,
+      600_000,
+      3_600_000,
+    ]),
+    /** Priority levels (1 = no priorities); a unit's `priority` is clamped to 0…levels-1. */
+    priorities: z.number().int().min(1).max(10).default(1),
+    queue_type: z.enum(["auto", "quorum", "classic"]).default("auto"),
+    /** AMQP heartbeat; a dead broker is noticed within about twice this. */
+    heartbeat: duration.default(5_000),
+    /** Longest wait between reconnection attempts (backoff doubles from 100 ms up to this). */
+    reconnect_max: duration.default(5_000),
+    /** Whether this node consumes the inject queue. */
+    inject: z.boolean().default(true),
   }).optional(),
+  cluster: z.object({
+    /** How often a node writes its heartbeat row. */
+    heartbeat_interval: duration.default(2_000),
+    /** A node whose heartbeat is older than this is shown as down. */
+    node_timeout: duration.default(10_000),
+    /** How often config overrides are re-read even without a broadcast (the fallback). */
+    config_poll: duration.default(10_000),
+  }).strict().prefault({}),
   smtp: z.object({
     listen: z.array(hostPort).optional(),
     hostname: z.string().optional(),

@@ -4,6 +4,8 @@
  * and, in distributed mode, through the broker: treat changes as format changes and version them.
  */
 
+import { domainOf } from "../address.ts";
+
 /** Version of the queued-unit format below. */
 export const UNIT_FORMAT_VERSION = 1;
 
@@ -55,4 +57,156 @@ export interface UnitOutcome {
   results: RecipientResult[];
   /** When the unit is due again if any recipient was deferred. */
   retryAt: number | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Distributed mode: what travels through RabbitMQ. Message bodies never do (they stay in the
+// shared SQL database, `messages.body`); the broker carries small JSON documents only.
+
+/** Version of the `QueuedUnit` format below. */
+export const QUEUED_UNIT_VERSION = 1;
+
+/**
+ * A delivery unit as published to the broker: the JSON body of a message in a work or delay
+ * queue (content-type `application/json`, persistent). One unit may exist as several copies
+ * after a crash; `attempts` orders them (see core/queue/rabbitmq.ts).
+ */
+export interface QueuedUnit {
+  v: typeof QUEUED_UNIT_VERSION;
+  unitId: string;
+  messageId: string;
+  domain: string;
+  sender: string;
+  recipients: string[];
+  /** Attempts already settled when this copy was published (0 for a new unit). */
+  attempts: number;
+  createdAt: number;
+  /** Not to be attempted before this time (ms since the epoch). */
+  dueAt: number;
+  /** 0 (normal) … priority levels - 1 (most urgent). */
+  priority: number;
+}
+
+/** Everything fastmta declares on the broker, named under one prefix. */
+export interface BrokerNames {
+  /** Direct exchange the units are routed through; routing key `p<level>`. */
+  workExchange: string;
+  /** Work queue of each priority level (index = level). */
+  workQueues: string[];
+  /** Routing key of each priority level. */
+  workKeys: string[];
+  /** Per delay tier: a fanout exchange and a queue of the same name (TTL = the tier). */
+  delayQueues: { ttlMs: number; name: string }[];
+  /** Applications publish inject messages here (default exchange, routing key = this name). */
+  injectQueue: string;
+  /** The same queue is also bound to this direct exchange (the seed's `exchange_name`). */
+  injectExchange: string;
+  /** Routing key of the inject binding on `injectExchange`. */
+  injectKey: string;
+  /** Inject messages that could not be accepted, with the reason in `x-fastmta-error`. */
+  injectDeadQueue: string;
+  /** Fanout exchange of config events; each node binds its own exclusive queue. */
+  configExchange: string;
+}
+
+/** Header naming why an inject message was dead-lettered. */
+export const INJECT_ERROR_HEADER = "x-fastmta-error";
+
+/** "250ms", "1s", "2m", "1h": tier names that say their TTL. */
+export function tierName(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1_000 === 0) return `${ms / 1_000}s`;
+  return `${ms}ms`;
+}
+
+/**
+ * The broker names for a prefix. Delay queue names carry their TTL: a queue's TTL cannot be
+ * changed in place, so a new tier set declares new queues and the old ones simply drain.
+ */
+export function brokerNames(prefix: string, levels: number, tiersMs: number[]): BrokerNames {
+  const workKeys = Array.from({ length: levels }, (_, level) => `p${level}`);
+  return {
+    workExchange: `${prefix}.work`,
+    workQueues: workKeys.map((key) => `${prefix}.work.${key}`),
+    workKeys,
+    delayQueues: [...new Set(tiersMs)].sort((a, b) => a - b).map((ttlMs) => ({
+      ttlMs,
+      name: `${prefix}.delay.${tierName(ttlMs)}`,
+    })),
+    injectQueue: `${prefix}.inject`,
+    injectExchange: prefix,
+    injectKey: "inject",
+    injectDeadQueue: `${prefix}.inject.dead`,
+    configExchange: `${prefix}.config`,
+  };
+}
+
+/** Version of the `InjectMessage` format below. */
+export const INJECT_FORMAT_VERSION = 1;
+
+/**
+ * What applications publish to the inject queue (JSON, see the README). Either `raw` (the
+ * RFC 5322 message, text) or `raw_base64`, or structured fields (`subject`, `text`, `html`,
+ * `headers`) from which a message is composed.
+ */
+export interface InjectMessage {
+  v?: typeof INJECT_FORMAT_VERSION;
+  /** Envelope sender; "" for the null sender (bounces). */
+  from: string;
+  /** Envelope recipients. */
+  to: string[];
+  raw?: string;
+  raw_base64?: string;
+  subject?: string;
+  text?: string;
+  html?: string;
+  /** Extra header fields for a composed message; also `From`/`To` to override the defaults. */
+  headers?: Record<string, string>;
+  /** Outbound pool (vmta group) to send from. */
+  pool?: string;
+  /** 0 (normal) … `rabbitmq.priorities - 1`. */
+  priority?: number;
+  /** Stored with the message (tenant, campaign, your own id…). */
+  metadata?: Record<string, unknown>;
+}
+
+/** Version of the `ConfigEvent` format below. */
+export const CONFIG_EVENT_VERSION = 1;
+
+/** Broadcast on the config fanout exchange after an override was written. */
+export interface ConfigEvent {
+  v: typeof CONFIG_EVENT_VERSION;
+  type: "config";
+  /** The node (or CLI) that wrote it. */
+  by: string;
+  at: number;
+  keys: string[];
+}
+
+/** Groups recipients by destination domain, preserving order; duplicates dropped. */
+export function splitByDomain(recipients: string[]): Map<string, string[]> {
+  const byDomain = new Map<string, string[]>();
+  for (const address of recipients) {
+    const domain = domainOf(address);
+    let list = byDomain.get(domain);
+    if (!list) byDomain.set(domain, list = []);
+    if (!list.includes(address)) list.push(address);
+  }
+  return byDomain;
+}
+
+/**
+ * A message's delivery units, one per destination domain, with their ids. Every queue
+ * implementation derives units here so that a unit id means the same thing in SQL and on the
+ * broker: `<message id>.<n>` in order of first appearance.
+ */
+export function unitsOf(
+  message: Pick<NewMessage, "id" | "recipients">,
+): { unitId: string; domain: string; recipients: string[] }[] {
+  return [...splitByDomain(message.recipients)].map(([domain, recipients], n) => ({
+    unitId: `${message.id}.${n}`,
+    domain,
+    recipients,
+  }));
 }

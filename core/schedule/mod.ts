@@ -8,14 +8,14 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { LeasedUnit } from "../queue/contracts.ts";
-import type { Store } from "../store/mod.ts";
+import type { Queue } from "../queue/mod.ts";
 
 /** Where leased units go: picks a worker for each unit. */
 export type Dispatch = (units: LeasedUnit[]) => void;
 
 /** Leases due units and dispatches them within a bound of in-flight units. */
 export class Scheduler {
-  #store: Store;
+  #queue: Queue;
   #config: Config;
   #dispatch: Dispatch;
   #inFlight = 0;
@@ -25,8 +25,8 @@ export class Scheduler {
   #stopped = false;
   #log: (line: string) => void;
 
-  constructor(store: Store, config: Config, dispatch: Dispatch, log: (line: string) => void) {
-    this.#store = store;
+  constructor(queue: Queue, config: Config, dispatch: Dispatch, log: (line: string) => void) {
+    this.#queue = queue;
     this.#config = config;
     this.#dispatch = dispatch;
     this.#log = log;
@@ -42,7 +42,7 @@ export class Scheduler {
 
   /** Leases left behind by a previous run of this node are due again now. */
   async recover(): Promise<number> {
-    return await this.#store.releaseLeases(this.#config.nodeId, Date.now());
+    return await this.#queue.recover();
   }
 
   /** Units finished (settled or abandoned) by a worker. */
@@ -76,14 +76,7 @@ export class Scheduler {
           break;
         }
         const limit = Math.min(room, this.#config.queue.batch_size);
-        const now = Date.now();
-        const units = await this.#store.leaseDue({
-          owner: this.#config.nodeId,
-          token: crypto.randomUUID(),
-          now,
-          leaseMs: this.#config.queue.lease_time,
-          limit,
-        });
+        const units = await this.#queue.lease(limit);
         if (units.length > 0) {
           this.#inFlight += units.length;
           this.#dispatch(units);
@@ -102,7 +95,7 @@ export class Scheduler {
 
   async #armTimer() {
     if (this.#stopped) return;
-    const next = await this.#store.nextDueAt();
+    const next = await this.#queue.nextDueAt();
     const poll = this.#config.queue.poll_interval;
     const delay = next === null ? poll : Math.min(poll, Math.max(0, next - Date.now()));
     this.#timer = setTimeout(() => this.wake(), Math.max(delay, 5));

@@ -6,10 +6,9 @@
 import type { Insertable, Kysely, Transaction } from "kysely";
 import { Migrator } from "kysely/migration";
 import { type Dialect, migrationsFor } from "../../migrations/mod.ts";
-import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
+import { type LeasedUnit, type NewMessage, type UnitOutcome, unitsOf } from "../queue/contracts.ts";
 import type { MessagesTable, QueueTable, RecipientsTable, Tables } from "./tables.ts";
-import type { LeaseRequest, MessageStatus, QueueCounts, Store } from "./store.ts";
-import { domainOf } from "../address.ts";
+import type { LeaseRequest, MessageStatus, QueueCounts, SettleOptions, Store } from "./store.ts";
 
 const INSERT_CHUNK = 400;
 
@@ -19,17 +18,7 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-/** Groups recipients by destination domain, preserving order; duplicates dropped. */
-export function splitByDomain(recipients: string[]): Map<string, string[]> {
-  const byDomain = new Map<string, string[]>();
-  for (const address of recipients) {
-    const domain = domainOf(address);
-    let list = byDomain.get(domain);
-    if (!list) byDomain.set(domain, list = []);
-    if (!list.includes(address)) list.push(address);
-  }
-  return byDomain;
-}
+export { splitByDomain } from "../queue/contracts.ts";
 
 /** A `Store` on any Kysely dialect. */
 export class SqlStore implements Store {
@@ -71,9 +60,7 @@ export class SqlStore implements Store {
         meta: m.meta ? JSON.stringify(m.meta) : null,
         body: m.body,
       });
-      let n = 0;
-      for (const [domain, addresses] of splitByDomain(m.recipients)) {
-        const unitId = `${m.id}.${n++}`;
+      for (const { unitId, domain, recipients: addresses } of unitsOf(m)) {
         unitRows.push({
           id: unitId,
           message_id: m.id,
@@ -172,7 +159,8 @@ export class SqlStore implements Store {
     }));
   }
 
-  async settle(outcomes: UnitOutcome[]): Promise<number> {
+  async settle(outcomes: UnitOutcome[], options: SettleOptions = {}): Promise<number> {
+    const { attemptsOf } = options;
     if (outcomes.length === 0) return 0;
     let lost = 0;
     await this.db.transaction().execute(async (trx) => {
@@ -200,7 +188,7 @@ export class SqlStore implements Store {
       for (const o of outcomes) {
         const anyDeferred = o.results.some((r) => r.outcome === "deferred");
         const lastReply = o.results[o.results.length - 1]?.reply ?? null;
-        const unitUpdate = await trx.updateTable("queue")
+        let unitUpdate = trx.updateTable("queue")
           .set(
             anyDeferred
               ? {
@@ -219,9 +207,17 @@ export class SqlStore implements Store {
                 last_reply: lastReply,
               },
           )
-          .where("id", "=", o.unitId).where("lease_token", "=", o.leaseToken)
-          .executeTakeFirst();
-        if (Number(unitUpdate.numUpdatedRows) === 0) {
+          .where("id", "=", o.unitId);
+        if (attemptsOf) {
+          // The claim is the attempt number: the first outcome of attempt n wins.
+          const before = attemptsOf(o);
+          unitUpdate = unitUpdate.set({ attempts: before + 1 })
+            .where("attempts", "=", before).where("state", "=", "queued");
+        } else {
+          unitUpdate = unitUpdate.where("lease_token", "=", o.leaseToken);
+        }
+        const updated = await unitUpdate.executeTakeFirst();
+        if (Number(updated.numUpdatedRows) === 0) {
           // The lease expired and another worker took the unit: its outcome wins; ours is
           // only logged (the attempts rows above).
           lost++;

@@ -14,6 +14,15 @@ export interface LeaseRequest {
   limit: number;
 }
 
+/** How `settle` recognises the outcome that owns a unit. */
+export interface SettleOptions {
+  /**
+   * Claim by attempt number instead of lease token (the broker queue): the outcome of the
+   * attempt made after `attemptsOf(outcome)` settled attempts wins, and counts the attempt.
+   */
+  attemptsOf?: (outcome: UnitOutcome) => number;
+}
+
 /** Recipient counts by state, plus units currently leased. */
 export type QueueCounts = Record<RecipientState, number> & { in_flight_units: number };
 
@@ -52,7 +61,7 @@ export interface Store {
   /** Claims up to `limit` due units for `leaseMs`. */
   leaseDue(request: LeaseRequest): Promise<LeasedUnit[]>;
   /** Records outcomes in one transaction; returns how many had lost their lease. */
-  settle(outcomes: UnitOutcome[]): Promise<number>;
+  settle(outcomes: UnitOutcome[], options?: SettleOptions): Promise<number>;
   /** Makes units leased by `owner` (a previous run of this node) due now. */
   releaseLeases(owner: string, now: number): Promise<number>;
   /** The earliest due time in the queue, or null when it is empty. */

@@ -1,0 +1,88 @@
+/**
+ * `config`: the cluster-wide overrides of the configuration file (core/cluster/config_sync.ts).
+ * `list` prints them; `set KEY VALUE` (VALUE is JSON, or a bare string) and `unset KEY` store a
+ * change and broadcast it, so every node applies live settings within a moment.
+ */
+import {
+  broadcastConfigChange,
+  checkOverrideKey,
+  readOverrides,
+  writeOverride,
+} from "../core/cluster/config_sync.ts";
+import { isLiveSetting } from "../core/cluster/live.ts";
+import { clusterDb } from "../core/cluster/tables.ts";
+import { ConfigError, loadConfig } from "../core/config/mod.ts";
+import { brokerSettings } from "../core/queue/broker.ts";
+import { openStore } from "../core/store/mod.ts";
+
+/** Runs `config list|set|unset`; returns the exit code. */
+export async function configCommand(
+  configPath: string | null,
+  args: string[],
+  options: { json: boolean },
+): Promise<number> {
+  const [action, key, rawValue, ...rest] = args;
+  const usage = (problem: string) => {
+    console.error(`${problem}\n\nUsage: fastmta config list | set KEY VALUE | unset KEY`);
+    return 2;
+  };
+  if (action !== "list" && action !== "set" && action !== "unset") {
+    return usage(`Unknown config action "${action ?? ""}"`);
+  }
+  if (action === "set" && (key === undefined || rawValue === undefined || rest.length > 0)) {
+    return usage("config set needs KEY and VALUE");
+  }
+  if (action === "unset" && (key === undefined || rawValue !== undefined)) {
+    return usage("config unset needs KEY");
+  }
+  if (action !== "list") {
+    const problem = checkOverrideKey(key);
+    if (problem) throw new ConfigError(problem);
+  }
+  const config = await loadConfig(configPath);
+  const store = await openStore(config, "admin");
+  try {
+    await store.migrate();
+    const db = clusterDb(store);
+    if (action === "list") {
+      const overrides = await readOverrides(db);
+      if (options.json) console.log(JSON.stringify(overrides));
+      else {
+        for (const [k, v] of Object.entries(overrides.values)) {
+          console.log(`${k} = ${JSON.stringify(v)}${isLiveSetting(k) ? "" : "  (at restart)"}`);
+        }
+        console.log(`version ${overrides.version}`);
+      }
+      return 0;
+    }
+    let value: unknown = undefined;
+    if (action === "set") {
+      try {
+        value = JSON.parse(rawValue);
+      } catch {
+        value = rawValue; // a bare string: "5m", a host name…
+      }
+    }
+    const by = `cli@${config.nodeId}`;
+    const written = await writeOverride(db, config, { key, value, by });
+    const settings = brokerSettings(config);
+    let told = "every node re-reads it within cluster.config_poll";
+    if (settings) {
+      try {
+        await broadcastConfigChange(settings, { by, at: Date.now(), keys: [key] });
+        told = "broadcast to every node";
+      } catch (error) {
+        told = `not broadcast (${
+          (error as Error).message
+        }); nodes re-read it within cluster.config_poll`;
+      }
+    }
+    console.log(
+      `${action === "set" ? "set" : "unset"} ${key}: version ${written.version}, ${told}` +
+        (isLiveSetting(key) ? "" : "; applies when a node restarts"),
+    );
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

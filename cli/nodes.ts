@@ -1,0 +1,59 @@
+/** `nodes`: lists the cluster's nodes from the shared database (live ones; `--all` for every row). */
+import { nodesOf } from "../core/cluster/mod.ts";
+import { loadConfig } from "../core/config/mod.ts";
+import { openStore } from "../core/store/mod.ts";
+
+function ago(ms: number): string {
+  if (ms < 1_000) return `${ms}ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1_000)}s`;
+  return `${Math.round(ms / 60_000)}m`;
+}
+
+/** Prints the nodes as a table or JSON; exit code 0. */
+export async function nodes(
+  configPath: string | null,
+  options: { json: boolean; all: boolean },
+): Promise<number> {
+  const config = await loadConfig(configPath);
+  const store = await openStore(config, "admin");
+  try {
+    await store.migrate();
+    const now = Date.now();
+    const list = (await nodesOf(store, config)).filter((n) => options.all || n.live);
+    if (options.json) {
+      console.log(JSON.stringify(list));
+      return 0;
+    }
+    const rows = [[
+      "ID",
+      "NAME",
+      "STATE",
+      "HEARTBEAT",
+      "HOST",
+      "PID",
+      "QUEUE",
+      "IN FLIGHT",
+      "CONFIG",
+    ]];
+    for (const n of list) {
+      rows.push([
+        n.id,
+        n.name,
+        n.stoppedAt !== null ? "stopped" : n.live ? "live" : "down",
+        `${ago(now - n.heartbeatAt)} ago`,
+        n.hostname ?? "",
+        String(n.pid ?? ""),
+        n.details.queue ?? "",
+        String(n.details.inFlight ?? ""),
+        String(n.details.configVersion ?? ""),
+      ]);
+    }
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    for (const row of rows) {
+      console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

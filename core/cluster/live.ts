@@ -1,0 +1,47 @@
+/**
+ * Live settings: the configuration keys that take effect without a restart. Every stage holds
+ * one `Config` object per thread and reads these keys from it at the moment of use, so applying
+ * a change is an in-place update of that object (on the main thread, then in each worker from
+ * a `config` message). Other keys may be overridden too; they apply at the next start.
+ */
+import type { Config } from "../config/mod.ts";
+
+/** Keys (as written in the config file) that apply while running. */
+export const LIVE_SETTINGS = [
+  "smtp.max_recipients",
+  "delivery.retry_schedule",
+  "delivery.max_age",
+  "delivery.max_connections_per_host",
+  "delivery.max_messages_per_connection",
+  "delivery.idle_timeout",
+  "queue.batch_size",
+  "queue.poll_interval",
+  "queue.lease_time",
+] as const;
+
+/** Whether `key` applies without a restart. */
+export function isLiveSetting(key: string): boolean {
+  return (LIVE_SETTINGS as readonly string[]).includes(key);
+}
+
+function getPath(object: unknown, path: string): unknown {
+  let value = object;
+  for (const key of path.split(".")) value = (value as Record<string, unknown>)?.[key];
+  return value;
+}
+
+/** Copies the live settings of `next` into `target` in place; returns the keys that changed. */
+export function applyLiveSettings(target: Config, next: Config): string[] {
+  const changed: string[] = [];
+  for (const path of LIVE_SETTINGS) {
+    const value = getPath(next, path);
+    if (value === undefined) continue;
+    if (JSON.stringify(getPath(target, path)) === JSON.stringify(value)) continue;
+    const keys = path.split(".");
+    let holder = target as unknown as Record<string, unknown>;
+    for (const key of keys.slice(0, -1)) holder = holder[key] as Record<string, unknown>;
+    holder[keys[keys.length - 1]] = structuredClone(value);
+    changed.push(path);
+  }
+  return changed;
+}

@@ -1,0 +1,284 @@
+/**
+ * The inject queue: applications publish JSON `InjectMessage`s (core/queue/contracts.ts, README
+ * "Inject queue") to `<prefix>.inject` on RabbitMQ. Each is validated, turned into a message
+ * (raw as given, or composed from structured fields), and handed to core/accept like any other
+ * channel; it is acked only once accept says it is durable (SQL commit + broker confirm). One
+ * that cannot be accepted as it is goes to `<prefix>.inject.dead` with the reason in the
+ * `x-fastmta-error` header, then is acked. A temporary failure (database or broker) leaves it in
+ * the queue to be tried again.
+ *
+ * Trust: whoever may publish to the queue may send anywhere (no relay check); guard the vhost's
+ * permissions. Talks to: RabbitMQ, core/accept. Reads config: rabbitmq.*, smtp.hostname,
+ * smtp.max_message_size, smtp.max_recipients.
+ */
+import type { Channel, ConsumeMessage } from "amqplib";
+import type { Config } from "../config/mod.ts";
+import { type Acceptor, newQueueId } from "../accept/mod.ts";
+import { domainOf } from "../address.ts";
+import {
+  INJECT_ERROR_HEADER,
+  INJECT_FORMAT_VERSION,
+  type InjectMessage,
+  type NewMessage,
+} from "../queue/contracts.ts";
+import {
+  BrokerLink,
+  brokerSettings,
+  openConfirmChannel,
+  publishConfirmed,
+} from "../queue/broker.ts";
+import { composeMessage } from "./compose.ts";
+
+/** Unacknowledged inject messages per node (they form the accept batches). */
+const INJECT_PREFETCH = 200;
+/** Wait before a message that failed for a temporary reason is tried again. */
+const RETRY_DELAY_MS = 1_000;
+
+/** A parsed inject message, or why it cannot be accepted. */
+export type ParsedInject =
+  | { ok: true; message: Omit<NewMessage, "id" | "receivedAt" | "body">; content: Content }
+  | { ok: false; reason: string };
+
+type Content =
+  | { kind: "raw"; bytes: Uint8Array }
+  | { kind: "compose"; fields: Pick<InjectMessage, "subject" | "text" | "html" | "headers"> };
+
+/** Limits an inject message must keep. */
+export interface InjectLimits {
+  maxSize: number;
+  maxRecipients: number;
+}
+
+const ADDRESS = /^[^\s<>()@,;:"]+@[^\s<>()@,;:"]+$/;
+const HEADER_NAME = /^[!-9;-~]+$/;
+
+function fail(reason: string): ParsedInject {
+  return { ok: false, reason };
+}
+
+/** Validates an inject message body (JSON) against the v1 format. */
+export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedInject {
+  if (content.byteLength > limits.maxSize * 1.4 + 65_536) {
+    return fail(`message too large: ${content.byteLength} bytes`);
+  }
+  let data: InjectMessage;
+  try {
+    data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(content));
+  } catch (error) {
+    return fail(`not UTF-8 JSON: ${(error as Error).message}`);
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    return fail("expected a JSON object");
+  }
+  if (data.v !== undefined && data.v !== INJECT_FORMAT_VERSION) {
+    return fail(`unknown format version "${data.v}": expected ${INJECT_FORMAT_VERSION}`);
+  }
+  if (typeof data.from !== "string" || (data.from !== "" && !ADDRESS.test(data.from))) {
+    return fail(`invalid "from": expected an address or "" for the null sender`);
+  }
+  if (!Array.isArray(data.to) || data.to.length === 0) {
+    return fail(`invalid "to": expected a non-empty array of addresses`);
+  }
+  if (data.to.length > limits.maxRecipients) {
+    return fail(`too many recipients: ${data.to.length} (at most ${limits.maxRecipients})`);
+  }
+  for (const address of data.to) {
+    if (typeof address !== "string" || !ADDRESS.test(address) || domainOf(address) === "") {
+      return fail(`invalid recipient "${String(address)}"`);
+    }
+  }
+  if (data.pool !== undefined && typeof data.pool !== "string") {
+    return fail(`invalid "pool": expected a string`);
+  }
+  if (
+    data.priority !== undefined &&
+    !(Number.isInteger(data.priority) && data.priority >= 0 && data.priority <= 9)
+  ) {
+    return fail(`invalid "priority": expected an integer from 0 to 9`);
+  }
+  if (
+    data.metadata !== undefined &&
+    (data.metadata === null || typeof data.metadata !== "object" || Array.isArray(data.metadata))
+  ) {
+    return fail(`invalid "metadata": expected an object`);
+  }
+  const forms = [data.raw !== undefined, data.raw_base64 !== undefined].filter(Boolean).length;
+  const structured = data.text !== undefined || data.html !== undefined;
+  if (forms + (structured ? 1 : 0) !== 1) {
+    return fail(`expected exactly one of "raw", "raw_base64", or "text"/"html"`);
+  }
+  let parsed: Content;
+  if (data.raw !== undefined) {
+    if (typeof data.raw !== "string" || data.raw.length === 0) {
+      return fail(`invalid "raw": expected the message as a non-empty string`);
+    }
+    parsed = { kind: "raw", bytes: new TextEncoder().encode(data.raw) };
+  } else if (data.raw_base64 !== undefined) {
+    try {
+      if (typeof data.raw_base64 !== "string") throw new Error("not a string");
+      parsed = {
+        kind: "raw",
+        bytes: Uint8Array.from(atob(data.raw_base64), (c) => c.charCodeAt(0)),
+      };
+    } catch (error) {
+      return fail(`invalid "raw_base64": ${(error as Error).message}`);
+    }
+    if (parsed.bytes.byteLength === 0) return fail(`invalid "raw_base64": empty`);
+  } else {
+    for (const field of ["subject", "text", "html"] as const) {
+      if (data[field] !== undefined && typeof data[field] !== "string") {
+        return fail(`invalid "${field}": expected a string`);
+      }
+    }
+    if (data.headers !== undefined) {
+      if (data.headers === null || typeof data.headers !== "object") {
+        return fail(`invalid "headers": expected an object of strings`);
+      }
+      for (const [name, value] of Object.entries(data.headers)) {
+        if (!HEADER_NAME.test(name) || typeof value !== "string" || /[\r\n]/.test(value)) {
+          return fail(`invalid header "${name}"`);
+        }
+      }
+    }
+    parsed = {
+      kind: "compose",
+      fields: { subject: data.subject, text: data.text, html: data.html, headers: data.headers },
+    };
+  }
+  if (parsed.kind === "raw" && parsed.bytes.byteLength > limits.maxSize) {
+    return fail(`message too large: ${parsed.bytes.byteLength} bytes (at most ${limits.maxSize})`);
+  }
+  const meta: Record<string, unknown> = {};
+  if (data.pool !== undefined) meta.pool = data.pool;
+  if (data.priority !== undefined) meta.priority = data.priority;
+  if (data.metadata !== undefined) meta.metadata = data.metadata;
+  return {
+    ok: true,
+    message: {
+      sender: data.from,
+      recipients: data.to,
+      channel: "inject",
+      clientIp: null,
+      meta: Object.keys(meta).length > 0 ? meta : undefined,
+    },
+    content: parsed,
+  };
+}
+
+/** Builds the message accept takes: our `Received:` header, then the raw or composed message. */
+export function injectedMessage(
+  parsed: Extract<ParsedInject, { ok: true }>,
+  options: { hostname: string; queue: string; now?: number },
+): NewMessage {
+  const now = options.now ?? Date.now();
+  const id = newQueueId(now);
+  const received = `Received: from ${options.queue} (AMQP)\r\n\tby ${options.hostname} (fastmta)` +
+    ` with AMQP id ${id};\r\n\t${new Date(now).toUTCString().replace("GMT", "+0000")}\r\n`;
+  const body = parsed.content.kind === "raw"
+    ? parsed.content.bytes
+    : new TextEncoder().encode(composeMessage({
+      from: parsed.message.sender,
+      to: parsed.message.recipients,
+      ...parsed.content.fields,
+      messageId: `${id}@${options.hostname}`,
+      date: new Date(now),
+    }));
+  const header = new TextEncoder().encode(received);
+  const full = new Uint8Array(header.byteLength + body.byteLength);
+  full.set(header);
+  full.set(body, header.byteLength);
+  return { ...parsed.message, id, receivedAt: now, body: full };
+}
+
+/** A running inject consumer. */
+export interface InjectConsumer {
+  close(): Promise<void>;
+}
+
+/** Consumes the inject queue into `acceptor` until closed. */
+export async function startInjectConsumer(
+  config: Config,
+  acceptor: Acceptor,
+  log: (line: string) => void,
+): Promise<InjectConsumer> {
+  const settings = brokerSettings(config);
+  if (!settings) throw new Error("Cannot consume the inject queue: no rabbitmq configured");
+  const { names } = settings;
+  const limits = () => ({
+    maxSize: config.smtp.max_message_size,
+    maxRecipients: config.smtp.max_recipients,
+  });
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+
+  const handle = async (
+    ch: Channel,
+    dead: Awaited<ReturnType<typeof openConfirmChannel>>,
+    msg: ConsumeMessage,
+  ) => {
+    const parsed = parseInject(msg.content, limits());
+    if (!parsed.ok) {
+      try {
+        await publishConfirmed(dead, "", names.injectDeadQueue, msg.content, {
+          contentType: msg.properties.contentType ?? "application/json",
+          messageId: msg.properties.messageId,
+          headers: {
+            ...(msg.properties.headers ?? {}),
+            [INJECT_ERROR_HEADER]: parsed.reason,
+            "x-fastmta-rejected-at": new Date().toISOString(),
+          },
+        });
+        ch.ack(msg);
+        log(`inject: dead-lettered a message: ${parsed.reason}`);
+      } catch (error) {
+        log(`inject: cannot dead-letter a message: ${(error as Error).message}`);
+      }
+      return;
+    }
+    const message = injectedMessage(parsed, {
+      hostname: config.smtp.hostname,
+      queue: names.injectQueue,
+    });
+    try {
+      await acceptor.submit(message);
+    } catch (error) {
+      log(`inject: cannot accept ${message.id} yet: ${(error as Error).message}`);
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        try {
+          ch.nack(msg, false, true);
+        } catch {
+          // The channel is gone: the broker requeued it already.
+        }
+      }, RETRY_DELAY_MS);
+      timers.add(timer);
+      return;
+    }
+    try {
+      ch.ack(msg);
+    } catch {
+      // The connection broke after accept: the broker delivers it again, and it is accepted
+      // twice (at-least-once; the README says how to deduplicate).
+    }
+  };
+
+  const link = new BrokerLink(settings, {
+    name: `fastmta ${config.nodeId} inject`,
+    log: (line) => log(`inject: ${line}`),
+    setup: async (model) => {
+      const ch = await model.createChannel();
+      ch.on("error", () => {});
+      const dead = await openConfirmChannel(model);
+      await ch.prefetch(INJECT_PREFETCH);
+      await ch.consume(names.injectQueue, (msg) => {
+        if (msg) handle(ch, dead, msg).catch((e) => log(`inject: ${(e as Error).stack}`));
+      }, { noAck: false });
+    },
+  });
+  await link.start();
+  return {
+    async close() {
+      for (const timer of timers) clearTimeout(timer);
+      await link.close();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The embedded queue: the SQL store's delivery-unit table is the queue. Leasing sets a unit's
+ * `due_at` to the lease expiry, so an expired lease is simply due again; settling clears the
+ * lease by token. A thin adapter: the store does the work in one transaction per batch.
+ */
+import type { Config } from "../config/mod.ts";
+import type { Store } from "../store/mod.ts";
+import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
+import type { Queue } from "./mod.ts";
+
+/** The single-node queue on the SQL store. */
+export class EmbeddedQueue implements Queue {
+  readonly kind = "embedded";
+  readonly ready = true;
+  #config: Config;
+  #store: Store;
+
+  constructor(config: Config, store: Store) {
+    this.#config = config;
+    this.#store = store;
+  }
+
+  enqueue(messages: NewMessage[]): Promise<void> {
+    return this.#store.insertMessages(messages);
+  }
+
+  lease(limit: number): Promise<LeasedUnit[]> {
+    return this.#store.leaseDue({
+      owner: this.#config.nodeId,
+      token: crypto.randomUUID(),
+      now: Date.now(),
+      leaseMs: this.#config.queue.lease_time,
+      limit,
+    });
+  }
+
+  settle(outcomes: UnitOutcome[]): Promise<number> {
+    return this.#store.settle(outcomes);
+  }
+
+  release(): void {
+    // Settling cleared the lease in the store; an abandoned one expires by itself.
+  }
+
+  recover(): Promise<number> {
+    return this.#store.releaseLeases(this.#config.nodeId, Date.now());
+  }
+
+  nextDueAt(): Promise<number | null> {
+    return this.#store.nextDueAt();
+  }
+
+  onAvailable(): void {
+    // Nothing is pushed: accepts wake the scheduler, and it polls for due retries.
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The queue between accept and delivery, behind one interface with two implementations:
+ * - `embedded` (default, one node): the SQL store's lease queue (`queue.due_at` is both the next
+ *   attempt and the lease expiry);
+ * - `rabbitmq` (when `rabbitmq` is configured, any number of nodes): units travel through
+ *   RabbitMQ work and delay queues; bodies, recipients and the delivery log stay in the shared
+ *   SQL database.
+ * Nothing above this folder knows which one runs. Each thread opens its own instance with the
+ * role it plays (accept: enqueue; schedule: lease/release; deliver: settle).
+ */
+import type { Config } from "../config/mod.ts";
+import type { SqlStore } from "../store/mod.ts";
+import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
+import { EmbeddedQueue } from "./embedded.ts";
+import { brokerSettings } from "./broker.ts";
+
+export { BrokerUnavailableError } from "./broker.ts";
+
+/** What a thread uses its queue for. */
+export type QueueRole = "accept" | "schedule" | "deliver";
+
+/** The durable queue of delivery units. */
+export interface Queue {
+  /** Which implementation runs (for logs and status pages only; never branch on it). */
+  readonly kind: "embedded" | "rabbitmq";
+  /**
+   * Makes a batch of accepted messages durable and queues their units (one group commit).
+   * Resolves only once everything is durable; rejects if any of it may not be.
+   */
+  enqueue(messages: NewMessage[]): Promise<void>;
+  /** Takes up to `limit` units that are due now, each under a lease. */
+  lease(limit: number): Promise<LeasedUnit[]>;
+  /**
+   * Records outcomes and queues deferred units again for their `retryAt`; returns how many
+   * outcomes had lost their lease (recorded in the log only). Rejects if nothing was recorded.
+   */
+  settle(outcomes: UnitOutcome[]): Promise<number>;
+  /**
+   * On the leasing side: the units with these lease tokens were settled (or, with `requeue`,
+   * abandoned and due again now).
+   */
+  release(tokens: string[], requeue: boolean): void;
+  /** Makes units left in flight by a previous run of this node due again; returns how many. */
+  recover(): Promise<number>;
+  /** The earliest time a unit may become due, or null when unknown or empty. */
+  nextDueAt(): Promise<number | null>;
+  /** Calls `listener` when units may have become available without being asked (pushed). */
+  onAvailable(listener: () => void): void;
+  /** Whether `enqueue` can succeed now (false while the broker is unreachable). */
+  readonly ready: boolean;
+  close(): Promise<void>;
+}
+
+/** Options for {@link openQueue}. */
+export interface OpenQueueOptions {
+  role: QueueRole;
+  log: (line: string) => void;
+}
+
+/**
+ * Opens this thread's queue on an open store: RabbitMQ when `rabbitmq` is configured, the
+ * embedded queue otherwise. The store stays the caller's to close.
+ */
+export async function openQueue(
+  config: Config,
+  store: SqlStore,
+  options: OpenQueueOptions,
+): Promise<Queue> {
+  const settings = brokerSettings(config);
+  if (!settings) return new EmbeddedQueue(config, store);
+  const { RabbitQueue } = await import("./rabbitmq.ts");
+  const queue = new RabbitQueue(config, store, settings, options);
+  await queue.start();
+  return queue;
+}

@@ -1,0 +1,462 @@
+/**
+ * The RabbitMQ queue (distributed mode). The shared SQL database keeps what it keeps in embedded
+ * mode — message bodies, recipients, units, the delivery log — and the broker carries the work:
+ * one small JSON `QueuedUnit` per delivery unit in a durable (quorum) work queue per priority
+ * level, and retries parked in per-TTL delay queues that dead-letter back (core/queue/delay.ts).
+ *
+ * - enqueue (accept role): SQL commit of the batch, then publish its units and wait for the
+ *   broker's confirms (one wait per batch). Only then does the caller say "yes". A batch the
+ *   broker did not confirm is deleted from SQL again and the caller says "try again".
+ * - lease (schedule role): units arrive pushed (manual ack, prefetch bounded); the scheduler
+ *   takes them in priority order. Each is checked against SQL in one query per batch: a copy
+ *   whose attempt was already settled elsewhere is dropped (acked), one that is due later is
+ *   parked again. The AMQP delivery itself is the lease: if this node dies, the broker gives
+ *   the unit to another node.
+ * - settle (deliver role): retry copies of deferred units are published and confirmed first,
+ *   then the outcomes are committed in SQL (claimed by attempt number: the first outcome of
+ *   attempt n wins), then the leasing side acks. Whatever crashes in between, either the
+ *   original or the retry copy is still in the broker and matches SQL (at-least-once).
+ *
+ * Reads config: rabbitmq.*, queue.lease_time, queue.batch_size, delivery.concurrency,
+ * delivery.workers.
+ */
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
+import type { Config } from "../config/mod.ts";
+import type { SqlStore } from "../store/mod.ts";
+import {
+  type LeasedUnit,
+  type NewMessage,
+  QUEUED_UNIT_VERSION,
+  type QueuedUnit,
+  type UnitOutcome,
+  unitsOf,
+} from "./contracts.ts";
+import {
+  BrokerLink,
+  type BrokerSettings,
+  BrokerUnavailableError,
+  openConfirmChannel,
+  publishConfirmed,
+} from "./broker.ts";
+import { pickTier } from "./delay.ts";
+import type { OpenQueueOptions, Queue, QueueRole } from "./mod.ts";
+import { forgetMessages, unitOrigins, unitStates } from "./_units_sql.ts";
+
+/** How long a batch may wait for the broker's confirms before it counts as not durable. */
+const CONFIRM_TIMEOUT_MS = 30_000;
+
+/** One pushed message and the channel (generation) that must ack it. */
+interface Delivery {
+  msg: ConsumeMessage;
+  ch: Channel;
+  generation: number;
+  level: number;
+}
+
+interface Lease {
+  delivery: Delivery;
+  unitId: string;
+  at: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Parses a unit from a broker message body; null if it is not one we can read. */
+export function decodeUnit(content: Uint8Array): QueuedUnit | null {
+  try {
+    const unit = JSON.parse(decoder.decode(content));
+    if (
+      unit?.v !== QUEUED_UNIT_VERSION || typeof unit.unitId !== "string" ||
+      typeof unit.messageId !== "string" || !Array.isArray(unit.recipients) ||
+      typeof unit.attempts !== "number" || typeof unit.dueAt !== "number"
+    ) return null;
+    return unit as QueuedUnit;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Lease tokens say which connection generation and delivery tag to ack, and which attempt the
+ * lease is for: `<generation>.<delivery tag>.<settled attempts>.<priority>`.
+ */
+function leaseToken(delivery: Delivery, unit: QueuedUnit): string {
+  return `${delivery.generation}.${delivery.msg.fields.deliveryTag}.${unit.attempts}.${unit.priority}`;
+}
+
+function parseToken(token: string): { attempts: number; priority: number } {
+  const [, , attempts, priority] = token.split(".");
+  return { attempts: Number(attempts), priority: Number(priority) };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no confirm for ${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The queue on RabbitMQ plus the shared SQL store. */
+export class RabbitQueue implements Queue {
+  readonly kind = "rabbitmq";
+  #config: Config;
+  #store: SqlStore;
+  #settings: BrokerSettings;
+  #role: QueueRole;
+  #log: (line: string) => void;
+  #link: BrokerLink;
+  #tiers: number[];
+  #levels: number;
+  #publisher: ConfirmChannel | null = null;
+  // Schedule role: pushed units not yet leased, per priority level (index = level).
+  #buffers: Delivery[][];
+  #leases = new Map<string, Lease>();
+  #unitsInFlight = new Map<string, string>();
+  #held = new Map<string, Delivery[]>();
+  #listeners: (() => void)[] = [];
+  #notifyScheduled = false;
+  #sweepTimer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(
+    config: Config,
+    store: SqlStore,
+    settings: BrokerSettings,
+    options: OpenQueueOptions,
+  ) {
+    this.#config = config;
+    this.#store = store;
+    this.#settings = settings;
+    this.#role = options.role;
+    this.#log = options.log;
+    this.#tiers = settings.names.delayQueues.map((q) => q.ttlMs);
+    this.#levels = settings.names.workQueues.length;
+    this.#buffers = settings.names.workQueues.map(() => []);
+    this.#link = new BrokerLink(settings, {
+      name: `fastmta ${config.nodeId} ${options.role}`,
+      log: (line) => this.#log(`queue: ${line}`),
+      setup: (model, generation) => this.#setup(model, generation),
+      onDown: () => this.#down(),
+    });
+  }
+
+  /** Connects (first attempt only; reconnection continues in the background). */
+  async start(): Promise<void> {
+    await this.#link.start();
+    if (this.#role === "schedule") {
+      const every = Math.max(1_000, Math.min(60_000, this.#config.queue.lease_time / 4));
+      this.#sweepTimer = setInterval(() => this.#sweep(), every);
+    }
+  }
+
+  get ready(): boolean {
+    return this.#link.up && this.#publisher !== null;
+  }
+
+  /** The broker connection (for tests: drop it to simulate a cut). */
+  get link(): BrokerLink {
+    return this.#link;
+  }
+
+  async #setup(model: ChannelModel, generation: number) {
+    const publisher = await openConfirmChannel(model);
+    publisher.on("close", () => {
+      if (this.#publisher === publisher) this.#publisher = null;
+    });
+    if (this.#role === "schedule") {
+      const ch = await model.createChannel();
+      ch.on("error", () => {});
+      const capacity = this.#config.delivery.concurrency * this.#config.delivery.workers;
+      await ch.prefetch(
+        this.#config.rabbitmq?.prefetch ?? capacity + this.#config.queue.batch_size,
+      );
+      this.#buffers = this.#settings.names.workQueues.map(() => []);
+      this.#held.clear();
+      const { workQueues } = this.#settings.names;
+      for (let level = 0; level < workQueues.length; level++) {
+        await ch.consume(workQueues[level], (msg) => {
+          if (msg === null) {
+            this.#log(`queue: consumer of ${workQueues[level]} cancelled by the broker`);
+            this.#link.drop();
+            return;
+          }
+          this.#buffers[level].push({ msg, ch, generation, level });
+          this.#notify();
+        }, { noAck: false });
+      }
+    }
+    this.#publisher = publisher;
+  }
+
+  #down() {
+    // The broker requeued everything this connection held unacknowledged.
+    this.#publisher = null;
+    this.#buffers = this.#settings.names.workQueues.map(() => []);
+    this.#held.clear();
+  }
+
+  #notify() {
+    if (this.#notifyScheduled) return;
+    this.#notifyScheduled = true;
+    setTimeout(() => {
+      this.#notifyScheduled = false;
+      for (const listener of this.#listeners) listener();
+    }, 0);
+  }
+
+  onAvailable(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #level(priority: unknown): number {
+    const p = typeof priority === "number" && Number.isFinite(priority) ? Math.round(priority) : 0;
+    return Math.min(Math.max(p, 0), this.#levels - 1);
+  }
+
+  /** Publishes a unit to the work queue if due, else to the delay tier that fits. */
+  #publishUnit(ch: ConfirmChannel, unit: QueuedUnit, now: number): Promise<void> {
+    const { names } = this.#settings;
+    const key = names.workKeys[this.#level(unit.priority)];
+    const remaining = unit.dueAt - now;
+    const exchange = remaining <= 0
+      ? names.workExchange
+      : names.delayQueues[this.#tiers.indexOf(pickTier(this.#tiers, remaining))].name;
+    return publishConfirmed(ch, exchange, key, encoder.encode(JSON.stringify(unit)), {
+      messageId: unit.unitId,
+      timestamp: Math.floor(now / 1000),
+    });
+  }
+
+  async enqueue(messages: NewMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const ch = this.#publisher;
+    if (!ch || !this.#link.up) throw new BrokerUnavailableError();
+    await this.#store.insertMessages(messages);
+    try {
+      const now = Date.now();
+      const published: Promise<void>[] = [];
+      for (const m of messages) {
+        const priority = this.#level(m.meta?.priority);
+        for (const { unitId, domain, recipients } of unitsOf(m)) {
+          published.push(this.#publishUnit(ch, {
+            v: QUEUED_UNIT_VERSION,
+            unitId,
+            messageId: m.id,
+            domain,
+            sender: m.sender,
+            recipients,
+            attempts: 0,
+            createdAt: m.receivedAt,
+            dueAt: m.receivedAt,
+            priority,
+          }, now));
+        }
+      }
+      await withTimeout(Promise.all(published), CONFIRM_TIMEOUT_MS, "a batch");
+    } catch (error) {
+      await forgetMessages(this.#store.db, messages.map((m) => m.id)).catch((e) =>
+        this.#log(`queue: cannot remove unconfirmed messages: ${(e as Error).message}`)
+      );
+      throw new BrokerUnavailableError((error as Error).message);
+    }
+  }
+
+  #take(limit: number): Delivery[] {
+    const taken: Delivery[] = [];
+    for (let level = this.#levels - 1; level >= 0 && taken.length < limit; level--) {
+      const buffer = this.#buffers[level];
+      taken.push(...buffer.splice(0, limit - taken.length));
+    }
+    return taken;
+  }
+
+  #ack(delivery: Delivery, requeue = false) {
+    if (delivery.generation !== this.#link.generation) return; // its channel is gone
+    try {
+      if (requeue) delivery.ch.nack(delivery.msg, false, true);
+      else delivery.ch.ack(delivery.msg);
+    } catch {
+      // Closed meanwhile: the broker requeued it.
+    }
+  }
+
+  #hold(delivery: Delivery, unitId: string) {
+    let list = this.#held.get(unitId);
+    if (!list) this.#held.set(unitId, list = []);
+    list.push(delivery);
+  }
+
+  async lease(limit: number): Promise<LeasedUnit[]> {
+    const out: LeasedUnit[] = [];
+    while (out.length < limit) {
+      const taken = this.#take(limit - out.length);
+      if (taken.length === 0) break;
+      await this.#admit(taken, out);
+    }
+    return out;
+  }
+
+  /** Sorts pushed copies into leases (`out`), copies to park, to hold, and stale ones. */
+  async #admit(taken: Delivery[], out: LeasedUnit[]) {
+    const now = Date.now();
+    const candidates: { delivery: Delivery; unit: QueuedUnit }[] = [];
+    const park: { delivery: Delivery; unit: QueuedUnit }[] = [];
+    for (const delivery of taken) {
+      const unit = decodeUnit(delivery.msg.content);
+      if (!unit) {
+        this.#log(`queue: dropping an unreadable unit message`);
+        this.#ack(delivery);
+      } else if (this.#unitsInFlight.has(unit.unitId)) {
+        // Redelivered while this node still works on it: decide once that attempt settles.
+        this.#hold(delivery, unit.unitId);
+      } else if (unit.dueAt > now) {
+        park.push({ delivery, unit });
+      } else {
+        candidates.push({ delivery, unit });
+      }
+    }
+    let states;
+    try {
+      states = await unitStates(this.#store.db, candidates.map((c) => c.unit.unitId));
+    } catch (error) {
+      // Keep them for the next pass (they are still unacknowledged).
+      for (const { delivery } of candidates.reverse()) {
+        this.#buffers[delivery.level].unshift(delivery);
+      }
+      await this.#park(park);
+      throw error;
+    }
+    for (const { delivery, unit } of candidates) {
+      const state = states.get(unit.unitId);
+      if (!state) {
+        this.#log(`queue: unit ${unit.unitId} is not in the database; dropped`);
+        this.#ack(delivery);
+      } else if (state.state !== "queued" || state.attempts > unit.attempts) {
+        this.#ack(delivery); // a stale copy: this attempt was settled already
+      } else if (state.attempts < unit.attempts) {
+        // A retry copy whose settle is not committed (yet, or ever): look again shortly.
+        park.push({ delivery, unit: { ...unit, dueAt: now + this.#tiers[0] } });
+      } else if (this.#unitsInFlight.has(unit.unitId)) {
+        this.#hold(delivery, unit.unitId);
+      } else {
+        const token = leaseToken(delivery, unit);
+        this.#leases.set(token, { delivery, unitId: unit.unitId, at: now });
+        this.#unitsInFlight.set(unit.unitId, token);
+        out.push({
+          v: 1,
+          unitId: unit.unitId,
+          messageId: unit.messageId,
+          domain: unit.domain,
+          sender: unit.sender,
+          attempts: unit.attempts + 1,
+          createdAt: unit.createdAt,
+          leaseToken: token,
+          recipients: unit.recipients,
+        });
+      }
+    }
+    await this.#park(park);
+  }
+
+  /** Re-publishes early copies to their delay tier, then acks the originals. */
+  async #park(items: { delivery: Delivery; unit: QueuedUnit }[]) {
+    if (items.length === 0) return;
+    const ch = this.#publisher;
+    if (!ch) return; // the connection is gone: the broker requeued the originals
+    const now = Date.now();
+    await Promise.all(items.map(async ({ delivery, unit }) => {
+      try {
+        await this.#publishUnit(ch, unit, now);
+        this.#ack(delivery);
+      } catch (error) {
+        this.#log(`queue: cannot park unit ${unit.unitId}: ${(error as Error).message}`);
+        this.#ack(delivery, true);
+      }
+    }));
+  }
+
+  release(tokens: string[], requeue: boolean): void {
+    for (const token of tokens) {
+      const lease = this.#leases.get(token);
+      if (!lease) continue;
+      this.#leases.delete(token);
+      this.#ack(lease.delivery, requeue);
+      if (this.#unitsInFlight.get(lease.unitId) === token) {
+        this.#unitsInFlight.delete(lease.unitId);
+        const held = this.#held.get(lease.unitId);
+        if (held) {
+          this.#held.delete(lease.unitId);
+          for (const delivery of held) {
+            if (delivery.generation === this.#link.generation) {
+              this.#buffers[delivery.level].unshift(delivery);
+            }
+          }
+          this.#notify();
+        }
+      }
+    }
+  }
+
+  /** Leases held past `queue.lease_time` (a stuck or lost worker) go back to the broker. */
+  #sweep() {
+    const expired = Date.now() - this.#config.queue.lease_time;
+    const stale = [...this.#leases].filter(([, lease]) => lease.at < expired).map(([t]) => t);
+    if (stale.length === 0) return;
+    this.#log(`queue: ${stale.length} leases expired; their units are due again`);
+    this.release(stale, true);
+  }
+
+  async settle(outcomes: UnitOutcome[]): Promise<number> {
+    if (outcomes.length === 0) return 0;
+    const retries = outcomes.filter((o) =>
+      o.retryAt !== null && o.results.some((r) => r.outcome === "deferred")
+    );
+    if (retries.length > 0) {
+      const ch = this.#publisher;
+      if (!ch || !this.#link.up) throw new BrokerUnavailableError();
+      const origins = await unitOrigins(this.#store.db, retries.map((o) => o.unitId));
+      const now = Date.now();
+      const published = retries.map((o) => {
+        const origin = origins.get(o.unitId);
+        if (!origin) return Promise.resolve();
+        const { attempts, priority } = parseToken(o.leaseToken);
+        return this.#publishUnit(ch, {
+          v: QUEUED_UNIT_VERSION,
+          unitId: o.unitId,
+          messageId: o.messageId,
+          domain: o.domain,
+          sender: origin.sender,
+          recipients: o.results.filter((r) => r.outcome === "deferred").map((r) => r.address),
+          attempts: attempts + 1,
+          createdAt: origin.createdAt,
+          dueAt: o.retryAt!,
+          priority,
+        }, now);
+      });
+      try {
+        await withTimeout(Promise.all(published), CONFIRM_TIMEOUT_MS, "retries");
+      } catch (error) {
+        throw new BrokerUnavailableError((error as Error).message);
+      }
+    }
+    return await this.#store.settle(outcomes, {
+      attemptsOf: (o) => parseToken(o.leaseToken).attempts,
+    });
+  }
+
+  recover(): Promise<number> {
+    // Nothing to do: the broker requeued what a previous run held unacknowledged.
+    return Promise.resolve(0);
+  }
+
+  nextDueAt(): Promise<number | null> {
+    const buffered = this.#buffers.some((b) => b.length > 0);
+    return Promise.resolve(buffered ? Date.now() : null);
+  }
+
+  async close(): Promise<void> {
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    await this.#link.close();
+  }
+}
