@@ -22,8 +22,11 @@ export function repoRoot(): string {
 
 /** The parts of the server config the helpers read; everything else passes through. */
 export interface ServerConfig {
+  /** SMTP settings; `listen[0]` ("host:port") is where startServer waits. */
   smtp: { listen: string[]; [key: string]: unknown };
+  /** Admin HTTP settings; `listen` ("host:port") gives `adminUrl`. */
   admin?: { listen?: string; [key: string]: unknown };
+  /** Any other config field, passed through unchanged. */
   [key: string]: unknown;
 }
 
@@ -108,7 +111,7 @@ export async function startServer(opts: StartServerOptions): Promise<ServerProce
   await Deno.writeTextFile(configPath, JSON.stringify(opts.config, null, 2));
 
   const entry = opts.entry ?? `${REPO_ROOT}/main.ts`;
-  const process = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: denoArgs(entry, ["serve", "--config", configPath]),
     cwd: opts.cwd ?? REPO_ROOT,
     env: { NO_COLOR: "1", ...opts.env },
@@ -123,24 +126,23 @@ export async function startServer(opts: StartServerOptions): Promise<ServerProce
     if (opts.echo) Deno.stderr.writeSync(new TextEncoder().encode(text));
   };
   const readers = Promise.all([
-    collect(process.stdout, append),
-    collect(process.stderr, append),
+    collect(child.stdout, append),
+    collect(child.stderr, append),
   ]).catch(() => {});
   let exitStatus: Deno.CommandStatus | undefined;
-  const exited = process.status.then(async (status) => {
+  const exited = child.status.then(async (status) => {
     exitStatus = status;
     await readers;
     return status;
   });
 
   let cleaned: Promise<void> | undefined;
-  const cleanup = () =>
-    cleaned ??= Deno.remove(configDir, { recursive: true }).catch(() => {});
+  const cleanup = () => cleaned ??= Deno.remove(configDir, { recursive: true }).catch(() => {});
 
   const kill = async (signal: Deno.Signal = "SIGKILL"): Promise<Deno.CommandStatus> => {
     if (exitStatus === undefined) {
       try {
-        process.kill(signal);
+        child.kill(signal);
       } catch {
         // Already exited between the check and the kill.
       }
@@ -153,7 +155,7 @@ export async function startServer(opts: StartServerOptions): Promise<ServerProce
   const stop = async (graceMs = 10_000): Promise<Deno.CommandStatus> => {
     if (exitStatus !== undefined) return await kill();
     try {
-      process.kill("SIGTERM");
+      child.kill("SIGTERM");
     } catch {
       // Already gone.
     }
@@ -185,8 +187,8 @@ export async function startServer(opts: StartServerOptions): Promise<ServerProce
   }
 
   return {
-    process,
-    pid: process.pid,
+    process: child,
+    pid: child.pid,
     smtpHost,
     smtpPort,
     smtpAddress: `${smtpHost}:${smtpPort}`,
