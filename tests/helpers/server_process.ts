@@ -288,6 +288,20 @@ export async function runCli(args: string[], opts: RunCliOptions = {}): Promise<
   }
 }
 
+/** The bearer token {@link makeServerConfig} puts in `admin.api_tokens`. */
+export const TEST_API_TOKEN = "test-api-token-0123456789";
+
+/** GET a JSON admin API path (e.g. "/api/v1/queue") with the test bearer token. */
+export async function adminApi<T = unknown>(
+  server: { adminUrl: string | undefined },
+  path: string,
+): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${server.adminUrl}${path}`, {
+    headers: { authorization: `Bearer ${TEST_API_TOKEN}` },
+  });
+  return { status: response.status, body: await response.json() as T };
+}
+
 /** Parameters for {@link makeServerConfig}. */
 export interface MakeServerConfigOptions {
   /** Directory for data_dir and the sqlite database. */
@@ -325,7 +339,7 @@ export function makeServerConfig(opts: MakeServerConfigOptions): ServerConfig {
       max_message_size: 10_485_760,
       relay_networks: ["127.0.0.0/8"],
     },
-    admin: { listen: `127.0.0.1:${opts.adminPort}` },
+    admin: { listen: `127.0.0.1:${opts.adminPort}`, api_tokens: [TEST_API_TOKEN] },
     dns: { servers: [`127.0.0.1:${opts.dnsPort}`] },
     delivery: { remote_port: opts.remotePort, retry_schedule: ["1s", "2s"], max_age: "1h" },
   };
