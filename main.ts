@@ -21,6 +21,10 @@ ${Object.entries(ENV_OVERRIDES).map(([k, v]) => `  ${k.padEnd(26)} ${v}`).join("
   migrate: `Usage: fastmta migrate [--config FILE]
 
 Applies pending database migrations and exits (serve also applies them at start).`,
+  admin: `Usage: fastmta admin add|passwd|remove|list [USER] [--config FILE]
+
+Manages admin console users. add and passwd read the password from standard input:
+  echo 'a-long-password' | fastmta admin add alice`,
   queue: `Usage: fastmta queue [--config FILE] [--json] [--message ID]
 
 Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
@@ -46,6 +50,7 @@ Commands:
   queue     Show the queue
   nodes     List the cluster's nodes
   config    Show or change cluster-wide config overrides
+  admin     Manage console users
 
 Run "fastmta <command> --help" for a command's options.`;
 
@@ -59,7 +64,8 @@ async function main(args: string[]): Promise<number> {
     console.error(`Unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
-  let values, positionals: string[];
+  let values;
+  let positionals: string[] = [];
   try {
     ({ values, positionals } = parseArgs({
       args: rest,
@@ -71,7 +77,7 @@ async function main(args: string[]): Promise<number> {
         all: { type: "boolean" },
       },
       strict: true,
-      allowPositionals: command === "config",
+      allowPositionals: command === "config" || command === "admin",
     }));
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${COMMANDS[command]}`);
@@ -93,6 +99,10 @@ async function main(args: string[]): Promise<number> {
         const { migrate } = await import("./cli/migrate.ts");
         await migrate(configPath);
         return 0;
+      }
+      case "admin": {
+        const { admin } = await import("./cli/admin.ts");
+        return await admin(configPath, positionals);
       }
       case "queue": {
         const { queue } = await import("./cli/queue.ts");

@@ -6,6 +6,7 @@ import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { type DnsRecords, startDnsServer } from "./helpers/dns_server.ts";
 import { freePort, tempDir, uniqueLoopbackIp } from "./helpers/net.ts";
 import {
+  adminApi,
   makeServerConfig,
   sendWithSmtplib,
   sendWithSwaks,
@@ -65,12 +66,8 @@ async function setup(opts: {
     remotePort,
     config,
     async messageStatus(id) {
-      const response = await fetch(`${server.adminUrl}/api/v1/messages/${id}`);
-      if (response.status === 404) {
-        await response.body?.cancel();
-        return null;
-      }
-      return await response.json();
+      const { status, body } = await adminApi<MessageStatusJson>(server, `/api/v1/messages/${id}`);
+      return status === 404 ? null : body;
     },
     async restart() {
       server = await startServer({ config });
@@ -198,7 +195,7 @@ Deno.test("550 fails the recipient and is not retried", async () => {
   // The retry schedule is 1 s: were it retried, a second RCPT would come within ~1 s. Waiting for
   // the queue to report nothing due is the condition, not a sleep.
   await waitUntil(async () => {
-    const counts = await (await fetch(`${f.server.adminUrl}/api/v1/queue`)).json();
+    const { body: counts } = await adminApi<Record<string, number>>(f.server, "/api/v1/queue");
     return counts.queued === 0 && counts.deferred === 0 && counts.in_flight_units === 0;
   });
   assertEquals((await f.messageStatus(sent.queueId))!.attempts.length, 1);
