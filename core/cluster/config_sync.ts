@@ -12,6 +12,7 @@
  *
  * Talks to: the store, RabbitMQ (config exchange). Reads config: cluster.config_poll, rabbitmq.
  */
+import { Buffer } from "node:buffer";
 import amqp from "amqplib";
 import type { Kysely } from "kysely";
 import { type Config, ConfigError, loadConfig } from "../config/mod.ts";
@@ -111,9 +112,7 @@ export async function broadcastConfigChange(
     ch.publish(
       settings.names.configExchange,
       "",
-      new TextEncoder().encode(JSON.stringify(body)) as unknown as Parameters<
-        typeof ch.publish
-      >[2],
+      Buffer.from(JSON.stringify(body)),
       { contentType: "application/json" },
     );
     await ch.waitForConfirms();

@@ -8,6 +8,7 @@
  * Reads config: rabbitmq.* (host, port, username, password, virtual_host, exchange_name,
  * heartbeat, reconnect_max, queue_type, priorities, delay_tiers), delivery.retry_schedule.
  */
+import { Buffer } from "node:buffer";
 import amqp from "amqplib";
 import type { ChannelModel, ConfirmChannel, Options } from "amqplib";
 import type { Config } from "../config/mod.ts";
@@ -274,7 +275,7 @@ export function publishConfirmed(
       ch.publish(
         exchange,
         routingKey,
-        content as unknown as Parameters<ConfirmChannel["publish"]>[2],
+        Buffer.from(content.buffer, content.byteOffset, content.byteLength),
         { persistent: true, contentType: "application/json", ...options },
         (error: unknown) => error ? reject(asError(error)) : resolve(),
       );

@@ -154,6 +154,11 @@ export class RabbitQueue implements Queue {
     return this.#link.up && this.#publisher !== null;
   }
 
+  /** Units pushed to this node and not leased yet. */
+  get buffered(): number {
+    return this.#buffers.reduce((n, b) => n + b.length, 0);
+  }
+
   /** The broker connection (for tests: drop it to simulate a cut). */
   get link(): BrokerLink {
     return this.#link;

@@ -1,0 +1,128 @@
+/**
+ * RabbitMQ for tests: every test gets its own virtual host on the broker at 127.0.0.1:5672
+ * (guest/guest). `rabbitmqctl` starts an Erlang VM per call (seconds on a busy machine), so
+ * vhosts are created in batches with one `rabbitmqctl eval`, and deleted together when the test
+ * process exits (plus, at each batch, any left behind by test processes that no longer run).
+ *
+ * @module
+ */
+
+const PREFIX = "fastmta-t-";
+const BATCH = 4;
+const ACTOR = '<<"fastmta-tests">>';
+
+/** A vhost for one test. */
+export interface TestVhost extends AsyncDisposable {
+  /** The vhost name. */
+  readonly name: string;
+  /** `rabbitmq` config section pointing at it (prefix "fastmta"). */
+  readonly config: {
+    host: string;
+    port: number;
+    username: string;
+    password: string;
+    virtual_host: string;
+    exchange_name: string;
+  };
+  /** `amqp://guest:guest@127.0.0.1:5672/<vhost>` for amqplib. */
+  readonly url: string;
+}
+
+const spare: string[] = [];
+const created: string[] = [];
+let counter = 0;
+let unloadHooked = false;
+
+function erlangList(names: string[]): string {
+  return `[${names.map((n) => `<<"${n}">>`).join(",")}]`;
+}
+
+function livePids(): string[] {
+  const pids: string[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (/^\d+$/.test(entry.name)) pids.push(entry.name);
+  }
+  return pids;
+}
+
+/** Runs `rabbitmqctl eval EXPR`; throws with its output on failure. */
+export async function rabbitmqctlEval(expression: string): Promise<string> {
+  const out = await new Deno.Command("rabbitmqctl", {
+    args: ["eval", expression],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`rabbitmqctl eval failed: ${text}`);
+  return text;
+}
+
+/** Runs a `rabbitmqctl` command (e.g. `close_all_connections reason`). */
+export async function rabbitmqctl(...args: string[]): Promise<string> {
+  const out = await new Deno.Command("rabbitmqctl", {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`rabbitmqctl ${args.join(" ")} failed: ${text}`);
+  return text;
+}
+
+function deleteExpression(names: string[]): string {
+  return `[rabbit_vhost:delete(V, ${ACTOR}) || V <- ${erlangList(names)}, ` +
+    `lists:member(V, rabbit_vhost:list_names())], ok.`;
+}
+
+function hookUnload() {
+  if (unloadHooked) return;
+  unloadHooked = true;
+  globalThis.addEventListener("unload", () => {
+    if (created.length === 0) return;
+    new Deno.Command("rabbitmqctl", {
+      args: ["eval", deleteExpression(created)],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+  });
+}
+
+async function createBatch() {
+  const names = Array.from({ length: BATCH }, () => `${PREFIX}${Deno.pid}-${++counter}`);
+  // Also removes vhosts of test processes that died without cleaning up.
+  const expression = `Alive = ${erlangList(livePids())},
+    Stale = [V || V <- rabbit_vhost:list_names(),
+      case V of <<"${PREFIX}", Rest/binary>> ->
+        [Pid | _] = binary:split(Rest, <<"-">>), not lists:member(Pid, Alive);
+      _ -> false end],
+    [rabbit_vhost:delete(V, ${ACTOR}) || V <- Stale],
+    [begin ok = rabbit_vhost:add(V, ${ACTOR}),
+      ok = rabbit_auth_backend_internal:set_permissions(<<"guest">>, V, <<".*">>, <<".*">>,
+        <<".*">>, ${ACTOR}) end || V <- ${erlangList(names)}],
+    ok.`;
+  await rabbitmqctlEval(expression.replace(/\s+/g, " "));
+  created.push(...names);
+  spare.push(...names);
+  hookUnload();
+}
+
+/** A fresh vhost of its own for one test (deleted when the test process exits). */
+export async function testVhost(): Promise<TestVhost> {
+  if (spare.length === 0) await createBatch();
+  const name = spare.shift()!;
+  return {
+    name,
+    config: {
+      host: "127.0.0.1",
+      port: 5672,
+      username: "guest",
+      password: "guest",
+      virtual_host: name,
+      exchange_name: "fastmta",
+    },
+    url: `amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(name)}`,
+    async [Symbol.asyncDispose]() {
+      // Deleted with the rest at exit: one rabbitmqctl call instead of one per test.
+    },
+  };
+}
