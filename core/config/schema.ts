@@ -74,8 +74,10 @@ export const configSchema = z.object({
       1_000,
       5_000,
       30_000,
-      120_000,
-      600_000,
+      60_000,
+      300_000,
+      900_000,
+      1_800_000,
       3_600_000,
     ]),
     /** Priority levels (1 = no priorities); a unit's `priority` is clamped to 0…levels-1. */

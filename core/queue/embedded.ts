@@ -35,7 +35,7 @@ export class EmbeddedQueue implements Queue {
   }
 
   settle(outcomes: UnitOutcome[]): Promise<number> {
-    return this.#store.settle(outcomes);
+    return this.#store.settle(outcomes, { nodeId: this.#config.nodeId });
   }
 
   release(): void {

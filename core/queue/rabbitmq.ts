@@ -447,6 +447,7 @@ export class RabbitQueue implements Queue {
     }
     return await this.#store.settle(outcomes, {
       attemptsOf: (o) => parseToken(o.leaseToken).attempts,
+      nodeId: this.#config.nodeId,
     });
   }
 

@@ -168,7 +168,7 @@ export class SqlStore implements Store {
   }
 
   async settle(outcomes: UnitOutcome[], options: SettleOptions = {}): Promise<number> {
-    const { attemptsOf } = options;
+    const { attemptsOf, nodeId = null } = options;
     if (outcomes.length === 0) return 0;
     let lost = 0;
     await this.db.transaction().execute(async (trx) => {
@@ -187,7 +187,7 @@ export class SqlStore implements Store {
           remote_ip: o.remoteIp,
           tls: o.tls ? 1 : 0,
           duration_ms: Math.round(o.durationMs),
-          node_id: null,
+          node_id: nodeId,
         }))
       );
       for (const part of chunks(attemptRows, INSERT_CHUNK)) {

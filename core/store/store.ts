@@ -21,6 +21,8 @@ export interface SettleOptions {
    * attempt made after `attemptsOf(outcome)` settled attempts wins, and counts the attempt.
    */
   attemptsOf?: (outcome: UnitOutcome) => number;
+  /** Recorded with each attempt: the node that made it. */
+  nodeId?: string;
 }
 
 /** Recipient counts by state, plus units currently leased. */
