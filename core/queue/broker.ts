@@ -85,7 +85,6 @@ export class BrokerLink {
   #wakeSleep: (() => void) | null = null;
   #loop: Promise<void> | null = null;
   #queueType: "quorum" | "classic" | null = null;
-  #upWaiters: (() => void)[] = [];
 
   constructor(settings: BrokerSettings, options: BrokerLinkOptions) {
     this.settings = settings;
@@ -102,11 +101,6 @@ export class BrokerLink {
     return this.#generation;
   }
 
-  /** The queue type chosen at the last declaration. */
-  get queueType(): "quorum" | "classic" | null {
-    return this.#queueType;
-  }
-
   /** The live connection, or null while reconnecting. */
   get model(): ChannelModel | null {
     return this.#model;
@@ -120,17 +114,6 @@ export class BrokerLink {
     const first = Promise.withResolvers<void>();
     this.#loop = this.#run(() => first.resolve());
     return first.promise;
-  }
-
-  /** Resolves once connected, or false after `timeoutMs`. */
-  async waitUp(timeoutMs: number): Promise<boolean> {
-    if (this.up) return true;
-    const { promise, resolve } = Promise.withResolvers<boolean>();
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    this.#upWaiters.push(() => resolve(true));
-    const result = await promise;
-    clearTimeout(timer);
-    return result;
   }
 
   async #run(firstAttemptDone: () => void) {
@@ -150,7 +133,6 @@ export class BrokerLink {
         this.#model = model;
         delay = 100;
         firstAttemptDone();
-        for (const waiter of this.#upWaiters.splice(0)) waiter();
         const error = await lost;
         this.#model = null;
         if (this.#closed) break;

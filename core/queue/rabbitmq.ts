@@ -327,7 +327,9 @@ export class RabbitQueue implements Queue {
     } catch (error) {
       // Keep them for the next pass (they are still unacknowledged).
       for (const { delivery } of candidates.reverse()) {
-        this.#buffers[delivery.level].unshift(delivery);
+        if (delivery.generation === this.#link.generation) {
+          this.#buffers[delivery.level].unshift(delivery);
+        }
       }
       await this.#park(park);
       throw error;
