@@ -26,6 +26,20 @@ Applies pending database migrations and exits (serve also applies them at start)
 Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
   --json          Print counts as JSON
   --message ID    Print one message's recipients and delivery attempts`,
+  dkim: `Usage: fastmta dkim generate DOMAIN SELECTOR [--algorithm rsa|ed25519] [--bits N]
+       fastmta dkim list
+       fastmta dkim remove DOMAIN SELECTOR
+
+Manages DKIM signing keys. Mail is signed with every key of its From domain (or the nearest
+parent domain that has keys). "generate" prints the DNS TXT record to publish.
+  --config FILE        JSON configuration (database, dkim.master_key_file)
+  --algorithm ALG      rsa (default, 2048 bits) or ed25519
+  --bits N             RSA key size (default 2048)
+  --json               Print JSON
+
+Private keys are stored in the database sealed (AES-256-GCM) with a master key read from
+FASTMTA_DKIM_MASTER_KEY or dkim.master_key_file (default <data_dir>/dkim_master.key, created
+with mode 0600 on first use). Keep that file private and back it up with the database.`,
 };
 
 const USAGE = `Usage: fastmta <command> [options]
@@ -34,6 +48,7 @@ Commands:
   serve     Run the server
   migrate   Apply database migrations
   queue     Show the queue
+  dkim      Manage DKIM keys
 
 Run "fastmta <command> --help" for a command's options.`;
 
@@ -48,17 +63,21 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   let values;
+  let positionals: string[];
   try {
-    values = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: rest,
       options: {
         config: { type: "string" },
         help: { type: "boolean", short: "h" },
         json: { type: "boolean" },
         message: { type: "string" },
+        algorithm: { type: "string" },
+        bits: { type: "string" },
       },
+      allowPositionals: command === "dkim",
       strict: true,
-    }).values;
+    }));
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${COMMANDS[command]}`);
     return 2;
@@ -83,6 +102,20 @@ async function main(args: string[]): Promise<number> {
       case "queue": {
         const { queue } = await import("./cli/queue.ts");
         return await queue(configPath, { json: Boolean(values.json), message: values.message });
+      }
+      case "dkim": {
+        const { dkim, UsageError } = await import("./cli/dkim.ts");
+        try {
+          return await dkim(configPath, positionals, {
+            algorithm: values.algorithm,
+            bits: values.bits,
+            json: Boolean(values.json),
+          });
+        } catch (error) {
+          if (!(error instanceof UsageError)) throw error;
+          console.error(`${error.message}\n\n${COMMANDS.dkim}`);
+          return 2;
+        }
       }
     }
   } catch (error) {
