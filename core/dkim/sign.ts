@@ -15,7 +15,7 @@
  * Talks to: the store (key table, reloaded every `dkim.refresh_interval`). Reads config: dkim.*.
  */
 import { Buffer } from "node:buffer";
-// @ts-types="mailauth/lib/dkim/sign.d.ts"
+// @ts-types="./_mailauth_sign.d.ts"
 import { dkimSign } from "mailauth/lib/dkim/sign.js";
 import type { DkimKeyRecord } from "../store/mod.ts";
 import { MasterKey, openPrivateKey } from "./keys.ts";
@@ -151,7 +151,6 @@ export class DkimSigner {
     const normalized = toCrlf(body);
     let result;
     try {
-      // mailauth's typings require a top-level key; its code signs with `signatureData`.
       const options = {
         canonicalization: "relaxed/relaxed",
         signTime: this.#o.now ? new Date(this.#o.now()) : undefined,
@@ -162,14 +161,14 @@ export class DkimSigner {
           algorithm: k.algorithm,
           canonicalization: "relaxed/relaxed",
         })),
-      } as unknown as Parameters<typeof dkimSign>[1];
+      };
       const input = Buffer.from(normalized.buffer, normalized.byteOffset, normalized.length);
       result = await dkimSign(input, options);
     } catch (error) {
       return this.#fail(`cannot sign for ${found.domain}: ${(error as Error).message}`, body);
     }
     if (result.errors.length > 0 || !result.signatures) {
-      const first = result.errors[0] as { err?: Error; selector?: string } | undefined;
+      const first = result.errors[0];
       return this.#fail(
         `cannot sign for ${found.domain}${
           first?.selector ? ` with selector ${first.selector}` : ""
