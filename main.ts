@@ -21,6 +21,10 @@ ${Object.entries(ENV_OVERRIDES).map(([k, v]) => `  ${k.padEnd(26)} ${v}`).join("
   migrate: `Usage: fastmta migrate [--config FILE]
 
 Applies pending database migrations and exits (serve also applies them at start).`,
+  admin: `Usage: fastmta admin add|passwd|remove|list [USER] [--config FILE]
+
+Manages admin console users. add and passwd read the password from standard input:
+  echo 'a-long-password' | fastmta admin add alice`,
   queue: `Usage: fastmta queue [--config FILE] [--json] [--message ID]
 
 Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
@@ -49,6 +53,7 @@ Commands:
   migrate   Apply database migrations
   queue     Show the queue
   dkim      Manage DKIM keys
+  admin     Manage console users
 
 Run "fastmta <command> --help" for a command's options.`;
 
@@ -63,7 +68,7 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   let values;
-  let positionals: string[];
+  let positionals: string[] = [];
   try {
     ({ values, positionals } = parseArgs({
       args: rest,
@@ -75,7 +80,7 @@ async function main(args: string[]): Promise<number> {
         algorithm: { type: "string" },
         bits: { type: "string" },
       },
-      allowPositionals: command === "dkim",
+      allowPositionals: command === "dkim" || command === "admin",
       strict: true,
     }));
   } catch (error) {
@@ -98,6 +103,10 @@ async function main(args: string[]): Promise<number> {
         const { migrate } = await import("./cli/migrate.ts");
         await migrate(configPath);
         return 0;
+      }
+      case "admin": {
+        const { admin } = await import("./cli/admin.ts");
+        return await admin(configPath, positionals);
       }
       case "queue": {
         const { queue } = await import("./cli/queue.ts");

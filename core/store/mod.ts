@@ -11,12 +11,14 @@ import { SqlStore } from "./sql_store.ts";
 import type { Tables } from "./tables.ts";
 
 export type {
+  AttemptRow,
   DkimKeyRecord,
   DsnClaim,
   DsnRecipientRow,
   DsnWork,
   LeaseRequest,
   MessageStatus,
+  MessageSummary,
   QueueCounts,
   Store,
   Suppression,
