@@ -503,7 +503,7 @@ export class SqlStore implements Store {
       for (const s of states) {
         if (s.message_id !== m.id) continue;
         if (s.state === "queued" || s.state === "deferred") pending += Number(s.n);
-        if (s.state === "failed") failed += Number(s.n);
+        if (s.state === "failed" || s.state === "suppressed") failed += Number(s.n);
       }
       return {
         id: m.id,
