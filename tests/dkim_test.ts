@@ -1,5 +1,6 @@
 import { Buffer } from "node:buffer";
 import { verifyDkim } from "./helpers/dkim_verify.ts";
+import { hasDkimpy, verifyWithDkimpy } from "./helpers/dkimpy.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "./helpers/assert.ts";
 import { tempDir } from "./helpers/net.ts";
 import {
@@ -214,4 +215,26 @@ Deno.test("fromDomain, toCrlf and the zone-file record", () => {
   const joined = [...record.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
   assert(joined.every((s) => s.length <= 255));
   assertEquals(joined.join(""), value);
+});
+
+Deno.test({
+  name: "dkimpy (Python, no shared code) verifies both signatures and rejects tampering",
+  ignore: !(await hasDkimpy()),
+  fn: async () => {
+    Deno.env.set("FASTMTA_DKIM_MASTER_KEY", MASTER_B64);
+    try {
+      const { records, txt } = await keyset("example.com");
+      const signed = bodyOf(await signer(records).signer.sign(new TextEncoder().encode(MESSAGE)));
+      assertEquals(await verifyWithDkimpy(signed, txt), ["pass", "pass"]);
+      const text = new TextDecoder().decode(signed);
+      const tampered = new TextEncoder().encode(text.replace("are   fine", "are bad"));
+      for (const verdict of await verifyWithDkimpy(tampered, txt)) {
+        assertMatch(verdict, /^(fail|error: body hash mismatch)/);
+      }
+      const forged = new TextEncoder().encode(text.replace("Quarterly numbers", "Quarterly"));
+      assertEquals(await verifyWithDkimpy(forged, txt), ["fail", "fail"]);
+    } finally {
+      Deno.env.delete("FASTMTA_DKIM_MASTER_KEY");
+    }
+  },
 });

@@ -451,9 +451,15 @@ export class SqlStore implements Store {
   }
 
   async releaseDsnClaims(tokenPrefix: string): Promise<number> {
-    const result = await this.db.updateTable("recipients").set({ dsn: "pending" })
-      .where("dsn", "like", `${tokenPrefix}%`).executeTakeFirst();
-    return Number(result.numUpdatedRows);
+    // LIKE narrows the search; startsWith makes it exact ("_" and "%" are LIKE wildcards).
+    const rows = await this.db.selectFrom("recipients").select(["id", "dsn"])
+      .where("dsn", "like", `${tokenPrefix}%`).execute();
+    const ids = rows.filter((r) => r.dsn?.startsWith(tokenPrefix)).map((r) => Number(r.id));
+    for (const part of chunks(ids, INSERT_CHUNK)) {
+      await this.db.updateTable("recipients").set({ dsn: "pending" }).where("id", "in", part)
+        .execute();
+    }
+    return ids.length;
   }
 
   async dkimKeys(): Promise<DkimKeyRecord[]> {
