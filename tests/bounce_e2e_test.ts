@@ -16,6 +16,9 @@ import { loadConfig } from "../core/config/mod.ts";
 import { openStore } from "../core/store/mod.ts";
 import { newQueueId } from "../core/accept/mod.ts";
 
+/** Upper bound for waits (never a sleep): generous, CI machines may be busy. */
+const WAIT_MS = 60_000;
+
 /** Two sinks on one port (the server delivers to one remote port) at two loopback addresses. */
 async function sinkPair(
   recipientOptions: SmtpSinkOptions,
@@ -70,7 +73,11 @@ async function environment(recipientOptions: SmtpSinkOptions = {}) {
   };
   let server;
   try {
-    server = await startServer({ config, echo: Deno.env.get("ECHO") === "1" });
+    server = await startServer({
+      config,
+      startupTimeoutMs: WAIT_MS,
+      echo: Deno.env.get("ECHO") === "1",
+    });
   } catch (error) {
     await Promise.all([recipients.close(), senders.close(), dns.close()]);
     await dir[Symbol.asyncDispose]();
@@ -149,7 +156,7 @@ Deno.test("a 550 sends a DSN to the sender's mailbox, then the address is suppre
   };
   await withEnv(options, async (env) => {
     const id = await env.send("alice@sender.test", "bob@example.org", "First try");
-    const [dsn] = await env.senders.waitForMessages(1);
+    const [dsn] = await env.senders.waitForMessages(1, WAIT_MS);
     assertEquals(dsn.mailFrom, "", "a DSN comes from the null sender");
     assertEquals(dsn.rcptTo, ["alice@sender.test"]);
 
@@ -186,9 +193,10 @@ Deno.test("a 550 sends a DSN to the sender's mailbox, then the address is suppre
     const rcpts = rcptLog.filter((l) => /bob@/.test(l)).length;
     await waitUntil(() => /suppressing <bob@example\.org> until/.test(env.server.logs()), {
       message: "the suppression to be recorded",
+      timeoutMs: WAIT_MS,
     });
     const second = await env.send("alice@sender.test", "bob@example.org", "Second try");
-    await env.senders.waitForMessages(2);
+    await env.senders.waitForMessages(2, WAIT_MS);
     const secondStatus = await env.queueStatus(second);
     assertEquals(secondStatus.recipients.map((r) => r.state), ["suppressed"]);
     assertMatch(
@@ -209,7 +217,7 @@ Deno.test("a 550 sends a DSN to the sender's mailbox, then the address is suppre
 
     // Other addresses still go out.
     await env.send("alice@sender.test", "dave@example.org", "Still fine");
-    await env.recipients.waitForMessages(1);
+    await env.recipients.waitForMessages(1, WAIT_MS);
   });
 });
 
@@ -218,7 +226,7 @@ Deno.test("no DSN for a null-sender message, nor when NOTIFY=NEVER was stored", 
     const bounced = await env.send("", "bob@example.org", "Null sender");
     await waitUntil(
       () => env.server.logs().includes(`${bounced}: no DSN for 1 recipients: null sender`),
-      { message: "the null-sender failure to be settled" },
+      { message: "the null-sender failure to be settled", timeoutMs: WAIT_MS },
     );
 
     // The DSN parameters as the SMTP inbound stores them (meta.dsn), written as it would.
@@ -245,7 +253,7 @@ Deno.test("no DSN for a null-sender message, nor when NOTIFY=NEVER was stored", 
     await waitUntil(
       () =>
         env.server.logs().includes(`${never}: no DSN for 1 recipients: NOTIFY excludes FAILURE`),
-      { message: "the NOTIFY=NEVER failure to be settled" },
+      { message: "the NOTIFY=NEVER failure to be settled", timeoutMs: WAIT_MS },
     );
     assertEquals((await env.queueStatus(never)).recipients.map((r) => r.state), ["failed"]);
     // Nothing reached the sender's mailbox, and nothing else is queued.
@@ -283,7 +291,7 @@ Deno.test("DKIM: RSA and Ed25519 keys from the CLI sign delivered mail; mailauth
     assertMatch(listed.stdout, /sender\.test\ted1\ted25519-sha256/);
 
     await env.send("alice@sender.test", "dave@example.org", "Signed mail");
-    const [received] = await env.recipients.waitForMessages(1);
+    const [received] = await env.recipients.waitForMessages(1, WAIT_MS);
     const text = received.text();
     assertMatch(
       text,
@@ -330,8 +338,12 @@ Deno.test("DKIM: RSA and Ed25519 keys from the CLI sign delivered mail; mailauth
     await waitUntil(async () => {
       env.recipients.clearMessages();
       await env.send("alice@sender.test", "dave@example.org", "Unsigned mail");
-      const [m] = await env.recipients.waitForMessages(1);
+      const [m] = await env.recipients.waitForMessages(1, WAIT_MS);
       return !m.text().includes("DKIM-Signature:");
-    }, { message: "mail to go out unsigned after the keys were removed", intervalMs: 250 });
+    }, {
+      message: "mail to go out unsigned after the keys were removed",
+      intervalMs: 250,
+      timeoutMs: WAIT_MS,
+    });
   });
 });
