@@ -44,6 +44,13 @@ parent domain that has keys). "generate" prints the DNS TXT record to publish.
 Private keys are stored in the database sealed (AES-256-GCM) with a master key read from
 FASTMTA_DKIM_MASTER_KEY or dkim.master_key_file (default <data_dir>/dkim_master.key, created
 with mode 0600 on first use). Keep that file private and back it up with the database.`,
+  suppression: `Usage: fastmta suppression list [--json]
+       fastmta suppression remove ADDRESS
+
+Addresses that hard-bounced (the mailbox does not exist) are not tried again for
+bounce.suppression_time; mail to them fails at once. "remove" lets mail to ADDRESS go out again.
+  --config FILE   JSON configuration
+  --json          Print JSON`,
 };
 
 const USAGE = `Usage: fastmta <command> [options]
@@ -53,6 +60,7 @@ Commands:
   migrate   Apply database migrations
   queue     Show the queue
   dkim      Manage DKIM keys
+  suppression  Show or lift suppressed addresses
   admin     Manage console users
 
 Run "fastmta <command> --help" for a command's options.`;
@@ -80,7 +88,7 @@ async function main(args: string[]): Promise<number> {
         algorithm: { type: "string" },
         bits: { type: "string" },
       },
-      allowPositionals: command === "dkim" || command === "admin",
+      allowPositionals: command === "dkim" || command === "admin" || command === "suppression",
       strict: true,
     }));
   } catch (error) {
@@ -111,6 +119,17 @@ async function main(args: string[]): Promise<number> {
       case "queue": {
         const { queue } = await import("./cli/queue.ts");
         return await queue(configPath, { json: Boolean(values.json), message: values.message });
+      }
+      case "suppression": {
+        const { suppression } = await import("./cli/suppression.ts");
+        const { UsageError } = await import("./cli/_usage.ts");
+        try {
+          return await suppression(configPath, positionals, { json: Boolean(values.json) });
+        } catch (error) {
+          if (!(error instanceof UsageError)) throw error;
+          console.error(`${error.message}\n\n${COMMANDS.suppression}`);
+          return 2;
+        }
       }
       case "dkim": {
         const { dkim, UsageError } = await import("./cli/dkim.ts");

@@ -13,6 +13,7 @@ import {
   zoneFileRecord,
 } from "../core/dkim/mod.ts";
 import { openStore } from "../core/store/mod.ts";
+import { UsageError } from "./_usage.ts";
 
 /** Options of the `dkim` command. */
 export interface DkimOptions {
@@ -21,10 +22,7 @@ export interface DkimOptions {
   json: boolean;
 }
 
-/** Thrown for bad arguments (exit code 2). */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+export { UsageError };
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
 const SELECTOR = /^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)*$/i;

@@ -218,6 +218,17 @@ Deno.test("a 550 sends a DSN to the sender's mailbox, then the address is suppre
     // Other addresses still go out.
     await env.send("alice@sender.test", "dave@example.org", "Still fine");
     await env.recipients.waitForMessages(1, WAIT_MS);
+
+    // The operator lifts the suppression: the next message is tried (and bounces again).
+    const cli = (...args: string[]) => runCli([...args, "--config", env.server.configPath]);
+    const listed = await cli("suppression", "list");
+    assertMatch(listed.stdout, /^bob@example\.org\tbad_mailbox\tuntil \d{4}-.*550 5\.1\.1/m);
+    assertEquals((await cli("suppression", "remove", "Bob@Example.org")).code, 0);
+    assertEquals((await cli("suppression", "remove", "bob@example.org")).code, 1);
+    assertEquals(JSON.parse((await cli("suppression", "list", "--json")).stdout), []);
+    await env.send("alice@sender.test", "bob@example.org", "Third try");
+    await env.senders.waitForMessages(3, WAIT_MS);
+    assertEquals(rcptLog.filter((l) => /bob@/.test(l)).length, rcpts + 1, "bob was tried again");
   });
 });
 
