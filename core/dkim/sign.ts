@@ -211,12 +211,19 @@ export function toCrlf(body: Uint8Array): Uint8Array {
 
 /** The domain of the first address in the From header, lower-cased; null without one. */
 export function fromDomain(message: Uint8Array): string | null {
-  // The header section is ASCII (or UTF-8 with SMTPUTF8); latin1 keeps byte offsets simple.
-  const limit = Math.min(message.length, 256 * 1024);
+  // Only the header section matters: find its end on the bytes, then decode just that
+  // (latin1: header bytes map one to one; the address part we want is ASCII).
+  let end = Math.min(message.length, 256 * 1024);
+  for (let i = 0; i < end - 1; i++) {
+    if (message[i] !== 0x0a) continue;
+    if (message[i + 1] === 0x0a || (message[i + 1] === 0x0d && message[i + 2] === 0x0a)) {
+      end = i;
+      break;
+    }
+  }
   let text = "";
-  for (let i = 0; i < limit; i++) text += String.fromCharCode(message[i]);
-  const end = text.search(/\r?\n\r?\n/);
-  const head = (end >= 0 ? text.slice(0, end) : text).replace(/\r?\n[ \t]+/g, " ");
+  for (let i = 0; i < end; i++) text += String.fromCharCode(message[i]);
+  const head = text.replace(/\r?\n[ \t]+/g, " ");
   const line = head.split(/\r?\n/).find((l) => /^from[ \t]*:/i.test(l));
   if (!line) return null;
   let value = line.slice(line.indexOf(":") + 1);
