@@ -40,6 +40,27 @@ Lists the cluster's live nodes (id, name, heartbeat, queue, units in flight, con
 Cluster-wide overrides of the configuration file, stored in the database and broadcast to every
 node. KEY as written in the file ("smtp.max_recipients"); VALUE is JSON or a bare string. Live
 settings apply within seconds; others when a node restarts.`,
+  dkim: `Usage: fastmta dkim generate DOMAIN SELECTOR [--algorithm rsa|ed25519] [--bits N]
+       fastmta dkim list
+       fastmta dkim remove DOMAIN SELECTOR
+
+Manages DKIM signing keys. Mail is signed with every key of its From domain (or the nearest
+parent domain that has keys). "generate" prints the DNS TXT record to publish.
+  --config FILE        JSON configuration (database, dkim.master_key_file)
+  --algorithm ALG      rsa (default, 2048 bits) or ed25519
+  --bits N             RSA key size (default 2048)
+  --json               Print JSON
+
+Private keys are stored in the database sealed (AES-256-GCM) with a master key read from
+FASTMTA_DKIM_MASTER_KEY or dkim.master_key_file (default <data_dir>/dkim_master.key, created
+with mode 0600 on first use). Keep that file private and back it up with the database.`,
+  suppression: `Usage: fastmta suppression list [--json]
+       fastmta suppression remove ADDRESS
+
+Addresses that hard-bounced (the mailbox does not exist) are not tried again for
+bounce.suppression_time; mail to them fails at once. "remove" lets mail to ADDRESS go out again.
+  --config FILE   JSON configuration
+  --json          Print JSON`,
 };
 
 const USAGE = `Usage: fastmta <command> [options]
@@ -50,6 +71,8 @@ Commands:
   queue     Show the queue
   nodes     List the cluster's nodes
   config    Show or change cluster-wide config overrides
+  dkim      Manage DKIM keys
+  suppression  Show or lift suppressed addresses
   admin     Manage console users
 
 Run "fastmta <command> --help" for a command's options.`;
@@ -75,9 +98,11 @@ async function main(args: string[]): Promise<number> {
         json: { type: "boolean" },
         message: { type: "string" },
         all: { type: "boolean" },
+        algorithm: { type: "string" },
+        bits: { type: "string" },
       },
+      allowPositionals: ["admin", "config", "dkim", "suppression"].includes(command),
       strict: true,
-      allowPositionals: command === "config" || command === "admin",
     }));
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${COMMANDS[command]}`);
@@ -115,6 +140,31 @@ async function main(args: string[]): Promise<number> {
       case "config": {
         const { configCommand } = await import("./cli/config.ts");
         return await configCommand(configPath, positionals, { json: Boolean(values.json) });
+      }
+      case "suppression": {
+        const { suppression } = await import("./cli/suppression.ts");
+        const { UsageError } = await import("./cli/_usage.ts");
+        try {
+          return await suppression(configPath, positionals, { json: Boolean(values.json) });
+        } catch (error) {
+          if (!(error instanceof UsageError)) throw error;
+          console.error(`${error.message}\n\n${COMMANDS.suppression}`);
+          return 2;
+        }
+      }
+      case "dkim": {
+        const { dkim, UsageError } = await import("./cli/dkim.ts");
+        try {
+          return await dkim(configPath, positionals, {
+            algorithm: values.algorithm,
+            bits: values.bits,
+            json: Boolean(values.json),
+          });
+        } catch (error) {
+          if (!(error instanceof UsageError)) throw error;
+          console.error(`${error.message}\n\n${COMMANDS.dkim}`);
+          return 2;
+        }
       }
     }
   } catch (error) {

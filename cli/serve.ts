@@ -93,6 +93,7 @@ export async function serve(configPath: string | null): Promise<void> {
             queue.release(message.tokens, message.requeue ?? false);
             scheduler.settled(message.count);
           }
+          if (message.type === "accepted") scheduler.wake(); // DSNs made by the worker
         },
       ),
     );

@@ -4,7 +4,8 @@
  * outcomes in batches (one queue settle per batch), reporting which leases finished so the
  * scheduler can release them and send more.
  * Talks to: remote MX hosts, DNS, the store, the queue. Reads config: delivery.*, dns.*,
- * routes, ip_addressess (outbound), rabbitmq.
+ * routes, ip_addressess (outbound), rabbitmq, bounce.*, dkim.* (through the bounce and DKIM
+ * hooks).
  */
 /// <reference lib="deno.worker" />
 import type { Config, Vmta } from "../core/config/mod.ts";
@@ -16,6 +17,7 @@ import { openQueue, type Queue } from "../core/queue/mod.ts";
 import { applyLiveSettings } from "../core/cluster/live.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
+import { type BounceHooks, createBounceHooks } from "./_bounce_hooks.ts";
 
 let store: SqlStore;
 let queue: Queue;
@@ -25,6 +27,7 @@ let settling = false;
 let settleScheduled = false;
 let active = 0;
 let stopping = false;
+let bounce: BounceHooks | null = null;
 
 function post(message: FromWorker) {
   self.postMessage(message);
@@ -53,6 +56,7 @@ async function settle() {
       post({ type: "log", line: `delivery: ${lost} outcomes arrived after their lease` });
     }
     post({ type: "settled", count: batch.length, tokens: batch.map((o) => o.leaseToken) });
+    bounce?.afterSettle(batch); // [bounce hook] suppressions and DSNs, after the outcome is durable
   } catch (error) {
     // Nothing is lost: the leases go back and the units are delivered again (at-least-once).
     post({
@@ -76,7 +80,7 @@ async function deliver(unit: LeasedUnit) {
   try {
     // Await first: `pending.push(await …)` would capture the array a settle already took.
     const outcome = await deliverUnit(ctx, unit);
-    pending.push(outcome);
+    pending.push(bounce ? bounce.classify(outcome) : outcome); // [bounce hook] categories
   } catch (error) {
     post({ type: "log", line: `delivery: unit ${unit.unitId}: ${(error as Error).stack}` });
     post({ type: "settled", count: 1, tokens: [unit.leaseToken], requeue: true });
@@ -86,7 +90,7 @@ async function deliver(unit: LeasedUnit) {
   scheduleSettle();
 }
 
-async function init(config: Config) {
+async function init(config: Config, index: number) {
   store = await openStore(config, "deliver");
   queue = await openQueue(config, store, {
     role: "deliver",
@@ -100,13 +104,15 @@ async function init(config: Config) {
     pickVmta: () => pick(),
     readBody: (id) => store.readBody(id),
   };
+  // [bounce/dkim hooks] suppression screen, DKIM signing, classification, DSNs.
+  bounce = createBounceHooks(config, index, store, queue, ctx, post);
 }
 
 self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   if (message.type === "init") {
     try {
-      await init(message.config);
+      await init(message.config, message.index);
       post({ type: "ready" });
     } catch (error) {
       post({ type: "fatal", error: (error as Error).message });
@@ -125,6 +131,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       if (pending.length > 0 && !settling) await settle();
       else await new Promise((r) => setTimeout(r, 10));
     }
+    await bounce?.stop();
     await ctx?.pools.closeAll();
     await queue?.close();
     await store?.close();

@@ -12,12 +12,17 @@ import type { Tables } from "./tables.ts";
 
 export type {
   AttemptRow,
+  DkimKeyRecord,
+  DsnClaim,
+  DsnRecipientRow,
+  DsnWork,
   LeaseRequest,
   MessageStatus,
   MessageSummary,
   QueueCounts,
   SettleOptions,
   Store,
+  Suppression,
 } from "./store.ts";
 export { SqlStore } from "./sql_store.ts";
 
