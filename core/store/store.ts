@@ -43,6 +43,14 @@ export interface MessageStatus {
   }[];
 }
 
+/** A stored shaping rule (see migrations/0003_delivery.ts). */
+export interface ShapingRuleRow {
+  pattern: string;
+  /** The rule object as stored (validated by core/delivery/policy.ts when applied). */
+  rule: unknown;
+  updatedAt: number;
+}
+
 /** Durable state: messages, the delivery queue, the delivery log. */
 export interface Store {
   /** Applies pending migrations; returns the names applied now. */
@@ -63,5 +71,15 @@ export interface Store {
   counts(now: number): Promise<QueueCounts>;
   /** A message's recipients and attempts, or null if unknown. */
   messageStatus(messageId: string): Promise<MessageStatus | null>;
+  /** Stored shaping rules, by pattern. */
+  listShapingRules(): Promise<ShapingRuleRow[]>;
+  /** Creates or replaces the stored rule for `pattern`. */
+  putShapingRule(pattern: string, rule: unknown, now: number): Promise<void>;
+  /** Deletes the stored rule for `pattern`; false when there was none. */
+  deleteShapingRule(pattern: string): Promise<boolean>;
+  /** Makes units held for `reason` (e.g. "paused") due at `now`; returns how many. */
+  releaseHeld(reason: string, now: number): Promise<number>;
+  /** Messages delivered per source IP since `since` (seeds the daily caps of IP warm-up). */
+  deliveredSince(since: number): Promise<{ sourceIp: string; count: number }[]>;
   close(): Promise<void>;
 }

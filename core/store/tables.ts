@@ -27,6 +27,8 @@ export interface QueueTable {
   created_at: number;
   updated_at: number;
   last_reply: string | null;
+  /** Why the unit waits without an attempt (paused, backoff, local_limit, scheduled). */
+  held: string | null;
 }
 
 /** `recipients`: per-recipient delivery state. */
@@ -53,7 +55,8 @@ export interface AttemptsTable {
   unit_id: string;
   recipient: string;
   domain: string;
-  outcome: "delivered" | "deferred" | "failed";
+  /** "tried": a try inside an attempt that did not decide it (recipient ""). */
+  outcome: "delivered" | "deferred" | "failed" | "tried";
   code: number | null;
   reply: string | null;
   source_ip: string | null;
@@ -62,6 +65,19 @@ export interface AttemptsTable {
   tls: number;
   duration_ms: number;
   node_id: string | null;
+  /** Retry reason of a deferral: remote, connect, dns, tls. */
+  reason: string | null;
+  site: string | null;
+  pool: string | null;
+  tls_version: string | null;
+  tls_verified: number;
+}
+
+/** `shaping_rules`: stored shaping rules (JSON) by destination pattern. */
+export interface ShapingRulesTable {
+  pattern: string;
+  rule: string;
+  updated_at: number;
 }
 
 /** The whole database, for Kysely. */
@@ -70,4 +86,5 @@ export interface Tables {
   queue: QueueTable;
   recipients: RecipientsTable;
   attempts: AttemptsTable;
+  shaping_rules: ShapingRulesTable;
 }
