@@ -42,6 +42,7 @@ export type Destination =
   | { kind: "permanent"; reason: string }
   | { kind: "temporary"; reason: string };
 
+/** Longest a temporary failure (resolver down, MX hosts without address) is cached. */
 const TEMPORARY_TTL = 5_000;
 
 /** True for an IPv4 or IPv6 literal. */
@@ -122,9 +123,13 @@ export class MxResolver {
     return await pending as DnsResult<T>;
   }
 
+  get #temporaryTtl(): number {
+    return Math.min(TEMPORARY_TTL, this.#config.dns.negativeTtl);
+  }
+
   #ttlOf(result: DnsResult<DnsType>): number {
     const { cacheTtl, negativeTtl } = this.#config.dns;
-    if (result.kind === "error") return TEMPORARY_TTL;
+    if (result.kind === "error") return this.#temporaryTtl;
     if (result.kind === "ok") return Math.min(result.ttlMs, cacheTtl);
     return Math.min(result.ttlMs >= 0 ? result.ttlMs : negativeTtl, negativeTtl, cacheTtl);
   }
@@ -163,7 +168,7 @@ export class MxResolver {
             kind: "temporary",
             reason: `route host ${route.host} for ${domain}: no address (${found.kind})`,
           },
-          ttl: TEMPORARY_TTL,
+          ttl: this.#temporaryTtl,
         };
       }
       const settings: RouteSettings = {};
@@ -201,7 +206,7 @@ export class MxResolver {
     if (mx.kind === "error") {
       return {
         value: { kind: "temporary", reason: `DNS lookup for ${domain} failed: ${mx.message}` },
-        ttl: TEMPORARY_TTL,
+        ttl: this.#temporaryTtl,
       };
     }
     if (mx.kind === "nxdomain") {
@@ -245,7 +250,7 @@ export class MxResolver {
             kind: "temporary",
             reason: `no MX host of ${domain} has an address${anyError ? " (DNS error)" : ""}`,
           },
-          ttl: TEMPORARY_TTL,
+          ttl: this.#temporaryTtl,
         };
       }
       const site = [...new Set(hosts.map((h) => h.name))].sort().join(",");
@@ -267,7 +272,7 @@ export class MxResolver {
     if (found.kind === "error") {
       return {
         value: { kind: "temporary", reason: `DNS address lookup for ${domain} failed` },
-        ttl: TEMPORARY_TTL,
+        ttl: this.#temporaryTtl,
       };
     }
     return {
