@@ -226,10 +226,13 @@ export async function deliverUnit(
     }
     const source = picked;
     tried.add(source);
+    // Counted at once against the daily cap (no await since the pick), given back if held.
+    ctx.sources.count(source);
     outcome.sourceIp = source.ip;
     const path = ctx.pools.path(source, destination.site);
     const admitted = await ctx.pools.admitMessage(path, rule);
     if (admitted.kind === "held") {
+      ctx.sources.count(source, -1);
       if (tried.size > 1) break;
       return hold(admitted.reason, admitted.until, admitted.why);
     }
@@ -241,6 +244,7 @@ export async function deliverUnit(
       ca: ctx.ca,
     });
     if (acquired.kind === "held") {
+      ctx.sources.count(source, -1);
       if (tried.size > 1) break;
       return hold("local_limit", acquired.until, acquired.why);
     }
@@ -271,7 +275,6 @@ export async function deliverUnit(
     }
 
     logTries(outcome, source, problems);
-    ctx.sources.count(source);
     const pooled = acquired.pooled;
     outcome.mxHost = pooled.mxName;
     outcome.remoteIp = pooled.address;

@@ -216,7 +216,7 @@ export class ConnectionPools {
       const unsuitable = path.idle.shift();
       if (unsuitable) {
         if (unsuitable.timer) clearTimeout(unsuitable.timer);
-        unsuitable.conn.quit();
+        await unsuitable.conn.quit();
         this.#closed(unsuitable);
         continue;
       }
@@ -400,16 +400,15 @@ export class ConnectionPools {
   release(pooled: PooledConnection, rule: EffectiveRule) {
     const { conn, path } = pooled;
     if (conn.closed || conn.messagesSent >= rule.maxMessagesPerConnection) {
-      if (!conn.closed) conn.quit();
-      this.#closed(pooled);
+      // The slot frees once the connection is really closed.
+      conn.quit().then(() => this.#closed(pooled));
       return;
     }
     pooled.timer = setTimeout(() => {
       const index = path.idle.indexOf(pooled);
       if (index >= 0) {
         path.idle.splice(index, 1);
-        conn.quit();
-        this.#closed(pooled);
+        conn.quit().then(() => this.#closed(pooled));
       }
     }, rule.idleTimeout);
     path.idle.push(pooled);
@@ -448,8 +447,7 @@ export class ConnectionPools {
     for (const path of this.#paths.values()) {
       for (const pooled of path.idle.splice(0)) {
         if (pooled.timer) clearTimeout(pooled.timer);
-        closing.push(pooled.conn.quit());
-        path.open--;
+        closing.push(pooled.conn.quit().then(() => this.#closed(pooled)));
       }
     }
     await Promise.all(closing);

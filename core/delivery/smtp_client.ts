@@ -426,7 +426,10 @@ export class SmtpClientConnection {
     return { mail, rcpt, data: final };
   }
 
-  /** Polite close: QUIT without waiting long for the answer. */
+  /**
+   * Polite close: QUIT, then resolves once the peer has closed (at most 2 s later), so that a
+   * connection counts against a site's limit until it is really gone.
+   */
   async quit(): Promise<void> {
     if (this.#closed) return;
     try {
@@ -435,11 +438,20 @@ export class SmtpClientConnection {
       // already gone
     }
     this.#fail(new ConnectionError("connection closed"));
-    // end() flushes QUIT; the timer only cleans up after a peer that never closes.
-    this.#socket.end();
-    const timer = setTimeout(() => this.#socket.destroy(), 2_000);
-    (timer as unknown as { unref?: () => void }).unref?.();
-    await Promise.resolve();
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    await new Promise<void>((resolve) => {
+      // The timer only cleans up after a peer that never closes.
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve();
+      }, 2_000);
+      socket.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.end();
+    });
   }
 
   /** Closes the socket at once. */

@@ -226,8 +226,8 @@ export class SourceSelector {
     return best!;
   }
 
-  /** Counts one message sent from `source` against its daily cap. */
-  count(source: Source, now = Date.now()) {
-    if (source.dailyCap !== null) this.#counters.add(source.index, 1, now);
+  /** Counts `n` messages (-1 gives one back) sent from `source` against its daily cap. */
+  count(source: Source, n = 1, now = Date.now()) {
+    if (source.dailyCap !== null) this.#counters.add(source.index, n, now);
   }
 }
