@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, ENV_OVERRIDES } from "./core/config/mod.ts";
+import { SHAPING_USAGE } from "./cli/shaping.ts";
 
 const COMMANDS: Record<string, string> = {
   serve: `Usage: fastmta serve [--config FILE]
@@ -26,6 +27,7 @@ Applies pending database migrations and exits (serve also applies them at start)
 Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
   --json          Print counts as JSON
   --message ID    Print one message's recipients and delivery attempts`,
+  shaping: SHAPING_USAGE,
 };
 
 const USAGE = `Usage: fastmta <command> [options]
@@ -34,6 +36,7 @@ Commands:
   serve     Run the server
   migrate   Apply database migrations
   queue     Show the queue
+  shaping   List or change the stored shaping rules (limits, pauses)
 
 Run "fastmta <command> --help" for a command's options.`;
 
@@ -48,8 +51,9 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   let values;
+  let positionals: string[] = [];
   try {
-    values = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: rest,
       options: {
         config: { type: "string" },
@@ -58,7 +62,8 @@ async function main(args: string[]): Promise<number> {
         message: { type: "string" },
       },
       strict: true,
-    }).values;
+      allowPositionals: command === "shaping",
+    }));
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${COMMANDS[command]}`);
     return 2;
@@ -83,6 +88,10 @@ async function main(args: string[]): Promise<number> {
       case "queue": {
         const { queue } = await import("./cli/queue.ts");
         return await queue(configPath, { json: Boolean(values.json), message: values.message });
+      }
+      case "shaping": {
+        const { shaping } = await import("./cli/shaping.ts");
+        return await shaping(configPath, positionals);
       }
     }
   } catch (error) {

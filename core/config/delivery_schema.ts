@@ -113,7 +113,7 @@ export type ShapingRule = z.output<typeof shapingRule>;
  * `*` wildcards), or `pool:NAME` (only `paused` applies).
  */
 export const shapingPattern = z.string().regex(
-  /^(\*|(\*\.)?[^\s:*]+|mx:[^\s]+|pool:[^\s]+)$/,
+  /^(\*|(\*\.)?[a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*|mx:\S+|pool:\S+)$/,
   'Expected "*", "example.com", "*.example.com", "mx:*.example.net" or "pool:NAME"',
 );
 
