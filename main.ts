@@ -22,6 +22,10 @@ ${Object.entries(ENV_OVERRIDES).map(([k, v]) => `  ${k.padEnd(26)} ${v}`).join("
   migrate: `Usage: fastmta migrate [--config FILE]
 
 Applies pending database migrations and exits (serve also applies them at start).`,
+  admin: `Usage: fastmta admin add|passwd|remove|list [USER] [--config FILE]
+
+Manages admin console users. add and passwd read the password from standard input:
+  echo 'a-long-password' | fastmta admin add alice`,
   queue: `Usage: fastmta queue [--config FILE] [--json] [--message ID]
 
 Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
@@ -37,6 +41,7 @@ Commands:
   migrate   Apply database migrations
   queue     Show the queue
   shaping   List or change the stored shaping rules (limits, pauses)
+  admin     Manage console users
 
 Run "fastmta <command> --help" for a command's options.`;
 
@@ -62,7 +67,7 @@ async function main(args: string[]): Promise<number> {
         message: { type: "string" },
       },
       strict: true,
-      allowPositionals: command === "shaping",
+      allowPositionals: command === "admin" || command === "shaping",
     }));
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${COMMANDS[command]}`);
@@ -84,6 +89,10 @@ async function main(args: string[]): Promise<number> {
         const { migrate } = await import("./cli/migrate.ts");
         await migrate(configPath);
         return 0;
+      }
+      case "admin": {
+        const { admin } = await import("./cli/admin.ts");
+        return await admin(configPath, positionals);
       }
       case "queue": {
         const { queue } = await import("./cli/queue.ts");

@@ -11,6 +11,7 @@ import { RulesWatcher } from "../core/schedule/rules.ts";
 import { buildPools, DailyCounters, MxResolver } from "../core/delivery/mod.ts";
 import { openStore, type Store } from "../core/store/mod.ts";
 import { adminApp } from "../routes/mod.ts";
+import { AdminAuth } from "../core/auth/admin.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 
 /** Today's messages per source IP, from the delivery log (IP warm-up caps survive restarts). */
@@ -97,7 +98,15 @@ export async function serve(configPath: string | null): Promise<void> {
   }
   scheduler.wake();
 
-  const app = adminApp({ config, store, startedAt });
+  const auth = new AdminAuth(store.db);
+  const initialPassword = await auth.bootstrap();
+  if (initialPassword) {
+    log(
+      "admin",
+      `created console user "admin" with password "${initialPassword}" (shown once; change it with "fastmta admin passwd admin")`,
+    );
+  }
+  const app = adminApp({ config, store, auth, startedAt });
   const http = Deno.serve({
     hostname: config.admin.host,
     port: config.admin.port,

@@ -51,6 +51,31 @@ export interface ShapingRuleRow {
   updatedAt: number;
 }
 
+/** One row of the message list. */
+export interface MessageSummary {
+  id: string;
+  sender: string;
+  createdAt: number;
+  size: number;
+  recipients: number;
+  /** Recipients not yet delivered or failed. */
+  pending: number;
+  failed: number;
+}
+
+/** One row of the delivery log. */
+export interface AttemptRow {
+  at: number;
+  messageId: string;
+  recipient: string;
+  outcome: string;
+  code: number | null;
+  reply: string | null;
+  sourceIp: string | null;
+  mxHost: string | null;
+  durationMs: number;
+}
+
 /** Durable state: messages, the delivery queue, the delivery log. */
 export interface Store {
   /** Applies pending migrations; returns the names applied now. */
@@ -81,5 +106,9 @@ export interface Store {
   releaseHeld(reason: string, now: number): Promise<number>;
   /** Messages delivered per source IP since `since` (seeds the daily caps of IP warm-up). */
   deliveredSince(since: number): Promise<{ sourceIp: string; count: number }[]>;
+  /** Newest messages first; `before` (a message id) pages backwards. */
+  listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]>;
+  /** Newest delivery attempts first. */
+  recentAttempts(options: { limit: number }): Promise<AttemptRow[]>;
   close(): Promise<void>;
 }
