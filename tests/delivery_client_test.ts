@@ -9,7 +9,7 @@ import { uniqueLoopbackIp } from "./helpers/net.ts";
 import { startSmtpSink } from "./helpers/smtp_sink.ts";
 import { startDeliveryEngine } from "./helpers/delivery_engine.ts";
 import { waitUntil } from "./helpers/wait.ts";
-import { prepareBody, SmtpClientConnection } from "../core/delivery/smtp_client.ts";
+import { dataSection, prepareBody, SmtpClientConnection } from "../core/delivery/smtp_client.ts";
 import { MxResolver } from "../core/delivery/mx.ts";
 import { parseConfig } from "../core/config/mod.ts";
 import { readControlHeaders } from "../core/delivery/headers.ts";
@@ -51,8 +51,12 @@ Deno.test("bodies are dot-stuffed and bare LF becomes CRLF; the sink gets the or
     decoder.decode(prepareBody(encoder.encode("a\n.b\n"))),
     "a\r\n..b\r\n",
   );
-  const clean = encoder.encode("already\r\nclean\r\n");
-  assert(prepareBody(clean) === clean, "no copy when nothing changes");
+  assertEquals(
+    decoder.decode(prepareBody(encoder.encode("already\r\nclean\r\n"))),
+    "already\r\nclean\r\n",
+  );
+  assertEquals(decoder.decode(dataSection(encoder.encode(""))), ".\r\n");
+  assertEquals(decoder.decode(dataSection(encoder.encode("x"))), "x\r\n.\r\n");
 });
 
 Deno.test("8BITMIME and SMTPUTF8 are declared when needed and offered", async () => {

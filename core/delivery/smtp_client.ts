@@ -71,7 +71,6 @@ export interface TransactionResult {
   data: Reply | null;
 }
 
-const CRLF_DOT_CRLF = new TextEncoder().encode("\r\n.\r\n");
 const DOT_CRLF = new TextEncoder().encode(".\r\n");
 
 /**
@@ -79,28 +78,41 @@ const DOT_CRLF = new TextEncoder().encode(".\r\n");
  * (RFC 5321 §4.5.2), ending with CRLF. Returns the input itself when nothing needs changing.
  */
 export function prepareBody(body: Uint8Array): Uint8Array {
+  const wire = dataSection(body);
+  return wire.subarray(0, wire.length - DOT_CRLF.length);
+}
+
+/**
+ * The DATA section as one buffer (one write): the body as {@link prepareBody} makes it, then the
+ * terminating ".CRLF". Copies the body once, in one pass when nothing needs changing.
+ */
+export function dataSection(body: Uint8Array): Uint8Array {
   let changes = 0;
   for (let i = 0; i < body.length; i++) {
     const b = body[i];
     if (b === 0x0a && (i === 0 || body[i - 1] !== 0x0d)) changes++;
     else if (b === 0x2e && (i === 0 || body[i - 1] === 0x0a)) changes++;
   }
-  const endsWithCrlf = body.length >= 2 && body[body.length - 2] === 0x0d &&
-    body[body.length - 1] === 0x0a;
-  if (changes === 0 && (endsWithCrlf || body.length === 0)) return body;
-  const out = new Uint8Array(body.length + changes + 2);
-  let o = 0;
-  for (let i = 0; i < body.length; i++) {
-    const b = body[i];
-    if (b === 0x0a && (i === 0 || body[i - 1] !== 0x0d)) out[o++] = 0x0d;
-    else if (b === 0x2e && (i === 0 || body[i - 1] === 0x0a)) out[o++] = 0x2e;
-    out[o++] = b;
+  const out = new Uint8Array(body.length + changes + 2 + DOT_CRLF.length);
+  let o;
+  if (changes === 0) {
+    out.set(body);
+    o = body.length;
+  } else {
+    o = 0;
+    for (let i = 0; i < body.length; i++) {
+      const b = body[i];
+      if (b === 0x0a && (i === 0 || body[i - 1] !== 0x0d)) out[o++] = 0x0d;
+      else if (b === 0x2e && (i === 0 || body[i - 1] === 0x0a)) out[o++] = 0x2e;
+      out[o++] = b;
+    }
   }
   if (o > 0 && !(out[o - 2] === 0x0d && out[o - 1] === 0x0a)) {
     out[o++] = 0x0d;
     out[o++] = 0x0a;
   }
-  return out.subarray(0, o);
+  out.set(DOT_CRLF, o);
+  return out.subarray(0, o + DOT_CRLF.length);
 }
 
 /** An open SMTP session with a remote host. */
@@ -417,9 +429,7 @@ export class SmtpClientConnection {
       await this.readReply();
       return { mail, rcpt, data: null };
     }
-    const wire = prepareBody(body);
-    this.#write(wire);
-    this.#write(wire.length === 0 ? DOT_CRLF : CRLF_DOT_CRLF.subarray(2));
+    this.#write(dataSection(body));
     const final = await this.readReply();
     this.messagesSent++;
     this.needsReset = false;
