@@ -44,6 +44,9 @@ Deno.test("greylisting: 451 at RCPT, then delivered on the retry", async () => {
     ["delivered", 250, null],
   ]);
   assert(attempts[1].at - attempts[0].at >= 150, "waited for the remote-4xx schedule");
+  assertEquals(attempts[1].node_id, engine.config.nodeId);
+  assertEquals(attempts[1].mx_host, "mx.grey.test");
+  assert(attempts[1].duration_ms >= 0);
   assertEquals((await engine.unit(id)).attempts, 2);
 });
 

@@ -80,6 +80,7 @@ export async function deliverUnit(
     pool: null,
     tlsVersion: null,
     tlsVerified: false,
+    nodeId: ctx.config.nodeId,
     tries: [],
   };
   const hold = (reason: HoldReason, until: number, why: string): UnitOutcome => {

@@ -87,6 +87,8 @@ export interface UnitOutcome {
   tlsVersion?: string | null;
   /** The server certificate was verified. */
   tlsVerified?: boolean;
+  /** The node that made the attempt. */
+  nodeId?: string | null;
   /** Earlier tries within this attempt (logged, they change no state). */
   tries?: TryRecord[];
 }

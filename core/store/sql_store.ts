@@ -198,7 +198,7 @@ export class SqlStore implements Store {
           message_id: o.messageId,
           unit_id: o.unitId,
           domain: o.domain,
-          node_id: null,
+          node_id: o.nodeId ?? null,
           site: o.site ?? null,
           pool: o.pool ?? null,
         };
@@ -363,7 +363,24 @@ export class SqlStore implements Store {
       .select(["address", "state", "attempts", "last_code", "last_reply"])
       .where("message_id", "=", messageId).orderBy("id").execute();
     const attempts = await this.db.selectFrom("attempts")
-      .select(["at", "recipient", "outcome", "code", "reply", "source_ip", "mx_host", "remote_ip"])
+      .select([
+        "at",
+        "recipient",
+        "outcome",
+        "code",
+        "reply",
+        "source_ip",
+        "mx_host",
+        "remote_ip",
+        "tls",
+        "tls_version",
+        "tls_verified",
+        "duration_ms",
+        "reason",
+        "site",
+        "pool",
+        "node_id",
+      ])
       .where("message_id", "=", messageId).orderBy("id").execute();
     return {
       id: message.id,
@@ -372,7 +389,13 @@ export class SqlStore implements Store {
       size: Number(message.size),
       channel: message.channel,
       recipients: recipients.map((r) => ({ ...r, attempts: Number(r.attempts) })),
-      attempts: attempts.map((a) => ({ ...a, at: Number(a.at) })),
+      attempts: attempts.map((a) => ({
+        ...a,
+        at: Number(a.at),
+        tls: Number(a.tls),
+        tls_verified: Number(a.tls_verified),
+        duration_ms: Number(a.duration_ms),
+      })),
     };
   }
 

@@ -40,6 +40,14 @@ export interface MessageStatus {
     source_ip: string | null;
     mx_host: string | null;
     remote_ip: string | null;
+    tls: number;
+    tls_version: string | null;
+    tls_verified: number;
+    duration_ms: number;
+    reason: string | null;
+    site: string | null;
+    pool: string | null;
+    node_id: string | null;
   }[];
 }
 

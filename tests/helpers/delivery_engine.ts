@@ -31,6 +31,7 @@ export interface AttemptRow {
   site: string | null;
   pool: string | null;
   duration_ms: number;
+  node_id: string | null;
 }
 
 /** A message to inject. */
@@ -153,6 +154,7 @@ export async function startDeliveryEngine(
         site: r.site,
         pool: r.pool,
         duration_ms: Number(r.duration_ms),
+        node_id: r.node_id,
       }));
     },
     async unit(messageId) {
