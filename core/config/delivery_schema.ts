@@ -215,8 +215,11 @@ export const deliverySection = z.object({
   }).strict().prefault({}),
   /** How often a running node re-reads the `shaping_rules` table (also on SIGHUP). */
   rules_reload_interval: duration.default(30_000),
-  /** How often units held by a pause are looked at again. */
-  pause_recheck: duration.default(60_000),
+  /**
+   * How often units held by a pause are looked at again. Resuming (a changed rule, or a
+   * restart) makes them due at once, so this is only a safety net.
+   */
+  pause_recheck: duration.default(600_000),
 }).strict().prefault({});
 
 /** The parsed `delivery` section. */

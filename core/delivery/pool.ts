@@ -80,6 +80,8 @@ export class EgressPath {
   backoffReason = "";
   connectionBucket: TokenBucket | null = null;
   messageBuckets: TokenBucket[] = [];
+  /** When the next unit held by the message rate is due (spreads a held backlog). */
+  nextHoldSlot = 0;
   lastUsed = 0;
 
   constructor(source: Source, site: string) {
@@ -179,12 +181,12 @@ export class ConnectionPools {
     path.messageBuckets.length = rule.messageRates.length;
     const admission = admit(path.messageBuckets, now, this.#config.delivery.max_hold);
     if (admission.kind === "later") {
-      return {
-        kind: "held",
-        reason: "local_limit",
-        until: admission.at,
-        why: `message rate of ${path.key}`,
-      };
+      // Held units come back one token interval apart, not all at the first token (which
+      // would lease and hold the whole backlog again for each message sent).
+      const interval = Math.max(...rule.messageRates.map((r) => r.per / r.count));
+      const until = Math.max(admission.at, path.nextHoldSlot);
+      path.nextHoldSlot = until + interval;
+      return { kind: "held", reason: "local_limit", until, why: `message rate of ${path.key}` };
     }
     if (admission.kind === "wait") await sleep(admission.ms);
     return { kind: "ok" };
@@ -223,7 +225,8 @@ export class ConnectionPools {
       if (path.waiters.length >= rule.maxWaiting) {
         return {
           kind: "held",
-          until: Date.now() + rule.localLimitDelay,
+          // Jittered so that a held batch does not come back all at once.
+          until: Date.now() + Math.round(rule.localLimitDelay * (1 + Math.random() / 2)),
           why: `${path.key}: ${path.open} connections busy and ${path.waiters.length} waiting`,
         };
       }

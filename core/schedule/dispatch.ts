@@ -73,10 +73,14 @@ export class SiteDispatcher {
     }
     for (const [index, batch] of ready) this.#post(index, batch.units, batch.destinations);
     for (const [domain, list] of waiting) {
-      this.#resolver.resolve(domain).then((destination) => {
-        const index = hashKey(dispatchKey(domain, destination)) % this.#workers();
-        this.#post(index, list, { [domain]: destination });
-      });
+      this.#resolver.resolve(domain).then(
+        (destination) => {
+          const index = hashKey(dispatchKey(domain, destination)) % this.#workers();
+          this.#post(index, list, { [domain]: destination });
+        },
+        // Never lose units (the scheduler counts them in flight): the worker resolves itself.
+        () => this.#post(hashKey(domain) % this.#workers(), list, {}),
+      );
     }
   }
 }

@@ -54,10 +54,12 @@ export class RulesWatcher {
       this.#signature = signature;
       this.#current = rules;
       this.#onChange(rules);
-      if (!first) {
-        const released = await this.#store.releaseHeld("paused", Date.now());
+      // Paused units are looked at again whenever the rules may have changed (and at start,
+      // when the file may have changed): those still paused are simply held again.
+      const released = await this.#store.releaseHeld("paused", Date.now());
+      if (!first || released > 0) {
         this.#log(
-          `shaping rules changed (${rules.length} stored)${
+          `shaping rules ${first ? "loaded" : "changed"} (${rules.length} stored)${
             released > 0 ? `; ${released} paused units due again` : ""
           }`,
         );
