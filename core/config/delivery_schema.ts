@@ -175,15 +175,8 @@ export const deliverySection = z.object({
     7_200_000,
     14_400_000,
   ]),
-  connect_retry_schedule: z.array(duration).min(1).default([
-    120_000,
-    300_000,
-    900_000,
-    1_800_000,
-    3_600_000,
-    7_200_000,
-    14_400_000,
-  ]),
+  /** After connection, DNS or TLS failures; `retry_schedule` when not set. */
+  connect_retry_schedule: z.array(duration).min(1).optional(),
   local_limit_delay: duration.default(10_000),
   /** Longest a unit waits inside a worker for a rate-limit token before it is deferred. */
   max_hold: duration.default(2_000),

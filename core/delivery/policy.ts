@@ -64,7 +64,7 @@ function baseRule(config: Config): EffectiveRule {
     maxRecipientsPerTransaction: 100,
     maxWaiting: -1,
     retrySchedule: d.retry_schedule,
-    connectRetrySchedule: d.connect_retry_schedule,
+    connectRetrySchedule: d.connect_retry_schedule ?? d.retry_schedule,
     localLimitDelay: d.local_limit_delay,
     maxAge: d.max_age,
     idleTimeout: d.idle_timeout,
