@@ -76,6 +76,7 @@ export async function serve(configPath: string | null): Promise<void> {
           if (message.type === "settled") scheduler.settled(message.count);
           // A restarted worker starts from its init message: bring its rules up to date.
           if (message.type === "ready") handle.post({ type: "rules", rules: rules.rules });
+          if (message.type === "accepted") scheduler.wake(); // DSNs made by the worker
         },
         { dailyCounters: dailyCounters.buffer, rules: rules.rules },
       ),

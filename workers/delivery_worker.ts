@@ -3,15 +3,17 @@
  * connection pools and one store connection; receives leased units (with the destinations the
  * dispatcher resolved) and reloaded shaping rules from the main thread, and reports settled
  * counts. Talks to: remote MX hosts, DNS, the store. Reads config: delivery.*, dns.*, routes,
- * ip_addressess (outbound).
+ * ip_addressess (outbound), bounce.*, dkim.* (through the bounce and DKIM hooks).
  */
 /// <reference lib="deno.worker" />
 import { DeliveryRunner } from "../core/delivery/mod.ts";
 import { openStore, type Store } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
+import { type BounceHooks, createBounceHooks } from "./_bounce_hooks.ts";
 
 let store: Store | null = null;
 let runner: DeliveryRunner | null = null;
+let bounce: BounceHooks | null = null;
 let stopping = false;
 // Messages that arrive while init is still opening the store wait here, in order.
 let ready: Promise<void> | null = null;
@@ -29,6 +31,9 @@ async function init(message: Extract<ToWorker, { type: "init" }>) {
     onSettled: (count) => post({ type: "settled", count }),
     log: (line) => post({ type: "log", line }),
   });
+  // [bounce/dkim hooks] suppression screen, DKIM signing, classification, DSNs.
+  bounce = createBounceHooks(config, message.index, store, runner.ctx, post);
+  runner.useHooks({ classify: bounce.classify, afterSettle: bounce.afterSettle });
 }
 
 self.onmessage = async (event: MessageEvent<ToWorker>) => {
@@ -54,6 +59,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     // Finish what is in flight (bounded by the command timeout), settle it, then leave;
     // anything not settled is re-delivered after its lease (at-least-once).
     await runner?.drain(10_000);
+    await bounce?.stop();
     await runner?.close();
     await store?.close();
     post({ type: "stopped" });

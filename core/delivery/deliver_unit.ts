@@ -38,6 +38,10 @@ export interface DeliveryContext {
   /** Trusted CAs for verified TLS: Node's roots plus `delivery.tls_ca_file`, if set. */
   ca?: string[];
   readBody(messageId: string): Promise<Uint8Array | null>;
+  /** [bounce hook] Splits off recipients that must not be tried (core/bounce suppression). */
+  screen?(unit: LeasedUnit): Promise<{ unit: LeasedUnit; results: RecipientResult[] }>;
+  /** [dkim hook] Signs the body before the transaction, or says to hold the unit (core/dkim). */
+  sign?(body: Uint8Array): Promise<{ body: Uint8Array } | { hold: string }>;
 }
 
 function outcomeOf(code: number): "delivered" | "deferred" | "failed" {
@@ -61,6 +65,9 @@ export async function deliverUnit(
   dispatched?: Destination,
 ): Promise<UnitOutcome> {
   const started = Date.now();
+  // [bounce hook] Suppressed recipients fail here, before any connection.
+  const screened = ctx.screen ? await ctx.screen(unit) : { unit, results: [] };
+  unit = screened.unit;
   const outcome: UnitOutcome = {
     unitId: unit.unitId,
     messageId: unit.messageId,
@@ -90,6 +97,7 @@ export async function deliverUnit(
       at: now,
       durationMs: now - started,
       held: { reason, until: Math.max(until, now + 1), why },
+      results: screened.results, // [bounce hook] final even when the rest waits
     };
   };
   // Per-recipient results so far (a switched source IP retries the deferred ones).
@@ -105,7 +113,7 @@ export async function deliverUnit(
     let retryAt: number | null = null;
     if (list.some((r) => r.outcome === "deferred")) {
       const effective = rule ?? ctx.policy().forDestination(unit.domain);
-      const schedule = reason === "remote"
+      const schedule = reason === "remote" || reason === "local"
         ? effective.retrySchedule
         : effective.connectRetrySchedule;
       retryAt = now + scheduleDelay(schedule, unit.attempts);
@@ -122,7 +130,7 @@ export async function deliverUnit(
       ...outcome,
       at: now,
       durationMs: now - started,
-      results: list,
+      results: [...screened.results, ...list], // [bounce hook]
       retryAt,
       reason: retryAt === null ? null : reason,
     };
@@ -134,6 +142,7 @@ export async function deliverUnit(
     }
   };
 
+  if (unit.recipients.length === 0) return finish(); // [bounce hook] all suppressed
   const stored = await ctx.readBody(unit.messageId);
   if (stored === null) {
     setAll("failed", null, "message body missing from the store");
@@ -141,7 +150,7 @@ export async function deliverUnit(
   }
   // Control headers steer delivery and are not sent on.
   const control = readControlHeaders(stored);
-  const body = control.body;
+  let body = control.body;
   const deliverAt = parseDeliverAt(
     metaString(unit.meta, "deliver_at", "deliverAt") ?? control.values.get("x-fastmta-deliver-at"),
   );
@@ -184,6 +193,17 @@ export async function deliverUnit(
       Date.now() + ctx.config.delivery.pause_recheck,
       `${unit.domain} paused (${rule.sources.at(-1)})`,
     );
+  }
+
+  // [dkim hook] Sign once per attempt (not for held units); a failure may defer (dkim.on_error).
+  if (ctx.sign) {
+    const signed = await ctx.sign(body);
+    if ("hold" in signed) {
+      reason = "local";
+      setAll("deferred", null, signed.hold);
+      return finish();
+    }
+    body = signed.body;
   }
 
   // TLS needs: the route's, else the rule's; an enforced MTA-STS policy adds verified TLS to

@@ -34,6 +34,12 @@ export interface DeliveryRunnerOptions {
   log?: (line: string) => void;
 }
 
+/** Hooks around outcomes (core/bounce): classify before settle, act once it is durable. */
+export interface OutcomeHooks {
+  classify?(outcome: UnitOutcome): UnitOutcome;
+  afterSettle?(batch: UnitOutcome[]): void;
+}
+
 /** Trusted CAs for verified TLS: Node's roots plus `delivery.tls_ca_file`. */
 export function trustedCas(config: Config): string[] | undefined {
   const file = config.delivery.tls_ca_file;
@@ -52,6 +58,7 @@ export class DeliveryRunner {
   #active = 0;
   #onSettled: (count: number) => void;
   #log: (line: string) => void;
+  #hooks: OutcomeHooks = {};
 
   constructor(config: Config, store: Store, options: DeliveryRunnerOptions = {}) {
     this.#store = store;
@@ -84,6 +91,11 @@ export class DeliveryRunner {
     return this.#active + this.#pending.length + (this.#settling ? 1 : 0);
   }
 
+  /** Installs outcome hooks (the bounce stage). */
+  useHooks(hooks: OutcomeHooks) {
+    this.#hooks = hooks;
+  }
+
   /** Applies reloaded shaping rules (the config file's stay underneath). */
   setRules(rules: StoredRule[]) {
     this.#policy = this.#buildPolicy(this.ctx.config, rules);
@@ -99,7 +111,8 @@ export class DeliveryRunner {
     try {
       // Await first: `pending.push(await …)` would capture the array a settle already took.
       const outcome = await deliverUnit(this.ctx, unit, destination);
-      this.#pending.push(outcome);
+      // [bounce hook] categories, before settle.
+      this.#pending.push(this.#hooks.classify ? this.#hooks.classify(outcome) : outcome);
     } catch (error) {
       this.#log(`delivery: unit ${unit.unitId}: ${(error as Error).stack}`);
       this.#onSettled(1);
@@ -121,9 +134,11 @@ export class DeliveryRunner {
     this.#settling = true;
     const batch = this.#pending;
     this.#pending = [];
+    let settled = false;
     try {
       const lost = await this.#store.settle(batch);
       if (lost > 0) this.#log(`delivery: ${lost} outcomes arrived after their lease`);
+      settled = true;
     } catch (error) {
       // Nothing is lost: the leases expire and the units are delivered again (at-least-once).
       this.#log(`delivery: cannot settle ${batch.length}: ${(error as Error).message}`);
@@ -131,6 +146,8 @@ export class DeliveryRunner {
       this.#settling = false;
     }
     this.#onSettled(batch.length);
+    // [bounce hook] suppressions and DSNs, after the outcome is durable.
+    if (settled) this.#hooks.afterSettle?.(batch);
     if (this.#pending.length > 0) this.#scheduleSettle();
   }
 

@@ -12,7 +12,8 @@ export interface NewMessage {
   id: string;
   sender: string;
   recipients: string[];
-  channel: "smtp" | "api" | "cli" | "inject" | "outbox";
+  /** Where it came from; "bounce" marks a delivery status notification we generated. */
+  channel: "smtp" | "api" | "cli" | "inject" | "outbox" | "bounce";
   clientIp: string | null;
   receivedAt: number;
   body: Uint8Array;
@@ -34,16 +35,25 @@ export interface LeasedUnit {
   meta?: Record<string, unknown> | null;
 }
 
-/** What happened to one recipient in one attempt. */
+/**
+ * What happened to one recipient in one attempt. "suppressed" means it was not tried because
+ * the address is on the suppression list (core/bounce); it is final, like "failed".
+ */
 export interface RecipientResult {
   address: string;
-  outcome: "delivered" | "deferred" | "failed";
+  outcome: "delivered" | "deferred" | "failed" | "suppressed";
   code: number | null;
   reply: string;
+  /** Why it bounced or was deferred (see core/bounce/classify.ts); set before settle. */
+  category?: string | null;
 }
 
-/** Why a unit was deferred; each reason has its own retry schedule. */
-export type RetryReason = "remote" | "connect" | "dns" | "tls";
+/**
+ * Why a unit was deferred; each reason has its own retry schedule: `remote` (a 4xx reply) and
+ * `local` (our own trouble, e.g. DKIM signing) use `retry_schedule`; `connect`, `dns` and `tls`
+ * use `connect_retry_schedule`.
+ */
+export type RetryReason = "remote" | "local" | "connect" | "dns" | "tls";
 
 /**
  * Why a unit was held back without being attempted (no attempt is used, none is logged):

@@ -12,11 +12,16 @@ import type { Tables } from "./tables.ts";
 
 export type {
   AttemptRow,
+  DkimKeyRecord,
+  DsnClaim,
+  DsnRecipientRow,
+  DsnWork,
   LeaseRequest,
   MessageStatus,
   MessageSummary,
   QueueCounts,
   Store,
+  Suppression,
 } from "./store.ts";
 export { SqlStore } from "./sql_store.ts";
 

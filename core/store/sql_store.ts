@@ -16,12 +16,16 @@ import type {
 } from "./tables.ts";
 import type {
   AttemptRow,
+  DkimKeyRecord,
+  DsnClaim,
+  DsnWork,
   LeaseRequest,
   MessageStatus,
   MessageSummary,
   QueueCounts,
   ShapingRuleRow,
   Store,
+  Suppression,
 } from "./store.ts";
 import { domainOf } from "../address.ts";
 
@@ -218,6 +222,7 @@ export class SqlStore implements Store {
             tls_verified: 0,
             duration_ms: Math.round(t.durationMs),
             reason: null,
+            category: null,
           });
         }
         for (const r of o.results) {
@@ -236,6 +241,7 @@ export class SqlStore implements Store {
             tls_verified: o.tlsVerified ? 1 : 0,
             duration_ms: Math.round(o.durationMs),
             reason: r.outcome === "deferred" ? o.reason ?? null : null,
+            category: r.category ?? null,
           });
         }
       }
@@ -243,49 +249,8 @@ export class SqlStore implements Store {
         await trx.insertInto("attempts").values(part).execute();
       }
       for (const o of outcomes) {
-        if (o.held) {
-          // Not attempted: the attempt counted at lease time is given back.
-          const heldUpdate = await trx.updateTable("queue")
-            .set((eb) => ({
-              due_at: o.held!.until,
-              attempts: eb("attempts", "-", 1),
-              lease_owner: null,
-              lease_token: null,
-              updated_at: o.at,
-              held: o.held!.reason,
-              last_reply: o.held!.why,
-            }))
-            .where("id", "=", o.unitId).where("lease_token", "=", o.leaseToken)
-            .executeTakeFirst();
-          if (Number(heldUpdate.numUpdatedRows) === 0) lost++;
-          continue;
-        }
-        const anyDeferred = o.results.some((r) => r.outcome === "deferred");
-        const lastReply = o.results[o.results.length - 1]?.reply ?? null;
-        const unitUpdate = await trx.updateTable("queue")
-          .set(
-            anyDeferred
-              ? {
-                state: "queued",
-                due_at: o.retryAt ?? o.at,
-                lease_owner: null,
-                lease_token: null,
-                updated_at: o.at,
-                last_reply: lastReply,
-                held: null,
-              }
-              : {
-                state: "done",
-                lease_owner: null,
-                lease_token: null,
-                updated_at: o.at,
-                last_reply: lastReply,
-                held: null,
-              },
-          )
-          .where("id", "=", o.unitId).where("lease_token", "=", o.leaseToken)
-          .executeTakeFirst();
-        if (Number(unitUpdate.numUpdatedRows) === 0) {
+        const updated = o.held ? await holdUnit(trx, o) : await finishUnit(trx, o);
+        if (!updated) {
           // The lease expired and another worker took the unit: its outcome wins; ours is
           // only logged (the attempts rows above).
           lost++;
@@ -294,7 +259,7 @@ export class SqlStore implements Store {
         // Recipients sharing one reply (the usual case: the DATA reply) take one statement.
         const groups = new Map<string, { r: typeof o.results[number]; addresses: string[] }>();
         for (const r of o.results) {
-          const key = `${r.outcome}\u0000${r.code}\u0000${r.reply}`;
+          const key = `${r.outcome}\u0000${r.code}\u0000${r.reply}\u0000${r.category}`;
           const group = groups.get(key);
           if (group) group.addresses.push(r.address);
           else groups.set(key, { r, addresses: [r.address] });
@@ -307,6 +272,9 @@ export class SqlStore implements Store {
               last_code: r.code,
               last_reply: r.reply,
               updated_at: o.at,
+              category: r.category ?? null,
+              // A final failure owes the sender a DSN: due from this same transaction on.
+              ...(r.outcome === "failed" || r.outcome === "suppressed" ? { dsn: "pending" } : {}),
             }))
             .where("unit_id", "=", o.unitId).where("address", "in", addresses).execute();
         }
@@ -348,6 +316,7 @@ export class SqlStore implements Store {
       deferred: 0,
       delivered: 0,
       failed: 0,
+      suppressed: 0,
       in_flight_units: Number(inFlight?.n ?? 0),
     };
     for (const row of byState) counts[row.state] = Number(row.n);
@@ -446,6 +415,170 @@ export class SqlStore implements Store {
     return rows.map((r) => ({ sourceIp: r.source_ip!, count: Number(r.n) }));
   }
 
+  async suppressions(addresses: string[], now: number): Promise<Suppression[]> {
+    if (addresses.length === 0) return [];
+    const wanted = [...new Set(addresses.map((a) => a.toLowerCase()))];
+    const out: Suppression[] = [];
+    for (const part of chunks(wanted, INSERT_CHUNK)) {
+      const rows = await this.db.selectFrom("suppressions").selectAll()
+        .where("address", "in", part).where("expires_at", ">", now).execute();
+      out.push(...rows.map(suppressionOf));
+    }
+    return out;
+  }
+
+  async addSuppressions(entries: Suppression[]): Promise<void> {
+    if (entries.length === 0) return;
+    const byAddress = new Map(entries.map((e) => [e.address.toLowerCase(), e]));
+    const rows = [...byAddress].map(([address, e]) => ({
+      address,
+      category: e.category,
+      code: e.code,
+      reason: e.reason,
+      message_id: e.messageId,
+      created_at: e.createdAt,
+      expires_at: e.expiresAt,
+    }));
+    // Delete then insert: a portable upsert.
+    await this.db.transaction().execute(async (trx) => {
+      for (const part of chunks(rows, INSERT_CHUNK)) {
+        await trx.deleteFrom("suppressions").where("address", "in", part.map((r) => r.address))
+          .execute();
+        await trx.insertInto("suppressions").values(part).execute();
+      }
+    });
+  }
+
+  async removeSuppression(address: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("suppressions")
+      .where("address", "=", address.toLowerCase()).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listSuppressions(now: number, limit: number): Promise<Suppression[]> {
+    const rows = await this.db.selectFrom("suppressions").selectAll()
+      .where("expires_at", ">", now).orderBy("created_at", "desc").limit(limit).execute();
+    return rows.map(suppressionOf);
+  }
+
+  async claimDsns(claim: DsnClaim): Promise<DsnWork[]> {
+    let select = this.db.selectFrom("recipients").select("id").where("dsn", "=", "pending");
+    if (claim.messageIds) {
+      if (claim.messageIds.length === 0) return [];
+      select = select.where("message_id", "in", claim.messageIds);
+    }
+    const ids = (await select.orderBy("id").limit(claim.limit).execute()).map((r) => Number(r.id));
+    if (ids.length === 0) return [];
+    // `dsn = 'pending'` in the update makes the claim atomic per row without row locks.
+    await this.db.updateTable("recipients").set({ dsn: claim.token })
+      .where("id", "in", ids).where("dsn", "=", "pending").execute();
+    const recipients = await this.db.selectFrom("recipients")
+      .select([
+        "id",
+        "message_id",
+        "address",
+        "state",
+        "last_code",
+        "last_reply",
+        "category",
+        "updated_at",
+      ])
+      .where("dsn", "=", claim.token).orderBy("id").execute();
+    if (recipients.length === 0) return [];
+    const messageIds = [...new Set(recipients.map((r) => r.message_id))];
+    const messages = await this.db.selectFrom("messages")
+      .select(["id", "sender", "channel", "created_at", "meta"])
+      .where("id", "in", messageIds).execute();
+    // The last attempt that reached a server names the Remote-MTA.
+    const attempts = await this.db.selectFrom("attempts")
+      .select(["message_id", "recipient", "mx_host", "remote_ip"])
+      .where("message_id", "in", messageIds).where("mx_host", "is not", null)
+      .orderBy("id").execute();
+    const lastHost = new Map<string, { mx_host: string | null; remote_ip: string | null }>();
+    for (const a of attempts) lastHost.set(`${a.message_id}\u0000${a.recipient}`, a);
+    const work = new Map<string, DsnWork>();
+    for (const m of messages) {
+      let meta: Record<string, unknown> | null = null;
+      try {
+        meta = m.meta ? JSON.parse(m.meta) : null;
+      } catch {
+        meta = null;
+      }
+      work.set(m.id, {
+        messageId: m.id,
+        sender: m.sender,
+        channel: m.channel,
+        createdAt: Number(m.created_at),
+        meta,
+        recipients: [],
+      });
+    }
+    for (const r of recipients) {
+      const host = lastHost.get(`${r.message_id}\u0000${r.address}`);
+      work.get(r.message_id)?.recipients.push({
+        id: Number(r.id),
+        address: r.address,
+        state: r.state,
+        code: r.last_code === null ? null : Number(r.last_code),
+        reply: r.last_reply,
+        category: r.category,
+        updatedAt: Number(r.updated_at),
+        mxHost: host?.mx_host ?? null,
+        remoteIp: host?.remote_ip ?? null,
+      });
+    }
+    return [...work.values()].filter((w) => w.recipients.length > 0);
+  }
+
+  async finishDsns(recipientIds: number[], state: "sent" | "skipped"): Promise<void> {
+    for (const part of chunks(recipientIds, INSERT_CHUNK)) {
+      await this.db.updateTable("recipients").set({ dsn: state }).where("id", "in", part)
+        .execute();
+    }
+  }
+
+  async releaseDsnClaims(tokenPrefix: string): Promise<number> {
+    // LIKE narrows the search; startsWith makes it exact ("_" and "%" are LIKE wildcards).
+    const rows = await this.db.selectFrom("recipients").select(["id", "dsn"])
+      .where("dsn", "like", `${tokenPrefix}%`).execute();
+    const ids = rows.filter((r) => r.dsn?.startsWith(tokenPrefix)).map((r) => Number(r.id));
+    for (const part of chunks(ids, INSERT_CHUNK)) {
+      await this.db.updateTable("recipients").set({ dsn: "pending" }).where("id", "in", part)
+        .execute();
+    }
+    return ids.length;
+  }
+
+  async dkimKeys(): Promise<DkimKeyRecord[]> {
+    const rows = await this.db.selectFrom("dkim_keys").selectAll()
+      .orderBy("domain").orderBy("selector").execute();
+    return rows.map((r) => ({
+      domain: r.domain,
+      selector: r.selector,
+      algorithm: r.algorithm,
+      privateKey: r.private_key,
+      publicKey: r.public_key,
+      createdAt: Number(r.created_at),
+    }));
+  }
+
+  async addDkimKey(key: DkimKeyRecord): Promise<void> {
+    await this.db.insertInto("dkim_keys").values({
+      domain: key.domain,
+      selector: key.selector,
+      algorithm: key.algorithm,
+      private_key: key.privateKey,
+      public_key: key.publicKey,
+      created_at: key.createdAt,
+    }).execute();
+  }
+
+  async removeDkimKey(domain: string, selector: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("dkim_keys")
+      .where("domain", "=", domain).where("selector", "=", selector).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
   async listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]> {
     let query = this.db.selectFrom("messages")
       .select(["id", "sender", "created_at", "size", "recipient_count"])
@@ -463,7 +596,7 @@ export class SqlStore implements Store {
       for (const s of states) {
         if (s.message_id !== m.id) continue;
         if (s.state === "queued" || s.state === "deferred") pending += Number(s.n);
-        if (s.state === "failed") failed += Number(s.n);
+        if (s.state === "failed" || s.state === "suppressed") failed += Number(s.n);
       }
       return {
         id: m.id,
@@ -509,6 +642,48 @@ export class SqlStore implements Store {
   }
 }
 
+/** Settles a held unit: due again at `held.until`, and the attempt it was leased with given back. */
+async function holdUnit(trx: Transaction<Tables>, o: UnitOutcome): Promise<boolean> {
+  const held = o.held!;
+  // A held unit may still carry final results (recipients screened out before the hold, e.g.
+  // suppressed): the caller records them like any other.
+  const result = await trx.updateTable("queue")
+    .set((eb) => ({
+      due_at: held.until,
+      attempts: eb("attempts", "-", 1),
+      lease_owner: null,
+      lease_token: null,
+      updated_at: o.at,
+      held: held.reason,
+      last_reply: held.why,
+    }))
+    .where("id", "=", o.unitId).where("lease_token", "=", o.leaseToken)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Settles an attempted unit: done, or due again at `retryAt` when a recipient was deferred. */
+async function finishUnit(trx: Transaction<Tables>, o: UnitOutcome): Promise<boolean> {
+  const anyDeferred = o.results.some((r) => r.outcome === "deferred");
+  const lastReply = o.results[o.results.length - 1]?.reply ?? null;
+  const common = {
+    lease_owner: null,
+    lease_token: null,
+    updated_at: o.at,
+    last_reply: lastReply,
+    held: null,
+  };
+  const result = await trx.updateTable("queue")
+    .set(
+      anyDeferred
+        ? { ...common, state: "queued", due_at: o.retryAt ?? o.at }
+        : { ...common, state: "done" },
+    )
+    .where("id", "=", o.unitId).where("lease_token", "=", o.leaseToken)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
 function parseMeta(text: string | null): Record<string, unknown> | null {
   if (text === null || text === "") return null;
   try {
@@ -517,4 +692,24 @@ function parseMeta(text: string | null): Record<string, unknown> | null {
   } catch {
     return null;
   }
+}
+
+function suppressionOf(row: {
+  address: string;
+  category: string;
+  code: number | null;
+  reason: string | null;
+  message_id: string | null;
+  created_at: number;
+  expires_at: number;
+}): Suppression {
+  return {
+    address: row.address,
+    category: row.category,
+    code: row.code === null ? null : Number(row.code),
+    reason: row.reason,
+    messageId: row.message_id,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+  };
 }
