@@ -265,3 +265,33 @@ Deno.test("scheduled send: not delivered before X-FastMTA-Deliver-At, and the he
   assert(!/X-FastMTA-Deliver-At/i.test(message.text()), "control header removed");
   assertMatch(message.text(), /^Subject: test /m);
 });
+
+Deno.test("a held unit still records recipients screened out before the hold", async () => {
+  const ip = uniqueLoopbackIp();
+  await using dns = await mxZone(["screened.test"], "mx.screened.test", ip);
+  await using sink = await startSmtpSink({ hostname: ip });
+  await using engine = await startDeliveryEngine({
+    dns: { servers: [dns.address] },
+    delivery: { remote_port: sink.port, pause_recheck: "1h" },
+  });
+  // What the bounce stage's suppression screen does: split off a recipient as final.
+  engine.runner.ctx.screen = (unit) =>
+    Promise.resolve({
+      unit: { ...unit, recipients: unit.recipients.filter((r) => !r.startsWith("gone@")) },
+      results: unit.recipients.filter((r) => r.startsWith("gone@")).map((address) => ({
+        address,
+        outcome: "suppressed" as const,
+        code: null,
+        reply: "suppressed",
+      })),
+    });
+  await engine.putRule("screened.test", { paused: true });
+  const id = await engine.send({ to: ["gone@screened.test", "here@screened.test"] });
+  await waitUntil(async () => (await engine.unit(id)).held === "paused");
+  await waitUntil(async () => (await engine.states(id))["gone@screened.test"] === "suppressed");
+  assertEquals((await engine.states(id))["here@screened.test"], "queued");
+  await engine.putRule("screened.test", { paused: false });
+  await engine.waitForStates(id, ["delivered", "suppressed"]);
+  const [message] = await sink.waitForMessages(1);
+  assertEquals(message.rcptTo, ["here@screened.test"]);
+});
