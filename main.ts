@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, ENV_OVERRIDES } from "./core/config/mod.ts";
+import { SHAPING_USAGE } from "./cli/shaping.ts";
 
 const COMMANDS: Record<string, string> = {
   serve: `Usage: fastmta serve [--config FILE]
@@ -30,6 +31,7 @@ Manages admin console users. add and passwd read the password from standard inpu
 Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
   --json          Print counts as JSON
   --message ID    Print one message's recipients and delivery attempts`,
+  shaping: SHAPING_USAGE,
   dkim: `Usage: fastmta dkim generate DOMAIN SELECTOR [--algorithm rsa|ed25519] [--bits N]
        fastmta dkim list
        fastmta dkim remove DOMAIN SELECTOR
@@ -59,6 +61,7 @@ Commands:
   serve     Run the server
   migrate   Apply database migrations
   queue     Show the queue
+  shaping   List or change the stored shaping rules (limits, pauses)
   dkim      Manage DKIM keys
   suppression  Show or lift suppressed addresses
   admin     Manage console users
@@ -88,7 +91,7 @@ async function main(args: string[]): Promise<number> {
         algorithm: { type: "string" },
         bits: { type: "string" },
       },
-      allowPositionals: command === "dkim" || command === "admin" || command === "suppression",
+      allowPositionals: ["admin", "dkim", "shaping", "suppression"].includes(command),
       strict: true,
     }));
   } catch (error) {
@@ -119,6 +122,10 @@ async function main(args: string[]): Promise<number> {
       case "queue": {
         const { queue } = await import("./cli/queue.ts");
         return await queue(configPath, { json: Boolean(values.json), message: values.message });
+      }
+      case "shaping": {
+        const { shaping } = await import("./cli/shaping.ts");
+        return await shaping(configPath, positionals);
       }
       case "suppression": {
         const { suppression } = await import("./cli/suppression.ts");
