@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, ENV_OVERRIDES } from "./core/config/mod.ts";
+import { SHAPING_USAGE } from "./cli/shaping.ts";
 
 const COMMANDS: Record<string, string> = {
   serve: `Usage: fastmta serve [--config FILE]
@@ -40,6 +41,7 @@ Lists the cluster's live nodes (id, name, heartbeat, queue, units in flight, con
 Cluster-wide overrides of the configuration file, stored in the database and broadcast to every
 node. KEY as written in the file ("smtp.max_recipients"); VALUE is JSON or a bare string. Live
 settings apply within seconds; others when a node restarts.`,
+  shaping: SHAPING_USAGE,
   dkim: `Usage: fastmta dkim generate DOMAIN SELECTOR [--algorithm rsa|ed25519] [--bits N]
        fastmta dkim list
        fastmta dkim remove DOMAIN SELECTOR
@@ -71,6 +73,7 @@ Commands:
   queue     Show the queue
   nodes     List the cluster's nodes
   config    Show or change cluster-wide config overrides
+  shaping   List or change the stored shaping rules (limits, pauses)
   dkim      Manage DKIM keys
   suppression  Show or lift suppressed addresses
   admin     Manage console users
@@ -101,7 +104,7 @@ async function main(args: string[]): Promise<number> {
         algorithm: { type: "string" },
         bits: { type: "string" },
       },
-      allowPositionals: ["admin", "config", "dkim", "suppression"].includes(command),
+      allowPositionals: ["admin", "config", "dkim", "shaping", "suppression"].includes(command),
       strict: true,
     }));
   } catch (error) {
@@ -140,6 +143,10 @@ async function main(args: string[]): Promise<number> {
       case "config": {
         const { configCommand } = await import("./cli/config.ts");
         return await configCommand(configPath, positionals, { json: Boolean(values.json) });
+      }
+      case "shaping": {
+        const { shaping } = await import("./cli/shaping.ts");
+        return await shaping(configPath, positionals);
       }
       case "suppression": {
         const { suppression } = await import("./cli/suppression.ts");

@@ -5,6 +5,8 @@
  *   tombstones (value null) so that every change moves `updated_at`.
  * - cluster_slots: cluster-wide connection slots per site (lease rows with an expiry).
  * - cluster_rate: cluster-wide send counters per site and fixed time window.
+ * - queue.copy_seq: with the RabbitMQ queue, which published copy of a unit is the live one
+ *   (core/queue/rabbitmq.ts); the embedded queue leaves it at 0.
  */
 import type { Kysely } from "kysely";
 import { columnType, type Dialect, type FastmtaMigration } from "./_types.ts";
@@ -12,6 +14,10 @@ import { columnType, type Dialect, type FastmtaMigration } from "./_types.ts";
 async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   const text = columnType(dialect, "text");
   const bigint = columnType(dialect, "bigint");
+
+  await db.schema.alterTable("queue")
+    .addColumn("copy_seq", "integer", (c) => c.notNull().defaultTo(0))
+    .execute();
 
   await db.schema.createTable("nodes")
     .addColumn("id", "varchar(64)", (c) => c.primaryKey())

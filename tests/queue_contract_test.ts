@@ -157,6 +157,21 @@ for (const kind of ["embedded", "rabbitmq"] as const) {
     ]);
   });
 
+  Deno.test(`queue contract (${kind}): a held unit comes back later, no attempt used`, async () => {
+    await using h = await harness(kind);
+    await h.accept.enqueue([message(["a@one.test", "b@one.test"])]);
+    const [unit] = await leaseN(h.schedule, 1);
+    const until = Date.now() + 600;
+    await settle(h, [{
+      ...outcome(unit, {}),
+      held: { reason: "paused", until, why: "paused by the operator" },
+    }]);
+    const [again] = await leaseN(h.schedule, 1);
+    assert(Date.now() >= until, `leased ${until - Date.now()} ms early`);
+    assertEquals(again.attempts, 1, "a hold is not an attempt");
+    assertEquals(again.recipients, ["a@one.test", "b@one.test"]);
+  });
+
   Deno.test(`queue contract (${kind}): an abandoned lease comes back`, async () => {
     await using h = await harness(kind);
     await h.accept.enqueue([message(["a@one.test"])]);
@@ -204,6 +219,7 @@ Deno.test("rabbitmq queue: a copy of an attempt already settled is dropped", asy
       domain: "one.test",
       sender: m.sender,
       recipients: ["a@one.test"],
+      copy: 0,
       attempts: 0,
       createdAt: m.receivedAt,
       dueAt: m.receivedAt,

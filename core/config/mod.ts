@@ -15,6 +15,10 @@ export interface Vmta {
   ip: string;
   hostname: string;
   group: string;
+  /** Share of its pools' mail (IP warm-up); 1 when not set. */
+  weight?: number;
+  /** Most messages a day from this IP (IP warm-up); no cap when not set. */
+  dailyCap?: number;
 }
 
 /** One SMTP listener. */
@@ -31,7 +35,12 @@ export interface Config {
   database: { driver: "sqlite3" | "postgres" | "mysql" | "mssql"; connection: string };
   smtp: ConfigFile["smtp"] & { listeners: Listener[]; hostname: string; workers: number };
   admin: Listener & { api_tokens: string[] };
-  dns: { servers: { ipAddr: string; port: number }[]; cacheTtl: number };
+  dns: {
+    servers: { ipAddr: string; port: number }[];
+    cacheTtl: number;
+    negativeTtl: number;
+    timeout: number;
+  };
   routes: ConfigFile["routes"];
   vmtas: Vmta[];
   delivery: ConfigFile["delivery"];
@@ -199,12 +208,16 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
         return { ipAddr: host, port };
       }),
       cacheTtl: file.dns.cache_ttl,
+      negativeTtl: file.dns.negative_ttl,
+      timeout: file.dns.timeout,
     },
     routes: file.routes,
     vmtas: ips.filter((ip) => ip.outbound).map((ip) => ({
       ip: ip.ip,
       hostname: ip.hostname,
       group: String(ip.group_id ?? "default"),
+      ...(ip.weight !== undefined ? { weight: ip.weight } : {}),
+      ...(ip.daily_cap !== undefined ? { dailyCap: ip.daily_cap } : {}),
     })),
     delivery: file.delivery,
     bounce: file.bounce,

@@ -17,39 +17,56 @@ function chunks<T>(items: T[], size = CHUNK): T[][] {
 /** Where a unit stands in SQL. */
 export interface UnitState {
   state: "queued" | "done";
-  attempts: number;
+  /** The live copy's number. */
+  copy: number;
+  /** The message's meta (JSON text), for the leased unit. */
+  meta: string | null;
 }
 
-/** The state and settled attempts of each unit that exists. */
+/** The state and live copy of each unit that exists. */
 export async function unitStates(
   db: Kysely<Tables>,
   unitIds: string[],
 ): Promise<Map<string, UnitState>> {
   const states = new Map<string, UnitState>();
   for (const part of chunks([...new Set(unitIds)])) {
-    const rows = await db.selectFrom("queue").select(["id", "state", "attempts"])
-      .where("id", "in", part).execute();
+    const rows = await db.selectFrom("queue")
+      .innerJoin("messages", "messages.id", "queue.message_id")
+      .select(["queue.id as id", "queue.state as state", "queue.copy_seq as copy", "messages.meta"])
+      .where("queue.id", "in", part).execute();
     for (const row of rows) {
-      states.set(row.id, { state: row.state, attempts: Number(row.attempts) });
+      states.set(row.id, { state: row.state, copy: Number(row.copy), meta: row.meta });
     }
   }
   return states;
 }
 
-/** Sender and creation time of each unit's message (what a retry copy must carry). */
+/** What a unit's next copy carries besides the outcome: sender, age, recipients still open. */
+export interface UnitOrigin {
+  sender: string;
+  createdAt: number;
+  /** Recipients not yet delivered or failed (before this settle). */
+  open: string[];
+}
+
+/** Sender, creation time and open recipients of each unit. */
 export async function unitOrigins(
   db: Kysely<Tables>,
   unitIds: string[],
-): Promise<Map<string, { sender: string; createdAt: number }>> {
-  const origins = new Map<string, { sender: string; createdAt: number }>();
+): Promise<Map<string, UnitOrigin>> {
+  const origins = new Map<string, UnitOrigin>();
   for (const part of chunks([...new Set(unitIds)])) {
     const rows = await db.selectFrom("queue")
       .innerJoin("messages", "messages.id", "queue.message_id")
       .select(["queue.id as id", "messages.sender as sender", "messages.created_at as created"])
       .where("queue.id", "in", part).execute();
     for (const row of rows) {
-      origins.set(row.id, { sender: row.sender, createdAt: Number(row.created) });
+      origins.set(row.id, { sender: row.sender, createdAt: Number(row.created), open: [] });
     }
+    const recipients = await db.selectFrom("recipients").select(["unit_id", "address"])
+      .where("unit_id", "in", part).where("state", "in", ["queued", "deferred"])
+      .orderBy("id").execute();
+    for (const r of recipients) origins.get(r.unit_id)?.open.push(r.address);
   }
   return origins;
 }

@@ -33,6 +33,8 @@ export interface LeasedUnit {
   createdAt: number;
   leaseToken: string;
   recipients: string[];
+  /** The message's meta (pool, user, deliver_at, …) as the inbound channel stored it. */
+  meta?: Record<string, unknown> | null;
 }
 
 /**
@@ -46,6 +48,30 @@ export interface RecipientResult {
   reply: string;
   /** Why it bounced or was deferred (see core/bounce/classify.ts); set before settle. */
   category?: string | null;
+}
+
+/**
+ * Why a unit was deferred; each reason has its own retry schedule: `remote` (a 4xx reply) and
+ * `local` (our own trouble, e.g. DKIM signing) use `retry_schedule`; `connect`, `dns` and `tls`
+ * use `connect_retry_schedule`.
+ */
+export type RetryReason = "remote" | "local" | "connect" | "dns" | "tls";
+
+/**
+ * Why a unit was held back without being attempted (no attempt is used, none is logged):
+ * a local limit, a backoff of its (source IP, site), a pause, or a scheduled send time.
+ */
+export type HoldReason = "local_limit" | "backoff" | "paused" | "scheduled";
+
+/** A try inside one attempt that did not decide it (a host that was down, a switched IP). */
+export interface TryRecord {
+  at: number;
+  durationMs: number;
+  sourceIp: string | null;
+  mxHost: string | null;
+  remoteIp: string | null;
+  code: number | null;
+  reply: string;
 }
 
 /** The outcome of one delivery attempt of one unit, to be settled. */
@@ -63,6 +89,20 @@ export interface UnitOutcome {
   results: RecipientResult[];
   /** When the unit is due again if any recipient was deferred. */
   retryAt: number | null;
+  /** Why recipients were deferred (the retry schedule used). */
+  reason?: RetryReason | null;
+  /** Set when the unit was not attempted: `results` is empty and it is due at `until`. */
+  held?: { reason: HoldReason; until: number; why: string } | null;
+  site?: string | null;
+  pool?: string | null;
+  /** TLS protocol of the connection used ("TLSv1.3"), null without TLS. */
+  tlsVersion?: string | null;
+  /** The server certificate was verified. */
+  tlsVerified?: boolean;
+  /** The node that made the attempt. */
+  nodeId?: string | null;
+  /** Earlier tries within this attempt (logged, they change no state). */
+  tries?: TryRecord[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -74,8 +114,9 @@ export const QUEUED_UNIT_VERSION = 1;
 
 /**
  * A delivery unit as published to the broker: the JSON body of a message in a work or delay
- * queue (content-type `application/json`, persistent). One unit may exist as several copies
- * after a crash; `attempts` orders them (see core/queue/rabbitmq.ts).
+ * queue (content-type `application/json`, persistent). Each publish of a unit is a new copy with
+ * the next `copy` number; SQL (`queue.copy_seq`) names the live one, so a copy left over by a
+ * crash is recognised and dropped (see core/queue/rabbitmq.ts).
  */
 export interface QueuedUnit {
   v: typeof QUEUED_UNIT_VERSION;
@@ -84,6 +125,8 @@ export interface QueuedUnit {
   domain: string;
   sender: string;
   recipients: string[];
+  /** Which copy of the unit this is (0 for a new unit). */
+  copy: number;
   /** Attempts already settled when this copy was published (0 for a new unit). */
   attempts: number;
   createdAt: number;

@@ -9,13 +9,15 @@
  *   broker did not confirm is deleted from SQL again and the caller says "try again".
  * - lease (schedule role): units arrive pushed (manual ack, prefetch bounded); the scheduler
  *   takes them in priority order. Each is checked against SQL in one query per batch: a copy
- *   whose attempt was already settled elsewhere is dropped (acked), one that is due later is
- *   parked again. The AMQP delivery itself is the lease: if this node dies, the broker gives
- *   the unit to another node.
- * - settle (deliver role): retry copies of deferred units are published and confirmed first,
- *   then the outcomes are committed in SQL (claimed by attempt number: the first outcome of
- *   attempt n wins), then the leasing side acks. Whatever crashes in between, either the
- *   original or the retry copy is still in the broker and matches SQL (at-least-once).
+ *   that is no longer the unit's live copy (`queue.copy_seq`) is dropped (acked), one that is
+ *   due later is parked again. The AMQP delivery itself is the lease: if this node dies, the
+ *   broker gives the unit to another node.
+ * - settle (deliver role): the next copy of a unit that stays queued (a retry of deferred
+ *   recipients, or a unit held by shaping) is published and confirmed first, then the outcomes
+ *   are committed in SQL, each claiming its unit by copy number (copy n → n + 1: the first
+ *   outcome of copy n wins, later ones are only logged), then the leasing side acks. Whatever
+ *   crashes in between, either the original or the next copy is still in the broker and
+ *   matches SQL (at-least-once).
  *
  * Reads config: rabbitmq.*, queue.lease_time, queue.batch_size, delivery.concurrency,
  * delivery.workers.
@@ -69,7 +71,8 @@ export function decodeUnit(content: Uint8Array): QueuedUnit | null {
     if (
       unit?.v !== QUEUED_UNIT_VERSION || typeof unit.unitId !== "string" ||
       typeof unit.messageId !== "string" || !Array.isArray(unit.recipients) ||
-      typeof unit.attempts !== "number" || typeof unit.dueAt !== "number"
+      typeof unit.copy !== "number" || typeof unit.attempts !== "number" ||
+      typeof unit.dueAt !== "number"
     ) return null;
     return unit as QueuedUnit;
   } catch {
@@ -78,17 +81,30 @@ export function decodeUnit(content: Uint8Array): QueuedUnit | null {
 }
 
 /**
- * Lease tokens say which connection generation and delivery tag to ack, and which attempt the
- * lease is for: `<generation>.<delivery tag>.<settled attempts>.<priority>`.
+ * Lease tokens say which connection generation and delivery tag to ack, and what the settle
+ * side needs of the copy: `<generation>.<delivery tag>.<copy>.<settled attempts>.<priority>`.
  */
 function leaseToken(delivery: Delivery, unit: QueuedUnit): string {
-  return `${delivery.generation}.${delivery.msg.fields.deliveryTag}.${unit.attempts}.${unit.priority}`;
+  const { generation, msg } = delivery;
+  return `${generation}.${msg.fields.deliveryTag}.${unit.copy}.${unit.attempts}.${unit.priority}`;
 }
 
-function parseToken(token: string): { attempts: number; priority: number } {
-  const [, , attempts, priority] = token.split(".");
-  return { attempts: Number(attempts), priority: Number(priority) };
+function parseToken(token: string): { copy: number; attempts: number; priority: number } {
+  const [, , copy, attempts, priority] = token.split(".").map(Number);
+  return { copy, attempts, priority };
 }
+
+function parseMeta(text: string | null): Record<string, unknown> | null {
+  if (!text) return null;
+  try {
+    const meta = JSON.parse(text);
+    return meta !== null && typeof meta === "object" ? meta : null;
+  } catch {
+    return null;
+  }
+}
+
+const FINAL = new Set(["delivered", "failed", "suppressed"]);
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -251,6 +267,7 @@ export class RabbitQueue implements Queue {
             domain,
             sender: m.sender,
             recipients,
+            copy: 0,
             attempts: 0,
             createdAt: m.receivedAt,
             dueAt: m.receivedAt,
@@ -339,9 +356,9 @@ export class RabbitQueue implements Queue {
       if (!state) {
         this.#log(`queue: unit ${unit.unitId} is not in the database; dropped`);
         this.#ack(delivery);
-      } else if (state.state !== "queued" || state.attempts > unit.attempts) {
-        this.#ack(delivery); // a stale copy: this attempt was settled already
-      } else if (state.attempts < unit.attempts) {
+      } else if (state.state !== "queued" || state.copy > unit.copy) {
+        this.#ack(delivery); // a stale copy: its unit moved on already
+      } else if (state.copy < unit.copy) {
         // A retry copy whose settle is not committed (yet, or ever): look again shortly.
         park.push({ delivery, unit: { ...unit, dueAt: now + this.#tiers[0] } });
       } else if (this.#unitsInFlight.has(unit.unitId)) {
@@ -360,6 +377,7 @@ export class RabbitQueue implements Queue {
           createdAt: unit.createdAt,
           leaseToken: token,
           recipients: unit.recipients,
+          meta: parseMeta(state.meta),
         });
       }
     }
@@ -416,31 +434,37 @@ export class RabbitQueue implements Queue {
 
   async settle(outcomes: UnitOutcome[]): Promise<number> {
     if (outcomes.length === 0) return 0;
-    const retries = outcomes.filter((o) =>
-      o.retryAt !== null && o.results.some((r) => r.outcome === "deferred")
+    // Units that stay queued get their next copy (retry or hold) before SQL says so.
+    const next = outcomes.filter((o) =>
+      o.held ? true : o.retryAt !== null && o.results.some((r) => r.outcome === "deferred")
     );
-    if (retries.length > 0) {
+    if (next.length > 0) {
       const ch = this.#publisher;
       if (!ch || !this.#link.up) throw new BrokerUnavailableError();
-      const origins = await unitOrigins(this.#store.db, retries.map((o) => o.unitId));
+      const origins = await unitOrigins(this.#store.db, next.map((o) => o.unitId));
       const now = Date.now();
-      const published = retries.map((o) => {
+      const published: Promise<void>[] = [];
+      for (const o of next) {
         const origin = origins.get(o.unitId);
-        if (!origin) return Promise.resolve();
-        const { attempts, priority } = parseToken(o.leaseToken);
-        return this.#publishUnit(ch, {
+        if (!origin) continue;
+        const done = new Set(o.results.filter((r) => FINAL.has(r.outcome)).map((r) => r.address));
+        const recipients = origin.open.filter((address) => !done.has(address));
+        if (recipients.length === 0) continue;
+        const { copy, attempts, priority } = parseToken(o.leaseToken);
+        published.push(this.#publishUnit(ch, {
           v: QUEUED_UNIT_VERSION,
           unitId: o.unitId,
           messageId: o.messageId,
           domain: o.domain,
           sender: origin.sender,
-          recipients: o.results.filter((r) => r.outcome === "deferred").map((r) => r.address),
-          attempts: attempts + 1,
+          recipients,
+          copy: copy + 1,
+          attempts: o.held ? attempts : attempts + 1,
           createdAt: origin.createdAt,
-          dueAt: o.retryAt!,
+          dueAt: o.held ? o.held.until : o.retryAt!,
           priority,
-        }, now);
-      });
+        }, now));
+      }
       try {
         await withTimeout(Promise.all(published), CONFIRM_TIMEOUT_MS, "retries");
       } catch (error) {
@@ -448,7 +472,7 @@ export class RabbitQueue implements Queue {
       }
     }
     return await this.#store.settle(outcomes, {
-      attemptsOf: (o) => parseToken(o.leaseToken).attempts,
+      claim: (o) => parseToken(o.leaseToken).copy,
       nodeId: this.#config.nodeId,
     });
   }

@@ -17,11 +17,12 @@ export interface LeaseRequest {
 /** How `settle` recognises the outcome that owns a unit. */
 export interface SettleOptions {
   /**
-   * Claim by attempt number instead of lease token (the broker queue): the outcome of the
-   * attempt made after `attemptsOf(outcome)` settled attempts wins, and counts the attempt.
+   * Claim by copy number instead of lease token (the broker queue, core/queue/rabbitmq.ts): an
+   * outcome settles its unit only if the unit's `copy_seq` is still `claim(outcome)`, and moves
+   * it on by one; an attempted (not held) outcome also counts the attempt.
    */
-  attemptsOf?: (outcome: UnitOutcome) => number;
-  /** Recorded with each attempt: the node that made it. */
+  claim?: (outcome: UnitOutcome) => number;
+  /** Recorded with each attempt: the node that made it (unless the outcome names one). */
   nodeId?: string;
 }
 
@@ -51,7 +52,23 @@ export interface MessageStatus {
     source_ip: string | null;
     mx_host: string | null;
     remote_ip: string | null;
+    tls: number;
+    tls_version: string | null;
+    tls_verified: number;
+    duration_ms: number;
+    reason: string | null;
+    site: string | null;
+    pool: string | null;
+    node_id: string | null;
   }[];
+}
+
+/** A stored shaping rule (see migrations/0003_delivery.ts). */
+export interface ShapingRuleRow {
+  pattern: string;
+  /** The rule object as stored (validated by core/delivery/policy.ts when applied). */
+  rule: unknown;
+  updatedAt: number;
 }
 
 /** An address on the suppression list. Addresses are kept lower-cased. */
@@ -153,6 +170,16 @@ export interface Store {
   counts(now: number): Promise<QueueCounts>;
   /** A message's recipients and attempts, or null if unknown. */
   messageStatus(messageId: string): Promise<MessageStatus | null>;
+  /** Stored shaping rules, by pattern. */
+  listShapingRules(): Promise<ShapingRuleRow[]>;
+  /** Creates or replaces the stored rule for `pattern`. */
+  putShapingRule(pattern: string, rule: unknown, now: number): Promise<void>;
+  /** Deletes the stored rule for `pattern`; false when there was none. */
+  deleteShapingRule(pattern: string): Promise<boolean>;
+  /** Makes units held for `reason` (e.g. "paused") due at `now`; returns how many. */
+  releaseHeld(reason: string, now: number): Promise<number>;
+  /** Messages delivered per source IP since `since` (seeds the daily caps of IP warm-up). */
+  deliveredSince(since: number): Promise<{ sourceIp: string; count: number }[]>;
   /** The active suppressions among `addresses` (compared lower-cased). */
   suppressions(addresses: string[], now: number): Promise<Suppression[]>;
   /** Adds or replaces suppressions. */
