@@ -26,6 +26,24 @@ Applies pending database migrations and exits (serve also applies them at start)
 Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
   --json          Print counts as JSON
   --message ID    Print one message's recipients and delivery attempts`,
+  user: `Usage: fastmta user <action> [NAME] [--config FILE] [options]
+
+Manages SMTP users (AUTH PLAIN, LOGIN, CRAM-MD5 on the submission listeners).
+
+Actions:
+  add NAME        Add a user
+  list            List users and their limits (--json for JSON)
+  remove NAME     Remove a user
+  passwd NAME     Set a new password
+  limits NAME     Change a user's limits
+
+Options:
+  --password P                    The password (else read from standard input: the first
+                                  line, or typed without echo on a terminal)
+  --max-recipients N              Recipients per message ("default": smtp.auth.max_recipients)
+  --max-messages-per-minute N     Messages per minute
+                                  ("default": smtp.auth.max_messages_per_minute)
+  --json                          JSON output for list`,
 };
 
 const USAGE = `Usage: fastmta <command> [options]
@@ -34,6 +52,7 @@ Commands:
   serve     Run the server
   migrate   Apply database migrations
   queue     Show the queue
+  user      Manage SMTP users
 
 Run "fastmta <command> --help" for a command's options.`;
 
@@ -47,22 +66,27 @@ async function main(args: string[]): Promise<number> {
     console.error(`Unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
-  let values;
+  let parsed;
   try {
-    values = parseArgs({
+    parsed = parseArgs({
       args: rest,
       options: {
         config: { type: "string" },
         help: { type: "boolean", short: "h" },
         json: { type: "boolean" },
         message: { type: "string" },
+        password: { type: "string" },
+        "max-recipients": { type: "string" },
+        "max-messages-per-minute": { type: "string" },
       },
       strict: true,
-    }).values;
+      allowPositionals: command === "user",
+    });
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${COMMANDS[command]}`);
     return 2;
   }
+  const { values, positionals } = parsed;
   if (values.help) {
     console.log(COMMANDS[command]);
     return 0;
@@ -83,6 +107,30 @@ async function main(args: string[]): Promise<number> {
       case "queue": {
         const { queue } = await import("./cli/queue.ts");
         return await queue(configPath, { json: Boolean(values.json), message: values.message });
+      }
+      case "user": {
+        const { user, UsageError } = await import("./cli/user.ts");
+        const [action = "", name, ...extra] = positionals;
+        if (extra.length > 0) {
+          console.error(`Unexpected argument "${extra[0]}"\n\n${COMMANDS.user}`);
+          return 2;
+        }
+        try {
+          return await user(configPath, {
+            action,
+            name,
+            password: values.password,
+            json: Boolean(values.json),
+            maxRecipients: values["max-recipients"],
+            maxMessagesPerMinute: values["max-messages-per-minute"],
+          });
+        } catch (error) {
+          if (error instanceof UsageError) {
+            console.error(`${error.message}\n\n${COMMANDS.user}`);
+            return 2;
+          }
+          throw error;
+        }
       }
     }
   } catch (error) {

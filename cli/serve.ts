@@ -10,6 +10,7 @@ import { openStore } from "../core/store/mod.ts";
 import { adminApp } from "../routes/mod.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import type { LeasedUnit } from "../core/queue/contracts.ts";
+import { prepareSmtp } from "./smtp_setup.ts";
 
 /** FNV-1a: spreads domains over delivery workers so one domain's connections share a pool. */
 function hashDomain(domain: string): number {
@@ -63,6 +64,7 @@ export async function serve(configPath: string | null): Promise<void> {
     );
   }
 
+  const smtpShared = await prepareSmtp(config, (line) => log("smtp", line));
   const smtpWorkers: WorkerHandle[] = [];
   for (let i = 0; i < config.smtp.workers; i++) {
     smtpWorkers.push(
@@ -74,6 +76,7 @@ export async function serve(configPath: string | null): Promise<void> {
         (message) => {
           if (message.type === "accepted") scheduler.wake();
         },
+        smtpShared,
       ),
     );
   }
@@ -89,8 +92,8 @@ export async function serve(configPath: string | null): Promise<void> {
   log(
     "serve",
     `node ${config.nodeId} up: smtp ${
-      config.smtp.listeners.map((l) => `${l.host}:${l.port}`).join(", ")
-    }, admin http://${config.admin.host}:${config.admin.port}/, store ${config.database.driver}`,
+      config.smtp.listeners.map((l) => `${l.host}:${l.port} (${l.mode})`).join(", ")
+    } × ${config.smtp.workers} workers, admin http://${config.admin.host}:${config.admin.port}/, store ${config.database.driver}`,
   );
 
   const { promise: stopSignal, resolve: onSignal } = Promise.withResolvers<string>();

@@ -4,7 +4,7 @@
  */
 import type { Config } from "../core/config/mod.ts";
 import { log } from "../core/log.ts";
-import type { FromWorker, ToWorker } from "../workers/protocol.ts";
+import type { FromWorker, ToWorker, WorkerShared } from "../workers/protocol.ts";
 
 /** One supervised worker slot. */
 export interface WorkerHandle {
@@ -27,6 +27,7 @@ export function startWorker(
   config: Config,
   index: number,
   onMessage: OnMessage,
+  shared?: WorkerShared,
 ): Promise<WorkerHandle> {
   let worker: Worker;
   let stopping = false;
@@ -85,7 +86,7 @@ export function startWorker(
         }
         if (!stopping) setTimeout(spawn, 500);
       };
-      worker.postMessage({ type: "init", config, index } satisfies ToWorker);
+      worker.postMessage({ type: "init", config, index, shared } satisfies ToWorker);
     };
     spawn();
   });

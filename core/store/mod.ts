@@ -10,7 +10,14 @@ import { NodeSqliteDialect, openSqlite } from "./sqlite_dialect.ts";
 import { SqlStore } from "./sql_store.ts";
 import type { Tables } from "./tables.ts";
 
-export type { LeaseRequest, MessageStatus, QueueCounts, Store } from "./store.ts";
+export type {
+  LeaseRequest,
+  MessageStatus,
+  QueueCounts,
+  SmtpUser,
+  SmtpUserUpdate,
+  Store,
+} from "./store.ts";
 export { SqlStore } from "./sql_store.ts";
 
 /** How a connection will be used; decides SQLite's `synchronous` level. */

@@ -8,7 +8,15 @@ import { Migrator } from "kysely/migration";
 import { type Dialect, migrationsFor } from "../../migrations/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
 import type { MessagesTable, QueueTable, RecipientsTable, Tables } from "./tables.ts";
-import type { LeaseRequest, MessageStatus, QueueCounts, Store } from "./store.ts";
+import type {
+  LeaseRequest,
+  MessageStatus,
+  QueueCounts,
+  SmtpUser,
+  SmtpUserUpdate,
+  Store,
+} from "./store.ts";
+import * as smtpUsers from "./smtp_users.ts";
 import { domainOf } from "../address.ts";
 
 const INSERT_CHUNK = 400;
@@ -310,6 +318,26 @@ export class SqlStore implements Store {
       recipients: recipients.map((r) => ({ ...r, attempts: Number(r.attempts) })),
       attempts: attempts.map((a) => ({ ...a, at: Number(a.at) })),
     };
+  }
+
+  addSmtpUser(user: SmtpUser): Promise<void> {
+    return smtpUsers.addSmtpUser(this.db, user);
+  }
+
+  getSmtpUser(username: string): Promise<SmtpUser | null> {
+    return smtpUsers.getSmtpUser(this.db, username);
+  }
+
+  listSmtpUsers(): Promise<SmtpUser[]> {
+    return smtpUsers.listSmtpUsers(this.db);
+  }
+
+  updateSmtpUser(username: string, update: SmtpUserUpdate): Promise<boolean> {
+    return smtpUsers.updateSmtpUser(this.db, username, update);
+  }
+
+  removeSmtpUser(username: string): Promise<boolean> {
+    return smtpUsers.removeSmtpUser(this.db, username);
   }
 
   async close(): Promise<void> {

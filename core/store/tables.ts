@@ -64,10 +64,22 @@ export interface AttemptsTable {
   node_id: string | null;
 }
 
+/** `smtp_users`: accounts for SMTP AUTH (see migrations/0002_smtp_users.ts). */
+export interface SmtpUsersTable {
+  username: string;
+  password_hash: string;
+  cram_secret: string | null;
+  max_recipients: number | null;
+  max_messages_per_minute: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
 /** The whole database, for Kysely. */
 export interface Tables {
   messages: MessagesTable;
   queue: QueueTable;
   recipients: RecipientsTable;
   attempts: AttemptsTable;
+  smtp_users: SmtpUsersTable;
 }
