@@ -117,6 +117,7 @@ export async function user(configPath: string | null, command: UserCommand): Pro
         const password = command.password ?? await readPassword();
         await addUser(store, name!, password, {
           key,
+          iterations: config.smtp.auth.password_iterations,
           maxRecipients: maxRecipients ?? null,
           maxMessagesPerMinute: maxPerMinute ?? null,
         });
@@ -129,7 +130,10 @@ export async function user(configPath: string | null, command: UserCommand): Pro
           return 1;
         }
         const password = command.password ?? await readPassword();
-        await changePassword(store, name!, password, { key });
+        await changePassword(store, name!, password, {
+          key,
+          iterations: config.smtp.auth.password_iterations,
+        });
         console.log(`changed the password of SMTP user "${name}"`);
         return 0;
       }

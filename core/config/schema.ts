@@ -103,6 +103,8 @@ export const configSchema = z.object({
       /** Failed AUTH attempts per client IP within `failure_window` before AUTH is refused. */
       max_failures: z.number().int().min(1).default(5),
       failure_window: duration.default(300_000),
+      /** PBKDF2-SHA256 iterations for passwords set from now on (each hash keeps its own). */
+      password_iterations: z.number().int().min(10_000).default(600_000),
       /** How long a verified password is remembered (the KDF is slow on purpose). */
       cache_ttl: duration.default(300_000),
       /** Defaults for users without their own limits. */

@@ -51,6 +51,8 @@ export async function startSmtpFixture(options: SmtpFixtureOptions = {}): Promis
       local_domains: ["local.test"],
       max_message_size: 20_000,
       ...options.smtp,
+      // Fewer KDF rounds than production keeps the AUTH tests quick; the mechanism is the same.
+      auth: { password_iterations: 20_000, ...(options.smtp?.auth as object ?? {}) },
     },
     admin: { listen: `127.0.0.1:${freePort()}` },
     dns: { servers: [`127.0.0.1:${dead}`] },
@@ -144,7 +146,8 @@ ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
 def rep(r): return {"code": r[0], "text": r[1].decode("utf-8", "replace")}
 try:
-    kw = {"timeout": 20}
+    # An explicit local_hostname: without one smtplib asks DNS for this host's FQDN.
+    kw = {"timeout": 20, "local_hostname": "client.test"}
     if p.get("local"): kw["source_address"] = (p["local"], 0)
     if p.get("ssl"):
         s = smtplib.SMTP_SSL("127.0.0.1", p["port"], context=ctx, **kw)
