@@ -21,6 +21,10 @@ ${Object.entries(ENV_OVERRIDES).map(([k, v]) => `  ${k.padEnd(26)} ${v}`).join("
   migrate: `Usage: fastmta migrate [--config FILE]
 
 Applies pending database migrations and exits (serve also applies them at start).`,
+  admin: `Usage: fastmta admin add|passwd|remove|list [USER] [--config FILE]
+
+Manages admin console users. add and passwd read the password from standard input:
+  echo 'a-long-password' | fastmta admin add alice`,
   queue: `Usage: fastmta queue [--config FILE] [--json] [--message ID]
 
 Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
@@ -53,6 +57,7 @@ Commands:
   migrate   Apply database migrations
   queue     Show the queue
   user      Manage SMTP users
+  admin     Manage console users
 
 Run "fastmta <command> --help" for a command's options.`;
 
@@ -66,9 +71,10 @@ async function main(args: string[]): Promise<number> {
     console.error(`Unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
-  let parsed;
+  let values;
+  let positionals: string[] = [];
   try {
-    parsed = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: rest,
       options: {
         config: { type: "string" },
@@ -80,13 +86,12 @@ async function main(args: string[]): Promise<number> {
         "max-messages-per-minute": { type: "string" },
       },
       strict: true,
-      allowPositionals: command === "user",
-    });
+      allowPositionals: command === "admin" || command === "user",
+    }));
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${COMMANDS[command]}`);
     return 2;
   }
-  const { values, positionals } = parsed;
   if (values.help) {
     console.log(COMMANDS[command]);
     return 0;
@@ -103,6 +108,10 @@ async function main(args: string[]): Promise<number> {
         const { migrate } = await import("./cli/migrate.ts");
         await migrate(configPath);
         return 0;
+      }
+      case "admin": {
+        const { admin } = await import("./cli/admin.ts");
+        return await admin(configPath, positionals);
       }
       case "queue": {
         const { queue } = await import("./cli/queue.ts");

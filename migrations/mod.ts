@@ -6,12 +6,14 @@ import type { Migration } from "kysely/migration";
 import type { Dialect, FastmtaMigration } from "./_types.ts";
 import { migration0001 } from "./0001_queue.ts";
 import { migration0002 } from "./0002_smtp_users.ts";
+import { migration0006 } from "./0006_admin.ts";
 
 export type { Dialect } from "./_types.ts";
 
 const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0001_queue": migration0001,
   "0002_smtp_users": migration0002,
+  "0006_admin": migration0006,
 };
 
 /** Kysely migrations bound to one dialect. */

@@ -1,5 +1,7 @@
 /**
- * Password hashing for SMTP users: PBKDF2-HMAC-SHA256 through WebCrypto.
+ * Password hashing for SMTP and admin console users: PBKDF2-HMAC-SHA256 through WebCrypto.
+ * Hashes written earlier with scrypt (`scrypt$N$r$p$salt$hash`, the admin console's first
+ * format) still verify; new hashes are PBKDF2.
  *
  * Why not scrypt from node:crypto: on Deno 2.9.6 its async form runs on the calling thread
  * (measured: each N=16384 hash blocked the event loop ~240 ms), so every AUTH would stall
@@ -8,7 +10,8 @@
  * existing users. The cost is paid once per login: core/auth/users.ts remembers verified
  * passwords for a while (like Dovecot's auth cache).
  */
-import { timingSafeEqual } from "node:crypto";
+import { Buffer } from "node:buffer";
+import { scrypt, timingSafeEqual } from "node:crypto";
 
 /** OWASP's 2023 figure for PBKDF2-HMAC-SHA256. */
 export const DEFAULT_ITERATIONS = 600_000;
@@ -54,8 +57,29 @@ export async function hashPassword(
   return `${PREFIX}i=${iterations}$${b64(salt)}$${b64(hash)}`;
 }
 
+function verifyScrypt(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split("$");
+  if (parts.length !== 6) return Promise.resolve(false);
+  const [n, r, p] = parts.slice(1, 4).map(Number);
+  const salt = Buffer.from(parts[4], "base64");
+  const expected = Buffer.from(parts[5], "base64");
+  return new Promise((resolve, reject) => {
+    scrypt(
+      password,
+      salt,
+      expected.length,
+      { N: n, r, p, maxmem: 64 * 1024 * 1024 },
+      (error, key) => {
+        if (error) reject(error);
+        else resolve(key.length === expected.length && timingSafeEqual(key, expected));
+      },
+    );
+  });
+}
+
 /** Checks a password against a stored hash in constant time; false for a malformed hash. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  if (stored.startsWith("scrypt$")) return await verifyScrypt(password, stored);
   if (!stored.startsWith(PREFIX)) return false;
   const [params, saltText, hashText] = stored.slice(PREFIX.length).split("$");
   const iterations = Number(/^i=(\d+)$/.exec(params ?? "")?.[1]);

@@ -54,7 +54,7 @@ export interface Config {
     /** The AES key file for CRAM-MD5 secrets. */
     authKeyFile: string;
   };
-  admin: Listener;
+  admin: Listener & { api_tokens: string[] };
   dns: { servers: { ipAddr: string; port: number }[]; cacheTtl: number };
   routes: ConfigFile["routes"];
   vmtas: Vmta[];
@@ -229,7 +229,7 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
         ? resolve(file.smtp.auth.key_file)
         : join(dataDir, "auth", "secret.key"),
     },
-    admin: splitHostPort(file.admin.listen),
+    admin: { ...splitHostPort(file.admin.listen), api_tokens: file.admin.api_tokens },
     dns: {
       servers: file.dns.servers.map((s) => {
         const { host, port } = splitHostPort(s);

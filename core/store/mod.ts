@@ -11,8 +11,10 @@ import { SqlStore } from "./sql_store.ts";
 import type { Tables } from "./tables.ts";
 
 export type {
+  AttemptRow,
   LeaseRequest,
   MessageStatus,
+  MessageSummary,
   QueueCounts,
   SmtpUser,
   SmtpUserUpdate,

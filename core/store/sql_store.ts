@@ -9,8 +9,10 @@ import { type Dialect, migrationsFor } from "../../migrations/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
 import type { MessagesTable, QueueTable, RecipientsTable, Tables } from "./tables.ts";
 import type {
+  AttemptRow,
   LeaseRequest,
   MessageStatus,
+  MessageSummary,
   QueueCounts,
   SmtpUser,
   SmtpUserUpdate,
@@ -56,6 +58,8 @@ export class SqlStore implements Store {
     const migrator = new Migrator({
       db: this.db,
       provider: { getMigrations: () => Promise.resolve(migrations) },
+      // Migration numbers are handed out per issue, so e.g. 0002 can land after 0006 has run.
+      allowUnorderedMigrations: true,
     });
     const { error, results } = await migrator.migrateToLatest();
     if (error) throw error;
@@ -338,6 +342,64 @@ export class SqlStore implements Store {
 
   removeSmtpUser(username: string): Promise<boolean> {
     return smtpUsers.removeSmtpUser(this.db, username);
+  }
+
+  async listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]> {
+    let query = this.db.selectFrom("messages")
+      .select(["id", "sender", "created_at", "size", "recipient_count"])
+      .orderBy("id", "desc").limit(options.limit);
+    if (options.before) query = query.where("id", "<", options.before);
+    const messages = await query.execute();
+    if (messages.length === 0) return [];
+    const states = await this.db.selectFrom("recipients")
+      .select((eb) => ["message_id", "state", eb.fn.countAll<number>().as("n")])
+      .where("message_id", "in", messages.map((m) => m.id))
+      .groupBy(["message_id", "state"]).execute();
+    return messages.map((m) => {
+      let pending = 0;
+      let failed = 0;
+      for (const s of states) {
+        if (s.message_id !== m.id) continue;
+        if (s.state === "queued" || s.state === "deferred") pending += Number(s.n);
+        if (s.state === "failed") failed += Number(s.n);
+      }
+      return {
+        id: m.id,
+        sender: m.sender,
+        createdAt: Number(m.created_at),
+        size: Number(m.size),
+        recipients: Number(m.recipient_count),
+        pending,
+        failed,
+      };
+    });
+  }
+
+  async recentAttempts(options: { limit: number }): Promise<AttemptRow[]> {
+    const rows = await this.db.selectFrom("attempts")
+      .select([
+        "at",
+        "message_id",
+        "recipient",
+        "outcome",
+        "code",
+        "reply",
+        "source_ip",
+        "mx_host",
+        "duration_ms",
+      ])
+      .orderBy("id", "desc").limit(options.limit).execute();
+    return rows.map((r) => ({
+      at: Number(r.at),
+      messageId: r.message_id,
+      recipient: r.recipient,
+      outcome: r.outcome,
+      code: r.code === null ? null : Number(r.code),
+      reply: r.reply,
+      sourceIp: r.source_ip,
+      mxHost: r.mx_host,
+      durationMs: Number(r.duration_ms),
+    }));
   }
 
   async close(): Promise<void> {

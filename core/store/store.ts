@@ -66,6 +66,31 @@ export interface SmtpUserUpdate {
   updatedAt: number;
 }
 
+/** One row of the message list. */
+export interface MessageSummary {
+  id: string;
+  sender: string;
+  createdAt: number;
+  size: number;
+  recipients: number;
+  /** Recipients not yet delivered or failed. */
+  pending: number;
+  failed: number;
+}
+
+/** One row of the delivery log. */
+export interface AttemptRow {
+  at: number;
+  messageId: string;
+  recipient: string;
+  outcome: string;
+  code: number | null;
+  reply: string | null;
+  sourceIp: string | null;
+  mxHost: string | null;
+  durationMs: number;
+}
+
 /** Durable state: messages, the delivery queue, the delivery log. */
 export interface Store {
   /** Applies pending migrations; returns the names applied now. */
@@ -96,5 +121,9 @@ export interface Store {
   updateSmtpUser(username: string, update: SmtpUserUpdate): Promise<boolean>;
   /** Removes an SMTP user; false if there was none. */
   removeSmtpUser(username: string): Promise<boolean>;
+  /** Newest messages first; `before` (a message id) pages backwards. */
+  listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]>;
+  /** Newest delivery attempts first. */
+  recentAttempts(options: { limit: number }): Promise<AttemptRow[]>;
   close(): Promise<void>;
 }

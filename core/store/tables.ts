@@ -75,6 +75,22 @@ export interface SmtpUsersTable {
   updated_at: number;
 }
 
+/** `admin_users`: console users. */
+export interface AdminUsersTable {
+  username: string;
+  password_hash: string;
+  created_at: number;
+}
+
+/** `admin_sessions`: console sessions, keyed by the hash of the cookie token. */
+export interface AdminSessionsTable {
+  token_hash: string;
+  username: string;
+  csrf_token: string;
+  created_at: number;
+  expires_at: number;
+}
+
 /** The whole database, for Kysely. */
 export interface Tables {
   messages: MessagesTable;
@@ -82,4 +98,6 @@ export interface Tables {
   recipients: RecipientsTable;
   attempts: AttemptsTable;
   smtp_users: SmtpUsersTable;
+  admin_users: AdminUsersTable;
+  admin_sessions: AdminSessionsTable;
 }
