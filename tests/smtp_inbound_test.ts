@@ -27,7 +27,14 @@ function swaksAuth(mechanism: string): string[] {
 
 Deno.test("SMTP inbound: modes, TLS, AUTH, relay policy, ESMTP extensions", async (t) => {
   await using fx = await startSmtpFixture({
-    users: [{ name: USER.name, password: USER.password }],
+    users: [
+      { name: USER.name, password: USER.password },
+      {
+        name: "limited",
+        password: "limited-pw",
+        args: ["--max-recipients", "1", "--max-messages-per-minute", "1"],
+      },
+    ],
   });
   const { smtp, submission, smtps } = fx.ports;
 
@@ -110,6 +117,28 @@ Deno.test("SMTP inbound: modes, TLS, AUTH, relay policy, ESMTP extensions", asyn
     });
     assertEquals(wrong.login?.code, 535, JSON.stringify(wrong));
   });
+
+  await t.step(
+    "per-user limits: recipients per message (452), messages per minute (421)",
+    async () => {
+      const session = () =>
+        smtplibSession({
+          port: submission,
+          starttls: true,
+          login: { user: "limited", password: "limited-pw" },
+          from: "limited@example.test",
+          rcpts: [{ to: "b@remote.test" }, { to: "c@remote.test" }],
+          data: testMessage("limited"),
+        });
+      const first = await session();
+      assertEquals(first.rcpt?.map((r) => r.code), [250, 452], JSON.stringify(first));
+      assertMatch(first.rcpt![1].text, /too many recipients for user "limited" \(limit 1 per/);
+      assertEquals(first.data?.code, 250);
+      const second = await session();
+      assertEquals(second.mail?.code, 421, JSON.stringify(second));
+      assertMatch(second.mail!.text, /too many messages from user "limited": limit 1 per minute/);
+    },
+  );
 
   await t.step("smtps: implicit TLS + AUTH with swaks --tlsc", async () => {
     const r = await sendWithSwaks({

@@ -22,7 +22,11 @@ import { startSmtpInbound } from "../core/inbound/smtp.ts";
 import { makeSelfSignedCert } from "../core/inbound/self_signed.ts";
 import { ConnectionGauge, createSharedLimits, RateCounter } from "../core/inbound/shared_limits.ts";
 
-async function inProcessServer(dir: string, greetingDelay: string) {
+async function inProcessServer(
+  dir: string,
+  greetingDelay: string,
+  smtp: Record<string, unknown> = {},
+) {
   const port = freePort();
   const config = parseConfig({
     data_dir: dir,
@@ -30,6 +34,7 @@ async function inProcessServer(dir: string, greetingDelay: string) {
       listen: [`127.0.0.1:${port}`],
       hostname: "mx.unit.test",
       greeting_delay: greetingDelay,
+      ...smtp,
     },
   });
   const store = await openStore(config, "accept");
@@ -73,6 +78,31 @@ Deno.test("greeting delay > 0: an early talker gets 421", async () => {
   assertEquals(reply.code, 421);
   assertMatch(reply.text, /You talk too soon/);
   await c.waitClosed();
+});
+
+Deno.test("idle timeout: a silent client gets 421 and is closed", async () => {
+  await using dir = tempDir();
+  await using server = await inProcessServer(dir.path, "0", { idle_timeout: "300ms" });
+  const c = await RawSmtp.connect("127.0.0.1", server.port);
+  assertEquals((await c.read()).code, 220);
+  const reply = await c.read(5_000);
+  assertEquals(reply.code, 421);
+  assertMatch(reply.text, /Timeout/i);
+  await c.waitClosed();
+});
+
+Deno.test("allow_insecure_auth offers AUTH without TLS", async () => {
+  await using dir = tempDir();
+  await using server = await inProcessServer(dir.path, "0", {
+    auth: { allow_insecure_auth: true, mechanisms: ["PLAIN"] },
+  });
+  const c = await RawSmtp.connect("127.0.0.1", server.port);
+  assertEquals((await c.read()).code, 220);
+  const ehlo = await c.command("EHLO client.test");
+  assert(ehlo.lines.includes("AUTH PLAIN"), ehlo.text);
+  const auth = await c.command("AUTH PLAIN " + btoa("\0nobody\0wrong"));
+  assertEquals(auth.code, 535);
+  await c.close();
 });
 
 Deno.test("listeners: explicit modes, or by port number from listen and the seed's ports", () => {
