@@ -176,7 +176,7 @@ Deno.test("self-signed certificate: openssl reads it, with the host name in CN a
   assertEquals(verify.code, 0, "the signature must verify");
 });
 
-Deno.test("shared limits: connections across workers, fixed-window rates", () => {
+Deno.test("shared limits: connections across workers, sliding-window rates", () => {
   const memory = createSharedLimits(2, 1024);
   const a = new ConnectionGauge(memory, 0);
   const b = new ConnectionGauge(memory, 1);
@@ -194,8 +194,12 @@ Deno.test("shared limits: connections across workers, fixed-window rates", () =>
   assertEquals(rates.hit("k", 60_000, 0), 1);
   assertEquals(rates.hit("k", 60_000, 59_999), 2);
   assertEquals(rates.count("k", 60_000, 59_999), 2);
-  assertEquals(rates.count("k", 60_000, 60_000), 0);
-  assertEquals(rates.hit("k", 60_000, 60_000), 1);
+  assertEquals(rates.count("other", 60_000, 59_999), 0);
+  // Past the boundary the previous window still counts, fading over the next window.
+  assertEquals(rates.count("k", 60_000, 60_000), 2);
+  assertEquals(rates.count("k", 60_000, 90_000), 1);
+  assertEquals(rates.hit("k", 60_000, 90_000), 2);
+  assertEquals(rates.count("k", 60_000, 180_000), 0);
 });
 
 Deno.test("user CLI: add, list, limits, passwd, remove", async () => {

@@ -1,6 +1,6 @@
 /**
  * Counters every SMTP worker of a node shares, in SharedArrayBuffers made by the main thread:
- * concurrent connections per client IP, and fixed-window rates (failed AUTH per IP, messages
+ * concurrent connections per client IP, and sliding-window rates (failed AUTH per IP, messages
  * per user per minute). Workers update them with Atomics — no messages between threads on
  * the accept path.
  *
@@ -24,7 +24,7 @@ function slotOf(key: string, slots: number): number {
 export interface SharedLimitsMemory {
   /** Connection counts, one row per worker so a restarted worker can clear its own. */
   connections: SharedArrayBuffer;
-  /** Rate windows: one packed (window, count) Int32 per slot. */
+  /** Rate windows: two packed (window, count) Int32s per slot. */
   rates: SharedArrayBuffer;
   workers: number;
   slots: number;
@@ -34,7 +34,7 @@ export interface SharedLimitsMemory {
 export function createSharedLimits(workers: number, slots = DEFAULT_SLOTS): SharedLimitsMemory {
   return {
     connections: new SharedArrayBuffer(workers * slots * 4),
-    rates: new SharedArrayBuffer(slots * 4),
+    rates: new SharedArrayBuffer(slots * 2 * 4),
     workers,
     slots,
   };
@@ -78,39 +78,54 @@ export class ConnectionGauge {
 }
 
 // A slot packs the window number (low 12 bits of it) and the count (19 bits) into one Int32,
-// so a compare-and-swap updates both at once.
+// so a compare-and-swap updates both at once. Each key has two slots, for even and odd windows,
+// so the previous window's count is still there for the sliding estimate.
 const COUNT_BITS = 19;
 const COUNT_MAX = (1 << COUNT_BITS) - 1;
 const WINDOW_MASK = 0xfff;
 
-/** Events per key in fixed time windows (e.g. per minute), across all workers. */
+/**
+ * Events per key over a sliding time window (e.g. a minute), across all workers. The count is
+ * the usual two-window estimate: this window's events plus the previous window's, weighted by
+ * how much of the previous window still lies within the last `windowMs`. Unlike a fixed window
+ * it does not drop to zero at a window boundary.
+ */
 export class RateCounter {
   #slots: Int32Array;
+  #keys: number;
 
   constructor(memory: SharedLimitsMemory) {
     this.#slots = new Int32Array(memory.rates);
+    this.#keys = Math.floor(this.#slots.length / 2);
   }
 
-  #window(windowMs: number, now: number): number {
-    return Math.floor(now / windowMs) & WINDOW_MASK;
+  #read(index: number, window: number): number {
+    const value = Atomics.load(this.#slots, index);
+    return (value >>> COUNT_BITS) === (window & WINDOW_MASK) ? value & COUNT_MAX : 0;
   }
 
-  /** Events for `key` in the current window. */
+  /** Events for `key` within the last `windowMs` (estimated, rounded up). */
   count(key: string, windowMs: number, now = Date.now()): number {
-    const value = Atomics.load(this.#slots, slotOf(key, this.#slots.length));
-    return (value >>> COUNT_BITS) === this.#window(windowMs, now) ? value & COUNT_MAX : 0;
+    const base = slotOf(key, this.#keys) * 2;
+    const window = Math.floor(now / windowMs);
+    const current = this.#read(base + (window & 1), window);
+    const previous = this.#read(base + ((window - 1) & 1), window - 1);
+    const elapsed = (now - window * windowMs) / windowMs;
+    return Math.ceil(current + previous * (1 - elapsed));
   }
 
-  /** Records one event for `key`; returns the count in the current window including it. */
+  /** Records one event for `key`; returns the count within the last `windowMs` including it. */
   hit(key: string, windowMs: number, now = Date.now()): number {
-    const slot = slotOf(key, this.#slots.length);
-    const window = this.#window(windowMs, now);
+    const base = slotOf(key, this.#keys) * 2;
+    const window = Math.floor(now / windowMs);
+    const index = base + (window & 1);
+    const tag = window & WINDOW_MASK;
     while (true) {
-      const value = Atomics.load(this.#slots, slot);
-      const count = (value >>> COUNT_BITS) === window ? value & COUNT_MAX : 0;
-      const next = Math.min(count + 1, COUNT_MAX);
-      const packed = (window << COUNT_BITS) | next;
-      if (Atomics.compareExchange(this.#slots, slot, value, packed) === value) return next;
+      const value = Atomics.load(this.#slots, index);
+      const count = (value >>> COUNT_BITS) === tag ? value & COUNT_MAX : 0;
+      const packed = (tag << COUNT_BITS) | Math.min(count + 1, COUNT_MAX);
+      if (Atomics.compareExchange(this.#slots, index, value, packed) === value) break;
     }
+    return this.count(key, windowMs, now);
   }
 }
