@@ -48,6 +48,27 @@ Options:
   --max-messages-per-minute N     Messages per minute
                                   ("default": smtp.auth.max_messages_per_minute)
   --json                          JSON output for list`,
+  dkim: `Usage: fastmta dkim generate DOMAIN SELECTOR [--algorithm rsa|ed25519] [--bits N]
+       fastmta dkim list
+       fastmta dkim remove DOMAIN SELECTOR
+
+Manages DKIM signing keys. Mail is signed with every key of its From domain (or the nearest
+parent domain that has keys). "generate" prints the DNS TXT record to publish.
+  --config FILE        JSON configuration (database, dkim.master_key_file)
+  --algorithm ALG      rsa (default, 2048 bits) or ed25519
+  --bits N             RSA key size (default 2048)
+  --json               Print JSON
+
+Private keys are stored in the database sealed (AES-256-GCM) with a master key read from
+FASTMTA_DKIM_MASTER_KEY or dkim.master_key_file (default <data_dir>/dkim_master.key, created
+with mode 0600 on first use). Keep that file private and back it up with the database.`,
+  suppression: `Usage: fastmta suppression list [--json]
+       fastmta suppression remove ADDRESS
+
+Addresses that hard-bounced (the mailbox does not exist) are not tried again for
+bounce.suppression_time; mail to them fails at once. "remove" lets mail to ADDRESS go out again.
+  --config FILE   JSON configuration
+  --json          Print JSON`,
 };
 
 const USAGE = `Usage: fastmta <command> [options]
@@ -57,6 +78,8 @@ Commands:
   migrate   Apply database migrations
   queue     Show the queue
   user      Manage SMTP users
+  dkim      Manage DKIM keys
+  suppression  Show or lift suppressed addresses
   admin     Manage console users
 
 Run "fastmta <command> --help" for a command's options.`;
@@ -84,9 +107,12 @@ async function main(args: string[]): Promise<number> {
         password: { type: "string" },
         "max-recipients": { type: "string" },
         "max-messages-per-minute": { type: "string" },
+        algorithm: { type: "string" },
+        bits: { type: "string" },
       },
+      allowPositionals: command === "dkim" || command === "admin" || command === "suppression" ||
+        command === "user",
       strict: true,
-      allowPositionals: command === "admin" || command === "user",
     }));
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${COMMANDS[command]}`);
@@ -139,6 +165,31 @@ async function main(args: string[]): Promise<number> {
             return 2;
           }
           throw error;
+        }
+      }
+      case "suppression": {
+        const { suppression } = await import("./cli/suppression.ts");
+        const { UsageError } = await import("./cli/_usage.ts");
+        try {
+          return await suppression(configPath, positionals, { json: Boolean(values.json) });
+        } catch (error) {
+          if (!(error instanceof UsageError)) throw error;
+          console.error(`${error.message}\n\n${COMMANDS.suppression}`);
+          return 2;
+        }
+      }
+      case "dkim": {
+        const { dkim, UsageError } = await import("./cli/dkim.ts");
+        try {
+          return await dkim(configPath, positionals, {
+            algorithm: values.algorithm,
+            bits: values.bits,
+            json: Boolean(values.json),
+          });
+        } catch (error) {
+          if (!(error instanceof UsageError)) throw error;
+          console.error(`${error.message}\n\n${COMMANDS.dkim}`);
+          return 2;
         }
       }
     }

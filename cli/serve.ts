@@ -60,6 +60,7 @@ export async function serve(configPath: string | null): Promise<void> {
         i,
         (message) => {
           if (message.type === "settled") scheduler.settled(message.count);
+          if (message.type === "accepted") scheduler.wake(); // DSNs made by the worker
         },
       ),
     );

@@ -6,6 +6,7 @@
 import { loadConfig } from "../core/config/mod.ts";
 import { openStore, type Store } from "../core/store/mod.ts";
 import { addUser, changePassword, loadSecretKey, validateUsername } from "../core/auth/mod.ts";
+import { UsageError } from "./_usage.ts";
 
 /** What `main.ts` parsed for a `user` command. */
 export interface UserCommand {
@@ -17,10 +18,7 @@ export interface UserCommand {
   maxMessagesPerMinute?: string;
 }
 
-/** Thrown for bad usage (exit code 2). */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+export { UsageError };
 
 async function readPassword(): Promise<string> {
   if (Deno.stdin.isTerminal()) {

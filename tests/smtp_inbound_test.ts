@@ -244,7 +244,7 @@ Deno.test("SMTP inbound: modes, TLS, AUTH, relay policy, ESMTP extensions", asyn
     const meta = fx.message(id)!.meta;
     assertEquals(meta.dsn, {
       ret: "HDRS",
-      envid: "env+id42",
+      envid: "env+2Bid42", // xtext, as sent
       rcpt: {
         "b@remote.test": { notify: ["SUCCESS", "FAILURE"], orcpt: "rfc822;orig@remote.test" },
       },

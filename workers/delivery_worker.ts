@@ -3,7 +3,7 @@
  * units from the scheduler, delivers them concurrently, and settles outcomes in batches (one
  * transaction per batch), reporting how many finished so the scheduler can send more.
  * Talks to: remote MX hosts, DNS, the store. Reads config: delivery.*, dns.*, routes,
- * ip_addressess (outbound).
+ * ip_addressess (outbound), bounce.*, dkim.* (through the bounce and DKIM hooks).
  */
 /// <reference lib="deno.worker" />
 import type { Config, Vmta } from "../core/config/mod.ts";
@@ -13,6 +13,7 @@ import { ConnectionPools } from "../core/delivery/pool.ts";
 import type { LeasedUnit, UnitOutcome } from "../core/queue/contracts.ts";
 import { openStore, type Store } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
+import { type BounceHooks, createBounceHooks } from "./_bounce_hooks.ts";
 
 let store: Store;
 let ctx: DeliveryContext;
@@ -21,6 +22,7 @@ let settling = false;
 let settleScheduled = false;
 let active = 0;
 let stopping = false;
+let bounce: BounceHooks | null = null;
 
 function post(message: FromWorker) {
   self.postMessage(message);
@@ -49,6 +51,7 @@ async function settle() {
       post({ type: "log", line: `delivery: ${lost} outcomes arrived after their lease` });
     }
     post({ type: "settled", count: batch.length });
+    bounce?.afterSettle(batch); // [bounce hook] suppressions and DSNs, after the outcome is durable
   } catch (error) {
     // Nothing is lost: the leases expire and the units are delivered again (at-least-once).
     post({
@@ -67,7 +70,7 @@ async function deliver(unit: LeasedUnit) {
   try {
     // Await first: `pending.push(await …)` would capture the array a settle already took.
     const outcome = await deliverUnit(ctx, unit);
-    pending.push(outcome);
+    pending.push(bounce ? bounce.classify(outcome) : outcome); // [bounce hook] categories
   } catch (error) {
     post({ type: "log", line: `delivery: unit ${unit.unitId}: ${(error as Error).stack}` });
     post({ type: "settled", count: 1 });
@@ -77,7 +80,7 @@ async function deliver(unit: LeasedUnit) {
   scheduleSettle();
 }
 
-async function init(config: Config) {
+async function init(config: Config, index: number) {
   store = await openStore(config, "deliver");
   const pick = roundRobin(config.vmtas);
   ctx = {
@@ -87,13 +90,15 @@ async function init(config: Config) {
     pickVmta: () => pick(),
     readBody: (id) => store.readBody(id),
   };
+  // [bounce/dkim hooks] suppression screen, DKIM signing, classification, DSNs.
+  bounce = createBounceHooks(config, index, store, ctx, post);
 }
 
 self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   if (message.type === "init") {
     try {
-      await init(message.config);
+      await init(message.config, message.index);
       post({ type: "ready" });
     } catch (error) {
       post({ type: "fatal", error: (error as Error).message });
@@ -110,6 +115,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       if (pending.length > 0 && !settling) await settle();
       else await new Promise((r) => setTimeout(r, 10));
     }
+    await bounce?.stop();
     await ctx?.pools.closeAll();
     await store?.close();
     post({ type: "stopped" });

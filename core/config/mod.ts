@@ -59,6 +59,8 @@ export interface Config {
   routes: ConfigFile["routes"];
   vmtas: Vmta[];
   delivery: ConfigFile["delivery"];
+  bounce: ConfigFile["bounce"];
+  dkim: ConfigFile["dkim"] & { masterKeyFile: string };
   queue: ConfigFile["queue"];
   rabbitmq?: ConfigFile["rabbitmq"];
   /** Where the file came from, or null for built-in defaults. */
@@ -244,6 +246,11 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
       group: String(ip.group_id ?? "default"),
     })),
     delivery: file.delivery,
+    bounce: file.bounce,
+    dkim: {
+      ...file.dkim,
+      masterKeyFile: resolve(file.dkim.master_key_file ?? join(dataDir, "dkim_master.key")),
+    },
     queue: file.queue,
     rabbitmq: file.rabbitmq,
     source,

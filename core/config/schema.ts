@@ -160,6 +160,22 @@ export const configSchema = z.object({
     idle_timeout: duration.default(5_000),
     concurrency: z.number().int().min(1).default(200),
   }).strict().prefault({}),
+  bounce: z.object({
+    /** Send delivery status notifications (RFC 3464) for failed recipients. */
+    dsn: z.boolean().default(true),
+    /** How long a hard-bounced address (bad mailbox) is suppressed; 0 disables suppression. */
+    suppression_time: duration.default(30 * 24 * 3_600_000),
+    /** Largest original message returned whole in a DSN; bigger ones return headers only. */
+    return_max_size: z.number().int().min(0).default(1_048_576),
+  }).strict().prefault({}),
+  dkim: z.object({
+    /** On a signing failure: send the message unsigned, or defer it (retry schedule). */
+    on_error: z.enum(["send_unsigned", "defer"]).default("send_unsigned"),
+    /** File with the key that seals private keys in the database (default in data_dir). */
+    master_key_file: z.string().optional(),
+    /** How often delivery workers reload the key table. */
+    refresh_interval: duration.default(60_000),
+  }).strict().prefault({}),
   queue: z.object({
     lease_time: duration.default(600_000),
     batch_size: z.number().int().min(1).max(10_000).default(200),

@@ -19,6 +19,10 @@ export interface DeliveryContext {
   /** Picks the source for a unit; null means the OS default address. */
   pickVmta(unit: LeasedUnit): Vmta | null;
   readBody(messageId: string): Promise<Uint8Array | null>;
+  /** [bounce hook] Splits off recipients that must not be tried (core/bounce suppression). */
+  screen?(unit: LeasedUnit): Promise<{ unit: LeasedUnit; results: RecipientResult[] }>;
+  /** [dkim hook] Signs the body before the transaction, or says to hold the unit (core/dkim). */
+  sign?(body: Uint8Array): Promise<{ body: Uint8Array } | { hold: string }>;
 }
 
 function outcomeOf(code: number): "delivered" | "deferred" | "failed" {
@@ -38,6 +42,9 @@ function allRecipients(
 /** Runs one delivery attempt and returns its outcome (never throws). */
 export async function deliverUnit(ctx: DeliveryContext, unit: LeasedUnit): Promise<UnitOutcome> {
   const started = Date.now();
+  // [bounce hook] Suppressed recipients fail here, before any connection.
+  const screened = ctx.screen ? await ctx.screen(unit) : { unit, results: [] };
+  unit = screened.unit;
   const vmta = ctx.pickVmta(unit);
   const base = {
     unitId: unit.unitId,
@@ -50,6 +57,7 @@ export async function deliverUnit(ctx: DeliveryContext, unit: LeasedUnit): Promi
     tls: false,
   };
   const finish = (results: RecipientResult[]): UnitOutcome => {
+    results = [...screened.results, ...results]; // [bounce hook]
     const now = Date.now();
     let retryAt: number | null = null;
     if (results.some((r) => r.outcome === "deferred")) {
@@ -69,10 +77,15 @@ export async function deliverUnit(ctx: DeliveryContext, unit: LeasedUnit): Promi
     return { ...base, at: now, durationMs: now - started, results, retryAt };
   };
 
-  const body = await ctx.readBody(unit.messageId);
+  if (unit.recipients.length === 0) return finish([]); // [bounce hook] all suppressed
+  let body = await ctx.readBody(unit.messageId);
   if (body === null) {
     return finish(allRecipients(unit, "failed", null, "message body missing from the store"));
   }
+  // [dkim hook] Sign once per attempt; a failure may hold the unit (dkim.on_error).
+  const signed = ctx.sign ? await ctx.sign(body) : { body };
+  if ("hold" in signed) return finish(allRecipients(unit, "deferred", null, signed.hold));
+  body = signed.body;
   const destination = await ctx.resolver.resolve(unit.domain);
   if (destination.kind === "permanent") {
     return finish(allRecipients(unit, "failed", null, destination.reason));

@@ -69,6 +69,20 @@ function clientIp(session: SMTPServerSession): string {
   return session.remoteAddress.replace(/^::ffff:/i, "");
 }
 
+/**
+ * xtext (RFC 3461 §4): the wire form of ENVID and ORCPT. smtp-server hands us decoded values;
+ * they are stored encoded again, as the client sent them, which is what the bounce stage reads.
+ */
+export function encodeXtext(value: string): string {
+  let out = "";
+  for (const byte of new TextEncoder().encode(value)) {
+    out += byte >= 0x21 && byte <= 0x7e && byte !== 0x2b && byte !== 0x3d
+      ? String.fromCharCode(byte)
+      : "+" + byte.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return out;
+}
+
 /** DSN parameters (RFC 3461) of the transaction, in the shape the bounce stage reads. */
 function dsnMeta(session: SMTPServerSession): Record<string, unknown> | null {
   const envelope = session.envelope;
@@ -77,12 +91,12 @@ function dsnMeta(session: SMTPServerSession): Record<string, unknown> | null {
     if (r.dsn?.notify || r.dsn?.orcpt) {
       rcpt[r.address] = {
         ...(r.dsn.notify ? { notify: r.dsn.notify } : {}),
-        ...(r.dsn.orcpt ? { orcpt: r.dsn.orcpt } : {}),
+        ...(r.dsn.orcpt ? { orcpt: encodeXtext(r.dsn.orcpt) } : {}),
       };
     }
   }
   const ret = envelope.dsn?.ret ?? null;
-  const envid = envelope.dsn?.envid ?? null;
+  const envid = envelope.dsn?.envid ? encodeXtext(envelope.dsn.envid) : null;
   if (!ret && !envid && Object.keys(rcpt).length === 0) return null;
   return { ret, envid, rcpt };
 }

@@ -12,7 +12,8 @@ export interface NewMessage {
   id: string;
   sender: string;
   recipients: string[];
-  channel: "smtp" | "api" | "cli" | "inject" | "outbox";
+  /** Where it came from; "bounce" marks a delivery status notification we generated. */
+  channel: "smtp" | "api" | "cli" | "inject" | "outbox" | "bounce";
   clientIp: string | null;
   receivedAt: number;
   body: Uint8Array;
@@ -32,12 +33,17 @@ export interface LeasedUnit {
   recipients: string[];
 }
 
-/** What happened to one recipient in one attempt. */
+/**
+ * What happened to one recipient in one attempt. "suppressed" means it was not tried because
+ * the address is on the suppression list (core/bounce); it is final, like "failed".
+ */
 export interface RecipientResult {
   address: string;
-  outcome: "delivered" | "deferred" | "failed";
+  outcome: "delivered" | "deferred" | "failed" | "suppressed";
   code: number | null;
   reply: string;
+  /** Why it bounced or was deferred (see core/bounce/classify.ts); set before settle. */
+  category?: string | null;
 }
 
 /** The outcome of one delivery attempt of one unit, to be settled. */

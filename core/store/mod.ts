@@ -12,6 +12,10 @@ import type { Tables } from "./tables.ts";
 
 export type {
   AttemptRow,
+  DkimKeyRecord,
+  DsnClaim,
+  DsnRecipientRow,
+  DsnWork,
   LeaseRequest,
   MessageStatus,
   MessageSummary,
@@ -19,6 +23,7 @@ export type {
   SmtpUser,
   SmtpUserUpdate,
   Store,
+  Suppression,
 } from "./store.ts";
 export { SqlStore } from "./sql_store.ts";
 

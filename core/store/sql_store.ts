@@ -10,6 +10,9 @@ import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts"
 import type { MessagesTable, QueueTable, RecipientsTable, Tables } from "./tables.ts";
 import type {
   AttemptRow,
+  DkimKeyRecord,
+  DsnClaim,
+  DsnWork,
   LeaseRequest,
   MessageStatus,
   MessageSummary,
@@ -17,6 +20,7 @@ import type {
   SmtpUser,
   SmtpUserUpdate,
   Store,
+  Suppression,
 } from "./store.ts";
 import * as smtpUsers from "./smtp_users.ts";
 import { domainOf } from "../address.ts";
@@ -204,6 +208,7 @@ export class SqlStore implements Store {
           tls: o.tls ? 1 : 0,
           duration_ms: Math.round(o.durationMs),
           node_id: null,
+          category: r.category ?? null,
         }))
       );
       for (const part of chunks(attemptRows, INSERT_CHUNK)) {
@@ -242,7 +247,7 @@ export class SqlStore implements Store {
         // Recipients sharing one reply (the usual case: the DATA reply) take one statement.
         const groups = new Map<string, { r: typeof o.results[number]; addresses: string[] }>();
         for (const r of o.results) {
-          const key = `${r.outcome}\u0000${r.code}\u0000${r.reply}`;
+          const key = `${r.outcome}\u0000${r.code}\u0000${r.reply}\u0000${r.category}`;
           const group = groups.get(key);
           if (group) group.addresses.push(r.address);
           else groups.set(key, { r, addresses: [r.address] });
@@ -255,6 +260,9 @@ export class SqlStore implements Store {
               last_code: r.code,
               last_reply: r.reply,
               updated_at: o.at,
+              category: r.category ?? null,
+              // A final failure owes the sender a DSN: due from this same transaction on.
+              ...(r.outcome === "failed" || r.outcome === "suppressed" ? { dsn: "pending" } : {}),
             }))
             .where("unit_id", "=", o.unitId).where("address", "in", addresses).execute();
         }
@@ -296,6 +304,7 @@ export class SqlStore implements Store {
       deferred: 0,
       delivered: 0,
       failed: 0,
+      suppressed: 0,
       in_flight_units: Number(inFlight?.n ?? 0),
     };
     for (const row of byState) counts[row.state] = Number(row.n);
@@ -344,6 +353,170 @@ export class SqlStore implements Store {
     return smtpUsers.removeSmtpUser(this.db, username);
   }
 
+  async suppressions(addresses: string[], now: number): Promise<Suppression[]> {
+    if (addresses.length === 0) return [];
+    const wanted = [...new Set(addresses.map((a) => a.toLowerCase()))];
+    const out: Suppression[] = [];
+    for (const part of chunks(wanted, INSERT_CHUNK)) {
+      const rows = await this.db.selectFrom("suppressions").selectAll()
+        .where("address", "in", part).where("expires_at", ">", now).execute();
+      out.push(...rows.map(suppressionOf));
+    }
+    return out;
+  }
+
+  async addSuppressions(entries: Suppression[]): Promise<void> {
+    if (entries.length === 0) return;
+    const byAddress = new Map(entries.map((e) => [e.address.toLowerCase(), e]));
+    const rows = [...byAddress].map(([address, e]) => ({
+      address,
+      category: e.category,
+      code: e.code,
+      reason: e.reason,
+      message_id: e.messageId,
+      created_at: e.createdAt,
+      expires_at: e.expiresAt,
+    }));
+    // Delete then insert: a portable upsert.
+    await this.db.transaction().execute(async (trx) => {
+      for (const part of chunks(rows, INSERT_CHUNK)) {
+        await trx.deleteFrom("suppressions").where("address", "in", part.map((r) => r.address))
+          .execute();
+        await trx.insertInto("suppressions").values(part).execute();
+      }
+    });
+  }
+
+  async removeSuppression(address: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("suppressions")
+      .where("address", "=", address.toLowerCase()).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listSuppressions(now: number, limit: number): Promise<Suppression[]> {
+    const rows = await this.db.selectFrom("suppressions").selectAll()
+      .where("expires_at", ">", now).orderBy("created_at", "desc").limit(limit).execute();
+    return rows.map(suppressionOf);
+  }
+
+  async claimDsns(claim: DsnClaim): Promise<DsnWork[]> {
+    let select = this.db.selectFrom("recipients").select("id").where("dsn", "=", "pending");
+    if (claim.messageIds) {
+      if (claim.messageIds.length === 0) return [];
+      select = select.where("message_id", "in", claim.messageIds);
+    }
+    const ids = (await select.orderBy("id").limit(claim.limit).execute()).map((r) => Number(r.id));
+    if (ids.length === 0) return [];
+    // `dsn = 'pending'` in the update makes the claim atomic per row without row locks.
+    await this.db.updateTable("recipients").set({ dsn: claim.token })
+      .where("id", "in", ids).where("dsn", "=", "pending").execute();
+    const recipients = await this.db.selectFrom("recipients")
+      .select([
+        "id",
+        "message_id",
+        "address",
+        "state",
+        "last_code",
+        "last_reply",
+        "category",
+        "updated_at",
+      ])
+      .where("dsn", "=", claim.token).orderBy("id").execute();
+    if (recipients.length === 0) return [];
+    const messageIds = [...new Set(recipients.map((r) => r.message_id))];
+    const messages = await this.db.selectFrom("messages")
+      .select(["id", "sender", "channel", "created_at", "meta"])
+      .where("id", "in", messageIds).execute();
+    // The last attempt that reached a server names the Remote-MTA.
+    const attempts = await this.db.selectFrom("attempts")
+      .select(["message_id", "recipient", "mx_host", "remote_ip"])
+      .where("message_id", "in", messageIds).where("mx_host", "is not", null)
+      .orderBy("id").execute();
+    const lastHost = new Map<string, { mx_host: string | null; remote_ip: string | null }>();
+    for (const a of attempts) lastHost.set(`${a.message_id}\u0000${a.recipient}`, a);
+    const work = new Map<string, DsnWork>();
+    for (const m of messages) {
+      let meta: Record<string, unknown> | null = null;
+      try {
+        meta = m.meta ? JSON.parse(m.meta) : null;
+      } catch {
+        meta = null;
+      }
+      work.set(m.id, {
+        messageId: m.id,
+        sender: m.sender,
+        channel: m.channel,
+        createdAt: Number(m.created_at),
+        meta,
+        recipients: [],
+      });
+    }
+    for (const r of recipients) {
+      const host = lastHost.get(`${r.message_id}\u0000${r.address}`);
+      work.get(r.message_id)?.recipients.push({
+        id: Number(r.id),
+        address: r.address,
+        state: r.state,
+        code: r.last_code === null ? null : Number(r.last_code),
+        reply: r.last_reply,
+        category: r.category,
+        updatedAt: Number(r.updated_at),
+        mxHost: host?.mx_host ?? null,
+        remoteIp: host?.remote_ip ?? null,
+      });
+    }
+    return [...work.values()].filter((w) => w.recipients.length > 0);
+  }
+
+  async finishDsns(recipientIds: number[], state: "sent" | "skipped"): Promise<void> {
+    for (const part of chunks(recipientIds, INSERT_CHUNK)) {
+      await this.db.updateTable("recipients").set({ dsn: state }).where("id", "in", part)
+        .execute();
+    }
+  }
+
+  async releaseDsnClaims(tokenPrefix: string): Promise<number> {
+    // LIKE narrows the search; startsWith makes it exact ("_" and "%" are LIKE wildcards).
+    const rows = await this.db.selectFrom("recipients").select(["id", "dsn"])
+      .where("dsn", "like", `${tokenPrefix}%`).execute();
+    const ids = rows.filter((r) => r.dsn?.startsWith(tokenPrefix)).map((r) => Number(r.id));
+    for (const part of chunks(ids, INSERT_CHUNK)) {
+      await this.db.updateTable("recipients").set({ dsn: "pending" }).where("id", "in", part)
+        .execute();
+    }
+    return ids.length;
+  }
+
+  async dkimKeys(): Promise<DkimKeyRecord[]> {
+    const rows = await this.db.selectFrom("dkim_keys").selectAll()
+      .orderBy("domain").orderBy("selector").execute();
+    return rows.map((r) => ({
+      domain: r.domain,
+      selector: r.selector,
+      algorithm: r.algorithm,
+      privateKey: r.private_key,
+      publicKey: r.public_key,
+      createdAt: Number(r.created_at),
+    }));
+  }
+
+  async addDkimKey(key: DkimKeyRecord): Promise<void> {
+    await this.db.insertInto("dkim_keys").values({
+      domain: key.domain,
+      selector: key.selector,
+      algorithm: key.algorithm,
+      private_key: key.privateKey,
+      public_key: key.publicKey,
+      created_at: key.createdAt,
+    }).execute();
+  }
+
+  async removeDkimKey(domain: string, selector: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("dkim_keys")
+      .where("domain", "=", domain).where("selector", "=", selector).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
   async listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]> {
     let query = this.db.selectFrom("messages")
       .select(["id", "sender", "created_at", "size", "recipient_count"])
@@ -361,7 +534,7 @@ export class SqlStore implements Store {
       for (const s of states) {
         if (s.message_id !== m.id) continue;
         if (s.state === "queued" || s.state === "deferred") pending += Number(s.n);
-        if (s.state === "failed") failed += Number(s.n);
+        if (s.state === "failed" || s.state === "suppressed") failed += Number(s.n);
       }
       return {
         id: m.id,
@@ -405,4 +578,24 @@ export class SqlStore implements Store {
   async close(): Promise<void> {
     await this.#onClose();
   }
+}
+
+function suppressionOf(row: {
+  address: string;
+  category: string;
+  code: number | null;
+  reason: string | null;
+  message_id: string | null;
+  created_at: number;
+  expires_at: number;
+}): Suppression {
+  return {
+    address: row.address,
+    category: row.category,
+    code: row.code === null ? null : Number(row.code),
+    reason: row.reason,
+    messageId: row.message_id,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+  };
 }

@@ -40,10 +40,17 @@ export interface RecipientsTable {
   last_code: number | null;
   last_reply: string | null;
   updated_at: number;
+  /** Bounce category of the last attempt (0004). */
+  category: string | null;
+  /**
+   * Delivery status notification (0004): null (none due), "pending" (due, set by settle),
+   * "claim:…" (being built by one worker), "sent" or "skipped" (NOTIFY, null sender).
+   */
+  dsn: string | null;
 }
 
 /** Where a recipient stands. */
-export type RecipientState = "queued" | "deferred" | "delivered" | "failed";
+export type RecipientState = "queued" | "deferred" | "delivered" | "failed" | "suppressed";
 
 /** `attempts`: the delivery log, one row per recipient per attempt. */
 export interface AttemptsTable {
@@ -53,7 +60,7 @@ export interface AttemptsTable {
   unit_id: string;
   recipient: string;
   domain: string;
-  outcome: "delivered" | "deferred" | "failed";
+  outcome: "delivered" | "deferred" | "failed" | "suppressed";
   code: number | null;
   reply: string | null;
   source_ip: string | null;
@@ -62,6 +69,29 @@ export interface AttemptsTable {
   tls: number;
   duration_ms: number;
   node_id: string | null;
+  /** Bounce category (0004). */
+  category: string | null;
+}
+
+/** `suppressions` (0004): addresses that hard-bounced, not tried again until `expires_at`. */
+export interface SuppressionsTable {
+  address: string;
+  category: string;
+  code: number | null;
+  reason: string | null;
+  message_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+/** `dkim_keys` (0004): signing keys per domain and selector; `private_key` is sealed. */
+export interface DkimKeysTable {
+  domain: string;
+  selector: string;
+  algorithm: string;
+  private_key: string;
+  public_key: string;
+  created_at: number;
 }
 
 /** `smtp_users`: accounts for SMTP AUTH (see migrations/0002_smtp_users.ts). */
@@ -98,6 +128,8 @@ export interface Tables {
   recipients: RecipientsTable;
   attempts: AttemptsTable;
   smtp_users: SmtpUsersTable;
+  suppressions: SuppressionsTable;
+  dkim_keys: DkimKeysTable;
   admin_users: AdminUsersTable;
   admin_sessions: AdminSessionsTable;
 }
