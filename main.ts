@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, ENV_OVERRIDES } from "./core/config/mod.ts";
+import { SHAPING_USAGE } from "./cli/shaping.ts";
 
 const COMMANDS: Record<string, string> = {
   serve: `Usage: fastmta serve [--config FILE]
@@ -48,6 +49,7 @@ Options:
   --max-messages-per-minute N     Messages per minute
                                   ("default": smtp.auth.max_messages_per_minute)
   --json                          JSON output for list`,
+  shaping: SHAPING_USAGE,
   dkim: `Usage: fastmta dkim generate DOMAIN SELECTOR [--algorithm rsa|ed25519] [--bits N]
        fastmta dkim list
        fastmta dkim remove DOMAIN SELECTOR
@@ -78,6 +80,7 @@ Commands:
   migrate   Apply database migrations
   queue     Show the queue
   user      Manage SMTP users
+  shaping   List or change the stored shaping rules (limits, pauses)
   dkim      Manage DKIM keys
   suppression  Show or lift suppressed addresses
   admin     Manage console users
@@ -110,8 +113,7 @@ async function main(args: string[]): Promise<number> {
         algorithm: { type: "string" },
         bits: { type: "string" },
       },
-      allowPositionals: command === "dkim" || command === "admin" || command === "suppression" ||
-        command === "user",
+      allowPositionals: ["admin", "dkim", "shaping", "suppression", "user"].includes(command),
       strict: true,
     }));
   } catch (error) {
@@ -166,6 +168,11 @@ async function main(args: string[]): Promise<number> {
           }
           throw error;
         }
+        }
+      }
+      case "shaping": {
+        const { shaping } = await import("./cli/shaping.ts");
+        return await shaping(configPath, positionals);
       }
       case "suppression": {
         const { suppression } = await import("./cli/suppression.ts");

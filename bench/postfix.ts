@@ -9,6 +9,8 @@ import { processTree, readStat } from "./procstat.ts";
 
 /** Default location of the shared configuration script. */
 export const POSTFIX_SCRIPT = "/work/shared/bench/postfix-relay.sh";
+/** Lock serialising bench runs that use the machine's (single) Postfix. */
+export const LOCK_FILE = "/tmp/fastmta-bench-postfix.lock";
 /** smtp-source path (installed with Postfix on Debian). */
 export const SMTP_SOURCE = "/usr/sbin/smtp-source";
 
@@ -59,6 +61,7 @@ export class PostfixServer implements Server {
     } catch {
       throw new Error(`${this.#script} not found (needed for --vs-postfix)`);
     }
+    await this.#lock(log);
     if (await this.#running()) {
       log("postfix: an instance is running; stopping it before reconfiguring");
       await this.#postfix(["stop"]);
@@ -80,6 +83,27 @@ export class PostfixServer implements Server {
       this.#queueDir;
     this.version = `Postfix ${(await run("postconf", ["-h", "mail_version"])).stdout.trim()}`;
     log(`postfix: ${res.stdout.trim().split("\n").pop()}`);
+  }
+
+  /**
+   * Postfix is one per machine: concurrent bench runs with --vs-postfix would reconfigure and stop
+   * each other's instance. Take an exclusive lock (held until this process exits), waiting at most
+   * 20 minutes.
+   */
+  async #lock(log: (s: string) => void): Promise<void> {
+    const file = await Deno.open(LOCK_FILE, { create: true, write: true });
+    const deadline = Date.now() + 20 * 60_000;
+    let told = false;
+    while (!(await file.tryLock(true))) {
+      if (Date.now() > deadline) {
+        file.close();
+        throw new Error(`another bench run holds ${LOCK_FILE} (Postfix busy) for over 20 min`);
+      }
+      if (!told) log(`postfix: another bench run is using Postfix; waiting for ${LOCK_FILE}`);
+      told = true;
+      await sleep(1_000);
+    }
+    cleanup.add("release postfix lock", () => file.close());
   }
 
   async #running(): Promise<boolean> {

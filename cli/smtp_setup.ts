@@ -12,13 +12,13 @@ import type { Config } from "../core/config/mod.ts";
 import { loadSecretKey } from "../core/auth/mod.ts";
 import { ensureTlsFiles } from "../core/inbound/tls.ts";
 import { createSharedLimits } from "../core/inbound/shared_limits.ts";
-import type { WorkerShared } from "../workers/protocol.ts";
+import type { InitExtras } from "./supervisor.ts";
 
 /** Prepares TLS, the auth key and the shared memory; throws with a clear message if it cannot. */
 export async function prepareSmtp(
   config: Config,
   log: (line: string) => void,
-): Promise<WorkerShared> {
+): Promise<InitExtras> {
   await ensureTlsFiles(config, log);
   if (config.smtp.auth.mechanisms.includes("CRAM-MD5")) {
     const { created } = await loadSecretKey(config.smtp.authKeyFile, { create: true });

@@ -1,18 +1,30 @@
 /** Messages between the main thread and its workers: small (ids, counts, control), never bodies. */
 import type { Config } from "../core/config/mod.ts";
 import type { LeasedUnit } from "../core/queue/contracts.ts";
+import type { Destination } from "../core/delivery/mx.ts";
+import type { StoredRule } from "../core/delivery/policy.ts";
 import type { SharedLimitsMemory } from "../core/inbound/shared_limits.ts";
-
-/** Shared memory some workers get at init (SharedArrayBuffers, shared, not copied). */
-export interface WorkerShared {
-  /** Connection and rate counters of the SMTP workers. */
-  smtpLimits?: SharedLimitsMemory;
-}
 
 /** Main thread → any worker. */
 export type ToWorker =
-  | { type: "init"; config: Config; index: number; shared?: WorkerShared }
-  | { type: "units"; units: LeasedUnit[] }
+  | {
+    type: "init";
+    config: Config;
+    index: number;
+    /** Delivery workers: per-source-IP daily counts shared by the node (IP warm-up). */
+    dailyCounters?: SharedArrayBuffer;
+    /** Delivery workers: the stored shaping rules at start. */
+    rules?: StoredRule[];
+    /** SMTP workers: connection and rate counters shared by all SMTP workers of the node. */
+    smtpLimits?: SharedLimitsMemory;
+  }
+  | {
+    type: "units";
+    units: LeasedUnit[];
+    /** Delivery workers: each unit's destination, by domain, as the dispatcher resolved it. */
+    destinations?: Record<string, Destination>;
+  }
+  | { type: "rules"; rules: StoredRule[] }
   | { type: "stop" };
 
 /** Any worker → main thread. */

@@ -24,8 +24,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   if (message.type === "init") {
     try {
-      const { config, shared } = message;
-      if (!shared?.smtpLimits) throw new Error("SMTP worker started without shared limits");
+      const { config, smtpLimits } = message;
+      if (!smtpLimits) throw new Error("SMTP worker started without shared limits");
       const log = (line: string) => post({ type: "log", line });
       store = await openStore(config, "accept");
       const acceptor = new Acceptor(store, {
@@ -46,7 +46,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         policy,
         authenticator,
         tls: await loadTls(config),
-        limits: shared.smtpLimits,
+        limits: smtpLimits,
         worker: message.index,
         log,
       });

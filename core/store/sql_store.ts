@@ -7,7 +7,13 @@ import type { Insertable, Kysely, Transaction } from "kysely";
 import { Migrator } from "kysely/migration";
 import { type Dialect, migrationsFor } from "../../migrations/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
-import type { MessagesTable, QueueTable, RecipientsTable, Tables } from "./tables.ts";
+import type {
+  AttemptsTable,
+  MessagesTable,
+  QueueTable,
+  RecipientsTable,
+  Tables,
+} from "./tables.ts";
 import type {
   AttemptRow,
   DkimKeyRecord,
@@ -17,6 +23,7 @@ import type {
   MessageStatus,
   MessageSummary,
   QueueCounts,
+  ShapingRuleRow,
   SmtpUser,
   SmtpUserUpdate,
   Store,
@@ -165,6 +172,7 @@ export class SqlStore implements Store {
         "queue.attempts as attempts",
         "messages.sender as sender",
         "messages.created_at as created_at",
+        "messages.meta as meta",
       ])
       .where("queue.id", "in", ids).orderBy("queue.due_at").execute();
     const recipients = await trx.selectFrom("recipients").select(["unit_id", "address"])
@@ -185,6 +193,7 @@ export class SqlStore implements Store {
       createdAt: Number(u.created_at),
       leaseToken: token,
       recipients: byUnit.get(u.id) ?? [],
+      meta: parseMeta(u.meta),
     }));
   }
 
@@ -192,53 +201,61 @@ export class SqlStore implements Store {
     if (outcomes.length === 0) return 0;
     let lost = 0;
     await this.db.transaction().execute(async (trx) => {
-      const attemptRows = outcomes.flatMap((o) =>
-        o.results.map((r) => ({
-          at: o.at,
+      const attemptRows: Insertable<AttemptsTable>[] = [];
+      for (const o of outcomes) {
+        const common = {
           message_id: o.messageId,
           unit_id: o.unitId,
-          recipient: r.address,
           domain: o.domain,
-          outcome: r.outcome,
-          code: r.code,
-          reply: r.reply,
-          source_ip: o.sourceIp,
-          mx_host: o.mxHost,
-          remote_ip: o.remoteIp,
-          tls: o.tls ? 1 : 0,
-          duration_ms: Math.round(o.durationMs),
-          node_id: null,
-          category: r.category ?? null,
-        }))
-      );
+          node_id: o.nodeId ?? null,
+          site: o.site ?? null,
+          pool: o.pool ?? null,
+        };
+        for (const t of o.tries ?? []) {
+          attemptRows.push({
+            ...common,
+            at: t.at,
+            recipient: "",
+            outcome: "tried",
+            code: t.code,
+            reply: t.reply,
+            source_ip: t.sourceIp,
+            mx_host: t.mxHost,
+            remote_ip: t.remoteIp,
+            tls: 0,
+            tls_version: null,
+            tls_verified: 0,
+            duration_ms: Math.round(t.durationMs),
+            reason: null,
+            category: null,
+          });
+        }
+        for (const r of o.results) {
+          attemptRows.push({
+            ...common,
+            at: o.at,
+            recipient: r.address,
+            outcome: r.outcome,
+            code: r.code,
+            reply: r.reply,
+            source_ip: o.sourceIp,
+            mx_host: o.mxHost,
+            remote_ip: o.remoteIp,
+            tls: o.tls ? 1 : 0,
+            tls_version: o.tlsVersion ?? null,
+            tls_verified: o.tlsVerified ? 1 : 0,
+            duration_ms: Math.round(o.durationMs),
+            reason: r.outcome === "deferred" ? o.reason ?? null : null,
+            category: r.category ?? null,
+          });
+        }
+      }
       for (const part of chunks(attemptRows, INSERT_CHUNK)) {
         await trx.insertInto("attempts").values(part).execute();
       }
       for (const o of outcomes) {
-        const anyDeferred = o.results.some((r) => r.outcome === "deferred");
-        const lastReply = o.results[o.results.length - 1]?.reply ?? null;
-        const unitUpdate = await trx.updateTable("queue")
-          .set(
-            anyDeferred
-              ? {
-                state: "queued",
-                due_at: o.retryAt ?? o.at,
-                lease_owner: null,
-                lease_token: null,
-                updated_at: o.at,
-                last_reply: lastReply,
-              }
-              : {
-                state: "done",
-                lease_owner: null,
-                lease_token: null,
-                updated_at: o.at,
-                last_reply: lastReply,
-              },
-          )
-          .where("id", "=", o.unitId).where("lease_token", "=", o.leaseToken)
-          .executeTakeFirst();
-        if (Number(unitUpdate.numUpdatedRows) === 0) {
+        const updated = o.held ? await holdUnit(trx, o) : await finishUnit(trx, o);
+        if (!updated) {
           // The lease expired and another worker took the unit: its outcome wins; ours is
           // only logged (the attempts rows above).
           lost++;
@@ -320,7 +337,24 @@ export class SqlStore implements Store {
       .select(["address", "state", "attempts", "last_code", "last_reply"])
       .where("message_id", "=", messageId).orderBy("id").execute();
     const attempts = await this.db.selectFrom("attempts")
-      .select(["at", "recipient", "outcome", "code", "reply", "source_ip", "mx_host", "remote_ip"])
+      .select([
+        "at",
+        "recipient",
+        "outcome",
+        "code",
+        "reply",
+        "source_ip",
+        "mx_host",
+        "remote_ip",
+        "tls",
+        "tls_version",
+        "tls_verified",
+        "duration_ms",
+        "reason",
+        "site",
+        "pool",
+        "node_id",
+      ])
       .where("message_id", "=", messageId).orderBy("id").execute();
     return {
       id: message.id,
@@ -329,7 +363,13 @@ export class SqlStore implements Store {
       size: Number(message.size),
       channel: message.channel,
       recipients: recipients.map((r) => ({ ...r, attempts: Number(r.attempts) })),
-      attempts: attempts.map((a) => ({ ...a, at: Number(a.at) })),
+      attempts: attempts.map((a) => ({
+        ...a,
+        at: Number(a.at),
+        tls: Number(a.tls),
+        tls_verified: Number(a.tls_verified),
+        duration_ms: Number(a.duration_ms),
+      })),
     };
   }
 
@@ -351,6 +391,53 @@ export class SqlStore implements Store {
 
   removeSmtpUser(username: string): Promise<boolean> {
     return smtpUsers.removeSmtpUser(this.db, username);
+  }
+
+  async listShapingRules(): Promise<ShapingRuleRow[]> {
+    const rows = await this.db.selectFrom("shaping_rules")
+      .select(["pattern", "rule", "updated_at"]).orderBy("pattern").execute();
+    return rows.map((r) => {
+      let rule: unknown;
+      try {
+        rule = JSON.parse(r.rule);
+      } catch {
+        rule = r.rule; // Left to the policy to report as invalid.
+      }
+      return { pattern: r.pattern, rule, updatedAt: Number(r.updated_at) };
+    });
+  }
+
+  async putShapingRule(pattern: string, rule: unknown, now: number): Promise<void> {
+    // Delete + insert: portable across dialects, unlike each one's upsert syntax.
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom("shaping_rules").where("pattern", "=", pattern).execute();
+      await trx.insertInto("shaping_rules")
+        .values({ pattern, rule: JSON.stringify(rule), updated_at: now }).execute();
+    });
+  }
+
+  async deleteShapingRule(pattern: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("shaping_rules").where("pattern", "=", pattern)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async releaseHeld(reason: string, now: number): Promise<number> {
+    const result = await this.db.updateTable("queue")
+      .set({ due_at: now, held: null })
+      .where("state", "=", "queued").where("held", "=", reason)
+      .where("lease_owner", "is", null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async deliveredSince(since: number): Promise<{ sourceIp: string; count: number }[]> {
+    const rows = await this.db.selectFrom("attempts")
+      .select((eb) => ["source_ip", eb.fn.count<number>("unit_id").distinct().as("n")])
+      .where("at", ">=", since).where("outcome", "=", "delivered")
+      .where("source_ip", "is not", null)
+      .groupBy("source_ip").execute();
+    return rows.map((r) => ({ sourceIp: r.source_ip!, count: Number(r.n) }));
   }
 
   async suppressions(addresses: string[], now: number): Promise<Suppression[]> {
@@ -577,6 +664,58 @@ export class SqlStore implements Store {
 
   async close(): Promise<void> {
     await this.#onClose();
+  }
+}
+
+/** Settles a held unit: due again at `held.until`, and the attempt it was leased with given back. */
+async function holdUnit(trx: Transaction<Tables>, o: UnitOutcome): Promise<boolean> {
+  const held = o.held!;
+  // A held unit may still carry final results (recipients screened out before the hold, e.g.
+  // suppressed): the caller records them like any other.
+  const result = await trx.updateTable("queue")
+    .set((eb) => ({
+      due_at: held.until,
+      attempts: eb("attempts", "-", 1),
+      lease_owner: null,
+      lease_token: null,
+      updated_at: o.at,
+      held: held.reason,
+      last_reply: held.why,
+    }))
+    .where("id", "=", o.unitId).where("lease_token", "=", o.leaseToken)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Settles an attempted unit: done, or due again at `retryAt` when a recipient was deferred. */
+async function finishUnit(trx: Transaction<Tables>, o: UnitOutcome): Promise<boolean> {
+  const anyDeferred = o.results.some((r) => r.outcome === "deferred");
+  const lastReply = o.results[o.results.length - 1]?.reply ?? null;
+  const common = {
+    lease_owner: null,
+    lease_token: null,
+    updated_at: o.at,
+    last_reply: lastReply,
+    held: null,
+  };
+  const result = await trx.updateTable("queue")
+    .set(
+      anyDeferred
+        ? { ...common, state: "queued", due_at: o.retryAt ?? o.at }
+        : { ...common, state: "done" },
+    )
+    .where("id", "=", o.unitId).where("lease_token", "=", o.leaseToken)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+function parseMeta(text: string | null): Record<string, unknown> | null {
+  if (text === null || text === "") return null;
+  try {
+    const value = JSON.parse(text);
+    return value !== null && typeof value === "object" ? value : null;
+  } catch {
+    return null;
   }
 }
 

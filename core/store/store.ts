@@ -40,6 +40,14 @@ export interface MessageStatus {
     source_ip: string | null;
     mx_host: string | null;
     remote_ip: string | null;
+    tls: number;
+    tls_version: string | null;
+    tls_verified: number;
+    duration_ms: number;
+    reason: string | null;
+    site: string | null;
+    pool: string | null;
+    node_id: string | null;
   }[];
 }
 
@@ -63,6 +71,14 @@ export interface SmtpUserUpdate {
   cramSecret?: string | null;
   maxRecipients?: number | null;
   maxMessagesPerMinute?: number | null;
+  updatedAt: number;
+}
+
+/** A stored shaping rule (see migrations/0003_delivery.ts). */
+export interface ShapingRuleRow {
+  pattern: string;
+  /** The rule object as stored (validated by core/delivery/policy.ts when applied). */
+  rule: unknown;
   updatedAt: number;
 }
 
@@ -175,6 +191,16 @@ export interface Store {
   updateSmtpUser(username: string, update: SmtpUserUpdate): Promise<boolean>;
   /** Removes an SMTP user; false if there was none. */
   removeSmtpUser(username: string): Promise<boolean>;
+  /** Stored shaping rules, by pattern. */
+  listShapingRules(): Promise<ShapingRuleRow[]>;
+  /** Creates or replaces the stored rule for `pattern`. */
+  putShapingRule(pattern: string, rule: unknown, now: number): Promise<void>;
+  /** Deletes the stored rule for `pattern`; false when there was none. */
+  deleteShapingRule(pattern: string): Promise<boolean>;
+  /** Makes units held for `reason` (e.g. "paused") due at `now`; returns how many. */
+  releaseHeld(reason: string, now: number): Promise<number>;
+  /** Messages delivered per source IP since `since` (seeds the daily caps of IP warm-up). */
+  deliveredSince(since: number): Promise<{ sourceIp: string; count: number }[]>;
   /** The active suppressions among `addresses` (compared lower-cased). */
   suppressions(addresses: string[], now: number): Promise<Suppression[]>;
   /** Adds or replaces suppressions. */

@@ -27,6 +27,8 @@ export interface QueueTable {
   created_at: number;
   updated_at: number;
   last_reply: string | null;
+  /** Why the unit waits without an attempt (paused, backoff, local_limit, scheduled). */
+  held: string | null;
 }
 
 /** `recipients`: per-recipient delivery state. */
@@ -60,7 +62,11 @@ export interface AttemptsTable {
   unit_id: string;
   recipient: string;
   domain: string;
-  outcome: "delivered" | "deferred" | "failed" | "suppressed";
+  /**
+   * "tried": a try inside an attempt that did not decide it (recipient ""); "suppressed": not
+   * tried, the address is on the suppression list.
+   */
+  outcome: "delivered" | "deferred" | "failed" | "suppressed" | "tried";
   code: number | null;
   reply: string | null;
   source_ip: string | null;
@@ -69,8 +75,21 @@ export interface AttemptsTable {
   tls: number;
   duration_ms: number;
   node_id: string | null;
+  /** Retry reason of a deferral: remote, connect, dns, tls. */
+  reason: string | null;
+  site: string | null;
+  pool: string | null;
+  tls_version: string | null;
+  tls_verified: number;
   /** Bounce category (0004). */
   category: string | null;
+}
+
+/** `shaping_rules`: stored shaping rules (JSON) by destination pattern. */
+export interface ShapingRulesTable {
+  pattern: string;
+  rule: string;
+  updated_at: number;
 }
 
 /** `suppressions` (0004): addresses that hard-bounced, not tried again until `expires_at`. */
@@ -128,6 +147,7 @@ export interface Tables {
   recipients: RecipientsTable;
   attempts: AttemptsTable;
   smtp_users: SmtpUsersTable;
+  shaping_rules: ShapingRulesTable;
   suppressions: SuppressionsTable;
   dkim_keys: DkimKeysTable;
   admin_users: AdminUsersTable;
