@@ -168,7 +168,6 @@ async function main(args: string[]): Promise<number> {
           }
           throw error;
         }
-        }
       }
       case "shaping": {
         const { shaping } = await import("./cli/shaping.ts");

@@ -4,7 +4,7 @@
  */
 import type { Config } from "../core/config/mod.ts";
 import { log } from "../core/log.ts";
-import type { FromWorker, ToWorker, WorkerShared } from "../workers/protocol.ts";
+import type { FromWorker, ToWorker } from "../workers/protocol.ts";
 
 /** One supervised worker slot. */
 export interface WorkerHandle {
