@@ -20,6 +20,8 @@ export type {
   MessageStatus,
   MessageSummary,
   QueueCounts,
+  SmtpUser,
+  SmtpUserUpdate,
   Store,
   Suppression,
 } from "./store.ts";
