@@ -41,6 +41,24 @@ Lists the cluster's live nodes (id, name, heartbeat, queue, units in flight, con
 Cluster-wide overrides of the configuration file, stored in the database and broadcast to every
 node. KEY as written in the file ("smtp.max_recipients"); VALUE is JSON or a bare string. Live
 settings apply within seconds; others when a node restarts.`,
+  user: `Usage: fastmta user <action> [NAME] [--config FILE] [options]
+
+Manages SMTP users (AUTH PLAIN, LOGIN, CRAM-MD5 on the submission listeners).
+
+Actions:
+  add NAME        Add a user
+  list            List users and their limits (--json for JSON)
+  remove NAME     Remove a user
+  passwd NAME     Set a new password
+  limits NAME     Change a user's limits
+
+Options:
+  --password P                    The password (else read from standard input: the first
+                                  line, or typed without echo on a terminal)
+  --max-recipients N              Recipients per message ("default": smtp.auth.max_recipients)
+  --max-messages-per-minute N     Messages per minute
+                                  ("default": smtp.auth.max_messages_per_minute)
+  --json                          JSON output for list`,
   shaping: SHAPING_USAGE,
   dkim: `Usage: fastmta dkim generate DOMAIN SELECTOR [--algorithm rsa|ed25519] [--bits N]
        fastmta dkim list
@@ -73,6 +91,7 @@ Commands:
   queue     Show the queue
   nodes     List the cluster's nodes
   config    Show or change cluster-wide config overrides
+  user      Manage SMTP users
   shaping   List or change the stored shaping rules (limits, pauses)
   dkim      Manage DKIM keys
   suppression  Show or lift suppressed addresses
@@ -100,11 +119,16 @@ async function main(args: string[]): Promise<number> {
         help: { type: "boolean", short: "h" },
         json: { type: "boolean" },
         message: { type: "string" },
-        all: { type: "boolean" },
+        password: { type: "string" },
+        "max-recipients": { type: "string" },
+        "max-messages-per-minute": { type: "string" },
         algorithm: { type: "string" },
         bits: { type: "string" },
+        all: { type: "boolean" },
       },
-      allowPositionals: ["admin", "config", "dkim", "shaping", "suppression"].includes(command),
+      allowPositionals: ["admin", "config", "dkim", "shaping", "suppression", "user"].includes(
+        command,
+      ),
       strict: true,
     }));
   } catch (error) {
@@ -143,6 +167,30 @@ async function main(args: string[]): Promise<number> {
       case "config": {
         const { configCommand } = await import("./cli/config.ts");
         return await configCommand(configPath, positionals, { json: Boolean(values.json) });
+      }
+      case "user": {
+        const { user, UsageError } = await import("./cli/user.ts");
+        const [action = "", name, ...extra] = positionals;
+        if (extra.length > 0) {
+          console.error(`Unexpected argument "${extra[0]}"\n\n${COMMANDS.user}`);
+          return 2;
+        }
+        try {
+          return await user(configPath, {
+            action,
+            name,
+            password: values.password,
+            json: Boolean(values.json),
+            maxRecipients: values["max-recipients"],
+            maxMessagesPerMinute: values["max-messages-per-minute"],
+          });
+        } catch (error) {
+          if (error instanceof UsageError) {
+            console.error(`${error.message}\n\n${COMMANDS.user}`);
+            return 2;
+          }
+          throw error;
+        }
       }
       case "shaping": {
         const { shaping } = await import("./cli/shaping.ts");

@@ -16,6 +16,7 @@ import { openStore, type Store } from "../core/store/mod.ts";
 import { adminApp } from "../routes/mod.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
+import { prepareSmtp } from "./smtp_setup.ts";
 
 /** Today's messages per source IP, from the delivery log (IP warm-up caps survive restarts). */
 async function seedDailyCounters(config: Config, store: Store): Promise<DailyCounters> {
@@ -119,6 +120,7 @@ export async function serve(configPath: string | null): Promise<void> {
     );
   }
 
+  const smtpShared = await prepareSmtp(config, (line) => log("smtp", line));
   for (let i = 0; i < config.smtp.workers; i++) {
     smtpWorkers.push(
       await startWorker(
@@ -129,6 +131,7 @@ export async function serve(configPath: string | null): Promise<void> {
         (message) => {
           if (message.type === "accepted") scheduler.wake();
         },
+        smtpShared,
       ),
     );
   }
@@ -163,8 +166,8 @@ export async function serve(configPath: string | null): Promise<void> {
   log(
     "serve",
     `node ${config.nodeId} up: smtp ${
-      config.smtp.listeners.map((l) => `${l.host}:${l.port}`).join(", ")
-    }, admin http://${config.admin.host}:${config.admin.port}/, store ${config.database.driver}, queue ${queue.kind}`,
+      config.smtp.listeners.map((l) => `${l.host}:${l.port} (${l.mode})`).join(", ")
+    } × ${config.smtp.workers} workers, admin http://${config.admin.host}:${config.admin.port}/, store ${config.database.driver}, queue ${queue.kind}`,
   );
 
   const { promise: stopSignal, resolve: onSignal } = Promise.withResolvers<string>();

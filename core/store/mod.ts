@@ -21,6 +21,8 @@ export type {
   MessageSummary,
   QueueCounts,
   SettleOptions,
+  SmtpUser,
+  SmtpUserUpdate,
   Store,
   Suppression,
 } from "./store.ts";

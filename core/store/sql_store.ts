@@ -25,9 +25,12 @@ import type {
   QueueCounts,
   SettleOptions,
   ShapingRuleRow,
+  SmtpUser,
+  SmtpUserUpdate,
   Store,
   Suppression,
 } from "./store.ts";
+import * as smtpUsers from "./smtp_users.ts";
 
 const INSERT_CHUNK = 400;
 
@@ -56,6 +59,8 @@ export class SqlStore implements Store {
     const migrator = new Migrator({
       db: this.db,
       provider: { getMigrations: () => Promise.resolve(migrations) },
+      // Migration numbers are handed out per issue, so e.g. 0002 can land after 0006 has run.
+      allowUnorderedMigrations: true,
     });
     const { error, results } = await migrator.migrateToLatest();
     if (error) throw error;
@@ -356,6 +361,26 @@ export class SqlStore implements Store {
         duration_ms: Number(a.duration_ms),
       })),
     };
+  }
+
+  addSmtpUser(user: SmtpUser): Promise<void> {
+    return smtpUsers.addSmtpUser(this.db, user);
+  }
+
+  getSmtpUser(username: string): Promise<SmtpUser | null> {
+    return smtpUsers.getSmtpUser(this.db, username);
+  }
+
+  listSmtpUsers(): Promise<SmtpUser[]> {
+    return smtpUsers.listSmtpUsers(this.db);
+  }
+
+  updateSmtpUser(username: string, update: SmtpUserUpdate): Promise<boolean> {
+    return smtpUsers.updateSmtpUser(this.db, username, update);
+  }
+
+  removeSmtpUser(username: string): Promise<boolean> {
+    return smtpUsers.removeSmtpUser(this.db, username);
   }
 
   async listShapingRules(): Promise<ShapingRuleRow[]> {
