@@ -12,7 +12,7 @@ import {
 import { isLiveSetting } from "../core/cluster/live.ts";
 import { clusterDb } from "../core/cluster/tables.ts";
 import { ConfigError, loadConfig } from "../core/config/mod.ts";
-import { brokerSettings } from "../core/queue/broker.ts";
+import { brokerSettings } from "../core/queue/settings.ts";
 import { openStore } from "../core/store/mod.ts";
 
 /** Runs `config list|set|unset`; returns the exit code. */

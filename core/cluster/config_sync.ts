@@ -13,11 +13,11 @@
  * Talks to: the store, RabbitMQ (config exchange). Reads config: cluster.config_poll, rabbitmq.
  */
 import { Buffer } from "node:buffer";
-import amqp from "amqplib";
 import type { Kysely } from "kysely";
 import { type Config, ConfigError, loadConfig } from "../config/mod.ts";
 import { CONFIG_EVENT_VERSION, type ConfigEvent } from "../queue/contracts.ts";
-import { BrokerLink, type BrokerSettings, brokerSettings } from "../queue/broker.ts";
+import type { BrokerLink } from "../queue/broker.ts";
+import { type BrokerSettings, brokerSettings } from "../queue/settings.ts";
 import { applyLiveSettings } from "./live.ts";
 import type { ClusterTables } from "./tables.ts";
 
@@ -104,6 +104,7 @@ export async function broadcastConfigChange(
   settings: BrokerSettings,
   event: Omit<ConfigEvent, "v" | "type">,
 ): Promise<void> {
+  const { default: amqp } = await import("amqplib");
   const model = await amqp.connect(settings.connect);
   try {
     const ch = await model.createConfirmChannel();
@@ -172,6 +173,7 @@ export class ConfigSync {
   async start(): Promise<void> {
     const settings = brokerSettings(this.#config);
     if (settings) {
+      const { BrokerLink } = await import("../queue/broker.ts");
       this.#link = new BrokerLink(settings, {
         name: `fastmta ${this.#config.nodeId} config`,
         log: (line) => this.#options.log(line),

@@ -12,9 +12,9 @@ import type { Config } from "../config/mod.ts";
 import type { SqlStore } from "../store/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
 import { EmbeddedQueue } from "./embedded.ts";
-import { brokerSettings } from "./broker.ts";
+import { brokerSettings } from "./settings.ts";
 
-export { BrokerUnavailableError } from "./broker.ts";
+export { BrokerUnavailableError } from "./settings.ts";
 
 /** What a thread uses its queue for. */
 export type QueueRole = "accept" | "schedule" | "deliver";
