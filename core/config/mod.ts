@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { hostname as osHostname } from "node:os";
 import type { z } from "zod";
 import { type ConfigFile, configSchema } from "./schema.ts";
+import { ConnectionStringError, parseConnectionString } from "../store/connection_string.ts";
 
 export type { ConfigFile } from "./schema.ts";
 
@@ -28,7 +29,12 @@ export interface Config {
   nodeId: string;
   nodeName: string;
   dataDir: string;
-  database: { driver: "sqlite3" | "postgres" | "mysql" | "mssql"; connection: string };
+  database: {
+    driver: "sqlite3" | "postgres" | "mysql" | "mssql";
+    connection: string;
+    /** Most connections each thread's store keeps open (ignored by SQLite). */
+    poolSize: number;
+  };
   smtp: ConfigFile["smtp"] & { listeners: Listener[]; hostname: string; workers: number };
   admin: Listener;
   dns: { servers: { ipAddr: string; port: number }[]; cacheTtl: number };
@@ -158,12 +164,18 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
       `Invalid configuration:\n  database.connection: required for driver "${file.database.driver}"`,
     );
   }
+  try {
+    parseConnectionString(file.database.driver, connection);
+  } catch (error) {
+    if (error instanceof ConnectionStringError) throw new ConfigError(error.message);
+    throw error;
+  }
 
   return {
     nodeId: file.id ?? osHostname(),
     nodeName: file.name ?? file.id ?? osHostname(),
     dataDir,
-    database: { driver: file.database.driver, connection },
+    database: { driver: file.database.driver, connection, poolSize: file.database.pool_size },
     smtp: {
       ...file.smtp,
       listeners,
