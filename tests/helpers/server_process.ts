@@ -134,7 +134,8 @@ export async function startServer(opts: StartServerOptions): Promise<ServerProce
   });
 
   let cleaned: Promise<void> | undefined;
-  const cleanup = () => cleaned ??= Deno.remove(configDir, { recursive: true }).catch(() => {});
+  const cleanup = () =>
+    cleaned ??= Deno.remove(configDir, { recursive: true }).catch(() => {});
 
   const kill = async (signal: Deno.Signal = "SIGKILL"): Promise<Deno.CommandStatus> => {
     if (exitStatus === undefined) {
