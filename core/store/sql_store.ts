@@ -1,17 +1,99 @@
 /**
  * The SQL store on Kysely: one implementation for every dialect; the few places where SQL
- * differs (row locking when leasing) branch on `dialect`. Every write that must be atomic is
- * one transaction, and every hot-path write takes a batch (group commit).
+ * differs (row locking when leasing, `top` instead of `limit` on SQL Server, statement size
+ * limits) branch on `dialect`. Every write that must be atomic is one transaction (retried when
+ * the database picks it as a deadlock victim), and every hot-path write takes a batch (group
+ * commit). Every call runs under a `ConnectionMonitor` (health.ts): bounded in time, and a lost
+ * database is reported and retried with backoff.
  */
-import type { Insertable, Kysely, Transaction } from "kysely";
+import { Buffer } from "node:buffer";
+import { type CompiledQuery, type Insertable, type Kysely, sql, type Transaction } from "kysely";
 import { Migrator } from "kysely/migration";
 import { type Dialect, migrationsFor } from "../../migrations/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
 import type { MessagesTable, QueueTable, RecipientsTable, Tables } from "./tables.ts";
-import type { LeaseRequest, MessageStatus, QueueCounts, Store } from "./store.ts";
+import type { LeaseRequest, MessageStatus, MigrationState, QueueCounts, Store } from "./store.ts";
+import { ConnectionMonitor, type StoreHealthStatus } from "./health.ts";
 import { domainOf } from "../address.ts";
 
-const INSERT_CHUNK = 400;
+/** Most rows in one multi-row INSERT. */
+const INSERT_ROWS = 400;
+/** Bytes of message bodies per INSERT, so a statement stays far below packet limits. */
+const INSERT_BODY_BYTES = 4 * 1024 * 1024;
+
+/** Bound parameters one statement may carry (SQL Server allows 2 100). */
+function maxParameters(dialect: Dialect): number {
+  return dialect === "mssql" ? 2_000 : dialect === "sqlite3" ? 30_000 : 60_000;
+}
+
+/** Rows per INSERT for a table of `columns` columns on `dialect`. */
+function rowsPerInsert(dialect: Dialect, columns: number): number {
+  return Math.max(1, Math.min(INSERT_ROWS, Math.floor(maxParameters(dialect) / columns)));
+}
+
+/** Splits message rows so that each INSERT carries at most ~4 MB of bodies. */
+function bodyChunks<T extends { body: Uint8Array }>(rows: T[], maxRows: number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    if (
+      current.length > 0 && (bytes + row.body.byteLength > INSERT_BODY_BYTES ||
+        current.length >= maxRows)
+    ) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(row);
+    bytes += row.body.byteLength;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** A view of the bytes as a Buffer (no copy): mysql2 and tedious bind Buffers as binary. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** True when the database rolled the transaction back to break a deadlock (safe to retry). */
+function isDeadlock(error: unknown): boolean {
+  const { code, errno, number } = (error ?? {}) as {
+    code?: unknown;
+    errno?: unknown;
+    number?: unknown;
+  };
+  return code === "40P01" || code === "40001" || code === "ER_LOCK_DEADLOCK" || errno === 1213 ||
+    number === 1205;
+}
+
+/**
+ * The query that picks due units to lease: the oldest `limit` queued units due by `now`, read
+ * through the `queue_state_due` index and locked so that concurrent leasers (threads or nodes)
+ * skip each other's rows. SQLite needs no row lock: its write transaction (BEGIN IMMEDIATE)
+ * already serialises leasers. Exported so tests can EXPLAIN exactly this statement.
+ */
+export function dueUnitsQuery(
+  db: Kysely<Tables>,
+  dialect: Dialect,
+  now: number,
+  limit: number,
+): CompiledQuery<{ id: string }> {
+  if (dialect === "mssql") {
+    // SQL Server has neither LIMIT nor FOR UPDATE: TOP plus table hints (READPAST skips rows
+    // other transactions hold) do the same.
+    return sql<
+      { id: string }
+    >`select top (${limit}) "id" from "queue" with (updlock, readpast, rowlock) where "state" = ${"queued"} and "due_at" <= ${now} order by "due_at"`
+      .compile(db);
+  }
+  let select = db.selectFrom("queue").select("id")
+    .where("state", "=", "queued").where("due_at", "<=", now)
+    .orderBy("due_at").limit(limit);
+  if (dialect === "postgres" || dialect === "mysql") select = select.forUpdate().skipLocked();
+  return select.compile();
+}
 
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -36,26 +118,65 @@ export class SqlStore implements Store {
   readonly dialect: Dialect;
   readonly db: Kysely<Tables>;
   #onClose: () => Promise<void>;
+  #monitor: ConnectionMonitor;
 
-  constructor(db: Kysely<Tables>, dialect: Dialect, onClose: () => Promise<void>) {
+  constructor(
+    db: Kysely<Tables>,
+    dialect: Dialect,
+    onClose: () => Promise<void>,
+    monitor: ConnectionMonitor = new ConnectionMonitor(dialect, () => {}),
+  ) {
     this.db = db;
     this.dialect = dialect;
     this.#onClose = onClose;
+    this.#monitor = monitor;
   }
 
-  async migrate(): Promise<string[]> {
+  health(): StoreHealthStatus {
+    return this.#monitor.status();
+  }
+
+  #migrator(): Migrator {
     const migrations = migrationsFor(this.dialect);
-    const migrator = new Migrator({
+    return new Migrator({
       db: this.db,
       provider: { getMigrations: () => Promise.resolve(migrations) },
     });
-    const { error, results } = await migrator.migrateToLatest();
-    if (error) throw error;
-    return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
   }
 
-  async insertMessages(messages: NewMessage[]): Promise<void> {
-    if (messages.length === 0) return;
+  migrate(): Promise<string[]> {
+    return this.#monitor.run("migrate", async () => {
+      const { error, results } = await this.#migrator().migrateToLatest();
+      if (error) throw error;
+      return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+    });
+  }
+
+  migrationStatus(): Promise<MigrationState[]> {
+    return this.#monitor.run("read migrations", async () => {
+      const infos = await this.#migrator().getMigrations();
+      return infos.map((m) => ({ name: m.name, appliedAt: m.executedAt?.getTime() ?? null }));
+    });
+  }
+
+  /** One transaction, run again (up to 3 times) when the database broke a deadlock with it. */
+  async #transaction<T>(fn: (trx: Transaction<Tables>) => Promise<T>): Promise<T> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.db.transaction().execute(fn);
+      } catch (error) {
+        if (attempt >= 3 || !isDeadlock(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  insertMessages(messages: NewMessage[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    return this.#monitor.run("store messages", () => this.#insertMessages(messages));
+  }
+
+  async #insertMessages(messages: NewMessage[]): Promise<void> {
     const messageRows: Insertable<MessagesTable>[] = [];
     const unitRows: Insertable<QueueTable>[] = [];
     const recipientRows: Insertable<RecipientsTable>[] = [];
@@ -69,7 +190,7 @@ export class SqlStore implements Store {
         channel: m.channel,
         client_ip: m.clientIp,
         meta: m.meta ? JSON.stringify(m.meta) : null,
-        body: m.body,
+        body: asBuffer(m.body),
       });
       let n = 0;
       for (const [domain, addresses] of splitByDomain(m.recipients)) {
@@ -101,30 +222,29 @@ export class SqlStore implements Store {
         }
       }
     }
-    await this.db.transaction().execute(async (trx) => {
-      // Bodies can be large: a few per statement keeps statements within parameter limits.
-      for (const part of chunks(messageRows, 50)) {
+    await this.#transaction(async (trx) => {
+      // Bodies can be large: statements are cut by body bytes as well as by row count.
+      for (const part of bodyChunks(messageRows, rowsPerInsert(this.dialect, 9))) {
         await trx.insertInto("messages").values(part).execute();
       }
-      for (const part of chunks(unitRows, INSERT_CHUNK)) {
+      for (const part of chunks(unitRows, rowsPerInsert(this.dialect, 11))) {
         await trx.insertInto("queue").values(part).execute();
       }
-      for (const part of chunks(recipientRows, INSERT_CHUNK)) {
+      for (const part of chunks(recipientRows, rowsPerInsert(this.dialect, 8))) {
         await trx.insertInto("recipients").values(part).execute();
       }
     });
   }
 
-  async leaseDue(request: LeaseRequest): Promise<LeasedUnit[]> {
+  leaseDue(request: LeaseRequest): Promise<LeasedUnit[]> {
+    return this.#monitor.run("lease units", () => this.#leaseDue(request));
+  }
+
+  async #leaseDue(request: LeaseRequest): Promise<LeasedUnit[]> {
     const { owner, token, now, leaseMs, limit } = request;
-    return await this.db.transaction().execute(async (trx) => {
-      let select = trx.selectFrom("queue").select("id")
-        .where("state", "=", "queued").where("due_at", "<=", now)
-        .orderBy("due_at").limit(limit);
-      if (this.dialect === "postgres" || this.dialect === "mysql") {
-        select = select.forUpdate().skipLocked();
-      }
-      const ids = (await select.execute()).map((r) => r.id);
+    return await this.#transaction(async (trx) => {
+      const due = await trx.executeQuery(dueUnitsQuery(trx, this.dialect, now, limit));
+      const ids = due.rows.map((r) => r.id);
       if (ids.length === 0) return [];
       await trx.updateTable("queue")
         .set((eb) => ({
@@ -172,10 +292,15 @@ export class SqlStore implements Store {
     }));
   }
 
-  async settle(outcomes: UnitOutcome[]): Promise<number> {
-    if (outcomes.length === 0) return 0;
+  settle(outcomes: UnitOutcome[]): Promise<number> {
+    if (outcomes.length === 0) return Promise.resolve(0);
+    return this.#monitor.run("settle outcomes", () => this.#settle(outcomes));
+  }
+
+  async #settle(outcomes: UnitOutcome[]): Promise<number> {
     let lost = 0;
-    await this.db.transaction().execute(async (trx) => {
+    await this.#transaction(async (trx) => {
+      lost = 0;
       const attemptRows = outcomes.flatMap((o) =>
         o.results.map((r) => ({
           at: o.at,
@@ -194,7 +319,7 @@ export class SqlStore implements Store {
           node_id: null,
         }))
       );
-      for (const part of chunks(attemptRows, INSERT_CHUNK)) {
+      for (const part of chunks(attemptRows, rowsPerInsert(this.dialect, 14))) {
         await trx.insertInto("attempts").values(part).execute();
       }
       for (const o of outcomes) {
@@ -251,27 +376,42 @@ export class SqlStore implements Store {
     return lost;
   }
 
-  async releaseLeases(owner: string, now: number): Promise<number> {
-    const result = await this.db.updateTable("queue")
-      .set({ due_at: now, lease_owner: null, lease_token: null })
-      .where("state", "=", "queued").where("lease_owner", "=", owner)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+  releaseLeases(owner: string, now: number): Promise<number> {
+    return this.#monitor.run("release leases", async () => {
+      const result = await this.db.updateTable("queue")
+        .set({ due_at: now, lease_owner: null, lease_token: null })
+        .where("state", "=", "queued").where("lease_owner", "=", owner)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    });
   }
 
-  async nextDueAt(): Promise<number | null> {
-    const row = await this.db.selectFrom("queue").select("due_at")
-      .where("state", "=", "queued").orderBy("due_at").limit(1).executeTakeFirst();
-    return row ? Number(row.due_at) : null;
+  nextDueAt(): Promise<number | null> {
+    return this.#monitor.run("read the next due time", async () => {
+      let select = this.db.selectFrom("queue").select("due_at")
+        .where("state", "=", "queued").orderBy("due_at");
+      select = this.dialect === "mssql" ? select.top(1) : select.limit(1);
+      const row = await select.executeTakeFirst();
+      return row ? Number(row.due_at) : null;
+    });
   }
 
-  async readBody(messageId: string): Promise<Uint8Array | null> {
-    const row = await this.db.selectFrom("messages").select("body")
-      .where("id", "=", messageId).executeTakeFirst();
-    return row ? new Uint8Array(row.body) : null;
+  readBody(messageId: string): Promise<Uint8Array | null> {
+    return this.#monitor.run("read a message body", async () => {
+      const row = await this.db.selectFrom("messages").select("body")
+        .where("id", "=", messageId).executeTakeFirst();
+      if (!row) return null;
+      // Drivers return a Buffer (often a view into a larger pool): copy out exactly the bytes.
+      const body = row.body;
+      return new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+    });
   }
 
-  async counts(now: number): Promise<QueueCounts> {
+  counts(now: number): Promise<QueueCounts> {
+    return this.#monitor.run("count the queue", () => this.#counts(now));
+  }
+
+  async #counts(now: number): Promise<QueueCounts> {
     const byState = await this.db.selectFrom("recipients")
       .select((eb) => ["state", eb.fn.countAll<number>().as("n")])
       .groupBy("state").execute();
@@ -290,7 +430,11 @@ export class SqlStore implements Store {
     return counts;
   }
 
-  async messageStatus(messageId: string): Promise<MessageStatus | null> {
+  messageStatus(messageId: string): Promise<MessageStatus | null> {
+    return this.#monitor.run("read a message's status", () => this.#messageStatus(messageId));
+  }
+
+  async #messageStatus(messageId: string): Promise<MessageStatus | null> {
     const message = await this.db.selectFrom("messages")
       .select(["id", "sender", "created_at", "size", "channel"])
       .where("id", "=", messageId).executeTakeFirst();
