@@ -13,6 +13,7 @@ import { type Dialect, migrationsFor } from "../../migrations/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
 import type { MessagesTable, QueueTable, RecipientsTable, Tables } from "./tables.ts";
 import type { LeaseRequest, MessageStatus, MigrationState, QueueCounts, Store } from "./store.ts";
+import { insertRowsQuery } from "./bulk_insert.ts";
 import { ConnectionMonitor, type StoreHealthStatus } from "./health.ts";
 import { domainOf } from "../address.ts";
 
@@ -225,13 +226,13 @@ export class SqlStore implements Store {
     await this.#transaction(async (trx) => {
       // Bodies can be large: statements are cut by body bytes as well as by row count.
       for (const part of bodyChunks(messageRows, rowsPerInsert(this.dialect, 9))) {
-        await trx.insertInto("messages").values(part).execute();
+        await trx.executeQuery(insertRowsQuery(this.dialect, "messages", part));
       }
       for (const part of chunks(unitRows, rowsPerInsert(this.dialect, 11))) {
-        await trx.insertInto("queue").values(part).execute();
+        await trx.executeQuery(insertRowsQuery(this.dialect, "queue", part));
       }
       for (const part of chunks(recipientRows, rowsPerInsert(this.dialect, 8))) {
-        await trx.insertInto("recipients").values(part).execute();
+        await trx.executeQuery(insertRowsQuery(this.dialect, "recipients", part));
       }
     });
   }
@@ -320,7 +321,7 @@ export class SqlStore implements Store {
         }))
       );
       for (const part of chunks(attemptRows, rowsPerInsert(this.dialect, 14))) {
-        await trx.insertInto("attempts").values(part).execute();
+        await trx.executeQuery(insertRowsQuery(this.dialect, "attempts", part));
       }
       for (const o of outcomes) {
         const anyDeferred = o.results.some((r) => r.outcome === "deferred");

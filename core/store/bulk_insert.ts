@@ -1,0 +1,47 @@
+/**
+ * Multi-row INSERT statements built directly, for the hot path. Kysely's builder spends
+ * 30–60 µs per row building and compiling immutable query nodes (measured: ~100 ms for 2 000
+ * queue rows), more than the database takes to store them; this emits the same statement with
+ * the dialect's placeholders in well under a millisecond. Only for fixed, trusted table and
+ * column names (ours); values always travel as bound parameters.
+ */
+import { CompiledQuery } from "kysely";
+import type { Dialect } from "../../migrations/mod.ts";
+
+function quote(dialect: Dialect, name: string): string {
+  return dialect === "mysql" ? `\`${name}\`` : `"${name}"`;
+}
+
+/**
+ * `insert into table (cols…) values (…), (…)` for `rows`, all with the same keys as the first.
+ * Undefined values are bound as NULL.
+ */
+export function insertRowsQuery<T extends object>(
+  dialect: Dialect,
+  table: string,
+  rows: readonly T[],
+): CompiledQuery {
+  if (rows.length === 0) throw new Error("Cannot build an INSERT without rows");
+  const columns = Object.keys(rows[0]) as (keyof T & string)[];
+  const parameters: unknown[] = [];
+  const tuples: string[] = [];
+  let n = 0;
+  const placeholder = dialect === "postgres"
+    ? () => `$${++n}`
+    : dialect === "mssql"
+    ? () => `@${++n}`
+    : () => "?";
+  for (const row of rows) {
+    const marks: string[] = [];
+    for (const column of columns) {
+      parameters.push(row[column] ?? null);
+      marks.push(placeholder());
+    }
+    tuples.push(`(${marks.join(", ")})`);
+  }
+  const names = columns.map((c) => quote(dialect, c)).join(", ");
+  return CompiledQuery.raw(
+    `insert into ${quote(dialect, table)} (${names}) values ${tuples.join(", ")}`,
+    parameters,
+  );
+}
