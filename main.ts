@@ -18,9 +18,10 @@ Options:
 
 Environment overrides:
 ${Object.entries(ENV_OVERRIDES).map(([k, v]) => `  ${k.padEnd(26)} ${v}`).join("\n")}`,
-  migrate: `Usage: fastmta migrate [--config FILE]
+  migrate: `Usage: fastmta migrate [--config FILE] [--status]
 
-Applies pending database migrations and exits (serve also applies them at start).`,
+Applies pending database migrations and exits (serve also applies them at start).
+  --status        List applied and pending migrations; change nothing`,
   queue: `Usage: fastmta queue [--config FILE] [--json] [--message ID]
 
 Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
@@ -56,6 +57,7 @@ async function main(args: string[]): Promise<number> {
         help: { type: "boolean", short: "h" },
         json: { type: "boolean" },
         message: { type: "string" },
+        status: { type: "boolean" },
       },
       strict: true,
     }).values;
@@ -77,7 +79,7 @@ async function main(args: string[]): Promise<number> {
       }
       case "migrate": {
         const { migrate } = await import("./cli/migrate.ts");
-        await migrate(configPath);
+        await migrate(configPath, { status: Boolean(values.status) });
         return 0;
       }
       case "queue": {
