@@ -22,6 +22,10 @@ ${Object.entries(ENV_OVERRIDES).map(([k, v]) => `  ${k.padEnd(26)} ${v}`).join("
 
 Applies pending database migrations and exits (serve also applies them at start).
   --status        List applied and pending migrations; change nothing`,
+  admin: `Usage: fastmta admin add|passwd|remove|list [USER] [--config FILE]
+
+Manages admin console users. add and passwd read the password from standard input:
+  echo 'a-long-password' | fastmta admin add alice`,
   queue: `Usage: fastmta queue [--config FILE] [--json] [--message ID]
 
 Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
@@ -35,6 +39,7 @@ Commands:
   serve     Run the server
   migrate   Apply database migrations
   queue     Show the queue
+  admin     Manage console users
 
 Run "fastmta <command> --help" for a command's options.`;
 
@@ -49,8 +54,9 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   let values;
+  let positionals: string[] = [];
   try {
-    values = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: rest,
       options: {
         config: { type: "string" },
@@ -60,7 +66,8 @@ async function main(args: string[]): Promise<number> {
         status: { type: "boolean" },
       },
       strict: true,
-    }).values;
+      allowPositionals: command === "admin",
+    }));
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${COMMANDS[command]}`);
     return 2;
@@ -81,6 +88,10 @@ async function main(args: string[]): Promise<number> {
         const { migrate } = await import("./cli/migrate.ts");
         await migrate(configPath, { status: Boolean(values.status) });
         return 0;
+      }
+      case "admin": {
+        const { admin } = await import("./cli/admin.ts");
+        return await admin(configPath, positionals);
       }
       case "queue": {
         const { queue } = await import("./cli/queue.ts");

@@ -8,6 +8,7 @@ import { log } from "../core/log.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
 import { openStore } from "../core/store/mod.ts";
 import { adminApp } from "../routes/mod.ts";
+import { AdminAuth } from "../core/auth/admin.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import type { LeasedUnit } from "../core/queue/contracts.ts";
 
@@ -79,7 +80,15 @@ export async function serve(configPath: string | null): Promise<void> {
   }
   scheduler.wake();
 
-  const app = adminApp({ config, store, startedAt });
+  const auth = new AdminAuth(store.db);
+  const initialPassword = await auth.bootstrap();
+  if (initialPassword) {
+    log(
+      "admin",
+      `created console user "admin" with password "${initialPassword}" (shown once; change it with "fastmta admin passwd admin")`,
+    );
+  }
+  const app = adminApp({ config, store, auth, startedAt });
   const http = Deno.serve({
     hostname: config.admin.host,
     port: config.admin.port,

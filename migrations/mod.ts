@@ -5,11 +5,13 @@
 import type { Migration } from "kysely/migration";
 import type { Dialect, FastmtaMigration } from "./_types.ts";
 import { migration0001 } from "./0001_queue.ts";
+import { migration0006 } from "./0006_admin.ts";
 
 export type { Dialect } from "./_types.ts";
 
 const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0001_queue": migration0001,
+  "0006_admin": migration0006,
 };
 
 /** Kysely migrations bound to one dialect. */

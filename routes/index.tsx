@@ -1,34 +1,59 @@
-/** The landing page: says the server is up and shows queue counts. */
-import { render } from "preact-render-to-string";
-import type { AdminContext } from "./mod.ts";
+/** Dashboard: live queue counts (an island) and the latest delivery attempts. */
+import type { VNode } from "preact";
+import { QueueCounts } from "../islands/queue_counts.tsx";
+import type { AttemptRow, QueueCounts as Counts } from "../core/store/mod.ts";
+import { formatTime, Island, Layout } from "./_render.tsx";
+import type { PageContext } from "./_context.ts";
 
-/** Renders the status page as an HTML document. */
-export async function statusPage(ctx: AdminContext): Promise<string> {
-  const counts = await ctx.store.counts(Date.now());
-  const page = (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <title>fastmta — {ctx.config.nodeName}</title>
-      </head>
-      <body style="font-family: system-ui, sans-serif; margin: 2rem">
-        <h1>fastmta is up</h1>
-        <p>
-          Node <b>{ctx.config.nodeName}</b> ({ctx.config.nodeId}), running since{" "}
-          {new Date(ctx.startedAt).toISOString()}.
-        </p>
-        <table>
-          <tbody>
-            {Object.entries(counts).map(([state, n]) => (
-              <tr>
-                <td>{state}</td>
-                <td style="text-align: right">{n}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </body>
-    </html>
+/** The dashboard page. */
+export function DashboardPage(
+  props: PageContext & { counts: Counts; attempts: AttemptRow[]; node: string },
+): VNode {
+  return (
+    <Layout title="Dashboard" user={props.user} csrfToken={props.csrfToken}>
+      <h1 class="text-2xl font-bold mb-4">Queue on {props.node}</h1>
+      <Island name="QueueCounts" props={{ initial: props.counts }}>
+        <QueueCounts initial={props.counts} />
+      </Island>
+      <h2 class="text-xl font-bold mt-8 mb-2">Latest attempts</h2>
+      <AttemptsTable attempts={props.attempts} />
+    </Layout>
   );
-  return "<!doctype html>" + render(page);
+}
+
+/** A table of delivery attempts. */
+export function AttemptsTable(props: { attempts: AttemptRow[] }): VNode {
+  if (props.attempts.length === 0) return <p class="text-gray-500">No delivery attempts yet.</p>;
+  return (
+    <table class="w-full bg-white shadow rounded text-sm">
+      <thead class="text-left text-gray-500">
+        <tr>
+          <th class="p-2">Time</th>
+          <th class="p-2">Message</th>
+          <th class="p-2">Recipient</th>
+          <th class="p-2">Outcome</th>
+          <th class="p-2">Reply</th>
+          <th class="p-2">From IP</th>
+          <th class="p-2">MX</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.attempts.map((a) => (
+          <tr class="border-t">
+            <td class="p-2 whitespace-nowrap">{formatTime(a.at)}</td>
+            <td class="p-2">
+              <a class="text-blue-700 hover:underline" href={`/messages/${a.messageId}`}>
+                {a.messageId}
+              </a>
+            </td>
+            <td class="p-2">{a.recipient}</td>
+            <td class="p-2">{a.outcome}</td>
+            <td class="p-2 text-gray-600">{a.reply}</td>
+            <td class="p-2">{a.sourceIp}</td>
+            <td class="p-2">{a.mxHost}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }

@@ -42,7 +42,10 @@ Deno.test("an invalid field is named with what is wrong", () => {
   const cases: [unknown, RegExp][] = [
     [{ database: { driver: "oracle" } }, /database\.driver: /],
     [{ smtp: { listen: ["localhost"] } }, /smtp\.listen\[0\]: Expected "host:port"/],
-    [{ delivery: { retry_schedule: ["soon"] } }, /delivery\.retry_schedule\[0\]: Invalid duration "soon"/],
+    [
+      { delivery: { retry_schedule: ["soon"] } },
+      /delivery\.retry_schedule\[0\]: Invalid duration "soon"/,
+    ],
     [{ ports: [70000] }, /ports\[0\]: /],
     [{ smtpp: {} }, /smtpp/],
     [{ database: { driver: "mysql" } }, /database\.connection: required for driver "mysql"/],
@@ -79,7 +82,14 @@ Deno.test("serve exits with code 2 and names the field for a bad file", async ()
     const file = `${dir}/app.json`;
     await Deno.writeTextFile(file, JSON.stringify({ smtp: { max_message_size: -1 } }));
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname, "serve", "--config", file],
+      args: [
+        "run",
+        "-A",
+        new URL("../main.ts", import.meta.url).pathname,
+        "serve",
+        "--config",
+        file,
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();

@@ -36,7 +36,7 @@ export interface Config {
     poolSize: number;
   };
   smtp: ConfigFile["smtp"] & { listeners: Listener[]; hostname: string; workers: number };
-  admin: Listener;
+  admin: Listener & { api_tokens: string[] };
   dns: { servers: { ipAddr: string; port: number }[]; cacheTtl: number };
   routes: ConfigFile["routes"];
   vmtas: Vmta[];
@@ -182,7 +182,7 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
       hostname,
       workers: file.smtp.workers ?? 1,
     },
-    admin: splitHostPort(file.admin.listen),
+    admin: { ...splitHostPort(file.admin.listen), api_tokens: file.admin.api_tokens },
     dns: {
       servers: file.dns.servers.map((s) => {
         const { host, port } = splitHostPort(s);

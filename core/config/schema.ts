@@ -82,6 +82,8 @@ export const configSchema = z.object({
   }).strict().prefault({}),
   admin: z.object({
     listen: hostPort.default("127.0.0.1:8025"),
+    /** Bearer tokens accepted by the JSON API (treat the config file as a secret). */
+    api_tokens: z.array(z.string().min(16, "Use at least 16 characters")).default([]),
   }).strict().prefault({}),
   dns: z.object({
     servers: z.array(hostPort).default([]),

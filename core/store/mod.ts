@@ -22,8 +22,10 @@ import type { PoolOptions } from "./store.ts";
 import type { Tables } from "./tables.ts";
 
 export type {
+  AttemptRow,
   LeaseRequest,
   MessageStatus,
+  MessageSummary,
   MigrationState,
   QueueCounts,
   Store,

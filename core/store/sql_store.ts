@@ -12,7 +12,15 @@ import { Migrator } from "kysely/migration";
 import { type Dialect, migrationsFor } from "../../migrations/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
 import type { MessagesTable, QueueTable, RecipientsTable, Tables } from "./tables.ts";
-import type { LeaseRequest, MessageStatus, MigrationState, QueueCounts, Store } from "./store.ts";
+import type {
+  AttemptRow,
+  LeaseRequest,
+  MessageStatus,
+  MessageSummary,
+  MigrationState,
+  QueueCounts,
+  Store,
+} from "./store.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
 import { ConnectionMonitor, type StoreHealthStatus } from "./health.ts";
 import { domainOf } from "../address.ts";
@@ -455,6 +463,75 @@ export class SqlStore implements Store {
       recipients: recipients.map((r) => ({ ...r, attempts: Number(r.attempts) })),
       attempts: attempts.map((a) => ({ ...a, at: Number(a.at) })),
     };
+  }
+
+  listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]> {
+    return this.#monitor.run("list messages", () => this.#listMessages(options));
+  }
+
+  async #listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]> {
+    let query = this.db.selectFrom("messages")
+      .select(["id", "sender", "created_at", "size", "recipient_count"])
+      .orderBy("id", "desc");
+    query = this.dialect === "mssql" ? query.top(options.limit) : query.limit(options.limit);
+    if (options.before) query = query.where("id", "<", options.before);
+    const messages = await query.execute();
+    if (messages.length === 0) return [];
+    const states = await this.db.selectFrom("recipients")
+      .select((eb) => ["message_id", "state", eb.fn.countAll<number>().as("n")])
+      .where("message_id", "in", messages.map((m) => m.id))
+      .groupBy(["message_id", "state"]).execute();
+    return messages.map((m) => {
+      let pending = 0;
+      let failed = 0;
+      for (const s of states) {
+        if (s.message_id !== m.id) continue;
+        if (s.state === "queued" || s.state === "deferred") pending += Number(s.n);
+        if (s.state === "failed") failed += Number(s.n);
+      }
+      return {
+        id: m.id,
+        sender: m.sender,
+        createdAt: Number(m.created_at),
+        size: Number(m.size),
+        recipients: Number(m.recipient_count),
+        pending,
+        failed,
+      };
+    });
+  }
+
+  recentAttempts(options: { limit: number }): Promise<AttemptRow[]> {
+    return this.#monitor.run("read the delivery log", () => this.#recentAttempts(options));
+  }
+
+  async #recentAttempts(options: { limit: number }): Promise<AttemptRow[]> {
+    let query = this.db.selectFrom("attempts")
+      .select([
+        "at",
+        "message_id",
+        "recipient",
+        "outcome",
+        "code",
+        "reply",
+        "source_ip",
+        "mx_host",
+        "duration_ms",
+      ])
+      .orderBy("id", "desc");
+    query = this.dialect === "mssql" ? query.top(options.limit) : query.limit(options.limit);
+    const rows = await query.execute();
+    return rows.map((r) => ({
+      at: Number(r.at),
+      messageId: r.message_id,
+      recipient: r.recipient,
+      outcome: r.outcome,
+      code: r.code === null ? null : Number(r.code),
+      reply: r.reply,
+      sourceIp: r.source_ip,
+      mxHost: r.mx_host,
+      durationMs: Number(r.duration_ms),
+    }));
   }
 
   async close(): Promise<void> {

@@ -60,6 +60,31 @@ export interface MigrationState {
   appliedAt: number | null;
 }
 
+/** One row of the message list. */
+export interface MessageSummary {
+  id: string;
+  sender: string;
+  createdAt: number;
+  size: number;
+  recipients: number;
+  /** Recipients not yet delivered or failed. */
+  pending: number;
+  failed: number;
+}
+
+/** One row of the delivery log. */
+export interface AttemptRow {
+  at: number;
+  messageId: string;
+  recipient: string;
+  outcome: string;
+  code: number | null;
+  reply: string | null;
+  sourceIp: string | null;
+  mxHost: string | null;
+  durationMs: number;
+}
+
 /** Durable state: messages, the delivery queue, the delivery log. */
 export interface Store {
   /** Applies pending migrations; returns the names applied now. Safe to run concurrently. */
@@ -84,5 +109,9 @@ export interface Store {
   counts(now: number): Promise<QueueCounts>;
   /** A message's recipients and attempts, or null if unknown. */
   messageStatus(messageId: string): Promise<MessageStatus | null>;
+  /** Newest messages first; `before` (a message id) pages backwards. */
+  listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]>;
+  /** Newest delivery attempts first. */
+  recentAttempts(options: { limit: number }): Promise<AttemptRow[]>;
   close(): Promise<void>;
 }

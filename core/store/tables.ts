@@ -64,10 +64,28 @@ export interface AttemptsTable {
   node_id: string | null;
 }
 
+/** `admin_users`: console users. */
+export interface AdminUsersTable {
+  username: string;
+  password_hash: string;
+  created_at: number;
+}
+
+/** `admin_sessions`: console sessions, keyed by the hash of the cookie token. */
+export interface AdminSessionsTable {
+  token_hash: string;
+  username: string;
+  csrf_token: string;
+  created_at: number;
+  expires_at: number;
+}
+
 /** The whole database, for Kysely. */
 export interface Tables {
   messages: MessagesTable;
   queue: QueueTable;
   recipients: RecipientsTable;
   attempts: AttemptsTable;
+  admin_users: AdminUsersTable;
+  admin_sessions: AdminSessionsTable;
 }

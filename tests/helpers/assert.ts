@@ -6,17 +6,20 @@ import nodeAssert from "node:assert/strict";
 
 /** Fails unless `value` is truthy. */
 export function assert(value: unknown, message?: string): asserts value {
-  nodeAssert.ok(value, message);
+  if (message === undefined) nodeAssert.ok(value);
+  else nodeAssert.ok(value, message);
 }
 
 /** Deep, strict equality (prototypes included: spread node:sqlite rows into plain objects). */
 export function assertEquals<T>(actual: T, expected: T, message?: string): void {
-  nodeAssert.deepStrictEqual(actual, expected, message);
+  if (message === undefined) nodeAssert.deepStrictEqual(actual, expected);
+  else nodeAssert.deepStrictEqual(actual, expected, message);
 }
 
 /** Fails unless `actual` matches `pattern`. */
 export function assertMatch(actual: string, pattern: RegExp, message?: string): void {
-  nodeAssert.match(actual, pattern, message);
+  if (message === undefined) nodeAssert.match(actual, pattern);
+  else nodeAssert.match(actual, pattern, message);
 }
 
 /** Fails unless `fn` rejects/throws; returns the error. */

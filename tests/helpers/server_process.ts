@@ -22,8 +22,11 @@ export function repoRoot(): string {
 
 /** The parts of the server config the helpers read; everything else passes through. */
 export interface ServerConfig {
+  /** SMTP settings; `listen[0]` ("host:port") is where startServer waits. */
   smtp: { listen: string[]; [key: string]: unknown };
+  /** Admin HTTP settings; `listen` ("host:port") gives `adminUrl`. */
   admin?: { listen?: string; [key: string]: unknown };
+  /** Any other config field, passed through unchanged. */
   [key: string]: unknown;
 }
 
@@ -108,7 +111,7 @@ export async function startServer(opts: StartServerOptions): Promise<ServerProce
   await Deno.writeTextFile(configPath, JSON.stringify(opts.config, null, 2));
 
   const entry = opts.entry ?? `${REPO_ROOT}/main.ts`;
-  const process = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: denoArgs(entry, ["serve", "--config", configPath]),
     cwd: opts.cwd ?? REPO_ROOT,
     env: { NO_COLOR: "1", ...opts.env },
@@ -123,24 +126,23 @@ export async function startServer(opts: StartServerOptions): Promise<ServerProce
     if (opts.echo) Deno.stderr.writeSync(new TextEncoder().encode(text));
   };
   const readers = Promise.all([
-    collect(process.stdout, append),
-    collect(process.stderr, append),
+    collect(child.stdout, append),
+    collect(child.stderr, append),
   ]).catch(() => {});
   let exitStatus: Deno.CommandStatus | undefined;
-  const exited = process.status.then(async (status) => {
+  const exited = child.status.then(async (status) => {
     exitStatus = status;
     await readers;
     return status;
   });
 
   let cleaned: Promise<void> | undefined;
-  const cleanup = () =>
-    cleaned ??= Deno.remove(configDir, { recursive: true }).catch(() => {});
+  const cleanup = () => cleaned ??= Deno.remove(configDir, { recursive: true }).catch(() => {});
 
   const kill = async (signal: Deno.Signal = "SIGKILL"): Promise<Deno.CommandStatus> => {
     if (exitStatus === undefined) {
       try {
-        process.kill(signal);
+        child.kill(signal);
       } catch {
         // Already exited between the check and the kill.
       }
@@ -153,7 +155,7 @@ export async function startServer(opts: StartServerOptions): Promise<ServerProce
   const stop = async (graceMs = 10_000): Promise<Deno.CommandStatus> => {
     if (exitStatus !== undefined) return await kill();
     try {
-      process.kill("SIGTERM");
+      child.kill("SIGTERM");
     } catch {
       // Already gone.
     }
@@ -185,8 +187,8 @@ export async function startServer(opts: StartServerOptions): Promise<ServerProce
   }
 
   return {
-    process,
-    pid: process.pid,
+    process: child,
+    pid: child.pid,
     smtpHost,
     smtpPort,
     smtpAddress: `${smtpHost}:${smtpPort}`,
@@ -286,6 +288,20 @@ export async function runCli(args: string[], opts: RunCliOptions = {}): Promise<
   }
 }
 
+/** The bearer token {@link makeServerConfig} puts in `admin.api_tokens`. */
+export const TEST_API_TOKEN = "test-api-token-0123456789";
+
+/** GET a JSON admin API path (e.g. "/api/v1/queue") with the test bearer token. */
+export async function adminApi<T = unknown>(
+  server: { adminUrl: string | undefined },
+  path: string,
+): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${server.adminUrl}${path}`, {
+    headers: { authorization: `Bearer ${TEST_API_TOKEN}` },
+  });
+  return { status: response.status, body: await response.json() as T };
+}
+
 /** Parameters for {@link makeServerConfig}. */
 export interface MakeServerConfigOptions {
   /** Directory for data_dir and the sqlite database. */
@@ -323,7 +339,7 @@ export function makeServerConfig(opts: MakeServerConfigOptions): ServerConfig {
       max_message_size: 10_485_760,
       relay_networks: ["127.0.0.0/8"],
     },
-    admin: { listen: `127.0.0.1:${opts.adminPort}` },
+    admin: { listen: `127.0.0.1:${opts.adminPort}`, api_tokens: [TEST_API_TOKEN] },
     dns: { servers: [`127.0.0.1:${opts.dnsPort}`] },
     delivery: { remote_port: opts.remotePort, retry_schedule: ["1s", "2s"], max_age: "1h" },
   };

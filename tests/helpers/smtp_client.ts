@@ -133,10 +133,15 @@ export interface SmtplibOptions extends SendOptions {
   mailOptions?: string[];
   /** Issue STARTTLS (certificate not verified). */
   starttls?: boolean;
+  /**
+   * Turn bare LF into CRLF before sending (default true). Set false to send
+   * the bytes as given, e.g. to test bare-LF handling.
+   */
+  fixLineEnds?: boolean;
 }
 
 const SMTPLIB_SCRIPT = `
-import base64, json, smtplib, ssl, sys
+import base64, json, re, smtplib, ssl, sys
 p = json.load(sys.stdin)
 host, port = p["server"].rsplit(":", 1)
 out = {}
@@ -162,7 +167,10 @@ try:
             out["rcpt"].append(rep(s.rcpt(r)))
         ok = any(r["code"] in (250, 251) for r in out["rcpt"])
     if ok:
-        out["data"] = rep(s.data(base64.b64decode(p["data"])))
+        data = base64.b64decode(p["data"])
+        if p["fix_eols"]:
+            data = re.sub(rb"(?<!\\r)\\n", b"\\r\\n", data)
+        out["data"] = rep(s.data(data))
         ok = out["data"]["code"] == 250
     try:
         s.quit()
@@ -178,6 +186,26 @@ except Exception as e:
     sys.exit(2)
 `;
 
+let python: string | undefined;
+
+/**
+ * The Python 3 interpreter to use: `$FASTMTA_TEST_PYTHON`, else
+ * /usr/bin/python3 when present (a pyenv shim on PATH costs seconds per start
+ * on a loaded machine), else `python3` from PATH.
+ */
+export function pythonExecutable(): string {
+  if (python !== undefined) return python;
+  python = Deno.env.get("FASTMTA_TEST_PYTHON") ?? "";
+  if (!python) {
+    try {
+      python = Deno.statSync("/usr/bin/python3").isFile ? "/usr/bin/python3" : "python3";
+    } catch {
+      python = "python3";
+    }
+  }
+  return python;
+}
+
 function toBase64(bytes: Uint8Array): string {
   let bin = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
@@ -187,7 +215,7 @@ function toBase64(bytes: Uint8Array): string {
 }
 
 /**
- * Sends one message with Python's smtplib (`python3` on PATH), step by step
+ * Sends one message with Python's smtplib ({@link pythonExecutable}), step by step
  * (EHLO, [STARTTLS], MAIL, RCPT..., DATA) so that every reply, including the
  * one carrying the queue id, is captured.
  */
@@ -202,8 +230,9 @@ export async function sendWithSmtplib(opts: SmtplibOptions): Promise<SmtplibResu
     timeout: opts.timeoutSec ?? 30,
     mail_options: opts.mailOptions,
     starttls: opts.starttls ?? false,
+    fix_eols: opts.fixLineEnds ?? true,
   });
-  const child = new Deno.Command("python3", {
+  const child = new Deno.Command(pythonExecutable(), {
     args: ["-c", SMTPLIB_SCRIPT],
     stdin: "piped",
     stdout: "piped",

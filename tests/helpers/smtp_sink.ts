@@ -167,13 +167,20 @@ export interface SmtpSink {
   /** DATA transfers completed (accepted or rejected). */
   readonly dataTransfers: number;
   /**
+   * Exceptions thrown by the `reply` hook (e.g. failed assertions). Each one
+   * drops its connection and makes every pending and later wait reject.
+   */
+  readonly errors: unknown[];
+  /**
    * Resolves with (a copy of) `messages` once at least `n` messages were
-   * accepted; rejects with a descriptive error after `timeoutMs`.
+   * accepted; rejects with a descriptive error after `timeoutMs`, when the
+   * sink closes, or when the `reply` hook throws (the hook's error as `cause`).
    */
   waitForMessages(n: number, timeoutMs?: number): Promise<SinkMessage[]>;
   /**
    * Resolves once `condition(sink)` is true; it is re-checked on every
-   * connection open/close, command and message. Rejects after `timeoutMs`.
+   * connection open/close, command and message. Rejects like
+   * {@link SmtpSink.waitForMessages}.
    */
   waitFor(
     condition: (sink: SmtpSink) => boolean,
@@ -255,9 +262,17 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     description: string;
   };
   const waiters = new Set<Waiter>();
+  const errors: unknown[] = [];
   const notify = () => {
     for (const w of [...waiters]) {
-      if (closed) {
+      if (errors.length) {
+        waiters.delete(w);
+        w.reject(
+          new Error(`smtp sink reply hook threw while waiting for ${w.description}`, {
+            cause: errors[0],
+          }),
+        );
+      } else if (closed) {
         waiters.delete(w);
         w.reject(new Error(`smtp sink closed while waiting for ${w.description}`));
       } else if (w.condition()) {
@@ -265,6 +280,12 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
         w.resolve();
       }
     }
+  };
+
+  /** Records an exception from the reply hook so that waiters fail with it. */
+  const hookFailed = (err: unknown) => {
+    errors.push(err);
+    notify();
   };
 
   const handleConnection = (raw: net.Socket) => {
@@ -568,7 +589,8 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
           await handleCommand(line);
           notify();
         }
-      } catch (_err) {
+      } catch (err) {
+        hookFailed(err);
         drop();
       } finally {
         busy = false;
@@ -602,7 +624,10 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
       busy = false;
       notify();
       pump();
-    })().catch(() => drop());
+    })().catch((err) => {
+      hookFailed(err);
+      drop();
+    });
   };
 
   const server = net.createServer(handleConnection);
@@ -632,7 +657,13 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     get dataTransfers() {
       return dataTransfers;
     },
+    errors,
     waitFor(condition, timeoutMs = 20_000, description = "condition") {
+      if (errors.length) {
+        return Promise.reject(
+          new Error(`smtp sink reply hook threw before ${description}`, { cause: errors[0] }),
+        );
+      }
       if (condition(sink)) return Promise.resolve();
       if (closed) return Promise.reject(new Error(`smtp sink closed before ${description}`));
       return new Promise<void>((resolve, reject) => {

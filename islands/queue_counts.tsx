@@ -1,0 +1,58 @@
+/**
+ * Island: live queue counts. Rendered on the server with the current numbers, then hydrated in
+ * the browser, where it refreshes from `/api/v1/queue` every two seconds.
+ */
+import { useEffect, useState } from "preact/hooks";
+import type { VNode } from "preact";
+
+/** Counts as the API returns them. */
+export type Counts = Record<string, number>;
+
+const LABELS: Record<string, string> = {
+  queued: "Queued",
+  deferred: "Deferred",
+  in_flight_units: "In flight",
+  delivered: "Delivered",
+  failed: "Failed",
+};
+
+/** Queue counts that keep themselves fresh. */
+export function QueueCounts(props: { initial: Counts; refreshMs?: number }): VNode {
+  const [counts, setCounts] = useState(props.initial);
+  const [live, setLive] = useState(false);
+  useEffect(() => {
+    let stopped = false;
+    const refresh = async () => {
+      try {
+        const response = await fetch("/api/v1/queue", { credentials: "same-origin" });
+        if (response.ok && !stopped) {
+          setCounts(await response.json());
+          setLive(true);
+        }
+      } catch {
+        if (!stopped) setLive(false);
+      }
+    };
+    const timer = setInterval(refresh, props.refreshMs ?? 2000);
+    refresh();
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, []);
+  return (
+    <div>
+      <div class="grid grid-cols-5 gap-4">
+        {Object.entries(LABELS).map(([key, label]) => (
+          <div class="bg-white shadow rounded p-4">
+            <div class="text-sm text-gray-500">{label}</div>
+            <div class="text-2xl font-bold" data-count={key}>{counts[key] ?? 0}</div>
+          </div>
+        ))}
+      </div>
+      <p class="text-xs text-gray-400 mt-2" data-live={live ? "yes" : "no"}>
+        {live ? "Live" : "Snapshot"}
+      </p>
+    </div>
+  );
+}

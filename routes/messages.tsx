@@ -1,0 +1,117 @@
+/** Message list and one message's recipients and attempts. */
+import type { VNode } from "preact";
+import type { MessageStatus, MessageSummary } from "../core/store/mod.ts";
+import { formatTime, Layout } from "./_render.tsx";
+import type { PageContext } from "./_context.ts";
+
+/** Newest messages first, paged with `?before=ID`. */
+export function MessagesPage(
+  props: PageContext & { messages: MessageSummary[]; limit: number },
+): VNode {
+  const last = props.messages[props.messages.length - 1];
+  return (
+    <Layout title="Messages" user={props.user} csrfToken={props.csrfToken}>
+      <h1 class="text-2xl font-bold mb-4">Messages</h1>
+      {props.messages.length === 0
+        ? <p class="text-gray-500">No messages.</p>
+        : (
+          <table class="w-full bg-white shadow rounded text-sm">
+            <thead class="text-left text-gray-500">
+              <tr>
+                <th class="p-2">Queue id</th>
+                <th class="p-2">Received</th>
+                <th class="p-2">Sender</th>
+                <th class="p-2">Recipients</th>
+                <th class="p-2">Pending</th>
+                <th class="p-2">Failed</th>
+                <th class="p-2">Size</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.messages.map((m) => (
+                <tr class="border-t">
+                  <td class="p-2">
+                    <a class="text-blue-700 hover:underline" href={`/messages/${m.id}`}>{m.id}</a>
+                  </td>
+                  <td class="p-2 whitespace-nowrap">{formatTime(m.createdAt)}</td>
+                  <td class="p-2">{m.sender || "<>"}</td>
+                  <td class="p-2">{m.recipients}</td>
+                  <td class="p-2">{m.pending}</td>
+                  <td class="p-2">{m.failed}</td>
+                  <td class="p-2">{m.size}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      {last && props.messages.length === props.limit && (
+        <a
+          class="inline-block mt-4 text-blue-700 hover:underline"
+          href={`/messages?before=${last.id}`}
+        >
+          Older →
+        </a>
+      )}
+    </Layout>
+  );
+}
+
+/** One message. */
+export function MessagePage(props: PageContext & { message: MessageStatus }): VNode {
+  const m = props.message;
+  return (
+    <Layout title={`Message ${m.id}`} user={props.user} csrfToken={props.csrfToken}>
+      <h1 class="text-2xl font-bold mb-2">Message {m.id}</h1>
+      <p class="text-gray-600 mb-4">
+        From {m.sender || "<>"} · {m.size} bytes · received {formatTime(m.createdAt)} via{" "}
+        {m.channel}
+      </p>
+      <h2 class="text-xl font-bold mb-2">Recipients</h2>
+      <table class="w-full bg-white shadow rounded text-sm mb-6">
+        <thead class="text-left text-gray-500">
+          <tr>
+            <th class="p-2">Address</th>
+            <th class="p-2">State</th>
+            <th class="p-2">Attempts</th>
+            <th class="p-2">Last reply</th>
+          </tr>
+        </thead>
+        <tbody>
+          {m.recipients.map((r) => (
+            <tr class="border-t">
+              <td class="p-2">{r.address}</td>
+              <td class="p-2" data-state={r.state}>{r.state}</td>
+              <td class="p-2">{r.attempts}</td>
+              <td class="p-2 text-gray-600">{r.last_reply}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h2 class="text-xl font-bold mb-2">Attempts</h2>
+      <table class="w-full bg-white shadow rounded text-sm">
+        <thead class="text-left text-gray-500">
+          <tr>
+            <th class="p-2">Time</th>
+            <th class="p-2">Recipient</th>
+            <th class="p-2">Outcome</th>
+            <th class="p-2">Reply</th>
+            <th class="p-2">From IP</th>
+            <th class="p-2">MX</th>
+          </tr>
+        </thead>
+        <tbody>
+          {m.attempts.map((a) => (
+            <tr class="border-t">
+              <td class="p-2 whitespace-nowrap">{formatTime(a.at)}</td>
+              <td class="p-2">{a.recipient}</td>
+              <td class="p-2">{a.outcome}</td>
+              <td class="p-2 text-gray-600">{a.reply}</td>
+              <td class="p-2">{a.source_ip}</td>
+              <td class="p-2">{a.mx_host}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Layout>
+  );
+}
