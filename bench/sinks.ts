@@ -124,13 +124,17 @@ export class SinkProcess {
     const reached = () =>
       this.countsRecipients ? this.#snap.rcpts >= target.rcpts : this.#snap.msgs >= target.msgs;
     let lastProgress = Date.now();
-    const ok = await waitFor(() => {
-      if (progress && Date.now() - lastProgress > 10_000) {
-        lastProgress = Date.now();
-        progress(this.counts);
-      }
-      return reached() || this.proc.status.exited;
-    }, timeoutMs, 5);
+    const ok = await waitFor(
+      () => {
+        if (progress && Date.now() - lastProgress > 10_000) {
+          lastProgress = Date.now();
+          progress(this.counts);
+        }
+        return reached() || this.proc.status.exited;
+      },
+      timeoutMs,
+      5,
+    );
     if (ok && !reached()) throw new Error(`${this.kind} sink exited unexpectedly`);
     return { reached: ok, snap: this.counts };
   }

@@ -6,7 +6,7 @@ Deno.test("no file gives the embedded defaults", () => {
   assertEquals(config.database.driver, "sqlite3");
   assertMatch(config.database.connection, /data\/fastmta\.db$/);
   assertEquals(config.smtp.listeners, [{ host: "127.0.0.1", port: 2525 }]);
-  assertEquals(config.admin, { host: "127.0.0.1", port: 8025 });
+  assertEquals(config.admin, { host: "127.0.0.1", port: 8025, api_tokens: [] });
 });
 
 Deno.test("the seed's app.json is accepted as is", () => {
