@@ -8,7 +8,7 @@
  *
  * @module
  */
-import postgres from "postgres";
+import pg from "pg";
 import { createConnection } from "mysql2/promise";
 import { type Config, parseConfig } from "../../core/config/mod.ts";
 import { openStore, type SqlStore, type StoreRole } from "../../core/store/mod.ts";
@@ -58,11 +58,13 @@ export async function adminQuery(
   statement: string,
 ): Promise<Record<string, unknown>[]> {
   if (kind === "postgres") {
-    const sql = postgres(PG_ADMIN_URL, { max: 1, onnotice: () => {} });
+    const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+    client.on("error", () => {});
+    await client.connect();
     try {
-      return [...await sql.unsafe(statement)];
+      return (await client.query(statement)).rows;
     } finally {
-      await sql.end();
+      await client.end();
     }
   }
   const connection = await createConnection(MYSQL_ADMIN);
