@@ -11,7 +11,7 @@ import { deliverUnit, type DeliveryContext } from "../core/delivery/deliver_unit
 import { MxResolver } from "../core/delivery/mx.ts";
 import { ConnectionPools } from "../core/delivery/pool.ts";
 import type { LeasedUnit, UnitOutcome } from "../core/queue/contracts.ts";
-import { openStore, type Store } from "../core/store/mod.ts";
+import { openStore, type Store, StoreUnavailableError } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 
 let store: Store;
@@ -21,6 +21,8 @@ let settling = false;
 let settleScheduled = false;
 let active = 0;
 let stopping = false;
+/** Wait before the next settle while the database is away; 0 when it answers. */
+let settleRetryMs = 0;
 
 function post(message: FromWorker) {
   self.postMessage(message);
@@ -49,7 +51,34 @@ async function settle() {
       post({ type: "log", line: `delivery: ${lost} outcomes arrived after their lease` });
     }
     post({ type: "settled", count: batch.length });
+    if (settleRetryMs > 0) {
+      post({
+        type: "log",
+        line: `delivery: settled ${batch.length} held while the database was away`,
+      });
+      settleRetryMs = 0;
+    }
   } catch (error) {
+    if (error instanceof StoreUnavailableError && !stopping) {
+      // The database is away: keep the outcomes and settle them when it is back, so the units
+      // are not delivered a second time. (Nobody can lease them meanwhile: that needs the
+      // database too.) If this worker stops first, the leases expire and the units are
+      // delivered again: at-least-once, nothing lost.
+      if (settleRetryMs === 0) {
+        post({
+          type: "log",
+          line: `delivery: cannot settle ${batch.length}, holding them: ${
+            (error as Error).message
+          }`,
+        });
+      }
+      pending = batch.concat(pending);
+      settleRetryMs = Math.min(Math.max(settleRetryMs * 2, 500), 10_000);
+      settling = false;
+      settleScheduled = true;
+      setTimeout(settle, settleRetryMs);
+      return;
+    }
     // Nothing is lost: the leases expire and the units are delivered again (at-least-once).
     post({
       type: "log",
