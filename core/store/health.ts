@@ -83,7 +83,7 @@ export function isConnectionError(error: unknown): boolean {
     if (fatal === true) return true; // mysql2: the connection is unusable
     if (
       typeof message === "string" &&
-      /connection (is )?(closed|lost|terminated|ended)|closed state|socket hang up|not queryable|Connection terminated/i
+      /connection (is )?(closed|lost|terminated|ended)|closed state|socket hang up|not queryable|Connection terminated|Failed to connect|Could not connect/i
         .test(message)
     ) {
       return true;

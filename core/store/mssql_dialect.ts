@@ -42,7 +42,15 @@ export function openMssql(conn: MssqlConnection, pool: PoolOptions): Kysely<Tabl
     dialect: new MssqlDialect({
       tarn: {
         ...tarn,
-        options: { min: 0, max: pool.max, acquireTimeoutMillis: 30_000, idleTimeoutMillis: 60_000 },
+        options: {
+          min: 0,
+          max: pool.max,
+          acquireTimeoutMillis: 30_000,
+          idleTimeoutMillis: 60_000,
+          // Fail the waiting call on the first failed connect instead of retrying until the
+          // acquire timeout: the store's monitor does the retrying, with backoff.
+          propagateCreateError: true,
+        },
       },
       tedious: { ...tedious, connectionFactory: () => new tedious.Connection(config) },
     }),
