@@ -30,6 +30,9 @@ const INSERT_ROWS = 400;
 /** Bytes of message bodies per INSERT, so a statement stays far below packet limits. */
 const INSERT_BODY_BYTES = 4 * 1024 * 1024;
 
+/** Body bytes per statement on MySQL (see insertMessages). */
+const MYSQL_BODY_PIECE = 4 * 1024 * 1024;
+
 /** Bound parameters one statement may carry (SQL Server allows 2 100). */
 function maxParameters(dialect: Dialect): number {
   return dialect === "mssql" ? 2_000 : dialect === "sqlite3" ? 30_000 : 60_000;
@@ -145,6 +148,16 @@ export class SqlStore implements Store {
     return this.#monitor.status();
   }
 
+  maxBodyBytes(): Promise<number | null> {
+    if (this.dialect !== "mysql") return Promise.resolve(null);
+    return this.#monitor.run("read max_allowed_packet", async () => {
+      const { rows } = await sql<{ max: string | number }>`select @@max_allowed_packet as max`
+        .execute(this.db);
+      // The whole blob is one value in one packet, with some room for the row around it.
+      return Number(rows[0].max) - 64 * 1024;
+    });
+  }
+
   #migrator(): Migrator {
     const migrations = migrationsFor(this.dialect);
     return new Migrator({
@@ -231,10 +244,30 @@ export class SqlStore implements Store {
         }
       }
     }
+    // MySQL sends a statement as one packet (`max_allowed_packet`, 16 MB by default on
+    // MariaDB) with binary values written as hex, twice their size: a large body goes in as a
+    // first piece, and the rest is appended piece by piece in the same transaction.
+    const tails: { id: string; body: Uint8Array }[] = [];
+    if (this.dialect === "mysql") {
+      for (const row of messageRows) {
+        if (row.body.byteLength > MYSQL_BODY_PIECE) {
+          tails.push({ id: row.id, body: row.body.subarray(MYSQL_BODY_PIECE) });
+          row.body = row.body.subarray(0, MYSQL_BODY_PIECE);
+        }
+      }
+    }
     await this.#transaction(async (trx) => {
       // Bodies can be large: statements are cut by body bytes as well as by row count.
       for (const part of bodyChunks(messageRows, rowsPerInsert(this.dialect, 9))) {
         await trx.executeQuery(insertRowsQuery(this.dialect, "messages", part));
+      }
+      for (const tail of tails) {
+        for (let at = 0; at < tail.body.byteLength; at += MYSQL_BODY_PIECE) {
+          const piece = tail.body.subarray(at, at + MYSQL_BODY_PIECE);
+          await trx.updateTable("messages")
+            .set({ body: sql<Uint8Array>`concat(body, ${piece})` })
+            .where("id", "=", tail.id).execute();
+        }
       }
       for (const part of chunks(unitRows, rowsPerInsert(this.dialect, 11))) {
         await trx.executeQuery(insertRowsQuery(this.dialect, "queue", part));

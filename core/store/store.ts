@@ -93,6 +93,8 @@ export interface Store {
   migrationStatus(): Promise<MigrationState[]>;
   /** Whether the database answers (see health.ts); never touches the database. */
   health(): StoreHealthStatus;
+  /** The largest message body the database can store, or null when it has no such limit. */
+  maxBodyBytes(): Promise<number | null>;
   /** Makes a batch of accepted messages durable in one transaction (group commit). */
   insertMessages(messages: NewMessage[]): Promise<void>;
   /** Claims up to `limit` due units for `leaseMs`. */
