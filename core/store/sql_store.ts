@@ -22,6 +22,7 @@ import type {
   Store,
 } from "./store.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
+import { caseUpdateQuery } from "./batch_update.ts";
 import { ConnectionMonitor, type StoreHealthStatus } from "./health.ts";
 import { domainOf } from "../address.ts";
 
@@ -78,6 +79,28 @@ function isDeadlock(error: unknown): boolean {
   };
   return code === "40P01" || code === "40001" || code === "ER_LOCK_DEADLOCK" || errno === 1213 ||
     number === 1205;
+}
+
+/** Units per statement when settling (SQL Server's 2 100 parameters bound the CASE lists). */
+const SETTLE_UNITS = 100;
+/** Recipients per UPDATE when settling. */
+const SETTLE_RECIPIENTS = 200;
+
+/** Locks units for settling and reads their lease tokens. */
+function lockUnitsQuery(
+  db: Kysely<Tables>,
+  dialect: Dialect,
+  ids: string[],
+): CompiledQuery<{ id: string; lease_token: string | null }> {
+  if (dialect === "mssql") {
+    return sql<
+      { id: string; lease_token: string | null }
+    >`select "id", "lease_token" from "queue" with (updlock, rowlock) where "id" in (${
+      sql.join(ids)
+    })`.compile(db);
+  }
+  const select = db.selectFrom("queue").select(["id", "lease_token"]).where("id", "in", ids);
+  return (dialect === "sqlite3" ? select : select.forUpdate()).compile();
 }
 
 /**
@@ -364,55 +387,71 @@ export class SqlStore implements Store {
       for (const part of chunks(attemptRows, rowsPerInsert(this.dialect, 14))) {
         await trx.executeQuery(insertRowsQuery(this.dialect, "attempts", part));
       }
+      // Lock the units (in id order, against deadlocks) and read who holds each lease now.
+      const unitIds = [...new Set(outcomes.map((o) => o.unitId))].sort();
+      const holders = new Map<string, string | null>();
+      for (const part of chunks(unitIds, SETTLE_UNITS)) {
+        const { rows } = await trx.executeQuery(lockUnitsQuery(trx, this.dialect, part));
+        for (const row of rows) holders.set(row.id, row.lease_token);
+      }
+      const held: UnitOutcome[] = [];
       for (const o of outcomes) {
-        const anyDeferred = o.results.some((r) => r.outcome === "deferred");
-        const lastReply = o.results[o.results.length - 1]?.reply ?? null;
-        const unitUpdate = await trx.updateTable("queue")
-          .set(
-            anyDeferred
-              ? {
-                state: "queued",
-                due_at: o.retryAt ?? o.at,
-                lease_owner: null,
-                lease_token: null,
-                updated_at: o.at,
-                last_reply: lastReply,
-              }
-              : {
-                state: "done",
-                lease_owner: null,
-                lease_token: null,
-                updated_at: o.at,
-                last_reply: lastReply,
-              },
-          )
-          .where("id", "=", o.unitId).where("lease_token", "=", o.leaseToken)
-          .executeTakeFirst();
-        if (Number(unitUpdate.numUpdatedRows) === 0) {
+        if (holders.get(o.unitId) === o.leaseToken) {
+          held.push(o);
+          holders.delete(o.unitId); // one outcome per lease
+        } else {
           // The lease expired and another worker took the unit: its outcome wins; ours is
           // only logged (the attempts rows above).
           lost++;
-          continue;
         }
-        // Recipients sharing one reply (the usual case: the DATA reply) take one statement.
-        const groups = new Map<string, { r: typeof o.results[number]; addresses: string[] }>();
-        for (const r of o.results) {
-          const key = `${r.outcome}\u0000${r.code}\u0000${r.reply}`;
-          const group = groups.get(key);
-          if (group) group.addresses.push(r.address);
-          else groups.set(key, { r, addresses: [r.address] });
+      }
+      if (held.length === 0) return;
+
+      for (const part of chunks(held, SETTLE_UNITS)) {
+        const rows = part.map((o) => {
+          const deferred = o.results.some((r) => r.outcome === "deferred");
+          const values: Record<string, unknown> = {
+            state: deferred ? "queued" : "done",
+            updated_at: o.at,
+            last_reply: o.results[o.results.length - 1]?.reply ?? null,
+          };
+          if (deferred) values.due_at = o.retryAt ?? o.at;
+          return { key: o.unitId, values };
+        });
+        await trx.executeQuery(caseUpdateQuery(this.dialect, "queue", "id", rows, {
+          constants: { lease_owner: null, lease_token: null },
+          types: { due_at: "bigint", updated_at: "bigint" },
+        }));
+      }
+
+      // Recipients: find their row ids, then one UPDATE per chunk with each one's result.
+      const results = new Map<string, { r: UnitOutcome["results"][number]; at: number }>();
+      for (const o of held) {
+        for (const r of o.results) results.set(`${o.unitId}\u0000${r.address}`, { r, at: o.at });
+      }
+      const recipientRows: { key: string | number; values: Record<string, unknown> }[] = [];
+      for (const part of chunks(held.map((o) => o.unitId), SETTLE_UNITS)) {
+        const rows = await trx.selectFrom("recipients").select(["id", "unit_id", "address"])
+          .where("unit_id", "in", part).execute();
+        for (const row of rows) {
+          const result = results.get(`${row.unit_id}\u0000${row.address}`);
+          if (!result) continue; // already finished in an earlier attempt
+          recipientRows.push({
+            key: row.id,
+            values: {
+              state: result.r.outcome,
+              last_code: result.r.code,
+              last_reply: result.r.reply,
+              updated_at: result.at,
+            },
+          });
         }
-        for (const { r, addresses } of groups.values()) {
-          await trx.updateTable("recipients")
-            .set((eb) => ({
-              state: r.outcome,
-              attempts: eb("attempts", "+", 1),
-              last_code: r.code,
-              last_reply: r.reply,
-              updated_at: o.at,
-            }))
-            .where("unit_id", "=", o.unitId).where("address", "in", addresses).execute();
-        }
+      }
+      for (const part of chunks(recipientRows, SETTLE_RECIPIENTS)) {
+        await trx.executeQuery(caseUpdateQuery(this.dialect, "recipients", "id", part, {
+          increments: ["attempts"],
+          types: { last_code: "integer", updated_at: "bigint" },
+        }));
       }
     });
     return lost;
