@@ -9,6 +9,7 @@ import { CompiledQuery, type Insertable, type Kysely } from "kysely";
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { createTestDatabase, testDatabaseKinds } from "./helpers/databases.ts";
 import { dueUnitsQuery, type SqlStore } from "../core/store/mod.ts";
+import { PG_TYPES } from "../core/store/sql_store.ts";
 import { insertRowsQuery } from "../core/store/bulk_insert.ts";
 import type { QueueTable, Tables } from "../core/store/tables.ts";
 
@@ -39,7 +40,7 @@ async function fill(db: Kysely<Tables>, dialect: SqlStore["dialect"]): Promise<n
         last_reply: done ? "250 ok" : null,
       });
     }
-    await db.executeQuery(insertRowsQuery(dialect, "queue", rows));
+    await db.executeQuery(insertRowsQuery(dialect, "queue", rows, PG_TYPES.queue));
   }
   return ROWS / ((performance.now() - started) / 1000);
 }

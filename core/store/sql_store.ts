@@ -81,6 +81,49 @@ function isDeadlock(error: unknown): boolean {
     number === 1205;
 }
 
+/** PostgreSQL column types for inserting through `unnest` (see bulk_insert.ts), by table. */
+export const PG_TYPES: Record<string, Record<string, string>> = {
+  queue: {
+    id: "varchar",
+    message_id: "varchar",
+    domain: "varchar",
+    state: "varchar",
+    due_at: "bigint",
+    attempts: "integer",
+    lease_owner: "varchar",
+    lease_token: "varchar",
+    created_at: "bigint",
+    updated_at: "bigint",
+    last_reply: "text",
+  },
+  recipients: {
+    unit_id: "varchar",
+    message_id: "varchar",
+    address: "varchar",
+    state: "varchar",
+    attempts: "integer",
+    last_code: "integer",
+    last_reply: "text",
+    updated_at: "bigint",
+  },
+  attempts: {
+    at: "bigint",
+    message_id: "varchar",
+    unit_id: "varchar",
+    recipient: "varchar",
+    domain: "varchar",
+    outcome: "varchar",
+    code: "integer",
+    reply: "text",
+    source_ip: "varchar",
+    mx_host: "varchar",
+    remote_ip: "varchar",
+    tls: "integer",
+    duration_ms: "integer",
+    node_id: "varchar",
+  },
+};
+
 /** Units per statement when settling (SQL Server's 2 100 parameters bound the CASE lists). */
 const SETTLE_UNITS = 100;
 /** Recipients per UPDATE when settling. */
@@ -293,10 +336,12 @@ export class SqlStore implements Store {
         }
       }
       for (const part of chunks(unitRows, rowsPerInsert(this.dialect, 11))) {
-        await trx.executeQuery(insertRowsQuery(this.dialect, "queue", part));
+        await trx.executeQuery(insertRowsQuery(this.dialect, "queue", part, PG_TYPES.queue));
       }
       for (const part of chunks(recipientRows, rowsPerInsert(this.dialect, 8))) {
-        await trx.executeQuery(insertRowsQuery(this.dialect, "recipients", part));
+        await trx.executeQuery(
+          insertRowsQuery(this.dialect, "recipients", part, PG_TYPES.recipients),
+        );
       }
     });
   }
@@ -385,7 +430,7 @@ export class SqlStore implements Store {
         }))
       );
       for (const part of chunks(attemptRows, rowsPerInsert(this.dialect, 14))) {
-        await trx.executeQuery(insertRowsQuery(this.dialect, "attempts", part));
+        await trx.executeQuery(insertRowsQuery(this.dialect, "attempts", part, PG_TYPES.attempts));
       }
       // Lock the units (in id order, against deadlocks) and read who holds each lease now.
       const unitIds = [...new Set(outcomes.map((o) => o.unitId))].sort();
