@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, ENV_OVERRIDES } from "./core/config/mod.ts";
+import { SHAPING_USAGE } from "./cli/shaping.ts";
 
 const COMMANDS: Record<string, string> = {
   serve: `Usage: fastmta serve [--config FILE]
@@ -31,6 +32,28 @@ Manages admin console users. add and passwd read the password from standard inpu
 Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
   --json          Print counts as JSON
   --message ID    Print one message's recipients and delivery attempts`,
+  shaping: SHAPING_USAGE,
+  dkim: `Usage: fastmta dkim generate DOMAIN SELECTOR [--algorithm rsa|ed25519] [--bits N]
+       fastmta dkim list
+       fastmta dkim remove DOMAIN SELECTOR
+
+Manages DKIM signing keys. Mail is signed with every key of its From domain (or the nearest
+parent domain that has keys). "generate" prints the DNS TXT record to publish.
+  --config FILE        JSON configuration (database, dkim.master_key_file)
+  --algorithm ALG      rsa (default, 2048 bits) or ed25519
+  --bits N             RSA key size (default 2048)
+  --json               Print JSON
+
+Private keys are stored in the database sealed (AES-256-GCM) with a master key read from
+FASTMTA_DKIM_MASTER_KEY or dkim.master_key_file (default <data_dir>/dkim_master.key, created
+with mode 0600 on first use). Keep that file private and back it up with the database.`,
+  suppression: `Usage: fastmta suppression list [--json]
+       fastmta suppression remove ADDRESS
+
+Addresses that hard-bounced (the mailbox does not exist) are not tried again for
+bounce.suppression_time; mail to them fails at once. "remove" lets mail to ADDRESS go out again.
+  --config FILE   JSON configuration
+  --json          Print JSON`,
 };
 
 const USAGE = `Usage: fastmta <command> [options]
@@ -39,6 +62,9 @@ Commands:
   serve     Run the server
   migrate   Apply database migrations
   queue     Show the queue
+  shaping   List or change the stored shaping rules (limits, pauses)
+  dkim      Manage DKIM keys
+  suppression  Show or lift suppressed addresses
   admin     Manage console users
 
 Run "fastmta <command> --help" for a command's options.`;
@@ -64,9 +90,11 @@ async function main(args: string[]): Promise<number> {
         json: { type: "boolean" },
         message: { type: "string" },
         status: { type: "boolean" },
+        algorithm: { type: "string" },
+        bits: { type: "string" },
       },
+      allowPositionals: ["admin", "dkim", "shaping", "suppression"].includes(command),
       strict: true,
-      allowPositionals: command === "admin",
     }));
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${COMMANDS[command]}`);
@@ -96,6 +124,35 @@ async function main(args: string[]): Promise<number> {
       case "queue": {
         const { queue } = await import("./cli/queue.ts");
         return await queue(configPath, { json: Boolean(values.json), message: values.message });
+      }
+      case "shaping": {
+        const { shaping } = await import("./cli/shaping.ts");
+        return await shaping(configPath, positionals);
+      }
+      case "suppression": {
+        const { suppression } = await import("./cli/suppression.ts");
+        const { UsageError } = await import("./cli/_usage.ts");
+        try {
+          return await suppression(configPath, positionals, { json: Boolean(values.json) });
+        } catch (error) {
+          if (!(error instanceof UsageError)) throw error;
+          console.error(`${error.message}\n\n${COMMANDS.suppression}`);
+          return 2;
+        }
+      }
+      case "dkim": {
+        const { dkim, UsageError } = await import("./cli/dkim.ts");
+        try {
+          return await dkim(configPath, positionals, {
+            algorithm: values.algorithm,
+            bits: values.bits,
+            json: Boolean(values.json),
+          });
+        } catch (error) {
+          if (!(error instanceof UsageError)) throw error;
+          console.error(`${error.message}\n\n${COMMANDS.dkim}`);
+          return 2;
+        }
       }
     }
   } catch (error) {

@@ -42,6 +42,8 @@ export interface ClientResult {
   failed: number;
   /** First failure, for diagnosis. */
   firstError?: string;
+  /** Wall clock at the start of the load (ms since the epoch). */
+  startedAt: number;
   /** Wall time of the whole run, ms. */
   elapsedMs: number;
   /** Accepted messages per second. */
@@ -210,6 +212,7 @@ export async function runClient(o: ClientOptions): Promise<ClientResult> {
     ok: latencies.length,
     failed,
     firstError,
+    startedAt: performance.timeOrigin + t0,
     elapsedMs,
     acceptedPerSec: latencies.length / (elapsedMs / 1000),
     latency: {

@@ -3,7 +3,7 @@
  * messages and recipients exactly, reports the arrival time of the last message) or Postfix's
  * `smtp-sink -c` (counts messages only; arrival time = when the harness read the counter).
  */
-import { now, spawn, splitHostPort, type Tracked, waitFor } from "./util.ts";
+import { now, smtpGreets, spawn, splitHostPort, type Tracked, waitFor } from "./util.ts";
 
 /** Which sink implementation. */
 export type SinkKind = "own" | "smtp-sink";
@@ -62,7 +62,14 @@ export class SinkProcess {
         stderr: "inherit",
       });
     const sink = new SinkProcess(kind, addr, proc);
-    const ok = await waitFor(() => sink.#ready || proc.status.exited, timeoutMs, 10);
+    const ok = await waitFor(
+      async () => {
+        if (kind === "smtp-sink" && !sink.#ready) sink.#ready = await smtpGreets(addr, 500);
+        return sink.#ready || proc.status.exited;
+      },
+      timeoutMs,
+      10,
+    );
     if (!ok || !sink.#ready) {
       await sink.stop();
       throw new Error(`${kind} sink on ${addr} did not start`);
@@ -133,7 +140,7 @@ export class SinkProcess {
         return reached() || this.proc.status.exited;
       },
       timeoutMs,
-      5,
+      20,
     );
     if (ok && !reached()) throw new Error(`${this.kind} sink exited unexpectedly`);
     return { reached: ok, snap: this.counts };

@@ -37,9 +37,21 @@ type CleanupFn = () => void | Promise<void>;
 export class Cleanup {
   #actions: { name: string; fn: CleanupFn }[] = [];
   #running: Promise<void> | undefined;
+  #closed = false;
 
-  /** Registers an action; returns a function that unregisters it. */
+  /** Refuses further registrations (so nothing new starts while aborting). */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Registers an action; returns a function that unregisters it. Throws once closed. */
   add(name: string, fn: CleanupFn): () => void {
+    if (this.#closed) throw new Error(`aborting: not starting ${name}`);
     const entry = { name, fn };
     this.#actions.push(entry);
     return () => {
@@ -125,6 +137,7 @@ export function spawn(
   args: string[],
   opts: Omit<Deno.CommandOptions, "args"> = {},
 ): Tracked {
+  if (cleanup.closed) throw new Error(`aborting: not starting ${name}`);
   const child = new Deno.Command(cmd, {
     stdin: "null",
     stdout: "null",

@@ -6,25 +6,30 @@
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import { log } from "../core/log.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
-import { openStore } from "../core/store/mod.ts";
+import { SiteDispatcher } from "../core/schedule/dispatch.ts";
+import { RulesWatcher } from "../core/schedule/rules.ts";
+import { buildPools, DailyCounters, MxResolver } from "../core/delivery/mod.ts";
+import { openStore, type Store } from "../core/store/mod.ts";
 import { adminApp } from "../routes/mod.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
-import type { LeasedUnit } from "../core/queue/contracts.ts";
 
-/** FNV-1a: spreads domains over delivery workers so one domain's connections share a pool. */
-function hashDomain(domain: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < domain.length; i++) {
-    h ^= domain.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
+/** Today's messages per source IP, from the delivery log (IP warm-up caps survive restarts). */
+async function seedDailyCounters(config: Config, store: Store): Promise<DailyCounters> {
+  const counters = new DailyCounters(config.vmtas.length);
+  const now = Date.now();
+  const startOfDay = DailyCounters.nextDay(now) - 86_400_000;
+  for (const { sourceIp, count } of await store.deliveredSince(startOfDay)) {
+    const index = config.vmtas.findIndex((v) => v.ip === sourceIp);
+    if (index >= 0) counters.add(index, count, now);
   }
-  return h >>> 0;
+  return counters;
 }
 
 /** Runs the server until a signal stops it. */
 export async function serve(configPath: string | null): Promise<void> {
   const config: Config = await loadConfig(configPath);
+  buildPools(config); // Validates pool references (ConfigError → exit code 2).
   await Deno.mkdir(config.dataDir, { recursive: true });
   const store = await openStore(config, "deliver");
   const applied = await store.migrate();
@@ -41,19 +46,29 @@ export async function serve(configPath: string | null): Promise<void> {
   const startedAt = Date.now();
 
   const deliveryWorkers: WorkerHandle[] = [];
-  const dispatch = (units: LeasedUnit[]) => {
-    const perWorker = new Map<number, LeasedUnit[]>();
-    for (const unit of units) {
-      const index = hashDomain(unit.domain) % deliveryWorkers.length;
-      let list = perWorker.get(index);
-      if (!list) perWorker.set(index, list = []);
-      list.push(unit);
-    }
-    for (const [index, list] of perWorker) {
-      deliveryWorkers[index].post({ type: "units", units: list });
-    }
-  };
-  const scheduler = new Scheduler(store, config, dispatch, (line) => log("schedule", line));
+  // Units go to the worker that owns their destination site, so per-site limits hold per node.
+  const dispatcher = new SiteDispatcher(
+    new MxResolver(config),
+    () => deliveryWorkers.length,
+    (index, units, destinations) =>
+      deliveryWorkers[index].post({ type: "units", units, destinations }),
+  );
+  const scheduler = new Scheduler(
+    store,
+    config,
+    (units) => dispatcher.dispatch(units),
+    (line) => log("schedule", line),
+  );
+  const rules = new RulesWatcher(
+    store,
+    config.delivery.rules_reload_interval,
+    (stored) => {
+      for (const worker of deliveryWorkers) worker.post({ type: "rules", rules: stored });
+    },
+    (line) => log("shaping", line),
+  );
+  await rules.start();
+  const dailyCounters = await seedDailyCounters(config, store);
   const recovered = await scheduler.recover();
   if (recovered > 0) {
     log("schedule", `re-queued ${recovered} units left in flight by a previous run`);
@@ -66,9 +81,13 @@ export async function serve(configPath: string | null): Promise<void> {
         new URL("../workers/delivery_worker.ts", import.meta.url),
         config,
         i,
-        (message) => {
+        (message, handle) => {
           if (message.type === "settled") scheduler.settled(message.count);
+          // A restarted worker starts from its init message: bring its rules up to date.
+          if (message.type === "ready") handle.post({ type: "rules", rules: rules.rules });
+          if (message.type === "accepted") scheduler.wake(); // DSNs made by the worker
         },
+        { dailyCounters: dailyCounters.buffer, rules: rules.rules },
       ),
     );
   }
@@ -115,11 +134,14 @@ export async function serve(configPath: string | null): Promise<void> {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => onSignal(signal));
   }
+  // SIGHUP: re-read the stored shaping rules now.
+  Deno.addSignalListener("SIGHUP", () => rules.reload());
   const signal = await stopSignal;
   log("serve", `${signal}: shutting down`);
   // Stop taking mail first, then stop scheduling, then let deliveries finish and settle.
   await Promise.all(smtpWorkers.map((w) => w.stop()));
   scheduler.stop();
+  rules.stop();
   await Promise.all(deliveryWorkers.map((w) => w.stop()));
   await http.shutdown();
   await store.close();

@@ -17,6 +17,9 @@ export interface WorkerHandle {
 /** Handlers for what a worker reports. */
 export type OnMessage = (message: FromWorker, handle: WorkerHandle) => void;
 
+/** Extra fields of a worker's init message (e.g. shared counters for delivery workers). */
+export type InitExtras = Omit<Extract<ToWorker, { type: "init" }>, "type" | "config" | "index">;
+
 /**
  * Starts a worker module and resolves once it reports `ready`; rejects with its `fatal` error
  * during start-up. Later crashes restart it with the same init message.
@@ -27,6 +30,7 @@ export function startWorker(
   config: Config,
   index: number,
   onMessage: OnMessage,
+  extras: InitExtras = {},
 ): Promise<WorkerHandle> {
   let worker: Worker;
   let stopping = false;
@@ -85,7 +89,7 @@ export function startWorker(
         }
         if (!stopping) setTimeout(spawn, 500);
       };
-      worker.postMessage({ type: "init", config, index } satisfies ToWorker);
+      worker.postMessage({ ...extras, type: "init", config, index } satisfies ToWorker);
     };
     spawn();
   });

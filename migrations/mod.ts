@@ -5,12 +5,16 @@
 import type { Migration } from "kysely/migration";
 import type { Dialect, FastmtaMigration } from "./_types.ts";
 import { migration0001 } from "./0001_queue.ts";
+import { migration0003 } from "./0003_delivery.ts";
+import { migration0004 } from "./0004_bounce_dkim.ts";
 import { migration0006 } from "./0006_admin.ts";
 
 export type { Dialect } from "./_types.ts";
 
 const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0001_queue": migration0001,
+  "0003_delivery": migration0003,
+  "0004_bounce_dkim": migration0004,
   "0006_admin": migration0006,
 };
 

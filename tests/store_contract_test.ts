@@ -214,7 +214,14 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
       { address: "a@x.test", outcome: "delivered", code: 250, reply: "250 2.0.0 ok" },
       { address: "b@x.test", outcome: "delivered", code: 250, reply: "250 2.0.0 ok" },
       { address: "c@x.test", outcome: "failed", code: 550, reply: "550 5.1.1 no such user" },
-    ])]);
+    ], {
+      tls: true,
+      tlsVersion: "TLSv1.3",
+      tlsVerified: true,
+      site: "mx.example.test",
+      pool: "default",
+      nodeId: "node-a",
+    })]);
     assertEquals(lost, 0);
     const status = await store.messageStatus(m.id);
     assert(status);
@@ -236,9 +243,38 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
       source_ip: "127.0.0.10",
       mx_host: "mx.example.test",
       remote_ip: "127.0.0.20",
+      tls: 1,
+      tls_version: "TLSv1.3",
+      tls_verified: 1,
+      duration_ms: 12,
+      reason: null,
+      site: "mx.example.test",
+      pool: "default",
+      node_id: "node-a",
     });
     assertEquals(await store.nextDueAt(), null);
     assertEquals((await lease(store, T0 + 1e9)).length, 0);
+  },
+
+  "a held unit is due again later without using an attempt": async (store) => {
+    const m = message(["a@x.test", "b@x.test"]);
+    await store.insertMessages([m]);
+    const [unit] = await lease(store, T0);
+    assertEquals(unit.attempts, 1);
+    const lost = await store.settle([outcome(unit, [
+      // Screened out before the hold: recorded like any result.
+      { address: "b@x.test", outcome: "suppressed", code: 550, reply: "550 suppressed" },
+    ], { held: { reason: "paused", until: T0 + 50_000, why: "paused by rule" } })]);
+    assertEquals(lost, 0);
+    assertEquals(await store.nextDueAt(), T0 + 50_000);
+    const [again] = await lease(store, T0 + 50_000);
+    assertEquals(again.attempts, 1, "the hold gave the attempt back");
+    assertEquals(again.recipients, ["a@x.test"]);
+    const status = await store.messageStatus(m.id);
+    assertEquals(status?.recipients.map((r) => r.state), ["queued", "suppressed"]);
+    // A final failure owes a DSN: claimable right after the settle.
+    const work = await store.claimDsns({ token: "claim:t1", limit: 10 });
+    assertEquals(work.map((w) => w.recipients.map((r) => r.address)), [["b@x.test"]]);
   },
 
   "settle with a wrong token changes nothing but the log": async (store) => {
@@ -300,6 +336,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
       deferred: 0,
       delivered: 0,
       failed: 0,
+      suppressed: 0,
       in_flight_units: 0,
     });
     await store.insertMessages([
@@ -321,6 +358,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
       deferred: 1,
       delivered: 0,
       failed: 0,
+      suppressed: 0,
       in_flight_units: 0,
     });
   },

@@ -172,6 +172,12 @@ Deno.test("mssql: every store call compiles to T-SQL within the parameter limit"
   await store.messageStatus("m1");
   await store.listMessages({ limit: 50, before: "m9" });
   await store.recentAttempts({ limit: 50 });
+  await store.listSuppressions(T0, 20);
+  await store.suppressions(["a@x.test"], T0);
+  await store.claimDsns({ token: "claim:x", limit: 10 });
+  await store.releaseHeld("paused", T0);
+  await store.deliveredSince(T0);
+  await store.listShapingRules();
   assertTsql(statements);
   assert(statements.some((s) => /^select top\(1\) "due_at" from "queue"/.test(s.sql)));
   assert(statements.some((s) => /^select top\(50\) "id", "sender"/.test(s.sql)));
@@ -191,7 +197,7 @@ Deno.test("mssql: tedious loads and an unreachable server is a clear, fast error
     const started = Date.now();
     const error = await store.nextDueAt().then(() => null, (e) => e);
     assert(error instanceof StoreUnavailableError, `expected a connection error, got ${error}`);
-    assertMatch(error.message, /database unavailable \(mssql sa@127\.0\.0\.1:\d+\/mta\)/);
+    assertMatch(error.message, /^Cannot reach the database \(mssql sa@127\.0\.0\.1:\d+\/mta\)/);
     assert(!error.message.includes("secret"));
     assert(Date.now() - started < 15_000);
   } finally {

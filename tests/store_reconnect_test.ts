@@ -108,7 +108,7 @@ for (const kind of SERVER_KINDS) {
       );
       if (first) {
         assert(first instanceof StoreUnavailableError, `unexpected error: ${first}`);
-        assertMatch(first.message, /^Cannot store messages: database unavailable \(/);
+        assertMatch(first.message, /^Cannot reach the database \(/);
       }
       const { errors } = await untilOk(() => within(15_000, store.insertMessages([message()])));
       assert(errors.every((e) => e instanceof StoreUnavailableError), String(errors[0]));

@@ -1,11 +1,27 @@
 /** Messages between the main thread and its workers: small (ids, counts, control), never bodies. */
 import type { Config } from "../core/config/mod.ts";
 import type { LeasedUnit } from "../core/queue/contracts.ts";
+import type { Destination } from "../core/delivery/mx.ts";
+import type { StoredRule } from "../core/delivery/policy.ts";
 
 /** Main thread → any worker. */
 export type ToWorker =
-  | { type: "init"; config: Config; index: number }
-  | { type: "units"; units: LeasedUnit[] }
+  | {
+    type: "init";
+    config: Config;
+    index: number;
+    /** Delivery workers: per-source-IP daily counts shared by the node (IP warm-up). */
+    dailyCounters?: SharedArrayBuffer;
+    /** Delivery workers: the stored shaping rules at start. */
+    rules?: StoredRule[];
+  }
+  | {
+    type: "units";
+    units: LeasedUnit[];
+    /** Delivery workers: each unit's destination, by domain, as the dispatcher resolved it. */
+    destinations?: Record<string, Destination>;
+  }
+  | { type: "rules"; rules: StoredRule[] }
   | { type: "stop" };
 
 /** Any worker → main thread. */

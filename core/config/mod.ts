@@ -16,6 +16,10 @@ export interface Vmta {
   ip: string;
   hostname: string;
   group: string;
+  /** Share of its pools' mail (IP warm-up); 1 when not set. */
+  weight?: number;
+  /** Most messages a day from this IP (IP warm-up); no cap when not set. */
+  dailyCap?: number;
 }
 
 /** One SMTP listener. */
@@ -37,10 +41,17 @@ export interface Config {
   };
   smtp: ConfigFile["smtp"] & { listeners: Listener[]; hostname: string; workers: number };
   admin: Listener & { api_tokens: string[] };
-  dns: { servers: { ipAddr: string; port: number }[]; cacheTtl: number };
+  dns: {
+    servers: { ipAddr: string; port: number }[];
+    cacheTtl: number;
+    negativeTtl: number;
+    timeout: number;
+  };
   routes: ConfigFile["routes"];
   vmtas: Vmta[];
   delivery: ConfigFile["delivery"];
+  bounce: ConfigFile["bounce"];
+  dkim: ConfigFile["dkim"] & { masterKeyFile: string };
   queue: ConfigFile["queue"];
   rabbitmq?: ConfigFile["rabbitmq"];
   /** Where the file came from, or null for built-in defaults. */
@@ -189,14 +200,23 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
         return { ipAddr: host, port };
       }),
       cacheTtl: file.dns.cache_ttl,
+      negativeTtl: file.dns.negative_ttl,
+      timeout: file.dns.timeout,
     },
     routes: file.routes,
     vmtas: ips.filter((ip) => ip.outbound).map((ip) => ({
       ip: ip.ip,
       hostname: ip.hostname,
       group: String(ip.group_id ?? "default"),
+      ...(ip.weight !== undefined ? { weight: ip.weight } : {}),
+      ...(ip.daily_cap !== undefined ? { dailyCap: ip.daily_cap } : {}),
     })),
     delivery: file.delivery,
+    bounce: file.bounce,
+    dkim: {
+      ...file.dkim,
+      masterKeyFile: resolve(file.dkim.master_key_file ?? join(dataDir, "dkim_master.key")),
+    },
     queue: file.queue,
     rabbitmq: file.rabbitmq,
     source,

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
+import { deliverySection, dnsSection, routesSection } from "./delivery_schema.ts";
 
 /** A duration written as "250ms", "30s", "5m", "2h", "3d" or a number of seconds. */
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -40,11 +41,10 @@ const ipAddress = z.object({
   inbound: z.boolean().default(false),
   outbound: z.boolean().default(true),
   group_id: z.union([z.string(), z.number()]).optional(),
-});
-
-const route = z.object({
-  host: z.string().min(1),
-  port: z.number().int().min(1).max(65535).default(25),
+  /** Share of its pools' mail (warm-up); default 1. */
+  weight: z.number().min(0).optional(),
+  /** Most messages a day from this IP (warm-up). */
+  daily_cap: z.number().int().min(0).optional(),
 });
 
 /** The whole configuration file. Unknown keys are rejected so typos do not pass silently. */
@@ -85,30 +85,24 @@ export const configSchema = z.object({
     /** Bearer tokens accepted by the JSON API (treat the config file as a secret). */
     api_tokens: z.array(z.string().min(16, "Use at least 16 characters")).default([]),
   }).strict().prefault({}),
-  dns: z.object({
-    servers: z.array(hostPort).default([]),
-    cache_ttl: duration.default(60_000),
+  dns: dnsSection,
+  routes: routesSection,
+  delivery: deliverySection,
+  bounce: z.object({
+    /** Send delivery status notifications (RFC 3464) for failed recipients. */
+    dsn: z.boolean().default(true),
+    /** How long a hard-bounced address (bad mailbox) is suppressed; 0 disables suppression. */
+    suppression_time: duration.default(30 * 24 * 3_600_000),
+    /** Largest original message returned whole in a DSN; bigger ones return headers only. */
+    return_max_size: z.number().int().min(0).default(1_048_576),
   }).strict().prefault({}),
-  routes: z.record(z.string(), route).default({}),
-  delivery: z.object({
-    workers: z.number().int().min(1).max(64).default(1),
-    remote_port: z.number().int().min(1).max(65535).default(25),
-    retry_schedule: z.array(duration).min(1).default([
-      60_000,
-      300_000,
-      900_000,
-      1_800_000,
-      3_600_000,
-      7_200_000,
-      14_400_000,
-    ]),
-    max_age: duration.default(5 * 24 * 3_600_000),
-    connect_timeout: duration.default(30_000),
-    command_timeout: duration.default(300_000),
-    max_connections_per_host: z.number().int().min(1).default(10),
-    max_messages_per_connection: z.number().int().min(1).default(1000),
-    idle_timeout: duration.default(5_000),
-    concurrency: z.number().int().min(1).default(200),
+  dkim: z.object({
+    /** On a signing failure: send the message unsigned, or defer it (retry schedule). */
+    on_error: z.enum(["send_unsigned", "defer"]).default("send_unsigned"),
+    /** File with the key that seals private keys in the database (default in data_dir). */
+    master_key_file: z.string().optional(),
+    /** How often delivery workers reload the key table. */
+    refresh_interval: duration.default(60_000),
   }).strict().prefault({}),
   queue: z.object({
     lease_time: duration.default(600_000),

@@ -1,135 +1,462 @@
 /**
- * Connection pools per (source IP, remote address:port). A delivery borrows a connection,
- * runs one transaction and gives it back; idle connections are kept for `idle_timeout` and
- * reused, each for at most `max_messages_per_connection` messages. At most
- * `max_connections_per_host` connections per pool are open; further borrowers wait their turn.
+ * Egress paths and their connection pools. An egress path is one source IP × one destination
+ * site (KumoMTA's "ready queue"); every limit is counted per path: simultaneous connections,
+ * connection rate, message rates, messages per connection, and backoff after a matching reply.
  *
- * Reads config: delivery.max_connections_per_host, max_messages_per_connection, idle_timeout,
- * connect_timeout, command_timeout.
+ * A delivery first asks its path to admit one message (message rates, backoff), then borrows a
+ * connection: an idle one that satisfies its TLS needs, else a free connection slot in which it
+ * tries the destination's hosts in order, else it waits for a slot (at most `max_waiting`
+ * deliveries wait per path). What cannot be had within `delivery.max_hold` comes back as
+ * `held` with a time to try again, and the unit is deferred without using an attempt.
+ *
+ * Reads config: delivery.connect_timeout, command_timeout, max_hold; the shaping rule given.
  */
 import type { Config } from "../config/mod.ts";
-import { type Reply, SmtpClientConnection } from "./smtp_client.ts";
+import type { TlsMode } from "../config/delivery_schema.ts";
+import { admit, TokenBucket } from "./limits.ts";
+import type { MxHost, RouteSettings } from "./mx.ts";
+import type { EffectiveRule } from "./policy.ts";
+import {
+  ConnectionError,
+  formatReply,
+  type Reply,
+  SmtpClientConnection,
+  TlsError,
+} from "./smtp_client.ts";
+import type { Source } from "./sources.ts";
+import { mxMatchesPolicy } from "./mta_sts.ts";
 
-/** A borrowed, greeted connection, or the reply that refused us. */
-export type Borrowed =
-  | { kind: "ok"; conn: SmtpClientConnection }
-  | { kind: "refused"; reply: Reply; stage: "greeting" | "ehlo" };
-
-interface Pool {
-  idle: { conn: SmtpClientConnection; timer: ReturnType<typeof setTimeout> }[];
-  open: number;
-  waiters: (() => void)[];
+/** What TLS a delivery needs from its connection. */
+export interface TlsNeeds {
+  mode: TlsMode;
+  /** MTA-STS enforce: the MX host must match one of these patterns (and TLS must verify). */
+  stsMx?: readonly string[];
 }
 
-/** All connection pools of one delivery worker. */
+/** A connection in a pool, with what it was opened for. */
+export interface PooledConnection {
+  conn: SmtpClientConnection;
+  path: EgressPath;
+  mxName: string;
+  address: string;
+  /** Set while idle. */
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+/** Why one host could not be used. */
+export interface HostProblem {
+  host: string;
+  address: string;
+  stage: "connect" | "greeting" | "ehlo" | "starttls" | "tls" | "auth";
+  reply: Reply | null;
+  message: string;
+  at: number;
+  durationMs: number;
+}
+
+/** A borrowed connection, a hold, or the problems of every host tried. */
+export type Acquired =
+  | { kind: "ok"; pooled: PooledConnection; problems: HostProblem[] }
+  | { kind: "held"; until: number; why: string }
+  | { kind: "failed"; problems: HostProblem[] };
+
+/** A message admitted on a path, or held back. */
+export type Admitted = { kind: "ok" } | {
+  kind: "held";
+  reason: "local_limit" | "backoff";
+  until: number;
+  why: string;
+};
+
+/** One source IP × one site. */
+export class EgressPath {
+  readonly key: string;
+  readonly source: Source;
+  readonly site: string;
+  open = 0;
+  idle: PooledConnection[] = [];
+  waiters: (() => void)[] = [];
+  backoffUntil = 0;
+  backoffReason = "";
+  connectionBucket: TokenBucket | null = null;
+  messageBuckets: TokenBucket[] = [];
+  /** When the next unit held by the message rate is due (spreads a held backlog). */
+  nextHoldSlot = 0;
+  lastUsed = 0;
+
+  constructor(source: Source, site: string) {
+    this.source = source;
+    this.site = site;
+    this.key = `${source.ip ?? ""}|${site}`;
+  }
+}
+
+function sameFamily(source: string | null, address: string): boolean {
+  if (source === null) return true;
+  return source.includes(":") === address.includes(":");
+}
+
+function satisfies(pooled: PooledConnection, needs: TlsNeeds): boolean {
+  const tls = pooled.conn.tls;
+  if (needs.stsMx) {
+    return tls !== null && tls.verified && mxMatchesPolicy(pooled.mxName, needs.stsMx);
+  }
+  if (needs.mode === "verify") return tls !== null && tls.verified;
+  if (needs.mode === "required") return tls !== null;
+  return true;
+}
+
+/** Options for opening connections on a path. */
+export interface ConnectOptions {
+  hosts: MxHost[];
+  helo: string;
+  tls: TlsNeeds;
+  route?: RouteSettings;
+  /** Trusted CAs for `verify` (roots plus `delivery.tls_ca_file`). */
+  ca?: string[];
+}
+
+/** All egress paths and connections of one delivery worker. */
 export class ConnectionPools {
   #config: Config;
-  #pools = new Map<string, Pool>();
+  #paths = new Map<string, EgressPath>();
 
   constructor(config: Config) {
     this.#config = config;
   }
 
-  #pool(key: string): Pool {
-    let pool = this.#pools.get(key);
-    if (!pool) this.#pools.set(key, pool = { idle: [], open: 0, waiters: [] });
-    return pool;
+  /** The path for (source, site). */
+  path(source: Source, site: string): EgressPath {
+    const key = `${source.ip ?? ""}|${site}`;
+    let path = this.#paths.get(key);
+    if (!path) {
+      if (this.#paths.size > 10_000) this.#sweep();
+      this.#paths.set(key, path = new EgressPath(source, site));
+    }
+    path.lastUsed = Date.now();
+    return path;
   }
 
-  /** Borrows a connection to `address:port` from `localAddress` with EHLO done as `helo`. */
-  async borrow(
-    address: string,
-    port: number,
-    localAddress: string | undefined,
-    helo: string,
-  ): Promise<Borrowed> {
-    const key = `${localAddress ?? ""}|${address}|${port}`;
-    const pool = this.#pool(key);
-    const limits = this.#config.delivery;
+  /** Until when (source, site) is in backoff (0: not). */
+  backoffUntil(source: Source, site: string): number {
+    return this.#paths.get(`${source.ip ?? ""}|${site}`)?.backoffUntil ?? 0;
+  }
+
+  /** Puts a path into backoff for `ms`. */
+  backoff(path: EgressPath, ms: number, why: string) {
+    const until = Date.now() + ms;
+    if (until > path.backoffUntil) {
+      path.backoffUntil = until;
+      path.backoffReason = why;
+    }
+  }
+
+  /** Forgets idle paths with nothing open (bounded memory for many sites). */
+  #sweep() {
+    const cutoff = Date.now() - 3_600_000;
+    for (const [key, path] of this.#paths) {
+      if (path.open === 0 && path.waiters.length === 0 && path.lastUsed < cutoff) {
+        this.#paths.delete(key);
+      }
+    }
+  }
+
+  /** Admits one message on `path` under the rule's message rates and the path's backoff. */
+  async admitMessage(path: EgressPath, rule: EffectiveRule): Promise<Admitted> {
+    const now = Date.now();
+    if (path.backoffUntil > now) {
+      return {
+        kind: "held",
+        reason: "backoff",
+        until: path.backoffUntil,
+        why: `${path.key} in backoff: ${path.backoffReason}`,
+      };
+    }
+    if (rule.messageRates.length === 0) return { kind: "ok" };
+    rule.messageRates.forEach((rate, i) => {
+      const bucket = path.messageBuckets[i];
+      if (bucket) bucket.configure(rate);
+      else path.messageBuckets[i] = new TokenBucket(rate, now);
+    });
+    path.messageBuckets.length = rule.messageRates.length;
+    const admission = admit(path.messageBuckets, now, this.#config.delivery.max_hold);
+    if (admission.kind === "later") {
+      // Held units come back one token interval apart, not all at the first token (which
+      // would lease and hold the whole backlog again for each message sent).
+      const interval = Math.max(...rule.messageRates.map((r) => r.per / r.count));
+      const until = Math.max(admission.at, path.nextHoldSlot);
+      path.nextHoldSlot = until + interval;
+      return { kind: "held", reason: "local_limit", until, why: `message rate of ${path.key}` };
+    }
+    if (admission.kind === "wait") await sleep(admission.ms);
+    return { kind: "ok" };
+  }
+
+  /**
+   * Borrows a connection on `path` for a delivery under `rule`: idle and suitable, else newly
+   * opened (hosts in order), else waits for a slot; held when the wait would be unbounded.
+   */
+  async acquire(path: EgressPath, rule: EffectiveRule, options: ConnectOptions): Promise<Acquired> {
+    let waited = false;
     while (true) {
-      const idle = pool.idle.pop();
-      if (idle) {
-        clearTimeout(idle.timer);
-        if (!idle.conn.closed) return { kind: "ok", conn: idle.conn };
-        pool.open--;
+      // Most recently used first, so that spare connections idle out.
+      for (let i = path.idle.length - 1; i >= 0; i--) {
+        const pooled = path.idle[i];
+        if (pooled.conn.closed) {
+          path.idle.splice(i, 1);
+          this.#closed(pooled);
+          continue;
+        }
+        if (!satisfies(pooled, options.tls)) continue;
+        path.idle.splice(i, 1);
+        if (pooled.timer) clearTimeout(pooled.timer);
+        pooled.timer = null;
+        return { kind: "ok", pooled, problems: [] };
+      }
+      if (path.open < rule.maxConnections) break;
+      // Full of connections this delivery cannot use: close an idle one to make room.
+      const unsuitable = path.idle.shift();
+      if (unsuitable) {
+        if (unsuitable.timer) clearTimeout(unsuitable.timer);
+        await unsuitable.conn.quit();
+        this.#closed(unsuitable);
         continue;
       }
-      if (pool.open < limits.max_connections_per_host) break;
-      await new Promise<void>((resolve) => pool.waiters.push(resolve));
+      if (path.waiters.length >= rule.maxWaiting) {
+        return {
+          kind: "held",
+          // Jittered so that a held batch does not come back all at once.
+          until: Date.now() + Math.round(rule.localLimitDelay * (1 + Math.random() / 2)),
+          why: `${path.key}: ${path.open} connections busy and ${path.waiters.length} waiting`,
+        };
+      }
+      // Waiting fairly: a waiter that was woken goes to the front if it must wait again.
+      await new Promise<void>((resolve) =>
+        waited ? path.waiters.unshift(resolve) : path.waiters.push(resolve)
+      );
+      waited = true;
     }
-    pool.open++;
+    path.open++;
+    const problems: HostProblem[] = [];
     try {
-      const { conn, greeting } = await SmtpClientConnection.open({
-        host: address,
-        port,
-        localAddress,
-        connectTimeoutMs: limits.connect_timeout,
-        commandTimeoutMs: limits.command_timeout,
-      });
-      if (greeting.code !== 220) {
-        await conn.quit();
-        this.#closed(pool);
-        return { kind: "refused", reply: greeting, stage: "greeting" };
+      for (const host of options.hosts) {
+        for (const address of host.addresses) {
+          if (!sameFamily(path.source.ip, address)) continue;
+          if (rule.connectionRate) {
+            const now = Date.now();
+            if (!path.connectionBucket) {
+              path.connectionBucket = new TokenBucket(rule.connectionRate, now);
+            }
+            path.connectionBucket.configure(rule.connectionRate);
+            const admission = admit([path.connectionBucket], now, this.#config.delivery.max_hold);
+            if (admission.kind === "later") {
+              this.#release(path);
+              if (problems.length > 0) return { kind: "failed", problems };
+              return {
+                kind: "held",
+                until: admission.at,
+                why: `connection rate of ${path.key}`,
+              };
+            }
+            if (admission.kind === "wait") await sleep(admission.ms);
+          }
+          const opened = await this.#open(path, host, address, options, problems);
+          if (opened) return { kind: "ok", pooled: opened, problems };
+        }
       }
-      const hello = await conn.hello(helo);
-      if (hello.code !== 250) {
-        await conn.quit();
-        this.#closed(pool);
-        return { kind: "refused", reply: hello, stage: "ehlo" };
-      }
-      return { kind: "ok", conn };
     } catch (error) {
-      this.#closed(pool);
+      this.#release(path);
       throw error;
     }
+    this.#release(path);
+    if (problems.length === 0) {
+      problems.push({
+        host: options.hosts[0]?.name ?? "",
+        address: "",
+        stage: "connect",
+        reply: null,
+        message: `no address of the family of source ${path.source.ip}`,
+        at: Date.now(),
+        durationMs: 0,
+      });
+    }
+    return { kind: "failed", problems };
   }
 
-  /** Returns a connection; it is kept for reuse when healthy and under its message limit. */
-  release(conn: SmtpClientConnection) {
-    const key = `${conn.localAddress ?? ""}|${conn.host}|${conn.port}`;
-    const pool = this.#pool(key);
+  /** Opens, greets, negotiates TLS and authenticates; records a problem and returns null. */
+  async #open(
+    path: EgressPath,
+    host: MxHost,
+    address: string,
+    options: ConnectOptions,
+    problems: HostProblem[],
+  ): Promise<PooledConnection | null> {
+    const mode = options.tls.stsMx ? "verify" : options.tls.mode;
+    const first = await this.#openOnce(path, host, address, options, mode, problems);
+    if (first !== "tls_failed") return first;
+    // Opportunistic TLS that fails in the handshake: try once more in plain text (as Postfix).
+    if (mode !== "opportunistic") return null;
+    const second = await this.#openOnce(path, host, address, options, "none", problems);
+    return second === "tls_failed" ? null : second;
+  }
+
+  async #openOnce(
+    path: EgressPath,
+    host: MxHost,
+    address: string,
+    options: ConnectOptions,
+    mode: TlsMode,
+    problems: HostProblem[],
+  ): Promise<PooledConnection | null | "tls_failed"> {
+    const started = Date.now();
+    const problem = (stage: HostProblem["stage"], reply: Reply | null, message: string) => {
+      problems.push({
+        host: host.name,
+        address,
+        stage,
+        reply,
+        message,
+        at: Date.now(),
+        durationMs: Date.now() - started,
+      });
+      return null;
+    };
     const limits = this.#config.delivery;
-    if (conn.closed || conn.messagesSent >= limits.max_messages_per_connection) {
-      conn.quit();
-      this.#closed(pool);
-      return;
+    let conn: SmtpClientConnection;
+    let greeting: Reply;
+    try {
+      ({ conn, greeting } = await SmtpClientConnection.open({
+        host: address,
+        port: host.port,
+        localAddress: path.source.ip ?? undefined,
+        connectTimeoutMs: limits.connect_timeout,
+        commandTimeoutMs: limits.command_timeout,
+      }));
+    } catch (error) {
+      if (!(error instanceof ConnectionError)) throw error;
+      return problem("connect", null, error.message);
     }
-    const waiter = pool.waiters.shift();
-    if (waiter) {
-      // Hand over through the idle list so the waiter picks it up first.
-      pool.idle.push({ conn, timer: this.#idleTimer(pool, conn) });
-      waiter();
-      return;
-    }
-    pool.idle.push({ conn, timer: this.#idleTimer(pool, conn) });
-  }
-
-  #idleTimer(pool: Pool, conn: SmtpClientConnection): ReturnType<typeof setTimeout> {
-    return setTimeout(() => {
-      const index = pool.idle.findIndex((i) => i.conn === conn);
-      if (index >= 0) {
-        pool.idle.splice(index, 1);
-        conn.quit();
-        this.#closed(pool);
+    try {
+      if (greeting.code !== 220) {
+        await conn.quit();
+        return problem("greeting", greeting, formatReply(greeting));
       }
-    }, this.#config.delivery.idle_timeout);
+      let hello = await conn.hello(options.helo);
+      if (hello.code !== 250) {
+        await conn.quit();
+        return problem("ehlo", hello, formatReply(hello));
+      }
+      if (mode !== "none") {
+        if (conn.capabilities.has("STARTTLS")) {
+          const started = await conn.startTls({
+            servername: host.name,
+            verify: mode === "verify",
+            ca: options.ca,
+          });
+          if (started.kind === "refused") {
+            if (mode !== "opportunistic") {
+              await conn.quit();
+              return problem("starttls", started.reply, formatReply(started.reply));
+            }
+          } else {
+            hello = await conn.hello(options.helo);
+            if (hello.code !== 250) {
+              await conn.quit();
+              return problem("ehlo", hello, formatReply(hello));
+            }
+          }
+        } else if (mode !== "opportunistic") {
+          await conn.quit();
+          return problem(
+            "starttls",
+            null,
+            `TLS is ${mode} but ${host.name} does not offer STARTTLS`,
+          );
+        }
+      }
+      if (options.route?.auth) {
+        const auth = await conn.authenticate(
+          options.route.auth.username,
+          options.route.auth.password,
+        );
+        if (auth.code !== 235) {
+          await conn.quit();
+          return problem("auth", auth, formatReply(auth));
+        }
+      }
+    } catch (error) {
+      conn.close();
+      if (error instanceof TlsError) {
+        problem("tls", null, error.message);
+        return "tls_failed";
+      }
+      if (!(error instanceof ConnectionError)) throw error;
+      return problem("connect", null, error.message);
+    }
+    return { conn, path, mxName: host.name.toLowerCase(), address, timer: null };
   }
 
-  #closed(pool: Pool) {
-    pool.open--;
-    pool.waiters.shift()?.();
+  /**
+   * Gives a connection back after a delivery under `rule`: kept idle for reuse when healthy and
+   * under the rule's message limit, else closed.
+   */
+  release(pooled: PooledConnection, rule: EffectiveRule) {
+    const { conn, path } = pooled;
+    if (conn.closed || conn.messagesSent >= rule.maxMessagesPerConnection) {
+      // The slot frees once the connection is really closed.
+      conn.quit().then(() => this.#closed(pooled));
+      return;
+    }
+    pooled.timer = setTimeout(() => {
+      const index = path.idle.indexOf(pooled);
+      if (index >= 0) {
+        path.idle.splice(index, 1);
+        conn.quit().then(() => this.#closed(pooled));
+      }
+    }, rule.idleTimeout);
+    path.idle.push(pooled);
+    path.waiters.shift()?.();
+  }
+
+  /** Closes a borrowed connection that broke (or must not be reused). */
+  discard(pooled: PooledConnection) {
+    pooled.conn.close();
+    this.#closed(pooled);
+  }
+
+  #closed(pooled: PooledConnection) {
+    this.#release(pooled.path);
+  }
+
+  #release(path: EgressPath) {
+    path.open--;
+    path.waiters.shift()?.();
+  }
+
+  /** Connections open per path (for status and tests). */
+  stats(): { key: string; open: number; idle: number; waiting: number; backoffUntil: number }[] {
+    return [...this.#paths.values()].map((p) => ({
+      key: p.key,
+      open: p.open,
+      idle: p.idle.length,
+      waiting: p.waiters.length,
+      backoffUntil: p.backoffUntil,
+    }));
   }
 
   /** Closes every idle connection (shutdown). */
   async closeAll(): Promise<void> {
     const closing: Promise<void>[] = [];
-    for (const pool of this.#pools.values()) {
-      for (const { conn, timer } of pool.idle.splice(0)) {
-        clearTimeout(timer);
-        closing.push(conn.quit());
-        pool.open--;
+    for (const path of this.#paths.values()) {
+      for (const pooled of path.idle.splice(0)) {
+        if (pooled.timer) clearTimeout(pooled.timer);
+        closing.push(pooled.conn.quit().then(() => this.#closed(pooled)));
       }
     }
     await Promise.all(closing);
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

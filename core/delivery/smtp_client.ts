@@ -1,6 +1,7 @@
 /**
  * Outbound SMTP client: one TCP connection, driven as an explicit sequence of awaited steps
- * (greeting → EHLO → [MAIL → RCPT… → DATA → body]… → QUIT), with PIPELINING when offered.
+ * (greeting → EHLO → [STARTTLS → EHLO] → [AUTH] → [MAIL → RCPT… → DATA → body]… → QUIT), with
+ * PIPELINING when offered, 8BITMIME/SMTPUTF8 parameters when needed and offered.
  *
  * Written here rather than taken from a library because delivery needs what client libraries
  * hide: the source address to bind (node:net `localAddress`), a per-recipient reply, connection
@@ -8,7 +9,9 @@
  *
  * Talks to: remote MX hosts (untrusted replies). No config of its own; callers pass options.
  */
-import { connect, type Socket } from "node:net";
+import { connect, isIP, type Socket } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { Buffer } from "node:buffer";
 
 /** One SMTP reply (possibly multi-line). */
 export interface Reply {
@@ -28,6 +31,29 @@ export class ConnectionError extends Error {
   override name = "ConnectionError";
 }
 
+/** The TLS handshake failed or the certificate was refused; the connection is gone. */
+export class TlsError extends ConnectionError {
+  override name = "TlsError";
+}
+
+/** What a completed STARTTLS gave us. */
+export interface TlsInfo {
+  protocol: string;
+  cipher: string;
+  /** The certificate chain and name were verified. */
+  verified: boolean;
+}
+
+/** Options for STARTTLS. */
+export interface StartTlsOptions {
+  /** The name to send (SNI) and to check the certificate against (the MX host name). */
+  servername: string;
+  /** Refuse a certificate that does not verify (chain and name). */
+  verify: boolean;
+  /** Trusted CAs (default: Node's bundled roots). */
+  ca?: string[];
+}
+
 /** Options for opening a connection. */
 export interface OpenOptions {
   host: string;
@@ -45,7 +71,6 @@ export interface TransactionResult {
   data: Reply | null;
 }
 
-const CRLF_DOT_CRLF = new TextEncoder().encode("\r\n.\r\n");
 const DOT_CRLF = new TextEncoder().encode(".\r\n");
 
 /**
@@ -53,28 +78,41 @@ const DOT_CRLF = new TextEncoder().encode(".\r\n");
  * (RFC 5321 §4.5.2), ending with CRLF. Returns the input itself when nothing needs changing.
  */
 export function prepareBody(body: Uint8Array): Uint8Array {
+  const wire = dataSection(body);
+  return wire.subarray(0, wire.length - DOT_CRLF.length);
+}
+
+/**
+ * The DATA section as one buffer (one write): the body as {@link prepareBody} makes it, then the
+ * terminating ".CRLF". Copies the body once, in one pass when nothing needs changing.
+ */
+export function dataSection(body: Uint8Array): Uint8Array {
   let changes = 0;
   for (let i = 0; i < body.length; i++) {
     const b = body[i];
     if (b === 0x0a && (i === 0 || body[i - 1] !== 0x0d)) changes++;
     else if (b === 0x2e && (i === 0 || body[i - 1] === 0x0a)) changes++;
   }
-  const endsWithCrlf = body.length >= 2 && body[body.length - 2] === 0x0d &&
-    body[body.length - 1] === 0x0a;
-  if (changes === 0 && (endsWithCrlf || body.length === 0)) return body;
-  const out = new Uint8Array(body.length + changes + 2);
-  let o = 0;
-  for (let i = 0; i < body.length; i++) {
-    const b = body[i];
-    if (b === 0x0a && (i === 0 || body[i - 1] !== 0x0d)) out[o++] = 0x0d;
-    else if (b === 0x2e && (i === 0 || body[i - 1] === 0x0a)) out[o++] = 0x2e;
-    out[o++] = b;
+  const out = new Uint8Array(body.length + changes + 2 + DOT_CRLF.length);
+  let o;
+  if (changes === 0) {
+    out.set(body);
+    o = body.length;
+  } else {
+    o = 0;
+    for (let i = 0; i < body.length; i++) {
+      const b = body[i];
+      if (b === 0x0a && (i === 0 || body[i - 1] !== 0x0d)) out[o++] = 0x0d;
+      else if (b === 0x2e && (i === 0 || body[i - 1] === 0x0a)) out[o++] = 0x2e;
+      out[o++] = b;
+    }
   }
   if (o > 0 && !(out[o - 2] === 0x0d && out[o - 1] === 0x0a)) {
     out[o++] = 0x0d;
     out[o++] = 0x0a;
   }
-  return out.subarray(0, o);
+  out.set(DOT_CRLF, o);
+  return out.subarray(0, o + DOT_CRLF.length);
 }
 
 /** An open SMTP session with a remote host. */
@@ -87,7 +125,9 @@ export class SmtpClientConnection {
   messagesSent = 0;
   /** Set when the previous transaction did not end cleanly, so RSET must come first. */
   needsReset = false;
-  #socket: Socket;
+  /** Set once STARTTLS completed. */
+  tls: TlsInfo | null = null;
+  #socket: Socket | TLSSocket;
   #buffer = "";
   #lines: string[] = [];
   #waiter: ((error?: Error) => void) | null = null;
@@ -100,11 +140,26 @@ export class SmtpClientConnection {
     this.port = options.port;
     this.localAddress = options.localAddress;
     this.#commandTimeoutMs = options.commandTimeoutMs;
-    socket.setEncoding("latin1");
     socket.setNoDelay(true);
-    socket.on("data", (chunk: string) => this.#onData(chunk));
-    socket.on("error", (error) => this.#fail(new ConnectionError(error.message)));
-    socket.on("close", () => this.#fail(new ConnectionError("connection closed by remote host")));
+    this.#attach(socket);
+  }
+
+  #onDataBound = (chunk: string) => this.#onData(chunk);
+  #onErrorBound = (error: Error) => this.#fail(new ConnectionError(error.message));
+  #onCloseBound = () => this.#fail(new ConnectionError("connection closed by remote host"));
+
+  #attach(socket: Socket | TLSSocket) {
+    this.#socket = socket;
+    socket.setEncoding("latin1");
+    socket.on("data", this.#onDataBound);
+    socket.on("error", this.#onErrorBound);
+    socket.on("close", this.#onCloseBound);
+  }
+
+  #detach(socket: Socket | TLSSocket) {
+    socket.off("data", this.#onDataBound);
+    socket.off("error", this.#onErrorBound);
+    socket.off("close", this.#onCloseBound);
   }
 
   /** Connects and reads the greeting; a non-2xx greeting is returned, not thrown. */
@@ -241,6 +296,85 @@ export class SmtpClientConnection {
   }
 
   /**
+   * STARTTLS (RFC 3207) on this connection: a refusal is returned; a failed handshake or a
+   * certificate refused under `verify` throws TlsError (the connection is then gone). After
+   * success the capabilities are cleared: say EHLO again.
+   */
+  async startTls(
+    options: StartTlsOptions,
+  ): Promise<{ kind: "ok"; info: TlsInfo } | { kind: "refused"; reply: Reply }> {
+    const reply = await this.command("STARTTLS");
+    if (reply.code !== 220) return { kind: "refused", reply };
+    // Anything the server sent after 220 would be a protocol violation; drop it.
+    this.#lines = [];
+    this.#buffer = "";
+    const raw = this.#socket as Socket;
+    this.#detach(raw);
+    const name = options.servername;
+    const secure = tlsConnect({
+      socket: raw,
+      host: name,
+      servername: isIP(name) ? undefined : name,
+      rejectUnauthorized: options.verify,
+      ca: options.ca,
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error("TLS handshake timed out")),
+          this.#commandTimeoutMs,
+        );
+        secure.once("secureConnect", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        secure.once("error", (error) => {
+          clearTimeout(timer);
+          reject(error);
+        });
+        raw.once("close", () => {
+          clearTimeout(timer);
+          reject(new Error("connection closed during TLS handshake"));
+        });
+      });
+    } catch (error) {
+      secure.destroy();
+      raw.destroy();
+      this.#fail(new TlsError(`STARTTLS with ${name}: ${(error as Error).message}`));
+      throw this.#closed;
+    }
+    this.#attach(secure);
+    this.capabilities.clear();
+    this.tls = {
+      protocol: secure.getProtocol() ?? "TLS",
+      cipher: secure.getCipher()?.name ?? "",
+      verified: secure.authorized,
+    };
+    return { kind: "ok", info: this.tls };
+  }
+
+  /** AUTH PLAIN or LOGIN, whichever the server offers; returns the final reply (235 = ok). */
+  async authenticate(username: string, password: string): Promise<Reply> {
+    const mechanisms = (this.capabilities.get("AUTH") ?? "").toUpperCase().split(/\s+/);
+    const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
+    if (mechanisms.includes("PLAIN")) {
+      return await this.command(`AUTH PLAIN ${b64(`\u0000${username}\u0000${password}`)}`);
+    }
+    if (mechanisms.includes("LOGIN")) {
+      let reply = await this.command("AUTH LOGIN");
+      if (reply.code !== 334) return reply;
+      reply = await this.command(b64(username));
+      if (reply.code !== 334) return reply;
+      return await this.command(b64(password));
+    }
+    return {
+      code: 530,
+      text: "5.7.0 remote host offers no AUTH mechanism we speak (local)",
+      lines: [],
+    };
+  }
+
+  /**
    * One mail transaction. With PIPELINING, MAIL, every RCPT and DATA go out in one write and
    * the replies are read in order (RFC 2920).
    */
@@ -258,6 +392,18 @@ export class SmtpClientConnection {
     const params: string[] = [];
     if (this.capabilities.has("SIZE")) params.push(`SIZE=${body.length}`);
     if (this.capabilities.has("8BITMIME") && hasEightBit(body)) params.push("BODY=8BITMIME");
+    if (!isAscii(sender) || recipients.some((r) => !isAscii(r))) {
+      if (!this.capabilities.has("SMTPUTF8")) {
+        this.needsReset = false;
+        const refusal: Reply = {
+          code: 553,
+          text: "5.6.7 an address needs SMTPUTF8, which the remote host does not offer (local)",
+          lines: [],
+        };
+        return { mail: refusal, rcpt: [], data: null };
+      }
+      params.push("SMTPUTF8");
+    }
     const mailLine = `MAIL FROM:<${sender}>${params.length ? " " + params.join(" ") : ""}`;
     const rcptLines = recipients.map((r) => `RCPT TO:<${r}>`);
 
@@ -283,16 +429,17 @@ export class SmtpClientConnection {
       await this.readReply();
       return { mail, rcpt, data: null };
     }
-    const wire = prepareBody(body);
-    this.#write(wire);
-    this.#write(wire.length === 0 ? DOT_CRLF : CRLF_DOT_CRLF.subarray(2));
+    this.#write(dataSection(body));
     const final = await this.readReply();
     this.messagesSent++;
     this.needsReset = false;
     return { mail, rcpt, data: final };
   }
 
-  /** Polite close: QUIT without waiting long for the answer. */
+  /**
+   * Polite close: QUIT, then resolves once the peer has closed (at most 2 s later), so that a
+   * connection counts against a site's limit until it is really gone.
+   */
   async quit(): Promise<void> {
     if (this.#closed) return;
     try {
@@ -301,11 +448,20 @@ export class SmtpClientConnection {
       // already gone
     }
     this.#fail(new ConnectionError("connection closed"));
-    // end() flushes QUIT; the timer only cleans up after a peer that never closes.
-    this.#socket.end();
-    const timer = setTimeout(() => this.#socket.destroy(), 2_000);
-    (timer as unknown as { unref?: () => void }).unref?.();
-    await Promise.resolve();
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    await new Promise<void>((resolve) => {
+      // The timer only cleans up after a peer that never closes.
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve();
+      }, 2_000);
+      socket.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.end();
+    });
   }
 
   /** Closes the socket at once. */
@@ -313,6 +469,11 @@ export class SmtpClientConnection {
     this.#fail(new ConnectionError("connection closed"));
     this.#socket.destroy();
   }
+}
+
+function isAscii(text: string): boolean {
+  // deno-lint-ignore no-control-regex
+  return /^[\x00-\x7f]*$/.test(text);
 }
 
 function hasEightBit(body: Uint8Array): boolean {

@@ -41,6 +41,11 @@ export class Scheduler {
     return this.#config.delivery.concurrency * this.#config.delivery.workers;
   }
 
+  /** Least room worth a lease while units are in flight: a quarter of the capacity. */
+  get #lowWater(): number {
+    return Math.max(1, Math.min(this.#config.queue.batch_size, Math.floor(this.#capacity / 4)));
+  }
+
   /** Leases left behind by a previous run of this node are due again now. */
   async recover(): Promise<number> {
     return await this.#store.releaseLeases(this.#config.nodeId, Date.now());
@@ -71,8 +76,10 @@ export class Scheduler {
       do {
         this.#again = false;
         const room = this.#capacity - this.#inFlight;
-        // Full: the next settle wakes us; no timer needed.
-        if (room <= 0) {
+        // Full, or too little room to be worth a lease transaction while work is in flight:
+        // the next settle wakes us; no timer needed. (Leasing a handful at a time would cost
+        // one write transaction per handful, competing with the settles for the write lock.)
+        if (room <= 0 || (this.#inFlight > 0 && room < this.#lowWater)) {
           full = true;
           break;
         }

@@ -1,6 +1,6 @@
 /**
- * Database reachability for one store: every store call runs through `ConnectionMonitor.run`,
- * which bounds it in time, recognises connection failures (refused, reset, terminated by the
+ * Database reachability for one store: every statement runs through `ConnectionMonitor.run`
+ * (monitored_dialect.ts wraps the Kysely driver), which bounds it in time, recognises connection failures (refused, reset, terminated by the
  * server, timed out), logs the change between reachable and unreachable once each way, and
  * backs off while the database is away.
  *
@@ -121,7 +121,7 @@ export class ConnectionMonitor {
   constructor(target: string, log: (line: string) => void, options: MonitorOptions = {}) {
     this.#target = target;
     this.#log = log;
-    this.#timeoutMs = options.timeoutMs ?? 60_000;
+    this.#timeoutMs = options.timeoutMs ?? 120_000;
     this.#backoffMinMs = options.backoffMinMs ?? 250;
     this.#backoffMaxMs = options.backoffMaxMs ?? 10_000;
     this.#now = options.now ?? Date.now;
@@ -133,11 +133,14 @@ export class ConnectionMonitor {
     return { ok: this.#ok, since: this.#since, error: this.#error };
   }
 
-  /** Runs one store call under the monitor. */
-  async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    if (!this.#ok && this.#now() < this.#nextTryAt) {
+  /**
+   * Runs one database operation under the monitor. With `failFast` (the default), while the
+   * database is away and the backoff has not elapsed, it fails at once without trying.
+   */
+  async run<T>(fn: () => Promise<T>, options: { failFast?: boolean } = {}): Promise<T> {
+    if (options.failFast !== false && !this.#ok && this.#now() < this.#nextTryAt) {
       throw new StoreUnavailableError(
-        `Cannot ${operation}: database unavailable (${this.#target}) since ${
+        `Cannot reach the database (${this.#target}), unavailable since ${
           new Date(this.#since).toISOString()
         }: ${this.#error}`,
       );
@@ -154,11 +157,14 @@ export class ConnectionMonitor {
       if (!this.#ok) this.#up();
       return result;
     } catch (error) {
+      if (error instanceof StoreUnavailableError && error.message.startsWith("Cannot reach")) {
+        throw error; // already reported by an inner call
+      }
       if (error instanceof StoreUnavailableError || isConnectionError(error)) {
         const message = (error as Error).message || String(error);
         this.#down(message);
         throw new StoreUnavailableError(
-          `Cannot ${operation}: database unavailable (${this.#target}): ${message}`,
+          `Cannot reach the database (${this.#target}): ${message}`,
           { cause: error },
         );
       }

@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { Kysely } from "kysely";
+import { type Dialect, Kysely } from "kysely";
 import { type Config, ConfigError } from "../config/mod.ts";
 import { log } from "../log.ts";
 import {
@@ -16,6 +16,7 @@ import {
   parseConnectionString,
 } from "./connection_string.ts";
 import { ConnectionMonitor, type MonitorOptions } from "./health.ts";
+import { monitoredDialect } from "./monitored_dialect.ts";
 import { NodeSqliteDialect, openSqlite } from "./sqlite_dialect.ts";
 import { SqlStore } from "./sql_store.ts";
 import type { PoolOptions } from "./store.ts";
@@ -23,6 +24,10 @@ import type { Tables } from "./tables.ts";
 
 export type {
   AttemptRow,
+  DkimKeyRecord,
+  DsnClaim,
+  DsnRecipientRow,
+  DsnWork,
   LeaseRequest,
   MessageStatus,
   MessageSummary,
@@ -30,6 +35,7 @@ export type {
   QueueCounts,
   Store,
   StoreHealthStatus,
+  Suppression,
 } from "./store.ts";
 export { dueUnitsQuery, SqlStore } from "./sql_store.ts";
 export { StoreUnavailableError } from "./health.ts";
@@ -45,17 +51,17 @@ export interface OpenStoreOptions {
   monitor?: MonitorOptions;
 }
 
-async function openKysely(
+async function serverDialect(
   conn: Exclude<DatabaseConnection, { dialect: "sqlite3" }>,
   pool: PoolOptions,
-): Promise<Kysely<Tables>> {
+): Promise<Dialect> {
   switch (conn.dialect) {
     case "postgres":
-      return (await import("./postgres_dialect.ts")).openPostgres(conn, pool);
+      return (await import("./postgres_dialect.ts")).postgresDialect(conn, pool);
     case "mysql":
-      return (await import("./mysql_dialect.ts")).openMysql(conn, pool);
+      return (await import("./mysql_dialect.ts")).mysqlDialect(conn, pool);
     case "mssql":
-      return (await import("./mssql_dialect.ts")).openMssql(conn, pool);
+      return (await import("./mssql_dialect.ts")).mssqlDialect(conn, pool);
   }
 }
 
@@ -93,12 +99,14 @@ export async function openStore(
   if (conn.dialect === "sqlite3") {
     mkdirSync(dirname(conn.path), { recursive: true });
     const raw = openSqlite(conn.path, { synchronous: role === "accept" ? "FULL" : "NORMAL" });
-    const db = new Kysely<Tables>({ dialect: new NodeSqliteDialect(raw) });
+    const db = new Kysely<Tables>({
+      dialect: monitoredDialect(new NodeSqliteDialect(raw), monitor),
+    });
     return new SqlStore(db, "sqlite3", () => db.destroy(), monitor);
   }
-  let db: Kysely<Tables>;
+  let dialect: Dialect;
   try {
-    db = await openKysely(conn, {
+    dialect = await serverDialect(conn, {
       max: poolSize,
       applicationName: `fastmta-${config.nodeId}-${role}`.slice(0, 63),
     });
@@ -106,5 +114,6 @@ export async function openStore(
     if (error instanceof ConnectionStringError) throw new ConfigError(error.message);
     throw error;
   }
+  const db = new Kysely<Tables>({ dialect: monitoredDialect(dialect, monitor) });
   return new SqlStore(db, conn.dialect, () => db.destroy(), monitor);
 }

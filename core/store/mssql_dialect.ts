@@ -4,12 +4,11 @@
  * queries (tests/store_mssql_compile_test.ts) and by the connection string tests, not by the
  * contract suite; it stays behind the same Store interface.
  */
-import { Kysely, MssqlDialect } from "kysely";
+import { type Dialect, MssqlDialect } from "kysely";
 import * as tarn from "tarn";
 import * as tedious from "tedious";
 import type { MssqlConnection } from "./connection_string.ts";
 import type { PoolOptions } from "./store.ts";
-import type { Tables } from "./tables.ts";
 
 /** tedious' options for one connection. */
 export function tediousConfig(
@@ -35,24 +34,22 @@ export function tediousConfig(
   };
 }
 
-/** Opens a pooled Kysely instance on SQL Server. Connections open lazily, on first use. */
-export function openMssql(conn: MssqlConnection, pool: PoolOptions): Kysely<Tables> {
+/** A pooled Kysely dialect for SQL Server. Connections open lazily, on first use. */
+export function mssqlDialect(conn: MssqlConnection, pool: PoolOptions): Dialect {
   const config = tediousConfig(conn, pool.applicationName);
-  return new Kysely<Tables>({
-    dialect: new MssqlDialect({
-      tarn: {
-        ...tarn,
-        options: {
-          min: 0,
-          max: pool.max,
-          acquireTimeoutMillis: 30_000,
-          idleTimeoutMillis: 60_000,
-          // Fail the waiting call on the first failed connect instead of retrying until the
-          // acquire timeout: the store's monitor does the retrying, with backoff.
-          propagateCreateError: true,
-        },
+  return new MssqlDialect({
+    tarn: {
+      ...tarn,
+      options: {
+        min: 0,
+        max: pool.max,
+        acquireTimeoutMillis: 30_000,
+        idleTimeoutMillis: 60_000,
+        // Fail the waiting call on the first failed connect instead of retrying until the
+        // acquire timeout: the store's monitor does the retrying, with backoff.
+        propagateCreateError: true,
       },
-      tedious: { ...tedious, connectionFactory: () => new tedious.Connection(config) },
-    }),
+    },
+    tedious: { ...tedious, connectionFactory: () => new tedious.Connection(config) },
   });
 }

@@ -8,14 +8,13 @@
  * default REPEATABLE READ would add gap locks that make concurrent accepts and settles wait on
  * (or deadlock with) each other. `SKIP LOCKED` needs MySQL 8.0 or MariaDB 10.6.
  */
-import { Kysely, MysqlDialect } from "kysely";
+import { type Dialect, MysqlDialect } from "kysely";
 import { createPool } from "mysql2";
 import { ConnectionStringError, type MysqlConnection } from "./connection_string.ts";
 import type { PoolOptions } from "./store.ts";
-import type { Tables } from "./tables.ts";
 
-/** Opens a pooled Kysely instance on MySQL/MariaDB. Connections open lazily, on first use. */
-export function openMysql(conn: MysqlConnection, pool: PoolOptions): Kysely<Tables> {
+/** A pooled Kysely dialect for MySQL/MariaDB. Connections open lazily, on first use. */
+export function mysqlDialect(conn: MysqlConnection, pool: PoolOptions): Dialect {
   let raw;
   try {
     raw = createPool({
@@ -47,5 +46,5 @@ export function openMysql(conn: MysqlConnection, pool: PoolOptions): Kysely<Tabl
   raw.on("connection", (connection) => {
     connection.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
   });
-  return new Kysely<Tables>({ dialect: new MysqlDialect({ pool: raw }) });
+  return new MysqlDialect({ pool: raw });
 }

@@ -12,11 +12,10 @@
  * BIGINT comes back as a string, as with every driver here: the store wraps numbers in
  * `Number()` (epoch milliseconds are far below 2^53).
  */
-import { Kysely, PostgresDialect } from "kysely";
+import { type Dialect, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { PostgresConnection } from "./connection_string.ts";
 import type { PoolOptions } from "./store.ts";
-import type { Tables } from "./tables.ts";
 
 function sslOption(mode: PostgresConnection["sslmode"]): pg.PoolConfig["ssl"] {
   switch (mode) {
@@ -42,8 +41,8 @@ function startupOptions(params: Record<string, string>): string | undefined {
   return flags.length > 0 ? flags.join(" ") : undefined;
 }
 
-/** Opens a pooled Kysely instance on PostgreSQL. Connections open lazily, on first use. */
-export function openPostgres(conn: PostgresConnection, pool: PoolOptions): Kysely<Tables> {
+/** A pooled Kysely dialect for PostgreSQL. Connections open lazily, on first use. */
+export function postgresDialect(conn: PostgresConnection, pool: PoolOptions): Dialect {
   const raw = new pg.Pool({
     host: conn.socketDir ?? conn.host,
     port: conn.port,
@@ -66,5 +65,5 @@ export function openPostgres(conn: PostgresConnection, pool: PoolOptions): Kysel
   // the client on release. Unheard, either event would be an uncaught error ending the process.
   raw.on("error", () => {});
   raw.on("connect", (client: pg.PoolClient) => client.on("error", () => {}));
-  return new Kysely<Tables>({ dialect: new PostgresDialect({ pool: raw }) });
+  return new PostgresDialect({ pool: raw });
 }

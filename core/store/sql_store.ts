@@ -3,28 +3,49 @@
  * differs (row locking when leasing, `top` instead of `limit` on SQL Server, statement size
  * limits) branch on `dialect`. Every write that must be atomic is one transaction (retried when
  * the database picks it as a deadlock victim), and every hot-path write takes a batch (group
- * commit). Every call runs under a `ConnectionMonitor` (health.ts): bounded in time, and a lost
- * database is reported and retried with backoff.
+ * commit). Every statement runs under a `ConnectionMonitor` (health.ts, wired in by mod.ts):
+ * bounded in time, and a lost database is reported and retried with backoff.
  */
 import { Buffer } from "node:buffer";
-import { type CompiledQuery, type Insertable, type Kysely, sql, type Transaction } from "kysely";
+import {
+  type CompiledQuery,
+  type Insertable,
+  type Kysely,
+  type SelectQueryBuilder,
+  sql,
+  type Transaction,
+} from "kysely";
 import { Migrator } from "kysely/migration";
 import { type Dialect, migrationsFor } from "../../migrations/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
-import type { MessagesTable, QueueTable, RecipientsTable, Tables } from "./tables.ts";
+import type {
+  AttemptsTable,
+  MessagesTable,
+  QueueTable,
+  RecipientsTable,
+  Tables,
+} from "./tables.ts";
 import type {
   AttemptRow,
+  DkimKeyRecord,
+  DsnClaim,
+  DsnWork,
   LeaseRequest,
   MessageStatus,
   MessageSummary,
   MigrationState,
   QueueCounts,
+  ShapingRuleRow,
   Store,
+  Suppression,
 } from "./store.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
 import { caseUpdateQuery } from "./batch_update.ts";
 import { ConnectionMonitor, type StoreHealthStatus } from "./health.ts";
 import { domainOf } from "../address.ts";
+
+/** Rows per statement for simple lists (ids in IN lists, small inserts). */
+const INSERT_CHUNK = 400;
 
 /** Most rows in one multi-row INSERT. */
 const INSERT_ROWS = 400;
@@ -95,6 +116,7 @@ export const PG_TYPES: Record<string, Record<string, string>> = {
     created_at: "bigint",
     updated_at: "bigint",
     last_reply: "text",
+    held: "varchar",
   },
   recipients: {
     unit_id: "varchar",
@@ -121,13 +143,19 @@ export const PG_TYPES: Record<string, Record<string, string>> = {
     tls: "integer",
     duration_ms: "integer",
     node_id: "varchar",
+    reason: "varchar",
+    site: "varchar",
+    pool: "varchar",
+    tls_version: "varchar",
+    tls_verified: "integer",
+    category: "varchar",
   },
 };
 
 /** Units per statement when settling (SQL Server's 2 100 parameters bound the CASE lists). */
 const SETTLE_UNITS = 100;
 /** Recipients per UPDATE when settling. */
-const SETTLE_RECIPIENTS = 200;
+const SETTLE_RECIPIENTS = 150;
 
 /** Locks units for settling and reads their lease tokens. */
 function lockUnitsQuery(
@@ -214,14 +242,12 @@ export class SqlStore implements Store {
     return this.#monitor.status();
   }
 
-  maxBodyBytes(): Promise<number | null> {
-    if (this.dialect !== "mysql") return Promise.resolve(null);
-    return this.#monitor.run("read max_allowed_packet", async () => {
-      const { rows } = await sql<{ max: string | number }>`select @@max_allowed_packet as max`
-        .execute(this.db);
-      // The whole blob is one value in one packet, with some room for the row around it.
-      return Number(rows[0].max) - 64 * 1024;
-    });
+  async maxBodyBytes(): Promise<number | null> {
+    if (this.dialect !== "mysql") return null;
+    const { rows } = await sql<{ max: string | number }>`select @@max_allowed_packet as max`
+      .execute(this.db);
+    // The whole blob is one value in one packet, with some room for the row around it.
+    return Number(rows[0].max) - 64 * 1024;
   }
 
   #migrator(): Migrator {
@@ -232,19 +258,15 @@ export class SqlStore implements Store {
     });
   }
 
-  migrate(): Promise<string[]> {
-    return this.#monitor.run("migrate", async () => {
-      const { error, results } = await this.#migrator().migrateToLatest();
-      if (error) throw error;
-      return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
-    });
+  async migrate(): Promise<string[]> {
+    const { error, results } = await this.#migrator().migrateToLatest();
+    if (error) throw error;
+    return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
   }
 
-  migrationStatus(): Promise<MigrationState[]> {
-    return this.#monitor.run("read migrations", async () => {
-      const infos = await this.#migrator().getMigrations();
-      return infos.map((m) => ({ name: m.name, appliedAt: m.executedAt?.getTime() ?? null }));
-    });
+  async migrationStatus(): Promise<MigrationState[]> {
+    const infos = await this.#migrator().getMigrations();
+    return infos.map((m) => ({ name: m.name, appliedAt: m.executedAt?.getTime() ?? null }));
   }
 
   /** One transaction, run again (up to 3 times) when the database broke a deadlock with it. */
@@ -259,9 +281,17 @@ export class SqlStore implements Store {
     }
   }
 
+  /** LIMIT, or TOP on SQL Server. */
+  #limit<DB, TB extends keyof DB, O>(
+    query: SelectQueryBuilder<DB, TB, O>,
+    limit: number,
+  ): SelectQueryBuilder<DB, TB, O> {
+    return this.dialect === "mssql" ? query.top(limit) : query.limit(limit);
+  }
+
   insertMessages(messages: NewMessage[]): Promise<void> {
     if (messages.length === 0) return Promise.resolve();
-    return this.#monitor.run("store messages", () => this.#insertMessages(messages));
+    return this.#insertMessages(messages);
   }
 
   async #insertMessages(messages: NewMessage[]): Promise<void> {
@@ -347,7 +377,7 @@ export class SqlStore implements Store {
   }
 
   leaseDue(request: LeaseRequest): Promise<LeasedUnit[]> {
-    return this.#monitor.run("lease units", () => this.#leaseDue(request));
+    return this.#leaseDue(request);
   }
 
   async #leaseDue(request: LeaseRequest): Promise<LeasedUnit[]> {
@@ -379,6 +409,7 @@ export class SqlStore implements Store {
         "queue.attempts as attempts",
         "messages.sender as sender",
         "messages.created_at as created_at",
+        "messages.meta as meta",
       ])
       .where("queue.id", "in", ids).orderBy("queue.due_at").execute();
     const recipients = await trx.selectFrom("recipients").select(["unit_id", "address"])
@@ -399,37 +430,64 @@ export class SqlStore implements Store {
       createdAt: Number(u.created_at),
       leaseToken: token,
       recipients: byUnit.get(u.id) ?? [],
+      meta: parseMeta(u.meta),
     }));
   }
 
-  settle(outcomes: UnitOutcome[]): Promise<number> {
-    if (outcomes.length === 0) return Promise.resolve(0);
-    return this.#monitor.run("settle outcomes", () => this.#settle(outcomes));
-  }
-
-  async #settle(outcomes: UnitOutcome[]): Promise<number> {
+  async settle(outcomes: UnitOutcome[]): Promise<number> {
+    if (outcomes.length === 0) return 0;
     let lost = 0;
     await this.#transaction(async (trx) => {
-      lost = 0;
-      const attemptRows = outcomes.flatMap((o) =>
-        o.results.map((r) => ({
-          at: o.at,
+      const attemptRows: Insertable<AttemptsTable>[] = [];
+      for (const o of outcomes) {
+        const common = {
           message_id: o.messageId,
           unit_id: o.unitId,
-          recipient: r.address,
           domain: o.domain,
-          outcome: r.outcome,
-          code: r.code,
-          reply: r.reply,
-          source_ip: o.sourceIp,
-          mx_host: o.mxHost,
-          remote_ip: o.remoteIp,
-          tls: o.tls ? 1 : 0,
-          duration_ms: Math.round(o.durationMs),
-          node_id: null,
-        }))
-      );
-      for (const part of chunks(attemptRows, rowsPerInsert(this.dialect, 14))) {
+          node_id: o.nodeId ?? null,
+          site: o.site ?? null,
+          pool: o.pool ?? null,
+        };
+        for (const t of o.tries ?? []) {
+          attemptRows.push({
+            ...common,
+            at: t.at,
+            recipient: "",
+            outcome: "tried",
+            code: t.code,
+            reply: t.reply,
+            source_ip: t.sourceIp,
+            mx_host: t.mxHost,
+            remote_ip: t.remoteIp,
+            tls: 0,
+            tls_version: null,
+            tls_verified: 0,
+            duration_ms: Math.round(t.durationMs),
+            reason: null,
+            category: null,
+          });
+        }
+        for (const r of o.results) {
+          attemptRows.push({
+            ...common,
+            at: o.at,
+            recipient: r.address,
+            outcome: r.outcome,
+            code: r.code,
+            reply: r.reply,
+            source_ip: o.sourceIp,
+            mx_host: o.mxHost,
+            remote_ip: o.remoteIp,
+            tls: o.tls ? 1 : 0,
+            tls_version: o.tlsVersion ?? null,
+            tls_verified: o.tlsVerified ? 1 : 0,
+            duration_ms: Math.round(o.durationMs),
+            reason: r.outcome === "deferred" ? o.reason ?? null : null,
+            category: r.category ?? null,
+          });
+        }
+      }
+      for (const part of chunks(attemptRows, rowsPerInsert(this.dialect, 20))) {
         await trx.executeQuery(insertRowsQuery(this.dialect, "attempts", part, PG_TYPES.attempts));
       }
       // Lock the units (in id order, against deadlocks) and read who holds each lease now.
@@ -439,20 +497,24 @@ export class SqlStore implements Store {
         const { rows } = await trx.executeQuery(lockUnitsQuery(trx, this.dialect, part));
         for (const row of rows) holders.set(row.id, row.lease_token);
       }
-      const held: UnitOutcome[] = [];
+      const settled: UnitOutcome[] = [];
+      const finished: UnitOutcome[] = [];
       for (const o of outcomes) {
-        if (holders.get(o.unitId) === o.leaseToken) {
-          held.push(o);
-          holders.delete(o.unitId); // one outcome per lease
-        } else {
+        if (holders.get(o.unitId) !== o.leaseToken) {
           // The lease expired and another worker took the unit: its outcome wins; ours is
           // only logged (the attempts rows above).
           lost++;
+          continue;
         }
+        holders.delete(o.unitId); // one outcome per lease
+        settled.push(o);
+        // Held units (rare) keep their own statement: the attempt is given back.
+        if (o.held) await holdUnit(trx, o);
+        else finished.push(o);
       }
-      if (held.length === 0) return;
+      if (settled.length === 0) return;
 
-      for (const part of chunks(held, SETTLE_UNITS)) {
+      for (const part of chunks(finished, SETTLE_UNITS)) {
         const rows = part.map((o) => {
           const deferred = o.results.some((r) => r.outcome === "deferred");
           const values: Record<string, unknown> = {
@@ -464,30 +526,35 @@ export class SqlStore implements Store {
           return { key: o.unitId, values };
         });
         await trx.executeQuery(caseUpdateQuery(this.dialect, "queue", "id", rows, {
-          constants: { lease_owner: null, lease_token: null },
+          constants: { lease_owner: null, lease_token: null, held: null },
           types: { due_at: "bigint", updated_at: "bigint" },
         }));
       }
 
       // Recipients: find their row ids, then one UPDATE per chunk with each one's result.
       const results = new Map<string, { r: UnitOutcome["results"][number]; at: number }>();
-      for (const o of held) {
+      for (const o of settled) {
         for (const r of o.results) results.set(`${o.unitId}\u0000${r.address}`, { r, at: o.at });
       }
+      if (results.size === 0) return;
       const recipientRows: { key: string | number; values: Record<string, unknown> }[] = [];
-      for (const part of chunks(held.map((o) => o.unitId), SETTLE_UNITS)) {
+      for (const part of chunks(settled.map((o) => o.unitId), SETTLE_UNITS)) {
         const rows = await trx.selectFrom("recipients").select(["id", "unit_id", "address"])
           .where("unit_id", "in", part).execute();
         for (const row of rows) {
           const result = results.get(`${row.unit_id}\u0000${row.address}`);
-          if (!result) continue; // already finished in an earlier attempt
+          if (!result) continue; // not part of this attempt
+          const { r, at } = result;
           recipientRows.push({
             key: row.id,
             values: {
-              state: result.r.outcome,
-              last_code: result.r.code,
-              last_reply: result.r.reply,
-              updated_at: result.at,
+              state: r.outcome,
+              last_code: r.code,
+              last_reply: r.reply,
+              updated_at: at,
+              category: r.category ?? null,
+              // A final failure owes the sender a DSN: due from this same transaction on.
+              ...(r.outcome === "failed" || r.outcome === "suppressed" ? { dsn: "pending" } : {}),
             },
           });
         }
@@ -502,42 +569,32 @@ export class SqlStore implements Store {
     return lost;
   }
 
-  releaseLeases(owner: string, now: number): Promise<number> {
-    return this.#monitor.run("release leases", async () => {
-      const result = await this.db.updateTable("queue")
-        .set({ due_at: now, lease_owner: null, lease_token: null })
-        .where("state", "=", "queued").where("lease_owner", "=", owner)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows);
-    });
+  async releaseLeases(owner: string, now: number): Promise<number> {
+    const result = await this.db.updateTable("queue")
+      .set({ due_at: now, lease_owner: null, lease_token: null })
+      .where("state", "=", "queued").where("lease_owner", "=", owner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
-  nextDueAt(): Promise<number | null> {
-    return this.#monitor.run("read the next due time", async () => {
-      let select = this.db.selectFrom("queue").select("due_at")
-        .where("state", "=", "queued").orderBy("due_at");
-      select = this.dialect === "mssql" ? select.top(1) : select.limit(1);
-      const row = await select.executeTakeFirst();
-      return row ? Number(row.due_at) : null;
-    });
+  async nextDueAt(): Promise<number | null> {
+    let select = this.db.selectFrom("queue").select("due_at")
+      .where("state", "=", "queued").orderBy("due_at");
+    select = this.dialect === "mssql" ? select.top(1) : select.limit(1);
+    const row = await select.executeTakeFirst();
+    return row ? Number(row.due_at) : null;
   }
 
-  readBody(messageId: string): Promise<Uint8Array | null> {
-    return this.#monitor.run("read a message body", async () => {
-      const row = await this.db.selectFrom("messages").select("body")
-        .where("id", "=", messageId).executeTakeFirst();
-      if (!row) return null;
-      // Drivers return a Buffer (often a view into a larger pool): copy out exactly the bytes.
-      const body = row.body;
-      return new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
-    });
+  async readBody(messageId: string): Promise<Uint8Array | null> {
+    const row = await this.db.selectFrom("messages").select("body")
+      .where("id", "=", messageId).executeTakeFirst();
+    if (!row) return null;
+    // Drivers return a Buffer (often a view into a larger pool): copy out exactly the bytes.
+    const body = row.body;
+    return new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
   }
 
-  counts(now: number): Promise<QueueCounts> {
-    return this.#monitor.run("count the queue", () => this.#counts(now));
-  }
-
-  async #counts(now: number): Promise<QueueCounts> {
+  async counts(now: number): Promise<QueueCounts> {
     const byState = await this.db.selectFrom("recipients")
       .select((eb) => ["state", eb.fn.countAll<number>().as("n")])
       .groupBy("state").execute();
@@ -550,17 +607,14 @@ export class SqlStore implements Store {
       deferred: 0,
       delivered: 0,
       failed: 0,
+      suppressed: 0,
       in_flight_units: Number(inFlight?.n ?? 0),
     };
     for (const row of byState) counts[row.state] = Number(row.n);
     return counts;
   }
 
-  messageStatus(messageId: string): Promise<MessageStatus | null> {
-    return this.#monitor.run("read a message's status", () => this.#messageStatus(messageId));
-  }
-
-  async #messageStatus(messageId: string): Promise<MessageStatus | null> {
+  async messageStatus(messageId: string): Promise<MessageStatus | null> {
     const message = await this.db.selectFrom("messages")
       .select(["id", "sender", "created_at", "size", "channel"])
       .where("id", "=", messageId).executeTakeFirst();
@@ -569,7 +623,24 @@ export class SqlStore implements Store {
       .select(["address", "state", "attempts", "last_code", "last_reply"])
       .where("message_id", "=", messageId).orderBy("id").execute();
     const attempts = await this.db.selectFrom("attempts")
-      .select(["at", "recipient", "outcome", "code", "reply", "source_ip", "mx_host", "remote_ip"])
+      .select([
+        "at",
+        "recipient",
+        "outcome",
+        "code",
+        "reply",
+        "source_ip",
+        "mx_host",
+        "remote_ip",
+        "tls",
+        "tls_version",
+        "tls_verified",
+        "duration_ms",
+        "reason",
+        "site",
+        "pool",
+        "node_id",
+      ])
       .where("message_id", "=", messageId).orderBy("id").execute();
     return {
       id: message.id,
@@ -578,19 +649,234 @@ export class SqlStore implements Store {
       size: Number(message.size),
       channel: message.channel,
       recipients: recipients.map((r) => ({ ...r, attempts: Number(r.attempts) })),
-      attempts: attempts.map((a) => ({ ...a, at: Number(a.at) })),
+      attempts: attempts.map((a) => ({
+        ...a,
+        at: Number(a.at),
+        tls: Number(a.tls),
+        tls_verified: Number(a.tls_verified),
+        duration_ms: Number(a.duration_ms),
+      })),
     };
   }
 
-  listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]> {
-    return this.#monitor.run("list messages", () => this.#listMessages(options));
+  async listShapingRules(): Promise<ShapingRuleRow[]> {
+    const rows = await this.db.selectFrom("shaping_rules")
+      .select(["pattern", "rule", "updated_at"]).orderBy("pattern").execute();
+    return rows.map((r) => {
+      let rule: unknown;
+      try {
+        rule = JSON.parse(r.rule);
+      } catch {
+        rule = r.rule; // Left to the policy to report as invalid.
+      }
+      return { pattern: r.pattern, rule, updatedAt: Number(r.updated_at) };
+    });
   }
 
-  async #listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]> {
+  async putShapingRule(pattern: string, rule: unknown, now: number): Promise<void> {
+    // Delete + insert: portable across dialects, unlike each one's upsert syntax.
+    await this.#transaction(async (trx) => {
+      await trx.deleteFrom("shaping_rules").where("pattern", "=", pattern).execute();
+      await trx.insertInto("shaping_rules")
+        .values({ pattern, rule: JSON.stringify(rule), updated_at: now }).execute();
+    });
+  }
+
+  async deleteShapingRule(pattern: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("shaping_rules").where("pattern", "=", pattern)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async releaseHeld(reason: string, now: number): Promise<number> {
+    const result = await this.db.updateTable("queue")
+      .set({ due_at: now, held: null })
+      .where("state", "=", "queued").where("held", "=", reason)
+      .where("lease_owner", "is", null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async deliveredSince(since: number): Promise<{ sourceIp: string; count: number }[]> {
+    const rows = await this.db.selectFrom("attempts")
+      .select((eb) => ["source_ip", eb.fn.count<number>("unit_id").distinct().as("n")])
+      .where("at", ">=", since).where("outcome", "=", "delivered")
+      .where("source_ip", "is not", null)
+      .groupBy("source_ip").execute();
+    return rows.map((r) => ({ sourceIp: r.source_ip!, count: Number(r.n) }));
+  }
+
+  async suppressions(addresses: string[], now: number): Promise<Suppression[]> {
+    if (addresses.length === 0) return [];
+    const wanted = [...new Set(addresses.map((a) => a.toLowerCase()))];
+    const out: Suppression[] = [];
+    for (const part of chunks(wanted, INSERT_CHUNK)) {
+      const rows = await this.db.selectFrom("suppressions").selectAll()
+        .where("address", "in", part).where("expires_at", ">", now).execute();
+      out.push(...rows.map(suppressionOf));
+    }
+    return out;
+  }
+
+  async addSuppressions(entries: Suppression[]): Promise<void> {
+    if (entries.length === 0) return;
+    const byAddress = new Map(entries.map((e) => [e.address.toLowerCase(), e]));
+    const rows = [...byAddress].map(([address, e]) => ({
+      address,
+      category: e.category,
+      code: e.code,
+      reason: e.reason,
+      message_id: e.messageId,
+      created_at: e.createdAt,
+      expires_at: e.expiresAt,
+    }));
+    // Delete then insert: a portable upsert.
+    await this.#transaction(async (trx) => {
+      for (const part of chunks(rows, INSERT_CHUNK)) {
+        await trx.deleteFrom("suppressions").where("address", "in", part.map((r) => r.address))
+          .execute();
+        await trx.insertInto("suppressions").values(part).execute();
+      }
+    });
+  }
+
+  async removeSuppression(address: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("suppressions")
+      .where("address", "=", address.toLowerCase()).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listSuppressions(now: number, limit: number): Promise<Suppression[]> {
+    const query = this.db.selectFrom("suppressions").selectAll()
+      .where("expires_at", ">", now).orderBy("created_at", "desc");
+    const rows = await this.#limit(query, limit).execute();
+    return rows.map(suppressionOf);
+  }
+
+  async claimDsns(claim: DsnClaim): Promise<DsnWork[]> {
+    let select = this.db.selectFrom("recipients").select("id").where("dsn", "=", "pending");
+    if (claim.messageIds) {
+      if (claim.messageIds.length === 0) return [];
+      select = select.where("message_id", "in", claim.messageIds);
+    }
+    const ids = (await this.#limit(select.orderBy("id"), claim.limit).execute())
+      .map((r) => Number(r.id));
+    if (ids.length === 0) return [];
+    // `dsn = 'pending'` in the update makes the claim atomic per row without row locks.
+    await this.db.updateTable("recipients").set({ dsn: claim.token })
+      .where("id", "in", ids).where("dsn", "=", "pending").execute();
+    const recipients = await this.db.selectFrom("recipients")
+      .select([
+        "id",
+        "message_id",
+        "address",
+        "state",
+        "last_code",
+        "last_reply",
+        "category",
+        "updated_at",
+      ])
+      .where("dsn", "=", claim.token).orderBy("id").execute();
+    if (recipients.length === 0) return [];
+    const messageIds = [...new Set(recipients.map((r) => r.message_id))];
+    const messages = await this.db.selectFrom("messages")
+      .select(["id", "sender", "channel", "created_at", "meta"])
+      .where("id", "in", messageIds).execute();
+    // The last attempt that reached a server names the Remote-MTA.
+    const attempts = await this.db.selectFrom("attempts")
+      .select(["message_id", "recipient", "mx_host", "remote_ip"])
+      .where("message_id", "in", messageIds).where("mx_host", "is not", null)
+      .orderBy("id").execute();
+    const lastHost = new Map<string, { mx_host: string | null; remote_ip: string | null }>();
+    for (const a of attempts) lastHost.set(`${a.message_id}\u0000${a.recipient}`, a);
+    const work = new Map<string, DsnWork>();
+    for (const m of messages) {
+      let meta: Record<string, unknown> | null = null;
+      try {
+        meta = m.meta ? JSON.parse(m.meta) : null;
+      } catch {
+        meta = null;
+      }
+      work.set(m.id, {
+        messageId: m.id,
+        sender: m.sender,
+        channel: m.channel,
+        createdAt: Number(m.created_at),
+        meta,
+        recipients: [],
+      });
+    }
+    for (const r of recipients) {
+      const host = lastHost.get(`${r.message_id}\u0000${r.address}`);
+      work.get(r.message_id)?.recipients.push({
+        id: Number(r.id),
+        address: r.address,
+        state: r.state,
+        code: r.last_code === null ? null : Number(r.last_code),
+        reply: r.last_reply,
+        category: r.category,
+        updatedAt: Number(r.updated_at),
+        mxHost: host?.mx_host ?? null,
+        remoteIp: host?.remote_ip ?? null,
+      });
+    }
+    return [...work.values()].filter((w) => w.recipients.length > 0);
+  }
+
+  async finishDsns(recipientIds: number[], state: "sent" | "skipped"): Promise<void> {
+    for (const part of chunks(recipientIds, INSERT_CHUNK)) {
+      await this.db.updateTable("recipients").set({ dsn: state }).where("id", "in", part)
+        .execute();
+    }
+  }
+
+  async releaseDsnClaims(tokenPrefix: string): Promise<number> {
+    // LIKE narrows the search; startsWith makes it exact ("_" and "%" are LIKE wildcards).
+    const rows = await this.db.selectFrom("recipients").select(["id", "dsn"])
+      .where("dsn", "like", `${tokenPrefix}%`).execute();
+    const ids = rows.filter((r) => r.dsn?.startsWith(tokenPrefix)).map((r) => Number(r.id));
+    for (const part of chunks(ids, INSERT_CHUNK)) {
+      await this.db.updateTable("recipients").set({ dsn: "pending" }).where("id", "in", part)
+        .execute();
+    }
+    return ids.length;
+  }
+
+  async dkimKeys(): Promise<DkimKeyRecord[]> {
+    const rows = await this.db.selectFrom("dkim_keys").selectAll()
+      .orderBy("domain").orderBy("selector").execute();
+    return rows.map((r) => ({
+      domain: r.domain,
+      selector: r.selector,
+      algorithm: r.algorithm,
+      privateKey: r.private_key,
+      publicKey: r.public_key,
+      createdAt: Number(r.created_at),
+    }));
+  }
+
+  async addDkimKey(key: DkimKeyRecord): Promise<void> {
+    await this.db.insertInto("dkim_keys").values({
+      domain: key.domain,
+      selector: key.selector,
+      algorithm: key.algorithm,
+      private_key: key.privateKey,
+      public_key: key.publicKey,
+      created_at: key.createdAt,
+    }).execute();
+  }
+
+  async removeDkimKey(domain: string, selector: string): Promise<boolean> {
+    const result = await this.db.deleteFrom("dkim_keys")
+      .where("domain", "=", domain).where("selector", "=", selector).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]> {
     let query = this.db.selectFrom("messages")
       .select(["id", "sender", "created_at", "size", "recipient_count"])
       .orderBy("id", "desc");
-    query = this.dialect === "mssql" ? query.top(options.limit) : query.limit(options.limit);
+    query = this.#limit(query, options.limit);
     if (options.before) query = query.where("id", "<", options.before);
     const messages = await query.execute();
     if (messages.length === 0) return [];
@@ -604,7 +890,7 @@ export class SqlStore implements Store {
       for (const s of states) {
         if (s.message_id !== m.id) continue;
         if (s.state === "queued" || s.state === "deferred") pending += Number(s.n);
-        if (s.state === "failed") failed += Number(s.n);
+        if (s.state === "failed" || s.state === "suppressed") failed += Number(s.n);
       }
       return {
         id: m.id,
@@ -618,12 +904,8 @@ export class SqlStore implements Store {
     });
   }
 
-  recentAttempts(options: { limit: number }): Promise<AttemptRow[]> {
-    return this.#monitor.run("read the delivery log", () => this.#recentAttempts(options));
-  }
-
-  async #recentAttempts(options: { limit: number }): Promise<AttemptRow[]> {
-    let query = this.db.selectFrom("attempts")
+  async recentAttempts(options: { limit: number }): Promise<AttemptRow[]> {
+    const query = this.db.selectFrom("attempts")
       .select([
         "at",
         "message_id",
@@ -636,8 +918,7 @@ export class SqlStore implements Store {
         "duration_ms",
       ])
       .orderBy("id", "desc");
-    query = this.dialect === "mssql" ? query.top(options.limit) : query.limit(options.limit);
-    const rows = await query.execute();
+    const rows = await this.#limit(query, options.limit).execute();
     return rows.map((r) => ({
       at: Number(r.at),
       messageId: r.message_id,
@@ -654,4 +935,54 @@ export class SqlStore implements Store {
   async close(): Promise<void> {
     await this.#onClose();
   }
+}
+
+/** Settles a held unit: due again at `held.until`, and the attempt it was leased with given back. */
+async function holdUnit(trx: Transaction<Tables>, o: UnitOutcome): Promise<boolean> {
+  const held = o.held!;
+  // A held unit may still carry final results (recipients screened out before the hold, e.g.
+  // suppressed): the caller records them like any other.
+  const result = await trx.updateTable("queue")
+    .set((eb) => ({
+      due_at: held.until,
+      attempts: eb("attempts", "-", 1),
+      lease_owner: null,
+      lease_token: null,
+      updated_at: o.at,
+      held: held.reason,
+      last_reply: held.why,
+    }))
+    .where("id", "=", o.unitId).where("lease_token", "=", o.leaseToken)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+function parseMeta(text: string | null): Record<string, unknown> | null {
+  if (text === null || text === "") return null;
+  try {
+    const value = JSON.parse(text);
+    return value !== null && typeof value === "object" ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+function suppressionOf(row: {
+  address: string;
+  category: string;
+  code: number | null;
+  reason: string | null;
+  message_id: string | null;
+  created_at: number;
+  expires_at: number;
+}): Suppression {
+  return {
+    address: row.address,
+    category: row.category,
+    code: row.code === null ? null : Number(row.code),
+    reason: row.reason,
+    messageId: row.message_id,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+  };
 }

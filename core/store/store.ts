@@ -51,6 +51,14 @@ export interface MessageStatus {
     source_ip: string | null;
     mx_host: string | null;
     remote_ip: string | null;
+    tls: number;
+    tls_version: string | null;
+    tls_verified: number;
+    duration_ms: number;
+    reason: string | null;
+    site: string | null;
+    pool: string | null;
+    node_id: string | null;
   }[];
 }
 
@@ -58,6 +66,68 @@ export interface MessageStatus {
 export interface MigrationState {
   name: string;
   appliedAt: number | null;
+}
+
+/** A stored shaping rule (see migrations/0003_delivery.ts). */
+export interface ShapingRuleRow {
+  pattern: string;
+  /** The rule object as stored (validated by core/delivery/policy.ts when applied). */
+  rule: unknown;
+  updatedAt: number;
+}
+
+/** An address on the suppression list. Addresses are kept lower-cased. */
+export interface Suppression {
+  address: string;
+  category: string;
+  code: number | null;
+  reason: string | null;
+  messageId: string | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** A recipient whose delivery status notification is due, with what the report needs. */
+export interface DsnRecipientRow {
+  id: number;
+  address: string;
+  state: RecipientState;
+  code: number | null;
+  reply: string | null;
+  category: string | null;
+  updatedAt: number;
+  /** Host and address of the last attempt that reached a server, if any. */
+  mxHost: string | null;
+  remoteIp: string | null;
+}
+
+/** One message's recipients claimed for a DSN. */
+export interface DsnWork {
+  messageId: string;
+  sender: string;
+  channel: string;
+  createdAt: number;
+  meta: Record<string, unknown> | null;
+  recipients: DsnRecipientRow[];
+}
+
+/** A request to claim due DSNs (see `Store.claimDsns`). */
+export interface DsnClaim {
+  /** Written into `recipients.dsn` while this claimer builds the reports. */
+  token: string;
+  /** Only these messages (the ones a worker just settled); all when absent. */
+  messageIds?: string[];
+  limit: number;
+}
+
+/** A DKIM signing key as stored; `privateKey` is sealed (core/dkim/keys.ts). */
+export interface DkimKeyRecord {
+  domain: string;
+  selector: string;
+  algorithm: string;
+  privateKey: string;
+  publicKey: string;
+  createdAt: number;
 }
 
 /** One row of the message list. */
@@ -111,6 +181,36 @@ export interface Store {
   counts(now: number): Promise<QueueCounts>;
   /** A message's recipients and attempts, or null if unknown. */
   messageStatus(messageId: string): Promise<MessageStatus | null>;
+  /** Stored shaping rules, by pattern. */
+  listShapingRules(): Promise<ShapingRuleRow[]>;
+  /** Creates or replaces the stored rule for `pattern`. */
+  putShapingRule(pattern: string, rule: unknown, now: number): Promise<void>;
+  /** Deletes the stored rule for `pattern`; false when there was none. */
+  deleteShapingRule(pattern: string): Promise<boolean>;
+  /** Makes units held for `reason` (e.g. "paused") due at `now`; returns how many. */
+  releaseHeld(reason: string, now: number): Promise<number>;
+  /** Messages delivered per source IP since `since` (seeds the daily caps of IP warm-up). */
+  deliveredSince(since: number): Promise<{ sourceIp: string; count: number }[]>;
+  /** The active suppressions among `addresses` (compared lower-cased). */
+  suppressions(addresses: string[], now: number): Promise<Suppression[]>;
+  /** Adds or replaces suppressions. */
+  addSuppressions(entries: Suppression[]): Promise<void>;
+  /** Removes one address from the list; false when it was not there. */
+  removeSuppression(address: string): Promise<boolean>;
+  /** Active suppressions, newest first. */
+  listSuppressions(now: number, limit: number): Promise<Suppression[]>;
+  /** Claims recipients whose DSN is pending (atomically: concurrent claimers get disjoint sets). */
+  claimDsns(claim: DsnClaim): Promise<DsnWork[]>;
+  /** Marks claimed recipients' DSN as sent or skipped. */
+  finishDsns(recipientIds: number[], state: "sent" | "skipped"): Promise<void>;
+  /** Returns claims whose token starts with `tokenPrefix` (a claimer that died) to pending. */
+  releaseDsnClaims(tokenPrefix: string): Promise<number>;
+  /** Every DKIM key. */
+  dkimKeys(): Promise<DkimKeyRecord[]>;
+  /** Stores a new DKIM key; fails if (domain, selector) exists. */
+  addDkimKey(key: DkimKeyRecord): Promise<void>;
+  /** Removes a DKIM key; false when there was none. */
+  removeDkimKey(domain: string, selector: string): Promise<boolean>;
   /** Newest messages first; `before` (a message id) pages backwards. */
   listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]>;
   /** Newest delivery attempts first. */

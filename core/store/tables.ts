@@ -27,6 +27,8 @@ export interface QueueTable {
   created_at: number;
   updated_at: number;
   last_reply: string | null;
+  /** Why the unit waits without an attempt (paused, backoff, local_limit, scheduled). */
+  held: string | null;
 }
 
 /** `recipients`: per-recipient delivery state. */
@@ -40,10 +42,17 @@ export interface RecipientsTable {
   last_code: number | null;
   last_reply: string | null;
   updated_at: number;
+  /** Bounce category of the last attempt (0004). */
+  category: string | null;
+  /**
+   * Delivery status notification (0004): null (none due), "pending" (due, set by settle),
+   * "claim:…" (being built by one worker), "sent" or "skipped" (NOTIFY, null sender).
+   */
+  dsn: string | null;
 }
 
 /** Where a recipient stands. */
-export type RecipientState = "queued" | "deferred" | "delivered" | "failed";
+export type RecipientState = "queued" | "deferred" | "delivered" | "failed" | "suppressed";
 
 /** `attempts`: the delivery log, one row per recipient per attempt. */
 export interface AttemptsTable {
@@ -53,7 +62,11 @@ export interface AttemptsTable {
   unit_id: string;
   recipient: string;
   domain: string;
-  outcome: "delivered" | "deferred" | "failed";
+  /**
+   * "tried": a try inside an attempt that did not decide it (recipient ""); "suppressed": not
+   * tried, the address is on the suppression list.
+   */
+  outcome: "delivered" | "deferred" | "failed" | "suppressed" | "tried";
   code: number | null;
   reply: string | null;
   source_ip: string | null;
@@ -62,6 +75,42 @@ export interface AttemptsTable {
   tls: number;
   duration_ms: number;
   node_id: string | null;
+  /** Retry reason of a deferral: remote, connect, dns, tls. */
+  reason: string | null;
+  site: string | null;
+  pool: string | null;
+  tls_version: string | null;
+  tls_verified: number;
+  /** Bounce category (0004). */
+  category: string | null;
+}
+
+/** `shaping_rules`: stored shaping rules (JSON) by destination pattern. */
+export interface ShapingRulesTable {
+  pattern: string;
+  rule: string;
+  updated_at: number;
+}
+
+/** `suppressions` (0004): addresses that hard-bounced, not tried again until `expires_at`. */
+export interface SuppressionsTable {
+  address: string;
+  category: string;
+  code: number | null;
+  reason: string | null;
+  message_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+/** `dkim_keys` (0004): signing keys per domain and selector; `private_key` is sealed. */
+export interface DkimKeysTable {
+  domain: string;
+  selector: string;
+  algorithm: string;
+  private_key: string;
+  public_key: string;
+  created_at: number;
 }
 
 /** `admin_users`: console users. */
@@ -86,6 +135,9 @@ export interface Tables {
   queue: QueueTable;
   recipients: RecipientsTable;
   attempts: AttemptsTable;
+  shaping_rules: ShapingRulesTable;
+  suppressions: SuppressionsTable;
+  dkim_keys: DkimKeysTable;
   admin_users: AdminUsersTable;
   admin_sessions: AdminSessionsTable;
 }

@@ -1,0 +1,100 @@
+/**
+ * `shaping`: lists and edits the stored shaping rules (the `shaping_rules` table). Running nodes
+ * pick changes up within `delivery.rules_reload_interval`, or at once on SIGHUP; resuming a
+ * pause makes the units it held due again.
+ */
+import { ConfigError, loadConfig } from "../core/config/mod.ts";
+import { shapingPattern, shapingRule } from "../core/config/delivery_schema.ts";
+import { openStore } from "../core/store/mod.ts";
+
+/** Usage text (also shown by `fastmta shaping --help`). */
+export const SHAPING_USAGE = `Usage: fastmta shaping [--config FILE] <action>
+
+Actions:
+  list                    Print the config file's rules and the stored rules (JSON)
+  set PATTERN JSON        Store a rule, e.g. set gmail.com '{"max_connections": 5}'
+  delete PATTERN          Remove a stored rule
+  pause PATTERN           Store "paused": true for a destination or pool:NAME
+  resume PATTERN          Store "paused": false
+
+PATTERN is "*", a domain, "*.example.com", "mx:*.example.net" or "pool:NAME".
+Running servers apply changes within delivery.rules_reload_interval, or at once on SIGHUP.`;
+
+function usage(message: string): never {
+  throw new ConfigError(`${message}\n\n${SHAPING_USAGE}`);
+}
+
+function checkPattern(pattern: string | undefined): string {
+  if (!pattern) usage("Missing PATTERN");
+  const parsed = shapingPattern.safeParse(pattern);
+  if (!parsed.success) usage(`Invalid pattern "${pattern}": ${parsed.error.issues[0].message}`);
+  return pattern;
+}
+
+function checkRule(rule: unknown): Record<string, unknown> {
+  const parsed = shapingRule.safeParse(rule);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    usage(`Invalid rule: ${issue.path.join(".") || "(rule)"}: ${issue.message}`);
+  }
+  return rule as Record<string, unknown>;
+}
+
+/** Runs one shaping action; returns the exit code. */
+export async function shaping(configPath: string | null, args: string[]): Promise<number> {
+  const [action, pattern, json] = args;
+  if (!action) usage("Missing action");
+  const config = await loadConfig(configPath);
+  const store = await openStore(config, "admin");
+  try {
+    await store.migrate();
+    const stored = await store.listShapingRules();
+    switch (action) {
+      case "list":
+        console.log(JSON.stringify(
+          {
+            file: config.delivery.shaping,
+            stored: Object.fromEntries(stored.map((r) => [r.pattern, r.rule])),
+          },
+          null,
+          2,
+        ));
+        return 0;
+      case "set": {
+        checkPattern(pattern);
+        if (json === undefined) usage("Missing JSON");
+        let rule: unknown;
+        try {
+          rule = JSON.parse(json);
+        } catch (error) {
+          usage(`Cannot parse JSON: ${(error as Error).message}`);
+        }
+        await store.putShapingRule(pattern, checkRule(rule), Date.now());
+        console.log(`stored ${pattern}`);
+        return 0;
+      }
+      case "delete": {
+        checkPattern(pattern);
+        const deleted = await store.deleteShapingRule(pattern);
+        console.log(deleted ? `deleted ${pattern}` : `no stored rule for ${pattern}`);
+        return deleted ? 0 : 1;
+      }
+      case "pause":
+      case "resume": {
+        checkPattern(pattern);
+        const current = stored.find((r) => r.pattern === pattern)?.rule;
+        const rule = checkRule({
+          ...(current && typeof current === "object" ? current : {}),
+          paused: action === "pause",
+        });
+        await store.putShapingRule(pattern, rule, Date.now());
+        console.log(`${action === "pause" ? "paused" : "resumed"} ${pattern}`);
+        return 0;
+      }
+      default:
+        usage(`Unknown action "${action}"`);
+    }
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The suppression list: addresses whose mailbox a remote server said does not exist (a 5xx in
+ * the bad_mailbox category) are not tried again for `bounce.suppression_time`. A unit's
+ * suppressed recipients fail before any connection is made, with the reason logged.
+ *
+ * Talks to: the store. Reads config: bounce.suppression_time.
+ */
+import type { LeasedUnit, RecipientResult, UnitOutcome } from "../queue/contracts.ts";
+import type { Store, Suppression } from "../store/mod.ts";
+
+/** What the delivery hook gets back: the unit without suppressed recipients, and their results. */
+export interface Screened {
+  unit: LeasedUnit;
+  results: RecipientResult[];
+}
+
+/** The suppressions a batch of outcomes earns: permanent bad-mailbox replies from a server. */
+export function suppressionsFrom(outcomes: UnitOutcome[], durationMs: number): Suppression[] {
+  if (durationMs <= 0) return [];
+  const entries: Suppression[] = [];
+  for (const o of outcomes) {
+    for (const r of o.results) {
+      if (r.outcome !== "failed" || r.category !== "bad_mailbox") continue;
+      if (r.code === null || r.code < 500) continue;
+      entries.push({
+        address: r.address.toLowerCase(),
+        category: r.category,
+        code: r.code,
+        reason: r.reply.slice(0, 1000),
+        messageId: o.messageId,
+        createdAt: o.at,
+        expiresAt: o.at + durationMs,
+      });
+    }
+  }
+  return entries;
+}
+
+/** The reply recorded for a recipient that was not tried. */
+export function suppressedReply(s: Suppression): string {
+  return `recipient suppressed until ${new Date(s.expiresAt).toISOString()} after a hard bounce` +
+    (s.reason ? `: ${s.reason}` : "");
+}
+
+/**
+ * Returns the delivery hook: splits a unit's suppressed recipients off as "suppressed"
+ * results. One indexed query per unit.
+ */
+export function suppressionScreen(
+  store: Pick<Store, "suppressions">,
+  log: (line: string) => void,
+): (unit: LeasedUnit) => Promise<Screened> {
+  return async (unit) => {
+    const found = await store.suppressions(unit.recipients, Date.now());
+    if (found.length === 0) return { unit, results: [] };
+    const byAddress = new Map(found.map((s) => [s.address, s]));
+    const results: RecipientResult[] = [];
+    const rest: string[] = [];
+    for (const address of unit.recipients) {
+      const s = byAddress.get(address.toLowerCase());
+      if (!s) {
+        rest.push(address);
+        continue;
+      }
+      const reply = suppressedReply(s);
+      log(`bounce: ${unit.messageId}: not sending to <${address}>: ${reply}`);
+      results.push({ address, outcome: "suppressed", code: null, reply, category: "suppressed" });
+    }
+    return { unit: { ...unit, recipients: rest }, results };
+  };
+}

@@ -1,0 +1,190 @@
+/**
+ * The delivery stage of one worker: takes leased units, delivers them concurrently and settles
+ * their outcomes in batches (one store transaction per batch), reporting how many finished so
+ * the scheduler can send more. Runs inside a delivery worker (workers/delivery_worker.ts) or
+ * in-process (tests).
+ *
+ * Talks to: remote MX hosts, DNS, MTA-STS policy hosts, the store.
+ * Reads config: delivery.*, dns.*, routes, ip_addressess (outbound).
+ */
+import { rootCertificates } from "node:tls";
+import type { Config } from "../config/mod.ts";
+import type { LeasedUnit, UnitOutcome } from "../queue/contracts.ts";
+import { type Store, StoreUnavailableError } from "../store/mod.ts";
+import { deliverUnit, type DeliveryContext } from "./deliver_unit.ts";
+import { type Destination, MxResolver } from "./mx.ts";
+import { MtaStsPolicies } from "./mta_sts.ts";
+import { ShapingPolicy, type StoredRule } from "./policy.ts";
+import { ConnectionPools } from "./pool.ts";
+import { DailyCounters, SourceSelector } from "./sources.ts";
+
+export { deliverUnit, type DeliveryContext } from "./deliver_unit.ts";
+export { type Destination, MxResolver } from "./mx.ts";
+export { choosePool, ShapingPolicy, type StoredRule } from "./policy.ts";
+export { buildPools, DailyCounters } from "./sources.ts";
+
+/** Options for a delivery runner. */
+export interface DeliveryRunnerOptions {
+  /** Daily per-IP counts shared with other workers of the node. */
+  dailyCounters?: SharedArrayBuffer;
+  /** Stored shaping rules at start. */
+  rules?: StoredRule[];
+  /** Called with the number of units finished after each settled batch. */
+  onSettled?: (count: number) => void;
+  log?: (line: string) => void;
+}
+
+/** Hooks around outcomes (core/bounce): classify before settle, act once it is durable. */
+export interface OutcomeHooks {
+  classify?(outcome: UnitOutcome): UnitOutcome;
+  afterSettle?(batch: UnitOutcome[]): void;
+}
+
+/** Trusted CAs for verified TLS: Node's roots plus `delivery.tls_ca_file`. */
+export function trustedCas(config: Config): string[] | undefined {
+  const file = config.delivery.tls_ca_file;
+  if (!file) return undefined;
+  return [...rootCertificates, Deno.readTextFileSync(file)];
+}
+
+/** Delivers units and settles their outcomes in batches. */
+export class DeliveryRunner {
+  readonly ctx: DeliveryContext;
+  #store: Store;
+  #policy: ShapingPolicy;
+  #pending: UnitOutcome[] = [];
+  #settling = false;
+  #settleScheduled = false;
+  #active = 0;
+  #onSettled: (count: number) => void;
+  #log: (line: string) => void;
+  #hooks: OutcomeHooks = {};
+  /** Wait before the next settle while the database is away; 0 when it answers. */
+  #settleRetryMs = 0;
+  #draining = false;
+
+  constructor(config: Config, store: Store, options: DeliveryRunnerOptions = {}) {
+    this.#store = store;
+    this.#onSettled = options.onSettled ?? (() => {});
+    this.#log = options.log ?? (() => {});
+    this.#policy = this.#buildPolicy(config, options.rules ?? []);
+    const resolver = new MxResolver(config);
+    const ca = trustedCas(config);
+    const counters = new DailyCounters(options.dailyCounters ?? config.vmtas.length);
+    this.ctx = {
+      config,
+      resolver,
+      pools: new ConnectionPools(config),
+      policy: () => this.#policy,
+      sources: new SourceSelector(config, counters),
+      mtaSts: new MtaStsPolicies(config, resolver, ca),
+      ca,
+      readBody: (id) => store.readBody(id),
+    };
+  }
+
+  #buildPolicy(config: Config, rules: StoredRule[]): ShapingPolicy {
+    const policy = new ShapingPolicy(config, rules);
+    for (const problem of policy.problems) this.#log(`delivery: ignoring shaping rule ${problem}`);
+    return policy;
+  }
+
+  /** Units being delivered or waiting to be settled. */
+  get busy(): number {
+    return this.#active + this.#pending.length + (this.#settling ? 1 : 0);
+  }
+
+  /** Installs outcome hooks (the bounce stage). */
+  useHooks(hooks: OutcomeHooks) {
+    this.#hooks = hooks;
+  }
+
+  /** Applies reloaded shaping rules (the config file's stay underneath). */
+  setRules(rules: StoredRule[]) {
+    this.#policy = this.#buildPolicy(this.ctx.config, rules);
+  }
+
+  /** Starts delivering `units`; `destinations` are what the dispatcher resolved, by domain. */
+  submit(units: LeasedUnit[], destinations?: Record<string, Destination>) {
+    for (const unit of units) this.#deliver(unit, destinations?.[unit.domain]);
+  }
+
+  async #deliver(unit: LeasedUnit, destination: Destination | undefined) {
+    this.#active++;
+    try {
+      // Await first: `pending.push(await …)` would capture the array a settle already took.
+      const outcome = await deliverUnit(this.ctx, unit, destination);
+      // [bounce hook] categories, before settle.
+      this.#pending.push(this.#hooks.classify ? this.#hooks.classify(outcome) : outcome);
+    } catch (error) {
+      this.#log(`delivery: unit ${unit.unitId}: ${(error as Error).stack}`);
+      this.#onSettled(1);
+    } finally {
+      this.#active--;
+    }
+    this.#scheduleSettle();
+  }
+
+  #scheduleSettle() {
+    if (this.#settleScheduled || this.#settling) return;
+    this.#settleScheduled = true;
+    setTimeout(() => this.#settle(), 0);
+  }
+
+  async #settle() {
+    this.#settleScheduled = false;
+    if (this.#pending.length === 0) return;
+    this.#settling = true;
+    const batch = this.#pending;
+    this.#pending = [];
+    let settled = false;
+    try {
+      const lost = await this.#store.settle(batch);
+      if (lost > 0) this.#log(`delivery: ${lost} outcomes arrived after their lease`);
+      settled = true;
+      if (this.#settleRetryMs > 0) {
+        this.#log(`delivery: settled ${batch.length} held while the database was away`);
+        this.#settleRetryMs = 0;
+      }
+    } catch (error) {
+      if (error instanceof StoreUnavailableError && !this.#draining) {
+        // The database is away: keep the outcomes and settle them when it is back, so the
+        // units are not delivered a second time (nobody can lease them meanwhile: that needs
+        // the database too). If the worker stops first, the leases expire and the units are
+        // delivered again: at-least-once, nothing lost.
+        if (this.#settleRetryMs === 0) {
+          this.#log(`delivery: cannot settle ${batch.length}, holding them: ${error.message}`);
+        }
+        this.#pending = batch.concat(this.#pending);
+        this.#settleRetryMs = Math.min(Math.max(this.#settleRetryMs * 2, 500), 10_000);
+        this.#settling = false;
+        this.#settleScheduled = true;
+        setTimeout(() => this.#settle(), this.#settleRetryMs);
+        return;
+      }
+      // Nothing is lost: the leases expire and the units are delivered again (at-least-once).
+      this.#log(`delivery: cannot settle ${batch.length}: ${(error as Error).message}`);
+    } finally {
+      this.#settling = false;
+    }
+    this.#onSettled(batch.length);
+    // [bounce hook] suppressions and DSNs, after the outcome is durable.
+    if (settled) this.#hooks.afterSettle?.(batch);
+    if (this.#pending.length > 0) this.#scheduleSettle();
+  }
+
+  /** Waits (up to `timeoutMs`) for in-flight deliveries to finish and settle. */
+  async drain(timeoutMs = 10_000): Promise<void> {
+    this.#draining = true;
+    const deadline = Date.now() + timeoutMs;
+    while (this.busy > 0 && Date.now() < deadline) {
+      if (this.#pending.length > 0 && !this.#settling) await this.#settle();
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Closes idle connections. */
+  async close(): Promise<void> {
+    await this.ctx.pools.closeAll();
+  }
+}

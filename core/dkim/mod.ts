@@ -1,0 +1,15 @@
+/**
+ * DKIM: keys per (domain, selector) in the store, sealed at rest, and signing of outgoing mail
+ * by its From domain (see sign.ts for the policy on failures).
+ */
+export {
+  type DkimAlgorithm,
+  dnsRecordValue,
+  type GeneratedKey,
+  generateDkimKey,
+  keyAad,
+  MasterKey,
+  openPrivateKey,
+  zoneFileRecord,
+} from "./keys.ts";
+export { DkimSigner, type DkimSignerOptions, fromDomain, type SignResult, toCrlf } from "./sign.ts";

@@ -1,0 +1,86 @@
+/**
+ * Site dispatch: sends each leased unit to the delivery worker that owns its destination *site*
+ * (hash of the site key), so that all connections and limits of one (source IP, site) live in
+ * one worker and per-site limits hold exactly within a node. The destination is resolved here
+ * (cached by DNS TTL, one lookup per domain in flight) and handed to the worker with the unit.
+ * With one worker there is nothing to choose and the worker resolves for itself.
+ *
+ * Talks to: DNS (through core/delivery/mx.ts). Reads config: dns.*, routes.
+ */
+import type { LeasedUnit } from "../queue/contracts.ts";
+import type { Destination, MxResolver } from "../delivery/mx.ts";
+
+/** Posts units (and their destinations by domain) to worker `index`. */
+export type PostUnits = (
+  index: number,
+  units: LeasedUnit[],
+  destinations: Record<string, Destination>,
+) => void;
+
+/** FNV-1a, to spread sites over workers. */
+export function hashKey(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** The key a destination is dispatched by: its site, or the domain when it has none. */
+export function dispatchKey(domain: string, destination: Destination): string {
+  return destination.kind === "hosts" ? destination.site : domain;
+}
+
+/** Routes leased units to delivery workers by site. */
+export class SiteDispatcher {
+  #resolver: MxResolver;
+  #workers: () => number;
+  #post: PostUnits;
+
+  constructor(resolver: MxResolver, workers: () => number, post: PostUnits) {
+    this.#resolver = resolver;
+    this.#workers = workers;
+    this.#post = post;
+  }
+
+  /** Dispatches at once what resolves from cache; the rest when its lookup finishes. */
+  dispatch(units: LeasedUnit[]) {
+    const n = this.#workers();
+    if (n <= 1) {
+      this.#post(0, units, {});
+      return;
+    }
+    const ready = new Map<
+      number,
+      { units: LeasedUnit[]; destinations: Record<string, Destination> }
+    >();
+    const waiting = new Map<string, LeasedUnit[]>();
+    const now = Date.now();
+    for (const unit of units) {
+      const destination = this.#resolver.cached(unit.domain, now);
+      if (!destination) {
+        let list = waiting.get(unit.domain);
+        if (!list) waiting.set(unit.domain, list = []);
+        list.push(unit);
+        continue;
+      }
+      const index = hashKey(dispatchKey(unit.domain, destination)) % n;
+      let batch = ready.get(index);
+      if (!batch) ready.set(index, batch = { units: [], destinations: {} });
+      batch.units.push(unit);
+      batch.destinations[unit.domain] = destination;
+    }
+    for (const [index, batch] of ready) this.#post(index, batch.units, batch.destinations);
+    for (const [domain, list] of waiting) {
+      this.#resolver.resolve(domain).then(
+        (destination) => {
+          const index = hashKey(dispatchKey(domain, destination)) % this.#workers();
+          this.#post(index, list, { [domain]: destination });
+        },
+        // Never lose units (the scheduler counts them in flight): the worker resolves itself.
+        () => this.#post(hashKey(domain) % this.#workers(), list, {}),
+      );
+    }
+  }
+}
