@@ -32,6 +32,24 @@ Manages admin console users. add and passwd read the password from standard inpu
 Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
   --json          Print counts as JSON
   --message ID    Print one message's recipients and delivery attempts`,
+  user: `Usage: fastmta user <action> [NAME] [--config FILE] [options]
+
+Manages SMTP users (AUTH PLAIN, LOGIN, CRAM-MD5 on the submission listeners).
+
+Actions:
+  add NAME        Add a user
+  list            List users and their limits (--json for JSON)
+  remove NAME     Remove a user
+  passwd NAME     Set a new password
+  limits NAME     Change a user's limits
+
+Options:
+  --password P                    The password (else read from standard input: the first
+                                  line, or typed without echo on a terminal)
+  --max-recipients N              Recipients per message ("default": smtp.auth.max_recipients)
+  --max-messages-per-minute N     Messages per minute
+                                  ("default": smtp.auth.max_messages_per_minute)
+  --json                          JSON output for list`,
   shaping: SHAPING_USAGE,
   dkim: `Usage: fastmta dkim generate DOMAIN SELECTOR [--algorithm rsa|ed25519] [--bits N]
        fastmta dkim list
@@ -62,6 +80,7 @@ Commands:
   serve     Run the server
   migrate   Apply database migrations
   queue     Show the queue
+  user      Manage SMTP users
   shaping   List or change the stored shaping rules (limits, pauses)
   dkim      Manage DKIM keys
   suppression  Show or lift suppressed addresses
@@ -90,10 +109,13 @@ async function main(args: string[]): Promise<number> {
         json: { type: "boolean" },
         message: { type: "string" },
         status: { type: "boolean" },
+        password: { type: "string" },
+        "max-recipients": { type: "string" },
+        "max-messages-per-minute": { type: "string" },
         algorithm: { type: "string" },
         bits: { type: "string" },
       },
-      allowPositionals: ["admin", "dkim", "shaping", "suppression"].includes(command),
+      allowPositionals: ["admin", "dkim", "shaping", "suppression", "user"].includes(command),
       strict: true,
     }));
   } catch (error) {
@@ -124,6 +146,30 @@ async function main(args: string[]): Promise<number> {
       case "queue": {
         const { queue } = await import("./cli/queue.ts");
         return await queue(configPath, { json: Boolean(values.json), message: values.message });
+      }
+      case "user": {
+        const { user, UsageError } = await import("./cli/user.ts");
+        const [action = "", name, ...extra] = positionals;
+        if (extra.length > 0) {
+          console.error(`Unexpected argument "${extra[0]}"\n\n${COMMANDS.user}`);
+          return 2;
+        }
+        try {
+          return await user(configPath, {
+            action,
+            name,
+            password: values.password,
+            json: Boolean(values.json),
+            maxRecipients: values["max-recipients"],
+            maxMessagesPerMinute: values["max-messages-per-minute"],
+          });
+        } catch (error) {
+          if (error instanceof UsageError) {
+            console.error(`${error.message}\n\n${COMMANDS.user}`);
+            return 2;
+          }
+          throw error;
+        }
       }
       case "shaping": {
         const { shaping } = await import("./cli/shaping.ts");

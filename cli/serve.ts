@@ -13,6 +13,7 @@ import { openStore, type Store } from "../core/store/mod.ts";
 import { adminApp } from "../routes/mod.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
+import { prepareSmtp } from "./smtp_setup.ts";
 
 /** Today's messages per source IP, from the delivery log (IP warm-up caps survive restarts). */
 async function seedDailyCounters(config: Config, store: Store): Promise<DailyCounters> {
@@ -92,6 +93,7 @@ export async function serve(configPath: string | null): Promise<void> {
     );
   }
 
+  const smtpShared = await prepareSmtp(config, (line) => log("smtp", line));
   const smtpWorkers: WorkerHandle[] = [];
   for (let i = 0; i < config.smtp.workers; i++) {
     smtpWorkers.push(
@@ -103,6 +105,7 @@ export async function serve(configPath: string | null): Promise<void> {
         (message) => {
           if (message.type === "accepted") scheduler.wake();
         },
+        smtpShared,
       ),
     );
   }
@@ -126,8 +129,8 @@ export async function serve(configPath: string | null): Promise<void> {
   log(
     "serve",
     `node ${config.nodeId} up: smtp ${
-      config.smtp.listeners.map((l) => `${l.host}:${l.port}`).join(", ")
-    }, admin http://${config.admin.host}:${config.admin.port}/, store ${config.database.driver}`,
+      config.smtp.listeners.map((l) => `${l.host}:${l.port} (${l.mode})`).join(", ")
+    } × ${config.smtp.workers} workers, admin http://${config.admin.host}:${config.admin.port}/, store ${config.database.driver}`,
   );
 
   const { promise: stopSignal, resolve: onSignal } = Promise.withResolvers<string>();

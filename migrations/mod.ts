@@ -5,6 +5,7 @@
 import type { Migration } from "kysely/migration";
 import type { Dialect, FastmtaMigration } from "./_types.ts";
 import { migration0001 } from "./0001_queue.ts";
+import { migration0002 } from "./0002_smtp_users.ts";
 import { migration0003 } from "./0003_delivery.ts";
 import { migration0004 } from "./0004_bounce_dkim.ts";
 import { migration0006 } from "./0006_admin.ts";
@@ -13,6 +14,7 @@ export type { Dialect } from "./_types.ts";
 
 const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0001_queue": migration0001,
+  "0002_smtp_users": migration0002,
   "0003_delivery": migration0003,
   "0004_bounce_dkim": migration0004,
   "0006_admin": migration0006,

@@ -5,7 +5,7 @@ Deno.test("no file gives the embedded defaults", () => {
   const config = parseConfig({});
   assertEquals(config.database.driver, "sqlite3");
   assertMatch(config.database.connection, /data\/fastmta\.db$/);
-  assertEquals(config.smtp.listeners, [{ host: "127.0.0.1", port: 2525 }]);
+  assertEquals(config.smtp.listeners, [{ host: "127.0.0.1", port: 2525, mode: "smtp" }]);
   assertEquals(config.admin, { host: "127.0.0.1", port: 8025, api_tokens: [] });
 });
 
@@ -69,8 +69,8 @@ Deno.test("environment variables override single values", async () => {
     FASTMTA_NODE_ID: "env-node",
   });
   assertEquals(config.smtp.listeners, [
-    { host: "127.0.0.5", port: 2600 },
-    { host: "127.0.0.6", port: 2601 },
+    { host: "127.0.0.5", port: 2600, mode: "smtp" },
+    { host: "127.0.0.6", port: 2601, mode: "smtp" },
   ]);
   assertEquals(config.dataDir, "/tmp/fastmta-env-test");
   assertEquals(config.nodeId, "env-node");

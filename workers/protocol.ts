@@ -3,6 +3,7 @@ import type { Config } from "../core/config/mod.ts";
 import type { LeasedUnit } from "../core/queue/contracts.ts";
 import type { Destination } from "../core/delivery/mx.ts";
 import type { StoredRule } from "../core/delivery/policy.ts";
+import type { SharedLimitsMemory } from "../core/inbound/shared_limits.ts";
 
 /** Main thread → any worker. */
 export type ToWorker =
@@ -14,6 +15,8 @@ export type ToWorker =
     dailyCounters?: SharedArrayBuffer;
     /** Delivery workers: the stored shaping rules at start. */
     rules?: StoredRule[];
+    /** SMTP workers: connection and rate counters shared by all SMTP workers of the node. */
+    smtpLimits?: SharedLimitsMemory;
   }
   | {
     type: "units";

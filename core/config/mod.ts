@@ -28,6 +28,22 @@ export interface Listener {
   port: number;
 }
 
+/** How an SMTP listener treats its clients. */
+export type SmtpMode = "smtp" | "submission" | "smtps";
+
+/**
+ * One SMTP listener. `smtp`: relay by policy, STARTTLS offered, AUTH optional. `submission`:
+ * STARTTLS, AUTH required before MAIL. `smtps`: implicit TLS, AUTH required.
+ */
+export interface SmtpListener extends Listener {
+  mode: SmtpMode;
+}
+
+/** The usual mode for a port number: 465 smtps, 587 submission, anything else smtp. */
+export function modeForPort(port: number): SmtpMode {
+  return port === 465 ? "smtps" : port === 587 ? "submission" : "smtp";
+}
+
 /** The resolved configuration every stage reads. */
 export interface Config {
   nodeId: string;
@@ -39,7 +55,15 @@ export interface Config {
     /** Most connections each thread's store keeps open (ignored by SQLite). */
     poolSize: number;
   };
-  smtp: ConfigFile["smtp"] & { listeners: Listener[]; hostname: string; workers: number };
+  smtp: Omit<ConfigFile["smtp"], "listeners"> & {
+    listeners: SmtpListener[];
+    hostname: string;
+    workers: number;
+    /** Certificate and key files; `selfSigned` when made (at first start) in the data folder. */
+    tlsFiles: { cert: string; key: string; selfSigned: boolean };
+    /** The AES key file for CRAM-MD5 secrets. */
+    authKeyFile: string;
+  };
   admin: Listener & { api_tokens: string[] };
   dns: {
     servers: { ipAddr: string; port: number }[];
@@ -156,17 +180,48 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
   const ips = file.ip_addressess ?? file.ip_addresses ?? [];
   const hostname = file.smtp.hostname ?? ips[0]?.hostname ?? osHostname();
 
-  let listeners: Listener[];
-  if (file.smtp.listen) {
-    listeners = file.smtp.listen.map(splitHostPort);
+  let listeners: SmtpListener[];
+  if (file.smtp.listeners) {
+    listeners = file.smtp.listeners.map((l) => ({
+      host: l.ip.replace(/^\[|\]$/g, ""),
+      port: l.port,
+      mode: l.mode ?? modeForPort(l.port),
+    }));
+  } else if (file.smtp.listen) {
+    listeners = file.smtp.listen.map(splitHostPort).map((l) => ({
+      ...l,
+      mode: modeForPort(l.port),
+    }));
   } else if (file.ports && ips.some((ip) => ip.inbound)) {
     // The seed's shape: every inbound IP listens on every configured port.
     listeners = ips.filter((ip) => ip.inbound).flatMap((ip) =>
-      file.ports!.map((port) => ({ host: ip.ip, port }))
+      file.ports!.map((port) => ({ host: ip.ip, port, mode: modeForPort(port) }))
     );
   } else {
-    listeners = [{ host: "127.0.0.1", port: 2525 }];
+    listeners = [{ host: "127.0.0.1", port: 2525, mode: "smtp" }];
   }
+  const seen = new Set<string>();
+  for (const l of listeners) {
+    const key = `${l.host}:${l.port}`;
+    if (seen.has(key)) {
+      throw new ConfigError(`Invalid configuration:\n  smtp.listeners: "${key}" is listed twice`);
+    }
+    seen.add(key);
+  }
+
+  const { cert_file, key_file } = file.smtp.tls;
+  if ((cert_file === undefined) !== (key_file === undefined)) {
+    throw new ConfigError(
+      `Invalid configuration:\n  smtp.tls: set both "cert_file" and "key_file", or neither`,
+    );
+  }
+  const tlsFiles = cert_file && key_file
+    ? { cert: resolve(cert_file), key: resolve(key_file), selfSigned: false }
+    : {
+      cert: join(dataDir, "tls", "self-signed.crt"),
+      key: join(dataDir, "tls", "self-signed.key"),
+      selfSigned: true,
+    };
 
   const connection = file.database.connection ??
     (file.database.driver === "sqlite3" ? join(dataDir, "fastmta.db") : "");
@@ -191,7 +246,11 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
       ...file.smtp,
       listeners,
       hostname,
-      workers: file.smtp.workers ?? 1,
+      workers: file.smtp.workers ?? Math.max(1, navigator.hardwareConcurrency || 1),
+      tlsFiles,
+      authKeyFile: file.smtp.auth.key_file
+        ? resolve(file.smtp.auth.key_file)
+        : join(dataDir, "auth", "secret.key"),
     },
     admin: { ...splitHostPort(file.admin.listen), api_tokens: file.admin.api_tokens },
     dns: {

@@ -28,6 +28,13 @@ const cidr = z.string().regex(
   'Expected an IP network like "127.0.0.0/8"',
 );
 
+/** One SMTP listener with its mode: `smtp` (relay by policy), `submission`, `smtps`. */
+const smtpListener = z.object({
+  ip: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  mode: z.enum(["smtp", "submission", "smtps"]).optional(),
+}).strict();
+
 const driver = z.enum(["sqlite3", "sqlite", "postgres", "postgresql", "mysql", "mssql"])
   .transform((value) => {
     if (value === "postgresql") return "postgres" as const;
@@ -70,15 +77,60 @@ export const configSchema = z.object({
     exchange_name: z.string().default(""),
   }).optional(),
   smtp: z.object({
+    /** Listeners with an explicit mode; overrides `listen` and the seed's `ports`. */
+    listeners: z.array(smtpListener).min(1).optional(),
+    /** "host:port" listeners; the mode follows the port number (465 smtps, 587 submission). */
     listen: z.array(hostPort).optional(),
     hostname: z.string().optional(),
     max_message_size: z.number().int().positive().default(50 * 1024 * 1024),
     relay_networks: z.array(cidr).default(["127.0.0.0/8", "::1/128"]),
     local_domains: z.array(z.string()).default([]),
+    /** SMTP acceptance workers sharing the listening sockets; default: the number of cores. */
     workers: z.number().int().min(1).max(64).optional(),
     greeting_delay: duration.default(0),
     max_recipients: z.number().int().positive().default(1000),
     group_commit_window: duration.default(0),
+    tls: z.object({
+      /** PEM certificate chain; with neither file set a self-signed pair is made in data_dir. */
+      cert_file: z.string().optional(),
+      key_file: z.string().optional(),
+    }).strict().prefault({}),
+    auth: z.object({
+      mechanisms: z.array(z.enum(["PLAIN", "LOGIN", "CRAM-MD5"])).min(1)
+        .default(["PLAIN", "LOGIN", "CRAM-MD5"]),
+      /** Offer AUTH on connections without TLS (never needed with STARTTLS clients). */
+      allow_insecure_auth: z.boolean().default(false),
+      /** AES-256-GCM key for CRAM-MD5 secrets (32 bytes, raw or base64); default data_dir. */
+      key_file: z.string().optional(),
+      /** Failed AUTH attempts per client IP within `failure_window` before AUTH is refused. */
+      max_failures: z.number().int().min(1).default(5),
+      failure_window: duration.default(300_000),
+      /** PBKDF2-SHA256 iterations for passwords set from now on (each hash keeps its own). */
+      password_iterations: z.number().int().min(10_000).default(600_000),
+      /** How long a verified password is remembered (the KDF is slow on purpose). */
+      cache_ttl: duration.default(300_000),
+      /** Defaults for users without their own limits. */
+      max_recipients: z.number().int().positive().default(100),
+      max_messages_per_minute: z.number().int().positive().default(600),
+    }).strict().prefault({}),
+    /** Concurrent connections per client IP (all workers together). */
+    max_connections_per_ip: z.number().int().min(1).default(50),
+    /** Concurrent connections per worker. */
+    max_connections: z.number().int().min(1).default(2000),
+    /** Error replies in one session before 421 and disconnect. */
+    max_errors: z.number().int().min(1).default(10),
+    /** Longest command line in bytes (AUTH lines included). */
+    max_line_length: z.number().int().min(512).default(4096),
+    /** Largest header section of a message in bytes. */
+    max_header_size: z.number().int().min(1024).default(1024 * 1024),
+    /** Idle time (no byte from the client) before 421. */
+    idle_timeout: duration.default(300_000),
+    /** Deadline for one complete command line from the previous reply (slow-loris guard). */
+    command_timeout: duration.default(300_000),
+    /** Deadline for the whole DATA transfer. */
+    data_timeout: duration.default(600_000),
+    /** Add `Message-ID: <queue id@hostname>` to messages without one. */
+    add_message_id: z.boolean().default(true),
   }).strict().prefault({}),
   admin: z.object({
     listen: hostPort.default("127.0.0.1:8025"),

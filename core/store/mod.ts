@@ -33,6 +33,8 @@ export type {
   MessageSummary,
   MigrationState,
   QueueCounts,
+  SmtpUser,
+  SmtpUserUpdate,
   Store,
   StoreHealthStatus,
   Suppression,

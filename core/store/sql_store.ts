@@ -36,12 +36,15 @@ import type {
   MigrationState,
   QueueCounts,
   ShapingRuleRow,
+  SmtpUser,
+  SmtpUserUpdate,
   Store,
   Suppression,
 } from "./store.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
 import { caseUpdateQuery } from "./batch_update.ts";
 import { ConnectionMonitor, type StoreHealthStatus } from "./health.ts";
+import * as smtpUsers from "./smtp_users.ts";
 import { domainOf } from "../address.ts";
 
 /** Rows per statement for simple lists (ids in IN lists, small inserts). */
@@ -255,6 +258,8 @@ export class SqlStore implements Store {
     return new Migrator({
       db: this.db,
       provider: { getMigrations: () => Promise.resolve(migrations) },
+      // Migration numbers are handed out per issue, so e.g. 0002 can land after 0006 has run.
+      allowUnorderedMigrations: true,
     });
   }
 
@@ -657,6 +662,26 @@ export class SqlStore implements Store {
         duration_ms: Number(a.duration_ms),
       })),
     };
+  }
+
+  addSmtpUser(user: SmtpUser): Promise<void> {
+    return smtpUsers.addSmtpUser(this.db, user);
+  }
+
+  getSmtpUser(username: string): Promise<SmtpUser | null> {
+    return smtpUsers.getSmtpUser(this.db, username);
+  }
+
+  listSmtpUsers(): Promise<SmtpUser[]> {
+    return smtpUsers.listSmtpUsers(this.db);
+  }
+
+  updateSmtpUser(username: string, update: SmtpUserUpdate): Promise<boolean> {
+    return smtpUsers.updateSmtpUser(this.db, username, update);
+  }
+
+  removeSmtpUser(username: string): Promise<boolean> {
+    return smtpUsers.removeSmtpUser(this.db, username);
   }
 
   async listShapingRules(): Promise<ShapingRuleRow[]> {

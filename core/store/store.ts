@@ -68,6 +68,29 @@ export interface MigrationState {
   appliedAt: number | null;
 }
 
+/** An SMTP AUTH account (see migrations/0002_smtp_users.ts). */
+export interface SmtpUser {
+  username: string;
+  /** KDF hash string (core/auth/password.ts). */
+  passwordHash: string;
+  /** The password sealed with AES-GCM for CRAM-MD5, or null. */
+  cramSecret: string | null;
+  /** Per-user limits; null takes the configured default. */
+  maxRecipients: number | null;
+  maxMessagesPerMinute: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Fields to change on an SMTP user; undefined leaves a field as it is. */
+export interface SmtpUserUpdate {
+  passwordHash?: string;
+  cramSecret?: string | null;
+  maxRecipients?: number | null;
+  maxMessagesPerMinute?: number | null;
+  updatedAt: number;
+}
+
 /** A stored shaping rule (see migrations/0003_delivery.ts). */
 export interface ShapingRuleRow {
   pattern: string;
@@ -181,6 +204,16 @@ export interface Store {
   counts(now: number): Promise<QueueCounts>;
   /** A message's recipients and attempts, or null if unknown. */
   messageStatus(messageId: string): Promise<MessageStatus | null>;
+  /** Adds an SMTP user; rejects if the name is taken. */
+  addSmtpUser(user: SmtpUser): Promise<void>;
+  /** One SMTP user, or null. */
+  getSmtpUser(username: string): Promise<SmtpUser | null>;
+  /** All SMTP users, by name. */
+  listSmtpUsers(): Promise<SmtpUser[]>;
+  /** Changes an SMTP user; false if there is none. */
+  updateSmtpUser(username: string, update: SmtpUserUpdate): Promise<boolean>;
+  /** Removes an SMTP user; false if there was none. */
+  removeSmtpUser(username: string): Promise<boolean>;
   /** Stored shaping rules, by pattern. */
   listShapingRules(): Promise<ShapingRuleRow[]>;
   /** Creates or replaces the stored rule for `pattern`. */

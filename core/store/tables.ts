@@ -113,6 +113,17 @@ export interface DkimKeysTable {
   created_at: number;
 }
 
+/** `smtp_users`: accounts for SMTP AUTH (see migrations/0002_smtp_users.ts). */
+export interface SmtpUsersTable {
+  username: string;
+  password_hash: string;
+  cram_secret: string | null;
+  max_recipients: number | null;
+  max_messages_per_minute: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
 /** `admin_users`: console users. */
 export interface AdminUsersTable {
   username: string;
@@ -135,6 +146,7 @@ export interface Tables {
   queue: QueueTable;
   recipients: RecipientsTable;
   attempts: AttemptsTable;
+  smtp_users: SmtpUsersTable;
   shaping_rules: ShapingRulesTable;
   suppressions: SuppressionsTable;
   dkim_keys: DkimKeysTable;

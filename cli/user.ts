@@ -1,0 +1,164 @@
+/**
+ * `user add|list|remove|passwd|limits`: manages the SMTP users that may AUTH on the
+ * submission listeners. Passwords come from `--password` or, safer (not visible in the
+ * process list), from standard input: the first line, or typed without echo on a terminal.
+ */
+import { loadConfig } from "../core/config/mod.ts";
+import { openStore, type Store } from "../core/store/mod.ts";
+import { addUser, changePassword, loadSecretKey, validateUsername } from "../core/auth/mod.ts";
+import { UsageError } from "./_usage.ts";
+
+/** What `main.ts` parsed for a `user` command. */
+export interface UserCommand {
+  action: string;
+  name?: string;
+  password?: string;
+  json: boolean;
+  maxRecipients?: string;
+  maxMessagesPerMinute?: string;
+}
+
+export { UsageError };
+
+async function readPassword(): Promise<string> {
+  if (Deno.stdin.isTerminal()) {
+    Deno.stderr.writeSync(new TextEncoder().encode("Password: "));
+    Deno.stdin.setRaw(true);
+    const bytes: number[] = [];
+    const buf = new Uint8Array(1);
+    try {
+      while ((await Deno.stdin.read(buf)) === 1) {
+        if (buf[0] === 13 || buf[0] === 10) break;
+        if (buf[0] === 3) throw new Error("Cancelled");
+        if (buf[0] === 127) bytes.pop();
+        else bytes.push(buf[0]);
+      }
+    } finally {
+      Deno.stdin.setRaw(false);
+      Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+    }
+    return new TextDecoder().decode(new Uint8Array(bytes));
+  }
+  const text = await new Response(Deno.stdin.readable).text();
+  return text.split(/\r?\n/)[0];
+}
+
+function parseLimit(value: string | undefined, option: string): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === "default") return null;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(`Invalid ${option} "${value}": expected a positive integer or "default"`);
+  }
+  return n;
+}
+
+function describeLimit(value: number | null, fallback: number): string {
+  return value === null ? `${fallback} (default)` : String(value);
+}
+
+/** Runs one `user` subcommand; returns the exit code. */
+export async function user(configPath: string | null, command: UserCommand): Promise<number> {
+  const { action, name } = command;
+  if (!["add", "list", "remove", "passwd", "limits"].includes(action)) {
+    throw new UsageError(
+      `Unknown user action "${action}": expected add, list, remove, passwd or limits`,
+    );
+  }
+  if (action !== "list") {
+    if (!name) throw new UsageError(`"user ${action}" needs a user name`);
+    try {
+      validateUsername(name);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
+  const maxRecipients = parseLimit(command.maxRecipients, "--max-recipients");
+  const maxPerMinute = parseLimit(command.maxMessagesPerMinute, "--max-messages-per-minute");
+
+  const config = await loadConfig(configPath);
+  const store: Store = await openStore(config, "admin");
+  try {
+    await store.migrate();
+    const cram = config.smtp.auth.mechanisms.includes("CRAM-MD5");
+    const key = cram ? (await loadSecretKey(config.smtp.authKeyFile, { create: true })).key : null;
+    switch (action) {
+      case "list": {
+        const users = await store.listSmtpUsers();
+        if (command.json) {
+          console.log(JSON.stringify(users.map((u) => ({
+            username: u.username,
+            maxRecipients: u.maxRecipients,
+            maxMessagesPerMinute: u.maxMessagesPerMinute,
+            cramMd5: u.cramSecret !== null,
+            createdAt: u.createdAt,
+            updatedAt: u.updatedAt,
+          }))));
+        } else if (users.length === 0) {
+          console.log("no SMTP users");
+        } else {
+          for (const u of users) {
+            console.log(
+              `${u.username}  max_recipients=${
+                describeLimit(u.maxRecipients, config.smtp.auth.max_recipients)
+              }  max_messages_per_minute=${
+                describeLimit(u.maxMessagesPerMinute, config.smtp.auth.max_messages_per_minute)
+              }  cram-md5=${u.cramSecret !== null ? "yes" : "no"}  created=${
+                new Date(u.createdAt).toISOString()
+              }`,
+            );
+          }
+        }
+        return 0;
+      }
+      case "add": {
+        const password = command.password ?? await readPassword();
+        await addUser(store, name!, password, {
+          key,
+          iterations: config.smtp.auth.password_iterations,
+          maxRecipients: maxRecipients ?? null,
+          maxMessagesPerMinute: maxPerMinute ?? null,
+        });
+        console.log(`added SMTP user "${name}"`);
+        return 0;
+      }
+      case "passwd": {
+        if (!(await store.getSmtpUser(name!))) {
+          console.error(`SMTP user "${name}" does not exist`);
+          return 1;
+        }
+        const password = command.password ?? await readPassword();
+        await changePassword(store, name!, password, {
+          key,
+          iterations: config.smtp.auth.password_iterations,
+        });
+        console.log(`changed the password of SMTP user "${name}"`);
+        return 0;
+      }
+      case "limits": {
+        const ok = await store.updateSmtpUser(name!, {
+          maxRecipients,
+          maxMessagesPerMinute: maxPerMinute,
+          updatedAt: Date.now(),
+        });
+        if (!ok) {
+          console.error(`SMTP user "${name}" does not exist`);
+          return 1;
+        }
+        console.log(`changed the limits of SMTP user "${name}"`);
+        return 0;
+      }
+      case "remove": {
+        if (!(await store.removeSmtpUser(name!))) {
+          console.error(`SMTP user "${name}" does not exist`);
+          return 1;
+        }
+        console.log(`removed SMTP user "${name}"`);
+        return 0;
+      }
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Reading one message from the DATA stream: collects the bytes, watches the header section
+ * (size limit, Message-ID present?), and builds the stored body with the headers we prepend
+ * (`Received:`, and `Message-ID:` when missing). The client's bytes are never rewritten.
+ */
+
+const CR = 13;
+const LF = 10;
+
+/** Why a message was refused while it was read. */
+export type Refusal = "size" | "header";
+
+/** Collects the DATA bytes of one message. */
+export class MessageCollector {
+  #chunks: Uint8Array[] = [];
+  #size = 0;
+  #headerBytes = 0;
+  #headerDone = false;
+  #lineLength = 0;
+  #maxHeader: number;
+  /** Set once the message has been refused; further bytes are discarded. */
+  refused: Refusal | null = null;
+
+  constructor(maxHeaderBytes: number) {
+    this.#maxHeader = maxHeaderBytes;
+  }
+
+  /** Adds a chunk; `sizeExceeded` is the library's flag for the size limit. */
+  push(chunk: Uint8Array, sizeExceeded: boolean): void {
+    if (this.refused) return;
+    if (sizeExceeded) {
+      this.refuse("size");
+      return;
+    }
+    if (!this.#headerDone) this.#scanHeader(chunk);
+    if (this.refused) return;
+    this.#chunks.push(chunk);
+    this.#size += chunk.byteLength;
+  }
+
+  /** Marks the message refused and lets go of what was collected. */
+  refuse(reason: Refusal): void {
+    this.refused = reason;
+    this.#chunks = [];
+    this.#size = 0;
+  }
+
+  /** The header section ends at the first empty line. */
+  #scanHeader(chunk: Uint8Array) {
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i];
+      this.#headerBytes++;
+      if (byte === LF) {
+        if (this.#lineLength === 0) {
+          this.#headerDone = true;
+          return;
+        }
+        this.#lineLength = 0;
+      } else if (byte !== CR) {
+        this.#lineLength++;
+      }
+      if (this.#headerBytes > this.#maxHeader) {
+        this.refuse("header");
+        return;
+      }
+    }
+  }
+
+  /** Whether the header section has a Message-ID field. */
+  hasMessageId(): boolean {
+    const head = this.#headerText();
+    return /(^|\n)message-id[ \t]*:/i.test(head);
+  }
+
+  #headerText(): string {
+    let text = "";
+    let remaining = Math.min(this.#headerBytes, this.#size);
+    for (const chunk of this.#chunks) {
+      if (remaining <= 0) break;
+      const part = chunk.subarray(0, remaining);
+      text += new TextDecoder("latin1").decode(part);
+      remaining -= part.length;
+    }
+    return text;
+  }
+
+  /** The message with `prefix` (our header lines, CRLF-terminated) in front. */
+  build(prefix: string): Uint8Array {
+    const head = new TextEncoder().encode(prefix);
+    const out = new Uint8Array(head.byteLength + this.#size);
+    out.set(head, 0);
+    let offset = head.byteLength;
+    for (const chunk of this.#chunks) {
+      out.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return out;
+  }
+}
+
+/** What goes into a `Received:` header. */
+export interface ReceivedInfo {
+  helo: string | null;
+  clientIp: string;
+  hostname: string;
+  /** ESMTP, ESMTPS, ESMTPSA, … (RFC 3848). */
+  protocol: string;
+  queueId: string;
+  /** Only given for single-recipient messages (RFC 5321 §4.4 allows it; more would leak). */
+  recipient: string | null;
+  tls: { version: string; cipher: string } | null;
+  date: Date;
+}
+
+/** An RFC 5322 date-time in UTC: "Tue, 25 Nov 2025 23:52:00 +0000". */
+export function rfc5322Date(date: Date): string {
+  return date.toUTCString().replace("GMT", "+0000");
+}
+
+function addressLiteral(ip: string): string {
+  return ip.includes(":") ? `IPv6:${ip}` : ip;
+}
+
+/** A `Received:` trace header (RFC 5321 §4.4), folded, ending in CRLF. */
+export function receivedHeader(info: ReceivedInfo): string {
+  const from = `from ${info.helo || "unknown"} (unknown [${addressLiteral(info.clientIp)}])`;
+  const tls = info.tls ? `\r\n\t(using ${info.tls.version} with cipher ${info.tls.cipher})` : "";
+  const by = `by ${info.hostname} (fastmta) with ${info.protocol} id ${info.queueId}`;
+  const forPart = info.recipient ? `\r\n\tfor <${info.recipient}>` : "";
+  return `Received: ${from}${tls}\r\n\t${by}${forPart};\r\n\t${rfc5322Date(info.date)}\r\n`;
+}
+
+/** A `Message-ID:` header for a message that has none. */
+export function messageIdHeader(queueId: string, hostname: string): string {
+  return `Message-ID: <${queueId}@${hostname}>\r\n`;
+}

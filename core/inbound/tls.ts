@@ -1,0 +1,66 @@
+/**
+ * The SMTP listeners' TLS certificate: the configured files (`smtp.tls.cert_file`/`key_file`),
+ * or, with none configured, a self-signed pair made at first start in
+ * `<data_dir>/tls/` (never smtp-server's built-in demo key, whose private half is public).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Config } from "../config/mod.ts";
+import { makeSelfSignedCert } from "./self_signed.ts";
+
+/** PEM certificate chain and private key. */
+export interface TlsPair {
+  cert: string;
+  key: string;
+}
+
+/**
+ * Makes sure the certificate files exist: generates the self-signed pair if it is the one
+ * configured and missing. Run once by the main thread before the SMTP workers start.
+ */
+export async function ensureTlsFiles(config: Config, log: (line: string) => void): Promise<void> {
+  const files = config.smtp.tlsFiles;
+  if (!files.selfSigned) {
+    await loadTls(config); // fail at start, with the file named, rather than per connection
+    return;
+  }
+  let exists = true;
+  try {
+    await Deno.stat(files.cert);
+    await Deno.stat(files.key);
+  } catch {
+    exists = false;
+  }
+  if (!exists) {
+    const ips = config.smtp.listeners.map((l) => l.host);
+    const pair = await makeSelfSignedCert(config.smtp.hostname, { ips });
+    mkdirSync(dirname(files.key), { recursive: true, mode: 0o700 });
+    writeFileSync(files.key, pair.key, { mode: 0o600 });
+    writeFileSync(files.cert, pair.cert, { mode: 0o644 });
+    log(`generated a self-signed TLS certificate for "${config.smtp.hostname}" in ${files.cert}`);
+  }
+  log(
+    `WARNING: SMTP TLS uses a self-signed certificate (${files.cert}); clients cannot verify ` +
+      `it. Set smtp.tls.cert_file and smtp.tls.key_file for production`,
+  );
+}
+
+/** Reads the certificate and key; throws naming the file that is missing or unreadable. */
+export async function loadTls(config: Config): Promise<TlsPair> {
+  const { cert, key } = config.smtp.tlsFiles;
+  const read = async (path: string, what: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (error) {
+      throw new Error(`Cannot read TLS ${what} "${path}": ${(error as Error).message}`);
+    }
+  };
+  const pair = { cert: await read(cert, "certificate"), key: await read(key, "key") };
+  if (!pair.cert.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new Error(`Cannot use TLS certificate "${cert}": no PEM certificate in it`);
+  }
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pair.key)) {
+    throw new Error(`Cannot use TLS key "${key}": no PEM private key in it`);
+  }
+  return pair;
+}
