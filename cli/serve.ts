@@ -29,6 +29,15 @@ async function seedDailyCounters(config: Config, store: Store): Promise<DailyCou
 
 /** Runs the server until a signal stops it. */
 export async function serve(configPath: string | null): Promise<void> {
+  // Signals first: the SMTP port can open (and a client or test react) before start-up ends,
+  // and an unhandled SIGHUP would kill the process.
+  const { promise: stopSignal, resolve: onSignal } = Promise.withResolvers<string>();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => onSignal(signal));
+  }
+  let reloadRules = () => {};
+  // SIGHUP: re-read the stored shaping rules now.
+  Deno.addSignalListener("SIGHUP", () => reloadRules());
   const config: Config = await loadConfig(configPath);
   buildPools(config); // Validates pool references (ConfigError → exit code 2).
   await Deno.mkdir(config.dataDir, { recursive: true });
@@ -69,6 +78,7 @@ export async function serve(configPath: string | null): Promise<void> {
     (line) => log("shaping", line),
   );
   await rules.start();
+  reloadRules = () => rules.reload();
   const dailyCounters = await seedDailyCounters(config, store);
   const recovered = await scheduler.recover();
   if (recovered > 0) {
@@ -133,12 +143,6 @@ export async function serve(configPath: string | null): Promise<void> {
     } × ${config.smtp.workers} workers, admin http://${config.admin.host}:${config.admin.port}/, store ${config.database.driver}`,
   );
 
-  const { promise: stopSignal, resolve: onSignal } = Promise.withResolvers<string>();
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => onSignal(signal));
-  }
-  // SIGHUP: re-read the stored shaping rules now.
-  Deno.addSignalListener("SIGHUP", () => rules.reload());
   const signal = await stopSignal;
   log("serve", `${signal}: shutting down`);
   // Stop taking mail first, then stop scheduling, then let deliveries finish and settle.
