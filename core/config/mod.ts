@@ -246,7 +246,9 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
       ...file.smtp,
       listeners,
       hostname,
-      workers: file.smtp.workers ?? Math.max(1, navigator.hardwareConcurrency || 1),
+      // One core is left for the main thread and delivery: measured on 2 cores, a second SMTP
+      // worker cost 28% more CPU per message and 26% less throughput (bench/RESULTS.md).
+      workers: file.smtp.workers ?? Math.max(1, (navigator.hardwareConcurrency || 1) - 1),
       tlsFiles,
       authKeyFile: file.smtp.auth.key_file
         ? resolve(file.smtp.auth.key_file)
