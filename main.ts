@@ -19,9 +19,10 @@ Options:
 
 Environment overrides:
 ${Object.entries(ENV_OVERRIDES).map(([k, v]) => `  ${k.padEnd(26)} ${v}`).join("\n")}`,
-  migrate: `Usage: fastmta migrate [--config FILE]
+  migrate: `Usage: fastmta migrate [--config FILE] [--status]
 
-Applies pending database migrations and exits (serve also applies them at start).`,
+Applies pending database migrations and exits (serve also applies them at start).
+  --status        List applied and pending migrations; change nothing`,
   admin: `Usage: fastmta admin add|passwd|remove|list [USER] [--config FILE]
 
 Manages admin console users. add and passwd read the password from standard input:
@@ -119,6 +120,7 @@ async function main(args: string[]): Promise<number> {
         help: { type: "boolean", short: "h" },
         json: { type: "boolean" },
         message: { type: "string" },
+        status: { type: "boolean" },
         password: { type: "string" },
         "max-recipients": { type: "string" },
         "max-messages-per-minute": { type: "string" },
@@ -149,7 +151,7 @@ async function main(args: string[]): Promise<number> {
       }
       case "migrate": {
         const { migrate } = await import("./cli/migrate.ts");
-        await migrate(configPath);
+        await migrate(configPath, { status: Boolean(values.status) });
         return 0;
       }
       case "admin": {

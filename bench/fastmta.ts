@@ -85,7 +85,7 @@ export class FastmtaServer implements Server {
     // exec: the PID we track is the Deno process itself (all its worker threads included)
     this.#proc = spawn("fastmta", "bash", [
       "-c",
-      'exec "$0" run -A "$1" serve --config "$2" >"$3" 2>&1',
+      'exec "$0" run -A --v8-flags=--max-semi-space-size=2 "$1" serve --config "$2" >"$3" 2>&1',
       Deno.execPath(),
       this.#o.main,
       cfg,

@@ -1,12 +1,40 @@
-/** `migrate`: applies pending schema migrations and exits. */
+/**
+ * `migrate`: applies pending schema migrations and exits, or with `--status` lists every
+ * migration as applied (with when) or pending, without changing anything. Two nodes that
+ * migrate at the same moment are safe: the migrator holds a database lock while it works
+ * (PostgreSQL advisory lock, MySQL GET_LOCK, SQL Server sp_getapplock, SQLite's write lock).
+ */
 import { loadConfig } from "../core/config/mod.ts";
 import { openStore } from "../core/store/mod.ts";
 
-/** Applies migrations; prints what it applied. */
-export async function migrate(configPath: string | null): Promise<void> {
+/** Options of the `migrate` command. */
+export interface MigrateOptions {
+  /** List applied and pending migrations instead of applying them. */
+  status?: boolean;
+}
+
+/** Applies migrations and prints what it applied, or prints their status. */
+export async function migrate(
+  configPath: string | null,
+  options: MigrateOptions = {},
+): Promise<void> {
   const config = await loadConfig(configPath);
   const store = await openStore(config, "admin");
   try {
+    if (options.status) {
+      const states = await store.migrationStatus();
+      for (const m of states) {
+        const when = m.appliedAt === null
+          ? "pending"
+          : `applied ${new Date(m.appliedAt).toISOString()}`;
+        console.log(`${m.name.padEnd(32)} ${when}`);
+      }
+      const pending = states.filter((m) => m.appliedAt === null).length;
+      console.log(
+        `${config.database.driver}: ${states.length - pending} applied, ${pending} pending`,
+      );
+      return;
+    }
     const applied = await store.migrate();
     console.log(applied.length ? `applied: ${applied.join(", ")}` : "schema is up to date");
   } finally {

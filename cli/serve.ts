@@ -47,6 +47,15 @@ export async function serve(configPath: string | null): Promise<void> {
   const store = await openStore(seed, "deliver");
   const applied = await store.migrate();
   if (applied.length > 0) log("store", `applied migrations: ${applied.join(", ")}`);
+  const maxBody = await store.maxBodyBytes();
+  if (maxBody !== null && maxBody < seed.smtp.max_message_size) {
+    log(
+      "store",
+      `warning: the database stores bodies up to ${maxBody} bytes (max_allowed_packet), ` +
+        `smtp.max_message_size is ${seed.smtp.max_message_size}: larger messages will be ` +
+        `refused with 451; raise max_allowed_packet or lower smtp.max_message_size`,
+    );
+  }
   const startedAt = Date.now();
 
   const deliveryWorkers: WorkerHandle[] = [];

@@ -51,7 +51,14 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   app.use("*", loadIdentity(ctx));
 
   app.get("/favicon.ico", (c) => c.body(null, 404));
-  app.get("/healthz", (c) => c.json({ status: "ok", node: ctx.config.nodeId }));
+  app.get("/healthz", (c) => {
+    // The main thread's store: it leases every few seconds, so it notices a lost database.
+    const database = { driver: ctx.config.database.driver, ...ctx.store.health() };
+    return c.json(
+      { status: database.ok ? "ok" : "degraded", node: ctx.config.nodeId, database },
+      database.ok ? 200 : 503,
+    );
+  });
   app.get("/static/islands.js", async (c) => {
     c.header("Content-Type", "text/javascript; charset=utf-8");
     c.header("Cache-Control", "no-cache");

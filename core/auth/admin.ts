@@ -40,8 +40,8 @@ export class AdminAuth {
 
   /** Creates `admin` with a random password when there is no user; returns the password. */
   async bootstrap(): Promise<string | null> {
-    const any = await this.#db.selectFrom("admin_users").select("username").limit(1)
-      .executeTakeFirst();
+    // No LIMIT: SQL Server has none, and the table holds a handful of rows.
+    const any = await this.#db.selectFrom("admin_users").select("username").executeTakeFirst();
     if (any) return null;
     const password = randomToken().slice(0, 20);
     try {

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { hostname as osHostname } from "node:os";
 import type { z } from "zod";
 import { type ConfigFile, configSchema } from "./schema.ts";
+import { ConnectionStringError, parseConnectionString } from "../store/connection_string.ts";
 
 export type { ConfigFile } from "./schema.ts";
 
@@ -48,7 +49,12 @@ export interface Config {
   nodeId: string;
   nodeName: string;
   dataDir: string;
-  database: { driver: "sqlite3" | "postgres" | "mysql" | "mssql"; connection: string };
+  database: {
+    driver: "sqlite3" | "postgres" | "mysql" | "mssql";
+    connection: string;
+    /** Most connections each thread's store keeps open (ignored by SQLite). */
+    poolSize: number;
+  };
   smtp: Omit<ConfigFile["smtp"], "listeners"> & {
     listeners: SmtpListener[];
     hostname: string;
@@ -244,17 +250,25 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
       `Invalid configuration:\n  database.connection: required for driver "${file.database.driver}"`,
     );
   }
+  try {
+    parseConnectionString(file.database.driver, connection);
+  } catch (error) {
+    if (error instanceof ConnectionStringError) throw new ConfigError(error.message);
+    throw error;
+  }
 
   return {
     nodeId: file.id ?? osHostname(),
     nodeName: file.name ?? file.id ?? osHostname(),
     dataDir,
-    database: { driver: file.database.driver, connection },
+    database: { driver: file.database.driver, connection, poolSize: file.database.pool_size },
     smtp: {
       ...file.smtp,
       listeners,
       hostname,
-      workers: file.smtp.workers ?? Math.max(1, navigator.hardwareConcurrency || 1),
+      // One core is left for the main thread and delivery: measured on 2 cores, a second SMTP
+      // worker cost 28% more CPU per message and 26% less throughput (bench/RESULTS.md).
+      workers: file.smtp.workers ?? Math.max(1, (navigator.hardwareConcurrency || 1) - 1),
       tlsFiles,
       authKeyFile: file.smtp.auth.key_file
         ? resolve(file.smtp.auth.key_file)

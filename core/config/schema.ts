@@ -62,6 +62,8 @@ export const configSchema = z.object({
   database: z.object({
     driver: driver.default("sqlite3"),
     connection: z.string().optional(),
+    /** Most connections each thread's store keeps open (ignored by SQLite). */
+    pool_size: z.number().int().min(1).max(1000).default(10),
   }).strict().prefault({}),
   ip_addressess: z.array(ipAddress).optional(),
   ip_addresses: z.array(ipAddress).optional(),

@@ -11,7 +11,7 @@ import { rootCertificates } from "node:tls";
 import type { Config } from "../config/mod.ts";
 import type { LeasedUnit, UnitOutcome } from "../queue/contracts.ts";
 import type { Queue } from "../queue/mod.ts";
-import type { Store } from "../store/mod.ts";
+import { type Store, StoreUnavailableError } from "../store/mod.ts";
 import { deliverUnit, type DeliveryContext } from "./deliver_unit.ts";
 import { type Destination, MxResolver } from "./mx.ts";
 import { MtaStsPolicies } from "./mta_sts.ts";
@@ -66,6 +66,9 @@ export class DeliveryRunner {
   #onSettled: (count: number, tokens: string[], requeue: boolean) => void;
   #log: (line: string) => void;
   #hooks: OutcomeHooks = {};
+  /** Wait before the next settle while the database is away; 0 when it answers. */
+  #settleRetryMs = 0;
+  #draining = false;
 
   constructor(config: Config, store: Store, options: DeliveryRunnerOptions = {}) {
     this.#store = store;
@@ -147,7 +150,26 @@ export class DeliveryRunner {
       const lost = await this.#queue.settle(batch);
       if (lost > 0) this.#log(`delivery: ${lost} outcomes arrived after their lease`);
       settled = true;
+      if (this.#settleRetryMs > 0) {
+        this.#log(`delivery: settled ${batch.length} held while the database was away`);
+        this.#settleRetryMs = 0;
+      }
     } catch (error) {
+      if (error instanceof StoreUnavailableError && !this.#draining) {
+        // The database is away: keep the outcomes and settle them when it is back, so the
+        // units are not delivered a second time (nobody can lease them meanwhile: that needs
+        // the database too). If the worker stops first, the leases expire and the units are
+        // delivered again: at-least-once, nothing lost.
+        if (this.#settleRetryMs === 0) {
+          this.#log(`delivery: cannot settle ${batch.length}, holding them: ${error.message}`);
+        }
+        this.#pending = batch.concat(this.#pending);
+        this.#settleRetryMs = Math.min(Math.max(this.#settleRetryMs * 2, 500), 10_000);
+        this.#settling = false;
+        this.#settleScheduled = true;
+        setTimeout(() => this.#settle(), this.#settleRetryMs);
+        return;
+      }
       // Nothing is lost: the leases expire and the units are delivered again (at-least-once).
       this.#log(`delivery: cannot settle ${batch.length}: ${(error as Error).message}`);
     } finally {
@@ -161,6 +183,7 @@ export class DeliveryRunner {
 
   /** Waits (up to `timeoutMs`) for in-flight deliveries to finish and settle. */
   async drain(timeoutMs = 10_000): Promise<void> {
+    this.#draining = true;
     const deadline = Date.now() + timeoutMs;
     while (this.busy > 0 && Date.now() < deadline) {
       if (this.#pending.length > 0 && !this.#settling) await this.#settle();

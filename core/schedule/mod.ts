@@ -23,6 +23,7 @@ export class Scheduler {
   #again = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #stopped = false;
+  #failing = false;
   #log: (line: string) => void;
 
   constructor(queue: Queue, config: Config, dispatch: Dispatch, log: (line: string) => void) {
@@ -91,8 +92,15 @@ export class Scheduler {
         if (units.length === limit) this.#again = true;
       } while (this.#again && !this.#stopped);
       if (!full) await this.#armTimer();
+      if (this.#failing) {
+        this.#failing = false;
+        this.#log("schedule: leasing again");
+      }
     } catch (error) {
-      this.#log(`schedule: ${(error as Error).message}`);
+      // Retried every poll interval; while the database is away the store fails fast and
+      // reconnects with its own backoff, so one line per outage is enough.
+      if (!this.#failing) this.#log(`schedule: ${(error as Error).message}`);
+      this.#failing = true;
       this.#timer = setTimeout(() => this.wake(), this.#config.queue.poll_interval);
     } finally {
       this.#running = false;

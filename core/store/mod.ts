@@ -1,13 +1,25 @@
 /**
- * Opens the configured store. SQLite (the embedded default) runs on `node:sqlite`; other
- * dialects plug in here without touching callers.
+ * Opens the configured store: one `SqlStore` (Kysely) on whichever database the configuration
+ * names. SQLite (the embedded default) runs on `node:sqlite`; PostgreSQL on postgres.js;
+ * MySQL/MariaDB on mysql2; SQL Server on tedious. Drivers are imported only when used, so a
+ * node on SQLite never loads the others.
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { Kysely } from "kysely";
-import type { Config } from "../config/mod.ts";
+import { type Dialect, Kysely } from "kysely";
+import { type Config, ConfigError } from "../config/mod.ts";
+import { log } from "../log.ts";
+import {
+  ConnectionStringError,
+  type DatabaseConnection,
+  describeConnection,
+  parseConnectionString,
+} from "./connection_string.ts";
+import { ConnectionMonitor, type MonitorOptions } from "./health.ts";
+import { monitoredDialect } from "./monitored_dialect.ts";
 import { NodeSqliteDialect, openSqlite } from "./sqlite_dialect.ts";
 import { SqlStore } from "./sql_store.ts";
+import type { PoolOptions } from "./store.ts";
 import type { Tables } from "./tables.ts";
 
 export type {
@@ -19,35 +31,92 @@ export type {
   LeaseRequest,
   MessageStatus,
   MessageSummary,
+  MigrationState,
   QueueCounts,
   SettleOptions,
   SmtpUser,
   SmtpUserUpdate,
   Store,
+  StoreHealthStatus,
   Suppression,
 } from "./store.ts";
-export { SqlStore } from "./sql_store.ts";
+export { dueUnitsQuery, SqlStore } from "./sql_store.ts";
+export { StoreUnavailableError } from "./health.ts";
 
 /** How a connection will be used; decides SQLite's `synchronous` level. */
 export type StoreRole = "accept" | "deliver" | "admin";
 
+/** Extra knobs for `openStore`, mostly for tests. */
+export interface OpenStoreOptions {
+  /** Where connection state changes are logged (default: the `store` log line). */
+  log?: (line: string) => void;
+  /** Time bound and reconnect backoff of store calls. */
+  monitor?: MonitorOptions;
+}
+
+async function serverDialect(
+  conn: Exclude<DatabaseConnection, { dialect: "sqlite3" }>,
+  pool: PoolOptions,
+): Promise<Dialect> {
+  switch (conn.dialect) {
+    case "postgres":
+      return (await import("./postgres_dialect.ts")).postgresDialect(conn, pool);
+    case "mysql":
+      return (await import("./mysql_dialect.ts")).mysqlDialect(conn, pool);
+    case "mssql":
+      return (await import("./mssql_dialect.ts")).mssqlDialect(conn, pool);
+  }
+}
+
 /**
- * Opens a store connection for one thread.
+ * Opens a store connection (a pool of up to `database.pool_size` connections on a server
+ * database) for one thread. Nothing connects yet: the first call does, and a database that is
+ * down at start or goes away later is retried (see health.ts).
  *
  * SQLite durability: WAL with `synchronous=FULL` for the accept role, so a committed batch is
  * fsync'd before SMTP says 250 and survives power loss. Other roles use `NORMAL`: in WAL that
  * still survives a process crash (kill -9); on power loss it can only lose a recent settle or
- * lease, which means a repeated delivery (at-least-once), never a lost message.
+ * lease, which means a repeated delivery (at-least-once), never a lost message. Server
+ * databases commit durably by their own settings (PostgreSQL `synchronous_commit`, InnoDB
+ * `innodb_flush_log_at_trx_commit`), whose defaults are durable.
  */
-export function openStore(config: Config, role: StoreRole): Promise<SqlStore> {
-  const { driver, connection } = config.database;
-  if (driver === "sqlite3") {
-    mkdirSync(dirname(connection), { recursive: true });
-    const raw = openSqlite(connection, { synchronous: role === "accept" ? "FULL" : "NORMAL" });
-    const db = new Kysely<Tables>({ dialect: new NodeSqliteDialect(raw) });
-    return Promise.resolve(new SqlStore(db, "sqlite3", () => db.destroy()));
+export async function openStore(
+  config: Config,
+  role: StoreRole,
+  options: OpenStoreOptions = {},
+): Promise<SqlStore> {
+  const { driver, connection, poolSize } = config.database;
+  let conn: DatabaseConnection;
+  try {
+    conn = parseConnectionString(driver, connection);
+  } catch (error) {
+    if (error instanceof ConnectionStringError) throw new ConfigError(error.message);
+    throw error;
   }
-  return Promise.reject(
-    new Error(`Cannot open database "${driver}": this build supports only "sqlite3" so far`),
-  );
+  const write = options.log ?? ((line: string) => log(`store(${role})`, line));
+  if (conn.ignored.length > 0) {
+    write(`ignoring connection parameters: ${conn.ignored.join(", ")}`);
+  }
+  const monitor = new ConnectionMonitor(describeConnection(conn), write, options.monitor);
+
+  if (conn.dialect === "sqlite3") {
+    mkdirSync(dirname(conn.path), { recursive: true });
+    const raw = openSqlite(conn.path, { synchronous: role === "accept" ? "FULL" : "NORMAL" });
+    const db = new Kysely<Tables>({
+      dialect: monitoredDialect(new NodeSqliteDialect(raw), monitor),
+    });
+    return new SqlStore(db, "sqlite3", () => db.destroy(), monitor);
+  }
+  let dialect: Dialect;
+  try {
+    dialect = await serverDialect(conn, {
+      max: poolSize,
+      applicationName: `fastmta-${config.nodeId}-${role}`.slice(0, 63),
+    });
+  } catch (error) {
+    if (error instanceof ConnectionStringError) throw new ConfigError(error.message);
+    throw error;
+  }
+  const db = new Kysely<Tables>({ dialect: monitoredDialect(dialect, monitor) });
+  return new SqlStore(db, conn.dialect, () => db.destroy(), monitor);
 }

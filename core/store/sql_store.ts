@@ -1,9 +1,20 @@
 /**
  * The SQL store on Kysely: one implementation for every dialect; the few places where SQL
- * differs (row locking when leasing) branch on `dialect`. Every write that must be atomic is
- * one transaction, and every hot-path write takes a batch (group commit).
+ * differs (row locking when leasing, `top` instead of `limit` on SQL Server, statement size
+ * limits) branch on `dialect`. Every write that must be atomic is one transaction (retried when
+ * the database picks it as a deadlock victim), and every hot-path write takes a batch (group
+ * commit). Every statement runs under a `ConnectionMonitor` (health.ts, wired in by mod.ts):
+ * bounded in time, and a lost database is reported and retried with backoff.
  */
-import type { Insertable, Kysely, Transaction } from "kysely";
+import { Buffer } from "node:buffer";
+import {
+  type CompiledQuery,
+  type Insertable,
+  type Kysely,
+  type SelectQueryBuilder,
+  sql,
+  type Transaction,
+} from "kysely";
 import { Migrator } from "kysely/migration";
 import { type Dialect, migrationsFor } from "../../migrations/mod.ts";
 import { type LeasedUnit, type NewMessage, type UnitOutcome, unitsOf } from "../queue/contracts.ts";
@@ -22,6 +33,7 @@ import type {
   LeaseRequest,
   MessageStatus,
   MessageSummary,
+  MigrationState,
   QueueCounts,
   SettleOptions,
   ShapingRuleRow,
@@ -30,9 +42,177 @@ import type {
   Store,
   Suppression,
 } from "./store.ts";
+import { insertRowsQuery } from "./bulk_insert.ts";
+import { caseUpdateQuery } from "./batch_update.ts";
+import { ConnectionMonitor, type StoreHealthStatus } from "./health.ts";
 import * as smtpUsers from "./smtp_users.ts";
 
+/** Rows per statement for simple lists (ids in IN lists, small inserts). */
 const INSERT_CHUNK = 400;
+
+/** Most rows in one multi-row INSERT. */
+const INSERT_ROWS = 400;
+/** Bytes of message bodies per INSERT, so a statement stays far below packet limits. */
+const INSERT_BODY_BYTES = 4 * 1024 * 1024;
+
+/** Body bytes per statement on MySQL (see insertMessages). */
+const MYSQL_BODY_PIECE = 4 * 1024 * 1024;
+
+/** Bound parameters one statement may carry (SQL Server allows 2 100). */
+function maxParameters(dialect: Dialect): number {
+  return dialect === "mssql" ? 2_000 : dialect === "sqlite3" ? 30_000 : 60_000;
+}
+
+/** Rows per INSERT for a table of `columns` columns on `dialect`. */
+function rowsPerInsert(dialect: Dialect, columns: number): number {
+  return Math.max(1, Math.min(INSERT_ROWS, Math.floor(maxParameters(dialect) / columns)));
+}
+
+/** Splits message rows so that each INSERT carries at most ~4 MB of bodies. */
+function bodyChunks<T extends { body: Uint8Array }>(rows: T[], maxRows: number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    if (
+      current.length > 0 && (bytes + row.body.byteLength > INSERT_BODY_BYTES ||
+        current.length >= maxRows)
+    ) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(row);
+    bytes += row.body.byteLength;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** A view of the bytes as a Buffer (no copy): mysql2 and tedious bind Buffers as binary. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** True when the database rolled the transaction back to break a deadlock (safe to retry). */
+function isDeadlock(error: unknown): boolean {
+  const { code, errno, number } = (error ?? {}) as {
+    code?: unknown;
+    errno?: unknown;
+    number?: unknown;
+  };
+  return code === "40P01" || code === "40001" || code === "ER_LOCK_DEADLOCK" || errno === 1213 ||
+    number === 1205;
+}
+
+/** PostgreSQL column types for inserting through `unnest` (see bulk_insert.ts), by table. */
+export const PG_TYPES: Record<string, Record<string, string>> = {
+  queue: {
+    id: "varchar",
+    message_id: "varchar",
+    domain: "varchar",
+    state: "varchar",
+    due_at: "bigint",
+    attempts: "integer",
+    lease_owner: "varchar",
+    lease_token: "varchar",
+    created_at: "bigint",
+    updated_at: "bigint",
+    last_reply: "text",
+    held: "varchar",
+  },
+  recipients: {
+    unit_id: "varchar",
+    message_id: "varchar",
+    address: "varchar",
+    state: "varchar",
+    attempts: "integer",
+    last_code: "integer",
+    last_reply: "text",
+    updated_at: "bigint",
+  },
+  attempts: {
+    at: "bigint",
+    message_id: "varchar",
+    unit_id: "varchar",
+    recipient: "varchar",
+    domain: "varchar",
+    outcome: "varchar",
+    code: "integer",
+    reply: "text",
+    source_ip: "varchar",
+    mx_host: "varchar",
+    remote_ip: "varchar",
+    tls: "integer",
+    duration_ms: "integer",
+    node_id: "varchar",
+    reason: "varchar",
+    site: "varchar",
+    pool: "varchar",
+    tls_version: "varchar",
+    tls_verified: "integer",
+    category: "varchar",
+  },
+};
+
+/** Units per statement when settling (SQL Server's 2 100 parameters bound the CASE lists). */
+const SETTLE_UNITS = 100;
+/** Recipients per UPDATE when settling. */
+const SETTLE_RECIPIENTS = 150;
+
+/** Locks units for settling and reads their lease tokens. */
+/** A locked unit row as settle reads it. */
+interface LockedUnit {
+  id: string;
+  lease_token: string | null;
+  state: "queued" | "done";
+  attempts: number;
+  copy_seq: number;
+}
+
+function lockUnitsQuery(
+  db: Kysely<Tables>,
+  dialect: Dialect,
+  ids: string[],
+): CompiledQuery<LockedUnit> {
+  if (dialect === "mssql") {
+    return sql<
+      LockedUnit
+    >`select "id", "lease_token", "state", "attempts", "copy_seq" from "queue" with (updlock, rowlock) where "id" in (${
+      sql.join(ids)
+    })`.compile(db);
+  }
+  const select = db.selectFrom("queue")
+    .select(["id", "lease_token", "state", "attempts", "copy_seq"]).where("id", "in", ids);
+  return (dialect === "sqlite3" ? select : select.forUpdate()).compile();
+}
+
+/**
+ * The query that picks due units to lease: the oldest `limit` queued units due by `now`, read
+ * through the `queue_state_due` index and locked so that concurrent leasers (threads or nodes)
+ * skip each other's rows. SQLite needs no row lock: its write transaction (BEGIN IMMEDIATE)
+ * already serialises leasers. Exported so tests can EXPLAIN exactly this statement.
+ */
+export function dueUnitsQuery(
+  db: Kysely<Tables>,
+  dialect: Dialect,
+  now: number,
+  limit: number,
+): CompiledQuery<{ id: string }> {
+  if (dialect === "mssql") {
+    // SQL Server has neither LIMIT nor FOR UPDATE: TOP plus table hints (READPAST skips rows
+    // other transactions hold) do the same.
+    return sql<
+      { id: string }
+    >`select top (${limit}) "id" from "queue" with (updlock, readpast, rowlock) where "state" = ${"queued"} and "due_at" <= ${now} order by "due_at"`
+      .compile(db);
+  }
+  let select = db.selectFrom("queue").select("id")
+    .where("state", "=", "queued").where("due_at", "<=", now)
+    .orderBy("due_at").limit(limit);
+  if (dialect === "postgres" || dialect === "mysql") select = select.forUpdate().skipLocked();
+  return select.compile();
+}
 
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -47,28 +227,79 @@ export class SqlStore implements Store {
   readonly dialect: Dialect;
   readonly db: Kysely<Tables>;
   #onClose: () => Promise<void>;
+  #monitor: ConnectionMonitor;
 
-  constructor(db: Kysely<Tables>, dialect: Dialect, onClose: () => Promise<void>) {
+  constructor(
+    db: Kysely<Tables>,
+    dialect: Dialect,
+    onClose: () => Promise<void>,
+    monitor: ConnectionMonitor = new ConnectionMonitor(dialect, () => {}),
+  ) {
     this.db = db;
     this.dialect = dialect;
     this.#onClose = onClose;
+    this.#monitor = monitor;
   }
 
-  async migrate(): Promise<string[]> {
+  health(): StoreHealthStatus {
+    return this.#monitor.status();
+  }
+
+  async maxBodyBytes(): Promise<number | null> {
+    if (this.dialect !== "mysql") return null;
+    const { rows } = await sql<{ max: string | number }>`select @@max_allowed_packet as max`
+      .execute(this.db);
+    // The whole blob is one value in one packet, with some room for the row around it.
+    return Number(rows[0].max) - 64 * 1024;
+  }
+
+  #migrator(): Migrator {
     const migrations = migrationsFor(this.dialect);
-    const migrator = new Migrator({
+    return new Migrator({
       db: this.db,
       provider: { getMigrations: () => Promise.resolve(migrations) },
       // Migration numbers are handed out per issue, so e.g. 0002 can land after 0006 has run.
       allowUnorderedMigrations: true,
     });
-    const { error, results } = await migrator.migrateToLatest();
+  }
+
+  async migrate(): Promise<string[]> {
+    const { error, results } = await this.#migrator().migrateToLatest();
     if (error) throw error;
     return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
   }
 
-  async insertMessages(messages: NewMessage[]): Promise<void> {
-    if (messages.length === 0) return;
+  async migrationStatus(): Promise<MigrationState[]> {
+    const infos = await this.#migrator().getMigrations();
+    return infos.map((m) => ({ name: m.name, appliedAt: m.executedAt?.getTime() ?? null }));
+  }
+
+  /** One transaction, run again (up to 3 times) when the database broke a deadlock with it. */
+  async #transaction<T>(fn: (trx: Transaction<Tables>) => Promise<T>): Promise<T> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.db.transaction().execute(fn);
+      } catch (error) {
+        if (attempt >= 3 || !isDeadlock(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  /** LIMIT, or TOP on SQL Server. */
+  #limit<DB, TB extends keyof DB, O>(
+    query: SelectQueryBuilder<DB, TB, O>,
+    limit: number,
+  ): SelectQueryBuilder<DB, TB, O> {
+    return this.dialect === "mssql" ? query.top(limit) : query.limit(limit);
+  }
+
+  insertMessages(messages: NewMessage[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    return this.#insertMessages(messages);
+  }
+
+  async #insertMessages(messages: NewMessage[]): Promise<void> {
     const messageRows: Insertable<MessagesTable>[] = [];
     const unitRows: Insertable<QueueTable>[] = [];
     const recipientRows: Insertable<RecipientsTable>[] = [];
@@ -82,7 +313,7 @@ export class SqlStore implements Store {
         channel: m.channel,
         client_ip: m.clientIp,
         meta: m.meta ? JSON.stringify(m.meta) : null,
-        body: m.body,
+        body: asBuffer(m.body),
       });
       for (const { unitId, domain, recipients: addresses } of unitsOf(m)) {
         unitRows.push({
@@ -112,30 +343,51 @@ export class SqlStore implements Store {
         }
       }
     }
-    await this.db.transaction().execute(async (trx) => {
-      // Bodies can be large: a few per statement keeps statements within parameter limits.
-      for (const part of chunks(messageRows, 50)) {
-        await trx.insertInto("messages").values(part).execute();
+    // MySQL sends a statement as one packet (`max_allowed_packet`, 16 MB by default on
+    // MariaDB) with binary values written as hex, twice their size: a large body goes in as a
+    // first piece, and the rest is appended piece by piece in the same transaction.
+    const tails: { id: string; body: Uint8Array }[] = [];
+    if (this.dialect === "mysql") {
+      for (const row of messageRows) {
+        if (row.body.byteLength > MYSQL_BODY_PIECE) {
+          tails.push({ id: row.id, body: row.body.subarray(MYSQL_BODY_PIECE) });
+          row.body = row.body.subarray(0, MYSQL_BODY_PIECE);
+        }
       }
-      for (const part of chunks(unitRows, INSERT_CHUNK)) {
-        await trx.insertInto("queue").values(part).execute();
+    }
+    await this.#transaction(async (trx) => {
+      // Bodies can be large: statements are cut by body bytes as well as by row count.
+      for (const part of bodyChunks(messageRows, rowsPerInsert(this.dialect, 9))) {
+        await trx.executeQuery(insertRowsQuery(this.dialect, "messages", part));
       }
-      for (const part of chunks(recipientRows, INSERT_CHUNK)) {
-        await trx.insertInto("recipients").values(part).execute();
+      for (const tail of tails) {
+        for (let at = 0; at < tail.body.byteLength; at += MYSQL_BODY_PIECE) {
+          const piece = tail.body.subarray(at, at + MYSQL_BODY_PIECE);
+          await trx.updateTable("messages")
+            .set({ body: sql<Uint8Array>`concat(body, ${piece})` })
+            .where("id", "=", tail.id).execute();
+        }
+      }
+      for (const part of chunks(unitRows, rowsPerInsert(this.dialect, 11))) {
+        await trx.executeQuery(insertRowsQuery(this.dialect, "queue", part, PG_TYPES.queue));
+      }
+      for (const part of chunks(recipientRows, rowsPerInsert(this.dialect, 8))) {
+        await trx.executeQuery(
+          insertRowsQuery(this.dialect, "recipients", part, PG_TYPES.recipients),
+        );
       }
     });
   }
 
-  async leaseDue(request: LeaseRequest): Promise<LeasedUnit[]> {
+  leaseDue(request: LeaseRequest): Promise<LeasedUnit[]> {
+    return this.#leaseDue(request);
+  }
+
+  async #leaseDue(request: LeaseRequest): Promise<LeasedUnit[]> {
     const { owner, token, now, leaseMs, limit } = request;
-    return await this.db.transaction().execute(async (trx) => {
-      let select = trx.selectFrom("queue").select("id")
-        .where("state", "=", "queued").where("due_at", "<=", now)
-        .orderBy("due_at").limit(limit);
-      if (this.dialect === "postgres" || this.dialect === "mysql") {
-        select = select.forUpdate().skipLocked();
-      }
-      const ids = (await select.execute()).map((r) => r.id);
+    return await this.#transaction(async (trx) => {
+      const due = await trx.executeQuery(dueUnitsQuery(trx, this.dialect, now, limit));
+      const ids = due.rows.map((r) => r.id);
       if (ids.length === 0) return [];
       await trx.updateTable("queue")
         .set((eb) => ({
@@ -189,7 +441,7 @@ export class SqlStore implements Store {
     const { claim, nodeId = null } = options;
     if (outcomes.length === 0) return 0;
     let lost = 0;
-    await this.db.transaction().execute(async (trx) => {
+    await this.#transaction(async (trx) => {
       const attemptRows: Insertable<AttemptsTable>[] = [];
       for (const o of outcomes) {
         const common = {
@@ -239,40 +491,111 @@ export class SqlStore implements Store {
           });
         }
       }
-      for (const part of chunks(attemptRows, INSERT_CHUNK)) {
-        await trx.insertInto("attempts").values(part).execute();
+      for (const part of chunks(attemptRows, rowsPerInsert(this.dialect, 20))) {
+        await trx.executeQuery(insertRowsQuery(this.dialect, "attempts", part, PG_TYPES.attempts));
       }
+      // Lock the units (in id order, against deadlocks) and read who holds each lease now.
+      const unitIds = [...new Set(outcomes.map((o) => o.unitId))].sort();
+      const holders = new Map<
+        string,
+        { leaseToken: string | null; state: string; attempts: number; copy: number }
+      >();
+      for (const part of chunks(unitIds, SETTLE_UNITS)) {
+        const { rows } = await trx.executeQuery(lockUnitsQuery(trx, this.dialect, part));
+        for (const row of rows) {
+          holders.set(row.id, {
+            leaseToken: row.lease_token,
+            state: row.state,
+            attempts: Number(row.attempts),
+            copy: Number(row.copy_seq),
+          });
+        }
+      }
+      const settled: UnitOutcome[] = [];
+      // With a claim (the broker queue), `claimed` is the unit's attempts before this one.
+      const finished: { o: UnitOutcome; claimed: number | undefined }[] = [];
       for (const o of outcomes) {
+        const holder = holders.get(o.unitId);
         const copy = claim?.(o);
-        const updated = o.held ? await holdUnit(trx, o, copy) : await finishUnit(trx, o, copy);
-        if (!updated) {
+        const owns = holder !== undefined &&
+          (copy === undefined
+            ? holder.leaseToken === o.leaseToken
+            : holder.state === "queued" && holder.copy === copy);
+        if (!owns) {
           // The lease expired and another worker took the unit: its outcome wins; ours is
           // only logged (the attempts rows above).
           lost++;
           continue;
         }
-        // Recipients sharing one reply (the usual case: the DATA reply) take one statement.
-        const groups = new Map<string, { r: typeof o.results[number]; addresses: string[] }>();
-        for (const r of o.results) {
-          const key = `${r.outcome}\u0000${r.code}\u0000${r.reply}\u0000${r.category}`;
-          const group = groups.get(key);
-          if (group) group.addresses.push(r.address);
-          else groups.set(key, { r, addresses: [r.address] });
-        }
-        for (const { r, addresses } of groups.values()) {
-          await trx.updateTable("recipients")
-            .set((eb) => ({
+        holders.delete(o.unitId); // one outcome per lease
+        settled.push(o);
+        // Held units (rare) keep their own statement: the attempt is given back.
+        if (o.held) await holdUnit(trx, o, copy);
+        else finished.push({ o, claimed: copy === undefined ? undefined : holder!.attempts });
+      }
+      if (settled.length === 0) return;
+
+      for (const part of chunks(finished, SETTLE_UNITS)) {
+        const rows = part.map(({ o, claimed }) => {
+          const deferred = o.results.some((r) => r.outcome === "deferred");
+          const values: Record<string, unknown> = {
+            state: deferred ? "queued" : "done",
+            updated_at: o.at,
+            last_reply: o.results[o.results.length - 1]?.reply ?? null,
+          };
+          if (deferred) values.due_at = o.retryAt ?? o.at;
+          if (claimed !== undefined) {
+            // The broker queue counts the attempt here (the embedded queue did when leasing)
+            // and moves the unit on to its next copy.
+            values.attempts = claimed + 1;
+            values.copy_seq = claim!(o) + 1;
+          }
+          return { key: o.unitId, values };
+        });
+        await trx.executeQuery(caseUpdateQuery(this.dialect, "queue", "id", rows, {
+          constants: { lease_owner: null, lease_token: null, held: null },
+          types: {
+            due_at: "bigint",
+            updated_at: "bigint",
+            attempts: "integer",
+            copy_seq: "integer",
+          },
+        }));
+      }
+
+      // Recipients: find their row ids, then one UPDATE per chunk with each one's result.
+      const results = new Map<string, { r: UnitOutcome["results"][number]; at: number }>();
+      for (const o of settled) {
+        for (const r of o.results) results.set(`${o.unitId}\u0000${r.address}`, { r, at: o.at });
+      }
+      if (results.size === 0) return;
+      const recipientRows: { key: string | number; values: Record<string, unknown> }[] = [];
+      for (const part of chunks(settled.map((o) => o.unitId), SETTLE_UNITS)) {
+        const rows = await trx.selectFrom("recipients").select(["id", "unit_id", "address"])
+          .where("unit_id", "in", part).execute();
+        for (const row of rows) {
+          const result = results.get(`${row.unit_id}\u0000${row.address}`);
+          if (!result) continue; // not part of this attempt
+          const { r, at } = result;
+          recipientRows.push({
+            key: row.id,
+            values: {
               state: r.outcome,
-              attempts: eb("attempts", "+", 1),
               last_code: r.code,
               last_reply: r.reply,
-              updated_at: o.at,
+              updated_at: at,
               category: r.category ?? null,
               // A final failure owes the sender a DSN: due from this same transaction on.
               ...(r.outcome === "failed" || r.outcome === "suppressed" ? { dsn: "pending" } : {}),
-            }))
-            .where("unit_id", "=", o.unitId).where("address", "in", addresses).execute();
+            },
+          });
         }
+      }
+      for (const part of chunks(recipientRows, SETTLE_RECIPIENTS)) {
+        await trx.executeQuery(caseUpdateQuery(this.dialect, "recipients", "id", part, {
+          increments: ["attempts"],
+          types: { last_code: "integer", updated_at: "bigint" },
+        }));
       }
     });
     return lost;
@@ -287,15 +610,20 @@ export class SqlStore implements Store {
   }
 
   async nextDueAt(): Promise<number | null> {
-    const row = await this.db.selectFrom("queue").select("due_at")
-      .where("state", "=", "queued").orderBy("due_at").limit(1).executeTakeFirst();
+    let select = this.db.selectFrom("queue").select("due_at")
+      .where("state", "=", "queued").orderBy("due_at");
+    select = this.dialect === "mssql" ? select.top(1) : select.limit(1);
+    const row = await select.executeTakeFirst();
     return row ? Number(row.due_at) : null;
   }
 
   async readBody(messageId: string): Promise<Uint8Array | null> {
     const row = await this.db.selectFrom("messages").select("body")
       .where("id", "=", messageId).executeTakeFirst();
-    return row ? new Uint8Array(row.body) : null;
+    if (!row) return null;
+    // Drivers return a Buffer (often a view into a larger pool): copy out exactly the bytes.
+    const body = row.body;
+    return new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
   }
 
   async counts(now: number): Promise<QueueCounts> {
@@ -399,7 +727,7 @@ export class SqlStore implements Store {
 
   async putShapingRule(pattern: string, rule: unknown, now: number): Promise<void> {
     // Delete + insert: portable across dialects, unlike each one's upsert syntax.
-    await this.db.transaction().execute(async (trx) => {
+    await this.#transaction(async (trx) => {
       await trx.deleteFrom("shaping_rules").where("pattern", "=", pattern).execute();
       await trx.insertInto("shaping_rules")
         .values({ pattern, rule: JSON.stringify(rule), updated_at: now }).execute();
@@ -455,7 +783,7 @@ export class SqlStore implements Store {
       expires_at: e.expiresAt,
     }));
     // Delete then insert: a portable upsert.
-    await this.db.transaction().execute(async (trx) => {
+    await this.#transaction(async (trx) => {
       for (const part of chunks(rows, INSERT_CHUNK)) {
         await trx.deleteFrom("suppressions").where("address", "in", part.map((r) => r.address))
           .execute();
@@ -471,8 +799,9 @@ export class SqlStore implements Store {
   }
 
   async listSuppressions(now: number, limit: number): Promise<Suppression[]> {
-    const rows = await this.db.selectFrom("suppressions").selectAll()
-      .where("expires_at", ">", now).orderBy("created_at", "desc").limit(limit).execute();
+    const query = this.db.selectFrom("suppressions").selectAll()
+      .where("expires_at", ">", now).orderBy("created_at", "desc");
+    const rows = await this.#limit(query, limit).execute();
     return rows.map(suppressionOf);
   }
 
@@ -482,7 +811,8 @@ export class SqlStore implements Store {
       if (claim.messageIds.length === 0) return [];
       select = select.where("message_id", "in", claim.messageIds);
     }
-    const ids = (await select.orderBy("id").limit(claim.limit).execute()).map((r) => Number(r.id));
+    const ids = (await this.#limit(select.orderBy("id"), claim.limit).execute())
+      .map((r) => Number(r.id));
     if (ids.length === 0) return [];
     // `dsn = 'pending'` in the update makes the claim atomic per row without row locks.
     await this.db.updateTable("recipients").set({ dsn: claim.token })
@@ -597,7 +927,8 @@ export class SqlStore implements Store {
   async listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]> {
     let query = this.db.selectFrom("messages")
       .select(["id", "sender", "created_at", "size", "recipient_count"])
-      .orderBy("id", "desc").limit(options.limit);
+      .orderBy("id", "desc");
+    query = this.#limit(query, options.limit);
     if (options.before) query = query.where("id", "<", options.before);
     const messages = await query.execute();
     if (messages.length === 0) return [];
@@ -626,7 +957,7 @@ export class SqlStore implements Store {
   }
 
   async recentAttempts(options: { limit: number }): Promise<AttemptRow[]> {
-    const rows = await this.db.selectFrom("attempts")
+    const query = this.db.selectFrom("attempts")
       .select([
         "at",
         "message_id",
@@ -638,7 +969,8 @@ export class SqlStore implements Store {
         "mx_host",
         "duration_ms",
       ])
-      .orderBy("id", "desc").limit(options.limit).execute();
+      .orderBy("id", "desc");
+    const rows = await this.#limit(query, options.limit).execute();
     return rows.map((r) => ({
       at: Number(r.at),
       messageId: r.message_id,
@@ -691,35 +1023,6 @@ async function holdUnit(
       updated_at: o.at,
       held: held.reason,
       last_reply: held.why,
-    }))
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
-}
-
-/** Settles an attempted unit: done, or due again at `retryAt` when a recipient was deferred. */
-async function finishUnit(
-  trx: Transaction<Tables>,
-  o: UnitOutcome,
-  copy: number | undefined,
-): Promise<boolean> {
-  const anyDeferred = o.results.some((r) => r.outcome === "deferred");
-  const lastReply = o.results[o.results.length - 1]?.reply ?? null;
-  const common = {
-    lease_owner: null,
-    lease_token: null,
-    updated_at: o.at,
-    last_reply: lastReply,
-    held: null,
-  };
-  const result = await claimUnit(trx, o, copy)
-    .set(
-      anyDeferred
-        ? { ...common, state: "queued", due_at: o.retryAt ?? o.at }
-        : { ...common, state: "done" },
-    )
-    .set((eb) => ({
-      // Leasing counted the attempt in the embedded queue; the broker queue counts it here.
-      attempts: copy === undefined ? eb.ref("attempts") : eb("attempts", "+", 1),
     }))
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;

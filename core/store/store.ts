@@ -4,6 +4,17 @@
  */
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
 import type { RecipientState } from "./tables.ts";
+import type { StoreHealthStatus } from "./health.ts";
+
+export type { StoreHealthStatus } from "./health.ts";
+
+/** Pool settings shared by the client/server SQL dialects. */
+export interface PoolOptions {
+  /** Most open connections. */
+  max: number;
+  /** Shown to the server (`application_name`, connection attributes). */
+  applicationName: string;
+}
 
 /** A request to lease due delivery units. */
 export interface LeaseRequest {
@@ -61,6 +72,12 @@ export interface MessageStatus {
     pool: string | null;
     node_id: string | null;
   }[];
+}
+
+/** One schema migration and when it was applied here (epoch ms), or null while pending. */
+export interface MigrationState {
+  name: string;
+  appliedAt: number | null;
 }
 
 /** An SMTP AUTH account (see migrations/0002_smtp_users.ts). */
@@ -175,8 +192,14 @@ export interface AttemptRow {
 
 /** Durable state: messages, the delivery queue, the delivery log. */
 export interface Store {
-  /** Applies pending migrations; returns the names applied now. */
+  /** Applies pending migrations; returns the names applied now. Safe to run concurrently. */
   migrate(): Promise<string[]>;
+  /** Every known migration, applied or pending, in order. */
+  migrationStatus(): Promise<MigrationState[]>;
+  /** Whether the database answers (see health.ts); never touches the database. */
+  health(): StoreHealthStatus;
+  /** The largest message body the database can store, or null when it has no such limit. */
+  maxBodyBytes(): Promise<number | null>;
   /** Makes a batch of accepted messages durable in one transaction (group commit). */
   insertMessages(messages: NewMessage[]): Promise<void>;
   /** Claims up to `limit` due units for `leaseMs`. */

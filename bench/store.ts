@@ -1,0 +1,101 @@
+/**
+ * Store throughput per database: group-committed inserts (messages/s), leasing (units/s) and
+ * settling (units/s), in batches like the server's. Each database is fresh and dropped after.
+ *
+ *   deno run -A bench/store.ts [sqlite3|postgres|mysql …] [--messages N] [--batch N]
+ */
+import { parseArgs } from "node:util";
+import { createTestDatabase, type TestDatabaseKind } from "../tests/helpers/databases.ts";
+import type { NewMessage, UnitOutcome } from "../core/queue/contracts.ts";
+
+const { values, positionals } = parseArgs({
+  args: Deno.args,
+  options: {
+    messages: { type: "string", default: "4000" },
+    batch: { type: "string", default: "200" },
+  },
+  allowPositionals: true,
+});
+const total = Number(values.messages);
+const batch = Number(values.batch);
+const kinds =
+  (positionals.length ? positionals : ["sqlite3", "postgres", "mysql"]) as TestDatabaseKind[];
+const body = new TextEncoder().encode("Subject: bench\r\n\r\n" + "x".repeat(5_000) + "\r\n");
+
+function rate(n: number, started: number): number {
+  return Math.round(n / ((performance.now() - started) / 1000));
+}
+
+for (const kind of kinds) {
+  const db = await createTestDatabase(kind);
+  const store = await db.open("accept", 10);
+  try {
+    await store.migrate();
+    const now = Date.now();
+    let started = performance.now();
+    for (let i = 0; i < total; i += batch) {
+      const messages: NewMessage[] = [];
+      for (let j = i; j < Math.min(total, i + batch); j++) {
+        messages.push({
+          id: `b${j}`,
+          sender: "s@example.test",
+          recipients: [`r${j}@d${j % 100}.test`],
+          channel: "smtp",
+          clientIp: "127.0.0.1",
+          receivedAt: now,
+          body,
+        });
+      }
+      await store.insertMessages(messages);
+    }
+    const insertRate = rate(total, started);
+
+    started = performance.now();
+    const units = [];
+    while (units.length < total) {
+      const leased = await store.leaseDue({
+        owner: "bench",
+        token: crypto.randomUUID(),
+        now,
+        leaseMs: 600_000,
+        limit: batch,
+      });
+      if (leased.length === 0) break;
+      units.push(...leased);
+    }
+    const leaseRate = rate(units.length, started);
+
+    started = performance.now();
+    for (let i = 0; i < units.length; i += batch) {
+      const outcomes: UnitOutcome[] = units.slice(i, i + batch).map((u) => ({
+        unitId: u.unitId,
+        messageId: u.messageId,
+        domain: u.domain,
+        leaseToken: u.leaseToken,
+        at: now,
+        durationMs: 5,
+        sourceIp: "127.0.0.10",
+        mxHost: "mx.test",
+        remoteIp: "127.0.0.20",
+        tls: false,
+        results: u.recipients.map((address) => ({
+          address,
+          outcome: "delivered" as const,
+          code: 250,
+          reply: "250 ok",
+        })),
+        retryAt: null,
+      }));
+      await store.settle(outcomes);
+    }
+    const settleRate = rate(units.length, started);
+    console.log(
+      `${
+        kind.padEnd(8)
+      } insert ${insertRate} msg/s, lease ${leaseRate} units/s, settle ${settleRate} units/s (batches of ${batch}, 5 KB bodies)`,
+    );
+  } finally {
+    await store.close();
+    await db.drop();
+  }
+}

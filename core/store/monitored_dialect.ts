@@ -1,0 +1,115 @@
+/**
+ * Puts every statement of a Kysely dialect under a `ConnectionMonitor` (health.ts), by wrapping
+ * its driver: connecting, each query, and BEGIN/COMMIT/ROLLBACK. So every store method — and
+ * anything else on `store.db` (the admin console's sessions) — is bounded in time, turns
+ * connection failures into `StoreUnavailableError`, and fails fast while the database is away,
+ * without each method having to remember it.
+ *
+ * Only connecting and BEGIN fail fast: a statement inside a transaction, COMMIT and ROLLBACK
+ * always reach the driver, so a transaction is never abandoned half-way on a live connection.
+ */
+import type {
+  DatabaseConnection,
+  Dialect,
+  Driver,
+  QueryCompiler,
+  TransactionSettings,
+} from "kysely";
+import type { ConnectionMonitor } from "./health.ts";
+
+class MonitoredConnection implements DatabaseConnection {
+  readonly inner: DatabaseConnection;
+  #monitor: ConnectionMonitor;
+
+  constructor(inner: DatabaseConnection, monitor: ConnectionMonitor) {
+    this.inner = inner;
+    this.#monitor = monitor;
+  }
+
+  executeQuery: DatabaseConnection["executeQuery"] = (query, options) =>
+    this.#monitor.run(() => this.inner.executeQuery(query, options), { failFast: false });
+
+  streamQuery: DatabaseConnection["streamQuery"] = (query, chunkSize, options) =>
+    this.inner.streamQuery(query, chunkSize, options);
+}
+
+function unwrap(connection: DatabaseConnection): DatabaseConnection {
+  return connection instanceof MonitoredConnection ? connection.inner : connection;
+}
+
+class MonitoredDriver implements Driver {
+  #inner: Driver;
+  #monitor: ConnectionMonitor;
+
+  constructor(inner: Driver, monitor: ConnectionMonitor) {
+    this.#inner = inner;
+    this.#monitor = monitor;
+  }
+
+  init(): Promise<void> {
+    return this.#inner.init();
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const inner = await this.#monitor.run(() => this.#inner.acquireConnection());
+    return new MonitoredConnection(inner, this.#monitor);
+  }
+
+  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    return this.#monitor.run(() => this.#inner.beginTransaction(unwrap(connection), settings));
+  }
+
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#monitor.run(() => this.#inner.commitTransaction(unwrap(connection)), {
+      failFast: false,
+    });
+  }
+
+  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#monitor.run(() => this.#inner.rollbackTransaction(unwrap(connection)), {
+      failFast: false,
+    });
+  }
+
+  async savepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler["compileQuery"],
+  ): Promise<void> {
+    await this.#inner.savepoint?.(unwrap(connection), name, compile);
+  }
+
+  async rollbackToSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler["compileQuery"],
+  ): Promise<void> {
+    await this.#inner.rollbackToSavepoint?.(unwrap(connection), name, compile);
+  }
+
+  async releaseSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler["compileQuery"],
+  ): Promise<void> {
+    await this.#inner.releaseSavepoint?.(unwrap(connection), name, compile);
+  }
+
+  releaseConnection(connection: DatabaseConnection): Promise<void> {
+    return this.#inner.releaseConnection(unwrap(connection));
+  }
+
+  destroy(): Promise<void> {
+    return this.#inner.destroy();
+  }
+}
+
+/** `dialect` with every statement run under `monitor`. */
+export function monitoredDialect(dialect: Dialect, monitor: ConnectionMonitor): Dialect {
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createDriver: () => new MonitoredDriver(dialect.createDriver(), monitor),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+  };
+}
