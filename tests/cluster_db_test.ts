@@ -6,6 +6,11 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "./helpers/assert.ts";
 import { tempDir } from "./helpers/net.ts";
 import { waitUntil } from "./helpers/wait.ts";
+import {
+  createTestDatabase,
+  type TestDatabaseKind,
+  testDatabaseKinds,
+} from "./helpers/databases.ts";
 import { type Config, parseConfig } from "../core/config/mod.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import { type SiteSlot, SqlShaper } from "../core/cluster/shaping.ts";
@@ -18,190 +23,188 @@ interface TwoNodes extends AsyncDisposable {
   stores: SqlStore[];
 }
 
-async function twoNodes(): Promise<TwoNodes> {
+/** Two nodes' store connections to one fresh database of `kind`. */
+async function twoNodes(kind: TestDatabaseKind): Promise<TwoNodes> {
+  const database = await createTestDatabase(kind);
   const dir = tempDir("fastmta-clusterdb-");
   const configFile = `${dir.path}/config.json`;
-  await Deno.writeTextFile(
-    configFile,
-    JSON.stringify({
-      database: { connection: `${dir.path}/shared.db` },
-      smtp: { max_recipients: 50 },
-    }),
-  );
+  const file = {
+    database: { driver: kind, connection: database.connection, pool_size: 4 },
+    smtp: { max_recipients: 50 },
+  };
+  await Deno.writeTextFile(configFile, JSON.stringify(file));
   const configs = ["a", "b"].map((id) =>
-    parseConfig({
-      id,
-      data_dir: dir.path,
-      database: { connection: `${dir.path}/shared.db` },
-      smtp: { max_recipients: 50 },
-      cluster: { config_poll: "1h" },
-    }, configFile)
+    parseConfig({ ...file, id, data_dir: dir.path, cluster: { config_poll: "1h" } }, configFile)
   );
   const stores: SqlStore[] = [];
-  for (const config of configs) stores.push(await openStore(config, "deliver"));
+  for (const config of configs) stores.push(await openStore(config, "deliver", { log: () => {} }));
   await stores[0].migrate();
   return {
     configs,
     stores,
     async [Symbol.asyncDispose]() {
       for (const store of stores) await store.close();
+      await database.drop();
       await dir[Symbol.asyncDispose]();
     },
   };
 }
 
-Deno.test("cluster shaping: connection slots hold for all nodes together", async () => {
-  await using n = await twoNodes();
-  const [a, b] = n.stores.map((s, i) =>
-    new SqlShaper(clusterDb(s), { owner: `node-${i}`, ttlMs: 60_000 })
-  );
-  try {
-    // Both nodes want 5 connections to a site limited to 3 cluster-wide, at the same time.
-    const attempts = await Promise.all(
-      Array.from({ length: 10 }, async (_, i) => {
-        const shaper = i % 2 ? a : b;
-        return { shaper, slot: await shaper.acquireConnection("site.test", 3) };
-      }),
+for (const kind of testDatabaseKinds()) {
+  Deno.test(`cluster shaping: connection slots hold for all nodes together (${kind})`, async () => {
+    await using n = await twoNodes(kind);
+    const [a, b] = n.stores.map((s, i) =>
+      new SqlShaper(clusterDb(s), { owner: `node-${i}`, ttlMs: 60_000 })
     );
-    const held = attempts.filter((x) => x.slot !== null);
-    assertEquals(held.length, 3);
-    assertEquals(new Set(held.map((x) => x.slot!.slot)).size, 3);
-    assertEquals(await a.acquireConnection("site.test", 3), null);
-    // Another site has its own slots.
-    assert(await b.acquireConnection("other.test", 3));
-
-    // A released slot can be taken by the other node.
-    await held[0].shaper.releaseConnection(held[0].slot!);
-    assert(await a.acquireConnection("site.test", 3));
-    assertEquals(await b.acquireConnection("site.test", 3), null);
-  } finally {
-    await a.close();
-    await b.close();
-  }
-});
-
-Deno.test("cluster shaping: a dead node's slot expires; a holder that lost its slot is told", async () => {
-  await using n = await twoNodes();
-  const db = clusterDb(n.stores[0]);
-  const a = new SqlShaper(db, { owner: "node-a", ttlMs: 60_000 });
-  const b = new SqlShaper(clusterDb(n.stores[1]), { owner: "node-b", ttlMs: 60_000 });
-  try {
-    // A node that died holding the only slot: its lease ran out a moment ago.
-    await db.insertInto("cluster_slots")
-      .values({ site: "s.test", slot: 0, holder: "dead/1", expires_at: Date.now() - 1 }).execute();
-    let lost: SiteSlot | null = null;
-    const slot = await a.acquireConnection("s.test", 1, (s) => lost = s);
-    assert(slot, "the expired slot is taken over");
-    assertEquals(await b.acquireConnection("s.test", 1), null);
-    // Someone takes it over (as if our renewals had stopped): the next renewal reports it.
-    await db.updateTable("cluster_slots").set({ holder: "other/2" }).where("site", "=", "s.test")
-      .execute();
-    await a.renew();
-    assert(lost !== null && (lost as SiteSlot).lost, "onLost called");
-  } finally {
-    await a.close();
-    await b.close();
-  }
-});
-
-Deno.test("cluster shaping: the send rate is shared by all nodes", async () => {
-  await using n = await twoNodes();
-  const [a, b] = n.stores.map((s, i) => new SqlShaper(clusterDb(s), { owner: `n${i}` }));
-  try {
-    const rate = { limit: 10, windowMs: 3_600_000 };
-    const window = () => Math.floor(Date.now() / rate.windowMs);
-    // Retry the round if it straddled a window edge (once an hour).
-    let granted = 0;
-    for (let round = 0; round < 2; round++) {
-      const before = window();
-      const site = `rate${round}.test`;
-      const grants = await Promise.all(
-        Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).takeSends(site, 1, rate)),
+    try {
+      // Both nodes want 5 connections to a site limited to 3 cluster-wide, at the same time.
+      const attempts = await Promise.all(
+        Array.from({ length: 10 }, async (_, i) => {
+          const shaper = i % 2 ? a : b;
+          return { shaper, slot: await shaper.acquireConnection("site.test", 3) };
+        }),
       );
-      granted = grants.filter((g) => g.ok).length;
-      const refused = grants.find((g) => !g.ok);
-      if (window() !== before) continue;
-      assert(refused && !refused.ok && refused.retryAt === (before + 1) * rate.windowMs);
-      break;
+      const held = attempts.filter((x) => x.slot !== null);
+      assertEquals(held.length, 3);
+      assertEquals(new Set(held.map((x) => x.slot!.slot)).size, 3);
+      assertEquals(await a.acquireConnection("site.test", 3), null);
+      // Another site has its own slots.
+      assert(await b.acquireConnection("other.test", 3));
+
+      // A released slot can be taken by the other node.
+      await held[0].shaper.releaseConnection(held[0].slot!);
+      assert(await a.acquireConnection("site.test", 3));
+      assertEquals(await b.acquireConnection("site.test", 3), null);
+    } finally {
+      await a.close();
+      await b.close();
     }
-    assertEquals(granted, 10);
-    assertEquals((await a.takeSends("rate-big.test", 11, rate)).ok, false, "n above the limit");
-  } finally {
-    await a.close();
-    await b.close();
-  }
-});
-
-Deno.test("node registry: live nodes, a stopped one, a silent one", async () => {
-  await using n = await twoNodes();
-  const details = () => ({
-    queue: "rabbitmq" as const,
-    smtp: [],
-    admin: "",
-    configVersion: 0,
-    inFlight: 0,
   });
-  const registries = n.stores.map((s, i) =>
-    new NodeRegistry(clusterDb(s), {
-      id: `node-${i}`,
-      name: `Node ${i}`,
-      intervalMs: 100,
-      timeoutMs: 1_000,
-    }, { details, log: () => {} })
-  );
-  for (const r of registries) await r.start();
-  const db = clusterDb(n.stores[0]);
-  let nodes = await listNodes(db, { now: Date.now(), timeoutMs: 1_000 });
-  assertEquals(nodes.map((x) => [x.id, x.name, x.live]), [["node-0", "Node 0", true], [
-    "node-1",
-    "Node 1",
-    true,
-  ]]);
-  await registries[1].stop();
-  nodes = await listNodes(db, { now: Date.now(), timeoutMs: 1_000 });
-  assertEquals(nodes.map((x) => [x.id, x.live, x.stoppedAt !== null]), [["node-0", true, false], [
-    "node-1",
-    false,
-    true,
-  ]]);
-  // A node that stops beating (killed) is down once its heartbeat is older than the timeout.
-  await registries[0].stop();
-  await db.updateTable("nodes").set({ stopped_at: null, heartbeat_at: Date.now() - 5_000 })
-    .where("id", "=", "node-0").execute();
-  nodes = await listNodes(db, { now: Date.now(), timeoutMs: 1_000 });
-  assertEquals(nodes.find((x) => x.id === "node-0")!.live, false);
-});
 
-Deno.test("config overrides: written on one node, applied live on another", async () => {
-  await using n = await twoNodes();
-  const changes: string[][] = [];
-  const syncs = n.stores.map((s, i) =>
-    new ConfigSync(clusterDb(s), n.configs[i], {
-      log: () => {},
-      onChange: (_config, changed) => changes.push(changed),
-    })
-  );
-  const live = await Promise.all(syncs.map((s) => s.effectiveConfig()));
-  for (const s of syncs) await s.start();
-  try {
-    await syncs[0].set("smtp.max_recipients", 7);
-    await syncs[0].set("delivery.retry_schedule", ["2s", "1m"]);
-    assertEquals(live[0].smtp.max_recipients, 7, "applied where it was written");
-    await syncs[1].reload(); // what the broadcast (or the poll) triggers
-    assertEquals(live[1].smtp.max_recipients, 7);
-    assertEquals(live[1].delivery.retry_schedule, [2_000, 60_000]);
-    assert(syncs[1].version > 0 && syncs[1].version === syncs[0].version);
-    // Invalid values and node-local keys are refused before anything is written.
-    const bad = await assertRejects(() => syncs[0].set("smtp.max_recipients", -1));
-    assertMatch(bad.message, /smtp\.max_recipients/);
-    const local = await assertRejects(() => syncs[0].set("database.connection", "x"));
-    assertMatch(local.message, /set per node/);
-    // Removing an override falls back to the file's value.
-    await syncs[0].set("smtp.max_recipients", undefined);
-    await syncs[1].reload();
-    assertEquals(live[1].smtp.max_recipients, 50);
-    await waitUntil(() => changes.length >= 4);
-  } finally {
-    for (const s of syncs) await s.stop();
-  }
-});
+  Deno.test(`cluster shaping: a dead node's slot expires; a holder that lost its slot is told (${kind})`, async () => {
+    await using n = await twoNodes(kind);
+    const db = clusterDb(n.stores[0]);
+    const a = new SqlShaper(db, { owner: "node-a", ttlMs: 60_000 });
+    const b = new SqlShaper(clusterDb(n.stores[1]), { owner: "node-b", ttlMs: 60_000 });
+    try {
+      // A node that died holding the only slot: its lease ran out a moment ago.
+      await db.insertInto("cluster_slots")
+        .values({ site: "s.test", slot: 0, holder: "dead/1", expires_at: Date.now() - 1 })
+        .execute();
+      let lost: SiteSlot | null = null;
+      const slot = await a.acquireConnection("s.test", 1, (s) => lost = s);
+      assert(slot, "the expired slot is taken over");
+      assertEquals(await b.acquireConnection("s.test", 1), null);
+      // Someone takes it over (as if our renewals had stopped): the next renewal reports it.
+      await db.updateTable("cluster_slots").set({ holder: "other/2" }).where("site", "=", "s.test")
+        .execute();
+      await a.renew();
+      assert(lost !== null && (lost as SiteSlot).lost, "onLost called");
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  Deno.test(`cluster shaping: the send rate is shared by all nodes (${kind})`, async () => {
+    await using n = await twoNodes(kind);
+    const [a, b] = n.stores.map((s, i) => new SqlShaper(clusterDb(s), { owner: `n${i}` }));
+    try {
+      const rate = { limit: 10, windowMs: 3_600_000 };
+      const window = () => Math.floor(Date.now() / rate.windowMs);
+      // Retry the round if it straddled a window edge (once an hour).
+      let granted = 0;
+      for (let round = 0; round < 2; round++) {
+        const before = window();
+        const site = `rate${round}.test`;
+        const grants = await Promise.all(
+          Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).takeSends(site, 1, rate)),
+        );
+        granted = grants.filter((g) => g.ok).length;
+        const refused = grants.find((g) => !g.ok);
+        if (window() !== before) continue;
+        assert(refused && !refused.ok && refused.retryAt === (before + 1) * rate.windowMs);
+        break;
+      }
+      assertEquals(granted, 10);
+      assertEquals((await a.takeSends("rate-big.test", 11, rate)).ok, false, "n above the limit");
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  Deno.test(`node registry: live nodes, a stopped one, a silent one (${kind})`, async () => {
+    await using n = await twoNodes(kind);
+    const details = () => ({
+      queue: "rabbitmq" as const,
+      smtp: [],
+      admin: "",
+      configVersion: 0,
+      inFlight: 0,
+    });
+    const registries = n.stores.map((s, i) =>
+      new NodeRegistry(clusterDb(s), {
+        id: `node-${i}`,
+        name: `Node ${i}`,
+        intervalMs: 100,
+        timeoutMs: 1_000,
+      }, { details, log: () => {} })
+    );
+    for (const r of registries) await r.start();
+    const db = clusterDb(n.stores[0]);
+    let nodes = await listNodes(db, { now: Date.now(), timeoutMs: 1_000 });
+    assertEquals(nodes.map((x) => [x.id, x.name, x.live]), [["node-0", "Node 0", true], [
+      "node-1",
+      "Node 1",
+      true,
+    ]]);
+    await registries[1].stop();
+    nodes = await listNodes(db, { now: Date.now(), timeoutMs: 1_000 });
+    assertEquals(nodes.map((x) => [x.id, x.live, x.stoppedAt !== null]), [["node-0", true, false], [
+      "node-1",
+      false,
+      true,
+    ]]);
+    // A node that stops beating (killed) is down once its heartbeat is older than the timeout.
+    await registries[0].stop();
+    await db.updateTable("nodes").set({ stopped_at: null, heartbeat_at: Date.now() - 5_000 })
+      .where("id", "=", "node-0").execute();
+    nodes = await listNodes(db, { now: Date.now(), timeoutMs: 1_000 });
+    assertEquals(nodes.find((x) => x.id === "node-0")!.live, false);
+  });
+
+  Deno.test(`config overrides: written on one node, applied live on another (${kind})`, async () => {
+    await using n = await twoNodes(kind);
+    const changes: string[][] = [];
+    const syncs = n.stores.map((s, i) =>
+      new ConfigSync(clusterDb(s), n.configs[i], {
+        log: () => {},
+        onChange: (_config, changed) => changes.push(changed),
+      })
+    );
+    const live = await Promise.all(syncs.map((s) => s.effectiveConfig()));
+    for (const s of syncs) await s.start();
+    try {
+      await syncs[0].set("smtp.max_recipients", 7);
+      await syncs[0].set("delivery.retry_schedule", ["2s", "1m"]);
+      assertEquals(live[0].smtp.max_recipients, 7, "applied where it was written");
+      await syncs[1].reload(); // what the broadcast (or the poll) triggers
+      assertEquals(live[1].smtp.max_recipients, 7);
+      assertEquals(live[1].delivery.retry_schedule, [2_000, 60_000]);
+      assert(syncs[1].version > 0 && syncs[1].version === syncs[0].version);
+      // Invalid values and node-local keys are refused before anything is written.
+      const bad = await assertRejects(() => syncs[0].set("smtp.max_recipients", -1));
+      assertMatch(bad.message, /smtp\.max_recipients/);
+      const local = await assertRejects(() => syncs[0].set("database.connection", "x"));
+      assertMatch(local.message, /set per node/);
+      // Removing an override falls back to the file's value.
+      await syncs[0].set("smtp.max_recipients", undefined);
+      await syncs[1].reload();
+      assertEquals(live[1].smtp.max_recipients, 50);
+      await waitUntil(() => changes.length >= 4);
+    } finally {
+      for (const s of syncs) await s.stop();
+    }
+  });
+}

@@ -1,6 +1,6 @@
 /**
  * Distributed mode end to end: two server processes share one RabbitMQ queue (a vhost of their
- * own) and one database, take mail over SMTP (Python smtplib) and the inject queue, and deliver
+ * own) and one database (PostgreSQL; SQLite only if PostgreSQL is unreachable), take mail over SMTP (Python smtplib) and the inject queue, and deliver
  * to one SMTP sink through a loopback DNS server. Then the failures: kill -9 of a node and a cut
  * of every broker connection in the middle of the load. Lost must be 0; duplicates are counted
  * and reported (at-least-once).
@@ -10,7 +10,7 @@ import amqp from "amqplib";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { startDnsServer } from "./helpers/dns_server.ts";
 import { freePort, tempDir } from "./helpers/net.ts";
-import { rabbitmqctl, testVhost } from "./helpers/rabbitmq.ts";
+import { rabbitmqctl, sharedDatabase, testVhost } from "./helpers/rabbitmq.ts";
 import {
   adminApi,
   makeServerConfig,
@@ -32,6 +32,8 @@ interface Cluster extends AsyncDisposable {
   configs: ServerConfig[];
   sink: SmtpSink;
   vhost: Awaited<ReturnType<typeof testVhost>>;
+  /** "postgres" (or "sqlite3" where PostgreSQL is unreachable). */
+  database: string;
   /** Prints every server's output (call when a test fails). */
   dump(): void;
 }
@@ -41,6 +43,7 @@ async function startCluster(
 ): Promise<Cluster> {
   const dir = tempDir("fastmta-cluster-");
   const vhost = await testVhost();
+  const database = await sharedDatabase(dir.path);
   const sinkIp = "127.0.0.1";
   const sink = await startSmtpSink({ hostname: sinkIp, port: 0 });
   const dns = await startDnsServer({
@@ -61,7 +64,7 @@ async function startCluster(
       outboundIps: [{ ip: `127.0.0.${11 + i}`, hostname: `${id}.fastmta.test` }],
     });
     config.name = `test ${id}`;
-    config.database = { driver: "sqlite3", connection: `${dir.path}/shared.db` };
+    config.database = database.config;
     config.rabbitmq = { ...vhost.config, reconnect_max: "1s" };
     config.cluster = { heartbeat_interval: "300ms", node_timeout: "3s", config_poll: "30s" };
     options.tweak?.(config, i);
@@ -74,6 +77,7 @@ async function startCluster(
     configs,
     sink,
     vhost,
+    database: database.kind,
     dump() {
       for (const s of servers) console.error(`--- server pid ${s.pid} ---\n${s.logs()}`);
     },
@@ -81,6 +85,7 @@ async function startCluster(
       await Promise.all(servers.map((s) => s.stop()));
       await sink.close();
       await dns.close();
+      await database[Symbol.asyncDispose]();
       await dir[Symbol.asyncDispose]();
     },
   };
@@ -112,14 +117,15 @@ async function waitAllDelivered(
   return counts;
 }
 
-function report(name: string, load: SmtpLoadResult, counts: Map<string, number>, sink: SmtpSink) {
+function report(name: string, load: SmtpLoadResult, counts: Map<string, number>, c: Cluster) {
+  const { sink } = c;
   const duplicates = [...counts.values()].filter((n) => n > 1).length;
   const byNode = new Map<string, number>();
   for (const m of sink.messages) {
     byNode.set(m.remoteAddress, (byNode.get(m.remoteAddress) ?? 0) + 1);
   }
   console.log(
-    `${name}: accepted ${load.accepted.size} in ${load.elapsedMs} ms, delivered ${counts.size}` +
+    `${name} (${c.database}): accepted ${load.accepted.size} in ${load.elapsedMs} ms, delivered ${counts.size}` +
       ` (lost ${[...load.accepted.keys()].filter((s) => !counts.has(s)).length},` +
       ` duplicates ${duplicates}), 4xx ${load.temporaryFailures},` +
       ` connection errors ${load.connectionErrors}, by source ${JSON.stringify([...byNode])}`,
@@ -141,7 +147,7 @@ Deno.test("two nodes share one queue: 2 000 messages delivered, none lost, none 
     assertEquals(result.accepted.size, 2_000);
     const started = Date.now();
     const counts = await waitAllDelivered(c.sink, result.accepted, "n");
-    const duplicates = report("normal", result, counts, c.sink);
+    const duplicates = report("normal", result, counts, c);
     console.log(`  all at the sink ${Date.now() - started} ms after the last accept`);
     assertEquals(duplicates, 0);
     // Both nodes delivered (each from its own source address).
@@ -187,7 +193,7 @@ Deno.test("kill -9 of one node in the middle of the load: nothing lost", async (
     const result = await load.result;
     assert(killedAt > 0 && result.accepted.size > killedAt, "killed in the middle");
     const counts = await waitAllDelivered(c.sink, result.accepted, "k");
-    report(`kill -9 after ${killedAt}`, result, counts, c.sink);
+    report(`kill -9 after ${killedAt}`, result, counts, c);
   } catch (error) {
     c.dump();
     throw error;
@@ -221,7 +227,7 @@ Deno.test("every broker connection cut in the middle of the load: nothing lost",
     const result = await load.result;
     await cut;
     const counts = await waitAllDelivered(c.sink, result.accepted, "c");
-    report("broker cut", result, counts, c.sink);
+    report("broker cut", result, counts, c);
     const logs = c.servers.map((s) => s.logs()).join("\n");
     assertMatch(logs, /broker connection lost/);
   } catch (error) {

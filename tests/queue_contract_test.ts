@@ -1,12 +1,12 @@
 /**
  * One contract for every `Queue` implementation (embedded on SQLite, RabbitMQ on a vhost of its
- * own), then what only the broker queue does: delay tiers and re-parking, stale copies,
+ * own with PostgreSQL), then what only the broker queue does: delay tiers and re-parking, stale copies,
  * priorities, and refusing to accept while the broker is unreachable.
  */
 import { Buffer } from "node:buffer";
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { tempDir } from "./helpers/net.ts";
-import { testVhost } from "./helpers/rabbitmq.ts";
+import { sharedDatabase, testVhost } from "./helpers/rabbitmq.ts";
 import { waitUntil } from "./helpers/wait.ts";
 import { parseConfig } from "../core/config/mod.ts";
 import type { Config } from "../core/config/mod.ts";
@@ -30,15 +30,18 @@ async function harness(
 ): Promise<Harness> {
   const dir = tempDir("fastmta-queue-");
   const vhost = kind === "rabbitmq" ? await testVhost() : null;
+  // The broker queue runs on distributed mode's database (PostgreSQL), the embedded on SQLite.
+  const database = vhost ? await sharedDatabase(dir.path) : null;
   const config = parseConfig({
     id: "contract",
     data_dir: dir.path,
+    ...(database ? { database: database.config } : {}),
     delivery: { retry_schedule: ["700ms"] },
     queue: { lease_time: "1s" },
     ...(vhost ? { rabbitmq: { ...vhost.config, ...(extra.rabbitmq as object) } } : {}),
     ...Object.fromEntries(Object.entries(extra).filter(([k]) => k !== "rabbitmq")),
   });
-  const store = await openStore(config, "deliver");
+  const store = await openStore(config, "deliver", { log: () => {} });
   await store.migrate();
   const log = () => {};
   const accept = await openQueue(config, store, { role: "accept", log });
@@ -55,6 +58,7 @@ async function harness(
       await schedule.close();
       await deliver.close();
       await store.close();
+      await database?.[Symbol.asyncDispose]();
       await dir[Symbol.asyncDispose]();
     },
   };

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { createTestDatabase } from "./databases.ts";
+
 const PREFIX = "fastmta-t-";
 const BATCH = 4;
 const ACTOR = '<<"fastmta-tests">>';
@@ -125,4 +127,34 @@ export async function testVhost(): Promise<TestVhost> {
       // Deleted with the rest at exit: one rabbitmqctl call instead of one per test.
     },
   };
+}
+
+/** A database that several server processes can share (see {@link sharedDatabase}). */
+export interface SharedDatabase extends AsyncDisposable {
+  kind: "postgres" | "sqlite3";
+  /** The `database` config section (small pools: two nodes of several threads each). */
+  config: { driver: string; connection: string; pool_size?: number };
+}
+
+/**
+ * The shared SQL database of a cluster test: a fresh PostgreSQL database (distributed mode's
+ * database), or, only if PostgreSQL is not reachable, one SQLite file (works for processes on
+ * one machine).
+ */
+export async function sharedDatabase(dir: string): Promise<SharedDatabase> {
+  try {
+    const db = await createTestDatabase("postgres");
+    return {
+      kind: "postgres",
+      config: { driver: "postgres", connection: db.connection, pool_size: 4 },
+      [Symbol.asyncDispose]: () => db.drop(),
+    };
+  } catch (error) {
+    console.error(`PostgreSQL unavailable (${(error as Error).message}): using SQLite`);
+    return {
+      kind: "sqlite3",
+      config: { driver: "sqlite3", connection: `${dir}/shared.db` },
+      [Symbol.asyncDispose]: () => Promise.resolve(),
+    };
+  }
 }
