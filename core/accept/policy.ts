@@ -9,6 +9,8 @@ import { BlockList, isIPv6 } from "node:net";
 export interface RelayPolicy {
   /** Whether the client may send to `domain`. */
   mayRelay(clientIp: string, authenticated: boolean, domain: string): boolean;
+  /** Whether the client is in a relay network (trusted, as Postfix's $mynetworks). */
+  isTrusted(clientIp: string): boolean;
 }
 
 /** Builds the policy from `smtp.relay_networks` and `smtp.local_domains`. */
@@ -22,6 +24,10 @@ export function relayPolicy(relayNetworks: string[], localDomains: string[]): Re
   }
   const local = new Set(localDomains.map((d) => d.toLowerCase()));
   return {
+    isTrusted(clientIp) {
+      const ip = clientIp.replace(/^::ffff:/, "");
+      return networks.check(ip, isIPv6(ip) ? "ipv6" : "ipv4");
+    },
     mayRelay(clientIp, authenticated, domain) {
       if (authenticated) return true;
       if (local.has(domain.toLowerCase())) return true;

@@ -156,8 +156,10 @@ export async function startSmtpInbound(
 
       onConnect(session, callback) {
         const ip = clientIp(session);
-        const slot = `conn:${ip}`;
-        if (!gauge.acquire(slot, smtp.max_connections_per_ip)) {
+        // Clients in relay networks are exempt, as Postfix exempts $mynetworks from its
+        // connection count limit: they are our own applications sending in bulk.
+        const slot = policy.isTrusted(ip) ? null : `conn:${ip}`;
+        if (slot !== null && !gauge.acquire(slot, smtp.max_connections_per_ip)) {
           log(`smtp: refused ${ip}: more than ${smtp.max_connections_per_ip} connections`);
           return callback(
             smtpError(421, `4.7.0 Error: too many connections from ${ip}, try again later`),
