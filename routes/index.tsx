@@ -21,15 +21,16 @@ export function DashboardPage(
   );
 }
 
-/** A table of delivery attempts. */
-export function AttemptsTable(props: { attempts: AttemptRow[] }): VNode {
+/** A table of delivery attempts; `showMessage` false drops the message column (one message). */
+export function AttemptsTable(props: { attempts: AttemptRow[]; showMessage?: boolean }): VNode {
+  const showMessage = props.showMessage ?? true;
   if (props.attempts.length === 0) return <p class="text-gray-500">No delivery attempts yet.</p>;
   return (
     <table class="w-full bg-white shadow rounded text-sm">
       <thead class="text-left text-gray-500">
         <tr>
           <th class="p-2">Time</th>
-          <th class="p-2">Message</th>
+          {showMessage && <th class="p-2">Message</th>}
           <th class="p-2">Recipient</th>
           <th class="p-2">Outcome</th>
           <th class="p-2">Reply</th>
@@ -41,11 +42,13 @@ export function AttemptsTable(props: { attempts: AttemptRow[] }): VNode {
         {props.attempts.map((a) => (
           <tr class="border-t">
             <td class="p-2 whitespace-nowrap">{formatTime(a.at)}</td>
-            <td class="p-2">
-              <a class="text-blue-700 hover:underline" href={`/messages/${a.messageId}`}>
-                {a.messageId}
-              </a>
-            </td>
+            {showMessage && (
+              <td class="p-2">
+                <a class="text-blue-700 hover:underline" href={`/messages/${a.messageId}`}>
+                  {a.messageId}
+                </a>
+              </td>
+            )}
             <td class="p-2">{a.recipient}</td>
             <td class="p-2">{a.outcome}</td>
             <td class="p-2 text-gray-600">{a.reply}</td>

@@ -2,6 +2,7 @@
 import type { VNode } from "preact";
 import type { MessageStatus, MessageSummary } from "../core/store/mod.ts";
 import { formatTime, Layout } from "./_render.tsx";
+import { AttemptsTable } from "./index.tsx";
 import type { PageContext } from "./_context.ts";
 
 /** Newest messages first, paged with `?before=ID`. */
@@ -88,30 +89,20 @@ export function MessagePage(props: PageContext & { message: MessageStatus }): VN
         </tbody>
       </table>
       <h2 class="text-xl font-bold mb-2">Attempts</h2>
-      <table class="w-full bg-white shadow rounded text-sm">
-        <thead class="text-left text-gray-500">
-          <tr>
-            <th class="p-2">Time</th>
-            <th class="p-2">Recipient</th>
-            <th class="p-2">Outcome</th>
-            <th class="p-2">Reply</th>
-            <th class="p-2">From IP</th>
-            <th class="p-2">MX</th>
-          </tr>
-        </thead>
-        <tbody>
-          {m.attempts.map((a) => (
-            <tr class="border-t">
-              <td class="p-2 whitespace-nowrap">{formatTime(a.at)}</td>
-              <td class="p-2">{a.recipient}</td>
-              <td class="p-2">{a.outcome}</td>
-              <td class="p-2 text-gray-600">{a.reply}</td>
-              <td class="p-2">{a.source_ip}</td>
-              <td class="p-2">{a.mx_host}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <AttemptsTable
+        showMessage={false}
+        attempts={m.attempts.map((a) => ({
+          at: a.at,
+          messageId: m.id,
+          recipient: a.recipient,
+          outcome: a.outcome,
+          code: a.code,
+          reply: a.reply,
+          sourceIp: a.source_ip,
+          mxHost: a.mx_host,
+          durationMs: 0,
+        }))}
+      />
     </Layout>
   );
 }
