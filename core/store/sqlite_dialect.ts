@@ -8,7 +8,9 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
   type DatabaseConnection,
+  type DialectAdapter,
   type Driver,
+  SqliteAdapter,
   type SqliteDatabase,
   SqliteDialect,
   SqliteDriver,
@@ -68,6 +70,18 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
+/**
+ * SQLite does run DDL inside transactions; Kysely's adapter says it does not, which makes its
+ * Migrator skip both the transaction and the lock, so two processes migrating one fresh file race
+ * ("table already exists"). Saying yes lets the Migrator wrap the run in BEGIN IMMEDIATE: the
+ * second process waits for the write lock, then finds the schema up to date.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
 /** Kysely dialect for `node:sqlite`. */
 export class NodeSqliteDialect extends SqliteDialect {
   #db: DatabaseSync;
@@ -77,5 +91,8 @@ export class NodeSqliteDialect extends SqliteDialect {
   }
   override createDriver(): Driver {
     return new ImmediateSqliteDriver({ database: adaptDatabase(this.#db) });
+  }
+  override createAdapter(): DialectAdapter {
+    return new TransactionalDdlSqliteAdapter();
   }
 }
