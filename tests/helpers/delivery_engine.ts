@@ -11,29 +11,12 @@ import { type Config, parseConfig } from "../../core/config/mod.ts";
 import { DeliveryRunner, type StoredRule } from "../../core/delivery/mod.ts";
 import { Scheduler } from "../../core/schedule/mod.ts";
 import { RulesWatcher } from "../../core/schedule/rules.ts";
-import { openStore, type SqlStore } from "../../core/store/mod.ts";
+import { type MessageStatus, openStore, type SqlStore } from "../../core/store/mod.ts";
 import { newQueueId } from "../../core/accept/mod.ts";
 import { waitUntil } from "./wait.ts";
 
-/** One row of the `attempts` table. */
-export interface AttemptRow {
-  at: number;
-  recipient: string;
-  outcome: string;
-  code: number | null;
-  reply: string | null;
-  source_ip: string | null;
-  mx_host: string | null;
-  remote_ip: string | null;
-  tls: number;
-  tls_version: string | null;
-  tls_verified: number;
-  reason: string | null;
-  site: string | null;
-  pool: string | null;
-  duration_ms: number;
-  node_id: string | null;
-}
+/** One row of the `attempts` table, as the store reports it in a message status. */
+export type AttemptRow = MessageStatus["attempts"][number];
 
 /** A message to inject. */
 export interface TestMessage {
