@@ -1,6 +1,7 @@
 /**
  * Delivery worker: a thin entry point around core/delivery's DeliveryRunner. Owns outbound
- * connection pools, one store connection and its queue (deliver role); receives leased units
+ * connection pools, one store connection, its queue (deliver role) and its cluster shaper
+ * (cluster-wide limits per site, core/cluster/shaping.ts); receives leased units
  * (with the destinations the dispatcher resolved), reloaded shaping rules and live config from
  * the main thread, and reports which leases were settled. Talks to: remote MX hosts, DNS, the
  * store, the queue. Reads config: delivery.*, dns.*, routes, ip_addressess (outbound),
@@ -8,6 +9,7 @@
  */
 /// <reference lib="deno.worker" />
 import { applyLiveSettings } from "../core/cluster/live.ts";
+import { type ClusterShaper, openShaper } from "../core/cluster/mod.ts";
 import { DeliveryRunner } from "../core/delivery/mod.ts";
 import { openQueue, type Queue } from "../core/queue/mod.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
@@ -17,6 +19,7 @@ import { type BounceHooks, createBounceHooks } from "./_bounce_hooks.ts";
 let store: SqlStore | null = null;
 let queue: Queue | null = null;
 let runner: DeliveryRunner | null = null;
+let shaper: ClusterShaper | null = null;
 let bounce: BounceHooks | null = null;
 let stopping = false;
 // Messages that arrive while init is still opening the store wait here, in order.
@@ -33,8 +36,16 @@ async function init(message: Extract<ToWorker, { type: "init" }>) {
     role: "deliver",
     log: (line) => post({ type: "log", line }),
   });
+  // Slots and send windows held as "<node id>:delivery-<index>/…" in the shared database.
+  shaper = openShaper(
+    config,
+    store,
+    `delivery-${message.index}`,
+    (line) => post({ type: "log", line }),
+  );
   runner = new DeliveryRunner(config, store, {
     queue,
+    shaper,
     dailyCounters: message.dailyCounters,
     rules: message.rules,
     onSettled: (count, tokens, requeue) => post({ type: "settled", count, tokens, requeue }),
@@ -72,6 +83,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     await runner?.drain(10_000);
     await bounce?.stop();
     await runner?.close();
+    await shaper?.close();
     await queue?.close();
     await store?.close();
     post({ type: "stopped" });

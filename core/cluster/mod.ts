@@ -82,11 +82,34 @@ export async function startCluster(
   };
 }
 
+/** Whether cluster-wide limits are kept in the shared database (else per node, in memory). */
+export function sharedShaping(config: Config): boolean {
+  return config.rabbitmq !== undefined && config.database.driver !== "sqlite3";
+}
+
 /**
- * The shaping hook for one delivery worker: cluster-wide limits in the shared database when
- * the node is part of a cluster (RabbitMQ configured), none beyond per-node shaping otherwise.
+ * The shaping hook for one delivery worker (`owner`, e.g. "delivery-0"): cluster-wide limits
+ * (`cluster_max_connections`, `cluster_message_rate`) in the shared database when the node is
+ * part of a cluster (RabbitMQ configured) on a database server; otherwise in memory, which is
+ * exact for one node (a node's sites are each delivered by one of its workers).
  */
-export function openShaper(config: Config, store: SqlStore, owner: string): ClusterShaper {
-  if (!config.rabbitmq) return new LocalShaper();
-  return new SqlShaper(clusterDb(store), { owner: `${config.nodeId}:${owner}` });
+export function openShaper(
+  config: Config,
+  store: SqlStore,
+  owner: string,
+  log: (line: string) => void = () => {},
+): ClusterShaper {
+  if (sharedShaping(config)) {
+    return new SqlShaper(clusterDb(store), { owner: `${config.nodeId}:${owner}`, log });
+  }
+  if (config.rabbitmq) {
+    const rules = Object.values(config.delivery.shaping);
+    if (rules.some((r) => r.cluster_max_connections || r.cluster_message_rate)) {
+      log(
+        "cluster-wide shaping limits hold per node: the database is SQLite, not a server the " +
+          "nodes share",
+      );
+    }
+  }
+  return new LocalShaper();
 }

@@ -1,21 +1,25 @@
 /**
  * Cluster-wide shaping per site: limits that hold for all nodes together, kept in the shared
- * database. Per-node shaping (pools, per-host limits) stays in core/delivery; a delivery asks
- * this hook before it opens a connection to a site and before each send.
+ * database. Per-node shaping (pools, per-host limits) stays in core/delivery; its pools ask this
+ * hook before they open a connection to a site (`cluster_max_connections`) and before each
+ * message (`cluster_message_rate`).
  *
  * - Connections: a site has `limit` numbered slots (`cluster_slots`, primary key site+slot). A
  *   node takes a free or expired slot with one conditional insert/update, holds it while its
- *   connection is open, renews it every `ttl / 3` and deletes it when the connection closes.
- *   Bound: at no instant does the database show more than `limit` holders. A holder that cannot
- *   renew (database unreachable, or its slot was taken after expiry) learns it at its next
- *   renewal, before the slot can expire, and must close the connection (`onLost`); so the bound
- *   holds as long as node clocks agree within `ttl / 3`. A node that dies keeps its slots until
+ *   connection is open, renews it every `ttl / 6` and deletes it when the connection closes.
+ *   Bound: at no instant does the database show more than `limit` holders. A holder whose
+ *   renewal fails (database unreachable, or its slot was taken after expiry) or is not confirmed
+ *   while half the lifetime remains gives the slot up more than `ttl / 3` before it can expire
+ *   (`onLost`) and closes the connection after its current transaction; so the bound on open
+ *   connections holds as long as node clocks agree within `s` and such a transaction ends within
+ *   `ttl / 3 - s` (10 s - s with the default 30 s TTL). A node that dies keeps its slots until
  *   they expire (at most `ttl` of under-use). Lowering the limit lets higher slots run out.
  * - Rate: sends per site in fixed windows aligned to the epoch (`cluster_rate`). Each grant is one
  *   conditional increment (`used + n <= limit`), atomic on every SQL dialect. Bound: at most
  *   `limit` per window exactly; any sliding interval of one window length may see up to
  *   `2 × limit` (the end of one window and the start of the next); node clock skew moves a
  *   node's window edges by its skew.
+ * - One node (no RabbitMQ, or SQLite): {@link LocalShaper} keeps the same limits in memory.
  *
  * Talks to: the store (cluster_slots, cluster_rate).
  */
@@ -49,20 +53,79 @@ export interface ClusterShaper {
   close(): Promise<void>;
 }
 
-/** Single node: no cluster-wide limits (per-node shaping in core/delivery is the whole story). */
+/**
+ * One node (no RabbitMQ, or SQLite, which is no server other nodes share): the "cluster" is this
+ * node, and its limits are kept in memory. Exact for the node because every site is delivered
+ * by one delivery worker of the node (core/schedule/dispatch.ts): that worker's shaper sees all
+ * of the node's connections and sends to the site.
+ */
 export class LocalShaper implements ClusterShaper {
-  acquireConnection(site: string): Promise<SiteSlot> {
-    return Promise.resolve({ site, slot: 0, holder: "local", lost: false });
+  #open = new Map<string, Set<string>>();
+  #windows = new Map<string, { start: number; windowMs: number; used: number }>();
+  #next = 0;
+
+  acquireConnection(site: string, limit: number): Promise<SiteSlot | null> {
+    let holders = this.#open.get(site);
+    if (!holders) this.#open.set(site, holders = new Set());
+    if (holders.size >= limit) return Promise.resolve(null);
+    const holder = `local/${++this.#next}`;
+    holders.add(holder);
+    return Promise.resolve({ site, slot: holders.size - 1, holder, lost: false });
   }
-  releaseConnection(): Promise<void> {
+
+  releaseConnection(slot: SiteSlot): Promise<void> {
+    const holders = this.#open.get(slot.site);
+    if (holders?.delete(slot.holder) && holders.size === 0) this.#open.delete(slot.site);
     return Promise.resolve();
   }
-  takeSends(): Promise<SendGrant> {
+
+  takeSends(
+    site: string,
+    n: number,
+    rate: { limit: number; windowMs: number },
+  ): Promise<SendGrant> {
+    const now = Date.now();
+    const start = Math.floor(now / rate.windowMs) * rate.windowMs;
+    let window = this.#windows.get(site);
+    if (!window || window.start !== start || window.windowMs !== rate.windowMs) {
+      if (this.#windows.size > 10_000) this.#prune(now);
+      this.#windows.set(site, window = { start, windowMs: rate.windowMs, used: 0 });
+    }
+    if (window.used + n > rate.limit) {
+      return Promise.resolve({ ok: false, retryAt: start + rate.windowMs });
+    }
+    window.used += n;
     return Promise.resolve({ ok: true });
   }
+
+  #prune(now: number) {
+    for (const [site, w] of this.#windows) {
+      if (w.start + w.windowMs <= now) this.#windows.delete(site);
+    }
+  }
+
   close(): Promise<void> {
+    this.#open.clear();
+    this.#windows.clear();
     return Promise.resolve();
   }
+}
+
+/**
+ * The key a site is stored under: the site itself, or (for a site longer than the column allows,
+ * e.g. many MX hosts) its first 180 characters and a 64-bit hash of the whole.
+ */
+export function siteKey(site: string): string {
+  if (site.length <= 200) return site;
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ site.length;
+  for (let i = 0; i < site.length; i++) {
+    const c = site.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  const hex = (x: number) => (x >>> 0).toString(16).padStart(8, "0");
+  return `${site.slice(0, 180)}#${hex(a)}${hex(b)}`;
 }
 
 interface HeldSlot {
@@ -71,6 +134,8 @@ interface HeldSlot {
   holder: string;
   lost: boolean;
   onLost?: (slot: SiteSlot) => void;
+  /** When the row expires, as last written by this node (its clock). */
+  expiresAt: number;
 }
 
 /** Options for {@link SqlShaper}. */
@@ -97,7 +162,7 @@ export class SqlShaper implements ClusterShaper {
     this.#owner = options.owner;
     this.#ttlMs = options.ttlMs ?? 30_000;
     this.#log = options.log ?? (() => {});
-    this.#timer = setInterval(() => this.renew(), Math.max(50, this.#ttlMs / 3));
+    this.#timer = setInterval(() => this.renew(), Math.max(50, this.#ttlMs / 6));
   }
 
   async acquireConnection(
@@ -105,6 +170,7 @@ export class SqlShaper implements ClusterShaper {
     limit: number,
     onLost?: (slot: SiteSlot) => void,
   ): Promise<SiteSlot | null> {
+    site = siteKey(site);
     const now = Date.now();
     const rows = await this.#db.selectFrom("cluster_slots").select(["slot", "expires_at"])
       .where("site", "=", site).where("slot", "<", limit).execute();
@@ -122,7 +188,7 @@ export class SqlShaper implements ClusterShaper {
       try {
         await this.#db.insertInto("cluster_slots")
           .values({ site, slot, holder, expires_at: expiresAt }).execute();
-        return this.#hold({ site, slot, holder, lost: false, onLost });
+        return this.#hold({ site, slot, holder, lost: false, onLost, expiresAt });
       } catch {
         // Taken meanwhile by another node: try the next one.
       }
@@ -133,7 +199,7 @@ export class SqlShaper implements ClusterShaper {
         .where("site", "=", site).where("slot", "=", slot).where("expires_at", "<", now)
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) === 1) {
-        return this.#hold({ site, slot, holder, lost: false, onLost });
+        return this.#hold({ site, slot, holder, lost: false, onLost, expiresAt });
       }
     }
     return null;
@@ -151,21 +217,37 @@ export class SqlShaper implements ClusterShaper {
       .where("holder", "=", slot.holder).execute();
   }
 
-  /** Extends every held slot; marks (and reports) the ones this node no longer holds. */
+  /**
+   * Extends every held slot (every `ttl / 6`); marks (and reports) the ones this node no longer
+   * holds. A slot with no confirmed renewal while more than half its lifetime remained (the
+   * database hangs) is given up too, without waiting for the statement: since this runs every
+   * `ttl / 6`, that is more than `ttl / 3` before the row can expire for the other nodes.
+   */
   async renew(): Promise<void> {
+    const overdue = Date.now() + this.#ttlMs / 2;
+    for (const slot of [...this.#held.values()]) {
+      if (slot.expiresAt <= overdue) this.#lose(slot, "not renewed in time");
+    }
     if (this.#renewing) return;
     this.#renewing = true;
     const held = [...this.#held.values()];
     try {
       if (held.length === 0) return;
-      const holders = held.map((h) => h.holder);
-      const now = Date.now();
-      await this.#db.updateTable("cluster_slots").set({ expires_at: now + this.#ttlMs })
-        .where("holder", "in", holders).execute();
-      const still = new Set(
-        (await this.#db.selectFrom("cluster_slots").select("holder")
-          .where("holder", "in", holders).execute()).map((r) => r.holder),
-      );
+      const still = new Set<string>();
+      for (let i = 0; i < held.length; i += 500) {
+        const holders = held.slice(i, i + 500).map((h) => h.holder);
+        const expiresAt = Date.now() + this.#ttlMs;
+        await this.#db.updateTable("cluster_slots").set({ expires_at: expiresAt })
+          .where("holder", "in", holders).execute();
+        for (
+          const r of await this.#db.selectFrom("cluster_slots").select("holder")
+            .where("holder", "in", holders).execute()
+        ) {
+          still.add(r.holder);
+          const slot = this.#held.get(r.holder);
+          if (slot) slot.expiresAt = expiresAt;
+        }
+      }
       for (const slot of held) if (!still.has(slot.holder)) this.#lose(slot, "taken over");
     } catch (error) {
       // Cannot tell whether we still hold them: assume not, before they can expire.
@@ -187,6 +269,7 @@ export class SqlShaper implements ClusterShaper {
     n: number,
     rate: { limit: number; windowMs: number },
   ): Promise<SendGrant> {
+    site = siteKey(site);
     const now = Date.now();
     const window = Math.floor(now / rate.windowMs) * rate.windowMs;
     const refused: SendGrant = { ok: false, retryAt: window + rate.windowMs };

@@ -30,7 +30,10 @@ export interface Rate {
 }
 
 /** "100/m", "10/s", "5000/h", "20/30s": a count per duration. */
-export const rate = z.string().transform((value, ctx): Rate => {
+export const rate = z.string({
+  error: (issue) =>
+    issue.input === undefined ? undefined : 'Expected a rate such as "100/m", "10/s" or "20/30s"',
+}).transform((value, ctx): Rate => {
   const match = /^\s*(\d+)\s*\/\s*(\d*(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
   if (!match) {
     ctx.addIssue({
@@ -84,6 +87,20 @@ export const shapingRule = z.object({
   /** Messages per (source IP, site): one rate or several (e.g. ["100/m", "2000/h"]). */
   message_rate: z.union([rate, z.array(rate)]).nullable().optional(),
   max_recipients_per_transaction: z.number().int().min(1).optional(),
+  /**
+   * Simultaneous connections to the site from the whole cluster (every node, every source IP);
+   * null for no cluster-wide limit. Kept in the shared database in distributed mode.
+   */
+  cluster_max_connections: z.number({
+    error: (issue) =>
+      issue.input === undefined ? undefined : "Expected a whole number of connections or null",
+  }).int("Expected a whole number of connections or null")
+    .min(1, "Must be at least 1 (null for no cluster-wide limit)").nullable().optional(),
+  /**
+   * Messages to the site from the whole cluster per fixed window, e.g. "600/m" (the window is
+   * the rate's duration); null for no cluster-wide rate.
+   */
+  cluster_message_rate: rate.nullable().optional(),
   /** Units that may wait in a worker for a connection of one (source IP, site). */
   max_waiting: z.number().int().min(0).optional(),
   /** Delays after a remote 4xx, by attempt number (the last repeats). */

@@ -267,7 +267,7 @@ export async function deliverUnit(
     if (acquired.kind === "held") {
       ctx.sources.count(source, -1);
       if (tried.size > 1) break;
-      return hold("local_limit", acquired.until, acquired.why);
+      return hold(acquired.reason, acquired.until, acquired.why);
     }
     const problems = acquired.problems;
     if (acquired.kind === "failed") {

@@ -12,6 +12,7 @@ import type { Config } from "../config/mod.ts";
 import type { LeasedUnit, UnitOutcome } from "../queue/contracts.ts";
 import type { Queue } from "../queue/mod.ts";
 import { type Store, StoreUnavailableError } from "../store/mod.ts";
+import type { ClusterShaper } from "../cluster/shaping.ts";
 import { deliverUnit, type DeliveryContext } from "./deliver_unit.ts";
 import { type Destination, MxResolver } from "./mx.ts";
 import { MtaStsPolicies } from "./mta_sts.ts";
@@ -30,6 +31,11 @@ export interface DeliveryRunnerOptions {
   dailyCounters?: SharedArrayBuffer;
   /** Stored shaping rules at start. */
   rules?: StoredRule[];
+  /**
+   * Cluster-wide limits per site (core/cluster `openShaper`); default: in memory, this runner
+   * alone. The caller closes it after {@link DeliveryRunner.close}.
+   */
+  shaper?: ClusterShaper;
   /** Where outcomes are settled (default: the store, i.e. the embedded queue). */
   queue?: Pick<Queue, "settle">;
   /**
@@ -82,7 +88,7 @@ export class DeliveryRunner {
     this.ctx = {
       config,
       resolver,
-      pools: new ConnectionPools(config),
+      pools: new ConnectionPools(config, { shaper: options.shaper, log: this.#log }),
       policy: () => this.#policy,
       sources: new SourceSelector(config, counters),
       mtaSts: new MtaStsPolicies(config, resolver, ca),
@@ -191,7 +197,7 @@ export class DeliveryRunner {
     }
   }
 
-  /** Closes idle connections. */
+  /** Closes idle connections (giving their cluster slots back). */
   async close(): Promise<void> {
     await this.ctx.pools.closeAll();
   }

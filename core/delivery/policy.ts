@@ -34,6 +34,10 @@ export interface EffectiveRule {
   maxMessagesPerConnection: number;
   messageRates: Rate[];
   maxRecipientsPerTransaction: number;
+  /** Connections to the site from the whole cluster (null: no cluster-wide limit). */
+  clusterMaxConnections: number | null;
+  /** Messages to the site from the whole cluster per fixed window (null: none). */
+  clusterMessageRate: Rate | null;
   maxWaiting: number;
   retrySchedule: number[];
   connectRetrySchedule: number[];
@@ -62,6 +66,8 @@ function baseRule(config: Config): EffectiveRule {
     maxMessagesPerConnection: d.max_messages_per_connection,
     messageRates: [],
     maxRecipientsPerTransaction: 100,
+    clusterMaxConnections: null,
+    clusterMessageRate: null,
     maxWaiting: -1,
     retrySchedule: d.retry_schedule,
     connectRetrySchedule: d.connect_retry_schedule ?? d.retry_schedule,
@@ -89,6 +95,12 @@ function apply(target: EffectiveRule, pattern: string, rule: ShapingRule) {
   }
   if (rule.max_recipients_per_transaction !== undefined) {
     target.maxRecipientsPerTransaction = rule.max_recipients_per_transaction;
+  }
+  if (rule.cluster_max_connections !== undefined) {
+    target.clusterMaxConnections = rule.cluster_max_connections;
+  }
+  if (rule.cluster_message_rate !== undefined) {
+    target.clusterMessageRate = rule.cluster_message_rate;
   }
   if (rule.max_waiting !== undefined) target.maxWaiting = rule.max_waiting;
   if (rule.retry_schedule !== undefined) target.retrySchedule = rule.retry_schedule;

@@ -27,7 +27,7 @@ export interface QueueTable {
   created_at: number;
   updated_at: number;
   last_reply: string | null;
-  /** Why the unit waits without an attempt (paused, backoff, local_limit, scheduled). */
+  /** Why the unit waits unattempted: paused, backoff, local_limit, cluster_limit, scheduled. */
   held: string | null;
   /** Broker queue only (0005): which published copy of the unit is the live one. */
   copy_seq: Generated<number>;

@@ -9,6 +9,7 @@
 import { EmbeddedQueue } from "../../core/queue/embedded.ts";
 import { type Config, parseConfig } from "../../core/config/mod.ts";
 import { DeliveryRunner, type StoredRule } from "../../core/delivery/mod.ts";
+import type { ClusterShaper } from "../../core/cluster/shaping.ts";
 import { Scheduler } from "../../core/schedule/mod.ts";
 import { RulesWatcher } from "../../core/schedule/rules.ts";
 import { type MessageStatus, openStore, type SqlStore } from "../../core/store/mod.ts";
@@ -52,7 +53,7 @@ export interface DeliveryEngine extends AsyncDisposable {
 /** Starts an engine on `config` (a raw config object; the database goes to a temp dir). */
 export async function startDeliveryEngine(
   raw: Record<string, unknown>,
-  options: { rules?: StoredRule[]; log?: boolean } = {},
+  options: { rules?: StoredRule[]; log?: boolean; shaper?: ClusterShaper } = {},
 ): Promise<DeliveryEngine> {
   const dir = await Deno.makeTempDir({ prefix: "fastmta-delivery-" });
   const config = parseConfig({
@@ -69,6 +70,7 @@ export async function startDeliveryEngine(
   let scheduler: Scheduler;
   const runner = new DeliveryRunner(config, store, {
     rules: options.rules,
+    shaper: options.shaper,
     onSettled: (n) => scheduler.settled(n),
     log,
   });
