@@ -106,6 +106,33 @@ for (const kind of testDatabaseKinds()) {
     }
   });
 
+  // Not on SQLite: node:sqlite waits for a lock synchronously, blocking this whole thread (both
+  // "nodes" here); and a cluster on SQLite keeps its limits per node (openShaper), not in SQL.
+  Deno.test({
+    name: `cluster shaping: a renewal that hangs gives the slot up before it can expire (${kind})`,
+    ignore: kind === "sqlite3",
+  }, async () => {
+    await using n = await twoNodes(kind);
+    const ttlMs = 6_000;
+    const a = new SqlShaper(clusterDb(n.stores[0]), { owner: "node-a", ttlMs });
+    try {
+      let lostAt = 0;
+      const acquiredAt = Date.now();
+      assert(await a.acquireConnection("hang.test", 1, () => lostAt = Date.now()));
+      // Another connection holds the row: node a's renewal waits for it (or fails).
+      await clusterDb(n.stores[1]).transaction().execute(async (trx) => {
+        await trx.updateTable("cluster_slots").set({ slot: 0 }).where("site", "=", "hang.test")
+          .execute();
+        await waitUntil(() => lostAt > 0, { timeoutMs: 2 * ttlMs, message: "slot given up" });
+      });
+      // Given up more than ttl/3 before the row expires (1 s of that allowed for timer delays).
+      const margin = acquiredAt + ttlMs - lostAt;
+      assert(margin >= ttlMs / 6, `given up only ${margin} ms before the row expires`);
+    } finally {
+      await a.close();
+    }
+  });
+
   Deno.test(`cluster shaping: the send rate is shared by all nodes (${kind})`, async () => {
     await using n = await twoNodes(kind);
     const [a, b] = n.stores.map((s, i) => new SqlShaper(clusterDb(s), { owner: `n${i}` }));
@@ -128,6 +155,15 @@ for (const kind of testDatabaseKinds()) {
       }
       assertEquals(granted, 10);
       assertEquals((await a.takeSends("rate-big.test", 11, rate)).ok, false, "n above the limit");
+      // Windows that ended long ago are deleted; the current ones stay.
+      const db = clusterDb(n.stores[0]);
+      await db.insertInto("cluster_rate")
+        .values({ site: "old.test", window_start: Date.now() - 3 * 86_400_000, used: 5 }).execute();
+      await b.prune();
+      const sites = (await db.selectFrom("cluster_rate").select("site").execute()).map((r) =>
+        r.site
+      );
+      assert(!sites.includes("old.test") && sites.includes("rate0.test"), sites.join());
     } finally {
       await a.close();
       await b.close();

@@ -49,6 +49,22 @@ Deno.test("an invalid field is named with what is wrong", () => {
     [{ ports: [70000] }, /ports\[0\]: /],
     [{ smtpp: {} }, /smtpp/],
     [{ database: { driver: "mysql" } }, /database\.connection: required for driver "mysql"/],
+    [
+      { delivery: { shaping: { "gmail.com": { cluster_max_connections: 0 } } } },
+      /delivery\.shaping\.gmail\.com\.cluster_max_connections: Must be at least 1/,
+    ],
+    [
+      { delivery: { shaping: { "*": { cluster_max_connections: "5" } } } },
+      /cluster_max_connections: Expected a whole number of connections or null/,
+    ],
+    [
+      { delivery: { shaping: { "*": { cluster_message_rate: 600 } } } },
+      /cluster_message_rate: Expected a rate such as "100\/m"/,
+    ],
+    [
+      { delivery: { shaping: { "*": { cluster_message_rate: "1000/2d" } } } },
+      /cluster_message_rate: The window of a cluster rate is at most one day/,
+    ],
   ];
   for (const [raw, message] of cases) {
     let error: unknown;

@@ -147,6 +147,12 @@ export interface SqlShaperOptions {
   log?: (line: string) => void;
 }
 
+/** Longest rate window (`cluster_message_rate`, checked by the config schema). */
+export const MAX_RATE_WINDOW_MS = 86_400_000;
+/** Windows that ended this long ago are deleted (`prune`), with an hour for clock skew. */
+const RATE_KEEP_MS = MAX_RATE_WINDOW_MS + 3_600_000;
+const PRUNE_EVERY_MS = 600_000;
+
 /** Cluster-wide limits in the shared database. */
 export class SqlShaper implements ClusterShaper {
   #db: Kysely<ClusterTables>;
@@ -156,13 +162,15 @@ export class SqlShaper implements ClusterShaper {
   #held = new Map<string, HeldSlot>();
   #timer: ReturnType<typeof setInterval>;
   #renewing = false;
+  #ratesUsed = false;
+  #prunedAt = Date.now();
 
   constructor(db: Kysely<ClusterTables>, options: SqlShaperOptions) {
     this.#db = db;
     this.#owner = options.owner;
     this.#ttlMs = options.ttlMs ?? 30_000;
     this.#log = options.log ?? (() => {});
-    this.#timer = setInterval(() => this.renew(), Math.max(50, this.#ttlMs / 6));
+    this.#timer = setInterval(() => this.#tick(), Math.max(50, this.#ttlMs / 6));
   }
 
   async acquireConnection(
@@ -203,6 +211,18 @@ export class SqlShaper implements ClusterShaper {
       }
     }
     return null;
+  }
+
+  #tick() {
+    this.renew().catch((error) => this.#log(`cluster slot renewal: ${error.message}`));
+    // Old rate windows are deleted by the nodes that use rates, every 10 minutes.
+    if (this.#ratesUsed && Date.now() - this.#prunedAt >= PRUNE_EVERY_MS) {
+      this.#ratesUsed = false;
+      this.#prunedAt = Date.now();
+      this.prune(RATE_KEEP_MS).catch((error) =>
+        this.#log(`cannot delete old cluster rate windows: ${error.message}`)
+      );
+    }
   }
 
   #hold(slot: HeldSlot): SiteSlot {
@@ -270,6 +290,7 @@ export class SqlShaper implements ClusterShaper {
     rate: { limit: number; windowMs: number },
   ): Promise<SendGrant> {
     site = siteKey(site);
+    this.#ratesUsed = true;
     const now = Date.now();
     const window = Math.floor(now / rate.windowMs) * rate.windowMs;
     const refused: SendGrant = { ok: false, retryAt: window + rate.windowMs };
@@ -295,8 +316,8 @@ export class SqlShaper implements ClusterShaper {
     return refused;
   }
 
-  /** Deletes rate windows older than `keepMs`. */
-  async prune(keepMs = 3_600_000): Promise<void> {
+  /** Deletes rate windows that started more than `keepMs` ago (keep the longest window). */
+  async prune(keepMs = RATE_KEEP_MS): Promise<void> {
     await this.#db.deleteFrom("cluster_rate").where("window_start", "<", Date.now() - keepMs)
       .execute();
   }

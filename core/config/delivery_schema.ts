@@ -100,7 +100,10 @@ export const shapingRule = z.object({
    * Messages to the site from the whole cluster per fixed window, e.g. "600/m" (the window is
    * the rate's duration); null for no cluster-wide rate.
    */
-  cluster_message_rate: rate.nullable().optional(),
+  cluster_message_rate: rate.refine(
+    (r) => r.per <= 86_400_000,
+    'The window of a cluster rate is at most one day, e.g. "50000/d"',
+  ).nullable().optional(),
   /** Units that may wait in a worker for a connection of one (source IP, site). */
   max_waiting: z.number().int().min(0).optional(),
   /** Delays after a remote 4xx, by attempt number (the last repeats). */
