@@ -85,11 +85,12 @@ export class FastmtaServer implements Server {
     // exec: the PID we track is the Deno process itself (all its worker threads included)
     this.#proc = spawn("fastmta", "bash", [
       "-c",
-      'exec "$0" run -A --v8-flags=--max-semi-space-size=2 "$1" serve --config "$2" >"$3" 2>&1',
+      'exec "$0" run -A "$4" "$1" serve --config "$2" >"$3" 2>&1',
       Deno.execPath(),
       this.#o.main,
       cfg,
       this.#log,
+      await v8FlagsOfStartTask(this.#o.repo),
     ], { cwd: this.#o.repo });
     const proc = this.#proc;
     const ok = await waitFor(
@@ -141,4 +142,12 @@ export class FastmtaServer implements Server {
   logHint(): string {
     return this.#log;
   }
+}
+
+/** The `--v8-flags=…` of `deno task start`: the bench runs fastmta as users do. */
+async function v8FlagsOfStartTask(repo: string): Promise<string> {
+  const denoJson = JSON.parse(await Deno.readTextFile(`${repo}/deno.json`));
+  const flags = String(denoJson.tasks?.start ?? "").match(/--v8-flags=\S+/)?.[0];
+  if (!flags) throw new Error(`${repo}/deno.json: the start task has no --v8-flags`);
+  return flags;
 }

@@ -13,7 +13,7 @@ import { SiteDispatcher } from "../core/schedule/dispatch.ts";
 import { RulesWatcher } from "../core/schedule/rules.ts";
 import { buildPools, DailyCounters, MxResolver } from "../core/delivery/mod.ts";
 import { openStore, type Store } from "../core/store/mod.ts";
-import { adminApp } from "../routes/mod.ts";
+import type { AdminContext } from "../routes/mod.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
@@ -175,12 +175,21 @@ export async function serve(configPath: string | null): Promise<void> {
       `created console user "admin" with password "${initialPassword}" (shown once; change it with "fastmta admin passwd admin")`,
     );
   }
-  const app = adminApp({ config, store, auth, startedAt, cluster });
+  // The console (Hono, Preact, Twind) is loaded on its first request: a node nobody browses
+  // keeps ~5 MB less heap, and start-up is shorter.
+  const adminContext: AdminContext = { config, store, auth, startedAt, cluster };
+  let adminFetch: Promise<Deno.ServeHandler> | null = null;
   const http = Deno.serve({
     hostname: config.admin.host,
     port: config.admin.port,
     onListen: () => {},
-  }, app.fetch);
+  }, async (request, info) => {
+    adminFetch ??= import("../routes/mod.ts").then(({ adminApp }) => {
+      const app = adminApp(adminContext);
+      return (req: Request, i: Deno.ServeHandlerInfo) => app.fetch(req, i);
+    });
+    return await (await adminFetch)(request, info);
+  });
 
   log(
     "serve",

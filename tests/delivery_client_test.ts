@@ -9,7 +9,12 @@ import { uniqueLoopbackIp } from "./helpers/net.ts";
 import { startSmtpSink } from "./helpers/smtp_sink.ts";
 import { startDeliveryEngine } from "./helpers/delivery_engine.ts";
 import { waitUntil } from "./helpers/wait.ts";
-import { dataSection, prepareBody, SmtpClientConnection } from "../core/delivery/smtp_client.ts";
+import {
+  dataParts,
+  dataSection,
+  prepareBody,
+  SmtpClientConnection,
+} from "../core/delivery/smtp_client.ts";
 import { MxResolver } from "../core/delivery/mx.ts";
 import { parseConfig } from "../core/config/mod.ts";
 import { readControlHeaders } from "../core/delivery/headers.ts";
@@ -57,6 +62,27 @@ Deno.test("bodies are dot-stuffed and bare LF becomes CRLF; the sink gets the or
   );
   assertEquals(decoder.decode(dataSection(encoder.encode(""))), ".\r\n");
   assertEquals(decoder.decode(dataSection(encoder.encode("x"))), "x\r\n.\r\n");
+  // The no-copy path writes the same bytes as the copying one, for every kind of body.
+  for (
+    const text of [
+      "",
+      "x",
+      "a\r\nb\r\n",
+      ".a\r\n",
+      "a\r\n.b\r\n",
+      "a\nb\r\n",
+      "a\r\nb",
+      "\r\n",
+      "\n",
+      "a\r\n\r\n.\r\n",
+    ]
+  ) {
+    const body = encoder.encode(text);
+    const joined = dataParts(body).map((p) => decoder.decode(p)).join("");
+    assertEquals(joined, decoder.decode(dataSection(body)), JSON.stringify(text));
+  }
+  const clean = encoder.encode("already\r\nclean\r\n");
+  assert(dataParts(clean)[0] === clean, "a wire-ready body is written without a copy");
 });
 
 Deno.test("8BITMIME and SMTPUTF8 are declared when needed and offered", async () => {

@@ -83,10 +83,8 @@ export interface Config {
   source: string | null;
 }
 
-/** Raised for a configuration that cannot be used; the message names the field. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
+import { ConfigError } from "./error.ts";
+export { ConfigError };
 
 /** Environment variables that override single values (documented in the README). */
 export const ENV_OVERRIDES: Record<string, string> = {

@@ -11,7 +11,8 @@
  * Reads config: ip_addressess (outbound, group_id, weight, daily_cap), delivery.pools,
  * delivery.default_pool, smtp.hostname.
  */
-import { type Config, ConfigError } from "../config/mod.ts";
+import type { Config } from "../config/mod.ts";
+import { ConfigError } from "../config/error.ts";
 
 /** One source IP as a member of a pool. `ip` null means the OS chooses (no outbound IPs). */
 export interface Source {

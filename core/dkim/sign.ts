@@ -15,10 +15,20 @@
  * Talks to: the store (key table, reloaded every `dkim.refresh_interval`). Reads config: dkim.*.
  */
 import { Buffer } from "node:buffer";
-// @ts-types="./_mailauth_sign.d.ts"
-import { dkimSign } from "mailauth/lib/dkim/sign.js";
+import type * as MailauthSign from "./_mailauth_sign.d.ts";
 import type { DkimKeyRecord } from "../store/mod.ts";
 import { MasterKey, openPrivateKey } from "./keys.ts";
+
+/**
+ * mailauth is loaded on the first message that has a key to sign with: it costs each isolate
+ * ~8 MB of heap, and most nodes sign nothing or only some domains.
+ */
+let mailauthSign: Promise<typeof MailauthSign> | null = null;
+function loadDkimSign(): Promise<typeof MailauthSign> {
+  return mailauthSign ??= import("mailauth/lib/dkim/sign.js") as unknown as Promise<
+    typeof MailauthSign
+  >;
+}
 
 /** What became of one message. */
 export type SignResult =
@@ -163,6 +173,7 @@ export class DkimSigner {
         })),
       };
       const input = Buffer.from(normalized.buffer, normalized.byteOffset, normalized.length);
+      const { dkimSign } = await loadDkimSign();
       result = await dkimSign(input, options);
     } catch (error) {
       return this.#fail(`cannot sign for ${found.domain}: ${(error as Error).message}`, body);

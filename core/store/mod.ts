@@ -7,7 +7,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { type Dialect, Kysely } from "kysely";
-import { type Config, ConfigError } from "../config/mod.ts";
+import type { Config } from "../config/mod.ts";
+import { ConfigError } from "../config/error.ts";
 import { log } from "../log.ts";
 import {
   ConnectionStringError,

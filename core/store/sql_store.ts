@@ -621,8 +621,12 @@ export class SqlStore implements Store {
     const row = await this.db.selectFrom("messages").select("body")
       .where("id", "=", messageId).executeTakeFirst();
     if (!row) return null;
-    // Drivers return a Buffer (often a view into a larger pool): copy out exactly the bytes.
+    // Drivers may return a view into a larger pooled buffer: then copy out exactly the bytes
+    // (node:sqlite returns a buffer of its own, kept as is).
     const body = row.body;
+    if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) {
+      return new Uint8Array(body.buffer, 0, body.byteLength);
+    }
     return new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
   }
 
