@@ -28,6 +28,7 @@ export type {
   DsnClaim,
   DsnRecipientRow,
   DsnWork,
+  InsertOptions,
   LeaseRequest,
   MessageStatus,
   MessageSummary,
