@@ -344,7 +344,7 @@ export class RabbitQueue implements Queue {
       );
     }
     if (kept > 0) {
-      this.#log(`queue: ${kept} unconfirmed messages had been delivered from the broker: kept`);
+      this.#log(`queue: ${kept} unconfirmed messages were being delivered already: kept`);
     }
     return removed;
   }
