@@ -10,6 +10,7 @@ import { migration0003 } from "./0003_delivery.ts";
 import { migration0004 } from "./0004_bounce_dkim.ts";
 import { migration0005 } from "./0005_cluster.ts";
 import { migration0006 } from "./0006_admin.ts";
+import { migration0007 } from "./0007_unconfirmed.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0004_bounce_dkim": migration0004,
   "0005_cluster": migration0005,
   "0006_admin": migration0006,
+  "0007_unconfirmed": migration0007,
 };
 
 /** Kysely migrations bound to one dialect. */

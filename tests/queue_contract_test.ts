@@ -1,7 +1,8 @@
 /**
  * One contract for every `Queue` implementation (embedded on SQLite, RabbitMQ on a vhost of its
  * own with PostgreSQL), then what only the broker queue does: delay tiers and re-parking, stale copies,
- * priorities, and refusing to accept while the broker is unreachable.
+ * priorities, refusing to accept while the broker is unreachable, and sweeping batches whose
+ * node died between the SQL commit and the broker's confirm.
  */
 import { Buffer } from "node:buffer";
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
@@ -22,6 +23,8 @@ interface Harness extends AsyncDisposable {
   accept: Queue;
   schedule: Queue;
   deliver: Queue;
+  /** Every queue's log lines. */
+  logs: string[];
 }
 
 async function harness(
@@ -43,7 +46,8 @@ async function harness(
   });
   const store = await openStore(config, "deliver", { log: () => {} });
   await store.migrate();
-  const log = () => {};
+  const logs: string[] = [];
+  const log = (line: string) => logs.push(line);
   const accept = await openQueue(config, store, { role: "accept", log });
   const schedule = await openQueue(config, store, { role: "schedule", log });
   const deliver = await openQueue(config, store, { role: "deliver", log });
@@ -53,6 +57,7 @@ async function harness(
     accept,
     schedule,
     deliver,
+    logs,
     async [Symbol.asyncDispose]() {
       await accept.close();
       await schedule.close();
@@ -268,4 +273,114 @@ Deno.test("rabbitmq queue: no accept while the broker is unreachable, then recov
   await h.accept.enqueue([m]);
   const [unit] = await leaseN(h.schedule, 1);
   assertEquals(unit.messageId, m.id);
+});
+
+/** Ids of the messages still marked as not confirmed by the broker. */
+async function unconfirmedIds(store: SqlStore): Promise<string[]> {
+  const rows = await store.db.selectFrom("messages").select("id")
+    .where("unconfirmed_since", "is not", null).orderBy("id").execute();
+  return rows.map((r) => r.id);
+}
+
+/** Rows left of these messages in messages, queue and recipients. */
+async function rowsOf(store: SqlStore, ids: string[]): Promise<number> {
+  let n = 0;
+  for (const [table, column] of [["messages", "id"], ["queue", "message_id"]] as const) {
+    n += (await store.db.selectFrom(table).select(column).where(column, "in", ids).execute())
+      .length;
+  }
+  n += (await store.db.selectFrom("recipients").select("id").where("message_id", "in", ids)
+    .execute()).length;
+  return n;
+}
+
+const YEAR = 365 * 86_400_000;
+
+Deno.test("rabbitmq queue: an accepted batch is marked confirmed before enqueue returns", async () => {
+  await using h = await harness("rabbitmq");
+  const batch = [message(["a@one.test"]), message(["b@one.test", "c@two.test"])];
+  await h.accept.enqueue(batch);
+  assertEquals(await unconfirmedIds(h.store), []);
+  assertEquals((await h.store.counts(Date.now())).queued, 3);
+  assertEquals((await h.store.listMessages({ limit: 10 })).length, 2);
+});
+
+Deno.test("rabbitmq queue: a batch committed but never confirmed is swept after the grace", async () => {
+  // The grace comes from the config (default 10 min); the rows get commit times in the past.
+  // (A long lease time keeps the periodic sweep out of the way: its first tick is after 60 s.)
+  await using h = await harness("rabbitmq", {
+    rabbitmq: { unconfirmed_grace: "2m" },
+    queue: { lease_time: "4m" },
+  });
+  const schedule = h.schedule as RabbitQueue;
+  const now = Date.now();
+  // What the accept path commits before publishing, from a node that then died (kill -9).
+  const crashed = [message(["a@one.test", "b@two.test"]), message(["c@one.test"])];
+  await h.store.insertMessages(crashed, { unconfirmedSince: now - 121_000 });
+  // A batch of a live node still waiting for its confirms: younger than the grace.
+  const waiting = message(["d@one.test"]);
+  await h.store.insertMessages([waiting], { unconfirmedSince: now - 119_000 });
+  assertEquals((await h.store.counts(now)).queued, 0, "unconfirmed rows are not queued");
+  assertEquals(await h.store.listMessages({ limit: 10 }), []);
+
+  assertEquals(await schedule.sweepUnconfirmed(now), 2);
+  assertEquals(await rowsOf(h.store, crashed.map((m) => m.id)), 0);
+  assertEquals(await unconfirmedIds(h.store), [waiting.id]);
+  assert(
+    h.logs.some((l) => /^queue: removed 2 messages never confirmed by the broker/.test(l)),
+    h.logs.join("\n"),
+  );
+
+  // Every node sweeps: two at once (and again) remove nothing more.
+  const other = await openQueue(h.config, h.store, { role: "schedule", log: () => {} });
+  try {
+    assertEquals(
+      await Promise.all([
+        schedule.sweepUnconfirmed(now),
+        (other as RabbitQueue).sweepUnconfirmed(now),
+      ]),
+      [0, 0],
+    );
+  } finally {
+    await other.close();
+  }
+  // Once it is older than the grace too, the waiting batch goes the same way.
+  assertEquals(await schedule.sweepUnconfirmed(now + 2_000), 1);
+  assertEquals(await rowsOf(h.store, [waiting.id]), 0);
+});
+
+Deno.test("rabbitmq queue: the schedule role sweeps by itself", async () => {
+  await using h = await harness("rabbitmq", { rabbitmq: { unconfirmed_grace: "1m" } });
+  const crashed = message(["a@one.test"]);
+  await h.store.insertMessages([crashed], { unconfirmedSince: Date.now() - 61_000 });
+  // The lease sweep runs every second here; it sweeps unconfirmed rows every 6 s (grace / 10).
+  await waitUntil(async () => await rowsOf(h.store, [crashed.id]) === 0, {
+    timeoutMs: 15_000,
+    message: "the crashed batch swept",
+  });
+});
+
+Deno.test("rabbitmq queue: confirmed messages are never swept", async () => {
+  await using h = await harness("rabbitmq");
+  const schedule = h.schedule as RabbitQueue;
+  const [queued, deferred] = [message(["a@one.test"]), message(["b@two.test"])];
+  await h.accept.enqueue([queued, deferred]);
+  const units = await leaseN(h.schedule, 2);
+  const unit = units.find((u) => u.messageId === deferred.id)!;
+  await settle(h, [outcome(unit, { "b@two.test": "deferred" }, Date.now() + 60_000)]);
+  // A year later (if nothing else happened), nothing is unconfirmed, so nothing goes.
+  assertEquals(await schedule.sweepUnconfirmed(Date.now() + YEAR), 0);
+  assertEquals(await rowsOf(h.store, [queued.id, deferred.id]), 6);
+  const status = await h.store.messageStatus(deferred.id);
+  assertEquals(status!.recipients.map((r) => r.state), ["deferred"]);
+
+  // A batch the broker confirmed whose node died before clearing the mark, and that another
+  // node then delivered: kept (and unmarked), not deleted under the delivery log.
+  const late = message(["c@one.test"]);
+  await h.store.insertMessages([late], { unconfirmedSince: Date.now() - YEAR });
+  await h.store.db.updateTable("queue").set({ copy_seq: 1, state: "done" })
+    .where("message_id", "=", late.id).execute();
+  assertEquals(await schedule.sweepUnconfirmed(), 0);
+  assertEquals(await rowsOf(h.store, [late.id]), 3);
+  assertEquals(await unconfirmedIds(h.store), []);
 });

@@ -12,6 +12,7 @@ import {
 } from "./helpers/databases.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 import type { NewMessage, UnitOutcome } from "../core/queue/contracts.ts";
+import { confirmMessages, sweepUnconfirmed } from "../core/queue/_units_sql.ts";
 
 const T0 = 1_750_000_000_000;
 
@@ -408,6 +409,78 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
     assertEquals(lost, 0);
     assertEquals((await store.counts(T0)).delivered, 2_400);
   },
+
+  "unconfirmed messages (broker queue) are left out of counts and the list until confirmed": async (
+    store,
+  ) => {
+    const plain = message(["a@x.test"]);
+    const marked = [message(["a@x.test", "b@y.test"]), message(["c@x.test"])];
+    await store.insertMessages([plain]);
+    await store.insertMessages(marked, { unconfirmedSince: T0 });
+    const flags = await store.db.selectFrom("messages").select(["id", "unconfirmed_since"])
+      .orderBy("id").execute();
+    assertEquals(
+      flags.map((r) => [r.id, r.unconfirmed_since === null ? null : Number(r.unconfirmed_since)]),
+      [[plain.id, null], [marked[0].id, T0], [marked[1].id, T0]],
+    );
+    assertEquals((await store.counts(T0)).queued, 1);
+    assertEquals((await store.listMessages({ limit: 10 })).map((m) => m.id), [plain.id]);
+    await confirmMessages(store.db, marked.map((m) => m.id));
+    assertEquals((await store.counts(T0)).queued, 4);
+    assertEquals((await store.listMessages({ limit: 10 })).length, 3);
+    const left = await store.db.selectFrom("messages").select("id")
+      .where("unconfirmed_since", "is not", null).execute();
+    assertEquals(left, []);
+  },
+
+  "the unconfirmed sweep removes old orphans only, keeps settled ones, twice at once is safe":
+    async (store, db) => {
+      const grace = 600_000;
+      const orphans = Array.from({ length: 5 }, () => message(["a@x.test", "b@y.test"]));
+      const young = message(["a@x.test"]);
+      const confirmed = message(["a@x.test"]);
+      const settled = message(["a@x.test"]); // its node died after the confirm, before the UPDATE
+      await store.insertMessages(orphans, { unconfirmedSince: T0 - grace - 1 });
+      await store.insertMessages([settled], { unconfirmedSince: T0 - grace - 1 });
+      await store.insertMessages([young], { unconfirmedSince: T0 - grace + 1 });
+      await store.insertMessages([confirmed]);
+      await store.db.updateTable("queue").set({ copy_seq: 1 })
+        .where("message_id", "=", settled.id).execute();
+      const other = await db.open("admin");
+      try {
+        // Two nodes sweep at once, two messages per pass, until a pass finds less than that.
+        const sweep = async (s: SqlStore) => {
+          let removed = 0;
+          for (;;) {
+            const r = await sweepUnconfirmed(s.db, s.dialect, T0 - grace, 2);
+            removed += r.removed;
+            if (r.found < 2) return removed;
+          }
+        };
+        // (SQLite: one after the other. Its connections here share one thread, and a second
+        // writer would block that thread waiting for the first.)
+        const removed = store.dialect === "sqlite3"
+          ? [await sweep(store), await sweep(other)]
+          : await Promise.all([sweep(store), sweep(other)]);
+        assertEquals(removed[0] + removed[1], orphans.length, JSON.stringify(removed));
+        assertEquals(await sweep(other), 0);
+      } finally {
+        await other.close();
+      }
+      const ids = orphans.map((m) => m.id);
+      for (const table of ["queue", "recipients"] as const) {
+        const rows = await store.db.selectFrom(table).select("message_id")
+          .where("message_id", "in", ids).execute();
+        assertEquals(rows, [], `${table} rows of swept messages`);
+      }
+      const rest = await store.db.selectFrom("messages").select(["id", "unconfirmed_since"])
+        .orderBy("id").execute();
+      assertEquals(
+        rest.map((r) => [r.id, r.unconfirmed_since === null ? null : Number(r.unconfirmed_since)]),
+        [[young.id, T0 - grace + 1], [confirmed.id, null], [settled.id, null]],
+      );
+      assertEquals((await store.counts(T0)).queued, 2); // confirmed + settled; young hidden
+    },
 
   "health reports ok while the database answers; body size limit": async (store) => {
     const health = store.health();

@@ -23,6 +23,7 @@ import { dueUnitsQuery, openStore, SqlStore, StoreUnavailableError } from "../co
 import type { Tables } from "../core/store/tables.ts";
 import { migrationsFor } from "../migrations/mod.ts";
 import type { NewMessage } from "../core/queue/contracts.ts";
+import { confirmMessages, sweepUnconfirmed } from "../core/queue/_units_sql.ts";
 
 type Responder = (query: CompiledQuery) => Partial<QueryResult<unknown>>;
 
@@ -106,6 +107,11 @@ Deno.test("mssql: the migrations compile to T-SQL types", async () => {
   assertMatch(ddl, /"id" bigint identity primary key/);
   assertMatch(ddl, /"reply" nvarchar\(max\)/);
   assertMatch(ddl, /create index "queue_state_due" on "queue" \("state", "due_at"\)/);
+  assertMatch(ddl, /alter table "messages" add "unconfirmed_since" bigint/);
+  assertMatch(
+    ddl,
+    /create index "messages_unconfirmed" on "messages" \("unconfirmed_since"\) where "unconfirmed_since" is not null/,
+  );
   assert(!/bytea|longblob|bigserial|auto_increment|autoincrement/i.test(ddl), ddl);
 });
 
@@ -181,6 +187,32 @@ Deno.test("mssql: every store call compiles to T-SQL within the parameter limit"
   assertTsql(statements);
   assert(statements.some((s) => /^select top\(1\) "due_at" from "queue"/.test(s.sql)));
   assert(statements.some((s) => /^select top\(50\) "id", "sender"/.test(s.sql)));
+});
+
+Deno.test("mssql: the unconfirmed mark and its sweep compile to T-SQL", async () => {
+  const { db, statements } = recordingKysely((query) => {
+    if (query.sql.startsWith('select top(500) "id" from "messages"')) {
+      return { rows: [{ id: "m1" }, { id: "m2" }, { id: "m3" }] };
+    }
+    if (/^(update|delete)/.test(query.sql)) return { numAffectedRows: 2n };
+    if (query.sql.includes("exists")) return { rows: [{ id: "m2" }] }; // settled once: kept
+    return {};
+  });
+  const store = new SqlStore(db, "mssql", () => db.destroy());
+  await store.insertMessages([message(1, 2)], { unconfirmedSince: T0 });
+  const insert = statements.find((s) => s.sql.startsWith('insert into "messages"'))!;
+  assertMatch(insert.sql, /"body", "unconfirmed_since"\) values \(@1,/);
+  await confirmMessages(db, ["m1"]);
+  const result = await sweepUnconfirmed(db, "mssql", T0, 500);
+  assertEquals(result, { found: 3, removed: 2, kept: 1 });
+  assertTsql(statements);
+  const sql = statements.map((s) => s.sql).join(";\n");
+  assertMatch(sql, /update "messages" set "unconfirmed_since" = @1 where "id" in \(@2\)/);
+  assertMatch(
+    sql,
+    /delete from "messages" where "id" in \(@1, @2\) and "unconfirmed_since" is not null/,
+  );
+  assertMatch(sql, /delete from "queue" where "message_id" in \(@1, @2\) and not exists/);
 });
 
 Deno.test("mssql: tedious loads and an unreachable server is a clear, fast error", async () => {

@@ -98,6 +98,14 @@ export const configSchema = z.object({
     reconnect_max: duration.default(5_000),
     /** Whether this node consumes the inject queue. */
     inject: z.boolean().default(true),
+    /**
+     * Messages committed but still not confirmed by the broker after this long (their node
+     * died in between; the client was never told 250) are deleted by the sweep. Far longer
+     * than the 30 s confirm timeout, so that no batch still waiting for its confirm is taken.
+     */
+    unconfirmed_grace: duration.pipe(
+      z.number().min(60_000, "Expected at least 1 minute (the confirm timeout is 30 s)"),
+    ).default(600_000),
   }).optional(),
   cluster: z.object({
     /** How often a node writes its heartbeat row. */

@@ -1,9 +1,12 @@
 /**
  * The few SQL reads and writes the RabbitMQ queue needs besides the store's own insert and
  * settle: the current state of units (to recognise stale copies), what a retry copy carries,
- * and undoing an accept the broker did not confirm. Batched: one statement per call and chunk.
+ * undoing an accept the broker did not confirm, clearing the "not yet confirmed" mark of a
+ * confirmed batch, and sweeping batches whose node died before either. Batched: one statement
+ * per call and chunk.
  */
-import type { Kysely } from "kysely";
+import type { ExpressionBuilder, Kysely } from "kysely";
+import type { Dialect } from "../../migrations/mod.ts";
 import type { Tables } from "../store/tables.ts";
 
 const CHUNK = 500;
@@ -83,4 +86,91 @@ export async function forgetMessages(db: Kysely<Tables>, messageIds: string[]): 
       await trx.deleteFrom("messages").where("id", "in", part).execute();
     }
   });
+}
+
+/**
+ * Clears the "not yet confirmed" mark (`messages.unconfirmed_since`) of a batch the broker
+ * confirmed: one UPDATE per batch (the acceptor's batches are at most 500 messages).
+ */
+export async function confirmMessages(db: Kysely<Tables>, messageIds: string[]): Promise<void> {
+  for (const part of chunks(messageIds)) {
+    await db.updateTable("messages").set({ unconfirmed_since: null })
+      .where("id", "in", part).execute();
+  }
+}
+
+/** What one sweep of unconfirmed messages did. */
+export interface SweepResult {
+  /** Messages still marked since before the cutoff (at most the limit). */
+  found: number;
+  /** Of those, deleted with their units and recipients. */
+  removed: number;
+  /** Of those, kept and marked confirmed: a node already settled one of their units. */
+  kept: number;
+}
+
+/** A unit of the message was leased and settled (its copy moved on): the broker had it. */
+function settledOnce(eb: ExpressionBuilder<Tables, "messages">) {
+  return eb.exists(
+    eb.selectFrom("queue").select("queue.id")
+      .whereRef("queue.message_id", "=", "messages.id").where("queue.copy_seq", ">", 0),
+  );
+}
+
+/**
+ * One bounded pass over messages still marked unconfirmed since before `cutoff`: their node
+ * died between the SQL commit and clearing the mark, so the client never heard 250 (it retries)
+ * and, in the usual case, no broker message refers to them. Those are deleted with their units
+ * and recipients. If a unit of one was settled after all (the broker had confirmed, the node
+ * died just before the UPDATE), it is kept and its mark cleared instead.
+ *
+ * Safe with several nodes sweeping at once: the DELETE of `messages` re-checks the mark, and
+ * units and recipients go only for messages that no longer exist (this transaction sees its own
+ * delete; a concurrent sweeper's rows are locked until it commits). Returns what it did.
+ */
+export async function sweepUnconfirmed(
+  db: Kysely<Tables>,
+  dialect: Dialect,
+  cutoff: number,
+  limit: number,
+): Promise<SweepResult> {
+  let select = db.selectFrom("messages").select("id")
+    .where("unconfirmed_since", "is not", null).where("unconfirmed_since", "<", cutoff);
+  select = dialect === "mssql" ? select.top(limit) : select.limit(limit);
+  const ids = (await select.execute()).map((row) => row.id);
+  if (ids.length === 0) return { found: 0, removed: 0, kept: 0 };
+  const seen = await db.selectFrom("messages").select("id")
+    .where("id", "in", ids).where(settledOnce).execute();
+  const kept = new Set(seen.map((row) => row.id));
+  if (kept.size > 0) {
+    await db.updateTable("messages").set({ unconfirmed_since: null })
+      .where("id", "in", [...kept]).execute();
+  }
+  const orphans = ids.filter((id) => !kept.has(id));
+  if (orphans.length === 0) return { found: ids.length, removed: 0, kept: kept.size };
+  const removed = await db.transaction().execute(async (trx) => {
+    const deleted = await trx.deleteFrom("messages")
+      .where("id", "in", orphans)
+      .where("unconfirmed_since", "is not", null).where("unconfirmed_since", "<", cutoff)
+      .where((eb) => eb.not(settledOnce(eb)))
+      .executeTakeFirst();
+    const n = Number(deleted.numDeletedRows);
+    if (n === 0) return 0; // another node swept them first
+    await trx.deleteFrom("recipients").where("message_id", "in", orphans)
+      .where((eb) =>
+        eb.not(eb.exists(
+          eb.selectFrom("messages").select("messages.id")
+            .whereRef("messages.id", "=", "recipients.message_id"),
+        ))
+      ).execute();
+    await trx.deleteFrom("queue").where("message_id", "in", orphans)
+      .where((eb) =>
+        eb.not(eb.exists(
+          eb.selectFrom("messages").select("messages.id")
+            .whereRef("messages.id", "=", "queue.message_id"),
+        ))
+      ).execute();
+    return n;
+  });
+  return { found: ids.length, removed, kept: kept.size };
 }

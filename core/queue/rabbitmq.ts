@@ -4,9 +4,13 @@
  * one small JSON `QueuedUnit` per delivery unit in a durable (quorum) work queue per priority
  * level, and retries parked in per-TTL delay queues that dead-letter back (core/queue/delay.ts).
  *
- * - enqueue (accept role): SQL commit of the batch, then publish its units and wait for the
- *   broker's confirms (one wait per batch). Only then does the caller say "yes". A batch the
- *   broker did not confirm is deleted from SQL again and the caller says "try again".
+ * - enqueue (accept role): SQL commit of the batch, its messages marked "not yet confirmed"
+ *   (`messages.unconfirmed_since`), then publish its units and wait for the broker's confirms
+ *   (one wait per batch), then clear the mark (one UPDATE per batch). Only then does the caller
+ *   say "yes". A batch the broker did not confirm is deleted from SQL again and the caller says
+ *   "try again". If the node dies in between, the marked rows are orphans nobody refers to: the
+ *   schedule role of every node sweeps messages still marked after `rabbitmq.unconfirmed_grace`
+ *   (default 10 min, far beyond the 30 s confirm timeout), in bounded batches.
  * - lease (schedule role): units arrive pushed (manual ack, prefetch bounded); the scheduler
  *   takes them in priority order. Each is checked against SQL in one query per batch: a copy
  *   that is no longer the unit's live copy (`queue.copy_seq`) is dropped (acked), one that is
@@ -42,10 +46,20 @@ import {
 } from "./broker.ts";
 import { pickTier } from "./delay.ts";
 import type { OpenQueueOptions, Queue, QueueRole } from "./mod.ts";
-import { forgetMessages, unitOrigins, unitStates } from "./_units_sql.ts";
+import {
+  confirmMessages,
+  forgetMessages,
+  sweepUnconfirmed,
+  unitOrigins,
+  unitStates,
+} from "./_units_sql.ts";
 
 /** How long a batch may wait for the broker's confirms before it counts as not durable. */
 const CONFIRM_TIMEOUT_MS = 30_000;
+
+/** Most unconfirmed messages one sweep statement removes, and most statements per sweep. */
+const UNCONFIRMED_SWEEP_BATCH = 500;
+const UNCONFIRMED_SWEEP_ROUNDS = 20;
 
 /** One pushed message and the channel (generation) that must ack it. */
 interface Delivery {
@@ -134,6 +148,9 @@ export class RabbitQueue implements Queue {
   #listeners: (() => void)[] = [];
   #notifyScheduled = false;
   #sweepTimer: ReturnType<typeof setInterval> | null = null;
+  // Schedule role: the periodic sweep of unconfirmed messages (one at a time).
+  #nextUnconfirmedSweep = 0;
+  #unconfirmedSweep: Promise<unknown> | null = null;
 
   constructor(
     config: Config,
@@ -162,7 +179,10 @@ export class RabbitQueue implements Queue {
     await this.#link.start();
     if (this.#role === "schedule") {
       const every = Math.max(1_000, Math.min(60_000, this.#config.queue.lease_time / 4));
-      this.#sweepTimer = setInterval(() => this.#sweep(), every);
+      this.#sweepTimer = setInterval(() => {
+        this.#sweep();
+        this.#sweepUnconfirmedSometimes();
+      }, every);
     }
   }
 
@@ -253,7 +273,8 @@ export class RabbitQueue implements Queue {
     if (messages.length === 0) return;
     const ch = this.#publisher;
     if (!ch || !this.#link.up) throw new BrokerUnavailableError();
-    await this.#store.insertMessages(messages);
+    const ids = messages.map((m) => m.id);
+    await this.#store.insertMessages(messages, { unconfirmedSince: Date.now() });
     try {
       const now = Date.now();
       const published: Promise<void>[] = [];
@@ -277,11 +298,68 @@ export class RabbitQueue implements Queue {
       }
       await withTimeout(Promise.all(published), CONFIRM_TIMEOUT_MS, "a batch");
     } catch (error) {
-      await forgetMessages(this.#store.db, messages.map((m) => m.id)).catch((e) =>
-        this.#log(`queue: cannot remove unconfirmed messages: ${(e as Error).message}`)
-      );
+      await this.#forget(ids);
       throw new BrokerUnavailableError((error as Error).message);
     }
+    try {
+      await confirmMessages(this.#store.db, ids);
+    } catch (error) {
+      // Not marked confirmed: undone like an unconfirmed batch (or, if the database is gone
+      // too, left to the sweep); the client retries.
+      await this.#forget(ids);
+      throw error;
+    }
+  }
+
+  async #forget(ids: string[]) {
+    await forgetMessages(this.#store.db, ids).catch((e) =>
+      this.#log(`queue: cannot remove unconfirmed messages: ${(e as Error).message}`)
+    );
+  }
+
+  /**
+   * Deletes messages still marked unconfirmed `rabbitmq.unconfirmed_grace` before `now` (their
+   * node died between the SQL commit and the broker's confirm), in batches of 500, at most
+   * 10 000 per call; logs and returns how many. Any node may run it at any time.
+   */
+  async sweepUnconfirmed(now = Date.now()): Promise<number> {
+    const cutoff = now - this.#config.rabbitmq!.unconfirmed_grace;
+    let removed = 0;
+    let kept = 0;
+    for (let round = 0; round < UNCONFIRMED_SWEEP_ROUNDS; round++) {
+      const result = await sweepUnconfirmed(
+        this.#store.db,
+        this.#store.dialect,
+        cutoff,
+        UNCONFIRMED_SWEEP_BATCH,
+      );
+      removed += result.removed;
+      kept += result.kept;
+      if (result.found < UNCONFIRMED_SWEEP_BATCH) break;
+    }
+    if (removed > 0) {
+      this.#log(
+        `queue: removed ${removed} messages never confirmed by the broker (their node stopped ` +
+          `between the database commit and the confirm; the clients were not told 250)`,
+      );
+    }
+    if (kept > 0) {
+      this.#log(`queue: ${kept} unconfirmed messages were being delivered already: kept`);
+    }
+    return removed;
+  }
+
+  /** From the periodic timer: a sweep every minute or so (a tenth of the grace when shorter). */
+  #sweepUnconfirmedSometimes() {
+    const now = Date.now();
+    if (this.#unconfirmedSweep || now < this.#nextUnconfirmedSweep) return;
+    const grace = this.#config.rabbitmq!.unconfirmed_grace;
+    this.#nextUnconfirmedSweep = now + Math.min(60_000, Math.max(1_000, grace / 10));
+    this.#unconfirmedSweep = this.sweepUnconfirmed(now)
+      .catch((error) =>
+        this.#log(`queue: sweep of unconfirmed messages failed: ${(error as Error).message}`)
+      )
+      .finally(() => this.#unconfirmedSweep = null);
   }
 
   #take(limit: number): Delivery[] {
@@ -489,6 +567,7 @@ export class RabbitQueue implements Queue {
 
   async close(): Promise<void> {
     if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    await this.#unconfirmedSweep; // the caller closes the store next
     await this.#link.close();
   }
 }

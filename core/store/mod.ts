@@ -29,6 +29,7 @@ export type {
   DsnClaim,
   DsnRecipientRow,
   DsnWork,
+  InsertOptions,
   LeaseRequest,
   MessageStatus,
   MessageSummary,

@@ -30,6 +30,7 @@ import type {
   DkimKeyRecord,
   DsnClaim,
   DsnWork,
+  InsertOptions,
   LeaseRequest,
   MessageStatus,
   MessageSummary,
@@ -294,12 +295,12 @@ export class SqlStore implements Store {
     return this.dialect === "mssql" ? query.top(limit) : query.limit(limit);
   }
 
-  insertMessages(messages: NewMessage[]): Promise<void> {
+  insertMessages(messages: NewMessage[], options: InsertOptions = {}): Promise<void> {
     if (messages.length === 0) return Promise.resolve();
-    return this.#insertMessages(messages);
+    return this.#insertMessages(messages, options.unconfirmedSince);
   }
 
-  async #insertMessages(messages: NewMessage[]): Promise<void> {
+  async #insertMessages(messages: NewMessage[], unconfirmedSince?: number): Promise<void> {
     const messageRows: Insertable<MessagesTable>[] = [];
     const unitRows: Insertable<QueueTable>[] = [];
     const recipientRows: Insertable<RecipientsTable>[] = [];
@@ -314,6 +315,8 @@ export class SqlStore implements Store {
         client_ip: m.clientIp,
         meta: m.meta ? JSON.stringify(m.meta) : null,
         body: asBuffer(m.body),
+        // Only the broker queue marks; the embedded queue's statement stays as it was.
+        ...(unconfirmedSince === undefined ? {} : { unconfirmed_since: unconfirmedSince }),
       });
       for (const { unitId, domain, recipients: addresses } of unitsOf(m)) {
         unitRows.push({
@@ -357,7 +360,8 @@ export class SqlStore implements Store {
     }
     await this.#transaction(async (trx) => {
       // Bodies can be large: statements are cut by body bytes as well as by row count.
-      for (const part of bodyChunks(messageRows, rowsPerInsert(this.dialect, 9))) {
+      const columns = Object.keys(messageRows[0]).length;
+      for (const part of bodyChunks(messageRows, rowsPerInsert(this.dialect, columns))) {
         await trx.executeQuery(insertRowsQuery(this.dialect, "messages", part));
       }
       for (const tail of tails) {
@@ -638,6 +642,13 @@ export class SqlStore implements Store {
       .select((eb) => eb.fn.countAll<number>().as("n"))
       .where("state", "=", "queued").where("lease_owner", "is not", null)
       .where("due_at", ">", now).executeTakeFirst();
+    // Messages the broker has not confirmed (yet, or ever: see core/queue/rabbitmq.ts) are not
+    // queued from anyone's point of view. Few rows, found through `messages_unconfirmed`.
+    const unconfirmed = await this.db.selectFrom("messages")
+      .innerJoin("recipients", "recipients.message_id", "messages.id")
+      .select((eb) => ["recipients.state as state", eb.fn.countAll<number>().as("n")])
+      .where("messages.unconfirmed_since", "is not", null)
+      .groupBy("recipients.state").execute();
     const counts: QueueCounts = {
       queued: 0,
       deferred: 0,
@@ -647,6 +658,9 @@ export class SqlStore implements Store {
       in_flight_units: Number(inFlight?.n ?? 0),
     };
     for (const row of byState) counts[row.state] = Number(row.n);
+    for (const row of unconfirmed) {
+      counts[row.state] = Math.max(0, counts[row.state] - Number(row.n));
+    }
     return counts;
   }
 
@@ -931,6 +945,7 @@ export class SqlStore implements Store {
   async listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]> {
     let query = this.db.selectFrom("messages")
       .select(["id", "sender", "created_at", "size", "recipient_count"])
+      .where("unconfirmed_since", "is", null) // not accepted (yet): see core/queue/rabbitmq.ts
       .orderBy("id", "desc");
     query = this.#limit(query, options.limit);
     if (options.before) query = query.where("id", "<", options.before);

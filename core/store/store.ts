@@ -37,6 +37,15 @@ export interface SettleOptions {
   nodeId?: string;
 }
 
+/** How `insertMessages` marks the rows it writes. */
+export interface InsertOptions {
+  /**
+   * The broker queue (core/queue/rabbitmq.ts): mark the messages as not yet confirmed by the
+   * broker, since this time (`messages.unconfirmed_since`). Without it they count as confirmed.
+   */
+  unconfirmedSince?: number;
+}
+
 /** Recipient counts by state, plus units currently leased. */
 export type QueueCounts = Record<RecipientState, number> & { in_flight_units: number };
 
@@ -201,7 +210,7 @@ export interface Store {
   /** The largest message body the database can store, or null when it has no such limit. */
   maxBodyBytes(): Promise<number | null>;
   /** Makes a batch of accepted messages durable in one transaction (group commit). */
-  insertMessages(messages: NewMessage[]): Promise<void>;
+  insertMessages(messages: NewMessage[], options?: InsertOptions): Promise<void>;
   /** Claims up to `limit` due units for `leaseMs`. */
   leaseDue(request: LeaseRequest): Promise<LeasedUnit[]>;
   /** Records outcomes in one transaction; returns how many had lost their lease. */

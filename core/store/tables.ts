@@ -12,6 +12,11 @@ export interface MessagesTable {
   client_ip: string | null;
   meta: string | null;
   body: Uint8Array;
+  /**
+   * Broker queue only (0007): when the batch was committed before the broker confirmed its
+   * units; null (the default) once confirmed, and always in embedded mode.
+   */
+  unconfirmed_since: number | null;
 }
 
 /** `queue`: delivery units (message × destination domain). */
