@@ -9,9 +9,9 @@ import { CompiledQuery, type Insertable, type Kysely } from "kysely";
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { createTestDatabase, testDatabaseKinds } from "./helpers/databases.ts";
 import { dueUnitsQuery, type SqlStore } from "../core/store/mod.ts";
-import { PG_TYPES } from "../core/store/sql_store.ts";
+import { PG_TYPES, unitRecipientsQuery } from "../core/store/sql_store.ts";
 import { insertRowsQuery } from "../core/store/bulk_insert.ts";
-import type { QueueTable, Tables } from "../core/store/tables.ts";
+import type { QueueTable, RecipientsTable, Tables } from "../core/store/tables.ts";
 
 const ROWS = 200_000;
 const NOW = 1_750_000_000_000;
@@ -43,6 +43,31 @@ async function fill(db: Kysely<Tables>, dialect: SqlStore["dialect"]): Promise<n
     await db.executeQuery(insertRowsQuery(dialect, "queue", rows, PG_TYPES.queue));
   }
   return ROWS / ((performance.now() - started) / 1000);
+}
+
+function unitId(i: number): string {
+  return `m${i.toString(36).padStart(8, "0")}.0`;
+}
+
+/** One recipient per queue row, open where the unit is queued. */
+async function fillRecipients(db: Kysely<Tables>, dialect: SqlStore["dialect"]) {
+  for (let start = 0; start < ROWS; start += INSERT_ROWS) {
+    const rows: Omit<Insertable<RecipientsTable>, "category" | "dsn">[] = [];
+    for (let i = start; i < Math.min(ROWS, start + INSERT_ROWS); i++) {
+      const done = i % 4 !== 0;
+      rows.push({
+        unit_id: unitId(i),
+        message_id: `m${i.toString(36).padStart(8, "0")}`,
+        address: `r${i}@d${i % 5_000}.example`,
+        state: done ? "delivered" : "queued",
+        attempts: done ? 1 : 0,
+        last_code: null,
+        last_reply: null,
+        updated_at: NOW,
+      });
+    }
+    await db.executeQuery(insertRowsQuery(dialect, "recipients", rows, PG_TYPES.recipients));
+  }
 }
 
 async function analyze(store: SqlStore) {
@@ -104,6 +129,20 @@ for (const kind of testDatabaseKinds()) {
         const forDomain = store.db.selectFrom("queue").select(["id", "due_at"])
           .where("domain", "=", "d42.example").where("state", "=", "queued");
         assertUsesIndex(kind, await explain(store, forDomain.compile()), "queue_domain_state");
+
+        // A lease batch's recipients: by recipients_unit, never through every open recipient
+        // (recipients_state), or each lease would cost more as the queue grows.
+        await fillRecipients(store.db, store.dialect);
+        await store.db.executeQuery(
+          CompiledQuery.raw(kind === "mysql" ? "analyze table recipients" : "analyze recipients"),
+        );
+        const unitIds = Array.from({ length: 200 }, (_, i) => unitId(i * 4));
+        const recipientsPlan = await explain(store, unitRecipientsQuery(store.db, unitIds));
+        assert(
+          recipientsPlan.includes("recipients_unit") &&
+            !recipientsPlan.includes("recipients_state"),
+          `${kind}: lease's recipients query does not read recipients_unit:\n${recipientsPlan}`,
+        );
 
         // And the real call: the 1 000 due units (every 200th of 200 000), oldest first.
         const started = performance.now();

@@ -66,10 +66,15 @@ export async function unitOrigins(
     for (const row of rows) {
       origins.set(row.id, { sender: row.sender, createdAt: Number(row.created), open: [] });
     }
-    const recipients = await db.selectFrom("recipients").select(["unit_id", "address"])
-      .where("unit_id", "in", part).where("state", "in", ["queued", "deferred"])
-      .orderBy("id").execute();
-    for (const r of recipients) origins.get(r.unit_id)?.open.push(r.address);
+    // Open states filtered here: with `state IN (…)` SQLite reads the whole recipients_state
+    // index instead of recipients_unit (see SqlStore.#loadUnits).
+    const recipients = await db.selectFrom("recipients").select(["unit_id", "address", "state"])
+      .where("unit_id", "in", part).orderBy("id").execute();
+    for (const r of recipients) {
+      if (r.state === "queued" || r.state === "deferred") {
+        origins.get(r.unit_id)?.open.push(r.address);
+      }
+    }
   }
   return origins;
 }

