@@ -11,7 +11,10 @@ import { openQueue, type Queue } from "../core/queue/mod.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
 import { SiteDispatcher } from "../core/schedule/dispatch.ts";
 import { RulesWatcher } from "../core/schedule/rules.ts";
-import { buildPools, DailyCounters, MxResolver } from "../core/delivery/mod.ts";
+// Not core/delivery/mod.ts: the main thread only routes units to sites; the engine (SMTP client,
+// pools, MTA-STS, DKIM hooks) lives in the delivery workers and costs ~7 MB of heap per isolate.
+import { MxResolver } from "../core/delivery/mx.ts";
+import { buildPools, DailyCounters } from "../core/delivery/sources.ts";
 import { openStore, type Store } from "../core/store/mod.ts";
 import type { AdminContext } from "../routes/mod.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
