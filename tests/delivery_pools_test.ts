@@ -14,6 +14,11 @@ import { choosePool } from "../core/delivery/policy.ts";
 import { parseConfig } from "../core/config/mod.ts";
 import { DailyCounters, SourceSelector } from "../core/delivery/sources.ts";
 
+const LARGE_BODY = Array.from({ length: 800 }, (_, i) => `line ${i} ${"x".repeat(40)}`).join(
+  "\r\n",
+);
+const LONG_HEADERS = Array.from({ length: 400 }, (_, i) => `X-Filler-${i}: ${"y".repeat(40)}`);
+
 const SOURCES = [
   { ip: "127.0.0.10", hostname: "ten.vmta.test", group_id: "blue" },
   { ip: "127.0.0.11", hostname: "eleven.vmta.test", group_id: "green" },
@@ -80,6 +85,18 @@ Deno.test("pool choice by header, sender domain and user; control headers are no
     ["group id", { to: ["c@choice.test"], headers: ["X-Group-Id: green"] }, "127.0.0.11"],
     ["unknown pool", { to: ["d@choice.test"], headers: ["X-FastMTA-Pool: nope"] }, "127.0.0.10"],
     ["sender", { from: "x@news.greenmail.test", to: ["e@choice.test"] }, "127.0.0.11"],
+    // Larger than the head read before a connection (16 KB): the body is read whole later.
+    [
+      "header, large body",
+      { to: ["g@choice.test"], headers: ["X-FastMTA-Pool: green"], body: LARGE_BODY },
+      "127.0.0.11",
+    ],
+    // A header section longer than that head: read whole at once, header still found.
+    [
+      "header after long headers",
+      { to: ["h@choice.test"], headers: [...LONG_HEADERS, "X-FastMTA-Pool: green"] },
+      "127.0.0.11",
+    ],
     ["user", { to: ["f@choice.test"], meta: { user: "tenant-green" } }, "127.0.0.11"],
   ];
   for (const [name, message, expected] of cases) {
@@ -89,6 +106,7 @@ Deno.test("pool choice by header, sender domain and user; control headers are no
     assert(m, name);
     assertEquals(m.remoteAddress, expected, name);
     assert(!/^X-FastMTA-Pool|^X-Group-Id/im.test(m.text()), `${name}: control header removed`);
+    if (message.body) assert(m.text().includes(message.body), `${name}: whole body delivered`);
     const [attempt] = await engine.attempts(id);
     assertEquals(attempt.pool, expected === "127.0.0.10" ? "blue" : "green", name);
   }

@@ -113,8 +113,15 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
       assert(body instanceof Uint8Array);
       assertEquals(body.byteLength, m.body.byteLength);
       assert(body.every((b, i) => b === m.body[i]), `body of ${m.id} differs`);
+      // The head: the first bytes exactly (binary-safe, never more), and the full size.
+      const first = await store.readBodyHead(m.id, 100);
+      assert(first);
+      assertEquals(first.size, m.body.byteLength);
+      assertEquals(first.head.byteLength, Math.min(100, m.body.byteLength));
+      assert(first.head.every((b, i) => b === m.body[i]), `head of ${m.id} differs`);
     }
     assertEquals(await store.readBody("nope"), null);
+    assertEquals(await store.readBodyHead("nope", 100), null);
   },
 
   "a 12 MB body round-trips (24 MB as hex: beyond MariaDB's default packet)": async (store) => {

@@ -94,6 +94,7 @@ export class DeliveryRunner {
       mtaSts: new MtaStsPolicies(config, resolver, ca),
       ca,
       readBody: (id) => store.readBody(id),
+      readBodyHead: (id, maxBytes) => store.readBodyHead(id, maxBytes),
     };
   }
 

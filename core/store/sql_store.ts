@@ -227,6 +227,18 @@ export function unitRecipientsQuery(
     .where("unit_id", "in", unitIds).compile();
 }
 
+/**
+ * Bytes from a driver as a plain Uint8Array of their own. Drivers may return a view into a
+ * larger pooled buffer: then exactly the bytes are copied out; node:sqlite returns a buffer of
+ * its own, kept as is (no copy of every body on the delivery path).
+ */
+function ownBytes(value: Uint8Array): Uint8Array {
+  if (value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) {
+    return new Uint8Array(value.buffer, 0, value.byteLength);
+  }
+  return new Uint8Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
+}
+
 /** Recipient states that still need delivery. */
 const OPEN_STATES: ReadonlySet<string> = new Set(["queued", "deferred"]);
 
@@ -640,17 +652,28 @@ export class SqlStore implements Store {
     return row ? Number(row.due_at) : null;
   }
 
+  async readBodyHead(
+    messageId: string,
+    maxBytes: number,
+  ): Promise<{ head: Uint8Array; size: number } | null> {
+    const n = Math.max(1, Math.floor(maxBytes));
+    // SUBSTRING counts bytes on binary columns in every dialect (SQLite: substr on a BLOB).
+    const prefix = this.dialect === "sqlite3"
+      ? sql<Uint8Array>`substr(${sql.ref("body")}, 1, ${sql.lit(n)})`
+      : this.dialect === "postgres"
+      ? sql<Uint8Array>`substring(${sql.ref("body")} from 1 for ${sql.lit(n)})`
+      : sql<Uint8Array>`substring(${sql.ref("body")}, 1, ${sql.lit(n)})`;
+    const row = await this.db.selectFrom("messages").select([prefix.as("head"), "size"])
+      .where("id", "=", messageId).executeTakeFirst();
+    if (!row) return null;
+    return { head: ownBytes(row.head), size: Number(row.size) };
+  }
+
   async readBody(messageId: string): Promise<Uint8Array | null> {
     const row = await this.db.selectFrom("messages").select("body")
       .where("id", "=", messageId).executeTakeFirst();
     if (!row) return null;
-    // Drivers may return a view into a larger pooled buffer: then copy out exactly the bytes
-    // (node:sqlite returns a buffer of its own, kept as is).
-    const body = row.body;
-    if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) {
-      return new Uint8Array(body.buffer, 0, body.byteLength);
-    }
-    return new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+    return ownBytes(row.body);
   }
 
   async counts(now: number): Promise<QueueCounts> {

@@ -221,6 +221,14 @@ export interface Store {
   nextDueAt(): Promise<number | null>;
   /** The raw message bytes. */
   readBody(messageId: string): Promise<Uint8Array | null>;
+  /**
+   * The first `maxBytes` of a message and its full size: enough for the header section of most
+   * messages, without holding a large body in memory (null if the message is gone).
+   */
+  readBodyHead(
+    messageId: string,
+    maxBytes: number,
+  ): Promise<{ head: Uint8Array; size: number } | null>;
   /** Recipient counts by state. */
   counts(now: number): Promise<QueueCounts>;
   /** A message's recipients and attempts, or null if unknown. */
