@@ -8,6 +8,7 @@
  * next attempt) / failed, or the whole unit `held` (local limit, backoff, pause, scheduled send):
  * a held unit was not attempted and is due again at the given time.
  */
+import { releaseBytes } from "../bytes.ts";
 import type { Config } from "../config/mod.ts";
 import type {
   HoldReason,
@@ -83,6 +84,21 @@ export async function deliverUnit(
   ctx: DeliveryContext,
   unit: LeasedUnit,
   dispatched?: Destination,
+): Promise<UnitOutcome> {
+  // The message buffers this attempt read or made; freed when it ends (core/bytes.ts).
+  const buffers: Uint8Array[] = [];
+  try {
+    return await attempt(ctx, unit, dispatched, buffers);
+  } finally {
+    for (const bytes of buffers) releaseBytes(bytes);
+  }
+}
+
+async function attempt(
+  ctx: DeliveryContext,
+  unit: LeasedUnit,
+  dispatched: Destination | undefined,
+  buffers: Uint8Array[],
 ): Promise<UnitOutcome> {
   const started = Date.now();
   // [bounce hook] Suppressed recipients fail here, before any connection.
@@ -172,9 +188,11 @@ export async function deliverUnit(
     setAll("failed", null, "message body missing from the store");
     return finish();
   }
+  buffers.push(first.head);
   let whole: Uint8Array | null = first.head.byteLength >= first.size ? first.head : null;
   if (whole === null && !headerSectionEnds(first.head)) {
     whole = await ctx.readBody(unit.messageId); // Headers longer than the head: read it all.
+    if (whole) buffers.push(whole);
     if (whole === null) {
       setAll("failed", null, "message body missing from the store");
       return finish();
@@ -183,6 +201,7 @@ export async function deliverUnit(
   // Control headers steer delivery and are not sent on.
   const control = readControlHeaders(whole ?? first.head);
   const plainBody = whole === null ? null : control.body;
+  if (plainBody) buffers.push(plainBody);
   const deliverAt = parseDeliverAt(
     metaString(unit.meta, "deliver_at", "deliverAt") ?? control.values.get("x-fastmta-deliver-at"),
   );
@@ -237,9 +256,14 @@ export async function deliverUnit(
       if (plain === null) {
         const stored = await ctx.readBody(unit.messageId);
         if (stored === null) return { missing: "message body missing from the store" };
+        buffers.push(stored);
         plain = readControlHeaders(stored).body;
+        buffers.push(plain);
       }
-      return ctx.sign ? await ctx.sign(plain) : { body: plain };
+      if (!ctx.sign) return { body: plain };
+      const signed = await ctx.sign(plain);
+      if ("body" in signed) buffers.push(signed.body);
+      return signed;
     })();
 
   // TLS needs: the route's, else the rule's; an enforced MTA-STS policy adds verified TLS to

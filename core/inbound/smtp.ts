@@ -13,6 +13,7 @@
  * Talks to: SMTP clients (untrusted), core/accept, core/auth (users in the store).
  * Reads config: smtp.*.
  */
+import { releaseBytes } from "../bytes.ts";
 import {
   SMTPServer,
   type SMTPServerAddress,
@@ -355,16 +356,23 @@ export async function startSmtpInbound(
     if (session.envelope.smtpUtf8) meta.smtputf8 = true;
     if (state) meta.listener = `${state.listener.mode}:${state.listener.port}`;
     const mailFrom = session.envelope.mailFrom;
-    const id = await acceptor.submit({
-      id: queueId,
-      sender: mailFrom ? mailFrom.address : "",
-      recipients,
-      channel: "smtp",
-      clientIp: clientIp(session),
-      receivedAt: now.getTime(),
-      body: collector.build(prefix),
-      meta,
-    });
+    const body = collector.build(prefix);
+    let id: string;
+    try {
+      id = await acceptor.submit({
+        id: queueId,
+        sender: mailFrom ? mailFrom.address : "",
+        recipients,
+        channel: "smtp",
+        clientIp: clientIp(session),
+        receivedAt: now.getTime(),
+        body,
+        meta,
+      });
+    } finally {
+      // Committed (the store has its own copy) or refused: either way these bytes are done.
+      releaseBytes(body);
+    }
     if (state?.user) rates.hit(userRateKey(state.user.name), MINUTE);
     return id;
   }
