@@ -12,6 +12,9 @@ import { startSmtpSink } from "./helpers/smtp_sink.ts";
 import { startDeliveryEngine } from "./helpers/delivery_engine.ts";
 import { waitUntil } from "./helpers/wait.ts";
 import { type ClusterShaper, LocalShaper, type SiteSlot } from "../core/cluster/shaping.ts";
+import { checkStoredRules } from "../core/delivery/rule_check.ts";
+import { ShapingPolicy } from "../core/delivery/policy.ts";
+import { parseConfig } from "../core/config/mod.ts";
 
 function slowly<T>(ms: number, value: T): Promise<T> {
   // A slow remote server (not a wait in the test): keeps connections busy for a moment.
@@ -486,4 +489,17 @@ Deno.test("LocalShaper: connection slots and send windows per site, in memory", 
     break;
   }
   await shaper.close();
+});
+
+Deno.test("stored rules are checked before they reach delivery: bad ones are named and skipped", () => {
+  const { rules, problems } = checkStoredRules([
+    { pattern: "good.test", rule: { max_connections: 3, message_rate: "10/m" } },
+    { pattern: "bad.test", rule: { max_connections: -1 } },
+    { pattern: "", rule: {} },
+  ]);
+  assertEquals(rules.map((r) => r.pattern), ["good.test"]);
+  assertEquals(problems.length, 2);
+  assertMatch(problems[0], /^bad\.test: max_connections /);
+  const policy = new ShapingPolicy(parseConfig({}), rules);
+  assertEquals(policy.forDestination("good.test").maxConnections, 3);
 });

@@ -9,7 +9,8 @@
  */
 /// <reference lib="deno.worker" />
 import { applyLiveSettings } from "../core/cluster/live.ts";
-import { type ClusterShaper, openShaper } from "../core/cluster/mod.ts";
+import { openShaper } from "../core/cluster/open_shaper.ts";
+import type { ClusterShaper } from "../core/cluster/shaping.ts";
 import { DeliveryRunner } from "../core/delivery/mod.ts";
 import { openQueue, type Queue } from "../core/queue/mod.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";

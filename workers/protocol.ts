@@ -2,7 +2,7 @@
 import type { Config } from "../core/config/mod.ts";
 import type { LeasedUnit } from "../core/queue/contracts.ts";
 import type { Destination } from "../core/delivery/mx.ts";
-import type { StoredRule } from "../core/delivery/policy.ts";
+import type { CheckedRule } from "../core/delivery/policy.ts";
 import type { SharedLimitsMemory } from "../core/inbound/shared_limits.ts";
 
 /** Main thread → any worker. */
@@ -14,7 +14,7 @@ export type ToWorker =
     /** Delivery workers: per-source-IP daily counts shared by the node (IP warm-up). */
     dailyCounters?: SharedArrayBuffer;
     /** Delivery workers: the stored shaping rules at start. */
-    rules?: StoredRule[];
+    rules?: CheckedRule[];
     /** SMTP workers: connection and rate counters shared by all SMTP workers of the node. */
     smtpLimits?: SharedLimitsMemory;
   }
@@ -24,7 +24,7 @@ export type ToWorker =
     /** Delivery workers: each unit's destination, by domain, as the dispatcher resolved it. */
     destinations?: Record<string, Destination>;
   }
-  | { type: "rules"; rules: StoredRule[] }
+  | { type: "rules"; rules: CheckedRule[] }
   /** The live configuration changed (core/cluster/config_sync.ts); apply the live settings. */
   | { type: "config"; config: Config }
   | { type: "stop" };

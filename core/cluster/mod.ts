@@ -10,7 +10,6 @@ import type { Config } from "../config/mod.ts";
 import type { SqlStore } from "../store/mod.ts";
 import { ConfigSync } from "./config_sync.ts";
 import { listNodes, type NodeDetails, NodeRegistry, type NodeStatus } from "./nodes.ts";
-import { type ClusterShaper, LocalShaper, SqlShaper } from "./shaping.ts";
 import { clusterDb } from "./tables.ts";
 
 export type { NodeDetails, NodeStatus } from "./nodes.ts";
@@ -82,34 +81,4 @@ export async function startCluster(
   };
 }
 
-/** Whether cluster-wide limits are kept in the shared database (else per node, in memory). */
-export function sharedShaping(config: Config): boolean {
-  return config.rabbitmq !== undefined && config.database.driver !== "sqlite3";
-}
-
-/**
- * The shaping hook for one delivery worker (`owner`, e.g. "delivery-0"): cluster-wide limits
- * (`cluster_max_connections`, `cluster_message_rate`) in the shared database when the node is
- * part of a cluster (RabbitMQ configured) on a database server; otherwise in memory, which is
- * exact for one node (a node's sites are each delivered by one of its workers).
- */
-export function openShaper(
-  config: Config,
-  store: SqlStore,
-  owner: string,
-  log: (line: string) => void = () => {},
-): ClusterShaper {
-  if (sharedShaping(config)) {
-    return new SqlShaper(clusterDb(store), { owner: `${config.nodeId}:${owner}`, log });
-  }
-  if (config.rabbitmq) {
-    const rules = Object.values(config.delivery.shaping);
-    if (rules.some((r) => r.cluster_max_connections || r.cluster_message_rate)) {
-      log(
-        "cluster-wide shaping limits hold per node: the database is SQLite, not a server the " +
-          "nodes share",
-      );
-    }
-  }
-  return new LocalShaper();
-}
+export { openShaper, sharedShaping } from "./open_shaper.ts";

@@ -16,13 +16,13 @@ import type { ClusterShaper } from "../cluster/shaping.ts";
 import { deliverUnit, type DeliveryContext } from "./deliver_unit.ts";
 import { type Destination, MxResolver } from "./mx.ts";
 import { MtaStsPolicies } from "./mta_sts.ts";
-import { ShapingPolicy, type StoredRule } from "./policy.ts";
+import { type CheckedRule, ShapingPolicy } from "./policy.ts";
 import { ConnectionPools } from "./pool.ts";
 import { DailyCounters, SourceSelector } from "./sources.ts";
 
 export { deliverUnit, type DeliveryContext } from "./deliver_unit.ts";
 export { type Destination, MxResolver } from "./mx.ts";
-export { choosePool, ShapingPolicy, type StoredRule } from "./policy.ts";
+export { type CheckedRule, choosePool, ShapingPolicy, type StoredRule } from "./policy.ts";
 export { buildPools, DailyCounters } from "./sources.ts";
 
 /** Options for a delivery runner. */
@@ -30,7 +30,7 @@ export interface DeliveryRunnerOptions {
   /** Daily per-IP counts shared with other workers of the node. */
   dailyCounters?: SharedArrayBuffer;
   /** Stored shaping rules at start. */
-  rules?: StoredRule[];
+  rules?: CheckedRule[];
   /**
    * Cluster-wide limits per site (core/cluster `openShaper`); default: in memory, this runner
    * alone. The caller closes it after {@link DeliveryRunner.close}.
@@ -98,10 +98,8 @@ export class DeliveryRunner {
     };
   }
 
-  #buildPolicy(config: Config, rules: StoredRule[]): ShapingPolicy {
-    const policy = new ShapingPolicy(config, rules);
-    for (const problem of policy.problems) this.#log(`delivery: ignoring shaping rule ${problem}`);
-    return policy;
+  #buildPolicy(config: Config, rules: CheckedRule[]): ShapingPolicy {
+    return new ShapingPolicy(config, rules);
   }
 
   /** Units being delivered or waiting to be settled. */
@@ -115,7 +113,7 @@ export class DeliveryRunner {
   }
 
   /** Applies reloaded shaping rules (the config file's stay underneath). */
-  setRules(rules: StoredRule[]) {
+  setRules(rules: CheckedRule[]) {
     this.#policy = this.#buildPolicy(this.ctx.config, rules);
   }
 

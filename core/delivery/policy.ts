@@ -11,13 +11,7 @@
  * Reads config: delivery.* (defaults, shaping, pool_rules, pool_header, default_pool).
  */
 import type { Config } from "../config/mod.ts";
-import {
-  type Rate,
-  shapingPattern,
-  type ShapingRule,
-  shapingRule,
-  type TlsMode,
-} from "../config/delivery_schema.ts";
+import type { Rate, ShapingRule, TlsMode } from "../config/delivery_schema.ts";
 import { domainOf } from "../address.ts";
 
 /** A backoff pattern with its expression compiled. */
@@ -56,6 +50,12 @@ export interface EffectiveRule {
 export interface StoredRule {
   pattern: string;
   rule: unknown;
+}
+
+/** A stored rule that passed the schema (core/delivery/rule_check.ts). */
+export interface CheckedRule {
+  pattern: string;
+  rule: ShapingRule;
 }
 
 function baseRule(config: Config): EffectiveRule {
@@ -135,25 +135,15 @@ export class ShapingPolicy {
   #suffixes: { suffix: string; pattern: string }[] = [];
   #mx: { re: RegExp; pattern: string }[] = [];
   #cache = new Map<string, EffectiveRule>();
-  /** Stored rows that failed validation: "pattern: problem". */
-  readonly problems: string[] = [];
-
-  constructor(config: Config, stored: StoredRule[] = []) {
+  constructor(config: Config, stored: CheckedRule[] = []) {
     this.#config = config;
     for (const [pattern, rule] of Object.entries(config.delivery.shaping)) {
       this.#rules.set(pattern, rule);
     }
     for (const row of stored) {
-      const pattern = shapingPattern.safeParse(row.pattern);
-      const parsed = shapingRule.safeParse(row.rule);
-      if (!pattern.success || !parsed.success) {
-        const issue = !pattern.success ? pattern.error.issues[0] : parsed.error!.issues[0];
-        this.problems.push(`${row.pattern}: ${issue.path.join(".")} ${issue.message}`.trim());
-        continue;
-      }
       // Field by field over the file's rule for the same pattern.
       const fileRule = config.delivery.shaping[row.pattern];
-      this.#rules.set(row.pattern, fileRule ? { ...fileRule, ...parsed.data } : parsed.data);
+      this.#rules.set(row.pattern, fileRule ? { ...fileRule, ...row.rule } : row.rule);
     }
     for (const pattern of this.#rules.keys()) {
       if (pattern.startsWith("*.")) {

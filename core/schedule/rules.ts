@@ -7,15 +7,16 @@
  * Talks to: the store. Reads config: delivery.rules_reload_interval.
  */
 import type { Store } from "../store/mod.ts";
-import type { StoredRule } from "../delivery/policy.ts";
+import type { CheckedRule } from "../delivery/policy.ts";
+import { checkStoredRules } from "../delivery/rule_check.ts";
 
 /** Watches the stored shaping rules. */
 export class RulesWatcher {
   #store: Store;
   #intervalMs: number;
-  #onChange: (rules: StoredRule[]) => void;
+  #onChange: (rules: CheckedRule[]) => void;
   #log: (line: string) => void;
-  #current: StoredRule[] = [];
+  #current: CheckedRule[] = [];
   #signature = "";
   #timer: ReturnType<typeof setTimeout> | null = null;
   #stopped = false;
@@ -24,7 +25,7 @@ export class RulesWatcher {
   constructor(
     store: Store,
     intervalMs: number,
-    onChange: (rules: StoredRule[]) => void,
+    onChange: (rules: CheckedRule[]) => void,
     log: (line: string) => void,
   ) {
     this.#store = store;
@@ -34,7 +35,7 @@ export class RulesWatcher {
   }
 
   /** The rules as last read. */
-  get rules(): StoredRule[] {
+  get rules(): CheckedRule[] {
     return this.#current;
   }
 
@@ -47,11 +48,14 @@ export class RulesWatcher {
   async #load(): Promise<boolean> {
     try {
       const rows = await this.#store.listShapingRules();
-      const rules = rows.map((r) => ({ pattern: r.pattern, rule: r.rule }));
-      const signature = JSON.stringify(rules);
+      const stored = rows.map((r) => ({ pattern: r.pattern, rule: r.rule }));
+      const signature = JSON.stringify(stored);
       if (signature === this.#signature) return false;
       const first = this.#signature === "";
       this.#signature = signature;
+      // Checked here, once, so the delivery workers get valid rules only (and need no schema).
+      const { rules, problems } = checkStoredRules(stored);
+      for (const problem of problems) this.#log(`ignoring shaping rule ${problem}`);
       this.#current = rules;
       this.#onChange(rules);
       // Paused units are looked at again whenever the rules may have changed (and at start,

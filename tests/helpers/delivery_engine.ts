@@ -8,7 +8,7 @@
  */
 import { EmbeddedQueue } from "../../core/queue/embedded.ts";
 import { type Config, parseConfig } from "../../core/config/mod.ts";
-import { DeliveryRunner, type StoredRule } from "../../core/delivery/mod.ts";
+import { type CheckedRule, DeliveryRunner } from "../../core/delivery/mod.ts";
 import type { ClusterShaper } from "../../core/cluster/shaping.ts";
 import { Scheduler } from "../../core/schedule/mod.ts";
 import { RulesWatcher } from "../../core/schedule/rules.ts";
@@ -53,7 +53,7 @@ export interface DeliveryEngine extends AsyncDisposable {
 /** Starts an engine on `config` (a raw config object; the database goes to a temp dir). */
 export async function startDeliveryEngine(
   raw: Record<string, unknown>,
-  options: { rules?: StoredRule[]; log?: boolean; shaper?: ClusterShaper } = {},
+  options: { rules?: CheckedRule[]; log?: boolean; shaper?: ClusterShaper } = {},
 ): Promise<DeliveryEngine> {
   const dir = await Deno.makeTempDir({ prefix: "fastmta-delivery-" });
   const config = parseConfig({
