@@ -7,7 +7,7 @@
  */
 import type { ExpressionBuilder, Kysely } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
-import type { Tables } from "../store/tables.ts";
+import { OPEN_RECIPIENT_STATES, type Tables } from "../store/tables.ts";
 
 const CHUNK = 500;
 
@@ -71,9 +71,7 @@ export async function unitOrigins(
     const recipients = await db.selectFrom("recipients").select(["unit_id", "address", "state"])
       .where("unit_id", "in", part).orderBy("id").execute();
     for (const r of recipients) {
-      if (r.state === "queued" || r.state === "deferred") {
-        origins.get(r.unit_id)?.open.push(r.address);
-      }
+      if (OPEN_RECIPIENT_STATES.has(r.state)) origins.get(r.unit_id)?.open.push(r.address);
     }
   }
   return origins;

@@ -18,12 +18,13 @@ import {
 import { Migrator } from "kysely/migration";
 import { type Dialect, migrationsFor } from "../../migrations/mod.ts";
 import { type LeasedUnit, type NewMessage, type UnitOutcome, unitsOf } from "../queue/contracts.ts";
-import type {
-  AttemptsTable,
-  MessagesTable,
-  QueueTable,
-  RecipientsTable,
-  Tables,
+import {
+  type AttemptsTable,
+  type MessagesTable,
+  OPEN_RECIPIENT_STATES,
+  type QueueTable,
+  type RecipientsTable,
+  type Tables,
 } from "./tables.ts";
 import type {
   AttemptRow,
@@ -239,9 +240,6 @@ function ownBytes(value: Uint8Array): Uint8Array {
   return new Uint8Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
 }
 
-/** Recipient states that still need delivery. */
-const OPEN_STATES: ReadonlySet<string> = new Set(["queued", "deferred"]);
-
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -451,7 +449,7 @@ export class SqlStore implements Store {
     // recipients_unit, which made each lease cost grow with the queue (measured: 200 units
     // leased from 100 000 queued took 19 ms in this query, 1 ms without the state condition).
     const recipients = (await trx.executeQuery(unitRecipientsQuery(trx, ids))).rows
-      .filter((r) => OPEN_STATES.has(r.state));
+      .filter((r) => OPEN_RECIPIENT_STATES.has(r.state));
     const byUnit = new Map<string, string[]>();
     for (const r of recipients) {
       let list = byUnit.get(r.unit_id);

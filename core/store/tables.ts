@@ -61,6 +61,12 @@ export interface RecipientsTable {
 /** Where a recipient stands. */
 export type RecipientState = "queued" | "deferred" | "delivered" | "failed" | "suppressed";
 
+/** Recipient states that still need delivery. */
+export const OPEN_RECIPIENT_STATES: ReadonlySet<string> = new Set<RecipientState>([
+  "queued",
+  "deferred",
+]);
+
 /** `attempts`: the delivery log, one row per recipient per attempt. */
 export interface AttemptsTable {
   id: Generated<number>;
