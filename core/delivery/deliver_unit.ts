@@ -50,11 +50,13 @@ export interface DeliveryContext {
   sign?(body: Uint8Array): Promise<{ body: Uint8Array } | { hold: string }>;
 }
 
+const BODY_MISSING = "message body missing from the store";
+
 /** How much of a message is read before a connection is ready (its head). */
 const HEAD_BYTES = 16_384;
 
 /** The bytes to send, a DKIM hold, or a message that vanished. */
-type WireBody = { body: Uint8Array } | { hold: string } | { missing: string };
+type WireBody = { body: Uint8Array } | { hold: string } | { missing: true };
 
 /** Whether `head` holds the whole header section (an empty line ends it). */
 function headerSectionEnds(head: Uint8Array): boolean {
@@ -183,20 +185,18 @@ async function attempt(
   // flight: until a connection is ready it keeps only the head of its message, enough for the
   // control headers. Most messages fit in the head and are read once; larger ones are read
   // whole when a connection is ready (measured: ~20 MB less memory with 100 KB messages).
-  const first = await ctx.readBodyHead(unit.messageId, HEAD_BYTES);
-  if (first === null) {
-    setAll("failed", null, "message body missing from the store");
+  const missing = () => {
+    setAll("failed", null, BODY_MISSING);
     return finish();
-  }
+  };
+  const first = await ctx.readBodyHead(unit.messageId, HEAD_BYTES);
+  if (first === null) return missing();
   buffers.push(first.head);
-  let whole: Uint8Array | null = first.head.byteLength >= first.size ? first.head : null;
+  let whole = first.head.byteLength >= first.size ? first.head : null;
   if (whole === null && !headerSectionEnds(first.head)) {
     whole = await ctx.readBody(unit.messageId); // Headers longer than the head: read it all.
-    if (whole) buffers.push(whole);
-    if (whole === null) {
-      setAll("failed", null, "message body missing from the store");
-      return finish();
-    }
+    if (whole === null) return missing();
+    buffers.push(whole);
   }
   // Control headers steer delivery and are not sent on.
   const control = readControlHeaders(whole ?? first.head);
@@ -255,7 +255,7 @@ async function attempt(
       let plain = plainBody;
       if (plain === null) {
         const stored = await ctx.readBody(unit.messageId);
-        if (stored === null) return { missing: "message body missing from the store" };
+        if (stored === null) return { missing: true };
         buffers.push(stored);
         plain = readControlHeaders(stored).body;
         buffers.push(plain);
@@ -362,12 +362,9 @@ async function attempt(
       // Nothing was sent on this connection: it goes back to the pool as it was.
       ctx.pools.release(pooled, rule);
       ctx.sources.count(source, -1);
-      if ("hold" in prepared) {
-        reason = "local";
-        setAll("deferred", null, prepared.hold);
-      } else {
-        setAll("failed", null, prepared.missing);
-      }
+      if ("missing" in prepared) return missing();
+      reason = "local";
+      setAll("deferred", null, prepared.hold);
       return finish();
     }
     const body = prepared.body;
