@@ -12,7 +12,6 @@ RUN npx -y deno@2.9.6 --version \
  && deno --version
 
 WORKDIR /app
-COPY deno.json deno.lock ./
 COPY . .
 # Fetch every npm dependency at build time, so the container starts without the registry.
 RUN deno install --entrypoint main.ts workers/smtp_worker.ts workers/delivery_worker.ts workers/inject_worker.ts

@@ -187,10 +187,7 @@ export async function serve(configPath: string | null): Promise<void> {
     port: config.admin.port,
     onListen: () => {},
   }, async (request, info) => {
-    adminFetch ??= import("../routes/mod.ts").then(({ adminApp }) => {
-      const app = adminApp(adminContext);
-      return (req: Request, i: Deno.ServeHandlerInfo) => app.fetch(req, i);
-    });
+    adminFetch ??= import("../routes/mod.ts").then(({ adminApp }) => adminApp(adminContext).fetch);
     return await (await adminFetch)(request, info);
   });
 
