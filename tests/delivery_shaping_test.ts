@@ -29,22 +29,33 @@ async function mxZone(domains: string[], mxName: string, ip: string) {
   return await startDnsServer({ zones });
 }
 
-Deno.test("max connections per site is honoured and connections are reused", async () => {
-  const ip = uniqueLoopbackIp();
-  await using dns = await mxZone(["conn.test"], "mx.conn.test", ip);
+/**
+ * A sink that holds the first message until `connections` sessions are open at once (so a test
+ * sees whether the limit lets that many open), then answers every message a little slowly.
+ */
+async function sinkHoldingFirstUntil(ip: string, connections: number) {
   // deno-lint-ignore prefer-const
   let sink: Awaited<ReturnType<typeof startSmtpSink>>;
   sink = await startSmtpSink({
     hostname: ip,
     reply: async ({ command, messageIndex }) => {
-      // Hold the first message until both allowed connections are open.
       if (command === "DATA_END" && messageIndex === 0) {
-        await sink.waitFor((s) => s.activeConnections >= 2, 10_000, "2 connections");
+        await sink.waitFor(
+          (s) => s.activeConnections >= connections,
+          10_000,
+          `${connections} connections`,
+        );
       }
       if (command === "DATA_END") return await slowly(5, undefined);
     },
   });
-  await using _sink = sink;
+  return sink;
+}
+
+Deno.test("max connections per site is honoured and connections are reused", async () => {
+  const ip = uniqueLoopbackIp();
+  await using dns = await mxZone(["conn.test"], "mx.conn.test", ip);
+  await using sink = await sinkHoldingFirstUntil(ip, 2);
   await using engine = await startDeliveryEngine({
     dns: { servers: [dns.address] },
     delivery: { remote_port: sink.port, shaping: { "conn.test": { max_connections: 2 } } },
@@ -350,19 +361,7 @@ class TestShaper implements ClusterShaper {
 Deno.test("a cluster connection limit counts every source IP of the site (one node: in memory)", async () => {
   const ip = uniqueLoopbackIp();
   await using dns = await mxZone(["clu.test"], "mx.clu.test", ip);
-  // deno-lint-ignore prefer-const
-  let sink: Awaited<ReturnType<typeof startSmtpSink>>;
-  sink = await startSmtpSink({
-    hostname: ip,
-    reply: async ({ command, messageIndex }) => {
-      // Hold the first message until both allowed connections are open.
-      if (command === "DATA_END" && messageIndex === 0) {
-        await sink.waitFor((s) => s.activeConnections >= 2, 10_000, "2 connections");
-      }
-      if (command === "DATA_END") return await slowly(5, undefined);
-    },
-  });
-  await using _sink = sink;
+  await using sink = await sinkHoldingFirstUntil(ip, 2);
   const sources = [uniqueLoopbackIp(), uniqueLoopbackIp()];
   await using engine = await startDeliveryEngine({
     ip_addressess: sources.map((s, i) => ({ ip: s, hostname: `v${i}.test`, outbound: true })),
