@@ -5,12 +5,12 @@
  * Talks to: RabbitMQ, the store. Reads config: rabbitmq.*, smtp.hostname, smtp.max_*.
  */
 /// <reference lib="deno.worker" />
-import { Acceptor } from "../core/accept/mod.ts";
 import { applyLiveSettings } from "../core/cluster/live.ts";
 import type { Config } from "../core/config/mod.ts";
 import { type InjectConsumer, startInjectConsumer } from "../core/inbound/inject.ts";
-import { openQueue, type Queue } from "../core/queue/mod.ts";
-import { openStore, type SqlStore } from "../core/store/mod.ts";
+import type { Queue } from "../core/queue/mod.ts";
+import type { SqlStore } from "../core/store/mod.ts";
+import { openAcceptPath } from "./_accept_path.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 
 let store: SqlStore | null = null;
@@ -28,15 +28,9 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     try {
       const { config } = message;
       liveConfig = config;
-      store = await openStore(config, "accept");
-      queue = await openQueue(config, store, {
-        role: "accept",
-        log: (line) => post({ type: "log", line }),
-      });
-      const acceptor = new Acceptor(queue, {
-        commitWindowMs: config.smtp.group_commit_window,
-        onCommitted: (count) => post({ type: "accepted", count }),
-      });
+      const accept = await openAcceptPath(config, post);
+      ({ store, queue } = accept);
+      const acceptor = accept.acceptor;
       consumer = await startInjectConsumer(config, acceptor, (line) => post({ type: "log", line }));
       post({ type: "ready" });
     } catch (error) {

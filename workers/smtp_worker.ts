@@ -7,14 +7,15 @@
  * rabbitmq.
  */
 /// <reference lib="deno.worker" />
-import { Acceptor, relayPolicy } from "../core/accept/mod.ts";
+import { relayPolicy } from "../core/accept/mod.ts";
 import { loadSecretKey, SmtpAuthenticator } from "../core/auth/mod.ts";
 import { type SmtpInbound, startSmtpInbound } from "../core/inbound/smtp.ts";
 import { loadTls } from "../core/inbound/tls.ts";
 import { applyLiveSettings } from "../core/cluster/live.ts";
 import type { Config } from "../core/config/mod.ts";
-import { openQueue, type Queue } from "../core/queue/mod.ts";
-import { openStore, type SqlStore } from "../core/store/mod.ts";
+import type { Queue } from "../core/queue/mod.ts";
+import type { SqlStore } from "../core/store/mod.ts";
+import { openAcceptPath } from "./_accept_path.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 
 let store: SqlStore | null = null;
@@ -34,12 +35,9 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       if (!smtpLimits) throw new Error("SMTP worker started without shared limits");
       const log = (line: string) => post({ type: "log", line });
       liveConfig = config;
-      store = await openStore(config, "accept");
-      queue = await openQueue(config, store, { role: "accept", log });
-      const acceptor = new Acceptor(queue, {
-        commitWindowMs: config.smtp.group_commit_window,
-        onCommitted: (count) => post({ type: "accepted", count }),
-      });
+      const accept = await openAcceptPath(config, post);
+      ({ store, queue } = accept);
+      const acceptor = accept.acceptor;
       const policy = relayPolicy(config.smtp.relay_networks, config.smtp.local_domains);
       const key = config.smtp.auth.mechanisms.includes("CRAM-MD5")
         ? (await loadSecretKey(config.smtp.authKeyFile, { create: true })).key
