@@ -116,18 +116,12 @@ export class MtaStsPolicies {
     const txt = await this.#resolver.query(`_mta-sts.${domain}`, "TXT");
     // The TXT answer's lifetime bounds how long we trust "same id" (at least a minute).
     const recheck = now + Math.max(60_000, txt.kind === "ok" ? txt.ttlMs : 0);
-    if (txt.kind !== "ok") {
-      // No record (or DNS trouble): a cached unexpired policy stays in force (RFC 8461 §5.1).
-      this.#store(
-        domain,
-        stillValid,
-        stillValid ? cached!.expires : now + FAILURE_RETRY_MS,
-        recheck,
-      );
-      return stillValid;
-    }
-    const records = txt.records.map(parseStsRecord).filter((r) => r !== null);
+    const records = txt.kind === "ok"
+      ? txt.records.map(parseStsRecord).filter((r) => r !== null)
+      : [];
     if (records.length !== 1) {
+      // No record, not exactly one, or DNS trouble: a cached unexpired policy stays in force
+      // (RFC 8461 §5.1).
       this.#store(
         domain,
         stillValid,
