@@ -463,14 +463,11 @@ function parsePostgresUrl(text: string): PostgresConnection {
 // ---------------------------------------------------------------------------------------------
 // MySQL / MariaDB
 
-interface MysqlDraft {
-  host: string;
-  port: number;
-  socketPath: string | null;
-  user: string;
-  password: string;
-  database: string;
-}
+/** Where and as whom to connect, before the options are read. */
+type MysqlDraft = Pick<
+  MysqlConnection,
+  "host" | "port" | "socketPath" | "user" | "password" | "database"
+>;
 
 function finishMysql(draft: MysqlDraft, pairs: [string, string][]): MysqlConnection {
   let charset: string | null = null;
