@@ -6,6 +6,7 @@
  */
 import { startCluster } from "../core/cluster/mod.ts";
 import { type Config, loadConfig } from "../core/config/mod.ts";
+import { startHeapBudget } from "../core/heap_budget.ts";
 import { log } from "../core/log.ts";
 import { openQueue, type Queue } from "../core/queue/mod.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
@@ -44,6 +45,7 @@ export async function serve(configPath: string | null): Promise<void> {
   let reloadRules = () => {};
   // SIGHUP: re-read the stored shaping rules now.
   Deno.addSignalListener("SIGHUP", () => reloadRules());
+  startHeapBudget();
   const seed = await loadConfig(configPath);
   buildPools(seed); // Validates pool references (ConfigError → exit code 2).
   await Deno.mkdir(seed.dataDir, { recursive: true });

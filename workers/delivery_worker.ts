@@ -16,6 +16,9 @@ import { openQueue, type Queue } from "../core/queue/mod.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 import { type BounceHooks, createBounceHooks } from "./_bounce_hooks.ts";
+import { startHeapBudget } from "../core/heap_budget.ts";
+
+startHeapBudget();
 
 let store: SqlStore | null = null;
 let queue: Queue | null = null;

@@ -12,6 +12,9 @@ import type { Queue } from "../core/queue/mod.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 import { openAcceptPath } from "./_accept_path.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
+import { startHeapBudget } from "../core/heap_budget.ts";
+
+startHeapBudget();
 
 let store: SqlStore | null = null;
 let queue: Queue | null = null;
