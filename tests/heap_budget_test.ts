@@ -3,7 +3,7 @@
  * real `gc` of `--expose-gc` accepts what it passes.
  */
 import { type GcFunction, startHeapBudget } from "../core/heap_budget.ts";
-import { assertEquals } from "./helpers/assert.ts";
+import { assert, assertEquals } from "./helpers/assert.ts";
 import { repoRoot } from "./helpers/server_process.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
@@ -22,6 +22,7 @@ Deno.test("heap budget: collects after growing one step past the lowest reading"
   const stop = startHeapBudget({
     stepBytes: 3 * MB,
     intervalMs: 2,
+    minGapMs: 0,
     gc: (options) => void calls.push(options),
     usedBytes: () => {
       reads++;
@@ -47,6 +48,35 @@ Deno.test("heap budget: collects after growing one step past the lowest reading"
     await looked();
     used = 14.5 * MB;
     await waitUntil(() => calls.length === 2);
+  } finally {
+    stop();
+  }
+});
+
+Deno.test("heap budget: asks at most once per minimum gap", async () => {
+  let used = 10 * MB;
+  let reads = 0;
+  let calls = 0;
+  const stop = startHeapBudget({
+    stepBytes: MB,
+    intervalMs: 2,
+    minGapMs: 300,
+    gc: () => void calls++,
+    usedBytes: () => {
+      reads++;
+      return used;
+    },
+  });
+  try {
+    used = 12 * MB;
+    await waitUntil(() => calls === 1);
+    const asked = performance.now();
+    used = 20 * MB; // far past the step, but within the gap
+    const target = reads + 3;
+    await waitUntil(() => reads >= target);
+    if (performance.now() - asked < 300) assertEquals(calls, 1);
+    await waitUntil(() => calls === 2);
+    assert(performance.now() - asked >= 300, "second collection came before the gap");
   } finally {
     stop();
   }

@@ -6,6 +6,8 @@
 
 const CR = 13;
 const LF = 10;
+/** Bytes smtp-server's SMTPStream keeps back from each DATA chunk ("\r\n.\r" at most). */
+const HELD_BACK = 4;
 
 /** Why a message was refused while it was read. */
 export type Refusal = "size" | "header";
@@ -82,6 +84,26 @@ export class MessageCollector {
       remaining -= part.length;
     }
     return text;
+  }
+
+  /**
+   * Frees the collected chunks once `build` has copied them, instead of at V8's next full GC.
+   * smtp-server hands over views of buffers it made by joining each socket read to the last four
+   * bytes of the one before (it keeps those back to find the end of DATA). Once the message has
+   * ended it holds none of them but the last, whose tail it may still parse as the next command;
+   * every other buffer a view covers from its start to within those four bytes is its own join,
+   * now referenced only here. Anything else (pool slabs, shared slices) is left to the GC.
+   */
+  releaseChunks(): void {
+    const last = this.#chunks.at(-1)?.buffer;
+    for (const chunk of this.#chunks) {
+      const buffer = chunk.buffer;
+      if (buffer === last || !(buffer instanceof ArrayBuffer) || buffer.detached) continue;
+      if (chunk.byteOffset !== 0 || buffer.byteLength - chunk.byteLength > HELD_BACK) continue;
+      buffer.transfer(0);
+    }
+    this.#chunks = [];
+    this.#size = 0;
   }
 
   /** The message with `prefix` (our header lines, CRLF-terminated) in front. */

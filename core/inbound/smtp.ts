@@ -357,6 +357,7 @@ export async function startSmtpInbound(
     if (state) meta.listener = `${state.listener.mode}:${state.listener.port}`;
     const mailFrom = session.envelope.mailFrom;
     const body = collector.build(prefix);
+    collector.releaseChunks();
     let id: string;
     try {
       id = await acceptor.submit({
