@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { startDnsServer } from "./helpers/dns_server.ts";
 import { freePort, tempDir } from "./helpers/net.ts";
+import { sharedDatabase, testVhost } from "./helpers/rabbitmq.ts";
 import { runCli, startServer } from "./helpers/server_process.ts";
 import { startSmtpSink } from "./helpers/smtp_sink.ts";
 import { withCrlfLineEnds } from "../cli/send.ts";
@@ -16,8 +17,11 @@ import { openStore } from "../core/store/mod.ts";
 const QUEUE_ID = /^[0-9B-Z]{16}$/;
 const HOSTNAME = "relay.cli.test";
 
-/** A sink behind MX records for cli.test, and a config (written to a file) that routes there. */
-async function setup() {
+/**
+ * A sink behind MX records for cli.test, and a config (written to a file) that routes there;
+ * `distributed`: RabbitMQ (a vhost of its own) and a shared PostgreSQL database.
+ */
+async function setup(options: { distributed?: boolean } = {}) {
   const sink = await startSmtpSink();
   const dns = await startDnsServer({
     zones: {
@@ -26,8 +30,11 @@ async function setup() {
     },
   });
   const dir = tempDir("fastmta-send-");
+  const vhost = options.distributed ? await testVhost() : null;
+  const database = options.distributed ? await sharedDatabase(dir.path) : null;
   const config = {
     data_dir: dir.path,
+    ...(vhost && database ? { rabbitmq: vhost.config, database: database.config } : {}),
     smtp: {
       listen: [`127.0.0.1:${freePort()}`],
       hostname: HOSTNAME,
@@ -49,6 +56,7 @@ async function setup() {
     async [Symbol.asyncDispose]() {
       await sink.close();
       await dns.close();
+      await database?.[Symbol.asyncDispose]();
       await dir[Symbol.asyncDispose]();
     },
   };
@@ -150,6 +158,23 @@ Deno.test("send: raw and --json messages reach the sink through a running server
   assertMatch(composedText, /\r\nSubject: Composed\r\n/);
   assertMatch(composedText, /\r\nX-Tag: cli\r\n/);
   assertMatch(composedText, /\r\n\r\nHello from JSON\.\r\n$/);
+});
+
+Deno.test("send: with RabbitMQ the unit is published, and a running node delivers it", async () => {
+  await using env = await setup({ distributed: true });
+  // No polling to fall back on: the broker must push the unit to the node.
+  await using _server = await startServer({
+    config: { ...env.config, queue: { poll_interval: "1h" } },
+  });
+  const id = queueIdOf(
+    await env.send(
+      ["--from", "sender@origin.test", "--to", "d@cli.test"],
+      "Subject: through the broker\n\nPublished.\n",
+    ),
+  );
+  const [message] = await env.sink.waitForMessages(1, 20_000);
+  assertEquals(message.rcptTo, ["d@cli.test"]);
+  assertMatch(message.text(), new RegExp(`with local id ${id}\r\n`));
 });
 
 Deno.test("send: refused input exits 2, names the problem and queues nothing", async () => {
