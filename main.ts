@@ -19,6 +19,27 @@ Options:
 
 Environment overrides:
 ${Object.entries(ENV_OVERRIDES).map(([k, v]) => `  ${k.padEnd(26)} ${v}`).join("\n")}`,
+  send: `Usage: fastmta send [--config FILE] --from ADDR --to ADDR [--to ADDR ...] [FILE|-]
+       fastmta send [--config FILE] --json [FILE|-]
+
+Queues one message and prints its queue id once the message is durable (committed to disk, or
+confirmed by RabbitMQ). Needs no running server: one that runs delivers it within
+queue.poll_interval, else the next one to start does. Reads FILE, or standard input when FILE is
+"-" or missing.
+
+The message is raw RFC 5322 (header fields, an empty line, the body). Bare LF line ends become
+CRLF, so a file saved by an ordinary editor is fine. A Received: header, and a Message-ID: when
+the message has none, are added. smtp.max_message_size, smtp.max_recipients and
+smtp.max_header_size apply as on SMTP; there is no relay check.
+  --from ADDR     Envelope sender ("<>" for the null sender)
+  --to ADDR       Envelope recipient; repeat it, or separate addresses with commas
+  --json          Read an inject v1 JSON document instead (README "Inject queue"); it holds
+                  the envelope ("from", "to") and the message (raw, or subject/text/html)
+
+Exit codes: 0 queued (the id is printed), 1 not queued because of a database or broker failure
+(try again), 2 refused: bad arguments, or a message that breaks a limit (nothing is queued).
+
+  printf 'Subject: Hi\n\nHello.\n' | fastmta send --from me@example.com --to you@example.org`,
   migrate: `Usage: fastmta migrate [--config FILE] [--status]
 
 Applies pending database migrations and exits (serve also applies them at start).
@@ -88,6 +109,7 @@ const USAGE = `Usage: fastmta <command> [options]
 
 Commands:
   serve     Run the server
+  send      Queue a message from a file or standard input
   migrate   Apply database migrations
   queue     Show the queue
   nodes     List the cluster's nodes
@@ -120,6 +142,8 @@ async function main(args: string[]): Promise<number> {
         help: { type: "boolean", short: "h" },
         json: { type: "boolean" },
         message: { type: "string" },
+        from: { type: "string" },
+        to: { type: "string", multiple: true },
         status: { type: "boolean" },
         password: { type: "string" },
         "max-recipients": { type: "string" },
@@ -128,9 +152,8 @@ async function main(args: string[]): Promise<number> {
         bits: { type: "string" },
         all: { type: "boolean" },
       },
-      allowPositionals: ["admin", "config", "dkim", "shaping", "suppression", "user"].includes(
-        command,
-      ),
+      allowPositionals: ["admin", "config", "dkim", "send", "shaping", "suppression", "user"]
+        .includes(command),
       strict: true,
     }));
   } catch (error) {
@@ -148,6 +171,21 @@ async function main(args: string[]): Promise<number> {
         const { serve } = await import("./cli/serve.ts");
         await serve(configPath);
         return 0;
+      }
+      case "send": {
+        const { send } = await import("./cli/send.ts");
+        const { UsageError } = await import("./cli/_usage.ts");
+        try {
+          return await send(configPath, positionals, {
+            from: values.from,
+            to: values.to,
+            json: Boolean(values.json),
+          });
+        } catch (error) {
+          if (!(error instanceof UsageError)) throw error;
+          console.error(`${error.message}\n\n${COMMANDS.send}`);
+          return 2;
+        }
       }
       case "migrate": {
         const { migrate } = await import("./cli/migrate.ts");

@@ -14,7 +14,7 @@
 import type { Channel, ConsumeMessage } from "amqplib";
 import type { Config } from "../config/mod.ts";
 import { type Acceptor, newQueueId } from "../accept/mod.ts";
-import { domainOf } from "../address.ts";
+import { isMailboxAddress } from "../address.ts";
 import {
   INJECT_ERROR_HEADER,
   INJECT_FORMAT_VERSION,
@@ -49,7 +49,6 @@ export interface InjectLimits {
   maxRecipients: number;
 }
 
-const ADDRESS = /^[^\s<>()@,;:"]+@[^\s<>()@,;:"]+$/;
 const HEADER_NAME = /^[!-9;-~]+$/;
 
 function fail(reason: string): ParsedInject {
@@ -73,7 +72,7 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
   if (data.v !== undefined && data.v !== INJECT_FORMAT_VERSION) {
     return fail(`unknown format version "${data.v}": expected ${INJECT_FORMAT_VERSION}`);
   }
-  if (typeof data.from !== "string" || (data.from !== "" && !ADDRESS.test(data.from))) {
+  if (typeof data.from !== "string" || (data.from !== "" && !isMailboxAddress(data.from))) {
     return fail(`invalid "from": expected an address or "" for the null sender`);
   }
   if (!Array.isArray(data.to) || data.to.length === 0) {
@@ -83,7 +82,7 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
     return fail(`too many recipients: ${data.to.length} (at most ${limits.maxRecipients})`);
   }
   for (const address of data.to) {
-    if (typeof address !== "string" || !ADDRESS.test(address) || domainOf(address) === "") {
+    if (typeof address !== "string" || !isMailboxAddress(address)) {
       return fail(`invalid recipient "${String(address)}"`);
     }
   }

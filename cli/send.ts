@@ -1,0 +1,296 @@
+/**
+ * `send`: the command-line inbound channel (Postfix's sendmail + pickup in one). Reads one
+ * message from a file or standard input — raw RFC 5322 with the envelope from `--from`/`--to`,
+ * or with `--json` an inject v1 document (core/inbound/inject.ts) — holds it to the SMTP
+ * channel's limits, prepends `Received:` (and `Message-ID:` when missing) and hands it to
+ * core/accept. The queue id is printed only once accept says the message is durable (fsync'd
+ * SQLite commit, or SQL commit + broker confirm).
+ *
+ * It opens the store and the queue itself, so it works whether or not a server runs: a running
+ * server's scheduler finds the message at its next pass (within `queue.poll_interval`; with
+ * RabbitMQ the unit is pushed to a node at once), and a server started later finds it too.
+ *
+ * Trust: whoever may run it with the config file may send anywhere (no relay check), as with
+ * the inject queue. Talks to: the store, RabbitMQ when configured, core/accept.
+ * Reads config: database, rabbitmq, smtp.hostname, smtp.max_message_size, smtp.max_recipients,
+ * smtp.max_header_size, smtp.add_message_id (with the stored cluster-wide overrides, as a node).
+ */
+import { Acceptor, newQueueId } from "../core/accept/mod.ts";
+import { isMailboxAddress } from "../core/address.ts";
+import { ConfigSync } from "../core/cluster/config_sync.ts";
+import { clusterDb } from "../core/cluster/tables.ts";
+import { type Config, loadConfig } from "../core/config/mod.ts";
+import { composeMessage } from "../core/inbound/compose.ts";
+import { MessageCollector, messageIdHeader, rfc5322Date } from "../core/inbound/message.ts";
+import { log } from "../core/log.ts";
+import type { NewMessage } from "../core/queue/contracts.ts";
+import { openQueue, type Queue } from "../core/queue/mod.ts";
+import { openStore } from "../core/store/mod.ts";
+import { UsageError } from "./_usage.ts";
+
+/** Options of the `send` command, as given on the command line. */
+export interface SendOptions {
+  /** Envelope sender; "" or "<>" for the null sender. */
+  from?: string;
+  /** Envelope recipients; each may hold several, separated by commas. */
+  to?: string[];
+  /** The input is an inject v1 JSON document that carries the envelope. */
+  json: boolean;
+}
+
+/** A value, or why the message cannot be queued (exit code 2, nothing stored). */
+type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+interface Envelope {
+  sender: string;
+  recipients: string[];
+}
+
+const CR = 13;
+const LF = 10;
+
+/** Queues one message and prints its queue id once it is durable; returns the exit code. */
+export async function send(
+  configPath: string | null,
+  args: string[],
+  options: SendOptions,
+): Promise<number> {
+  if (args.length > 1) throw new UsageError(`Unexpected argument "${args[1]}"`);
+  const file = args[0] === undefined || args[0] === "-" ? null : args[0];
+  let envelope: Envelope | null = null;
+  if (options.json) {
+    if (options.from !== undefined || options.to !== undefined) {
+      throw new UsageError('Cannot use --from or --to with --json: the JSON has "from" and "to"');
+    }
+  } else {
+    const checked = envelopeOf(options.from, options.to);
+    if (!checked.ok) return refuse(checked.reason);
+    envelope = checked.value;
+  }
+
+  const seed = await loadConfig(configPath);
+  const store = await openStore(seed, "accept");
+  let queue: Queue | null = null;
+  try {
+    const applied = await store.migrate();
+    if (applied.length > 0) log("store", `applied migrations: ${applied.join(", ")}`);
+    // The limits a node applies are the file's plus the stored overrides (`fastmta config`).
+    const config = await new ConfigSync(clusterDb(store), seed, {
+      log: (line) => log("config", line),
+      onChange: () => {},
+    }).effectiveConfig();
+    const limits = config.smtp;
+    // A JSON-escaped or base64 message is larger than itself: parseInject has the exact bound.
+    const input = options.json
+      ? await readInput(file, limits.max_message_size * 2 + 65_536, "inject document")
+      : await readInput(file, limits.max_message_size, "message");
+    if (!input.ok) return refuse(input.reason);
+    const message = envelope
+      ? rawMessage(input.value, envelope, config)
+      : await jsonMessage(input.value, config);
+    if (!message.ok) return refuse(message.reason);
+
+    queue = await openQueue(config, store, {
+      role: "accept",
+      log: (line) => log("queue", line),
+    });
+    const id = await new Acceptor(queue).submit(message.value);
+    console.log(id);
+    return 0;
+  } finally {
+    // Once the id is printed the message is queued: trouble closing must not turn that into
+    // a failure the caller would retry (and so send twice).
+    await queue?.close().catch((e) => log("queue", `cannot close: ${(e as Error).message}`));
+    await store.close().catch((e) => log("store", `cannot close: ${(e as Error).message}`));
+  }
+}
+
+function refuse(reason: string): number {
+  console.error(reason);
+  return 2;
+}
+
+/** The envelope from `--from` and `--to` (comma-separated lists allowed, duplicates dropped). */
+function envelopeOf(from: string | undefined, to: string[] | undefined): Checked<Envelope> {
+  if (from === undefined) throw new UsageError("Missing --from (use --from '<>' for a bounce)");
+  if (to === undefined) throw new UsageError("Missing --to");
+  const sender = from.trim().replace(/^<(.*)>$/, "$1");
+  if (sender !== "" && !isMailboxAddress(sender)) {
+    return { ok: false, reason: `Invalid sender "${from}": expected user@domain or "<>"` };
+  }
+  const recipients: string[] = [];
+  for (const item of to.flatMap((list) => list.split(","))) {
+    const address = item.trim().replace(/^<(.*)>$/, "$1");
+    if (!isMailboxAddress(address)) {
+      return { ok: false, reason: `Invalid recipient "${item.trim()}": expected user@domain` };
+    }
+    if (!recipients.includes(address)) recipients.push(address);
+  }
+  return { ok: true, value: { sender, recipients } };
+}
+
+/** The bytes of FILE (null: standard input), refusing more than `limit`. */
+async function readInput(
+  file: string | null,
+  limit: number,
+  what: "message" | "inject document",
+): Promise<Checked<Uint8Array>> {
+  let source: ReadableStream<Uint8Array>;
+  if (file === null) {
+    if (Deno.stdin.isTerminal()) console.error("Reading the message; end it with Ctrl-D");
+    source = Deno.stdin.readable;
+  } else {
+    try {
+      source = (await Deno.open(file)).readable;
+    } catch (error) {
+      return { ok: false, reason: `Cannot read "${file}": ${(error as Error).message}` };
+    }
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  // Leaving the loop early cancels the stream, which closes the file.
+  for await (const chunk of source) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      return what === "message"
+        ? tooLarge(`more than ${limit}`, limit)
+        : { ok: false, reason: `Inject document too large: more than ${limit} bytes` };
+    }
+    chunks.push(chunk);
+  }
+  if (size === 0) {
+    return { ok: false, reason: `No message: ${file ? `"${file}"` : "standard input"} is empty` };
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return { ok: true, value: bytes };
+}
+
+function tooLarge(size: number | string, limit: number): { ok: false; reason: string } {
+  return {
+    ok: false,
+    reason: `Message too large: ${size} bytes (smtp.max_message_size is ${limit})`,
+  };
+}
+
+/** A raw message with the envelope from the command line. */
+function rawMessage(content: Uint8Array, envelope: Envelope, config: Config): Checked<NewMessage> {
+  if (envelope.recipients.length > config.smtp.max_recipients) {
+    return {
+      ok: false,
+      reason: `Too many recipients: ${envelope.recipients.length} ` +
+        `(smtp.max_recipients is ${config.smtp.max_recipients})`,
+    };
+  }
+  const now = Date.now();
+  return queuedForm(content, { ...envelope, id: newQueueId(now), now, config });
+}
+
+/** A message from an inject v1 document: raw as given, or composed from its fields. */
+async function jsonMessage(content: Uint8Array, config: Config): Promise<Checked<NewMessage>> {
+  // Loaded only here: inject.ts also holds the broker consumer (amqplib).
+  const { parseInject } = await import("../core/inbound/inject.ts");
+  const parsed = parseInject(content, {
+    maxSize: config.smtp.max_message_size,
+    maxRecipients: config.smtp.max_recipients,
+  });
+  if (!parsed.ok) return { ok: false, reason: `Invalid inject message: ${parsed.reason}` };
+  const now = Date.now();
+  const id = newQueueId(now);
+  const { sender, recipients, meta } = parsed.message;
+  const body = parsed.content.kind === "raw" ? parsed.content.bytes : new TextEncoder().encode(
+    composeMessage({
+      from: sender,
+      to: recipients,
+      ...parsed.content.fields,
+      messageId: `${id}@${config.smtp.hostname}`,
+      date: new Date(now),
+    }),
+  );
+  return queuedForm(body, { sender, recipients, meta, id, now, config });
+}
+
+/**
+ * What accept stores, as the SMTP channel stores it: CRLF line ends, the size and header limits
+ * checked, and our `Received:` (and `Message-ID:` if missing) in front of the message's bytes.
+ */
+function queuedForm(
+  content: Uint8Array,
+  options: Envelope & { meta?: Record<string, unknown>; id: string; now: number; config: Config },
+): Checked<NewMessage> {
+  const { id, now, config: { smtp } } = options;
+  const crlf = withCrlfLineEnds(content);
+  if (crlf.byteLength > smtp.max_message_size) {
+    return tooLarge(crlf.byteLength, smtp.max_message_size);
+  }
+  const collector = new MessageCollector(smtp.max_header_size);
+  collector.push(crlf, false);
+  if (collector.refused === "header") {
+    return {
+      ok: false,
+      reason: `Message header section too large: smtp.max_header_size is ${smtp.max_header_size}`,
+    };
+  }
+  let prefix = localReceivedHeader({
+    hostname: smtp.hostname,
+    queueId: id,
+    recipient: options.recipients.length === 1 ? options.recipients[0] : null,
+    date: new Date(now),
+  });
+  if (smtp.add_message_id && !collector.hasMessageId()) {
+    prefix += messageIdHeader(id, smtp.hostname);
+  }
+  return {
+    ok: true,
+    value: {
+      id,
+      sender: options.sender,
+      recipients: options.recipients,
+      channel: "cli",
+      clientIp: null,
+      receivedAt: now,
+      body: collector.build(prefix),
+      meta: options.meta,
+    },
+  };
+}
+
+/**
+ * Bare LF line ends become CRLF, and a last line without one gets CRLF: files on disk usually
+ * have LF, SMTP needs CRLF, and the stored message is what gets signed and sent.
+ */
+export function withCrlfLineEnds(input: Uint8Array): Uint8Array {
+  let bare = 0;
+  for (let i = 0; i < input.length; i++) {
+    if (input[i] === LF && input[i - 1] !== CR) bare++;
+  }
+  const open = input.length > 0 && input.at(-1) !== LF ? 2 : 0;
+  if (bare === 0 && open === 0) return input;
+  const out = new Uint8Array(input.length + bare + open);
+  let o = 0;
+  for (let i = 0; i < input.length; i++) {
+    if (input[i] === LF && input[i - 1] !== CR) out[o++] = CR;
+    out[o++] = input[i];
+  }
+  if (open) {
+    out[o++] = CR;
+    out[o++] = LF;
+  }
+  return out;
+}
+
+/** A `Received:` header for mail handed over on this host (RFC 5321 §4.4), ending in CRLF. */
+function localReceivedHeader(info: {
+  hostname: string;
+  queueId: string;
+  recipient: string | null;
+  date: Date;
+}): string {
+  const forPart = info.recipient ? `\r\n\tfor <${info.recipient}>` : "";
+  return `Received: from local (fastmta send)\r\n\tby ${info.hostname} (fastmta) with local` +
+    ` id ${info.queueId}${forPart};\r\n\t${rfc5322Date(info.date)}\r\n`;
+}
