@@ -65,7 +65,13 @@ export async function startOutboxPoller(
     commitWindowMs: config.smtp.group_commit_window,
     onCommitted: events.onCommitted,
   });
-  const loop = new OutboxLoop(new OutboxRows(store), acceptor, config, events.log);
+  const loop = new OutboxLoop({
+    rows: new OutboxRows(store),
+    acceptor,
+    ready: () => queue.ready,
+    config,
+    log: events.log,
+  });
   return {
     async stop() {
       await loop.stop();
@@ -133,6 +139,7 @@ export function outboxMessage(
 class OutboxLoop {
   #rows: OutboxRows;
   #acceptor: Pick<Acceptor, "submit">;
+  #ready: () => boolean;
   #config: Config;
   #log: (line: string) => void;
   #stopping = false;
@@ -144,16 +151,19 @@ class OutboxLoop {
   #failures = 0;
   #prunedAt = 0;
 
-  constructor(
-    rows: OutboxRows,
-    acceptor: Pick<Acceptor, "submit">,
-    config: Config,
-    log: (line: string) => void,
-  ) {
-    this.#rows = rows;
-    this.#acceptor = acceptor;
-    this.#config = config;
-    this.#log = log;
+  constructor(options: {
+    rows: OutboxRows;
+    acceptor: Pick<Acceptor, "submit">;
+    /** Whether the queue can take messages now (false while the broker is unreachable). */
+    ready: () => boolean;
+    config: Config;
+    log: (line: string) => void;
+  }) {
+    this.#rows = options.rows;
+    this.#acceptor = options.acceptor;
+    this.#ready = options.ready;
+    this.#config = options.config;
+    this.#log = options.log;
     this.#done = this.#run();
   }
 
@@ -172,7 +182,8 @@ class OutboxLoop {
         this.#failures = 0;
       } catch (error) {
         if (this.#failures++ === 0) {
-          this.#log(`${(error as Error).message}; trying again every poll_interval`);
+          const every = this.#config.outbox.poll_interval;
+          this.#log(`${(error as Error).message} (trying again every ${every} ms)`);
         }
       }
       if (!more) await this.#sleep(this.#config.outbox.poll_interval);
@@ -208,6 +219,8 @@ class OutboxLoop {
     await this.#write().catch((error) => {
       throw new Error(`cannot mark outbox rows: ${(error as Error).message}`);
     });
+    // Rows claimed now would only be released again: leave them to nodes that can accept.
+    if (!this.#ready()) throw new Error("cannot accept outbox rows yet: the broker is unreachable");
     const now = Date.now();
     await this.#prune(now);
     const { batch, claim_timeout } = this.#config.outbox;
@@ -263,13 +276,20 @@ class OutboxLoop {
       const payload = payloads.get(id);
       payloads.delete(id);
       if (payload === undefined) continue; // deleted by the application meanwhile
-      const parsed = parseInject(encoder.encode(payload), limits);
+      const parsed = parseInject(payload, limits);
       if (!parsed.ok) {
         outcomes.failed.push({ id, error: parsed.reason });
         this.#log(`row ${id} failed: ${parsed.reason}`);
         continue;
       }
-      const message = outboxMessage(parsed, { rowId: id, hostname: this.#config.smtp.hostname });
+      let message: NewMessage;
+      try {
+        message = outboxMessage(parsed, { rowId: id, hostname: this.#config.smtp.hostname });
+      } catch (error) {
+        // Something in this payload breaks composing: trying it again would do the same.
+        outcomes.failed.push({ id, error: `cannot compose: ${(error as Error).message}` });
+        continue;
+      }
       // All of the group are submitted together so that they share one group commit.
       submits.push(
         this.#acceptor.submit(message).then(

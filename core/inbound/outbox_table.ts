@@ -133,11 +133,18 @@ export class OutboxRows {
     });
   }
 
-  /** The payloads of these rows, by id. */
-  async payloads(ids: number[]): Promise<Map<number, string>> {
+  /** The payloads of these rows as bytes, by id (an application may have stored a blob). */
+  async payloads(ids: number[]): Promise<Map<number, Uint8Array>> {
     const rows = await this.#db.selectFrom("outbox").select(["id", "payload"])
       .where("id", "in", ids).execute();
-    return new Map(rows.map((r) => [Number(r.id), String(r.payload)]));
+    const encoder = new TextEncoder();
+    return new Map(rows.map((r) => {
+      const payload: unknown = r.payload;
+      return [
+        Number(r.id),
+        payload instanceof Uint8Array ? payload : encoder.encode(String(payload)),
+      ];
+    }));
   }
 
   /** Records accepted, failed and released rows in one transaction. */
