@@ -23,6 +23,7 @@ import { waitUntil } from "./helpers/wait.ts";
 import { ConfigError, parseConfig } from "../core/config/mod.ts";
 import { parseInject } from "../core/inbound/inject.ts";
 import { outboxMessage } from "../core/inbound/outbox.ts";
+import { OutboxRows } from "../core/inbound/outbox_table.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 
 const DOMAIN = "dest.test";
@@ -126,6 +127,8 @@ Deno.test("outbox message: our Received header, channel outbox, the row id in me
   assertMatch(text, new RegExp(`\r\nMessage-ID: <${message.id}@mx\\.test>\r\n`));
 });
 
+const CLAIM = { node: "c", limit: 100, staleBefore: 0 };
+
 const RAW = [
   "From: <shop@origin.test>",
   `To: <alice@${DOMAIN}>`,
@@ -136,6 +139,50 @@ const RAW = [
 ].join("\r\n");
 
 for (const kind of testDatabaseKinds()) {
+  Deno.test(`outbox table [${kind}]: two claimers take disjoint rows; marks and pruning`, async () => {
+    await using db = await createTestDatabase(kind);
+    const [a, b] = [await db.open("accept", 3), await db.open("accept", 3)];
+    try {
+      await a.migrate();
+      const ids: number[] = [];
+      for (let i = 0; i < 40; i++) ids.push(await insertRow(a, { n: i }));
+      const now = Date.now();
+      const claim = (store: SqlStore, node: string) =>
+        new OutboxRows(store).claim({ node, now, limit: 25, staleBefore: now - 60_000 });
+      const [first, second] = await Promise.all([claim(a, "a"), claim(b, "b")]);
+      const taken = [...first, ...second].map((c) => c.id).sort((x, y) => x - y);
+      assertEquals(taken, ids, "every row claimed exactly once");
+      for (const c of [...first, ...second]) {
+        assertEquals(c.size, JSON.stringify({ n: ids.indexOf(c.id) }).length, "payload bytes");
+      }
+      assertEquals((await new OutboxRows(a).claim({ ...CLAIM, now })).length, 0);
+
+      const rows = new OutboxRows(a);
+      await rows.finish({
+        accepted: [{ id: ids[0], messageId: "Q1" }, { id: ids[1], messageId: "Q2" }],
+        failed: [{ id: ids[2], error: 'invalid "to"' }],
+        released: [ids[3]],
+      }, now - 10_000);
+      const states = await outboxRows(a);
+      assertEquals(
+        ids.slice(0, 4).map((id) => [states.get(id)!.state, states.get(id)!.message_id]),
+        [["accepted", "Q1"], ["accepted", "Q2"], ["failed", null], ["new", null]],
+      );
+      assertEquals(states.get(ids[2])!.error, 'invalid "to"');
+      // The released row is claimable again; so is a claim older than the timeout.
+      const again = await rows.claim({ ...CLAIM, now: now + 1, staleBefore: now + 1 });
+      assertEquals(again.map((c) => c.id).sort((x, y) => x - y), ids.slice(3));
+
+      assertEquals(await rows.prune(now - 20_000, 100), 0, "nothing finished that early");
+      assertEquals(await rows.prune(now, 100), 2);
+      assertEquals((await outboxRows(a)).has(ids[0]), false);
+      assertEquals((await outboxRows(a)).get(ids[2])!.state, "failed", "failed rows stay");
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   Deno.test(`outbox [${kind}]: rows inserted with SQL are accepted and delivered`, async () => {
     await using db = await createTestDatabase(kind);
     await using dir = tempDir("fastmta-outbox-");
