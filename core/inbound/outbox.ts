@@ -81,6 +81,18 @@ export async function startOutboxPoller(
   };
 }
 
+/**
+ * Resolves in a later task of the event loop. node:sqlite is synchronous: a write that meets
+ * another connection's open transaction waits for its lock inside the call, blocking the very
+ * thread that transaction needs to finish (a stall of `busy_timeout`, then SQLITE_BUSY). The main
+ * thread has other store connections (scheduler, cluster), whose transactions never span two
+ * tasks; so each of our writes starts at the top of a task of its own, never while one of theirs
+ * is half done (e.g. a lease begun by the scheduler wake that our own commit triggered).
+ */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 function noOutcomes(): OutboxOutcomes {
   return { accepted: [], failed: [], released: [] };
 }
@@ -189,6 +201,7 @@ class OutboxLoop {
       if (!more) await this.#sleep(this.#config.outbox.poll_interval);
     }
     try {
+      await nextTask();
       await this.#write();
     } catch (error) {
       const { accepted } = this.#unwritten;
@@ -216,6 +229,7 @@ class OutboxLoop {
 
   /** One poll; true when it took rows and had no temporary failure (poll again at once). */
   async #poll(): Promise<boolean> {
+    await nextTask();
     await this.#write().catch((error) => {
       throw new Error(`cannot mark outbox rows: ${(error as Error).message}`);
     });
@@ -252,6 +266,7 @@ class OutboxLoop {
         this.#unwritten.released.push(...groups[i].map((c) => c.id));
       }
     }
+    await nextTask();
     await this.#write().catch((error) => {
       throw new Error(`cannot mark outbox rows: ${(error as Error).message}`);
     });
