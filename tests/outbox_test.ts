@@ -57,7 +57,10 @@ async function outboxRows(store: SqlStore): Promise<Map<number, OutboxRow>> {
   return new Map(rows.map((r) => [Number(r.id), { ...r, id: Number(r.id) }]));
 }
 
-/** Runs `fn` with a server; prints the server's output if `fn` fails; always stops it. */
+/**
+ * Runs `fn` with a server, then stops it and checks that it shut down cleanly without a failed
+ * outbox poll; prints the server's output on failure; always stops it.
+ */
 async function withNode(
   config: ServerConfig,
   fn: (server: ServerProcess) => Promise<void>,
@@ -65,6 +68,8 @@ async function withNode(
   const server = await startServer({ config });
   try {
     await fn(server);
+    assertEquals((await server.stop()).code, 0, "a clean shutdown");
+    assert(!/ outbox: cannot/.test(server.logs()), "an outbox poll failed");
   } catch (error) {
     console.error(`--- fastmta server output (pid ${server.pid}) ---\n${server.logs()}`);
     throw error;
