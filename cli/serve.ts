@@ -170,6 +170,13 @@ export async function serve(configPath: string | null): Promise<void> {
       ),
     );
   }
+  // The database outbox polls on this thread through its own accept path; loaded only when on.
+  const outbox = config.outbox.enabled
+    ? await (await import("../core/inbound/outbox.ts")).startOutboxPoller(config, {
+      log: (line) => log("outbox", line),
+      onCommitted: () => scheduler.wake(),
+    })
+    : null;
   scheduler.wake();
 
   const auth = new AdminAuth(store.db);
@@ -205,6 +212,7 @@ export async function serve(configPath: string | null): Promise<void> {
   // Stop taking mail first, then stop scheduling, then let deliveries finish and settle.
   await Promise.all([...smtpWorkers, ...otherWorkers].map((w) => w.stop()));
   scheduler.stop();
+  await outbox?.stop(); // claims no more rows; accepts and marks the ones in hand
   rules.stop();
   await Promise.all(deliveryWorkers.map((w) => w.stop()));
   await http.shutdown();

@@ -24,6 +24,7 @@ import type { Tables } from "../core/store/tables.ts";
 import { migrationsFor } from "../migrations/mod.ts";
 import type { NewMessage } from "../core/queue/contracts.ts";
 import { confirmMessages, sweepUnconfirmed } from "../core/queue/_units_sql.ts";
+import { OutboxRows } from "../core/inbound/outbox_table.ts";
 
 type Responder = (query: CompiledQuery) => Partial<QueryResult<unknown>>;
 
@@ -213,6 +214,35 @@ Deno.test("mssql: the unconfirmed mark and its sweep compile to T-SQL", async ()
     /delete from "messages" where "id" in \(@1, @2\) and "unconfirmed_since" is not null/,
   );
   assertMatch(sql, /delete from "queue" where "message_id" in \(@1, @2\) and not exists/);
+});
+
+Deno.test("mssql: the outbox claim, marks and prune compile to T-SQL", async () => {
+  const { db, statements } = recordingKysely((query) => {
+    // One stale claim (as tedious returns a bigint id: a string); no new row.
+    if (query.sql.includes('with (updlock, readpast, rowlock) where "state" = @2 and')) {
+      return { rows: [{ id: "7", size: 120 }] };
+    }
+    return {};
+  });
+  const rows = new OutboxRows(new SqlStore(db, "mssql", () => db.destroy()));
+  const claims = await rows.claim({ node: "n1", now: T0, limit: 10, staleBefore: T0 - 300_000 });
+  assertEquals(claims, [{ id: 7, size: 120 }]);
+  await rows.payloads([7]);
+  await rows.finish({
+    accepted: [{ id: 7, messageId: "Q1" }],
+    failed: [{ id: 8, error: "bad" }],
+    released: [9],
+  }, T0);
+  await rows.prune(T0, 1_000);
+  assertTsql(statements);
+  const sql = statements.map((s) => s.sql).join(";\n");
+  assertMatch(
+    sql,
+    /select top \(@1\) "id", datalength\("payload"\) as "size" from "outbox" with \(updlock, readpast, rowlock\) where "state" = @2 and "claimed_at" < @3 order by "id"/,
+  );
+  assertMatch(sql, /from "outbox" with \(updlock, readpast, rowlock\) where "state" = @2 order by/);
+  assertMatch(sql, /update "outbox" set "state" = @1, "claimed_by" = @2, "claimed_at" = @3/);
+  assertMatch(sql, /select top\(1000\) "id", "finished_at" from "outbox"/);
 });
 
 Deno.test("mssql: tedious loads and an unreachable server is a clear, fast error", async () => {

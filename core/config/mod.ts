@@ -77,6 +77,7 @@ export interface Config {
   bounce: ConfigFile["bounce"];
   dkim: ConfigFile["dkim"] & { masterKeyFile: string };
   queue: ConfigFile["queue"];
+  outbox: ConfigFile["outbox"];
   rabbitmq?: ConfigFile["rabbitmq"];
   cluster: ConfigFile["cluster"];
   /** Where the file came from, or null for built-in defaults. */
@@ -297,6 +298,7 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
       masterKeyFile: resolve(file.dkim.master_key_file ?? join(dataDir, "dkim_master.key")),
     },
     queue: file.queue,
+    outbox: file.outbox,
     rabbitmq: file.rabbitmq,
     cluster: file.cluster,
     source,

@@ -200,6 +200,20 @@ export const configSchema = z.object({
     batch_size: z.number().int().min(1).max(10_000).default(200),
     poll_interval: duration.default(1_000),
   }).strict().prefault({}),
+  /** The database outbox channel (core/inbound/outbox.ts); off unless enabled. */
+  outbox: z.object({
+    enabled: z.boolean().default(false),
+    /** Wait between polls that found no row (rows that keep coming are polled back to back). */
+    poll_interval: duration.pipe(z.number().min(10, "Expected at least 10ms")).default(1_000),
+    /** Most rows one poll claims. */
+    batch: z.number().int().min(1).max(10_000).default(100),
+    /** A claim older than this belongs to a node that died mid-way: the row is taken again. */
+    claim_timeout: duration.pipe(
+      z.number().min(60_000, "Expected at least 1 minute (an accept may wait 30 s for the broker)"),
+    ).default(300_000),
+    /** How long `accepted` rows are kept before they are deleted; 0 keeps them. */
+    keep: duration.default(7 * 86_400_000),
+  }).strict().prefault({}),
 }).strict();
 
 /** The file as written (before defaults). */

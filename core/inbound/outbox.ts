@@ -1,0 +1,348 @@
+/**
+ * The database outbox: applications INSERT a row into `outbox` (its payload one inject v1 JSON
+ * document, README "Outbox table") in their own transaction, and every node with
+ * `outbox.enabled` polls the table. A poll claims rows (outbox_table.ts), validates each payload
+ * with the inject format's own parser, submits the message through core/accept, and marks the
+ * row `accepted` with the queue id only after the submit resolved, i.e. once the message is
+ * durable. A payload that cannot be accepted as it is ends `failed` with the reason and is never
+ * tried again; a temporary failure (database or broker away) puts the row back to `new` for a
+ * later poll. At-least-once: a node that dies between the durable accept and the mark leaves the
+ * row `claimed`, and once the claim is older than `outbox.claim_timeout` a poll takes it again.
+ *
+ * Trust: whoever may insert into the table may send anywhere (no relay check).
+ * Runs on the main thread of `serve`. Talks to: the store (outbox table), core/accept. Reads
+ * config: outbox.*, smtp.hostname, smtp.max_message_size, smtp.max_recipients,
+ * smtp.group_commit_window (and database, rabbitmq for its accept path).
+ */
+import { Acceptor, newQueueId } from "../accept/mod.ts";
+import type { Config } from "../config/mod.ts";
+import type { NewMessage } from "../queue/contracts.ts";
+import { openQueue, type Queue } from "../queue/mod.ts";
+import { openStore } from "../store/mod.ts";
+import { composeMessage } from "./compose.ts";
+import { type ParsedInject, parseInject } from "./inject.ts";
+import { type OutboxClaim, type OutboxOutcomes, OutboxRows } from "./outbox_table.ts";
+
+/** Payload bytes one poll reads into memory at once (or one row, if larger). */
+const GROUP_BYTES = 16 * 1024 * 1024;
+/** How often `accepted` rows older than `outbox.keep` are deleted. */
+const PRUNE_EVERY_MS = 60_000;
+/** Rows one prune step looks at; a prune takes at most ten steps. */
+const PRUNE_ROWS = 1_000;
+
+const encoder = new TextEncoder();
+
+/** Where the poller reports. */
+export interface OutboxEvents {
+  log: (line: string) => void;
+  /** A batch of `count` messages became durable (the scheduler is woken with it). */
+  onCommitted: (count: number) => void;
+}
+
+/** A running outbox poller. */
+export interface OutboxPoller {
+  /** Finishes the rows in hand, then closes its store connection and queue. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens an accept path of its own (a store connection in the accept role, synchronous=FULL on
+ * SQLite, and the queue in its accept role) and polls the outbox table until stopped.
+ */
+export async function startOutboxPoller(
+  config: Config,
+  events: OutboxEvents,
+): Promise<OutboxPoller> {
+  const store = await openStore(config, "accept");
+  let queue: Queue;
+  try {
+    queue = await openQueue(config, store, { role: "accept", log: events.log });
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+  const acceptor = new Acceptor(queue, {
+    commitWindowMs: config.smtp.group_commit_window,
+    onCommitted: events.onCommitted,
+  });
+  const loop = new OutboxLoop({
+    rows: new OutboxRows(store),
+    acceptor,
+    ready: () => queue.ready,
+    config,
+    log: events.log,
+  });
+  return {
+    async stop() {
+      await loop.stop();
+      await queue.close();
+      await store.close();
+    },
+  };
+}
+
+/**
+ * Resolves in a later task of the event loop. node:sqlite is synchronous: a write that meets
+ * another connection's open transaction waits for its lock inside the call, blocking the very
+ * thread that transaction needs to finish (a stall of `busy_timeout`, then SQLITE_BUSY). The main
+ * thread has other store connections (scheduler, cluster), whose transactions never span two
+ * tasks; so each of our writes starts at the top of a task of its own, never while one of theirs
+ * is half done (e.g. a lease begun by the scheduler wake that our own commit triggered).
+ */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+function noOutcomes(): OutboxOutcomes {
+  return { accepted: [], failed: [], released: [] };
+}
+
+/** Claims split so that each group's payloads add up to at most `maxBytes` (or one row). */
+function byteGroups(claims: OutboxClaim[], maxBytes: number): OutboxClaim[][] {
+  const groups: OutboxClaim[][] = [];
+  let current: OutboxClaim[] = [];
+  let bytes = 0;
+  for (const claim of claims) {
+    if (current.length > 0 && bytes + claim.size > maxBytes) {
+      groups.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(claim);
+    bytes += claim.size;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+/** The message accept takes: our `Received:` header, then the raw or composed message. */
+export function outboxMessage(
+  parsed: Extract<ParsedInject, { ok: true }>,
+  options: { rowId: number; hostname: string; now?: number },
+): NewMessage {
+  const now = options.now ?? Date.now();
+  const id = newQueueId(now);
+  const received = `Received: from outbox (row ${options.rowId})\r\n\tby ${options.hostname}` +
+    ` (fastmta) with SQL id ${id};\r\n\t${new Date(now).toUTCString().replace("GMT", "+0000")}\r\n`;
+  const content = parsed.content.kind === "raw"
+    ? parsed.content.bytes
+    : encoder.encode(composeMessage({
+      from: parsed.message.sender,
+      to: parsed.message.recipients,
+      ...parsed.content.fields,
+      messageId: `${id}@${options.hostname}`,
+      date: new Date(now),
+    }));
+  const header = encoder.encode(received);
+  const body = new Uint8Array(header.byteLength + content.byteLength);
+  body.set(header);
+  body.set(content, header.byteLength);
+  return {
+    ...parsed.message,
+    channel: "outbox",
+    meta: { ...parsed.message.meta, outbox_id: options.rowId },
+    id,
+    receivedAt: now,
+    body,
+  };
+}
+
+/** The poll loop: one poll at a time, back to back while rows come, else every poll_interval. */
+class OutboxLoop {
+  #rows: OutboxRows;
+  #acceptor: Pick<Acceptor, "submit">;
+  #ready: () => boolean;
+  #config: Config;
+  #log: (line: string) => void;
+  #stopping = false;
+  #wake: (() => void) | null = null;
+  #done: Promise<void>;
+  /** Outcomes not written yet (kept when the database failed after an accept). */
+  #unwritten = noOutcomes();
+  /** Polls that failed in a row (only the first of a streak is logged). */
+  #failures = 0;
+  #prunedAt = 0;
+
+  constructor(options: {
+    rows: OutboxRows;
+    acceptor: Pick<Acceptor, "submit">;
+    /** Whether the queue can take messages now (false while the broker is unreachable). */
+    ready: () => boolean;
+    config: Config;
+    log: (line: string) => void;
+  }) {
+    this.#rows = options.rows;
+    this.#acceptor = options.acceptor;
+    this.#ready = options.ready;
+    this.#config = options.config;
+    this.#log = options.log;
+    this.#done = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#wake?.();
+    await this.#done;
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      let more = false;
+      try {
+        more = await this.#poll();
+        if (this.#failures > 0) this.#log(`polling again after ${this.#failures} failed polls`);
+        this.#failures = 0;
+      } catch (error) {
+        if (this.#failures++ === 0) {
+          const every = this.#config.outbox.poll_interval;
+          this.#log(`${(error as Error).message} (trying again every ${every} ms)`);
+        }
+      }
+      if (!more) await this.#sleep(this.#config.outbox.poll_interval);
+    }
+    try {
+      await nextTask();
+      await this.#write();
+    } catch (error) {
+      const { accepted } = this.#unwritten;
+      if (accepted.length > 0) {
+        this.#log(
+          `cannot mark ${accepted.length} accepted rows (${(error as Error).message}): they ` +
+            `will be accepted again once their claim is older than outbox.claim_timeout`,
+        );
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (this.#stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+    });
+  }
+
+  /** One poll; true when it took rows and had no temporary failure (poll again at once). */
+  async #poll(): Promise<boolean> {
+    await nextTask();
+    await this.#write().catch((error) => {
+      throw new Error(`cannot mark outbox rows: ${(error as Error).message}`);
+    });
+    // Rows claimed now would only be released again: leave them to nodes that can accept.
+    if (!this.#ready()) throw new Error("cannot accept outbox rows yet: the broker is unreachable");
+    const now = Date.now();
+    await this.#prune(now);
+    const { batch, claim_timeout } = this.#config.outbox;
+    let claims: OutboxClaim[];
+    try {
+      claims = await this.#rows.claim({
+        node: this.#config.nodeId,
+        now,
+        limit: batch,
+        staleBefore: now - claim_timeout,
+      });
+    } catch (error) {
+      throw new Error(`cannot claim outbox rows: ${(error as Error).message}`);
+    }
+    if (claims.length === 0) return false;
+
+    const groups = byteGroups(claims, GROUP_BYTES);
+    let temporary: Error | null = null;
+    for (let i = 0; i < groups.length; i++) {
+      if (this.#stopping || temporary) {
+        // Not started: back to `new` for this node's next poll or another node.
+        this.#unwritten.released.push(...groups[i].map((c) => c.id));
+        continue;
+      }
+      try {
+        temporary = await this.#acceptGroup(groups[i]);
+      } catch (error) {
+        temporary = error as Error;
+        this.#unwritten.released.push(...groups[i].map((c) => c.id));
+      }
+    }
+    await nextTask();
+    await this.#write().catch((error) => {
+      throw new Error(`cannot mark outbox rows: ${(error as Error).message}`);
+    });
+    if (temporary) throw new Error(`cannot accept outbox rows yet: ${temporary.message}`);
+    return true;
+  }
+
+  /**
+   * Reads, validates and submits one group of claimed rows; their outcomes go to `#unwritten`.
+   * Returns the error of a submit that failed for a temporary reason, else null.
+   */
+  async #acceptGroup(group: OutboxClaim[]): Promise<Error | null> {
+    const payloads = await this.#rows.payloads(group.map((c) => c.id));
+    const limits = {
+      maxSize: this.#config.smtp.max_message_size,
+      maxRecipients: this.#config.smtp.max_recipients,
+    };
+    const outcomes = this.#unwritten;
+    let temporary: Error | null = null;
+    const submits: Promise<void>[] = [];
+    for (const { id } of group) {
+      const payload = payloads.get(id);
+      payloads.delete(id);
+      if (payload === undefined) continue; // deleted by the application meanwhile
+      const parsed = parseInject(payload, limits);
+      if (!parsed.ok) {
+        outcomes.failed.push({ id, error: parsed.reason });
+        this.#log(`row ${id} failed: ${parsed.reason}`);
+        continue;
+      }
+      let message: NewMessage;
+      try {
+        message = outboxMessage(parsed, { rowId: id, hostname: this.#config.smtp.hostname });
+      } catch (error) {
+        // Something in this payload breaks composing: trying it again would do the same.
+        outcomes.failed.push({ id, error: `cannot compose: ${(error as Error).message}` });
+        continue;
+      }
+      // All of the group are submitted together so that they share one group commit.
+      submits.push(
+        this.#acceptor.submit(message).then(
+          (messageId) => void outcomes.accepted.push({ id, messageId }),
+          (error) => {
+            temporary = error as Error;
+            outcomes.released.push(id);
+          },
+        ),
+      );
+    }
+    await Promise.all(submits);
+    return temporary;
+  }
+
+  /** Writes the outcomes held in memory; they are kept if the database fails. */
+  async #write(): Promise<void> {
+    const outcomes = this.#unwritten;
+    if (outcomes.accepted.length + outcomes.failed.length + outcomes.released.length === 0) return;
+    await this.#rows.finish(outcomes, Date.now());
+    this.#unwritten = noOutcomes();
+  }
+
+  /** Deletes `accepted` rows older than `outbox.keep`, at most once a minute. */
+  async #prune(now: number): Promise<void> {
+    const keep = this.#config.outbox.keep;
+    if (keep <= 0 || now - this.#prunedAt < PRUNE_EVERY_MS) return;
+    this.#prunedAt = now;
+    let deleted = 0;
+    try {
+      for (let step = 0; step < 10; step++) {
+        const n = await this.#rows.prune(now - keep, PRUNE_ROWS);
+        deleted += n;
+        if (n < PRUNE_ROWS) break;
+      }
+    } catch (error) {
+      this.#log(`cannot delete old accepted rows: ${(error as Error).message}`);
+    }
+    if (deleted > 0) this.#log(`deleted ${deleted} accepted rows older than outbox.keep`);
+  }
+}
