@@ -35,7 +35,8 @@ export async function addApiKey(store: Store, name: string, now = Date.now()): P
 
 /**
  * The stored key that `key` is, or null for an unknown or malformed one. Records the use (at
- * most once a minute per key). Store errors propagate: a database that is down is not a wrong key.
+ * most once a minute per key, without waiting for it: bookkeeping must not delay or fail a
+ * send). Lookup errors propagate: a database that is down is not a wrong key.
  */
 export async function authenticateApiKey(
   store: Store,
@@ -46,7 +47,7 @@ export async function authenticateApiKey(
   const record = await store.apiKeyByHash(await sha256(key));
   if (!record) return null;
   if (record.lastUsedAt === null || now - record.lastUsedAt >= TOUCH_INTERVAL_MS) {
-    await store.touchApiKey(record.name, now);
+    store.touchApiKey(record.name, now).catch(() => {});
   }
   return record;
 }
