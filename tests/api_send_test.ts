@@ -131,11 +131,17 @@ Deno.test("send API: 400 names the field, 413 for too large, 503 when it cannot 
     assertMatch(await error({ from: "a@origin.test", to: "b@dest.test", text: "x" }, 400), /"to"/);
     assertMatch(await error({ from: "nope", to: ["b@dest.test"], text: "x" }, 400), /"from"/);
     assertMatch(
-      await error({ from: "", to: ["a@d.test", "b@d.test", "c@d.test", "e@d.test"], text: "x" }, 400),
+      await error(
+        { from: "", to: ["a@d.test", "b@d.test", "c@d.test", "e@d.test"], text: "x" },
+        400,
+      ),
       /too many recipients: 4 \(at most 3\)/,
     );
     assertMatch(
-      await error({ from: "", to: ["b@dest.test"], text: "x", headers: { "X-A": "1\r\nBcc: x" } }, 400),
+      await error(
+        { from: "", to: ["b@dest.test"], text: "x", headers: { "X-A": "1\r\nBcc: x" } },
+        400,
+      ),
       /invalid header "X-A"/,
     );
     // Over max_message_size (10 000): as raw text, as a composed text, as a document.
@@ -213,7 +219,8 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
   config.smtp.max_message_size = 100_000;
   const configPath = `${dir.path}/config.json`;
   await Deno.writeTextFile(configPath, JSON.stringify(config));
-  const cli = (args: string[], stdin?: string) => runCli([...args, "--config", configPath], { stdin });
+  const cli = (args: string[], stdin?: string) =>
+    runCli([...args, "--config", configPath], { stdin });
 
   const added = await cli(["apikey", "add", "shop"]);
   assertEquals(added.code, 0, added.stderr);
@@ -259,7 +266,12 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
   const one = byRecipient(`one@${DOMAIN}`);
   assertEquals(one.mailFrom, "news@origin.test");
   assertEquals(one.rcptTo, [`one@${DOMAIN}`]);
-  assertMatch(one.text(), new RegExp(`^Received: from .*\\r\\n\\tby mx\\.fastmta\\.test \\(fastmta\\) with HTTP id ${firstBody.id}\\r\\n\\tfor <one@${DOMAIN}>;`));
+  assertMatch(
+    one.text(),
+    new RegExp(
+      `^Received: from .*\\r\\n\\tby mx\\.fastmta\\.test \\(fastmta\\) with HTTP id ${firstBody.id}\\r\\n\\tfor <one@${DOMAIN}>;`,
+    ),
+  );
   assert(one.text().endsWith(raw), "the raw message follows our Received header unchanged");
   const two = byRecipient(`two@${DOMAIN}`);
   assertEquals(two.mailFrom, "news@origin.test");
@@ -294,8 +306,9 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
 
   // A console session (logged in through the form) cannot send.
   const loginPage = await fetch(`${server.adminUrl}/login`);
-  const loginCsrf = loginPage.headers.getSetCookie().find((c) => c.startsWith("fastmta_login_csrf="))!
-    .split(";")[0];
+  const loginCsrf =
+    loginPage.headers.getSetCookie().find((c) => c.startsWith("fastmta_login_csrf="))!
+      .split(";")[0];
   await loginPage.body?.cancel();
   const login = await fetch(`${server.adminUrl}/login`, {
     method: "POST",
@@ -311,7 +324,10 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
   await login.body?.cancel();
   const session = login.headers.getSetCookie().find((c) => c.startsWith("fastmta_session="))!
     .split(";")[0];
-  const bySession = await fetch(url, post({ from: "", to: [`one@${DOMAIN}`], text: "x" }, { cookie: session }));
+  const bySession = await fetch(
+    url,
+    post({ from: "", to: [`one@${DOMAIN}`], text: "x" }, { cookie: session }),
+  );
   assertEquals(bySession.status, 401);
   await bySession.body?.cancel();
 

@@ -492,7 +492,12 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
   "API keys: add, find by hash, record use, list, remove": async (store) => {
     const hash = "ab".repeat(32);
     await store.addApiKey({ name: "ci", keyHash: hash, createdAt: T0, lastUsedAt: null });
-    await store.addApiKey({ name: "a-shop", keyHash: "cd".repeat(32), createdAt: T0 + 1, lastUsedAt: null });
+    await store.addApiKey({
+      name: "a-shop",
+      keyHash: "cd".repeat(32),
+      createdAt: T0 + 1,
+      lastUsedAt: null,
+    });
     const duplicate = await store.addApiKey({
       name: "ci",
       keyHash: "ef".repeat(32),
