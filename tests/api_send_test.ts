@@ -5,9 +5,19 @@
  */
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { startDnsServer } from "./helpers/dns_server.ts";
-import { freePort, tempDir, uniqueLoopbackIp } from "./helpers/net.ts";
-import { adminApi, makeServerConfig, runCli, startServer } from "./helpers/server_process.ts";
-import { startSmtpSink } from "./helpers/smtp_sink.ts";
+import { freePort, tempDir, uniqueLoopbackIp, waitForPort } from "./helpers/net.ts";
+import { sharedDatabase, testVhost } from "./helpers/rabbitmq.ts";
+import {
+  adminApi,
+  type CliResult,
+  makeServerConfig,
+  runCli,
+  type ServerConfig,
+  type ServerProcess,
+  splitHostPort,
+  startServer,
+} from "./helpers/server_process.ts";
+import { type SmtpSink, startSmtpSink } from "./helpers/smtp_sink.ts";
 import { parseConfig } from "../core/config/mod.ts";
 import { openStore, type SqlStore, StoreUnavailableError } from "../core/store/mod.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
@@ -198,12 +208,23 @@ Deno.test("send API: a database that cannot check the key is a 503, not a 401", 
   }
 });
 
-Deno.test("send API end to end: CLI keys, raw and composed messages reach the sink", async () => {
-  await using dir = tempDir("fastmta-api-");
+/** A sink behind a loopback DNS server and the config of a node that delivers to it. */
+interface ApiNode extends AsyncDisposable {
+  sink: SmtpSink;
+  config: ServerConfig;
+  /** Runs `main.ts ARGS --config <this node's config>`. */
+  cli(args: string[], stdin?: string): Promise<CliResult>;
+  /** Starts the server and waits until its admin HTTP listener (the API) accepts connections. */
+  start(): Promise<ServerProcess>;
+}
+
+/** With `distributed`: RabbitMQ (a vhost of its own) and the shared PostgreSQL database. */
+async function apiNode(options: { distributed?: boolean } = {}): Promise<ApiNode> {
+  const dir = tempDir("fastmta-api-");
   const sinkIp = uniqueLoopbackIp();
   const remotePort = freePort(sinkIp);
-  await using sink = await startSmtpSink({ hostname: sinkIp, port: remotePort });
-  await using dns = await startDnsServer({
+  const sink = await startSmtpSink({ hostname: sinkIp, port: remotePort });
+  const dns = await startDnsServer({
     zones: {
       [DOMAIN]: { MX: [{ preference: 10, exchange: `mx1.${DOMAIN}` }] },
       [`mx1.${DOMAIN}`]: { A: [sinkIp] },
@@ -217,10 +238,36 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
     remotePort,
   });
   config.smtp.max_message_size = 100_000;
+  const database = options.distributed ? await sharedDatabase(dir.path) : null;
+  if (database) {
+    config.database = database.config;
+    config.rabbitmq = { ...(await testVhost()).config, reconnect_max: "1s" };
+  }
   const configPath = `${dir.path}/config.json`;
   await Deno.writeTextFile(configPath, JSON.stringify(config));
-  const cli = (args: string[], stdin?: string) =>
-    runCli([...args, "--config", configPath], { stdin });
+  return {
+    sink,
+    config,
+    cli: (args, stdin) => runCli([...args, "--config", configPath], { stdin }),
+    async start() {
+      const server = await startServer({ config });
+      // startServer waits for SMTP; the admin listener opens a little later.
+      const { host, port } = splitHostPort(config.admin!.listen!);
+      await waitForPort(host, port, 20_000);
+      return server;
+    },
+    async [Symbol.asyncDispose]() {
+      await sink.close();
+      await dns.close();
+      await database?.[Symbol.asyncDispose]();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("send API end to end: CLI keys, raw and composed messages reach the sink", async () => {
+  await using node = await apiNode();
+  const { sink, cli } = node;
 
   const added = await cli(["apikey", "add", "shop"]);
   assertEquals(added.code, 0, added.stderr);
@@ -231,7 +278,7 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
   assertEquals((await cli(["apikey", "add", "bad name"])).code, 2);
   assertEquals((await cli(["admin", "add", "alice"], "correct horse battery\n")).code, 0);
 
-  await using server = await startServer({ config });
+  await using server = await node.start();
   const url = `${server.adminUrl}/api/v1/messages`;
   const send = (body: unknown, headers: Record<string, string> = {}) =>
     fetch(url, post(body, { authorization: `Bearer ${key}`, ...headers }));
@@ -344,4 +391,26 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
   assertEquals(removed.status, 401);
   await removed.body?.cancel();
   assertEquals(sink.messages.length, 2, "nothing but the two accepted messages was sent");
+});
+
+Deno.test("send API in distributed mode: 202 once committed and confirmed, then delivered", async () => {
+  await using node = await apiNode({ distributed: true });
+  const added = await node.cli(["apikey", "add", "shop"]);
+  assertEquals(added.code, 0, added.stderr);
+  await using server = await node.start();
+  const response = await fetch(
+    `${server.adminUrl}/api/v1/messages`,
+    post(
+      { from: "news@origin.test", to: [`one@${DOMAIN}`], subject: "Via RabbitMQ", text: "Hi." },
+      {
+        authorization: `Bearer ${added.stdout.trim()}`,
+      },
+    ),
+  );
+  assertEquals(response.status, 202, server.logs());
+  const { id } = await response.json();
+  const [message] = await node.sink.waitForMessages(1, 20_000);
+  assertEquals(message.rcptTo, [`one@${DOMAIN}`]);
+  assertMatch(message.text(), new RegExp(`with HTTP id ${id}\\r\\n\\tfor <one@${DOMAIN}>;`));
+  assertMatch(message.text(), /\r\nSubject: Via RabbitMQ\r\n/);
 });
