@@ -238,6 +238,9 @@ async function apiNode(options: { distributed?: boolean } = {}): Promise<ApiNode
     remotePort,
   });
   config.smtp.max_message_size = 100_000;
+  // The scheduler's idle poll is longer than the tests wait for the sink: mail arrives in time
+  // only if the API's commit wakes the scheduler (RabbitMQ pushes units by itself).
+  config.queue = { poll_interval: "60s" };
   const database = options.distributed ? await sharedDatabase(dir.path) : null;
   if (database) {
     config.database = database.config;
@@ -391,6 +394,11 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
   assertEquals(removed.status, 401);
   await removed.body?.cancel();
   assertEquals(sink.messages.length, 2, "nothing but the two accepted messages was sent");
+
+  // Shutdown closes the API's accept path after the HTTP server and exits cleanly.
+  const stopped = await server.stop();
+  assertEquals(stopped.code, 0, server.logs());
+  assertMatch(server.logs(), /serve: stopped/);
 });
 
 Deno.test("send API in distributed mode: 202 once committed and confirmed, then delivered", async () => {
