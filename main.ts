@@ -81,6 +81,15 @@ Options:
   --max-messages-per-minute N     Messages per minute
                                   ("default": smtp.auth.max_messages_per_minute)
   --json                          JSON output for list`,
+  apikey: `Usage: fastmta apikey add NAME
+       fastmta apikey list [--json]
+       fastmta apikey remove NAME
+
+Manages the keys of the REST API (POST /api/v1/messages, "Authorization: Bearer KEY").
+"add" prints the new key once on standard output; only its SHA-256 is stored, so a lost key
+cannot be shown again: remove it and add another. A key may send to any domain.
+  --config FILE   JSON configuration
+  --json          Print JSON (list)`,
   shaping: SHAPING_USAGE,
   dkim: `Usage: fastmta dkim generate DOMAIN SELECTOR [--algorithm rsa|ed25519] [--bits N]
        fastmta dkim list
@@ -115,6 +124,7 @@ Commands:
   nodes     List the cluster's nodes
   config    Show or change cluster-wide config overrides
   user      Manage SMTP users
+  apikey    Manage REST API keys
   shaping   List or change the stored shaping rules (limits, pauses)
   dkim      Manage DKIM keys
   suppression  Show or lift suppressed addresses
@@ -152,7 +162,16 @@ async function main(args: string[]): Promise<number> {
         bits: { type: "string" },
         all: { type: "boolean" },
       },
-      allowPositionals: ["admin", "config", "dkim", "send", "shaping", "suppression", "user"]
+      allowPositionals: [
+        "admin",
+        "apikey",
+        "config",
+        "dkim",
+        "send",
+        "shaping",
+        "suppression",
+        "user",
+      ]
         .includes(command),
       strict: true,
     }));
@@ -230,6 +249,16 @@ async function main(args: string[]): Promise<number> {
             return 2;
           }
           throw error;
+        }
+      }
+      case "apikey": {
+        const { apikey, UsageError } = await import("./cli/apikey.ts");
+        try {
+          return await apikey(configPath, positionals, { json: Boolean(values.json) });
+        } catch (error) {
+          if (!(error instanceof UsageError)) throw error;
+          console.error(`${error.message}\n\n${COMMANDS.apikey}`);
+          return 2;
         }
       }
       case "shaping": {

@@ -1,8 +1,8 @@
 /**
  * `serve`: the whole node. Migrates the store, joins the cluster (node row, config overrides),
  * opens the queue, recovers leases from a previous run, starts the delivery workers, the
- * scheduler, the SMTP workers (and the inject worker with RabbitMQ) and the admin HTTP server,
- * and shuts down in order on SIGINT/SIGTERM.
+ * scheduler, the SMTP workers (and the inject worker with RabbitMQ) and the admin HTTP server
+ * (console, JSON API, REST API sending), and shuts down in order on SIGINT/SIGTERM.
  */
 import { startCluster } from "../core/cluster/mod.ts";
 import { type Config, loadConfig } from "../core/config/mod.ts";
@@ -19,6 +19,7 @@ import { buildPools, DailyCounters } from "../core/delivery/sources.ts";
 import { openStore, type Store } from "../core/store/mod.ts";
 import type { AdminContext } from "../routes/mod.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
+import { LazyAcceptPath } from "../core/accept/open.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 
@@ -187,9 +188,23 @@ export async function serve(configPath: string | null): Promise<void> {
       `created console user "admin" with password "${initialPassword}" (shown once; change it with "fastmta admin passwd admin")`,
     );
   }
+  // The REST API accepts on this thread, through its own accept path (accept-role store
+  // connection, queue, group commit), opened by the first message it is sent; each durable
+  // batch wakes the scheduler, as an SMTP worker's "accepted" does.
+  const apiAccept = new LazyAcceptPath(config, {
+    log: (line) => log("api", line),
+    onCommitted: () => scheduler.wake(),
+  });
   // The console (Hono, Preact, Twind) is loaded on its first request: a node nobody browses
   // keeps ~5 MB less heap, and start-up is shorter.
-  const adminContext: AdminContext = { config, store, auth, startedAt, cluster };
+  const adminContext: AdminContext = {
+    config,
+    store,
+    auth,
+    startedAt,
+    cluster,
+    accept: apiAccept,
+  };
   let adminFetch: Promise<Deno.ServeHandler> | null = null;
   const http = Deno.serve({
     hostname: config.admin.host,
@@ -209,13 +224,17 @@ export async function serve(configPath: string | null): Promise<void> {
 
   const signal = await stopSignal;
   log("serve", `${signal}: shutting down`);
-  // Stop taking mail first, then stop scheduling, then let deliveries finish and settle.
-  await Promise.all([...smtpWorkers, ...otherWorkers].map((w) => w.stop()));
+  // Stop taking mail first (the HTTP server answers the requests it has, so an API send in
+  // progress ends with its 202), then stop scheduling, then let deliveries finish and settle.
+  await Promise.all([
+    ...[...smtpWorkers, ...otherWorkers].map((w) => w.stop()),
+    http.shutdown(),
+  ]);
+  await apiAccept.close();
   scheduler.stop();
   await outbox?.stop(); // claims no more rows; accepts and marks the ones in hand
   rules.stop();
   await Promise.all(deliveryWorkers.map((w) => w.stop()));
-  await http.shutdown();
   await cluster.stop();
   await queue.close();
   await store.close();

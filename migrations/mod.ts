@@ -11,6 +11,7 @@ import { migration0004 } from "./0004_bounce_dkim.ts";
 import { migration0005 } from "./0005_cluster.ts";
 import { migration0006 } from "./0006_admin.ts";
 import { migration0007 } from "./0007_unconfirmed.ts";
+import { migration0008 } from "./0008_api_keys.ts";
 import { migration0009 } from "./0009_outbox.ts";
 
 export type { Dialect } from "./_types.ts";
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0005_cluster": migration0005,
   "0006_admin": migration0006,
   "0007_unconfirmed": migration0007,
+  "0008_api_keys": migration0008,
   "0009_outbox": migration0009,
 };
 

@@ -1,8 +1,10 @@
 /**
  * Console and API access control. Pages need a session cookie; the JSON API takes a session
- * cookie or `Authorization: Bearer <token>` (tokens from `admin.api_tokens`). Every state-changing
- * request with a session must carry its CSRF token (form field `_csrf` or header
+ * cookie or `Authorization: Bearer <token>` (tokens from `admin.api_tokens`). Every
+ * state-changing request with a session must carry its CSRF token (form field `_csrf` or header
  * `X-CSRF-Token`); bearer requests are not exposed to CSRF (browsers do not add the header).
+ * Sending mail (`POST /api/v1/messages`) takes API keys only and checks them itself
+ * (api/send.ts).
  */
 import { timingSafeEqual } from "node:crypto";
 import { Buffer } from "node:buffer";
@@ -11,6 +13,7 @@ import { getCookie } from "hono/cookie";
 import type { AdminAuth, AdminSession } from "../core/auth/admin.ts";
 import type { ClusterView } from "../core/cluster/mod.ts";
 import type { Config } from "../core/config/mod.ts";
+import type { NewMessage } from "../core/queue/contracts.ts";
 import type { Store } from "../core/store/mod.ts";
 
 /** What the routes need from the running node. */
@@ -21,6 +24,11 @@ export interface AdminContext {
   startedAt: number;
   /** The cluster this node belongs to (absent in route tests that do not need it). */
   cluster?: ClusterView;
+  /**
+   * The REST API's door to core/accept: resolves with the queue id once the message is durable
+   * (absent where sending is not served: the API answers 503).
+   */
+  accept?: { submit(message: NewMessage): Promise<string> };
 }
 
 /** Hono environment of the admin app. */

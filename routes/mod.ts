@@ -8,6 +8,7 @@ import { attemptsApi } from "./api/attempts.ts";
 import { messagesApi } from "./api/messages.ts";
 import { nodesApi } from "./api/nodes.ts";
 import { queueApi } from "./api/queue.ts";
+import { sendApi } from "./api/send.ts";
 import {
   type AdminContext,
   type AdminEnv,
@@ -147,6 +148,9 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   api.route("/attempts", attemptsApi());
   api.route("/nodes", nodesApi());
 
+  // Sending is mounted ahead of `api`: its handler answers every POST /api/v1/messages itself
+  // (API keys only), so neither a session nor an admin token reaches `requireApiAccess` there.
+  app.route("/api/v1/messages", sendApi());
   app.route("/api/v1", api);
   app.route("/", pages);
   return app;

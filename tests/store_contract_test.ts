@@ -489,6 +489,37 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
       assertEquals((await store.counts(T0)).queued, 2); // confirmed + settled; young hidden
     },
 
+  "API keys: add, find by hash, record use, list, remove": async (store) => {
+    const hash = "ab".repeat(32);
+    await store.addApiKey({ name: "ci", keyHash: hash, createdAt: T0, lastUsedAt: null });
+    await store.addApiKey({
+      name: "a-shop",
+      keyHash: "cd".repeat(32),
+      createdAt: T0 + 1,
+      lastUsedAt: null,
+    });
+    const duplicate = await store.addApiKey({
+      name: "ci",
+      keyHash: "ef".repeat(32),
+      createdAt: T0,
+      lastUsedAt: null,
+    }).then(() => null, (error: Error) => error);
+    assertMatch(String(duplicate?.message), /API key "ci" already exists/);
+    assertEquals(await store.apiKeyByHash(hash), {
+      name: "ci",
+      keyHash: hash,
+      createdAt: T0,
+      lastUsedAt: null,
+    });
+    assertEquals(await store.apiKeyByHash("00".repeat(32)), null);
+    await store.touchApiKey("ci", T0 + 60_000);
+    assertEquals((await store.apiKeyByHash(hash))?.lastUsedAt, T0 + 60_000);
+    assertEquals((await store.listApiKeys()).map((k) => k.name), ["a-shop", "ci"]);
+    assertEquals(await store.removeApiKey("ci"), true);
+    assertEquals(await store.removeApiKey("ci"), false);
+    assertEquals(await store.apiKeyByHash(hash), null);
+  },
+
   "health reports ok while the database answers; body size limit": async (store) => {
     const health = store.health();
     assertEquals(health.ok, true);

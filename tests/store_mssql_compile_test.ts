@@ -113,6 +113,10 @@ Deno.test("mssql: the migrations compile to T-SQL types", async () => {
     ddl,
     /create index "messages_unconfirmed" on "messages" \("unconfirmed_since"\) where "unconfirmed_since" is not null/,
   );
+  assertMatch(
+    ddl,
+    /create table "api_keys" \("name" varchar\(64\) primary key, "key_hash" varchar\(64\) not null unique, "created_at" bigint not null, "last_used_at" bigint\)/,
+  );
   assert(!/bytea|longblob|bigserial|auto_increment|autoincrement/i.test(ddl), ddl);
 });
 
@@ -185,6 +189,11 @@ Deno.test("mssql: every store call compiles to T-SQL within the parameter limit"
   await store.releaseHeld("paused", T0);
   await store.deliveredSince(T0);
   await store.listShapingRules();
+  await store.addApiKey({ name: "ci", keyHash: "ab".repeat(32), createdAt: T0, lastUsedAt: null });
+  await store.apiKeyByHash("ab".repeat(32));
+  await store.touchApiKey("ci", T0);
+  await store.listApiKeys();
+  await store.removeApiKey("ci");
   assertTsql(statements);
   assert(statements.some((s) => /^select top\(1\) "due_at" from "queue"/.test(s.sql)));
   assert(statements.some((s) => /^select top\(50\) "id", "sender"/.test(s.sql)));

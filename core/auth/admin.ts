@@ -7,6 +7,7 @@
 import type { Kysely } from "kysely";
 import type { Tables } from "../store/tables.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
+import { randomToken, sha256 } from "./_tokens.ts";
 
 /** A logged-in console session. */
 export interface AdminSession {
@@ -16,19 +17,6 @@ export interface AdminSession {
 }
 
 const SESSION_TTL_MS = 12 * 3_600_000;
-
-function randomToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes)).replace(
-    /[+/=]/g,
-    (c) => c === "+" ? "-" : c === "/" ? "_" : "",
-  );
-}
-
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** Console users and sessions on the shared database. */
 export class AdminAuth {

@@ -1,6 +1,7 @@
 /**
  * Builds an RFC 5322 message from structured fields (subject, text, html, extra headers), for
- * channels that take mail as data rather than as a finished message (the inject queue).
+ * channels that take mail as data rather than as a finished message (the inject queue, the REST
+ * API).
  * Plain ASCII text with short lines goes as 7bit; anything else as base64 in UTF-8.
  */
 

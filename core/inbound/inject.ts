@@ -28,16 +28,20 @@ import {
   publishConfirmed,
 } from "../queue/broker.ts";
 import { composeMessage } from "./compose.ts";
+import { rfc5322Date } from "./message.ts";
 
 /** Unacknowledged inject messages per node (they form the accept batches). */
 const INJECT_PREFETCH = 200;
 /** Wait before a message that failed for a temporary reason is tried again. */
 const RETRY_DELAY_MS = 1_000;
 
-/** A parsed inject message, or why it cannot be accepted. */
+/**
+ * A parsed inject message, or why it cannot be accepted (`tooLarge`: because of its size, which
+ * the HTTP API answers with 413 rather than 400).
+ */
 export type ParsedInject =
   | { ok: true; message: Omit<NewMessage, "id" | "receivedAt" | "body">; content: Content }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string; tooLarge?: true };
 
 type Content =
   | { kind: "raw"; bytes: Uint8Array }
@@ -55,10 +59,22 @@ function fail(reason: string): ParsedInject {
   return { ok: false, reason };
 }
 
+function tooLarge(reason: string): ParsedInject {
+  return { ok: false, reason, tooLarge: true };
+}
+
+/**
+ * The largest JSON document that can carry a message of `maxSize` bytes: base64 adds a third,
+ * and the envelope and fields some more. Readers stop reading beyond it.
+ */
+export function maxInjectDocumentBytes(maxSize: number): number {
+  return Math.ceil(maxSize * 1.4) + 65_536;
+}
+
 /** Validates an inject message body (JSON) against the v1 format. */
 export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedInject {
-  if (content.byteLength > limits.maxSize * 1.4 + 65_536) {
-    return fail(`message too large: ${content.byteLength} bytes`);
+  if (content.byteLength > maxInjectDocumentBytes(limits.maxSize)) {
+    return tooLarge(`message too large: ${content.byteLength} bytes`);
   }
   let data: InjectMessage;
   try {
@@ -145,7 +161,9 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
     };
   }
   if (parsed.kind === "raw" && parsed.bytes.byteLength > limits.maxSize) {
-    return fail(`message too large: ${parsed.bytes.byteLength} bytes (at most ${limits.maxSize})`);
+    return tooLarge(
+      `message too large: ${parsed.bytes.byteLength} bytes (at most ${limits.maxSize})`,
+    );
   }
   const meta: Record<string, unknown> = {};
   if (data.pool !== undefined) meta.pool = data.pool;
@@ -164,6 +182,33 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
   };
 }
 
+/**
+ * The message's own bytes: raw as given, or composed from the fields (with Message-ID
+ * `<id@hostname>`). Channels that take the inject format (the queue, the HTTP API) share it.
+ */
+export function injectedContent(
+  parsed: Extract<ParsedInject, { ok: true }>,
+  options: { id: string; hostname: string; now: number },
+): Uint8Array {
+  if (parsed.content.kind === "raw") return parsed.content.bytes;
+  return new TextEncoder().encode(composeMessage({
+    from: parsed.message.sender,
+    to: parsed.message.recipients,
+    ...parsed.content.fields,
+    messageId: `${options.id}@${options.hostname}`,
+    date: new Date(options.now),
+  }));
+}
+
+/** `header` (our trace field, ending in CRLF) followed by the message. */
+export function withTraceHeader(header: string, content: Uint8Array): Uint8Array {
+  const head = new TextEncoder().encode(header);
+  const full = new Uint8Array(head.byteLength + content.byteLength);
+  full.set(head);
+  full.set(content, head.byteLength);
+  return full;
+}
+
 /** Builds the message accept takes: our `Received:` header, then the raw or composed message. */
 export function injectedMessage(
   parsed: Extract<ParsedInject, { ok: true }>,
@@ -172,21 +217,9 @@ export function injectedMessage(
   const now = options.now ?? Date.now();
   const id = newQueueId(now);
   const received = `Received: from ${options.queue} (AMQP)\r\n\tby ${options.hostname} (fastmta)` +
-    ` with AMQP id ${id};\r\n\t${new Date(now).toUTCString().replace("GMT", "+0000")}\r\n`;
-  const body = parsed.content.kind === "raw"
-    ? parsed.content.bytes
-    : new TextEncoder().encode(composeMessage({
-      from: parsed.message.sender,
-      to: parsed.message.recipients,
-      ...parsed.content.fields,
-      messageId: `${id}@${options.hostname}`,
-      date: new Date(now),
-    }));
-  const header = new TextEncoder().encode(received);
-  const full = new Uint8Array(header.byteLength + body.byteLength);
-  full.set(header);
-  full.set(body, header.byteLength);
-  return { ...parsed.message, id, receivedAt: now, body: full };
+    ` with AMQP id ${id};\r\n\t${rfc5322Date(new Date(now))}\r\n`;
+  const content = injectedContent(parsed, { id, hostname: options.hostname, now });
+  return { ...parsed.message, id, receivedAt: now, body: withTraceHeader(received, content) };
 }
 
 /** A running inject consumer. */

@@ -19,8 +19,8 @@ import type { Config } from "../config/mod.ts";
 import type { NewMessage } from "../queue/contracts.ts";
 import { openQueue, type Queue } from "../queue/mod.ts";
 import { openStore } from "../store/mod.ts";
-import { composeMessage } from "./compose.ts";
-import { type ParsedInject, parseInject } from "./inject.ts";
+import { injectedContent, type ParsedInject, parseInject, withTraceHeader } from "./inject.ts";
+import { rfc5322Date } from "./message.ts";
 import { type OutboxClaim, type OutboxOutcomes, OutboxRows } from "./outbox_table.ts";
 
 /** Payload bytes one poll reads into memory at once (or one row, if larger). */
@@ -29,8 +29,6 @@ const GROUP_BYTES = 16 * 1024 * 1024;
 const PRUNE_EVERY_MS = 60_000;
 /** Rows one prune step looks at; a prune takes at most ten steps. */
 const PRUNE_ROWS = 1_000;
-
-const encoder = new TextEncoder();
 
 /** Where the poller reports. */
 export interface OutboxEvents {
@@ -123,20 +121,11 @@ export function outboxMessage(
   const now = options.now ?? Date.now();
   const id = newQueueId(now);
   const received = `Received: from outbox (row ${options.rowId})\r\n\tby ${options.hostname}` +
-    ` (fastmta) with SQL id ${id};\r\n\t${new Date(now).toUTCString().replace("GMT", "+0000")}\r\n`;
-  const content = parsed.content.kind === "raw"
-    ? parsed.content.bytes
-    : encoder.encode(composeMessage({
-      from: parsed.message.sender,
-      to: parsed.message.recipients,
-      ...parsed.content.fields,
-      messageId: `${id}@${options.hostname}`,
-      date: new Date(now),
-    }));
-  const header = encoder.encode(received);
-  const body = new Uint8Array(header.byteLength + content.byteLength);
-  body.set(header);
-  body.set(content, header.byteLength);
+    ` (fastmta) with SQL id ${id};\r\n\t${rfc5322Date(new Date(now))}\r\n`;
+  const body = withTraceHeader(
+    received,
+    injectedContent(parsed, { id, hostname: options.hostname, now }),
+  );
   return {
     ...parsed.message,
     channel: "outbox",

@@ -24,6 +24,7 @@ import type { PoolOptions } from "./store.ts";
 import type { Tables } from "./tables.ts";
 
 export type {
+  ApiKeyRecord,
   AttemptRow,
   DkimKeyRecord,
   DsnClaim,

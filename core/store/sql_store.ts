@@ -27,6 +27,7 @@ import {
   type Tables,
 } from "./tables.ts";
 import type {
+  ApiKeyRecord,
   AttemptRow,
   DkimKeyRecord,
   DsnClaim,
@@ -47,6 +48,7 @@ import type {
 import { insertRowsQuery } from "./bulk_insert.ts";
 import { caseUpdateQuery } from "./batch_update.ts";
 import { ConnectionMonitor, type StoreHealthStatus } from "./health.ts";
+import * as apiKeys from "./api_keys.ts";
 import * as smtpUsers from "./smtp_users.ts";
 
 /** Rows per statement for simple lists (ids in IN lists, small inserts). */
@@ -767,6 +769,26 @@ export class SqlStore implements Store {
 
   removeSmtpUser(username: string): Promise<boolean> {
     return smtpUsers.removeSmtpUser(this.db, username);
+  }
+
+  addApiKey(key: ApiKeyRecord): Promise<void> {
+    return apiKeys.addApiKey(this.db, key);
+  }
+
+  apiKeyByHash(keyHash: string): Promise<ApiKeyRecord | null> {
+    return apiKeys.apiKeyByHash(this.db, keyHash);
+  }
+
+  touchApiKey(name: string, at: number): Promise<void> {
+    return apiKeys.touchApiKey(this.db, name, at);
+  }
+
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return apiKeys.listApiKeys(this.db);
+  }
+
+  removeApiKey(name: string): Promise<boolean> {
+    return apiKeys.removeApiKey(this.db, name);
   }
 
   async listShapingRules(): Promise<ShapingRuleRow[]> {

@@ -112,6 +112,16 @@ export interface SmtpUserUpdate {
   updatedAt: number;
 }
 
+/** A REST API key as stored: its SHA-256, never the key (see migrations/0008_api_keys.ts). */
+export interface ApiKeyRecord {
+  name: string;
+  /** SHA-256 of the key, lower-case hex. */
+  keyHash: string;
+  createdAt: number;
+  /** When it last authenticated a request (to the minute), or null. */
+  lastUsedAt: number | null;
+}
+
 /** A stored shaping rule (see migrations/0003_delivery.ts). */
 export interface ShapingRuleRow {
   pattern: string;
@@ -243,6 +253,16 @@ export interface Store {
   updateSmtpUser(username: string, update: SmtpUserUpdate): Promise<boolean>;
   /** Removes an SMTP user; false if there was none. */
   removeSmtpUser(username: string): Promise<boolean>;
+  /** Adds an API key; rejects if the name is taken. */
+  addApiKey(key: ApiKeyRecord): Promise<void>;
+  /** The key with this hash, or null. */
+  apiKeyByHash(keyHash: string): Promise<ApiKeyRecord | null>;
+  /** Records that a key was used at `at`. */
+  touchApiKey(name: string, at: number): Promise<void>;
+  /** All API keys, by name. */
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Removes an API key; false if there was none. */
+  removeApiKey(name: string): Promise<boolean>;
   /** Stored shaping rules, by pattern. */
   listShapingRules(): Promise<ShapingRuleRow[]>;
   /** Creates or replaces the stored rule for `pattern`. */

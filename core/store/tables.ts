@@ -153,6 +153,14 @@ export interface AdminSessionsTable {
   expires_at: number;
 }
 
+/** `api_keys`: keys for the REST API, stored as their SHA-256 (migrations/0008_api_keys.ts). */
+export interface ApiKeysTable {
+  name: string;
+  key_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
 /** The whole database, for Kysely. */
 export interface Tables {
   messages: MessagesTable;
@@ -165,4 +173,5 @@ export interface Tables {
   dkim_keys: DkimKeysTable;
   admin_users: AdminUsersTable;
   admin_sessions: AdminSessionsTable;
+  api_keys: ApiKeysTable;
 }

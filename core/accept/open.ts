@@ -1,0 +1,86 @@
+/**
+ * A thread's accepting side, shared by every channel that accepts mail (SMTP and inject workers,
+ * the REST API on the main thread): a store connection for the accept role (synchronous=FULL on
+ * SQLite), the queue in its accept role, and a group-committing acceptor that reports each
+ * durable batch (the scheduler is woken with it).
+ * Reads config: database, rabbitmq, smtp.group_commit_window.
+ */
+import type { Config } from "../config/mod.ts";
+import type { NewMessage } from "../queue/contracts.ts";
+import { openQueue, type Queue } from "../queue/mod.ts";
+import { openStore, type SqlStore } from "../store/mod.ts";
+import { Acceptor } from "./mod.ts";
+
+/** An open accept path. */
+export interface AcceptPath {
+  store: SqlStore;
+  queue: Queue;
+  acceptor: Acceptor;
+}
+
+/** Where an accept path reports. */
+export interface AcceptPathEvents {
+  /** A queue log line (broker connection changes). */
+  log: (line: string) => void;
+  /** A batch of `count` messages is durable. */
+  onCommitted: (count: number) => void;
+}
+
+/** Opens the accept path; closes what it opened if it cannot finish. */
+export async function openAcceptPath(
+  config: Config,
+  events: AcceptPathEvents,
+): Promise<AcceptPath> {
+  const store = await openStore(config, "accept");
+  let queue: Queue;
+  try {
+    queue = await openQueue(config, store, { role: "accept", log: events.log });
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+  const acceptor = new Acceptor(queue, {
+    commitWindowMs: config.smtp.group_commit_window,
+    onCommitted: events.onCommitted,
+  });
+  return { store, queue, acceptor };
+}
+
+/**
+ * An accept path opened on the first message and kept until `close`: for a thread where
+ * accepting is occasional (the REST API on the main thread), so a node that never gets such a
+ * message opens no second connection. A failed open is tried again by the next message.
+ */
+export class LazyAcceptPath {
+  #config: Config;
+  #events: AcceptPathEvents;
+  #opening: Promise<AcceptPath> | null = null;
+  #closed = false;
+
+  constructor(config: Config, events: AcceptPathEvents) {
+    this.#config = config;
+    this.#events = events;
+  }
+
+  /** Resolves with the queue id once the message is durable (see `Acceptor.submit`). */
+  async submit(message: NewMessage): Promise<string> {
+    if (this.#closed) throw new Error("Cannot accept: the node is shutting down");
+    this.#opening ??= openAcceptPath(this.#config, this.#events).catch((error) => {
+      this.#opening = null;
+      throw error;
+    });
+    const path = await this.#opening;
+    return await path.acceptor.submit(message);
+  }
+
+  /** Refuses further messages and closes the path if it was opened. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const opening = this.#opening;
+    this.#opening = null;
+    const path = await opening?.catch(() => null);
+    if (!path) return;
+    await path.queue.close();
+    await path.store.close();
+  }
+}

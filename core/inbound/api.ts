@@ -1,0 +1,76 @@
+/**
+ * The REST API inbound channel (`POST /api/v1/messages`, routes/api/send.ts): the request body
+ * is an inject v1 document (core/inbound/inject.ts), validated with the same rules and limits as
+ * the inject queue, and turned into the message core/accept takes: our `Received:` header, then
+ * the raw or composed message. Relay is not checked: an API key may send anywhere, as an
+ * authenticated SMTP user may.
+ * Reads config: smtp.hostname, smtp.max_message_size, smtp.max_recipients.
+ */
+import type { Config } from "../config/mod.ts";
+import { newQueueId } from "../accept/mod.ts";
+import type { NewMessage } from "../queue/contracts.ts";
+import { injectedContent, parseInject, withTraceHeader } from "./inject.ts";
+import { receivedHeader } from "./message.ts";
+
+/** Who sent a request. */
+export interface ApiSender {
+  /** Name of the API key that authenticated it. */
+  keyName: string;
+  /** The peer's IP address (a proxy's, behind one), when known. */
+  clientIp: string | null;
+}
+
+/** The message to accept, or why the request cannot be accepted as it is. */
+export type ApiMessageResult =
+  | { kind: "message"; message: NewMessage }
+  | { kind: "invalid"; reason: string }
+  | { kind: "too_large"; reason: string };
+
+/** Builds the message for one request body (the JSON document's bytes). */
+export function apiMessage(
+  document: Uint8Array,
+  sender: ApiSender,
+  options: { config: Config; now?: number },
+): ApiMessageResult {
+  const { smtp } = options.config;
+  const parsed = parseInject(document, {
+    maxSize: smtp.max_message_size,
+    maxRecipients: smtp.max_recipients,
+  });
+  if (!parsed.ok) {
+    return { kind: parsed.tooLarge ? "too_large" : "invalid", reason: parsed.reason };
+  }
+  const now = options.now ?? Date.now();
+  const id = newQueueId(now);
+  const content = injectedContent(parsed, { id, hostname: smtp.hostname, now });
+  // A raw message was checked by parseInject; a composed one is only known now.
+  if (content.byteLength > smtp.max_message_size) {
+    return {
+      kind: "too_large",
+      reason: `message too large: ${content.byteLength} bytes (at most ${smtp.max_message_size})`,
+    };
+  }
+  const { recipients } = parsed.message;
+  const received = receivedHeader({
+    helo: null,
+    clientIp: sender.clientIp ?? "unknown",
+    hostname: smtp.hostname,
+    protocol: "HTTP",
+    queueId: id,
+    recipient: recipients.length === 1 ? recipients[0] : null,
+    tls: null,
+    date: new Date(now),
+  });
+  return {
+    kind: "message",
+    message: {
+      ...parsed.message,
+      id,
+      channel: "api",
+      clientIp: sender.clientIp,
+      receivedAt: now,
+      body: withTraceHeader(received, content),
+      meta: { ...parsed.message.meta, api_key: sender.keyName },
+    },
+  };
+}
