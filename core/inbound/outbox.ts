@@ -14,11 +14,10 @@
  * config: outbox.*, smtp.hostname, smtp.max_message_size, smtp.max_recipients,
  * smtp.group_commit_window (and database, rabbitmq for its accept path).
  */
-import { Acceptor, newQueueId } from "../accept/mod.ts";
+import { type Acceptor, newQueueId } from "../accept/mod.ts";
+import { type AcceptPathEvents, openAcceptPath } from "../accept/open.ts";
 import type { Config } from "../config/mod.ts";
 import type { NewMessage } from "../queue/contracts.ts";
-import { openQueue, type Queue } from "../queue/mod.ts";
-import { openStore } from "../store/mod.ts";
 import { injectedContent, type ParsedInject, parseInject, withTraceHeader } from "./inject.ts";
 import { rfc5322Date } from "./message.ts";
 import { type OutboxClaim, type OutboxOutcomes, OutboxRows } from "./outbox_table.ts";
@@ -30,12 +29,8 @@ const PRUNE_EVERY_MS = 60_000;
 /** Rows one prune step looks at; a prune takes at most ten steps. */
 const PRUNE_ROWS = 1_000;
 
-/** Where the poller reports. */
-export interface OutboxEvents {
-  log: (line: string) => void;
-  /** A batch of `count` messages became durable (the scheduler is woken with it). */
-  onCommitted: (count: number) => void;
-}
+/** Where the poller reports (a durable batch wakes the scheduler). */
+export type OutboxEvents = AcceptPathEvents;
 
 /** A running outbox poller. */
 export interface OutboxPoller {
@@ -51,18 +46,7 @@ export async function startOutboxPoller(
   config: Config,
   events: OutboxEvents,
 ): Promise<OutboxPoller> {
-  const store = await openStore(config, "accept");
-  let queue: Queue;
-  try {
-    queue = await openQueue(config, store, { role: "accept", log: events.log });
-  } catch (error) {
-    await store.close().catch(() => {});
-    throw error;
-  }
-  const acceptor = new Acceptor(queue, {
-    commitWindowMs: config.smtp.group_commit_window,
-    onCommitted: events.onCommitted,
-  });
+  const { store, queue, acceptor } = await openAcceptPath(config, events);
   const loop = new OutboxLoop({
     rows: new OutboxRows(store),
     acceptor,
