@@ -1,6 +1,6 @@
 /** The inject message format (v1): what is accepted, what is dead-lettered and why. */
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
-import { injectedMessage, parseInject } from "../core/inbound/inject.ts";
+import { injectedMessage, MessageTooLarge, parseInject } from "../core/inbound/inject.ts";
 import { composeMessage } from "../core/inbound/compose.ts";
 
 const limits = { maxSize: 1_000_000, maxRecipients: 10 };
@@ -21,7 +21,11 @@ Deno.test("inject: a raw message is taken as is, after our Received header", () 
   );
   assert(parsed.ok);
   assertEquals(parsed.message.meta, { pool: "p1", priority: 2 });
-  const message = injectedMessage(parsed, { hostname: "mx.test", queue: "fastmta.inject" });
+  const message = injectedMessage(parsed, {
+    hostname: "mx.test",
+    queue: "fastmta.inject",
+    maxSize: 1_000_000,
+  });
   const text = new TextDecoder().decode(message.body);
   assertMatch(
     text,
@@ -60,7 +64,7 @@ Deno.test("inject: structured fields are composed into a MIME message", () => {
   );
   assert(parsed.ok);
   const text = new TextDecoder().decode(
-    injectedMessage(parsed, { hostname: "mx.test", queue: "q" }).body,
+    injectedMessage(parsed, { hostname: "mx.test", queue: "q", maxSize: 1_000_000 }).body,
   );
   assertMatch(text, /\r\nFrom: Shop <a@origin\.test>\r\n/);
   assertMatch(text, /\r\nTo: <b@dest\.test>, <c@dest\.test>\r\n/);
@@ -114,4 +118,20 @@ Deno.test("inject: malformed messages are refused with a reason", () => {
     reason({ from: "", to: ["a@b.test"], raw: "x".repeat(1_000_001) }),
     /too large/,
   );
+});
+
+Deno.test("inject: a message over the size limit once composed is refused, naming the limit", () => {
+  const text = "word ".repeat(2_000); // 10 000 bytes of text; composing adds headers
+  const parsed = parseInject(encode({ from: "a@x.test", to: ["b@y.test"], text }), limits);
+  assert(parsed.ok);
+  let refusal: unknown;
+  try {
+    injectedMessage(parsed, { hostname: "mx.test", queue: "q", maxSize: 10_000 });
+  } catch (error) {
+    refusal = error;
+  }
+  assert(refusal instanceof MessageTooLarge, `expected MessageTooLarge, got ${refusal}`);
+  assertMatch(refusal.message, /^message too large: \d+ bytes \(at most 10000\)$/);
+  // The same document within the limit is taken.
+  injectedMessage(parsed, { hostname: "mx.test", queue: "q", maxSize: 20_000 });
 });

@@ -118,7 +118,7 @@ Deno.test("outbox message: our Received header, channel outbox, the row id in me
     { maxSize: 1_000_000, maxRecipients: 10 },
   );
   assert(parsed.ok);
-  const message = outboxMessage(parsed, { rowId: 42, hostname: "mx.test" });
+  const message = outboxMessage(parsed, { rowId: 42, hostname: "mx.test", maxSize: 1_000_000 });
   assertEquals(message.channel, "outbox");
   assertEquals(message.meta, { pool: "p1", outbox_id: 42 });
   assertEquals(message.recipients, ["b@dest.test"]);

@@ -9,7 +9,7 @@
 import type { Config } from "../config/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
 import type { NewMessage } from "../queue/contracts.ts";
-import { injectedContent, parseInject, withTraceHeader } from "./inject.ts";
+import { injectedContent, MessageTooLarge, parseInject, withTraceHeader } from "./inject.ts";
 import { receivedHeader } from "./message.ts";
 
 /** Who sent a request. */
@@ -42,13 +42,17 @@ export function apiMessage(
   }
   const now = options.now ?? Date.now();
   const id = newQueueId(now);
-  const content = injectedContent(parsed, { id, hostname: smtp.hostname, now });
-  // A raw message was checked by parseInject; a composed one is only known now.
-  if (content.byteLength > smtp.max_message_size) {
-    return {
-      kind: "too_large",
-      reason: `message too large: ${content.byteLength} bytes (at most ${smtp.max_message_size})`,
-    };
+  let content: Uint8Array;
+  try {
+    content = injectedContent(parsed, {
+      id,
+      hostname: smtp.hostname,
+      now,
+      maxSize: smtp.max_message_size,
+    });
+  } catch (error) {
+    if (error instanceof MessageTooLarge) return { kind: "too_large", reason: error.message };
+    throw error;
   }
   const { recipients } = parsed.message;
   const received = receivedHeader({

@@ -188,17 +188,27 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
  */
 export function injectedContent(
   parsed: Extract<ParsedInject, { ok: true }>,
-  options: { id: string; hostname: string; now: number },
+  options: { id: string; hostname: string; now: number; maxSize: number },
 ): Uint8Array {
   if (parsed.content.kind === "raw") return parsed.content.bytes;
-  return new TextEncoder().encode(composeMessage({
+  const composed = new TextEncoder().encode(composeMessage({
     from: parsed.message.sender,
     to: parsed.message.recipients,
     ...parsed.content.fields,
     messageId: `${options.id}@${options.hostname}`,
     date: new Date(options.now),
   }));
+  // parseInject checked a raw message's size; a composed one's is only known now.
+  if (composed.byteLength > options.maxSize) {
+    throw new MessageTooLarge(
+      `message too large: ${composed.byteLength} bytes (at most ${options.maxSize})`,
+    );
+  }
+  return composed;
 }
+
+/** A composed message over `smtp.max_message_size`: refused, like a raw one would be. */
+export class MessageTooLarge extends Error {}
 
 /** `header` (our trace field, ending in CRLF) followed by the message. */
 export function withTraceHeader(header: string, content: Uint8Array): Uint8Array {
@@ -212,13 +222,18 @@ export function withTraceHeader(header: string, content: Uint8Array): Uint8Array
 /** Builds the message accept takes: our `Received:` header, then the raw or composed message. */
 export function injectedMessage(
   parsed: Extract<ParsedInject, { ok: true }>,
-  options: { hostname: string; queue: string; now?: number },
+  options: { hostname: string; queue: string; maxSize: number; now?: number },
 ): NewMessage {
   const now = options.now ?? Date.now();
   const id = newQueueId(now);
   const received = `Received: from ${options.queue} (AMQP)\r\n\tby ${options.hostname} (fastmta)` +
     ` with AMQP id ${id};\r\n\t${rfc5322Date(new Date(now))}\r\n`;
-  const content = injectedContent(parsed, { id, hostname: options.hostname, now });
+  const content = injectedContent(parsed, {
+    id,
+    hostname: options.hostname,
+    now,
+    maxSize: options.maxSize,
+  });
   return { ...parsed.message, id, receivedAt: now, body: withTraceHeader(received, content) };
 }
 
@@ -248,28 +263,38 @@ export async function startInjectConsumer(
     msg: ConsumeMessage,
   ) => {
     const parsed = parseInject(msg.content, limits());
-    if (!parsed.ok) {
+    let message: NewMessage | null = null;
+    let refusal = parsed.ok ? null : parsed.reason;
+    if (parsed.ok) {
+      try {
+        message = injectedMessage(parsed, {
+          hostname: config.smtp.hostname,
+          queue: names.injectQueue,
+          maxSize: config.smtp.max_message_size,
+        });
+      } catch (error) {
+        // Trying it again would compose the same: it goes where unacceptable messages go.
+        refusal = (error as Error).message;
+      }
+    }
+    if (message === null) {
       try {
         await publishConfirmed(dead, "", names.injectDeadQueue, msg.content, {
           contentType: msg.properties.contentType ?? "application/json",
           messageId: msg.properties.messageId,
           headers: {
             ...(msg.properties.headers ?? {}),
-            [INJECT_ERROR_HEADER]: parsed.reason,
+            [INJECT_ERROR_HEADER]: refusal ?? "cannot be accepted",
             "x-fastmta-rejected-at": new Date().toISOString(),
           },
         });
         ch.ack(msg);
-        log(`inject: dead-lettered a message: ${parsed.reason}`);
+        log(`inject: dead-lettered a message: ${refusal}`);
       } catch (error) {
         log(`inject: cannot dead-letter a message: ${(error as Error).message}`);
       }
       return;
     }
-    const message = injectedMessage(parsed, {
-      hostname: config.smtp.hostname,
-      queue: names.injectQueue,
-    });
     try {
       await acceptor.submit(message);
     } catch (error) {

@@ -100,7 +100,7 @@ function byteGroups(claims: OutboxClaim[], maxBytes: number): OutboxClaim[][] {
 /** The message accept takes: our `Received:` header, then the raw or composed message. */
 export function outboxMessage(
   parsed: Extract<ParsedInject, { ok: true }>,
-  options: { rowId: number; hostname: string; now?: number },
+  options: { rowId: number; hostname: string; maxSize: number; now?: number },
 ): NewMessage {
   const now = options.now ?? Date.now();
   const id = newQueueId(now);
@@ -108,7 +108,7 @@ export function outboxMessage(
     ` (fastmta) with SQL id ${id};\r\n\t${rfc5322Date(new Date(now))}\r\n`;
   const body = withTraceHeader(
     received,
-    injectedContent(parsed, { id, hostname: options.hostname, now }),
+    injectedContent(parsed, { id, hostname: options.hostname, now, maxSize: options.maxSize }),
   );
   return {
     ...parsed.message,
@@ -272,10 +272,14 @@ class OutboxLoop {
       }
       let message: NewMessage;
       try {
-        message = outboxMessage(parsed, { rowId: id, hostname: this.#config.smtp.hostname });
+        message = outboxMessage(parsed, {
+          rowId: id,
+          hostname: this.#config.smtp.hostname,
+          maxSize: this.#config.smtp.max_message_size,
+        });
       } catch (error) {
-        // Something in this payload breaks composing: trying it again would do the same.
-        outcomes.failed.push({ id, error: `cannot compose: ${(error as Error).message}` });
+        // Too large once composed, or breaks composing: trying it again would do the same.
+        outcomes.failed.push({ id, error: (error as Error).message });
         continue;
       }
       // All of the group are submitted together so that they share one group commit.
