@@ -1,7 +1,7 @@
 /**
  * `send`: the command-line inbound channel (Postfix's sendmail + pickup in one). Reads one
  * message from a file or standard input — raw RFC 5322 with the envelope from `--from`/`--to`,
- * or with `--json` an inject v1 document (core/inbound/inject.ts) — holds it to the SMTP
+ * or with `--json` an inject v1 document (core/inbound/inject_format.ts) — holds it to the SMTP
  * channel's limits, prepends `Received:` (and `Message-ID:` when missing) and hands it to
  * core/accept. The queue id is printed only once accept says the message is durable (fsync'd
  * SQLite commit, or SQL commit + broker confirm).
@@ -21,6 +21,7 @@ import { ConfigSync } from "../core/cluster/config_sync.ts";
 import { clusterDb } from "../core/cluster/tables.ts";
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import { composeMessage } from "../core/inbound/compose.ts";
+import { parseInject } from "../core/inbound/inject_format.ts";
 import { MessageCollector, messageIdHeader, rfc5322Date } from "../core/inbound/message.ts";
 import { log } from "../core/log.ts";
 import type { NewMessage } from "../core/queue/contracts.ts";
@@ -87,7 +88,7 @@ export async function send(
     if (!input.ok) return refuse(input.reason);
     const message = envelope
       ? rawMessage(input.value, envelope, config)
-      : await jsonMessage(input.value, config);
+      : jsonMessage(input.value, config);
     if (!message.ok) return refuse(message.reason);
 
     queue = await openQueue(config, store, {
@@ -191,9 +192,7 @@ function rawMessage(content: Uint8Array, envelope: Envelope, config: Config): Ch
 }
 
 /** A message from an inject v1 document: raw as given, or composed from its fields. */
-async function jsonMessage(content: Uint8Array, config: Config): Promise<Checked<NewMessage>> {
-  // Loaded only here: inject.ts also holds the broker consumer (amqplib).
-  const { parseInject } = await import("../core/inbound/inject.ts");
+function jsonMessage(content: Uint8Array, config: Config): Checked<NewMessage> {
   const parsed = parseInject(content, {
     maxSize: config.smtp.max_message_size,
     maxRecipients: config.smtp.max_recipients,

@@ -1,6 +1,6 @@
 /** The inject message format (v1): what is accepted, what is dead-lettered and why. */
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
-import { injectedMessage, MessageTooLarge, parseInject } from "../core/inbound/inject.ts";
+import { injectedMessage, MessageTooLarge, parseInject } from "../core/inbound/inject_format.ts";
 import { composeMessage } from "../core/inbound/compose.ts";
 
 const limits = { maxSize: 1_000_000, maxRecipients: 10 };

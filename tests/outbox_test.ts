@@ -21,7 +21,7 @@ import {
 import { startSmtpSink } from "./helpers/smtp_sink.ts";
 import { waitUntil } from "./helpers/wait.ts";
 import { ConfigError, parseConfig } from "../core/config/mod.ts";
-import { parseInject } from "../core/inbound/inject.ts";
+import { parseInject } from "../core/inbound/inject_format.ts";
 import { outboxMessage } from "../core/inbound/outbox.ts";
 import { OutboxRows } from "../core/inbound/outbox_table.ts";
 import type { SqlStore } from "../core/store/mod.ts";

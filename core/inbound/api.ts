@@ -9,7 +9,7 @@
 import type { Config } from "../config/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
 import type { NewMessage } from "../queue/contracts.ts";
-import { injectedContent, MessageTooLarge, parseInject, withTraceHeader } from "./inject.ts";
+import { injectedContent, MessageTooLarge, parseInject, withTraceHeader } from "./inject_format.ts";
 import { receivedHeader } from "./message.ts";
 
 /** Who sent a request. */

@@ -18,7 +18,12 @@ import { type Acceptor, newQueueId } from "../accept/mod.ts";
 import { type AcceptPathEvents, openAcceptPath } from "../accept/open.ts";
 import type { Config } from "../config/mod.ts";
 import type { NewMessage } from "../queue/contracts.ts";
-import { injectedContent, type ParsedInject, parseInject, withTraceHeader } from "./inject.ts";
+import {
+  injectedContent,
+  type ParsedInject,
+  parseInject,
+  withTraceHeader,
+} from "./inject_format.ts";
 import { rfc5322Date } from "./message.ts";
 import { type OutboxClaim, type OutboxOutcomes, OutboxRows } from "./outbox_table.ts";
 

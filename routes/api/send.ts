@@ -9,7 +9,7 @@ import { type Context, Hono } from "hono";
 import type { AdminEnv } from "../_auth.ts";
 import { authenticateApiKey } from "../../core/auth/api_keys.ts";
 import { apiMessage } from "../../core/inbound/api.ts";
-import { maxInjectDocumentBytes } from "../../core/inbound/inject.ts";
+import { maxInjectDocumentBytes } from "../../core/inbound/inject_format.ts";
 import { log } from "../../core/log.ts";
 import { releaseBytes } from "../../core/bytes.ts";
 

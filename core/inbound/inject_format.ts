@@ -1,0 +1,213 @@
+/**
+ * The inject format v1 (core/queue/contracts.ts, README "Inject queue"): one JSON document per
+ * message, raw as given or composed from structured fields. Every channel that takes it (the
+ * RabbitMQ inject queue, the REST API, `fastmta send --json`, the outbox table) validates it here
+ * and builds the stored message with the same code; this module loads no broker code.
+ */
+import { newQueueId } from "../accept/mod.ts";
+import { isMailboxAddress } from "../address.ts";
+import { INJECT_FORMAT_VERSION, type InjectMessage, type NewMessage } from "../queue/contracts.ts";
+import { composeMessage } from "./compose.ts";
+import { rfc5322Date } from "./message.ts";
+
+/**
+ * A parsed inject message, or why it cannot be accepted (`tooLarge`: because of its size, which
+ * the HTTP API answers with 413 rather than 400).
+ */
+export type ParsedInject =
+  | { ok: true; message: Omit<NewMessage, "id" | "receivedAt" | "body">; content: Content }
+  | { ok: false; reason: string; tooLarge?: true };
+
+type Content =
+  | { kind: "raw"; bytes: Uint8Array }
+  | { kind: "compose"; fields: Pick<InjectMessage, "subject" | "text" | "html" | "headers"> };
+
+/** Limits an inject message must keep. */
+export interface InjectLimits {
+  maxSize: number;
+  maxRecipients: number;
+}
+
+const HEADER_NAME = /^[!-9;-~]+$/;
+
+function fail(reason: string): ParsedInject {
+  return { ok: false, reason };
+}
+
+function tooLarge(reason: string): ParsedInject {
+  return { ok: false, reason, tooLarge: true };
+}
+
+/**
+ * The largest JSON document that can carry a message of `maxSize` bytes: base64 adds a third,
+ * and the envelope and fields some more. Readers stop reading beyond it.
+ */
+export function maxInjectDocumentBytes(maxSize: number): number {
+  return Math.ceil(maxSize * 1.4) + 65_536;
+}
+
+/** Validates an inject message body (JSON) against the v1 format. */
+export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedInject {
+  if (content.byteLength > maxInjectDocumentBytes(limits.maxSize)) {
+    return tooLarge(`message too large: ${content.byteLength} bytes`);
+  }
+  let data: InjectMessage;
+  try {
+    data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(content));
+  } catch (error) {
+    return fail(`not UTF-8 JSON: ${(error as Error).message}`);
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    return fail("expected a JSON object");
+  }
+  if (data.v !== undefined && data.v !== INJECT_FORMAT_VERSION) {
+    return fail(`unknown format version "${data.v}": expected ${INJECT_FORMAT_VERSION}`);
+  }
+  if (typeof data.from !== "string" || (data.from !== "" && !isMailboxAddress(data.from))) {
+    return fail(`invalid "from": expected an address or "" for the null sender`);
+  }
+  if (!Array.isArray(data.to) || data.to.length === 0) {
+    return fail(`invalid "to": expected a non-empty array of addresses`);
+  }
+  if (data.to.length > limits.maxRecipients) {
+    return fail(`too many recipients: ${data.to.length} (at most ${limits.maxRecipients})`);
+  }
+  for (const address of data.to) {
+    if (typeof address !== "string" || !isMailboxAddress(address)) {
+      return fail(`invalid recipient "${String(address)}"`);
+    }
+  }
+  if (data.pool !== undefined && typeof data.pool !== "string") {
+    return fail(`invalid "pool": expected a string`);
+  }
+  if (
+    data.priority !== undefined &&
+    !(Number.isInteger(data.priority) && data.priority >= 0 && data.priority <= 9)
+  ) {
+    return fail(`invalid "priority": expected an integer from 0 to 9`);
+  }
+  if (
+    data.metadata !== undefined &&
+    (data.metadata === null || typeof data.metadata !== "object" || Array.isArray(data.metadata))
+  ) {
+    return fail(`invalid "metadata": expected an object`);
+  }
+  const forms = [data.raw !== undefined, data.raw_base64 !== undefined].filter(Boolean).length;
+  const structured = data.text !== undefined || data.html !== undefined;
+  if (forms + (structured ? 1 : 0) !== 1) {
+    return fail(`expected exactly one of "raw", "raw_base64", or "text"/"html"`);
+  }
+  let parsed: Content;
+  if (data.raw !== undefined) {
+    if (typeof data.raw !== "string" || data.raw.length === 0) {
+      return fail(`invalid "raw": expected the message as a non-empty string`);
+    }
+    parsed = { kind: "raw", bytes: new TextEncoder().encode(data.raw) };
+  } else if (data.raw_base64 !== undefined) {
+    try {
+      if (typeof data.raw_base64 !== "string") throw new Error("not a string");
+      parsed = {
+        kind: "raw",
+        bytes: Uint8Array.from(atob(data.raw_base64), (c) => c.charCodeAt(0)),
+      };
+    } catch (error) {
+      return fail(`invalid "raw_base64": ${(error as Error).message}`);
+    }
+    if (parsed.bytes.byteLength === 0) return fail(`invalid "raw_base64": empty`);
+  } else {
+    for (const field of ["subject", "text", "html"] as const) {
+      if (data[field] !== undefined && typeof data[field] !== "string") {
+        return fail(`invalid "${field}": expected a string`);
+      }
+    }
+    if (data.headers !== undefined) {
+      if (data.headers === null || typeof data.headers !== "object") {
+        return fail(`invalid "headers": expected an object of strings`);
+      }
+      for (const [name, value] of Object.entries(data.headers)) {
+        if (!HEADER_NAME.test(name) || typeof value !== "string" || /[\r\n]/.test(value)) {
+          return fail(`invalid header "${name}"`);
+        }
+      }
+    }
+    parsed = {
+      kind: "compose",
+      fields: { subject: data.subject, text: data.text, html: data.html, headers: data.headers },
+    };
+  }
+  if (parsed.kind === "raw" && parsed.bytes.byteLength > limits.maxSize) {
+    return tooLarge(
+      `message too large: ${parsed.bytes.byteLength} bytes (at most ${limits.maxSize})`,
+    );
+  }
+  const meta: Record<string, unknown> = {};
+  if (data.pool !== undefined) meta.pool = data.pool;
+  if (data.priority !== undefined) meta.priority = data.priority;
+  if (data.metadata !== undefined) meta.metadata = data.metadata;
+  return {
+    ok: true,
+    message: {
+      sender: data.from,
+      recipients: data.to,
+      channel: "inject",
+      clientIp: null,
+      meta: Object.keys(meta).length > 0 ? meta : undefined,
+    },
+    content: parsed,
+  };
+}
+
+/**
+ * The message's own bytes: raw as given, or composed from the fields (with Message-ID
+ * `<id@hostname>`). Channels that take the inject format (the queue, the HTTP API) share it.
+ */
+export function injectedContent(
+  parsed: Extract<ParsedInject, { ok: true }>,
+  options: { id: string; hostname: string; now: number; maxSize: number },
+): Uint8Array {
+  if (parsed.content.kind === "raw") return parsed.content.bytes;
+  const composed = new TextEncoder().encode(composeMessage({
+    from: parsed.message.sender,
+    to: parsed.message.recipients,
+    ...parsed.content.fields,
+    messageId: `${options.id}@${options.hostname}`,
+    date: new Date(options.now),
+  }));
+  // parseInject checked a raw message's size; a composed one's is only known now.
+  if (composed.byteLength > options.maxSize) {
+    throw new MessageTooLarge(
+      `message too large: ${composed.byteLength} bytes (at most ${options.maxSize})`,
+    );
+  }
+  return composed;
+}
+
+/** A composed message over `smtp.max_message_size`: refused, like a raw one would be. */
+export class MessageTooLarge extends Error {}
+
+/** `header` (our trace field, ending in CRLF) followed by the message. */
+export function withTraceHeader(header: string, content: Uint8Array): Uint8Array {
+  const head = new TextEncoder().encode(header);
+  const full = new Uint8Array(head.byteLength + content.byteLength);
+  full.set(head);
+  full.set(content, head.byteLength);
+  return full;
+}
+
+/** Builds the message accept takes: our `Received:` header, then the raw or composed message. */
+export function injectedMessage(
+  parsed: Extract<ParsedInject, { ok: true }>,
+  options: { hostname: string; queue: string; maxSize: number; now?: number },
+): NewMessage {
+  const now = options.now ?? Date.now();
+  const id = newQueueId(now);
+  const received = `Received: from ${options.queue} (AMQP)\r\n\tby ${options.hostname} (fastmta)` +
+    ` with AMQP id ${id};\r\n\t${rfc5322Date(new Date(now))}\r\n`;
+  const content = injectedContent(parsed, {
+    id,
+    hostname: options.hostname,
+    now,
+    maxSize: options.maxSize,
+  });
+  return { ...parsed.message, id, receivedAt: now, body: withTraceHeader(received, content) };
+}
