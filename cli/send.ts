@@ -22,7 +22,7 @@ import { clusterDb } from "../core/cluster/tables.ts";
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import { composeMessage } from "../core/inbound/compose.ts";
 import { parseInject } from "../core/inbound/inject_format.ts";
-import { MessageCollector, messageIdHeader, rfc5322Date } from "../core/inbound/message.ts";
+import { MessageCollector, messageIdHeader, traceHeader } from "../core/inbound/message.ts";
 import { log } from "../core/log.ts";
 import type { NewMessage } from "../core/queue/contracts.ts";
 import { openQueue, type Queue } from "../core/queue/mod.ts";
@@ -234,7 +234,9 @@ function queuedForm(
       reason: `Message header section too large: smtp.max_header_size is ${smtp.max_header_size}`,
     };
   }
-  let prefix = localReceivedHeader({
+  let prefix = traceHeader({
+    from: "local (fastmta send)",
+    protocol: "local",
     hostname: smtp.hostname,
     queueId: id,
     recipient: options.recipients.length === 1 ? options.recipients[0] : null,
@@ -280,16 +282,4 @@ export function withCrlfLineEnds(input: Uint8Array): Uint8Array {
     out[o++] = LF;
   }
   return out;
-}
-
-/** A `Received:` header for mail handed over on this host (RFC 5321 §4.4), ending in CRLF. */
-function localReceivedHeader(info: {
-  hostname: string;
-  queueId: string;
-  recipient: string | null;
-  date: Date;
-}): string {
-  const forPart = info.recipient ? `\r\n\tfor <${info.recipient}>` : "";
-  return `Received: from local (fastmta send)\r\n\tby ${info.hostname} (fastmta) with local` +
-    ` id ${info.queueId}${forPart};\r\n\t${rfc5322Date(info.date)}\r\n`;
 }

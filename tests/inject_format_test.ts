@@ -23,7 +23,7 @@ Deno.test("inject: a raw message is taken as is, after our Received header", () 
   assertEquals(parsed.message.meta, { pool: "p1", priority: 2 });
   const message = injectedMessage(parsed, {
     hostname: "mx.test",
-    queue: "fastmta.inject",
+    source: { from: "fastmta.inject (AMQP)", protocol: "AMQP" },
     maxSize: 1_000_000,
   });
   const text = new TextDecoder().decode(message.body);
@@ -64,7 +64,11 @@ Deno.test("inject: structured fields are composed into a MIME message", () => {
   );
   assert(parsed.ok);
   const text = new TextDecoder().decode(
-    injectedMessage(parsed, { hostname: "mx.test", queue: "q", maxSize: 1_000_000 }).body,
+    injectedMessage(parsed, {
+      hostname: "mx.test",
+      source: { from: "q (AMQP)", protocol: "AMQP" },
+      maxSize: 1_000_000,
+    }).body,
   );
   assertMatch(text, /\r\nFrom: Shop <a@origin\.test>\r\n/);
   assertMatch(text, /\r\nTo: <b@dest\.test>, <c@dest\.test>\r\n/);
@@ -126,12 +130,20 @@ Deno.test("inject: a message over the size limit once composed is refused, namin
   assert(parsed.ok);
   let refusal: unknown;
   try {
-    injectedMessage(parsed, { hostname: "mx.test", queue: "q", maxSize: 10_000 });
+    injectedMessage(parsed, {
+      hostname: "mx.test",
+      source: { from: "q (AMQP)", protocol: "AMQP" },
+      maxSize: 10_000,
+    });
   } catch (error) {
     refusal = error;
   }
   assert(refusal instanceof MessageTooLarge, `expected MessageTooLarge, got ${refusal}`);
   assertMatch(refusal.message, /^message too large: \d+ bytes \(at most 10000\)$/);
   // The same document within the limit is taken.
-  injectedMessage(parsed, { hostname: "mx.test", queue: "q", maxSize: 20_000 });
+  injectedMessage(parsed, {
+    hostname: "mx.test",
+    source: { from: "q (AMQP)", protocol: "AMQP" },
+    maxSize: 20_000,
+  });
 });

@@ -60,7 +60,7 @@ export async function startInjectConsumer(
       try {
         message = injectedMessage(parsed, {
           hostname: config.smtp.hostname,
-          queue: names.injectQueue,
+          source: { from: `${names.injectQueue} (AMQP)`, protocol: "AMQP" },
           maxSize: config.smtp.max_message_size,
         });
       } catch (error) {

@@ -8,7 +8,7 @@ import { newQueueId } from "../accept/mod.ts";
 import { isMailboxAddress } from "../address.ts";
 import { INJECT_FORMAT_VERSION, type InjectMessage, type NewMessage } from "../queue/contracts.ts";
 import { composeMessage } from "./compose.ts";
-import { rfc5322Date } from "./message.ts";
+import { traceHeader, type TraceSource } from "./message.ts";
 
 /**
  * A parsed inject message, or why it cannot be accepted (`tooLarge`: because of its size, which
@@ -197,12 +197,16 @@ export function withTraceHeader(header: string, content: Uint8Array): Uint8Array
 /** Builds the message accept takes: our `Received:` header, then the raw or composed message. */
 export function injectedMessage(
   parsed: Extract<ParsedInject, { ok: true }>,
-  options: { hostname: string; queue: string; maxSize: number; now?: number },
+  options: { hostname: string; source: TraceSource; maxSize: number; now?: number },
 ): NewMessage {
   const now = options.now ?? Date.now();
   const id = newQueueId(now);
-  const received = `Received: from ${options.queue} (AMQP)\r\n\tby ${options.hostname} (fastmta)` +
-    ` with AMQP id ${id};\r\n\t${rfc5322Date(new Date(now))}\r\n`;
+  const received = traceHeader({
+    ...options.source,
+    hostname: options.hostname,
+    queueId: id,
+    date: new Date(now),
+  });
   const content = injectedContent(parsed, {
     id,
     hostname: options.hostname,

@@ -14,17 +14,11 @@
  * config: outbox.*, smtp.hostname, smtp.max_message_size, smtp.max_recipients,
  * smtp.group_commit_window (and database, rabbitmq for its accept path).
  */
-import { type Acceptor, newQueueId } from "../accept/mod.ts";
+import type { Acceptor } from "../accept/mod.ts";
 import { type AcceptPathEvents, openAcceptPath } from "../accept/open.ts";
 import type { Config } from "../config/mod.ts";
 import type { NewMessage } from "../queue/contracts.ts";
-import {
-  injectedContent,
-  type ParsedInject,
-  parseInject,
-  withTraceHeader,
-} from "./inject_format.ts";
-import { rfc5322Date } from "./message.ts";
+import { injectedMessage, type ParsedInject, parseInject } from "./inject_format.ts";
 import { type OutboxClaim, type OutboxOutcomes, OutboxRows } from "./outbox_table.ts";
 
 /** Payload bytes one poll reads into memory at once (or one row, if larger). */
@@ -107,21 +101,14 @@ export function outboxMessage(
   parsed: Extract<ParsedInject, { ok: true }>,
   options: { rowId: number; hostname: string; maxSize: number; now?: number },
 ): NewMessage {
-  const now = options.now ?? Date.now();
-  const id = newQueueId(now);
-  const received = `Received: from outbox (row ${options.rowId})\r\n\tby ${options.hostname}` +
-    ` (fastmta) with SQL id ${id};\r\n\t${rfc5322Date(new Date(now))}\r\n`;
-  const body = withTraceHeader(
-    received,
-    injectedContent(parsed, { id, hostname: options.hostname, now, maxSize: options.maxSize }),
-  );
+  const message = injectedMessage(parsed, {
+    ...options,
+    source: { from: `outbox (row ${options.rowId})`, protocol: "SQL" },
+  });
   return {
-    ...parsed.message,
+    ...message,
     channel: "outbox",
     meta: { ...parsed.message.meta, outbox_id: options.rowId },
-    id,
-    receivedAt: now,
-    body,
   };
 }
 
