@@ -225,14 +225,15 @@ export async function serve(configPath: string | null): Promise<void> {
   const signal = await stopSignal;
   log("serve", `${signal}: shutting down`);
   // Stop taking mail first (the HTTP server answers the requests it has, so an API send in
-  // progress ends with its 202), then stop scheduling, then let deliveries finish and settle.
+  // progress ends with its 202; the outbox claims no more rows and accepts and marks the ones
+  // in hand), then stop scheduling, then let deliveries finish and settle.
   await Promise.all([
     ...[...smtpWorkers, ...otherWorkers].map((w) => w.stop()),
     http.shutdown(),
+    outbox?.stop(),
   ]);
   await apiAccept.close();
   scheduler.stop();
-  await outbox?.stop(); // claims no more rows; accepts and marks the ones in hand
   rules.stop();
   await Promise.all(deliveryWorkers.map((w) => w.stop()));
   await cluster.stop();
