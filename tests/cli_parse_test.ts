@@ -7,23 +7,7 @@ import { renderHelp } from "../cli/_help.ts";
 import { parseCommandLine } from "../cli/_parse.ts";
 import { UsageError } from "../cli/_usage.ts";
 import { COMMANDS } from "../cli/mod.ts";
-import { main } from "../main.ts";
-
-/** Runs `main(args)` in this process with console output captured. */
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...parts: unknown[]) => out.push(parts.join(" "));
-  console.error = (...parts: unknown[]) => err.push(parts.join(" "));
-  try {
-    const code = await main(args);
-    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+import { runMain as run } from "./helpers/run_main.ts";
 
 function usageError(args: string[]): string {
   try {
