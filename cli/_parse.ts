@@ -80,13 +80,16 @@ function parseCommand(command: Command, argv: string[]): ParsedCommandLine {
   });
   const positionals = tokens.flatMap((t) => t.kind === "positional" ? [t.value] : []);
   const options = tokens.flatMap((t) => t.kind === "option" ? [t] : []);
-  const action = command.subcommands && !options.some((o) => o.name === "help")
-    ? findAction(command, positionals.shift())
-    : undefined;
   if (options.some((o) => o.name === "help")) {
     const first = command.subcommands?.find((s) => s.name === positionals[0]);
     return { kind: "help", command, action: first };
   }
+  // Before the action is looked up: the value of an unknown "--bits 3" reads as a positional.
+  const unknown = options.find((o) => !(o.name in specs));
+  if (unknown) {
+    throw new UsageError(`Unknown option "${unknown.rawName}" for "${command.name}"`, command);
+  }
+  const action = command.subcommands ? findAction(command, positionals.shift()) : undefined;
   const where = action ? `${command.name} ${action.name}` : command.name;
   const allowed = new Set<string>([
     ...Object.keys(GLOBAL_OPTIONS),

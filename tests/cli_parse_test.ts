@@ -30,6 +30,7 @@ Deno.test("an option the command does not take exits 2 and names it", async () =
     'Unknown option "--bits" for "dkim list"',
   );
   assertEquals(usageError(["queue", "-x"]), 'Unknown option "-x" for "queue"');
+  assertEquals(usageError(["dkim", "--bogus", "3", "list"]), 'Unknown option "--bogus" for "dkim"');
   assertEquals(usageError(["queue", "--all"]), 'Unknown option "--all" for "queue"');
   assertEquals(
     usageError(["user", "list", "--password=p"]),
