@@ -16,13 +16,13 @@
  * smtp.max_header_size, smtp.add_message_id (with the stored cluster-wide overrides, as a node).
  */
 import { Acceptor, newQueueId } from "../core/accept/mod.ts";
-import { isMailboxAddress } from "../core/address.ts";
+import { isMailboxAddress, traceHeader } from "../core/mail/mod.ts";
 import { ConfigSync } from "../core/cluster/config_sync.ts";
 import { clusterDb } from "../core/cluster/tables.ts";
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import { composeMessage } from "../core/inbound/compose.ts";
 import { parseInject } from "../core/inbound/inject_format.ts";
-import { MessageCollector, messageIdHeader, traceHeader } from "../core/inbound/message.ts";
+import { MessageCollector, messageIdHeader } from "../core/inbound/message.ts";
 import { log } from "../core/log.ts";
 import type { NewMessage } from "../core/queue/contracts.ts";
 import { openQueue, type Queue } from "../core/queue/mod.ts";

@@ -12,7 +12,7 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { Rate, ShapingRule, TlsMode } from "../config/delivery_schema.ts";
-import { domainOf } from "../address.ts";
+import { domainOf } from "../mail/mod.ts";
 
 /** A backoff pattern with its expression compiled. */
 export interface BackoffRule {

@@ -10,7 +10,7 @@ import type { Config } from "../config/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
 import type { NewMessage } from "../queue/contracts.ts";
 import { injectedContent, MessageTooLarge, parseInject, withTraceHeader } from "./inject_format.ts";
-import { receivedHeader } from "./message.ts";
+import { receivedHeader } from "../mail/mod.ts";
 
 /** Who sent a request. */
 export interface ApiSender {

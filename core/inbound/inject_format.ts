@@ -5,10 +5,9 @@
  * and builds the stored message with the same code; this module loads no broker code.
  */
 import { newQueueId } from "../accept/mod.ts";
-import { isMailboxAddress } from "../address.ts";
+import { isMailboxAddress, traceHeader, type TraceSource } from "../mail/mod.ts";
 import { INJECT_FORMAT_VERSION, type InjectMessage, type NewMessage } from "../queue/contracts.ts";
 import { composeMessage } from "./compose.ts";
-import { traceHeader, type TraceSource } from "./message.ts";
 
 /**
  * A parsed inject message, or why it cannot be accepted (`tooLarge`: because of its size, which

@@ -4,7 +4,7 @@
  * and, in distributed mode, through the broker: treat changes as format changes and version them.
  */
 
-import { domainOf } from "../address.ts";
+import { domainOf } from "../mail/mod.ts";
 
 /** Version of the queued-unit format below. */
 export const UNIT_FORMAT_VERSION = 1;
