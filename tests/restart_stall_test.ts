@@ -41,9 +41,7 @@ Deno.test("node A killed and restarted under load: every accepted message delive
     hostname: "127.0.0.1",
     port: 0,
     reply: ({ command }) =>
-      command === "DATA_END"
-        ? new Promise((r) => setTimeout(() => r(undefined), 20))
-        : undefined,
+      command === "DATA_END" ? new Promise((r) => setTimeout(() => r(undefined), 20)) : undefined,
   });
   await using dns = await startDnsServer({
     zones: {
