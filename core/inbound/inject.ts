@@ -9,7 +9,7 @@
  *
  * Trust: whoever may publish to the queue may send anywhere (no relay check); guard the vhost's
  * permissions. Talks to: RabbitMQ, core/accept. Reads config: rabbitmq.*, smtp.hostname,
- * smtp.max_message_size, smtp.max_recipients.
+ * smtp.max_message_size, smtp.max_recipients, smtp.max_header_size, intake.*.
  */
 import type { Channel, ConsumeMessage } from "amqplib";
 import type { Config } from "../config/mod.ts";
@@ -21,7 +21,7 @@ import {
   openConfirmChannel,
   publishConfirmed,
 } from "../queue/broker.ts";
-import { injectedMessage, parseInject } from "./inject_format.ts";
+import { injectedMessage, injectLimitsOf, parseInject } from "./inject_format.ts";
 
 /** Unacknowledged inject messages per node (they form the accept batches). */
 const INJECT_PREFETCH = 200;
@@ -42,10 +42,7 @@ export async function startInjectConsumer(
   const settings = brokerSettings(config);
   if (!settings) throw new Error("Cannot consume the inject queue: no rabbitmq configured");
   const { names } = settings;
-  const limits = () => ({
-    maxSize: config.smtp.max_message_size,
-    maxRecipients: config.smtp.max_recipients,
-  });
+  const limits = () => injectLimitsOf(config);
   const timers = new Set<ReturnType<typeof setTimeout>>();
 
   const handle = async (
