@@ -1,6 +1,6 @@
 /**
  * Intake limits at the door of every channel (issue 12, docs/intake_limits.md): a message whose
- * `metadata` nests 10 000 levels deep (about 50 KB of JSON; it used to be accepted and then
+ * `metadata` nests 10 000 levels deep (60 KB of JSON; it used to be accepted and then
  * stall every scheduler pass that leased it) is refused before anything is stored, each channel
  * in its own way: the REST API with 400 naming the field, `fastmta send --json` with exit 2, the
  * inject queue (a real RabbitMQ vhost) by dead-lettering it with the reason, the outbox by
