@@ -8,7 +8,7 @@
  * broker), the workers finish and settle, what they left goes back to the queue.
  */
 import { type Cluster, startCluster } from "../core/cluster/mod.ts";
-import { type Config, loadConfig } from "../core/config/mod.ts";
+import { type Config, ENV_OVERRIDES, loadConfig } from "../core/config/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
 import { log } from "../core/log.ts";
 import { openQueue, type Queue } from "../core/queue/mod.ts";
@@ -27,7 +27,6 @@ import { type Service, ServiceRunner, together } from "./service_runner.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { defineCommand } from "./_command.ts";
-import { ENV_OVERRIDES } from "../core/config/mod.ts";
 
 /** Today's messages per source IP, from the delivery log (IP warm-up caps survive restarts). */
 async function seedDailyCounters(config: Config, store: Store): Promise<DailyCounters> {
