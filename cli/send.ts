@@ -13,7 +13,8 @@
  * Trust: whoever may run it with the config file may send anywhere (no relay check), as with
  * the inject queue. Talks to: the store, RabbitMQ when configured, core/accept.
  * Reads config: database, rabbitmq, smtp.hostname, smtp.max_message_size, smtp.max_recipients,
- * smtp.max_header_size, smtp.add_message_id (with the stored cluster-wide overrides, as a node).
+ * smtp.max_header_size, smtp.add_message_id, intake.* (with the stored cluster-wide overrides, as
+ * a node).
  */
 import { Acceptor, newQueueId } from "../core/accept/mod.ts";
 import { isMailboxAddress, traceHeader } from "../core/mail/mod.ts";
@@ -21,7 +22,8 @@ import { ConfigSync } from "../core/cluster/config_sync.ts";
 import { clusterDb } from "../core/cluster/tables.ts";
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import { composeMessage } from "../core/inbound/compose.ts";
-import { parseInject } from "../core/inbound/inject_format.ts";
+import { injectLimitsOf, parseInject } from "../core/inbound/inject_format.ts";
+import { headerLimitsOf, headerProblemText } from "../core/inbound/header_limits.ts";
 import { MessageCollector, messageIdHeader } from "../core/inbound/message.ts";
 import { log } from "../core/log.ts";
 import type { NewMessage } from "../core/queue/contracts.ts";
@@ -236,10 +238,7 @@ function rawMessage(content: Uint8Array, envelope: Envelope, config: Config): Ch
 
 /** A message from an inject v1 document: raw as given, or composed from its fields. */
 function jsonMessage(content: Uint8Array, config: Config): Checked<NewMessage> {
-  const parsed = parseInject(content, {
-    maxSize: config.smtp.max_message_size,
-    maxRecipients: config.smtp.max_recipients,
-  });
+  const parsed = parseInject(content, injectLimitsOf(config));
   if (!parsed.ok) return { ok: false, reason: `Invalid inject message: ${parsed.reason}` };
   const now = Date.now();
   const id = newQueueId(now);
@@ -269,13 +268,12 @@ function queuedForm(
   if (crlf.byteLength > smtp.max_message_size) {
     return tooLarge(crlf.byteLength, smtp.max_message_size);
   }
-  const collector = new MessageCollector(smtp.max_header_size);
+  const headerLimits = headerLimitsOf(options.config);
+  const collector = new MessageCollector(headerLimits);
   collector.push(crlf, false);
   if (collector.refused === "header") {
-    return {
-      ok: false,
-      reason: `Message header section too large: smtp.max_header_size is ${smtp.max_header_size}`,
-    };
+    const problem = headerProblemText(collector.headerProblem ?? "size", headerLimits);
+    return { ok: false, reason: `Invalid message: ${problem}` };
   }
   let prefix = traceHeader({
     from: "local (fastmta send)",
