@@ -185,7 +185,9 @@ export async function serve(configPath: string | null): Promise<void> {
   if (initialPassword) {
     log(
       "admin",
-      `created console user "admin" with password "${initialPassword}" (shown once; change it with "fastmta admin passwd admin")`,
+      `created console user "admin" with password "${initialPassword}" (shown once; change it with "fastmta admin passwd admin${
+        config.source ? ` --config ${config.source}` : ""
+      }")`,
     );
   }
   // The REST API accepts on this thread, through its own accept path (accept-role store
