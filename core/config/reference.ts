@@ -9,7 +9,7 @@ import { ENV_OVERRIDES } from "./mod.ts";
 
 const INTRO = `# Configuration reference
 
-<!-- Generated from the schema (core/config/schema.ts, core/config/delivery_schema.ts) by
+<!-- Generated from the schema (core/config/schema.ts and the *_schema.ts files beside it) by
 \`deno task docs\` (core/config/reference.ts). Do not edit: change a key's .meta() and regenerate. -->
 
 fastmta reads one JSON file, passed with \`--config FILE\` or \`FASTMTA_CONFIG\`. Without one it runs
