@@ -4,6 +4,7 @@
  * 1). tests/docs_reference_test.ts runs the same comparison.
  */
 import { renderConfigReference } from "../core/config/reference.ts";
+import { CLI_REFERENCE_PATH, renderCliReference } from "../cli/reference.ts";
 
 /** One generated file: its path from the repository root and how to render it. */
 export interface GeneratedDoc {
@@ -14,8 +15,7 @@ export interface GeneratedDoc {
 /** Every generated document. */
 export const GENERATED_DOCS: GeneratedDoc[] = [
   { path: "docs/configuration.md", render: renderConfigReference },
-  // docs/cli.md comes from the command registry: add
-  // { path: "docs/cli.md", render: renderCliReference } here.
+  { path: CLI_REFERENCE_PATH, render: renderCliReference },
 ];
 
 const ROOT = new URL("..", import.meta.url);

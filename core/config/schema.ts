@@ -15,6 +15,7 @@ import {
   hostPort,
   routesSection,
 } from "./delivery_schema.ts";
+import { intakeSection } from "./intake_schema.ts";
 import { smtpSection } from "./smtp_schema.ts";
 
 const driver = z.enum(["sqlite3", "sqlite", "postgres", "postgresql", "mysql", "mssql"])
@@ -179,6 +180,7 @@ export const configSchema = z.object({
     }),
   }).strict().prefault({}).meta({ description: "Node heartbeats and config overrides." }),
   smtp: smtpSection,
+  intake: intakeSection,
   admin: z.object({
     listen: hostPort.default("127.0.0.1:8025").meta({
       description: "Address of the admin console, the JSON API and the REST API (plain HTTP: " +
