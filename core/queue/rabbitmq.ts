@@ -30,6 +30,7 @@
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import type { Config } from "../config/mod.ts";
+import { withTimeout } from "../timeout.ts";
 import type { SqlStore } from "../store/mod.ts";
 import {
   type LeasedUnit,
@@ -135,12 +136,10 @@ function parseMeta(text: string | null): Record<string, unknown> | null {
 
 const FINAL = new Set(["delivered", "failed", "suppressed"]);
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no confirm for ${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+/** Waits for the broker's confirms of `what`, at most CONFIRM_TIMEOUT_MS. */
+function confirmed<T>(published: Promise<T>, what: string): Promise<T> {
+  const ms = CONFIRM_TIMEOUT_MS;
+  return withTimeout(published, ms, `no confirm for ${what} within ${ms} ms`);
 }
 
 /** The queue on RabbitMQ plus the shared SQL store. */
@@ -383,7 +382,7 @@ export class RabbitQueue implements Queue {
           }, now));
         }
       }
-      await withTimeout(Promise.all(published), CONFIRM_TIMEOUT_MS, "a batch");
+      await confirmed(Promise.all(published), "a batch");
     } catch (error) {
       await this.#forget(ids);
       throw new BrokerUnavailableError((error as Error).message);
@@ -633,7 +632,7 @@ export class RabbitQueue implements Queue {
         }, now));
       }
       try {
-        await withTimeout(Promise.all(published), CONFIRM_TIMEOUT_MS, "retries");
+        await confirmed(Promise.all(published), "retries");
       } catch (error) {
         throw new BrokerUnavailableError((error as Error).message);
       }
