@@ -12,6 +12,8 @@ import { openQueue, type Queue } from "../core/queue/mod.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
 import { SiteDispatcher } from "../core/schedule/dispatch.ts";
 import { RulesWatcher } from "../core/schedule/rules.ts";
+import { dispatchFailureHandler } from "../core/schedule/unit_failures.ts";
+import { faultsBanner } from "../core/fault_points.ts";
 // Not core/delivery/mod.ts: the main thread only routes units to sites; the engine (SMTP client,
 // pools, MTA-STS, DKIM hooks) lives in the delivery workers and costs ~7 MB of heap per isolate.
 import { MxResolver } from "../core/delivery/mx.ts";
@@ -47,6 +49,8 @@ export async function serve(configPath: string | null): Promise<void> {
   // SIGHUP: re-read the stored shaping rules now.
   Deno.addSignalListener("SIGHUP", () => reloadRules());
   startHeapBudget();
+  const faults = faultsBanner(); // TEST ONLY: says loudly that test faults are on
+  if (faults) log("serve", faults);
   const seed = await loadConfig(configPath);
   buildPools(seed); // Validates pool references (ConfigError → exit code 2).
   await Deno.mkdir(seed.dataDir, { recursive: true });
@@ -99,6 +103,7 @@ export async function serve(configPath: string | null): Promise<void> {
     () => deliveryWorkers.length,
     (index, units, destinations) =>
       deliveryWorkers[index].post({ type: "units", units, destinations }),
+    dispatchFailureHandler(queue, (n) => scheduler.settled(n), (line) => log("schedule", line)),
   );
   const scheduler = new Scheduler(
     queue,

@@ -199,6 +199,12 @@ export const configSchema = z.object({
     lease_time: duration.default(600_000),
     batch_size: z.number().int().min(1).max(10_000).default(200),
     poll_interval: duration.default(1_000),
+    quarantine_after: z.number().int().min(1).max(1_000).default(3).meta({
+      description: "Handling failures (an exception while dispatching, delivering, settling or " +
+        "consuming one unit; not remote replies) after which a unit is quarantined: held, " +
+        "with its reason, until an operator releases or cancels it (docs/quarantine.md)",
+      live: false,
+    }),
   }).strict().prefault({}),
   /** The database outbox channel (core/inbound/outbox.ts); off unless enabled. */
   outbox: z.object({
