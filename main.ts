@@ -49,10 +49,15 @@ Applies pending database migrations and exits (serve also applies them at start)
 Manages admin console users. add and passwd read the password from standard input:
   echo 'a-long-password' | fastmta admin add alice`,
   queue: `Usage: fastmta queue [--config FILE] [--json] [--message ID]
+       fastmta queue release|cancel ID [--config FILE]
 
-Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.
+Prints recipient counts by state (queued, deferred, delivered, failed), units in flight and
+quarantined units (docs/quarantine.md).
   --json          Print counts as JSON
-  --message ID    Print one message's recipients and delivery attempts`,
+  --message ID    Print one message's recipients, units (failures, quarantine reason) and
+                  delivery attempts
+  release ID      Make the message's quarantined units due again (failure count reset)
+  cancel ID       Stop delivering the message: open recipients fail, no DSN is sent`,
   nodes: `Usage: fastmta nodes [--config FILE] [--json] [--all]
 
 Lists the cluster's live nodes (id, name, heartbeat, queue, units in flight, config version).
@@ -167,6 +172,7 @@ async function main(args: string[]): Promise<number> {
         "apikey",
         "config",
         "dkim",
+        "queue",
         "send",
         "shaping",
         "suppression",
@@ -217,7 +223,11 @@ async function main(args: string[]): Promise<number> {
       }
       case "queue": {
         const { queue } = await import("./cli/queue.ts");
-        return await queue(configPath, { json: Boolean(values.json), message: values.message });
+        return await queue(configPath, {
+          json: Boolean(values.json),
+          message: values.message,
+          positionals,
+        });
       }
       case "nodes": {
         const { nodes } = await import("./cli/nodes.ts");

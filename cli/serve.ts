@@ -209,6 +209,7 @@ export async function serve(configPath: string | null): Promise<void> {
     startedAt,
     cluster,
     accept: apiAccept,
+    queue,
   };
   let adminFetch: Promise<Deno.ServeHandler> | null = null;
   const http = Deno.serve({
