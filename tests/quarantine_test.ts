@@ -9,8 +9,8 @@
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import {
   nestedMeta,
-  type QueueMode,
   quarantineFixture,
+  type QueueMode,
   subjectOf,
   testMessage,
 } from "./helpers/quarantine_fixture.ts";
@@ -71,7 +71,10 @@ async function regression(mode: QueueMode) {
     assertEquals(again.body.units[0].failures, 3);
 
     // Cancel (API): done, its recipient failed, no DSN; an unknown id is a 404.
-    const cancelled = await fx.api<{ units: number; recipients: number }>("DELETE", `/api/v1/messages/${nested.id}`);
+    const cancelled = await fx.api<{ units: number; recipients: number }>(
+      "DELETE",
+      `/api/v1/messages/${nested.id}`,
+    );
     assertEquals(cancelled, { status: 200, body: { units: 1, recipients: 1 } });
     const after = await fx.api<MessageDetail>("GET", `/api/v1/messages/${nested.id}`);
     assertEquals(after.body.units[0].state, "done");
@@ -88,14 +91,16 @@ async function regression(mode: QueueMode) {
 }
 
 Deno.test({
-  name: "quarantine: nested metadata queued past the doors is quarantined, 10 others delivered (embedded)",
+  name:
+    "quarantine: nested metadata queued past the doors is quarantined, 10 others delivered (embedded)",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () => regression("embedded"),
 });
 
 Deno.test({
-  name: "quarantine: nested metadata queued past the doors is quarantined, 10 others delivered (RabbitMQ)",
+  name:
+    "quarantine: nested metadata queued past the doors is quarantined, 10 others delivered (RabbitMQ)",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () => regression("rabbitmq"),

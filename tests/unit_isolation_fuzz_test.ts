@@ -9,8 +9,8 @@
 import { assert, assertEquals } from "./helpers/assert.ts";
 import {
   DEST,
-  type QueueMode,
   quarantineFixture,
+  type QueueMode,
   subjectOf,
   testMessage,
 } from "./helpers/quarantine_fixture.ts";
@@ -25,7 +25,8 @@ const BOUNCING = (i: number) => i % 5 === 0;
 async function fuzz(mode: QueueMode, seed: string) {
   await using fx = await quarantineFixture({
     mode,
-    reply: (ctx) => ctx.command === "RCPT" && ctx.arg.includes("bad@") ? "550 5.1.1 no such user" : undefined,
+    reply: (ctx) =>
+      ctx.command === "RCPT" && ctx.arg.includes("bad@") ? "550 5.1.1 no such user" : undefined,
     tweak: (config) => {
       (config.delivery as Record<string, unknown>).workers = 2;
     },
@@ -45,7 +46,8 @@ async function fuzz(mode: QueueMode, seed: string) {
       list.map(async (m) => (await fx.api<MessageDetail>("GET", `/api/v1/messages/${m.id}`)).body),
     );
   };
-  const dsnFor = (id: string) => fx.sink.messages.filter((m) => m.mailFrom === "" && m.text().includes(id));
+  const dsnFor = (id: string) =>
+    fx.sink.messages.filter((m) => m.mailFrom === "" && m.text().includes(id));
   try {
     const final = await waitUntil(async () => {
       const all = await details();
@@ -96,14 +98,16 @@ async function fuzz(mode: QueueMode, seed: string) {
 const SEED = Deno.env.get("FUZZ_SEED") ?? "12";
 
 Deno.test({
-  name: `unit isolation fuzz: random per-unit exceptions affect only their unit (embedded, seed ${SEED})`,
+  name:
+    `unit isolation fuzz: random per-unit exceptions affect only their unit (embedded, seed ${SEED})`,
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () => fuzz("embedded", SEED),
 });
 
 Deno.test({
-  name: `unit isolation fuzz: random per-unit exceptions affect only their unit (RabbitMQ, seed ${SEED})`,
+  name:
+    `unit isolation fuzz: random per-unit exceptions affect only their unit (RabbitMQ, seed ${SEED})`,
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () => fuzz("rabbitmq", SEED),

@@ -93,7 +93,11 @@ export async function quarantineFixture(options: {
 }): Promise<QuarantineFixture> {
   const dir = tempDir("fastmta-quarantine-");
   const sinkIp = uniqueLoopbackIp();
-  const sink = await startSmtpSink({ hostname: sinkIp, port: freePort(sinkIp), reply: options.reply });
+  const sink = await startSmtpSink({
+    hostname: sinkIp,
+    port: freePort(sinkIp),
+    reply: options.reply,
+  });
   const mx = (domain: string) => ({ MX: [{ preference: 10, exchange: `mx1.${domain}` }] });
   const dns = await startDnsServer({
     zones: {
