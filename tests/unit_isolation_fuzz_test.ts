@@ -55,9 +55,13 @@ async function fuzz(mode: QueueMode, seed: string) {
       const quarantinedBounce = all.some((d) =>
         d.channel === "bounce" && d.units.some((u) => u.state === "quarantined")
       );
+      // A DSN is due for each bounced recipient (not for one whose unit is quarantined).
       const reported = messages.filter((_, i) => BOUNCING(i)).every((m) => {
         const d = all.find((x) => x.id === m.id);
-        return dsnFor(m.id).length > 0 || (d?.dsn_quarantined.length ?? 0) > 0 ||
+        const bounced = d?.recipients.some((r) =>
+          r.address.startsWith("bad@") && (r.state === "failed" || r.state === "suppressed")
+        );
+        return !bounced || dsnFor(m.id).length > 0 || (d?.dsn_quarantined.length ?? 0) > 0 ||
           quarantinedBounce;
       });
       return settled && reported ? all : null;
@@ -90,7 +94,15 @@ async function fuzz(mode: QueueMode, seed: string) {
         `${fx.sink.messages.length} messages at the sink`,
     );
   } catch (error) {
-    console.error(`--- seed ${seed}; server output ---\n${server.logs()}`);
+    const open = (await details().catch(() => [])).filter((d) =>
+      d.units.some((u) => u.state === "queued")
+    );
+    console.error(
+      `--- seed ${seed}; open: ${
+        JSON.stringify(open.map((d) => [d.id, d.channel, d.units, d.recipients]))
+      }`,
+    );
+    console.error(`sink: ${fx.sink.messages.length}; server output ---\n${server.logs()}`);
     throw error;
   }
 }

@@ -146,7 +146,11 @@ export async function quarantineFixture(options: {
       }
     },
     async start(env) {
-      fixture.server = await startServer({ config, env });
+      fixture.server = await startServer({
+        config,
+        env,
+        echo: Deno.env.get("FASTMTA_TEST_ECHO") === "1",
+      });
       return fixture.server;
     },
     async api<T>(method: string, path: string) {
