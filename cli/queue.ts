@@ -2,26 +2,51 @@
  * `queue`: prints recipient counts by state (or one message's status with `--message ID`), and
  * `queue release ID` / `queue cancel ID` act on a message (docs/quarantine.md).
  */
-import { loadConfig } from "../core/config/mod.ts";
-import { openStore } from "../core/store/mod.ts";
+import { type Config, loadConfig } from "../core/config/mod.ts";
+import type { SqlStore } from "../core/store/mod.ts";
 import { cancelMessage, messageDetail, releaseMessage } from "../core/queue/quarantine.ts";
+import { defineCommand } from "./_command.ts";
+import { openCurrentStore } from "./_database.ts";
+import { UsageError } from "./_usage.ts";
+
+/** The `queue` command. */
+export const queueCommand = defineCommand({
+  name: "queue",
+  summary: "Show the queue; release or cancel a message",
+  args: "[release|cancel] [ID]",
+  description:
+    "Prints recipient counts by state (queued, deferred, delivered, failed), units in flight and\n" +
+    "quarantined units. `queue release ID` makes a message's quarantined units due again (failure\n" +
+    "count reset); `queue cancel ID` stops delivering it: open recipients fail, no DSN is sent\n" +
+    "(docs/quarantine.md).",
+  options: {
+    json: { type: "boolean", description: "Print counts as JSON" },
+    message: {
+      type: "string",
+      value: "ID",
+      description:
+        "Print one message's recipients, units (failures, quarantine reason) and attempts",
+    },
+  },
+  database: "current",
+  run: ({ configPath, values, args }) => queue(configPath, { ...values, args }),
+});
 
 /** Prints queue counts or a message's status, or releases / cancels a message. */
 export async function queue(
   configPath: string | null,
-  options: { json: boolean; message?: string; positionals?: string[] },
+  options: { json: boolean; message?: string; args?: string[] },
 ): Promise<number> {
-  const [action, id, ...extra] = options.positionals ?? [];
-  if (action !== undefined && !(["release", "cancel"].includes(action) && id && !extra.length)) {
-    console.error(
-      `Cannot run "queue ${options.positionals!.join(" ")}": expected "release ID" or "cancel ID"`,
+  const [action, id] = options.args ?? [];
+  if (action !== undefined && (!["release", "cancel"].includes(action) || !id)) {
+    throw new UsageError(
+      `Cannot run "queue ${options.args!.join(" ")}": expected "release ID" or "cancel ID"`,
+      queueCommand,
     );
-    return 2;
   }
   const config = await loadConfig(configPath);
-  const store = await openStore(config, "admin");
+  const store = await openCurrentStore(config, "admin");
   try {
-    await store.migrate();
     if (action === "release") return await release(config, store, id);
     if (action === "cancel") {
       const result = await cancelMessage(store, id, console.error);
@@ -58,11 +83,7 @@ function notFound(id: string): number {
 }
 
 /** Releasing needs the queue: with RabbitMQ a fresh copy of each unit is published. */
-async function release(
-  config: Awaited<ReturnType<typeof loadConfig>>,
-  store: Awaited<ReturnType<typeof openStore>>,
-  id: string,
-): Promise<number> {
+async function release(config: Config, store: SqlStore, id: string): Promise<number> {
   const { openQueue } = await import("../core/queue/mod.ts");
   const q = await openQueue(config, store, { role: "accept", log: console.error });
   try {
