@@ -55,10 +55,10 @@ export interface DeliveryRunnerOptions {
    */
   queue?: Pick<Queue, "settle" | "fail">;
   /**
-   * Called after each batch with the units finished and their lease tokens; `requeue` when
-   * they were not settled (the leasing side makes them due again).
+   * Called after each batch with the units finished, their lease tokens and unit ids;
+   * `requeue` when they were not settled (the leasing side makes them due again).
    */
-  onSettled?: (count: number, tokens: string[], requeue: boolean) => void;
+  onSettled?: (count: number, tokens: string[], requeue: boolean, unitIds: string[]) => void;
   log?: (line: string) => void;
 }
 
@@ -85,7 +85,7 @@ export class DeliveryRunner {
   #settling = false;
   #settleScheduled = false;
   #active = 0;
-  #onSettled: (count: number, tokens: string[], requeue: boolean) => void;
+  #onSettled: (count: number, tokens: string[], requeue: boolean, unitIds: string[]) => void;
   #log: (line: string) => void;
   #hooks: OutcomeHooks = {};
   /** Wait before the next settle while the database is away; 0 when it answers. */
@@ -158,7 +158,7 @@ export class DeliveryRunner {
     } catch (error) {
       if (isInfrastructureError(error)) {
         this.#log(`delivery: unit ${unit.unitId}: ${(error as Error).message}`);
-        this.#onSettled(1, [unit.leaseToken], true);
+        this.#onSettled(1, [unit.leaseToken], true, [unit.unitId]);
       } else {
         if (!(error instanceof InjectedFault)) {
           this.#log(`delivery: unit ${unit.unitId}: ${(error as Error)?.stack ?? error}`);
@@ -220,10 +220,16 @@ export class DeliveryRunner {
         settled.length,
         settled.map((o) => o.leaseToken),
         false,
+        settled.map((o) => o.unitId),
       );
     }
     if (unsettled.length > 0) {
-      this.#onSettled(unsettled.length, unsettled.map((o) => o.leaseToken), true);
+      this.#onSettled(
+        unsettled.length,
+        unsettled.map((o) => o.leaseToken),
+        true,
+        unsettled.map((o) => o.unitId),
+      );
     }
     if (failed.length > 0) this.#recordFailures(failed);
     // [bounce hook] suppressions and DSNs, after the outcome is durable.
@@ -293,7 +299,12 @@ export class DeliveryRunner {
         this.#log(`delivery: cannot record ${failures.length} handling failures: ${error.message}`),
     ).finally(() => {
       this.#recording--;
-      this.#onSettled(failures.length, failures.map((f) => f.leaseToken), true);
+      this.#onSettled(
+        failures.length,
+        failures.map((f) => f.leaseToken),
+        true,
+        failures.map((f) => f.unitId),
+      );
     });
   }
 

@@ -4,7 +4,8 @@
  * lease by token. A thin adapter: the store does the work in one transaction per batch.
  */
 import type { Config } from "../config/mod.ts";
-import type { Store } from "../store/mod.ts";
+import type { SqlStore } from "../store/mod.ts";
+import { returnLeases } from "../store/lease_return.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import type { Queue } from "./mod.ts";
@@ -14,9 +15,9 @@ export class EmbeddedQueue implements Queue {
   readonly kind = "embedded";
   readonly ready = true;
   #config: Config;
-  #store: Store;
+  #store: SqlStore;
 
-  constructor(config: Config, store: Store) {
+  constructor(config: Config, store: SqlStore) {
     this.#config = config;
     this.#store = store;
   }
@@ -53,6 +54,22 @@ export class EmbeddedQueue implements Queue {
   async resume(messageId: string): Promise<number> {
     const units = await this.#store.quarantine.quarantined(messageId);
     return await this.#store.quarantine.release(messageId, units, Date.now());
+  }
+
+  startTaking(): Promise<void> {
+    return Promise.resolve(); // nothing is pushed: units are taken by lease() only
+  }
+
+  stopTaking(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  async giveBack(units: { unitId: string; leaseToken: string }[]): Promise<void> {
+    if (units.length > 0) await returnLeases(this.#store.db, units, Date.now());
+  }
+
+  returnWaiting(): string[] {
+    return [];
   }
 
   recover(): Promise<number> {

@@ -5,10 +5,10 @@
  * (cached by DNS TTL, one lookup per domain in flight) and handed to the worker with the unit.
  * With one worker there is nothing to choose and the worker resolves for itself.
  *
- * Isolation (docs/quarantine.md): a batch that cannot be posted (say a unit whose metadata is
- * too deep to clone) is posted again unit by unit, so only the unit that fails alone is reported
- * as failed, its own fault; if even an empty batch cannot be posted, the worker is the trouble
- * and the whole batch is returned without counting against any unit.
+ * Isolation (docs/quarantine.md, {@link postIsolated}): a batch that cannot be posted (say a
+ * unit whose metadata is too deep to clone) is posted again unit by unit, so only the unit that
+ * fails alone is reported as failed, its own fault; if even an empty batch cannot be posted, the
+ * worker is the trouble and the whole batch goes back without counting against any unit.
  *
  * Talks to: DNS (through core/delivery/mx.ts). Reads config: dns.*, routes.
  */
@@ -16,7 +16,7 @@ import type { LeasedUnit } from "../queue/contracts.ts";
 import type { Destination, MxResolver } from "../delivery/mx.ts";
 import { faultDue, InjectedFault } from "../fault_points.ts";
 
-/** Posts units (and their destinations by domain) to worker `index`; may throw. */
+/** Posts units (and their destinations by domain) to worker `index`. */
 export type PostUnits = (
   index: number,
   units: LeasedUnit[],
@@ -29,11 +29,45 @@ export interface DispatchFailure {
   error: unknown;
 }
 
+/** Units that could not be posted, each for a reason of its own. */
+export type DispatchFailed = (failures: DispatchFailure[]) => void;
+
 /**
- * Units that could not be dispatched: each its own failure, or (`batchWide`) all of them for a
- * reason that is not theirs (the worker cannot be posted to at all).
+ * Posts `units` in one message; if that throws, unit by unit, and reports those that fail
+ * alone to `failed`. Throws when not even an empty batch can be posted: then the worker is the
+ * trouble, not any unit, and the caller returns the whole batch (Scheduler.handOver does).
  */
-export type DispatchFailed = (failures: DispatchFailure[], batchWide: boolean) => void;
+export function postIsolated(
+  units: LeasedUnit[],
+  destinations: Record<string, Destination>,
+  post: (units: LeasedUnit[], destinations: Record<string, Destination>) => void,
+  failed: DispatchFailed,
+): void {
+  // TEST ONLY (core/fault_points.ts): units whose clone is to fail in this pass.
+  const faulty = new Set(units.filter((u) => faultDue("dispatch", u.unitId)).map((u) => u.unitId));
+  const postChecked = (batch: LeasedUnit[], wanted: Record<string, Destination>) => {
+    const fault = faulty.size > 0 ? batch.find((u) => faulty.has(u.unitId)) : undefined;
+    if (fault) throw new InjectedFault("dispatch", fault.unitId);
+    post(batch, wanted);
+  };
+  try {
+    postChecked(units, destinations);
+    return;
+  } catch {
+    // Below: find out whether one unit or the worker is at fault.
+  }
+  post([], {}); // throws if the worker is the trouble
+  const failures: DispatchFailure[] = [];
+  for (const unit of units) {
+    const destination = destinations[unit.domain];
+    try {
+      postChecked([unit], destination ? { [unit.domain]: destination } : {});
+    } catch (error) {
+      failures.push({ unit, error });
+    }
+  }
+  if (failures.length > 0) failed(failures);
+}
 
 /** FNV-1a, to spread sites over workers. */
 export function hashKey(key: string): number {
@@ -55,26 +89,18 @@ export class SiteDispatcher {
   #resolver: MxResolver;
   #workers: () => number;
   #post: PostUnits;
-  #failed: DispatchFailed;
 
-  /** `failed` hears of units that could not be posted (default: none is ever reported). */
-  constructor(
-    resolver: MxResolver,
-    workers: () => number,
-    post: PostUnits,
-    failed: DispatchFailed = () => {},
-  ) {
+  constructor(resolver: MxResolver, workers: () => number, post: PostUnits) {
     this.#resolver = resolver;
     this.#workers = workers;
     this.#post = post;
-    this.#failed = failed;
   }
 
   /** Dispatches at once what resolves from cache; the rest when its lookup finishes. */
   dispatch(units: LeasedUnit[]) {
     const n = this.#workers();
     if (n <= 1) {
-      this.#send(0, units, {});
+      this.#post(0, units, {});
       return;
     }
     const ready = new Map<
@@ -83,15 +109,8 @@ export class SiteDispatcher {
     >();
     const waiting = new Map<string, LeasedUnit[]>();
     const now = Date.now();
-    const broken: DispatchFailure[] = [];
     for (const unit of units) {
-      let destination: Destination | undefined;
-      try {
-        destination = this.#resolver.cached(unit.domain, now);
-      } catch (error) {
-        broken.push({ unit, error });
-        continue;
-      }
+      const destination = this.#resolver.cached(unit.domain, now);
       if (!destination) {
         let list = waiting.get(unit.domain);
         if (!list) waiting.set(unit.domain, list = []);
@@ -104,66 +123,16 @@ export class SiteDispatcher {
       batch.units.push(unit);
       batch.destinations[unit.domain] = destination;
     }
-    if (broken.length > 0) this.#report(broken, false);
-    for (const [index, batch] of ready) this.#send(index, batch.units, batch.destinations);
+    for (const [index, batch] of ready) this.#post(index, batch.units, batch.destinations);
     for (const [domain, list] of waiting) {
       this.#resolver.resolve(domain).then(
         (destination) => {
           const index = hashKey(dispatchKey(domain, destination)) % this.#workers();
-          this.#send(index, list, { [domain]: destination });
+          this.#post(index, list, { [domain]: destination });
         },
         // Never lose units (the scheduler counts them in flight): the worker resolves itself.
-        () => this.#send(hashKey(domain) % this.#workers(), list, {}),
+        () => this.#post(hashKey(domain) % this.#workers(), list, {}),
       );
-    }
-  }
-
-  /** Posts a batch; on failure unit by unit, reporting those that fail alone. Never throws. */
-  #send(index: number, units: LeasedUnit[], destinations: Record<string, Destination>) {
-    // TEST ONLY (core/fault_points.ts): units whose clone is to fail in this pass.
-    const faulty = new Set(
-      units.filter((u) => faultDue("dispatch", u.unitId)).map((u) => u.unitId),
-    );
-    try {
-      this.#postChecked(index, units, destinations, faulty);
-      return;
-    } catch {
-      // Below: find out whether one unit or the worker is at fault.
-    }
-    try {
-      this.#post(index, [], {});
-    } catch (error) {
-      this.#report(units.map((unit) => ({ unit, error })), true);
-      return;
-    }
-    const failures: DispatchFailure[] = [];
-    for (const unit of units) {
-      const destination = destinations[unit.domain];
-      try {
-        this.#postChecked(index, [unit], destination ? { [unit.domain]: destination } : {}, faulty);
-      } catch (error) {
-        failures.push({ unit, error });
-      }
-    }
-    if (failures.length > 0) this.#report(failures, false);
-  }
-
-  #postChecked(
-    index: number,
-    units: LeasedUnit[],
-    destinations: Record<string, Destination>,
-    faulty: Set<string>,
-  ) {
-    const fault = faulty.size > 0 ? units.find((u) => faulty.has(u.unitId)) : undefined;
-    if (fault) throw new InjectedFault("dispatch", fault.unitId);
-    this.#post(index, units, destinations);
-  }
-
-  #report(failures: DispatchFailure[], batchWide: boolean) {
-    try {
-      this.#failed(failures, batchWide);
-    } catch {
-      // The handler logs for itself; a throw here must not escape into a lookup's promise.
     }
   }
 }

@@ -1,8 +1,9 @@
 /**
- * What the main thread does with units the dispatcher could not hand to a delivery worker
- * (core/schedule/dispatch.ts): a unit's own failure is counted (core/queue `fail`: due again
- * after a short backoff, or quarantined), a batch-wide one is not; either way the leases are
- * released and the scheduler's in-flight count goes down, so nothing stays held.
+ * What the main thread does with units that could not be posted to a delivery worker for a
+ * reason of their own (core/schedule/dispatch.ts `postIsolated`): the failure is counted
+ * (core/queue `fail`: due again after a short backoff, or quarantined), then the scheduler lets
+ * go of them and the leasing side releases them, so nothing stays held. (A batch-wide failure
+ * never gets here: Scheduler.handOver returns such a batch, counting nothing.)
  *
  * Talks to: the queue. Reads config: queue.quarantine_after (through the queue).
  */
@@ -10,26 +11,14 @@ import type { Queue } from "../queue/mod.ts";
 import { failureReason, reportFailures } from "../queue/failures.ts";
 import type { DispatchFailed } from "./dispatch.ts";
 
-/** The dispatcher's failure handler for one node. */
+/** The dispatch failure handler of one node. */
 export function dispatchFailureHandler(
   queue: Pick<Queue, "fail" | "release">,
-  settled: (count: number) => void,
+  settled: (tokens: string[], unitIds: string[]) => void,
   log: (line: string) => void,
 ): DispatchFailed {
-  return function onDispatchFailed(failures, batchWide) {
+  return function onDispatchFailed(failures) {
     const tokens = failures.map((f) => f.unit.leaseToken);
-    const done = () => {
-      queue.release(tokens, true);
-      settled(failures.length);
-    };
-    if (batchWide) {
-      log(
-        `cannot hand ${failures.length} units to a delivery worker: ` +
-          `${failureReason("dispatch", failures[0]?.error)}; returned, not counted`,
-      );
-      done();
-      return;
-    }
     queue.fail(failures.map(({ unit, error }) => ({
       unitId: unit.unitId,
       messageId: unit.messageId,
@@ -38,6 +27,9 @@ export function dispatchFailureHandler(
     }))).then(
       (records) => reportFailures(records, log),
       (error) => log(`cannot record ${failures.length} dispatch failures: ${error.message}`),
-    ).finally(done);
+    ).finally(() => {
+      settled(tokens, failures.map((f) => f.unit.unitId));
+      queue.release(tokens, true);
+    });
   };
 }
