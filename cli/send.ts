@@ -26,7 +26,7 @@ import { injectLimitsOf, parseInject } from "../core/inbound/inject_format.ts";
 import { headerLimitsOf, headerProblemText } from "../core/inbound/header_limits.ts";
 import { MessageCollector, messageIdHeader } from "../core/inbound/message.ts";
 import { log } from "../core/log.ts";
-import type { NewMessage } from "../core/queue/contracts.ts";
+import type { NewMessage } from "../core/contracts/mod.ts";
 import { openQueue, type Queue } from "../core/queue/mod.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";

@@ -11,7 +11,7 @@ import {
   testDatabaseKinds,
 } from "./helpers/databases.ts";
 import type { SqlStore } from "../core/store/mod.ts";
-import type { NewMessage, UnitOutcome } from "../core/queue/contracts.ts";
+import type { NewMessage, UnitOutcome } from "../core/contracts/mod.ts";
 import { confirmMessages, sweepUnconfirmed } from "../core/queue/_units_sql.ts";
 
 const T0 = 1_750_000_000_000;

@@ -22,7 +22,7 @@ import { parseConfig } from "../core/config/mod.ts";
 import { dueUnitsQuery, openStore, SqlStore, StoreUnavailableError } from "../core/store/mod.ts";
 import type { Tables } from "../core/store/tables.ts";
 import { migrationsFor } from "../migrations/mod.ts";
-import type { NewMessage } from "../core/queue/contracts.ts";
+import type { NewMessage } from "../core/contracts/mod.ts";
 import { confirmMessages, sweepUnconfirmed } from "../core/queue/_units_sql.ts";
 import { OutboxRows } from "../core/inbound/outbox_table.ts";
 

@@ -9,7 +9,7 @@
  */
 import type { Config } from "../config/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
-import type { NewMessage } from "../queue/contracts.ts";
+import type { NewMessage } from "../contracts/mod.ts";
 import {
   injectedContent,
   injectLimitsOf,

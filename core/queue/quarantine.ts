@@ -6,7 +6,7 @@
  */
 import type { MessageStatus, Store } from "../store/mod.ts";
 import type { CancelResult, UnitStatus } from "../store/quarantine.ts";
-import type { Queue } from "./mod.ts";
+import type { Queue } from "./queue.ts";
 
 /** A message's status plus its units (state, handling failures, quarantine reason). */
 export type MessageDetail = MessageStatus & {

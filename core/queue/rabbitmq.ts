@@ -39,7 +39,7 @@ import {
   type QueuedUnit,
   type UnitOutcome,
   unitsOf,
-} from "./contracts.ts";
+} from "../contracts/mod.ts";
 import {
   BrokerLink,
   type BrokerSettings,
@@ -56,7 +56,7 @@ import {
   reportFailures,
   type UnitFailure,
 } from "./failures.ts";
-import type { OpenQueueOptions, Queue, QueueRole } from "./mod.ts";
+import type { OpenQueueOptions, Queue, QueueRole } from "./queue.ts";
 import {
   confirmMessages,
   forgetMessages,

@@ -17,7 +17,7 @@ import {
 } from "kysely";
 import { Migrator } from "kysely/migration";
 import { type Dialect, migrationsFor } from "../../migrations/mod.ts";
-import { type LeasedUnit, type NewMessage, type UnitOutcome, unitsOf } from "../queue/contracts.ts";
+import { type LeasedUnit, type NewMessage, type UnitOutcome, unitsOf } from "../contracts/mod.ts";
 import {
   type AttemptsTable,
   type MessagesTable,
@@ -249,7 +249,7 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-export { splitByDomain } from "../queue/contracts.ts";
+export { splitByDomain } from "../contracts/mod.ts";
 
 /** A `Store` on any Kysely dialect. */
 export class SqlStore implements Store {

@@ -2,7 +2,7 @@
  * The store interface every caller uses. Dialects live underneath (see sql_store.ts and mod.ts);
  * nothing above this file knows which database runs.
  */
-import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
+import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { RecipientState } from "./tables.ts";
 import type { StoreHealthStatus } from "./health.ts";
 import type { SqlQuarantine } from "./quarantine.ts";
@@ -126,7 +126,7 @@ export interface ApiKeyRecord {
 /** A stored shaping rule (see migrations/0003_delivery.ts). */
 export interface ShapingRuleRow {
   pattern: string;
-  /** The rule object as stored (validated by core/delivery/policy.ts when applied). */
+  /** The rule object as stored (validated by core/routing/policy.ts when applied). */
   rule: unknown;
   updatedAt: number;
 }

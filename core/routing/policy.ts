@@ -52,7 +52,7 @@ export interface StoredRule {
   rule: unknown;
 }
 
-/** A stored rule that passed the schema (core/delivery/rule_check.ts). */
+/** A stored rule that passed the schema (core/routing/rule_check.ts). */
 export interface CheckedRule {
   pattern: string;
   rule: ShapingRule;
