@@ -15,7 +15,7 @@ export async function admin(configPath: string | null, args: string[]): Promise<
   const store = await openStore(config, "admin");
   try {
     await store.migrate();
-    const auth = new AdminAuth(store.db);
+    const auth = new AdminAuth(store);
     switch (action) {
       case "list":
         for (const name of await auth.listUsers()) console.log(name);

@@ -10,7 +10,6 @@ import {
   writeOverride,
 } from "../core/cluster/config_sync.ts";
 import { isLiveSetting } from "../core/cluster/live.ts";
-import { clusterDb } from "../core/cluster/tables.ts";
 import { ConfigError, loadConfig } from "../core/config/mod.ts";
 import { brokerSettings } from "../core/queue/settings.ts";
 import { openStore } from "../core/store/mod.ts";
@@ -43,9 +42,8 @@ export async function configCommand(
   const store = await openStore(config, "admin");
   try {
     await store.migrate();
-    const db = clusterDb(store);
     if (action === "list") {
-      const overrides = await readOverrides(db);
+      const overrides = await readOverrides(store);
       if (options.json) console.log(JSON.stringify(overrides));
       else {
         for (const [k, v] of Object.entries(overrides.values)) {
@@ -64,7 +62,7 @@ export async function configCommand(
       }
     }
     const by = `cli@${config.nodeId}`;
-    const written = await writeOverride(db, config, { key, value, by });
+    const written = await writeOverride(store, config, { key, value, by });
     const settings = brokerSettings(config);
     let told = "every node re-reads it within cluster.config_poll";
     if (settings) {

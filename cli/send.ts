@@ -18,7 +18,6 @@
 import { Acceptor, newQueueId } from "../core/accept/mod.ts";
 import { isMailboxAddress } from "../core/address.ts";
 import { ConfigSync } from "../core/cluster/config_sync.ts";
-import { clusterDb } from "../core/cluster/tables.ts";
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import { composeMessage } from "../core/inbound/compose.ts";
 import { parseInject } from "../core/inbound/inject_format.ts";
@@ -76,7 +75,7 @@ export async function send(
     const applied = await store.migrate();
     if (applied.length > 0) log("store", `applied migrations: ${applied.join(", ")}`);
     // The limits a node applies are the file's plus the stored overrides (`fastmta config`).
-    const config = await new ConfigSync(clusterDb(store), seed, {
+    const config = await new ConfigSync(store, seed, {
       log: (line) => log("config", line),
       onChange: () => {},
     }).effectiveConfig();

@@ -180,7 +180,7 @@ export async function serve(configPath: string | null): Promise<void> {
     : null;
   scheduler.wake();
 
-  const auth = new AdminAuth(store.db);
+  const auth = new AdminAuth(store);
   const initialPassword = await auth.bootstrap();
   if (initialPassword) {
     log(

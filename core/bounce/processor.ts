@@ -13,7 +13,7 @@
 import type { Config } from "../config/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
 import type { NewMessage, UnitOutcome } from "../queue/contracts.ts";
-import type { DsnWork, Store } from "../store/mod.ts";
+import type { BodyStore, DsnStore, DsnWork, SuppressionStore } from "../store/mod.ts";
 import {
   buildDsn,
   type DsnInput,
@@ -84,7 +84,7 @@ export function planDsn(
 
 /** Options for {@link BounceProcessor}. */
 export interface BounceProcessorOptions {
-  store: Store;
+  store: DsnStore & Pick<BodyStore, "readBody"> & Pick<SuppressionStore, "addSuppressions">;
   /** The single door (core/accept): only `submit` is used. */
   acceptor: { submit(message: NewMessage): Promise<string> };
   config: Config;

@@ -11,7 +11,7 @@ import { rootCertificates } from "node:tls";
 import type { Config } from "../config/mod.ts";
 import type { LeasedUnit, UnitOutcome } from "../queue/contracts.ts";
 import type { Queue } from "../queue/mod.ts";
-import { type Store, StoreUnavailableError } from "../store/mod.ts";
+import { type BodyStore, StoreUnavailableError, type UnitStore } from "../store/mod.ts";
 import type { ClusterShaper } from "../cluster/shaping.ts";
 import { deliverUnit, type DeliveryContext } from "./deliver_unit.ts";
 import { type Destination, MxResolver } from "./mx.ts";
@@ -59,10 +59,15 @@ export function trustedCas(config: Config): string[] | undefined {
   return [...rootCertificates, Deno.readTextFileSync(file)];
 }
 
+/** What delivery reads and (without a queue of its own) settles through. */
+export type DeliveryStore =
+  & Pick<BodyStore, "readBody" | "readBodyHead">
+  & Pick<UnitStore, "settle">;
+
 /** Delivers units and settles their outcomes in batches. */
 export class DeliveryRunner {
   readonly ctx: DeliveryContext;
-  #store: Store;
+  #store: DeliveryStore;
   #queue: Pick<Queue, "settle">;
   #policy: ShapingPolicy;
   #pending: UnitOutcome[] = [];
@@ -76,7 +81,7 @@ export class DeliveryRunner {
   #settleRetryMs = 0;
   #draining = false;
 
-  constructor(config: Config, store: Store, options: DeliveryRunnerOptions = {}) {
+  constructor(config: Config, store: DeliveryStore, options: DeliveryRunnerOptions = {}) {
     this.#store = store;
     this.#queue = options.queue ?? store;
     this.#onSettled = options.onSettled ?? (() => {});

@@ -4,7 +4,7 @@
  * lease by token. A thin adapter: the store does the work in one transaction per batch.
  */
 import type { Config } from "../config/mod.ts";
-import type { Store } from "../store/mod.ts";
+import type { UnitStore } from "../store/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
 import type { Queue } from "./mod.ts";
 
@@ -13,9 +13,9 @@ export class EmbeddedQueue implements Queue {
   readonly kind = "embedded";
   readonly ready = true;
   #config: Config;
-  #store: Store;
+  #store: UnitStore;
 
-  constructor(config: Config, store: Store) {
+  constructor(config: Config, store: UnitStore) {
     this.#config = config;
     this.#store = store;
   }

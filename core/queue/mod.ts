@@ -9,7 +9,7 @@
  * role it plays (accept: enqueue; schedule: lease/release; deliver: settle).
  */
 import type { Config } from "../config/mod.ts";
-import type { SqlStore } from "../store/mod.ts";
+import type { BrokerUnitStore, UnitStore } from "../store/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
 import { EmbeddedQueue } from "./embedded.ts";
 import { brokerSettings } from "./settings.ts";
@@ -63,7 +63,7 @@ export interface OpenQueueOptions {
  */
 export async function openQueue(
   config: Config,
-  store: SqlStore,
+  store: UnitStore & BrokerUnitStore,
   options: OpenQueueOptions,
 ): Promise<Queue> {
   const settings = brokerSettings(config);
