@@ -65,7 +65,7 @@ Deno.test("store boundary: the scanner recognises each kind of violation", () =>
     "const db = store.db as unknown as Kysely<OutboxTables>;",
     'import type { Tables } from "../store/tables.ts";',
     'import { caseUpdateQuery } from "../store/batch_update.ts";',
-    "// store.db in a comment is fine, and so is \"kysely\" in prose",
+    '// store.db in a comment is fine, and so is "kysely" in prose',
     'import type { UnitStore } from "../store/mod.ts";',
   ].join("\n");
   assertEquals(violations("x.ts", sample).map((v) => v.split(": ")[1]), [
