@@ -1,7 +1,25 @@
 /** `admin add|passwd|remove|list`: manages console users. Passwords are read from stdin. */
 import { loadConfig } from "../core/config/mod.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
-import { openStore } from "../core/store/mod.ts";
+import { defineCommand } from "./_command.ts";
+import { openCurrentStore } from "./_database.ts";
+
+/** The `admin` command. */
+export const adminCommand = defineCommand({
+  name: "admin",
+  summary: "Manage console users",
+  description: `Manages admin console users. add and passwd read the password from standard input:
+  echo 'a-long-password' | fastmta admin add alice`,
+  options: {},
+  subcommands: [
+    { name: "add", args: "USER", summary: "Add a console user (password on standard input)" },
+    { name: "passwd", args: "USER", summary: "Set a new password (on standard input)" },
+    { name: "remove", args: "USER", summary: "Remove a console user" },
+    { name: "list", summary: "List console users" },
+  ],
+  database: "current",
+  run: ({ configPath, action, args }) => admin(configPath, [action!, ...args]),
+});
 
 async function readPassword(): Promise<string> {
   const text = await new Response(Deno.stdin.readable).text();
@@ -12,9 +30,8 @@ async function readPassword(): Promise<string> {
 export async function admin(configPath: string | null, args: string[]): Promise<number> {
   const [action, username] = args;
   const config = await loadConfig(configPath);
-  const store = await openStore(config, "admin");
+  const store = await openCurrentStore(config, "admin");
   try {
-    await store.migrate();
     const auth = new AdminAuth(store);
     switch (action) {
       case "list":
@@ -22,7 +39,6 @@ export async function admin(configPath: string | null, args: string[]): Promise<
         return 0;
       case "add":
       case "passwd": {
-        if (!username) throw new Error(`Usage: fastmta admin ${action} USER (password on stdin)`);
         const password = await readPassword();
         if (action === "add") await auth.addUser(username, password);
         else if (!(await auth.setPassword(username, password))) {
@@ -33,7 +49,6 @@ export async function admin(configPath: string | null, args: string[]): Promise<
         return 0;
       }
       case "remove":
-        if (!username) throw new Error("Usage: fastmta admin remove USER");
         if (!(await auth.removeUser(username))) {
           console.error(`No console user "${username}"`);
           return 1;

@@ -4,11 +4,32 @@
  * SHA-256 is stored, so a lost key cannot be shown again: remove it and add a new one.
  */
 import { loadConfig } from "../core/config/mod.ts";
-import { openStore } from "../core/store/mod.ts";
 import { addApiKey, validateApiKeyName } from "../core/auth/api_keys.ts";
+import { defineCommand } from "./_command.ts";
+import { openCurrentStore } from "./_database.ts";
 import { UsageError } from "./_usage.ts";
 
-export { UsageError };
+/** The `apikey` command. */
+export const apikeyCommand = defineCommand({
+  name: "apikey",
+  summary: "Manage REST API keys",
+  description:
+    `Manages the keys of the REST API (POST /api/v1/messages, "Authorization: Bearer KEY").
+"add" prints the new key once on standard output; only its SHA-256 is stored, so a lost key
+cannot be shown again: remove it and add another. A key may send to any domain.`,
+  options: { json: { type: "boolean", description: "Print JSON" } },
+  subcommands: [
+    { name: "add", args: "NAME", summary: "Make a key and print it (once)" },
+    {
+      name: "list",
+      summary: "List keys: name, created, last used (never the key)",
+      options: ["json"],
+    },
+    { name: "remove", args: "NAME", summary: "Revoke a key" },
+  ],
+  database: "current",
+  run: ({ configPath, action, args, values }) => apikey(configPath, [action!, ...args], values),
+});
 
 function when(ms: number | null): string {
   return ms === null ? "never" : new Date(ms).toISOString();
@@ -20,20 +41,8 @@ export async function apikey(
   args: string[],
   options: { json: boolean },
 ): Promise<number> {
-  const [action, ...rest] = args;
-  if (action !== "add" && action !== "list" && action !== "remove") {
-    throw new UsageError(
-      action
-        ? `Unknown apikey action "${action}": expected add, list or remove`
-        : "Missing apikey action: expected add, list or remove",
-    );
-  }
-  if (action === "list" ? rest.length !== 0 : rest.length !== 1) {
-    throw new UsageError(
-      action === "list" ? `Unexpected argument "${rest[0]}"` : `"apikey ${action}" needs one NAME`,
-    );
-  }
-  const name = rest[0];
+  // The parser has checked the action and the argument count against apikeyCommand.
+  const [action, name] = args as ["add" | "list" | "remove", string];
   if (action === "add") {
     try {
       validateApiKeyName(name);
@@ -42,9 +51,8 @@ export async function apikey(
     }
   }
   const config = await loadConfig(configPath);
-  const store = await openStore(config, "admin");
+  const store = await openCurrentStore(config, "admin");
   try {
-    await store.migrate();
     switch (action) {
       case "add": {
         const key = await addApiKey(store, name);

@@ -12,7 +12,27 @@ import {
 import { isLiveSetting } from "../core/cluster/live.ts";
 import { ConfigError, loadConfig } from "../core/config/mod.ts";
 import { brokerSettings } from "../core/queue/settings.ts";
-import { openStore } from "../core/store/mod.ts";
+import { defineCommand } from "./_command.ts";
+import { openCurrentStore } from "./_database.ts";
+
+/** The `config` command. */
+export const configCommandSpec = defineCommand({
+  name: "config",
+  summary: "Show or change cluster-wide config overrides",
+  description:
+    `Cluster-wide overrides of the configuration file, stored in the database and broadcast to every
+node. KEY as written in the file ("smtp.max_recipients"); VALUE is JSON or a bare string. Live
+settings apply within seconds; others when a node restarts.`,
+  options: { json: { type: "boolean", description: "Print JSON" } },
+  subcommands: [
+    { name: "list", summary: "Print the stored overrides and their version", options: ["json"] },
+    { name: "set", args: "KEY VALUE", summary: "Store an override and broadcast it" },
+    { name: "unset", args: "KEY", summary: "Remove an override and broadcast it" },
+  ],
+  database: "current",
+  run: ({ configPath, action, args, values }) =>
+    configCommand(configPath, [action!, ...args], values),
+});
 
 /** Runs `config list|set|unset`; returns the exit code. */
 export async function configCommand(
@@ -20,28 +40,14 @@ export async function configCommand(
   args: string[],
   options: { json: boolean },
 ): Promise<number> {
-  const [action, key, rawValue, ...rest] = args;
-  const usage = (problem: string) => {
-    console.error(`${problem}\n\nUsage: fastmta config list | set KEY VALUE | unset KEY`);
-    return 2;
-  };
-  if (action !== "list" && action !== "set" && action !== "unset") {
-    return usage(`Unknown config action "${action ?? ""}"`);
-  }
-  if (action === "set" && (key === undefined || rawValue === undefined || rest.length > 0)) {
-    return usage("config set needs KEY and VALUE");
-  }
-  if (action === "unset" && (key === undefined || rawValue !== undefined)) {
-    return usage("config unset needs KEY");
-  }
+  const [action, key, rawValue] = args;
   if (action !== "list") {
     const problem = checkOverrideKey(key);
     if (problem) throw new ConfigError(problem);
   }
   const config = await loadConfig(configPath);
-  const store = await openStore(config, "admin");
+  const store = await openCurrentStore(config, "admin");
   try {
-    await store.migrate();
     if (action === "list") {
       const overrides = await readOverrides(store);
       if (options.json) console.log(JSON.stringify(overrides));

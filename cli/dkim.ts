@@ -12,23 +12,64 @@ import {
   MasterKey,
   zoneFileRecord,
 } from "../core/dkim/mod.ts";
-import { openStore } from "../core/store/mod.ts";
+import { defineCommand } from "./_command.ts";
+import { openCurrentStore } from "./_database.ts";
 import { UsageError } from "./_usage.ts";
 
-/** Options of the `dkim` command. */
+/** The `dkim` command. */
+export const dkimCommand = defineCommand({
+  name: "dkim",
+  summary: "Manage DKIM keys",
+  description:
+    `Manages DKIM signing keys. Mail is signed with every key of its From domain (or the nearest
+parent domain that has keys). "generate" prints the DNS TXT record to publish.`,
+  options: {
+    algorithm: {
+      type: "choice",
+      value: "ALG",
+      choices: ["rsa", "ed25519"],
+      default: "rsa",
+      description: "Key algorithm",
+    },
+    bits: {
+      type: "integer",
+      value: "N",
+      min: 1024,
+      max: 8192,
+      default: 2048,
+      description: "RSA key size",
+    },
+    json: { type: "boolean", description: "Print JSON" },
+  },
+  subcommands: [
+    {
+      name: "generate",
+      args: "DOMAIN SELECTOR",
+      summary: "Make a key pair, store it and print the DNS TXT record to publish",
+      options: ["algorithm", "bits", "json"],
+    },
+    { name: "list", summary: "List the keys with their DNS records", options: ["json"] },
+    { name: "remove", args: "DOMAIN SELECTOR", summary: "Delete a key" },
+  ],
+  database: "current",
+  epilog: `Private keys are stored in the database sealed (AES-256-GCM) with a master key read from
+FASTMTA_DKIM_MASTER_KEY or dkim.master_key_file (default <data_dir>/dkim_master.key, created
+with mode 0600 on first use). Keep that file private and back it up with the database.
+Running servers pick changes up within dkim.refresh_interval.`,
+  run: ({ configPath, action, args, values }) => dkim(configPath, [action!, ...args], values),
+});
+
+/** Options of the `dkim` command, as parsed. */
 export interface DkimOptions {
-  algorithm?: string;
-  bits?: string;
+  algorithm: "rsa" | "ed25519";
+  bits: number;
   json: boolean;
 }
-
-export { UsageError };
 
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
 const SELECTOR = /^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)*$/i;
 
 function domainSelector(args: string[]): { domain: string; selector: string } {
-  if (args.length !== 2) throw new UsageError("Expected DOMAIN SELECTOR");
   const domain = args[0].toLowerCase().replace(/\.$/, "");
   const selector = args[1];
   if (!DOMAIN.test(domain)) throw new UsageError(`Invalid domain "${args[0]}"`);
@@ -43,24 +84,12 @@ export async function dkim(
   options: DkimOptions,
 ): Promise<number> {
   const [action, ...rest] = args;
-  if (action !== "generate" && action !== "list" && action !== "remove") {
-    throw new UsageError(action ? `Unknown dkim action "${action}"` : "Missing dkim action");
-  }
   const target = action === "list" ? null : domainSelector(rest);
-  if (action === "list" && rest.length > 0) throw new UsageError("list takes no arguments");
-  const algorithm = (options.algorithm ?? "rsa").toLowerCase();
-  if (algorithm !== "rsa" && algorithm !== "ed25519") {
-    throw new UsageError(`Invalid --algorithm "${options.algorithm}": expected rsa or ed25519`);
-  }
-  const bits = options.bits === undefined ? 2048 : Number(options.bits);
-  if (!Number.isInteger(bits) || bits < 1024 || bits > 8192) {
-    throw new UsageError(`Invalid --bits "${options.bits}": expected 1024 to 8192`);
-  }
+  const { algorithm, bits } = options;
 
   const config = await loadConfig(configPath);
-  const store = await openStore(config, "admin");
+  const store = await openCurrentStore(config, "admin");
   try {
-    await store.migrate();
     if (action === "generate") {
       const { domain, selector } = target!;
       const existing = await store.dkimKeys();

@@ -6,6 +6,24 @@
  */
 import { loadConfig } from "../core/config/mod.ts";
 import { openStore } from "../core/store/mod.ts";
+import { defineCommand } from "./_command.ts";
+
+/** The `migrate` command. */
+export const migrateCommand = defineCommand({
+  name: "migrate",
+  summary: "Apply database migrations",
+  description:
+    "Applies pending database migrations and exits (serve also applies them at start).\n" +
+    "Other commands never migrate: they report a schema that is behind and stop.",
+  options: {
+    status: { type: "boolean", description: "List applied and pending migrations; change nothing" },
+  },
+  database: "migrates",
+  run: async ({ configPath, values }) => {
+    await migrate(configPath, values);
+    return 0;
+  },
+});
 
 /** Options of the `migrate` command. */
 export interface MigrateOptions {

@@ -1,7 +1,22 @@
 /** `nodes`: lists the cluster's nodes from the shared database (live ones; `--all` for every row). */
 import { nodesOf } from "../core/cluster/mod.ts";
 import { loadConfig } from "../core/config/mod.ts";
-import { openStore } from "../core/store/mod.ts";
+import { defineCommand } from "./_command.ts";
+import { openCurrentStore } from "./_database.ts";
+
+/** The `nodes` command. */
+export const nodesCommand = defineCommand({
+  name: "nodes",
+  summary: "List the cluster's nodes",
+  description:
+    "Lists the cluster's live nodes (id, name, heartbeat, queue, units in flight, config version).",
+  options: {
+    json: { type: "boolean", description: "Print as JSON" },
+    all: { type: "boolean", description: "Include nodes that are down or stopped" },
+  },
+  database: "current",
+  run: ({ configPath, values }) => nodes(configPath, values),
+});
 
 function ago(ms: number): string {
   if (ms < 1_000) return `${ms}ms`;
@@ -15,9 +30,8 @@ export async function nodes(
   options: { json: boolean; all: boolean },
 ): Promise<number> {
   const config = await loadConfig(configPath);
-  const store = await openStore(config, "admin");
+  const store = await openCurrentStore(config, "admin");
   try {
-    await store.migrate();
     const now = Date.now();
     const list = (await nodesOf(store, config)).filter((n) => options.all || n.live);
     if (options.json) {

@@ -1,6 +1,25 @@
 /** `queue`: prints recipient counts by state (or one message's status with `--message ID`). */
 import { loadConfig } from "../core/config/mod.ts";
-import { openStore } from "../core/store/mod.ts";
+import { defineCommand } from "./_command.ts";
+import { openCurrentStore } from "./_database.ts";
+
+/** The `queue` command. */
+export const queueCommand = defineCommand({
+  name: "queue",
+  summary: "Show the queue",
+  description:
+    "Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.",
+  options: {
+    json: { type: "boolean", description: "Print counts as JSON" },
+    message: {
+      type: "string",
+      value: "ID",
+      description: "Print one message's recipients and delivery attempts",
+    },
+  },
+  database: "current",
+  run: ({ configPath, values }) => queue(configPath, values),
+});
 
 /** Prints queue counts, or a message's recipients and attempts. */
 export async function queue(
@@ -8,9 +27,8 @@ export async function queue(
   options: { json: boolean; message?: string },
 ): Promise<number> {
   const config = await loadConfig(configPath);
-  const store = await openStore(config, "admin");
+  const store = await openCurrentStore(config, "admin");
   try {
-    await store.migrate();
     if (options.message) {
       const status = await store.messageStatus(options.message);
       if (!status) {

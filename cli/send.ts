@@ -13,20 +13,66 @@
  * Trust: whoever may run it with the config file may send anywhere (no relay check), as with
  * the inject queue. Talks to: the store, RabbitMQ when configured, core/accept.
  * Reads config: database, rabbitmq, smtp.hostname, smtp.max_message_size, smtp.max_recipients,
- * smtp.max_header_size, smtp.add_message_id (with the stored cluster-wide overrides, as a node).
+ * smtp.max_header_size, smtp.add_message_id, intake.* (with the stored cluster-wide overrides, as
+ * a node).
  */
 import { Acceptor, newQueueId } from "../core/accept/mod.ts";
 import { isMailboxAddress } from "../core/address.ts";
 import { ConfigSync } from "../core/cluster/config_sync.ts";
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import { composeMessage } from "../core/inbound/compose.ts";
-import { parseInject } from "../core/inbound/inject_format.ts";
+import { injectLimitsOf, parseInject } from "../core/inbound/inject_format.ts";
+import { headerLimitsOf, headerProblemText } from "../core/inbound/header_limits.ts";
 import { MessageCollector, messageIdHeader, traceHeader } from "../core/inbound/message.ts";
 import { log } from "../core/log.ts";
 import type { NewMessage } from "../core/queue/contracts.ts";
 import { openQueue, type Queue } from "../core/queue/mod.ts";
-import { openStore } from "../core/store/mod.ts";
+import { defineCommand } from "./_command.ts";
+import { openCurrentStore } from "./_database.ts";
 import { UsageError } from "./_usage.ts";
+
+/** The `send` command. */
+export const sendCommand = defineCommand({
+  name: "send",
+  summary: "Queue a message from a file or standard input",
+  args: "[FILE|-]",
+  description:
+    `Queues one message and prints its queue id once the message is durable (committed to disk, or
+confirmed by RabbitMQ). Needs no running server: one that runs delivers it within
+queue.poll_interval, else the next one to start does. Reads FILE, or standard input when FILE is
+"-" or missing. Give the envelope with --from and --to, or --json alone.
+
+The message is raw RFC 5322 (header fields, an empty line, the body). Bare LF line ends become
+CRLF, so a file saved by an ordinary editor is fine. A Received: header, and a Message-ID: when
+the message has none, are added. smtp.max_message_size, smtp.max_recipients and
+smtp.max_header_size apply as on SMTP; there is no relay check.`,
+  options: {
+    from: {
+      type: "string",
+      value: "ADDR",
+      description: 'Envelope sender ("<>" for the null sender)',
+    },
+    to: {
+      type: "string",
+      value: "ADDR",
+      multiple: true,
+      description: "Envelope recipient; separate several with commas",
+    },
+    json: {
+      type: "boolean",
+      description: 'Read an inject v1 JSON document instead; it holds the envelope ("from", ' +
+        '"to") and the message (raw, or subject/text/html)',
+    },
+  },
+  database: "current-or-new",
+  epilog:
+    `Exit codes: 0 queued (the id is printed), 1 not queued because of a database or broker failure
+(try again), 2 refused: bad arguments, or a message that breaks a limit (nothing is queued).
+
+Example:
+  printf 'Subject: Hi\\n\\nHello.\\n' | fastmta send --from me@example.com --to you@example.org`,
+  run: ({ configPath, args, values }) => send(configPath, args, values),
+});
 
 /** Options of the `send` command, as given on the command line. */
 export interface SendOptions {
@@ -55,7 +101,6 @@ export async function send(
   args: string[],
   options: SendOptions,
 ): Promise<number> {
-  if (args.length > 1) throw new UsageError(`Unexpected argument "${args[1]}"`);
   const file = args[0] === undefined || args[0] === "-" ? null : args[0];
   let envelope: Envelope | null = null;
   if (options.json) {
@@ -69,11 +114,11 @@ export async function send(
   }
 
   const seed = await loadConfig(configPath);
-  const store = await openStore(seed, "accept");
+  // A brand-new database is set up (the README promises send works before any server ran);
+  // one that is behind is reported, not migrated.
+  const store = await openCurrentStore(seed, "accept", { setUpNew: true });
   let queue: Queue | null = null;
   try {
-    const applied = await store.migrate();
-    if (applied.length > 0) log("store", `applied migrations: ${applied.join(", ")}`);
     // The limits a node applies are the file's plus the stored overrides (`fastmta config`).
     const config = await new ConfigSync(store, seed, {
       log: (line) => log("config", line),
@@ -192,10 +237,7 @@ function rawMessage(content: Uint8Array, envelope: Envelope, config: Config): Ch
 
 /** A message from an inject v1 document: raw as given, or composed from its fields. */
 function jsonMessage(content: Uint8Array, config: Config): Checked<NewMessage> {
-  const parsed = parseInject(content, {
-    maxSize: config.smtp.max_message_size,
-    maxRecipients: config.smtp.max_recipients,
-  });
+  const parsed = parseInject(content, injectLimitsOf(config));
   if (!parsed.ok) return { ok: false, reason: `Invalid inject message: ${parsed.reason}` };
   const now = Date.now();
   const id = newQueueId(now);
@@ -225,13 +267,12 @@ function queuedForm(
   if (crlf.byteLength > smtp.max_message_size) {
     return tooLarge(crlf.byteLength, smtp.max_message_size);
   }
-  const collector = new MessageCollector(smtp.max_header_size);
+  const headerLimits = headerLimitsOf(options.config);
+  const collector = new MessageCollector(headerLimits);
   collector.push(crlf, false);
   if (collector.refused === "header") {
-    return {
-      ok: false,
-      reason: `Message header section too large: smtp.max_header_size is ${smtp.max_header_size}`,
-    };
+    const problem = headerProblemText(collector.headerProblem ?? "size", headerLimits);
+    return { ok: false, reason: `Invalid message: ${problem}` };
   }
   let prefix = traceHeader({
     from: "local (fastmta send)",

@@ -22,6 +22,8 @@ import { AdminAuth } from "../core/auth/admin.ts";
 import { LazyAcceptPath } from "../core/accept/open.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
+import { defineCommand } from "./_command.ts";
+import { ENV_OVERRIDES } from "../core/config/mod.ts";
 
 /** Today's messages per source IP, from the delivery log (IP warm-up caps survive restarts). */
 async function seedDailyCounters(config: Config, store: Store): Promise<DailyCounters> {
@@ -242,3 +244,21 @@ export async function serve(configPath: string | null): Promise<void> {
   log("serve", "stopped");
   Deno.exit(0);
 }
+
+/** The `serve` command (the only one besides `migrate` that applies migrations). */
+export const serveCommand = defineCommand({
+  name: "serve",
+  summary: "Run the server",
+  description:
+    `Runs the mail server: SMTP acceptance, delivery and the admin HTTP console, until SIGINT or
+SIGTERM. Without --config (or FASTMTA_CONFIG) it runs on built-in defaults: SQLite under ./data,
+SMTP on 127.0.0.1:2525, admin on http://127.0.0.1:8025/.`,
+  options: {},
+  database: "migrates",
+  epilog: `Environment overrides:
+${Object.entries(ENV_OVERRIDES).map(([k, v]) => `  ${k.padEnd(26)} ${v}`).join("\n")}`,
+  run: async ({ configPath }) => {
+    await serve(configPath);
+    return 0;
+  },
+});

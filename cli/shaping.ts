@@ -3,25 +3,41 @@
  * pick changes up within `delivery.rules_reload_interval`, or at once on SIGHUP; resuming a
  * pause makes the units it held due again.
  */
-import { ConfigError, loadConfig } from "../core/config/mod.ts";
+import { loadConfig } from "../core/config/mod.ts";
 import { shapingPattern, shapingRule } from "../core/config/delivery_schema.ts";
-import { openStore } from "../core/store/mod.ts";
+import { defineCommand } from "./_command.ts";
+import { openCurrentStore } from "./_database.ts";
+import { UsageError } from "./_usage.ts";
 
-/** Usage text (also shown by `fastmta shaping --help`). */
-export const SHAPING_USAGE = `Usage: fastmta shaping [--config FILE] <action>
-
-Actions:
-  list                    Print the config file's rules and the stored rules (JSON)
-  set PATTERN JSON        Store a rule, e.g. set gmail.com '{"max_connections": 5}'
-  delete PATTERN          Remove a stored rule
-  pause PATTERN           Store "paused": true for a destination or pool:NAME
-  resume PATTERN          Store "paused": false
-
-PATTERN is "*", a domain, "*.example.com", "mx:*.example.net" or "pool:NAME".
-Running servers apply changes within delivery.rules_reload_interval, or at once on SIGHUP.`;
+/** The `shaping` command. */
+export const shapingCommand = defineCommand({
+  name: "shaping",
+  summary: "List or change the stored shaping rules (limits, pauses)",
+  description: `Lists and edits the stored shaping rules; they apply on top of the config file's
+delivery.shaping. PATTERN is "*", a domain, "*.example.com", "mx:*.example.net" or "pool:NAME".
+Running servers apply changes within delivery.rules_reload_interval, or at once on SIGHUP.`,
+  options: {},
+  subcommands: [
+    { name: "list", summary: "Print the config file's rules and the stored rules (JSON)" },
+    {
+      name: "set",
+      args: "PATTERN JSON",
+      summary: `Store a rule, e.g. set gmail.com '{"max_connections": 5}'`,
+    },
+    { name: "delete", args: "PATTERN", summary: "Remove a stored rule" },
+    {
+      name: "pause",
+      args: "PATTERN",
+      summary: 'Store "paused": true for a destination or pool:NAME',
+    },
+    { name: "resume", args: "PATTERN", summary: 'Store "paused": false' },
+  ],
+  database: "current",
+  run: ({ configPath, action, args }) => shaping(configPath, [action!, ...args]),
+});
 
 function usage(message: string): never {
-  throw new ConfigError(`${message}\n\n${SHAPING_USAGE}`);
+  throw new UsageError(message);
 }
 
 function checkPattern(pattern: string | undefined): string {
@@ -43,11 +59,9 @@ function checkRule(rule: unknown): Record<string, unknown> {
 /** Runs one shaping action; returns the exit code. */
 export async function shaping(configPath: string | null, args: string[]): Promise<number> {
   const [action, pattern, json] = args;
-  if (!action) usage("Missing action");
   const config = await loadConfig(configPath);
-  const store = await openStore(config, "admin");
+  const store = await openCurrentStore(config, "admin");
   try {
-    await store.migrate();
     const stored = await store.listShapingRules();
     switch (action) {
       case "list":
@@ -62,7 +76,6 @@ export async function shaping(configPath: string | null, args: string[]): Promis
         return 0;
       case "set": {
         checkPattern(pattern);
-        if (json === undefined) usage("Missing JSON");
         let rule: unknown;
         try {
           rule = JSON.parse(json);

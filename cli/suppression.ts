@@ -4,8 +4,24 @@
  * ADDRESS` lets mail to an address go out again (e.g. once its mailbox exists).
  */
 import { loadConfig } from "../core/config/mod.ts";
-import { openStore } from "../core/store/mod.ts";
-import { UsageError } from "./_usage.ts";
+import { defineCommand } from "./_command.ts";
+import { openCurrentStore } from "./_database.ts";
+
+/** The `suppression` command. */
+export const suppressionCommand = defineCommand({
+  name: "suppression",
+  summary: "Show or lift suppressed addresses",
+  description: `Addresses that hard-bounced (the mailbox does not exist) are not tried again for
+bounce.suppression_time; mail to them fails at once. "remove" lets mail to ADDRESS go out again.`,
+  options: { json: { type: "boolean", description: "Print JSON" } },
+  subcommands: [
+    { name: "list", summary: "List the active suppressions", options: ["json"] },
+    { name: "remove", args: "ADDRESS", summary: "Let mail to ADDRESS go out again" },
+  ],
+  database: "current",
+  run: ({ configPath, action, args, values }) =>
+    suppression(configPath, [action!, ...args], values),
+});
 
 /** Runs `suppression <list|remove>`; returns the exit code. */
 export async function suppression(
@@ -14,19 +30,9 @@ export async function suppression(
   options: { json: boolean },
 ): Promise<number> {
   const [action, ...rest] = args;
-  if (action === "list" ? rest.length !== 0 : action === "remove" ? rest.length !== 1 : true) {
-    throw new UsageError(
-      action === "list" || action === "remove"
-        ? `Wrong arguments for "suppression ${action}"`
-        : action
-        ? `Unknown suppression action "${action}"`
-        : "Missing suppression action",
-    );
-  }
   const config = await loadConfig(configPath);
-  const store = await openStore(config, "admin");
+  const store = await openCurrentStore(config, "admin");
   try {
-    await store.migrate();
     if (action === "remove") {
       if (!await store.removeSuppression(rest[0])) {
         console.error(`Address "${rest[0]}" is not suppressed`);

@@ -4,11 +4,66 @@
  * process list), from standard input: the first line, or typed without echo on a terminal.
  */
 import { loadConfig } from "../core/config/mod.ts";
-import { openStore, type Store } from "../core/store/mod.ts";
+import type { Store } from "../core/store/mod.ts";
 import { addUser, changePassword, loadSecretKey, validateUsername } from "../core/auth/mod.ts";
+import { defineCommand } from "./_command.ts";
+import { openCurrentStore } from "./_database.ts";
 import { UsageError } from "./_usage.ts";
 
-/** What `main.ts` parsed for a `user` command. */
+/** The `user` command. */
+export const userCommand = defineCommand({
+  name: "user",
+  summary: "Manage SMTP users",
+  description: "Manages SMTP users (AUTH PLAIN, LOGIN, CRAM-MD5 on the submission listeners).",
+  options: {
+    password: {
+      type: "string",
+      value: "P",
+      description: "The password (else read from standard input: the first line, or typed " +
+        "without echo on a terminal)",
+    },
+    "max-recipients": {
+      type: "string",
+      value: "N",
+      description: 'Recipients per message ("default": smtp.auth.max_recipients)',
+    },
+    "max-messages-per-minute": {
+      type: "string",
+      value: "N",
+      description: 'Messages per minute ("default": smtp.auth.max_messages_per_minute)',
+    },
+    json: { type: "boolean", description: "Print JSON" },
+  },
+  subcommands: [
+    {
+      name: "add",
+      args: "NAME",
+      summary: "Add a user",
+      options: ["password", "max-recipients", "max-messages-per-minute"],
+    },
+    { name: "list", summary: "List users and their limits", options: ["json"] },
+    { name: "remove", args: "NAME", summary: "Remove a user" },
+    { name: "passwd", args: "NAME", summary: "Set a new password", options: ["password"] },
+    {
+      name: "limits",
+      args: "NAME",
+      summary: "Change a user's limits",
+      options: ["max-recipients", "max-messages-per-minute"],
+    },
+  ],
+  database: "current",
+  run: ({ configPath, action, args: [name], values }) =>
+    user(configPath, {
+      action: action!,
+      name,
+      password: values.password,
+      json: values.json,
+      maxRecipients: values["max-recipients"],
+      maxMessagesPerMinute: values["max-messages-per-minute"],
+    }),
+});
+
+/** What the parser read for a `user` command. */
 export interface UserCommand {
   action: string;
   name?: string;
@@ -17,8 +72,6 @@ export interface UserCommand {
   maxRecipients?: string;
   maxMessagesPerMinute?: string;
 }
-
-export { UsageError };
 
 async function readPassword(): Promise<string> {
   if (Deno.stdin.isTerminal()) {
@@ -60,15 +113,9 @@ function describeLimit(value: number | null, fallback: number): string {
 /** Runs one `user` subcommand; returns the exit code. */
 export async function user(configPath: string | null, command: UserCommand): Promise<number> {
   const { action, name } = command;
-  if (!["add", "list", "remove", "passwd", "limits"].includes(action)) {
-    throw new UsageError(
-      `Unknown user action "${action}": expected add, list, remove, passwd or limits`,
-    );
-  }
   if (action !== "list") {
-    if (!name) throw new UsageError(`"user ${action}" needs a user name`);
     try {
-      validateUsername(name);
+      validateUsername(name!);
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
@@ -77,9 +124,8 @@ export async function user(configPath: string | null, command: UserCommand): Pro
   const maxPerMinute = parseLimit(command.maxMessagesPerMinute, "--max-messages-per-minute");
 
   const config = await loadConfig(configPath);
-  const store: Store = await openStore(config, "admin");
+  const store: Store = await openCurrentStore(config, "admin");
   try {
-    await store.migrate();
     const cram = config.smtp.auth.mechanisms.includes("CRAM-MD5");
     const key = cram ? (await loadSecretKey(config.smtp.authKeyFile, { create: true })).key : null;
     switch (action) {

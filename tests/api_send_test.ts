@@ -248,6 +248,9 @@ async function apiNode(options: { distributed?: boolean } = {}): Promise<ApiNode
   }
   const configPath = `${dir.path}/config.json`;
   await Deno.writeTextFile(configPath, JSON.stringify(config));
+  // Keys are added before the server first starts; only serve and migrate create the schema.
+  const migrated = await runCli(["migrate", "--config", configPath]);
+  assertEquals(migrated.code, 0, migrated.stderr);
   return {
     sink,
     config,

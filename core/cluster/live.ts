@@ -9,6 +9,12 @@ import type { Config } from "../config/mod.ts";
 /** Keys (as written in the config file) that apply while running. */
 export const LIVE_SETTINGS = [
   "smtp.max_recipients",
+  "intake.max_json_depth",
+  "intake.max_json_keys",
+  "intake.max_string_size",
+  "intake.max_metadata_size",
+  "intake.max_header_fields",
+  "intake.max_header_line_length",
   "delivery.retry_schedule",
   "delivery.max_age",
   "delivery.max_connections_per_host",

@@ -64,6 +64,7 @@ export interface Config {
     /** The AES key file for CRAM-MD5 secrets. */
     authKeyFile: string;
   };
+  intake: ConfigFile["intake"];
   admin: Listener & { api_tokens: string[] };
   dns: {
     servers: { ipAddr: string; port: number }[];
@@ -273,6 +274,7 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
         ? resolve(file.smtp.auth.key_file)
         : join(dataDir, "auth", "secret.key"),
     },
+    intake: file.intake,
     admin: { ...splitHostPort(file.admin.listen), api_tokens: file.admin.api_tokens },
     dns: {
       servers: file.dns.servers.map((s) => {

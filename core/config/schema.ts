@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
 import { deliverySection, dnsSection, routesSection } from "./delivery_schema.ts";
+import { intakeSection } from "./intake_schema.ts";
 
 /** A duration written as "250ms", "30s", "5m", "2h", "3d" or a number of seconds. */
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -171,6 +172,7 @@ export const configSchema = z.object({
     /** Add `Message-ID: <queue id@hostname>` to messages without one. */
     add_message_id: z.boolean().default(true),
   }).strict().prefault({}),
+  intake: intakeSection,
   admin: z.object({
     listen: hostPort.default("127.0.0.1:8025"),
     /** Bearer tokens accepted by the JSON API (treat the config file as a secret). */

@@ -4,12 +4,19 @@
  * the inject queue, and turned into the message core/accept takes: our `Received:` header, then
  * the raw or composed message. Relay is not checked: an API key may send anywhere, as an
  * authenticated SMTP user may.
- * Reads config: smtp.hostname, smtp.max_message_size, smtp.max_recipients.
+ * Reads config: smtp.hostname, smtp.max_message_size, smtp.max_recipients, smtp.max_header_size,
+ * intake.*.
  */
 import type { Config } from "../config/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
 import type { NewMessage } from "../queue/contracts.ts";
-import { injectedContent, MessageTooLarge, parseInject, withTraceHeader } from "./inject_format.ts";
+import {
+  injectedContent,
+  injectLimitsOf,
+  MessageTooLarge,
+  parseInject,
+  withTraceHeader,
+} from "./inject_format.ts";
 import { receivedHeader } from "./message.ts";
 
 /** Who sent a request. */
@@ -33,10 +40,7 @@ export function apiMessage(
   options: { config: Config; now?: number },
 ): ApiMessageResult {
   const { smtp } = options.config;
-  const parsed = parseInject(document, {
-    maxSize: smtp.max_message_size,
-    maxRecipients: smtp.max_recipients,
-  });
+  const parsed = parseInject(document, injectLimitsOf(options.config));
   if (!parsed.ok) {
     return { kind: parsed.tooLarge ? "too_large" : "invalid", reason: parsed.reason };
   }

@@ -65,6 +65,25 @@ function bodyPart(text: string, type: "plain" | "html"): { headers: string; body
   };
 }
 
+/**
+ * `Name: <a>, <b>, …` folded after a comma wherever a line would pass 78 characters (RFC 5322
+ * §2.1.1), so a long recipient list never makes a line over the 998-octet limit.
+ */
+function addressField(name: string, addresses: string[]): string {
+  let field = `${name}:`;
+  let lineLength = field.length;
+  addresses.forEach((address, i) => {
+    const item = ` <${address}>${i < addresses.length - 1 ? "," : ""}`;
+    if (i > 0 && lineLength + item.length > 78) {
+      field += "\r\n";
+      lineLength = 0;
+    }
+    field += item;
+    lineLength += item.length;
+  });
+  return field;
+}
+
 /** The composed message, CRLF line ends, ready to be queued. */
 export function composeMessage(input: ComposeInput): string {
   const extra = input.headers ?? {};
@@ -72,7 +91,7 @@ export function composeMessage(input: ComposeInput): string {
     Object.keys(extra).some((k) => k.toLowerCase() === name.toLowerCase());
   const lines: string[] = [];
   if (!has("From")) lines.push(`From: ${input.from ? `<${input.from}>` : "<>"}`);
-  if (!has("To")) lines.push(`To: ${input.to.map((a) => `<${a}>`).join(", ")}`);
+  if (!has("To")) lines.push(addressField("To", input.to));
   if (!has("Subject") && input.subject !== undefined) {
     lines.push(`Subject: ${encodeHeaderValue(input.subject)}`);
   }

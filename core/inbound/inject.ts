@@ -9,7 +9,7 @@
  *
  * Trust: whoever may publish to the queue may send anywhere (no relay check); guard the vhost's
  * permissions. Talks to: RabbitMQ, core/accept. Reads config: rabbitmq.*, smtp.hostname,
- * smtp.max_message_size, smtp.max_recipients.
+ * smtp.max_message_size, smtp.max_recipients, smtp.max_header_size, intake.*.
  */
 import type { Channel, ConsumeMessage } from "amqplib";
 import type { Config } from "../config/mod.ts";
@@ -21,12 +21,26 @@ import {
   openConfirmChannel,
   publishConfirmed,
 } from "../queue/broker.ts";
-import { injectedMessage, parseInject } from "./inject_format.ts";
+import { injectedMessage, injectLimitsOf, parseInject } from "./inject_format.ts";
 
 /** Unacknowledged inject messages per node (they form the accept batches). */
 const INJECT_PREFETCH = 200;
 /** Wait before a message that failed for a temporary reason is tried again. */
 const RETRY_DELAY_MS = 1_000;
+
+/**
+ * The publisher's headers to keep on a dead-lettered message: plain values only. A nested
+ * field table would be encoded again by amqplib, recursively; one nested deep enough to make
+ * that throw would leave the message unacknowledged for ever.
+ */
+function flatHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {
+  const flat: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const type = typeof value;
+    if (type === "string" || type === "number" || type === "boolean") flat[name] = value;
+  }
+  return flat;
+}
 
 /** A running inject consumer. */
 export interface InjectConsumer {
@@ -42,31 +56,44 @@ export async function startInjectConsumer(
   const settings = brokerSettings(config);
   if (!settings) throw new Error("Cannot consume the inject queue: no rabbitmq configured");
   const { names } = settings;
-  const limits = () => ({
-    maxSize: config.smtp.max_message_size,
-    maxRecipients: config.smtp.max_recipients,
-  });
+  const limits = () => injectLimitsOf(config);
   const timers = new Set<ReturnType<typeof setTimeout>>();
+
+  /** Gives a message back to the broker after a pause, to be tried again. */
+  const retryLater = (ch: Channel, msg: ConsumeMessage) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      try {
+        ch.nack(msg, false, true);
+      } catch {
+        // The channel is gone: the broker requeued it already.
+      }
+    }, RETRY_DELAY_MS);
+    timers.add(timer);
+  };
 
   const handle = async (
     ch: Channel,
     dead: Awaited<ReturnType<typeof openConfirmChannel>>,
     msg: ConsumeMessage,
   ) => {
-    const parsed = parseInject(msg.content, limits());
     let message: NewMessage | null = null;
-    let refusal = parsed.ok ? null : parsed.reason;
-    if (parsed.ok) {
-      try {
+    let refusal: string | null = null;
+    try {
+      const parsed = parseInject(msg.content, limits());
+      if (parsed.ok) {
         message = injectedMessage(parsed, {
           hostname: config.smtp.hostname,
           source: { from: `${names.injectQueue} (AMQP)`, protocol: "AMQP" },
           maxSize: config.smtp.max_message_size,
         });
-      } catch (error) {
-        // Trying it again would compose the same: it goes where unacceptable messages go.
-        refusal = (error as Error).message;
+      } else {
+        refusal = parsed.reason;
       }
+    } catch (error) {
+      // Too large once composed, or anything else reading it throws: trying it again would do
+      // the same, so it goes where unacceptable messages go rather than be held unacked.
+      refusal = (error as Error).message;
     }
     if (message === null) {
       try {
@@ -74,7 +101,7 @@ export async function startInjectConsumer(
           contentType: msg.properties.contentType ?? "application/json",
           messageId: msg.properties.messageId,
           headers: {
-            ...(msg.properties.headers ?? {}),
+            ...flatHeaders(msg.properties.headers),
             [INJECT_ERROR_HEADER]: refusal ?? "cannot be accepted",
             "x-fastmta-rejected-at": new Date().toISOString(),
           },
@@ -82,7 +109,8 @@ export async function startInjectConsumer(
         ch.ack(msg);
         log(`inject: dead-lettered a message: ${refusal}`);
       } catch (error) {
-        log(`inject: cannot dead-letter a message: ${(error as Error).message}`);
+        log(`inject: cannot dead-letter a message yet: ${(error as Error).message}`);
+        retryLater(ch, msg);
       }
       return;
     }
@@ -90,15 +118,7 @@ export async function startInjectConsumer(
       await acceptor.submit(message);
     } catch (error) {
       log(`inject: cannot accept ${message.id} yet: ${(error as Error).message}`);
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        try {
-          ch.nack(msg, false, true);
-        } catch {
-          // The channel is gone: the broker requeued it already.
-        }
-      }, RETRY_DELAY_MS);
-      timers.add(timer);
+      retryLater(ch, msg);
       return;
     }
     try {

@@ -7,7 +7,11 @@
 import { newQueueId } from "../accept/mod.ts";
 import { isMailboxAddress } from "../address.ts";
 import { INJECT_FORMAT_VERSION, type InjectMessage, type NewMessage } from "../queue/contracts.ts";
+import type { Config } from "../config/mod.ts";
+import { type IntakeConfig, intakeSection } from "../config/intake_schema.ts";
 import { composeMessage } from "./compose.ts";
+import { checkHeaderSection, type HeaderLimits, headerLimitsOf } from "./header_limits.ts";
+import { composedHeaderProblem, metadataProblem, poolProblem } from "./inject_limits.ts";
 import { traceHeader, type TraceSource } from "./message.ts";
 
 /**
@@ -26,6 +30,44 @@ type Content =
 export interface InjectLimits {
   maxSize: number;
   maxRecipients: number;
+  /** Shape of `metadata`, header fields and lines; the `intake` defaults when absent. */
+  intake?: IntakeConfig;
+  /** Largest header section; `smtp.max_header_size`'s default when absent. */
+  maxHeaderSize?: number;
+}
+
+const DEFAULT_INTAKE: IntakeConfig = intakeSection.parse({});
+const DEFAULT_MAX_HEADER_SIZE = 1024 * 1024;
+/** Longest envelope address: a path is at most 256 octets with its brackets (RFC 5321 §4.5.3.1.3). */
+const MAX_ADDRESS_LENGTH = 254;
+
+/** The limits every channel that takes the inject format applies, read from `config` now. */
+export function injectLimitsOf(config: Pick<Config, "smtp" | "intake">): InjectLimits {
+  return {
+    maxSize: config.smtp.max_message_size,
+    maxRecipients: config.smtp.max_recipients,
+    intake: config.intake,
+    maxHeaderSize: config.smtp.max_header_size,
+  };
+}
+
+function headerLimits(limits: InjectLimits): HeaderLimits {
+  return headerLimitsOf({
+    smtp: { max_header_size: limits.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE },
+    intake: limits.intake ?? DEFAULT_INTAKE,
+  } as Pick<Config, "smtp" | "intake">);
+}
+
+/** How a value that is not a usable address is named in a reason (never stringified whole). */
+function shown(value: unknown): string {
+  if (typeof value !== "string") return `(${Array.isArray(value) ? "array" : typeof value})`;
+  return value.length > 100 ? `${value.slice(0, 100)}…` : value;
+}
+
+function addressProblem(address: unknown): string | null {
+  if (typeof address !== "string" || !isMailboxAddress(address)) return "expected user@domain";
+  if (address.length > MAX_ADDRESS_LENGTH) return `longer than ${MAX_ADDRESS_LENGTH} characters`;
+  return null;
 }
 
 const HEADER_NAME = /^[!-9;-~]+$/;
@@ -63,7 +105,7 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
   if (data.v !== undefined && data.v !== INJECT_FORMAT_VERSION) {
     return fail(`unknown format version "${data.v}": expected ${INJECT_FORMAT_VERSION}`);
   }
-  if (typeof data.from !== "string" || (data.from !== "" && !isMailboxAddress(data.from))) {
+  if (typeof data.from !== "string" || (data.from !== "" && addressProblem(data.from))) {
     return fail(`invalid "from": expected an address or "" for the null sender`);
   }
   if (!Array.isArray(data.to) || data.to.length === 0) {
@@ -73,12 +115,17 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
     return fail(`too many recipients: ${data.to.length} (at most ${limits.maxRecipients})`);
   }
   for (const address of data.to) {
-    if (typeof address !== "string" || !isMailboxAddress(address)) {
-      return fail(`invalid recipient "${String(address)}"`);
-    }
+    const problem = addressProblem(address);
+    // Never String(address): a nested array would be joined recursively.
+    if (problem) return fail(`invalid recipient "${shown(address)}": ${problem}`);
   }
+  const intake = limits.intake ?? DEFAULT_INTAKE;
   if (data.pool !== undefined && typeof data.pool !== "string") {
     return fail(`invalid "pool": expected a string`);
+  }
+  if (data.pool !== undefined) {
+    const problem = poolProblem(data.pool, intake);
+    if (problem) return fail(problem);
   }
   if (
     data.priority !== undefined &&
@@ -91,6 +138,11 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
     (data.metadata === null || typeof data.metadata !== "object" || Array.isArray(data.metadata))
   ) {
     return fail(`invalid "metadata": expected an object`);
+  }
+  if (data.metadata !== undefined) {
+    // Before anything recursive (structured clone to a worker) can ever see it.
+    const problem = metadataProblem(data.metadata, intake);
+    if (problem) return fail(problem);
   }
   const forms = [data.raw !== undefined, data.raw_base64 !== undefined].filter(Boolean).length;
   const structured = data.text !== undefined || data.html !== undefined;
@@ -130,6 +182,8 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
         }
       }
     }
+    const problem = composedHeaderProblem(data, headerLimits(limits));
+    if (problem) return fail(problem);
     parsed = {
       kind: "compose",
       fields: { subject: data.subject, text: data.text, html: data.html, headers: data.headers },
@@ -139,6 +193,12 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
     return tooLarge(
       `message too large: ${parsed.bytes.byteLength} bytes (at most ${limits.maxSize})`,
     );
+  }
+  if (parsed.kind === "raw") {
+    const problem = checkHeaderSection(parsed.bytes, headerLimits(limits));
+    if (problem) {
+      return fail(`invalid "${data.raw !== undefined ? "raw" : "raw_base64"}": ${problem}`);
+    }
   }
   const meta: Record<string, unknown> = {};
   if (data.pool !== undefined) meta.pool = data.pool;

@@ -1,30 +1,33 @@
 /**
  * Reading one message from the DATA stream: collects the bytes, watches the header section
- * (size limit, Message-ID present?), and builds the stored body with the headers we prepend
+ * (size, field count and line length limits, core/inbound/header_limits.ts; Message-ID
+ * present?), and builds the stored body with the headers we prepend
  * (`Received:`, and `Message-ID:` when missing). The client's bytes are never rewritten.
  */
 
-const CR = 13;
-const LF = 10;
+import { type HeaderLimits, type HeaderProblem, HeaderScanner } from "./header_limits.ts";
+
 /** Bytes smtp-server's SMTPStream keeps back from each DATA chunk ("\r\n.\r" at most). */
 const HELD_BACK = 4;
 
-/** Why a message was refused while it was read. */
+/** Why a message was refused while it was read: its size, or a header limit. */
 export type Refusal = "size" | "header";
 
 /** Collects the DATA bytes of one message. */
 export class MessageCollector {
   #chunks: Uint8Array[] = [];
   #size = 0;
-  #headerBytes = 0;
-  #headerDone = false;
-  #lineLength = 0;
-  #maxHeader: number;
+  #header: HeaderScanner;
   /** Set once the message has been refused; further bytes are discarded. */
   refused: Refusal | null = null;
 
-  constructor(maxHeaderBytes: number) {
-    this.#maxHeader = maxHeaderBytes;
+  constructor(headerLimits: HeaderLimits) {
+    this.#header = new HeaderScanner(headerLimits);
+  }
+
+  /** Which header limit the message broke (when `refused` is "header"). */
+  get headerProblem(): HeaderProblem | null {
+    return this.#header.problem;
   }
 
   /** Adds a chunk; `sizeExceeded` is the library's flag for the size limit. */
@@ -34,8 +37,11 @@ export class MessageCollector {
       this.refuse("size");
       return;
     }
-    if (!this.#headerDone) this.#scanHeader(chunk);
-    if (this.refused) return;
+    this.#header.push(chunk);
+    if (this.#header.problem) {
+      this.refuse("header");
+      return;
+    }
     this.#chunks.push(chunk);
     this.#size += chunk.byteLength;
   }
@@ -47,27 +53,6 @@ export class MessageCollector {
     this.#size = 0;
   }
 
-  /** The header section ends at the first empty line. */
-  #scanHeader(chunk: Uint8Array) {
-    for (let i = 0; i < chunk.length; i++) {
-      const byte = chunk[i];
-      this.#headerBytes++;
-      if (byte === LF) {
-        if (this.#lineLength === 0) {
-          this.#headerDone = true;
-          return;
-        }
-        this.#lineLength = 0;
-      } else if (byte !== CR) {
-        this.#lineLength++;
-      }
-      if (this.#headerBytes > this.#maxHeader) {
-        this.refuse("header");
-        return;
-      }
-    }
-  }
-
   /** Whether the header section has a Message-ID field. */
   hasMessageId(): boolean {
     const head = this.#headerText();
@@ -76,7 +61,7 @@ export class MessageCollector {
 
   #headerText(): string {
     let text = "";
-    let remaining = Math.min(this.#headerBytes, this.#size);
+    let remaining = Math.min(this.#header.bytes, this.#size);
     for (const chunk of this.#chunks) {
       if (remaining <= 0) break;
       const part = chunk.subarray(0, remaining);

@@ -12,13 +12,19 @@
  * Trust: whoever may insert into the table may send anywhere (no relay check).
  * Runs on the main thread of `serve`. Talks to: the store (outbox table), core/accept. Reads
  * config: outbox.*, smtp.hostname, smtp.max_message_size, smtp.max_recipients,
- * smtp.group_commit_window (and database, rabbitmq for its accept path).
+ * smtp.max_header_size, intake.*, smtp.group_commit_window (and database, rabbitmq for its
+ * accept path).
  */
 import type { Acceptor } from "../accept/mod.ts";
 import { type AcceptPathEvents, openAcceptPath } from "../accept/open.ts";
 import type { Config } from "../config/mod.ts";
 import type { NewMessage } from "../queue/contracts.ts";
-import { injectedMessage, type ParsedInject, parseInject } from "./inject_format.ts";
+import {
+  injectedMessage,
+  injectLimitsOf,
+  type ParsedInject,
+  parseInject,
+} from "./inject_format.ts";
 import type { OutboxClaim, OutboxOutcomes, OutboxStore } from "../store/mod.ts";
 
 /** Payload bytes one poll reads into memory at once (or one row, if larger). */
@@ -245,10 +251,7 @@ class OutboxLoop {
    */
   async #acceptGroup(group: OutboxClaim[]): Promise<Error | null> {
     const payloads = await this.#rows.outboxPayloads(group.map((c) => c.id));
-    const limits = {
-      maxSize: this.#config.smtp.max_message_size,
-      maxRecipients: this.#config.smtp.max_recipients,
-    };
+    const limits = injectLimitsOf(this.#config);
     const outcomes = this.#unwritten;
     let temporary: Error | null = null;
     const submits: Promise<void>[] = [];

@@ -7,11 +7,12 @@
  *
  * Hostile clients: per-IP connection limit across workers, per-worker connection limit, error
  * limit, command line length, idle timeout, per-command deadline (slow loris), recipient and
- * header-section limits, failed-AUTH throttling per IP. Nothing a client sends can throw out of
- * a handler: every handler answers with an SMTP reply.
+ * header-section limits (size, fields, line length: core/inbound/header_limits.ts), failed-AUTH
+ * throttling per IP. Nothing a client sends can throw out of a handler: every handler answers
+ * with an SMTP reply.
  *
  * Talks to: SMTP clients (untrusted), core/accept, core/auth (users in the store).
- * Reads config: smtp.*.
+ * Reads config: smtp.*, intake.max_header_fields, intake.max_header_line_length.
  */
 import { releaseBytes } from "../bytes.ts";
 import {
@@ -28,6 +29,7 @@ import { domainOf } from "../address.ts";
 import { type ConnectionPatchOptions, patchSmtpConnection } from "./connection_patch.ts";
 import { ConnectionGauge, RateCounter, type SharedLimitsMemory } from "./shared_limits.ts";
 import { MessageCollector, messageIdHeader, receivedHeader } from "./message.ts";
+import { type HeaderLimits, headerLimitsOf, type HeaderProblem } from "./header_limits.ts";
 import type { TlsPair } from "./tls.ts";
 
 type ResponseError = Error & { responseCode?: number };
@@ -36,6 +38,28 @@ function smtpError(code: number, text: string): ResponseError {
   const error: ResponseError = new Error(text);
   error.responseCode = code;
   return error;
+}
+
+/**
+ * The reply to a message whose header section breaks a limit: 552 5.3.4 for its size or number
+ * of fields (too big for us, RFC 3463), 554 5.6.0 for a line over the RFC 5322 limit (content we
+ * cannot carry). The session goes on; the client may send the next message.
+ */
+function headerRefusal(problem: HeaderProblem, limits: HeaderLimits): ResponseError {
+  switch (problem) {
+    case "size":
+      return smtpError(552, `5.3.4 Error: message header section exceeds ${limits.maxBytes} bytes`);
+    case "fields":
+      return smtpError(
+        552,
+        `5.3.4 Error: message header has more than ${limits.maxFields} fields`,
+      );
+    case "line":
+      return smtpError(
+        554,
+        `5.6.0 Error: message header line longer than ${limits.maxLineLength} octets`,
+      );
+  }
 }
 
 /** What this channel remembers per connection, beside the library's session. */
@@ -293,7 +317,8 @@ export async function startSmtpInbound(
 
       onData(stream, session, callback) {
         const queueId = newQueueId();
-        const collector = new MessageCollector(smtp.max_header_size);
+        const headerLimits = headerLimitsOf(config);
+        const collector = new MessageCollector(headerLimits);
         stream.on("data", (chunk: Uint8Array) => collector.push(chunk, stream.sizeExceeded));
         stream.on("error", () => collector.refuse("size"));
         stream.on("end", () => {
@@ -304,12 +329,7 @@ export async function startSmtpInbound(
             );
           }
           if (collector.refused === "header") {
-            return callback(
-              smtpError(
-                552,
-                `5.3.4 Error: message header section exceeds ${smtp.max_header_size} bytes`,
-              ),
-            );
+            return callback(headerRefusal(collector.headerProblem ?? "size", headerLimits));
           }
           accept(session, queueId, collector).then(
             (id) => callback(null, `2.0.0 Ok: queued as ${id}`),

@@ -79,7 +79,11 @@ export function decodeUnit(content: Uint8Array): QueuedUnit | null {
       unit?.v !== QUEUED_UNIT_VERSION || typeof unit.unitId !== "string" ||
       typeof unit.messageId !== "string" || !Array.isArray(unit.recipients) ||
       typeof unit.copy !== "number" || typeof unit.attempts !== "number" ||
-      typeof unit.dueAt !== "number"
+      typeof unit.dueAt !== "number" ||
+      // Every field that travels on to a delivery worker (structured clone recurses) is flat.
+      typeof unit.domain !== "string" || typeof unit.sender !== "string" ||
+      !unit.recipients.every((r: unknown) => typeof r === "string") ||
+      (unit.priority !== undefined && typeof unit.priority !== "number")
     ) return null;
     return unit as QueuedUnit;
   } catch {

@@ -62,6 +62,11 @@ export async function startSmtpFixture(options: SmtpFixtureOptions = {}): Promis
   const configPath = `${dir}/app.json`;
   await Deno.writeTextFile(configPath, JSON.stringify(config));
   try {
+    // Only serve and migrate apply migrations: set the schema up before adding users.
+    if (options.users?.length) {
+      const migrated = await runCli(["migrate", "--config", configPath]);
+      if (migrated.code !== 0) throw new Error(`migrate failed: ${migrated.stderr}`);
+    }
     for (const user of options.users ?? []) {
       const out = await runCli(
         ["user", "add", user.name, "--config", configPath, ...(user.args ?? [])],

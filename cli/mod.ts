@@ -1,0 +1,36 @@
+/**
+ * The command registry: every `fastmta` command, in the order `fastmta --help` and docs/cli.md
+ * list them. Each command module exports its own entry (name, summary, usage, options, actions,
+ * how it uses the database, run); main.ts only parses against this list and dispatches.
+ */
+import type { Command } from "./_command.ts";
+import { adminCommand } from "./admin.ts";
+import { apikeyCommand } from "./apikey.ts";
+import { configCommandSpec } from "./config.ts";
+import { dkimCommand } from "./dkim.ts";
+import { migrateCommand } from "./migrate.ts";
+import { nodesCommand } from "./nodes.ts";
+import { queueCommand } from "./queue.ts";
+import { sendCommand } from "./send.ts";
+import { serveCommand } from "./serve.ts";
+import { shapingCommand } from "./shaping.ts";
+import { suppressionCommand } from "./suppression.ts";
+import { userCommand } from "./user.ts";
+
+export type { Command } from "./_command.ts";
+
+/** Every command, in display order. */
+export const COMMANDS: readonly Command[] = [
+  serveCommand,
+  sendCommand,
+  migrateCommand,
+  queueCommand,
+  nodesCommand,
+  configCommandSpec,
+  userCommand,
+  apikeyCommand,
+  shapingCommand,
+  dkimCommand,
+  suppressionCommand,
+  adminCommand,
+];
