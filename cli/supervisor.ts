@@ -1,6 +1,7 @@
 /**
  * Starts and watches Web Workers. A worker that crashes after start-up is logged and restarted
- * (crash-only: its leases expire or are released, so nothing it held is lost).
+ * (crash-only: `onCrash` lets the caller return what the worker held; messages posted until
+ * the new worker exists wait for it, so none is posted to the dead one).
  */
 import type { Config } from "../core/config/mod.ts";
 import { log } from "../core/log.ts";
@@ -31,8 +32,11 @@ export function startWorker(
   index: number,
   onMessage: OnMessage,
   extras: InitExtras = {},
+  onCrash: (handle: WorkerHandle) => void = () => {},
 ): Promise<WorkerHandle> {
-  let worker: Worker;
+  let worker: Worker | null = null;
+  // Posted between a crash and the restart: handed to the new worker after its init.
+  const waiting: ToWorker[] = [];
   let stopping = false;
   let started = false;
   let stopped: (() => void) | null = null;
@@ -41,26 +45,32 @@ export function startWorker(
     const handle: WorkerHandle = {
       kind,
       index,
-      post: (message) => worker.postMessage(message),
+      post: (message) => {
+        if (worker) worker.postMessage(message);
+        else waiting.push(message);
+      },
       stop: () =>
         new Promise<void>((done) => {
           stopping = true;
+          if (!worker) return done(); // crashed, not restarted
+          const current = worker;
           const timer = setTimeout(() => {
-            worker.terminate();
+            current.terminate();
             done();
           }, 15_000);
           stopped = () => {
             clearTimeout(timer);
-            worker.terminate();
+            current.terminate();
             done();
           };
-          worker.postMessage({ type: "stop" } satisfies ToWorker);
+          current.postMessage({ type: "stop" } satisfies ToWorker);
         }),
     };
 
     const spawn = () => {
-      worker = new Worker(url, { type: "module", name: `${kind}-${index}` });
-      worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      const current = new Worker(url, { type: "module", name: `${kind}-${index}` });
+      worker = current;
+      current.onmessage = (event: MessageEvent<FromWorker>) => {
         const message = event.data;
         if (message.type === "ready") {
           if (!started) {
@@ -79,17 +89,20 @@ export function startWorker(
         }
         onMessage(message, handle);
       };
-      worker.onerror = (event) => {
+      current.onerror = (event) => {
         event.preventDefault();
         log("supervisor", `${kind}-${index} crashed: ${event.message}`);
-        worker.terminate();
+        current.terminate();
+        if (worker === current) worker = null;
         if (!started) {
           reject(new Error(`${kind} worker crashed during start-up: ${event.message}`));
           return;
         }
+        onCrash(handle);
         if (!stopping) setTimeout(spawn, 500);
       };
-      worker.postMessage({ ...extras, type: "init", config, index } satisfies ToWorker);
+      current.postMessage({ ...extras, type: "init", config, index } satisfies ToWorker);
+      for (const message of waiting.splice(0)) current.postMessage(message);
     };
     spawn();
   });

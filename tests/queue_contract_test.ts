@@ -50,6 +50,7 @@ async function harness(
   const log = (line: string) => logs.push(line);
   const accept = await openQueue(config, store, { role: "accept", log });
   const schedule = await openQueue(config, store, { role: "schedule", log });
+  await schedule.startTaking(); // the scheduler's start (cli/serve.ts)
   const deliver = await openQueue(config, store, { role: "deliver", log });
   return {
     config,

@@ -52,7 +52,8 @@ async function init(message: Extract<ToWorker, { type: "init" }>) {
     shaper,
     dailyCounters: message.dailyCounters,
     rules: message.rules,
-    onSettled: (count, tokens, requeue) => post({ type: "settled", count, tokens, requeue }),
+    onSettled: (count, tokens, requeue, unitIds) =>
+      post({ type: "settled", count, tokens, requeue, unitIds }),
     log: (line) => post({ type: "log", line }),
   });
   // [bounce/dkim hooks] suppression screen, DKIM signing, classification, DSNs.

@@ -37,7 +37,7 @@ export type FromWorker =
   | { type: "accepted"; count: number }
   /**
    * Units finished: `tokens` are their leases, to release on the leasing side (`requeue`: not
-   * settled, due again now).
+   * settled, due again now); `unitIds` name the units (parallel to `tokens`).
    */
-  | { type: "settled"; count: number; tokens: string[]; requeue?: boolean }
+  | { type: "settled"; count: number; tokens: string[]; requeue?: boolean; unitIds?: string[] }
   | { type: "stopped" };

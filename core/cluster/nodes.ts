@@ -17,6 +17,10 @@ export interface NodeDetails {
   configVersion: number;
   /** Units this node is delivering right now. */
   inFlight: number;
+  /** How long the oldest unit this node holds has been held (ms; docs/watchdog.md). */
+  oldestHeldMs?: number;
+  /** Units the watchdog reported held past the bound since the node started. */
+  heldTooLong?: number;
 }
 
 /** One node as listed by `main.ts nodes` and `GET /api/v1/nodes`. */

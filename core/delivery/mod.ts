@@ -39,10 +39,10 @@ export interface DeliveryRunnerOptions {
   /** Where outcomes are settled (default: the store, i.e. the embedded queue). */
   queue?: Pick<Queue, "settle">;
   /**
-   * Called after each batch with the units finished and their lease tokens; `requeue` when
-   * they were not settled (the leasing side makes them due again).
+   * Called after each batch with the units finished, their lease tokens and unit ids;
+   * `requeue` when they were not settled (the leasing side makes them due again).
    */
-  onSettled?: (count: number, tokens: string[], requeue: boolean) => void;
+  onSettled?: (count: number, tokens: string[], requeue: boolean, unitIds: string[]) => void;
   log?: (line: string) => void;
 }
 
@@ -74,7 +74,7 @@ export class DeliveryRunner {
   #settling = false;
   #settleScheduled = false;
   #active = 0;
-  #onSettled: (count: number, tokens: string[], requeue: boolean) => void;
+  #onSettled: (count: number, tokens: string[], requeue: boolean, unitIds: string[]) => void;
   #log: (line: string) => void;
   #hooks: OutcomeHooks = {};
   /** Wait before the next settle while the database is away; 0 when it answers. */
@@ -136,7 +136,7 @@ export class DeliveryRunner {
       this.#pending.push(this.#hooks.classify ? this.#hooks.classify(outcome) : outcome);
     } catch (error) {
       this.#log(`delivery: unit ${unit.unitId}: ${(error as Error).stack}`);
-      this.#onSettled(1, [unit.leaseToken], true);
+      this.#onSettled(1, [unit.leaseToken], true, [unit.unitId]);
     } finally {
       this.#active--;
     }
@@ -185,7 +185,12 @@ export class DeliveryRunner {
     } finally {
       this.#settling = false;
     }
-    this.#onSettled(batch.length, batch.map((o) => o.leaseToken), !settled);
+    this.#onSettled(
+      batch.length,
+      batch.map((o) => o.leaseToken),
+      !settled,
+      batch.map((o) => o.unitId),
+    );
     // [bounce hook] suppressions and DSNs, after the outcome is durable.
     if (settled) this.#hooks.afterSettle?.(batch);
     if (this.#pending.length > 0) this.#scheduleSettle();

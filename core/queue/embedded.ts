@@ -42,6 +42,22 @@ export class EmbeddedQueue implements Queue {
     // Settling cleared the lease in the store; an abandoned one expires by itself.
   }
 
+  startTaking(): Promise<void> {
+    return Promise.resolve(); // nothing is pushed: units are taken by lease() only
+  }
+
+  stopTaking(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  async giveBack(units: { unitId: string; leaseToken: string }[]): Promise<void> {
+    if (units.length > 0) await this.#store.returnLeases(units, Date.now());
+  }
+
+  returnWaiting(): string[] {
+    return [];
+  }
+
   recover(): Promise<number> {
     return this.#store.releaseLeases(this.#config.nodeId, Date.now());
   }

@@ -40,6 +40,23 @@ export interface Queue {
    * abandoned and due again now).
    */
   release(tokens: string[], requeue: boolean): void;
+  /**
+   * Schedule role: starts taking units (RabbitMQ: starts consuming). Nothing is taken before,
+   * so a node takes no unit before it can handle it.
+   */
+  startTaking(): Promise<void>;
+  /**
+   * Schedule role: takes no more units and returns those taken but not leased (RabbitMQ:
+   * cancels the consumers and requeues what was pushed); resolves with how many went back.
+   */
+  stopTaking(): Promise<number>;
+  /** Returns leased units that were not attempted: due again now, no attempt counted. */
+  giveBack(units: { unitId: string; leaseToken: string }[]): Promise<void>;
+  /**
+   * Returns units taken before `before` and still not leased (held too long waiting for room)
+   * to the queue; their ids. Nothing for a queue that is not pushed to.
+   */
+  returnWaiting(before: number): string[];
   /** Makes units left in flight by a previous run of this node due again; returns how many. */
   recover(): Promise<number>;
   /** The earliest time a unit may become due, or null when unknown or empty. */

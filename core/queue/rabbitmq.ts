@@ -11,8 +11,10 @@
  *   "try again". If the node dies in between, the marked rows are orphans nobody refers to: the
  *   schedule role of every node sweeps messages still marked after `rabbitmq.unconfirmed_grace`
  *   (default 10 min, far beyond the 30 s confirm timeout), in bounded batches.
- * - lease (schedule role): units arrive pushed (manual ack, prefetch bounded); the scheduler
- *   takes them in priority order. Each is checked against SQL in one query per batch: a copy
+ * - lease (schedule role): units arrive pushed (manual ack, prefetch bounded) from
+ *   `startTaking()` (called once the delivery workers are ready) until `stopTaking()` (which
+ *   cancels the consumers and requeues what was pushed and not leased); the scheduler takes
+ *   them in priority order. Each is checked against SQL in one query per batch: a copy
  *   that is no longer the unit's live copy (`queue.copy_seq`) is dropped (acked), one that is
  *   due later is parked again. The AMQP delivery itself is the lease: if this node dies, the
  *   broker gives the unit to another node.
@@ -60,6 +62,15 @@ interface Delivery {
   ch: Channel;
   generation: number;
   level: number;
+  /** When it was pushed to this node. */
+  at: number;
+}
+
+/** The schedule role's consumer channel of one connection; consuming once `tags` is set. */
+interface Consumer {
+  ch: Channel;
+  generation: number;
+  tags: string[] | null;
 }
 
 interface Lease {
@@ -143,6 +154,9 @@ export class RabbitQueue implements Queue {
   #unitsInFlight = new Map<string, string>();
   #held = new Map<string, Delivery[]>();
   #listeners: (() => void)[] = [];
+  // Schedule role: consuming only between startTaking() and stopTaking().
+  #taking = false;
+  #consumer: Consumer | null = null;
   #notifyScheduled = false;
   #sweepTimer: ReturnType<typeof setInterval> | null = null;
   // Schedule role: the periodic sweep of unconfirmed messages (one at a time).
@@ -211,25 +225,94 @@ export class RabbitQueue implements Queue {
       );
       this.#buffers = this.#settings.names.workQueues.map(() => []);
       this.#held.clear();
-      const { workQueues } = this.#settings.names;
-      for (let level = 0; level < workQueues.length; level++) {
-        await ch.consume(workQueues[level], (msg) => {
-          if (msg === null) {
-            this.#log(`queue: consumer of ${workQueues[level]} cancelled by the broker`);
-            this.#link.drop();
-            return;
-          }
-          this.#buffers[level].push({ msg, ch, generation, level });
-          this.#notify();
-        }, { noAck: false });
-      }
+      this.#consumer = { ch, generation, tags: null };
+      if (this.#taking) await this.#consume(this.#consumer);
     }
     this.#publisher = publisher;
+  }
+
+  /** Starts the consumers of every work queue on `consumer`'s channel (once). */
+  async #consume(consumer: Consumer) {
+    if (consumer.tags) return;
+    consumer.tags = [];
+    const { ch, generation } = consumer;
+    const { workQueues } = this.#settings.names;
+    for (let level = 0; level < workQueues.length; level++) {
+      const { consumerTag } = await ch.consume(workQueues[level], (msg) => {
+        if (msg === null) {
+          this.#log(`queue: consumer of ${workQueues[level]} cancelled by the broker`);
+          this.#link.drop();
+          return;
+        }
+        const delivery = { msg, ch, generation, level, at: Date.now() };
+        // Pushed after stopTaking() began (before the cancel took effect): straight back.
+        if (!this.#taking) return this.#ack(delivery, true);
+        this.#buffers[level].push(delivery);
+        this.#notify();
+      }, { noAck: false });
+      consumer.tags.push(consumerTag);
+    }
+  }
+
+  /** Schedule role: starts consuming (a node takes nothing before it can handle it). */
+  async startTaking(): Promise<void> {
+    if (this.#role !== "schedule" || this.#taking) return;
+    this.#taking = true;
+    const consumer = this.#consumer;
+    if (!consumer) return; // not connected: the next connection's setup consumes
+    try {
+      await this.#consume(consumer);
+    } catch (error) {
+      // The connection went away meanwhile; its successor's setup consumes.
+      this.#log(`queue: cannot start consuming: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Schedule role: cancels the consumers, then requeues everything pushed and not leased
+   * (units held for a redelivery go back when their unit settles); resolves with how many.
+   */
+  async stopTaking(): Promise<number> {
+    if (!this.#taking) return 0;
+    this.#taking = false;
+    const consumer = this.#consumer;
+    if (consumer?.tags) {
+      // Deliveries pushed before the cancel-ok arrive before it, into the buffer.
+      await Promise.all(consumer.tags.map((tag) => consumer.ch.cancel(tag))).catch(() => {});
+    }
+    let returned = 0;
+    for (const buffer of this.#buffers) {
+      for (const delivery of buffer.splice(0)) {
+        this.#ack(delivery, true);
+        returned++;
+      }
+    }
+    return returned;
+  }
+
+  async giveBack(units: { unitId: string; leaseToken: string }[]): Promise<void> {
+    // Nothing was settled, so the copy on the broker still is the live one: requeue it.
+    this.release(units.map((u) => u.leaseToken), true);
+    return await Promise.resolve();
+  }
+
+  returnWaiting(before: number): string[] {
+    const ids: string[] = [];
+    for (const buffer of this.#buffers) {
+      for (let i = buffer.length - 1; i >= 0; i--) {
+        if (buffer[i].at >= before) continue;
+        const [delivery] = buffer.splice(i, 1);
+        ids.push(String(delivery.msg.properties.messageId ?? "?"));
+        this.#ack(delivery, true);
+      }
+    }
+    return ids;
   }
 
   #down() {
     // The broker requeued everything this connection held unacknowledged.
     this.#publisher = null;
+    this.#consumer = null;
     this.#buffers = this.#settings.names.workQueues.map(() => []);
     this.#held.clear();
   }
@@ -414,7 +497,8 @@ export class RabbitQueue implements Queue {
     } catch (error) {
       // Keep them for the next pass (they are still unacknowledged).
       for (const { delivery } of candidates.reverse()) {
-        if (delivery.generation === this.#link.generation) {
+        if (!this.#taking) this.#ack(delivery, true);
+        else if (delivery.generation === this.#link.generation) {
           this.#buffers[delivery.level].unshift(delivery);
         }
       }
@@ -483,7 +567,8 @@ export class RabbitQueue implements Queue {
         if (held) {
           this.#held.delete(lease.unitId);
           for (const delivery of held) {
-            if (delivery.generation === this.#link.generation) {
+            if (!this.#taking) this.#ack(delivery, true); // stopping: back to the broker
+            else if (delivery.generation === this.#link.generation) {
               this.#buffers[delivery.level].unshift(delivery);
             }
           }

@@ -4,21 +4,36 @@
  * worker settled units, and at the next due time (capped by `queue.poll_interval`, which also
  * covers mail accepted by other nodes). It never touches the network or message bodies.
  *
+ * It takes nothing before {@link Scheduler.start} (called once the delivery workers are ready),
+ * tracks every unit it took in its watchdog (core/schedule/watchdog.ts) until a worker settles
+ * it, and returns to the queue what it cannot hand over, what is held past the hold bound and,
+ * on shutdown, what is left (docs/watchdog.md).
+ *
  * Reads config: queue.*, delivery.concurrency, delivery.workers.
  */
 import type { Config } from "../config/mod.ts";
 import type { LeasedUnit } from "../queue/contracts.ts";
 import type { Queue } from "../queue/mod.ts";
+import { type TakenRef, Watchdog } from "./watchdog.ts";
 
-/** Where leased units go: picks a worker for each unit. */
+export { describeOverdue, type HeldUnit, type TakenRef, Watchdog } from "./watchdog.ts";
+
+/** Where leased units go: picks a worker for each unit (see {@link Scheduler.handOver}). */
 export type Dispatch = (units: LeasedUnit[]) => void;
+
+/** How often the watchdog looks: a quarter of the lease time, between 1 s and 60 s. */
+export function watchdogInterval(config: Config): number {
+  return Math.max(1_000, Math.min(60_000, config.queue.lease_time / 4));
+}
 
 /** Leases due units and dispatches them within a bound of in-flight units. */
 export class Scheduler {
   #queue: Queue;
   #config: Config;
   #dispatch: Dispatch;
-  #inFlight = 0;
+  #watchdog: Watchdog;
+  #watchdogTimer: ReturnType<typeof setInterval> | null = null;
+  #started = false;
   #running = false;
   #again = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -31,10 +46,17 @@ export class Scheduler {
     this.#config = config;
     this.#dispatch = dispatch;
     this.#log = log;
+    this.#watchdog = new Watchdog({ boundMs: config.queue.lease_time });
   }
 
+  /** Units taken and not settled or returned yet. */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#watchdog.size;
+  }
+
+  /** The taken units' bookkeeping (for heartbeat details and tests). */
+  get watchdog(): Watchdog {
+    return this.#watchdog;
   }
 
   get #capacity(): number {
@@ -51,15 +73,84 @@ export class Scheduler {
     return await this.#queue.recover();
   }
 
-  /** Units finished (settled or abandoned) by a worker. */
-  settled(count: number) {
-    this.#inFlight = Math.max(0, this.#inFlight - count);
+  /**
+   * Starts taking units (call once whatever `dispatch` hands units to is ready): the queue
+   * starts taking (RabbitMQ: consuming), the watchdog starts looking, and a first pass runs.
+   */
+  async start(): Promise<void> {
+    if (this.#started || this.#stopped) return;
+    this.#started = true;
+    await this.#queue.startTaking();
+    this.#watchdogTimer = setInterval(() => this.checkHeld(), watchdogInterval(this.#config));
     this.wake();
   }
 
-  /** Asks for a scheduling pass soon. */
+  /**
+   * Hands units to `where` through `post`: those still taken are marked as being there and
+   * posted; if posting throws they go back to the queue (nothing stays taken that nobody
+   * handles). Units returned meanwhile (say by the watchdog) are not posted.
+   */
+  handOver(units: LeasedUnit[], where: string, post: (units: LeasedUnit[]) => void) {
+    const mine = this.#watchdog.move(units, where);
+    if (mine.length === 0) return;
+    try {
+      post(mine);
+    } catch (error) {
+      this.giveBack(mine, `cannot hand them to ${where}: ${(error as Error).message}`);
+    }
+  }
+
+  /** Returns taken units to the queue (due again now, no attempt counted), with the reason. */
+  giveBack(units: TakenRef[], why: string) {
+    const held = units.filter((u) => this.#watchdog.holds(u));
+    if (held.length === 0) return;
+    this.#watchdog.finish(held.map((u) => u.leaseToken), held.map((u) => u.unitId));
+    this.#log(`schedule: returned ${held.length} units to the queue: ${why}`);
+    this.#queue.giveBack(held).catch((error) =>
+      this.#log(
+        `schedule: cannot return ${held.length} units (due again at their lease expiry): ${
+          (error as Error).message
+        }`,
+      )
+    );
+  }
+
+  /**
+   * Units finished (settled or abandoned) by a worker, by lease token (and unit id, which
+   * names the unit exactly where one lease covers several units).
+   */
+  settled(tokens: string[], unitIds?: string[]) {
+    this.#watchdog.finish(tokens, unitIds);
+    this.wake();
+  }
+
+  /**
+   * The watchdog's look: units held past the bound are reported (ids and where) and returned
+   * to the queue, and so are units the queue holds unleased for that long. Runs periodically
+   * after start; public for tests.
+   */
+  checkHeld(now = Date.now()) {
+    const { units, line } = this.#watchdog.collectOverdue(now);
+    if (line) {
+      this.#log(line);
+      this.#queue.giveBack(units).catch((error) =>
+        this.#log(`schedule: cannot return overdue units: ${(error as Error).message}`)
+      );
+    }
+    const waiting = this.#queue.returnWaiting(now - this.#watchdog.boundMs);
+    if (waiting.length > 0) {
+      this.#log(
+        `watchdog: ${waiting.length} units waited in this node's queue buffer longer than ` +
+          `${this.#watchdog.boundMs} ms without being leased, returned to the queue: ` +
+          `${waiting.slice(0, 20).join(", ")}${waiting.length > 20 ? " …" : ""}`,
+      );
+    }
+    if (line || waiting.length > 0) this.wake();
+  }
+
+  /** Asks for a scheduling pass soon (nothing happens before start or after stop). */
   wake() {
-    if (this.#stopped) return;
+    if (!this.#started || this.#stopped) return;
     if (this.#running) {
       this.#again = true;
       return;
@@ -75,20 +166,22 @@ export class Scheduler {
     try {
       do {
         this.#again = false;
-        const room = this.#capacity - this.#inFlight;
+        const room = this.#capacity - this.inFlight;
         // Full, or too little room to be worth a lease transaction while work is in flight:
         // the next settle wakes us; no timer needed. (Leasing a handful at a time would cost
         // one write transaction per handful, competing with the settles for the write lock.)
-        if (room <= 0 || (this.#inFlight > 0 && room < this.#lowWater)) {
+        if (room <= 0 || (this.inFlight > 0 && room < this.#lowWater)) {
           full = true;
           break;
         }
         const limit = Math.min(room, this.#config.queue.batch_size);
         const units = await this.#queue.lease(limit);
-        if (units.length > 0) {
-          this.#inFlight += units.length;
-          this.#dispatch(units);
+        if (this.#stopped) {
+          this.#watchdog.take(units, "dispatch");
+          this.giveBack(units, "leased while stopping");
+          break;
         }
+        if (units.length > 0) this.#dispatchTaken(units);
         if (units.length === limit) this.#again = true;
       } while (this.#again && !this.#stopped);
       if (!full) await this.#armTimer();
@@ -101,24 +194,56 @@ export class Scheduler {
       // reconnects with its own backoff, so one line per outage is enough.
       if (!this.#failing) this.#log(`schedule: ${(error as Error).message}`);
       this.#failing = true;
-      this.#timer = setTimeout(() => this.wake(), this.#config.queue.poll_interval);
+      if (!this.#stopped) {
+        this.#timer = setTimeout(() => this.wake(), this.#config.queue.poll_interval);
+      }
     } finally {
       this.#running = false;
     }
     if (this.#again) this.wake();
   }
 
+  /** Tracks and dispatches a leased batch; a dispatch that throws returns what it kept. */
+  #dispatchTaken(units: LeasedUnit[]) {
+    this.#watchdog.take(units, "dispatch");
+    try {
+      this.#dispatch(units);
+    } catch (error) {
+      const kept = units.filter((u) => this.#watchdog.whereIs(u) === "dispatch");
+      this.giveBack(kept, `dispatch failed: ${(error as Error).message}`);
+    }
+  }
+
   async #armTimer() {
     if (this.#stopped) return;
     const next = await this.#queue.nextDueAt();
+    if (this.#stopped) return;
     const poll = this.#config.queue.poll_interval;
     const delay = next === null ? poll : Math.min(poll, Math.max(0, next - Date.now()));
     this.#timer = setTimeout(() => this.wake(), Math.max(delay, 5));
   }
 
-  /** Stops scheduling (in-flight units finish in their workers). */
-  stop() {
+  /**
+   * Stops scheduling: no further lease, and the queue takes no more units and returns those it
+   * took but did not lease (RabbitMQ). Units at workers finish there; {@link returnAll} returns
+   * what is left once the workers stopped.
+   */
+  async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#watchdogTimer) clearInterval(this.#watchdogTimer);
+    const returned = await this.#queue.stopTaking();
+    if (returned > 0) this.#log(`schedule: returned ${returned} units not leased yet to the queue`);
+  }
+
+  /** After the workers stopped: returns every unit still taken (none is left to expire). */
+  async returnAll(): Promise<void> {
+    const left = this.#watchdog.all();
+    if (left.length === 0) return;
+    this.#watchdog.finish(left.map((u) => u.leaseToken), left.map((u) => u.unitId));
+    this.#log(`schedule: returned ${left.length} units not settled by the workers to the queue`);
+    await this.#queue.giveBack(left).catch((error) =>
+      this.#log(`schedule: cannot return ${left.length} units: ${(error as Error).message}`)
+    );
   }
 }

@@ -6,7 +6,7 @@
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
 import type { SqlContext } from "./_sql.ts";
 import { insertMessages } from "./units_insert.ts";
-import { leaseDue, type LeaseRequest } from "./units_lease.ts";
+import { leaseDue, type LeaseRequest, returnLeases } from "./units_lease.ts";
 import { settle, type SettleOptions } from "./units_settle.ts";
 
 export type { LeaseRequest } from "./units_lease.ts";
@@ -31,6 +31,11 @@ export interface UnitStore {
   settle(outcomes: UnitOutcome[], options?: SettleOptions): Promise<number>;
   /** Makes units leased by `owner` (a previous run of this node) due now. */
   releaseLeases(owner: string, now: number): Promise<number>;
+  /**
+   * Gives back leases never attempted (due `now`, the attempt taken back), each only while it
+   * still carries its lease token; returns how many.
+   */
+  returnLeases(units: { unitId: string; leaseToken: string }[], now: number): Promise<number>;
   /** The earliest due time in the queue, or null when it is empty. */
   nextDueAt(): Promise<number | null>;
   /** Makes units held for `reason` (e.g. "paused") due at `now`; returns how many. */
@@ -72,6 +77,7 @@ export function unitRepository(ctx: SqlContext): UnitStore {
     settle: (outcomes, options = {}) =>
       outcomes.length === 0 ? Promise.resolve(0) : settle(ctx, outcomes, options),
     releaseLeases: (owner, now) => releaseLeases(ctx, owner, now),
+    returnLeases: (units, now) => returnLeases(ctx, units, now),
     nextDueAt: () => nextDueAt(ctx),
     releaseHeld: (reason, now) => releaseHeld(ctx, reason, now),
   };

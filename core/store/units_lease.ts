@@ -1,7 +1,7 @@
 /**
  * Leasing due delivery units (the embedded queue): one transaction picks the oldest due units,
  * locked so that concurrent leasers skip each other's rows, marks them leased and reads what
- * delivery needs (sender, meta, open recipients).
+ * delivery needs (sender, meta, open recipients). Also giving back leases never attempted.
  */
 import { type CompiledQuery, type Kysely, sql, type Transaction } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
@@ -118,4 +118,44 @@ async function loadUnits(
     recipients: byUnit.get(u.id) ?? [],
     meta: parseMeta(u.meta),
   }));
+}
+
+/** Units per UPDATE when returning leases. */
+const RETURN_CHUNK = 500;
+
+/**
+ * Returns leased units of the embedded queue that were never attempted (the scheduler could
+ * not hand them over, or they were left when the node stopped): each becomes due now again,
+ * unleased, with the attempt its lease counted taken back. Guarded by the lease token, so a
+ * unit settled or leased again meanwhile is left alone. Resolves with how many were returned.
+ */
+export async function returnLeases(
+  { db }: SqlContext,
+  units: { unitId: string; leaseToken: string }[],
+  now: number,
+): Promise<number> {
+  const byToken = new Map<string, string[]>();
+  for (const { unitId, leaseToken } of units) {
+    let ids = byToken.get(leaseToken);
+    if (!ids) byToken.set(leaseToken, ids = []);
+    ids.push(unitId);
+  }
+  let returned = 0;
+  for (const [token, ids] of byToken) {
+    for (let i = 0; i < ids.length; i += RETURN_CHUNK) {
+      const result = await db.updateTable("queue")
+        .set((eb) => ({
+          due_at: now,
+          lease_owner: null,
+          lease_token: null,
+          attempts: eb("attempts", "-", 1),
+          updated_at: now,
+        }))
+        .where("state", "=", "queued").where("lease_token", "=", token)
+        .where("id", "in", ids.slice(i, i + RETURN_CHUNK))
+        .executeTakeFirst();
+      returned += Number(result.numUpdatedRows);
+    }
+  }
+  return returned;
 }

@@ -71,7 +71,7 @@ export async function startDeliveryEngine(
   const runner = new DeliveryRunner(config, store, {
     rules: options.rules,
     shaper: options.shaper,
-    onSettled: (n) => scheduler.settled(n),
+    onSettled: (_count, tokens, _requeue, unitIds) => scheduler.settled(tokens, unitIds),
     log,
   });
   scheduler = new Scheduler(
@@ -82,7 +82,7 @@ export async function startDeliveryEngine(
   );
   const watcher = new RulesWatcher(store, 3_600_000, (rules) => runner.setRules(rules), log);
   await watcher.reload();
-  scheduler.wake();
+  await scheduler.start();
 
   let closed: Promise<void> | null = null;
   const engine: DeliveryEngine = {
@@ -165,7 +165,7 @@ export async function startDeliveryEngine(
     },
     close() {
       closed ??= (async () => {
-        scheduler.stop();
+        await scheduler.stop();
         watcher.stop();
         await runner.drain();
         await runner.close();
