@@ -4,8 +4,9 @@
  * lease by token. A thin adapter: the store does the work in one transaction per batch.
  */
 import type { Config } from "../config/mod.ts";
-import type { UnitStore } from "../store/mod.ts";
+import type { QuarantineStore, UnitStore } from "../store/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
+import type { FailureRecord, UnitFailure } from "./failures.ts";
 import type { Queue } from "./mod.ts";
 
 /** The single-node queue on the SQL store. */
@@ -13,9 +14,9 @@ export class EmbeddedQueue implements Queue {
   readonly kind = "embedded";
   readonly ready = true;
   #config: Config;
-  #store: UnitStore;
+  #store: UnitStore & { readonly quarantine: QuarantineStore };
 
-  constructor(config: Config, store: UnitStore) {
+  constructor(config: Config, store: UnitStore & { readonly quarantine: QuarantineStore }) {
     this.#config = config;
     this.#store = store;
   }
@@ -40,6 +41,18 @@ export class EmbeddedQueue implements Queue {
 
   release(): void {
     // Settling cleared the lease in the store; an abandoned one expires by itself.
+  }
+
+  fail(failures: UnitFailure[]): Promise<FailureRecord[]> {
+    return this.#store.quarantine.recordFailures(failures, {
+      limit: this.#config.queue.quarantine_after,
+      now: Date.now(),
+    });
+  }
+
+  async resume(messageId: string): Promise<number> {
+    const units = await this.#store.quarantine.quarantined(messageId);
+    return await this.#store.quarantine.release(messageId, units, Date.now());
   }
 
   startTaking(): Promise<void> {

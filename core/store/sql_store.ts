@@ -18,6 +18,7 @@ import { dkimKeyRepository } from "./dkim_keys.ts";
 import { dsnRepository } from "./dsn_claims.ts";
 import { ConnectionMonitor } from "./health.ts";
 import { outboxRepository } from "./outbox.ts";
+import { SqlQuarantine } from "./quarantine.ts";
 import { schemaRepository } from "./schema.ts";
 import { shapingRuleRepository } from "./shaping_rules.ts";
 import { smtpUserRepository } from "./smtp_users.ts";
@@ -54,6 +55,7 @@ export function createSqlStore(
     dialect,
     health: () => monitor.status(),
     close: () => onClose(),
+    quarantine: new SqlQuarantine(ctx),
     ...schemaRepository(ctx),
     ...unitRepository(ctx),
     ...brokerUnitRepository(ctx),

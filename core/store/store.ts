@@ -13,6 +13,7 @@ import type { DkimKeyStore } from "./dkim_keys.ts";
 import type { DsnStore } from "./dsn_claims.ts";
 import type { StoreHealthStatus } from "./health.ts";
 import type { OutboxStore } from "./outbox.ts";
+import type { QuarantineStore } from "./quarantine.ts";
 import type { SchemaStore } from "./schema.ts";
 import type { ShapingRuleStore } from "./shaping_rules.ts";
 import type { SmtpUserStore } from "./smtp_users.ts";
@@ -43,6 +44,15 @@ export type {
   OutboxState,
   OutboxStore,
 } from "./outbox.ts";
+export type {
+  CancelResult,
+  FailureRecord,
+  QuarantinedUnit,
+  QuarantineStore,
+  RecordOptions,
+  UnitFailure,
+  UnitStatus,
+} from "./quarantine.ts";
 export type { MigrationState, SchemaStore } from "./schema.ts";
 export type { ShapingRuleRow, ShapingRuleStore } from "./shaping_rules.ts";
 export type { SmtpUser, SmtpUserStore, SmtpUserUpdate } from "./smtp_users.ts";
@@ -85,4 +95,7 @@ export interface Store
     NodeStore,
     OverrideStore,
     ClusterLimitStore,
-    OutboxStore {}
+    OutboxStore {
+  /** Handling failures and quarantined units (quarantine.ts), a role of its own. */
+  readonly quarantine: QuarantineStore;
+}
