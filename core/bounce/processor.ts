@@ -17,7 +17,13 @@
 import type { Config } from "../config/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
 import type { NewMessage, UnitOutcome } from "../queue/contracts.ts";
-import type { DsnWork, Store } from "../store/mod.ts";
+import type {
+  BodyStore,
+  DsnStore,
+  DsnWork,
+  QuarantineStore,
+  SuppressionStore,
+} from "../store/mod.ts";
 import {
   buildDsn,
   type DsnInput,
@@ -90,7 +96,11 @@ export function planDsn(
 
 /** Options for {@link BounceProcessor}. */
 export interface BounceProcessorOptions {
-  store: Store;
+  store:
+    & DsnStore
+    & Pick<BodyStore, "readBody">
+    & Pick<SuppressionStore, "addSuppressions">
+    & { readonly quarantine: Pick<QuarantineStore, "recordDsnFailures"> };
   /** The single door (core/accept): only `submit` is used. */
   acceptor: { submit(message: NewMessage): Promise<string> };
   config: Config;
