@@ -9,13 +9,12 @@
  * role it plays (accept: enqueue; schedule: lease/release; deliver: settle).
  */
 import type { Config } from "../config/mod.ts";
-import type { SqlStore } from "../store/mod.ts";
+import type { BrokerUnitStore, QuarantineStore, UnitStore } from "../store/mod.ts";
 import { EmbeddedQueue } from "./embedded.ts";
+import type { OpenQueueOptions, Queue } from "./queue.ts";
 import { brokerSettings } from "./settings.ts";
 
 export { BrokerUnavailableError } from "./settings.ts";
-
-import type { OpenQueueOptions, Queue } from "./queue.ts";
 
 export type { OpenQueueOptions, Queue, QueueRole } from "./queue.ts";
 
@@ -25,7 +24,7 @@ export type { OpenQueueOptions, Queue, QueueRole } from "./queue.ts";
  */
 export async function openQueue(
   config: Config,
-  store: SqlStore,
+  store: UnitStore & BrokerUnitStore & { readonly quarantine: QuarantineStore },
   options: OpenQueueOptions,
 ): Promise<Queue> {
   const settings = brokerSettings(config);

@@ -31,7 +31,7 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import type { Config } from "../config/mod.ts";
 import { withTimeout } from "../timeout.ts";
-import type { SqlStore } from "../store/mod.ts";
+import type { BrokerUnitStore, QuarantineStore, UnitState, UnitStore } from "../store/mod.ts";
 import {
   type LeasedUnit,
   type NewMessage,
@@ -57,14 +57,12 @@ import {
   type UnitFailure,
 } from "./failures.ts";
 import type { OpenQueueOptions, Queue, QueueRole } from "./queue.ts";
-import {
-  confirmMessages,
-  forgetMessages,
-  sweepUnconfirmed,
-  unitOrigins,
-  type UnitState,
-  unitStates,
-} from "./_units_sql.ts";
+
+/** What the broker queue reads and writes in SQL. */
+export type BrokerQueueStore =
+  & Pick<UnitStore, "insertMessages" | "settle">
+  & BrokerUnitStore
+  & { readonly quarantine: QuarantineStore };
 
 /** How long a batch may wait for the broker's confirms before it counts as not durable. */
 const CONFIRM_TIMEOUT_MS = 30_000;
@@ -155,7 +153,7 @@ function confirmed<T>(published: Promise<T>, what: string): Promise<T> {
 export class RabbitQueue implements Queue {
   readonly kind = "rabbitmq";
   #config: Config;
-  #store: SqlStore;
+  #store: BrokerQueueStore;
   #settings: BrokerSettings;
   #role: QueueRole;
   #log: (line: string) => void;
@@ -180,7 +178,7 @@ export class RabbitQueue implements Queue {
 
   constructor(
     config: Config,
-    store: SqlStore,
+    store: BrokerQueueStore,
     settings: BrokerSettings,
     options: OpenQueueOptions,
   ) {
@@ -397,7 +395,7 @@ export class RabbitQueue implements Queue {
       throw new BrokerUnavailableError((error as Error).message);
     }
     try {
-      await confirmMessages(this.#store.db, ids);
+      await this.#store.confirmMessages(ids);
     } catch (error) {
       // Not marked confirmed: undone like an unconfirmed batch (or, if the database is gone
       // too, left to the sweep); the client retries.
@@ -407,7 +405,7 @@ export class RabbitQueue implements Queue {
   }
 
   async #forget(ids: string[]) {
-    await forgetMessages(this.#store.db, ids).catch((e) =>
+    await this.#store.forgetMessages(ids).catch((e) =>
       this.#log(`queue: cannot remove unconfirmed messages: ${(e as Error).message}`)
     );
   }
@@ -422,12 +420,7 @@ export class RabbitQueue implements Queue {
     let removed = 0;
     let kept = 0;
     for (let round = 0; round < UNCONFIRMED_SWEEP_ROUNDS; round++) {
-      const result = await sweepUnconfirmed(
-        this.#store.db,
-        this.#store.dialect,
-        cutoff,
-        UNCONFIRMED_SWEEP_BATCH,
-      );
+      const result = await this.#store.sweepUnconfirmed(cutoff, UNCONFIRMED_SWEEP_BATCH);
       removed += result.removed;
       kept += result.kept;
       if (result.found < UNCONFIRMED_SWEEP_BATCH) break;
@@ -513,7 +506,7 @@ export class RabbitQueue implements Queue {
     }
     let states;
     try {
-      states = await unitStates(this.#store.db, candidates.map((c) => c.unit.unitId));
+      states = await this.#store.unitStates(candidates.map((c) => c.unit.unitId));
     } catch (error) {
       // Keep them for the next pass (they are still unacknowledged).
       for (const { delivery } of candidates.reverse()) {
@@ -742,7 +735,7 @@ export class RabbitQueue implements Queue {
     if (next.length > 0) {
       const ch = this.#publisher;
       if (!ch || !this.#link.up) throw new BrokerUnavailableError();
-      const origins = await unitOrigins(this.#store.db, next.map((o) => o.unitId));
+      const origins = await this.#store.unitOrigins(next.map((o) => o.unitId));
       const now = Date.now();
       const published: Promise<void>[] = [];
       for (const o of next) {
