@@ -260,3 +260,14 @@ export function unitsOf(
     recipients,
   }));
 }
+
+/** Message meta as stored and queued (JSON text): an object, or null when absent or unreadable. */
+export function parseMeta(text: string | null): Record<string, unknown> | null {
+  if (text === null || text === "") return null;
+  try {
+    const value = JSON.parse(text);
+    return value !== null && typeof value === "object" ? value : null;
+  } catch {
+    return null;
+  }
+}

@@ -35,6 +35,7 @@ import type { BrokerUnitStore, QuarantineStore, UnitState, UnitStore } from "../
 import {
   type LeasedUnit,
   type NewMessage,
+  parseMeta,
   QUEUED_UNIT_VERSION,
   type QueuedUnit,
   type UnitOutcome,
@@ -129,16 +130,6 @@ function leaseToken(delivery: Delivery, unit: QueuedUnit): string {
 function parseToken(token: string): { copy: number; attempts: number; priority: number } {
   const [, , copy, attempts, priority] = token.split(".").map(Number);
   return { copy, attempts, priority };
-}
-
-function parseMeta(text: string | null): Record<string, unknown> | null {
-  if (!text) return null;
-  try {
-    const meta = JSON.parse(text);
-    return meta !== null && typeof meta === "object" ? meta : null;
-  } catch {
-    return null;
-  }
 }
 
 const FINAL = new Set(["delivered", "failed", "suppressed"]);
