@@ -24,10 +24,18 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const ALLOWED: Record<string, readonly string[]> = {
   "core": [],
   "core/mail": [],
+  "core/connection": [],
   "migrations": [],
   "core/contracts": ["core/mail"],
-  "core/config": ["core/contracts", "core/mail", "core"],
-  "core/store": ["core/config", "core/contracts", "core/mail", "core", "migrations"],
+  "core/config": ["core/connection", "core/contracts", "core/mail", "core"],
+  "core/store": [
+    "core/config",
+    "core/connection",
+    "core/contracts",
+    "core/mail",
+    "core",
+    "migrations",
+  ],
   "core/queue": ["core/store", "core/config", "core/contracts", "core/mail", "core"],
   "core/auth": ["core/store", "core/config", "core"],
   "core/dkim": ["core/store", "core/config", "core"],
@@ -84,6 +92,7 @@ function coreFolders(): string[] {
   return [
     "core",
     "core/mail",
+    "core/connection",
     "core/contracts",
     "core/config",
     "core/store",

@@ -6,8 +6,8 @@ import {
   parsePort,
   queryPairs,
   splitUrl,
-} from "./_connection_parts.ts";
-import type { MysqlConnection } from "./connection_types.ts";
+} from "./_parts.ts";
+import type { MysqlConnection } from "./types.ts";
 
 /** Where and as whom to connect, before the options are read. */
 type MysqlDraft = Pick<
