@@ -7,13 +7,11 @@ import type { SqlStore } from "../core/store/mod.ts";
 import { cancelMessage, messageDetail, releaseMessage } from "../core/queue/quarantine.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
-import { UsageError } from "./_usage.ts";
 
 /** The `queue` command. */
 export const queueCommand = defineCommand({
   name: "queue",
   summary: "Show the queue; release or cancel a message",
-  args: "[release|cancel] [ID]",
   description:
     "Prints recipient counts by state (queued, deferred, delivered, failed), units in flight and\n" +
     "quarantined units. `queue release ID` makes a message's quarantined units due again (failure\n" +
@@ -28,8 +26,19 @@ export const queueCommand = defineCommand({
         "Print one message's recipients, units (failures, quarantine reason) and attempts",
     },
   },
+  subcommands: [
+    {
+      name: "status",
+      summary: "Counts by state, or one message's status (the default action)",
+      options: ["json", "message"],
+    },
+    { name: "release", args: "ID", summary: "Make a message's quarantined units due again" },
+    { name: "cancel", args: "ID", summary: "Stop delivering a message (no DSN)" },
+  ],
+  defaultAction: "status",
   database: "current",
-  run: ({ configPath, values, args }) => queue(configPath, { ...values, args }),
+  run: ({ configPath, values, action, args }) =>
+    queue(configPath, { ...values, args: action === "status" ? [] : [action!, ...args] }),
 });
 
 /** Prints queue counts or a message's status, or releases / cancels a message. */
@@ -37,13 +46,8 @@ export async function queue(
   configPath: string | null,
   options: { json: boolean; message?: string; args?: string[] },
 ): Promise<number> {
+  // The parser has checked the action and its ID against queueCommand.
   const [action, id] = options.args ?? [];
-  if (action !== undefined && (!["release", "cancel"].includes(action) || !id)) {
-    throw new UsageError(
-      `Cannot run "queue ${options.args!.join(" ")}": expected "release ID" or "cancel ID"`,
-      queueCommand,
-    );
-  }
   const config = await loadConfig(configPath);
   const store = await openCurrentStore(config, "admin");
   try {
