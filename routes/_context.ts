@@ -3,8 +3,7 @@
  * (`Pick<AdminContext, …>` or one of the store types below), so a change to the store touches
  * the routes that read that aggregate and no others.
  */
-import type { AdminSession } from "../core/auth/admin.ts";
-import type { AdminAuth } from "../core/auth/admin.ts";
+import type { AdminAuth, AdminSession } from "../core/auth/admin.ts";
 import type { ClusterView } from "../core/cluster/mod.ts";
 import type { Config } from "../core/config/mod.ts";
 import type { NewMessage } from "../core/queue/contracts.ts";
