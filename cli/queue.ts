@@ -2,6 +2,7 @@
  * `queue`: prints recipient counts by state (or one message's status with `--message ID`), and
  * `queue release ID` / `queue cancel ID` act on a message (docs/quarantine.md).
  */
+import type { CancelBody, MessageDetailBody, ReleaseBody } from "../core/api/schemas.ts";
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 import { cancelMessage, messageDetail, releaseMessage } from "../core/queue/quarantine.ts";
@@ -53,13 +54,14 @@ export async function queue(
   try {
     if (action === "release") return await release(config, store, id);
     if (action === "cancel") {
-      const result = await cancelMessage(store, id, console.error);
+      // The same documents as the JSON API answers (core/api/schemas.ts).
+      const result: CancelBody | null = await cancelMessage(store, id, console.error);
       if (!result) return notFound(id);
       console.log(JSON.stringify(result));
       return 0;
     }
     if (options.message) {
-      const detail = await messageDetail(store, options.message);
+      const detail: MessageDetailBody | null = await messageDetail(store, options.message);
       if (!detail) return notFound(options.message);
       console.log(JSON.stringify(detail, null, 2));
       return 0;
@@ -91,7 +93,7 @@ async function release(config: Config, store: SqlStore, id: string): Promise<num
   const { openQueue } = await import("../core/queue/mod.ts");
   const q = await openQueue(config, store, { role: "accept", log: console.error });
   try {
-    const result = await releaseMessage(q, store, id, console.error);
+    const result: ReleaseBody | null = await releaseMessage(q, store, id, console.error);
     if (!result) return notFound(id);
     console.log(JSON.stringify(result));
     return 0;
