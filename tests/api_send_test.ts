@@ -22,7 +22,7 @@ import { parseConfig } from "../core/config/mod.ts";
 import { openStore, type SqlStore, StoreUnavailableError } from "../core/store/mod.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
 import { addApiKey } from "../core/auth/api_keys.ts";
-import type { NewMessage } from "../core/queue/contracts.ts";
+import type { NewMessage } from "../core/contracts/mod.ts";
 import { adminApp } from "../routes/mod.ts";
 
 const ADMIN_TOKEN = "route-test-token-0123456789";

@@ -12,8 +12,8 @@ import { startSmtpSink } from "./helpers/smtp_sink.ts";
 import { startDeliveryEngine } from "./helpers/delivery_engine.ts";
 import { waitUntil } from "./helpers/wait.ts";
 import { type ClusterShaper, LocalShaper, type SiteSlot } from "../core/cluster/shaping.ts";
-import { checkStoredRules } from "../core/delivery/rule_check.ts";
-import { ShapingPolicy } from "../core/delivery/policy.ts";
+import { checkStoredRules } from "../core/routing/rule_check.ts";
+import { ShapingPolicy } from "../core/routing/policy.ts";
 import { parseConfig } from "../core/config/mod.ts";
 
 function slowly<T>(ms: number, value: T): Promise<T> {

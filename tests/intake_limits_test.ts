@@ -23,7 +23,7 @@ import { addApiKey } from "../core/auth/api_keys.ts";
 import { parseConfig } from "../core/config/mod.ts";
 import { startInjectConsumer } from "../core/inbound/inject.ts";
 import { startOutboxPoller } from "../core/inbound/outbox.ts";
-import type { NewMessage } from "../core/queue/contracts.ts";
+import type { NewMessage } from "../core/contracts/mod.ts";
 import { openStore } from "../core/store/mod.ts";
 import { adminApp } from "../routes/mod.ts";
 

@@ -12,7 +12,7 @@ import {
   testDatabaseKinds,
 } from "./helpers/databases.ts";
 import type { SqlStore } from "../core/store/mod.ts";
-import type { NewMessage, UnitOutcome } from "../core/queue/contracts.ts";
+import type { NewMessage, UnitOutcome } from "../core/contracts/mod.ts";
 import { CANCELLED_REPLY, failureBackoffMs } from "../core/store/quarantine.ts";
 
 const T0 = 1_750_000_000_000;

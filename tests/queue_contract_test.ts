@@ -11,7 +11,7 @@ import { sharedDatabase, testVhost } from "./helpers/rabbitmq.ts";
 import { waitUntil } from "./helpers/wait.ts";
 import { parseConfig } from "../core/config/mod.ts";
 import type { Config } from "../core/config/mod.ts";
-import type { LeasedUnit, NewMessage, UnitOutcome } from "../core/queue/contracts.ts";
+import type { LeasedUnit, NewMessage, UnitOutcome } from "../core/contracts/mod.ts";
 import { openQueue, type Queue } from "../core/queue/mod.ts";
 import type { RabbitQueue } from "../core/queue/rabbitmq.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";

@@ -11,7 +11,7 @@ import {
   testDatabaseKinds,
 } from "./helpers/databases.ts";
 import type { SqlStore } from "../core/store/mod.ts";
-import type { NewMessage, UnitOutcome } from "../core/queue/contracts.ts";
+import type { NewMessage, UnitOutcome } from "../core/contracts/mod.ts";
 
 const T0 = 1_750_000_000_000;
 

@@ -27,7 +27,7 @@ import {
 } from "../core/store/mod.ts";
 import type { Tables } from "../core/store/tables.ts";
 import { migrationsFor } from "../migrations/mod.ts";
-import type { NewMessage } from "../core/queue/contracts.ts";
+import type { NewMessage } from "../core/contracts/mod.ts";
 
 type Responder = (query: CompiledQuery) => Partial<QueryResult<unknown>>;
 

@@ -15,7 +15,7 @@ import {
 import { startTcpProxy } from "./helpers/tcp_proxy.ts";
 import { parseConfig } from "../core/config/mod.ts";
 import { openStore, type SqlStore, StoreUnavailableError } from "../core/store/mod.ts";
-import type { NewMessage } from "../core/queue/contracts.ts";
+import type { NewMessage } from "../core/contracts/mod.ts";
 
 const SERVER_KINDS = testDatabaseKinds().filter((k) => k !== "sqlite3") as Exclude<
   TestDatabaseKind,

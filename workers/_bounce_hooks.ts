@@ -10,7 +10,7 @@ import { BounceProcessor, classifyOutcome, suppressionScreen } from "../core/bou
 import type { Config } from "../core/config/mod.ts";
 import type { DeliveryContext } from "../core/delivery/deliver_unit.ts";
 import { DkimSigner } from "../core/dkim/mod.ts";
-import type { UnitOutcome } from "../core/queue/contracts.ts";
+import type { UnitOutcome } from "../core/contracts/mod.ts";
 import type { Queue } from "../core/queue/mod.ts";
 import type { Store } from "../core/store/mod.ts";
 import type { FromWorker } from "./protocol.ts";

@@ -12,13 +12,11 @@ export {
 } from "./classify.ts";
 export {
   buildDsn,
-  decodeXtext,
   type DsnInput,
   type DsnParams,
   dsnParamsFromMeta,
   type DsnRecipient,
   headerSection,
-  rfc5322Date,
   statusOf,
   wantsFailureNotice,
 } from "./dsn.ts";

@@ -17,14 +17,19 @@ import type {
   RetryReason,
   TryRecord,
   UnitOutcome,
-} from "../queue/contracts.ts";
-import type { Destination, MxResolver } from "./mx.ts";
+} from "../contracts/mod.ts";
+import type { Destination, MxResolver } from "../routing/mx.ts";
 import type { ConnectionPools, HostProblem, PooledConnection, TlsNeeds } from "./pool.ts";
-import { choosePool, type EffectiveRule, scheduleDelay, type ShapingPolicy } from "./policy.ts";
+import {
+  choosePool,
+  type EffectiveRule,
+  scheduleDelay,
+  type ShapingPolicy,
+} from "../routing/policy.ts";
 import { parseDeliverAt, readControlHeaders } from "./headers.ts";
-import type { MtaStsPolicies } from "./mta_sts.ts";
-import { mxMatchesPolicy } from "./mta_sts.ts";
-import type { Source, SourceSelector } from "./sources.ts";
+import type { MtaStsPolicies } from "../routing/mta_sts.ts";
+import { mxMatchesPolicy } from "../routing/mta_sts.ts";
+import type { Source, SourceSelector } from "../routing/sources.ts";
 import { ConnectionError, formatReply, type Reply, type TransactionResult } from "./smtp_client.ts";
 
 /** What a delivery needs from its worker. */

@@ -15,7 +15,7 @@
  */
 import { rootCertificates } from "node:tls";
 import type { Config } from "../config/mod.ts";
-import type { LeasedUnit, UnitOutcome } from "../queue/contracts.ts";
+import type { LeasedUnit, UnitOutcome } from "../contracts/mod.ts";
 import type { Queue } from "../queue/mod.ts";
 import {
   type BodyStore,
@@ -32,16 +32,16 @@ import {
 import { faultDue, faultPoint, InjectedFault } from "../fault_points.ts";
 import type { ClusterShaper } from "../cluster/shaping.ts";
 import { deliverUnit, type DeliveryContext } from "./deliver_unit.ts";
-import { type Destination, MxResolver } from "./mx.ts";
-import { MtaStsPolicies } from "./mta_sts.ts";
-import { type CheckedRule, ShapingPolicy } from "./policy.ts";
+import { type Destination, MxResolver } from "../routing/mx.ts";
+import { MtaStsPolicies } from "../routing/mta_sts.ts";
+import { type CheckedRule, ShapingPolicy } from "../routing/policy.ts";
 import { ConnectionPools } from "./pool.ts";
-import { DailyCounters, SourceSelector } from "./sources.ts";
+import { DailyCounters, SourceSelector } from "../routing/sources.ts";
 
 export { deliverUnit, type DeliveryContext } from "./deliver_unit.ts";
-export { type Destination, MxResolver } from "./mx.ts";
-export { type CheckedRule, choosePool, ShapingPolicy, type StoredRule } from "./policy.ts";
-export { buildPools, DailyCounters } from "./sources.ts";
+export { type Destination, MxResolver } from "../routing/mx.ts";
+export { type CheckedRule, choosePool, ShapingPolicy, type StoredRule } from "../routing/policy.ts";
+export { buildPools, DailyCounters } from "../routing/sources.ts";
 
 /** Options for a delivery runner. */
 export interface DeliveryRunnerOptions {

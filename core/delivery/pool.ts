@@ -25,8 +25,8 @@ import {
   type SiteSlot,
 } from "../cluster/shaping.ts";
 import { admit, TokenBucket } from "./limits.ts";
-import type { MxHost, RouteSettings } from "./mx.ts";
-import type { EffectiveRule } from "./policy.ts";
+import type { MxHost, RouteSettings } from "../routing/mx.ts";
+import type { EffectiveRule } from "../routing/policy.ts";
 import {
   ConnectionError,
   formatReply,
@@ -34,8 +34,8 @@ import {
   SmtpClientConnection,
   TlsError,
 } from "./smtp_client.ts";
-import type { Source } from "./sources.ts";
-import { mxMatchesPolicy } from "./mta_sts.ts";
+import type { Source } from "../routing/sources.ts";
+import { mxMatchesPolicy } from "../routing/mta_sts.ts";
 
 /** What TLS a delivery needs from its connection. */
 export interface TlsNeeds {

@@ -30,15 +30,17 @@
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import type { Config } from "../config/mod.ts";
+import { withTimeout } from "../timeout.ts";
 import type { BrokerUnitStore, QuarantineStore, UnitState, UnitStore } from "../store/mod.ts";
 import {
   type LeasedUnit,
   type NewMessage,
+  parseMeta,
   QUEUED_UNIT_VERSION,
   type QueuedUnit,
   type UnitOutcome,
   unitsOf,
-} from "./contracts.ts";
+} from "../contracts/mod.ts";
 import {
   BrokerLink,
   type BrokerSettings,
@@ -55,7 +57,7 @@ import {
   reportFailures,
   type UnitFailure,
 } from "./failures.ts";
-import type { OpenQueueOptions, Queue, QueueRole } from "./mod.ts";
+import type { OpenQueueOptions, Queue, QueueRole } from "./queue.ts";
 
 /** What the broker queue reads and writes in SQL. */
 export type BrokerQueueStore =
@@ -130,24 +132,12 @@ function parseToken(token: string): { copy: number; attempts: number; priority: 
   return { copy, attempts, priority };
 }
 
-function parseMeta(text: string | null): Record<string, unknown> | null {
-  if (!text) return null;
-  try {
-    const meta = JSON.parse(text);
-    return meta !== null && typeof meta === "object" ? meta : null;
-  } catch {
-    return null;
-  }
-}
-
 const FINAL = new Set(["delivered", "failed", "suppressed"]);
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no confirm for ${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+/** Waits for the broker's confirms of `what`, at most CONFIRM_TIMEOUT_MS. */
+function confirmed<T>(published: Promise<T>, what: string): Promise<T> {
+  const ms = CONFIRM_TIMEOUT_MS;
+  return withTimeout(published, ms, `no confirm for ${what} within ${ms} ms`);
 }
 
 /** The queue on RabbitMQ plus the shared SQL store. */
@@ -390,7 +380,7 @@ export class RabbitQueue implements Queue {
           }, now));
         }
       }
-      await withTimeout(Promise.all(published), CONFIRM_TIMEOUT_MS, "a batch");
+      await confirmed(Promise.all(published), "a batch");
     } catch (error) {
       await this.#forget(ids);
       throw new BrokerUnavailableError((error as Error).message);
@@ -761,7 +751,7 @@ export class RabbitQueue implements Queue {
         }, now));
       }
       try {
-        await withTimeout(Promise.all(published), CONFIRM_TIMEOUT_MS, "retries");
+        await confirmed(Promise.all(published), "retries");
       } catch (error) {
         throw new BrokerUnavailableError((error as Error).message);
       }

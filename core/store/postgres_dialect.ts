@@ -14,7 +14,7 @@
  */
 import { type Dialect, PostgresDialect } from "kysely";
 import pg from "pg";
-import type { PostgresConnection } from "./connection_string.ts";
+import type { PostgresConnection } from "../connection/mod.ts";
 import type { PoolOptions } from "./store.ts";
 
 function sslOption(mode: PostgresConnection["sslmode"]): pg.PoolConfig["ssl"] {

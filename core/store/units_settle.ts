@@ -7,7 +7,7 @@
 import type { CompiledQuery, Insertable, Kysely, Transaction } from "kysely";
 import { sql } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
-import type { UnitOutcome } from "../queue/contracts.ts";
+import type { UnitOutcome } from "../contracts/mod.ts";
 import { chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
 import { type CaseRow, caseUpdateQuery } from "./batch_update.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";

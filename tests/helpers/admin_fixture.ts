@@ -7,7 +7,7 @@ import { parseConfig } from "../../core/config/mod.ts";
 import { openStore, type SqlStore } from "../../core/store/mod.ts";
 import { AdminAuth } from "../../core/auth/admin.ts";
 import { nodesOf } from "../../core/cluster/mod.ts";
-import type { NewMessage, UnitOutcome } from "../../core/queue/contracts.ts";
+import type { NewMessage, UnitOutcome } from "../../core/contracts/mod.ts";
 import { adminApp } from "../../routes/mod.ts";
 
 /** The fixed clock the seeded rows use. */

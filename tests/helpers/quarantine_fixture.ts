@@ -8,7 +8,7 @@
  */
 import { loadConfig } from "../../core/config/mod.ts";
 import { newQueueId } from "../../core/accept/queue_id.ts";
-import type { NewMessage } from "../../core/queue/contracts.ts";
+import type { NewMessage } from "../../core/contracts/mod.ts";
 import { openQueue } from "../../core/queue/mod.ts";
 import { openStore } from "../../core/store/mod.ts";
 import { startDnsServer } from "./dns_server.ts";

@@ -12,7 +12,7 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { Rate, ShapingRule, TlsMode } from "../config/delivery_schema.ts";
-import { domainOf } from "../address.ts";
+import { domainOf } from "../mail/mod.ts";
 
 /** A backoff pattern with its expression compiled. */
 export interface BackoffRule {
@@ -52,7 +52,7 @@ export interface StoredRule {
   rule: unknown;
 }
 
-/** A stored rule that passed the schema (core/delivery/rule_check.ts). */
+/** A stored rule that passed the schema (core/routing/rule_check.ts). */
 export interface CheckedRule {
   pattern: string;
   rule: ShapingRule;

@@ -4,7 +4,7 @@
  * and, in distributed mode, through the broker: treat changes as format changes and version them.
  */
 
-import { domainOf } from "../address.ts";
+import { domainOf } from "../mail/mod.ts";
 
 /** Version of the queued-unit format below. */
 export const UNIT_FORMAT_VERSION = 1;
@@ -259,4 +259,15 @@ export function unitsOf(
     domain,
     recipients,
   }));
+}
+
+/** Message meta as stored and queued (JSON text): an object, or null when absent or unreadable. */
+export function parseMeta(text: string | null): Record<string, unknown> | null {
+  if (text === null || text === "") return null;
+  try {
+    const value = JSON.parse(text);
+    return value !== null && typeof value === "object" ? value : null;
+  } catch {
+    return null;
+  }
 }

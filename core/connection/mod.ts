@@ -12,14 +12,14 @@
  * Pure: no driver is loaded here. A string that cannot be used throws `ConnectionStringError`
  * whose message names the part that is wrong and never repeats the password.
  */
-import { decode, fail, queryPairs } from "./_connection_parts.ts";
-import { parseMssqlUrl } from "./connection_mssql.ts";
-import { parseGoMysqlDsn, parseMysqlUrl } from "./connection_mysql.ts";
-import { parseLibpq, parsePostgresUrl } from "./connection_postgres.ts";
-import type { DatabaseConnection, DriverName, SqliteConnection } from "./connection_types.ts";
+import { decode, fail, queryPairs } from "./_parts.ts";
+import { parseMssqlUrl } from "./mssql.ts";
+import { parseGoMysqlDsn, parseMysqlUrl } from "./mysql.ts";
+import { parseLibpq, parsePostgresUrl } from "./postgres.ts";
+import type { DatabaseConnection, DriverName, SqliteConnection } from "./types.ts";
 
-export { ConnectionStringError } from "./_connection_parts.ts";
-export type * from "./connection_types.ts";
+export { ConnectionStringError } from "./_parts.ts";
+export type * from "./types.ts";
 
 /** Parses `connection` for `driver` into the driver's options. */
 export function parseConnectionString(driver: DriverName, connection: string): DatabaseConnection {

@@ -1,4 +1,4 @@
-/** Small helpers for envelope addresses. */
+/** Envelope addresses: the domain of one, and whether one is usable. */
 
 /** The domain of an address, lower-cased; "" for an address without one. */
 export function domainOf(address: string): string {

@@ -1,13 +1,6 @@
 /** MySQL/MariaDB connection strings: the Go driver's DSN or a `mysql://` / `mariadb://` URL. */
-import {
-  fail,
-  parseBool,
-  parseGoDuration,
-  parsePort,
-  queryPairs,
-  splitUrl,
-} from "./_connection_parts.ts";
-import type { MysqlConnection } from "./connection_types.ts";
+import { fail, parseBool, parseGoDuration, parsePort, queryPairs, splitUrl } from "./_parts.ts";
+import type { MysqlConnection } from "./types.ts";
 
 /** Where and as whom to connect, before the options are read. */
 type MysqlDraft = Pick<

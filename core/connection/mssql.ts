@@ -1,6 +1,6 @@
 /** SQL Server connection strings: go-mssqldb's `sqlserver://` URL form. */
-import { fail, parseBool, parsePort, splitUrl } from "./_connection_parts.ts";
-import type { MssqlConnection } from "./connection_types.ts";
+import { fail, parseBool, parsePort, splitUrl } from "./_parts.ts";
+import type { MssqlConnection } from "./types.ts";
 
 /** Parses `sqlserver://user:password@host:1433?database=dbname` (instance name as the path). */
 export function parseMssqlUrl(text: string): MssqlConnection {

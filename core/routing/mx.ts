@@ -8,7 +8,7 @@
  * A site is the set of MX host names a domain resolves to (KumoMTA's "site name"): domains whose
  * MX hosts are the same share a site, and limits are counted per (source IP, site).
  *
- * Talks to: DNS (core/delivery/dns.ts). Reads config: dns.*, routes, delivery.remote_port.
+ * Talks to: DNS (core/routing/dns.ts). Reads config: dns.*, routes, delivery.remote_port.
  */
 import type { Config } from "../config/mod.ts";
 import type { TlsMode } from "../config/delivery_schema.ts";

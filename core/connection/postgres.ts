@@ -2,8 +2,8 @@
  * PostgreSQL connection strings: libpq `key=value` pairs or a `postgres://` URL, with libpq's
  * keywords (unused ones accepted and reported as ignored).
  */
-import { fail, parsePort, splitUrl } from "./_connection_parts.ts";
-import type { PostgresConnection } from "./connection_types.ts";
+import { fail, parsePort, splitUrl } from "./_parts.ts";
+import type { PostgresConnection } from "./types.ts";
 
 const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
 
