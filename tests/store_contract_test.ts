@@ -18,7 +18,6 @@ import type {
   RetryReason,
   UnitOutcome,
 } from "../core/queue/contracts.ts";
-import { confirmMessages, sweepUnconfirmed } from "../core/queue/_units_sql.ts";
 
 const T0 = 1_750_000_000_000;
 
@@ -447,7 +446,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
     );
     assertEquals((await store.counts(T0)).queued, 1);
     assertEquals((await store.listMessages({ limit: 10 })).map((m) => m.id), [plain.id]);
-    await confirmMessages(store.db, marked.map((m) => m.id));
+    await store.confirmMessages(marked.map((m) => m.id));
     assertEquals((await store.counts(T0)).queued, 4);
     assertEquals((await store.listMessages({ limit: 10 })).length, 3);
     const left = await store.db.selectFrom("messages").select("id")
@@ -474,7 +473,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
         const sweep = async (s: SqlStore) => {
           let removed = 0;
           for (;;) {
-            const r = await sweepUnconfirmed(s.db, s.dialect, T0 - grace, 2);
+            const r = await s.sweepUnconfirmed(T0 - grace, 2);
             removed += r.removed;
             if (r.found < 2) return removed;
           }

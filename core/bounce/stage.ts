@@ -8,9 +8,9 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
-import type { Store } from "../store/mod.ts";
+import type { SuppressionStore } from "../store/mod.ts";
 import { classifyOutcome } from "./classify.ts";
-import { BounceProcessor } from "./processor.ts";
+import { BounceProcessor, type BounceProcessorOptions } from "./processor.ts";
 import { type Screened, suppressionScreen } from "./suppression.ts";
 
 /** How often due DSNs that an earlier pass could not send are retried. */
@@ -21,7 +21,7 @@ export interface BounceStageOptions {
   config: Config;
   /** The worker's slot (claims of DSN work are per slot). */
   index: number;
-  store: Store;
+  store: BounceProcessorOptions["store"] & Pick<SuppressionStore, "suppressions">;
   /** The single door (core/accept) DSNs go through. */
   acceptor: { submit(message: NewMessage): Promise<string> };
   log: (line: string) => void;

@@ -17,7 +17,7 @@ import { rootCertificates } from "node:tls";
 import type { Config } from "../config/mod.ts";
 import type { LeasedUnit } from "../queue/contracts.ts";
 import type { Queue } from "../queue/mod.ts";
-import type { Store } from "../store/mod.ts";
+import type { BodyStore, QuarantineStore, UnitStore } from "../store/mod.ts";
 import { isInfrastructureError } from "../queue/failures.ts";
 import { faultPoint, InjectedFault } from "../fault_points.ts";
 import type { ClusterShaper } from "../cluster/shaping.ts";
@@ -86,6 +86,12 @@ export function trustedCas(config: Config): string[] | undefined {
   return [...rootCertificates, Deno.readTextFileSync(file)];
 }
 
+/** What delivery reads and (without a queue of its own) settles through. */
+export type DeliveryStore =
+  & Pick<BodyStore, "readBody" | "readBodyHead">
+  & Pick<UnitStore, "settle">
+  & { readonly quarantine: Pick<QuarantineStore, "recordFailures"> };
+
 /** Delivers units and hands their outcomes to the settle stage. */
 export class DeliveryRunner {
   readonly ctx: DeliveryContext;
@@ -94,7 +100,7 @@ export class DeliveryRunner {
   #active = 0;
   #log: (line: string) => void;
 
-  constructor(config: Config, store: Store, options: DeliveryRunnerOptions = {}) {
+  constructor(config: Config, store: DeliveryStore, options: DeliveryRunnerOptions = {}) {
     this.#log = options.log ?? (() => {});
     this.#settler = new Settler({
       queue: options.queue ?? {
