@@ -84,7 +84,7 @@ for (const kind of kinds) {
           code: 250,
           reply: "250 ok",
         })),
-        retryAt: null,
+        kind: "final",
       }));
       await store.settle(outcomes);
     }

@@ -58,7 +58,7 @@ async function failedMessage(
     remoteIp: "127.0.0.21",
     tls: false,
     results,
-    retryAt: null,
+    kind: "final",
   });
   assertEquals(await store.settle([outcome]), 0);
   return { id, outcome };

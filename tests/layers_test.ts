@@ -70,7 +70,9 @@ export const ALLOWED: Record<string, readonly string[]> = {
     "core/contracts",
     "core",
   ],
+  "core/settle": ["core/queue", "core/store", "core/contracts", "core"],
   "core/delivery": [
+    "core/settle",
     "core/routing",
     "core/cluster",
     "core/queue",
@@ -107,6 +109,7 @@ function coreFolders(): string[] {
     "core/bounce",
     "core/inbound",
     "core/schedule",
+    "core/settle",
     "core/delivery",
   ];
 }

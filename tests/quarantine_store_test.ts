@@ -148,7 +148,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
       remoteIp: null,
       tls: false,
       results: [{ address: "a@x.test", outcome: "delivered", code: 250, reply: "ok" }],
-      retryAt: null,
+      kind: "final",
     };
     assertEquals(await store.settle([outcome]), 1);
     const status = await store.messageStatus(m.id);
@@ -174,7 +174,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
       remoteIp: null,
       tls: false,
       results: [{ address: "a@x.test", outcome: "failed", code: 550, reply: "no such user" }],
-      retryAt: null,
+      kind: "final",
     }]);
     for (let n = 1; n <= 2; n++) {
       const token = `claim:t:${n}`;

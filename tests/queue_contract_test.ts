@@ -115,7 +115,11 @@ function outcome(
       code: o === "delivered" ? 250 : o === "deferred" ? 451 : 550,
       reply: "test",
     })),
-    retryAt,
+    ...(retryAt === null ? { kind: "final" as const } : {
+      kind: "deferred" as const,
+      retryAt,
+      reason: "remote" as const,
+    }),
   };
 }
 
@@ -174,7 +178,10 @@ for (const kind of ["embedded", "rabbitmq"] as const) {
     const until = Date.now() + 600;
     await settle(h, [{
       ...outcome(unit, {}),
-      held: { reason: "paused", until, why: "paused by the operator" },
+      kind: "held",
+      reason: "paused",
+      until,
+      why: "paused by the operator",
     }]);
     const [again] = await leaseN(h.schedule, 1);
     assert(Date.now() >= until, `leased ${until - Date.now()} ms early`);

@@ -11,7 +11,13 @@ import {
   testDatabaseKinds,
 } from "./helpers/databases.ts";
 import type { SqlStore } from "../core/store/mod.ts";
-import type { NewMessage, UnitOutcome } from "../core/contracts/mod.ts";
+import type {
+  HoldReason,
+  NewMessage,
+  OutcomeFacts,
+  RetryReason,
+  UnitOutcome,
+} from "../core/contracts/mod.ts";
 
 const T0 = 1_750_000_000_000;
 
@@ -30,10 +36,19 @@ function message(recipients: string[], extra: Partial<NewMessage> = {}): NewMess
   };
 }
 
+/** Which outcome, and any facts to set (the rest have defaults). */
+type OutcomeExtra =
+  & Partial<OutcomeFacts>
+  & (
+    | { kind: "final" }
+    | { kind: "deferred"; retryAt: number; reason: RetryReason }
+    | { kind: "held"; reason: HoldReason; until: number; why: string }
+  );
+
 function outcome(
   unit: { unitId: string; messageId: string; domain: string; leaseToken: string },
   results: UnitOutcome["results"],
-  extra: Partial<UnitOutcome> = {},
+  extra: OutcomeExtra = { kind: "final" },
 ): UnitOutcome {
   return {
     unitId: unit.unitId,
@@ -47,7 +62,6 @@ function outcome(
     remoteIp: "127.0.0.20",
     tls: false,
     results,
-    retryAt: null,
     ...extra,
   };
 }
@@ -222,6 +236,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
       { address: "b@x.test", outcome: "delivered", code: 250, reply: "250 2.0.0 ok" },
       { address: "c@x.test", outcome: "failed", code: 550, reply: "550 5.1.1 no such user" },
     ], {
+      kind: "final",
       tls: true,
       tlsVersion: "TLSv1.3",
       tlsVerified: true,
@@ -271,7 +286,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
     const lost = await store.settle([outcome(unit, [
       // Screened out before the hold: recorded like any result.
       { address: "b@x.test", outcome: "suppressed", code: 550, reply: "550 suppressed" },
-    ], { held: { reason: "paused", until: T0 + 50_000, why: "paused by rule" } })]);
+    ], { kind: "held", reason: "paused", until: T0 + 50_000, why: "paused by rule" })]);
     assertEquals(lost, 0);
     assertEquals(await store.nextDueAt(), T0 + 50_000);
     const [again] = await lease(store, T0 + 50_000);
@@ -311,7 +326,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
     await store.settle([outcome(unit, [
       { address: "a@x.test", outcome: "delivered", code: 250, reply: "250 ok" },
       { address: "b@x.test", outcome: "deferred", code: 451, reply: "451 try later" },
-    ], { retryAt: T0 + 300_000 })]);
+    ], { kind: "deferred", retryAt: T0 + 300_000, reason: "remote" })]);
     assertEquals(await store.nextDueAt(), T0 + 300_000);
     assertEquals((await lease(store, T0 + 299_999)).length, 0);
     const [again] = await lease(store, T0 + 300_000);
@@ -359,7 +374,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
     assertEquals((await store.counts(T0 + 20 + 1_000)).in_flight_units, 0);
     await store.settle([outcome(unit, [
       { address: "c@y.test", outcome: "deferred", code: 421, reply: "421 busy" },
-    ], { retryAt: T0 + 900 })]);
+    ], { kind: "deferred", retryAt: T0 + 900, reason: "remote" })]);
     assertEquals(await store.counts(T0 + 30), {
       queued: 2,
       deferred: 1,

@@ -178,7 +178,9 @@ Deno.test("mssql: every store call compiles to T-SQL within the parameter limit"
       code: 451,
       reply: "451 later",
     })),
+    kind: "deferred",
     retryAt: T0 + 60_000,
+    reason: "remote",
   }]);
   await store.releaseLeases("n", T0);
   await store.nextDueAt();

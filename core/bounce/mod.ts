@@ -1,7 +1,7 @@
 /**
  * Bounces: reply classification, delivery status notifications (RFC 3464) and the suppression
- * list. Delivery calls `suppressionScreen` before a transaction and `classifyOutcome` on each
- * outcome; the delivery worker hands settled batches to a `BounceProcessor`.
+ * list. `startBounceStage` gives a delivery worker its hooks: the suppression screen (before an
+ * attempt) and, for core/settle, `classifyOutcome` before settle and a `BounceProcessor` after.
  */
 export {
   type BounceCategory,
@@ -21,6 +21,7 @@ export {
   wantsFailureNotice,
 } from "./dsn.ts";
 export { BounceProcessor, type BounceProcessorOptions, planDsn } from "./processor.ts";
+export { type BounceStage, type BounceStageOptions, startBounceStage } from "./stage.ts";
 export {
   type Screened,
   suppressedReply,

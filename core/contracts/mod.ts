@@ -1,6 +1,6 @@
 /**
  * The shapes that cross stage boundaries: what accept hands the queue, what the queue hands a
- * delivery worker, and what comes back to settle. They travel between threads (postMessage)
+ * delivery worker, and what comes back to settle. Units travel between threads (postMessage)
  * and, in distributed mode, through the broker: treat changes as format changes and version them.
  */
 
@@ -75,8 +75,8 @@ export interface TryRecord {
   reply: string;
 }
 
-/** The outcome of one delivery attempt of one unit, to be settled. */
-export interface UnitOutcome {
+/** What every outcome of one delivery attempt of one unit says, whatever its kind. */
+export interface OutcomeFacts {
   unitId: string;
   messageId: string;
   domain: string;
@@ -87,13 +87,11 @@ export interface UnitOutcome {
   mxHost: string | null;
   remoteIp: string | null;
   tls: boolean;
+  /**
+   * Per-recipient results. A held unit has only the final results of recipients split off
+   * before the hold (suppressed); the others wait, unattempted.
+   */
   results: RecipientResult[];
-  /** When the unit is due again if any recipient was deferred. */
-  retryAt: number | null;
-  /** Why recipients were deferred (the retry schedule used). */
-  reason?: RetryReason | null;
-  /** Set when the unit was not attempted: `results` is empty and it is due at `until`. */
-  held?: { reason: HoldReason; until: number; why: string } | null;
   site?: string | null;
   pool?: string | null;
   /** TLS protocol of the connection used ("TLSv1.3"), null without TLS. */
@@ -105,6 +103,36 @@ export interface UnitOutcome {
   /** Earlier tries within this attempt (logged, they change no state). */
   tries?: TryRecord[];
 }
+
+/** Every recipient has a final result (delivered, failed or suppressed): the unit is done. */
+export interface FinalOutcome extends OutcomeFacts {
+  kind: "final";
+}
+
+/** Some recipients were deferred: the unit is due again at `retryAt`. */
+export interface DeferredOutcome extends OutcomeFacts {
+  kind: "deferred";
+  retryAt: number;
+  /** Why recipients were deferred (the retry schedule used). */
+  reason: RetryReason;
+}
+
+/** The unit was not attempted (no attempt is used): it is due again at `until`. */
+export interface HeldOutcome extends OutcomeFacts {
+  kind: "held";
+  reason: HoldReason;
+  until: number;
+  /** What held it, for the queue row and the log ("pool bulk paused"). */
+  why: string;
+}
+
+/**
+ * The outcome of one delivery attempt of one unit, to be settled; `kind` says which of the three
+ * it is, so an outcome cannot be held and due for a retry at once. It lives in memory only: a
+ * delivery worker builds it and settles it itself, and the queue turns it into SQL rows and
+ * (broker) the unit's next `QueuedUnit` copy, so its shape is not a stored or wire format.
+ */
+export type UnitOutcome = FinalOutcome | DeferredOutcome | HeldOutcome;
 
 // ---------------------------------------------------------------------------------------------
 // Distributed mode: what travels through RabbitMQ. Message bodies never do (they stay in the

@@ -720,9 +720,7 @@ export class RabbitQueue implements Queue {
   async settle(outcomes: UnitOutcome[]): Promise<number> {
     if (outcomes.length === 0) return 0;
     // Units that stay queued get their next copy (retry or hold) before SQL says so.
-    const next = outcomes.filter((o) =>
-      o.held ? true : o.retryAt !== null && o.results.some((r) => r.outcome === "deferred")
-    );
+    const next = outcomes.filter((o) => o.kind !== "final");
     if (next.length > 0) {
       const ch = this.#publisher;
       if (!ch || !this.#link.up) throw new BrokerUnavailableError();
@@ -744,9 +742,9 @@ export class RabbitQueue implements Queue {
           sender: origin.sender,
           recipients,
           copy: copy + 1,
-          attempts: o.held ? attempts : attempts + 1,
+          attempts: o.kind === "held" ? attempts : attempts + 1,
           createdAt: origin.createdAt,
-          dueAt: o.held ? o.held.until : o.retryAt!,
+          dueAt: o.kind === "held" ? o.until : o.retryAt,
           priority,
         }, now));
       }

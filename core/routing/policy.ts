@@ -234,11 +234,3 @@ export function choosePool(
   }
   return fallback;
 }
-
-/**
- * The delay before the next attempt after attempt number `attempts` (1-based): the schedule's
- * entry, the last one repeating.
- */
-export function scheduleDelay(schedule: readonly number[], attempts: number): number {
-  return schedule[Math.min(Math.max(attempts, 1), schedule.length) - 1];
-}

@@ -59,6 +59,7 @@ async function seed(store: SqlStore): Promise<void> {
       { address: "a@y.test", outcome: "delivered", code: 250, reply: "250 2.0.0 OK" },
       { address: "b@y.test", outcome: "deferred", code: 451, reply: "451 4.3.0 try later" },
     ],
+    kind: "deferred",
     retryAt: T0 + 600_000,
     reason: "remote",
   };
