@@ -11,14 +11,21 @@ import { tagsOf, TEST_TAGS, UNIT_DENY_FLAGS } from "./helpers/test_tags.ts";
 
 const TESTS = new URL(".", import.meta.url).pathname;
 
+// Distributed mode (`distributed: true` of the e2e fixture, or a run in "rabbitmq" mode such as
+// `regression("rabbitmq")`) is RabbitMQ with the shared PostgreSQL database.
+const DISTRIBUTED = /\bdistributed: true\b|\w\("rabbitmq"/;
 /** What calls in a test file show it needs; one pattern per tag. */
 const NEEDS: Record<keyof typeof TEST_TAGS, RegExp> = {
-  rabbitmq: /\btestVhost\(|from "amqplib"|\brabbitmqctl\(|\bdistributed: true\b/,
-  pg:
-    /\bsharedDatabase\(|\btestDatabaseKinds\(|createTestDatabase\("postgres"\)|from "pg"|\bdistributed: true\b/,
+  rabbitmq: new RegExp(`\\btestVhost\\(|from "amqplib"|\\brabbitmqctl\\(|${DISTRIBUTED.source}`),
+  pg: new RegExp(
+    `\\bsharedDatabase\\(|\\btestDatabaseKinds\\(|createTestDatabase\\("postgres"\\)|from "pg"|` +
+      DISTRIBUTED.source,
+  ),
   mariadb: /\btestDatabaseKinds\(|createTestDatabase\("mysql"\)|from "mysql2/,
   chromium: /from "playwright-core"/,
-  e2e: /\b(startServer|withServer|startE2eFixture|startSmtpFixture|runCli|shellCommands)\(/,
+  // A fastmta server or CLI process, started directly or by a fixture or the docs runner.
+  e2e:
+    /\b(startServer|withServer|startE2eFixture|startSmtpFixture|quarantineFixture|runCli|shellCommands)\(/,
 };
 
 function inferredTags(source: string): string[] {

@@ -23,6 +23,7 @@ import {
   type ServerProcess,
   splitHostPort,
   startServer,
+  type StartServerOptions,
 } from "./server_process.ts";
 import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from "./smtp_sink.ts";
 
@@ -78,9 +79,13 @@ export interface E2eFixture extends AsyncDisposable {
   writeConfig(config: ServerConfig): Promise<string>;
   /**
    * Starts a server from `config` and resolves once its SMTP listener and (when configured) its
-   * admin listener accept connections. It is stopped at disposal.
+   * admin listener accept connections (`options` as for `startServer`). It is stopped at
+   * disposal.
    */
-  start(config: ServerConfig): Promise<ServerProcess>;
+  start(
+    config: ServerConfig,
+    options?: Omit<StartServerOptions, "config">,
+  ): Promise<ServerProcess>;
   /** The output of every server started so far, each under a `--- server pid N ---` line. */
   logs(): string;
   /** Prints {@link logs} to stderr (call it when a test fails). */
@@ -141,8 +146,8 @@ export async function startE2eFixture(options: E2eFixtureOptions = {}): Promise<
         await Deno.writeTextFile(path, JSON.stringify(config, null, 2));
         return path;
       },
-      async start(config) {
-        const server = await startServer({ config });
+      async start(config, startOptions = {}) {
+        const server = await startServer({ ...startOptions, config });
         servers.push(server);
         // startServer waits for SMTP; the admin listener opens a little later.
         const admin = config.admin?.listen;
