@@ -23,9 +23,9 @@ const NEEDS: Record<keyof typeof TEST_TAGS, RegExp> = {
   ),
   mariadb: /\btestDatabaseKinds\(|createTestDatabase\("mysql"\)|from "mysql2/,
   chromium: /from "playwright-core"/,
-  // A fastmta server or CLI process, started directly or by a fixture or the docs runner.
+  // A fastmta server or CLI process, started directly, by a fixture, the docs runner or the bench.
   e2e:
-    /\b(startServer|withServer|startE2eFixture|startSmtpFixture|quarantineFixture|runCli|shellCommands)\(/,
+    /\b(startServer|withServer|startE2eFixture|startSmtpFixture|quarantineFixture|runCli|shellCommands)\(|"bench\/run\.ts"/,
 };
 
 function inferredTags(source: string): string[] {
