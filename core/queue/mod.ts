@@ -9,7 +9,7 @@
  * role it plays (accept: enqueue; schedule: lease/release; deliver: settle).
  */
 import type { Config } from "../config/mod.ts";
-import type { SqlStore } from "../store/mod.ts";
+import type { BrokerUnitStore, QuarantineStore, UnitStore } from "../store/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import { EmbeddedQueue } from "./embedded.ts";
@@ -93,7 +93,7 @@ export interface OpenQueueOptions {
  */
 export async function openQueue(
   config: Config,
-  store: SqlStore,
+  store: UnitStore & BrokerUnitStore & { readonly quarantine: QuarantineStore },
   options: OpenQueueOptions,
 ): Promise<Queue> {
   const settings = brokerSettings(config);

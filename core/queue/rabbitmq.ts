@@ -30,7 +30,7 @@
  */
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import type { Config } from "../config/mod.ts";
-import type { SqlStore } from "../store/mod.ts";
+import type { BrokerUnitStore, QuarantineStore, UnitState, UnitStore } from "../store/mod.ts";
 import {
   type LeasedUnit,
   type NewMessage,
@@ -56,14 +56,12 @@ import {
   type UnitFailure,
 } from "./failures.ts";
 import type { OpenQueueOptions, Queue, QueueRole } from "./mod.ts";
-import {
-  confirmMessages,
-  forgetMessages,
-  sweepUnconfirmed,
-  unitOrigins,
-  type UnitState,
-  unitStates,
-} from "./_units_sql.ts";
+
+/** What the broker queue reads and writes in SQL. */
+export type BrokerQueueStore =
+  & Pick<UnitStore, "insertMessages" | "settle">
+  & BrokerUnitStore
+  & { readonly quarantine: QuarantineStore };
 
 /** How long a batch may wait for the broker's confirms before it counts as not durable. */
 const CONFIRM_TIMEOUT_MS = 30_000;
@@ -156,7 +154,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 export class RabbitQueue implements Queue {
   readonly kind = "rabbitmq";
   #config: Config;
-  #store: SqlStore;
+  #store: BrokerQueueStore;
   #settings: BrokerSettings;
   #role: QueueRole;
   #log: (line: string) => void;
@@ -181,7 +179,7 @@ export class RabbitQueue implements Queue {
 
   constructor(
     config: Config,
-    store: SqlStore,
+    store: BrokerQueueStore,
     settings: BrokerSettings,
     options: OpenQueueOptions,
   ) {
@@ -398,7 +396,7 @@ export class RabbitQueue implements Queue {
       throw new BrokerUnavailableError((error as Error).message);
     }
     try {
-      await confirmMessages(this.#store.db, ids);
+      await this.#store.confirmMessages(ids);
     } catch (error) {
       // Not marked confirmed: undone like an unconfirmed batch (or, if the database is gone
       // too, left to the sweep); the client retries.
@@ -408,7 +406,7 @@ export class RabbitQueue implements Queue {
   }
 
   async #forget(ids: string[]) {
-    await forgetMessages(this.#store.db, ids).catch((e) =>
+    await this.#store.forgetMessages(ids).catch((e) =>
       this.#log(`queue: cannot remove unconfirmed messages: ${(e as Error).message}`)
     );
   }
@@ -423,12 +421,7 @@ export class RabbitQueue implements Queue {
     let removed = 0;
     let kept = 0;
     for (let round = 0; round < UNCONFIRMED_SWEEP_ROUNDS; round++) {
-      const result = await sweepUnconfirmed(
-        this.#store.db,
-        this.#store.dialect,
-        cutoff,
-        UNCONFIRMED_SWEEP_BATCH,
-      );
+      const result = await this.#store.sweepUnconfirmed(cutoff, UNCONFIRMED_SWEEP_BATCH);
       removed += result.removed;
       kept += result.kept;
       if (result.found < UNCONFIRMED_SWEEP_BATCH) break;
@@ -514,7 +507,7 @@ export class RabbitQueue implements Queue {
     }
     let states;
     try {
-      states = await unitStates(this.#store.db, candidates.map((c) => c.unit.unitId));
+      states = await this.#store.unitStates(candidates.map((c) => c.unit.unitId));
     } catch (error) {
       // Keep them for the next pass (they are still unacknowledged).
       for (const { delivery } of candidates.reverse()) {
@@ -743,7 +736,7 @@ export class RabbitQueue implements Queue {
     if (next.length > 0) {
       const ch = this.#publisher;
       if (!ch || !this.#link.up) throw new BrokerUnavailableError();
-      const origins = await unitOrigins(this.#store.db, next.map((o) => o.unitId));
+      const origins = await this.#store.unitOrigins(next.map((o) => o.unitId));
       const now = Date.now();
       const published: Promise<void>[] = [];
       for (const o of next) {
