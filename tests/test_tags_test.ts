@@ -68,7 +68,7 @@ Deno.test("test tags: every test file's name says what it needs", async () => {
 
 Deno.test("test tags: a tag is known, in order, before _test.ts", () => {
   assertEquals(tagsOf("config_test.ts"), []);
-  assertEquals(tagsOf("cluster_e2e.rabbitmq.pg.e2e_test.ts"), ["rabbitmq", "pg", "e2e"]);
+  assertEquals(tagsOf("cluster.rabbitmq.pg.e2e_test.ts"), ["rabbitmq", "pg", "e2e"]);
   let error: unknown;
   try {
     tagsOf("store.postgres_test.ts");

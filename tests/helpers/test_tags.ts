@@ -48,7 +48,7 @@ export function childDenyFlags(): string[] {
 }
 
 /**
- * The tags of a test file name (`cluster_e2e.rabbitmq.pg.e2e_test.ts` → rabbitmq, pg, e2e);
+ * The tags of a test file name (`cluster.rabbitmq.pg.e2e_test.ts` → rabbitmq, pg, e2e);
  * throws naming an unknown tag.
  */
 export function tagsOf(fileName: string): string[] {

@@ -1,6 +1,6 @@
 /**
  * End to end on the server databases: the same real server process, DNS server and SMTP sink
- * as relay_e2e_test.ts (which runs on the embedded SQLite), with `database` pointing at a fresh
+ * as relay.e2e_test.ts (which runs on the embedded SQLite), with `database` pointing at a fresh
  * PostgreSQL or MariaDB database. The SMTP worker, the delivery worker and the main thread each
  * open their own pool on it.
  */
