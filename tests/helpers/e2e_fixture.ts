@@ -53,6 +53,12 @@ export interface E2eNodeOptions {
   outboundIps?: { ip: string; hostname: string }[];
 }
 
+/** Options for {@link E2eFixture.start}: those of `startServer`, and whether to wait for admin. */
+export interface E2eStartOptions extends Omit<StartServerOptions, "config"> {
+  /** Also wait for the admin HTTP listener (default true; SMTP is always waited for). */
+  waitForAdmin?: boolean;
+}
+
 /** A running end-to-end world; see the module doc. */
 export interface E2eFixture extends AsyncDisposable {
   /** The temp folder (removed at disposal). */
@@ -78,14 +84,11 @@ export interface E2eFixture extends AsyncDisposable {
   /** Writes `config` to `<dir>/<id>.config.json` (for the CLI) and returns the path. */
   writeConfig(config: ServerConfig): Promise<string>;
   /**
-   * Starts a server from `config` and resolves once its SMTP listener and (when configured) its
-   * admin listener accept connections (`options` as for `startServer`). It is stopped at
+   * Starts a server from `config` and resolves once its SMTP listener and (when configured and
+   * `waitForAdmin` is not false) its admin listener accept connections. It is stopped at
    * disposal.
    */
-  start(
-    config: ServerConfig,
-    options?: Omit<StartServerOptions, "config">,
-  ): Promise<ServerProcess>;
+  start(config: ServerConfig, options?: E2eStartOptions): Promise<ServerProcess>;
   /** The output of every server started so far, each under a `--- server pid N ---` line. */
   logs(): string;
   /** Prints {@link logs} to stderr (call it when a test fails). */
@@ -146,12 +149,12 @@ export async function startE2eFixture(options: E2eFixtureOptions = {}): Promise<
         await Deno.writeTextFile(path, JSON.stringify(config, null, 2));
         return path;
       },
-      async start(config, startOptions = {}) {
+      async start(config, { waitForAdmin = true, ...startOptions } = {}) {
         const server = await startServer({ ...startOptions, config });
         servers.push(server);
         // startServer waits for SMTP; the admin listener opens a little later.
         const admin = config.admin?.listen;
-        if (admin) {
+        if (admin && waitForAdmin) {
           const { host, port } = splitHostPort(admin);
           await waitForPort(host, port, 20_000);
         }
