@@ -9,23 +9,13 @@
 import { sql } from "kysely";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { createTestDatabase, testDatabaseKinds } from "./helpers/databases.ts";
-import { startDnsServer } from "./helpers/dns_server.ts";
-import { freePort, tempDir, uniqueLoopbackIp } from "./helpers/net.ts";
-import {
-  makeServerConfig,
-  sendWithSwaks,
-  type ServerConfig,
-  type ServerProcess,
-  startServer,
-} from "./helpers/server_process.ts";
-import { startSmtpSink } from "./helpers/smtp_sink.ts";
+import { E2E_DOMAIN as DOMAIN, type E2eFixture, startE2eFixture } from "./helpers/e2e_fixture.ts";
+import { sendWithSwaks, type ServerConfig, type ServerProcess } from "./helpers/server_process.ts";
 import { waitUntil } from "./helpers/wait.ts";
 import { ConfigError, parseConfig } from "../core/config/mod.ts";
 import { parseInject } from "../core/inbound/inject_format.ts";
 import { outboxMessage } from "../core/inbound/outbox.ts";
 import type { SqlStore } from "../core/store/mod.ts";
-
-const DOMAIN = "dest.test";
 
 interface OutboxRow {
   id: number;
@@ -57,14 +47,15 @@ async function outboxRows(store: SqlStore): Promise<Map<number, OutboxRow>> {
 }
 
 /**
- * Runs `fn` with a server, then stops it and checks that it shut down cleanly without a failed
- * outbox poll; prints the server's output on failure; always stops it.
+ * Runs `fn` with a server of the fixture, then stops it and checks that it shut down cleanly
+ * without a failed outbox poll; prints the server's output on failure; always stops it.
  */
 async function withNode(
+  e2e: E2eFixture,
   config: ServerConfig,
   fn: (server: ServerProcess) => Promise<void>,
 ): Promise<void> {
-  const server = await startServer({ config });
+  const server = await e2e.start(config);
   try {
     await fn(server);
     assertEquals((await server.stop()).code, 0, "a clean shutdown");
@@ -193,23 +184,10 @@ for (const kind of testDatabaseKinds()) {
 
   Deno.test(`outbox [${kind}]: rows inserted with SQL are accepted and delivered`, async () => {
     await using db = await createTestDatabase(kind);
-    await using dir = tempDir("fastmta-outbox-");
-    const sinkIp = uniqueLoopbackIp();
-    await using sink = await startSmtpSink({ hostname: sinkIp, port: freePort(sinkIp) });
-    await using dns = await startDnsServer({
-      zones: {
-        [DOMAIN]: { MX: [{ preference: 10, exchange: `mx1.${DOMAIN}` }] },
-        [`mx1.${DOMAIN}`]: { A: [sinkIp] },
-      },
-    });
+    await using e2e = await startE2eFixture({ prefix: "fastmta-outbox-" });
+    const { sink } = e2e;
     const config = (enabled: boolean): ServerConfig => ({
-      ...makeServerConfig({
-        dataDir: `${dir.path}/data`,
-        smtpPort: freePort(),
-        adminPort: freePort(),
-        dnsPort: dns.port,
-        remotePort: sink.port,
-      }),
+      ...e2e.nodeConfig(),
       database: { driver: kind, connection: db.connection, pool_size: 4 },
       outbox: { enabled, poll_interval: "100ms" },
     });
@@ -217,7 +195,7 @@ for (const kind of testDatabaseKinds()) {
     try {
       let raw = 0, composed = 0, stale = 0;
       // Off (the default): serve creates the table, and nothing reads it.
-      await withNode(config(false), async (server) => {
+      await withNode(e2e, config(false), async (server) => {
         raw = await insertRow(store, {
           from: "shop@origin.test",
           to: [`alice@${DOMAIN}`],
@@ -245,7 +223,7 @@ for (const kind of testDatabaseKinds()) {
         assert(!/ outbox: /.test(server.logs()), "the outbox was polled while off");
       });
 
-      await withNode(config(true), async () => {
+      await withNode(e2e, config(true), async () => {
         // Inserted while the node runs: the poller keeps polling.
         const bad = await insertRow(store, { from: "shop@origin.test", to: [], text: "x" });
         const rows = await waitUntil(async () => {

@@ -4,10 +4,8 @@
  */
 import { chromium } from "playwright-core";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
-import { freePort, tempDir } from "./helpers/net.ts";
-import { makeServerConfig, sendWithSwaks, startServer } from "./helpers/server_process.ts";
-import { startSmtpSink } from "./helpers/smtp_sink.ts";
-import { startDnsServer } from "./helpers/dns_server.ts";
+import { E2E_DOMAIN, startE2eFixture } from "./helpers/e2e_fixture.ts";
+import { sendWithSwaks } from "./helpers/server_process.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
 const CHROMIUM_FLAGS = [
@@ -24,23 +22,9 @@ Deno.test({
   name: "console: login, live queue island, message page, CSRF, logout",
   ignore: !(await Deno.stat("/usr/bin/chromium").then(() => true, () => false)),
   async fn() {
-    await using dir = tempDir("fastmta-console-");
-    const sink = await startSmtpSink({ hostname: "127.0.0.1" });
-    const dns = await startDnsServer({
-      zones: {
-        "dest.test": { MX: [{ preference: 10, exchange: "mx.dest.test" }] },
-        "mx.dest.test": { A: ["127.0.0.1"] },
-      },
-    });
-    const config = makeServerConfig({
-      dataDir: `${dir.path}/data`,
-      smtpPort: freePort(),
-      adminPort: freePort(),
-      dnsPort: dns.port,
-      remotePort: sink.port,
-      outboundIps: [],
-    });
-    const server = await startServer({ config });
+    await using e2e = await startE2eFixture({ prefix: "fastmta-console-" });
+    const { sink } = e2e;
+    const server = await e2e.start(e2e.nodeConfig({ outboundIps: [] }));
     const browser = await chromium.launch({
       executablePath: "/usr/bin/chromium",
       args: CHROMIUM_FLAGS,
@@ -69,14 +53,14 @@ Deno.test({
       const sent = await sendWithSwaks({
         server: server.smtpAddress,
         from: "a@origin.test",
-        to: ["b@dest.test"],
+        to: [`b@${E2E_DOMAIN}`],
         data: "Subject: console\r\n\r\nhello\r\n",
       });
       assert(sent.queueId, sent.stdout);
       await sink.waitForMessages(1);
       await page.locator("[data-count=delivered]", { hasText: /^1$/ }).waitFor({ timeout: 20_000 });
       await page.screenshot({
-        path: Deno.env.get("FASTMTA_SCREENSHOT") ?? `${dir.path}/dashboard.png`,
+        path: Deno.env.get("FASTMTA_SCREENSHOT") ?? `${e2e.dir}/dashboard.png`,
       });
 
       await page.goto(base + "/messages");
@@ -97,8 +81,6 @@ Deno.test({
     } finally {
       await browser.close();
       await server.stop();
-      await sink.close();
-      await dns.close();
     }
   },
 });

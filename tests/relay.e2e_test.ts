@@ -3,27 +3,21 @@
  * loopback, and clients we did not write (swaks, Python smtplib).
  */
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
-import { type DnsRecords, startDnsServer } from "./helpers/dns_server.ts";
-import { freePort, tempDir, uniqueLoopbackIp } from "./helpers/net.ts";
+import type { DnsRecords } from "./helpers/dns_server.ts";
+import { E2E_DOMAIN as DOMAIN, startE2eFixture } from "./helpers/e2e_fixture.ts";
 import {
   adminApi,
-  makeServerConfig,
   sendWithSmtplib,
   sendWithSwaks,
   type ServerConfig,
-  startServer,
+  type ServerProcess,
 } from "./helpers/server_process.ts";
-import { type SinkCommandContext, startSmtpSink } from "./helpers/smtp_sink.ts";
+import type { SinkCommandContext, SmtpSink } from "./helpers/smtp_sink.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
-const DOMAIN = "dest.test";
-
 interface Fixture extends AsyncDisposable {
-  server: Awaited<ReturnType<typeof startServer>>;
-  sink: Awaited<ReturnType<typeof startSmtpSink>>;
-  sinkIp: string;
-  remotePort: number;
-  config: ServerConfig;
+  server: ServerProcess;
+  sink: SmtpSink;
   messageStatus(id: string): Promise<MessageStatusJson | null>;
   restart(): Promise<void>;
 }
@@ -34,52 +28,38 @@ interface MessageStatusJson {
   attempts: { outcome: string; code: number | null; reply: string | null; source_ip: string }[];
 }
 
+/** One node on the shared end-to-end fixture; `restart` starts it again on the same data. */
 async function setup(opts: {
   reply?: (ctx: SinkCommandContext) => string | undefined | Promise<string | undefined>;
   zones?: (sinkIp: string) => Record<string, DnsRecords>;
   config?: (config: ServerConfig) => void;
 } = {}): Promise<Fixture> {
-  const dir = tempDir("fastmta-e2e-");
-  const sinkIp = uniqueLoopbackIp();
-  const remotePort = freePort(sinkIp);
-  const sink = await startSmtpSink({ hostname: sinkIp, port: remotePort, reply: opts.reply });
-  const zones = opts.zones?.(sinkIp) ?? {
-    [DOMAIN]: { MX: [{ preference: 10, exchange: `mx1.${DOMAIN}` }] },
-    [`mx1.${DOMAIN}`]: { A: [sinkIp] },
-  };
-  const dns = await startDnsServer({ zones });
-  const config = makeServerConfig({
-    dataDir: `${dir.path}/data`,
-    smtpPort: freePort(),
-    adminPort: freePort(),
-    dnsPort: dns.port,
-    remotePort,
-  });
-  opts.config?.(config);
-  let server = await startServer({ config });
-  const fixture: Fixture = {
-    get server() {
-      return server;
-    },
-    sink,
-    sinkIp,
-    remotePort,
-    config,
-    async messageStatus(id) {
-      const { status, body } = await adminApi<MessageStatusJson>(server, `/api/v1/messages/${id}`);
-      return status === 404 ? null : body;
-    },
-    async restart() {
-      server = await startServer({ config });
-    },
-    async [Symbol.asyncDispose]() {
-      await server.stop();
-      await sink.close();
-      await dns.close();
-      await dir[Symbol.asyncDispose]();
-    },
-  };
-  return fixture;
+  const e2e = await startE2eFixture({ sinkReply: opts.reply, zones: opts.zones });
+  try {
+    const config = e2e.nodeConfig();
+    opts.config?.(config);
+    let server = await e2e.start(config);
+    return {
+      get server() {
+        return server;
+      },
+      sink: e2e.sink,
+      async messageStatus(id) {
+        const { status, body } = await adminApi<MessageStatusJson>(
+          server,
+          `/api/v1/messages/${id}`,
+        );
+        return status === 404 ? null : body;
+      },
+      async restart() {
+        server = await e2e.start(config);
+      },
+      [Symbol.asyncDispose]: () => e2e[Symbol.asyncDispose](),
+    };
+  } catch (error) {
+    await e2e[Symbol.asyncDispose]();
+    throw error;
+  }
 }
 
 function message(subject: string, extra = ""): string {

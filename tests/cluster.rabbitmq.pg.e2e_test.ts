@@ -10,9 +10,9 @@ import { Buffer } from "node:buffer";
 import amqp from "amqplib";
 import pg from "pg";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
-import { startDnsServer } from "./helpers/dns_server.ts";
+import { E2E_DOMAIN as DOMAIN, startE2eFixture } from "./helpers/e2e_fixture.ts";
 import { freePort, tempDir } from "./helpers/net.ts";
-import { rabbitmqctl, sharedDatabase, testVhost } from "./helpers/rabbitmq.ts";
+import { rabbitmqctl, type TestVhost } from "./helpers/rabbitmq.ts";
 import {
   adminApi,
   makeServerConfig,
@@ -22,18 +22,17 @@ import {
   type ServerProcess,
   startServer,
 } from "./helpers/server_process.ts";
-import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from "./helpers/smtp_sink.ts";
+import type { SmtpSink, SmtpSinkOptions } from "./helpers/smtp_sink.ts";
 import { countSubjects, type SmtpLoadResult, startSmtpLoad } from "./helpers/smtp_load.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
-const DOMAIN = "dest.test";
 const NODES = ["node-a", "node-b"];
 
 interface Cluster extends AsyncDisposable {
   servers: ServerProcess[];
   configs: ServerConfig[];
   sink: SmtpSink;
-  vhost: Awaited<ReturnType<typeof testVhost>>;
+  vhost: TestVhost;
   /** "postgres" (or "sqlite3" where PostgreSQL is unreachable). */
   database: string;
   /** Its `database` config section. */
@@ -49,55 +48,40 @@ async function startCluster(
     sinkReply?: SmtpSinkOptions["reply"];
   } = {},
 ): Promise<Cluster> {
-  const dir = tempDir("fastmta-cluster-");
-  const vhost = await testVhost();
-  const database = await sharedDatabase(dir.path);
-  const sinkIp = "127.0.0.1";
-  const sink = await startSmtpSink({ hostname: sinkIp, port: 0, reply: options.sinkReply });
-  const dns = await startDnsServer({
-    zones: {
-      [DOMAIN]: { MX: [{ preference: 10, exchange: `mx.${DOMAIN}` }] },
-      [`mx.${DOMAIN}`]: { A: [sinkIp] },
-    },
+  const e2e = await startE2eFixture({
+    prefix: "fastmta-cluster-",
+    distributed: true,
+    sinkReply: options.sinkReply,
   });
-  const configs = NODES.slice(0, options.nodes ?? NODES.length).map((id, i) => {
-    const config = makeServerConfig({
-      id,
-      dataDir: `${dir.path}/${id}`,
-      smtpPort: freePort(),
-      adminPort: freePort(),
-      dnsPort: dns.port,
-      remotePort: sink.port,
+  try {
+    const configs = NODES.slice(0, options.nodes ?? NODES.length).map((id, i) => {
       // Each node sends from its own address: the sink sees which node delivered.
-      outboundIps: [{ ip: `127.0.0.${11 + i}`, hostname: `${id}.fastmta.test` }],
+      const config = e2e.nodeConfig({
+        id,
+        outboundIps: [{ ip: `127.0.0.${11 + i}`, hostname: `${id}.fastmta.test` }],
+      });
+      config.name = `test ${id}`;
+      config.cluster = { heartbeat_interval: "300ms", node_timeout: "3s", config_poll: "30s" };
+      options.tweak?.(config, i);
+      return config;
     });
-    config.name = `test ${id}`;
-    config.database = database.config;
-    config.rabbitmq = { ...vhost.config, reconnect_max: "1s" };
-    config.cluster = { heartbeat_interval: "300ms", node_timeout: "3s", config_poll: "30s" };
-    options.tweak?.(config, i);
-    return config;
-  });
-  const servers: ServerProcess[] = [];
-  for (const config of configs) servers.push(await startServer({ config }));
-  return {
-    servers,
-    configs,
-    sink,
-    vhost,
-    database: database.kind,
-    databaseConfig: database.config,
-    dump() {
-      for (const s of servers) console.error(`--- server pid ${s.pid} ---\n${s.logs()}`);
-    },
-    async [Symbol.asyncDispose]() {
-      await Promise.all(servers.map((s) => s.stop()));
-      await sink.close();
-      await dns.close();
-      await database[Symbol.asyncDispose]();
-      await dir[Symbol.asyncDispose]();
-    },
-  };
+    const servers: ServerProcess[] = [];
+    for (const config of configs) servers.push(await e2e.start(config));
+    return {
+      servers,
+      configs,
+      sink: e2e.sink,
+      vhost: e2e.vhost!,
+      database: e2e.database!.kind,
+      databaseConfig: e2e.database!.config,
+      dump: e2e.dump,
+      [Symbol.asyncDispose]: () => e2e[Symbol.asyncDispose](),
+    };
+  } catch (error) {
+    e2e.dump();
+    await e2e[Symbol.asyncDispose]();
+    throw error;
+  }
 }
 
 /** Waits until every accepted subject reached the sink; returns per-subject counts. */

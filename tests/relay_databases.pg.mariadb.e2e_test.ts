@@ -1,6 +1,6 @@
 /**
  * End to end on the server databases: the same real server process, DNS server and SMTP sink
- * as relay_e2e_test.ts (which runs on the embedded SQLite), with `database` pointing at a fresh
+ * as relay.e2e_test.ts (which runs on the embedded SQLite), with `database` pointing at a fresh
  * PostgreSQL or MariaDB database. The SMTP worker, the delivery worker and the main thread each
  * open their own pool on it.
  */
@@ -12,19 +12,10 @@ import {
   type TestDatabaseKind,
   testDatabaseKinds,
 } from "./helpers/databases.ts";
-import { startDnsServer } from "./helpers/dns_server.ts";
-import { freePort, tempDir, uniqueLoopbackIp } from "./helpers/net.ts";
-import {
-  adminApi,
-  makeServerConfig,
-  sendWithSwaks,
-  type ServerProcess,
-  startServer,
-} from "./helpers/server_process.ts";
-import { type SinkCommandContext, startSmtpSink } from "./helpers/smtp_sink.ts";
+import { E2E_DOMAIN as DOMAIN, startE2eFixture } from "./helpers/e2e_fixture.ts";
+import { adminApi, sendWithSwaks, type ServerProcess } from "./helpers/server_process.ts";
+import type { SinkCommandContext, SmtpSink } from "./helpers/smtp_sink.ts";
 import { waitUntil } from "./helpers/wait.ts";
-
-const DOMAIN = "dest.test";
 
 interface MessageStatusJson {
   recipients: { state: string }[];
@@ -34,7 +25,7 @@ interface MessageStatusJson {
 interface Fixture extends AsyncDisposable {
   server: ServerProcess;
   db: TestDatabase;
-  sink: Awaited<ReturnType<typeof startSmtpSink>>;
+  sink: SmtpSink;
   restart(): Promise<void>;
   status(id: string): Promise<MessageStatusJson | null>;
 }
@@ -44,46 +35,41 @@ async function setup(
   reply?: (ctx: SinkCommandContext) => string | undefined | Promise<string | undefined>,
 ): Promise<Fixture> {
   const db = await createTestDatabase(kind);
-  const dir = tempDir("fastmta-e2e-db-");
-  const sinkIp = uniqueLoopbackIp();
-  const remotePort = freePort(sinkIp);
-  const sink = await startSmtpSink({ hostname: sinkIp, port: remotePort, reply });
-  const dns = await startDnsServer({
-    zones: {
-      [DOMAIN]: { MX: [{ preference: 10, exchange: `mx1.${DOMAIN}` }] },
-      [`mx1.${DOMAIN}`]: { A: [sinkIp] },
-    },
-  });
-  const config = makeServerConfig({
-    dataDir: `${dir.path}/data`,
-    smtpPort: freePort(),
-    adminPort: freePort(),
-    dnsPort: dns.port,
-    remotePort,
-  });
-  config.database = { driver: kind, connection: db.connection, pool_size: 4 };
-  let server = await startServer({ config });
-  return {
-    get server() {
-      return server;
-    },
-    db,
-    sink,
-    async restart() {
-      server = await startServer({ config });
-    },
-    async status(id) {
-      const { status, body } = await adminApi<MessageStatusJson>(server, `/api/v1/messages/${id}`);
-      return status === 404 ? null : body;
-    },
-    async [Symbol.asyncDispose]() {
-      await server.stop();
-      await sink.close();
-      await dns.close();
-      await dir[Symbol.asyncDispose]();
+  const e2e = await startE2eFixture({ prefix: "fastmta-e2e-db-", sinkReply: reply })
+    .catch(async (error) => {
       await db.drop();
-    },
-  };
+      throw error;
+    });
+  try {
+    const config = e2e.nodeConfig();
+    config.database = { driver: kind, connection: db.connection, pool_size: 4 };
+    let server = await e2e.start(config);
+    return {
+      get server() {
+        return server;
+      },
+      db,
+      sink: e2e.sink,
+      async restart() {
+        server = await e2e.start(config);
+      },
+      async status(id) {
+        const { status, body } = await adminApi<MessageStatusJson>(
+          server,
+          `/api/v1/messages/${id}`,
+        );
+        return status === 404 ? null : body;
+      },
+      async [Symbol.asyncDispose]() {
+        await e2e[Symbol.asyncDispose]();
+        await db.drop();
+      },
+    };
+  } catch (error) {
+    await e2e[Symbol.asyncDispose]();
+    await db.drop();
+    throw error;
+  }
 }
 
 function message(subject: string): string {

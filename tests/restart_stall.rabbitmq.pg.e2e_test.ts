@@ -7,20 +7,11 @@
  * report. Duplicates are allowed (at-least-once) and reported.
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
-import { startDnsServer } from "./helpers/dns_server.ts";
-import { freePort, tempDir } from "./helpers/net.ts";
-import { sharedDatabase, testVhost } from "./helpers/rabbitmq.ts";
-import {
-  makeServerConfig,
-  type ServerConfig,
-  type ServerProcess,
-  startServer,
-} from "./helpers/server_process.ts";
-import { startSmtpSink } from "./helpers/smtp_sink.ts";
+import { E2E_DOMAIN as DOMAIN, startE2eFixture } from "./helpers/e2e_fixture.ts";
+import type { ServerConfig, ServerProcess } from "./helpers/server_process.ts";
 import { countSubjects, startSmtpLoad } from "./helpers/smtp_load.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
-const DOMAIN = "dest.test";
 const KILLS = 3;
 const MESSAGES = 1_500;
 /** `queue.lease_time` of both nodes: the hold bound is this plus one sweep (a quarter). */
@@ -28,52 +19,34 @@ const LEASE_TIME_MS = 20_000;
 const HOLD_BOUND_MS = LEASE_TIME_MS + LEASE_TIME_MS / 4;
 
 Deno.test("node A killed and restarted under load: every accepted message delivered within the bound", async () => {
-  await using dir = tempDir("fastmta-restart-");
-  const vhost = await testVhost();
-  await using database = await sharedDatabase(dir.path);
-  if (database.kind !== "postgres") {
+  await using e2e = await startE2eFixture({
+    prefix: "fastmta-restart-",
+    distributed: true,
+    // A sink that takes a moment per message keeps a backlog in the broker, so a restarted node
+    // is handed units the moment it connects (the situation of the original stall).
+    sinkReply: ({ command }) =>
+      command === "DATA_END" ? new Promise((r) => setTimeout(() => r(undefined), 20)) : undefined,
+  });
+  if (e2e.database!.kind !== "postgres") {
     console.log("skipped: needs PostgreSQL (unreachable)");
     return;
   }
-  // A sink that takes a moment per message keeps a backlog in the broker, so a restarted node
-  // is handed units the moment it connects (the situation of the original stall).
-  await using sink = await startSmtpSink({
-    hostname: "127.0.0.1",
-    port: 0,
-    reply: ({ command }) =>
-      command === "DATA_END" ? new Promise((r) => setTimeout(() => r(undefined), 20)) : undefined,
-  });
-  await using dns = await startDnsServer({
-    zones: {
-      [DOMAIN]: { MX: [{ preference: 10, exchange: `mx.${DOMAIN}` }] },
-      [`mx.${DOMAIN}`]: { A: ["127.0.0.1"] },
-    },
-  });
+  const { sink } = e2e;
   const configs: ServerConfig[] = ["node-a", "node-b"].map((id, i) => {
-    const config = makeServerConfig({
+    const config = e2e.nodeConfig({
       id,
-      dataDir: `${dir.path}/${id}`,
-      smtpPort: freePort(),
-      adminPort: freePort(),
-      dnsPort: dns.port,
-      remotePort: sink.port,
       outboundIps: [{ ip: `127.0.0.${11 + i}`, hostname: `${id}.fastmta.test` }],
     });
-    config.database = database.config;
-    config.rabbitmq = { ...vhost.config, reconnect_max: "1s", prefetch: 40 };
+    config.rabbitmq = { ...config.rabbitmq as object, prefetch: 40 };
     config.cluster = { heartbeat_interval: "300ms", node_timeout: "3s", config_poll: "30s" };
     config.queue = { lease_time: `${LEASE_TIME_MS}ms`, batch_size: 20 };
     (config.delivery as Record<string, unknown>).concurrency = 8;
     return config;
   });
-  const incarnations: ServerProcess[] = [];
-  const start = async (index: number) => {
-    const server = await startServer({ config: configs[index] });
-    incarnations.push(server);
-    return server;
-  };
-  const servers = [await start(0), await start(1)];
-  const logs = () => incarnations.map((s) => `--- pid ${s.pid} ---\n${s.logs()}`).join("\n");
+  // Every incarnation is in e2e.servers (and its output in e2e.logs()). A restart is done once
+  // SMTP is up, not the admin API too: the kills must all fall within the load.
+  const start = (index: number) => e2e.start(configs[index], { waitForAdmin: false });
+  const servers: ServerProcess[] = [await start(0), await start(1)];
   try {
     let kills = 0;
     let restarting: Promise<void> | null = null;
@@ -121,12 +94,12 @@ Deno.test("node A killed and restarted under load: every accepted message delive
         `${Date.now() - lastAccept} ms after the last accept, ${duplicates} duplicates`,
     );
     // Both nodes are still the running ones: nothing was flushed by stopping a node.
-    assert(servers.every((s) => incarnations.includes(s)), "both nodes running");
-    const text = logs();
+    assert(servers.every((s) => e2e.servers.includes(s)), "both nodes running");
+    const text = e2e.logs();
     assert(!/Cannot read properties of undefined/.test(text), "no dispatch crash in any log");
     assert(!/watchdog:/.test(text), "no unit reported held past the bound");
   } catch (error) {
-    console.error(logs());
+    e2e.dump();
     throw error;
   } finally {
     await Promise.all(servers.map((s) => s.stop()));

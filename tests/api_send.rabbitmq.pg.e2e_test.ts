@@ -4,20 +4,16 @@
  * removed with the CLI, a real server process, and the messages arriving at an SMTP sink.
  */
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
-import { startDnsServer } from "./helpers/dns_server.ts";
-import { freePort, tempDir, uniqueLoopbackIp, waitForPort } from "./helpers/net.ts";
-import { sharedDatabase, testVhost } from "./helpers/rabbitmq.ts";
+import { E2E_DOMAIN as DOMAIN, startE2eFixture } from "./helpers/e2e_fixture.ts";
+import { tempDir } from "./helpers/net.ts";
 import {
   adminApi,
   type CliResult,
-  makeServerConfig,
   runCli,
   type ServerConfig,
   type ServerProcess,
-  splitHostPort,
-  startServer,
 } from "./helpers/server_process.ts";
-import { type SmtpSink, startSmtpSink } from "./helpers/smtp_sink.ts";
+import type { SmtpSink } from "./helpers/smtp_sink.ts";
 import { parseConfig } from "../core/config/mod.ts";
 import { openStore, type SqlStore, StoreUnavailableError } from "../core/store/mod.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
@@ -26,7 +22,6 @@ import type { NewMessage } from "../core/contracts/mod.ts";
 import { adminApp } from "../routes/mod.ts";
 
 const ADMIN_TOKEN = "route-test-token-0123456789";
-const DOMAIN = "dest.test";
 
 /** An app on a migrated temp store with one API key; `accepted` collects what was submitted. */
 async function routeSetup(dir: string, accept: "ok" | "refuse" = "ok") {
@@ -220,55 +215,29 @@ interface ApiNode extends AsyncDisposable {
 
 /** With `distributed`: RabbitMQ (a vhost of its own) and the shared PostgreSQL database. */
 async function apiNode(options: { distributed?: boolean } = {}): Promise<ApiNode> {
-  const dir = tempDir("fastmta-api-");
-  const sinkIp = uniqueLoopbackIp();
-  const remotePort = freePort(sinkIp);
-  const sink = await startSmtpSink({ hostname: sinkIp, port: remotePort });
-  const dns = await startDnsServer({
-    zones: {
-      [DOMAIN]: { MX: [{ preference: 10, exchange: `mx1.${DOMAIN}` }] },
-      [`mx1.${DOMAIN}`]: { A: [sinkIp] },
-    },
-  });
-  const config = makeServerConfig({
-    dataDir: `${dir.path}/data`,
-    smtpPort: freePort(),
-    adminPort: freePort(),
-    dnsPort: dns.port,
-    remotePort,
-  });
-  config.smtp.max_message_size = 100_000;
-  // The scheduler's idle poll is longer than the tests wait for the sink: mail arrives in time
-  // only if the API's commit wakes the scheduler (RabbitMQ pushes units by itself).
-  config.queue = { poll_interval: "60s" };
-  const database = options.distributed ? await sharedDatabase(dir.path) : null;
-  if (database) {
-    config.database = database.config;
-    config.rabbitmq = { ...(await testVhost()).config, reconnect_max: "1s" };
+  const e2e = await startE2eFixture({ prefix: "fastmta-api-", distributed: options.distributed });
+  try {
+    const config = e2e.nodeConfig();
+    config.smtp.max_message_size = 100_000;
+    // The scheduler's idle poll is longer than the tests wait for the sink: mail arrives in time
+    // only if the API's commit wakes the scheduler (RabbitMQ pushes units by itself).
+    config.queue = { poll_interval: "60s" };
+    const configPath = await e2e.writeConfig(config);
+    // Keys are added before the server first starts; only serve and migrate create the schema.
+    const migrated = await runCli(["migrate", "--config", configPath]);
+    assertEquals(migrated.code, 0, migrated.stderr);
+    return {
+      sink: e2e.sink,
+      config,
+      cli: (args, stdin) => runCli([...args, "--config", configPath], { stdin }),
+      // The fixture waits for the admin HTTP listener (the API) too.
+      start: () => e2e.start(config),
+      [Symbol.asyncDispose]: () => e2e[Symbol.asyncDispose](),
+    };
+  } catch (error) {
+    await e2e[Symbol.asyncDispose]();
+    throw error;
   }
-  const configPath = `${dir.path}/config.json`;
-  await Deno.writeTextFile(configPath, JSON.stringify(config));
-  // Keys are added before the server first starts; only serve and migrate create the schema.
-  const migrated = await runCli(["migrate", "--config", configPath]);
-  assertEquals(migrated.code, 0, migrated.stderr);
-  return {
-    sink,
-    config,
-    cli: (args, stdin) => runCli([...args, "--config", configPath], { stdin }),
-    async start() {
-      const server = await startServer({ config });
-      // startServer waits for SMTP; the admin listener opens a little later.
-      const { host, port } = splitHostPort(config.admin!.listen!);
-      await waitForPort(host, port, 20_000);
-      return server;
-    },
-    async [Symbol.asyncDispose]() {
-      await sink.close();
-      await dns.close();
-      await database?.[Symbol.asyncDispose]();
-      await dir[Symbol.asyncDispose]();
-    },
-  };
 }
 
 Deno.test("send API end to end: CLI keys, raw and composed messages reach the sink", async () => {
