@@ -87,7 +87,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   "workers": coreFolders(),
   "cli": [...coreFolders(), "workers", "routes", "migrations"],
   "main": ["cli", "core/config", "core"],
-  "scripts": ["cli", "core/config"],
+  "scripts": ["cli", "core/config", "tests"],
 };
 
 /** Every folder under core/ (and core's own files): what the entry layers may use. */
