@@ -270,7 +270,9 @@ class NodeParts {
     if (initialPassword) {
       log(
         "admin",
-        `created console user "admin" with password "${initialPassword}" (shown once; change it with "fastmta admin passwd admin")`,
+        `created console user "admin" with password "${initialPassword}" (shown once; change it with "fastmta admin passwd admin${
+          this.config.source ? ` --config ${this.config.source}` : ""
+        }")`,
       );
     }
     this.#auth = auth;

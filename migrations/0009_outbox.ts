@@ -1,5 +1,5 @@
 /**
- * 0009: the database outbox (core/inbound/outbox.ts, README "Outbox table").
+ * 0009: the database outbox (core/inbound/outbox.ts, docs/inbound.md "Outbox table").
  * - outbox: applications INSERT one row per message (`payload`: one inject v1 JSON document) in
  *   their own transaction; fastmta claims `new` rows, accepts them through core/accept and marks
  *   them `accepted` (with `message_id`) or `failed` (with `error`). Every column but `payload` has

@@ -25,3 +25,12 @@ export function parseDuration(value: string | number): number {
   }
   return Math.round(Number(match[1]) * UNITS[match[2] ?? "s"]);
 }
+
+/** Writes milliseconds in the largest unit that divides them: 90000 → "90s", 300000 → "5m". */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return "0";
+  for (const unit of ["d", "h", "m", "s"]) {
+    if (ms % UNITS[unit] === 0) return `${ms / UNITS[unit]}${unit}`;
+  }
+  return `${ms}ms`;
+}

@@ -42,7 +42,10 @@ export const intakeSection = z.object({
       "(RFC 5322 §2.1.1 makes 998 the hard limit)",
     live: true,
   }),
-}).strict().prefault({});
+}).strict().prefault({}).meta({
+  description:
+    "Limits every inbound channel holds a message to at the door (docs/intake_limits.md).",
+});
 
 /** The resolved `intake` section. */
 export type IntakeConfig = z.output<typeof intakeSection>;

@@ -88,7 +88,7 @@ export interface Config {
 import { ConfigError } from "./error.ts";
 export { ConfigError };
 
-/** Environment variables that override single values (documented in the README). */
+/** Environment variables that override single values (listed in docs/configuration.md). */
 export const ENV_OVERRIDES: Record<string, string> = {
   FASTMTA_NODE_ID: "id",
   FASTMTA_NODE_NAME: "name",

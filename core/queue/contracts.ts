@@ -196,7 +196,7 @@ export function brokerNames(prefix: string, levels: number, tiersMs: number[]): 
 export const INJECT_FORMAT_VERSION = 1;
 
 /**
- * What applications publish to the inject queue (JSON, see the README). Either `raw` (the
+ * What applications publish to the inject queue (JSON, see docs/inbound.md). Either `raw` (the
  * RFC 5322 message, text) or `raw_base64`, or structured fields (`subject`, `text`, `html`,
  * `headers`) from which a message is composed.
  */
