@@ -1,53 +1,97 @@
-/** `queue`: prints recipient counts by state (or one message's status with `--message ID`). */
-import { loadConfig } from "../core/config/mod.ts";
+/**
+ * `queue`: prints recipient counts by state (or one message's status with `--message ID`), and
+ * `queue release ID` / `queue cancel ID` act on a message (docs/quarantine.md).
+ */
+import { type Config, loadConfig } from "../core/config/mod.ts";
+import type { SqlStore } from "../core/store/mod.ts";
+import { cancelMessage, messageDetail, releaseMessage } from "../core/queue/quarantine.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
+import { UsageError } from "./_usage.ts";
 
 /** The `queue` command. */
 export const queueCommand = defineCommand({
   name: "queue",
-  summary: "Show the queue",
+  summary: "Show the queue; release or cancel a message",
+  args: "[release|cancel] [ID]",
   description:
-    "Prints recipient counts by state (queued, deferred, delivered, failed) and units in flight.",
+    "Prints recipient counts by state (queued, deferred, delivered, failed), units in flight and\n" +
+    "quarantined units. `queue release ID` makes a message's quarantined units due again (failure\n" +
+    "count reset); `queue cancel ID` stops delivering it: open recipients fail, no DSN is sent\n" +
+    "(docs/quarantine.md).",
   options: {
     json: { type: "boolean", description: "Print counts as JSON" },
     message: {
       type: "string",
       value: "ID",
-      description: "Print one message's recipients and delivery attempts",
+      description:
+        "Print one message's recipients, units (failures, quarantine reason) and attempts",
     },
   },
   database: "current",
-  run: ({ configPath, values }) => queue(configPath, values),
+  run: ({ configPath, values, args }) => queue(configPath, { ...values, args }),
 });
 
-/** Prints queue counts, or a message's recipients and attempts. */
+/** Prints queue counts or a message's status, or releases / cancels a message. */
 export async function queue(
   configPath: string | null,
-  options: { json: boolean; message?: string },
+  options: { json: boolean; message?: string; args?: string[] },
 ): Promise<number> {
+  const [action, id] = options.args ?? [];
+  if (action !== undefined && (!["release", "cancel"].includes(action) || !id)) {
+    throw new UsageError(
+      `Cannot run "queue ${options.args!.join(" ")}": expected "release ID" or "cancel ID"`,
+      queueCommand,
+    );
+  }
   const config = await loadConfig(configPath);
   const store = await openCurrentStore(config, "admin");
   try {
-    if (options.message) {
-      const status = await store.messageStatus(options.message);
-      if (!status) {
-        console.error(`Message "${options.message}" not found`);
-        return 1;
-      }
-      console.log(JSON.stringify(status, null, 2));
+    if (action === "release") return await release(config, store, id);
+    if (action === "cancel") {
+      const result = await cancelMessage(store, id, console.error);
+      if (!result) return notFound(id);
+      console.log(JSON.stringify(result));
       return 0;
     }
-    const counts = await store.counts(Date.now());
+    if (options.message) {
+      const detail = await messageDetail(store, options.message);
+      if (!detail) return notFound(options.message);
+      console.log(JSON.stringify(detail, null, 2));
+      return 0;
+    }
+    const counts = {
+      ...await store.counts(Date.now()),
+      quarantined_units: await store.quarantine.quarantinedCount(),
+    };
     if (options.json) {
       console.log(JSON.stringify(counts));
     } else {
       for (const [state, n] of Object.entries(counts)) {
-        console.log(`${state.padEnd(16)} ${String(n).padStart(10)}`);
+        console.log(`${state.padEnd(17)} ${String(n).padStart(10)}`);
       }
     }
     return 0;
   } finally {
     await store.close();
+  }
+}
+
+function notFound(id: string): number {
+  console.error(`Message "${id}" not found`);
+  return 1;
+}
+
+/** Releasing needs the queue: with RabbitMQ a fresh copy of each unit is published. */
+async function release(config: Config, store: SqlStore, id: string): Promise<number> {
+  const { openQueue } = await import("../core/queue/mod.ts");
+  const q = await openQueue(config, store, { role: "accept", log: console.error });
+  try {
+    const result = await releaseMessage(q, store, id, console.error);
+    if (!result) return notFound(id);
+    console.log(JSON.stringify(result));
+    return 0;
+  } finally {
+    await q.close();
   }
 }

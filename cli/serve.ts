@@ -13,7 +13,9 @@ import { startHeapBudget } from "../core/heap_budget.ts";
 import { log } from "../core/log.ts";
 import { openQueue, type Queue } from "../core/queue/mod.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
-import { SiteDispatcher } from "../core/schedule/dispatch.ts";
+import { postIsolated, SiteDispatcher } from "../core/schedule/dispatch.ts";
+import { dispatchFailureHandler } from "../core/schedule/unit_failures.ts";
+import { faultsBanner } from "../core/fault_points.ts";
 import { RulesWatcher } from "../core/schedule/rules.ts";
 // Not core/delivery/mod.ts: the main thread only routes units to sites; the engine (SMTP client,
 // pools, MTA-STS, DKIM hooks) lives in the delivery workers and costs ~7 MB of heap per isolate.
@@ -52,6 +54,8 @@ export async function serve(configPath: string | null): Promise<void> {
   // SIGHUP: re-read the stored shaping rules now.
   Deno.addSignalListener("SIGHUP", () => reloadRules());
   startHeapBudget();
+  const faults = faultsBanner(); // TEST ONLY: says loudly that test faults are on
+  if (faults) log("serve", faults);
   const seed = await loadConfig(configPath);
   buildPools(seed); // Validates pool references (ConfigError → exit code 2).
   await Deno.mkdir(seed.dataDir, { recursive: true });
@@ -200,8 +204,19 @@ class NodeParts {
         this.scheduler.handOver(units, `delivery-${index}`, (mine) => {
           const worker = this.deliveryWorkers[index];
           if (!worker) throw new Error(`there is no delivery worker ${index}`);
-          worker.post({ type: "units", units: mine, destinations });
+          // One unit that cannot be posted fails alone (docs/quarantine.md).
+          postIsolated(
+            mine,
+            destinations,
+            (batch, wanted) => worker.post({ type: "units", units: batch, destinations: wanted }),
+            failed,
+          );
         }),
+    );
+    const failed = dispatchFailureHandler(
+      this.queue,
+      (tokens, unitIds) => this.scheduler.settled(tokens, unitIds),
+      (line) => log("schedule", line),
     );
     // Takes nothing before its service starts, after the delivery workers.
     this.scheduler = new Scheduler(
@@ -353,6 +368,7 @@ class NodeParts {
           startedAt: this.startedAt,
           cluster: this.cluster,
           accept: this.apiAccept,
+          queue: this.queue,
         };
         let adminFetch: Promise<Deno.ServeHandler> | null = null;
         http = Deno.serve({

@@ -13,6 +13,7 @@ import { migration0006 } from "./0006_admin.ts";
 import { migration0007 } from "./0007_unconfirmed.ts";
 import { migration0008 } from "./0008_api_keys.ts";
 import { migration0009 } from "./0009_outbox.ts";
+import { migration0010 } from "./0010_quarantine.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0007_unconfirmed": migration0007,
   "0008_api_keys": migration0008,
   "0009_outbox": migration0009,
+  "0010_quarantine": migration0010,
 };
 
 /** Kysely migrations bound to one dialect. */

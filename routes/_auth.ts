@@ -14,6 +14,7 @@ import type { AdminAuth, AdminSession } from "../core/auth/admin.ts";
 import type { ClusterView } from "../core/cluster/mod.ts";
 import type { Config } from "../core/config/mod.ts";
 import type { NewMessage } from "../core/queue/contracts.ts";
+import type { Queue } from "../core/queue/mod.ts";
 import type { Store } from "../core/store/mod.ts";
 
 /** What the routes need from the running node. */
@@ -29,6 +30,8 @@ export interface AdminContext {
    * (absent where sending is not served: the API answers 503).
    */
   accept?: { submit(message: NewMessage): Promise<string> };
+  /** This node's queue, for releasing quarantined units (absent: the API answers 503). */
+  queue?: Pick<Queue, "resume">;
 }
 
 /** Hono environment of the admin app. */

@@ -1,9 +1,11 @@
 /** Message list and one message's recipients and attempts. */
 import type { VNode } from "preact";
-import type { MessageStatus, MessageSummary } from "../core/store/mod.ts";
+import type { MessageSummary } from "../core/store/mod.ts";
 import { formatTime, Layout } from "./_render.tsx";
 import { AttemptsTable } from "./index.tsx";
 import type { PageContext } from "./_context.ts";
+import type { MessageDetail } from "../core/queue/quarantine.ts";
+import { UnitsPanel } from "./_units.tsx";
 
 /** Newest messages first, paged with `?before=ID`. */
 export function MessagesPage(
@@ -58,7 +60,7 @@ export function MessagesPage(
 }
 
 /** One message. */
-export function MessagePage(props: PageContext & { message: MessageStatus }): VNode {
+export function MessagePage(props: PageContext & { message: MessageDetail }): VNode {
   const m = props.message;
   return (
     <Layout title={`Message ${m.id}`} user={props.user} csrfToken={props.csrfToken}>
@@ -67,6 +69,7 @@ export function MessagePage(props: PageContext & { message: MessageStatus }): VN
         From {m.sender || "<>"} · {m.size} bytes · received {formatTime(m.createdAt)} via{" "}
         {m.channel}
       </p>
+      <UnitsPanel message={m} csrfToken={props.csrfToken} />
       <h2 class="text-xl font-bold mb-2">Recipients</h2>
       <table class="w-full bg-white shadow rounded text-sm mb-6">
         <thead class="text-left text-gray-500">

@@ -24,6 +24,8 @@ import { DashboardPage } from "./index.tsx";
 import { MessagePage, MessagesPage } from "./messages.tsx";
 import { AttemptsPage } from "./attempts.tsx";
 import { islandsBundle } from "./_static.ts";
+import { cancelMessage, messageDetail, releaseMessage } from "../core/queue/quarantine.ts";
+import { log } from "../core/log.ts";
 
 export type { AdminContext } from "./_auth.ts";
 
@@ -131,9 +133,21 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   });
   pages.get("/messages/:id", async (c) => {
     const s = c.var.session!;
-    const message = await ctx.store.messageStatus(c.req.param("id"));
+    const message = await messageDetail(ctx.store, c.req.param("id"));
     if (!message) return c.notFound();
     return c.html(renderPage(MessagePage({ user: s.username, csrfToken: s.csrfToken, message })));
+  });
+  // Release / cancel from the message page (docs/quarantine.md); CSRF checked above.
+  pages.post("/messages/:id/release", async (c) => {
+    const id = c.req.param("id");
+    if (!ctx.queue) return c.text("Releasing is not served here", 503);
+    const result = await releaseMessage(ctx.queue, ctx.store, id, (l) => log("console", l));
+    return result ? c.redirect(`/messages/${id}`) : c.notFound();
+  });
+  pages.post("/messages/:id/cancel", async (c) => {
+    const id = c.req.param("id");
+    const result = await cancelMessage(ctx.store, id, (l) => log("console", l));
+    return result ? c.redirect(`/messages/${id}`) : c.notFound();
   });
   pages.get("/attempts", async (c) => {
     const s = c.var.session!;

@@ -85,6 +85,8 @@ function fakeQueue(due: LeasedUnit[]) {
     lease: (limit) => Promise.resolve(due.splice(0, limit)),
     settle: () => Promise.resolve(0),
     release: () => {},
+    fail: () => Promise.resolve([]),
+    resume: () => Promise.resolve(0),
     startTaking: () => {
       calls.taking++;
       return Promise.resolve();

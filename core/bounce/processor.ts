@@ -7,6 +7,10 @@
  * Claims are atomic per recipient row, so several workers (or nodes) never build the same
  * report; a claim left by a crashed worker is returned to pending when that worker restarts.
  * A crash between submitting a DSN and marking it sent repeats the DSN (at-least-once).
+ * A report that throws for its own reasons is that message's failure only: its recipients are
+ * counted (`recipients.dsn_failures`), retried at once and quarantined at
+ * `queue.quarantine_after` (docs/quarantine.md); the other reports of the batch go on. The
+ * database or broker being away stops the pass and counts nothing.
  *
  * Talks to: the store, the acceptor. Reads config: bounce.*, smtp.hostname.
  */
@@ -23,6 +27,8 @@ import {
   wantsFailureNotice,
 } from "./dsn.ts";
 import { suppressionsFrom } from "./suppression.ts";
+import { failureReason, isInfrastructureError } from "../queue/failures.ts";
+import { faultPoint } from "../fault_points.ts";
 
 /** What a report plan decided for one message. */
 export interface DsnPlan {
@@ -169,21 +175,50 @@ export class BounceProcessor {
       });
       if (claimed.length === 0) return;
       let submitted = 0;
+      const again = new Set<string>();
       for (const work of claimed) {
         try {
+          faultPoint("dsn", work.messageId); // TEST ONLY (core/fault_points.ts)
           if (await this.#report(work)) submitted++;
         } catch (error) {
-          // Leave it pending for the next pass rather than lose it.
-          await this.#o.store.releaseDsnClaims(token);
-          throw new Error(
-            `cannot send the DSN for ${work.messageId}: ${(error as Error).message}`,
-          );
+          if (isInfrastructureError(error)) {
+            // Leave them pending for the next pass rather than lose them.
+            await this.#o.store.releaseDsnClaims(token);
+            throw new Error(
+              `cannot send the DSN for ${work.messageId}: ${(error as Error).message}`,
+            );
+          }
+          if (!(await this.#failed(work, token, error))) again.add(work.messageId);
         }
       }
       if (submitted > 0) this.#o.onSubmitted?.(submitted);
+      // Bounded: each round counts a failure, and the limit quarantines.
+      if (again.size > 0) await this.#sendDue([...again]);
       const count = claimed.reduce((n, w) => n + w.recipients.length, 0);
       if (count < CLAIM_BATCH) return;
     }
+  }
+
+  /** Counts a report's own failure on its recipients; true when that quarantined them. */
+  async #failed(work: DsnWork, token: string, error: unknown): Promise<boolean> {
+    const { store, config, log } = this.#o;
+    const reason = failureReason("dsn", error);
+    const ids = work.recipients.map((r) => r.id);
+    const quarantined = await store.quarantine.recordDsnFailures(
+      ids,
+      token,
+      config.queue.quarantine_after,
+    );
+    if (quarantined > 0) {
+      // [event hook] issue 16: emit a "dsn.quarantined" event here (message, reason).
+      log(
+        `quarantine: the DSN for ${work.messageId} quarantined (${quarantined} recipients): ` +
+          `${reason} (release: fastmta queue release ${work.messageId})`,
+      );
+      return true;
+    }
+    log(`bounce: ${work.messageId}: handling failure: ${reason}; trying again`);
+    return false;
   }
 
   /** Builds and submits one report; true when a DSN was submitted. */

@@ -242,6 +242,12 @@ export const configSchema = z.object({
       description: "Longest wait between scheduling passes (commits wake it sooner).",
       live: true,
     }),
+    quarantine_after: z.number().int().min(1).max(1_000).default(3).meta({
+      description: "Handling failures of one unit (an exception while dispatching, delivering, " +
+        "settling or consuming it; not remote replies) after which it is quarantined: held " +
+        "with its reason until an operator releases or cancels it (docs/quarantine.md).",
+      live: false,
+    }),
   }).strict().prefault({}).meta({ description: "The scheduler's leasing." }),
   outbox: z.object({
     enabled: z.boolean().default(false).meta({

@@ -19,7 +19,7 @@ function chunks<T>(items: T[], size = CHUNK): T[][] {
 
 /** Where a unit stands in SQL. */
 export interface UnitState {
-  state: "queued" | "done";
+  state: "queued" | "done" | "quarantined";
   /** The live copy's number. */
   copy: number;
   /** The message's meta (JSON text), for the leased unit. */

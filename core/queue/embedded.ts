@@ -7,6 +7,7 @@ import type { Config } from "../config/mod.ts";
 import type { SqlStore } from "../store/mod.ts";
 import { returnLeases } from "../store/lease_return.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
+import type { FailureRecord, UnitFailure } from "./failures.ts";
 import type { Queue } from "./mod.ts";
 
 /** The single-node queue on the SQL store. */
@@ -41,6 +42,18 @@ export class EmbeddedQueue implements Queue {
 
   release(): void {
     // Settling cleared the lease in the store; an abandoned one expires by itself.
+  }
+
+  fail(failures: UnitFailure[]): Promise<FailureRecord[]> {
+    return this.#store.quarantine.recordFailures(failures, {
+      limit: this.#config.queue.quarantine_after,
+      now: Date.now(),
+    });
+  }
+
+  async resume(messageId: string): Promise<number> {
+    const units = await this.#store.quarantine.quarantined(messageId);
+    return await this.#store.quarantine.release(messageId, units, Date.now());
   }
 
   startTaking(): Promise<void> {

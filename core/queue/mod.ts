@@ -11,6 +11,7 @@
 import type { Config } from "../config/mod.ts";
 import type { SqlStore } from "../store/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
+import type { FailureRecord, UnitFailure } from "./failures.ts";
 import { EmbeddedQueue } from "./embedded.ts";
 import { brokerSettings } from "./settings.ts";
 
@@ -40,6 +41,18 @@ export interface Queue {
    * abandoned and due again now).
    */
   release(tokens: string[], requeue: boolean): void;
+  /**
+   * Counts a handling failure (an exception while handling that unit, see core/queue/failures.ts)
+   * on each unit still held by the failing lease: it is due again after a short backoff, or
+   * quarantined at `queue.quarantine_after`. The leasing side still gets `release(…, true)`.
+   * Rejects (nothing counted) when the database is away.
+   */
+  fail(failures: UnitFailure[]): Promise<FailureRecord[]>;
+  /**
+   * Releases a message's quarantined units (an operator's decision): due now, failure count
+   * reset. Returns how many were released.
+   */
+  resume(messageId: string): Promise<number>;
   /**
    * Schedule role: starts taking units (RabbitMQ: starts consuming). Nothing is taken before,
    * so a node takes no unit before it can handle it.

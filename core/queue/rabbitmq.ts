@@ -47,12 +47,21 @@ import {
   publishConfirmed,
 } from "./broker.ts";
 import { pickTier } from "./delay.ts";
+import { faultPoint } from "../fault_points.ts";
+import {
+  failureReason,
+  type FailureRecord,
+  isInfrastructureError,
+  reportFailures,
+  type UnitFailure,
+} from "./failures.ts";
 import type { OpenQueueOptions, Queue, QueueRole } from "./mod.ts";
 import {
   confirmMessages,
   forgetMessages,
   sweepUnconfirmed,
   unitOrigins,
+  type UnitState,
   unitStates,
 } from "./_units_sql.ts";
 
@@ -489,11 +498,11 @@ export class RabbitQueue implements Queue {
     const now = Date.now();
     const candidates: { delivery: Delivery; unit: QueuedUnit }[] = [];
     const park: { delivery: Delivery; unit: QueuedUnit }[] = [];
+    const unreadable: Delivery[] = [];
     for (const delivery of taken) {
       const unit = decodeUnit(delivery.msg.content);
       if (!unit) {
-        this.#log(`queue: dropping an unreadable unit message`);
-        this.#ack(delivery);
+        unreadable.push(delivery);
       } else if (this.#unitsInFlight.has(unit.unitId)) {
         // Redelivered while this node still works on it: decide once that attempt settles.
         this.#hold(delivery, unit.unitId);
@@ -515,39 +524,165 @@ export class RabbitQueue implements Queue {
         }
       }
       await this.#park(park);
+      this.#requeueUnreadable(unreadable);
       throw error;
     }
+    const failed: { delivery: Delivery; failure: UnitFailure }[] = [];
     for (const { delivery, unit } of candidates) {
-      const state = states.get(unit.unitId);
-      if (!state) {
-        this.#log(`queue: unit ${unit.unitId} is not in the database; dropped`);
-        this.#ack(delivery);
-      } else if (state.state !== "queued" || state.copy > unit.copy) {
-        this.#ack(delivery); // a stale copy: its unit moved on already
-      } else if (state.copy < unit.copy) {
-        // A retry copy whose settle is not committed (yet, or ever): look again shortly.
-        park.push({ delivery, unit: { ...unit, dueAt: now + this.#tiers[0] } });
-      } else if (this.#unitsInFlight.has(unit.unitId)) {
-        this.#hold(delivery, unit.unitId);
-      } else {
-        const token = leaseToken(delivery, unit);
-        this.#leases.set(token, { delivery, unitId: unit.unitId, at: now });
-        this.#unitsInFlight.set(unit.unitId, token);
-        out.push({
-          v: 1,
-          unitId: unit.unitId,
-          messageId: unit.messageId,
-          domain: unit.domain,
-          sender: unit.sender,
-          attempts: unit.attempts + 1,
-          createdAt: unit.createdAt,
-          leaseToken: token,
-          recipients: unit.recipients,
-          meta: parseMeta(state.meta),
+      // One unit that cannot be admitted must not cost the others theirs (docs/quarantine.md).
+      try {
+        this.#admitOne(delivery, unit, states.get(unit.unitId), now, out, park);
+      } catch (error) {
+        failed.push({
+          delivery,
+          failure: {
+            unitId: unit.unitId,
+            messageId: unit.messageId,
+            leaseToken: "",
+            copy: unit.copy,
+            reason: failureReason("consume", error),
+          },
         });
       }
     }
     await this.#park(park);
+    await this.#failAdmits(failed);
+    await this.#quarantineUnreadable(unreadable);
+  }
+
+  #admitOne(
+    delivery: Delivery,
+    unit: QueuedUnit,
+    state: UnitState | undefined,
+    now: number,
+    out: LeasedUnit[],
+    park: { delivery: Delivery; unit: QueuedUnit }[],
+  ) {
+    if (!state) {
+      this.#log(`queue: unit ${unit.unitId} is not in the database; dropped`);
+      this.#ack(delivery);
+    } else if (state.state === "quarantined" && state.copy < unit.copy) {
+      // The copy of a release whose SQL update is not committed (yet, or ever).
+      park.push({ delivery, unit: { ...unit, dueAt: now + this.#tiers[0] } });
+    } else if (state.state !== "queued" || state.copy > unit.copy) {
+      this.#ack(delivery); // a stale copy: its unit moved on already (or is quarantined)
+    } else if (state.copy < unit.copy) {
+      // A retry copy whose settle is not committed (yet, or ever): look again shortly.
+      park.push({ delivery, unit: { ...unit, dueAt: now + this.#tiers[0] } });
+    } else if (this.#unitsInFlight.has(unit.unitId)) {
+      this.#hold(delivery, unit.unitId);
+    } else {
+      faultPoint("consume", unit.unitId); // TEST ONLY (core/fault_points.ts)
+      const token = leaseToken(delivery, unit);
+      this.#leases.set(token, { delivery, unitId: unit.unitId, at: now });
+      this.#unitsInFlight.set(unit.unitId, token);
+      out.push({
+        v: 1,
+        unitId: unit.unitId,
+        messageId: unit.messageId,
+        domain: unit.domain,
+        sender: unit.sender,
+        attempts: unit.attempts + 1,
+        createdAt: unit.createdAt,
+        leaseToken: token,
+        recipients: unit.recipients,
+        meta: parseMeta(state.meta),
+      });
+    }
+  }
+
+  /** Counts the failures of units that could not be admitted, then returns them to the broker. */
+  async #failAdmits(failed: { delivery: Delivery; failure: UnitFailure }[]) {
+    if (failed.length === 0) return;
+    try {
+      reportFailures(
+        await this.fail(failed.map((f) => f.failure)),
+        (line) => this.#log(`queue: ${line}`),
+      );
+    } catch (error) {
+      this.#log(
+        `queue: cannot record ${failed.length} handling failures: ${(error as Error).message}`,
+      );
+    }
+    // Redelivered at once; a quarantined one is then dropped by #admit (state not queued).
+    for (const { delivery } of failed) this.#ack(delivery, true);
+  }
+
+  /**
+   * A broker message we cannot read cannot be retried from: its unit (named by the message's
+   * `messageId` property) is quarantined at once, and a release publishes a fresh copy from
+   * SQL. One that names no unit is only logged and dropped.
+   */
+  async #quarantineUnreadable(deliveries: Delivery[]) {
+    for (const delivery of deliveries) {
+      const unitId = delivery.msg.properties.messageId;
+      if (typeof unitId !== "string" || unitId === "") {
+        this.#log(`queue: dropping an unreadable unit message that names no unit`);
+        this.#ack(delivery);
+        continue;
+      }
+      try {
+        const held = await this.#store.quarantine.quarantineNow(
+          unitId,
+          "consume: unreadable broker message",
+          Date.now(),
+        );
+        this.#log(
+          held
+            ? `quarantine: unit ${unitId} quarantined: consume: unreadable broker message`
+            : `queue: dropping an unreadable copy of unit ${unitId} (not queued)`,
+        );
+        this.#ack(delivery);
+      } catch (error) {
+        if (!isInfrastructureError(error)) this.#log(`queue: ${(error as Error).message}`);
+        this.#ack(delivery, true);
+      }
+    }
+  }
+
+  #requeueUnreadable(deliveries: Delivery[]) {
+    for (const delivery of deliveries) this.#ack(delivery, true);
+  }
+
+  fail(failures: UnitFailure[]): Promise<FailureRecord[]> {
+    return this.#store.quarantine.recordFailures(
+      failures.map((f) => ({ ...f, copy: f.copy ?? parseToken(f.leaseToken).copy })),
+      { limit: this.#config.queue.quarantine_after, now: Date.now() },
+    );
+  }
+
+  /**
+   * Publishes the next copy of each quarantined unit first (confirmed), then moves SQL on to it:
+   * if the update never commits, #admit keeps parking that copy and the unit stays quarantined.
+   */
+  async resume(messageId: string): Promise<number> {
+    const units = await this.#store.quarantine.quarantined(messageId);
+    if (units.length > 0) {
+      const ch = this.#publisher;
+      if (!ch || !this.#link.up) throw new BrokerUnavailableError();
+      const now = Date.now();
+      const published = units.filter((u) => u.recipients.length > 0).map((u) =>
+        this.#publishUnit(ch, {
+          v: QUEUED_UNIT_VERSION,
+          unitId: u.unitId,
+          messageId: u.messageId,
+          domain: u.domain,
+          sender: u.sender,
+          recipients: u.recipients,
+          copy: u.copy + 1,
+          attempts: u.attempts,
+          createdAt: u.createdAt,
+          dueAt: now,
+          priority: this.#level(parseMeta(u.meta)?.priority),
+        }, now)
+      );
+      try {
+        await withTimeout(Promise.all(published), CONFIRM_TIMEOUT_MS, "released units");
+      } catch (error) {
+        throw new BrokerUnavailableError((error as Error).message);
+      }
+    }
+    return await this.#store.quarantine.release(messageId, units, Date.now());
   }
 
   /** Re-publishes early copies to their delay tier, then acks the originals. */

@@ -5,10 +5,16 @@
  * (cached by DNS TTL, one lookup per domain in flight) and handed to the worker with the unit.
  * With one worker there is nothing to choose and the worker resolves for itself.
  *
+ * Isolation (docs/quarantine.md, {@link postIsolated}): a batch that cannot be posted (say a
+ * unit whose metadata is too deep to clone) is posted again unit by unit, so only the unit that
+ * fails alone is reported as failed, its own fault; if even an empty batch cannot be posted, the
+ * worker is the trouble and the whole batch goes back without counting against any unit.
+ *
  * Talks to: DNS (through core/delivery/mx.ts). Reads config: dns.*, routes.
  */
 import type { LeasedUnit } from "../queue/contracts.ts";
 import type { Destination, MxResolver } from "../delivery/mx.ts";
+import { faultDue, InjectedFault } from "../fault_points.ts";
 
 /** Posts units (and their destinations by domain) to worker `index`. */
 export type PostUnits = (
@@ -16,6 +22,52 @@ export type PostUnits = (
   units: LeasedUnit[],
   destinations: Record<string, Destination>,
 ) => void;
+
+/** One unit that could not be dispatched, and what was thrown. */
+export interface DispatchFailure {
+  unit: LeasedUnit;
+  error: unknown;
+}
+
+/** Units that could not be posted, each for a reason of its own. */
+export type DispatchFailed = (failures: DispatchFailure[]) => void;
+
+/**
+ * Posts `units` in one message; if that throws, unit by unit, and reports those that fail
+ * alone to `failed`. Throws when not even an empty batch can be posted: then the worker is the
+ * trouble, not any unit, and the caller returns the whole batch (Scheduler.handOver does).
+ */
+export function postIsolated(
+  units: LeasedUnit[],
+  destinations: Record<string, Destination>,
+  post: (units: LeasedUnit[], destinations: Record<string, Destination>) => void,
+  failed: DispatchFailed,
+): void {
+  // TEST ONLY (core/fault_points.ts): units whose clone is to fail in this pass.
+  const faulty = new Set(units.filter((u) => faultDue("dispatch", u.unitId)).map((u) => u.unitId));
+  const postChecked = (batch: LeasedUnit[], wanted: Record<string, Destination>) => {
+    const fault = faulty.size > 0 ? batch.find((u) => faulty.has(u.unitId)) : undefined;
+    if (fault) throw new InjectedFault("dispatch", fault.unitId);
+    post(batch, wanted);
+  };
+  try {
+    postChecked(units, destinations);
+    return;
+  } catch {
+    // Below: find out whether one unit or the worker is at fault.
+  }
+  post([], {}); // throws if the worker is the trouble
+  const failures: DispatchFailure[] = [];
+  for (const unit of units) {
+    const destination = destinations[unit.domain];
+    try {
+      postChecked([unit], destination ? { [unit.domain]: destination } : {});
+    } catch (error) {
+      failures.push({ unit, error });
+    }
+  }
+  if (failures.length > 0) failed(failures);
+}
 
 /** FNV-1a, to spread sites over workers. */
 export function hashKey(key: string): number {

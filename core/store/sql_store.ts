@@ -50,6 +50,7 @@ import { caseUpdateQuery } from "./batch_update.ts";
 import { ConnectionMonitor, type StoreHealthStatus } from "./health.ts";
 import * as apiKeys from "./api_keys.ts";
 import * as smtpUsers from "./smtp_users.ts";
+import { SqlQuarantine } from "./quarantine.ts";
 
 /** Rows per statement for simple lists (ids in IN lists, small inserts). */
 const INSERT_CHUNK = 400;
@@ -254,6 +255,7 @@ export { splitByDomain } from "../queue/contracts.ts";
 export class SqlStore implements Store {
   readonly dialect: Dialect;
   readonly db: Kysely<Tables>;
+  readonly quarantine: SqlQuarantine;
   #onClose: () => Promise<void>;
   #monitor: ConnectionMonitor;
 
@@ -265,6 +267,7 @@ export class SqlStore implements Store {
   ) {
     this.db = db;
     this.dialect = dialect;
+    this.quarantine = new SqlQuarantine(db);
     this.#onClose = onClose;
     this.#monitor = monitor;
   }

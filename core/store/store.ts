@@ -5,6 +5,7 @@
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
 import type { RecipientState } from "./tables.ts";
 import type { StoreHealthStatus } from "./health.ts";
+import type { SqlQuarantine } from "./quarantine.ts";
 
 export type { StoreHealthStatus } from "./health.ts";
 
@@ -211,6 +212,8 @@ export interface AttemptRow {
 
 /** Durable state: messages, the delivery queue, the delivery log. */
 export interface Store {
+  /** Handling failures and quarantined units (core/store/quarantine.ts). */
+  readonly quarantine: SqlQuarantine;
   /** Applies pending migrations; returns the names applied now. Safe to run concurrently. */
   migrate(): Promise<string[]>;
   /** Every known migration, applied or pending, in order. */

@@ -24,7 +24,8 @@ export interface QueueTable {
   id: string;
   message_id: string;
   domain: string;
-  state: "queued" | "done";
+  /** "quarantined" (0010): handling failed `queue.quarantine_after` times; held for an operator. */
+  state: "queued" | "done" | "quarantined";
   due_at: number;
   attempts: number;
   lease_owner: string | null;
@@ -36,6 +37,12 @@ export interface QueueTable {
   held: string | null;
   /** Broker queue only (0005): which published copy of the unit is the live one. */
   copy_seq: Generated<number>;
+  /** Handling failures (0010, core/store/quarantine.ts); not delivery attempts. */
+  failures: Generated<number>;
+  /** The last handling failure (0010). */
+  failure_reason: string | null;
+  /** When the unit was quarantined (0010), null otherwise. */
+  quarantined_at: number | null;
 }
 
 /** `recipients`: per-recipient delivery state. */
@@ -56,6 +63,8 @@ export interface RecipientsTable {
    * "claim:…" (being built by one worker), "sent" or "skipped" (NOTIFY, null sender).
    */
   dsn: string | null;
+  /** Failures building this recipient's DSN (0010); at the limit `dsn` is "quarantined". */
+  dsn_failures: Generated<number>;
 }
 
 /** Where a recipient stands. */
