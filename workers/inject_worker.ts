@@ -8,7 +8,7 @@
 import { applyLiveSettings } from "../core/cluster/live.ts";
 import type { Config } from "../core/config/mod.ts";
 import { type InjectConsumer, startInjectConsumer } from "../core/inbound/inject.ts";
-import type { Queue } from "../core/queue/mod.ts";
+import type { AcceptQueue } from "../core/queue/mod.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 import { openAcceptPath } from "./_accept_path.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
@@ -17,7 +17,7 @@ import { startHeapBudget } from "../core/heap_budget.ts";
 startHeapBudget();
 
 let store: SqlStore | null = null;
-let queue: Queue | null = null;
+let queue: AcceptQueue | null = null;
 let consumer: InjectConsumer | null = null;
 let liveConfig: Config | null = null;
 

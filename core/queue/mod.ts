@@ -6,7 +6,8 @@
  *   RabbitMQ work and delay queues; bodies, recipients and the delivery log stay in the shared
  *   SQL database.
  * Nothing above this folder knows which one runs. Each thread opens its own instance with the
- * role it plays (accept: enqueue; schedule: lease/release; deliver: settle).
+ * role it plays, typed to that role's methods ({@link QueueFor}): accept enqueues, schedule
+ * leases and releases, deliver settles.
  */
 import type { Config } from "../config/mod.ts";
 import type { SqlStore } from "../store/mod.ts";
@@ -81,9 +82,52 @@ export interface Queue {
   close(): Promise<void>;
 }
 
+/** What every role's queue has. */
+export type QueueBase = Pick<Queue, "kind" | "ready" | "close">;
+
+/**
+ * The accept side (SMTP, inject and REST intake, `fastmta send`, `fastmta queue release`):
+ * enqueues accepted messages and releases quarantined ones.
+ */
+export type AcceptQueue = QueueBase & Pick<Queue, "enqueue" | "resume">;
+
+/** The schedule side (the node's main thread): takes units, hands them out and back. */
+export type ScheduleQueue =
+  & QueueBase
+  & Pick<
+    Queue,
+    | "lease"
+    | "release"
+    | "fail"
+    | "resume"
+    | "startTaking"
+    | "stopTaking"
+    | "giveBack"
+    | "returnWaiting"
+    | "recover"
+    | "nextDueAt"
+    | "onAvailable"
+  >;
+
+/**
+ * The deliver side (a delivery worker): settles outcomes and counts handling failures; it
+ * enqueues too, for the DSNs it generates.
+ */
+export type DeliverQueue = QueueBase & Pick<Queue, "settle" | "fail" | "enqueue">;
+
+/** The queue type of each role: a role's queue has only that role's methods. */
+export interface QueueRoles {
+  accept: AcceptQueue;
+  schedule: ScheduleQueue;
+  deliver: DeliverQueue;
+}
+
+/** The queue type of role `R`. */
+export type QueueFor<R extends QueueRole> = QueueRoles[R];
+
 /** Options for {@link openQueue}. */
-export interface OpenQueueOptions {
-  role: QueueRole;
+export interface OpenQueueOptions<R extends QueueRole = QueueRole> {
+  role: R;
   log: (line: string) => void;
 }
 
@@ -91,15 +135,13 @@ export interface OpenQueueOptions {
  * Opens this thread's queue on an open store: RabbitMQ when `rabbitmq` is configured, the
  * embedded queue otherwise. The store stays the caller's to close.
  */
-export async function openQueue(
+export async function openQueue<R extends QueueRole>(
   config: Config,
   store: SqlStore,
-  options: OpenQueueOptions,
-): Promise<Queue> {
+  options: OpenQueueOptions<R>,
+): Promise<QueueFor<R>> {
   const settings = brokerSettings(config);
   if (!settings) return new EmbeddedQueue(config, store);
-  const { RabbitQueue } = await import("./rabbitmq.ts");
-  const queue = new RabbitQueue(config, store, settings, options);
-  await queue.start();
-  return queue;
+  const { openRabbitQueue } = await import("./rabbitmq.ts");
+  return await openRabbitQueue(config, store, settings, options);
 }
