@@ -32,7 +32,7 @@ export async function admin(configPath: string | null, args: string[]): Promise<
   const config = await loadConfig(configPath);
   const store = await openCurrentStore(config, "admin");
   try {
-    const auth = new AdminAuth(store.db);
+    const auth = new AdminAuth(store);
     switch (action) {
       case "list":
         for (const name of await auth.listUsers()) console.log(name);

@@ -10,7 +10,6 @@ import {
   writeOverride,
 } from "../core/cluster/config_sync.ts";
 import { isLiveSetting } from "../core/cluster/live.ts";
-import { clusterDb } from "../core/cluster/tables.ts";
 import { ConfigError, loadConfig } from "../core/config/mod.ts";
 import { brokerSettings } from "../core/queue/settings.ts";
 import { defineCommand } from "./_command.ts";
@@ -49,9 +48,8 @@ export async function configCommand(
   const config = await loadConfig(configPath);
   const store = await openCurrentStore(config, "admin");
   try {
-    const db = clusterDb(store);
     if (action === "list") {
-      const overrides = await readOverrides(db);
+      const overrides = await readOverrides(store);
       if (options.json) console.log(JSON.stringify(overrides));
       else {
         for (const [k, v] of Object.entries(overrides.values)) {
@@ -70,7 +68,7 @@ export async function configCommand(
       }
     }
     const by = `cli@${config.nodeId}`;
-    const written = await writeOverride(db, config, { key, value, by });
+    const written = await writeOverride(store, config, { key, value, by });
     const settings = brokerSettings(config);
     let told = "every node re-reads it within cluster.config_poll";
     if (settings) {

@@ -19,7 +19,6 @@
 import { Acceptor, newQueueId } from "../core/accept/mod.ts";
 import { isMailboxAddress } from "../core/address.ts";
 import { ConfigSync } from "../core/cluster/config_sync.ts";
-import { clusterDb } from "../core/cluster/tables.ts";
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import { composeMessage } from "../core/inbound/compose.ts";
 import { injectLimitsOf, parseInject } from "../core/inbound/inject_format.ts";
@@ -121,7 +120,7 @@ export async function send(
   let queue: AcceptQueue | null = null;
   try {
     // The limits a node applies are the file's plus the stored overrides (`fastmta config`).
-    const config = await new ConfigSync(clusterDb(store), seed, {
+    const config = await new ConfigSync(store, seed, {
       log: (line) => log("config", line),
       onChange: () => {},
     }).effectiveConfig();

@@ -280,7 +280,7 @@ class NodeParts {
   }
 
   async #openApiAccept() {
-    const auth = new AdminAuth(this.store.db);
+    const auth = new AdminAuth(this.store);
     const initialPassword = await auth.bootstrap();
     if (initialPassword) {
       log(

@@ -37,7 +37,7 @@ async function routeSetup(dir: string, accept: "ok" | "refuse" = "ok") {
   });
   const store = await openStore(config, "admin");
   await store.migrate();
-  const auth = new AdminAuth(store.db);
+  const auth = new AdminAuth(store);
   await auth.addUser("alice", "correct horse battery");
   const key = await addApiKey(store, "ci");
   const accepted: NewMessage[] = [];

@@ -14,7 +14,6 @@ import {
 import { type Config, parseConfig } from "../core/config/mod.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import { type SiteSlot, SqlShaper } from "../core/cluster/shaping.ts";
-import { clusterDb } from "../core/cluster/tables.ts";
 import { ConfigSync } from "../core/cluster/config_sync.ts";
 import { listNodes, NodeRegistry } from "../core/cluster/nodes.ts";
 
@@ -53,9 +52,7 @@ async function twoNodes(kind: TestDatabaseKind): Promise<TwoNodes> {
 for (const kind of testDatabaseKinds()) {
   Deno.test(`cluster shaping: connection slots hold for all nodes together (${kind})`, async () => {
     await using n = await twoNodes(kind);
-    const [a, b] = n.stores.map((s, i) =>
-      new SqlShaper(clusterDb(s), { owner: `node-${i}`, ttlMs: 60_000 })
-    );
+    const [a, b] = n.stores.map((s, i) => new SqlShaper(s, { owner: `node-${i}`, ttlMs: 60_000 }));
     try {
       // Both nodes want 5 connections to a site limited to 3 cluster-wide, at the same time.
       const attempts = await Promise.all(
@@ -83,9 +80,9 @@ for (const kind of testDatabaseKinds()) {
 
   Deno.test(`cluster shaping: a dead node's slot expires; a holder that lost its slot is told (${kind})`, async () => {
     await using n = await twoNodes(kind);
-    const db = clusterDb(n.stores[0]);
-    const a = new SqlShaper(db, { owner: "node-a", ttlMs: 60_000 });
-    const b = new SqlShaper(clusterDb(n.stores[1]), { owner: "node-b", ttlMs: 60_000 });
+    const db = n.stores[0].db;
+    const a = new SqlShaper(n.stores[0], { owner: "node-a", ttlMs: 60_000 });
+    const b = new SqlShaper(n.stores[1], { owner: "node-b", ttlMs: 60_000 });
     try {
       // A node that died holding the only slot: its lease ran out a moment ago.
       await db.insertInto("cluster_slots")
@@ -114,13 +111,13 @@ for (const kind of testDatabaseKinds()) {
   }, async () => {
     await using n = await twoNodes(kind);
     const ttlMs = 6_000;
-    const a = new SqlShaper(clusterDb(n.stores[0]), { owner: "node-a", ttlMs });
+    const a = new SqlShaper(n.stores[0], { owner: "node-a", ttlMs });
     try {
       let lostAt = 0;
       const acquiredAt = Date.now();
       assert(await a.acquireConnection("hang.test", 1, () => lostAt = Date.now()));
       // Another connection holds the row: node a's renewal waits for it (or fails).
-      await clusterDb(n.stores[1]).transaction().execute(async (trx) => {
+      await n.stores[1].db.transaction().execute(async (trx) => {
         await trx.updateTable("cluster_slots").set({ slot: 0 }).where("site", "=", "hang.test")
           .execute();
         await waitUntil(() => lostAt > 0, { timeoutMs: 2 * ttlMs, message: "slot given up" });
@@ -135,7 +132,7 @@ for (const kind of testDatabaseKinds()) {
 
   Deno.test(`cluster shaping: the send rate is shared by all nodes (${kind})`, async () => {
     await using n = await twoNodes(kind);
-    const [a, b] = n.stores.map((s, i) => new SqlShaper(clusterDb(s), { owner: `n${i}` }));
+    const [a, b] = n.stores.map((s, i) => new SqlShaper(s, { owner: `n${i}` }));
     try {
       const rate = { limit: 10, windowMs: 3_600_000 };
       const window = () => Math.floor(Date.now() / rate.windowMs);
@@ -156,7 +153,7 @@ for (const kind of testDatabaseKinds()) {
       assertEquals(granted, 10);
       assertEquals((await a.takeSends("rate-big.test", 11, rate)).ok, false, "n above the limit");
       // Windows that ended long ago are deleted; the current ones stay.
-      const db = clusterDb(n.stores[0]);
+      const db = n.stores[0].db;
       await db.insertInto("cluster_rate")
         .values({ site: "old.test", window_start: Date.now() - 3 * 86_400_000, used: 5 }).execute();
       await b.prune();
@@ -180,7 +177,7 @@ for (const kind of testDatabaseKinds()) {
       inFlight: 0,
     });
     const registries = n.stores.map((s, i) =>
-      new NodeRegistry(clusterDb(s), {
+      new NodeRegistry(s, {
         id: `node-${i}`,
         name: `Node ${i}`,
         intervalMs: 100,
@@ -188,15 +185,15 @@ for (const kind of testDatabaseKinds()) {
       }, { details, log: () => {} })
     );
     for (const r of registries) await r.start();
-    const db = clusterDb(n.stores[0]);
-    let nodes = await listNodes(db, { now: Date.now(), timeoutMs: 1_000 });
+    const db = n.stores[0].db;
+    let nodes = await listNodes(n.stores[0], { now: Date.now(), timeoutMs: 1_000 });
     assertEquals(nodes.map((x) => [x.id, x.name, x.live]), [["node-0", "Node 0", true], [
       "node-1",
       "Node 1",
       true,
     ]]);
     await registries[1].stop();
-    nodes = await listNodes(db, { now: Date.now(), timeoutMs: 1_000 });
+    nodes = await listNodes(n.stores[0], { now: Date.now(), timeoutMs: 1_000 });
     assertEquals(nodes.map((x) => [x.id, x.live, x.stoppedAt !== null]), [["node-0", true, false], [
       "node-1",
       false,
@@ -206,7 +203,7 @@ for (const kind of testDatabaseKinds()) {
     await registries[0].stop();
     await db.updateTable("nodes").set({ stopped_at: null, heartbeat_at: Date.now() - 5_000 })
       .where("id", "=", "node-0").execute();
-    nodes = await listNodes(db, { now: Date.now(), timeoutMs: 1_000 });
+    nodes = await listNodes(n.stores[0], { now: Date.now(), timeoutMs: 1_000 });
     assertEquals(nodes.find((x) => x.id === "node-0")!.live, false);
   });
 
@@ -214,7 +211,7 @@ for (const kind of testDatabaseKinds()) {
     await using n = await twoNodes(kind);
     const changes: string[][] = [];
     const syncs = n.stores.map((s, i) =>
-      new ConfigSync(clusterDb(s), n.configs[i], {
+      new ConfigSync(s, n.configs[i], {
         log: () => {},
         onChange: (_config, changed) => changes.push(changed),
       })

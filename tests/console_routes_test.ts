@@ -15,7 +15,7 @@ async function setup(dir: string) {
   const config = parseConfig({ data_dir: dir, admin: { api_tokens: [TOKEN] } });
   const store = await openStore(config, "admin");
   await store.migrate();
-  const auth = new AdminAuth(store.db);
+  const auth = new AdminAuth(store);
   await auth.addUser("alice", "correct horse battery");
   const app = adminApp({ config, store, auth, startedAt: Date.now() });
   return { app, store, auth };

@@ -68,7 +68,7 @@ Deno.test("intake REST: nested metadata is refused with 400 naming the field", a
     const app = adminApp({
       config,
       store,
-      auth: new AdminAuth(store.db),
+      auth: new AdminAuth(store),
       startedAt: Date.now(),
       accept: acceptor,
     });

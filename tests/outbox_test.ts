@@ -23,7 +23,6 @@ import { waitUntil } from "./helpers/wait.ts";
 import { ConfigError, parseConfig } from "../core/config/mod.ts";
 import { parseInject } from "../core/inbound/inject_format.ts";
 import { outboxMessage } from "../core/inbound/outbox.ts";
-import { OutboxRows } from "../core/inbound/outbox_table.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 
 const DOMAIN = "dest.test";
@@ -153,7 +152,7 @@ for (const kind of testDatabaseKinds()) {
       for (let i = 0; i < 40; i++) ids.push(await insertRow(a, { n: i }));
       const now = Date.now();
       const claim = (store: SqlStore, node: string) =>
-        new OutboxRows(store).claim({ node, now, limit: 25, staleBefore: now - 60_000 });
+        store.claimOutbox({ node, now, limit: 25, staleBefore: now - 60_000 });
       // node:sqlite is synchronous: two connections of one thread must not interleave their
       // transactions (the second would wait for the lock inside the call, blocking the thread
       // the first needs); SQLite's one writer does the claimers' job there.
@@ -165,10 +164,9 @@ for (const kind of testDatabaseKinds()) {
       for (const c of [...first, ...second]) {
         assertEquals(c.size, JSON.stringify({ n: ids.indexOf(c.id) }).length, "payload bytes");
       }
-      assertEquals((await new OutboxRows(a).claim({ ...CLAIM, now })).length, 0);
+      assertEquals((await a.claimOutbox({ ...CLAIM, now })).length, 0);
 
-      const rows = new OutboxRows(a);
-      await rows.finish({
+      await a.finishOutbox({
         accepted: [{ id: ids[0], messageId: "Q1" }, { id: ids[1], messageId: "Q2" }],
         failed: [{ id: ids[2], error: 'invalid "to"' }],
         released: [ids[3]],
@@ -180,11 +178,11 @@ for (const kind of testDatabaseKinds()) {
       );
       assertEquals(states.get(ids[2])!.error, 'invalid "to"');
       // The released row is claimable again; so is a claim older than the timeout.
-      const again = await rows.claim({ ...CLAIM, now: now + 1, staleBefore: now + 1 });
+      const again = await a.claimOutbox({ ...CLAIM, now: now + 1, staleBefore: now + 1 });
       assertEquals(again.map((c) => c.id).sort((x, y) => x - y), ids.slice(3));
 
-      assertEquals(await rows.prune(now - 20_000, 100), 0, "nothing finished that early");
-      assertEquals(await rows.prune(now, 100), 2);
+      assertEquals(await a.pruneOutbox(now - 20_000, 100), 0, "nothing finished that early");
+      assertEquals(await a.pruneOutbox(now, 100), 2);
       assertEquals((await outboxRows(a)).has(ids[0]), false);
       assertEquals((await outboxRows(a)).get(ids[2])!.state, "failed", "failed rows stay");
     } finally {

@@ -12,7 +12,6 @@ import {
 } from "./helpers/databases.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 import type { NewMessage, UnitOutcome } from "../core/queue/contracts.ts";
-import { confirmMessages, sweepUnconfirmed } from "../core/queue/_units_sql.ts";
 
 const T0 = 1_750_000_000_000;
 
@@ -432,7 +431,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
     );
     assertEquals((await store.counts(T0)).queued, 1);
     assertEquals((await store.listMessages({ limit: 10 })).map((m) => m.id), [plain.id]);
-    await confirmMessages(store.db, marked.map((m) => m.id));
+    await store.confirmMessages(marked.map((m) => m.id));
     assertEquals((await store.counts(T0)).queued, 4);
     assertEquals((await store.listMessages({ limit: 10 })).length, 3);
     const left = await store.db.selectFrom("messages").select("id")
@@ -459,7 +458,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
         const sweep = async (s: SqlStore) => {
           let removed = 0;
           for (;;) {
-            const r = await sweepUnconfirmed(s.db, s.dialect, T0 - grace, 2);
+            const r = await s.sweepUnconfirmed(T0 - grace, 2);
             removed += r.removed;
             if (r.found < 2) return removed;
           }

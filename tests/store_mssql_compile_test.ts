@@ -19,12 +19,15 @@ import {
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { freePort } from "./helpers/net.ts";
 import { parseConfig } from "../core/config/mod.ts";
-import { dueUnitsQuery, openStore, SqlStore, StoreUnavailableError } from "../core/store/mod.ts";
+import {
+  createSqlStore,
+  dueUnitsQuery,
+  openStore,
+  StoreUnavailableError,
+} from "../core/store/mod.ts";
 import type { Tables } from "../core/store/tables.ts";
 import { migrationsFor } from "../migrations/mod.ts";
 import type { NewMessage } from "../core/queue/contracts.ts";
-import { confirmMessages, sweepUnconfirmed } from "../core/queue/_units_sql.ts";
-import { OutboxRows } from "../core/inbound/outbox_table.ts";
 
 type Responder = (query: CompiledQuery) => Partial<QueryResult<unknown>>;
 
@@ -140,7 +143,7 @@ Deno.test("mssql: every store call compiles to T-SQL within the parameter limit"
     }
     return {};
   });
-  const store = new SqlStore(db, "mssql", () => db.destroy());
+  const store = createSqlStore(db, "mssql", () => db.destroy());
 
   // 300 messages × 40 recipients: 12 000 recipient rows, 2 100 units in one group commit.
   await store.insertMessages(Array.from({ length: 300 }, (_, i) => message(i, 40)));
@@ -208,12 +211,12 @@ Deno.test("mssql: the unconfirmed mark and its sweep compile to T-SQL", async ()
     if (query.sql.includes("exists")) return { rows: [{ id: "m2" }] }; // settled once: kept
     return {};
   });
-  const store = new SqlStore(db, "mssql", () => db.destroy());
+  const store = createSqlStore(db, "mssql", () => db.destroy());
   await store.insertMessages([message(1, 2)], { unconfirmedSince: T0 });
   const insert = statements.find((s) => s.sql.startsWith('insert into "messages"'))!;
   assertMatch(insert.sql, /"body", "unconfirmed_since"\) values \(@1,/);
-  await confirmMessages(db, ["m1"]);
-  const result = await sweepUnconfirmed(db, "mssql", T0, 500);
+  await store.confirmMessages(["m1"]);
+  const result = await store.sweepUnconfirmed(T0, 500);
   assertEquals(result, { found: 3, removed: 2, kept: 1 });
   assertTsql(statements);
   const sql = statements.map((s) => s.sql).join(";\n");
@@ -233,16 +236,21 @@ Deno.test("mssql: the outbox claim, marks and prune compile to T-SQL", async () 
     }
     return {};
   });
-  const rows = new OutboxRows(new SqlStore(db, "mssql", () => db.destroy()));
-  const claims = await rows.claim({ node: "n1", now: T0, limit: 10, staleBefore: T0 - 300_000 });
+  const rows = createSqlStore(db, "mssql", () => db.destroy());
+  const claims = await rows.claimOutbox({
+    node: "n1",
+    now: T0,
+    limit: 10,
+    staleBefore: T0 - 300_000,
+  });
   assertEquals(claims, [{ id: 7, size: 120 }]);
-  await rows.payloads([7]);
-  await rows.finish({
+  await rows.outboxPayloads([7]);
+  await rows.finishOutbox({
     accepted: [{ id: 7, messageId: "Q1" }],
     failed: [{ id: 8, error: "bad" }],
     released: [9],
   }, T0);
-  await rows.prune(T0, 1_000);
+  await rows.pruneOutbox(T0, 1_000);
   assertTsql(statements);
   const sql = statements.map((s) => s.sql).join(";\n");
   assertMatch(

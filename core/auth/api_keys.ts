@@ -5,7 +5,7 @@
  *
  * Talks to: the store (api_keys). Used by `main.ts apikey …` and the send route.
  */
-import type { ApiKeyRecord, Store } from "../store/mod.ts";
+import type { ApiKeyRecord, ApiKeyStore } from "../store/mod.ts";
 import { randomToken, sha256 } from "./_tokens.ts";
 
 /** Prefix of every key: lets secret scanners and people recognise one. */
@@ -26,7 +26,11 @@ export function validateApiKeyName(name: string): void {
 }
 
 /** Makes and stores a new key named `name`; returns the key (the only time it is seen). */
-export async function addApiKey(store: Store, name: string, now = Date.now()): Promise<string> {
+export async function addApiKey(
+  store: ApiKeyStore,
+  name: string,
+  now = Date.now(),
+): Promise<string> {
   validateApiKeyName(name);
   const key = API_KEY_PREFIX + randomToken();
   await store.addApiKey({ name, keyHash: await sha256(key), createdAt: now, lastUsedAt: null });
@@ -39,7 +43,7 @@ export async function addApiKey(store: Store, name: string, now = Date.now()): P
  * send). Lookup errors propagate: a database that is down is not a wrong key.
  */
 export async function authenticateApiKey(
-  store: Store,
+  store: ApiKeyStore,
   key: string,
   now = Date.now(),
 ): Promise<ApiKeyRecord | null> {

@@ -6,7 +6,7 @@
  * Talks to: the store (smtp_users). Reads config: smtp.auth.*.
  */
 import { createHmac } from "node:crypto";
-import type { SmtpUser, Store } from "../store/mod.ts";
+import type { SmtpUser, SmtpUserStore } from "../store/mod.ts";
 import { DEFAULT_ITERATIONS, hashPassword, verifyPassword } from "./password.ts";
 import { open, seal } from "./secret_box.ts";
 
@@ -56,7 +56,7 @@ export interface UserOptions {
 
 /** Adds a user; rejects if the name is taken or invalid. */
 export async function addUser(
-  store: Store,
+  store: SmtpUserStore,
   username: string,
   password: string,
   options: UserOptions,
@@ -77,7 +77,7 @@ export async function addUser(
 
 /** Sets a new password; false if there is no such user. */
 export async function changePassword(
-  store: Store,
+  store: SmtpUserStore,
   username: string,
   password: string,
   options: UserOptions,
@@ -110,13 +110,13 @@ const MAX_CACHE = 10_000;
  * tell which names exist.
  */
 export class SmtpAuthenticator {
-  #store: Store;
+  #store: SmtpUserStore;
   #options: AuthenticatorOptions;
   #cache = new Map<string, number>();
   #cacheKey = crypto.getRandomValues(new Uint8Array(32));
   #dummyHash: Promise<string> | null = null;
 
-  constructor(store: Store, options: AuthenticatorOptions) {
+  constructor(store: SmtpUserStore, options: AuthenticatorOptions) {
     this.#store = store;
     this.#options = options;
   }

@@ -17,7 +17,13 @@
 import type { Config } from "../config/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
 import type { NewMessage, UnitOutcome } from "../queue/contracts.ts";
-import type { DsnWork, Store } from "../store/mod.ts";
+import type {
+  BodyStore,
+  DsnStore,
+  DsnWork,
+  QuarantineStore,
+  SuppressionStore,
+} from "../store/mod.ts";
 import {
   buildDsn,
   type DsnInput,
@@ -90,7 +96,11 @@ export function planDsn(
 
 /** Options for {@link BounceProcessor}. */
 export interface BounceProcessorOptions {
-  store: Store;
+  store:
+    & DsnStore
+    & Pick<BodyStore, "readBody">
+    & Pick<SuppressionStore, "addSuppressions">
+    & { readonly quarantine: Pick<QuarantineStore, "recordDsnFailures"> };
   /** The single door (core/accept): only `submit` is used. */
   acceptor: { submit(message: NewMessage): Promise<string> };
   config: Config;
@@ -181,8 +191,9 @@ export class BounceProcessor {
           faultPoint("dsn", work.messageId); // TEST ONLY (core/fault_points.ts)
           if (await this.#report(work)) submitted++;
         } catch (error) {
-          if (isInfrastructureError(error)) {
-            // Leave them pending for the next pass rather than lose them.
+          if (isInfrastructureError(error) || error instanceof DsnSubmitError) {
+            // The door could not take it (the store or broker is away, the disk is full): a
+            // batch-wide trouble, not this report's; leave them pending for the next pass.
             await this.#o.store.releaseDsnClaims(token);
             throw new Error(
               `cannot send the DSN for ${work.messageId}: ${(error as Error).message}`,
@@ -238,7 +249,7 @@ export class BounceProcessor {
     if (!plan.dsn) return false;
     const original = await store.readBody(work.messageId) ?? new Uint8Array();
     const body = buildDsn({ ...plan.dsn, original });
-    const id = await acceptor.submit({
+    const id = await submitDsn(acceptor, {
       id: newQueueId(),
       sender: "",
       recipients: [work.sender],
@@ -253,5 +264,22 @@ export class BounceProcessor {
       `bounce: ${work.messageId}: DSN ${id} to <${work.sender}> for ${plan.sendIds.length} recipients`,
     );
     return true;
+  }
+}
+
+/** The accept door refused a DSN: the store or queue could not make it durable. */
+class DsnSubmitError extends Error {
+  override name = "DsnSubmitError";
+}
+
+/** Submits a built DSN; a rejection is the door's trouble, never counted against the report. */
+async function submitDsn(
+  acceptor: { submit(message: NewMessage): Promise<string> },
+  message: NewMessage,
+): Promise<string> {
+  try {
+    return await acceptor.submit(message);
+  } catch (error) {
+    throw new DsnSubmitError((error as Error).message, { cause: error });
   }
 }

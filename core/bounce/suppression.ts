@@ -6,7 +6,7 @@
  * Talks to: the store. Reads config: bounce.suppression_time.
  */
 import type { LeasedUnit, RecipientResult, UnitOutcome } from "../queue/contracts.ts";
-import type { Store, Suppression } from "../store/mod.ts";
+import type { Suppression, SuppressionStore } from "../store/mod.ts";
 
 /** What the delivery hook gets back: the unit without suppressed recipients, and their results. */
 export interface Screened {
@@ -47,7 +47,7 @@ export function suppressedReply(s: Suppression): string {
  * results. One indexed query per unit.
  */
 export function suppressionScreen(
-  store: Pick<Store, "suppressions">,
+  store: Pick<SuppressionStore, "suppressions">,
   log: (line: string) => void,
 ): (unit: LeasedUnit) => Promise<Screened> {
   return async (unit) => {

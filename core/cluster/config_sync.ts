@@ -13,13 +13,12 @@
  * Talks to: the store, RabbitMQ (config exchange). Reads config: cluster.config_poll, rabbitmq.
  */
 import { Buffer } from "node:buffer";
-import type { Kysely } from "kysely";
 import { type Config, ConfigError, loadConfig } from "../config/mod.ts";
 import { CONFIG_EVENT_VERSION, type ConfigEvent } from "../queue/contracts.ts";
 import type { BrokerLink } from "../queue/broker.ts";
 import { type BrokerSettings, brokerSettings } from "../queue/settings.ts";
 import { applyLiveSettings } from "./live.ts";
-import type { ClusterTables } from "./tables.ts";
+import type { OverrideStore } from "../store/mod.ts";
 
 /** Keys that belong to one node and are never taken from the shared overrides. */
 const NODE_LOCAL = [
@@ -52,12 +51,14 @@ export function checkOverrideKey(key: string): string | null {
 }
 
 /** Reads every override (removed ones are absent). */
-export async function readOverrides(db: Kysely<ClusterTables>): Promise<Overrides> {
-  const rows = await db.selectFrom("config_overrides").selectAll().orderBy("key").execute();
+export async function readOverrides(
+  store: Pick<OverrideStore, "listOverrides">,
+): Promise<Overrides> {
+  const rows = await store.listOverrides();
   const values: Record<string, unknown> = {};
   let version = 0;
   for (const row of rows) {
-    version = Math.max(version, Number(row.updated_at));
+    version = Math.max(version, row.updatedAt);
     if (row.value === null || checkOverrideKey(row.key) !== null) continue;
     try {
       values[row.key] = JSON.parse(row.value);
@@ -73,29 +74,25 @@ export async function readOverrides(db: Kysely<ClusterTables>): Promise<Override
  * must be valid for `config`'s file, else a ConfigError names the problem and nothing is written.
  */
 export async function writeOverride(
-  db: Kysely<ClusterTables>,
+  store: OverrideStore,
   config: Config,
   change: { key: string; value: unknown; by: string },
 ): Promise<Overrides> {
   const problem = checkOverrideKey(change.key);
   if (problem) throw new ConfigError(problem);
-  const current = await readOverrides(db);
+  const current = await readOverrides(store);
   const next = { ...current.values };
   if (change.value === undefined) delete next[change.key];
   else next[change.key] = change.value;
   await loadConfig(config.source, Deno.env.toObject(), next); // throws ConfigError if invalid
   // Versions only grow, even if this node's clock is behind the last writer's.
   const at = Math.max(Date.now(), current.version + 1);
-  const row = {
+  await store.saveOverride({
+    key: change.key,
     value: change.value === undefined ? null : JSON.stringify(change.value),
-    updated_at: at,
-    updated_by: change.by,
-  };
-  const updated = await db.updateTable("config_overrides").set(row)
-    .where("key", "=", change.key).executeTakeFirst();
-  if (Number(updated.numUpdatedRows) === 0) {
-    await db.insertInto("config_overrides").values({ key: change.key, ...row }).execute();
-  }
+    updatedAt: at,
+    updatedBy: change.by,
+  });
   return { values: next, version: at };
 }
 
@@ -131,7 +128,7 @@ export interface ConfigSyncOptions {
 
 /** Keeps one node's live configuration in step with the stored overrides. */
 export class ConfigSync {
-  #db: Kysely<ClusterTables>;
+  #store: OverrideStore;
   #config: Config;
   #options: ConfigSyncOptions;
   #link: BrokerLink | null = null;
@@ -141,8 +138,8 @@ export class ConfigSync {
   #reloading: Promise<void> | null = null;
   #again = false;
 
-  constructor(db: Kysely<ClusterTables>, config: Config, options: ConfigSyncOptions) {
-    this.#db = db;
+  constructor(store: OverrideStore, config: Config, options: ConfigSyncOptions) {
+    this.#store = store;
     this.#config = config;
     this.#options = options;
   }
@@ -157,7 +154,7 @@ export class ConfigSync {
    * a node starts with. Call before handing the config to workers.
    */
   async effectiveConfig(): Promise<Config> {
-    const overrides = await readOverrides(this.#db);
+    const overrides = await readOverrides(this.#store);
     this.#applied = JSON.stringify(overrides.values);
     this.#version = overrides.version;
     if (Object.keys(overrides.values).length === 0) return this.#config;
@@ -212,7 +209,7 @@ export class ConfigSync {
   }
 
   async #reloadOnce() {
-    const overrides = await readOverrides(this.#db);
+    const overrides = await readOverrides(this.#store);
     const key = JSON.stringify(overrides.values);
     this.#version = overrides.version;
     if (key === this.#applied) return;
@@ -229,7 +226,7 @@ export class ConfigSync {
 
   /** Stores an override, applies it here and tells the other nodes. */
   async set(key: string, value: unknown): Promise<void> {
-    await writeOverride(this.#db, this.#config, { key, value, by: this.#config.nodeId });
+    await writeOverride(this.#store, this.#config, { key, value, by: this.#config.nodeId });
     await this.reload();
     const settings = brokerSettings(this.#config);
     if (settings) {

@@ -7,10 +7,9 @@
  * Talks to: the store, RabbitMQ (config events). Reads config: id, name, cluster.*, rabbitmq.
  */
 import type { Config } from "../config/mod.ts";
-import type { SqlStore } from "../store/mod.ts";
+import type { NodeStore, OverrideStore } from "../store/mod.ts";
 import { ConfigSync } from "./config_sync.ts";
 import { listNodes, type NodeDetails, NodeRegistry, type NodeStatus } from "./nodes.ts";
-import { clusterDb } from "./tables.ts";
 
 export type { NodeDetails, NodeStatus } from "./nodes.ts";
 export type { ClusterShaper, SendGrant, SiteSlot } from "./shaping.ts";
@@ -40,8 +39,11 @@ export interface Cluster extends ClusterView {
 }
 
 /** Lists nodes from any store connection (for the CLI). */
-export function nodesOf(store: SqlStore, config: Config): Promise<NodeStatus[]> {
-  return listNodes(clusterDb(store), {
+export function nodesOf(
+  store: Pick<NodeStore, "listNodeRecords">,
+  config: Config,
+): Promise<NodeStatus[]> {
+  return listNodes(store, {
     now: Date.now(),
     timeoutMs: config.cluster.node_timeout,
   });
@@ -53,16 +55,15 @@ export function nodesOf(store: SqlStore, config: Config): Promise<NodeStatus[]> 
  */
 export async function startCluster(
   seed: Config,
-  store: SqlStore,
+  store: NodeStore & OverrideStore,
   options: StartClusterOptions,
 ): Promise<Cluster> {
-  const db = clusterDb(store);
-  const configSync = new ConfigSync(db, seed, {
+  const configSync = new ConfigSync(store, seed, {
     log: (line) => options.log(line),
     onChange: options.onConfigChange,
   });
   const config = await configSync.effectiveConfig();
-  const registry = new NodeRegistry(db, {
+  const registry = new NodeRegistry(store, {
     id: config.nodeId,
     name: config.nodeName,
     intervalMs: config.cluster.heartbeat_interval,

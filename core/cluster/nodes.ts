@@ -6,8 +6,7 @@
  * Talks to: the store. Reads config: id, name, cluster.heartbeat_interval, cluster.node_timeout.
  */
 import { hostname } from "node:os";
-import type { Kysely } from "kysely";
-import type { ClusterTables } from "./tables.ts";
+import type { NodeStore } from "../store/mod.ts";
 
 /** What a node says about itself in its heartbeat (JSON in `nodes.info`). */
 export interface NodeDetails {
@@ -40,10 +39,10 @@ export interface NodeStatus {
 
 /** Lists the registered nodes (live ones first, then by id). */
 export async function listNodes(
-  db: Kysely<ClusterTables>,
+  store: Pick<NodeStore, "listNodeRecords">,
   options: { now: number; timeoutMs: number },
 ): Promise<NodeStatus[]> {
-  const rows = await db.selectFrom("nodes").selectAll().orderBy("id").execute();
+  const rows = await store.listNodeRecords();
   const nodes = rows.map((row) => {
     let details: Partial<NodeDetails> = {};
     try {
@@ -51,14 +50,13 @@ export async function listNodes(
     } catch {
       // An unreadable info column only hides details.
     }
-    const heartbeatAt = Number(row.heartbeat_at);
-    const stoppedAt = row.stopped_at === null ? null : Number(row.stopped_at);
+    const { heartbeatAt, stoppedAt } = row;
     return {
       id: row.id,
       name: row.name,
       hostname: row.hostname,
-      pid: row.pid === null ? null : Number(row.pid),
-      startedAt: Number(row.started_at),
+      pid: row.pid,
+      startedAt: row.startedAt,
       heartbeatAt,
       stoppedAt,
       live: stoppedAt === null && options.now - heartbeatAt <= options.timeoutMs,
@@ -70,7 +68,7 @@ export async function listNodes(
 
 /** Keeps this node's row and heartbeat. */
 export class NodeRegistry {
-  #db: Kysely<ClusterTables>;
+  #store: NodeStore;
   #id: string;
   #name: string;
   #intervalMs: number;
@@ -82,11 +80,11 @@ export class NodeRegistry {
   #beating = false;
 
   constructor(
-    db: Kysely<ClusterTables>,
+    store: NodeStore,
     node: { id: string; name: string; intervalMs: number; timeoutMs: number },
     options: { details: () => NodeDetails; log: (line: string) => void },
   ) {
-    this.#db = db;
+    this.#store = store;
     this.#id = node.id;
     this.#name = node.name;
     this.#intervalMs = node.intervalMs;
@@ -98,11 +96,10 @@ export class NodeRegistry {
   /** Registers (or re-registers) this node and starts the heartbeat. */
   async start(): Promise<void> {
     const now = Date.now();
-    const existing = await this.#db.selectFrom("nodes").selectAll()
-      .where("id", "=", this.#id).executeTakeFirst();
+    const existing = await this.#store.nodeRecord(this.#id);
     if (
-      existing && existing.stopped_at === null &&
-      now - Number(existing.heartbeat_at) <= this.#timeoutMs &&
+      existing && existing.stoppedAt === null &&
+      now - existing.heartbeatAt <= this.#timeoutMs &&
       (existing.pid !== Deno.pid || existing.hostname !== hostname())
     ) {
       this.#log(
@@ -110,20 +107,16 @@ export class NodeRegistry {
           `two nodes share one id (or the previous run died less than ${this.#timeoutMs} ms ago)`,
       );
     }
-    const row = {
+    await this.#store.saveNode({
+      id: this.#id,
       name: this.#name,
       hostname: hostname(),
       pid: Deno.pid,
-      started_at: this.#startedAt,
-      heartbeat_at: now,
-      stopped_at: null,
+      startedAt: this.#startedAt,
+      heartbeatAt: now,
+      stoppedAt: null,
       info: JSON.stringify(this.#details()),
-    };
-    const updated = await this.#db.updateTable("nodes").set(row).where("id", "=", this.#id)
-      .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) === 0) {
-      await this.#db.insertInto("nodes").values({ id: this.#id, ...row }).execute();
-    }
+    });
     this.#timer = setInterval(() => this.beat(), this.#intervalMs);
   }
 
@@ -132,10 +125,12 @@ export class NodeRegistry {
     if (this.#beating) return;
     this.#beating = true;
     try {
-      const updated = await this.#db.updateTable("nodes")
-        .set({ heartbeat_at: Date.now(), info: JSON.stringify(this.#details()), stopped_at: null })
-        .where("id", "=", this.#id).executeTakeFirst();
-      if (Number(updated.numUpdatedRows) === 0) {
+      const beat = await this.#store.nodeHeartbeat(
+        this.#id,
+        Date.now(),
+        JSON.stringify(this.#details()),
+      );
+      if (!beat) {
         if (this.#timer) clearInterval(this.#timer);
         await this.start();
       }
@@ -150,8 +145,7 @@ export class NodeRegistry {
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
-    await this.#db.updateTable("nodes").set({ stopped_at: Date.now() })
-      .where("id", "=", this.#id).where("pid", "=", Deno.pid).execute()
+    await this.#store.markNodeStopped(this.#id, Deno.pid, Date.now())
       .catch((error) => this.#log(`cannot mark node stopped: ${(error as Error).message}`));
   }
 }

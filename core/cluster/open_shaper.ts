@@ -3,9 +3,8 @@
  * worker does not load the cluster's config sync (and with it the configuration schemas).
  */
 import type { Config } from "../config/mod.ts";
-import type { SqlStore } from "../store/mod.ts";
+import type { ClusterLimitStore } from "../store/mod.ts";
 import { type ClusterShaper, LocalShaper, SqlShaper } from "./shaping.ts";
-import { clusterDb } from "./tables.ts";
 
 /** Whether cluster-wide limits are kept in the shared database (else per node, in memory). */
 export function sharedShaping(config: Config): boolean {
@@ -20,12 +19,12 @@ export function sharedShaping(config: Config): boolean {
  */
 export function openShaper(
   config: Config,
-  store: SqlStore,
+  store: ClusterLimitStore,
   owner: string,
   log: (line: string) => void = () => {},
 ): ClusterShaper {
   if (sharedShaping(config)) {
-    return new SqlShaper(clusterDb(store), { owner: `${config.nodeId}:${owner}`, log });
+    return new SqlShaper(store, { owner: `${config.nodeId}:${owner}`, log });
   }
   if (config.rabbitmq) {
     const rules = Object.values(config.delivery.shaping);

@@ -23,8 +23,7 @@
  *
  * Talks to: the store (cluster_slots, cluster_rate).
  */
-import type { Kysely } from "kysely";
-import type { ClusterTables } from "./tables.ts";
+import type { ClusterLimitStore } from "../store/mod.ts";
 
 /** One held connection slot. */
 export interface SiteSlot {
@@ -155,7 +154,7 @@ const PRUNE_EVERY_MS = 600_000;
 
 /** Cluster-wide limits in the shared database. */
 export class SqlShaper implements ClusterShaper {
-  #db: Kysely<ClusterTables>;
+  #store: ClusterLimitStore;
   #owner: string;
   #ttlMs: number;
   #log: (line: string) => void;
@@ -165,8 +164,8 @@ export class SqlShaper implements ClusterShaper {
   #ratesUsed = false;
   #prunedAt = Date.now();
 
-  constructor(db: Kysely<ClusterTables>, options: SqlShaperOptions) {
-    this.#db = db;
+  constructor(store: ClusterLimitStore, options: SqlShaperOptions) {
+    this.#store = store;
     this.#owner = options.owner;
     this.#ttlMs = options.ttlMs ?? 30_000;
     this.#log = options.log ?? (() => {});
@@ -180,9 +179,8 @@ export class SqlShaper implements ClusterShaper {
   ): Promise<SiteSlot | null> {
     site = siteKey(site);
     const now = Date.now();
-    const rows = await this.#db.selectFrom("cluster_slots").select(["slot", "expires_at"])
-      .where("site", "=", site).where("slot", "<", limit).execute();
-    const taken = new Map(rows.map((r) => [Number(r.slot), Number(r.expires_at)]));
+    const rows = await this.#store.siteSlots(site, limit);
+    const taken = new Map(rows.map((r) => [r.slot, r.expiresAt]));
     const free: number[] = [];
     const expired: number[] = [];
     for (let slot = 0; slot < limit; slot++) {
@@ -193,20 +191,13 @@ export class SqlShaper implements ClusterShaper {
     const holder = `${this.#owner}/${crypto.randomUUID().slice(0, 8)}`;
     const expiresAt = now + this.#ttlMs;
     for (const slot of shuffle(free)) {
-      try {
-        await this.#db.insertInto("cluster_slots")
-          .values({ site, slot, holder, expires_at: expiresAt }).execute();
+      // False: taken meanwhile by another node; try the next one.
+      if (await this.#store.insertSlot({ site, slot, holder, expiresAt })) {
         return this.#hold({ site, slot, holder, lost: false, onLost, expiresAt });
-      } catch {
-        // Taken meanwhile by another node: try the next one.
       }
     }
     for (const slot of shuffle(expired)) {
-      const result = await this.#db.updateTable("cluster_slots")
-        .set({ holder, expires_at: expiresAt })
-        .where("site", "=", site).where("slot", "=", slot).where("expires_at", "<", now)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 1) {
+      if (await this.#store.takeExpiredSlot({ site, slot, holder, expiresAt }, now)) {
         return this.#hold({ site, slot, holder, lost: false, onLost, expiresAt });
       }
     }
@@ -232,9 +223,7 @@ export class SqlShaper implements ClusterShaper {
 
   async releaseConnection(slot: SiteSlot): Promise<void> {
     this.#held.delete(slot.holder);
-    await this.#db.deleteFrom("cluster_slots")
-      .where("site", "=", slot.site).where("slot", "=", slot.slot)
-      .where("holder", "=", slot.holder).execute();
+    await this.#store.deleteSlot(slot);
   }
 
   /**
@@ -257,14 +246,9 @@ export class SqlShaper implements ClusterShaper {
       for (let i = 0; i < held.length; i += 500) {
         const holders = held.slice(i, i + 500).map((h) => h.holder);
         const expiresAt = Date.now() + this.#ttlMs;
-        await this.#db.updateTable("cluster_slots").set({ expires_at: expiresAt })
-          .where("holder", "in", holders).execute();
-        for (
-          const r of await this.#db.selectFrom("cluster_slots").select("holder")
-            .where("holder", "in", holders).execute()
-        ) {
-          still.add(r.holder);
-          const slot = this.#held.get(r.holder);
+        for (const holder of await this.#store.renewSlots(holders, expiresAt)) {
+          still.add(holder);
+          const slot = this.#held.get(holder);
           if (slot) slot.expiresAt = expiresAt;
         }
       }
@@ -296,30 +280,17 @@ export class SqlShaper implements ClusterShaper {
     const refused: SendGrant = { ok: false, retryAt: window + rate.windowMs };
     if (n > rate.limit) return refused;
     for (let tries = 0; tries < 2; tries++) {
-      const result = await this.#db.updateTable("cluster_rate")
-        .set((eb) => ({ used: eb("used", "+", n) }))
-        .where("site", "=", site).where("window_start", "=", window)
-        .where((eb) => eb(eb("used", "+", n), "<=", rate.limit))
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 1) return { ok: true };
-      const exists = await this.#db.selectFrom("cluster_rate").select("used")
-        .where("site", "=", site).where("window_start", "=", window).executeTakeFirst();
-      if (exists) return refused;
-      try {
-        await this.#db.insertInto("cluster_rate")
-          .values({ site, window_start: window, used: n }).execute();
-        return { ok: true };
-      } catch {
-        // Another node opened the window first: count against its row.
-      }
+      if (await this.#store.addSends(site, window, n, rate.limit)) return { ok: true };
+      if (await this.#store.rateWindowExists(site, window)) return refused;
+      // False: another node opened the window first; count against its row.
+      if (await this.#store.openRateWindow(site, window, n)) return { ok: true };
     }
     return refused;
   }
 
   /** Deletes rate windows that started more than `keepMs` ago (keep the longest window). */
   async prune(keepMs = RATE_KEEP_MS): Promise<void> {
-    await this.#db.deleteFrom("cluster_rate").where("window_start", "<", Date.now() - keepMs)
-      .execute();
+    await this.#store.pruneRateWindows(Date.now() - keepMs);
   }
 
   async close(): Promise<void> {

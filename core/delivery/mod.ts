@@ -17,7 +17,12 @@ import { rootCertificates } from "node:tls";
 import type { Config } from "../config/mod.ts";
 import type { LeasedUnit, UnitOutcome } from "../queue/contracts.ts";
 import type { Queue } from "../queue/mod.ts";
-import { type Store, StoreUnavailableError } from "../store/mod.ts";
+import {
+  type BodyStore,
+  type QuarantineStore,
+  StoreUnavailableError,
+  type UnitStore,
+} from "../store/mod.ts";
 import {
   failureReason,
   isInfrastructureError,
@@ -75,10 +80,16 @@ export function trustedCas(config: Config): string[] | undefined {
   return [...rootCertificates, Deno.readTextFileSync(file)];
 }
 
+/** What delivery reads and (without a queue of its own) settles through. */
+export type DeliveryStore =
+  & Pick<BodyStore, "readBody" | "readBodyHead">
+  & Pick<UnitStore, "settle">
+  & { readonly quarantine: Pick<QuarantineStore, "recordFailures"> };
+
 /** Delivers units and settles their outcomes in batches. */
 export class DeliveryRunner {
   readonly ctx: DeliveryContext;
-  #store: Store;
+  #store: DeliveryStore;
   #queue: Pick<Queue, "settle" | "fail">;
   #policy: ShapingPolicy;
   #pending: UnitOutcome[] = [];
@@ -94,7 +105,7 @@ export class DeliveryRunner {
   /** Handling failures being recorded. */
   #recording = 0;
 
-  constructor(config: Config, store: Store, options: DeliveryRunnerOptions = {}) {
+  constructor(config: Config, store: DeliveryStore, options: DeliveryRunnerOptions = {}) {
     this.#store = store;
     this.#queue = options.queue ?? {
       settle: (outcomes) => store.settle(outcomes),

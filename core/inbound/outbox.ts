@@ -1,7 +1,7 @@
 /**
  * The database outbox: applications INSERT a row into `outbox` (its payload one inject v1 JSON
  * document, README "Outbox table") in their own transaction, and every node with
- * `outbox.enabled` polls the table. A poll claims rows (outbox_table.ts), validates each payload
+ * `outbox.enabled` polls the table. A poll claims rows (core/store/outbox.ts), validates each payload
  * with the inject format's own parser, submits the message through core/accept, and marks the
  * row `accepted` with the queue id only after the submit resolved, i.e. once the message is
  * durable. A payload that cannot be accepted as it is ends `failed` with the reason and is never
@@ -25,7 +25,7 @@ import {
   type ParsedInject,
   parseInject,
 } from "./inject_format.ts";
-import { type OutboxClaim, type OutboxOutcomes, OutboxRows } from "./outbox_table.ts";
+import type { OutboxClaim, OutboxOutcomes, OutboxStore } from "../store/mod.ts";
 
 /** Payload bytes one poll reads into memory at once (or one row, if larger). */
 const GROUP_BYTES = 16 * 1024 * 1024;
@@ -53,7 +53,7 @@ export async function startOutboxPoller(
 ): Promise<OutboxPoller> {
   const { store, queue, acceptor } = await openAcceptPath(config, events);
   const loop = new OutboxLoop({
-    rows: new OutboxRows(store),
+    rows: store,
     acceptor,
     ready: () => queue.ready,
     config,
@@ -120,7 +120,7 @@ export function outboxMessage(
 
 /** The poll loop: one poll at a time, back to back while rows come, else every poll_interval. */
 class OutboxLoop {
-  #rows: OutboxRows;
+  #rows: OutboxStore;
   #acceptor: Pick<Acceptor, "submit">;
   #ready: () => boolean;
   #config: Config;
@@ -135,7 +135,7 @@ class OutboxLoop {
   #prunedAt = 0;
 
   constructor(options: {
-    rows: OutboxRows;
+    rows: OutboxStore;
     acceptor: Pick<Acceptor, "submit">;
     /** Whether the queue can take messages now (false while the broker is unreachable). */
     ready: () => boolean;
@@ -211,7 +211,7 @@ class OutboxLoop {
     const { batch, claim_timeout } = this.#config.outbox;
     let claims: OutboxClaim[];
     try {
-      claims = await this.#rows.claim({
+      claims = await this.#rows.claimOutbox({
         node: this.#config.nodeId,
         now,
         limit: batch,
@@ -250,7 +250,7 @@ class OutboxLoop {
    * Returns the error of a submit that failed for a temporary reason, else null.
    */
   async #acceptGroup(group: OutboxClaim[]): Promise<Error | null> {
-    const payloads = await this.#rows.payloads(group.map((c) => c.id));
+    const payloads = await this.#rows.outboxPayloads(group.map((c) => c.id));
     const limits = injectLimitsOf(this.#config);
     const outcomes = this.#unwritten;
     let temporary: Error | null = null;
@@ -296,7 +296,7 @@ class OutboxLoop {
   async #write(): Promise<void> {
     const outcomes = this.#unwritten;
     if (outcomes.accepted.length + outcomes.failed.length + outcomes.released.length === 0) return;
-    await this.#rows.finish(outcomes, Date.now());
+    await this.#rows.finishOutbox(outcomes, Date.now());
     this.#unwritten = noOutcomes();
   }
 
@@ -308,7 +308,7 @@ class OutboxLoop {
     let deleted = 0;
     try {
       for (let step = 0; step < 10; step++) {
-        const n = await this.#rows.prune(now - keep, PRUNE_ROWS);
+        const n = await this.#rows.pruneOutbox(now - keep, PRUNE_ROWS);
         deleted += n;
         if (n < PRUNE_ROWS) break;
       }

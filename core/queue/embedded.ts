@@ -4,8 +4,7 @@
  * lease by token. A thin adapter: the store does the work in one transaction per batch.
  */
 import type { Config } from "../config/mod.ts";
-import type { SqlStore } from "../store/mod.ts";
-import { returnLeases } from "../store/lease_return.ts";
+import type { QuarantineStore, UnitStore } from "../store/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import type { Queue } from "./mod.ts";
@@ -15,9 +14,9 @@ export class EmbeddedQueue implements Queue {
   readonly kind = "embedded";
   readonly ready = true;
   #config: Config;
-  #store: SqlStore;
+  #store: UnitStore & { readonly quarantine: QuarantineStore };
 
-  constructor(config: Config, store: SqlStore) {
+  constructor(config: Config, store: UnitStore & { readonly quarantine: QuarantineStore }) {
     this.#config = config;
     this.#store = store;
   }
@@ -65,7 +64,7 @@ export class EmbeddedQueue implements Queue {
   }
 
   async giveBack(units: { unitId: string; leaseToken: string }[]): Promise<void> {
-    if (units.length > 0) await returnLeases(this.#store.db, units, Date.now());
+    if (units.length > 0) await this.#store.returnLeases(units, Date.now());
   }
 
   returnWaiting(): string[] {

@@ -10,7 +10,7 @@
  * leases and releases, deliver settles.
  */
 import type { Config } from "../config/mod.ts";
-import type { SqlStore } from "../store/mod.ts";
+import type { BrokerUnitStore, QuarantineStore, UnitStore } from "../store/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import { EmbeddedQueue } from "./embedded.ts";
@@ -137,7 +137,7 @@ export interface OpenQueueOptions<R extends QueueRole = QueueRole> {
  */
 export async function openQueue<R extends QueueRole>(
   config: Config,
-  store: SqlStore,
+  store: UnitStore & BrokerUnitStore & { readonly quarantine: QuarantineStore },
   options: OpenQueueOptions<R>,
 ): Promise<QueueFor<R>> {
   const settings = brokerSettings(config);

@@ -8,7 +8,6 @@
  */
 import { type NewMessage, QUEUED_UNIT_VERSION, unitsOf } from "./contracts.ts";
 import { BrokerUnavailableError } from "./broker.ts";
-import { confirmMessages, forgetMessages } from "./_units_sql.ts";
 import { parseMeta } from "./rabbit_codec.ts";
 import { confirmed, type RabbitContext } from "./rabbit_publisher.ts";
 
@@ -46,7 +45,7 @@ export async function enqueueMessages(ctx: RabbitContext, messages: NewMessage[]
     throw new BrokerUnavailableError((error as Error).message);
   }
   try {
-    await confirmMessages(store.db, ids);
+    await store.confirmMessages(ids);
   } catch (error) {
     // Not marked confirmed: undone like an unconfirmed batch (or, if the database is gone
     // too, left to the sweep); the client retries.
@@ -56,7 +55,7 @@ export async function enqueueMessages(ctx: RabbitContext, messages: NewMessage[]
 }
 
 async function forget(ctx: RabbitContext, ids: string[]) {
-  await forgetMessages(ctx.store.db, ids).catch((e) =>
+  await ctx.store.forgetMessages(ids).catch((e) =>
     ctx.log(`queue: cannot remove unconfirmed messages: ${(e as Error).message}`)
   );
 }

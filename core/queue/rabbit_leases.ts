@@ -10,6 +10,7 @@
  * Reads config: queue.lease_time.
  */
 import { faultPoint } from "../fault_points.ts";
+import type { UnitState } from "../store/mod.ts";
 import type { LeasedUnit, QueuedUnit } from "./contracts.ts";
 import {
   failureReason,
@@ -18,7 +19,6 @@ import {
   reportFailures,
   type UnitFailure,
 } from "./failures.ts";
-import { type UnitState, unitStates } from "./_units_sql.ts";
 import { decodeUnit, leaseToken, parseMeta } from "./rabbit_codec.ts";
 import type { Delivery, UnitConsumer } from "./rabbit_consumer.ts";
 import type { RabbitContext } from "./rabbit_publisher.ts";
@@ -83,7 +83,7 @@ export class LeaseBook {
     }
     let states;
     try {
-      states = await unitStates(this.#ctx.store.db, candidates.map((c) => c.unit.unitId));
+      states = await this.#ctx.store.unitStates(candidates.map((c) => c.unit.unitId));
     } catch (error) {
       // Keep them for the next pass (they are still unacknowledged).
       for (const { delivery } of candidates.reverse()) consumer.putBack(delivery);

@@ -8,7 +8,7 @@
  */
 import type { ChannelModel, ConfirmChannel } from "amqplib";
 import type { Config } from "../config/mod.ts";
-import type { SqlStore } from "../store/mod.ts";
+import type { BrokerUnitStore, QuarantineStore, UnitStore } from "../store/mod.ts";
 import type { QueuedUnit } from "./contracts.ts";
 import {
   BrokerLink,
@@ -24,10 +24,16 @@ import { encodeUnit } from "./rabbit_codec.ts";
 /** How long a batch may wait for the broker's confirms before it counts as not durable. */
 const CONFIRM_TIMEOUT_MS = 30_000;
 
+/** What the broker queue reads and writes in SQL. */
+export type BrokerQueueStore =
+  & Pick<UnitStore, "insertMessages" | "settle">
+  & BrokerUnitStore
+  & { readonly quarantine: QuarantineStore };
+
 /** What the parts of the RabbitMQ queue share. */
 export interface RabbitContext {
   config: Config;
-  store: SqlStore;
+  store: BrokerQueueStore;
   publisher: RabbitPublisher;
   log: (line: string) => void;
 }

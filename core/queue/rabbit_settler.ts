@@ -12,7 +12,6 @@
 import { QUEUED_UNIT_VERSION, type UnitOutcome } from "./contracts.ts";
 import { BrokerUnavailableError } from "./broker.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
-import { unitOrigins } from "./_units_sql.ts";
 import { parseToken } from "./rabbit_codec.ts";
 import { confirmed, type RabbitContext } from "./rabbit_publisher.ts";
 
@@ -34,7 +33,7 @@ export async function settleOutcomes(
   );
   if (next.length > 0) {
     const ch = publisher.channelOrThrow();
-    const origins = await unitOrigins(store.db, next.map((o) => o.unitId));
+    const origins = await store.unitOrigins(next.map((o) => o.unitId));
     const now = Date.now();
     const published: Promise<void>[] = [];
     for (const o of next) {

@@ -7,8 +7,7 @@
  * Reads config: rabbitmq.unconfirmed_grace.
  */
 import type { Config } from "../config/mod.ts";
-import type { SqlStore } from "../store/mod.ts";
-import { sweepUnconfirmed } from "./_units_sql.ts";
+import type { BrokerUnitStore } from "../store/mod.ts";
 
 /** Most unconfirmed messages one sweep statement removes, and most statements per sweep. */
 const UNCONFIRMED_SWEEP_BATCH = 500;
@@ -17,12 +16,12 @@ const UNCONFIRMED_SWEEP_ROUNDS = 20;
 /** Runs the sweep now and then, one at a time. */
 export class UnconfirmedSweeper {
   #config: Config;
-  #store: SqlStore;
+  #store: BrokerUnitStore;
   #log: (line: string) => void;
   #next = 0;
   #running: Promise<unknown> | null = null;
 
-  constructor(config: Config, store: SqlStore, log: (line: string) => void) {
+  constructor(config: Config, store: BrokerUnitStore, log: (line: string) => void) {
     this.#config = config;
     this.#store = store;
     this.#log = log;
@@ -43,12 +42,7 @@ export class UnconfirmedSweeper {
     let removed = 0;
     let kept = 0;
     for (let round = 0; round < UNCONFIRMED_SWEEP_ROUNDS; round++) {
-      const result = await sweepUnconfirmed(
-        this.#store.db,
-        this.#store.dialect,
-        cutoff,
-        UNCONFIRMED_SWEEP_BATCH,
-      );
+      const result = await this.#store.sweepUnconfirmed(cutoff, UNCONFIRMED_SWEEP_BATCH);
       removed += result.removed;
       kept += result.kept;
       if (result.found < UNCONFIRMED_SWEEP_BATCH) break;

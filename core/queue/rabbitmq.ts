@@ -35,7 +35,6 @@
  * delivery.workers.
  */
 import type { Config } from "../config/mod.ts";
-import type { SqlStore } from "../store/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
 import type { BrokerLink, BrokerSettings } from "./broker.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
@@ -50,7 +49,14 @@ import type {
 import { enqueueMessages, resumeUnits } from "./rabbit_accept.ts";
 import { UnitConsumer } from "./rabbit_consumer.ts";
 import { LeaseBook } from "./rabbit_leases.ts";
-import { type ConnectionHooks, type RabbitContext, RabbitPublisher } from "./rabbit_publisher.ts";
+import {
+  type BrokerQueueStore,
+  type ConnectionHooks,
+  type RabbitContext,
+  RabbitPublisher,
+} from "./rabbit_publisher.ts";
+
+export type { BrokerQueueStore } from "./rabbit_publisher.ts";
 import { recordFailures, settleOutcomes } from "./rabbit_settler.ts";
 import { UnconfirmedSweeper } from "./rabbit_unconfirmed.ts";
 
@@ -61,7 +67,7 @@ abstract class RabbitQueueBase {
 
   constructor(
     config: Config,
-    store: SqlStore,
+    store: BrokerQueueStore,
     settings: BrokerSettings,
     options: OpenQueueOptions & { hooks?: ConnectionHooks },
   ) {
@@ -127,7 +133,7 @@ export class RabbitScheduleQueue extends RabbitQueueBase implements ScheduleQueu
 
   constructor(
     config: Config,
-    store: SqlStore,
+    store: BrokerQueueStore,
     settings: BrokerSettings,
     options: OpenQueueOptions,
   ) {
@@ -218,7 +224,7 @@ export class RabbitScheduleQueue extends RabbitQueueBase implements ScheduleQueu
 /** A RabbitMQ queue class of one role. */
 type RoleQueueClass<K extends QueueRole> = new (
   config: Config,
-  store: SqlStore,
+  store: BrokerQueueStore,
   settings: BrokerSettings,
   options: OpenQueueOptions,
 ) => QueueFor<K> & { start(): Promise<void> };
@@ -233,7 +239,7 @@ const ROLE_QUEUES: { [K in QueueRole]: RoleQueueClass<K> } = {
 /** Opens and starts the RabbitMQ queue of `options.role` on an open store. */
 export async function openRabbitQueue<R extends QueueRole>(
   config: Config,
-  store: SqlStore,
+  store: BrokerQueueStore,
   settings: BrokerSettings,
   options: OpenQueueOptions<R>,
 ): Promise<QueueFor<R>> {

@@ -6,13 +6,13 @@
  *
  * Talks to: the store. Reads config: delivery.rules_reload_interval.
  */
-import type { Store } from "../store/mod.ts";
+import type { ShapingRuleStore, UnitStore } from "../store/mod.ts";
 import type { CheckedRule } from "../delivery/policy.ts";
 import { checkStoredRules } from "../delivery/rule_check.ts";
 
 /** Watches the stored shaping rules. */
 export class RulesWatcher {
-  #store: Store;
+  #store: Pick<ShapingRuleStore, "listShapingRules"> & Pick<UnitStore, "releaseHeld">;
   #intervalMs: number;
   #onChange: (rules: CheckedRule[]) => void;
   #log: (line: string) => void;
@@ -23,7 +23,7 @@ export class RulesWatcher {
   #loading: Promise<boolean> | null = null;
 
   constructor(
-    store: Store,
+    store: Pick<ShapingRuleStore, "listShapingRules"> & Pick<UnitStore, "releaseHeld">,
     intervalMs: number,
     onChange: (rules: CheckedRule[]) => void,
     log: (line: string) => void,

@@ -1,10 +1,30 @@
-/**
- * REST API key rows on any Kysely dialect (portable queries only). SqlStore exposes these as
- * methods; they live here so the key table stays apart from the queue code.
- */
-import type { Kysely } from "kysely";
+/** REST API keys, stored as their SHA-256 (migrations/0008_api_keys.ts), portable queries only. */
+import type { SqlContext } from "./_sql.ts";
 import type { Tables } from "./tables.ts";
-import type { ApiKeyRecord } from "./store.ts";
+
+/** A REST API key as stored: its SHA-256, never the key (see migrations/0008_api_keys.ts). */
+export interface ApiKeyRecord {
+  name: string;
+  /** SHA-256 of the key, lower-case hex. */
+  keyHash: string;
+  createdAt: number;
+  /** When it last authenticated a request (to the minute), or null. */
+  lastUsedAt: number | null;
+}
+
+/** What API authentication and the `apikey` command take. */
+export interface ApiKeyStore {
+  /** Adds an API key; rejects if the name is taken. */
+  addApiKey(key: ApiKeyRecord): Promise<void>;
+  /** The key with this hash, or null. */
+  apiKeyByHash(keyHash: string): Promise<ApiKeyRecord | null>;
+  /** Records that a key was used at `at`. */
+  touchApiKey(name: string, at: number): Promise<void>;
+  /** All API keys, by name. */
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Removes an API key; false if there was none. */
+  removeApiKey(name: string): Promise<boolean>;
+}
 
 function toKey(row: Tables["api_keys"]): ApiKeyRecord {
   return {
@@ -16,7 +36,7 @@ function toKey(row: Tables["api_keys"]): ApiKeyRecord {
 }
 
 /** Inserts a key; rejects with a clear error if the name is taken. */
-export async function addApiKey(db: Kysely<Tables>, key: ApiKeyRecord): Promise<void> {
+async function addApiKey({ db }: SqlContext, key: ApiKeyRecord): Promise<void> {
   await db.transaction().execute(async (trx) => {
     const existing = await trx.selectFrom("api_keys").select("name")
       .where("name", "=", key.name).executeTakeFirst();
@@ -31,8 +51,8 @@ export async function addApiKey(db: Kysely<Tables>, key: ApiKeyRecord): Promise<
 }
 
 /** The key with this hash, or null. */
-export async function apiKeyByHash(
-  db: Kysely<Tables>,
+async function apiKeyByHash(
+  { db }: SqlContext,
   keyHash: string,
 ): Promise<ApiKeyRecord | null> {
   const row = await db.selectFrom("api_keys").selectAll()
@@ -41,18 +61,29 @@ export async function apiKeyByHash(
 }
 
 /** Sets a key's last use. */
-export async function touchApiKey(db: Kysely<Tables>, name: string, at: number): Promise<void> {
+async function touchApiKey({ db }: SqlContext, name: string, at: number): Promise<void> {
   await db.updateTable("api_keys").set({ last_used_at: at }).where("name", "=", name).execute();
 }
 
 /** All keys by name. */
-export async function listApiKeys(db: Kysely<Tables>): Promise<ApiKeyRecord[]> {
+async function listApiKeys({ db }: SqlContext): Promise<ApiKeyRecord[]> {
   const rows = await db.selectFrom("api_keys").selectAll().orderBy("name").execute();
   return rows.map(toKey);
 }
 
 /** Deletes a key; false if there was none. */
-export async function removeApiKey(db: Kysely<Tables>, name: string): Promise<boolean> {
+async function removeApiKey({ db }: SqlContext, name: string): Promise<boolean> {
   const result = await db.deleteFrom("api_keys").where("name", "=", name).executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
+}
+
+/** The API keys on one database. */
+export function apiKeyRepository(ctx: SqlContext): ApiKeyStore {
+  return {
+    addApiKey: (key) => addApiKey(ctx, key),
+    apiKeyByHash: (keyHash) => apiKeyByHash(ctx, keyHash),
+    touchApiKey: (name, at) => touchApiKey(ctx, name, at),
+    listApiKeys: () => listApiKeys(ctx),
+    removeApiKey: (name) => removeApiKey(ctx, name),
+  };
 }

@@ -1,7 +1,8 @@
 /**
- * Opens the configured store: one `SqlStore` (Kysely) on whichever database the configuration
- * names. SQLite (the embedded default) runs on `node:sqlite`; PostgreSQL on postgres.js;
- * MySQL/MariaDB on mysql2; SQL Server on tedious. Drivers are imported only when used, so a
+ * The store: durable state in SQL, one repository module per aggregate (see store.ts for the
+ * role interfaces callers take), opened here on whichever database the configuration names.
+ * SQLite (the embedded default) runs on `node:sqlite`; PostgreSQL on postgres.js; MySQL/MariaDB
+ * on mysql2; SQL Server on tedious. Drivers are imported only when used, so a
  * node on SQLite never loads the others.
  */
 import { mkdirSync } from "node:fs";
@@ -19,31 +20,12 @@ import {
 import { ConnectionMonitor, type MonitorOptions } from "./health.ts";
 import { monitoredDialect } from "./monitored_dialect.ts";
 import { NodeSqliteDialect, openSqlite } from "./sqlite_dialect.ts";
-import { SqlStore } from "./sql_store.ts";
+import { createSqlStore, type SqlStore } from "./sql_store.ts";
 import type { PoolOptions } from "./store.ts";
 import type { Tables } from "./tables.ts";
 
-export type {
-  ApiKeyRecord,
-  AttemptRow,
-  DkimKeyRecord,
-  DsnClaim,
-  DsnRecipientRow,
-  DsnWork,
-  InsertOptions,
-  LeaseRequest,
-  MessageStatus,
-  MessageSummary,
-  MigrationState,
-  QueueCounts,
-  SettleOptions,
-  SmtpUser,
-  SmtpUserUpdate,
-  Store,
-  StoreHealthStatus,
-  Suppression,
-} from "./store.ts";
-export { dueUnitsQuery, SqlStore } from "./sql_store.ts";
+export type * from "./store.ts";
+export { createSqlStore, dueUnitsQuery, type SqlStore } from "./sql_store.ts";
 export { StoreUnavailableError } from "./health.ts";
 
 /** How a connection will be used; decides SQLite's `synchronous` level. */
@@ -108,7 +90,7 @@ export async function openStore(
     const db = new Kysely<Tables>({
       dialect: monitoredDialect(new NodeSqliteDialect(raw), monitor),
     });
-    return new SqlStore(db, "sqlite3", () => db.destroy(), monitor);
+    return createSqlStore(db, "sqlite3", () => db.destroy(), monitor);
   }
   let dialect: Dialect;
   try {
@@ -121,5 +103,5 @@ export async function openStore(
     throw error;
   }
   const db = new Kysely<Tables>({ dialect: monitoredDialect(dialect, monitor) });
-  return new SqlStore(db, conn.dialect, () => db.destroy(), monitor);
+  return createSqlStore(db, conn.dialect, () => db.destroy(), monitor);
 }

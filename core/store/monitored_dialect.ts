@@ -1,9 +1,9 @@
 /**
  * Puts every statement of a Kysely dialect under a `ConnectionMonitor` (health.ts), by wrapping
- * its driver: connecting, each query, and BEGIN/COMMIT/ROLLBACK. So every store method — and
- * anything else on `store.db` (the admin console's sessions) — is bounded in time, turns
- * connection failures into `StoreUnavailableError`, and fails fast while the database is away,
- * without each method having to remember it.
+ * its driver: connecting, each query, and BEGIN/COMMIT/ROLLBACK. So every store method (and a
+ * test's direct use of `store.db`) is bounded in time, turns connection failures into
+ * `StoreUnavailableError`, and fails fast while the database is away, without each method having
+ * to remember it.
  *
  * Only connecting and BEGIN fail fast: a statement inside a transaction, COMMIT and ROLLBACK
  * always reach the driver, so a transaction is never abandoned half-way on a live connection.

@@ -13,6 +13,7 @@
  * value), which also makes concurrent recorders count each failure once.
  */
 import type { Kysely } from "kysely";
+import type { SqlContext } from "./_sql.ts";
 import { OPEN_RECIPIENT_STATES, type Tables } from "./tables.ts";
 
 /** One unit whose handling threw. */
@@ -96,12 +97,15 @@ function shortReason(reason: string): string {
   return reason.length > 1_000 ? `${reason.slice(0, 1_000)}…` : reason;
 }
 
+/** What the queues, delivery, DSN building and the operator's actions take (`store.quarantine`). */
+export type QuarantineStore = Pick<SqlQuarantine, keyof SqlQuarantine>;
+
 /** Quarantine state in the SQL store (a narrow role of it, see Store.quarantine). */
 export class SqlQuarantine {
   #db: Kysely<Tables>;
 
-  constructor(db: Kysely<Tables>) {
-    this.#db = db;
+  constructor(ctx: SqlContext) {
+    this.#db = ctx.db;
   }
 
   /**

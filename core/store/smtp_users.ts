@@ -1,10 +1,43 @@
-/**
- * SMTP user rows on any Kysely dialect (portable queries only). SqlStore exposes these as
- * methods; they live here so the user table stays apart from the queue code.
- */
-import type { Kysely } from "kysely";
+/** SMTP AUTH accounts (see migrations/0002_smtp_users.ts), portable queries only. */
+import type { SqlContext } from "./_sql.ts";
 import type { Tables } from "./tables.ts";
-import type { SmtpUser, SmtpUserUpdate } from "./store.ts";
+
+/** An SMTP AUTH account (see migrations/0002_smtp_users.ts). */
+export interface SmtpUser {
+  username: string;
+  /** KDF hash string (core/auth/password.ts). */
+  passwordHash: string;
+  /** The password sealed with AES-GCM for CRAM-MD5, or null. */
+  cramSecret: string | null;
+  /** Per-user limits; null takes the configured default. */
+  maxRecipients: number | null;
+  maxMessagesPerMinute: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Fields to change on an SMTP user; undefined leaves a field as it is. */
+export interface SmtpUserUpdate {
+  passwordHash?: string;
+  cramSecret?: string | null;
+  maxRecipients?: number | null;
+  maxMessagesPerMinute?: number | null;
+  updatedAt: number;
+}
+
+/** What SMTP AUTH and the `user` command take. */
+export interface SmtpUserStore {
+  /** Adds an SMTP user; rejects if the name is taken. */
+  addSmtpUser(user: SmtpUser): Promise<void>;
+  /** One SMTP user, or null. */
+  getSmtpUser(username: string): Promise<SmtpUser | null>;
+  /** All SMTP users, by name. */
+  listSmtpUsers(): Promise<SmtpUser[]>;
+  /** Changes an SMTP user; false if there is none. */
+  updateSmtpUser(username: string, update: SmtpUserUpdate): Promise<boolean>;
+  /** Removes an SMTP user; false if there was none. */
+  removeSmtpUser(username: string): Promise<boolean>;
+}
 
 function toUser(row: Tables["smtp_users"]): SmtpUser {
   return {
@@ -21,7 +54,7 @@ function toUser(row: Tables["smtp_users"]): SmtpUser {
 }
 
 /** Inserts a user; rejects with a clear error if the name is taken. */
-export async function addSmtpUser(db: Kysely<Tables>, user: SmtpUser): Promise<void> {
+async function addSmtpUser({ db }: SqlContext, user: SmtpUser): Promise<void> {
   await db.transaction().execute(async (trx) => {
     const existing = await trx.selectFrom("smtp_users").select("username")
       .where("username", "=", user.username).executeTakeFirst();
@@ -39,21 +72,21 @@ export async function addSmtpUser(db: Kysely<Tables>, user: SmtpUser): Promise<v
 }
 
 /** One user, or null. */
-export async function getSmtpUser(db: Kysely<Tables>, username: string): Promise<SmtpUser | null> {
+async function getSmtpUser({ db }: SqlContext, username: string): Promise<SmtpUser | null> {
   const row = await db.selectFrom("smtp_users").selectAll()
     .where("username", "=", username).executeTakeFirst();
   return row ? toUser(row) : null;
 }
 
 /** All users by name. */
-export async function listSmtpUsers(db: Kysely<Tables>): Promise<SmtpUser[]> {
+async function listSmtpUsers({ db }: SqlContext): Promise<SmtpUser[]> {
   const rows = await db.selectFrom("smtp_users").selectAll().orderBy("username").execute();
   return rows.map(toUser);
 }
 
 /** Changes the given fields; false if there is no such user. */
-export async function updateSmtpUser(
-  db: Kysely<Tables>,
+async function updateSmtpUser(
+  { db }: SqlContext,
   username: string,
   update: SmtpUserUpdate,
 ): Promise<boolean> {
@@ -70,8 +103,19 @@ export async function updateSmtpUser(
 }
 
 /** Deletes a user; false if there was none. */
-export async function removeSmtpUser(db: Kysely<Tables>, username: string): Promise<boolean> {
+async function removeSmtpUser({ db }: SqlContext, username: string): Promise<boolean> {
   const result = await db.deleteFrom("smtp_users").where("username", "=", username)
     .executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
+}
+
+/** The SMTP users on one database. */
+export function smtpUserRepository(ctx: SqlContext): SmtpUserStore {
+  return {
+    addSmtpUser: (user) => addSmtpUser(ctx, user),
+    getSmtpUser: (username) => getSmtpUser(ctx, username),
+    listSmtpUsers: () => listSmtpUsers(ctx),
+    updateSmtpUser: (username, update) => updateSmtpUser(ctx, username, update),
+    removeSmtpUser: (username) => removeSmtpUser(ctx, username),
+  };
 }

@@ -1,4 +1,7 @@
-/** Row shapes of the SQL tables, as Kysely sees them (see migrations/ for the DDL). */
+/**
+ * Row shapes of every SQL table, as Kysely sees them (see migrations/ for the DDL): the one
+ * schema type of the database. Only core/store/ reads it (tests/store_boundary_test.ts).
+ */
 import type { Generated } from "kysely";
 
 /** `messages`: raw message bytes and the envelope sender, written once at accept. */
@@ -170,6 +173,58 @@ export interface ApiKeysTable {
   last_used_at: number | null;
 }
 
+/** `nodes` (0005): one row per node. */
+export interface NodesTable {
+  id: string;
+  name: string;
+  hostname: string | null;
+  pid: number | null;
+  started_at: number;
+  heartbeat_at: number;
+  stopped_at: number | null;
+  info: string | null;
+}
+
+/** `config_overrides` (0005): cluster-wide edits; `value` is JSON, null for a removed override. */
+export interface ConfigOverridesTable {
+  key: string;
+  value: string | null;
+  updated_at: number;
+  updated_by: string | null;
+}
+
+/** `cluster_slots` (0005): connection slots per site held by nodes until `expires_at`. */
+export interface ClusterSlotsTable {
+  site: string;
+  slot: number;
+  holder: string;
+  expires_at: number;
+}
+
+/** `cluster_rate` (0005): sends per site in the fixed window starting at `window_start`. */
+export interface ClusterRateTable {
+  site: string;
+  window_start: number;
+  used: number;
+}
+
+/** `outbox` (0009): one row per message an application hands over (payload: inject v1 JSON). */
+export interface OutboxTable {
+  id: Generated<number>;
+  payload: string;
+  created_at: Generated<number>;
+  state: Generated<OutboxState>;
+  claimed_by: string | null;
+  claimed_at: number | null;
+  message_id: string | null;
+  error: string | null;
+  /** When the row became `accepted` or `failed` (for pruning). */
+  finished_at: number | null;
+}
+
+/** Where an outbox row is: waiting, being accepted by a node, done, or refused for good. */
+export type OutboxState = "new" | "claimed" | "accepted" | "failed";
+
 /** The whole database, for Kysely. */
 export interface Tables {
   messages: MessagesTable;
@@ -183,4 +238,9 @@ export interface Tables {
   admin_users: AdminUsersTable;
   admin_sessions: AdminSessionsTable;
   api_keys: ApiKeysTable;
+  nodes: NodesTable;
+  config_overrides: ConfigOverridesTable;
+  cluster_slots: ClusterSlotsTable;
+  cluster_rate: ClusterRateTable;
+  outbox: OutboxTable;
 }

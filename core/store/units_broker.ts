@@ -1,20 +1,18 @@
 /**
- * The few SQL reads and writes the RabbitMQ queue needs besides the store's own insert and
- * settle: the current state of units (to recognise stale copies), what a retry copy carries,
- * undoing an accept the broker did not confirm, clearing the "not yet confirmed" mark of a
- * confirmed batch, and sweeping batches whose node died before either. Batched: one statement
- * per call and chunk.
+ * The few SQL reads and writes the RabbitMQ queue (core/queue/rabbitmq.ts) needs besides insert
+ * and settle: the current state of units (to recognise stale copies), what a retry copy
+ * carries, undoing an accept the broker did not confirm, clearing the "not yet confirmed" mark
+ * of a confirmed batch, and sweeping batches whose node died before either. Batched: one
+ * statement per call and chunk.
  */
-import type { ExpressionBuilder, Kysely } from "kysely";
-import type { Dialect } from "../../migrations/mod.ts";
-import { OPEN_RECIPIENT_STATES, type Tables } from "../store/tables.ts";
+import type { ExpressionBuilder } from "kysely";
+import { chunks as slices, type SqlContext } from "./_sql.ts";
+import { OPEN_RECIPIENT_STATES, type Tables } from "./tables.ts";
 
 const CHUNK = 500;
 
 function chunks<T>(items: T[], size = CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
+  return slices(items, size);
 }
 
 /** Where a unit stands in SQL. */
@@ -27,8 +25,8 @@ export interface UnitState {
 }
 
 /** The state and live copy of each unit that exists. */
-export async function unitStates(
-  db: Kysely<Tables>,
+async function unitStates(
+  { db }: SqlContext,
   unitIds: string[],
 ): Promise<Map<string, UnitState>> {
   const states = new Map<string, UnitState>();
@@ -53,8 +51,8 @@ export interface UnitOrigin {
 }
 
 /** Sender, creation time and open recipients of each unit. */
-export async function unitOrigins(
-  db: Kysely<Tables>,
+async function unitOrigins(
+  { db }: SqlContext,
   unitIds: string[],
 ): Promise<Map<string, UnitOrigin>> {
   const origins = new Map<string, UnitOrigin>();
@@ -67,7 +65,7 @@ export async function unitOrigins(
       origins.set(row.id, { sender: row.sender, createdAt: Number(row.created), open: [] });
     }
     // Open states filtered here: with `state IN (…)` SQLite reads the whole recipients_state
-    // index instead of recipients_unit (see SqlStore.#loadUnits).
+    // index instead of recipients_unit (see loadUnits in units_lease.ts).
     const recipients = await db.selectFrom("recipients").select(["unit_id", "address", "state"])
       .where("unit_id", "in", part).orderBy("id").execute();
     for (const r of recipients) {
@@ -81,7 +79,7 @@ export async function unitOrigins(
  * Removes messages that were committed but could not be queued on the broker (the client was
  * told to try again, so keeping them would deliver twice).
  */
-export async function forgetMessages(db: Kysely<Tables>, messageIds: string[]): Promise<void> {
+async function forgetMessages({ db }: SqlContext, messageIds: string[]): Promise<void> {
   await db.transaction().execute(async (trx) => {
     for (const part of chunks(messageIds)) {
       await trx.deleteFrom("recipients").where("message_id", "in", part).execute();
@@ -95,7 +93,7 @@ export async function forgetMessages(db: Kysely<Tables>, messageIds: string[]): 
  * Clears the "not yet confirmed" mark (`messages.unconfirmed_since`) of a batch the broker
  * confirmed: one UPDATE per batch (the acceptor's batches are at most 500 messages).
  */
-export async function confirmMessages(db: Kysely<Tables>, messageIds: string[]): Promise<void> {
+async function confirmMessages({ db }: SqlContext, messageIds: string[]): Promise<void> {
   for (const part of chunks(messageIds)) {
     await db.updateTable("messages").set({ unconfirmed_since: null })
       .where("id", "in", part).execute();
@@ -131,16 +129,15 @@ function settledOnce(eb: ExpressionBuilder<Tables, "messages">) {
  * units and recipients go only for messages that no longer exist (this transaction sees its own
  * delete; a concurrent sweeper's rows are locked until it commits). Returns what it did.
  */
-export async function sweepUnconfirmed(
-  db: Kysely<Tables>,
-  dialect: Dialect,
+async function sweepUnconfirmed(
+  ctx: SqlContext,
   cutoff: number,
   limit: number,
 ): Promise<SweepResult> {
-  let select = db.selectFrom("messages").select("id")
+  const { db } = ctx;
+  const select = db.selectFrom("messages").select("id")
     .where("unconfirmed_since", "is not", null).where("unconfirmed_since", "<", cutoff);
-  select = dialect === "mssql" ? select.top(limit) : select.limit(limit);
-  const ids = (await select.execute()).map((row) => row.id);
+  const ids = (await ctx.limit(select, limit).execute()).map((row) => row.id);
   if (ids.length === 0) return { found: 0, removed: 0, kept: 0 };
   const seen = await db.selectFrom("messages").select("id")
     .where("id", "in", ids).where(settledOnce).execute();
@@ -176,4 +173,29 @@ export async function sweepUnconfirmed(
     return n;
   });
   return { found: ids.length, removed, kept: kept.size };
+}
+
+/** What the broker queue reads and writes in SQL besides insert and settle. */
+export interface BrokerUnitStore {
+  /** The state and live copy of each unit that exists. */
+  unitStates(unitIds: string[]): Promise<Map<string, UnitState>>;
+  /** Sender, creation time and open recipients of each unit. */
+  unitOrigins(unitIds: string[]): Promise<Map<string, UnitOrigin>>;
+  /** Removes committed messages the broker did not take (the client was told to retry). */
+  forgetMessages(messageIds: string[]): Promise<void>;
+  /** Clears the "not yet confirmed" mark of messages the broker confirmed. */
+  confirmMessages(messageIds: string[]): Promise<void>;
+  /** One bounded pass over messages left unconfirmed since before `cutoff` by a dead node. */
+  sweepUnconfirmed(cutoff: number, limit: number): Promise<SweepResult>;
+}
+
+/** The broker queue's unit reads and writes on one database. */
+export function brokerUnitRepository(ctx: SqlContext): BrokerUnitStore {
+  return {
+    unitStates: (unitIds) => unitStates(ctx, unitIds),
+    unitOrigins: (unitIds) => unitOrigins(ctx, unitIds),
+    forgetMessages: (messageIds) => forgetMessages(ctx, messageIds),
+    confirmMessages: (messageIds) => confirmMessages(ctx, messageIds),
+    sweepUnconfirmed: (cutoff, limit) => sweepUnconfirmed(ctx, cutoff, limit),
+  };
 }

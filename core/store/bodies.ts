@@ -1,0 +1,61 @@
+/** Message bodies: the raw bytes delivery sends, or just their head, read by message id. */
+import { sql } from "kysely";
+import { ownBytes, type SqlContext } from "./_sql.ts";
+
+/** What delivery and DSNs read of a message's bytes. */
+export interface BodyStore {
+  /** The raw message bytes. */
+  readBody(messageId: string): Promise<Uint8Array | null>;
+  /**
+   * The first `maxBytes` of a message and its full size: enough for the header section of most
+   * messages, without holding a large body in memory (null if the message is gone).
+   */
+  readBodyHead(
+    messageId: string,
+    maxBytes: number,
+  ): Promise<{ head: Uint8Array; size: number } | null>;
+  /** The largest message body the database can store, or null when it has no such limit. */
+  maxBodyBytes(): Promise<number | null>;
+}
+
+async function readBody(ctx: SqlContext, messageId: string): Promise<Uint8Array | null> {
+  const row = await ctx.db.selectFrom("messages").select("body")
+    .where("id", "=", messageId).executeTakeFirst();
+  if (!row) return null;
+  return ownBytes(row.body);
+}
+
+async function readBodyHead(
+  ctx: SqlContext,
+  messageId: string,
+  maxBytes: number,
+): Promise<{ head: Uint8Array; size: number } | null> {
+  const n = Math.max(1, Math.floor(maxBytes));
+  // SUBSTRING counts bytes on binary columns in every dialect (SQLite: substr on a BLOB).
+  const prefix = ctx.dialect === "sqlite3"
+    ? sql<Uint8Array>`substr(${sql.ref("body")}, 1, ${sql.lit(n)})`
+    : ctx.dialect === "postgres"
+    ? sql<Uint8Array>`substring(${sql.ref("body")} from 1 for ${sql.lit(n)})`
+    : sql<Uint8Array>`substring(${sql.ref("body")}, 1, ${sql.lit(n)})`;
+  const row = await ctx.db.selectFrom("messages").select([prefix.as("head"), "size"])
+    .where("id", "=", messageId).executeTakeFirst();
+  if (!row) return null;
+  return { head: ownBytes(row.head), size: Number(row.size) };
+}
+
+async function maxBodyBytes(ctx: SqlContext): Promise<number | null> {
+  if (ctx.dialect !== "mysql") return null;
+  const { rows } = await sql<{ max: string | number }>`select @@max_allowed_packet as max`
+    .execute(ctx.db);
+  // The whole blob is one value in one packet, with some room for the row around it.
+  return Number(rows[0].max) - 64 * 1024;
+}
+
+/** The body store on one database. */
+export function bodyRepository(ctx: SqlContext): BodyStore {
+  return {
+    readBody: (messageId) => readBody(ctx, messageId),
+    readBodyHead: (messageId, maxBytes) => readBodyHead(ctx, messageId, maxBytes),
+    maxBodyBytes: () => maxBodyBytes(ctx),
+  };
+}

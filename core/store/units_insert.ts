@@ -1,0 +1,139 @@
+/**
+ * Accepting messages: a batch of messages with their delivery units and recipients made
+ * durable in one transaction (group commit), with multi-row INSERTs built directly
+ * (bulk_insert.ts) and cut to the dialect's parameter and packet limits.
+ */
+import type { Insertable } from "kysely";
+import { sql } from "kysely";
+import { type NewMessage, unitsOf } from "../queue/contracts.ts";
+import { asBuffer, chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
+import { insertRowsQuery } from "./bulk_insert.ts";
+import type { MessagesTable, QueueTable, RecipientsTable } from "./tables.ts";
+
+/** Bytes of message bodies per INSERT, so a statement stays far below packet limits. */
+const INSERT_BODY_BYTES = 4 * 1024 * 1024;
+/** Body bytes per statement on MySQL (see insertMessages). */
+const MYSQL_BODY_PIECE = 4 * 1024 * 1024;
+
+/** Splits message rows so that each INSERT carries at most ~4 MB of bodies. */
+function bodyChunks<T extends { body: Uint8Array }>(rows: T[], maxRows: number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    if (
+      current.length > 0 && (bytes + row.body.byteLength > INSERT_BODY_BYTES ||
+        current.length >= maxRows)
+    ) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(row);
+    bytes += row.body.byteLength;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** The rows a batch of messages becomes. */
+interface MessageRows {
+  messages: Insertable<MessagesTable>[];
+  units: Insertable<QueueTable>[];
+  recipients: Insertable<RecipientsTable>[];
+}
+
+function rowsOf(messages: NewMessage[], unconfirmedSince: number | undefined): MessageRows {
+  const rows: MessageRows = { messages: [], units: [], recipients: [] };
+  for (const m of messages) {
+    rows.messages.push({
+      id: m.id,
+      sender: m.sender,
+      created_at: m.receivedAt,
+      size: m.body.byteLength,
+      recipient_count: m.recipients.length,
+      channel: m.channel,
+      client_ip: m.clientIp,
+      meta: m.meta ? JSON.stringify(m.meta) : null,
+      body: asBuffer(m.body),
+      // Only the broker queue marks; the embedded queue's statement stays as it was.
+      ...(unconfirmedSince === undefined ? {} : { unconfirmed_since: unconfirmedSince }),
+    });
+    for (const { unitId, domain, recipients: addresses } of unitsOf(m)) {
+      rows.units.push({
+        id: unitId,
+        message_id: m.id,
+        domain,
+        state: "queued" as const,
+        due_at: m.receivedAt,
+        attempts: 0,
+        lease_owner: null,
+        lease_token: null,
+        created_at: m.receivedAt,
+        updated_at: m.receivedAt,
+        last_reply: null,
+      });
+      for (const address of addresses) {
+        rows.recipients.push({
+          unit_id: unitId,
+          message_id: m.id,
+          address,
+          state: "queued" as const,
+          attempts: 0,
+          last_code: null,
+          last_reply: null,
+          updated_at: m.receivedAt,
+        });
+      }
+    }
+  }
+  return rows;
+}
+
+/**
+ * MySQL sends a statement as one packet (`max_allowed_packet`, 16 MB by default on MariaDB)
+ * with binary values written as hex, twice their size: a large body goes in as a first piece,
+ * and the rest (returned here) is appended piece by piece in the same transaction.
+ */
+function cutMysqlBodies(rows: Insertable<MessagesTable>[]): { id: string; body: Uint8Array }[] {
+  const tails: { id: string; body: Uint8Array }[] = [];
+  for (const row of rows) {
+    if (row.body.byteLength > MYSQL_BODY_PIECE) {
+      tails.push({ id: row.id, body: row.body.subarray(MYSQL_BODY_PIECE) });
+      row.body = row.body.subarray(0, MYSQL_BODY_PIECE);
+    }
+  }
+  return tails;
+}
+
+/** Makes a batch of accepted messages durable in one transaction (see `UnitStore`). */
+export async function insertMessages(
+  ctx: SqlContext,
+  messages: NewMessage[],
+  unconfirmedSince?: number,
+): Promise<void> {
+  const { dialect } = ctx;
+  const rows = rowsOf(messages, unconfirmedSince);
+  const tails = dialect === "mysql" ? cutMysqlBodies(rows.messages) : [];
+  await ctx.transaction(async (trx) => {
+    // Bodies can be large: statements are cut by body bytes as well as by row count.
+    const columns = Object.keys(rows.messages[0]).length;
+    for (const part of bodyChunks(rows.messages, rowsPerInsert(dialect, columns))) {
+      await trx.executeQuery(insertRowsQuery(dialect, "messages", part));
+    }
+    for (const tail of tails) {
+      for (let at = 0; at < tail.body.byteLength; at += MYSQL_BODY_PIECE) {
+        const piece = tail.body.subarray(at, at + MYSQL_BODY_PIECE);
+        await trx.updateTable("messages")
+          .set({ body: sql<Uint8Array>`concat(body, ${piece})` })
+          .where("id", "=", tail.id).execute();
+      }
+    }
+    for (const part of chunks(rows.units, rowsPerInsert(dialect, 11))) {
+      await trx.executeQuery(insertRowsQuery(dialect, "queue", part, PG_TYPES.queue));
+    }
+    for (const part of chunks(rows.recipients, rowsPerInsert(dialect, 8))) {
+      await trx.executeQuery(insertRowsQuery(dialect, "recipients", part, PG_TYPES.recipients));
+    }
+  });
+}

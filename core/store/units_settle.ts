@@ -1,0 +1,297 @@
+/**
+ * Settling delivery outcomes: one transaction logs every attempt, locks the units (in id
+ * order, against deadlocks), keeps the outcomes that still own their unit (lease token, or the
+ * broker queue's copy number), and writes units and recipients with a few CASE updates per
+ * batch (batch_update.ts) instead of statements per unit.
+ */
+import type { CompiledQuery, Insertable, Kysely, Transaction } from "kysely";
+import { sql } from "kysely";
+import type { Dialect } from "../../migrations/mod.ts";
+import type { UnitOutcome } from "../queue/contracts.ts";
+import { chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
+import { type CaseRow, caseUpdateQuery } from "./batch_update.ts";
+import { insertRowsQuery } from "./bulk_insert.ts";
+import type { AttemptsTable, Tables } from "./tables.ts";
+
+/** How `settle` recognises the outcome that owns a unit. */
+export interface SettleOptions {
+  /**
+   * Claim by copy number instead of lease token (the broker queue, core/queue/rabbitmq.ts): an
+   * outcome settles its unit only if the unit's `copy_seq` is still `claim(outcome)`, and moves
+   * it on by one; an attempted (not held) outcome also counts the attempt.
+   */
+  claim?: (outcome: UnitOutcome) => number;
+  /** Recorded with each attempt: the node that made it (unless the outcome names one). */
+  nodeId?: string;
+}
+
+/** Units per statement when settling (SQL Server's 2 100 parameters bound the CASE lists). */
+const SETTLE_UNITS = 100;
+/** Recipients per UPDATE when settling. */
+const SETTLE_RECIPIENTS = 150;
+
+/** A locked unit row as settle reads it. */
+interface LockedUnit {
+  id: string;
+  lease_token: string | null;
+  state: "queued" | "done";
+  attempts: number;
+  copy_seq: number;
+}
+
+/** Who holds a unit now, as read under the lock. */
+interface Holder {
+  leaseToken: string | null;
+  state: string;
+  attempts: number;
+  copy: number;
+}
+
+/** An outcome that owns its unit and finishes it; `claimed`: attempts before (broker queue). */
+interface Finished {
+  o: UnitOutcome;
+  claimed: number | undefined;
+}
+
+function lockUnitsQuery(
+  db: Kysely<Tables>,
+  dialect: Dialect,
+  ids: string[],
+): CompiledQuery<LockedUnit> {
+  if (dialect === "mssql") {
+    return sql<
+      LockedUnit
+    >`select "id", "lease_token", "state", "attempts", "copy_seq" from "queue" with (updlock, rowlock) where "id" in (${
+      sql.join(ids)
+    })`.compile(db);
+  }
+  const select = db.selectFrom("queue")
+    .select(["id", "lease_token", "state", "attempts", "copy_seq"]).where("id", "in", ids);
+  return (dialect === "sqlite3" ? select : select.forUpdate()).compile();
+}
+
+/** The delivery-log rows of a batch of outcomes: every try, then every recipient's result. */
+function attemptRowsOf(outcomes: UnitOutcome[], nodeId: string | null) {
+  const rows: Insertable<AttemptsTable>[] = [];
+  for (const o of outcomes) {
+    const common = {
+      message_id: o.messageId,
+      unit_id: o.unitId,
+      domain: o.domain,
+      node_id: o.nodeId ?? nodeId,
+      site: o.site ?? null,
+      pool: o.pool ?? null,
+    };
+    for (const t of o.tries ?? []) {
+      rows.push({
+        ...common,
+        at: t.at,
+        recipient: "",
+        outcome: "tried",
+        code: t.code,
+        reply: t.reply,
+        source_ip: t.sourceIp,
+        mx_host: t.mxHost,
+        remote_ip: t.remoteIp,
+        tls: 0,
+        tls_version: null,
+        tls_verified: 0,
+        duration_ms: Math.round(t.durationMs),
+        reason: null,
+        category: null,
+      });
+    }
+    for (const r of o.results) {
+      rows.push({
+        ...common,
+        at: o.at,
+        recipient: r.address,
+        outcome: r.outcome,
+        code: r.code,
+        reply: r.reply,
+        source_ip: o.sourceIp,
+        mx_host: o.mxHost,
+        remote_ip: o.remoteIp,
+        tls: o.tls ? 1 : 0,
+        tls_version: o.tlsVersion ?? null,
+        tls_verified: o.tlsVerified ? 1 : 0,
+        duration_ms: Math.round(o.durationMs),
+        reason: r.outcome === "deferred" ? o.reason ?? null : null,
+        category: r.category ?? null,
+      });
+    }
+  }
+  return rows;
+}
+
+/** Locks the units (in id order, against deadlocks) and reads who holds each one now. */
+async function lockHolders(
+  trx: Transaction<Tables>,
+  dialect: Dialect,
+  outcomes: UnitOutcome[],
+): Promise<Map<string, Holder>> {
+  const unitIds = [...new Set(outcomes.map((o) => o.unitId))].sort();
+  const holders = new Map<string, Holder>();
+  for (const part of chunks(unitIds, SETTLE_UNITS)) {
+    const { rows } = await trx.executeQuery(lockUnitsQuery(trx, dialect, part));
+    for (const row of rows) {
+      holders.set(row.id, {
+        leaseToken: row.lease_token,
+        state: row.state,
+        attempts: Number(row.attempts),
+        copy: Number(row.copy_seq),
+      });
+    }
+  }
+  return holders;
+}
+
+/**
+ * The unit row an outcome may settle: the one leased with its token, or (broker queue) the one
+ * still at copy number `copy`, which then moves on by one.
+ */
+function claimUnit(trx: Transaction<Tables>, o: UnitOutcome, copy: number | undefined) {
+  const update = trx.updateTable("queue").where("id", "=", o.unitId);
+  if (copy === undefined) return update.where("lease_token", "=", o.leaseToken);
+  return update.where("copy_seq", "=", copy).where("state", "=", "queued")
+    .set({ copy_seq: copy + 1 });
+}
+
+/** Settles a held unit: due again at `held.until`, and the attempt it was leased with given back. */
+async function holdUnit(
+  trx: Transaction<Tables>,
+  o: UnitOutcome,
+  copy: number | undefined,
+): Promise<boolean> {
+  const held = o.held!;
+  // A held unit may still carry final results (recipients screened out before the hold, e.g.
+  // suppressed): the caller records them like any other.
+  const result = await claimUnit(trx, o, copy)
+    .set((eb) => ({
+      due_at: held.until,
+      // Leasing counted an attempt in the embedded queue; the broker queue counts at settle.
+      attempts: copy === undefined ? eb("attempts", "-", 1) : eb.ref("attempts"),
+      lease_owner: null,
+      lease_token: null,
+      updated_at: o.at,
+      held: held.reason,
+      last_reply: held.why,
+    }))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Finishes (or defers) the units of owning, not held outcomes: one CASE update per chunk. */
+async function updateUnits(
+  trx: Transaction<Tables>,
+  dialect: Dialect,
+  finished: Finished[],
+  claim: SettleOptions["claim"],
+): Promise<void> {
+  for (const part of chunks(finished, SETTLE_UNITS)) {
+    const rows = part.map(({ o, claimed }) => {
+      const deferred = o.results.some((r) => r.outcome === "deferred");
+      const values: Record<string, unknown> = {
+        state: deferred ? "queued" : "done",
+        updated_at: o.at,
+        last_reply: o.results[o.results.length - 1]?.reply ?? null,
+      };
+      if (deferred) values.due_at = o.retryAt ?? o.at;
+      if (claimed !== undefined) {
+        // The broker queue counts the attempt here (the embedded queue did when leasing)
+        // and moves the unit on to its next copy.
+        values.attempts = claimed + 1;
+        values.copy_seq = claim!(o) + 1;
+      }
+      return { key: o.unitId, values };
+    });
+    await trx.executeQuery(caseUpdateQuery(dialect, "queue", "id", rows, {
+      constants: { lease_owner: null, lease_token: null, held: null },
+      types: { due_at: "bigint", updated_at: "bigint", attempts: "integer", copy_seq: "integer" },
+    }));
+  }
+}
+
+/** Recipients: find their row ids, then one UPDATE per chunk with each one's result. */
+async function updateRecipients(
+  trx: Transaction<Tables>,
+  dialect: Dialect,
+  settled: UnitOutcome[],
+): Promise<void> {
+  const results = new Map<string, { r: UnitOutcome["results"][number]; at: number }>();
+  for (const o of settled) {
+    for (const r of o.results) results.set(`${o.unitId}\u0000${r.address}`, { r, at: o.at });
+  }
+  if (results.size === 0) return;
+  const recipientRows: CaseRow[] = [];
+  for (const part of chunks(settled.map((o) => o.unitId), SETTLE_UNITS)) {
+    const rows = await trx.selectFrom("recipients").select(["id", "unit_id", "address"])
+      .where("unit_id", "in", part).execute();
+    for (const row of rows) {
+      const result = results.get(`${row.unit_id}\u0000${row.address}`);
+      if (!result) continue; // not part of this attempt
+      const { r, at } = result;
+      recipientRows.push({
+        key: row.id,
+        values: {
+          state: r.outcome,
+          last_code: r.code,
+          last_reply: r.reply,
+          updated_at: at,
+          category: r.category ?? null,
+          // A final failure owes the sender a DSN: due from this same transaction on.
+          ...(r.outcome === "failed" || r.outcome === "suppressed" ? { dsn: "pending" } : {}),
+        },
+      });
+    }
+  }
+  for (const part of chunks(recipientRows, SETTLE_RECIPIENTS)) {
+    await trx.executeQuery(caseUpdateQuery(dialect, "recipients", "id", part, {
+      increments: ["attempts"],
+      types: { last_code: "integer", updated_at: "bigint" },
+    }));
+  }
+}
+
+/** Records outcomes in one transaction; returns how many had lost their lease. */
+export async function settle(
+  ctx: SqlContext,
+  outcomes: UnitOutcome[],
+  options: SettleOptions,
+): Promise<number> {
+  const { claim, nodeId = null } = options;
+  const { dialect } = ctx;
+  let lost = 0;
+  await ctx.transaction(async (trx) => {
+    const attemptRows = attemptRowsOf(outcomes, nodeId);
+    for (const part of chunks(attemptRows, rowsPerInsert(dialect, 20))) {
+      await trx.executeQuery(insertRowsQuery(dialect, "attempts", part, PG_TYPES.attempts));
+    }
+    const holders = await lockHolders(trx, dialect, outcomes);
+    const settled: UnitOutcome[] = [];
+    const finished: Finished[] = [];
+    for (const o of outcomes) {
+      const holder = holders.get(o.unitId);
+      const copy = claim?.(o);
+      const owns = holder !== undefined &&
+        (copy === undefined
+          ? holder.leaseToken === o.leaseToken
+          : holder.state === "queued" && holder.copy === copy);
+      if (!owns) {
+        // The lease expired and another worker took the unit: its outcome wins; ours is
+        // only logged (the attempts rows above).
+        lost++;
+        continue;
+      }
+      holders.delete(o.unitId); // one outcome per lease
+      settled.push(o);
+      // Held units (rare) keep their own statement: the attempt is given back.
+      if (o.held) await holdUnit(trx, o, copy);
+      else finished.push({ o, claimed: copy === undefined ? undefined : holder!.attempts });
+    }
+    if (settled.length === 0) return;
+    await updateUnits(trx, dialect, finished, claim);
+    await updateRecipients(trx, dialect, settled);
+  });
+  return lost;
+}
