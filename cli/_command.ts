@@ -103,6 +103,8 @@ export interface Command<O extends OptionSpecs = OptionSpecs> {
   description: string;
   options: O;
   subcommands?: readonly Subcommand<Extract<keyof O, string>>[];
+  /** The action run when none is named (`fastmta queue` is `fastmta queue status`). */
+  defaultAction?: string;
   database: DatabaseUse;
   /** Text shown after the options (examples, exit codes), wrapped by hand. */
   epilog?: string;

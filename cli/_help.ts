@@ -67,7 +67,8 @@ function optionText(spec: OptionSpec, actions: string[]): string {
 
 function usageLine(command: Command, action?: Subcommand): string {
   const parts = ["fastmta", command.name];
-  if (action) parts.push(action.name);
+  // The default action may be left out: "fastmta queue [status]".
+  if (action) parts.push(action.name === command.defaultAction ? `[${action.name}]` : action.name);
   const args = action ? action.args : command.args;
   if (args) parts.push(args);
   parts.push("[options]");

@@ -89,7 +89,9 @@ function parseCommand(command: Command, argv: string[]): ParsedCommandLine {
   if (unknown) {
     throw new UsageError(`Unknown option "${unknown.rawName}" for "${command.name}"`, command);
   }
-  const action = command.subcommands ? findAction(command, positionals.shift()) : undefined;
+  const action = command.subcommands
+    ? findAction(command, positionals.length === 0 ? command.defaultAction : positionals.shift())
+    : undefined;
   const where = action ? `${command.name} ${action.name}` : command.name;
   const allowed = new Set<string>([
     ...Object.keys(GLOBAL_OPTIONS),

@@ -1,4 +1,5 @@
 /** `nodes`: lists the cluster's nodes from the shared database (live ones; `--all` for every row). */
+import type { NodeStatusBody } from "../core/api/schemas.ts";
 import { nodesOf } from "../core/cluster/mod.ts";
 import { loadConfig } from "../core/config/mod.ts";
 import { defineCommand } from "./_command.ts";
@@ -33,7 +34,9 @@ export async function nodes(
   const store = await openCurrentStore(config, "admin");
   try {
     const now = Date.now();
-    const list = (await nodesOf(store, config)).filter((n) => options.all || n.live);
+    // The same rows as `GET /api/v1/nodes` (core/api/schemas.ts).
+    const list: NodeStatusBody[] = (await nodesOf(store, config))
+      .filter((n) => options.all || n.live);
     if (options.json) {
       console.log(JSON.stringify(list));
       return 0;

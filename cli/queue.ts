@@ -2,18 +2,17 @@
  * `queue`: prints recipient counts by state (or one message's status with `--message ID`), and
  * `queue release ID` / `queue cancel ID` act on a message (docs/quarantine.md).
  */
+import type { CancelBody, MessageDetailBody, ReleaseBody } from "../core/api/schemas.ts";
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 import { cancelMessage, messageDetail, releaseMessage } from "../core/queue/quarantine.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
-import { UsageError } from "./_usage.ts";
 
 /** The `queue` command. */
 export const queueCommand = defineCommand({
   name: "queue",
   summary: "Show the queue; release or cancel a message",
-  args: "[release|cancel] [ID]",
   description:
     "Prints recipient counts by state (queued, deferred, delivered, failed), units in flight and\n" +
     "quarantined units. `queue release ID` makes a message's quarantined units due again (failure\n" +
@@ -28,8 +27,19 @@ export const queueCommand = defineCommand({
         "Print one message's recipients, units (failures, quarantine reason) and attempts",
     },
   },
+  subcommands: [
+    {
+      name: "status",
+      summary: "Counts by state, or one message's status (the default action)",
+      options: ["json", "message"],
+    },
+    { name: "release", args: "ID", summary: "Make a message's quarantined units due again" },
+    { name: "cancel", args: "ID", summary: "Stop delivering a message (no DSN)" },
+  ],
+  defaultAction: "status",
   database: "current",
-  run: ({ configPath, values, args }) => queue(configPath, { ...values, args }),
+  run: ({ configPath, values, action, args }) =>
+    queue(configPath, { ...values, args: action === "status" ? [] : [action!, ...args] }),
 });
 
 /** Prints queue counts or a message's status, or releases / cancels a message. */
@@ -37,25 +47,21 @@ export async function queue(
   configPath: string | null,
   options: { json: boolean; message?: string; args?: string[] },
 ): Promise<number> {
+  // The parser has checked the action and its ID against queueCommand.
   const [action, id] = options.args ?? [];
-  if (action !== undefined && (!["release", "cancel"].includes(action) || !id)) {
-    throw new UsageError(
-      `Cannot run "queue ${options.args!.join(" ")}": expected "release ID" or "cancel ID"`,
-      queueCommand,
-    );
-  }
   const config = await loadConfig(configPath);
   const store = await openCurrentStore(config, "admin");
   try {
     if (action === "release") return await release(config, store, id);
     if (action === "cancel") {
-      const result = await cancelMessage(store, id, console.error);
+      // The same documents as the JSON API answers (core/api/schemas.ts).
+      const result: CancelBody | null = await cancelMessage(store, id, console.error);
       if (!result) return notFound(id);
       console.log(JSON.stringify(result));
       return 0;
     }
     if (options.message) {
-      const detail = await messageDetail(store, options.message);
+      const detail: MessageDetailBody | null = await messageDetail(store, options.message);
       if (!detail) return notFound(options.message);
       console.log(JSON.stringify(detail, null, 2));
       return 0;
@@ -87,7 +93,7 @@ async function release(config: Config, store: SqlStore, id: string): Promise<num
   const { openQueue } = await import("../core/queue/mod.ts");
   const q = await openQueue(config, store, { role: "accept", log: console.error });
   try {
-    const result = await releaseMessage(q, store, id, console.error);
+    const result: ReleaseBody | null = await releaseMessage(q, store, id, console.error);
     if (!result) return notFound(id);
     console.log(JSON.stringify(result));
     return 0;

@@ -4,11 +4,12 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import type { VNode } from "preact";
+import type { QueueCountsBody } from "../core/api/schemas.ts";
 
 /** Counts as the API returns them. */
-export type Counts = Record<string, number>;
+export type Counts = QueueCountsBody;
 
-const LABELS: Record<string, string> = {
+const LABELS: Partial<Record<keyof Counts, string>> = {
   queued: "Queued",
   deferred: "Deferred",
   in_flight_units: "In flight",
@@ -26,7 +27,7 @@ export function QueueCounts(props: { initial: Counts; refreshMs?: number }): VNo
       try {
         const response = await fetch("/api/v1/queue", { credentials: "same-origin" });
         if (response.ok && !stopped) {
-          setCounts(await response.json());
+          setCounts(await response.json() as Counts);
           setLive(true);
         }
       } catch {
@@ -43,7 +44,7 @@ export function QueueCounts(props: { initial: Counts; refreshMs?: number }): VNo
   return (
     <div>
       <div class="grid grid-cols-5 gap-4">
-        {Object.entries(LABELS).map(([key, label]) => (
+        {(Object.entries(LABELS) as [keyof Counts, string][]).map(([key, label]) => (
           <div class="bg-white shadow rounded p-4">
             <div class="text-sm text-gray-500">{label}</div>
             <div class="text-2xl font-bold" data-count={key}>{counts[key] ?? 0}</div>

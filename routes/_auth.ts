@@ -4,40 +4,15 @@
  * state-changing request with a session must carry its CSRF token (form field `_csrf` or header
  * `X-CSRF-Token`); bearer requests are not exposed to CSRF (browsers do not add the header).
  * Sending mail (`POST /api/v1/messages`) takes API keys only and checks them itself
- * (api/send.ts).
+ * (send/api.ts).
  */
 import { timingSafeEqual } from "node:crypto";
 import { Buffer } from "node:buffer";
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import type { AdminAuth, AdminSession } from "../core/auth/admin.ts";
-import type { ClusterView } from "../core/cluster/mod.ts";
+import type { AdminSession } from "../core/auth/admin.ts";
 import type { Config } from "../core/config/mod.ts";
-import type { NewMessage } from "../core/queue/contracts.ts";
-import type { Queue } from "../core/queue/mod.ts";
-import type { Store } from "../core/store/mod.ts";
-
-/** What the routes need from the running node. */
-export interface AdminContext {
-  config: Config;
-  store: Store;
-  auth: AdminAuth;
-  startedAt: number;
-  /** The cluster this node belongs to (absent in route tests that do not need it). */
-  cluster?: ClusterView;
-  /**
-   * The REST API's door to core/accept: resolves with the queue id once the message is durable
-   * (absent where sending is not served: the API answers 503).
-   */
-  accept?: { submit(message: NewMessage): Promise<string> };
-  /** This node's queue, for releasing quarantined units (absent: the API answers 503). */
-  queue?: Pick<Queue, "resume">;
-}
-
-/** Hono environment of the admin app. */
-export type AdminEnv = {
-  Variables: { ctx: AdminContext; session: AdminSession | null; bearer: boolean };
-};
+import type { AdminEnv, SessionAuth } from "./_context.ts";
 
 /** Name of the session cookie. */
 export const SESSION_COOKIE = "fastmta_session";
@@ -50,9 +25,10 @@ export function safeEqual(a: string, b: string): boolean {
 }
 
 /** Loads the session (if any) and the bearer token check into the context. */
-export function loadIdentity(ctx: AdminContext): MiddlewareHandler<AdminEnv> {
+export function loadIdentity(
+  ctx: { auth: Pick<SessionAuth, "session">; config: Pick<Config, "admin"> },
+): MiddlewareHandler<AdminEnv> {
   return async function loadIdentity(c, next) {
-    c.set("ctx", ctx);
     c.set("session", await ctx.auth.session(getCookie(c, SESSION_COOKIE)));
     const header = c.req.header("authorization") ?? "";
     const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";

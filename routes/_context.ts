@@ -1,5 +1,52 @@
-/** What every logged-in page receives. */
-export interface PageContext {
-  user: string;
-  csrfToken: string;
+/**
+ * What the admin app is given, as narrow roles: each sub-app takes only the part it uses
+ * (`Pick<AdminContext, …>` or one of the store types below), so a change to the store touches
+ * the routes that read that aggregate and no others.
+ */
+import type { AdminAuth, AdminSession } from "../core/auth/admin.ts";
+import type { ClusterView } from "../core/cluster/mod.ts";
+import type { Config } from "../core/config/mod.ts";
+import type { NewMessage } from "../core/queue/contracts.ts";
+import type { Queue } from "../core/queue/mod.ts";
+import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
+import type { ApiKeyStore, StoreConnection, ViewStore } from "../core/store/mod.ts";
+
+/** Console users and sessions (core/auth/admin.ts). */
+export type SessionAuth = Pick<AdminAuth, "session" | "login" | "logout">;
+
+/** The store's views the pages and the read API show. */
+export type AdminViewStore = Pick<
+  ViewStore,
+  "counts" | "messageStatus" | "listMessages" | "recentAttempts"
+>;
+
+/** What the message pages and API read and do: views, units, release and cancel. */
+export type MessageStore = AdminViewStore & MessageDetailStore & CancelMessageStore;
+
+/** API keys, as the send endpoint checks them. */
+export type ApiKeyCheck = Pick<ApiKeyStore, "apiKeyByHash" | "touchApiKey">;
+
+/** The store roles of the whole admin app. */
+export type AdminStore = MessageStore & ApiKeyCheck & Pick<StoreConnection, "health">;
+
+/** What the routes need from the running node. */
+export interface AdminContext {
+  config: Config;
+  store: AdminStore;
+  auth: SessionAuth;
+  startedAt: number;
+  /** The cluster this node belongs to (absent in route tests that do not need it). */
+  cluster?: ClusterView;
+  /**
+   * The REST API's door to core/accept: resolves with the queue id once the message is durable
+   * (absent where sending is not served: the API answers 503).
+   */
+  accept?: { submit(message: NewMessage): Promise<string> };
+  /** This node's queue, for releasing quarantined units (absent: the API answers 503). */
+  queue?: Pick<Queue, "resume">;
 }
+
+/** Hono environment of the admin app: who is asking (see _auth.ts). */
+export type AdminEnv = {
+  Variables: { session: AdminSession | null; bearer: boolean };
+};

@@ -84,7 +84,15 @@ Deno.test("commands, actions and positional arguments are checked", async () => 
     usageError(["apikey", "list", "extra"]),
     'Unexpected argument "extra" for "apikey list"',
   );
-  assertEquals(usageError(["queue", "extra"]), 'Unexpected argument "extra" for "queue"');
+  assertEquals(
+    usageError(["queue", "extra"]),
+    'Unknown action "extra" for "queue": expected status, release or cancel',
+  );
+  assertEquals(usageError(["queue", "release"]), 'Missing ID for "queue release"');
+  assertEquals(
+    usageError(["queue", "cancel", "--json", "X"]),
+    'Unknown option "--json" for "queue cancel"',
+  );
   assertEquals(usageError(["send", "a.eml", "b.eml"]), 'Unexpected argument "b.eml" for "send"');
   const none = await run([]);
   assertEquals(none.code, 2);
@@ -151,7 +159,11 @@ Deno.test("every command's help comes from the registry", async () => {
     assertEquals(help.stdout, renderHelp(command));
     assertEquals((await run(["help", command.name])).stdout, help.stdout);
     for (const action of command.subcommands ?? [undefined]) {
-      const line = ["fastmta", command.name, action?.name, action ? action.args : command.args]
+      // The default action is shown as optional: "fastmta queue [status]".
+      const name = action && action.name === command.defaultAction
+        ? `[${action.name}]`
+        : action?.name;
+      const line = ["fastmta", command.name, name, action ? action.args : command.args]
         .filter(Boolean).join(" ");
       assert(help.stdout.includes(`${line} [options]`), `${command.name}: usage "${line}"`);
     }

@@ -43,7 +43,7 @@ export async function addApiKey(
  * send). Lookup errors propagate: a database that is down is not a wrong key.
  */
 export async function authenticateApiKey(
-  store: ApiKeyStore,
+  store: Pick<ApiKeyStore, "apiKeyByHash" | "touchApiKey">,
   key: string,
   now = Date.now(),
 ): Promise<ApiKeyRecord | null> {

@@ -4,9 +4,19 @@
  * units' failure counts and quarantine reasons, releasing its quarantined units (and DSNs), and
  * cancelling what is left of it. Each action is logged.
  */
-import type { MessageStatus, Store } from "../store/mod.ts";
+import type { MessageStatus, QuarantineStore, ViewStore } from "../store/mod.ts";
 import type { CancelResult, UnitStatus } from "../store/quarantine.ts";
 import type { Queue } from "./mod.ts";
+
+/** The store roles reading a message's detail takes. */
+export type MessageDetailStore = Pick<ViewStore, "messageStatus"> & {
+  readonly quarantine: Pick<QuarantineStore, "units" | "dsnQuarantined">;
+};
+
+/** The store roles cancelling a message takes. */
+export type CancelMessageStore = Pick<ViewStore, "messageStatus"> & {
+  readonly quarantine: Pick<QuarantineStore, "cancel">;
+};
 
 /** A message's status plus its units (state, handling failures, quarantine reason). */
 export type MessageDetail = MessageStatus & {
@@ -17,7 +27,7 @@ export type MessageDetail = MessageStatus & {
 
 /** One message with its units, or null if unknown. */
 export async function messageDetail(
-  store: Store,
+  store: MessageDetailStore,
   messageId: string,
 ): Promise<MessageDetail | null> {
   const status = await store.messageStatus(messageId);
@@ -40,7 +50,7 @@ export interface ReleaseResult {
 /** Releases a message's quarantined units and DSNs; null when there is no such message. */
 export async function releaseMessage(
   queue: Pick<Queue, "resume">,
-  store: Store,
+  store: MessageDetailStore,
   messageId: string,
   log: (line: string) => void,
 ): Promise<ReleaseResult | null> {
@@ -56,7 +66,7 @@ export async function releaseMessage(
 
 /** Cancels what is left of a message; null when there is no such message. */
 export async function cancelMessage(
-  store: Store,
+  store: CancelMessageStore,
   messageId: string,
   log: (line: string) => void,
 ): Promise<CancelResult | null> {

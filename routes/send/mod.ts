@@ -1,17 +1,21 @@
 /**
- * `POST /api/v1/messages`: the REST API send endpoint. The body is an inject v1 document
+ * `POST /api/v1/messages`: the REST API send endpoint (docs/api.md). The body is an inject v1 document
  * (core/inbound/api.ts); the answer is 202 `{id, recipients}` only once core/accept made the
  * message durable. Only an API key authenticates it (`Authorization: Bearer fmk_…`, from
  * `fastmta apikey add`): neither a console session nor an `admin.api_tokens` token can send, so
  * a browser holding a console cookie cannot be made to send mail (no CSRF surface).
  */
 import { type Context, Hono } from "hono";
-import type { AdminEnv } from "../_auth.ts";
+import type { ErrorBody, SentBody } from "../../core/api/schemas.ts";
 import { authenticateApiKey } from "../../core/auth/api_keys.ts";
 import { apiMessage } from "../../core/inbound/api.ts";
 import { maxInjectDocumentBytes } from "../../core/inbound/inject_format.ts";
 import { log } from "../../core/log.ts";
 import { releaseBytes } from "../../core/bytes.ts";
+import type { AdminContext, AdminEnv, ApiKeyCheck } from "../_context.ts";
+
+/** What sending takes: API keys to check, the config's limits, the door to core/accept. */
+export type SendContext = { store: ApiKeyCheck } & Pick<AdminContext, "config" | "accept">;
 
 /** Seconds a client is asked to wait after a 503. */
 const RETRY_AFTER_SECONDS = "5";
@@ -21,12 +25,12 @@ function unauthorized(c: Context<AdminEnv>, error: string, invalidToken: boolean
     "WWW-Authenticate",
     invalidToken ? 'Bearer realm="fastmta", error="invalid_token"' : 'Bearer realm="fastmta"',
   );
-  return c.json({ error }, 401);
+  return c.json({ error } satisfies ErrorBody, 401);
 }
 
 function unavailable(c: Context<AdminEnv>, error: string) {
   c.header("Retry-After", RETRY_AFTER_SECONDS);
-  return c.json({ error }, 503);
+  return c.json({ error } satisfies ErrorBody, 503);
 }
 
 /** The peer's address from Deno.serve's connection info (absent in `app.request()` tests). */
@@ -67,11 +71,10 @@ async function readBodyWithin(request: Request, limit: number): Promise<Uint8Arr
   return buffer.subarray(0, size);
 }
 
-/** Send API route. */
-export function sendApi(): Hono<AdminEnv> {
+/** Send API route: `POST /` under `/api/v1/messages`, ahead of the API access check. */
+export function sendApi(ctx: SendContext): Hono<AdminEnv> {
   const api = new Hono<AdminEnv>();
   api.post("/", async (c) => {
-    const { ctx } = c.var;
     const token = (c.req.header("authorization") ?? "").match(/^Bearer\s+(\S+)\s*$/i)?.[1];
     if (!token) {
       return unauthorized(c, "Authentication required: send an API key as a bearer token", false);
@@ -89,18 +92,22 @@ export function sendApi(): Hono<AdminEnv> {
     const limit = maxInjectDocumentBytes(ctx.config.smtp.max_message_size);
     const body = await readBodyWithin(c.req.raw, limit);
     if (body === null) {
-      return c.json({ error: `Request body too large: more than ${limit} bytes` }, 413);
+      const error = `Request body too large: more than ${limit} bytes`;
+      return c.json({ error } satisfies ErrorBody, 413);
     }
     const result = apiMessage(body, { keyName: key.name, clientIp: peerIp(c) }, {
       config: ctx.config,
     });
-    if (result.kind === "invalid") return c.json({ error: result.reason }, 400);
-    if (result.kind === "too_large") return c.json({ error: result.reason }, 413);
+    if (result.kind !== "message") {
+      const status = result.kind === "invalid" ? 400 : 413;
+      return c.json({ error: result.reason } satisfies ErrorBody, status);
+    }
 
     const { message } = result;
     try {
       const id = await ctx.accept.submit(message);
-      return c.json({ id, recipients: new Set(message.recipients).size }, 202);
+      const sent: SentBody = { id, recipients: new Set(message.recipients).size };
+      return c.json(sent, 202);
     } catch (error) {
       log("api", `cannot accept message ${message.id}: ${(error as Error).message}`);
       return unavailable(c, "Cannot queue the message now: the queue is unavailable; try again");

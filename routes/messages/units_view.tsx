@@ -1,21 +1,11 @@
 /** A message's delivery units on its console page: state, handling failures, quarantine. */
 import type { VNode } from "preact";
-import type { MessageDetail } from "../core/queue/quarantine.ts";
-import { formatTime } from "./_render.tsx";
-
-function ActionForm(props: { action: string; label: string; csrfToken?: string }): VNode {
-  return (
-    <form method="post" action={props.action} class="inline">
-      <input type="hidden" name="_csrf" value={props.csrfToken ?? ""} />
-      <button type="submit" class="px-3 py-1 rounded bg-gray-800 text-white text-sm">
-        {props.label}
-      </button>
-    </form>
-  );
-}
+import type { MessageDetail } from "../../core/queue/quarantine.ts";
+import { ActionForm } from "../_components/action_form.tsx";
+import { formatTime } from "../_components/format.ts";
 
 /** Units table, with release and cancel buttons when something is quarantined or open. */
-export function UnitsPanel(props: { message: MessageDetail; csrfToken?: string }): VNode {
+export function UnitsPanel(props: { message: MessageDetail }): VNode {
   const m = props.message;
   const quarantined = m.units.some((u) => u.state === "quarantined") ||
     m.dsn_quarantined.length > 0;
@@ -62,14 +52,12 @@ export function UnitsPanel(props: { message: MessageDetail; csrfToken?: string }
           <ActionForm
             action={`/messages/${m.id}/release`}
             label="Release"
-            csrfToken={props.csrfToken}
           />
         )}
         {open && (
           <ActionForm
             action={`/messages/${m.id}/cancel`}
             label="Cancel"
-            csrfToken={props.csrfToken}
           />
         )}
       </div>

@@ -1,25 +1,7 @@
-/** Dashboard: live queue counts (an island) and the latest delivery attempts. */
+/** The delivery attempts table (dashboard, delivery log, one message). */
 import type { VNode } from "preact";
-import { QueueCounts } from "../islands/queue_counts.tsx";
-import type { AttemptRow, QueueCounts as Counts } from "../core/store/mod.ts";
-import { formatTime, Island, Layout } from "./_render.tsx";
-import type { PageContext } from "./_context.ts";
-
-/** The dashboard page. */
-export function DashboardPage(
-  props: PageContext & { counts: Counts; attempts: AttemptRow[]; node: string },
-): VNode {
-  return (
-    <Layout title="Dashboard" user={props.user} csrfToken={props.csrfToken}>
-      <h1 class="text-2xl font-bold mb-4">Queue on {props.node}</h1>
-      <Island name="QueueCounts" props={{ initial: props.counts }}>
-        <QueueCounts initial={props.counts} />
-      </Island>
-      <h2 class="text-xl font-bold mt-8 mb-2">Latest attempts</h2>
-      <AttemptsTable attempts={props.attempts} />
-    </Layout>
-  );
-}
+import type { AttemptRow } from "../../core/store/mod.ts";
+import { formatTime } from "./format.ts";
 
 /** A table of delivery attempts; `showMessage` false drops the message column (one message). */
 export function AttemptsTable(props: { attempts: AttemptRow[]; showMessage?: boolean }): VNode {

@@ -1,6 +1,6 @@
 /** The login page. */
 import type { VNode } from "preact";
-import { Layout } from "./_render.tsx";
+import { Layout } from "../_components/layout.tsx";
 
 /** Login form; `csrf` is the double-submit token also set as a cookie. */
 export function LoginPage(props: { csrf: string; error?: string }): VNode {

@@ -6,6 +6,6 @@ let cached: string | null = null;
 
 /** The browser bundle that hydrates islands. */
 export async function islandsBundle(): Promise<string> {
-  cached ??= await Deno.readTextFile(new URL("../static/islands.js", import.meta.url));
+  cached ??= await Deno.readTextFile(new URL("../../static/islands.js", import.meta.url));
   return cached;
 }

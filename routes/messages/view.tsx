@@ -1,19 +1,19 @@
 /** Message list and one message's recipients and attempts. */
 import type { VNode } from "preact";
-import type { MessageSummary } from "../core/store/mod.ts";
-import { formatTime, Layout } from "./_render.tsx";
-import { AttemptsTable } from "./index.tsx";
-import type { PageContext } from "./_context.ts";
-import type { MessageDetail } from "../core/queue/quarantine.ts";
-import { UnitsPanel } from "./_units.tsx";
+import type { MessageSummary } from "../../core/store/mod.ts";
+import type { MessageDetail } from "../../core/queue/quarantine.ts";
+import { AttemptsTable } from "../_components/attempts_table.tsx";
+import { formatTime } from "../_components/format.ts";
+import { Layout } from "../_components/layout.tsx";
+import { UnitsPanel } from "./units_view.tsx";
 
 /** Newest messages first, paged with `?before=ID`. */
 export function MessagesPage(
-  props: PageContext & { messages: MessageSummary[]; limit: number },
+  props: { messages: MessageSummary[]; limit: number },
 ): VNode {
   const last = props.messages[props.messages.length - 1];
   return (
-    <Layout title="Messages" user={props.user} csrfToken={props.csrfToken}>
+    <Layout title="Messages">
       <h1 class="text-2xl font-bold mb-4">Messages</h1>
       {props.messages.length === 0
         ? <p class="text-gray-500">No messages.</p>
@@ -60,16 +60,16 @@ export function MessagesPage(
 }
 
 /** One message. */
-export function MessagePage(props: PageContext & { message: MessageDetail }): VNode {
+export function MessagePage(props: { message: MessageDetail }): VNode {
   const m = props.message;
   return (
-    <Layout title={`Message ${m.id}`} user={props.user} csrfToken={props.csrfToken}>
+    <Layout title={`Message ${m.id}`}>
       <h1 class="text-2xl font-bold mb-2">Message {m.id}</h1>
       <p class="text-gray-600 mb-4">
         From {m.sender || "<>"} · {m.size} bytes · received {formatTime(m.createdAt)} via{" "}
         {m.channel}
       </p>
-      <UnitsPanel message={m} csrfToken={props.csrfToken} />
+      <UnitsPanel message={m} />
       <h2 class="text-xl font-bold mb-2">Recipients</h2>
       <table class="w-full bg-white shadow rounded text-sm mb-6">
         <thead class="text-left text-gray-500">

@@ -1,0 +1,104 @@
+/**
+ * A console/API app over a real temp SQLite store holding one of everything the JSON API shows:
+ * a message with a delivered and a deferred recipient (so attempts), a message whose unit is
+ * quarantined, and a registered node. Times are fixed, so pages and answers are repeatable.
+ */
+import { parseConfig } from "../../core/config/mod.ts";
+import { openStore, type SqlStore } from "../../core/store/mod.ts";
+import { AdminAuth } from "../../core/auth/admin.ts";
+import { nodesOf } from "../../core/cluster/mod.ts";
+import type { NewMessage, UnitOutcome } from "../../core/queue/contracts.ts";
+import { adminApp } from "../../routes/mod.ts";
+
+/** The fixed clock the seeded rows use. */
+export const T0 = Date.UTC(2026, 0, 2, 3, 4, 5);
+/** The bearer token the fixture's config accepts. */
+export const ADMIN_TOKEN = "admin-fixture-token-0123456789";
+/** The seeded messages. */
+export const DELIVERED_ID = "fixture-delivered";
+export const QUARANTINED_ID = "fixture-quarantined";
+
+function message(id: string, recipients: string[], at: number): NewMessage {
+  return {
+    id,
+    sender: "sender@example.test",
+    recipients,
+    channel: "api",
+    clientIp: "127.0.0.9",
+    receivedAt: at,
+    body: new TextEncoder().encode(`Subject: ${id}\r\n\r\nbody\r\n`),
+  };
+}
+
+async function seed(store: SqlStore): Promise<void> {
+  await store.insertMessages([
+    message(DELIVERED_ID, ["a@y.test", "b@y.test"], T0),
+    message(QUARANTINED_ID, ["c@z.test"], T0 + 1),
+  ]);
+  const units = await store.leaseDue({
+    owner: "fixture",
+    token: "fixture-lease",
+    now: T0 + 1_000,
+    leaseMs: 60_000,
+    limit: 10,
+  });
+  const delivered = units.find((u) => u.messageId === DELIVERED_ID)!;
+  const quarantined = units.find((u) => u.messageId === QUARANTINED_ID)!;
+  const outcome: UnitOutcome = {
+    unitId: delivered.unitId,
+    messageId: delivered.messageId,
+    domain: delivered.domain,
+    leaseToken: delivered.leaseToken,
+    at: T0 + 2_000,
+    durationMs: 12,
+    sourceIp: "127.0.0.10",
+    mxHost: "mx.y.test",
+    remoteIp: "127.0.0.20",
+    tls: false,
+    results: [
+      { address: "a@y.test", outcome: "delivered", code: 250, reply: "250 2.0.0 OK" },
+      { address: "b@y.test", outcome: "deferred", code: 451, reply: "451 4.3.0 try later" },
+    ],
+    retryAt: T0 + 600_000,
+    reason: "remote",
+  };
+  await store.settle([outcome]);
+  await store.quarantine.recordFailures([{
+    unitId: quarantined.unitId,
+    messageId: quarantined.messageId,
+    leaseToken: quarantined.leaseToken,
+    reason: "dispatch: fixture failure",
+  }], { limit: 1, now: T0 + 3_000 });
+  await store.saveNode({
+    id: "node-fixture",
+    name: "fixture",
+    hostname: "fixture.test",
+    pid: 42,
+    startedAt: T0,
+    heartbeatAt: T0,
+    stoppedAt: null,
+    info: JSON.stringify({ queue: "embedded", smtp: [], admin: "", configVersion: 0, inFlight: 0 }),
+  });
+}
+
+/** The fixture's app and store; the caller closes the store. */
+export async function adminFixture(dir: string) {
+  const config = parseConfig({ data_dir: dir, admin: { api_tokens: [ADMIN_TOKEN] } });
+  const store = await openStore(config, "admin");
+  await store.migrate();
+  await seed(store);
+  const auth = new AdminAuth(store);
+  await auth.addUser("alice", "correct horse battery");
+  const app = adminApp({
+    config,
+    store,
+    auth,
+    startedAt: T0,
+    cluster: { nodes: () => nodesOf(store, config) },
+    queue: {
+      resume: async (id) =>
+        await store.quarantine.release(id, await store.quarantine.quarantined(id), T0 + 4_000),
+    },
+  });
+  return { app, store, config, auth };
+}
