@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { createTestDatabase, type TestDatabaseKind } from "../tests/helpers/databases.ts";
-import type { NewMessage, UnitOutcome } from "../core/queue/contracts.ts";
+import type { NewMessage, UnitOutcome } from "../core/contracts/mod.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -84,7 +84,7 @@ for (const kind of kinds) {
           code: 250,
           reply: "250 ok",
         })),
-        retryAt: null,
+        kind: "final",
       }));
       await store.settle(outcomes);
     }

@@ -17,15 +17,15 @@
  * a node).
  */
 import { Acceptor, newQueueId } from "../core/accept/mod.ts";
-import { isMailboxAddress } from "../core/address.ts";
+import { isMailboxAddress, traceHeader } from "../core/mail/mod.ts";
 import { ConfigSync } from "../core/cluster/config_sync.ts";
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import { composeMessage } from "../core/inbound/compose.ts";
 import { injectLimitsOf, parseInject } from "../core/inbound/inject_format.ts";
 import { headerLimitsOf, headerProblemText } from "../core/inbound/header_limits.ts";
-import { MessageCollector, messageIdHeader, traceHeader } from "../core/inbound/message.ts";
+import { MessageCollector, messageIdHeader } from "../core/inbound/message.ts";
 import { log } from "../core/log.ts";
-import type { NewMessage } from "../core/queue/contracts.ts";
+import type { NewMessage } from "../core/contracts/mod.ts";
 import { type AcceptQueue, openQueue } from "../core/queue/mod.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";

@@ -19,8 +19,8 @@ import { faultsBanner } from "../core/fault_points.ts";
 import { RulesWatcher } from "../core/schedule/rules.ts";
 // Not core/delivery/mod.ts: the main thread only routes units to sites; the engine (SMTP client,
 // pools, MTA-STS, DKIM hooks) lives in the delivery workers and costs ~7 MB of heap per isolate.
-import { MxResolver } from "../core/delivery/mx.ts";
-import { buildPools, DailyCounters } from "../core/delivery/sources.ts";
+import { MxResolver } from "../core/routing/mx.ts";
+import { buildPools, DailyCounters } from "../core/routing/sources.ts";
 import { openStore, type SqlStore, type Store } from "../core/store/mod.ts";
 import type { AdminContext } from "../routes/mod.ts";
 import { AdminAuth } from "../core/auth/admin.ts";

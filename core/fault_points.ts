@@ -1,7 +1,8 @@
 /**
  * TEST ONLY: seeded, reproducible exceptions thrown from inside per-unit handling, to prove that
- * a failure while handling one unit affects that unit only (tests/unit_isolation_fuzz_test.ts,
- * docs/quarantine.md). Off unless the environment variable `FASTMTA_TEST_FAULTS` is set, e.g.
+ * a failure while handling one unit affects that unit only
+ * (tests/unit_isolation_fuzz.rabbitmq.pg.e2e_test.ts, docs/quarantine.md). Off unless the
+ * environment variable `FASTMTA_TEST_FAULTS` is set, e.g.
  * `FASTMTA_TEST_FAULTS=seed=7,rate=0.2,stages=dispatch+deliver+settle+dsn+consume`; read once,
  * and when it is absent every fault point is one boolean test. A node that has it set says so
  * in its log at start (see {@link faultsBanner}); never set it in production.

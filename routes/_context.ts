@@ -6,7 +6,7 @@
 import type { AdminAuth, AdminSession } from "../core/auth/admin.ts";
 import type { ClusterView } from "../core/cluster/mod.ts";
 import type { Config } from "../core/config/mod.ts";
-import type { NewMessage } from "../core/queue/contracts.ts";
+import type { NewMessage } from "../core/contracts/mod.ts";
 import type { Queue } from "../core/queue/mod.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
 import type { ApiKeyStore, StoreConnection, ViewStore } from "../core/store/mod.ts";

@@ -208,7 +208,7 @@ Deno.test("classifyOutcome fills categories, keeps delivered and preset ones", (
     mxHost: null,
     remoteIp: null,
     tls: false,
-    retryAt: null,
+    kind: "final",
     results: [
       { address: "a@example.org", outcome: "delivered", code: 250, reply: "250 ok" },
       { address: "b@example.org", outcome: "failed", code: 550, reply: "550 5.1.1 unknown" },

@@ -2,14 +2,13 @@ import { parseMail, statusBlocks } from "./helpers/mail.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import {
   buildDsn,
-  decodeXtext,
   dsnParamsFromMeta,
   headerSection,
   planDsn,
-  rfc5322Date,
   statusOf,
   wantsFailureNotice,
 } from "../core/bounce/mod.ts";
+import { decodeXtext, rfc5322Date } from "../core/mail/mod.ts";
 import type { DsnWork } from "../core/store/mod.ts";
 
 const ORIGINAL = new TextEncoder().encode(
@@ -83,7 +82,7 @@ Deno.test("buildDsn makes a multipart/report that mailparser reads", async () =>
   const [perMessage, bob, carol] = statusBlocks(status.content.toString("utf8"));
   assertEquals(perMessage["reporting-mta"], "dns; mx.fastmta.test");
   assertEquals(perMessage["original-envelope-id"], "ENV+1");
-  assertEquals(perMessage["arrival-date"], "Mon, 1 Jan 2024 00:00:00 +0000");
+  assertEquals(perMessage["arrival-date"], "Mon, 01 Jan 2024 00:00:00 +0000");
   assertEquals(bob["final-recipient"], "rfc822; bob@example.org");
   assertEquals(bob.action, "failed");
   assertEquals(bob.status, "5.1.1");
@@ -180,5 +179,5 @@ Deno.test("statusOf, decodeXtext, headerSection, rfc5322Date", () => {
     new TextDecoder().decode(headerSection(new TextEncoder().encode("A: 1\nB: 2\n\nbody"))),
     "A: 1\nB: 2\n",
   );
-  assertEquals(rfc5322Date(Date.UTC(2030, 0, 1, 2, 3, 4)), "Tue, 1 Jan 2030 02:03:04 +0000");
+  assertEquals(rfc5322Date(Date.UTC(2030, 0, 1, 2, 3, 4)), "Tue, 01 Jan 2030 02:03:04 +0000");
 });

@@ -8,7 +8,7 @@ import { parseConfig } from "../core/config/mod.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import { newQueueId } from "../core/accept/mod.ts";
 import { BounceProcessor, classifyOutcome, suppressionScreen } from "../core/bounce/mod.ts";
-import type { NewMessage, RecipientResult, UnitOutcome } from "../core/queue/contracts.ts";
+import type { NewMessage, RecipientResult, UnitOutcome } from "../core/contracts/mod.ts";
 
 async function setup(dir: string) {
   const config = parseConfig({ data_dir: dir, smtp: { hostname: "mx.fastmta.test" } });
@@ -58,7 +58,7 @@ async function failedMessage(
     remoteIp: "127.0.0.21",
     tls: false,
     results,
-    retryAt: null,
+    kind: "final",
   });
   assertEquals(await store.settle([outcome]), 0);
   return { id, outcome };

@@ -9,7 +9,7 @@ import {
   parseConnectionString,
   type PostgresConnection,
   type SqliteConnection,
-} from "../core/store/connection_string.ts";
+} from "../core/connection/mod.ts";
 import { parseConfig } from "../core/config/mod.ts";
 
 function parse<T extends DatabaseConnection>(driver: DriverName, text: string): T {

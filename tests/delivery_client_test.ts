@@ -15,7 +15,7 @@ import {
   prepareBody,
   SmtpClientConnection,
 } from "../core/delivery/smtp_client.ts";
-import { MxResolver } from "../core/delivery/mx.ts";
+import { MxResolver } from "../core/routing/mx.ts";
 import { parseConfig } from "../core/config/mod.ts";
 import { readControlHeaders } from "../core/delivery/headers.ts";
 

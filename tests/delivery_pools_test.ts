@@ -10,9 +10,9 @@ import { uniqueLoopbackIp } from "./helpers/net.ts";
 import { startSmtpSink } from "./helpers/smtp_sink.ts";
 import { startDeliveryEngine } from "./helpers/delivery_engine.ts";
 import { waitUntil } from "./helpers/wait.ts";
-import { choosePool } from "../core/delivery/policy.ts";
+import { choosePool } from "../core/routing/policy.ts";
 import { parseConfig } from "../core/config/mod.ts";
-import { DailyCounters, SourceSelector } from "../core/delivery/sources.ts";
+import { DailyCounters, SourceSelector } from "../core/routing/sources.ts";
 
 const LARGE_BODY = Array.from({ length: 800 }, (_, i) => `line ${i} ${"x".repeat(40)}`).join(
   "\r\n",

@@ -12,8 +12,8 @@ import { startSmtpSink } from "./helpers/smtp_sink.ts";
 import { startDeliveryEngine } from "./helpers/delivery_engine.ts";
 import { waitUntil } from "./helpers/wait.ts";
 import { type ClusterShaper, LocalShaper, type SiteSlot } from "../core/cluster/shaping.ts";
-import { checkStoredRules } from "../core/delivery/rule_check.ts";
-import { ShapingPolicy } from "../core/delivery/policy.ts";
+import { checkStoredRules } from "../core/routing/rule_check.ts";
+import { ShapingPolicy } from "../core/routing/policy.ts";
 import { parseConfig } from "../core/config/mod.ts";
 
 function slowly<T>(ms: number, value: T): Promise<T> {
@@ -289,18 +289,19 @@ Deno.test("a held unit still records recipients screened out before the hold", a
   await using engine = await startDeliveryEngine({
     dns: { servers: [dns.address] },
     delivery: { remote_port: sink.port, pause_recheck: "1h" },
+  }, {
+    // What the bounce stage's suppression screen does: split off a recipient as final.
+    screen: (unit) =>
+      Promise.resolve({
+        unit: { ...unit, recipients: unit.recipients.filter((r) => !r.startsWith("gone@")) },
+        results: unit.recipients.filter((r) => r.startsWith("gone@")).map((address) => ({
+          address,
+          outcome: "suppressed" as const,
+          code: null,
+          reply: "suppressed",
+        })),
+      }),
   });
-  // What the bounce stage's suppression screen does: split off a recipient as final.
-  engine.runner.ctx.screen = (unit) =>
-    Promise.resolve({
-      unit: { ...unit, recipients: unit.recipients.filter((r) => !r.startsWith("gone@")) },
-      results: unit.recipients.filter((r) => r.startsWith("gone@")).map((address) => ({
-        address,
-        outcome: "suppressed" as const,
-        code: null,
-        reply: "suppressed",
-      })),
-    });
   await engine.putRule("screened.test", { paused: true });
   const id = await engine.send({ to: ["gone@screened.test", "here@screened.test"] });
   await waitUntil(async () => (await engine.unit(id)).held === "paused");

@@ -11,7 +11,7 @@ import { uniqueLoopbackIp } from "./helpers/net.ts";
 import { startSmtpSink } from "./helpers/smtp_sink.ts";
 import { generateSelfSignedCert, type PemKeyPair } from "./helpers/tls_cert.ts";
 import { startDeliveryEngine } from "./helpers/delivery_engine.ts";
-import { mxMatchesPolicy, parseStsPolicy, parseStsRecord } from "../core/delivery/mta_sts.ts";
+import { mxMatchesPolicy, parseStsPolicy, parseStsRecord } from "../core/routing/mta_sts.ts";
 
 interface TlsSite extends AsyncDisposable {
   domain: string;

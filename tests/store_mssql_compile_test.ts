@@ -27,7 +27,7 @@ import {
 } from "../core/store/mod.ts";
 import type { Tables } from "../core/store/tables.ts";
 import { migrationsFor } from "../migrations/mod.ts";
-import type { NewMessage } from "../core/queue/contracts.ts";
+import type { NewMessage } from "../core/contracts/mod.ts";
 
 type Responder = (query: CompiledQuery) => Partial<QueryResult<unknown>>;
 
@@ -178,7 +178,9 @@ Deno.test("mssql: every store call compiles to T-SQL within the parameter limit"
       code: 451,
       reply: "451 later",
     })),
+    kind: "deferred",
     retryAt: T0 + 60_000,
+    reason: "remote",
   }]);
   await store.releaseLeases("n", T0);
   await store.nextDueAt();

@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { parseConfig } from "../core/config/mod.ts";
-import type { LeasedUnit } from "../core/queue/contracts.ts";
+import type { LeasedUnit } from "../core/contracts/mod.ts";
 import type { Queue } from "../core/queue/mod.ts";
 import { Scheduler, Watchdog } from "../core/schedule/mod.ts";
 import { waitUntil } from "./helpers/wait.ts";

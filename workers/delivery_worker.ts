@@ -5,7 +5,8 @@
  * (with the destinations the dispatcher resolved), reloaded shaping rules and live config from
  * the main thread, and reports which leases were settled. Talks to: remote MX hosts, DNS, the
  * store, the queue. Reads config: delivery.*, dns.*, routes, ip_addressess (outbound),
- * rabbitmq, bounce.*, dkim.* (through the bounce and DKIM hooks).
+ * rabbitmq, bounce.*, dkim.* (through the bounce and DKIM hooks, given to the runner when it is
+ * built).
  */
 /// <reference lib="deno.worker" />
 import { applyLiveSettings } from "../core/cluster/live.ts";
@@ -15,7 +16,9 @@ import { DeliveryRunner } from "../core/delivery/mod.ts";
 import { type DeliverQueue, openQueue } from "../core/queue/mod.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
-import { type BounceHooks, createBounceHooks } from "./_bounce_hooks.ts";
+import { Acceptor } from "../core/accept/mod.ts";
+import { type BounceStage, startBounceStage } from "../core/bounce/mod.ts";
+import { dkimSignHook } from "../core/dkim/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
 
 startHeapBudget();
@@ -24,7 +27,7 @@ let store: SqlStore | null = null;
 let queue: DeliverQueue | null = null;
 let runner: DeliveryRunner | null = null;
 let shaper: ClusterShaper | null = null;
-let bounce: BounceHooks | null = null;
+let bounce: BounceStage | null = null;
 let stopping = false;
 // Messages that arrive while init is still opening the store wait here, in order.
 let ready: Promise<void> | null = null;
@@ -35,30 +38,31 @@ function post(message: FromWorker) {
 
 async function init(message: Extract<ToWorker, { type: "init" }>) {
   const { config } = message;
-  store = await openStore(config, "deliver");
-  queue = await openQueue(config, store, {
-    role: "deliver",
-    log: (line) => post({ type: "log", line }),
-  });
+  const log = (line: string) => post({ type: "log", line });
+  const opened = store = await openStore(config, "deliver");
+  queue = await openQueue(config, opened, { role: "deliver", log });
   // Slots and send windows held as "<node id>:delivery-<index>/…" in the shared database.
-  shaper = openShaper(
+  shaper = openShaper(config, opened, `delivery-${message.index}`, log);
+  // [bounce/dkim hooks] suppression screen, DKIM signing, classification, DSNs.
+  bounce = startBounceStage({
     config,
-    store,
-    `delivery-${message.index}`,
-    (line) => post({ type: "log", line }),
-  );
-  runner = new DeliveryRunner(config, store, {
+    index: message.index,
+    store: opened,
+    acceptor: new Acceptor(queue, { onCommitted: (count) => post({ type: "accepted", count }) }),
+    log,
+  });
+  runner = new DeliveryRunner(config, opened, {
     queue,
     shaper,
     dailyCounters: message.dailyCounters,
     rules: message.rules,
+    screen: bounce.screen,
+    sign: dkimSignHook(config, () => opened.dkimKeys(), log),
+    settleHooks: bounce.settleHooks,
     onSettled: (count, tokens, requeue, unitIds) =>
       post({ type: "settled", count, tokens, requeue, unitIds }),
-    log: (line) => post({ type: "log", line }),
+    log,
   });
-  // [bounce/dkim hooks] suppression screen, DKIM signing, classification, DSNs.
-  bounce = createBounceHooks(config, message.index, store, queue, runner.ctx, post);
-  runner.useHooks({ classify: bounce.classify, afterSettle: bounce.afterSettle });
 }
 
 self.onmessage = async (event: MessageEvent<ToWorker>) => {

@@ -1,8 +1,8 @@
 /** Messages between the main thread and its workers: small (ids, counts, control), never bodies. */
 import type { Config } from "../core/config/mod.ts";
-import type { LeasedUnit } from "../core/queue/contracts.ts";
-import type { Destination } from "../core/delivery/mx.ts";
-import type { CheckedRule } from "../core/delivery/policy.ts";
+import type { LeasedUnit } from "../core/contracts/mod.ts";
+import type { Destination } from "../core/routing/mx.ts";
+import type { CheckedRule } from "../core/routing/policy.ts";
 import type { SharedLimitsMemory } from "../core/inbound/shared_limits.ts";
 
 /** Main thread → any worker. */

@@ -4,7 +4,7 @@
  * transaction, plus one wait for the broker's confirms in distributed mode) — and only then
  * does the caller get its queue id to say "yes" with.
  */
-import type { NewMessage } from "../queue/contracts.ts";
+import type { NewMessage } from "../contracts/mod.ts";
 import type { Queue } from "../queue/mod.ts";
 
 export { newQueueId } from "./queue_id.ts";

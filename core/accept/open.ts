@@ -6,7 +6,7 @@
  * Reads config: database, rabbitmq, smtp.group_commit_window.
  */
 import type { Config } from "../config/mod.ts";
-import type { NewMessage } from "../queue/contracts.ts";
+import type { NewMessage } from "../contracts/mod.ts";
 import { type AcceptQueue, openQueue } from "../queue/mod.ts";
 import { openStore, type SqlStore } from "../store/mod.ts";
 import { Acceptor } from "./mod.ts";

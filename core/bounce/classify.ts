@@ -7,7 +7,7 @@
  *
  * Pure functions: no config, no I/O.
  */
-import type { RecipientResult, UnitOutcome } from "../queue/contracts.ts";
+import type { RecipientResult, UnitOutcome } from "../contracts/mod.ts";
 
 /** Why a recipient bounced or was deferred. */
 export type BounceCategory =

@@ -3,6 +3,7 @@
  * DSN parameters a message arrived with (RFC 3461: RET, ENVID, NOTIFY, ORCPT) and building the
  * report. Pure: the caller decides whom to notify and submits the result through core/accept.
  */
+import { decodeXtext, rfc5322Date } from "../mail/mod.ts";
 import { enhancedStatus } from "./classify.ts";
 
 /** The RFC 3461 parameters of one message, as the inbound side stores them in `meta.dsn`. */
@@ -13,11 +14,6 @@ export interface DsnParams {
   envid: string | null;
   /** Per recipient (keys lower-cased): NOTIFY keywords (upper-cased) and ORCPT. */
   rcpt: Map<string, { notify: string[] | null; orcpt: string | null }>;
-}
-
-/** Decodes RFC 3461 xtext ("+2B" → "+"). */
-export function decodeXtext(value: string): string {
-  return value.replace(/\+([0-9A-Fa-f]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 function asString(value: unknown): string | null {
@@ -101,20 +97,6 @@ export interface DsnInput {
   /** For tests: fixed MIME boundary and Message-ID. */
   boundary?: string;
   messageId?: string;
-}
-
-const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-/** An RFC 5322 date in UTC: "Tue, 1 Jan 2030 00:00:00 +0000". */
-export function rfc5322Date(ms: number): string {
-  const d = new Date(ms);
-  const two = (n: number) => String(n).padStart(2, "0");
-  return `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${
-    MONTHS[d.getUTCMonth()]
-  } ${d.getUTCFullYear()} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${
-    two(d.getUTCSeconds())
-  } +0000`;
 }
 
 /** Printable ASCII only, bounded: remote text and addresses are untrusted. */

@@ -1,7 +1,7 @@
 /**
  * Bounces: reply classification, delivery status notifications (RFC 3464) and the suppression
- * list. Delivery calls `suppressionScreen` before a transaction and `classifyOutcome` on each
- * outcome; the delivery worker hands settled batches to a `BounceProcessor`.
+ * list. `startBounceStage` gives a delivery worker its hooks: the suppression screen (before an
+ * attempt) and, for core/settle, `classifyOutcome` before settle and a `BounceProcessor` after.
  */
 export {
   type BounceCategory,
@@ -12,17 +12,16 @@ export {
 } from "./classify.ts";
 export {
   buildDsn,
-  decodeXtext,
   type DsnInput,
   type DsnParams,
   dsnParamsFromMeta,
   type DsnRecipient,
   headerSection,
-  rfc5322Date,
   statusOf,
   wantsFailureNotice,
 } from "./dsn.ts";
 export { BounceProcessor, type BounceProcessorOptions, planDsn } from "./processor.ts";
+export { type BounceStage, type BounceStageOptions, startBounceStage } from "./stage.ts";
 export {
   type Screened,
   suppressedReply,

@@ -16,7 +16,7 @@
  */
 import type { Config } from "../config/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
-import type { NewMessage, UnitOutcome } from "../queue/contracts.ts";
+import type { NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type {
   BodyStore,
   DsnStore,

@@ -5,7 +5,7 @@
  *
  * Talks to: the store. Reads config: bounce.suppression_time.
  */
-import type { LeasedUnit, RecipientResult, UnitOutcome } from "../queue/contracts.ts";
+import type { LeasedUnit, RecipientResult, UnitOutcome } from "../contracts/mod.ts";
 import type { Suppression, SuppressionStore } from "../store/mod.ts";
 
 /** What the delivery hook gets back: the unit without suppressed recipients, and their results. */

@@ -14,7 +14,7 @@
  */
 import { Buffer } from "node:buffer";
 import { type Config, ConfigError, loadConfig } from "../config/mod.ts";
-import { CONFIG_EVENT_VERSION, type ConfigEvent } from "../queue/contracts.ts";
+import { CONFIG_EVENT_VERSION, type ConfigEvent } from "../contracts/mod.ts";
 import type { BrokerLink } from "../queue/broker.ts";
 import { type BrokerSettings, brokerSettings } from "../queue/settings.ts";
 import { applyLiveSettings } from "./live.ts";

@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { hostname as osHostname } from "node:os";
 import type { z } from "zod";
 import { type ConfigFile, configSchema } from "./schema.ts";
-import { ConnectionStringError, parseConnectionString } from "../store/connection_string.ts";
+import { ConnectionStringError, parseConnectionString } from "../connection/mod.ts";
 
 export type { ConfigFile } from "./schema.ts";
 

@@ -10,7 +10,7 @@ import type { Config } from "../config/mod.ts";
 import type { ClusterShaper, SendGrant } from "../cluster/shaping.ts";
 import type { EgressPath } from "./egress_path.ts";
 import { type Admission, admit, sleep, TokenBucket } from "./limits.ts";
-import type { EffectiveRule } from "./policy.ts";
+import type { EffectiveRule } from "../routing/policy.ts";
 
 /** A message admitted on a path, or held back. */
 export type Admitted = { kind: "ok" } | {

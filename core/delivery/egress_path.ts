@@ -6,9 +6,9 @@
 import type { TlsMode } from "../config/delivery_schema.ts";
 import type { SiteSlot } from "../cluster/shaping.ts";
 import type { TokenBucket } from "./limits.ts";
-import { mxMatchesPolicy } from "./mta_sts.ts";
+import { mxMatchesPolicy } from "../routing/mta_sts.ts";
 import type { SmtpClientConnection } from "./smtp_client.ts";
-import type { Source } from "./sources.ts";
+import type { Source } from "../routing/sources.ts";
 
 /** What TLS a delivery needs from its connection. */
 export interface TlsNeeds {

@@ -84,3 +84,16 @@ export function parseDeliverAt(value: string | number | undefined | null): numbe
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? null : ms;
 }
+
+/** The first of `keys` in a unit's meta that holds a non-empty string or a number, as text. */
+export function metaString(
+  meta: Record<string, unknown> | null | undefined,
+  ...keys: string[]
+): string | null {
+  for (const key of keys) {
+    const value = meta?.[key];
+    if (typeof value === "string" && value !== "") return value;
+    if (typeof value === "number") return String(value);
+  }
+  return null;
+}

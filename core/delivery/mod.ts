@@ -1,49 +1,53 @@
 /**
- * The delivery stage of one worker: takes leased units, delivers them concurrently and settles
- * their outcomes in batches (one queue settle per batch), reporting which leases finished so
- * the scheduler can release them and send more. Runs inside a delivery worker (workers/delivery_worker.ts) or
- * in-process (tests).
+ * The delivery stage of one worker: takes leased units, delivers them concurrently (one
+ * attempt each, deliver_unit.ts, through the worker's deliverer: SMTP unless told otherwise)
+ * and hands their outcomes to the settle stage (core/settle), which settles them in batches
+ * and reports which leases finished so the scheduler can release them and send more. Runs
+ * inside a delivery worker (workers/delivery_worker.ts) or in-process (tests).
  *
- * Isolation (docs/quarantine.md): an exception while delivering one unit, or a settle that
- * fails because of one outcome (found by settling the batch again one by one), is that unit's
+ * Isolation (docs/quarantine.md): an exception while delivering one unit is that unit's
  * handling failure (`Queue.fail`: retried after a short backoff, quarantined at
- * `queue.quarantine_after`); the rest of the batch goes on. The database or broker being away
- * is never counted against a unit.
+ * `queue.quarantine_after`); the rest goes on. The database or broker being away is never
+ * counted against a unit.
  *
  * Talks to: remote MX hosts, DNS, MTA-STS policy hosts, the store.
  * Reads config: delivery.*, dns.*, routes, ip_addressess (outbound).
  */
 import { rootCertificates } from "node:tls";
 import type { Config } from "../config/mod.ts";
-import type { LeasedUnit, UnitOutcome } from "../queue/contracts.ts";
+import type { LeasedUnit } from "../contracts/mod.ts";
 import type { Queue } from "../queue/mod.ts";
-import {
-  type BodyStore,
-  type QuarantineStore,
-  StoreUnavailableError,
-  type UnitStore,
-} from "../store/mod.ts";
-import {
-  failureReason,
-  isInfrastructureError,
-  reportFailures,
-  type UnitFailure,
-} from "../queue/failures.ts";
-import { faultDue, faultPoint, InjectedFault } from "../fault_points.ts";
+import type { BodyStore, QuarantineStore, UnitStore } from "../store/mod.ts";
+import { isInfrastructureError } from "../queue/failures.ts";
+import { faultPoint, InjectedFault } from "../fault_points.ts";
 import type { ClusterShaper } from "../cluster/shaping.ts";
-import { deliverUnit, type DeliveryContext } from "./deliver_unit.ts";
-import { type Destination, MxResolver } from "./mx.ts";
-import { MtaStsPolicies } from "./mta_sts.ts";
-import { type CheckedRule, ShapingPolicy } from "./policy.ts";
+import { type OnSettled, type SettleHooks, Settler } from "../settle/mod.ts";
+import type { SignHook } from "./body.ts";
+import type { Deliverer, DelivererChoice } from "./deliverer.ts";
+import { deliverUnit, type DeliveryContext, type ScreenHook } from "./deliver_unit.ts";
+import { type Destination, MxResolver } from "../routing/mx.ts";
+import { MtaStsPolicies } from "../routing/mta_sts.ts";
+import { type CheckedRule, ShapingPolicy } from "../routing/policy.ts";
 import { ConnectionPools } from "./pool.ts";
-import { DailyCounters, SourceSelector } from "./sources.ts";
+import { SmtpDeliverer } from "./smtp_deliverer.ts";
+import { DailyCounters, SourceSelector } from "../routing/sources.ts";
 
-export { deliverUnit, type DeliveryContext } from "./deliver_unit.ts";
-export { type Destination, MxResolver } from "./mx.ts";
-export { type CheckedRule, choosePool, ShapingPolicy, type StoredRule } from "./policy.ts";
-export { buildPools, DailyCounters } from "./sources.ts";
+export { deliverUnit, type DeliveryContext, type ScreenHook } from "./deliver_unit.ts";
+export type { SignHook } from "./body.ts";
+export type {
+  Attempted,
+  AttemptFacts,
+  Deliverer,
+  DelivererChoice,
+  DeliveryJob,
+} from "./deliverer.ts";
+export { noFacts } from "./deliverer.ts";
+export { SmtpDeliverer } from "./smtp_deliverer.ts";
+export { type Destination, MxResolver } from "../routing/mx.ts";
+export { type CheckedRule, choosePool, ShapingPolicy, type StoredRule } from "../routing/policy.ts";
+export { buildPools, DailyCounters } from "../routing/sources.ts";
 
-/** Options for a delivery runner. */
+/** Options for a delivery runner; all fixed at construction. */
 export interface DeliveryRunnerOptions {
   /** Daily per-IP counts shared with other workers of the node. */
   dailyCounters?: SharedArrayBuffer;
@@ -54,23 +58,25 @@ export interface DeliveryRunnerOptions {
    * alone. The caller closes it after {@link DeliveryRunner.close}.
    */
   shaper?: ClusterShaper;
+  /** What takes units to their recipients (default: SMTP). */
+  deliverer?: DelivererChoice;
   /**
    * Where outcomes are settled and handling failures counted (default: the store, i.e. the
    * embedded queue).
    */
   queue?: Pick<Queue, "settle" | "fail">;
+  /** [bounce hook] Splits off suppressed recipients before an attempt (core/bounce). */
+  screen?: ScreenHook;
+  /** [dkim hook] Signs the body before the transaction (core/dkim). */
+  sign?: SignHook;
+  /** Hooks around settle (core/bounce): classification before, suppressions and DSNs after. */
+  settleHooks?: SettleHooks;
   /**
    * Called after each batch with the units finished, their lease tokens and unit ids;
    * `requeue` when they were not settled (the leasing side makes them due again).
    */
-  onSettled?: (count: number, tokens: string[], requeue: boolean, unitIds: string[]) => void;
+  onSettled?: OnSettled;
   log?: (line: string) => void;
-}
-
-/** Hooks around outcomes (core/bounce): classify before settle, act once it is durable. */
-export interface OutcomeHooks {
-  classify?(outcome: UnitOutcome): UnitOutcome;
-  afterSettle?(batch: UnitOutcome[]): void;
 }
 
 /** Trusted CAs for verified TLS: Node's roots plus `delivery.tls_ca_file`. */
@@ -86,71 +92,71 @@ export type DeliveryStore =
   & Pick<UnitStore, "settle">
   & { readonly quarantine: Pick<QuarantineStore, "recordFailures"> };
 
-/** Delivers units and settles their outcomes in batches. */
+/** Delivers units and hands their outcomes to the settle stage. */
 export class DeliveryRunner {
   readonly ctx: DeliveryContext;
-  #store: DeliveryStore;
-  #queue: Pick<Queue, "settle" | "fail">;
+  #settler: Settler;
   #policy: ShapingPolicy;
-  #pending: UnitOutcome[] = [];
-  #settling = false;
-  #settleScheduled = false;
   #active = 0;
-  #onSettled: (count: number, tokens: string[], requeue: boolean, unitIds: string[]) => void;
   #log: (line: string) => void;
-  #hooks: OutcomeHooks = {};
-  /** Wait before the next settle while the database is away; 0 when it answers. */
-  #settleRetryMs = 0;
-  #draining = false;
-  /** Handling failures being recorded. */
-  #recording = 0;
 
   constructor(config: Config, store: DeliveryStore, options: DeliveryRunnerOptions = {}) {
-    this.#store = store;
-    this.#queue = options.queue ?? {
-      settle: (outcomes) => store.settle(outcomes),
-      fail: (failures) =>
-        store.quarantine.recordFailures(failures, {
-          limit: config.queue.quarantine_after,
-          now: Date.now(),
-        }),
-    };
-    this.#onSettled = options.onSettled ?? (() => {});
     this.#log = options.log ?? (() => {});
-    this.#policy = this.#buildPolicy(config, options.rules ?? []);
-    const resolver = new MxResolver(config);
-    const ca = trustedCas(config);
-    const counters = new DailyCounters(options.dailyCounters ?? config.vmtas.length);
+    this.#settler = new Settler({
+      queue: options.queue ?? {
+        settle: (outcomes) => store.settle(outcomes),
+        fail: (failures) =>
+          store.quarantine.recordFailures(failures, {
+            limit: config.queue.quarantine_after,
+            now: Date.now(),
+          }),
+      },
+      onSettled: options.onSettled,
+      hooks: options.settleHooks,
+      log: (line) => this.#log(`delivery: ${line}`),
+    });
+    this.#policy = new ShapingPolicy(config, options.rules ?? []);
+    const policy = () => this.#policy;
     this.ctx = {
       config,
-      resolver,
-      pools: new ConnectionPools(config, { shaper: options.shaper, log: this.#log }),
-      policy: () => this.#policy,
-      sources: new SourceSelector(config, counters),
-      mtaSts: new MtaStsPolicies(config, resolver, ca),
-      ca,
+      policy,
+      deliverer: this.#openDeliverer(config, options, policy),
       readBody: (id) => store.readBody(id),
       readBodyHead: (id, maxBytes) => store.readBodyHead(id, maxBytes),
+      screen: options.screen,
+      sign: options.sign,
     };
   }
 
-  #buildPolicy(config: Config, rules: CheckedRule[]): ShapingPolicy {
-    return new ShapingPolicy(config, rules);
+  #openDeliverer(
+    config: Config,
+    options: DeliveryRunnerOptions,
+    policy: () => ShapingPolicy,
+  ): Deliverer {
+    const choice = options.deliverer ?? { kind: "smtp" };
+    if (choice.kind === "custom") return choice.deliverer;
+    const resolver = new MxResolver(config);
+    const ca = trustedCas(config);
+    const counters = new DailyCounters(options.dailyCounters ?? config.vmtas.length);
+    return new SmtpDeliverer({
+      config,
+      resolver,
+      pools: new ConnectionPools(config, { shaper: options.shaper, log: this.#log }),
+      policy,
+      sources: new SourceSelector(config, counters),
+      mtaSts: new MtaStsPolicies(config, resolver, ca),
+      ca,
+    });
   }
 
   /** Units being delivered or waiting to be settled. */
   get busy(): number {
-    return this.#active + this.#pending.length + (this.#settling ? 1 : 0) + this.#recording;
-  }
-
-  /** Installs outcome hooks (the bounce stage). */
-  useHooks(hooks: OutcomeHooks) {
-    this.#hooks = hooks;
+    return this.#active + this.#settler.busy;
   }
 
   /** Applies reloaded shaping rules (the config file's stay underneath). */
   setRules(rules: CheckedRule[]) {
-    this.#policy = this.#buildPolicy(this.ctx.config, rules);
+    this.#policy = new ShapingPolicy(this.ctx.config, rules);
   }
 
   /** Starts delivering `units`; `destinations` are what the dispatcher resolved, by domain. */
@@ -162,183 +168,33 @@ export class DeliveryRunner {
     this.#active++;
     try {
       faultPoint("deliver", unit.unitId); // TEST ONLY (core/fault_points.ts)
-      // Await first: `pending.push(await …)` would capture the array a settle already took.
-      const outcome = await deliverUnit(this.ctx, unit, destination);
-      // [bounce hook] categories, before settle.
-      this.#pending.push(this.#hooks.classify ? this.#hooks.classify(outcome) : outcome);
+      // Await first, then hand over (classified, then batched).
+      this.#settler.add(await deliverUnit(this.ctx, unit, destination));
     } catch (error) {
       if (isInfrastructureError(error)) {
         this.#log(`delivery: unit ${unit.unitId}: ${(error as Error).message}`);
-        this.#onSettled(1, [unit.leaseToken], true, [unit.unitId]);
+        this.#settler.giveBack(unit);
       } else {
         if (!(error instanceof InjectedFault)) {
           this.#log(`delivery: unit ${unit.unitId}: ${(error as Error)?.stack ?? error}`);
         }
-        this.#recordFailures([failureOf(unit, failureReason("deliver", error))]);
+        this.#settler.fail(unit, "deliver", error);
       }
     } finally {
       this.#active--;
     }
-    this.#scheduleSettle();
-  }
-
-  #scheduleSettle() {
-    if (this.#settleScheduled || this.#settling) return;
-    this.#settleScheduled = true;
-    setTimeout(() => this.#settle(), 0);
-  }
-
-  async #settle() {
-    this.#settleScheduled = false;
-    if (this.#pending.length === 0) return;
-    this.#settling = true;
-    const batch = this.#pending;
-    this.#pending = [];
-    // TEST ONLY (core/fault_points.ts): outcomes whose settle is to throw in this pass.
-    const faulty = new Set(batch.filter((o) => faultDue("settle", o.unitId)).map((o) => o.unitId));
-    let settled: UnitOutcome[] = [];
-    let unsettled: UnitOutcome[] = [];
-    let failed: UnitFailure[] = [];
-    try {
-      await this.#settleChecked(batch, faulty);
-      settled = batch;
-      if (this.#settleRetryMs > 0) {
-        this.#log(`delivery: settled ${batch.length} held while the database was away`);
-        this.#settleRetryMs = 0;
-      }
-    } catch (error) {
-      if (error instanceof StoreUnavailableError && !this.#draining) {
-        this.#holdForRetry(batch, error);
-        return;
-      }
-      if (isInfrastructureError(error)) {
-        // Nothing is lost: the leases expire and the units are delivered again (at-least-once).
-        this.#log(`delivery: cannot settle ${batch.length}: ${(error as Error).message}`);
-        unsettled = batch;
-      } else {
-        // One outcome may be at fault: settle them one by one, so only that unit fails.
-        const each = await this.#settleEach(batch, faulty);
-        ({ settled, unsettled, failed } = each);
-        if (each.held.length > 0) {
-          this.#holdForRetry(each.held, each.heldError);
-        }
-      }
-    } finally {
-      this.#settling = false;
-    }
-    if (settled.length > 0) {
-      this.#onSettled(
-        settled.length,
-        settled.map((o) => o.leaseToken),
-        false,
-        settled.map((o) => o.unitId),
-      );
-    }
-    if (unsettled.length > 0) {
-      this.#onSettled(
-        unsettled.length,
-        unsettled.map((o) => o.leaseToken),
-        true,
-        unsettled.map((o) => o.unitId),
-      );
-    }
-    if (failed.length > 0) this.#recordFailures(failed);
-    // [bounce hook] suppressions and DSNs, after the outcome is durable.
-    try {
-      if (settled.length > 0) this.#hooks.afterSettle?.(settled);
-    } catch (error) {
-      this.#log(`delivery: after settle: ${(error as Error).message}`);
-    }
-    if (this.#pending.length > 0) this.#scheduleSettle();
-  }
-
-  async #settleChecked(outcomes: UnitOutcome[], faulty: Set<string>) {
-    const fault = faulty.size > 0 ? outcomes.find((o) => faulty.has(o.unitId)) : undefined;
-    if (fault) throw new InjectedFault("settle", fault.unitId);
-    const lost = await this.#queue.settle(outcomes);
-    if (lost > 0) this.#log(`delivery: ${lost} outcomes arrived after their lease`);
-  }
-
-  /** Settles one outcome at a time; stops (holding the rest) if the database goes away. */
-  async #settleEach(batch: UnitOutcome[], faulty: Set<string>) {
-    const settled: UnitOutcome[] = [];
-    const unsettled: UnitOutcome[] = [];
-    const failed: UnitFailure[] = [];
-    let held: UnitOutcome[] = [];
-    let heldError: Error = new Error("unknown");
-    for (let i = 0; i < batch.length; i++) {
-      const o = batch[i];
-      try {
-        await this.#settleChecked([o], faulty);
-        settled.push(o);
-      } catch (error) {
-        if (error instanceof StoreUnavailableError && !this.#draining) {
-          held = batch.slice(i);
-          heldError = error;
-          break;
-        }
-        if (isInfrastructureError(error)) unsettled.push(o);
-        else failed.push(failureOf(o, failureReason("settle", error)));
-      }
-    }
-    return { settled, unsettled, failed, held, heldError };
-  }
-
-  /**
-   * The database is away: keep the outcomes and settle them when it is back, so the units are
-   * not delivered a second time (nobody can lease them meanwhile: that needs the database too).
-   * If the worker stops first, the leases expire and the units are delivered again:
-   * at-least-once, nothing lost.
-   */
-  #holdForRetry(outcomes: UnitOutcome[], error: Error) {
-    if (this.#settleRetryMs === 0) {
-      this.#log(`delivery: cannot settle ${outcomes.length}, holding them: ${error.message}`);
-    }
-    this.#pending = outcomes.concat(this.#pending);
-    this.#settleRetryMs = Math.min(Math.max(this.#settleRetryMs * 2, 500), 10_000);
-    this.#settling = false;
-    this.#settleScheduled = true;
-    setTimeout(() => this.#settle(), this.#settleRetryMs);
-  }
-
-  /** Counts handling failures, then gives the leases back (due again, or quarantined). */
-  #recordFailures(failures: UnitFailure[]) {
-    this.#recording++;
-    this.#queue.fail(failures).then(
-      (records) => reportFailures(records, (line) => this.#log(`delivery: ${line}`)),
-      (error) =>
-        this.#log(`delivery: cannot record ${failures.length} handling failures: ${error.message}`),
-    ).finally(() => {
-      this.#recording--;
-      this.#onSettled(
-        failures.length,
-        failures.map((f) => f.leaseToken),
-        true,
-        failures.map((f) => f.unitId),
-      );
-    });
   }
 
   /** Waits (up to `timeoutMs`) for in-flight deliveries to finish and settle. */
   async drain(timeoutMs = 10_000): Promise<void> {
-    this.#draining = true;
     const deadline = Date.now() + timeoutMs;
     while (this.busy > 0 && Date.now() < deadline) {
-      if (this.#pending.length > 0 && !this.#settling) await this.#settle();
-      else await new Promise((r) => setTimeout(r, 10));
+      if (!(await this.#settler.settleNow(true))) await new Promise((r) => setTimeout(r, 10));
     }
   }
 
-  /** Closes idle connections (giving their cluster slots back). */
+  /** Closes what the deliverer keeps open (idle connections, giving their cluster slots back). */
   async close(): Promise<void> {
-    await this.ctx.pools.closeAll();
+    await this.ctx.deliverer.close();
   }
-}
-
-/** A handling failure of the unit `of` names. */
-function failureOf(
-  of: Pick<LeasedUnit, "unitId" | "messageId" | "leaseToken">,
-  reason: string,
-): UnitFailure {
-  return { unitId: of.unitId, messageId: of.messageId, leaseToken: of.leaseToken, reason };
 }

@@ -26,14 +26,14 @@ import { type ClusterShaper, LocalShaper, type SiteSlot } from "../cluster/shapi
 import { admitMessage, type Admitted } from "./admission.ts";
 import { askClusterSlot } from "./cluster_slots.ts";
 import { EgressPath, type PooledConnection, satisfies, type TlsNeeds } from "./egress_path.ts";
-import type { EffectiveRule } from "./policy.ts";
+import type { EffectiveRule } from "../routing/policy.ts";
 import {
   type ConnectOptions,
   type HostProblem,
   type Opened,
   openOnHosts,
 } from "./session_setup.ts";
-import type { Source } from "./sources.ts";
+import type { Source } from "../routing/sources.ts";
 
 export type { Admitted } from "./admission.ts";
 export { EgressPath } from "./egress_path.ts";

@@ -17,8 +17,8 @@ import {
   type TlsNeeds,
 } from "./egress_path.ts";
 import { sleep } from "./limits.ts";
-import type { MxHost, RouteSettings } from "./mx.ts";
-import type { EffectiveRule } from "./policy.ts";
+import type { MxHost, RouteSettings } from "../routing/mx.ts";
+import type { EffectiveRule } from "../routing/policy.ts";
 import {
   ConnectionError,
   formatReply,

@@ -13,3 +13,4 @@ export {
   zoneFileRecord,
 } from "./keys.ts";
 export { DkimSigner, type DkimSignerOptions, fromDomain, type SignResult, toCrlf } from "./sign.ts";
+export { type DkimSignHook, dkimSignHook } from "./hook.ts";

@@ -9,7 +9,7 @@
  */
 import type { Config } from "../config/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
-import type { NewMessage } from "../queue/contracts.ts";
+import type { NewMessage } from "../contracts/mod.ts";
 import {
   injectedContent,
   injectLimitsOf,
@@ -17,7 +17,7 @@ import {
   parseInject,
   withTraceHeader,
 } from "./inject_format.ts";
-import { receivedHeader } from "./message.ts";
+import { receivedHeader } from "../mail/mod.ts";
 
 /** Who sent a request. */
 export interface ApiSender {

@@ -4,6 +4,7 @@
  * API).
  * Plain ASCII text with short lines goes as 7bit; anything else as base64 in UTF-8.
  */
+import { rfc5322Date } from "../mail/mod.ts";
 
 /** Structured content of a message. */
 export interface ComposeInput {
@@ -96,7 +97,7 @@ export function composeMessage(input: ComposeInput): string {
     lines.push(`Subject: ${encodeHeaderValue(input.subject)}`);
   }
   if (!has("Date")) {
-    lines.push(`Date: ${(input.date ?? new Date()).toUTCString().replace("GMT", "+0000")}`);
+    lines.push(`Date: ${rfc5322Date(input.date ?? new Date())}`);
   }
   if (!has("Message-ID")) lines.push(`Message-ID: <${input.messageId}>`);
   for (const [name, value] of Object.entries(extra)) {

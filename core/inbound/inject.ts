@@ -1,5 +1,5 @@
 /**
- * The inject queue: applications publish JSON `InjectMessage`s (core/queue/contracts.ts, README
+ * The inject queue: applications publish JSON `InjectMessage`s (core/contracts/mod.ts, README
  * "Inject queue") to `<prefix>.inject` on RabbitMQ. Each is validated, turned into a message
  * (raw as given, or composed from structured fields), and handed to core/accept like any other
  * channel; it is acked only once accept says it is durable (SQL commit + broker confirm). One
@@ -14,7 +14,7 @@
 import type { Channel, ConsumeMessage } from "amqplib";
 import type { Config } from "../config/mod.ts";
 import type { Acceptor } from "../accept/mod.ts";
-import { INJECT_ERROR_HEADER, type NewMessage } from "../queue/contracts.ts";
+import { INJECT_ERROR_HEADER, type NewMessage } from "../contracts/mod.ts";
 import {
   BrokerLink,
   brokerSettings,

@@ -1,18 +1,17 @@
 /**
- * The inject format v1 (core/queue/contracts.ts, README "Inject queue"): one JSON document per
+ * The inject format v1 (core/contracts/mod.ts, README "Inject queue"): one JSON document per
  * message, raw as given or composed from structured fields. Every channel that takes it (the
  * RabbitMQ inject queue, the REST API, `fastmta send --json`, the outbox table) validates it here
  * and builds the stored message with the same code; this module loads no broker code.
  */
 import { newQueueId } from "../accept/mod.ts";
-import { isMailboxAddress } from "../address.ts";
-import { INJECT_FORMAT_VERSION, type InjectMessage, type NewMessage } from "../queue/contracts.ts";
+import { isMailboxAddress, traceHeader, type TraceSource } from "../mail/mod.ts";
+import { INJECT_FORMAT_VERSION, type InjectMessage, type NewMessage } from "../contracts/mod.ts";
 import type { Config } from "../config/mod.ts";
 import { type IntakeConfig, intakeSection } from "../config/intake_schema.ts";
 import { composeMessage } from "./compose.ts";
 import { checkHeaderSection, type HeaderLimits, headerLimitsOf } from "./header_limits.ts";
 import { composedHeaderProblem, metadataProblem, poolProblem } from "./inject_limits.ts";
-import { traceHeader, type TraceSource } from "./message.ts";
 
 /**
  * A parsed inject message, or why it cannot be accepted (`tooLarge`: because of its size, which

@@ -18,7 +18,7 @@
 import type { Acceptor } from "../accept/mod.ts";
 import { type AcceptPathEvents, openAcceptPath } from "../accept/open.ts";
 import type { Config } from "../config/mod.ts";
-import type { NewMessage } from "../queue/contracts.ts";
+import type { NewMessage } from "../contracts/mod.ts";
 import {
   injectedMessage,
   injectLimitsOf,

@@ -11,26 +11,17 @@ import type { SMTPServerOptions, SMTPServerSession } from "smtp-server";
 import { releaseBytes } from "../bytes.ts";
 import type { Config } from "../config/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
-import { MessageCollector, messageIdHeader, receivedHeader } from "./message.ts";
+import { encodeXtext, receivedHeader } from "../mail/mod.ts";
+import { MessageCollector, messageIdHeader } from "./message.ts";
 import { headerLimitsOf } from "./header_limits.ts";
 import { headerRefusal, smtpError } from "./smtp_replies.ts";
 import { clientIp, MINUTE, type SmtpContext, userRateKey } from "./smtp_session.ts";
 
 /**
- * xtext (RFC 3461 §4): the wire form of ENVID and ORCPT. smtp-server hands us decoded values;
- * they are stored encoded again, as the client sent them, which is what the bounce stage reads.
+ * DSN parameters (RFC 3461) of the transaction, in the shape the bounce stage reads.
+ * smtp-server hands us decoded ENVID and ORCPT values; they are stored encoded again (xtext),
+ * as the client sent them.
  */
-export function encodeXtext(value: string): string {
-  let out = "";
-  for (const byte of new TextEncoder().encode(value)) {
-    out += byte >= 0x21 && byte <= 0x7e && byte !== 0x2b && byte !== 0x3d
-      ? String.fromCharCode(byte)
-      : "+" + byte.toString(16).toUpperCase().padStart(2, "0");
-  }
-  return out;
-}
-
-/** DSN parameters (RFC 3461) of the transaction, in the shape the bounce stage reads. */
 function dsnMeta(session: SMTPServerSession): Record<string, unknown> | null {
   const envelope = session.envelope;
   const rcpt: Record<string, { notify?: string[]; orcpt?: string }> = {};

@@ -14,7 +14,7 @@ import type {
 import type { Config, SmtpListener } from "../config/mod.ts";
 import type { Acceptor, RelayPolicy } from "../accept/mod.ts";
 import type { SmtpAuthenticator } from "../auth/mod.ts";
-import { domainOf } from "../address.ts";
+import { domainOf } from "../mail/mod.ts";
 import type { ConnectionGauge, RateCounter } from "./shared_limits.ts";
 import { smtpError } from "./smtp_replies.ts";
 

@@ -5,9 +5,9 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { QuarantineStore, UnitStore } from "../store/mod.ts";
-import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
+import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
-import type { Queue } from "./mod.ts";
+import type { Queue } from "./queue.ts";
 
 /** The single-node queue on the SQL store. */
 export class EmbeddedQueue implements Queue {

@@ -11,125 +11,23 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { BrokerUnitStore, QuarantineStore, UnitStore } from "../store/mod.ts";
-import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
-import type { FailureRecord, UnitFailure } from "./failures.ts";
 import { EmbeddedQueue } from "./embedded.ts";
+import type { OpenQueueOptions, QueueFor, QueueRole } from "./queue.ts";
 import { brokerSettings } from "./settings.ts";
 
 export { BrokerUnavailableError } from "./settings.ts";
 
-/** What a thread uses its queue for. */
-export type QueueRole = "accept" | "schedule" | "deliver";
-
-/** The durable queue of delivery units. */
-export interface Queue {
-  /** Which implementation runs (for logs and status pages only; never branch on it). */
-  readonly kind: "embedded" | "rabbitmq";
-  /**
-   * Makes a batch of accepted messages durable and queues their units (one group commit).
-   * Resolves only once everything is durable; rejects if any of it may not be.
-   */
-  enqueue(messages: NewMessage[]): Promise<void>;
-  /** Takes up to `limit` units that are due now, each under a lease. */
-  lease(limit: number): Promise<LeasedUnit[]>;
-  /**
-   * Records outcomes and queues deferred units again for their `retryAt`; returns how many
-   * outcomes had lost their lease (recorded in the log only). Rejects if nothing was recorded.
-   */
-  settle(outcomes: UnitOutcome[]): Promise<number>;
-  /**
-   * On the leasing side: the units with these lease tokens were settled (or, with `requeue`,
-   * abandoned and due again now).
-   */
-  release(tokens: string[], requeue: boolean): void;
-  /**
-   * Counts a handling failure (an exception while handling that unit, see core/queue/failures.ts)
-   * on each unit still held by the failing lease: it is due again after a short backoff, or
-   * quarantined at `queue.quarantine_after`. The leasing side still gets `release(…, true)`.
-   * Rejects (nothing counted) when the database is away.
-   */
-  fail(failures: UnitFailure[]): Promise<FailureRecord[]>;
-  /**
-   * Releases a message's quarantined units (an operator's decision): due now, failure count
-   * reset. Returns how many were released.
-   */
-  resume(messageId: string): Promise<number>;
-  /**
-   * Schedule role: starts taking units (RabbitMQ: starts consuming). Nothing is taken before,
-   * so a node takes no unit before it can handle it.
-   */
-  startTaking(): Promise<void>;
-  /**
-   * Schedule role: takes no more units and returns those taken but not leased (RabbitMQ:
-   * cancels the consumers and requeues what was pushed); resolves with how many went back.
-   */
-  stopTaking(): Promise<number>;
-  /** Returns leased units that were not attempted: due again now, no attempt counted. */
-  giveBack(units: { unitId: string; leaseToken: string }[]): Promise<void>;
-  /**
-   * Returns units taken before `before` and still not leased (held too long waiting for room)
-   * to the queue; their ids. Nothing for a queue that is not pushed to.
-   */
-  returnWaiting(before: number): string[];
-  /** Makes units left in flight by a previous run of this node due again; returns how many. */
-  recover(): Promise<number>;
-  /** The earliest time a unit may become due, or null when unknown or empty. */
-  nextDueAt(): Promise<number | null>;
-  /** Calls `listener` when units may have become available without being asked (pushed). */
-  onAvailable(listener: () => void): void;
-  /** Whether `enqueue` can succeed now (false while the broker is unreachable). */
-  readonly ready: boolean;
-  close(): Promise<void>;
-}
-
-/** What every role's queue has. */
-export type QueueBase = Pick<Queue, "kind" | "ready" | "close">;
-
-/**
- * The accept side (SMTP, inject and REST intake, `fastmta send`, `fastmta queue release`):
- * enqueues accepted messages and releases quarantined ones.
- */
-export type AcceptQueue = QueueBase & Pick<Queue, "enqueue" | "resume">;
-
-/** The schedule side (the node's main thread): takes units, hands them out and back. */
-export type ScheduleQueue =
-  & QueueBase
-  & Pick<
-    Queue,
-    | "lease"
-    | "release"
-    | "fail"
-    | "resume"
-    | "startTaking"
-    | "stopTaking"
-    | "giveBack"
-    | "returnWaiting"
-    | "recover"
-    | "nextDueAt"
-    | "onAvailable"
-  >;
-
-/**
- * The deliver side (a delivery worker): settles outcomes and counts handling failures; it
- * enqueues too, for the DSNs it generates.
- */
-export type DeliverQueue = QueueBase & Pick<Queue, "settle" | "fail" | "enqueue">;
-
-/** The queue type of each role: a role's queue has only that role's methods. */
-export interface QueueRoles {
-  accept: AcceptQueue;
-  schedule: ScheduleQueue;
-  deliver: DeliverQueue;
-}
-
-/** The queue type of role `R`. */
-export type QueueFor<R extends QueueRole> = QueueRoles[R];
-
-/** Options for {@link openQueue}. */
-export interface OpenQueueOptions<R extends QueueRole = QueueRole> {
-  role: R;
-  log: (line: string) => void;
-}
+export type {
+  AcceptQueue,
+  DeliverQueue,
+  OpenQueueOptions,
+  Queue,
+  QueueBase,
+  QueueFor,
+  QueueRole,
+  QueueRoles,
+  ScheduleQueue,
+} from "./queue.ts";
 
 /**
  * Opens this thread's queue on an open store: RabbitMQ when `rabbitmq` is configured, the

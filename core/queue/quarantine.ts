@@ -6,7 +6,7 @@
  */
 import type { MessageStatus, QuarantineStore, ViewStore } from "../store/mod.ts";
 import type { CancelResult, UnitStatus } from "../store/quarantine.ts";
-import type { Queue } from "./mod.ts";
+import type { Queue } from "./queue.ts";
 
 /** The store roles reading a message's detail takes. */
 export type MessageDetailStore = Pick<ViewStore, "messageStatus"> & {

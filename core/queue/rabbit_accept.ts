@@ -6,9 +6,8 @@
  * that dies in between leaves marked orphans for the sweep (core/queue/rabbit_unconfirmed.ts).
  * Releasing quarantined units publishes their next copy first, then moves SQL on to it.
  */
-import { type NewMessage, QUEUED_UNIT_VERSION, unitsOf } from "./contracts.ts";
+import { type NewMessage, parseMeta, QUEUED_UNIT_VERSION, unitsOf } from "../contracts/mod.ts";
 import { BrokerUnavailableError } from "./broker.ts";
-import { parseMeta } from "./rabbit_codec.ts";
 import { confirmed, type RabbitContext } from "./rabbit_publisher.ts";
 
 /** Makes a batch durable in SQL and in the broker; rejects if any of it may not be. */

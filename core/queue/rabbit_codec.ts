@@ -1,9 +1,9 @@
 /**
  * What the RabbitMQ queue writes into the broker and reads back: a delivery unit as the
- * versioned JSON `QueuedUnit` of core/queue/contracts.ts, and the lease token that names one
+ * versioned JSON `QueuedUnit` of core/contracts/mod.ts, and the lease token that names one
  * pushed copy of it.
  */
-import { QUEUED_UNIT_VERSION, type QueuedUnit } from "./contracts.ts";
+import { QUEUED_UNIT_VERSION, type QueuedUnit } from "../contracts/mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -52,15 +52,4 @@ export function leaseToken(delivery: PushedCopy, unit: QueuedUnit): string {
 export function parseToken(token: string): { copy: number; attempts: number; priority: number } {
   const [, , copy, attempts, priority] = token.split(".").map(Number);
   return { copy, attempts, priority };
-}
-
-/** A unit's stored meta (JSON text) as an object; null when absent or unreadable. */
-export function parseMeta(text: string | null): Record<string, unknown> | null {
-  if (!text) return null;
-  try {
-    const meta = JSON.parse(text);
-    return meta !== null && typeof meta === "object" ? meta : null;
-  } catch {
-    return null;
-  }
 }

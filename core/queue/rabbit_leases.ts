@@ -11,7 +11,7 @@
  */
 import { faultPoint } from "../fault_points.ts";
 import type { UnitState } from "../store/mod.ts";
-import type { LeasedUnit, QueuedUnit } from "./contracts.ts";
+import { type LeasedUnit, parseMeta, type QueuedUnit } from "../contracts/mod.ts";
 import {
   failureReason,
   type FailureRecord,
@@ -19,7 +19,7 @@ import {
   reportFailures,
   type UnitFailure,
 } from "./failures.ts";
-import { decodeUnit, leaseToken, parseMeta } from "./rabbit_codec.ts";
+import { decodeUnit, leaseToken } from "./rabbit_codec.ts";
 import type { Delivery, UnitConsumer } from "./rabbit_consumer.ts";
 import type { RabbitContext } from "./rabbit_publisher.ts";
 

@@ -8,8 +8,9 @@
  */
 import type { ChannelModel, ConfirmChannel } from "amqplib";
 import type { Config } from "../config/mod.ts";
+import { withTimeout } from "../timeout.ts";
 import type { BrokerUnitStore, QuarantineStore, UnitStore } from "../store/mod.ts";
-import type { QueuedUnit } from "./contracts.ts";
+import type { QueuedUnit } from "../contracts/mod.ts";
 import {
   BrokerLink,
   type BrokerSettings,
@@ -18,7 +19,7 @@ import {
   publishConfirmed,
 } from "./broker.ts";
 import { pickTier } from "./delay.ts";
-import type { QueueRole } from "./mod.ts";
+import type { QueueRole } from "./queue.ts";
 import { encodeUnit } from "./rabbit_codec.ts";
 
 /** How long a batch may wait for the broker's confirms before it counts as not durable. */
@@ -125,13 +126,6 @@ export class RabbitPublisher {
 
 /** Waits for the broker's confirms of `published`; rejects after CONFIRM_TIMEOUT_MS. */
 export function confirmed(published: Promise<void>[], what: string): Promise<void[]> {
-  return withTimeout(Promise.all(published), CONFIRM_TIMEOUT_MS, what);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no confirm for ${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  const ms = CONFIRM_TIMEOUT_MS;
+  return withTimeout(Promise.all(published), ms, `no confirm for ${what} within ${ms} ms`);
 }

@@ -9,7 +9,7 @@
  *
  * Reads config: nodeId, queue.quarantine_after.
  */
-import { QUEUED_UNIT_VERSION, type UnitOutcome } from "./contracts.ts";
+import { QUEUED_UNIT_VERSION, type UnitOutcome } from "../contracts/mod.ts";
 import { BrokerUnavailableError } from "./broker.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import { parseToken } from "./rabbit_codec.ts";
@@ -28,9 +28,7 @@ export async function settleOutcomes(
   if (outcomes.length === 0) return 0;
   const { publisher, store } = ctx;
   // Units that stay queued get their next copy (retry or hold) before SQL says so.
-  const next = outcomes.filter((o) =>
-    o.held ? true : o.retryAt !== null && o.results.some((r) => r.outcome === "deferred")
-  );
+  const next = outcomes.filter((o) => o.kind !== "final");
   if (next.length > 0) {
     const ch = publisher.channelOrThrow();
     const origins = await store.unitOrigins(next.map((o) => o.unitId));
@@ -51,9 +49,9 @@ export async function settleOutcomes(
         sender: origin.sender,
         recipients,
         copy: copy + 1,
-        attempts: o.held ? attempts : attempts + 1,
+        attempts: o.kind === "held" ? attempts : attempts + 1,
         createdAt: origin.createdAt,
-        dueAt: o.held ? o.held.until : o.retryAt!,
+        dueAt: o.kind === "held" ? o.until : o.retryAt,
         priority,
       }, now));
     }

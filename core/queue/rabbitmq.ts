@@ -35,7 +35,7 @@
  * delivery.workers.
  */
 import type { Config } from "../config/mod.ts";
-import type { LeasedUnit, NewMessage, UnitOutcome } from "./contracts.ts";
+import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { BrokerLink, BrokerSettings } from "./broker.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import type {
@@ -45,7 +45,7 @@ import type {
   QueueFor,
   QueueRole,
   ScheduleQueue,
-} from "./mod.ts";
+} from "./queue.ts";
 import { enqueueMessages, resumeUnits } from "./rabbit_accept.ts";
 import { UnitConsumer } from "./rabbit_consumer.ts";
 import { LeaseBook } from "./rabbit_leases.ts";

@@ -7,7 +7,7 @@
  */
 import type { Options } from "amqplib";
 import type { Config } from "../config/mod.ts";
-import { type BrokerNames, brokerNames } from "./contracts.ts";
+import { type BrokerNames, brokerNames } from "../contracts/mod.ts";
 import { delayTiers } from "./delay.ts";
 
 /** The broker settings a node works with, resolved from `config.rabbitmq`. */

@@ -10,10 +10,10 @@
  * fails alone is reported as failed, its own fault; if even an empty batch cannot be posted, the
  * worker is the trouble and the whole batch goes back without counting against any unit.
  *
- * Talks to: DNS (through core/delivery/mx.ts). Reads config: dns.*, routes.
+ * Talks to: DNS (through core/routing/mx.ts). Reads config: dns.*, routes.
  */
-import type { LeasedUnit } from "../queue/contracts.ts";
-import type { Destination, MxResolver } from "../delivery/mx.ts";
+import type { LeasedUnit } from "../contracts/mod.ts";
+import type { Destination, MxResolver } from "../routing/mx.ts";
 import { faultDue, InjectedFault } from "../fault_points.ts";
 
 /** Posts units (and their destinations by domain) to worker `index`. */

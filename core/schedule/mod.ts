@@ -12,7 +12,7 @@
  * Reads config: queue.*, delivery.concurrency, delivery.workers.
  */
 import type { Config } from "../config/mod.ts";
-import type { LeasedUnit } from "../queue/contracts.ts";
+import type { LeasedUnit } from "../contracts/mod.ts";
 import type { ScheduleQueue } from "../queue/mod.ts";
 import { type TakenRef, Watchdog } from "./watchdog.ts";
 

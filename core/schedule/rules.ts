@@ -7,8 +7,8 @@
  * Talks to: the store. Reads config: delivery.rules_reload_interval.
  */
 import type { ShapingRuleStore, UnitStore } from "../store/mod.ts";
-import type { CheckedRule } from "../delivery/policy.ts";
-import { checkStoredRules } from "../delivery/rule_check.ts";
+import type { CheckedRule } from "../routing/policy.ts";
+import { checkStoredRules } from "../routing/rule_check.ts";
 
 /** Watches the stored shaping rules. */
 export class RulesWatcher {

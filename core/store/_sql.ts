@@ -95,17 +95,6 @@ export function numberOrNull(value: number | string | null): number | null {
   return value === null ? null : Number(value);
 }
 
-/** Message meta as stored (JSON text): an object, or null when absent or unreadable. */
-export function parseMeta(text: string | null): Record<string, unknown> | null {
-  if (text === null || text === "") return null;
-  try {
-    const value = JSON.parse(text);
-    return value !== null && typeof value === "object" ? value : null;
-  } catch {
-    return null;
-  }
-}
-
 /** PostgreSQL column types for inserting through `unnest` (see bulk_insert.ts), by table. */
 export const PG_TYPES: Record<string, Record<string, string>> = {
   queue: {

@@ -16,7 +16,7 @@ import {
   type DatabaseConnection,
   describeConnection,
   parseConnectionString,
-} from "./connection_string.ts";
+} from "../connection/mod.ts";
 import { ConnectionMonitor, type MonitorOptions } from "./health.ts";
 import { monitoredDialect } from "./monitored_dialect.ts";
 import { NodeSqliteDialect, openSqlite } from "./sqlite_dialect.ts";

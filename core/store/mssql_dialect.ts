@@ -7,7 +7,7 @@
 import { type Dialect, MssqlDialect } from "kysely";
 import * as tarn from "tarn";
 import * as tedious from "tedious";
-import type { MssqlConnection } from "./connection_string.ts";
+import type { MssqlConnection } from "../connection/mod.ts";
 import type { PoolOptions } from "./store.ts";
 
 /** tedious' options for one connection. */

@@ -10,7 +10,7 @@
  */
 import { type Dialect, MysqlDialect } from "kysely";
 import { createPool } from "mysql2";
-import { ConnectionStringError, type MysqlConnection } from "./connection_string.ts";
+import { ConnectionStringError, type MysqlConnection } from "../connection/mod.ts";
 import type { PoolOptions } from "./store.ts";
 
 /** A pooled Kysely dialect for MySQL/MariaDB. Connections open lazily, on first use. */

@@ -6,15 +6,15 @@
  * postgres.js connection, and when the server goes away under a transaction, Kysely's ROLLBACK
  * on that reserved connection makes postgres.js 3.4.9 write to a socket it has already dropped
  * (`socket.write` on null in a `setImmediate`): an uncaught TypeError that kills the process
- * (tests/store_reconnect_test.ts reproduced it). With `pg` the same outage is an ordinary
- * rejected query, and the pool opens fresh connections when the server is back.
+ * (tests/store_reconnect.pg.mariadb_test.ts reproduced it). With `pg` the same outage is an
+ * ordinary rejected query, and the pool opens fresh connections when the server is back.
  *
  * BIGINT comes back as a string, as with every driver here: the store wraps numbers in
  * `Number()` (epoch milliseconds are far below 2^53).
  */
 import { type Dialect, PostgresDialect } from "kysely";
 import pg from "pg";
-import type { PostgresConnection } from "./connection_string.ts";
+import type { PostgresConnection } from "../connection/mod.ts";
 import type { PoolOptions } from "./store.ts";
 
 function sslOption(mode: PostgresConnection["sslmode"]): pg.PoolConfig["ssl"] {

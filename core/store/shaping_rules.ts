@@ -4,7 +4,7 @@ import type { SqlContext } from "./_sql.ts";
 /** A stored shaping rule (see migrations/0003_delivery.ts). */
 export interface ShapingRuleRow {
   pattern: string;
-  /** The rule object as stored (validated by core/delivery/policy.ts when applied). */
+  /** The rule object as stored (validated by core/routing/policy.ts when applied). */
   rule: unknown;
   updatedAt: number;
 }

@@ -3,7 +3,7 @@
  * settle with the outcome, hold and release. The statements live in units_insert.ts,
  * units_lease.ts and units_settle.ts; this module is the role interface and its small reads.
  */
-import type { LeasedUnit, NewMessage, UnitOutcome } from "../queue/contracts.ts";
+import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { SqlContext } from "./_sql.ts";
 import { insertMessages } from "./units_insert.ts";
 import { leaseDue, type LeaseRequest, returnLeases } from "./units_lease.ts";

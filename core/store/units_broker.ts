@@ -6,14 +6,10 @@
  * statement per call and chunk.
  */
 import type { ExpressionBuilder } from "kysely";
-import { chunks as slices, type SqlContext } from "./_sql.ts";
+import { chunks, type SqlContext } from "./_sql.ts";
 import { OPEN_RECIPIENT_STATES, type Tables } from "./tables.ts";
 
 const CHUNK = 500;
-
-function chunks<T>(items: T[], size = CHUNK): T[][] {
-  return slices(items, size);
-}
 
 /** Where a unit stands in SQL. */
 export interface UnitState {
@@ -30,7 +26,7 @@ async function unitStates(
   unitIds: string[],
 ): Promise<Map<string, UnitState>> {
   const states = new Map<string, UnitState>();
-  for (const part of chunks([...new Set(unitIds)])) {
+  for (const part of chunks([...new Set(unitIds)], CHUNK)) {
     const rows = await db.selectFrom("queue")
       .innerJoin("messages", "messages.id", "queue.message_id")
       .select(["queue.id as id", "queue.state as state", "queue.copy_seq as copy", "messages.meta"])
@@ -56,7 +52,7 @@ async function unitOrigins(
   unitIds: string[],
 ): Promise<Map<string, UnitOrigin>> {
   const origins = new Map<string, UnitOrigin>();
-  for (const part of chunks([...new Set(unitIds)])) {
+  for (const part of chunks([...new Set(unitIds)], CHUNK)) {
     const rows = await db.selectFrom("queue")
       .innerJoin("messages", "messages.id", "queue.message_id")
       .select(["queue.id as id", "messages.sender as sender", "messages.created_at as created"])
@@ -81,7 +77,7 @@ async function unitOrigins(
  */
 async function forgetMessages({ db }: SqlContext, messageIds: string[]): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    for (const part of chunks(messageIds)) {
+    for (const part of chunks(messageIds, CHUNK)) {
       await trx.deleteFrom("recipients").where("message_id", "in", part).execute();
       await trx.deleteFrom("queue").where("message_id", "in", part).execute();
       await trx.deleteFrom("messages").where("id", "in", part).execute();
@@ -94,7 +90,7 @@ async function forgetMessages({ db }: SqlContext, messageIds: string[]): Promise
  * confirmed: one UPDATE per batch (the acceptor's batches are at most 500 messages).
  */
 async function confirmMessages({ db }: SqlContext, messageIds: string[]): Promise<void> {
-  for (const part of chunks(messageIds)) {
+  for (const part of chunks(messageIds, CHUNK)) {
     await db.updateTable("messages").set({ unconfirmed_since: null })
       .where("id", "in", part).execute();
   }

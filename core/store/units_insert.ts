@@ -5,7 +5,7 @@
  */
 import type { Insertable } from "kysely";
 import { sql } from "kysely";
-import { type NewMessage, unitsOf } from "../queue/contracts.ts";
+import { type NewMessage, unitsOf } from "../contracts/mod.ts";
 import { asBuffer, chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
 import type { MessagesTable, QueueTable, RecipientsTable } from "./tables.ts";

@@ -5,8 +5,8 @@
  */
 import { type CompiledQuery, type Kysely, sql, type Transaction } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
-import type { LeasedUnit } from "../queue/contracts.ts";
-import { parseMeta, type SqlContext } from "./_sql.ts";
+import { type LeasedUnit, parseMeta } from "../contracts/mod.ts";
+import type { SqlContext } from "./_sql.ts";
 import { OPEN_RECIPIENT_STATES, type Tables } from "./tables.ts";
 
 /** A request to lease due delivery units. */

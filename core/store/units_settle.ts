@@ -7,7 +7,7 @@
 import type { CompiledQuery, Insertable, Kysely, Transaction } from "kysely";
 import { sql } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
-import type { UnitOutcome } from "../queue/contracts.ts";
+import type { HeldOutcome, UnitOutcome } from "../contracts/mod.ts";
 import { chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
 import { type CaseRow, caseUpdateQuery } from "./batch_update.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
@@ -116,7 +116,7 @@ function attemptRowsOf(outcomes: UnitOutcome[], nodeId: string | null) {
         tls_version: o.tlsVersion ?? null,
         tls_verified: o.tlsVerified ? 1 : 0,
         duration_ms: Math.round(o.durationMs),
-        reason: r.outcome === "deferred" ? o.reason ?? null : null,
+        reason: r.outcome === "deferred" && o.kind === "deferred" ? o.reason : null,
         category: r.category ?? null,
       });
     }
@@ -157,25 +157,24 @@ function claimUnit(trx: Transaction<Tables>, o: UnitOutcome, copy: number | unde
     .set({ copy_seq: copy + 1 });
 }
 
-/** Settles a held unit: due again at `held.until`, and the attempt it was leased with given back. */
+/** Settles a held unit: due again at `until`, and the attempt it was leased with given back. */
 async function holdUnit(
   trx: Transaction<Tables>,
-  o: UnitOutcome,
+  o: HeldOutcome,
   copy: number | undefined,
 ): Promise<boolean> {
-  const held = o.held!;
   // A held unit may still carry final results (recipients screened out before the hold, e.g.
   // suppressed): the caller records them like any other.
   const result = await claimUnit(trx, o, copy)
     .set((eb) => ({
-      due_at: held.until,
+      due_at: o.until,
       // Leasing counted an attempt in the embedded queue; the broker queue counts at settle.
       attempts: copy === undefined ? eb("attempts", "-", 1) : eb.ref("attempts"),
       lease_owner: null,
       lease_token: null,
       updated_at: o.at,
-      held: held.reason,
-      last_reply: held.why,
+      held: o.reason,
+      last_reply: o.why,
     }))
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
@@ -190,13 +189,12 @@ async function updateUnits(
 ): Promise<void> {
   for (const part of chunks(finished, SETTLE_UNITS)) {
     const rows = part.map(({ o, claimed }) => {
-      const deferred = o.results.some((r) => r.outcome === "deferred");
       const values: Record<string, unknown> = {
-        state: deferred ? "queued" : "done",
+        state: o.kind === "deferred" ? "queued" : "done",
         updated_at: o.at,
         last_reply: o.results[o.results.length - 1]?.reply ?? null,
       };
-      if (deferred) values.due_at = o.retryAt ?? o.at;
+      if (o.kind === "deferred") values.due_at = o.retryAt;
       if (claimed !== undefined) {
         // The broker queue counts the attempt here (the embedded queue did when leasing)
         // and moves the unit on to its next copy.
@@ -286,7 +284,7 @@ export async function settle(
       holders.delete(o.unitId); // one outcome per lease
       settled.push(o);
       // Held units (rare) keep their own statement: the attempt is given back.
-      if (o.held) await holdUnit(trx, o, copy);
+      if (o.kind === "held") await holdUnit(trx, o, copy);
       else finished.push({ o, claimed: copy === undefined ? undefined : holder!.attempts });
     }
     if (settled.length === 0) return;

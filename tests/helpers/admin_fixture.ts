@@ -7,7 +7,7 @@ import { parseConfig } from "../../core/config/mod.ts";
 import { openStore, type SqlStore } from "../../core/store/mod.ts";
 import { AdminAuth } from "../../core/auth/admin.ts";
 import { nodesOf } from "../../core/cluster/mod.ts";
-import type { NewMessage, UnitOutcome } from "../../core/queue/contracts.ts";
+import type { NewMessage, UnitOutcome } from "../../core/contracts/mod.ts";
 import { adminApp } from "../../routes/mod.ts";
 
 /** The fixed clock the seeded rows use. */
@@ -59,6 +59,7 @@ async function seed(store: SqlStore): Promise<void> {
       { address: "a@y.test", outcome: "delivered", code: 250, reply: "250 2.0.0 OK" },
       { address: "b@y.test", outcome: "deferred", code: 451, reply: "451 4.3.0 try later" },
     ],
+    kind: "deferred",
     retryAt: T0 + 600_000,
     reason: "remote",
   };

@@ -8,7 +8,12 @@
  */
 import { EmbeddedQueue } from "../../core/queue/embedded.ts";
 import { type Config, parseConfig } from "../../core/config/mod.ts";
-import { type CheckedRule, DeliveryRunner } from "../../core/delivery/mod.ts";
+import {
+  type CheckedRule,
+  type DelivererChoice,
+  DeliveryRunner,
+  type ScreenHook,
+} from "../../core/delivery/mod.ts";
 import type { ClusterShaper } from "../../core/cluster/shaping.ts";
 import { Scheduler } from "../../core/schedule/mod.ts";
 import { RulesWatcher } from "../../core/schedule/rules.ts";
@@ -50,10 +55,21 @@ export interface DeliveryEngine extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** Options of {@link startDeliveryEngine}: what the runner is built with. */
+export interface DeliveryEngineOptions {
+  rules?: CheckedRule[];
+  log?: boolean;
+  shaper?: ClusterShaper;
+  /** [bounce hook] a suppression screen. */
+  screen?: ScreenHook;
+  /** Default: SMTP. */
+  deliverer?: DelivererChoice;
+}
+
 /** Starts an engine on `config` (a raw config object; the database goes to a temp dir). */
 export async function startDeliveryEngine(
   raw: Record<string, unknown>,
-  options: { rules?: CheckedRule[]; log?: boolean; shaper?: ClusterShaper } = {},
+  options: DeliveryEngineOptions = {},
 ): Promise<DeliveryEngine> {
   const dir = await Deno.makeTempDir({ prefix: "fastmta-delivery-" });
   const config = parseConfig({
@@ -71,6 +87,8 @@ export async function startDeliveryEngine(
   const runner = new DeliveryRunner(config, store, {
     rules: options.rules,
     shaper: options.shaper,
+    screen: options.screen,
+    deliverer: options.deliverer,
     onSettled: (_count, tokens, _requeue, unitIds) => scheduler.settled(tokens, unitIds),
     log,
   });

@@ -7,7 +7,7 @@
  * - `<!-- example: file NAME -->` — a block whose text is written to NAME before the shell
  *   blocks that follow it run.
  *
- * Every other ```sh block is run, one command at a time, by tests/docs_examples_test.ts.
+ * Every other ```sh block is run, one command at a time, by tests/docs_examples.e2e_test.ts.
  */
 
 /** One fenced block. */

@@ -8,25 +8,21 @@
  */
 import { loadConfig } from "../../core/config/mod.ts";
 import { newQueueId } from "../../core/accept/queue_id.ts";
-import type { NewMessage } from "../../core/queue/contracts.ts";
+import type { NewMessage } from "../../core/contracts/mod.ts";
 import { openQueue } from "../../core/queue/mod.ts";
 import { openStore } from "../../core/store/mod.ts";
-import { startDnsServer } from "./dns_server.ts";
-import { freePort, tempDir, uniqueLoopbackIp } from "./net.ts";
-import { sharedDatabase, testVhost } from "./rabbitmq.ts";
+import { E2E_DOMAIN, startE2eFixture } from "./e2e_fixture.ts";
 import {
   type CliResult,
-  makeServerConfig,
   runCli,
   type ServerConfig,
   type ServerProcess,
-  startServer,
   TEST_API_TOKEN,
 } from "./server_process.ts";
-import { type SinkCommandContext, startSmtpSink } from "./smtp_sink.ts";
+import type { SinkCommandContext, SmtpSink } from "./smtp_sink.ts";
 
 /** Where mail goes: the sink answers for these domains. */
-export const DEST = "dest.test";
+export const DEST = E2E_DOMAIN;
 export const ORIGIN = "origin.test";
 
 /** Which queue the server runs. */
@@ -34,7 +30,7 @@ export type QueueMode = "embedded" | "rabbitmq";
 
 /** The fixture. */
 export interface QuarantineFixture extends AsyncDisposable {
-  sink: Awaited<ReturnType<typeof startSmtpSink>>;
+  sink: SmtpSink;
   config: ServerConfig;
   /** The config file (for the CLI and for queueing before the server starts). */
   configPath: string;
@@ -91,40 +87,25 @@ export async function quarantineFixture(options: {
   reply?: (ctx: SinkCommandContext) => string | undefined;
   tweak?: (config: ServerConfig) => void;
 }): Promise<QuarantineFixture> {
-  const dir = tempDir("fastmta-quarantine-");
-  const sinkIp = uniqueLoopbackIp();
-  const sink = await startSmtpSink({
-    hostname: sinkIp,
-    port: freePort(sinkIp),
-    reply: options.reply,
-  });
   const mx = (domain: string) => ({ MX: [{ preference: 10, exchange: `mx1.${domain}` }] });
-  const dns = await startDnsServer({
-    zones: {
+  const e2e = await startE2eFixture({
+    prefix: "fastmta-quarantine-",
+    sinkReply: options.reply,
+    zones: (sinkIp) => ({
       [DEST]: mx(DEST),
       [`mx1.${DEST}`]: { A: [sinkIp] },
       [ORIGIN]: mx(ORIGIN),
       [`mx1.${ORIGIN}`]: { A: [sinkIp] },
-    },
+    }),
+    // RabbitMQ on a vhost of its own with the shared PostgreSQL database.
+    distributed: options.mode === "rabbitmq",
   });
-  const config = makeServerConfig({
-    dataDir: `${dir.path}/data`,
-    smtpPort: freePort(),
-    adminPort: freePort(),
-    dnsPort: dns.port,
-    remotePort: sink.port,
-  });
+  const { sink } = e2e;
+  const config = e2e.nodeConfig();
   // Quick passes: a failed unit is due again after 1 s, 2 s (core/store/quarantine.ts).
   config.queue = { poll_interval: "200ms" };
-  const database = options.mode === "rabbitmq" ? await sharedDatabase(dir.path) : null;
-  if (options.mode === "rabbitmq") {
-    const vhost = await testVhost();
-    config.database = database!.config;
-    config.rabbitmq = { ...vhost.config, reconnect_max: "1s" };
-  }
   options.tweak?.(config);
-  const configPath = `${dir.path}/config.json`;
-  await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2));
+  const configPath = await e2e.writeConfig(config);
   const fixture: QuarantineFixture = {
     sink,
     config,
@@ -146,8 +127,7 @@ export async function quarantineFixture(options: {
       }
     },
     async start(env) {
-      fixture.server = await startServer({
-        config,
+      fixture.server = await e2e.start(config, {
         env,
         echo: Deno.env.get("FASTMTA_TEST_ECHO") === "1",
       });
@@ -161,13 +141,7 @@ export async function quarantineFixture(options: {
       return { status: response.status, body: await response.json() as T };
     },
     cli: (args) => runCli([...args, "--config", configPath]),
-    async [Symbol.asyncDispose]() {
-      await fixture.server?.stop();
-      await sink.close();
-      await dns.close();
-      await database?.[Symbol.asyncDispose]();
-      await dir[Symbol.asyncDispose]();
-    },
+    [Symbol.asyncDispose]: () => e2e[Symbol.asyncDispose](),
   };
   return fixture;
 }

@@ -7,6 +7,7 @@
  */
 
 import { waitForPort } from "./net.ts";
+import { childDenyFlags } from "./test_tags.ts";
 
 export { parseQueueId, sendWithSmtplib, sendWithSwaks } from "./smtp_client.ts";
 
@@ -80,7 +81,9 @@ export function splitHostPort(address: string): { host: string; port: number } {
 }
 
 function denoArgs(entry: string, args: string[]): string[] {
-  return ["run", "-A", "--config", `${REPO_ROOT}/deno.json`, entry, ...args];
+  // In `deno task test:unit` the child is denied the services as this process is.
+  const deny = childDenyFlags();
+  return ["run", "-A", ...deny, "--config", `${REPO_ROOT}/deno.json`, entry, ...args];
 }
 
 async function collect(

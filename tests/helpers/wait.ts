@@ -69,18 +69,5 @@ export async function waitUntil<T>(
   }
 }
 
-/**
- * Races `promise` against a timeout; rejects with `Error(message)` if it does
- * not settle within `timeoutMs`. The timer is always cleared.
- */
-export function withTimeout<T>(
-  promise: Promise<T>,
-  timeoutMs: number,
-  message = `timed out after ${timeoutMs} ms`,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+/** Races a promise against a timeout (the program's own helper, re-exported for tests). */
+export { withTimeout } from "../../core/timeout.ts";

@@ -1,0 +1,61 @@
+/**
+ * The lifecycle every accepting worker shares (SMTP, inject): on `init` open the accept path
+ * (core/accept/open.ts: store, queue in its accept role, acceptor) reporting to the main thread,
+ * start the worker's channel on it and say `ready` (or `fatal`); on `config` apply the live
+ * settings; on `stop` close the channel, then the queue, then the store, and say `stopped`.
+ */
+/// <reference lib="deno.worker" />
+import { type AcceptPath, openAcceptPath } from "../core/accept/open.ts";
+import { applyLiveSettings } from "../core/cluster/live.ts";
+import type { Config } from "../core/config/mod.ts";
+import { startHeapBudget } from "../core/heap_budget.ts";
+import type { FromWorker, ToWorker } from "./protocol.ts";
+
+/** The `init` message a worker starts from. */
+export type InitMessage = Extract<ToWorker, { type: "init" }>;
+
+/** What a worker's channel gives back once started: a way to stop taking mail. */
+export interface AcceptChannel {
+  close(): Promise<void>;
+}
+
+/** Sends a message to the main thread. */
+export function post(message: FromWorker): void {
+  self.postMessage(message);
+}
+
+/**
+ * Runs this worker: `startChannel` starts taking mail into `accept.acceptor` (its store, for
+ * lookups such as SMTP users, is `accept.store`). The heap budget starts at once.
+ */
+export function serveAcceptWorker(
+  startChannel: (init: InitMessage, accept: AcceptPath) => Promise<AcceptChannel>,
+): void {
+  startHeapBudget();
+  let accept: AcceptPath | null = null;
+  let channel: AcceptChannel | null = null;
+  let liveConfig: Config | null = null;
+  self.onmessage = async (event: MessageEvent<ToWorker>) => {
+    const message = event.data;
+    if (message.type === "init") {
+      try {
+        liveConfig = message.config;
+        accept = await openAcceptPath(message.config, {
+          log: (line) => post({ type: "log", line }),
+          onCommitted: (count) => post({ type: "accepted", count }),
+        });
+        channel = await startChannel(message, accept);
+        post({ type: "ready" });
+      } catch (error) {
+        post({ type: "fatal", error: (error as Error).message });
+      }
+    } else if (message.type === "config") {
+      if (liveConfig) applyLiveSettings(liveConfig, message.config);
+    } else if (message.type === "stop") {
+      await channel?.close();
+      await accept?.queue.close();
+      await accept?.store.close();
+      post({ type: "stopped" });
+    }
+  };
+}
