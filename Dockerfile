@@ -16,7 +16,9 @@ COPY . .
 # Fetch every npm dependency at build time, so the container starts without the registry.
 RUN deno install --entrypoint main.ts workers/smtp_worker.ts workers/delivery_worker.ts workers/inject_worker.ts
 
-ENV FASTMTA_DATA_DIR=/data \
+# No update check: the MTA makes no connection its configuration does not imply.
+ENV DENO_NO_UPDATE_CHECK=1 \
+    FASTMTA_DATA_DIR=/data \
     FASTMTA_SMTP_LISTEN=0.0.0.0:25,0.0.0.0:587 \
     FASTMTA_ADMIN_LISTEN=0.0.0.0:8025
 VOLUME /data
