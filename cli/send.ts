@@ -26,7 +26,7 @@ import { headerLimitsOf, headerProblemText } from "../core/inbound/header_limits
 import { MessageCollector, messageIdHeader } from "../core/inbound/message.ts";
 import { log } from "../core/log.ts";
 import type { NewMessage } from "../core/contracts/mod.ts";
-import { openQueue, type Queue } from "../core/queue/mod.ts";
+import { type AcceptQueue, openQueue } from "../core/queue/mod.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
 import { UsageError } from "./_usage.ts";
@@ -117,7 +117,7 @@ export async function send(
   // A brand-new database is set up (the README promises send works before any server ran);
   // one that is behind is reported, not migrated.
   const store = await openCurrentStore(seed, "accept", { setUpNew: true });
-  let queue: Queue | null = null;
+  let queue: AcceptQueue | null = null;
   try {
     // The limits a node applies are the file's plus the stored overrides (`fastmta config`).
     const config = await new ConfigSync(store, seed, {

@@ -11,7 +11,7 @@ import { type Cluster, startCluster } from "../core/cluster/mod.ts";
 import { type Config, ENV_OVERRIDES, loadConfig } from "../core/config/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
 import { log } from "../core/log.ts";
-import { openQueue, type Queue } from "../core/queue/mod.ts";
+import { openQueue, type ScheduleQueue } from "../core/queue/mod.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
 import { postIsolated, SiteDispatcher } from "../core/schedule/dispatch.ts";
 import { dispatchFailureHandler } from "../core/schedule/unit_failures.ts";
@@ -84,7 +84,7 @@ class NodeParts {
   readonly startedAt = Date.now();
   store!: SqlStore;
   cluster!: Cluster;
-  queue!: Queue;
+  queue!: ScheduleQueue;
   scheduler!: Scheduler;
   rules!: RulesWatcher;
   apiAccept!: LazyAcceptPath;

@@ -12,17 +12,22 @@ import { waitUntil } from "./helpers/wait.ts";
 import { parseConfig } from "../core/config/mod.ts";
 import type { Config } from "../core/config/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../core/contracts/mod.ts";
-import { openQueue, type Queue } from "../core/queue/mod.ts";
-import type { RabbitQueue } from "../core/queue/rabbitmq.ts";
+import {
+  type AcceptQueue,
+  type DeliverQueue,
+  openQueue,
+  type ScheduleQueue,
+} from "../core/queue/mod.ts";
+import type { RabbitAcceptQueue, RabbitScheduleQueue } from "../core/queue/rabbitmq.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import { newQueueId } from "../core/accept/mod.ts";
 
 interface Harness extends AsyncDisposable {
   config: Config;
   store: SqlStore;
-  accept: Queue;
-  schedule: Queue;
-  deliver: Queue;
+  accept: AcceptQueue;
+  schedule: ScheduleQueue;
+  deliver: DeliverQueue;
   /** Every queue's log lines. */
   logs: string[];
 }
@@ -84,7 +89,7 @@ function message(recipients: string[], meta?: Record<string, unknown>): NewMessa
 }
 
 /** Leases until `n` units came (units are pushed by the broker, so they may take a moment). */
-async function leaseN(queue: Queue, n: number, timeoutMs = 10_000): Promise<LeasedUnit[]> {
+async function leaseN(queue: ScheduleQueue, n: number, timeoutMs = 10_000): Promise<LeasedUnit[]> {
   const units: LeasedUnit[] = [];
   await waitUntil(async () => {
     units.push(...await queue.lease(n - units.length));
@@ -225,7 +230,7 @@ Deno.test("rabbitmq queue: a copy of an attempt already settled is dropped", asy
   const [unit] = await leaseN(h.schedule, 1);
   // A second copy of the same unit (as after a crash between publish and ack).
   const second = await openQueue(h.config, h.store, { role: "accept", log: () => {} });
-  const ch = await (second as RabbitQueue).link.model!.createConfirmChannel();
+  const ch = await (second as RabbitAcceptQueue).link.model!.createConfirmChannel();
   ch.publish(
     "fastmta.work",
     "p0",
@@ -246,7 +251,7 @@ Deno.test("rabbitmq queue: a copy of an attempt already settled is dropped", asy
   await ch.waitForConfirms();
   await ch.close();
   await second.close();
-  const schedule = h.schedule as RabbitQueue;
+  const schedule = h.schedule as RabbitScheduleQueue;
   await waitUntil(() => schedule.buffered === 1, { message: "the copy pushed" });
   // While the original is in flight here, the copy waits; once settled, it is stale.
   assertEquals(await schedule.lease(5), []);
@@ -263,14 +268,16 @@ Deno.test("rabbitmq queue: a higher priority level is leased first", async () =>
   await h.accept.enqueue(low);
   await h.accept.enqueue([high]);
   // Once all six were pushed to this node, the high-priority one is leased first.
-  await waitUntil(() => (h.schedule as RabbitQueue).buffered === 6, { message: "six pushed" });
+  await waitUntil(() => (h.schedule as RabbitScheduleQueue).buffered === 6, {
+    message: "six pushed",
+  });
   const [first] = await h.schedule.lease(1);
   assertEquals(first.domain, "high.test");
 });
 
 Deno.test("rabbitmq queue: no accept while the broker is unreachable, then recovery", async () => {
   await using h = await harness("rabbitmq", { rabbitmq: { reconnect_max: "300ms" } });
-  const link = (h.accept as RabbitQueue).link;
+  const link = (h.accept as RabbitAcceptQueue).link;
   await link.drop();
   assert(!h.accept.ready);
   const refused = message(["a@one.test"]);
@@ -320,7 +327,7 @@ Deno.test("rabbitmq queue: a batch committed but never confirmed is swept after 
     rabbitmq: { unconfirmed_grace: "2m" },
     queue: { lease_time: "4m" },
   });
-  const schedule = h.schedule as RabbitQueue;
+  const schedule = h.schedule as RabbitScheduleQueue;
   const now = Date.now();
   // What the accept path commits before publishing, from a node that then died (kill -9).
   const crashed = [message(["a@one.test", "b@two.test"]), message(["c@one.test"])];
@@ -345,7 +352,7 @@ Deno.test("rabbitmq queue: a batch committed but never confirmed is swept after 
     assertEquals(
       await Promise.all([
         schedule.sweepUnconfirmed(now),
-        (other as RabbitQueue).sweepUnconfirmed(now),
+        (other as RabbitScheduleQueue).sweepUnconfirmed(now),
       ]),
       [0, 0],
     );
@@ -370,7 +377,7 @@ Deno.test("rabbitmq queue: the schedule role sweeps by itself", async () => {
 
 Deno.test("rabbitmq queue: confirmed messages are never swept", async () => {
   await using h = await harness("rabbitmq");
-  const schedule = h.schedule as RabbitQueue;
+  const schedule = h.schedule as RabbitScheduleQueue;
   const [queued, deferred] = [message(["a@one.test"]), message(["b@two.test"])];
   await h.accept.enqueue([queued, deferred]);
   const units = await leaseN(h.schedule, 2);

@@ -13,7 +13,7 @@ import { applyLiveSettings } from "../core/cluster/live.ts";
 import { openShaper } from "../core/cluster/open_shaper.ts";
 import type { ClusterShaper } from "../core/cluster/shaping.ts";
 import { DeliveryRunner } from "../core/delivery/mod.ts";
-import { openQueue, type Queue } from "../core/queue/mod.ts";
+import { type DeliverQueue, openQueue } from "../core/queue/mod.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 import { Acceptor } from "../core/accept/mod.ts";
@@ -24,7 +24,7 @@ import { startHeapBudget } from "../core/heap_budget.ts";
 startHeapBudget();
 
 let store: SqlStore | null = null;
-let queue: Queue | null = null;
+let queue: DeliverQueue | null = null;
 let runner: DeliveryRunner | null = null;
 let shaper: ClusterShaper | null = null;
 let bounce: BounceStage | null = null;

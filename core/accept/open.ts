@@ -7,14 +7,14 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { NewMessage } from "../contracts/mod.ts";
-import { openQueue, type Queue } from "../queue/mod.ts";
+import { type AcceptQueue, openQueue } from "../queue/mod.ts";
 import { openStore, type SqlStore } from "../store/mod.ts";
 import { Acceptor } from "./mod.ts";
 
 /** An open accept path. */
 export interface AcceptPath {
   store: SqlStore;
-  queue: Queue;
+  queue: AcceptQueue;
   acceptor: Acceptor;
 }
 
@@ -32,7 +32,7 @@ export async function openAcceptPath(
   events: AcceptPathEvents,
 ): Promise<AcceptPath> {
   const store = await openStore(config, "accept");
-  let queue: Queue;
+  let queue: AcceptQueue;
   try {
     queue = await openQueue(config, store, { role: "accept", log: events.log });
   } catch (error) {

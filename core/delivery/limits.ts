@@ -68,3 +68,8 @@ export function admit(buckets: TokenBucket[], now: number, maxHold: number): Adm
   for (const bucket of buckets) bucket.take(now);
   return wait === 0 ? { kind: "now" } : { kind: "wait", ms: wait };
 }
+
+/** Resolves after `ms` (the wait of a token taken ahead, or of a poll). */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -14,129 +14,37 @@
  * cluster slots, held until the connection is closed (a lost slot closes it after its current
  * transaction), and each admitted message one send of the site's cluster budget.
  *
+ * In parts: egress_path.ts (the path's state), admission.ts (message and connection rates,
+ * backoff, cluster budget), cluster_slots.ts (a site's cluster connection slots),
+ * session_setup.ts (opening a session on the destination's hosts); this module holds the paths
+ * and each path's connection places: borrowing, waiting, giving back.
+ *
  * Reads config: delivery.connect_timeout, command_timeout, max_hold; the shaping rule given.
  */
 import type { Config } from "../config/mod.ts";
-import type { TlsMode } from "../config/delivery_schema.ts";
-import {
-  type ClusterShaper,
-  LocalShaper,
-  type SendGrant,
-  type SiteSlot,
-} from "../cluster/shaping.ts";
-import { admit, TokenBucket } from "./limits.ts";
-import type { MxHost, RouteSettings } from "../routing/mx.ts";
+import { type ClusterShaper, LocalShaper, type SiteSlot } from "../cluster/shaping.ts";
+import { admitMessage, type Admitted } from "./admission.ts";
+import { askClusterSlot } from "./cluster_slots.ts";
+import { EgressPath, type PooledConnection, satisfies, type TlsNeeds } from "./egress_path.ts";
 import type { EffectiveRule } from "../routing/policy.ts";
 import {
-  ConnectionError,
-  formatReply,
-  type Reply,
-  SmtpClientConnection,
-  TlsError,
-} from "./smtp_client.ts";
+  type ConnectOptions,
+  type HostProblem,
+  type Opened,
+  openOnHosts,
+} from "./session_setup.ts";
 import type { Source } from "../routing/sources.ts";
-import { mxMatchesPolicy } from "../routing/mta_sts.ts";
 
-/** What TLS a delivery needs from its connection. */
-export interface TlsNeeds {
-  mode: TlsMode;
-  /** MTA-STS enforce: the MX host must match one of these patterns (and TLS must verify). */
-  stsMx?: readonly string[];
-}
-
-/** A connection in a pool, with what it was opened for. */
-export interface PooledConnection {
-  conn: SmtpClientConnection;
-  path: EgressPath;
-  mxName: string;
-  address: string;
-  /** Set while idle. */
-  timer: ReturnType<typeof setTimeout> | null;
-  /** The site's cluster slot this connection holds (null when the site has no cluster limit). */
-  slot: SiteSlot | null;
-}
-
-/** Why one host could not be used. */
-export interface HostProblem {
-  host: string;
-  address: string;
-  stage: "connect" | "greeting" | "ehlo" | "starttls" | "tls" | "auth";
-  reply: Reply | null;
-  message: string;
-  at: number;
-  durationMs: number;
-}
+export type { Admitted } from "./admission.ts";
+export { EgressPath } from "./egress_path.ts";
+export type { PooledConnection, TlsNeeds } from "./egress_path.ts";
+export type { ConnectOptions, HostProblem } from "./session_setup.ts";
 
 /** A borrowed connection, a hold, or the problems of every host tried. */
 export type Acquired =
   | { kind: "ok"; pooled: PooledConnection; problems: HostProblem[] }
   | { kind: "held"; reason: "local_limit" | "cluster_limit"; until: number; why: string }
   | { kind: "failed"; problems: HostProblem[] };
-
-/** A message admitted on a path, or held back. */
-export type Admitted = { kind: "ok" } | {
-  kind: "held";
-  reason: "local_limit" | "cluster_limit" | "backoff";
-  until: number;
-  why: string;
-};
-
-/** How often a delivery asks again for a cluster slot while it may wait (`max_hold`). */
-const CLUSTER_POLL_MS = 200;
-
-/** One source IP × one site. */
-export class EgressPath {
-  readonly key: string;
-  readonly source: Source;
-  readonly site: string;
-  open = 0;
-  idle: PooledConnection[] = [];
-  waiters: (() => void)[] = [];
-  backoffUntil = 0;
-  backoffReason = "";
-  connectionBucket: TokenBucket | null = null;
-  messageBuckets: TokenBucket[] = [];
-  /** When the next unit held by the message rate is due (spreads a held backlog). */
-  nextHoldSlot = 0;
-  /** The same for units held by the site's cluster message rate. */
-  nextClusterHoldSlot = 0;
-  /** A delivery of this path is asking for a cluster slot (others wait behind it). */
-  clusterAsking = false;
-  /** The site's cluster slots were all taken when last asked: ask again only after this. */
-  clusterFullUntil = 0;
-  lastUsed = 0;
-
-  constructor(source: Source, site: string) {
-    this.source = source;
-    this.site = site;
-    this.key = `${source.ip ?? ""}|${site}`;
-  }
-}
-
-function sameFamily(source: string | null, address: string): boolean {
-  if (source === null) return true;
-  return source.includes(":") === address.includes(":");
-}
-
-function satisfies(pooled: PooledConnection, needs: TlsNeeds): boolean {
-  const tls = pooled.conn.tls;
-  if (needs.stsMx) {
-    return tls !== null && tls.verified && mxMatchesPolicy(pooled.mxName, needs.stsMx);
-  }
-  if (needs.mode === "verify") return tls !== null && tls.verified;
-  if (needs.mode === "required") return tls !== null;
-  return true;
-}
-
-/** Options for opening connections on a path. */
-export interface ConnectOptions {
-  hosts: MxHost[];
-  helo: string;
-  tls: TlsNeeds;
-  route?: RouteSettings;
-  /** Trusted CAs for `verify` (roots plus `delivery.tls_ca_file`). */
-  ca?: string[];
-}
 
 /** Options for {@link ConnectionPools}. */
 export interface ConnectionPoolsOptions {
@@ -198,72 +106,8 @@ export class ConnectionPools {
    * Admits one message on `path` under the path's backoff, the rule's message rates and the
    * site's cluster message rate.
    */
-  async admitMessage(path: EgressPath, rule: EffectiveRule): Promise<Admitted> {
-    const now = Date.now();
-    if (path.backoffUntil > now) {
-      return {
-        kind: "held",
-        reason: "backoff",
-        until: path.backoffUntil,
-        why: `${path.key} in backoff: ${path.backoffReason}`,
-      };
-    }
-    if (rule.messageRates.length > 0) {
-      rule.messageRates.forEach((rate, i) => {
-        const bucket = path.messageBuckets[i];
-        if (bucket) bucket.configure(rate);
-        else path.messageBuckets[i] = new TokenBucket(rate, now);
-      });
-      path.messageBuckets.length = rule.messageRates.length;
-      const admission = admit(path.messageBuckets, now, this.#config.delivery.max_hold);
-      if (admission.kind === "later") {
-        // Held units come back one token interval apart, not all at the first token (which
-        // would lease and hold the whole backlog again for each message sent).
-        const interval = Math.max(...rule.messageRates.map((r) => r.per / r.count));
-        const until = Math.max(admission.at, path.nextHoldSlot);
-        path.nextHoldSlot = until + interval;
-        return { kind: "held", reason: "local_limit", until, why: `message rate of ${path.key}` };
-      }
-      if (admission.kind === "wait") await sleep(admission.ms);
-    }
-    if (rule.clusterMessageRate) return await this.#admitCluster(path, rule);
-    return { kind: "ok" };
-  }
-
-  /**
-   * One send of the site's cluster-wide budget (fixed windows of the rate's duration): now, or
-   * after waiting for the next window when it starts within `delivery.max_hold`; else held.
-   */
-  async #admitCluster(path: EgressPath, rule: EffectiveRule): Promise<Admitted> {
-    const rate = rule.clusterMessageRate!;
-    const budget = { limit: rate.count, windowMs: rate.per };
-    let grant: SendGrant;
-    try {
-      grant = await this.#shaper.takeSends(path.site, 1, budget);
-      if (!grant.ok && grant.retryAt - Date.now() <= this.#config.delivery.max_hold) {
-        // Just after the edge, spread, so that the deliveries waiting do not all ask at once.
-        const jitter = Math.random() * Math.min(100, rate.per / 10);
-        await sleep(Math.max(0, grant.retryAt - Date.now()) + jitter);
-        grant = await this.#shaper.takeSends(path.site, 1, budget);
-      }
-    } catch (error) {
-      return {
-        kind: "held",
-        reason: "cluster_limit",
-        until: Date.now() + rule.localLimitDelay,
-        why: `cannot read the cluster message rate of ${path.site}: ${(error as Error).message}`,
-      };
-    }
-    if (grant.ok) return { kind: "ok" };
-    // Held units come back one send interval apart (as for the message rate above).
-    const until = Math.max(grant.retryAt, path.nextClusterHoldSlot);
-    path.nextClusterHoldSlot = until + rate.per / rate.count;
-    return {
-      kind: "held",
-      reason: "cluster_limit",
-      until,
-      why: `cluster message rate of ${path.site}`,
-    };
+  admitMessage(path: EgressPath, rule: EffectiveRule): Promise<Admitted> {
+    return admitMessage(path, rule, this.#shaper, this.#config);
   }
 
   /**
@@ -284,28 +128,22 @@ export class ConnectionPools {
       return held;
     };
     while (true) {
-      // Most recently used first, so that spare connections idle out.
-      for (let i = path.idle.length - 1; i >= 0; i--) {
-        const pooled = path.idle[i];
-        if (pooled.conn.closed || pooled.slot?.lost) {
-          path.idle.splice(i, 1);
-          if (pooled.timer) clearTimeout(pooled.timer);
-          if (pooled.conn.closed) this.#closed(pooled);
-          else pooled.conn.quit().then(() => this.#closed(pooled));
-          continue;
-        }
-        if (!satisfies(pooled, options.tls)) continue;
-        path.idle.splice(i, 1);
-        if (pooled.timer) clearTimeout(pooled.timer);
-        pooled.timer = null;
-        return { kind: "ok", pooled, problems: [] };
-      }
+      const idle = this.#takeIdle(path, options.tls);
+      if (idle) return { kind: "ok", pooled: idle, problems: [] };
       const clusterFull = limit !== null &&
         (path.clusterAsking || path.clusterFullUntil > Date.now());
       if (path.open < rule.maxConnections && !clusterFull) {
         path.open++;
         if (limit === null) break;
-        const asked = await this.#askSlot(path, limit, holder, options.tls);
+        const asked = await askClusterSlot(path, {
+          shaper: this.#shaper,
+          config: this.#config,
+          limit,
+          tls: options.tls,
+          onLost: () => {
+            if (holder.pooled) this.#slotLost(holder.pooled);
+          },
+        });
         if (asked.slot) {
           slot = asked.slot;
           break;
@@ -319,7 +157,7 @@ export class ConnectionPools {
         return leave({
           kind: "held",
           reason: "cluster_limit",
-          until: Date.now() + Math.round(rule.localLimitDelay * (1 + Math.random() / 2)),
+          until: jitteredRetry(rule),
           why: asked.why,
         });
       }
@@ -336,7 +174,7 @@ export class ConnectionPools {
         return leave({
           kind: "held",
           reason: "cluster_limit",
-          until: Date.now() + Math.round(rule.localLimitDelay * (1 + Math.random() / 2)),
+          until: jitteredRetry(rule),
           why: `${path.site}: all ${limit} cluster connection slots taken`,
         });
       }
@@ -344,8 +182,7 @@ export class ConnectionPools {
         return leave({
           kind: "held",
           reason: path.open < rule.maxConnections ? "cluster_limit" : "local_limit",
-          // Jittered so that a held batch does not come back all at once.
-          until: Date.now() + Math.round(rule.localLimitDelay * (1 + Math.random() / 2)),
+          until: jitteredRetry(rule),
           why: `${path.key}: ${path.open} connections busy and ${path.waiters.length} waiting`,
         });
       }
@@ -356,100 +193,43 @@ export class ConnectionPools {
       waited = true;
     }
     // path.open counts this connection (and `slot` is its cluster slot) from here on.
-    const problems: HostProblem[] = [];
+    let opened: Opened;
     try {
-      for (const host of options.hosts) {
-        for (const address of host.addresses) {
-          if (!sameFamily(path.source.ip, address)) continue;
-          if (rule.connectionRate) {
-            const now = Date.now();
-            if (!path.connectionBucket) {
-              path.connectionBucket = new TokenBucket(rule.connectionRate, now);
-            }
-            path.connectionBucket.configure(rule.connectionRate);
-            const admission = admit([path.connectionBucket], now, this.#config.delivery.max_hold);
-            if (admission.kind === "later") {
-              this.#giveBack(path, slot);
-              if (problems.length > 0) return { kind: "failed", problems };
-              return {
-                kind: "held",
-                reason: "local_limit",
-                until: admission.at,
-                why: `connection rate of ${path.key}`,
-              };
-            }
-            if (admission.kind === "wait") await sleep(admission.ms);
-          }
-          const opened = await this.#open(path, host, address, options, problems);
-          if (opened) {
-            opened.slot = slot;
-            holder.pooled = opened;
-            return { kind: "ok", pooled: opened, problems };
-          }
-        }
-      }
+      opened = await openOnHosts(path, rule, options, this.#config);
     } catch (error) {
       this.#giveBack(path, slot);
       throw error;
     }
-    this.#giveBack(path, slot);
-    if (problems.length === 0) {
-      problems.push({
-        host: options.hosts[0]?.name ?? "",
-        address: "",
-        stage: "connect",
-        reply: null,
-        message: `no address of the family of source ${path.source.ip}`,
-        at: Date.now(),
-        durationMs: 0,
-      });
+    if (opened.kind !== "ok") {
+      this.#giveBack(path, slot);
+      return opened;
     }
-    return { kind: "failed", problems };
+    opened.pooled.slot = slot;
+    holder.pooled = opened.pooled;
+    return opened;
   }
 
   /**
-   * Asks for one of the site's `limit` cluster slots, again every CLUSTER_POLL_MS within
-   * `delivery.max_hold` (one delivery per path asks; the others wait behind it) unless an idle
-   * connection the delivery can use turns up. When no slot comes free, the path stops asking
-   * for a moment so that its waiters are held at once.
+   * Takes an idle connection of `path` that meets `tls`, most recently used first (so that
+   * spare connections idle out); closes the broken ones and those whose slot was lost.
    */
-  async #askSlot(
-    path: EgressPath,
-    limit: number,
-    holder: { pooled: PooledConnection | null },
-    tls: TlsNeeds,
-  ): Promise<{ slot: SiteSlot } | { slot: null; idle: boolean; why: string }> {
-    path.clusterAsking = true;
-    const deadline = Date.now() + this.#config.delivery.max_hold;
-    const onLost = () => {
-      if (holder.pooled) this.#slotLost(holder.pooled);
-    };
-    try {
-      while (true) {
-        const slot = await this.#shaper.acquireConnection(path.site, limit, onLost);
-        if (slot) return { slot };
-        if (path.idle.some((p) => !p.conn.closed && satisfies(p, tls))) {
-          return { slot: null, idle: true, why: "" };
-        }
-        if (Date.now() + CLUSTER_POLL_MS > deadline) break;
-        await sleep(CLUSTER_POLL_MS);
+  #takeIdle(path: EgressPath, tls: TlsNeeds): PooledConnection | null {
+    for (let i = path.idle.length - 1; i >= 0; i--) {
+      const pooled = path.idle[i];
+      if (pooled.conn.closed || pooled.slot?.lost) {
+        path.idle.splice(i, 1);
+        if (pooled.timer) clearTimeout(pooled.timer);
+        if (pooled.conn.closed) this.#closed(pooled);
+        else pooled.conn.quit().then(() => this.#closed(pooled));
+        continue;
       }
-      path.clusterFullUntil = Date.now() + CLUSTER_POLL_MS;
-      return {
-        slot: null,
-        idle: false,
-        why: `${path.site}: all ${limit} cluster connection slots taken`,
-      };
-    } catch (error) {
-      path.clusterFullUntil = Date.now() + CLUSTER_POLL_MS;
-      return {
-        slot: null,
-        idle: false,
-        why: `cannot take a cluster connection slot for ${path.site}: ${(error as Error).message}`,
-      };
-    } finally {
-      path.clusterAsking = false;
+      if (!satisfies(pooled, tls)) continue;
+      path.idle.splice(i, 1);
+      if (pooled.timer) clearTimeout(pooled.timer);
+      pooled.timer = null;
+      return pooled;
     }
+    return null;
   }
 
   /** A connection's cluster slot was lost: an idle one closes now, a busy one after its use. */
@@ -459,119 +239,6 @@ export class ConnectionPools {
     pooled.path.idle.splice(index, 1);
     if (pooled.timer) clearTimeout(pooled.timer);
     pooled.conn.quit().then(() => this.#closed(pooled));
-  }
-
-  /** Opens, greets, negotiates TLS and authenticates; records a problem and returns null. */
-  async #open(
-    path: EgressPath,
-    host: MxHost,
-    address: string,
-    options: ConnectOptions,
-    problems: HostProblem[],
-  ): Promise<PooledConnection | null> {
-    const mode = options.tls.stsMx ? "verify" : options.tls.mode;
-    const first = await this.#openOnce(path, host, address, options, mode, problems);
-    if (first !== "tls_failed") return first;
-    // Opportunistic TLS that fails in the handshake: try once more in plain text (as Postfix).
-    if (mode !== "opportunistic") return null;
-    const second = await this.#openOnce(path, host, address, options, "none", problems);
-    return second === "tls_failed" ? null : second;
-  }
-
-  async #openOnce(
-    path: EgressPath,
-    host: MxHost,
-    address: string,
-    options: ConnectOptions,
-    mode: TlsMode,
-    problems: HostProblem[],
-  ): Promise<PooledConnection | null | "tls_failed"> {
-    const started = Date.now();
-    const problem = (stage: HostProblem["stage"], reply: Reply | null, message: string) => {
-      problems.push({
-        host: host.name,
-        address,
-        stage,
-        reply,
-        message,
-        at: Date.now(),
-        durationMs: Date.now() - started,
-      });
-      return null;
-    };
-    const limits = this.#config.delivery;
-    let conn: SmtpClientConnection;
-    let greeting: Reply;
-    try {
-      ({ conn, greeting } = await SmtpClientConnection.open({
-        host: address,
-        port: host.port,
-        localAddress: path.source.ip ?? undefined,
-        connectTimeoutMs: limits.connect_timeout,
-        commandTimeoutMs: limits.command_timeout,
-      }));
-    } catch (error) {
-      if (!(error instanceof ConnectionError)) throw error;
-      return problem("connect", null, error.message);
-    }
-    try {
-      if (greeting.code !== 220) {
-        await conn.quit();
-        return problem("greeting", greeting, formatReply(greeting));
-      }
-      let hello = await conn.hello(options.helo);
-      if (hello.code !== 250) {
-        await conn.quit();
-        return problem("ehlo", hello, formatReply(hello));
-      }
-      if (mode !== "none") {
-        if (conn.capabilities.has("STARTTLS")) {
-          const started = await conn.startTls({
-            servername: host.name,
-            verify: mode === "verify",
-            ca: options.ca,
-          });
-          if (started.kind === "refused") {
-            if (mode !== "opportunistic") {
-              await conn.quit();
-              return problem("starttls", started.reply, formatReply(started.reply));
-            }
-          } else {
-            hello = await conn.hello(options.helo);
-            if (hello.code !== 250) {
-              await conn.quit();
-              return problem("ehlo", hello, formatReply(hello));
-            }
-          }
-        } else if (mode !== "opportunistic") {
-          await conn.quit();
-          return problem(
-            "starttls",
-            null,
-            `TLS is ${mode} but ${host.name} does not offer STARTTLS`,
-          );
-        }
-      }
-      if (options.route?.auth) {
-        const auth = await conn.authenticate(
-          options.route.auth.username,
-          options.route.auth.password,
-        );
-        if (auth.code !== 235) {
-          await conn.quit();
-          return problem("auth", auth, formatReply(auth));
-        }
-      }
-    } catch (error) {
-      conn.close();
-      if (error instanceof TlsError) {
-        problem("tls", null, error.message);
-        return "tls_failed";
-      }
-      if (!(error instanceof ConnectionError)) throw error;
-      return problem("connect", null, error.message);
-    }
-    return { conn, path, mxName: host.name.toLowerCase(), address, timer: null, slot: null };
   }
 
   /**
@@ -655,6 +322,10 @@ export class ConnectionPools {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * When a delivery held by a local or cluster limit tries again: jittered, so that a held batch
+ * does not come back all at once.
+ */
+function jitteredRetry(rule: EffectiveRule): number {
+  return Date.now() + Math.round(rule.localLimitDelay * (1 + Math.random() / 2));
 }

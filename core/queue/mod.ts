@@ -6,31 +6,40 @@
  *   RabbitMQ work and delay queues; bodies, recipients and the delivery log stay in the shared
  *   SQL database.
  * Nothing above this folder knows which one runs. Each thread opens its own instance with the
- * role it plays (accept: enqueue; schedule: lease/release; deliver: settle).
+ * role it plays, typed to that role's methods ({@link QueueFor}): accept enqueues, schedule
+ * leases and releases, deliver settles.
  */
 import type { Config } from "../config/mod.ts";
 import type { BrokerUnitStore, QuarantineStore, UnitStore } from "../store/mod.ts";
 import { EmbeddedQueue } from "./embedded.ts";
-import type { OpenQueueOptions, Queue } from "./queue.ts";
+import type { OpenQueueOptions, QueueFor, QueueRole } from "./queue.ts";
 import { brokerSettings } from "./settings.ts";
 
 export { BrokerUnavailableError } from "./settings.ts";
 
-export type { OpenQueueOptions, Queue, QueueRole } from "./queue.ts";
+export type {
+  AcceptQueue,
+  DeliverQueue,
+  OpenQueueOptions,
+  Queue,
+  QueueBase,
+  QueueFor,
+  QueueRole,
+  QueueRoles,
+  ScheduleQueue,
+} from "./queue.ts";
 
 /**
  * Opens this thread's queue on an open store: RabbitMQ when `rabbitmq` is configured, the
  * embedded queue otherwise. The store stays the caller's to close.
  */
-export async function openQueue(
+export async function openQueue<R extends QueueRole>(
   config: Config,
   store: UnitStore & BrokerUnitStore & { readonly quarantine: QuarantineStore },
-  options: OpenQueueOptions,
-): Promise<Queue> {
+  options: OpenQueueOptions<R>,
+): Promise<QueueFor<R>> {
   const settings = brokerSettings(config);
   if (!settings) return new EmbeddedQueue(config, store);
-  const { RabbitQueue } = await import("./rabbitmq.ts");
-  const queue = new RabbitQueue(config, store, settings, options);
-  await queue.start();
-  return queue;
+  const { openRabbitQueue } = await import("./rabbitmq.ts");
+  return await openRabbitQueue(config, store, settings, options);
 }

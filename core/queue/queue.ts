@@ -1,6 +1,7 @@
 /**
  * The durable queue of delivery units, as every stage sees it: the `Queue` interface both
- * implementations (embedded.ts, rabbitmq.ts) implement. Its own module so that they import the
+ * implementations (embedded.ts, rabbitmq.ts) implement, and the narrower type each role's queue
+ * has ({@link QueueFor}). Its own module so that they import the
  * interface, not the factory in mod.ts that imports them.
  */
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
@@ -70,8 +71,51 @@ export interface Queue {
   close(): Promise<void>;
 }
 
+/** What every role's queue has. */
+export type QueueBase = Pick<Queue, "kind" | "ready" | "close">;
+
+/**
+ * The accept side (SMTP, inject and REST intake, `fastmta send`, `fastmta queue release`):
+ * enqueues accepted messages and releases quarantined ones.
+ */
+export type AcceptQueue = QueueBase & Pick<Queue, "enqueue" | "resume">;
+
+/** The schedule side (the node's main thread): takes units, hands them out and back. */
+export type ScheduleQueue =
+  & QueueBase
+  & Pick<
+    Queue,
+    | "lease"
+    | "release"
+    | "fail"
+    | "resume"
+    | "startTaking"
+    | "stopTaking"
+    | "giveBack"
+    | "returnWaiting"
+    | "recover"
+    | "nextDueAt"
+    | "onAvailable"
+  >;
+
+/**
+ * The deliver side (a delivery worker): settles outcomes and counts handling failures; it
+ * enqueues too, for the DSNs it generates.
+ */
+export type DeliverQueue = QueueBase & Pick<Queue, "settle" | "fail" | "enqueue">;
+
+/** The queue type of each role: a role's queue has only that role's methods. */
+export interface QueueRoles {
+  accept: AcceptQueue;
+  schedule: ScheduleQueue;
+  deliver: DeliverQueue;
+}
+
+/** The queue type of role `R`. */
+export type QueueFor<R extends QueueRole> = QueueRoles[R];
+
 /** Options for {@link openQueue}. */
-export interface OpenQueueOptions {
-  role: QueueRole;
+export interface OpenQueueOptions<R extends QueueRole = QueueRole> {
+  role: R;
   log: (line: string) => void;
 }

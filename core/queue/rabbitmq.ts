@@ -25,147 +25,111 @@
  *   crashes in between, either the original or the next copy is still in the broker and
  *   matches SQL (at-least-once).
  *
+ * In parts, one job each: rabbit_publisher.ts (the link, its confirm channel, where a unit goes),
+ * rabbit_accept.ts (enqueue, release from quarantine), rabbit_consumer.ts (pushed units),
+ * rabbit_leases.ts (admitting them against SQL, leases, parking), rabbit_settler.ts (settle,
+ * handling failures), rabbit_unconfirmed.ts (the sweep), rabbit_codec.ts (the broker formats).
+ * This module gives each role its own class with only that role's methods ({@link QueueFor}).
+ *
  * Reads config: rabbitmq.*, queue.lease_time, queue.batch_size, delivery.concurrency,
  * delivery.workers.
  */
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import type { Config } from "../config/mod.ts";
-import { withTimeout } from "../timeout.ts";
-import type { BrokerUnitStore, QuarantineStore, UnitState, UnitStore } from "../store/mod.ts";
+import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
+import type { BrokerLink, BrokerSettings } from "./broker.ts";
+import type { FailureRecord, UnitFailure } from "./failures.ts";
+import type {
+  AcceptQueue,
+  DeliverQueue,
+  OpenQueueOptions,
+  QueueFor,
+  QueueRole,
+  ScheduleQueue,
+} from "./queue.ts";
+import { enqueueMessages, resumeUnits } from "./rabbit_accept.ts";
+import { UnitConsumer } from "./rabbit_consumer.ts";
+import { LeaseBook } from "./rabbit_leases.ts";
 import {
-  type LeasedUnit,
-  type NewMessage,
-  parseMeta,
-  QUEUED_UNIT_VERSION,
-  type QueuedUnit,
-  type UnitOutcome,
-  unitsOf,
-} from "../contracts/mod.ts";
-import {
-  BrokerLink,
-  type BrokerSettings,
-  BrokerUnavailableError,
-  openConfirmChannel,
-  publishConfirmed,
-} from "./broker.ts";
-import { pickTier } from "./delay.ts";
-import { faultPoint } from "../fault_points.ts";
-import {
-  failureReason,
-  type FailureRecord,
-  isInfrastructureError,
-  reportFailures,
-  type UnitFailure,
-} from "./failures.ts";
-import type { OpenQueueOptions, Queue, QueueRole } from "./queue.ts";
+  type BrokerQueueStore,
+  type ConnectionHooks,
+  type RabbitContext,
+  RabbitPublisher,
+} from "./rabbit_publisher.ts";
 
-/** What the broker queue reads and writes in SQL. */
-export type BrokerQueueStore =
-  & Pick<UnitStore, "insertMessages" | "settle">
-  & BrokerUnitStore
-  & { readonly quarantine: QuarantineStore };
+export type { BrokerQueueStore } from "./rabbit_publisher.ts";
+import { recordFailures, settleOutcomes } from "./rabbit_settler.ts";
+import { UnconfirmedSweeper } from "./rabbit_unconfirmed.ts";
 
-/** How long a batch may wait for the broker's confirms before it counts as not durable. */
-const CONFIRM_TIMEOUT_MS = 30_000;
+/** What every role's queue on RabbitMQ has: the broker link and its publisher. */
+abstract class RabbitQueueBase {
+  readonly kind = "rabbitmq";
+  protected readonly ctx: RabbitContext;
 
-/** Most unconfirmed messages one sweep statement removes, and most statements per sweep. */
-const UNCONFIRMED_SWEEP_BATCH = 500;
-const UNCONFIRMED_SWEEP_ROUNDS = 20;
+  constructor(
+    config: Config,
+    store: BrokerQueueStore,
+    settings: BrokerSettings,
+    options: OpenQueueOptions & { hooks?: ConnectionHooks },
+  ) {
+    const publisher = new RabbitPublisher(config, settings, options);
+    this.ctx = { config, store, publisher, log: options.log };
+  }
 
-/** One pushed message and the channel (generation) that must ack it. */
-interface Delivery {
-  msg: ConsumeMessage;
-  ch: Channel;
-  generation: number;
-  level: number;
-  /** When it was pushed to this node. */
-  at: number;
+  /** Connects (first attempt only; reconnection continues in the background). */
+  start(): Promise<void> {
+    return this.ctx.publisher.link.start();
+  }
+
+  /** Whether `enqueue` can succeed now (false while the broker is unreachable). */
+  get ready(): boolean {
+    return this.ctx.publisher.ready;
+  }
+
+  /** The broker connection (for tests: drop it to simulate a cut). */
+  get link(): BrokerLink {
+    return this.ctx.publisher.link;
+  }
+
+  close(): Promise<void> {
+    return this.ctx.publisher.link.close();
+  }
 }
 
-/** The schedule role's consumer channel of one connection; consuming once `tags` is set. */
-interface Consumer {
-  ch: Channel;
-  generation: number;
-  tags: string[] | null;
+/** The accept role: enqueue (SQL, then the broker's confirms) and release from quarantine. */
+export class RabbitAcceptQueue extends RabbitQueueBase implements AcceptQueue {
+  enqueue(messages: NewMessage[]): Promise<void> {
+    return enqueueMessages(this.ctx, messages);
+  }
+
+  resume(messageId: string): Promise<number> {
+    return resumeUnits(this.ctx, messageId);
+  }
 }
 
-interface Lease {
-  delivery: Delivery;
-  unitId: string;
-  at: number;
-}
+/** The deliver role: settle outcomes and count handling failures; enqueue the DSNs. */
+export class RabbitDeliverQueue extends RabbitQueueBase implements DeliverQueue {
+  settle(outcomes: UnitOutcome[]): Promise<number> {
+    return settleOutcomes(this.ctx, outcomes);
+  }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+  fail(failures: UnitFailure[]): Promise<FailureRecord[]> {
+    return recordFailures(this.ctx, failures);
+  }
 
-/** Parses a unit from a broker message body; null if it is not one we can read. */
-export function decodeUnit(content: Uint8Array): QueuedUnit | null {
-  try {
-    const unit = JSON.parse(decoder.decode(content));
-    if (
-      unit?.v !== QUEUED_UNIT_VERSION || typeof unit.unitId !== "string" ||
-      typeof unit.messageId !== "string" || !Array.isArray(unit.recipients) ||
-      typeof unit.copy !== "number" || typeof unit.attempts !== "number" ||
-      typeof unit.dueAt !== "number" ||
-      // Every field that travels on to a delivery worker (structured clone recurses) is flat.
-      typeof unit.domain !== "string" || typeof unit.sender !== "string" ||
-      !unit.recipients.every((r: unknown) => typeof r === "string") ||
-      (unit.priority !== undefined && typeof unit.priority !== "number")
-    ) return null;
-    return unit as QueuedUnit;
-  } catch {
-    return null;
+  enqueue(messages: NewMessage[]): Promise<void> {
+    return enqueueMessages(this.ctx, messages);
   }
 }
 
 /**
- * Lease tokens say which connection generation and delivery tag to ack, and what the settle
- * side needs of the copy: `<generation>.<delivery tag>.<copy>.<settled attempts>.<priority>`.
+ * The schedule role: consumes pushed units between startTaking() and stopTaking(), leases
+ * them, takes them back; sweeps expired leases and unconfirmed messages periodically.
  */
-function leaseToken(delivery: Delivery, unit: QueuedUnit): string {
-  const { generation, msg } = delivery;
-  return `${generation}.${msg.fields.deliveryTag}.${unit.copy}.${unit.attempts}.${unit.priority}`;
-}
-
-function parseToken(token: string): { copy: number; attempts: number; priority: number } {
-  const [, , copy, attempts, priority] = token.split(".").map(Number);
-  return { copy, attempts, priority };
-}
-
-const FINAL = new Set(["delivered", "failed", "suppressed"]);
-
-/** Waits for the broker's confirms of `what`, at most CONFIRM_TIMEOUT_MS. */
-function confirmed<T>(published: Promise<T>, what: string): Promise<T> {
-  const ms = CONFIRM_TIMEOUT_MS;
-  return withTimeout(published, ms, `no confirm for ${what} within ${ms} ms`);
-}
-
-/** The queue on RabbitMQ plus the shared SQL store. */
-export class RabbitQueue implements Queue {
-  readonly kind = "rabbitmq";
-  #config: Config;
-  #store: BrokerQueueStore;
-  #settings: BrokerSettings;
-  #role: QueueRole;
-  #log: (line: string) => void;
-  #link: BrokerLink;
-  #tiers: number[];
-  #levels: number;
-  #publisher: ConfirmChannel | null = null;
-  // Schedule role: pushed units not yet leased, per priority level (index = level).
-  #buffers: Delivery[][];
-  #leases = new Map<string, Lease>();
-  #unitsInFlight = new Map<string, string>();
-  #held = new Map<string, Delivery[]>();
-  #listeners: (() => void)[] = [];
-  // Schedule role: consuming only between startTaking() and stopTaking().
-  #taking = false;
-  #consumer: Consumer | null = null;
-  #notifyScheduled = false;
+export class RabbitScheduleQueue extends RabbitQueueBase implements ScheduleQueue {
+  #consumer: UnitConsumer;
+  #leases: LeaseBook;
+  #sweeper: UnconfirmedSweeper;
   #sweepTimer: ReturnType<typeof setInterval> | null = null;
-  // Schedule role: the periodic sweep of unconfirmed messages (one at a time).
-  #nextUnconfirmedSweep = 0;
-  #unconfirmedSweep: Promise<unknown> | null = null;
 
   constructor(
     config: Config,
@@ -173,125 +137,45 @@ export class RabbitQueue implements Queue {
     settings: BrokerSettings,
     options: OpenQueueOptions,
   ) {
-    this.#config = config;
-    this.#store = store;
-    this.#settings = settings;
-    this.#role = options.role;
-    this.#log = options.log;
-    this.#tiers = settings.names.delayQueues.map((q) => q.ttlMs);
-    this.#levels = settings.names.workQueues.length;
-    this.#buffers = settings.names.workQueues.map(() => []);
-    this.#link = new BrokerLink(settings, {
-      name: `fastmta ${config.nodeId} ${options.role}`,
-      log: (line) => this.#log(`queue: ${line}`),
-      setup: (model, generation) => this.#setup(model, generation),
-      onDown: () => this.#down(),
-    });
+    // The consumer needs the link, which the hooks are given to: bound once both exist.
+    const hooks: ConnectionHooks = {};
+    super(config, store, settings, { ...options, hooks });
+    const consumer = new UnitConsumer(config, settings, this.link, options.log);
+    hooks.setup = (model, generation) => consumer.setup(model, generation);
+    hooks.down = () => consumer.down();
+    this.#consumer = consumer;
+    this.#leases = new LeaseBook(this.ctx, consumer, (failures) => this.fail(failures));
+    this.#sweeper = new UnconfirmedSweeper(config, store, options.log);
   }
 
-  /** Connects (first attempt only; reconnection continues in the background). */
-  async start(): Promise<void> {
-    await this.#link.start();
-    if (this.#role === "schedule") {
-      const every = Math.max(1_000, Math.min(60_000, this.#config.queue.lease_time / 4));
-      this.#sweepTimer = setInterval(() => {
-        this.#sweep();
-        this.#sweepUnconfirmedSometimes();
-      }, every);
-    }
-  }
-
-  get ready(): boolean {
-    return this.#link.up && this.#publisher !== null;
+  override async start(): Promise<void> {
+    await super.start();
+    const every = Math.max(1_000, Math.min(60_000, this.ctx.config.queue.lease_time / 4));
+    this.#sweepTimer = setInterval(() => {
+      this.#leases.sweepExpired();
+      this.#sweeper.sometimes();
+    }, every);
   }
 
   /** Units pushed to this node and not leased yet. */
   get buffered(): number {
-    return this.#buffers.reduce((n, b) => n + b.length, 0);
+    return this.#consumer.buffered;
   }
 
-  /** The broker connection (for tests: drop it to simulate a cut). */
-  get link(): BrokerLink {
-    return this.#link;
+  startTaking(): Promise<void> {
+    return this.#consumer.startTaking();
   }
 
-  async #setup(model: ChannelModel, generation: number) {
-    const publisher = await openConfirmChannel(model);
-    publisher.on("close", () => {
-      if (this.#publisher === publisher) this.#publisher = null;
-    });
-    if (this.#role === "schedule") {
-      const ch = await model.createChannel();
-      ch.on("error", () => {});
-      const capacity = this.#config.delivery.concurrency * this.#config.delivery.workers;
-      await ch.prefetch(
-        this.#config.rabbitmq?.prefetch ?? capacity + this.#config.queue.batch_size,
-      );
-      this.#buffers = this.#settings.names.workQueues.map(() => []);
-      this.#held.clear();
-      this.#consumer = { ch, generation, tags: null };
-      if (this.#taking) await this.#consume(this.#consumer);
-    }
-    this.#publisher = publisher;
+  stopTaking(): Promise<number> {
+    return this.#consumer.stopTaking();
   }
 
-  /** Starts the consumers of every work queue on `consumer`'s channel (once). */
-  async #consume(consumer: Consumer) {
-    if (consumer.tags) return;
-    consumer.tags = [];
-    const { ch, generation } = consumer;
-    const { workQueues } = this.#settings.names;
-    for (let level = 0; level < workQueues.length; level++) {
-      const { consumerTag } = await ch.consume(workQueues[level], (msg) => {
-        if (msg === null) {
-          this.#log(`queue: consumer of ${workQueues[level]} cancelled by the broker`);
-          this.#link.drop();
-          return;
-        }
-        const delivery = { msg, ch, generation, level, at: Date.now() };
-        // Pushed after stopTaking() began (before the cancel took effect): straight back.
-        if (!this.#taking) return this.#ack(delivery, true);
-        this.#buffers[level].push(delivery);
-        this.#notify();
-      }, { noAck: false });
-      consumer.tags.push(consumerTag);
-    }
+  lease(limit: number): Promise<LeasedUnit[]> {
+    return this.#leases.lease(limit);
   }
 
-  /** Schedule role: starts consuming (a node takes nothing before it can handle it). */
-  async startTaking(): Promise<void> {
-    if (this.#role !== "schedule" || this.#taking) return;
-    this.#taking = true;
-    const consumer = this.#consumer;
-    if (!consumer) return; // not connected: the next connection's setup consumes
-    try {
-      await this.#consume(consumer);
-    } catch (error) {
-      // The connection went away meanwhile; its successor's setup consumes.
-      this.#log(`queue: cannot start consuming: ${(error as Error).message}`);
-    }
-  }
-
-  /**
-   * Schedule role: cancels the consumers, then requeues everything pushed and not leased
-   * (units held for a redelivery go back when their unit settles); resolves with how many.
-   */
-  async stopTaking(): Promise<number> {
-    if (!this.#taking) return 0;
-    this.#taking = false;
-    const consumer = this.#consumer;
-    if (consumer?.tags) {
-      // Deliveries pushed before the cancel-ok arrive before it, into the buffer.
-      await Promise.all(consumer.tags.map((tag) => consumer.ch.cancel(tag))).catch(() => {});
-    }
-    let returned = 0;
-    for (const buffer of this.#buffers) {
-      for (const delivery of buffer.splice(0)) {
-        this.#ack(delivery, true);
-        returned++;
-      }
-    }
-    return returned;
+  release(tokens: string[], requeue: boolean): void {
+    this.#leases.release(tokens, requeue);
   }
 
   async giveBack(units: { unitId: string; leaseToken: string }[]): Promise<void> {
@@ -301,463 +185,24 @@ export class RabbitQueue implements Queue {
   }
 
   returnWaiting(before: number): string[] {
-    const ids: string[] = [];
-    for (const buffer of this.#buffers) {
-      for (let i = buffer.length - 1; i >= 0; i--) {
-        if (buffer[i].at >= before) continue;
-        const [delivery] = buffer.splice(i, 1);
-        ids.push(String(delivery.msg.properties.messageId ?? "?"));
-        this.#ack(delivery, true);
-      }
-    }
-    return ids;
-  }
-
-  #down() {
-    // The broker requeued everything this connection held unacknowledged.
-    this.#publisher = null;
-    this.#consumer = null;
-    this.#buffers = this.#settings.names.workQueues.map(() => []);
-    this.#held.clear();
-  }
-
-  #notify() {
-    if (this.#notifyScheduled) return;
-    this.#notifyScheduled = true;
-    setTimeout(() => {
-      this.#notifyScheduled = false;
-      for (const listener of this.#listeners) listener();
-    }, 0);
+    return this.#consumer.returnWaiting(before);
   }
 
   onAvailable(listener: () => void): void {
-    this.#listeners.push(listener);
-  }
-
-  #level(priority: unknown): number {
-    const p = typeof priority === "number" && Number.isFinite(priority) ? Math.round(priority) : 0;
-    return Math.min(Math.max(p, 0), this.#levels - 1);
-  }
-
-  /** Publishes a unit to the work queue if due, else to the delay tier that fits. */
-  #publishUnit(ch: ConfirmChannel, unit: QueuedUnit, now: number): Promise<void> {
-    const { names } = this.#settings;
-    const key = names.workKeys[this.#level(unit.priority)];
-    const remaining = unit.dueAt - now;
-    const exchange = remaining <= 0
-      ? names.workExchange
-      : names.delayQueues[this.#tiers.indexOf(pickTier(this.#tiers, remaining))].name;
-    return publishConfirmed(ch, exchange, key, encoder.encode(JSON.stringify(unit)), {
-      messageId: unit.unitId,
-      timestamp: Math.floor(now / 1000),
-    });
-  }
-
-  async enqueue(messages: NewMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    const ch = this.#publisher;
-    if (!ch || !this.#link.up) throw new BrokerUnavailableError();
-    const ids = messages.map((m) => m.id);
-    await this.#store.insertMessages(messages, { unconfirmedSince: Date.now() });
-    try {
-      const now = Date.now();
-      const published: Promise<void>[] = [];
-      for (const m of messages) {
-        const priority = this.#level(m.meta?.priority);
-        for (const { unitId, domain, recipients } of unitsOf(m)) {
-          published.push(this.#publishUnit(ch, {
-            v: QUEUED_UNIT_VERSION,
-            unitId,
-            messageId: m.id,
-            domain,
-            sender: m.sender,
-            recipients,
-            copy: 0,
-            attempts: 0,
-            createdAt: m.receivedAt,
-            dueAt: m.receivedAt,
-            priority,
-          }, now));
-        }
-      }
-      await confirmed(Promise.all(published), "a batch");
-    } catch (error) {
-      await this.#forget(ids);
-      throw new BrokerUnavailableError((error as Error).message);
-    }
-    try {
-      await this.#store.confirmMessages(ids);
-    } catch (error) {
-      // Not marked confirmed: undone like an unconfirmed batch (or, if the database is gone
-      // too, left to the sweep); the client retries.
-      await this.#forget(ids);
-      throw error;
-    }
-  }
-
-  async #forget(ids: string[]) {
-    await this.#store.forgetMessages(ids).catch((e) =>
-      this.#log(`queue: cannot remove unconfirmed messages: ${(e as Error).message}`)
-    );
-  }
-
-  /**
-   * Deletes messages still marked unconfirmed `rabbitmq.unconfirmed_grace` before `now` (their
-   * node died between the SQL commit and the broker's confirm), in batches of 500, at most
-   * 10 000 per call; logs and returns how many. Any node may run it at any time.
-   */
-  async sweepUnconfirmed(now = Date.now()): Promise<number> {
-    const cutoff = now - this.#config.rabbitmq!.unconfirmed_grace;
-    let removed = 0;
-    let kept = 0;
-    for (let round = 0; round < UNCONFIRMED_SWEEP_ROUNDS; round++) {
-      const result = await this.#store.sweepUnconfirmed(cutoff, UNCONFIRMED_SWEEP_BATCH);
-      removed += result.removed;
-      kept += result.kept;
-      if (result.found < UNCONFIRMED_SWEEP_BATCH) break;
-    }
-    if (removed > 0) {
-      this.#log(
-        `queue: removed ${removed} messages never confirmed by the broker (their node stopped ` +
-          `between the database commit and the confirm; the clients were not told 250)`,
-      );
-    }
-    if (kept > 0) {
-      this.#log(`queue: ${kept} unconfirmed messages were being delivered already: kept`);
-    }
-    return removed;
-  }
-
-  /** From the periodic timer: a sweep every minute or so (a tenth of the grace when shorter). */
-  #sweepUnconfirmedSometimes() {
-    const now = Date.now();
-    if (this.#unconfirmedSweep || now < this.#nextUnconfirmedSweep) return;
-    const grace = this.#config.rabbitmq!.unconfirmed_grace;
-    this.#nextUnconfirmedSweep = now + Math.min(60_000, Math.max(1_000, grace / 10));
-    this.#unconfirmedSweep = this.sweepUnconfirmed(now)
-      .catch((error) =>
-        this.#log(`queue: sweep of unconfirmed messages failed: ${(error as Error).message}`)
-      )
-      .finally(() => this.#unconfirmedSweep = null);
-  }
-
-  #take(limit: number): Delivery[] {
-    const taken: Delivery[] = [];
-    for (let level = this.#levels - 1; level >= 0 && taken.length < limit; level--) {
-      const buffer = this.#buffers[level];
-      taken.push(...buffer.splice(0, limit - taken.length));
-    }
-    return taken;
-  }
-
-  #ack(delivery: Delivery, requeue = false) {
-    if (delivery.generation !== this.#link.generation) return; // its channel is gone
-    try {
-      if (requeue) delivery.ch.nack(delivery.msg, false, true);
-      else delivery.ch.ack(delivery.msg);
-    } catch {
-      // Closed meanwhile: the broker requeued it.
-    }
-  }
-
-  #hold(delivery: Delivery, unitId: string) {
-    let list = this.#held.get(unitId);
-    if (!list) this.#held.set(unitId, list = []);
-    list.push(delivery);
-  }
-
-  async lease(limit: number): Promise<LeasedUnit[]> {
-    const out: LeasedUnit[] = [];
-    while (out.length < limit) {
-      const taken = this.#take(limit - out.length);
-      if (taken.length === 0) break;
-      await this.#admit(taken, out);
-    }
-    return out;
-  }
-
-  /** Sorts pushed copies into leases (`out`), copies to park, to hold, and stale ones. */
-  async #admit(taken: Delivery[], out: LeasedUnit[]) {
-    const now = Date.now();
-    const candidates: { delivery: Delivery; unit: QueuedUnit }[] = [];
-    const park: { delivery: Delivery; unit: QueuedUnit }[] = [];
-    const unreadable: Delivery[] = [];
-    for (const delivery of taken) {
-      const unit = decodeUnit(delivery.msg.content);
-      if (!unit) {
-        unreadable.push(delivery);
-      } else if (this.#unitsInFlight.has(unit.unitId)) {
-        // Redelivered while this node still works on it: decide once that attempt settles.
-        this.#hold(delivery, unit.unitId);
-      } else if (unit.dueAt > now) {
-        park.push({ delivery, unit });
-      } else {
-        candidates.push({ delivery, unit });
-      }
-    }
-    let states;
-    try {
-      states = await this.#store.unitStates(candidates.map((c) => c.unit.unitId));
-    } catch (error) {
-      // Keep them for the next pass (they are still unacknowledged).
-      for (const { delivery } of candidates.reverse()) {
-        if (!this.#taking) this.#ack(delivery, true);
-        else if (delivery.generation === this.#link.generation) {
-          this.#buffers[delivery.level].unshift(delivery);
-        }
-      }
-      await this.#park(park);
-      this.#requeueUnreadable(unreadable);
-      throw error;
-    }
-    const failed: { delivery: Delivery; failure: UnitFailure }[] = [];
-    for (const { delivery, unit } of candidates) {
-      // One unit that cannot be admitted must not cost the others theirs (docs/quarantine.md).
-      try {
-        this.#admitOne(delivery, unit, states.get(unit.unitId), now, out, park);
-      } catch (error) {
-        failed.push({
-          delivery,
-          failure: {
-            unitId: unit.unitId,
-            messageId: unit.messageId,
-            leaseToken: "",
-            copy: unit.copy,
-            reason: failureReason("consume", error),
-          },
-        });
-      }
-    }
-    await this.#park(park);
-    await this.#failAdmits(failed);
-    await this.#quarantineUnreadable(unreadable);
-  }
-
-  #admitOne(
-    delivery: Delivery,
-    unit: QueuedUnit,
-    state: UnitState | undefined,
-    now: number,
-    out: LeasedUnit[],
-    park: { delivery: Delivery; unit: QueuedUnit }[],
-  ) {
-    if (!state) {
-      this.#log(`queue: unit ${unit.unitId} is not in the database; dropped`);
-      this.#ack(delivery);
-    } else if (state.state === "quarantined" && state.copy < unit.copy) {
-      // The copy of a release whose SQL update is not committed (yet, or ever).
-      park.push({ delivery, unit: { ...unit, dueAt: now + this.#tiers[0] } });
-    } else if (state.state !== "queued" || state.copy > unit.copy) {
-      this.#ack(delivery); // a stale copy: its unit moved on already (or is quarantined)
-    } else if (state.copy < unit.copy) {
-      // A retry copy whose settle is not committed (yet, or ever): look again shortly.
-      park.push({ delivery, unit: { ...unit, dueAt: now + this.#tiers[0] } });
-    } else if (this.#unitsInFlight.has(unit.unitId)) {
-      this.#hold(delivery, unit.unitId);
-    } else {
-      faultPoint("consume", unit.unitId); // TEST ONLY (core/fault_points.ts)
-      const token = leaseToken(delivery, unit);
-      this.#leases.set(token, { delivery, unitId: unit.unitId, at: now });
-      this.#unitsInFlight.set(unit.unitId, token);
-      out.push({
-        v: 1,
-        unitId: unit.unitId,
-        messageId: unit.messageId,
-        domain: unit.domain,
-        sender: unit.sender,
-        attempts: unit.attempts + 1,
-        createdAt: unit.createdAt,
-        leaseToken: token,
-        recipients: unit.recipients,
-        meta: parseMeta(state.meta),
-      });
-    }
-  }
-
-  /** Counts the failures of units that could not be admitted, then returns them to the broker. */
-  async #failAdmits(failed: { delivery: Delivery; failure: UnitFailure }[]) {
-    if (failed.length === 0) return;
-    try {
-      reportFailures(
-        await this.fail(failed.map((f) => f.failure)),
-        (line) => this.#log(`queue: ${line}`),
-      );
-    } catch (error) {
-      this.#log(
-        `queue: cannot record ${failed.length} handling failures: ${(error as Error).message}`,
-      );
-    }
-    // Redelivered at once; a quarantined one is then dropped by #admit (state not queued).
-    for (const { delivery } of failed) this.#ack(delivery, true);
-  }
-
-  /**
-   * A broker message we cannot read cannot be retried from: its unit (named by the message's
-   * `messageId` property) is quarantined at once, and a release publishes a fresh copy from
-   * SQL. One that names no unit is only logged and dropped.
-   */
-  async #quarantineUnreadable(deliveries: Delivery[]) {
-    for (const delivery of deliveries) {
-      const unitId = delivery.msg.properties.messageId;
-      if (typeof unitId !== "string" || unitId === "") {
-        this.#log(`queue: dropping an unreadable unit message that names no unit`);
-        this.#ack(delivery);
-        continue;
-      }
-      try {
-        const held = await this.#store.quarantine.quarantineNow(
-          unitId,
-          "consume: unreadable broker message",
-          Date.now(),
-        );
-        this.#log(
-          held
-            ? `quarantine: unit ${unitId} quarantined: consume: unreadable broker message`
-            : `queue: dropping an unreadable copy of unit ${unitId} (not queued)`,
-        );
-        this.#ack(delivery);
-      } catch (error) {
-        if (!isInfrastructureError(error)) this.#log(`queue: ${(error as Error).message}`);
-        this.#ack(delivery, true);
-      }
-    }
-  }
-
-  #requeueUnreadable(deliveries: Delivery[]) {
-    for (const delivery of deliveries) this.#ack(delivery, true);
+    this.#consumer.onAvailable(listener);
   }
 
   fail(failures: UnitFailure[]): Promise<FailureRecord[]> {
-    return this.#store.quarantine.recordFailures(
-      failures.map((f) => ({ ...f, copy: f.copy ?? parseToken(f.leaseToken).copy })),
-      { limit: this.#config.queue.quarantine_after, now: Date.now() },
-    );
+    return recordFailures(this.ctx, failures);
   }
 
-  /**
-   * Publishes the next copy of each quarantined unit first (confirmed), then moves SQL on to it:
-   * if the update never commits, #admit keeps parking that copy and the unit stays quarantined.
-   */
-  async resume(messageId: string): Promise<number> {
-    const units = await this.#store.quarantine.quarantined(messageId);
-    if (units.length > 0) {
-      const ch = this.#publisher;
-      if (!ch || !this.#link.up) throw new BrokerUnavailableError();
-      const now = Date.now();
-      const published = units.filter((u) => u.recipients.length > 0).map((u) =>
-        this.#publishUnit(ch, {
-          v: QUEUED_UNIT_VERSION,
-          unitId: u.unitId,
-          messageId: u.messageId,
-          domain: u.domain,
-          sender: u.sender,
-          recipients: u.recipients,
-          copy: u.copy + 1,
-          attempts: u.attempts,
-          createdAt: u.createdAt,
-          dueAt: now,
-          priority: this.#level(parseMeta(u.meta)?.priority),
-        }, now)
-      );
-      try {
-        await withTimeout(Promise.all(published), CONFIRM_TIMEOUT_MS, "released units");
-      } catch (error) {
-        throw new BrokerUnavailableError((error as Error).message);
-      }
-    }
-    return await this.#store.quarantine.release(messageId, units, Date.now());
+  resume(messageId: string): Promise<number> {
+    return resumeUnits(this.ctx, messageId);
   }
 
-  /** Re-publishes early copies to their delay tier, then acks the originals. */
-  async #park(items: { delivery: Delivery; unit: QueuedUnit }[]) {
-    if (items.length === 0) return;
-    const ch = this.#publisher;
-    if (!ch) return; // the connection is gone: the broker requeued the originals
-    const now = Date.now();
-    await Promise.all(items.map(async ({ delivery, unit }) => {
-      try {
-        await this.#publishUnit(ch, unit, now);
-        this.#ack(delivery);
-      } catch (error) {
-        this.#log(`queue: cannot park unit ${unit.unitId}: ${(error as Error).message}`);
-        this.#ack(delivery, true);
-      }
-    }));
-  }
-
-  release(tokens: string[], requeue: boolean): void {
-    for (const token of tokens) {
-      const lease = this.#leases.get(token);
-      if (!lease) continue;
-      this.#leases.delete(token);
-      this.#ack(lease.delivery, requeue);
-      if (this.#unitsInFlight.get(lease.unitId) === token) {
-        this.#unitsInFlight.delete(lease.unitId);
-        const held = this.#held.get(lease.unitId);
-        if (held) {
-          this.#held.delete(lease.unitId);
-          for (const delivery of held) {
-            if (!this.#taking) this.#ack(delivery, true); // stopping: back to the broker
-            else if (delivery.generation === this.#link.generation) {
-              this.#buffers[delivery.level].unshift(delivery);
-            }
-          }
-          this.#notify();
-        }
-      }
-    }
-  }
-
-  /** Leases held past `queue.lease_time` (a stuck or lost worker) go back to the broker. */
-  #sweep() {
-    const expired = Date.now() - this.#config.queue.lease_time;
-    const stale = [...this.#leases].filter(([, lease]) => lease.at < expired).map(([t]) => t);
-    if (stale.length === 0) return;
-    this.#log(`queue: ${stale.length} leases expired; their units are due again`);
-    this.release(stale, true);
-  }
-
-  async settle(outcomes: UnitOutcome[]): Promise<number> {
-    if (outcomes.length === 0) return 0;
-    // Units that stay queued get their next copy (retry or hold) before SQL says so.
-    const next = outcomes.filter((o) => o.kind !== "final");
-    if (next.length > 0) {
-      const ch = this.#publisher;
-      if (!ch || !this.#link.up) throw new BrokerUnavailableError();
-      const origins = await this.#store.unitOrigins(next.map((o) => o.unitId));
-      const now = Date.now();
-      const published: Promise<void>[] = [];
-      for (const o of next) {
-        const origin = origins.get(o.unitId);
-        if (!origin) continue;
-        const done = new Set(o.results.filter((r) => FINAL.has(r.outcome)).map((r) => r.address));
-        const recipients = origin.open.filter((address) => !done.has(address));
-        if (recipients.length === 0) continue;
-        const { copy, attempts, priority } = parseToken(o.leaseToken);
-        published.push(this.#publishUnit(ch, {
-          v: QUEUED_UNIT_VERSION,
-          unitId: o.unitId,
-          messageId: o.messageId,
-          domain: o.domain,
-          sender: origin.sender,
-          recipients,
-          copy: copy + 1,
-          attempts: o.kind === "held" ? attempts : attempts + 1,
-          createdAt: origin.createdAt,
-          dueAt: o.kind === "held" ? o.until : o.retryAt,
-          priority,
-        }, now));
-      }
-      try {
-        await confirmed(Promise.all(published), "retries");
-      } catch (error) {
-        throw new BrokerUnavailableError((error as Error).message);
-      }
-    }
-    return await this.#store.settle(outcomes, {
-      claim: (o) => parseToken(o.leaseToken).copy,
-      nodeId: this.#config.nodeId,
-    });
+  /** See {@link UnconfirmedSweeper.sweep}. */
+  sweepUnconfirmed(now = Date.now()): Promise<number> {
+    return this.#sweeper.sweep(now);
   }
 
   recover(): Promise<number> {
@@ -766,13 +211,40 @@ export class RabbitQueue implements Queue {
   }
 
   nextDueAt(): Promise<number | null> {
-    const buffered = this.#buffers.some((b) => b.length > 0);
-    return Promise.resolve(buffered ? Date.now() : null);
+    return Promise.resolve(this.#consumer.hasBuffered() ? Date.now() : null);
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     if (this.#sweepTimer) clearInterval(this.#sweepTimer);
-    await this.#unconfirmedSweep; // the caller closes the store next
-    await this.#link.close();
+    await this.#sweeper.running; // the caller closes the store next
+    await super.close();
   }
+}
+
+/** A RabbitMQ queue class of one role. */
+type RoleQueueClass<K extends QueueRole> = new (
+  config: Config,
+  store: BrokerQueueStore,
+  settings: BrokerSettings,
+  options: OpenQueueOptions,
+) => QueueFor<K> & { start(): Promise<void> };
+
+/** The RabbitMQ queue class of each role. */
+const ROLE_QUEUES: { [K in QueueRole]: RoleQueueClass<K> } = {
+  accept: RabbitAcceptQueue,
+  schedule: RabbitScheduleQueue,
+  deliver: RabbitDeliverQueue,
+};
+
+/** Opens and starts the RabbitMQ queue of `options.role` on an open store. */
+export async function openRabbitQueue<R extends QueueRole>(
+  config: Config,
+  store: BrokerQueueStore,
+  settings: BrokerSettings,
+  options: OpenQueueOptions<R>,
+): Promise<QueueFor<R>> {
+  const RoleQueue: RoleQueueClass<R> = ROLE_QUEUES[options.role];
+  const queue = new RoleQueue(config, store, settings, options);
+  await queue.start();
+  return queue;
 }

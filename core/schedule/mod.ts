@@ -13,7 +13,7 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { LeasedUnit } from "../contracts/mod.ts";
-import type { Queue } from "../queue/mod.ts";
+import type { ScheduleQueue } from "../queue/mod.ts";
 import { type TakenRef, Watchdog } from "./watchdog.ts";
 
 export { describeOverdue, type HeldUnit, type TakenRef, Watchdog } from "./watchdog.ts";
@@ -28,7 +28,7 @@ export function watchdogInterval(config: Config): number {
 
 /** Leases due units and dispatches them within a bound of in-flight units. */
 export class Scheduler {
-  #queue: Queue;
+  #queue: ScheduleQueue;
   #config: Config;
   #dispatch: Dispatch;
   #watchdog: Watchdog;
@@ -41,7 +41,12 @@ export class Scheduler {
   #failing = false;
   #log: (line: string) => void;
 
-  constructor(queue: Queue, config: Config, dispatch: Dispatch, log: (line: string) => void) {
+  constructor(
+    queue: ScheduleQueue,
+    config: Config,
+    dispatch: Dispatch,
+    log: (line: string) => void,
+  ) {
     this.#queue = queue;
     this.#config = config;
     this.#dispatch = dispatch;

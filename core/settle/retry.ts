@@ -5,7 +5,7 @@
  */
 import type { LeasedUnit, RecipientResult, RetryReason } from "../contracts/mod.ts";
 
-/** The retry settings of the rule in force for a destination (core/delivery/policy.ts). */
+/** The retry settings of the rule in force for a destination (core/routing/policy.ts). */
 export interface RetryPolicy {
   /** Delays after a remote 4xx or our own trouble (`remote`, `local`), by attempt. */
   retrySchedule: readonly number[];

@@ -1,0 +1,130 @@
+/**
+ * DATA on the SMTP inbound channel: collects the message under the size and header-section
+ * limits, prepends `Received:` (and `Message-ID:` when missing), records the envelope's DSN,
+ * AUTH, 8BITMIME and SMTPUTF8 parameters and hands the message to `core/accept`. The 250 (with
+ * the queue id) goes out only after accept says the message is durable.
+ *
+ * Reads config: smtp.hostname, smtp.add_message_id, intake.max_header_fields,
+ * intake.max_header_line_length.
+ */
+import type { SMTPServerOptions, SMTPServerSession } from "smtp-server";
+import { releaseBytes } from "../bytes.ts";
+import type { Config } from "../config/mod.ts";
+import { newQueueId } from "../accept/mod.ts";
+import { encodeXtext, receivedHeader } from "../mail/mod.ts";
+import { MessageCollector, messageIdHeader } from "./message.ts";
+import { headerLimitsOf } from "./header_limits.ts";
+import { headerRefusal, smtpError } from "./smtp_replies.ts";
+import { clientIp, MINUTE, type SmtpContext, userRateKey } from "./smtp_session.ts";
+
+/**
+ * DSN parameters (RFC 3461) of the transaction, in the shape the bounce stage reads.
+ * smtp-server hands us decoded ENVID and ORCPT values; they are stored encoded again (xtext),
+ * as the client sent them.
+ */
+function dsnMeta(session: SMTPServerSession): Record<string, unknown> | null {
+  const envelope = session.envelope;
+  const rcpt: Record<string, { notify?: string[]; orcpt?: string }> = {};
+  for (const r of envelope.rcptTo) {
+    if (r.dsn?.notify || r.dsn?.orcpt) {
+      rcpt[r.address] = {
+        ...(r.dsn.notify ? { notify: r.dsn.notify } : {}),
+        ...(r.dsn.orcpt ? { orcpt: encodeXtext(r.dsn.orcpt) } : {}),
+      };
+    }
+  }
+  const ret = envelope.dsn?.ret ?? null;
+  const envid = envelope.dsn?.envid ? encodeXtext(envelope.dsn.envid) : null;
+  if (!ret && !envid && Object.keys(rcpt).length === 0) return null;
+  return { ret, envid, rcpt };
+}
+
+/** The DATA handler: collect, check the limits, accept, answer. */
+export function dataHandler(
+  ctx: SmtpContext,
+  config: Config,
+): Required<SMTPServerOptions>["onData"] {
+  const { log } = ctx;
+  return (stream, session, callback) => {
+    const queueId = newQueueId();
+    const headerLimits = headerLimitsOf(config);
+    const collector = new MessageCollector(headerLimits);
+    stream.on("data", (chunk: Uint8Array) => collector.push(chunk, stream.sizeExceeded));
+    stream.on("error", () => collector.refuse("size"));
+    stream.on("end", () => {
+      if (stream.sizeExceeded || collector.refused === "size") {
+        // smtp-server answers 552 itself (rejectOversized); the error keeps us honest.
+        return callback(
+          smtpError(552, "5.3.4 Error: message exceeds fixed maximum message size"),
+        );
+      }
+      if (collector.refused === "header") {
+        return callback(headerRefusal(collector.headerProblem ?? "size", headerLimits));
+      }
+      acceptMessage(ctx, session, queueId, collector).then(
+        (id) => callback(null, `2.0.0 Ok: queued as ${id}`),
+        (error) => {
+          log(`smtp: cannot accept message ${queueId}: ${(error as Error).message}`);
+          callback(smtpError(451, "4.3.0 Error: queue file write error, try again later"));
+        },
+      );
+    });
+  };
+}
+
+/** Builds the message (trace headers, meta) and submits it; resolves with its queue id. */
+async function acceptMessage(
+  ctx: SmtpContext,
+  session: SMTPServerSession,
+  queueId: string,
+  collector: MessageCollector,
+): Promise<string> {
+  const { smtp, states, rates, acceptor } = ctx;
+  const state = states.get(session);
+  const recipients = session.envelope.rcptTo.map((r) => r.address);
+  const now = new Date();
+  const tls = session.secure && session.tlsOptions
+    ? { version: session.tlsOptions.version, cipher: session.tlsOptions.name }
+    : null;
+  let prefix = receivedHeader({
+    helo: session.hostNameAppearsAs || null,
+    clientIp: clientIp(session),
+    hostname: smtp.hostname,
+    protocol: session.transmissionType || "SMTP",
+    queueId,
+    recipient: recipients.length === 1 ? recipients[0] : null,
+    tls,
+    date: now,
+  });
+  if (smtp.add_message_id && !collector.hasMessageId()) {
+    prefix += messageIdHeader(queueId, smtp.hostname);
+  }
+  const meta: Record<string, unknown> = {};
+  const dsn = dsnMeta(session);
+  if (dsn) meta.dsn = dsn;
+  if (state?.user) meta.auth = state.user.name;
+  if (session.envelope.bodyType === "8bitmime") meta.body = "8BITMIME";
+  if (session.envelope.smtpUtf8) meta.smtputf8 = true;
+  if (state) meta.listener = `${state.listener.mode}:${state.listener.port}`;
+  const mailFrom = session.envelope.mailFrom;
+  const body = collector.build(prefix);
+  collector.releaseChunks();
+  let id: string;
+  try {
+    id = await acceptor.submit({
+      id: queueId,
+      sender: mailFrom ? mailFrom.address : "",
+      recipients,
+      channel: "smtp",
+      clientIp: clientIp(session),
+      receivedAt: now.getTime(),
+      body,
+      meta,
+    });
+  } finally {
+    // Committed (the store has its own copy) or refused: either way these bytes are done.
+    releaseBytes(body);
+  }
+  if (state?.user) rates.hit(userRateKey(state.user.name), MINUTE);
+  return id;
+}

@@ -1,0 +1,223 @@
+/**
+ * The SMTP session handlers up to DATA: per-IP connection slots, STARTTLS before AUTH, AUTH
+ * against the store's users with failure throttling per IP, the relay policy and the per-user
+ * message and recipient limits. Every handler answers with an SMTP reply; none throws.
+ *
+ * Reads config: smtp.max_connections_per_ip, smtp.max_recipients, smtp.auth.*.
+ */
+import type {
+  SMTPServerAddress,
+  SMTPServerAuthentication,
+  SMTPServerOptions,
+  SMTPServerSession,
+} from "smtp-server";
+import type { Config, SmtpListener } from "../config/mod.ts";
+import type { Acceptor, RelayPolicy } from "../accept/mod.ts";
+import type { SmtpAuthenticator } from "../auth/mod.ts";
+import { domainOf } from "../mail/mod.ts";
+import type { ConnectionGauge, RateCounter } from "./shared_limits.ts";
+import { smtpError } from "./smtp_replies.ts";
+
+/** What this channel remembers per connection, beside the library's session. */
+export interface SessionState {
+  listener: SmtpListener;
+  ipSlot: string | null;
+  user: { name: string; maxRecipients: number; maxPerMinute: number } | null;
+}
+
+/** What the handlers of every listener share: config, collaborators and per-session state. */
+export interface SmtpContext {
+  smtp: Config["smtp"];
+  acceptor: Acceptor;
+  policy: RelayPolicy;
+  authenticator: SmtpAuthenticator;
+  gauge: ConnectionGauge;
+  rates: RateCounter;
+  states: WeakMap<SMTPServerSession, SessionState>;
+  log: (line: string) => void;
+}
+
+/** The session handlers smtp-server calls before DATA. */
+export type SessionHandlers = Required<
+  Pick<
+    SMTPServerOptions,
+    "onConnect" | "onSecure" | "onClose" | "onAuth" | "onMailFrom" | "onRcptTo"
+  >
+>;
+
+/** One minute, the window of the per-user message rate. */
+export const MINUTE = 60_000;
+/** Commands nobody needs (smtp-server's sendmail jokes, proxy commands we never trust). */
+export const DISABLED = ["WIZ", "SHELL", "KILL", "XCLIENT", "XFORWARD"];
+
+/** The client's IP address, without the IPv4-mapped IPv6 prefix. */
+export function clientIp(session: SMTPServerSession): string {
+  return session.remoteAddress.replace(/^::ffff:/i, "");
+}
+
+/** The shared rate counter key of failed AUTH attempts from `ip`. */
+function authFailKey(ip: string): string {
+  return `auth-fail:${ip}`;
+}
+
+/** The shared rate counter key of messages sent by user `name`. */
+export function userRateKey(name: string): string {
+  return `user-msg:${name}`;
+}
+
+/** The handlers for sessions on `listener`. */
+export function sessionHandlers(ctx: SmtpContext, listener: SmtpListener): SessionHandlers {
+  return {
+    onConnect: connectHandler(ctx, listener),
+    onSecure(_socket, session, callback) {
+      session.disabledCommands = DISABLED;
+      callback();
+    },
+    onClose(session) {
+      const state = ctx.states.get(session);
+      if (state?.ipSlot) {
+        ctx.gauge.release(state.ipSlot);
+        state.ipSlot = null;
+      }
+    },
+    onAuth: authHandler(ctx),
+    onMailFrom: mailFromHandler(ctx, listener),
+    onRcptTo: rcptToHandler(ctx),
+  };
+}
+
+function connectHandler(ctx: SmtpContext, listener: SmtpListener): SessionHandlers["onConnect"] {
+  const { smtp, policy, gauge, states, log } = ctx;
+  const withoutTlsAuth = smtp.auth.allow_insecure_auth;
+  return (session, callback) => {
+    const ip = clientIp(session);
+    // Clients in relay networks are exempt, as Postfix exempts $mynetworks from its
+    // connection count limit: they are our own applications sending in bulk.
+    const slot = policy.isTrusted(ip) ? null : `conn:${ip}`;
+    if (slot !== null && !gauge.acquire(slot, smtp.max_connections_per_ip)) {
+      log(`smtp: refused ${ip}: more than ${smtp.max_connections_per_ip} connections`);
+      return callback(
+        smtpError(421, `4.7.0 Error: too many connections from ${ip}, try again later`),
+      );
+    }
+    states.set(session, { listener, ipSlot: slot, user: null });
+    // AUTH is only offered (and accepted) once the connection is encrypted.
+    session.disabledCommands = session.secure || withoutTlsAuth ? DISABLED : [...DISABLED, "AUTH"];
+    callback();
+  };
+}
+
+function authHandler(ctx: SmtpContext): SessionHandlers["onAuth"] {
+  const { smtp, authenticator, rates, states, log } = ctx;
+  return (auth: SMTPServerAuthentication, session, callback) => {
+    const ip = clientIp(session);
+    const state = states.get(session);
+    if (
+      !state || (auth.method !== "PLAIN" && auth.method !== "LOGIN" &&
+        auth.method !== "CRAM-MD5")
+    ) {
+      return callback(smtpError(504, "5.5.4 Error: unrecognized authentication type"));
+    }
+    const failures = rates.count(authFailKey(ip), smtp.auth.failure_window);
+    if (failures >= smtp.auth.max_failures) {
+      log(`smtp: AUTH refused for ${ip}: ${failures} failed attempts, throttled`);
+      return callback(
+        smtpError(
+          421,
+          "4.7.0 Error: too many failed authentication attempts from your address, " +
+            "try again later",
+        ),
+      );
+    }
+    const username = auth.username ?? "";
+    const request = auth.method === "CRAM-MD5"
+      ? {
+        method: "CRAM-MD5" as const,
+        username,
+        validate: (secret: string) => auth.validatePassword?.(secret) === true,
+      }
+      : { method: auth.method, username, password: auth.password ?? "" };
+    authenticator.authenticate(request).then((user) => {
+      if (!user) {
+        const n = rates.hit(authFailKey(ip), smtp.auth.failure_window);
+        log(
+          `smtp: AUTH ${auth.method} failed for "${username}" from ${ip} ` +
+            `(${n} of ${smtp.auth.max_failures} allowed)`,
+        );
+        return callback(null, {
+          message: "5.7.8 Error: authentication failed",
+          responseCode: 535,
+        } as never);
+      }
+      state.user = {
+        name: user.username,
+        maxRecipients: user.maxRecipients ?? smtp.auth.max_recipients,
+        maxPerMinute: user.maxMessagesPerMinute ?? smtp.auth.max_messages_per_minute,
+      };
+      callback(null, { user: user.username });
+    }).catch((error) => {
+      log(`smtp: AUTH for "${username}" from ${ip} failed: ${(error as Error).message}`);
+      callback(smtpError(454, "4.7.0 Error: temporary authentication failure"));
+    });
+  };
+}
+
+function mailFromHandler(ctx: SmtpContext, listener: SmtpListener): SessionHandlers["onMailFrom"] {
+  const { smtp, rates, states, log } = ctx;
+  const authRequired = listener.mode !== "smtp";
+  const withoutTlsAuth = smtp.auth.allow_insecure_auth;
+  return (_address, session, callback) => {
+    const state = states.get(session);
+    if (!state) return callback(smtpError(421, "4.3.0 Error: session state lost"));
+    if (authRequired && !session.user) {
+      if (!session.secure && !withoutTlsAuth) {
+        return callback(smtpError(530, "5.7.0 Must issue a STARTTLS command first"));
+      }
+      return callback(smtpError(530, "5.7.0 Authentication required"));
+    }
+    if (state.user) {
+      const sent = rates.count(userRateKey(state.user.name), MINUTE);
+      if (sent >= state.user.maxPerMinute) {
+        log(`smtp: user "${state.user.name}" over ${state.user.maxPerMinute} messages/min`);
+        return callback(
+          smtpError(
+            421,
+            `4.7.0 Error: too many messages from user "${state.user.name}": limit ` +
+              `${state.user.maxPerMinute} per minute, try again later`,
+          ),
+        );
+      }
+    }
+    callback();
+  };
+}
+
+function rcptToHandler(ctx: SmtpContext): SessionHandlers["onRcptTo"] {
+  const { smtp, policy, states } = ctx;
+  return (address: SMTPServerAddress, session, callback) => {
+    const state = states.get(session);
+    const count = session.envelope.rcptTo.length;
+    if (count >= smtp.max_recipients) {
+      return callback(
+        smtpError(452, `4.5.3 Error: too many recipients (limit ${smtp.max_recipients})`),
+      );
+    }
+    if (state?.user && count >= state.user.maxRecipients) {
+      return callback(
+        smtpError(
+          452,
+          `4.5.3 Error: too many recipients for user "${state.user.name}" ` +
+            `(limit ${state.user.maxRecipients} per message)`,
+        ),
+      );
+    }
+    const domain = domainOf(address.address);
+    if (domain === "") {
+      return callback(smtpError(550, `5.1.3 <${address.address}>: recipient needs a domain`));
+    }
+    if (!policy.mayRelay(session.remoteAddress, Boolean(session.user), domain)) {
+      return callback(smtpError(554, `5.7.1 <${address.address}>: Relay access denied`));
+    }
+    callback();
+  };
+}

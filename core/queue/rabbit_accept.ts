@@ -1,0 +1,95 @@
+/**
+ * The accept side of the RabbitMQ queue: a batch of accepted messages is committed in SQL
+ * marked "not yet confirmed" (`messages.unconfirmed_since`), its units are published and
+ * confirmed (one wait per batch), then the mark is cleared (one UPDATE per batch). A batch the
+ * broker did not confirm is deleted from SQL again and the caller says "try again"; a node
+ * that dies in between leaves marked orphans for the sweep (core/queue/rabbit_unconfirmed.ts).
+ * Releasing quarantined units publishes their next copy first, then moves SQL on to it.
+ */
+import { type NewMessage, parseMeta, QUEUED_UNIT_VERSION, unitsOf } from "../contracts/mod.ts";
+import { BrokerUnavailableError } from "./broker.ts";
+import { confirmed, type RabbitContext } from "./rabbit_publisher.ts";
+
+/** Makes a batch durable in SQL and in the broker; rejects if any of it may not be. */
+export async function enqueueMessages(ctx: RabbitContext, messages: NewMessage[]): Promise<void> {
+  if (messages.length === 0) return;
+  const { publisher, store } = ctx;
+  const ch = publisher.channelOrThrow();
+  const ids = messages.map((m) => m.id);
+  await store.insertMessages(messages, { unconfirmedSince: Date.now() });
+  try {
+    const now = Date.now();
+    const published: Promise<void>[] = [];
+    for (const m of messages) {
+      const priority = publisher.level(m.meta?.priority);
+      for (const { unitId, domain, recipients } of unitsOf(m)) {
+        published.push(publisher.publish(ch, {
+          v: QUEUED_UNIT_VERSION,
+          unitId,
+          messageId: m.id,
+          domain,
+          sender: m.sender,
+          recipients,
+          copy: 0,
+          attempts: 0,
+          createdAt: m.receivedAt,
+          dueAt: m.receivedAt,
+          priority,
+        }, now));
+      }
+    }
+    await confirmed(published, "a batch");
+  } catch (error) {
+    await forget(ctx, ids);
+    throw new BrokerUnavailableError((error as Error).message);
+  }
+  try {
+    await store.confirmMessages(ids);
+  } catch (error) {
+    // Not marked confirmed: undone like an unconfirmed batch (or, if the database is gone
+    // too, left to the sweep); the client retries.
+    await forget(ctx, ids);
+    throw error;
+  }
+}
+
+async function forget(ctx: RabbitContext, ids: string[]) {
+  await ctx.store.forgetMessages(ids).catch((e) =>
+    ctx.log(`queue: cannot remove unconfirmed messages: ${(e as Error).message}`)
+  );
+}
+
+/**
+ * Publishes the next copy of each quarantined unit of a message first (confirmed), then moves
+ * SQL on to it: if the update never commits, the schedule side keeps parking that copy and the
+ * unit stays quarantined. Returns how many units were released.
+ */
+export async function resumeUnits(ctx: RabbitContext, messageId: string): Promise<number> {
+  const { publisher, store } = ctx;
+  const units = await store.quarantine.quarantined(messageId);
+  if (units.length > 0) {
+    const ch = publisher.channelOrThrow();
+    const now = Date.now();
+    const published = units.filter((u) => u.recipients.length > 0).map((u) =>
+      publisher.publish(ch, {
+        v: QUEUED_UNIT_VERSION,
+        unitId: u.unitId,
+        messageId: u.messageId,
+        domain: u.domain,
+        sender: u.sender,
+        recipients: u.recipients,
+        copy: u.copy + 1,
+        attempts: u.attempts,
+        createdAt: u.createdAt,
+        dueAt: now,
+        priority: publisher.level(parseMeta(u.meta)?.priority),
+      }, now)
+    );
+    try {
+      await confirmed(published, "released units");
+    } catch (error) {
+      throw new BrokerUnavailableError((error as Error).message);
+    }
+  }
+  return await store.quarantine.release(messageId, units, Date.now());
+}
