@@ -11,9 +11,10 @@ import { tagsOf, TEST_TAGS, UNIT_DENY_FLAGS } from "./helpers/test_tags.ts";
 
 const TESTS = new URL(".", import.meta.url).pathname;
 
-// Distributed mode (`distributed: true` of the e2e fixture, or a run in "rabbitmq" mode such as
-// `regression("rabbitmq")`) is RabbitMQ with the shared PostgreSQL database.
-const DISTRIBUTED = /\bdistributed: true\b|\w\("rabbitmq"/;
+// Distributed mode (`distributed: true` of the e2e fixture, a run in "rabbitmq" mode such as
+// `regression("rabbitmq")`, or the cluster fixture's `startCluster(`) is RabbitMQ with the shared
+// PostgreSQL database.
+const DISTRIBUTED = /\bdistributed: true\b|\w\("rabbitmq"|\bstartCluster\(/;
 /** What calls in a test file show it needs; one pattern per tag. */
 const NEEDS: Record<keyof typeof TEST_TAGS, RegExp> = {
   rabbitmq: new RegExp(`\\btestVhost\\(|from "amqplib"|\\brabbitmqctl\\(|${DISTRIBUTED.source}`),
@@ -25,7 +26,7 @@ const NEEDS: Record<keyof typeof TEST_TAGS, RegExp> = {
   chromium: /from "playwright-core"/,
   // A fastmta server or CLI process, started directly, by a fixture, the docs runner or the bench.
   e2e:
-    /\b(startServer|withServer|startE2eFixture|startSmtpFixture|quarantineFixture|runCli|shellCommands)\(|"bench\/run\.ts"/,
+    /\b(startServer|withServer|startE2eFixture|startCluster|startSmtpFixture|quarantineFixture|runCli|shellCommands)\(|"bench\/run\.ts"/,
 };
 
 function inferredTags(source: string): string[] {

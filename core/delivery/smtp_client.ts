@@ -12,128 +12,29 @@
 import { connect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { Buffer } from "node:buffer";
+import {
+  ConnectionError,
+  formatReply,
+  type OpenOptions,
+  type Reply,
+  type StartTlsOptions,
+  TlsError,
+  type TlsInfo,
+  type TransactionResult,
+} from "./smtp_types.ts";
+import { dataParts, DOT_CRLF, hasEightBit } from "./smtp_body.ts";
 
-/** One SMTP reply (possibly multi-line). */
-export interface Reply {
-  code: number;
-  /** The text of all lines joined with a space, without codes. */
-  text: string;
-  lines: string[];
-}
-
-/** Formats a reply for logs and the database: "550 5.1.1 No such user". */
-export function formatReply(reply: Reply): string {
-  return `${reply.code} ${reply.text}`.trim();
-}
-
-/** A failure of the connection itself (not an SMTP reply): try another host, or defer. */
-export class ConnectionError extends Error {
-  override name = "ConnectionError";
-}
-
-/** The TLS handshake failed or the certificate was refused; the connection is gone. */
-export class TlsError extends ConnectionError {
-  override name = "TlsError";
-}
-
-/** What a completed STARTTLS gave us. */
-export interface TlsInfo {
-  protocol: string;
-  cipher: string;
-  /** The certificate chain and name were verified. */
-  verified: boolean;
-}
-
-/** Options for STARTTLS. */
-export interface StartTlsOptions {
-  /** The name to send (SNI) and to check the certificate against (the MX host name). */
-  servername: string;
-  /** Refuse a certificate that does not verify (chain and name). */
-  verify: boolean;
-  /** Trusted CAs (default: Node's bundled roots). */
-  ca?: string[];
-}
-
-/** Options for opening a connection. */
-export interface OpenOptions {
-  host: string;
-  port: number;
-  localAddress?: string;
-  connectTimeoutMs: number;
-  commandTimeoutMs: number;
-}
-
-/** The per-recipient and final replies of one mail transaction. */
-export interface TransactionResult {
-  mail: Reply;
-  rcpt: Reply[];
-  /** Final reply after the body, or the DATA command's reply if it was refused; null if not sent. */
-  data: Reply | null;
-}
-
-const DOT_CRLF = new TextEncoder().encode(".\r\n");
-
-/**
- * Returns the body ready for the wire: bare LF turned into CRLF, lines starting with "." doubled
- * (RFC 5321 §4.5.2), ending with CRLF. Returns the input itself when nothing needs changing.
- */
-export function prepareBody(body: Uint8Array): Uint8Array {
-  const wire = dataSection(body);
-  return wire.subarray(0, wire.length - DOT_CRLF.length);
-}
-
-/**
- * The DATA section as one buffer (one write): the body as {@link prepareBody} makes it, then the
- * terminating ".CRLF". Copies the body once, in one pass when nothing needs changing.
- */
-export function dataSection(body: Uint8Array): Uint8Array {
-  let changes = 0;
-  for (let i = 0; i < body.length; i++) {
-    const b = body[i];
-    if (b === 0x0a && (i === 0 || body[i - 1] !== 0x0d)) changes++;
-    else if (b === 0x2e && (i === 0 || body[i - 1] === 0x0a)) changes++;
-  }
-  const out = new Uint8Array(body.length + changes + 2 + DOT_CRLF.length);
-  let o;
-  if (changes === 0) {
-    out.set(body);
-    o = body.length;
-  } else {
-    o = 0;
-    for (let i = 0; i < body.length; i++) {
-      const b = body[i];
-      if (b === 0x0a && (i === 0 || body[i - 1] !== 0x0d)) out[o++] = 0x0d;
-      else if (b === 0x2e && (i === 0 || body[i - 1] === 0x0a)) out[o++] = 0x2e;
-      out[o++] = b;
-    }
-  }
-  if (o > 0 && !(out[o - 2] === 0x0d && out[o - 1] === 0x0a)) {
-    out[o++] = 0x0d;
-    out[o++] = 0x0a;
-  }
-  out.set(DOT_CRLF, o);
-  return out.subarray(0, o + DOT_CRLF.length);
-}
-
-/**
- * The DATA section as buffers to write in order. A body that is already wire-ready (CRLF line
- * ends, no line starting with ".", ending with CRLF) goes out as is, followed by ".CRLF": no
- * copy of the body, which for large messages is most of the delivery worker's garbage.
- */
-export function dataParts(body: Uint8Array): Uint8Array[] {
-  const n = body.length;
-  if (n >= 2 && body[n - 2] === 0x0d && body[n - 1] === 0x0a && body[0] !== 0x2e) {
-    let clean = true;
-    for (let i = body.indexOf(0x0a); i >= 0 && i < n - 1; i = body.indexOf(0x0a, i + 1)) {
-      if (body[i - 1] !== 0x0d || body[i + 1] === 0x2e) {
-        clean = false;
-        break;
-      }
-    }
-    if (clean) return [body, DOT_CRLF];
-  }
-  return [dataSection(body)];
-}
+export {
+  ConnectionError,
+  formatReply,
+  type OpenOptions,
+  type Reply,
+  type StartTlsOptions,
+  TlsError,
+  type TlsInfo,
+  type TransactionResult,
+} from "./smtp_types.ts";
+export { dataParts, dataSection, prepareBody } from "./smtp_body.ts";
 
 /** An open SMTP session with a remote host. */
 export class SmtpClientConnection {
@@ -494,9 +395,4 @@ export class SmtpClientConnection {
 function isAscii(text: string): boolean {
   // deno-lint-ignore no-control-regex
   return /^[\x00-\x7f]*$/.test(text);
-}
-
-function hasEightBit(body: Uint8Array): boolean {
-  for (let i = 0; i < body.length; i++) if (body[i] > 0x7f) return true;
-  return false;
 }

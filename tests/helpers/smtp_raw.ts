@@ -7,6 +7,7 @@
  */
 import net from "node:net";
 import { Buffer } from "node:buffer";
+import { withTimeout } from "./wait.ts";
 
 /** One SMTP reply. */
 export interface RawReply {
@@ -136,5 +137,44 @@ export class RawSmtp {
   async close(): Promise<void> {
     this.#socket.destroy();
     await this.closed;
+  }
+}
+
+/**
+ * Minimal raw SMTP client: writes each chunk as its own write and reads until
+ * `finalReplies` complete replies ("ddd " lines) arrived or the peer closed.
+ */
+export async function rawSmtp(
+  hostname: string,
+  port: number,
+  chunks: string[],
+  finalReplies: number,
+): Promise<string[]> {
+  const conn = await Deno.connect({ hostname, port });
+  try {
+    conn.setNoDelay(true);
+    const lines: string[] = [];
+    let text = "";
+    let finals = 0;
+    const reader = (async () => {
+      const buf = new Uint8Array(65536);
+      while (finals < finalReplies) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        text += new TextDecoder().decode(buf.subarray(0, n));
+        let i;
+        while ((i = text.indexOf("\r\n")) !== -1) {
+          const line = text.slice(0, i);
+          text = text.slice(i + 2);
+          lines.push(line);
+          if (/^\d{3} /.test(line)) finals++;
+        }
+      }
+    })();
+    for (const chunk of chunks) await conn.write(new TextEncoder().encode(chunk));
+    await withTimeout(reader, 10_000, `rawSmtp: got only ${lines.length} lines`);
+    return lines;
+  } finally {
+    conn.close();
   }
 }

@@ -1,0 +1,75 @@
+/**
+ * The DATA section on the wire: CRLF line ends and dot-stuffing (RFC 5321 §4.5.2), then the
+ * terminating ".CRLF", copying the body only when it needs changing.
+ */
+
+/** The line that ends the DATA section. */
+export const DOT_CRLF = new TextEncoder().encode(".\r\n");
+
+/**
+ * Returns the body ready for the wire: bare LF turned into CRLF, lines starting with "." doubled
+ * (RFC 5321 §4.5.2), ending with CRLF. Returns the input itself when nothing needs changing.
+ */
+export function prepareBody(body: Uint8Array): Uint8Array {
+  const wire = dataSection(body);
+  return wire.subarray(0, wire.length - DOT_CRLF.length);
+}
+
+/**
+ * The DATA section as one buffer (one write): the body as {@link prepareBody} makes it, then the
+ * terminating ".CRLF". Copies the body once, in one pass when nothing needs changing.
+ */
+export function dataSection(body: Uint8Array): Uint8Array {
+  let changes = 0;
+  for (let i = 0; i < body.length; i++) {
+    const b = body[i];
+    if (b === 0x0a && (i === 0 || body[i - 1] !== 0x0d)) changes++;
+    else if (b === 0x2e && (i === 0 || body[i - 1] === 0x0a)) changes++;
+  }
+  const out = new Uint8Array(body.length + changes + 2 + DOT_CRLF.length);
+  let o;
+  if (changes === 0) {
+    out.set(body);
+    o = body.length;
+  } else {
+    o = 0;
+    for (let i = 0; i < body.length; i++) {
+      const b = body[i];
+      if (b === 0x0a && (i === 0 || body[i - 1] !== 0x0d)) out[o++] = 0x0d;
+      else if (b === 0x2e && (i === 0 || body[i - 1] === 0x0a)) out[o++] = 0x2e;
+      out[o++] = b;
+    }
+  }
+  if (o > 0 && !(out[o - 2] === 0x0d && out[o - 1] === 0x0a)) {
+    out[o++] = 0x0d;
+    out[o++] = 0x0a;
+  }
+  out.set(DOT_CRLF, o);
+  return out.subarray(0, o + DOT_CRLF.length);
+}
+
+/**
+ * The DATA section as buffers to write in order. A body that is already wire-ready (CRLF line
+ * ends, no line starting with ".", ending with CRLF) goes out as is, followed by ".CRLF": no
+ * copy of the body, which for large messages is most of the delivery worker's garbage.
+ */
+export function dataParts(body: Uint8Array): Uint8Array[] {
+  const n = body.length;
+  if (n >= 2 && body[n - 2] === 0x0d && body[n - 1] === 0x0a && body[0] !== 0x2e) {
+    let clean = true;
+    for (let i = body.indexOf(0x0a); i >= 0 && i < n - 1; i = body.indexOf(0x0a, i + 1)) {
+      if (body[i - 1] !== 0x0d || body[i + 1] === 0x2e) {
+        clean = false;
+        break;
+      }
+    }
+    if (clean) return [body, DOT_CRLF];
+  }
+  return [dataSection(body)];
+}
+
+/** Whether the body has any byte above 0x7f (it then needs 8BITMIME). */
+export function hasEightBit(body: Uint8Array): boolean {
+  for (let i = 0; i < body.length; i++) if (body[i] > 0x7f) return true;
+  return false;
+}
