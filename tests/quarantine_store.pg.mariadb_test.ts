@@ -5,12 +5,8 @@
  * leased nor due), and release / cancel do what docs/quarantine.md says.
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
-import {
-  createTestDatabase,
-  type TestDatabase,
-  type TestDatabaseKind,
-  testDatabaseKinds,
-} from "./helpers/databases.ts";
+import { type TestDatabase, testDatabaseKinds } from "./helpers/databases.ts";
+import { withStore } from "./helpers/store_contract.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 import type { NewMessage, UnitOutcome } from "../core/contracts/mod.ts";
 import { CANCELLED_REPLY, failureBackoffMs } from "../core/store/quarantine.ts";
@@ -34,24 +30,6 @@ function message(recipients: string[]): NewMessage {
 
 const lease = (store: SqlStore, now: number) =>
   store.leaseDue({ owner: "node-a", token: crypto.randomUUID(), now, leaseMs: 60_000, limit: 10 });
-
-async function withStore(
-  kind: TestDatabaseKind,
-  fn: (store: SqlStore, db: TestDatabase) => Promise<void>,
-): Promise<void> {
-  const db = await createTestDatabase(kind);
-  try {
-    const store = await db.open();
-    try {
-      await store.migrate();
-      await fn(store, db);
-    } finally {
-      await store.close();
-    }
-  } finally {
-    await db.drop();
-  }
-}
 
 const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>> = {
   "failures are counted per lease, survive a reopen and quarantine at the limit": async (

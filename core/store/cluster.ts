@@ -5,6 +5,7 @@
  * (heartbeats, override validation, slot renewal) live in core/cluster/.
  */
 import { numberOrNull, type SqlContext } from "./_sql.ts";
+import type { NodesTable } from "./tables.ts";
 
 /** A node's row (`nodes`); `info` is the JSON it reports about itself. */
 export interface NodeRecord {
@@ -81,16 +82,7 @@ export interface ClusterLimitStore {
 /** The cluster tables together. */
 export type ClusterStore = NodeStore & OverrideStore & ClusterLimitStore;
 
-function nodeOf(row: {
-  id: string;
-  name: string;
-  hostname: string | null;
-  pid: number | null;
-  started_at: number;
-  heartbeat_at: number;
-  stopped_at: number | null;
-  info: string | null;
-}): NodeRecord {
+function nodeOf(row: NodesTable): NodeRecord {
   return {
     id: row.id,
     name: row.name,
