@@ -3,7 +3,7 @@
  * DSN parameters a message arrived with (RFC 3461: RET, ENVID, NOTIFY, ORCPT) and building the
  * report. Pure: the caller decides whom to notify and submits the result through core/accept.
  */
-import { decodeXtext, rfc5322Date } from "../mail/mod.ts";
+import { decodeXtext, mailboxKey, rfc5322Date } from "../mail/mod.ts";
 import { enhancedStatus } from "./classify.ts";
 
 /** The RFC 3461 parameters of one message, as the inbound side stores them in `meta.dsn`. */
@@ -41,7 +41,7 @@ export function dsnParamsFromMeta(meta: Record<string, unknown> | null | undefin
       if (typeof v.notify === "string") notify = v.notify.split(",");
       else if (Array.isArray(v.notify)) notify = v.notify.filter((n) => typeof n === "string");
       notify = notify?.map((n) => n.trim().toUpperCase()).filter(Boolean) ?? null;
-      params.rcpt.set(address.toLowerCase(), {
+      params.rcpt.set(mailboxKey(address), {
         notify: notify && notify.length > 0 ? notify : null,
         orcpt: asString(v.orcpt),
       });
@@ -52,7 +52,7 @@ export function dsnParamsFromMeta(meta: Record<string, unknown> | null | undefin
 
 /** Whether the sender asked (or, by default, did not refuse) to hear about a failure. */
 export function wantsFailureNotice(params: DsnParams, address: string): boolean {
-  const notify = params.rcpt.get(address.toLowerCase())?.notify;
+  const notify = params.rcpt.get(mailboxKey(address))?.notify;
   if (!notify) return true;
   return !notify.includes("NEVER") && notify.includes("FAILURE");
 }

@@ -15,6 +15,7 @@
  * Talks to: the store, the acceptor. Reads config: bounce.*, smtp.hostname.
  */
 import type { Config } from "../config/mod.ts";
+import { mailboxKey } from "../mail/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
 import type { NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type {
@@ -77,7 +78,7 @@ export function planDsn(
         const smtpReply = smtpReplyOf(r.code, r.reply);
         return {
           address: r.address,
-          orcpt: params.rcpt.get(r.address.toLowerCase())?.orcpt ?? null,
+          orcpt: params.rcpt.get(mailboxKey(r.address))?.orcpt ?? null,
           action: "failed" as const,
           status: statusOf(r.code, r.reply, r.category),
           remoteMta: smtpReply ? r.mxHost : null,

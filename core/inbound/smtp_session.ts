@@ -14,7 +14,7 @@ import type {
 import type { Config, SmtpListener } from "../config/mod.ts";
 import type { Acceptor, RelayPolicy } from "../accept/mod.ts";
 import type { SmtpAuthenticator } from "../auth/mod.ts";
-import { domainOf } from "../mail/mod.ts";
+import { domainOf, mailboxKey } from "../mail/mod.ts";
 import type { ConnectionGauge, RateCounter } from "./shared_limits.ts";
 import { smtpError } from "./smtp_replies.ts";
 
@@ -192,11 +192,18 @@ function mailFromHandler(ctx: SmtpContext, listener: SmtpListener): SessionHandl
   };
 }
 
+/** Per transaction (its recipient list), the mailbox keys accepted so far. */
+const distinctSoFar = new WeakMap<object, Set<string>>();
+
 function rcptToHandler(ctx: SmtpContext): SessionHandlers["onRcptTo"] {
   const { smtp, policy, states } = ctx;
   return (address: SMTPServerAddress, session, callback) => {
     const state = states.get(session);
-    const count = session.envelope.rcptTo.length;
+    // Distinct mailboxes so far (a repeated RCPT is kept, then dropped at DATA: it adds none).
+    let seen = distinctSoFar.get(session.envelope.rcptTo);
+    if (!seen) distinctSoFar.set(session.envelope.rcptTo, seen = new Set());
+    const key = mailboxKey(address.address);
+    const count = seen.has(key) ? 0 : seen.size;
     if (count >= smtp.max_recipients) {
       return callback(
         smtpError(452, `4.5.3 Error: too many recipients (limit ${smtp.max_recipients})`),
@@ -218,6 +225,7 @@ function rcptToHandler(ctx: SmtpContext): SessionHandlers["onRcptTo"] {
     if (!policy.mayRelay(session.remoteAddress, Boolean(session.user), domain)) {
       return callback(smtpError(554, `5.7.1 <${address.address}>: Relay access denied`));
     }
+    seen.add(key);
     callback();
   };
 }

@@ -6,6 +6,15 @@ export function domainOf(address: string): string {
   return at < 0 ? "" : address.slice(at + 1).toLowerCase().replace(/^\[|\]$/g, "");
 }
 
+/**
+ * The key two envelope addresses are the same mailbox by: the local part exactly as given (RFC
+ * 5321 §2.4: it is case-sensitive, only the destination may fold it) and the domain lower-cased.
+ */
+export function mailboxKey(address: string): string {
+  const at = address.lastIndexOf("@");
+  return at < 0 ? address : `${address.slice(0, at)}@${address.slice(at + 1).toLowerCase()}`;
+}
+
 /** The envelope address form the channels accept: no spaces, brackets, quotes or commas. */
 const MAILBOX = /^[^\s<>()@,;:"]+@[^\s<>()@,;:"]+$/;
 
