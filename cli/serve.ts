@@ -28,6 +28,7 @@ import { LazyAcceptPath } from "../core/accept/open.ts";
 import { type Service, ServiceRunner, together } from "./service_runner.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
+import { ensureSelfSigned, loadPemPair } from "../core/inbound/tls.ts";
 import { defineCommand } from "./_command.ts";
 
 /** Today's messages per source IP, from the delivery log (IP warm-up caps survive restarts). */
@@ -68,7 +69,9 @@ export async function serve(configPath: string | null): Promise<void> {
     "serve",
     `node ${config.nodeId} up: smtp ${
       config.smtp.listeners.map((l) => `${l.host}:${l.port} (${l.mode})`).join(", ")
-    } × ${config.smtp.workers} workers, admin http://${config.admin.host}:${config.admin.port}/, store ${config.database.driver}, queue ${node.queue.kind}`,
+    } × ${config.smtp.workers} workers, admin ${
+      adminUrl(config)
+    }, store ${config.database.driver}, queue ${node.queue.kind}`,
   );
 
   const signal = await stopSignal;
@@ -175,7 +178,7 @@ class NodeParts {
       details: (configVersion) => ({
         queue: this.queue?.kind ?? "embedded",
         smtp: this.seed.smtp.listeners.map((l) => `${l.host}:${l.port}`),
-        admin: `http://${this.seed.admin.host}:${this.seed.admin.port}/`,
+        admin: adminUrl(this.seed),
         configVersion,
         inFlight: this.scheduler?.inFlight ?? 0,
         oldestHeldMs: this.scheduler?.watchdog.oldestMs() ?? 0,
@@ -359,8 +362,9 @@ class NodeParts {
     let http: Deno.HttpServer | null = null;
     return {
       name: "admin HTTP server",
-      start: () => {
+      start: async () => {
         const { config } = this;
+        const tls = await adminTls(config);
         const adminContext: AdminContext = {
           config,
           store: this.store,
@@ -374,6 +378,7 @@ class NodeParts {
         http = Deno.serve({
           hostname: config.admin.host,
           port: config.admin.port,
+          ...(tls ?? {}),
           onListen: () => {},
         }, async (request, info) => {
           adminFetch ??= import("../routes/mod.ts").then(({ adminApp }) =>
@@ -385,6 +390,31 @@ class NodeParts {
       stop: () => http?.shutdown(),
     };
   }
+}
+
+/** The admin listener's certificate and key (made self-signed at first start), or null: HTTP. */
+async function adminTls(config: Config): Promise<{ cert: string; key: string } | null> {
+  const files = config.admin.tls;
+  if (!files) return null;
+  if (files.selfSigned) {
+    await ensureSelfSigned(
+      files,
+      config.smtp.hostname,
+      [config.admin.host],
+      (line) => log("admin", line),
+    );
+    log(
+      "admin",
+      `WARNING: the console uses a self-signed certificate (${files.cert}); browsers cannot ` +
+        `verify it. Set admin.tls.cert_file and admin.tls.key_file for production`,
+    );
+  }
+  return await loadPemPair(files);
+}
+
+/** The admin listener's base URL. */
+function adminUrl(config: Config): string {
+  return `${config.admin.tls ? "https" : "http"}://${config.admin.host}:${config.admin.port}/`;
 }
 
 async function stopAll(workers: WorkerHandle[]) {
