@@ -147,7 +147,7 @@ Deno.test("send API: 400 names the field, 413 for too large, 503 when it cannot 
         { from: "", to: ["b@dest.test"], text: "x", headers: { "X-A": "1\r\nBcc: x" } },
         400,
       ),
-      /invalid header "X-A"/,
+      /invalid "headers.X-A": CR and LF/,
     );
     // Over max_message_size (10 000): as raw text, as a composed text, as a document.
     const big = "x".repeat(12_000);

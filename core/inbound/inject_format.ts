@@ -70,6 +70,8 @@ function addressProblem(address: unknown): string | null {
 }
 
 const HEADER_NAME = /^[!-9;-~]+$/;
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
 
 function fail(reason: string): ParsedInject {
   return { ok: false, reason };
@@ -122,6 +124,9 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
   if (data.pool !== undefined && typeof data.pool !== "string") {
     return fail(`invalid "pool": expected a string`);
   }
+  if (data.pool !== undefined && CONTROL.test(data.pool)) {
+    return fail(`invalid "pool": control characters (CR, LF, …) are not allowed`);
+  }
   if (data.pool !== undefined) {
     const problem = poolProblem(data.pool, intake);
     if (problem) return fail(problem);
@@ -171,13 +176,26 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
         return fail(`invalid "${field}": expected a string`);
       }
     }
+    // A line break in a value that becomes a header line would start a header of its own.
+    if (data.subject !== undefined && /[\r\n]/.test(data.subject)) {
+      return fail(`invalid "subject": CR and LF are not allowed in a header value`);
+    }
     if (data.headers !== undefined) {
-      if (data.headers === null || typeof data.headers !== "object") {
+      if (
+        data.headers === null || typeof data.headers !== "object" || Array.isArray(data.headers)
+      ) {
         return fail(`invalid "headers": expected an object of strings`);
       }
       for (const [name, value] of Object.entries(data.headers)) {
-        if (!HEADER_NAME.test(name) || typeof value !== "string" || /[\r\n]/.test(value)) {
-          return fail(`invalid header "${name}"`);
+        if (!HEADER_NAME.test(name)) {
+          return fail(
+            `invalid "headers": ${JSON.stringify(shown(name))} is not a header name ` +
+              `(printable ASCII, no ":")`,
+          );
+        }
+        if (typeof value !== "string") return fail(`invalid "headers.${name}": expected a string`);
+        if (/[\r\n]/.test(value)) {
+          return fail(`invalid "headers.${name}": CR and LF are not allowed in a header value`);
         }
       }
     }
