@@ -3,9 +3,12 @@
  * (migrated), the cluster (node row, config overrides), the queue, the shaping rules, the
  * leases of a previous run, the delivery workers, the scheduler (it takes units only from here
  * on, once the workers can handle them), the REST API's accept path and the inbound channels
- * (SMTP workers, inject worker, outbox, admin HTTP server). SIGINT/SIGTERM stops them in the
- * reverse order: no more mail taken, no more units taken (the unleased ones go back to the
- * broker), the workers finish and settle, what they left goes back to the queue.
+ * (SMTP workers, inject worker, outbox, admin HTTP server). SIGINT/SIGTERM (or the exit of the
+ * `deno task`/npx launcher: cli/launcher_watch.ts) stops them in the reverse order: no more mail
+ * taken, no more units taken (the unleased ones go back to the broker), the workers finish and
+ * settle, what they left goes back to the queue. The whole stop is bounded by
+ * `shutdown_timeout`: deliveries still running near its end are left to their leases (re-queued
+ * at the next start) and the process exits.
  */
 import { type Cluster, startCluster } from "../core/cluster/mod.ts";
 import { type Config, ENV_OVERRIDES, loadConfig } from "../core/config/mod.ts";
@@ -30,6 +33,7 @@ import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { ensureSelfSigned, loadPemPair } from "../core/inbound/tls.ts";
 import { defineCommand } from "./_command.ts";
+import { revokeUnneeded, watchLaunchers } from "./launcher_watch.ts";
 
 /** Today's messages per source IP, from the delivery log (IP warm-up caps survive restarts). */
 async function seedDailyCounters(config: Config, store: Store): Promise<DailyCounters> {
@@ -51,6 +55,8 @@ export async function serve(configPath: string | null): Promise<void> {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => onSignal(signal));
   }
+  const stopWatching = watchLaunchers((why) => onSignal(why));
+  revokeUnneeded(); // after the launchers' /proc handles are open (see launcher_watch.ts)
   let reloadRules = () => {};
   // SIGHUP: re-read the stored shaping rules now.
   Deno.addSignalListener("SIGHUP", () => reloadRules());
@@ -75,8 +81,20 @@ export async function serve(configPath: string | null): Promise<void> {
   );
 
   const signal = await stopSignal;
-  log("serve", `${signal}: shutting down`);
+  stopWatching();
+  const timeout = config.shutdownTimeout;
+  log("serve", `${signal}: shutting down (within shutdown_timeout, ${timeout} ms)`);
+  node.stopDeadline = Date.now() + timeout;
+  const overrun = setTimeout(() => {
+    log(
+      "serve",
+      `shutdown_timeout (${timeout} ms) passed: exiting; ${node.scheduler?.inFlight ?? 0} units ` +
+        `still in flight stay leased and are re-queued at the next start`,
+    );
+    Deno.exit(1);
+  }, timeout);
   await runner.stop();
+  clearTimeout(overrun);
   log("serve", "stopped");
   Deno.exit(0);
 }
@@ -93,6 +111,8 @@ class NodeParts {
   apiAccept!: LazyAcceptPath;
   deliveryWorkers: WorkerHandle[] = [];
   smtpWorkers: WorkerHandle[] = [];
+  /** When the stop must be over (epoch ms), once a stop began. */
+  stopDeadline = Infinity;
   otherWorkers: WorkerHandle[] = [];
 
   constructor(seed: Config) {
@@ -128,7 +148,13 @@ class NodeParts {
       {
         name: "delivery workers",
         start: () => this.#startDeliveryWorkers(),
-        stop: () => stopAll(this.deliveryWorkers),
+        // In-flight deliveries may finish until shortly before the deadline, so that what they
+        // settle is written and the rest handed back before the process must exit.
+        stop: () =>
+          stopAll(
+            this.deliveryWorkers,
+            Math.max(500, Math.min(this.stopDeadline - Date.now() - 1_500, 3_600_000)),
+          ),
       },
       { name: "scheduler", start: () => this.scheduler.start(), stop: () => this.scheduler.stop() },
       {
@@ -417,8 +443,8 @@ function adminUrl(config: Config): string {
   return `${config.admin.tls ? "https" : "http"}://${config.admin.host}:${config.admin.port}/`;
 }
 
-async function stopAll(workers: WorkerHandle[]) {
-  await Promise.all(workers.map((w) => w.stop()));
+async function stopAll(workers: WorkerHandle[], graceMs?: number) {
+  await Promise.all(workers.map((w) => w.stop(graceMs)));
 }
 
 /** The `serve` command (the only one besides `migrate` that applies migrations). */
