@@ -164,7 +164,7 @@ export type NodeStatusBody = z.infer<typeof NodeStatusSchema>;
 export const NodesSchema = z.strictObject({ self: z.string(), nodes: z.array(NodeStatusSchema) });
 export type NodesBody = z.infer<typeof NodesSchema>;
 
-/** `GET /healthz`: 200 when the database answers, else 503 "degraded". */
+/** `GET /healthz`: 200 when the database answers and takes writes, else 503 "degraded". */
 export const HealthSchema = z.strictObject({
   status: z.enum(["ok", "degraded"]),
   node: z.string(),
@@ -173,6 +173,8 @@ export const HealthSchema = z.strictObject({
     ok: z.boolean(),
     since: epochMs,
     error: z.string().nullable(),
+    /** Writes fail for lack of space (disk full): not ready for mail. */
+    storage_full: z.boolean(),
   }),
 });
 export type HealthBody = z.infer<typeof HealthSchema>;

@@ -1,4 +1,7 @@
-/** `GET /healthz`: 200 while this node's database answers, else 503 "degraded". */
+/**
+ * `GET /healthz`: 200 while this node's database answers and takes writes, else 503 "degraded"
+ * (a full disk too: the store's `storageFull`, core/store/health.ts).
+ */
 import { Hono } from "hono";
 import type { HealthBody } from "../../core/api/schemas.ts";
 import type { Config } from "../../core/config/mod.ts";
@@ -11,7 +14,14 @@ export function healthRoutes(
   const app = new Hono<AdminEnv>();
   app.get("/healthz", (c) => {
     // The main thread's store: it leases every few seconds, so it notices a lost database.
-    const database = { driver: ctx.config.database.driver, ...ctx.store.health() };
+    const { ok, since, error, storageFull } = ctx.store.health();
+    const database = {
+      driver: ctx.config.database.driver,
+      ok,
+      since,
+      error,
+      storage_full: storageFull === true,
+    };
     const body: HealthBody = {
       status: database.ok ? "ok" : "degraded",
       node: ctx.config.nodeId,
