@@ -13,6 +13,7 @@ import { maxInjectDocumentBytes } from "../../core/inbound/inject_format.ts";
 import { log } from "../../core/log.ts";
 import { releaseBytes } from "../../core/bytes.ts";
 import type { AdminContext, AdminEnv, ApiKeyCheck } from "../_context.ts";
+import { mailboxKey } from "../../core/mail/mod.ts";
 
 /** What sending takes: API keys to check, the config's limits, the door to core/accept. */
 export type SendContext = { store: ApiKeyCheck } & Pick<AdminContext, "config" | "accept">;
@@ -106,7 +107,7 @@ export function sendApi(ctx: SendContext): Hono<AdminEnv> {
     const { message } = result;
     try {
       const id = await ctx.accept.submit(message);
-      const sent: SentBody = { id, recipients: new Set(message.recipients).size };
+      const sent: SentBody = { id, recipients: new Set(message.recipients.map(mailboxKey)).size };
       return c.json(sent, 202);
     } catch (error) {
       log("api", `cannot accept message ${message.id}: ${(error as Error).message}`);
