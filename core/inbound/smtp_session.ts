@@ -14,7 +14,7 @@ import type {
 import type { Config, SmtpListener } from "../config/mod.ts";
 import type { Acceptor, RelayPolicy } from "../accept/mod.ts";
 import type { SmtpAuthenticator } from "../auth/mod.ts";
-import { domainOf, mailboxKey } from "../mail/mod.ts";
+import { domainOf, hasRoutingSyntax, mailboxKey } from "../mail/mod.ts";
 import type { ConnectionGauge, RateCounter } from "./shared_limits.ts";
 import { smtpError } from "./smtp_replies.ts";
 
@@ -221,6 +221,15 @@ function rcptToHandler(ctx: SmtpContext): SessionHandlers["onRcptTo"] {
     const domain = domainOf(address.address);
     if (domain === "") {
       return callback(smtpError(550, `5.1.3 <${address.address}>: recipient needs a domain`));
+    }
+    // Strangers may not route through us with the local part (percent hack, bang path, …).
+    if (
+      !session.user && hasRoutingSyntax(address.address) &&
+      !policy.isTrusted(session.remoteAddress)
+    ) {
+      return callback(
+        smtpError(554, `5.7.1 <${address.address}>: address routing syntax is not accepted`),
+      );
     }
     if (!policy.mayRelay(session.remoteAddress, Boolean(session.user), domain)) {
       return callback(smtpError(554, `5.7.1 <${address.address}>: Relay access denied`));
