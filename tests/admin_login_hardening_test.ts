@@ -166,3 +166,44 @@ Deno.test("cookies carry Secure over TLS only; pages and API answers are no-stor
     await store.close();
   }
 });
+
+Deno.test("every state-changing route refuses a session request without its CSRF token", async () => {
+  await using dir = tempDir();
+  const { app, store } = await setup(dir.path);
+  try {
+    const login = await post(app, await loginForm(app));
+    const session = cookieValue(login, "fastmta_session");
+    const mutations = app.routes.filter((r) =>
+      !["GET", "HEAD", "OPTIONS", "ALL"].includes(r.method)
+    )
+      // Logging in has its own token (the pre-session); sending takes API keys, never a session.
+      .filter((r) =>
+        r.path !== "/login" && !(r.path === "/api/v1/messages" && r.method === "POST")
+      );
+    const seen = new Set<string>();
+    for (const route of mutations) {
+      const path = route.path.replace(/:[a-z_]+/g, "x");
+      const key = `${route.method} ${path}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const forged = await app.request(path, {
+        method: route.method,
+        headers: { cookie: `fastmta_session=${session}` },
+        body: new URLSearchParams({ _csrf: "aaa" }),
+      });
+      assertEquals(forged.status, 403, `${key} without the session's CSRF token`);
+      await forged.body?.cancel();
+    }
+    assert(seen.size >= 3, `mutations found: ${[...seen].join(", ")}`);
+    // The send endpoint ignores the session: without an API key it is 401, not a way in.
+    const send = await app.request("/api/v1/messages", {
+      method: "POST",
+      headers: { cookie: `fastmta_session=${session}`, "content-type": "application/json" },
+      body: JSON.stringify({ from: "", to: ["a@b.test"], text: "x" }),
+    });
+    assertEquals(send.status, 401);
+    await send.body?.cancel();
+  } finally {
+    await store.close();
+  }
+});
