@@ -9,7 +9,7 @@
  * otherwise; .ci/run installs tcpdump).
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
-import { repoRoot } from "./helpers/server_process.ts";
+import { repoRoot, runCli } from "./helpers/server_process.ts";
 import { tempDir } from "./helpers/net.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
@@ -113,6 +113,9 @@ Deno.test({
         delivery: { workers: 1, retry_schedule: ["1h"] },
       };
       await Deno.writeTextFile(`${dir.path}/app.json`, JSON.stringify(config));
+      // The schema is made outside the namespace (the CLI opens no socket for SQLite anyway).
+      const migrated = await runCli(["migrate", "--config", `${dir.path}/app.json`]);
+      assertEquals(migrated.code, 0, migrated.stderr);
       server = new Deno.Command("ip", {
         args: [
           ...["netns", "exec", ns, "env", "DENO_NO_UPDATE_CHECK=1"],

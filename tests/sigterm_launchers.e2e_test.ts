@@ -7,7 +7,7 @@
  */
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { freePort, tempDir, waitForPort } from "./helpers/net.ts";
-import { repoRoot } from "./helpers/server_process.ts";
+import { repoRoot, runCli } from "./helpers/server_process.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
 /** Pids of the processes whose environment holds `marker`. */
@@ -50,6 +50,9 @@ async function startAndTerminate(command: string, args: string[]) {
       delivery: { workers: 1 },
     }),
   );
+  // The schema first, with the CLI, so the launcher's start-up is only the server's own.
+  const migrated = await runCli(["migrate", "--config", configPath]);
+  assertEquals(migrated.code, 0, migrated.stderr);
   const marker = `FASTMTA_SIGTERM_TEST=${crypto.randomUUID()}`;
   const [key, value] = marker.split("=");
   const child = new Deno.Command(command, {

@@ -15,7 +15,6 @@
  * Talks to: the store, the acceptor. Reads config: bounce.*, smtp.hostname.
  */
 import type { Config } from "../config/mod.ts";
-import { mailboxKey } from "../mail/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
 import type { NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type {
@@ -29,6 +28,7 @@ import {
   buildDsn,
   type DsnInput,
   dsnParamsFromMeta,
+  rcptParams,
   smtpReplyOf,
   statusOf,
   wantsFailureNotice,
@@ -78,7 +78,7 @@ export function planDsn(
         const smtpReply = smtpReplyOf(r.code, r.reply);
         return {
           address: r.address,
-          orcpt: params.rcpt.get(mailboxKey(r.address))?.orcpt ?? null,
+          orcpt: rcptParams(params, r.address)?.orcpt ?? null,
           action: "failed" as const,
           status: statusOf(r.code, r.reply, r.category),
           remoteMta: smtpReply ? r.mxHost : null,
