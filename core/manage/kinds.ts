@@ -22,6 +22,8 @@ export interface ObjectKind<T = Record<string, unknown>> {
   readonly idPath: string;
   /** Who may create, update, delete (default admin). */
   readonly writeRoles?: readonly Role[];
+  /** Dotted paths of secrets: stored, never shown (secrets.ts). */
+  readonly secretPaths?: readonly string[];
 }
 
 const ip = z.union([z.ipv4(), z.ipv6()], { error: "Expected an IPv4 or IPv6 address" });
@@ -164,6 +166,7 @@ export const KINDS = {
     schema: routeSchema,
     idOf: (r: RouteBody) => r.domain,
     idPath: "domain",
+    secretPaths: ["auth.password"],
   } as ObjectKind<RouteBody>,
   shaping_rule: {
     kind: "shaping_rule",
