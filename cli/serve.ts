@@ -34,18 +34,13 @@ import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { adminHttpService, adminUrl, seedDailyCounters, startLiveView } from "./serve_parts.ts";
 import { defineCommand } from "./_command.ts";
-import { revokeUnneeded, watchLaunchers } from "./launcher_watch.ts";
+import { stopRequested, stopWithin } from "./stop_signal.ts";
 
 /** Runs the server until a signal stops it. */
 export async function serve(configPath: string | null): Promise<void> {
   // Signals first: the SMTP port can open (and a client or test react) before start-up ends,
   // and an unhandled SIGHUP would kill the process.
-  const { promise: stopSignal, resolve: onSignal } = Promise.withResolvers<string>();
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => onSignal(signal));
-  }
-  const stopWatching = watchLaunchers((why) => onSignal(why));
-  revokeUnneeded(); // after the launchers' /proc handles are open (see launcher_watch.ts)
+  const stopSignal = stopRequested();
   let reloadRules = () => {};
   // SIGHUP: re-read the stored shaping rules now.
   Deno.addSignalListener("SIGHUP", () => reloadRules());
@@ -70,20 +65,10 @@ export async function serve(configPath: string | null): Promise<void> {
   );
 
   const signal = await stopSignal;
-  stopWatching();
   const timeout = config.shutdownTimeout;
   log("serve", `${signal}: shutting down (within shutdown_timeout, ${timeout} ms)`);
   node.stopDeadline = Date.now() + timeout;
-  const overrun = setTimeout(() => {
-    log(
-      "serve",
-      `shutdown_timeout (${timeout} ms) passed: exiting; ${node.scheduler?.inFlight ?? 0} units ` +
-        `still in flight stay leased and are re-queued at the next start`,
-    );
-    Deno.exit(1);
-  }, timeout);
-  await runner.stop();
-  clearTimeout(overrun);
+  await stopWithin(timeout, () => runner.stop(), () => node.scheduler?.inFlight ?? 0);
   log("serve", "stopped");
   Deno.exit(0);
 }
