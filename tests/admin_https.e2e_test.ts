@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { freePort, tempDir } from "./helpers/net.ts";
 import { runCli, startServer, TEST_API_TOKEN } from "./helpers/server_process.ts";
+import { waitUntil } from "./helpers/wait.ts";
 
 const PASSWORD = "correct horse battery";
 
@@ -75,7 +76,8 @@ Deno.test("admin over HTTPS with a generated certificate: Secure cookies, login 
   await using server = await startServer({ config });
   const ca = `${dir.path}/tls/admin-self-signed.crt`;
   const base = `https://127.0.0.1:${adminPort}`;
-  assertMatch(server.logs(), new RegExp(`admin https://127\\.0\\.0\\.1:${adminPort}/`));
+  const upLine = new RegExp(`admin https://127\\.0\\.0\\.1:${adminPort}/`);
+  await waitUntil(() => upLine.test(server.logs()), { message: "the node says it is up on https" });
 
   // fetch, trusting the generated certificate (it names 127.0.0.1).
   const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(ca)] });

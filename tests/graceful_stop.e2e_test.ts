@@ -75,7 +75,7 @@ Deno.test("SIGTERM: an in-flight delivery finishes and is settled; nothing is se
   assertEquals(counts.queued ?? 0, 0, JSON.stringify(counts));
   // The next start finds nothing to send again.
   const again = await e2e.start(config);
-  assertMatch(again.logs(), /node \S+ up/);
+  await waitUntil(() => /node \S+ up/.test(again.logs()), { message: "the next start is up" });
   assert(!/re-queued \d+ units left in flight/.test(again.logs()), again.logs());
   assertEquals(e2e.sink.messages.length, 1);
 });
@@ -111,5 +111,5 @@ Deno.test("SIGTERM: a delivery that outlasts shutdown_timeout is handed back, th
     timeoutMs: 60_000,
     message: "the next start delivers the handed-back unit",
   });
-  assertMatch(again.logs(), /node \S+ up/);
+  await waitUntil(() => /node \S+ up/.test(again.logs()), { message: "the next start is up" });
 });
