@@ -1,9 +1,9 @@
 /**
- * The DATA section on the wire: CRLF line ends (bare LF and bare CR alike, core/line_ends.ts) and
- * dot-stuffing (RFC 5321 §4.5.2), then the terminating ".CRLF", copying the body only when it
- * needs changing.
+ * The DATA section on the wire: CRLF line ends (bare LF always; bare CR when the body is copied
+ * anyway, core/line_ends.ts) and dot-stuffing (RFC 5321 §4.5.2), then the terminating ".CRLF",
+ * copying the body only when it needs changing.
  */
-import { hasOnlyCrlf, toCrlf } from "../line_ends.ts";
+import { toCrlf } from "../line_ends.ts";
 
 /** The line that ends the DATA section. */
 export const DOT_CRLF = new TextEncoder().encode(".\r\n");
@@ -55,13 +55,14 @@ export function dataSection(input: Uint8Array): Uint8Array {
  */
 export function dataParts(body: Uint8Array): Uint8Array[] {
   const n = body.length;
-  if (
-    n >= 2 && body[n - 2] === 0x0d && body[n - 1] === 0x0a && body[0] !== 0x2e &&
-    hasOnlyCrlf(body)
-  ) {
+  // One indexOf per line, as before bare CRs were handled: a bare CR alone does not leave this
+  // path (the inject format makes them CRLF at intake, core/inbound/inject_format.ts); with any
+  // other change needed, dataSection turns them into CRLF too. Measured: checking for bare CRs
+  // here as well made this 2.6× slower on a clean 100 KB body.
+  if (n >= 2 && body[n - 2] === 0x0d && body[n - 1] === 0x0a && body[0] !== 0x2e) {
     let clean = true;
     for (let i = body.indexOf(0x0a); i >= 0 && i < n - 1; i = body.indexOf(0x0a, i + 1)) {
-      if (body[i + 1] === 0x2e) {
+      if (body[i - 1] !== 0x0d || body[i + 1] === 0x2e) {
         clean = false;
         break;
       }

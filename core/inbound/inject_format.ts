@@ -9,6 +9,7 @@ import { isMailboxAddress, traceHeader, type TraceSource } from "../mail/mod.ts"
 import { INJECT_FORMAT_VERSION, type InjectMessage, type NewMessage } from "../contracts/mod.ts";
 import type { Config } from "../config/mod.ts";
 import { type IntakeConfig, intakeSection } from "../config/intake_schema.ts";
+import { toCrlf } from "../line_ends.ts";
 import { composeMessage } from "./compose.ts";
 import { checkHeaderSection, type HeaderLimits, headerLimitsOf } from "./header_limits.ts";
 import { composedHeaderProblem, metadataProblem, poolProblem } from "./inject_limits.ts";
@@ -158,13 +159,14 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
     if (typeof data.raw !== "string" || data.raw.length === 0) {
       return fail(`invalid "raw": expected the message as a non-empty string`);
     }
-    parsed = { kind: "raw", bytes: new TextEncoder().encode(data.raw) };
+    // Bare CR and bare LF become CRLF now, once: no next hop ever sees a bare CR from us.
+    parsed = { kind: "raw", bytes: toCrlf(new TextEncoder().encode(data.raw)) };
   } else if (data.raw_base64 !== undefined) {
     try {
       if (typeof data.raw_base64 !== "string") throw new Error("not a string");
       parsed = {
         kind: "raw",
-        bytes: Uint8Array.from(atob(data.raw_base64), (c) => c.charCodeAt(0)),
+        bytes: toCrlf(Uint8Array.from(atob(data.raw_base64), (c) => c.charCodeAt(0))),
       };
     } catch (error) {
       return fail(`invalid "raw_base64": ${(error as Error).message}`);
