@@ -248,7 +248,7 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
   assertEquals(added.code, 0, added.stderr);
   const key = added.stdout.trim();
   assertMatch(key, /^fmk_[A-Za-z0-9_-]{43}$/);
-  assertMatch(added.stderr, /added API key "shop" \(shown once/);
+  assertMatch(added.stderr, /added API key "shop" with role sender \(shown once/);
   assertEquals((await cli(["apikey", "add", "shop"])).code, 1, "the name is taken");
   assertEquals((await cli(["apikey", "add", "bad name"])).code, 2);
   assertEquals((await cli(["admin", "add", "alice"], "correct horse battery\n")).code, 0);
@@ -350,7 +350,7 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
     url,
     post({ from: "", to: [`one@${DOMAIN}`], text: "x" }, { cookie: session }),
   );
-  assertEquals(bySession.status, 401);
+  assertEquals(bySession.status, 403, "a console session never sends");
   await bySession.body?.cancel();
 
   // list shows the key and its use; a removed key is refused at once.
@@ -358,7 +358,8 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
   assertEquals(list.code, 0, list.stderr);
   const keys = JSON.parse(list.stdout);
   assertEquals(keys.map((k: { name: string }) => k.name), ["shop"]);
-  assertEquals(typeof keys[0].lastUsedAt, "number");
+  assertEquals(typeof keys[0].last_used_at, "number");
+  assertEquals(keys[0].role, "sender");
   assert(!list.stdout.includes(key), "the key itself is never shown again");
   assertEquals((await cli(["apikey", "remove", "shop"])).code, 0);
   assertEquals((await cli(["apikey", "remove", "shop"])).code, 1);
