@@ -113,6 +113,9 @@ export function apiErrorHandler(): ErrorHandler {
       for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
     }
     if (error instanceof VersionConflictError) c.header("ETag", `"${error.current}"`);
-    return problem(c, known.status, (error as Error).message, known.errors);
+    const detail = known.status === 415
+      ? "Unsupported Media Type: send the body as application/json"
+      : (error as Error).message;
+    return problem(c, known.status, detail, known.errors);
   };
 }

@@ -46,7 +46,9 @@ async function fuzz(mode: QueueMode, seed: string) {
       "/api/v1/messages?limit=500",
     );
     return await Promise.all(
-      list.items.map(async (m) => (await fx.api<MessageDetail>("GET", `/api/v1/messages/${m.id}`)).body),
+      list.items.map(async (m) =>
+        (await fx.api<MessageDetail>("GET", `/api/v1/messages/${m.id}`)).body
+      ),
     );
   };
   const dsnFor = (id: string) =>
