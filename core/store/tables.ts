@@ -154,7 +154,7 @@ export interface AdminUsersTable {
   username: string;
   password_hash: string;
   created_at: number;
-  /** 0011: admin, operator, viewer or sender. */
+  /** 0012: admin, operator, viewer or sender. */
   role: string;
 }
 
@@ -173,7 +173,7 @@ export interface ApiKeysTable {
   key_hash: string;
   created_at: number;
   last_used_at: number | null;
-  /** 0011: admin, operator, viewer or sender. */
+  /** 0012: admin, operator, viewer or sender. */
   role: string;
 }
 

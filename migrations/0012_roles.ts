@@ -1,5 +1,5 @@
 /**
- * 0011: roles (core/manage/types.ts `Role`: admin, operator, viewer, sender) for console users
+ * 0012: roles (core/manage/types.ts `Role`: admin, operator, viewer, sender) for console users
  * and REST API keys. Rows that exist already become `admin`: until now every console user could
  * do everything, and every key was checked by nothing but its existence.
  * One ALTER per column: SQLite takes one ADD COLUMN per statement.
@@ -15,4 +15,4 @@ async function up(db: Kysely<unknown>, _dialect: Dialect): Promise<void> {
 }
 
 /** Roles of console users and API keys. */
-export const migration0011: FastmtaMigration = { up };
+export const migration0012: FastmtaMigration = { up };
