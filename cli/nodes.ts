@@ -52,6 +52,7 @@ export async function nodes(
       "QUEUE",
       "IN FLIGHT",
       "CONFIG",
+      "OBJECTS",
     ]];
     for (const n of list) {
       rows.push([
@@ -64,6 +65,7 @@ export async function nodes(
         n.details.queue ?? "",
         String(n.details.in_flight ?? ""),
         String(n.details.config_version ?? ""),
+        String(n.details.objects_version ?? ""),
       ]);
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));

@@ -8,6 +8,7 @@ import type { ClusterView } from "../core/cluster/mod.ts";
 import type { Config } from "../core/config/mod.ts";
 import type { NewMessage } from "../core/contracts/mod.ts";
 import type { Actor } from "../core/manage/types.ts";
+import type { Management } from "../core/manage/mod.ts";
 import type { Queue } from "../core/queue/mod.ts";
 import type { ResourceServices } from "./_resource.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
@@ -48,6 +49,8 @@ export interface AdminContext {
   queue?: Pick<Queue, "resume">;
   /** The configuration resources served at /api/v1/<path> (routes/resources). */
   resources?: ResourceServices;
+  /** The management plane (config objects, audit); absent in route tests that do not need it. */
+  management?: Management;
 }
 
 /** What the request's credentials came to: none, accepted, rejected, or not checkable now. */

@@ -3,13 +3,16 @@
  * and its zod body schema: `GET /<path>` (a page, `cursor`), `POST /<path>` (201 + ETag +
  * Location), `GET /<path>/{id}` (ETag), `PUT` / `PATCH /<path>/{id}` and `DELETE /<path>/{id}`
  * (`If-Match` guards against a lost update: 412). The ETag is the object's version. Handlers only
- * map HTTP to the service: it validates (ValidationError naming the field), versions and audits.
+ * map HTTP to the service: it validates (ValidationError naming the field), versions and audits;
+ * so bodies are documented from the kind's schema but not checked here a second time.
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { IdParams, pageQuery } from "../core/api/schemas.ts";
 import { NotFoundError, type StoredObject, ValidationError } from "../core/manage/types.ts";
 import { ADMINS, apiRoute, apiRouter, jsonResponse, problemResponse, READERS } from "./_api.ts";
+import type { Context } from "hono";
 import type { AdminEnv } from "./_context.ts";
+import { ApiProblem } from "./_problem.ts";
 import type { CrudResource } from "./_resource.ts";
 
 /** The ETag of a version: a strong tag of the number. */
@@ -39,8 +42,30 @@ const IfMatchHeaders = z.object({
   }),
 });
 
+/** A zod schema as the JSON Schema of a request body (documentation only: not validated). */
+function requestSchema(schema: z.ZodType, partial: boolean): Record<string, unknown> {
+  const { $schema: _, ...json } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
+  if (partial) delete json.required;
+  return json;
+}
+
+/** The JSON body of a request: 415 unless it says JSON, 400 when it does not parse. */
+async function jsonBody(c: Context<AdminEnv>): Promise<unknown> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/(.+\+)?json\b/i.test(type)) {
+    throw new ApiProblem(415, "Unsupported Media Type: send the body as application/json");
+  }
+  try {
+    return await c.req.json();
+  } catch {
+    throw new ApiProblem(400, "Malformed JSON in the request body", [
+      { path: "", message: "Not a JSON document" },
+    ]);
+  }
+}
+
 /** The document of a stored object of `body`. */
-function storedSchema(name: string, body: z.ZodObject) {
+function storedSchema(name: string, body: z.ZodType) {
   return z.strictObject({
     kind: z.string(),
     id: z.string(),
@@ -56,7 +81,7 @@ export function crudRoutes(resource: CrudResource): OpenAPIHono<AdminEnv> {
   const { path, name, service } = resource;
   const writers = resource.writeRoles ?? ADMINS;
   const readers = resource.readRoles ?? READERS;
-  const stored = storedSchema(name, resource.body.meta({ id: `${name}Body` }));
+  const stored = storedSchema(name, resource.body);
   const page = z.strictObject({ items: z.array(stored), next_cursor: z.string().optional() })
     .meta({ id: `${name}List` });
   const one = { 200: jsonResponse(stored, `The ${name}, with its version as ETag`) };
@@ -93,7 +118,10 @@ export function crudRoutes(resource: CrudResource): OpenAPIHono<AdminEnv> {
       tags,
       roles: writers,
       request: {
-        body: { required: true, content: { "application/json": { schema: resource.body } } },
+        body: {
+          required: true,
+          content: { "application/json": { schema: requestSchema(resource.body, false) } },
+        },
       },
       responses: {
         201: jsonResponse(stored, "Created (version 1); Location names it"),
@@ -101,7 +129,7 @@ export function crudRoutes(resource: CrudResource): OpenAPIHono<AdminEnv> {
       },
     }),
     async (c) => {
-      const object = await service.create(c.req.valid("json"), c.var.actor!);
+      const object = await service.create(await jsonBody(c), c.var.actor!);
       c.header("Location", `/api/v1/${path}/${encodeURIComponent(object.id)}`);
       return c.json(send(c, object), 201);
     },
@@ -137,9 +165,7 @@ export function crudRoutes(resource: CrudResource): OpenAPIHono<AdminEnv> {
           headers: IfMatchHeaders,
           body: {
             required: true,
-            content: {
-              "application/json": { schema: partial ? resource.body.partial() : resource.body },
-            },
+            content: { "application/json": { schema: requestSchema(resource.body, partial) } },
           },
         },
         responses: { ...one, ...conflict },
@@ -147,7 +173,7 @@ export function crudRoutes(resource: CrudResource): OpenAPIHono<AdminEnv> {
       async (c) => {
         const { id } = c.req.valid("param");
         const ifVersion = ifMatchVersion(c.req.header("if-match"));
-        const object = await service.update(id, c.req.valid("json"), c.var.actor!, {
+        const object = await service.update(id, await jsonBody(c), c.var.actor!, {
           ifVersion,
           partial,
         });

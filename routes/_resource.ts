@@ -13,8 +13,11 @@ export interface CrudResource {
   /** The component name in the OpenAPI document: "Vmta", "ShapingRule". */
   name: string;
   service: ObjectService;
-  /** The body of one object (what POST and PUT take; PATCH takes any part of it). */
-  body: z.ZodObject;
+  /**
+   * The body of one object (what POST and PUT take; PATCH takes any part of it). It documents
+   * the routes; the service validates (one place, the same messages on every face).
+   */
+  body: z.ZodType;
   /** Who may change it (default admin; operators for suppressions and pauses). */
   writeRoles?: readonly Role[];
   /** Who may read it (default everyone but senders). */

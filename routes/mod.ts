@@ -13,7 +13,9 @@ import { apiRouter } from "./_api.ts";
 import { loadIdentity, requirePageSession } from "./_auth.ts";
 import { registerSecuritySchemes, unmatchedApiPath } from "./_api_paths.ts";
 import { apiDocsRoutes } from "./api_docs/mod.ts";
+import { auditApi } from "./audit/mod.ts";
 import { resourceApi } from "./resources/mod.ts";
+import { managementResources } from "./resources/management.ts";
 import type { AdminContext, AdminEnv } from "./_context.ts";
 import { attemptApi, attemptPages } from "./attempts/mod.tsx";
 import { dashboardPages } from "./dashboard/mod.tsx";
@@ -60,7 +62,10 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   api.route("/", messageApi(ctx));
   api.route("/", attemptApi(ctx));
   api.route("/", nodeApi(ctx));
-  api.route("/", ctx.resources ? resourceApi(ctx.resources) : apiRouter());
+  const resources = ctx.resources ??
+    (ctx.management ? managementResources(ctx.management) : []);
+  api.route("/", resourceApi(resources));
+  if (ctx.management) api.route("/", auditApi(ctx.management));
   registerSecuritySchemes(api);
   app.route("/", apiDocsRoutes(api));
   api.all("*", unmatchedApiPath(api));

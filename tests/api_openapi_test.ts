@@ -11,6 +11,7 @@ import { tempDir } from "./helpers/net.ts";
 import { ADMIN_TOKEN, adminFixture } from "./helpers/admin_fixture.ts";
 import { ProblemSchema } from "../core/api/schemas.ts";
 import { fakeResources } from "./helpers/fake_objects.ts";
+import { addApiKey } from "../core/auth/api_keys.ts";
 
 const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const METHODS = ["get", "put", "post", "delete", "patch"] as const;
@@ -96,13 +97,17 @@ Deno.test("API errors are problem details: unknown path 404, wrong method 405, b
     await problemOf(wrong, 401);
     assert(wrong.headers.get("www-authenticate")?.includes("invalid_token"));
 
-    // No accept door in this fixture: sending is a 503 problem, not a crash.
-    const send = await app.request("/api/v1/messages", {
-      method: "POST",
-      headers: { ...bearer, "content-type": "application/json" },
-      body: "{}",
-    });
-    await problemOf(send, 503);
+    // The admin token does not send (API keys only); with a key and no accept door in this
+    // fixture, sending is a 503 problem, not a crash.
+    const send = (authorization: string) =>
+      app.request("/api/v1/messages", {
+        method: "POST",
+        headers: { authorization, "content-type": "application/json" },
+        body: "{}",
+      });
+    await problemOf(await send(bearer.authorization), 403);
+    const key = await addApiKey(store, "shop", { role: "sender" });
+    await problemOf(await send(`Bearer ${key}`), 503);
   } finally {
     await store.close();
   }

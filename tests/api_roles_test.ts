@@ -15,6 +15,9 @@ import { type Role, ROLES } from "../core/manage/types.ts";
 import { RoleSchema } from "../core/api/schemas.ts";
 import type { NewMessage } from "../core/contracts/mod.ts";
 import type { SqlStore } from "../core/store/mod.ts";
+import { openManagement } from "../core/manage/mod.ts";
+import { adminApp } from "../routes/mod.ts";
+import { managementResources } from "../routes/resources/management.ts";
 
 const METHODS = ["get", "put", "post", "delete", "patch"] as const;
 
@@ -51,11 +54,19 @@ async function setup(dir: string) {
       return message.id;
     },
   };
-  const fixture = await adminFixture(dir, { resources: fakeResources(), accept });
+  // The real config kinds and audit of core/manage, and fakes for the kinds other branches add.
+  const fixture = await adminFixture(dir, { accept });
   holder.store = fixture.store;
+  const management = openManagement(fixture.store);
+  const fakes = fakeResources().filter((r) => r.path !== "vmtas");
+  const app = adminApp({
+    ...fixture.context,
+    management,
+    resources: [...managementResources(management), ...fakes],
+  });
   const keys = {} as Record<Role, string>;
   for (const role of ROLES) keys[role] = await addApiKey(fixture.store, `k-${role}`, { role });
-  return { ...fixture, keys };
+  return { ...fixture, app, keys };
 }
 
 function call(
@@ -88,6 +99,8 @@ function policy(op: Operation): Role[] {
     return op.path === "/api/v1/messages/nosuch" ? [...readers, "sender"] : readers;
   }
   if (/^\/api\/v1\/(messages|suppressions|pauses|queue)(\/|$)/.test(op.path)) return operators;
+  // Throttling is an operator's lever in an incident (core/manage/kinds.ts writeRoles).
+  if (op.path.startsWith("/api/v1/shaping-rules")) return operators;
   return ["admin"];
 }
 

@@ -172,6 +172,8 @@ export const NodeDetailsSchema = z.strictObject({
   smtp: z.array(z.string()),
   admin: z.string(),
   config_version: count,
+  objects_version: count,
+  listener_errors: z.array(z.string()),
   in_flight: count,
   oldest_held_ms: z.number(),
   held_too_long: count,
@@ -191,10 +193,41 @@ export const NodeStatusSchema = z.strictObject({
 }).meta({ id: "NodeStatus" });
 export type NodeStatusBody = z.infer<typeof NodeStatusSchema>;
 
+/** `GET /api/v1/audit?kind=&object_id=&cursor=&limit=`. */
+export const AuditListQuery = pageQuery(100, 1000).extend({
+  kind: z.string().optional().meta({ description: "Only entries of this kind (vmta, pool, ...)" }),
+  object_id: z.string().optional().meta({ description: "Only entries of this object" }),
+});
+
 /** `GET /api/v1/nodes[?all]`: this node's id and the nodes, live ones first. */
 export const NodesSchema = z.strictObject({ self: z.string(), nodes: z.array(NodeStatusSchema) })
   .meta({ id: "Nodes" });
 export type NodesBody = z.infer<typeof NodesSchema>;
+
+/** One entry of the audit log (`GET /api/v1/audit`): who changed what, before and after. */
+export const AuditEntrySchema = z.strictObject({
+  id: z.number().int().positive(),
+  at: epochMs,
+  actor: z.string(),
+  role: z.string(),
+  channel: z.string(),
+  kind: z.string(),
+  object_id: z.string(),
+  action: z.string().meta({ description: "create, update, delete, revert or a queue action" }),
+  before: z.unknown(),
+  after: z.unknown(),
+  config_version: count,
+}).meta({ id: "AuditEntry" });
+export type AuditEntryBody = z.infer<typeof AuditEntrySchema>;
+
+/** `GET /api/v1/audit`: newest first, a page at a time. */
+export const AuditListSchema = pageOf(AuditEntrySchema).meta({ id: "AuditList" });
+
+/** `GET /api/v1/audit/{id}` and its revert: the entry's number. */
+export const AuditIdParams = z.object({
+  id: z.string().regex(/^[1-9][0-9]{0,14}$/, "Expected an audit entry number")
+    .transform(Number),
+});
 
 /** `GET /healthz`: 200 when the database answers, else 503 "degraded". */
 export const HealthSchema = z.strictObject({

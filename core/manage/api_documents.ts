@@ -48,6 +48,8 @@ export function nodeDocument(node: NodeStatus): NodeStatusBody {
     smtp: d.smtp,
     admin: d.admin,
     config_version: d.configVersion,
+    objects_version: d.objectsVersion,
+    listener_errors: d.listenerErrors,
     in_flight: d.inFlight,
     oldest_held_ms: d.oldestHeldMs,
     held_too_long: d.heldTooLong,

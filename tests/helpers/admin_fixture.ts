@@ -90,7 +90,7 @@ export async function adminFixture(dir: string, extra: Partial<AdminContext> = {
   await seed(store);
   const auth = new AdminAuth(store);
   await auth.addUser("alice", "correct horse battery");
-  const app = adminApp({
+  const context: AdminContext = {
     config,
     store,
     auth,
@@ -101,6 +101,6 @@ export async function adminFixture(dir: string, extra: Partial<AdminContext> = {
         await store.quarantine.release(id, await store.quarantine.quarantined(id), T0 + 4_000),
     },
     ...extra,
-  });
-  return { app, store, config, auth };
+  };
+  return { app: adminApp(context), store, config, auth, context };
 }
