@@ -17,7 +17,7 @@ import { log } from "../core/log.ts";
 import { ForbiddenError, type Role, ROLES } from "../core/manage/types.ts";
 import type { AdminEnv, ApiKeyCheck, SessionAuth } from "./_context.ts";
 import { ApiProblem } from "./_problem.ts";
-import { ANYONE, OPERATORS, READERS } from "./_roles.ts";
+import { OPERATORS, READERS } from "./_roles.ts";
 
 /** Name of the session cookie. */
 export const SESSION_COOKIE = "fastmta_session";
