@@ -70,21 +70,26 @@ Deno.test("REST API: bare CR normalised, header-bound CR/LF refused, search text
     const response = await send(body);
     const answer = await response.json();
     assertEquals(response.status, 400, JSON.stringify(body));
-    assertMatch(answer.error, reason);
+    assertMatch(answer.detail, reason);
   }
   assertEquals((await api("/api/v1/queue")).body.delivered, 1, "nothing else was queued");
 
   // Injection-looking text in list and lookup parameters: ordinary answers, data intact.
   for (const text of INJECTIONS) {
     const q = encodeURIComponent(text);
-    const list = await api(`/api/v1/messages?before=${q}`);
-    assertEquals(list.status, 200, `before=${text}`);
-    assert(Array.isArray(list.body), JSON.stringify(list.body));
+    // A cursor is opaque: a made-up one is a 400 naming it, or an ordinary (empty) page.
+    const list = await api(`/api/v1/messages?cursor=${q}`);
+    assert(list.status === 200 || list.status === 400, `cursor=${text}: ${list.status}`);
+    if (list.status === 200) assert(Array.isArray(list.body.items), JSON.stringify(list.body));
+    else assertMatch(list.body.detail ?? "", /cursor/i);
+    const limited = await api(`/api/v1/messages?limit=${q}`);
+    assertEquals(limited.status, 200, `limit=${text}`);
+    assertEquals(limited.body.items.length, 1, "a nonsense limit is the default page");
     const one = await api(`/api/v1/messages/${q}`);
     assert(one.status === 404 || one.status === 400, `id ${text}: ${one.status}`);
     const attempts = await api(`/api/v1/attempts?limit=${q}`);
     assert(attempts.status === 200 || attempts.status === 400, `limit ${text}`);
   }
   const all = await api("/api/v1/messages");
-  assertEquals(all.body.length, 1, "the stored message is still there");
+  assertEquals(all.body.items.length, 1, "the stored message is still there");
 });

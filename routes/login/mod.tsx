@@ -14,6 +14,7 @@ import { LoginThrottle } from "../../core/auth/login_throttle.ts";
 import type { Config } from "../../core/config/mod.ts";
 import { log } from "../../core/log.ts";
 import { requirePageSession, SESSION_COOKIE } from "../_auth.ts";
+import { ANYONE } from "../_roles.ts";
 import type { AdminEnv, SessionAuth } from "../_context.ts";
 import { renderPage } from "../_page.tsx";
 import { cookieFlags, PRE_SESSION_COOKIE, preSession, preSessionOk } from "./pre_session.ts";
@@ -73,7 +74,7 @@ export function loginRoutes(
     setCookie(c, SESSION_COOKIE, token, cookieFlags(c, "/"));
     return c.redirect("/");
   });
-  app.post("/logout", requirePageSession(), async (c) => {
+  app.post("/logout", requirePageSession({ read: ANYONE, write: ANYONE }), async (c) => {
     const token = getCookie(c, SESSION_COOKIE);
     if (token) await ctx.auth.logout(token);
     deleteCookie(c, SESSION_COOKIE, cookieFlags(c, "/"));
