@@ -150,7 +150,9 @@ Deno.test({
       // Both units were tried (refused by the dead route; no DNS answer for the other).
       await waitUntil(() => {
         const out = curl("/api/v1/attempts");
-        return out.success && JSON.parse(new TextDecoder().decode(out.stdout)).length >= 2;
+        if (!out.success) return false;
+        const body = JSON.parse(new TextDecoder().decode(out.stdout));
+        return (Array.isArray(body) ? body : body.items ?? []).length >= 2;
       }, { timeoutMs: 60_000, message: "both deliveries were attempted" });
       assert(curl("/login").success);
 
