@@ -26,6 +26,7 @@ export const RecipientStateSchema = z.enum([
   "delivered",
   "failed",
   "suppressed",
+  "bounced",
 ]);
 
 /** `GET /api/v1/queue`: recipients by state, units leased now. */
@@ -35,6 +36,7 @@ export const QueueCountsSchema = z.strictObject({
   delivered: count,
   failed: count,
   suppressed: count,
+  bounced: count,
   in_flight_units: count,
 });
 export type QueueCountsBody = z.infer<typeof QueueCountsSchema>;
