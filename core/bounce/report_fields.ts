@@ -72,7 +72,9 @@ export function bareMessageId(value: string | null): string | null {
 /** Addresses mentioned in a text (lower-cased, in order, each once). */
 export function addressesIn(text: string): string[] {
   const out: string[] = [];
-  for (const m of text.matchAll(/[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+/g)) {
+  for (
+    const m of text.matchAll(/[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+/g)
+  ) {
     const address = m[0].replace(/\.+$/, "").toLowerCase();
     if (!out.includes(address)) out.push(address);
   }

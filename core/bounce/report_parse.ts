@@ -72,15 +72,31 @@ const STATUS = /\b([245]\.\d{1,3}\.\d{1,3})\b/;
 
 /** Provider and MTA plain-text bounces: [format, how its text starts or says it failed]. */
 const PLAIN_FORMATS: readonly (readonly [string, RegExp])[] = [
-  ["gmail", /delivery to the following recipients? failed|address not found|message wasn't delivered to|the response from the remote server was|the error that the other server returned was/i],
-  ["outlook", /couldn't be delivered|could not be delivered to|remote server returned '|diagnostic information for administrators/i],
+  [
+    "gmail",
+    /delivery to the following recipients? failed|address not found|message wasn't delivered to|the response from the remote server was|the error that the other server returned was/i,
+  ],
+  [
+    "outlook",
+    /couldn't be delivered|could not be delivered to|remote server returned '|diagnostic information for administrators/i,
+  ],
   ["yahoo", /sorry, we were unable to deliver your message/i],
   ["qmail", /this is the qmail-send program/i],
-  ["exim", /this message was created automatically by mail delivery software|smtp error from remote mail server/i],
-  ["postfix", /this is the mail system at host|i'm sorry to have to inform you that your message could not/i],
-  ["generic", /undeliver|delivery (status notification|has failed|failure)|returned mail|failure notice|mail delivery (failed|subsystem)/i],
+  [
+    "exim",
+    /this message was created automatically by mail delivery software|smtp error from remote mail server/i,
+  ],
+  [
+    "postfix",
+    /this is the mail system at host|i'm sorry to have to inform you that your message could not/i,
+  ],
+  [
+    "generic",
+    /undeliver|delivery (status notification|has failed|failure)|returned mail|failure notice|mail delivery (failed|subsystem)/i,
+  ],
 ];
-const TEMPORARY = /will (retry|keep trying|continue trying)|has been delayed|delivery (is )?delayed|temporar(y|ily)|not yet been delivered/i;
+const TEMPORARY =
+  /will (retry|keep trying|continue trying)|has been delayed|delivery (is )?delayed|temporar(y|ily)|not yet been delivered/i;
 
 type Parsed = Awaited<ReturnType<typeof simpleParser>>;
 
@@ -173,7 +189,9 @@ function isAutoReply(parsed: Parsed): boolean {
   const precedence = (headerText(parsed, "precedence") ?? "").toLowerCase();
   if (precedence === "auto_reply") return true;
   const subject = headerText(parsed, "subject") ?? "";
-  return /^(auto(matic)? ?(reply|response)|out of (the )?office|abwesenheit|vacation)/i.test(subject);
+  return /^(auto(matic)? ?(reply|response)|out of (the )?office|abwesenheit|vacation)/i.test(
+    subject,
+  );
 }
 
 function fromDaemon(parsed: Parsed): boolean {
@@ -183,11 +201,14 @@ function fromDaemon(parsed: Parsed): boolean {
 
 /** Parses one received message. */
 export async function parseReport(raw: Uint8Array): Promise<ParsedReport> {
-  const parsed = await simpleParser(Buffer.from(raw), {
-    keepDeliveryStatus: true,
-    skipHtmlToText: false,
-    skipTextLinks: true,
-  } as Parameters<typeof simpleParser>[1]);
+  const parsed = await simpleParser(
+    Buffer.from(raw),
+    {
+      keepDeliveryStatus: true,
+      skipHtmlToText: false,
+      skipTextLinks: true,
+    } as Parameters<typeof simpleParser>[1],
+  );
   const contentType = parsed.headers.get("content-type") as
     | { value?: string; params?: Record<string, string> }
     | undefined;

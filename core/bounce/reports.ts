@@ -28,7 +28,7 @@ import type {
 } from "../store/mod.ts";
 import { type BounceCategory, classifyReply } from "./classify.ts";
 import { type Matched, matchReport, verifyToken, verpTokenOfAddress } from "./report_match.ts";
-import { parseReport, type ParsedReport, type ReportRecipient } from "./report_parse.ts";
+import { type ParsedReport, parseReport, type ReportRecipient } from "./report_parse.ts";
 import type { TokenKey } from "./tokens.ts";
 
 /** Categories that say the address itself is dead: an async bounce in them suppresses it. */
@@ -62,7 +62,14 @@ export interface ReceivedReport {
 
 /** How one report was classified, before its effects. */
 export interface ReportVerdict {
-  kind: "hard_bounce" | "failed" | "soft_bounce" | "complaint" | "notice" | "auto_reply" | "unknown";
+  kind:
+    | "hard_bounce"
+    | "failed"
+    | "soft_bounce"
+    | "complaint"
+    | "notice"
+    | "auto_reply"
+    | "unknown";
   category: string | null;
   status: string | null;
   entry: ReportRecipient | null;
@@ -91,7 +98,12 @@ export function verdictOf(parsed: ParsedReport, address: string | null): ReportV
     text: [entry.status, entry.diagnostic].filter((t) => t).join(" "),
   });
   if (!permanent) return { kind: "soft_bounce", category, status: entry.status, entry };
-  return { kind: HARD.has(category) ? "hard_bounce" : "failed", category, status: entry.status, entry };
+  return {
+    kind: HARD.has(category) ? "hard_bounce" : "failed",
+    category,
+    status: entry.status,
+    entry,
+  };
 }
 
 /** Parses, matches and applies reports; one pass at a time. */
@@ -278,5 +290,3 @@ export class BounceReportProcessor {
     }
   }
 }
-
-

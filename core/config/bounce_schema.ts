@@ -92,7 +92,7 @@ export const bounceSection = z.object({
   verp,
   unsubscribe,
   delay_notice_after: duration.default(4 * 3_600_000).meta({
-    description: "Send one \"delayed\" DSN (RFC 3464) when a recipient is still deferred this " +
+    description: 'Send one "delayed" DSN (RFC 3464) when a recipient is still deferred this ' +
       "long after arrival; 0 never.",
     live: true,
   }),

@@ -85,8 +85,7 @@ async function addSenderSuppressions(ctx: SqlContext, entries: SenderSuppression
 /** Per-sender suppressions on one database. */
 export function senderSuppressionRepository(ctx: SqlContext): SenderSuppressionStore {
   return {
-    senderSuppressions: (domain, addresses, now) =>
-      senderSuppressions(ctx, domain, addresses, now),
+    senderSuppressions: (domain, addresses, now) => senderSuppressions(ctx, domain, addresses, now),
     addSenderSuppressions: (entries) => addSenderSuppressions(ctx, entries),
   };
 }

@@ -182,7 +182,9 @@ async function listMessages(
     for (const s of states) {
       if (s.message_id !== m.id) continue;
       if (s.state === "queued" || s.state === "deferred") pending += Number(s.n);
-      if (s.state === "failed" || s.state === "suppressed" || s.state === "bounced") failed += Number(s.n);
+      if (s.state === "failed" || s.state === "suppressed" || s.state === "bounced") {
+        failed += Number(s.n);
+      }
     }
     return {
       id: m.id,
