@@ -8,7 +8,7 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
-import type { SuppressionStore } from "../store/mod.ts";
+import type { SenderSuppressionStore, SuppressionStore } from "../store/mod.ts";
 import { classifyOutcome } from "./classify.ts";
 import { BounceProcessor, type BounceProcessorOptions } from "./processor.ts";
 import { type Screened, suppressionScreen } from "./suppression.ts";
@@ -21,7 +21,10 @@ export interface BounceStageOptions {
   config: Config;
   /** The worker's slot (claims of DSN work are per slot). */
   index: number;
-  store: BounceProcessorOptions["store"] & Pick<SuppressionStore, "suppressions">;
+  store:
+    & BounceProcessorOptions["store"]
+    & Pick<SuppressionStore, "suppressions">
+    & Partial<SenderSuppressionStore>;
   /** The single door (core/accept) DSNs go through. */
   acceptor: { submit(message: NewMessage): Promise<string> };
   log: (line: string) => void;
