@@ -359,8 +359,15 @@ class NodeParts {
     let http: Deno.HttpServer | null = null;
     return {
       name: "admin HTTP server",
-      start: () => {
+      start: async () => {
         const { config } = this;
+        const { loadTokenKey, unsubscribeAction } = await import("../core/bounce/mod.ts");
+        const unsubscribe = unsubscribeAction(
+          this.store,
+          await loadTokenKey(this.store),
+          config,
+          (line) => log("bounce", line),
+        );
         const adminContext: AdminContext = {
           config,
           store: this.store,
@@ -369,6 +376,7 @@ class NodeParts {
           cluster: this.cluster,
           accept: this.apiAccept,
           queue: this.queue,
+          unsubscribe,
         };
         let adminFetch: Promise<Deno.ServeHandler> | null = null;
         http = Deno.serve({

@@ -44,6 +44,11 @@ export interface AdminContext {
   accept?: { submit(message: NewMessage): Promise<string> };
   /** This node's queue, for releasing quarantined units (absent: the API answers 503). */
   queue?: Pick<Queue, "resume">;
+  /**
+   * One-click unsubscribe (core/bounce): suppresses the address a signed token names; null
+   * when the token is not ours (absent: the link answers 503).
+   */
+  unsubscribe?: (token: string) => Promise<{ address: string; senderDomain: string } | null>;
 }
 
 /** Hono environment of the admin app: who is asking (see _auth.ts). */

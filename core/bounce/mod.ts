@@ -45,3 +45,4 @@ export {
   suppressionsFrom,
 } from "./suppression.ts";
 export { personalizeHook, unsubscribeHeaders, unsubscribeUrl, wantsVerp } from "./personalize.ts";
+export { type UnsubscribeAction, unsubscribeAction, type Unsubscribed } from "./unsubscribe.ts";
