@@ -12,7 +12,7 @@
  */
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { E2E_DOMAIN, type E2eFixture, startE2eFixture } from "./helpers/e2e_fixture.ts";
-import { adminApi, type ServerProcess, sendWithSwaks } from "./helpers/server_process.ts";
+import { adminApi, sendWithSwaks, type ServerProcess } from "./helpers/server_process.ts";
 import type { SinkMessage } from "./helpers/smtp_sink.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
@@ -223,35 +223,38 @@ Deno.test("async bounces, complaints and unsubscribes over real SMTP and HTTP", 
       await sendAndDeliver(server, e2e, carol, "news@other-shop.test");
     });
 
-    await t.step("a one-click unsubscribe POST suppresses the address for that sender", async () => {
-      const dave = `dave@${E2E_DOMAIN}`;
-      const { delivered } = await sendAndDeliver(server, e2e, dave);
-      const text = delivered.text();
-      assertMatch(text, /^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r$/m);
-      const url = /^List-Unsubscribe: <([^>]+)>\r$/m.exec(text)?.[1];
-      assert(url, text);
-      const forged = await fetch(url.replace(/.(?=$)/, (c) => (c === "a" ? "b" : "a")), {
-        method: "POST",
-        body: "List-Unsubscribe=One-Click",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-      });
-      assertEquals(forged.status, 404);
-      await forged.body?.cancel();
-      const response = await fetch(url, {
-        method: "POST",
-        body: "List-Unsubscribe=One-Click",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-      });
-      assertEquals(response.status, 200);
-      assertEquals(await response.json(), { unsubscribed: true, sender_domain: "shop.test" });
-      const next = await sendWithSwaks({
-        server: server.smtpAddress,
-        from: "news@shop.test",
-        to: [dave],
-        data: message("after unsubscribe", dave),
-      });
-      await waitForRecipient(server, next.queueId!, "suppressed");
-    });
+    await t.step(
+      "a one-click unsubscribe POST suppresses the address for that sender",
+      async () => {
+        const dave = `dave@${E2E_DOMAIN}`;
+        const { delivered } = await sendAndDeliver(server, e2e, dave);
+        const text = delivered.text();
+        assertMatch(text, /^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r$/m);
+        const url = /^List-Unsubscribe: <([^>]+)>\r$/m.exec(text)?.[1];
+        assert(url, text);
+        const forged = await fetch(url.replace(/.(?=$)/, (c) => (c === "a" ? "b" : "a")), {
+          method: "POST",
+          body: "List-Unsubscribe=One-Click",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+        });
+        assertEquals(forged.status, 404);
+        await forged.body?.cancel();
+        const response = await fetch(url, {
+          method: "POST",
+          body: "List-Unsubscribe=One-Click",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+        });
+        assertEquals(response.status, 200);
+        assertEquals(await response.json(), { unsubscribed: true, sender_domain: "shop.test" });
+        const next = await sendWithSwaks({
+          server: server.smtpAddress,
+          from: "news@shop.test",
+          to: [dave],
+          data: message("after unsubscribe", dave),
+        });
+        await waitForRecipient(server, next.queueId!, "suppressed");
+      },
+    );
 
     await t.step("mail for a non-bounce domain from outside is still refused", async () => {
       const relay = await sendWithSwaks({

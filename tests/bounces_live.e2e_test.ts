@@ -46,7 +46,9 @@ Deno.test("turning VERP on with `fastmta config set` changes delivery and intake
     });
     assertMatch(before.stdout, /554 5\.7\.1 .*Relay access denied/);
 
-    for (const [key, value] of [["bounce.verp.domain", VERP_DOMAIN], ["bounce.verp.enabled", "true"]]) {
+    for (
+      const [key, value] of [["bounce.verp.domain", VERP_DOMAIN], ["bounce.verp.enabled", "true"]]
+    ) {
       const cli = await runCli(["config", "set", key, value, "--config", server.configPath]);
       assertEquals(cli.code, 0, cli.stderr);
     }
