@@ -9,7 +9,12 @@ import type { Config } from "../core/config/mod.ts";
 import type { NewMessage } from "../core/contracts/mod.ts";
 import type { Queue } from "../core/queue/mod.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
-import type { ApiKeyStore, StoreConnection, ViewStore } from "../core/store/mod.ts";
+import type {
+  ApiKeyStore,
+  BounceReportStore,
+  StoreConnection,
+  ViewStore,
+} from "../core/store/mod.ts";
 
 /** Console users and sessions (core/auth/admin.ts). */
 export type SessionAuth = Pick<AdminAuth, "session" | "login" | "logout">;
@@ -20,8 +25,15 @@ export type AdminViewStore = Pick<
   "counts" | "messageStatus" | "listMessages" | "recentAttempts"
 >;
 
-/** What the message pages and API read and do: views, units, release and cancel. */
-export type MessageStore = AdminViewStore & MessageDetailStore & CancelMessageStore;
+/**
+ * What the message pages and API read and do: views, units, release and cancel, and the
+ * bounce reports kept for a message (optional: stores without them show none).
+ */
+export type MessageStore =
+  & AdminViewStore
+  & MessageDetailStore
+  & CancelMessageStore
+  & Partial<Pick<BounceReportStore, "bounceReportsFor">>;
 
 /** API keys, as the send endpoint checks them. */
 export type ApiKeyCheck = Pick<ApiKeyStore, "apiKeyByHash" | "touchApiKey">;

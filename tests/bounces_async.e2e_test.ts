@@ -158,6 +158,15 @@ Deno.test("async bounces, complaints and unsubscribes over real SMTP and HTTP", 
       assertMatch(report.stdout, /250 2\.0\.0 Ok: report stored as/);
       const bounced = await waitForRecipient(server, id, "bounced");
       assertMatch(bounced.recipients[0].last_reply ?? "", /asynchronous bounce: 550 5\.1\.1/);
+      // The report is kept and listed with the message.
+      const { body: listed } = await adminApi<{ reports: Record<string, unknown>[] }>(
+        server,
+        `/api/v1/messages/${id}/reports`,
+      );
+      assertEquals(listed.reports.map((r) => [r.kind, r.recipient, r.status, r.category]), [
+        ["hard_bounce", bob, "5.1.1", "bad_mailbox"],
+      ]);
+      assertEquals(listed.reports[0].client_ip, OUTSIDE);
       // The next message to bob is not sent: suppressed before any connection.
       const before = e2e.sink.messages.length;
       const next = await sendWithSwaks({

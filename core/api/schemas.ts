@@ -109,6 +109,23 @@ export const MessageDetailSchema = z.strictObject({
 });
 export type MessageDetailBody = z.infer<typeof MessageDetailSchema>;
 
+/** One bounce/complaint report matched to a message (issue 17). */
+export const BounceReportSchema = z.strictObject({
+  id: z.string(),
+  received_at: epochMs,
+  state: z.string(),
+  kind: z.string().nullable(),
+  recipient: z.string().nullable(),
+  category: z.string().nullable(),
+  status: z.string().nullable(),
+  detail: z.string().nullable(),
+  client_ip: z.string().nullable(),
+});
+
+/** `GET /api/v1/messages/:id/reports`: the reports kept for a message, newest first. */
+export const BounceReportListSchema = z.strictObject({ reports: z.array(BounceReportSchema) });
+export type BounceReportListBody = z.infer<typeof BounceReportListSchema>;
+
 /** `POST /api/v1/messages/:id/release` (and `fastmta queue release ID`). */
 export const ReleaseSchema = z.strictObject({ units: count, dsns: count });
 export type ReleaseBody = z.infer<typeof ReleaseSchema>;

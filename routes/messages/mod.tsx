@@ -5,9 +5,12 @@
  * `GET /api/v1/messages/:id` (with its units: state, handling failures, quarantine reason),
  * `POST /api/v1/messages/:id/release` (quarantined units due again) and
  * `DELETE /api/v1/messages/:id` (cancel what is left of it). See docs/quarantine.md.
+ * `GET /api/v1/messages/:id/reports`: the bounce and complaint reports matched to it (the page
+ * shows them too; docs/bounces.md).
  */
 import { Hono } from "hono";
 import type {
+  BounceReportListBody,
   CancelBody,
   ErrorBody,
   MessageDetailBody,
@@ -32,6 +35,24 @@ const apiLog = (line: string) => log("api", line);
 const NOT_FOUND: ErrorBody = { error: "Message not found" };
 const NO_RELEASE: ErrorBody = { error: "Releasing is not served here" };
 
+/** The bounce and complaint reports kept for a message (issue 17), newest first. */
+async function reportsOf(ctx: MessagesContext, id: string): Promise<BounceReportListBody> {
+  const reports = await ctx.store.bounceReportsFor?.(id) ?? [];
+  return {
+    reports: reports.map((r) => ({
+      id: r.id,
+      received_at: r.receivedAt,
+      state: r.state,
+      kind: r.kind,
+      recipient: r.recipient,
+      category: r.category,
+      status: r.status,
+      detail: r.detail,
+      client_ip: r.clientIp,
+    })),
+  };
+}
+
 /** Message pages (behind the page session check, CSRF included). */
 export function messagePages(ctx: MessagesContext): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
@@ -45,7 +66,8 @@ export function messagePages(ctx: MessagesContext): Hono<AdminEnv> {
   app.get("/messages/:id", async (c) => {
     const message = await messageDetail(ctx.store, c.req.param("id"));
     if (!message) return c.notFound();
-    return sendPage(c, <MessagePage message={message} />);
+    const reports = await reportsOf(ctx, message.id);
+    return sendPage(c, <MessagePage message={message} reports={reports.reports} />);
   });
   app.post("/messages/:id/release", async (c) => {
     const id = c.req.param("id");
@@ -73,6 +95,11 @@ export function messageApi(ctx: MessagesContext): Hono<AdminEnv> {
   app.get("/messages/:id", async (c) => {
     const body: MessageDetailBody | null = await messageDetail(ctx.store, c.req.param("id"));
     return body ? c.json(body) : c.json(NOT_FOUND, 404);
+  });
+  app.get("/messages/:id/reports", async (c) => {
+    const id = c.req.param("id");
+    if (!(await ctx.store.messageStatus(id))) return c.json(NOT_FOUND, 404);
+    return c.json(await reportsOf(ctx, id));
   });
   app.post("/messages/:id/release", async (c) => {
     if (!ctx.queue) return c.json(NO_RELEASE, 503);
