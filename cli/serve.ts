@@ -361,13 +361,8 @@ class NodeParts {
       name: "admin HTTP server",
       start: async () => {
         const { config } = this;
-        const { loadTokenKey, unsubscribeAction } = await import("../core/bounce/mod.ts");
-        const unsubscribe = unsubscribeAction(
-          this.store,
-          await loadTokenKey(this.store),
-          config,
-          (line) => log("bounce", line),
-        );
+        const { openUnsubscribe } = await import("../core/bounce/mod.ts");
+        const unsubscribe = await openUnsubscribe(this.store, config, (l) => log("bounce", l));
         const adminContext: AdminContext = {
           config,
           store: this.store,

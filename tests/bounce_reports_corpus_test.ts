@@ -190,3 +190,12 @@ Deno.test("VERP tokens: within the 64-octet local-part limit, case-insensitive, 
   const wrongKey = await verifyToken(store, { bytes: new Uint8Array(32) }, config, token, NOW);
   assert("refused" in wrongKey);
 });
+
+Deno.test("corpus: garbage and truncated reports parse as unknown, never throw", async () => {
+  const random = crypto.getRandomValues(new Uint8Array(4096));
+  const truncated = (await fixture("rfc3464_postfix_user_unknown.eml")).subarray(0, 700);
+  for (const raw of [random, truncated, new Uint8Array()]) {
+    const parsed = await parseReport(raw);
+    assert(["unknown", "dsn", "auto_reply"].includes(parsed.kind), parsed.kind);
+  }
+});

@@ -45,4 +45,9 @@ export {
   suppressionsFrom,
 } from "./suppression.ts";
 export { personalizeHook, unsubscribeHeaders, unsubscribeUrl, wantsVerp } from "./personalize.ts";
-export { type UnsubscribeAction, unsubscribeAction, type Unsubscribed } from "./unsubscribe.ts";
+export {
+  openUnsubscribe,
+  type UnsubscribeAction,
+  unsubscribeAction,
+  type Unsubscribed,
+} from "./unsubscribe.ts";

@@ -30,6 +30,7 @@ import { type BounceCategory, classifyReply } from "./classify.ts";
 import { type Matched, matchReport, verifyToken, verpTokenOfAddress } from "./report_match.ts";
 import { type ParsedReport, parseReport, type ReportRecipient } from "./report_parse.ts";
 import type { TokenKey } from "./tokens.ts";
+import { isInfrastructureError } from "../queue/failures.ts";
 
 /** Categories that say the address itself is dead: an async bounce in them suppresses it. */
 const HARD: ReadonlySet<BounceCategory> = new Set(["bad_mailbox", "bad_domain"]);
@@ -103,6 +104,20 @@ export function verdictOf(parsed: ParsedReport, address: string | null): ReportV
     category,
     status: entry.status,
     entry,
+  };
+}
+
+/** The record of a report that could not be parsed or matched. */
+function unreadable(error: unknown): BounceReportResult {
+  return {
+    state: "processed",
+    kind: "unknown",
+    messageId: null,
+    recipient: null,
+    category: null,
+    status: null,
+    detail: `unreadable: ${(error as Error).message ?? String(error)}`.slice(0, 500),
+    processedAt: Date.now(),
   };
 }
 
@@ -195,7 +210,16 @@ export class BounceReportProcessor {
       const token = `${this.#o.claimPrefix}${crypto.randomUUID()}`;
       const claimed = await this.#o.store.claimBounceReports(token, CLAIM_BATCH, ids);
       for (const report of claimed) {
-        const result = await this.#process(report);
+        let result: BounceReportResult;
+        try {
+          result = await this.#process(report);
+        } catch (error) {
+          // The store or broker away: leave it claimed (released when this slot restarts).
+          if (isInfrastructureError(error)) throw error;
+          // Hostile or broken input is this report's trouble only: keep it, marked unreadable.
+          result = unreadable(error);
+          this.#o.log(`bounce: report ${report.id} unreadable: ${(error as Error).message}`);
+        }
         await this.#o.store.finishBounceReport(report.id, result);
       }
       if (ids || claimed.length < CLAIM_BATCH) return;

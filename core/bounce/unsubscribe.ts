@@ -9,7 +9,8 @@
 import type { Config } from "../config/mod.ts";
 import { domainOf } from "../mail/mod.ts";
 import type { BounceReportStore, SenderSuppressionStore } from "../store/mod.ts";
-import { splitToken, type TokenKey, tokenRecipient } from "./tokens.ts";
+import type { ClusterSecretStore } from "../store/mod.ts";
+import { loadTokenKey, splitToken, type TokenKey, tokenRecipient } from "./tokens.ts";
 
 /** Who was unsubscribed from whom. */
 export interface Unsubscribed {
@@ -58,4 +59,16 @@ export function unsubscribeAction(
     log(`bounce: <${address}> unsubscribed from ${senderDomain} (message ${message.id})`);
     return { address: address.toLowerCase(), senderDomain, messageId: message.id };
   };
+}
+
+/** The action on the cluster's token key (loaded, or made, from the store). */
+export async function openUnsubscribe(
+  store:
+    & Pick<BounceReportStore, "bouncedMessage">
+    & Pick<SenderSuppressionStore, "addSenderSuppressions">
+    & ClusterSecretStore,
+  config: Config,
+  log: (line: string) => void,
+): Promise<UnsubscribeAction> {
+  return unsubscribeAction(store, await loadTokenKey(store), config, log);
 }
