@@ -14,6 +14,7 @@ import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { E2E_DOMAIN, type E2eFixture, startE2eFixture } from "./helpers/e2e_fixture.ts";
 import { adminApi, sendWithSwaks, type ServerProcess } from "./helpers/server_process.ts";
 import type { SinkMessage } from "./helpers/smtp_sink.ts";
+import { RawSmtp } from "./helpers/smtp_raw.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
 const OUTSIDE = "127.0.0.99";
@@ -292,29 +293,39 @@ Deno.test("async bounces, complaints and unsubscribes over real SMTP and HTTP", 
   }
 });
 
-Deno.test("a delayed DSN arrives once, after bounce.delay_notice_after", async () => {
-  let erinAttempts = 0;
+Deno.test("a delayed DSN arrives once, after bounce.delay_notice_after, when NOTIFY=DELAY asked", async () => {
+  const attempts = new Map<string, number>();
   await using e2e = await startE2eFixture({
     prefix: "fastmta-delay-",
     sinkReply: ({ command, arg }) => {
-      if (command === "RCPT" && arg.includes(`erin@${E2E_DOMAIN}`)) {
-        erinAttempts++;
+      const slow = /<((erin|frank)@[^>]+)>/.exec(arg)?.[1];
+      if (command === "RCPT" && slow) {
+        attempts.set(slow, (attempts.get(slow) ?? 0) + 1);
         return "451 4.2.0 Mailbox temporarily unavailable";
       }
       return undefined;
     },
   });
-  const server = await start(e2e, { delay_notice_after: "2s", delay_notice: "always" });
+  // The default policy: only senders who asked with NOTIFY=DELAY get one.
+  const server = await start(e2e, { delay_notice_after: "2s" });
   try {
     const sender = `app@${E2E_DOMAIN}`;
     const erin = `erin@${E2E_DOMAIN}`;
-    const sent = await sendWithSwaks({
-      server: server.smtpAddress,
-      from: sender,
-      to: [erin],
-      data: message("slow", erin, sender),
-    });
-    assert(sent.queueId);
+    const frank = `frank@${E2E_DOMAIN}`;
+    const smtp = await RawSmtp.connect(server.smtpHost, server.smtpPort);
+    try {
+      await smtp.read();
+      await smtp.command("EHLO app.test");
+      assertEquals((await smtp.command(`MAIL FROM:<${sender}>`)).code, 250);
+      assertEquals((await smtp.command(`RCPT TO:<${erin}> NOTIFY=DELAY,FAILURE`)).code, 250);
+      assertEquals((await smtp.command(`RCPT TO:<${frank}>`)).code, 250);
+      assertEquals((await smtp.command("DATA")).code, 354);
+      const done = await smtp.command(`${message("slow", erin, sender)}.`);
+      assertEquals(done.code, 250, done.text);
+      await smtp.command("QUIT");
+    } finally {
+      await smtp.close();
+    }
     const notices = () =>
       e2e.sink.messages.filter((m) => m.mailFrom === "" && m.rcptTo.includes(sender));
     await e2e.sink.waitFor(() => notices().length >= 1, 30_000, "a delayed DSN");
@@ -322,9 +333,11 @@ Deno.test("a delayed DSN arrives once, after bounce.delay_notice_after", async (
     assertMatch(notice, /^Action: delayed\r$/m);
     assertMatch(notice, /^Status: 4\.2\.0\r$/m);
     assertMatch(notice, /^Will-Retry-Until: /m);
-    // Two more attempts at erin (retry 1 s, 2 s) span several sweeps (every second): no repeat.
-    const seen = erinAttempts;
-    await e2e.sink.waitFor(() => erinAttempts >= seen + 2, 30_000, "two more attempts");
+    assertMatch(notice, new RegExp(`^Final-Recipient: rfc822; ?${erin}\r$`, "m"));
+    assertEquals(notice.includes(`Final-Recipient: rfc822;${frank}`), false, "frank did not ask");
+    // Two more attempts (retry 1 s, 2 s) span several sweeps (every second): no repeat.
+    const seen = attempts.get(erin) ?? 0;
+    await e2e.sink.waitFor(() => (attempts.get(erin) ?? 0) >= seen + 2, 30_000, "more attempts");
     assertEquals(notices().length, 1);
   } catch (error) {
     e2e.dump();
