@@ -149,7 +149,7 @@ class Message implements PreparedMessage {
     return this.#plain;
   }
 
-  /** The bytes to send: `extra` header lines (those the message lacks) first, then signed. */
+  /** The bytes to send: `extra` header lines (unless the message has them) first, then signed. */
   async #make(extra: string): Promise<WireBody> {
     let plain = await this.#plainBody();
     if (plain === null) return { missing: true };
@@ -170,19 +170,19 @@ class Message implements PreparedMessage {
   }
 }
 
-/** The header lines of `extra` (CRLF-ended, unfolded) whose field the message has not. */
+/**
+ * `extra` (CRLF-ended header lines) when the message has none of their fields, else "": a
+ * message with its own List-Unsubscribe keeps it, and gets no List-Unsubscribe-Post of ours.
+ */
 function missingHeaders(message: Uint8Array, extra: string): string {
   if (extra === "") return "";
   const head = new TextDecoder().decode(message.subarray(0, 64 * 1024));
   const blank = head.search(/\r?\n\r?\n/);
   const section = blank < 0 ? head : head.slice(0, blank);
-  const present = new Set(
-    [...section.matchAll(/^([!-9;-~]+):/gm)].map((m) => m[1].toLowerCase()),
-  );
-  return extra.split(/(?<=\r\n)/).filter((line) => {
-    const name = /^([!-9;-~]+):/.exec(line)?.[1]?.toLowerCase();
-    return name !== undefined && !present.has(name);
-  }).join("");
+  const names = (text: string) =>
+    [...text.matchAll(/^([!-9;-~]+):/gm)].map((m) => m[1].toLowerCase());
+  const present = new Set(names(section));
+  return names(extra).some((name) => present.has(name)) ? "" : extra;
 }
 
 /** Whether `head` holds the whole header section (an empty line ends it). */
