@@ -50,5 +50,12 @@ serveAcceptWorker(async ({ config, smtpLimits, index }, { store, acceptor }) => 
       await inbound.close();
       await bounces.stop();
     },
+    // Listener objects changed (core/manage): bind the new, close the removed, report failures.
+    reconfigure: async (parts) => {
+      if (!parts.includes("smtp.listeners")) return;
+      const problems = await inbound.reconcile(config.smtp.listeners);
+      for (const p of problems) log(`cannot open listener ${p.listener}: ${p.error}`);
+      post({ type: "listeners", problems });
+    },
   };
 });

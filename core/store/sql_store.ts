@@ -16,6 +16,7 @@ import { bodyRepository } from "./bodies.ts";
 import { bounceReportRepository } from "./bounce_reports.ts";
 import { clusterSecretRepository } from "./cluster_secrets.ts";
 import { clusterRepository } from "./cluster.ts";
+import { configObjectRepository } from "./config_objects.ts";
 import { dkimKeyRepository } from "./dkim_keys.ts";
 import { delayDsnRepository } from "./delay_dsn.ts";
 import { dsnRepository } from "./dsn_claims.ts";
@@ -74,6 +75,7 @@ export function createSqlStore(
     ...adminUserRepository(ctx),
     ...clusterRepository(ctx),
     ...outboxRepository(ctx),
+    ...configObjectRepository(ctx),
     ...bounceReportRepository(ctx),
     ...senderSuppressionRepository(ctx),
     ...clusterSecretRepository(ctx),

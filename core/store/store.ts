@@ -12,6 +12,7 @@ import type { BounceReportStore } from "./bounce_reports.ts";
 import type { ClusterSecretStore } from "./cluster_secrets.ts";
 import type { DelayDsnStore } from "./delay_dsn.ts";
 import type { ClusterLimitStore, NodeStore, OverrideStore } from "./cluster.ts";
+import type { ConfigObjectStore } from "./config_objects.ts";
 import type { DkimKeyStore } from "./dkim_keys.ts";
 import type { DsnStore } from "./dsn_claims.ts";
 import type { StoreHealthStatus } from "./health.ts";
@@ -49,6 +50,15 @@ export type {
   OverrideStore,
   SlotRecord,
 } from "./cluster.ts";
+export type {
+  AuditQuery,
+  AuditRecord,
+  ConfigObjectChange,
+  ConfigObjectRecord,
+  ConfigObjectStore,
+  ConfigObjectWrite,
+  NewAuditRecord,
+} from "./config_objects.ts";
 export type { DkimKeyRecord, DkimKeyStore } from "./dkim_keys.ts";
 export type { DsnClaim, DsnRecipientRow, DsnStore, DsnWork } from "./dsn_claims.ts";
 export type {
@@ -110,6 +120,7 @@ export interface Store
     OverrideStore,
     ClusterLimitStore,
     OutboxStore,
+    ConfigObjectStore,
     BounceReportStore,
     SenderSuppressionStore,
     ClusterSecretStore,
