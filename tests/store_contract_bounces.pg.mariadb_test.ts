@@ -1,5 +1,5 @@
 /**
- * The Store contract for issue 17's tables (migration 0012), on SQLite, PostgreSQL and MariaDB:
+ * The Store contract for issue 17's tables (migration 0013), on SQLite, PostgreSQL and MariaDB:
  * bounce reports (stored raw, claimed once, finished, released, purged), marking a delivered
  * recipient bounced, per-sender suppressions, the shared cluster secret and delayed-DSN claims.
  */

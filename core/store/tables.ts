@@ -68,12 +68,12 @@ export interface RecipientsTable {
   dsn: string | null;
   /** Failures building this recipient's DSN (0010); at the limit `dsn` is "quarantined". */
   dsn_failures: Generated<number>;
-  /** "sent" once the one "delayed" DSN went out (0012); null before. */
+  /** "sent" once the one "delayed" DSN went out (0013); null before. */
   delay_dsn?: string | null;
 }
 
 /** Where a recipient stands. */
-/** "bounced" (0012): delivered to the first hop, then an asynchronous hard bounce came back. */
+/** "bounced" (0013): delivered to the first hop, then an asynchronous hard bounce came back. */
 export type RecipientState =
   | "queued"
   | "deferred"
@@ -135,11 +135,11 @@ export interface SuppressionsTable {
   message_id: string | null;
   created_at: number;
   expires_at: number;
-  /** Where it came from (0012): "smtp" (a remote reply), "dsn" (an async bounce), … */
+  /** Where it came from (0013): "smtp" (a remote reply), "dsn" (an async bounce), … */
   source?: string | null;
 }
 
-/** `sender_suppressions` (0012): addresses suppressed for one sending domain only. */
+/** `sender_suppressions` (0013): addresses suppressed for one sending domain only. */
 export interface SenderSuppressionsTable {
   sender_domain: string;
   address: string;
@@ -151,7 +151,7 @@ export interface SenderSuppressionsTable {
   expires_at: number;
 }
 
-/** `bounce_reports` (0012): mail received for bounce/feedback domains, raw and as parsed. */
+/** `bounce_reports` (0013): mail received for bounce/feedback domains, raw and as parsed. */
 export interface BounceReportsTable {
   id: string;
   received_at: number;
@@ -172,7 +172,7 @@ export interface BounceReportsTable {
   expires_at: number;
 }
 
-/** `cluster_secrets` (0012): secrets every node shares (base64url). */
+/** `cluster_secrets` (0013): secrets every node shares (base64url). */
 export interface ClusterSecretsTable {
   name: string;
   secret: string;
@@ -205,6 +205,8 @@ export interface AdminUsersTable {
   username: string;
   password_hash: string;
   created_at: number;
+  /** 0012: admin, operator, viewer or sender. */
+  role: string;
 }
 
 /** `admin_sessions`: console sessions, keyed by the hash of the cookie token. */
@@ -222,6 +224,8 @@ export interface ApiKeysTable {
   key_hash: string;
   created_at: number;
   last_used_at: number | null;
+  /** 0012: admin, operator, viewer or sender. */
+  role: string;
 }
 
 /** `nodes` (0005): one row per node. */

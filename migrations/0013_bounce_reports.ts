@@ -1,5 +1,5 @@
 /**
- * 0012: asynchronous bounces, complaints and unsubscribes (issue 17, docs/bounces.md).
+ * 0013: asynchronous bounces, complaints and unsubscribes (issue 17, docs/bounces.md).
  * - bounce_reports: every message received for a bounce/feedback domain, stored raw before the
  *   SMTP 250 (state "new"), then parsed and matched (state "processed" or "refused"); kept until
  *   `expires_at` (`bounce.report_retention`) and shown on the original message's page.
@@ -63,4 +63,4 @@ async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
 }
 
 /** Bounce reports, per-sender suppressions, cluster secrets, delayed-DSN bookkeeping. */
-export const migration0012: FastmtaMigration = { up };
+export const migration0013: FastmtaMigration = { up };
