@@ -28,6 +28,7 @@ import type { Tables } from "./tables.ts";
 import { unitRepository } from "./units.ts";
 import { brokerUnitRepository } from "./units_broker.ts";
 import { viewRepository } from "./views.ts";
+import { webhookRepository } from "./webhooks.ts";
 
 export { dueUnitsQuery, unitRecipientsQuery } from "./units_lease.ts";
 export { PG_TYPES } from "./_sql.ts";
@@ -70,5 +71,6 @@ export function createSqlStore(
     ...adminUserRepository(ctx),
     ...clusterRepository(ctx),
     ...outboxRepository(ctx),
+    ...webhookRepository(ctx),
   };
 }

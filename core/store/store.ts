@@ -21,6 +21,7 @@ import type { SuppressionStore } from "./suppressions.ts";
 import type { UnitStore } from "./units.ts";
 import type { BrokerUnitStore } from "./units_broker.ts";
 import type { ViewStore } from "./views.ts";
+import type { WebhookStore } from "./webhooks.ts";
 
 export type { StoreHealthStatus } from "./health.ts";
 export type { AdminSessionRecord, AdminUserStore } from "./admin_users.ts";
@@ -59,6 +60,15 @@ export type { SmtpUser, SmtpUserStore, SmtpUserUpdate } from "./smtp_users.ts";
 export type { Suppression, SuppressionStore } from "./suppressions.ts";
 export type { InsertOptions, LeaseRequest, SettleOptions, UnitStore } from "./units.ts";
 export type { BrokerUnitStore, SweepResult, UnitOrigin, UnitState } from "./units_broker.ts";
+export type {
+  NewWebhook,
+  WebhookAttemptRecord,
+  WebhookDeadLetterRecord,
+  WebhookOutboxRow,
+  WebhookPostResult,
+  WebhookRecord,
+  WebhookStore,
+} from "./webhooks.ts";
 export type { AttemptRow, MessageStatus, MessageSummary, QueueCounts, ViewStore } from "./views.ts";
 
 /** Pool settings shared by the client/server SQL dialects. */
@@ -95,7 +105,8 @@ export interface Store
     NodeStore,
     OverrideStore,
     ClusterLimitStore,
-    OutboxStore {
+    OutboxStore,
+    WebhookStore {
   /** Handling failures and quarantined units (quarantine.ts), a role of its own. */
   readonly quarantine: QuarantineStore;
 }
