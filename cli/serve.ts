@@ -29,6 +29,9 @@ import { type Service, ServiceRunner, together } from "./service_runner.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { defineCommand } from "./_command.ts";
+import { type EventHub, setEventSink } from "../core/events/mod.ts";
+import type { FromWorker } from "../workers/protocol.ts";
+import { startEvents } from "./events_service.ts";
 
 /** Today's messages per source IP, from the delivery log (IP warm-up caps survive restarts). */
 async function seedDailyCounters(config: Config, store: Store): Promise<DailyCounters> {
@@ -88,6 +91,8 @@ class NodeParts {
   scheduler!: Scheduler;
   rules!: RulesWatcher;
   apiAccept!: LazyAcceptPath;
+  /** The node's event hub (null when `events.enabled` is false). */
+  events: EventHub | null = null;
   deliveryWorkers: WorkerHandle[] = [];
   smtpWorkers: WorkerHandle[] = [];
   otherWorkers: WorkerHandle[] = [];
@@ -115,6 +120,9 @@ class NodeParts {
     return [
       { name: "store", start: () => this.#openStore(), stop: () => this.store.close() },
       { name: "cluster", start: () => this.#joinCluster(), stop: () => this.cluster.stop() },
+      // Events before every stage that emits them; stopped after them, so their last events
+      // (posted by the workers before they stop) are written.
+      this.#eventsService(),
       { name: "queue", start: () => this.#openQueue(), stop: () => this.queue.close() },
       { name: "shaping rules", start: () => this.#startRules(), stop: () => this.rules.stop() },
       {
@@ -188,6 +196,29 @@ class NodeParts {
     });
   }
 
+  #eventsService(): Service {
+    let stop = () => Promise.resolve();
+    return {
+      name: "events",
+      start: async () => {
+        const started = await startEvents(this.config, this.store, (line) => log("events", line));
+        if (!started) return;
+        this.events = started.hub;
+        setEventSink(started.hub, this.config.nodeId);
+        stop = started.stop;
+      },
+      stop: async () => {
+        await stop();
+        setEventSink(null);
+      },
+    };
+  }
+
+  /** A worker's event batch goes to the hub. */
+  #workerEvents(message: FromWorker) {
+    if (message.type === "events") this.events?.accept(message.events, message.dropped);
+  }
+
   async #openQueue() {
     const { config } = this;
     this.queue = await openQueue(config, this.store, {
@@ -259,6 +290,7 @@ class NodeParts {
           config,
           i,
           (message, handle) => {
+            this.#workerEvents(message);
             if (message.type === "settled") {
               queue.release(message.tokens, message.requeue ?? false);
               scheduler.settled(message.tokens, message.unitIds);
@@ -313,6 +345,7 @@ class NodeParts {
           config,
           i,
           (message) => {
+            this.#workerEvents(message);
             if (message.type === "accepted") this.scheduler.wake();
           },
           smtpShared,
@@ -329,7 +362,7 @@ class NodeParts {
         new URL("../workers/inject_worker.ts", import.meta.url),
         this.config,
         0,
-        () => {},
+        (message) => this.#workerEvents(message),
       ),
     );
   }

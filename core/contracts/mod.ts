@@ -104,8 +104,10 @@ export interface OutcomeFacts {
   nodeId?: string | null;
   /** Earlier tries within this attempt (logged, they change no state). */
   tries?: TryRecord[];
-  /** For events (core/events): the envelope sender, the attempt number (1 for the first),
-   * when the message was queued and its meta. */
+  /**
+   * For events (core/events): the envelope sender, the attempt number (1 for the first: the
+   * leased unit's `attempts`), when the message was queued, and its meta.
+   */
   sender?: string;
   attempt?: number;
   queuedAt?: number;

@@ -95,7 +95,7 @@ function withFacts<T extends { kind: UnitOutcome["kind"] }>(
     nodeId: start.nodeId,
     tries: facts.tries,
     sender: unit.sender,
-    attempt: unit.attempts + 1,
+    attempt: unit.attempts,
     queuedAt: unit.createdAt,
     meta: unit.meta,
     ...variant,

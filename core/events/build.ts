@@ -86,3 +86,14 @@ export function emitOutcomes(outcomes: readonly UnitOutcome[]): void {
     }
   }
 }
+
+/** Emits the event of a unit quarantined after repeated handling failures. */
+export function emitQuarantined(r: { unitId: string; messageId: string; reason: string }): void {
+  emitEvent({
+    type: "quarantined",
+    subject: "unit",
+    unit_id: r.unitId,
+    message_id: r.messageId,
+    reason: r.reason,
+  });
+}

@@ -5,7 +5,13 @@
  * by the webhook dispatcher, once per cluster) and, optionally, a RabbitMQ exchange.
  */
 export { emitEvent, type EventFields, type EventSink, eventsOn, setEventSink } from "./emit.ts";
-export { emitOutcomes, emitReceived, outcomeFields, receivedFields } from "./build.ts";
+export {
+  emitOutcomes,
+  emitQuarantined,
+  emitReceived,
+  outcomeFields,
+  receivedFields,
+} from "./build.ts";
 export { EventBuffer, type EventBufferOptions } from "./buffer.ts";
 export { AccountingLog, type AccountingOptions, rotatedFiles } from "./accounting.ts";
 export { EventHub, type EventHubOptions, type EventHubStats } from "./hub.ts";

@@ -101,6 +101,15 @@ export interface WebhookStore {
   getWebhook(id: string): Promise<WebhookRecord | null>;
   /** False when the id is taken. */
   insertWebhook(webhook: NewWebhook): Promise<boolean>;
+  /**
+   * Changes url, events, secret or enabled when the row is at `ifVersion` (when given); the
+   * version goes up by one. Returns the new version, or null when absent or at another version.
+   */
+  updateWebhook(
+    id: string,
+    change: { url?: string; events?: string[]; secret?: string; enabled?: boolean },
+    by: { at: number; name: string; ifVersion?: number },
+  ): Promise<number | null>;
   /** Removes the webhook, its waiting events, log and dead letters; false when absent. */
   deleteWebhook(id: string): Promise<boolean>;
   /** Stores events to post (one multi-row INSERT per chunk). */
@@ -187,6 +196,24 @@ export function webhookRepository(ctx: SqlContext): WebhookStore {
           last_error: null,
         }).execute();
         return true;
+      }),
+    updateWebhook: (id, change, by) =>
+      ctx.transaction(async (trx) => {
+        const row = await trx.selectFrom("webhooks").select("version").where("id", "=", id)
+          .executeTakeFirst();
+        if (!row) return null;
+        const version = Number(row.version);
+        if (by.ifVersion !== undefined && by.ifVersion !== version) return null;
+        await trx.updateTable("webhooks").set({
+          ...(change.url !== undefined ? { url: change.url } : {}),
+          ...(change.events !== undefined ? { events: JSON.stringify(change.events) } : {}),
+          ...(change.secret !== undefined ? { secret: change.secret } : {}),
+          ...(change.enabled !== undefined ? { enabled: change.enabled ? 1 : 0 } : {}),
+          version: version + 1,
+          updated_at: by.at,
+          updated_by: by.name,
+        }).where("id", "=", id).where("version", "=", version).execute();
+        return version + 1;
       }),
     deleteWebhook: (id) =>
       ctx.transaction(async (trx) => {
