@@ -4,11 +4,40 @@
  * of the webhooks tells the hub which events to keep for which webhook.
  */
 import type { Config } from "../core/config/mod.ts";
-import { EventHub, WebhookDispatcher } from "../core/events/mod.ts";
+import { log } from "../core/log.ts";
+import { EventHub, setEventSink, WebhookDispatcher } from "../core/events/mod.ts";
 import type { FastmtaEvent } from "../core/events/mod.ts";
 import { webhookSecretOpener } from "../core/manage/webhooks.ts";
 import type { Store } from "../core/store/mod.ts";
 import { openEventsExchange } from "../core/events/exchange.ts";
+import type { Service } from "./service_runner.ts";
+
+/**
+ * The `events` service of `serve`: started before every stage that emits (the main thread's
+ * sink is the hub from then on), stopped after them, so the last events the workers post
+ * before they stop are written.
+ */
+export function eventsService(
+  config: () => Config,
+  store: () => Store,
+  onHub: (hub: EventHub | null) => void,
+): Service {
+  let part: EventsPart | null = null;
+  return {
+    name: "events",
+    start: async () => {
+      part = await startEvents(config(), store(), (line) => log("events", line));
+      if (!part) return;
+      onHub(part.hub);
+      setEventSink(part.hub, config().nodeId);
+    },
+    stop: async () => {
+      await part?.stop();
+      setEventSink(null);
+      onHub(null);
+    },
+  };
+}
 
 /** The running events part. */
 export interface EventsPart {

@@ -29,9 +29,10 @@ import { type Service, ServiceRunner, together } from "./service_runner.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { defineCommand } from "./_command.ts";
-import { type EventHub, setEventSink } from "../core/events/mod.ts";
+import type { EventHub } from "../core/events/mod.ts";
+import { WebhookService } from "../core/manage/webhooks.ts";
 import type { FromWorker } from "../workers/protocol.ts";
-import { startEvents } from "./events_service.ts";
+import { eventsService } from "./events_service.ts";
 
 /** Today's messages per source IP, from the delivery log (IP warm-up caps survive restarts). */
 async function seedDailyCounters(config: Config, store: Store): Promise<DailyCounters> {
@@ -122,7 +123,7 @@ class NodeParts {
       { name: "cluster", start: () => this.#joinCluster(), stop: () => this.cluster.stop() },
       // Events before every stage that emits them; stopped after them, so their last events
       // (posted by the workers before they stop) are written.
-      this.#eventsService(),
+      eventsService(() => this.config, () => this.store, (hub) => this.events = hub),
       { name: "queue", start: () => this.#openQueue(), stop: () => this.queue.close() },
       { name: "shaping rules", start: () => this.#startRules(), stop: () => this.rules.stop() },
       {
@@ -194,24 +195,6 @@ class NodeParts {
         this.scheduler?.wake();
       },
     });
-  }
-
-  #eventsService(): Service {
-    let stop = () => Promise.resolve();
-    return {
-      name: "events",
-      start: async () => {
-        const started = await startEvents(this.config, this.store, (line) => log("events", line));
-        if (!started) return;
-        this.events = started.hub;
-        setEventSink(started.hub, this.config.nodeId);
-        stop = started.stop;
-      },
-      stop: async () => {
-        await stop();
-        setEventSink(null);
-      },
-    };
   }
 
   /** A worker's event batch goes to the hub. */
@@ -402,6 +385,7 @@ class NodeParts {
           cluster: this.cluster,
           accept: this.apiAccept,
           queue: this.queue,
+          webhooks: new WebhookService(this.store, config),
         };
         let adminFetch: Promise<Deno.ServeHandler> | null = null;
         http = Deno.serve({

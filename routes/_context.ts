@@ -8,6 +8,7 @@ import type { ClusterView } from "../core/cluster/mod.ts";
 import type { Config } from "../core/config/mod.ts";
 import type { NewMessage } from "../core/contracts/mod.ts";
 import type { Queue } from "../core/queue/mod.ts";
+import type { WebhookService } from "../core/manage/webhooks.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
 import type { ApiKeyStore, StoreConnection, ViewStore } from "../core/store/mod.ts";
 
@@ -44,6 +45,8 @@ export interface AdminContext {
   accept?: { submit(message: NewMessage): Promise<string> };
   /** This node's queue, for releasing quarantined units (absent: the API answers 503). */
   queue?: Pick<Queue, "resume">;
+  /** The webhook service (core/manage/webhooks.ts; absent: the webhook API answers 503). */
+  webhooks?: WebhookService;
 }
 
 /** Hono environment of the admin app: who is asking (see _auth.ts). */

@@ -19,6 +19,7 @@ import { nodeApi } from "./nodes/mod.ts";
 import { queueApi } from "./queue/mod.ts";
 import { sendApi } from "./send/mod.ts";
 import { staticRoutes } from "./static/mod.ts";
+import { webhookApi } from "./webhooks/mod.ts";
 
 export type { AdminContext, AdminStore } from "./_context.ts";
 
@@ -52,6 +53,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   api.route("/", messageApi(ctx));
   api.route("/", attemptApi(ctx));
   api.route("/", nodeApi(ctx));
+  api.route("/", webhookApi(ctx));
 
   const pages = new Hono<AdminEnv>();
   pages.use("*", requirePageSession());
