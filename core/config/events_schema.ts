@@ -38,7 +38,7 @@ const webhooks = z.object({
         "or removed.",
       live: false,
     }),
-  batch_size: z.number().int().min(1).max(10_000).default(100).meta({
+  batch_size: z.number().int().min(1).max(10_000).default(500).meta({
     description: "Most events in one POST.",
     live: false,
   }),
@@ -79,7 +79,7 @@ export const eventsSection = z.object({
       "and counted (`events dropped` in the log), acceptance and delivery never wait.",
     live: false,
   }),
-  flush_interval: duration.pipe(z.number().min(1, "Expected at least 1ms")).default(100).meta({
+  flush_interval: duration.pipe(z.number().min(1, "Expected at least 1ms")).default(200).meta({
     description: "Longest wait before buffered events are written (one batch per write).",
     live: false,
   }),
