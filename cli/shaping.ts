@@ -7,6 +7,8 @@ import { loadConfig } from "../core/config/mod.ts";
 import { shapingPattern, shapingRule } from "../core/config/delivery_schema.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
+import { cliEvents } from "./_events.ts";
+import { emitEvent } from "../core/events/mod.ts";
 import { UsageError } from "./_usage.ts";
 
 /** The `shaping` command. */
@@ -61,6 +63,7 @@ export async function shaping(configPath: string | null, args: string[]): Promis
   const [action, pattern, json] = args;
   const config = await loadConfig(configPath);
   const store = await openCurrentStore(config, "admin");
+  const events = await cliEvents(config, store);
   try {
     const stored = await store.listShapingRules();
     switch (action) {
@@ -101,6 +104,12 @@ export async function shaping(configPath: string | null, args: string[]): Promis
           paused: action === "pause",
         });
         await store.putShapingRule(pattern, rule, Date.now());
+        emitEvent({
+          type: action === "pause" ? "paused" : "resumed",
+          subject: pattern,
+          actor: `cli:${Deno.env.get("USER") ?? "local"}`,
+          reason: "shaping rule",
+        });
         console.log(`${action === "pause" ? "paused" : "resumed"} ${pattern}`);
         return 0;
       }
@@ -108,6 +117,7 @@ export async function shaping(configPath: string | null, args: string[]): Promis
         usage(`Unknown action "${action}"`);
     }
   } finally {
+    await events.close();
     await store.close();
   }
 }

@@ -8,6 +8,7 @@ import { type Actor, NotFoundError, ValidationError } from "../core/manage/types
 import { WebhookService } from "../core/manage/webhooks.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
+import { cliEvents } from "./_events.ts";
 
 /** The `webhook` command. */
 export const webhookCommand = defineCommand({
@@ -84,6 +85,7 @@ export async function webhook(
   const config = await loadConfig(configPath);
   const store = await openCurrentStore(config, "admin");
   const service = new WebhookService(store, config);
+  const events = await cliEvents(config, store);
   const actor = cliActor();
   const print = (value: unknown, text: () => string) =>
     console.log(values.json ? JSON.stringify(value) : text());
@@ -152,6 +154,7 @@ export async function webhook(
     }
     throw error;
   } finally {
+    await events.close(); // the admin_change event, to the webhooks
     await store.close();
   }
 }
