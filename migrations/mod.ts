@@ -14,7 +14,7 @@ import { migration0007 } from "./0007_unconfirmed.ts";
 import { migration0008 } from "./0008_api_keys.ts";
 import { migration0009 } from "./0009_outbox.ts";
 import { migration0010 } from "./0010_quarantine.ts";
-import { migration0011 } from "./0011_webhooks.ts";
+import { migration0015 } from "./0015_webhooks.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -29,7 +29,7 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0008_api_keys": migration0008,
   "0009_outbox": migration0009,
   "0010_quarantine": migration0010,
-  "0011_webhooks": migration0011,
+  "0015_webhooks": migration0015,
 };
 
 /** Kysely migrations bound to one dialect. */

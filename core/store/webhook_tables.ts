@@ -1,4 +1,4 @@
-/** The webhook tables (migrations/0011_webhooks.ts), for Kysely. */
+/** The webhook tables (migrations/0015_webhooks.ts), for Kysely. */
 import type { Generated } from "kysely";
 
 /** `webhooks`: one configured webhook with its delivery status and posting lease. */

@@ -1,5 +1,5 @@
 /**
- * Webhooks in SQL (migrations/0011_webhooks.ts): the configured webhooks, their durable outbox
+ * Webhooks in SQL (migrations/0015_webhooks.ts): the configured webhooks, their durable outbox
  * of events, the posting lease that lets one node of a cluster post a webhook's batches, the
  * POST log and the dead letters. The outbox is written in multi-row INSERTs (one per batch of
  * events); a POST's result (rows deleted or moved to the dead letters, status, log row) is one

@@ -1,5 +1,5 @@
 /**
- * 0011: webhooks (core/store/webhooks.ts, docs/webhooks.md).
+ * 0015: webhooks (core/store/webhooks.ts, docs/webhooks.md).
  * - webhooks: one row per configured webhook (the secret sealed with the master key), with its
  *   delivery status (failures in a row, last reply, next try) and the lease of the node that
  *   posts its batches (`lease_node` until `lease_until`): one node of a cluster at a time.
@@ -81,4 +81,4 @@ async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
 }
 
 /** Webhooks, their durable outbox, dead letters and POST log. */
-export const migration0011: FastmtaMigration = { up };
+export const migration0015: FastmtaMigration = { up };
