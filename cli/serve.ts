@@ -29,7 +29,7 @@ import { type Service, ServiceRunner, together } from "./service_runner.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { defineCommand } from "./_command.ts";
-import type { EventHub } from "../core/events/mod.ts";
+import { emitQuarantined, type EventHub } from "../core/events/mod.ts";
 import { WebhookService } from "../core/manage/webhooks.ts";
 import type { FromWorker } from "../workers/protocol.ts";
 import { eventsService } from "./events_service.ts";
@@ -207,6 +207,7 @@ class NodeParts {
     this.queue = await openQueue(config, this.store, {
       role: "schedule",
       log: (line) => log("queue", line),
+      onQuarantined: emitQuarantined,
     });
     buildPools(config); // Stored overrides may have changed pool settings.
     // Units go to the worker that owns their destination site, so per-site limits hold per
