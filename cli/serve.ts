@@ -22,6 +22,8 @@ import { RulesWatcher } from "../core/schedule/rules.ts";
 import { MxResolver } from "../core/routing/mx.ts";
 import { buildPools, DailyCounters } from "../core/routing/sources.ts";
 import { openStore, type SqlStore, type Store } from "../core/store/mod.ts";
+import { type Management, openManagement } from "../core/manage/mod.ts";
+import { type AppliedChange, LiveView } from "../core/manage/live_view.ts";
 import type { AdminContext } from "../routes/mod.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
 import { LazyAcceptPath } from "../core/accept/open.ts";
@@ -36,7 +38,8 @@ import { eventsService } from "./events_service.ts";
 
 /** Today's messages per source IP, from the delivery log (IP warm-up caps survive restarts). */
 async function seedDailyCounters(config: Config, store: Store): Promise<DailyCounters> {
-  const counters = new DailyCounters(config.vmtas.length);
+  // Room for vmtas added while running (config objects): a counter per source IP.
+  const counters = new DailyCounters(Math.max(config.vmtas.length, 1024));
   const now = Date.now();
   const startOfDay = DailyCounters.nextDay(now) - 86_400_000;
   for (const { sourceIp, count } of await store.deliveredSince(startOfDay)) {
@@ -88,6 +91,12 @@ class NodeParts {
   readonly startedAt = Date.now();
   store!: SqlStore;
   cluster!: Cluster;
+  management!: Management;
+  live: LiveView | null = null;
+  /** The dispatcher's resolver (its cached routes are dropped when routes change). */
+  resolver: MxResolver | null = null;
+  /** Listeners SMTP workers could not open, by worker index. */
+  listenerProblems = new Map<number, string[]>();
   queue!: ScheduleQueue;
   scheduler!: Scheduler;
   rules!: RulesWatcher;
@@ -124,6 +133,11 @@ class NodeParts {
       // Events before every stage that emits them; stopped after them, so their last events
       // (posted by the workers before they stop) are written.
       eventsService(() => this.config, () => this.store, (hub) => this.events = hub),
+      {
+        name: "config objects",
+        start: () => this.#startLiveView(),
+        stop: () => this.live?.stop(),
+      },
       { name: "queue", start: () => this.#openQueue(), stop: () => this.queue.close() },
       { name: "shaping rules", start: () => this.#startRules(), stop: () => this.rules.stop() },
       {
@@ -183,9 +197,11 @@ class NodeParts {
       // The heartbeat reads the other parts from its first beat on, before they exist.
       details: (configVersion) => ({
         queue: this.queue?.kind ?? "embedded",
-        smtp: this.seed.smtp.listeners.map((l) => `${l.host}:${l.port}`),
+        smtp: this.config.smtp.listeners.map((l) => `${l.host}:${l.port}`),
         admin: `http://${this.seed.admin.host}:${this.seed.admin.port}/`,
         configVersion,
+        objectsVersion: this.live?.version ?? 0,
+        listenerErrors: [...new Set([...this.listenerProblems.values()].flat())],
         inFlight: this.scheduler?.inFlight ?? 0,
         oldestHeldMs: this.scheduler?.watchdog.oldestMs() ?? 0,
         heldTooLong: this.scheduler?.watchdog.reported ?? 0,
@@ -202,6 +218,33 @@ class NodeParts {
     if (message.type === "events") this.events?.accept(message.events, message.dropped);
   }
 
+  /** The config objects' live view: seeds, merges into this.config, follows changes. */
+  async #startLiveView() {
+    this.management = openManagement(this.store, {
+      config: this.config,
+      log: (line) => log("manage", line),
+    });
+    this.live = new LiveView(this.store, this.management, {
+      config: this.config,
+      log: (line) => log("manage", line),
+      onApplied: (change) => this.#configApplied(change),
+    });
+    // A ConfigEvent (or the overrides poll) makes the view look at once.
+    this.cluster.configSync.onReload(() => this.live?.reload());
+    await this.live.start();
+  }
+
+  /** Every stage of this node takes the change: workers, routes, shaping rules, heartbeat. */
+  #configApplied(change: AppliedChange) {
+    if (change.parts.length > 0) {
+      for (const w of this.workers) w.post({ type: "config", config: this.config });
+      if (change.parts.includes("routes")) this.resolver?.clear();
+    }
+    if (change.kinds.includes("shaping_rule")) this.rules?.reload();
+    this.scheduler?.wake();
+    this.cluster.beat();
+  }
+
   async #openQueue() {
     const { config } = this;
     this.queue = await openQueue(config, this.store, {
@@ -212,8 +255,9 @@ class NodeParts {
     buildPools(config); // Stored overrides may have changed pool settings.
     // Units go to the worker that owns their destination site, so per-site limits hold per
     // node. Handing over goes through the scheduler: what cannot be posted goes back.
+    this.resolver = new MxResolver(config);
     const dispatcher = new SiteDispatcher(
-      new MxResolver(config),
+      this.resolver,
       () => this.deliveryWorkers.length,
       (index, units, destinations) =>
         this.scheduler.handOver(units, `delivery-${index}`, (mine) => {
@@ -331,6 +375,13 @@ class NodeParts {
           (message) => {
             this.#workerEvents(message);
             if (message.type === "accepted") this.scheduler.wake();
+            if (message.type === "listeners") {
+              this.listenerProblems.set(
+                i,
+                message.problems.map((p) => `${p.listener}: ${p.error}`),
+              );
+              this.cluster.beat();
+            }
           },
           smtpShared,
         ),
@@ -387,6 +438,7 @@ class NodeParts {
           accept: this.apiAccept,
           queue: this.queue,
           webhooks: new WebhookService(this.store, config),
+          management: this.management,
         };
         let adminFetch: Promise<Deno.ServeHandler> | null = null;
         http = Deno.serve({

@@ -75,7 +75,7 @@ Deno.test("POST /api/v1/webhooks creates, lists, changes, removes; secrets never
     assertEquals(deliveries.deliveries, []);
     assertEquals((await (await call("GET", `/webhooks/${body.id}/dead-letters`)).json()).items, []);
     assertEquals(
-      (await (await call("POST", `/webhooks/${body.id}/replay`)).json()).replayed_events,
+      (await (await call("POST", `/webhooks/${body.id}/replay`, {})).json()).replayed_events,
       0,
     );
 

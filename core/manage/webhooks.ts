@@ -16,7 +16,8 @@ import type { Config } from "../config/mod.ts";
 import { EVENT_TYPES } from "../contracts/events.ts";
 import { MasterKey } from "../dkim/keys.ts";
 import { emitEvent } from "../events/mod.ts";
-import type { WebhookRecord, WebhookStore } from "../store/mod.ts";
+import type { ConfigObjectStore, WebhookRecord, WebhookStore } from "../store/mod.ts";
+import { recordAudit } from "./audit.ts";
 import {
   type Actor,
   ConflictError,
@@ -90,7 +91,8 @@ const url = z.string().refine((value) => {
 }, { message: "Expected an http:// or https:// URL" });
 const secret = z.string().min(16, "Use at least 16 characters").max(500);
 
-const createInput = z.object({
+/** What creating a webhook takes (documents the REST body; the service validates with it). */
+export const webhookInputSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "Expected 1–64 letters, digits, '_', '.' or '-'")
     .optional(),
   url,
@@ -144,6 +146,11 @@ export function webhookSecretOpener(
   };
 }
 
+/** What the audit log keeps of a webhook: never its secret. */
+function publicView(w: WebhookRecord) {
+  return { url: w.url, events: w.events, enabled: w.enabled };
+}
+
 function statusOf(w: WebhookRecord, backlog?: number): WebhookStatusBody {
   return {
     ...(backlog !== undefined ? { backlog } : {}),
@@ -173,10 +180,13 @@ function objectOf(w: WebhookRecord, backlog?: number): StoredObject<WebhookBody>
 /** See the module comment. */
 export class WebhookService implements ObjectService<WebhookBody> {
   readonly kind = "webhook";
-  #store: WebhookStore;
+  #store: WebhookStore & Pick<ConfigObjectStore, "recordAudit">;
   #config: Pick<Config, "dkim">;
 
-  constructor(store: WebhookStore, config: Pick<Config, "dkim">) {
+  constructor(
+    store: WebhookStore & Pick<ConfigObjectStore, "recordAudit">,
+    config: Pick<Config, "dkim">,
+  ) {
     this.#store = store;
     this.#config = config;
   }
@@ -209,7 +219,7 @@ export class WebhookService implements ObjectService<WebhookBody> {
 
   async create(input: unknown, actor: Actor): Promise<StoredObject<WebhookBody>> {
     requireAdmin(actor);
-    const checked = parse(createInput, input);
+    const checked = parse(webhookInputSchema, input);
     const id = checked.id ?? `wh_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
     const now = Date.now();
     const sealed = await this.#seal(id, checked.secret);
@@ -225,7 +235,9 @@ export class WebhookService implements ObjectService<WebhookBody> {
     if (checked.enabled === false) {
       await this.#store.updateWebhook(id, { enabled: false }, { at: now, name: actor.name });
     }
-    this.#changed(actor, id, "create", 1);
+    await this.#changed(actor, id, "create", 1, {
+      after: { url: checked.url, events: checked.events, enabled: checked.enabled ?? true },
+    });
     return (await this.get(id))!;
   }
 
@@ -237,7 +249,7 @@ export class WebhookService implements ObjectService<WebhookBody> {
   ): Promise<StoredObject<WebhookBody>> {
     requireAdmin(actor);
     const checked = parse(
-      options.partial === false ? createInput.omit({ id: true }) : updateInput,
+      options.partial === false ? webhookInputSchema.omit({ id: true }) : updateInput,
       input,
     );
     const current = await this.#store.getWebhook(id);
@@ -257,7 +269,10 @@ export class WebhookService implements ObjectService<WebhookBody> {
       if (!now) throw new NotFoundError("webhook", id);
       throw new VersionConflictError("webhook", id, now.version);
     }
-    this.#changed(actor, id, "update", version);
+    await this.#changed(actor, id, "update", version, {
+      before: publicView(current),
+      after: { ...publicView(current), ...checked, secret: undefined },
+    });
     return (await this.get(id))!;
   }
 
@@ -269,7 +284,7 @@ export class WebhookService implements ObjectService<WebhookBody> {
       throw new VersionConflictError("webhook", id, current.version);
     }
     await this.#store.deleteWebhook(id);
-    this.#changed(actor, id, "delete", current.version);
+    await this.#changed(actor, id, "delete", current.version, { before: publicView(current) });
   }
 
   /** The webhook's status and its last `limit` POSTs, newest first. */
@@ -325,7 +340,7 @@ export class WebhookService implements ObjectService<WebhookBody> {
       throw new ValidationError([{ path: "ids", message: "Expected dead-letter ids (integers)" }]);
     }
     const events = await this.#store.replayWebhookDeadLetters(id, Date.now(), ids);
-    this.#changed(actor, id, "replay", current.version);
+    await this.#changed(actor, id, "replay", current.version);
     return { replayed_events: events };
   }
 
@@ -334,7 +349,15 @@ export class WebhookService implements ObjectService<WebhookBody> {
     return key!.seal(plain, secretAad(id));
   }
 
-  #changed(actor: Actor, id: string, action: string, version: number) {
+  /** Audits the change (never the secret) and emits its admin_change event. */
+  async #changed(
+    actor: Actor,
+    id: string,
+    action: string,
+    version: number,
+    sides: { before?: unknown; after?: unknown } = {},
+  ) {
+    await recordAudit(this.#store, actor, { kind: "webhook", object_id: id, action, ...sides });
     emitEvent({
       type: "admin_change",
       actor: actor.name,
