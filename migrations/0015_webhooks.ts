@@ -3,9 +3,10 @@
  * - webhooks: one row per configured webhook (the secret sealed with the master key), with its
  *   delivery status (failures in a row, last reply, next try) and the lease of the node that
  *   posts its batches (`lease_node` until `lease_until`): one node of a cluster at a time.
- * - webhook_outbox: the durable queue of events still to be posted, one row per event and
- *   webhook that wants it, written in batches by each node's event hub; a row is deleted once
- *   its batch got a 2xx (or went to the dead letters).
+ * - webhook_outbox: the durable queue of events still to be posted: one row per flush of a
+ *   node's event hub and webhook that wants some of its events (`body`: their JSON array,
+ *   `events`: how many), so a busy node writes a few rows a second, not one per event; a row is
+ *   deleted once the POST that carried it got a 2xx (or went to the dead letters).
  * - webhook_dead_letters: batches given up after `events.webhooks.max_age`, kept whole (the
  *   JSON array) until replayed (their events go back to webhook_outbox).
  * - webhook_attempts: every POST (status, error, duration), for `webhook deliveries`.
@@ -50,6 +51,7 @@ async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .addColumn("seq", columnType(dialect, "id"), autoId(dialect))
     .addColumn("webhook_id", "varchar(64)", (c) => c.notNull())
     .addColumn("created_at", bigint, (c) => c.notNull())
+    .addColumn("events", "integer", (c) => c.notNull())
     .addColumn("body", text, (c) => c.notNull())
     .execute();
   await db.schema.createIndex("webhook_outbox_webhook_seq").on("webhook_outbox")

@@ -43,8 +43,13 @@ export class AccountingLog {
 
   /** Appends the events (one line each) after any write in progress; rotates first if due. */
   write(events: readonly FastmtaEvent[]): Promise<void> {
-    if (events.length === 0) return this.#chain;
-    const text = events.map((e) => JSON.stringify(e)).join("\n") + "\n";
+    return this.writeLines(events.map((e) => JSON.stringify(e)));
+  }
+
+  /** `write` for events already serialized (one JSON text each, without a newline). */
+  writeLines(lines: readonly string[]): Promise<void> {
+    if (lines.length === 0) return this.#chain;
+    const text = lines.join("\n") + "\n";
     const next = this.#chain.then(() => this.#append(encoder.encode(text)));
     this.#chain = next.catch((error) => this.#o.log?.(`accounting: ${(error as Error).message}`));
     return next;

@@ -1,9 +1,9 @@
 /**
  * A node's event hub, on its main thread: the sink of the main thread's own events and of the
  * batches its workers post (one message per flush, never per event). Each flush writes one
- * batch to every writer: the accounting log (JSON lines), the webhook outbox (one multi-row
- * INSERT, a row per event and webhook that wants its type) and, when configured, the events
- * exchange. Bounded: at `events.buffer_size` waiting events new ones are dropped and counted;
+ * batch to every writer: the accounting log (JSON lines), the webhook outbox (one INSERT: per
+ * webhook one row holding the JSON array of the events it wants) and, when configured, the
+ * events exchange. Bounded: at `events.buffer_size` waiting events new ones are dropped and counted;
  * webhook rows the database could not take are kept (within the same bound) and written with
  * the next flush, so a short database outage loses nothing.
  *
@@ -110,17 +110,30 @@ export class EventHub implements EventSink {
   }
 
   async #write(batch: FastmtaEvent[]) {
-    const rows: WebhookOutboxRow[] = [];
+    // Each event is serialized once, for every writer.
+    const lines = batch.map((e) => JSON.stringify(e));
     const all = this.#routes.get("*") ?? [];
-    for (const e of batch) {
+    const byWebhook = new Map<string, { lines: string[]; first: number }>();
+    batch.forEach((e, i) => {
       const ids = this.#routes.get(e.type);
-      if (!ids && all.length === 0) continue;
-      const body = JSON.stringify(e);
-      for (const webhookId of ids ?? []) rows.push({ webhookId, createdAt: e.at, body });
-      for (const webhookId of all) rows.push({ webhookId, createdAt: e.at, body });
-    }
+      if (!ids && all.length === 0) return;
+      for (const webhookId of ids ? ids.concat(all) : all) {
+        const group = byWebhook.get(webhookId);
+        if (group) {
+          group.lines.push(lines[i]);
+          group.first = Math.min(group.first, e.at);
+        } else byWebhook.set(webhookId, { lines: [lines[i]], first: e.at });
+      }
+    });
+    // One outbox row per webhook and flush (a JSON array), not one per event.
+    const rows: WebhookOutboxRow[] = [...byWebhook].map(([webhookId, g]) => ({
+      webhookId,
+      createdAt: g.first,
+      events: g.lines.length,
+      body: `[${g.lines.join(",")}]`,
+    }));
     await Promise.all([
-      this.#accounting?.write(batch),
+      this.#accounting?.writeLines(lines),
       this.#writeWebhookRows(rows),
       this.#o.publish?.(batch).catch((error) =>
         this.#o.log(`events: cannot publish ${batch.length}: ${(error as Error).message}`)
@@ -135,13 +148,20 @@ export class EventHub implements EventSink {
     if (pending.length === 0) return;
     try {
       await this.#o.store.enqueueWebhookEvents(pending);
-      this.#webhookRows += pending.length;
+      this.#webhookRows += pending.reduce((n, r) => n + r.events, 0);
       if (this.#webhookFailing) this.#o.log(`events: webhook outbox writable again`);
       this.#webhookFailing = false;
     } catch (error) {
       const limit = this.#o.config.events.buffer_size;
-      const kept = pending.slice(-limit);
-      this.#droppedElsewhere += pending.length - kept.length;
+      // Bounded: the newest rows within `buffer_size` events are kept, the rest counted dropped.
+      const kept: WebhookOutboxRow[] = [];
+      let events = 0;
+      for (let i = pending.length - 1; i >= 0 && events + pending[i].events <= limit; i--) {
+        kept.unshift(pending[i]);
+        events += pending[i].events;
+      }
+      this.#droppedElsewhere += pending.slice(0, pending.length - kept.length)
+        .reduce((n, r) => n + r.events, 0);
       this.#unwritten = kept;
       if (!this.#webhookFailing) {
         this.#o.log(

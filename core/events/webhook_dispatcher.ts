@@ -90,15 +90,16 @@ export class WebhookDispatcher {
       const batch = await store.webhookBatch(webhook.id, settings.batch_size);
       if (batch.length === 0) return;
       secret ??= await this.#o.openSecret(webhook);
-      const body = `{"webhook_id":${JSON.stringify(webhook.id)},"events":[${
-        batch.map((r) => r.body).join(",")
-      }]}`;
+      // Each row is a JSON array: their insides, joined, are the batch's events.
+      const inner = batch.map((r) => r.body.slice(1, -1)).filter((t) => t !== "").join(",");
+      const events = batch.reduce((n, r) => n + r.events, 0);
+      const body = `{"webhook_id":${JSON.stringify(webhook.id)},"events":[${inner}]}`;
       const started = performance.now();
       const { status, error } = await post(webhook.url, secret, body, settings.timeout);
       const at = Date.now();
       const durationMs = performance.now() - started;
       const seqs = batch.map((r) => r.seq);
-      const common = { webhookId: webhook.id, seqs, at, node, status, error, durationMs };
+      const common = { webhookId: webhook.id, seqs, events, at, node, status, error, durationMs };
       if (error === null) {
         failures = 0;
         await store.recordWebhookPost({
@@ -107,15 +108,15 @@ export class WebhookDispatcher {
           nextAttemptAt: 0,
           failures,
         });
-        if (batch.length < settings.batch_size) return;
+        if (events < settings.batch_size) return;
         continue;
       }
       failures++;
       const nextAttemptAt = at + backoff(failures, settings.retry_min, settings.retry_max);
-      const firstEventAt = batch[0].createdAt;
+      const firstEventAt = Math.min(...batch.map((r) => r.createdAt));
       if (at - firstEventAt >= settings.max_age) {
         this.#o.log(
-          `webhook ${webhook.id}: ${batch.length} events dead-lettered after ${failures} ` +
+          `webhook ${webhook.id}: ${events} events dead-lettered after ${failures} ` +
             `failures: ${error}`,
         );
         await store.recordWebhookPost({
@@ -123,7 +124,7 @@ export class WebhookDispatcher {
           outcome: "dead",
           nextAttemptAt,
           failures,
-          dead: { body: `[${batch.map((r) => r.body).join(",")}]`, firstEventAt, reason: error },
+          dead: { body: `[${inner}]`, firstEventAt, reason: error },
         });
       } else {
         if (failures === 1) this.#o.log(`webhook ${webhook.id}: POST failed, retrying: ${error}`);

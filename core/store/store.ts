@@ -73,6 +73,7 @@ export type { BrokerUnitStore, SweepResult, UnitOrigin, UnitState } from "./unit
 export type {
   NewWebhook,
   WebhookAttemptRecord,
+  WebhookBatchRow,
   WebhookDeadLetterRecord,
   WebhookOutboxRow,
   WebhookPostResult,

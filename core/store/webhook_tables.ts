@@ -26,12 +26,14 @@ export interface WebhooksTable {
   dead: Generated<number>;
 }
 
-/** `webhook_outbox`: one event waiting to be posted to one webhook. */
+/** `webhook_outbox`: events waiting to be posted to one webhook (one hub flush's worth). */
 export interface WebhookOutboxTable {
   seq: Generated<number>;
   webhook_id: string;
+  /** When the oldest of them happened. */
   created_at: number;
-  /** The event, JSON. */
+  events: number;
+  /** The events, a JSON array. */
   body: string;
 }
 

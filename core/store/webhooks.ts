@@ -46,19 +46,30 @@ export interface NewWebhook {
   createdBy: string;
 }
 
-/** One event waiting for one webhook. */
+/** Events waiting for one webhook (one row of the outbox). */
 export interface WebhookOutboxRow {
   webhookId: string;
+  /** When the oldest of them happened. */
   createdAt: number;
-  /** The event, JSON. */
+  events: number;
+  /** The events, a JSON array. */
+  body: string;
+}
+
+/** Outbox rows read for one POST. */
+export interface WebhookBatchRow {
+  seq: number;
+  createdAt: number;
+  events: number;
   body: string;
 }
 
 /** What one POST of a batch came to. */
 export interface WebhookPostResult {
   webhookId: string;
-  /** The batch's outbox rows. */
+  /** The batch's outbox rows, and how many events they hold. */
   seqs: number[];
+  events: number;
   at: number;
   node: string;
   status: number | null;
@@ -112,15 +123,15 @@ export interface WebhookStore {
   ): Promise<number | null>;
   /** Removes the webhook, its waiting events, log and dead letters; false when absent. */
   deleteWebhook(id: string): Promise<boolean>;
-  /** Stores events to post (one multi-row INSERT per chunk). */
+  /** Stores events to post (one multi-row INSERT per chunk of rows). */
   enqueueWebhookEvents(rows: WebhookOutboxRow[]): Promise<void>;
   /** Takes or renews `node`'s lease on the webhook until `until`; false when another holds it. */
   claimWebhook(id: string, node: string, now: number, until: number): Promise<boolean>;
-  /** The oldest `limit` events waiting for the webhook. */
-  webhookBatch(
-    id: string,
-    limit: number,
-  ): Promise<{ seq: number; createdAt: number; body: string }[]>;
+  /**
+   * The oldest rows waiting for the webhook, as many as hold up to `limit` events (at least
+   * one row, whatever its size).
+   */
+  webhookBatch(id: string, limit: number): Promise<WebhookBatchRow[]>;
   /** Records a POST: rows deleted / kept / dead-lettered, status, log row; one transaction. */
   recordWebhookPost(result: WebhookPostResult): Promise<void>;
   /** Events waiting for the webhook. */
@@ -228,9 +239,10 @@ export function webhookRepository(ctx: SqlContext): WebhookStore {
       const values = rows.map((r) => ({
         webhook_id: r.webhookId,
         created_at: r.createdAt,
+        events: r.events,
         body: r.body,
       }));
-      for (const part of chunks(values, rowsPerInsert(ctx.dialect, 3))) {
+      for (const part of chunks(values, rowsPerInsert(ctx.dialect, 4))) {
         await db.executeQuery(insertRowsQuery(ctx.dialect, "webhook_outbox", part));
       }
     },
@@ -248,14 +260,27 @@ export function webhookRepository(ctx: SqlContext): WebhookStore {
       return Number(result.numUpdatedRows) > 0;
     },
     webhookBatch: async (id, limit) => {
-      const rows = await ctx.limit(
-        db.selectFrom("webhook_outbox").select(["seq", "created_at", "body"])
+      // Rows hold one flush each: a few cover `limit` events; read their sizes first.
+      const heads = await ctx.limit(
+        db.selectFrom("webhook_outbox").select(["seq", "events"])
           .where("webhook_id", "=", id).orderBy("seq"),
-        limit,
+        Math.min(limit, 1_000),
       ).execute();
+      const wanted: number[] = [];
+      let events = 0;
+      for (const h of heads) {
+        if (wanted.length > 0 && events + Number(h.events) > limit) break;
+        wanted.push(Number(h.seq));
+        events += Number(h.events);
+      }
+      if (wanted.length === 0) return [];
+      const rows = await db.selectFrom("webhook_outbox")
+        .select(["seq", "created_at", "events", "body"]).where("seq", "in", wanted)
+        .orderBy("seq").execute();
       return rows.map((r) => ({
         seq: Number(r.seq),
         createdAt: Number(r.created_at),
+        events: Number(r.events),
         body: r.body,
       }));
     },
@@ -271,7 +296,7 @@ export function webhookRepository(ctx: SqlContext): WebhookStore {
             webhook_id: r.webhookId,
             created_at: r.at,
             first_event_at: r.dead.firstEventAt,
-            events: r.seqs.length,
+            events: r.events,
             body: r.dead.body,
             reason: r.dead.reason.slice(0, MAX_ERROR),
             replayed_at: null,
@@ -287,16 +312,16 @@ export function webhookRepository(ctx: SqlContext): WebhookStore {
             last_status: r.status,
             last_error: r.error?.slice(0, MAX_ERROR) ?? null,
             ...(r.outcome === "delivered"
-              ? { last_success_at: r.at, delivered: Number(current.delivered) + r.seqs.length }
+              ? { last_success_at: r.at, delivered: Number(current.delivered) + r.events }
               : {}),
-            ...(r.outcome === "dead" ? { dead: Number(current.dead) + r.seqs.length } : {}),
+            ...(r.outcome === "dead" ? { dead: Number(current.dead) + r.events } : {}),
           }).where("id", "=", r.webhookId).execute();
         }
         await trx.insertInto("webhook_attempts").values({
           webhook_id: r.webhookId,
           at: r.at,
           node: r.node,
-          events: r.seqs.length,
+          events: r.events,
           status: r.status,
           error: r.error?.slice(0, MAX_ERROR) ?? null,
           duration_ms: Math.round(r.durationMs),
@@ -304,8 +329,8 @@ export function webhookRepository(ctx: SqlContext): WebhookStore {
       }),
     webhookBacklog: async (id) => {
       const row = await db.selectFrom("webhook_outbox")
-        .select((eb) => eb.fn.countAll().as("n")).where("webhook_id", "=", id)
-        .executeTakeFirst();
+        .select((eb) => eb.fn.sum<number | string | null>("events").as("n"))
+        .where("webhook_id", "=", id).executeTakeFirst();
       return Number(row?.n ?? 0);
     },
     webhookAttempts: async (id, limit) => {
@@ -342,21 +367,20 @@ export function webhookRepository(ctx: SqlContext): WebhookStore {
     },
     replayWebhookDeadLetters: (id, now, ids) =>
       ctx.transaction(async (trx) => {
-        let query = trx.selectFrom("webhook_dead_letters").select(["id", "body"])
+        let query = trx.selectFrom("webhook_dead_letters").select(["id", "body", "events"])
           .where("webhook_id", "=", id).where("replayed_at", "is", null);
         if (ids) query = query.where("id", "in", ids.length > 0 ? ids : [-1]);
         const letters = await query.orderBy("id").execute();
         let events = 0;
         for (const letter of letters) {
-          const rows = (JSON.parse(letter.body) as unknown[]).map((e) => ({
+          // Back as one outbox row, dated now: a new max_age starts.
+          await trx.insertInto("webhook_outbox").values({
             webhook_id: id,
             created_at: now,
-            body: JSON.stringify(e),
-          }));
-          events += rows.length;
-          for (const part of chunks(rows, rowsPerInsert(ctx.dialect, 3))) {
-            await trx.executeQuery(insertRowsQuery(ctx.dialect, "webhook_outbox", part));
-          }
+            events: Number(letter.events),
+            body: letter.body,
+          }).execute();
+          events += Number(letter.events);
           await trx.updateTable("webhook_dead_letters").set({ replayed_at: now })
             .where("id", "=", Number(letter.id)).execute();
         }
