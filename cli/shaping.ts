@@ -122,7 +122,7 @@ export async function shaping(configPath: string | null, args: string[]): Promis
           emitEvent({
             type: action === "pause" ? "paused" : "resumed",
             subject: pattern,
-            actor: `cli:${Deno.env.get("USER") ?? "local"}`,
+            actor: cliActor().name,
             reason: "shaping rule",
           });
           console.log(`${action === "pause" ? "paused" : "resumed"} ${pattern}`);

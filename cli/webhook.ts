@@ -4,7 +4,8 @@
  * `remove ID`, `deliveries ID` (status and the last POSTs), `dead-letters ID`, `replay ID`.
  */
 import { loadConfig } from "../core/config/mod.ts";
-import { type Actor, NotFoundError, ValidationError } from "../core/manage/types.ts";
+import { NotFoundError, ValidationError } from "../core/manage/types.ts";
+import { cliActor } from "./objects.ts";
 import { WebhookService } from "../core/manage/webhooks.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
@@ -56,11 +57,6 @@ stored sealed with the master key. "replay" posts a webhook's dead letters again
   database: "current",
   run: ({ configPath, action, args, values }) => webhook(configPath, action!, args, values),
 });
-
-/** The CLI's actor: the local user, as admin (whoever may read the config may change it). */
-function cliActor(): Actor {
-  return { name: `cli:${Deno.env.get("USER") ?? "local"}`, role: "admin", channel: "cli" };
-}
 
 async function readSecret(given: string | undefined): Promise<string> {
   if (given !== undefined) return given;
