@@ -20,34 +20,21 @@ import { RulesWatcher } from "../core/schedule/rules.ts";
 // Not core/delivery/mod.ts: the main thread only routes units to sites; the engine (SMTP client,
 // pools, MTA-STS, DKIM hooks) lives in the delivery workers and costs ~7 MB of heap per isolate.
 import { MxResolver } from "../core/routing/mx.ts";
-import { buildPools, DailyCounters } from "../core/routing/sources.ts";
-import { openStore, type SqlStore, type Store } from "../core/store/mod.ts";
-import { type Management, openManagement } from "../core/manage/mod.ts";
-import { type AppliedChange, LiveView } from "../core/manage/live_view.ts";
-import type { AdminContext } from "../routes/mod.ts";
+import { buildPools } from "../core/routing/sources.ts";
+import { openStore, type SqlStore } from "../core/store/mod.ts";
+import type { Management } from "../core/manage/mod.ts";
+import type { AppliedChange, LiveView } from "../core/manage/live_view.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
 import { LazyAcceptPath } from "../core/accept/open.ts";
 import { type Service, ServiceRunner, together } from "./service_runner.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
-import { defineCommand } from "./_command.ts";
+import { adminHttpService, seedDailyCounters, startLiveView } from "./serve_parts.ts";
 import { emitQuarantined, type EventHub } from "../core/events/mod.ts";
 import { WebhookService } from "../core/manage/webhooks.ts";
 import type { FromWorker } from "../workers/protocol.ts";
 import { eventsService } from "./events_service.ts";
-
-/** Today's messages per source IP, from the delivery log (IP warm-up caps survive restarts). */
-async function seedDailyCounters(config: Config, store: Store): Promise<DailyCounters> {
-  // Room for vmtas added while running (config objects): a counter per source IP.
-  const counters = new DailyCounters(Math.max(config.vmtas.length, 1024));
-  const now = Date.now();
-  const startOfDay = DailyCounters.nextDay(now) - 86_400_000;
-  for (const { sourceIp, count } of await store.deliveredSince(startOfDay)) {
-    const index = config.vmtas.findIndex((v) => v.ip === sourceIp);
-    if (index >= 0) counters.add(index, count, now);
-  }
-  return counters;
-}
+import { defineCommand } from "./_command.ts";
 
 /** Runs the server until a signal stops it. */
 export async function serve(configPath: string | null): Promise<void> {
@@ -213,25 +200,13 @@ class NodeParts {
     });
   }
 
-  /** A worker's event batch goes to the hub. */
-  #workerEvents(message: FromWorker) {
-    if (message.type === "events") this.events?.accept(message.events, message.dropped);
-  }
-
   /** The config objects' live view: seeds, merges into this.config, follows changes. */
   async #startLiveView() {
-    this.management = openManagement(this.store, {
-      config: this.config,
-      log: (line) => log("manage", line),
-    });
-    this.live = new LiveView(this.store, this.management, {
-      config: this.config,
-      log: (line) => log("manage", line),
-      onApplied: (change) => this.#configApplied(change),
-    });
-    // A ConfigEvent (or the overrides poll) makes the view look at once.
-    this.cluster.configSync.onReload(() => this.live?.reload());
-    await this.live.start();
+    ({ management: this.management, live: this.live } = await startLiveView(
+      this.store,
+      this.cluster,
+      (change) => this.#configApplied(change),
+    ));
   }
 
   /** Every stage of this node takes the change: workers, routes, shaping rules, heartbeat. */
@@ -419,41 +394,24 @@ class NodeParts {
     };
   }
 
-  /**
-   * The admin HTTP server. The console (Hono, Preact, Twind) is loaded on its first request: a
-   * node nobody browses keeps ~5 MB less heap, and start-up is shorter.
-   */
+  /** The admin HTTP server (cli/admin_http.ts), on this node's parts once they exist. */
   #adminHttpService(): Service {
-    let http: Deno.HttpServer | null = null;
-    return {
-      name: "admin HTTP server",
-      start: () => {
-        const { config } = this;
-        const adminContext: AdminContext = {
-          config,
-          store: this.store,
-          auth: this.#auth,
-          startedAt: this.startedAt,
-          cluster: this.cluster,
-          accept: this.apiAccept,
-          queue: this.queue,
-          webhooks: new WebhookService(this.store, config),
-          management: this.management,
-        };
-        let adminFetch: Promise<Deno.ServeHandler> | null = null;
-        http = Deno.serve({
-          hostname: config.admin.host,
-          port: config.admin.port,
-          onListen: () => {},
-        }, async (request, info) => {
-          adminFetch ??= import("../routes/mod.ts").then(({ adminApp }) =>
-            adminApp(adminContext).fetch
-          );
-          return await (await adminFetch)(request, info);
-        });
-      },
-      stop: () => http?.shutdown(),
-    };
+    return adminHttpService(() => ({
+      config: this.config,
+      store: this.store,
+      auth: this.#auth,
+      startedAt: this.startedAt,
+      cluster: this.cluster,
+      accept: this.apiAccept,
+      queue: this.queue,
+      management: this.management,
+      webhooks: new WebhookService(this.store, this.config),
+    }));
+  }
+
+  /** A worker's event batch goes to the hub. */
+  #workerEvents(message: FromWorker) {
+    if (message.type === "events") this.events?.accept(message.events, message.dropped);
   }
 }
 
