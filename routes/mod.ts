@@ -28,6 +28,7 @@ import { queueApi } from "./queue/mod.ts";
 import { sendApi } from "./send/mod.ts";
 import { staticRoutes } from "./static/mod.ts";
 import { webhookApi } from "./webhooks/mod.ts";
+import { webhookPages } from "./webhooks/pages.tsx";
 
 export type { AdminContext, AdminStore } from "./_context.ts";
 
@@ -79,6 +80,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   pages.route("/", dashboardPages(ctx));
   pages.route("/", messagePages(ctx));
   pages.route("/", attemptPages(ctx));
+  pages.route("/", webhookPages(ctx));
 
   app.route("/api/v1", api);
   app.route("/", pages);
