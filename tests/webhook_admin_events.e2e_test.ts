@@ -1,17 +1,17 @@
 /**
- * Events made by CLI commands (issue 16): a pause (`fastmta shaping pause`) and an admin change
- * (`fastmta webhook add`) are routed by the command itself into the durable webhook outbox and
- * posted by the running server's dispatcher.
+ * Events made by CLI commands (issue 16): a pause (`fastmta shaping pause`), an admin change
+ * (`fastmta webhook add`) and a reception (`fastmta send`) are routed by the command itself into
+ * the durable webhook outbox and posted by the running server's dispatcher.
  */
 import { assertEquals } from "./helpers/assert.ts";
-import { startE2eFixture } from "./helpers/e2e_fixture.ts";
+import { E2E_DOMAIN, startE2eFixture } from "./helpers/e2e_fixture.ts";
 import { runCli } from "./helpers/server_process.ts";
 import { waitUntil } from "./helpers/wait.ts";
 import { startWebhookReceiver } from "./helpers/webhook_receiver.ts";
 
 const SECRET = "whsec-admin-events-0123456789";
 
-Deno.test("pause and admin-change events from the CLI reach the webhook", async () => {
+Deno.test("pause, admin-change and received events from the CLI reach the webhook", async () => {
   await using e2e = await startE2eFixture({ prefix: "fastmta-webhook-admin-" });
   await using receiver = startWebhookReceiver(SECRET);
   const config = e2e.nodeConfig();
@@ -46,6 +46,17 @@ Deno.test("pause and admin-change events from the CLI reach the webhook", async 
       { timeoutMs: 60_000, message: "the admin_change event" },
     );
     assertEquals(change.object, { kind: "webhook", id: "two", action: "create", version: 1 });
+    const sent = await runCli(
+      ["send", "--from", "cli@origin.test", "--to", `rcpt@${E2E_DOMAIN}`, "--config", configPath],
+      { stdin: "Subject: from the CLI\r\n\r\nHello.\r\n" },
+    );
+    assertEquals(sent.code, 0, sent.stderr);
+    const received = await waitUntil(
+      () =>
+        receiver.events().find((e) => e.type === "received" && e.message_id === sent.stdout.trim()),
+      { timeoutMs: 60_000, message: "the received event of fastmta send" },
+    );
+    assertEquals(received.channel, "cli");
     assertEquals(receiver.badSignatures(), 0);
   } catch (error) {
     e2e.dump();
