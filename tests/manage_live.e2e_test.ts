@@ -103,6 +103,17 @@ Deno.test({
         await applied(server, version, from);
         await send(`127.0.0.1:${port}`, [`rcpt@${E2E_DOMAIN}`], "new-listener");
         await e2e.sink.waitForMessages(++delivered, 20_000);
+        // Removed: the port stops accepting (the original listener stays).
+        await cli(path, ["listener", "remove", `127.0.0.1:${port}`]);
+        await waitUntil(async () => {
+          try {
+            (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+            return false;
+          } catch {
+            return true;
+          }
+        }, { timeoutMs: 15_000, message: "the removed listener closed" });
+        await waitForPort("127.0.0.1", server.smtpPort, 1_000);
       });
 
       await t.step("an smtps listener added with its own certificate serves it", async () => {
