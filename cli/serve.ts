@@ -30,6 +30,10 @@ import { type Service, ServiceRunner, together } from "./service_runner.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { adminHttpService, seedDailyCounters, startLiveView } from "./serve_parts.ts";
+import { emitQuarantined, type EventHub } from "../core/events/mod.ts";
+import { WebhookService } from "../core/manage/webhooks.ts";
+import type { FromWorker } from "../workers/protocol.ts";
+import { eventsService } from "./events_service.ts";
 import { defineCommand } from "./_command.ts";
 
 /** Runs the server until a signal stops it. */
@@ -84,6 +88,8 @@ class NodeParts {
   scheduler!: Scheduler;
   rules!: RulesWatcher;
   apiAccept!: LazyAcceptPath;
+  /** The node's event hub (null when `events.enabled` is false). */
+  events: EventHub | null = null;
   deliveryWorkers: WorkerHandle[] = [];
   smtpWorkers: WorkerHandle[] = [];
   otherWorkers: WorkerHandle[] = [];
@@ -111,6 +117,9 @@ class NodeParts {
     return [
       { name: "store", start: () => this.#openStore(), stop: () => this.store.close() },
       { name: "cluster", start: () => this.#joinCluster(), stop: () => this.cluster.stop() },
+      // Events before every stage that emits them; stopped after them, so their last events
+      // (posted by the workers before they stop) are written.
+      eventsService(() => this.config, () => this.store, (hub) => this.events = hub),
       {
         name: "config objects",
         start: () => this.#startLiveView(),
@@ -216,6 +225,7 @@ class NodeParts {
     this.queue = await openQueue(config, this.store, {
       role: "schedule",
       log: (line) => log("queue", line),
+      onQuarantined: emitQuarantined,
     });
     buildPools(config); // Stored overrides may have changed pool settings.
     // Units go to the worker that owns their destination site, so per-site limits hold per
@@ -283,6 +293,7 @@ class NodeParts {
           config,
           i,
           (message, handle) => {
+            this.#workerEvents(message);
             if (message.type === "settled") {
               queue.release(message.tokens, message.requeue ?? false);
               scheduler.settled(message.tokens, message.unitIds);
@@ -337,6 +348,7 @@ class NodeParts {
           config,
           i,
           (message) => {
+            this.#workerEvents(message);
             if (message.type === "accepted") this.scheduler.wake();
             if (message.type === "listeners") {
               this.listenerProblems.set(
@@ -360,7 +372,7 @@ class NodeParts {
         new URL("../workers/inject_worker.ts", import.meta.url),
         this.config,
         0,
-        () => {},
+        (message) => this.#workerEvents(message),
       ),
     );
   }
@@ -396,7 +408,13 @@ class NodeParts {
       // One-click unsubscribe links (bounce.unsubscribe) on the cluster's token key.
       unsubscribe: await (await import("../core/bounce/mod.ts"))
         .openUnsubscribe(this.store, this.config, (line) => log("bounce", line)),
+      webhooks: new WebhookService(this.store, this.config),
     }));
+  }
+
+  /** A worker's event batch goes to the hub. */
+  #workerEvents(message: FromWorker) {
+    if (message.type === "events") this.events?.accept(message.events, message.dropped);
   }
 }
 

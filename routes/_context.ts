@@ -11,6 +11,7 @@ import type { Actor } from "../core/manage/types.ts";
 import type { Management } from "../core/manage/mod.ts";
 import type { Queue } from "../core/queue/mod.ts";
 import type { ResourceServices } from "./_resource.ts";
+import type { WebhookService } from "../core/manage/webhooks.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
 import type {
   ApiKeyStore,
@@ -71,6 +72,8 @@ export interface AdminContext {
    * when the token is not ours (absent: the link answers 503).
    */
   unsubscribe?: (token: string) => Promise<{ address: string; senderDomain: string } | null>;
+  /** The webhook service (core/manage/webhooks.ts; absent: the webhook API answers 503). */
+  webhooks?: WebhookService;
 }
 
 /** What the request's credentials came to: none, accepted, rejected, or not checkable now. */

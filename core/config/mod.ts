@@ -81,6 +81,7 @@ export interface Config {
   dkim: ConfigFile["dkim"] & { masterKeyFile: string };
   queue: ConfigFile["queue"];
   outbox: ConfigFile["outbox"];
+  events: ConfigFile["events"];
   rabbitmq?: ConfigFile["rabbitmq"];
   cluster: ConfigFile["cluster"];
   /** Where the file came from, or null for built-in defaults. */
@@ -304,6 +305,13 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
     },
     queue: file.queue,
     outbox: file.outbox,
+    events: {
+      ...file.events,
+      accounting: {
+        ...file.events.accounting,
+        ...(file.events.accounting.path ? { path: resolve(file.events.accounting.path) } : {}),
+      },
+    },
     rabbitmq: file.rabbitmq,
     cluster: file.cluster,
     source,

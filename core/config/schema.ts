@@ -16,6 +16,7 @@ import {
   routesSection,
 } from "./delivery_schema.ts";
 import { bounceSection } from "./bounce_schema.ts";
+import { eventsSection } from "./events_schema.ts";
 import { intakeSection } from "./intake_schema.ts";
 import { smtpSection } from "./smtp_schema.ts";
 
@@ -264,6 +265,7 @@ export const configSchema = z.object({
   }).strict().prefault({}).meta({
     description: "The database outbox channel (core/inbound/outbox.ts); off unless enabled.",
   }),
+  events: eventsSection,
 }).strict();
 
 /** The file as written (before defaults). */
