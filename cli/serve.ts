@@ -33,6 +33,10 @@ import { type Service, ServiceRunner, together } from "./service_runner.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { adminHttpService, adminUrl, seedDailyCounters, startLiveView } from "./serve_parts.ts";
+import { emitQuarantined, type EventHub } from "../core/events/mod.ts";
+import { WebhookService } from "../core/manage/webhooks.ts";
+import type { FromWorker } from "../workers/protocol.ts";
+import { eventsService } from "./events_service.ts";
 import { defineCommand } from "./_command.ts";
 import { stopRequested, stopWithin } from "./stop_signal.ts";
 
@@ -89,6 +93,8 @@ class NodeParts {
   scheduler!: Scheduler;
   rules!: RulesWatcher;
   apiAccept!: LazyAcceptPath;
+  /** The node's event hub (null when `events.enabled` is false). */
+  events: EventHub | null = null;
   deliveryWorkers: WorkerHandle[] = [];
   smtpWorkers: WorkerHandle[] = [];
   /** When the stop must be over (epoch ms), once a stop began. */
@@ -118,6 +124,9 @@ class NodeParts {
     return [
       { name: "store", start: () => this.#openStore(), stop: () => this.store.close() },
       { name: "cluster", start: () => this.#joinCluster(), stop: () => this.cluster.stop() },
+      // Events before every stage that emits them; stopped after them, so their last events
+      // (posted by the workers before they stop) are written.
+      eventsService(() => this.config, () => this.store, (hub) => this.events = hub),
       {
         name: "config objects",
         start: () => this.#startLiveView(),
@@ -229,6 +238,7 @@ class NodeParts {
     this.queue = await openQueue(config, this.store, {
       role: "schedule",
       log: (line) => log("queue", line),
+      onQuarantined: emitQuarantined,
     });
     buildPools(config); // Stored overrides may have changed pool settings.
     // Units go to the worker that owns their destination site, so per-site limits hold per
@@ -296,6 +306,7 @@ class NodeParts {
           config,
           i,
           (message, handle) => {
+            this.#workerEvents(message);
             if (message.type === "settled") {
               queue.release(message.tokens, message.requeue ?? false);
               scheduler.settled(message.tokens, message.unitIds);
@@ -350,6 +361,7 @@ class NodeParts {
           config,
           i,
           (message) => {
+            this.#workerEvents(message);
             if (message.type === "accepted") this.scheduler.wake();
             if (message.type === "listeners") {
               this.listenerProblems.set(
@@ -373,7 +385,7 @@ class NodeParts {
         new URL("../workers/inject_worker.ts", import.meta.url),
         this.config,
         0,
-        () => {},
+        (message) => this.#workerEvents(message),
       ),
     );
   }
@@ -397,7 +409,7 @@ class NodeParts {
 
   /** The admin HTTP server (cli/admin_http.ts), on this node's parts once they exist. */
   #adminHttpService(): Service {
-    return adminHttpService(() => ({
+    return adminHttpService(async () => ({
       config: this.config,
       store: this.store,
       auth: this.#auth,
@@ -406,7 +418,16 @@ class NodeParts {
       accept: this.apiAccept,
       queue: this.queue,
       management: this.management,
+      // One-click unsubscribe links (bounce.unsubscribe) on the cluster's token key.
+      unsubscribe: await (await import("../core/bounce/mod.ts"))
+        .openUnsubscribe(this.store, this.config, (line) => log("bounce", line)),
+      webhooks: new WebhookService(this.store, this.config),
     }));
+  }
+
+  /** A worker's event batch goes to the hub. */
+  #workerEvents(message: FromWorker) {
+    if (message.type === "events") this.events?.accept(message.events, message.dropped);
   }
 }
 

@@ -10,6 +10,7 @@ import { applyLiveSettings, applyManagedParts } from "../core/cluster/live.ts";
 import type { Config } from "../core/config/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
+import { type EventBuffer, startWorkerEvents } from "../core/events/mod.ts";
 
 /** The `init` message a worker starts from. */
 export type InitMessage = Extract<ToWorker, { type: "init" }>;
@@ -37,11 +38,16 @@ export function serveAcceptWorker(
   let accept: AcceptPath | null = null;
   let channel: AcceptChannel | null = null;
   let liveConfig: Config | null = null;
+  let events: EventBuffer | null = null;
   self.onmessage = async (event: MessageEvent<ToWorker>) => {
     const message = event.data;
     if (message.type === "init") {
       try {
         liveConfig = message.config;
+        events = startWorkerEvents(
+          message.config,
+          (batch, dropped) => post({ type: "events", events: batch, dropped }),
+        );
         accept = await openAcceptPath(message.config, {
           log: (line) => post({ type: "log", line }),
           onCommitted: (count) => post({ type: "accepted", count }),
@@ -59,6 +65,7 @@ export function serveAcceptWorker(
       }
     } else if (message.type === "stop") {
       await channel?.close();
+      await events?.drain(); // the last events, before "stopped"
       await accept?.queue.close();
       await accept?.store.close();
       post({ type: "stopped" });

@@ -1,6 +1,7 @@
 /** Messages between the main thread and its workers: small (ids, counts, control), never bodies. */
 import type { Config } from "../core/config/mod.ts";
 import type { LeasedUnit } from "../core/contracts/mod.ts";
+import type { FastmtaEvent } from "../core/contracts/events.ts";
 import type { Destination } from "../core/routing/mx.ts";
 import type { CheckedRule } from "../core/routing/policy.ts";
 import type { SharedLimitsMemory } from "../core/inbound/shared_limits.ts";
@@ -36,6 +37,8 @@ export type FromWorker =
   | { type: "fatal"; error: string }
   | { type: "log"; line: string }
   | { type: "accepted"; count: number }
+  /** One flush of the worker's event buffer (core/events), and how many it dropped since the last. */
+  | { type: "events"; events: FastmtaEvent[]; dropped: number }
   /**
    * Units finished: `tokens` are their leases, to release on the leasing side (`requeue`: not
    * settled, due again now); `unitIds` name the units (parallel to `tokens`).

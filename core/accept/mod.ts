@@ -6,6 +6,7 @@
  */
 import type { NewMessage } from "../contracts/mod.ts";
 import type { Queue } from "../queue/mod.ts";
+import { emitReceived } from "../events/mod.ts";
 
 export { newQueueId } from "./queue_id.ts";
 export { type RelayPolicy, relayPolicy } from "./policy.ts";
@@ -69,8 +70,10 @@ export class Acceptor {
     this.#flushing = true;
     const batch = this.#pending.splice(0, this.#options.maxBatch);
     try {
-      await this.#queue.enqueue(batch.map((p) => p.message));
+      const messages = batch.map((p) => p.message);
+      await this.#queue.enqueue(messages);
       for (const p of batch) p.resolve(p.message.id);
+      emitReceived(messages); // durable now; only buffered (core/events)
       this.#options.onCommitted(batch.length);
     } catch (error) {
       for (const p of batch) p.reject(error as Error);

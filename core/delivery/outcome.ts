@@ -94,6 +94,10 @@ function withFacts<T extends { kind: UnitOutcome["kind"] }>(
     tlsVerified: facts.tlsVerified,
     nodeId: start.nodeId,
     tries: facts.tries,
+    sender: unit.sender,
+    attempt: unit.attempts,
+    queuedAt: unit.createdAt,
+    meta: unit.meta,
     ...variant,
   };
 }

@@ -21,6 +21,7 @@ import {
   type UnitFailure,
 } from "../queue/failures.ts";
 import { faultDue, InjectedFault } from "../fault_points.ts";
+import { emitOutcomes, emitQuarantined } from "../events/mod.ts";
 
 /** Hooks around settle (core/bounce), fixed when the settler is built. */
 export interface SettleHooks {
@@ -163,6 +164,8 @@ export class Settler {
     this.#report(settled, false);
     this.#report(unsettled, true);
     if (failed.length > 0) this.#recordFailures(failed);
+    // Events once the outcomes are durable; emitting only buffers (core/events).
+    if (settled.length > 0) emitOutcomes(settled);
     // [bounce hook] suppressions and DSNs, after the outcome is durable.
     try {
       if (settled.length > 0) this.#hooks.afterSettle?.(settled);
@@ -237,7 +240,7 @@ export class Settler {
   #recordFailures(failures: UnitFailure[]) {
     this.#recording++;
     this.#queue.fail(failures).then(
-      (records) => reportFailures(records, this.#log),
+      (records) => reportFailures(records, this.#log, emitQuarantined),
       (error) => this.#log(`cannot record ${failures.length} handling failures: ${error.message}`),
     ).finally(() => {
       this.#recording--;
