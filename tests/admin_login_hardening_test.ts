@@ -176,9 +176,11 @@ Deno.test("every state-changing route refuses a session request without its CSRF
     const mutations = app.routes.filter((r) =>
       !["GET", "HEAD", "OPTIONS", "ALL"].includes(r.method)
     )
-      // Logging in has its own token (the pre-session); sending is checked below.
+      // Logging in has its own token (the pre-session); sending is checked below; one-click
+      // unsubscribe (RFC 8058) is a public POST carrying its own signed token, no session.
       .filter((r) =>
-        r.path !== "/login" && !(r.path === "/api/v1/messages" && r.method === "POST")
+        r.path !== "/login" && !r.path.startsWith("/unsubscribe") &&
+        !(r.path === "/api/v1/messages" && r.method === "POST")
       );
     const seen = new Set<string>();
     for (const route of mutations) {
