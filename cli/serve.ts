@@ -10,7 +10,11 @@
 import { type Cluster, startCluster } from "../core/cluster/mod.ts";
 import { type Config, ENV_OVERRIDES, loadConfig } from "../core/config/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
-import { log } from "../core/log.ts";
+import { configureLog, log } from "../core/log.ts";
+import { collectProcessMetrics, sampleThread } from "../core/metrics/mod.ts";
+import { registerConfigSecrets } from "./log_secrets.ts";
+import { collectQueueDepth } from "./queue_depth.ts";
+import { readinessChecks } from "./readiness.ts";
 import { openQueue, type ScheduleQueue } from "../core/queue/mod.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
 import { postIsolated, SiteDispatcher } from "../core/schedule/dispatch.ts";
@@ -54,9 +58,16 @@ export async function serve(configPath: string | null): Promise<void> {
   // SIGHUP: re-read the stored shaping rules now.
   Deno.addSignalListener("SIGHUP", () => reloadRules());
   startHeapBudget();
+  // The server logs on stdout (JSON unless a terminal) from here on; errors before it read the
+  // configuration go to stderr as text.
+  configureLog({ stream: "stdout" });
   const faults = faultsBanner(); // TEST ONLY: says loudly that test faults are on
   if (faults) log("serve", faults);
   const seed = await loadConfig(configPath);
+  configureLog({ level: seed.log.level, format: seed.log.format });
+  registerConfigSecrets(seed);
+  sampleThread("main");
+  collectProcessMetrics();
   buildPools(seed); // Validates pool references (ConfigError → exit code 2).
   await Deno.mkdir(seed.dataDir, { recursive: true });
   const node = new NodeParts(seed);
@@ -155,6 +166,7 @@ class NodeParts {
 
   async #openStore() {
     this.store = await openStore(this.seed, "deliver");
+    collectQueueDepth(this.store);
     const applied = await this.store.migrate();
     if (applied.length > 0) log("store", `applied migrations: ${applied.join(", ")}`);
     const maxBody = await this.store.maxBodyBytes();
@@ -283,11 +295,15 @@ class NodeParts {
     const auth = new AdminAuth(this.store);
     const initialPassword = await auth.bootstrap();
     if (initialPassword) {
+      // Never in the log (logs are shipped and kept): in a file only this user can read.
+      const file = `${this.config.dataDir}/initial-admin-password`;
+      await Deno.writeTextFile(file, initialPassword + "\n", { mode: 0o600 });
+      await Deno.chmod(file, 0o600).catch(() => {}); // mode applies only to a new file
       log(
         "admin",
-        `created console user "admin" with password "${initialPassword}" (shown once; change it with "fastmta admin passwd admin${
+        `created console user "admin"; its password is in ${file} (read it, then change it with "fastmta admin passwd admin${
           this.config.source ? ` --config ${this.config.source}` : ""
-        }")`,
+        }" and delete the file)`,
       );
     }
     this.#auth = auth;
@@ -369,6 +385,13 @@ class NodeParts {
           cluster: this.cluster,
           accept: this.apiAccept,
           queue: this.queue,
+          readiness: readinessChecks({
+            config: () => this.config,
+            store: () => this.store,
+            queue: () => this.queue,
+            smtpWorkers: () => this.smtpWorkers,
+            otherWorkers: () => this.otherWorkers,
+          }),
         };
         let adminFetch: Promise<Deno.ServeHandler> | null = null;
         http = Deno.serve({

@@ -16,12 +16,16 @@ import { DeliveryRunner } from "../core/delivery/mod.ts";
 import { type DeliverQueue, openQueue } from "../core/queue/mod.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
+import { batchedLog } from "./_log.ts";
 import { Acceptor } from "../core/accept/mod.ts";
 import { type BounceStage, startBounceStage } from "../core/bounce/mod.ts";
 import { dkimSignHook } from "../core/dkim/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
+import { sampleThread, startMetricsPump } from "../core/metrics/mod.ts";
 
 startHeapBudget();
+sampleThread(self.name);
+const flushMetrics = startMetricsPump((delta) => post({ type: "metrics", delta }));
 
 let store: SqlStore | null = null;
 let queue: DeliverQueue | null = null;
@@ -62,6 +66,7 @@ async function init(message: Extract<ToWorker, { type: "init" }>) {
     onSettled: (count, tokens, requeue, unitIds) =>
       post({ type: "settled", count, tokens, requeue, unitIds }),
     log,
+    logOutcome: batchedLog(post),
   });
 }
 
@@ -95,6 +100,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     await shaper?.close();
     await queue?.close();
     await store?.close();
+    flushMetrics();
     post({ type: "stopped" });
   }
 };

@@ -6,6 +6,7 @@
  */
 import type { NewMessage } from "../contracts/mod.ts";
 import type { Queue } from "../queue/mod.ts";
+import { metrics } from "../metrics/mod.ts";
 
 export { newQueueId } from "./queue_id.ts";
 export { type RelayPolicy, relayPolicy } from "./policy.ts";
@@ -70,7 +71,10 @@ export class Acceptor {
     const batch = this.#pending.splice(0, this.#options.maxBatch);
     try {
       await this.#queue.enqueue(batch.map((p) => p.message));
-      for (const p of batch) p.resolve(p.message.id);
+      for (const p of batch) {
+        metrics.inc("fastmta_messages_accepted_total", { channel: p.message.channel });
+        p.resolve(p.message.id);
+      }
       this.#options.onCommitted(batch.length);
     } catch (error) {
       for (const p of batch) p.reject(error as Error);

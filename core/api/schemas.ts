@@ -164,7 +164,7 @@ export type NodeStatusBody = z.infer<typeof NodeStatusSchema>;
 export const NodesSchema = z.strictObject({ self: z.string(), nodes: z.array(NodeStatusSchema) });
 export type NodesBody = z.infer<typeof NodesSchema>;
 
-/** `GET /healthz`: 200 when the database answers, else 503 "degraded". */
+/** `GET /healthz`: 200 while the process is up; `status` "degraded" when the database is away. */
 export const HealthSchema = z.strictObject({
   status: z.enum(["ok", "degraded"]),
   node: z.string(),
@@ -176,6 +176,26 @@ export const HealthSchema = z.strictObject({
   }),
 });
 export type HealthBody = z.infer<typeof HealthSchema>;
+
+/** One check of `GET /readyz`. */
+export const ReadyCheckSchema = z.strictObject({
+  name: z.string(),
+  ok: z.boolean(),
+  detail: z.string(),
+});
+export type ReadyCheck = z.infer<typeof ReadyCheckSchema>;
+
+/**
+ * `GET /readyz`: 200 when the database, the queue backend, every listener and the data folder
+ * are ready, else 503 with `not_ready` naming the checks that failed.
+ */
+export const ReadySchema = z.strictObject({
+  status: z.enum(["ready", "not_ready"]),
+  node: z.string(),
+  not_ready: z.array(z.string()),
+  checks: z.array(ReadyCheckSchema),
+});
+export type ReadyBody = z.infer<typeof ReadySchema>;
 
 /**
  * A page size from the query: a number clamped to 1…`max`; missing, empty or not a number is

@@ -79,6 +79,7 @@ export interface Config {
   dkim: ConfigFile["dkim"] & { masterKeyFile: string };
   queue: ConfigFile["queue"];
   outbox: ConfigFile["outbox"];
+  log: ConfigFile["log"];
   rabbitmq?: ConfigFile["rabbitmq"];
   cluster: ConfigFile["cluster"];
   /** Where the file came from, or null for built-in defaults. */
@@ -301,6 +302,7 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
     },
     queue: file.queue,
     outbox: file.outbox,
+    log: file.log,
     rabbitmq: file.rabbitmq,
     cluster: file.cluster,
     source,

@@ -278,6 +278,19 @@ export const configSchema = z.object({
   }).strict().prefault({}).meta({
     description: "The database outbox channel (core/inbound/outbox.ts); off unless enabled.",
   }),
+  log: z.object({
+    level: z.enum(["debug", "info", "warn", "error"]).default("info").meta({
+      description: "Least severe level written: `debug`, `info`, `warn` or `error`.",
+      live: false,
+    }),
+    format: z.enum(["auto", "json", "text"]).default("auto").meta({
+      description: "`json`: one JSON object per line; `text`: human-readable lines; `auto`: " +
+        "text when stdout is a terminal, else JSON (docs/observability.md).",
+      live: false,
+    }),
+  }).strict().prefault({}).meta({
+    description: "The server's log on stdout (other commands log text on stderr).",
+  }),
 }).strict();
 
 /** The file as written (before defaults). */

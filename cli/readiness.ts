@@ -1,0 +1,108 @@
+/**
+ * What `GET /readyz` checks on this node: the database answers (a cheap query, at most once a
+ * second), the queue backend is connected (the broker, in RabbitMQ mode), every listener is
+ * served by a running worker, and the data folder takes a write and has room. A load balancer
+ * or orchestrator stops sending work to a node that is not ready; details never carry secrets
+ * (they go through the logger's redaction).
+ */
+import { statfsSync } from "node:fs";
+import type { ReadyCheck } from "../core/api/schemas.ts";
+import type { Config } from "../core/config/mod.ts";
+import { redact } from "../core/log.ts";
+import type { SqlStore } from "../core/store/mod.ts";
+import type { WorkerHandle } from "./supervisor.ts";
+
+/** Below this much free space the data folder is not ready (spool, SQLite, TLS files). */
+export const MIN_FREE_BYTES = 64 * 1024 * 1024;
+
+/** What the checks read from the running node. */
+export interface ReadinessParts {
+  config(): Config;
+  store(): SqlStore | undefined;
+  queue(): { kind: string; ready: boolean } | undefined;
+  smtpWorkers(): WorkerHandle[];
+  otherWorkers(): WorkerHandle[];
+}
+
+/** Runs every check; each says what it found. */
+export function readinessChecks(parts: ReadinessParts): () => Promise<ReadyCheck[]> {
+  let lastQuery = 0;
+  return async () => {
+    const config = parts.config();
+    const checks: ReadyCheck[] = [];
+    checks.push(await databaseCheck(parts.store(), config, Date.now() - lastQuery >= 1000));
+    lastQuery = Date.now();
+    const queue = parts.queue();
+    checks.push({
+      name: "queue",
+      ok: queue?.ready ?? false,
+      detail: !queue
+        ? "not open yet"
+        : queue.ready
+        ? `${queue.kind} ready`
+        : `${queue.kind}: broker not connected`,
+    });
+    const smtp = parts.smtpWorkers();
+    const alive = smtp.filter((w) => w.alive()).length;
+    for (const l of config.smtp.listeners) {
+      checks.push({
+        name: `listener smtp ${l.host}:${l.port}`,
+        ok: alive > 0,
+        detail: `${alive} of ${config.smtp.workers} SMTP workers serving it`,
+      });
+    }
+    for (const w of parts.otherWorkers()) {
+      checks.push({
+        name: `worker ${w.kind}-${w.index}`,
+        ok: w.alive(),
+        detail: w.alive() ? "running" : "restarting",
+      });
+    }
+    checks.push(await dataDirCheck(config.dataDir));
+    return checks.map((c) => ({ ...c, detail: redact(c.detail) }));
+  };
+}
+
+async function databaseCheck(
+  store: SqlStore | undefined,
+  config: Config,
+  query: boolean,
+): Promise<ReadyCheck> {
+  const name = "database";
+  if (!store) return { name, ok: false, detail: "not open yet" };
+  if (query) {
+    // Goes through the store's connection monitor: a failure marks the database away.
+    await store.listMessages({ limit: 1 }).catch(() => {});
+  }
+  const health = store.health();
+  return {
+    name,
+    ok: health.ok,
+    detail: health.ok
+      ? `${config.database.driver} answers`
+      : `${config.database.driver}: ${health.error ?? "unreachable"}`,
+  };
+}
+
+async function dataDirCheck(dir: string): Promise<ReadyCheck> {
+  const name = "data_dir";
+  const probe = `${dir}/.ready-probe-${crypto.randomUUID()}`;
+  try {
+    const file = await Deno.open(probe, { write: true, createNew: true });
+    try {
+      await file.write(new Uint8Array(512));
+      await file.sync();
+    } finally {
+      file.close();
+      await Deno.remove(probe).catch(() => {});
+    }
+    const fs = statfsSync(dir);
+    const free = Number(fs.bavail) * Number(fs.bsize);
+    const mib = Math.floor(free / 1024 / 1024);
+    return free < MIN_FREE_BYTES
+      ? { name, ok: false, detail: `only ${mib} MiB free (needs ${MIN_FREE_BYTES >> 20} MiB)` }
+      : { name, ok: true, detail: `writable, ${mib} MiB free` };
+  } catch (error) {
+    return { name, ok: false, detail: `cannot write: ${(error as Error).message}` };
+  }
+}
