@@ -133,11 +133,12 @@ export function logAt(
   fields: LogFields = {},
 ): void {
   if (!enabled(level)) return;
-  const line = formatLine(level, component, message, fields, json) + "\n";
-  const stream = settings.stream === "stdout" ? Deno.stdout : Deno.stderr;
+  const line = formatLine(level, component, message, fields, json);
+  // stderr through console.error: the CLI's tests capture it there (tests/helpers/run_main.ts).
+  if (settings.stream === "stderr") return console.error(line);
   try {
-    let bytes = encoder.encode(line);
-    while (bytes.length > 0) bytes = bytes.subarray(stream.writeSync(bytes));
+    let bytes = encoder.encode(line + "\n");
+    while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
   } catch {
     // A closed stdout (the reader went away) must not take the server down.
   }
