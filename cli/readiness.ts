@@ -84,7 +84,8 @@ async function databaseCheck(
   };
 }
 
-async function dataDirCheck(dir: string): Promise<ReadyCheck> {
+/** The data folder takes a write (create, fsync, remove) and has `minFree` bytes free. */
+export async function dataDirCheck(dir: string, minFree = MIN_FREE_BYTES): Promise<ReadyCheck> {
   const name = "data_dir";
   const probe = `${dir}/.ready-probe-${crypto.randomUUID()}`;
   try {
@@ -99,8 +100,12 @@ async function dataDirCheck(dir: string): Promise<ReadyCheck> {
     const fs = statfsSync(dir);
     const free = Number(fs.bavail) * Number(fs.bsize);
     const mib = Math.floor(free / 1024 / 1024);
-    return free < MIN_FREE_BYTES
-      ? { name, ok: false, detail: `only ${mib} MiB free (needs ${MIN_FREE_BYTES >> 20} MiB)` }
+    return free < minFree
+      ? {
+        name,
+        ok: false,
+        detail: `only ${mib} MiB free (needs ${Math.ceil(minFree / 2 ** 20)} MiB)`,
+      }
       : { name, ok: true, detail: `writable, ${mib} MiB free` };
   } catch (error) {
     return { name, ok: false, detail: `cannot write: ${(error as Error).message}` };
