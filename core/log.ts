@@ -77,7 +77,8 @@ export function queueIdIn(message: string): string | undefined {
 }
 
 // Plain-text lines from the stages carry no level; these words mean something went wrong.
-const TROUBLE = /\b(cannot|failed|failure|lost|unavailable|crashed|refused|error|unreadable|warning)\b/i;
+const TROUBLE =
+  /\b(cannot|failed|failure|lost|unavailable|crashed|refused|error|unreadable|warning)\b/i;
 
 /** The level of a plain-text line: warn when it reports trouble, else info. */
 export function levelOf(message: string): LogLevel {

@@ -31,6 +31,13 @@ export const METRICS: readonly MetricSpec[] = [
     buckets: LATENCY_BUCKETS,
   },
   {
+    name: "fastmta_delivery_latency_seconds",
+    kind: "histogram",
+    help: "From acceptance to delivery, per unit with delivered recipients (retries included).",
+    labels: [],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400],
+  },
+  {
     name: "fastmta_queue_depth",
     kind: "gauge",
     help: "The queue by state: recipients queued and deferred, units in flight (read from the " +

@@ -46,6 +46,14 @@ export function recordSettled(batch: readonly UnitOutcome[], log?: OutcomeLog): 
       if (group) group.results.push(r);
       else groups.set(key, { label, results: [r] });
     }
+    if (outcome.acceptedAt !== undefined && groups.size > 0) {
+      for (const { label } of groups.values()) {
+        if (label !== "delivered") continue;
+        const seconds = Math.max(0, outcome.at - outcome.acceptedAt) / 1000;
+        metrics.observe("fastmta_delivery_latency_seconds", {}, seconds);
+        break;
+      }
+    }
     if (!log) continue;
     for (const { label, results } of groups.values()) {
       const first = results[0];
