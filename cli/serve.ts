@@ -125,7 +125,11 @@ class NodeParts {
   services(): Service[] {
     return [
       { name: "store", start: () => this.#openStore(), stop: () => this.store.close() },
-      { name: "cluster", start: () => this.#joinCluster(), stop: () => this.cluster.stop() },
+      {
+        name: "cluster",
+        start: () => this.#joinCluster().then(() => this.#applyLogLevel()),
+        stop: () => this.cluster.stop(),
+      },
       { name: "queue", start: () => this.#openQueue(), stop: () => this.queue.close() },
       { name: "shaping rules", start: () => this.#startRules(), stop: () => this.rules.stop() },
       {
@@ -194,10 +198,15 @@ class NodeParts {
         heldTooLong: this.scheduler?.watchdog.reported ?? 0,
       }),
       onConfigChange: (config) => {
+        configureLog({ level: config.log.level }); // lines are filtered here, for every thread
         for (const w of this.workers) w.post({ type: "config", config });
         this.scheduler?.wake();
       },
     });
+  }
+
+  #applyLogLevel() {
+    configureLog({ level: this.config.log.level }); // the stored override, if any
   }
 
   async #openQueue() {

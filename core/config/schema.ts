@@ -281,7 +281,7 @@ export const configSchema = z.object({
   log: z.object({
     level: z.enum(["debug", "info", "warn", "error"]).default("info").meta({
       description: "Least severe level written: `debug`, `info`, `warn` or `error`.",
-      live: false,
+      live: true,
     }),
     format: z.enum(["auto", "json", "text"]).default("auto").meta({
       description: "`json`: one JSON object per line; `text`: human-readable lines; `auto`: " +
