@@ -10,7 +10,7 @@
 import { type Cluster, startCluster } from "../core/cluster/mod.ts";
 import { type Config, ENV_OVERRIDES, loadConfig } from "../core/config/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
-import { configureLog, log } from "../core/log.ts";
+import { configureLog, flushLog, log } from "../core/log.ts";
 import { collectProcessMetrics, sampleThread } from "../core/metrics/mod.ts";
 import { registerConfigSecrets } from "./log_secrets.ts";
 import { collectQueueDepth } from "./queue_depth.ts";
@@ -86,6 +86,7 @@ export async function serve(configPath: string | null): Promise<void> {
   log("serve", `${signal}: shutting down`);
   await runner.stop();
   log("serve", "stopped");
+  flushLog();
   Deno.exit(0);
 }
 

@@ -41,6 +41,10 @@ function isTerminal(stream: LogSettings["stream"]): boolean {
 /** Applies `log.level` / `log.format` (and, for serve, stdout); live: takes effect at once. */
 export function configureLog(next: Partial<LogSettings>): void {
   settings = { ...settings, ...next };
+  if (settings.stream === "stdout" && !flushOnUnload) {
+    flushOnUnload = true;
+    globalThis.addEventListener("unload", () => flushLog());
+  }
   json = settings.format === "json" || (settings.format === "auto" && !isTerminal(settings.stream));
 }
 
@@ -137,8 +141,28 @@ export function logAt(
   const line = formatLine(level, component, message, fields, json);
   // stderr through console.error: the CLI's tests capture it there (tests/helpers/run_main.ts).
   if (settings.stream === "stderr") return console.error(line);
+  // Lines of one tick go out in one write (a settled batch logs many); an error level line, and
+  // the last of the tick, are written before the next macrotask.
+  pending.push(line);
+  if (level === "error") return flushLog();
+  if (!flushQueued) {
+    flushQueued = true;
+    queueMicrotask(flushLog);
+  }
+}
+
+let pending: string[] = [];
+let flushOnUnload = false;
+let flushQueued = false;
+
+/** Writes the lines waiting (also called before the process exits). */
+export function flushLog(): void {
+  flushQueued = false;
+  if (pending.length === 0) return;
+  const text = pending.join("\n") + "\n";
+  pending = [];
   try {
-    let bytes = encoder.encode(line + "\n");
+    let bytes = encoder.encode(text);
     while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
   } catch {
     // A closed stdout (the reader went away) must not take the server down.

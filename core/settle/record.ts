@@ -33,18 +33,25 @@ export function recordSettled(batch: readonly UnitOutcome[], log?: OutcomeLog): 
         result: outcome.kind === "final" ? "final" : "deferred",
       }, outcome.durationMs / 1000);
     }
-    // Recipients with the same result and reply share a line (a 10-recipient unit: one line).
+    // Recipients with the same result and reply share a line and a counter bump (a
+    // 10-recipient unit delivered in one transaction: one line, two bumps).
     const groups = new Map<string, { label: string; results: RecipientResult[] }>();
     for (const r of outcome.results) {
       const label = outcomeLabel(r);
-      metrics.inc("fastmta_recipients_total", { ...labels, outcome: label });
-      if (attempted && r.outcome !== "suppressed") {
-        metrics.inc("fastmta_smtp_replies_total", { class: replyClass(r.code) });
-      }
       const key = `${label}\u0001${r.code}\u0001${r.reply}`;
       const group = groups.get(key);
       if (group) group.results.push(r);
       else groups.set(key, { label, results: [r] });
+    }
+    for (const { label, results } of groups.values()) {
+      metrics.inc("fastmta_recipients_total", { ...labels, outcome: label }, results.length);
+      if (attempted && label !== "suppressed") {
+        metrics.inc(
+          "fastmta_smtp_replies_total",
+          { class: replyClass(results[0].code) },
+          results.length,
+        );
+      }
     }
     if (outcome.acceptedAt !== undefined && groups.size > 0) {
       for (const { label } of groups.values()) {
