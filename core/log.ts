@@ -98,6 +98,9 @@ function textValue(value: string | number | boolean): string {
   return /[\s"=]/.test(s) ? JSON.stringify(s) : s;
 }
 
+/** The record's own keys: a field of the same name cannot replace them. */
+const RESERVED = new Set(["time", "level", "component", "msg"]);
+
 /** Formats one line (no trailing newline); exported for tests. */
 export function formatLine(
   level: LogLevel,
@@ -109,7 +112,7 @@ export function formatLine(
 ): string {
   const clean: Record<string, string | number | boolean> = {};
   for (const [key, value] of Object.entries(fields)) {
-    if (value === undefined || value === null) continue;
+    if (value === undefined || value === null || RESERVED.has(key)) continue;
     clean[key] = SECRET_FIELD.test(key) ? "***" : value;
   }
   if (clean.queue_id === undefined) {
