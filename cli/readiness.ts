@@ -23,6 +23,8 @@ export interface ReadinessParts {
   queue(): { kind: string; ready: boolean } | undefined;
   smtpWorkers(): WorkerHandle[];
   otherWorkers(): WorkerHandle[];
+  /** What the SMTP workers reported they could not bind ("host:port: error"). */
+  listenerProblems?(): string[];
 }
 
 /** Runs every check; each says what it found. */
@@ -55,11 +57,14 @@ export function readinessChecks(parts: ReadinessParts): () => Promise<ReadyCheck
     });
     const smtp = parts.smtpWorkers();
     const alive = smtp.filter((w) => w.alive()).length;
+    const problems = parts.listenerProblems?.() ?? [];
     for (const l of config.smtp.listeners) {
+      const address = `${l.host}:${l.port}`;
+      const problem = problems.find((p) => p.includes(address));
       checks.push({
-        name: `listener smtp ${l.host}:${l.port}`,
-        ok: alive > 0,
-        detail: `${alive} of ${config.smtp.workers} SMTP workers serving it`,
+        name: `listener smtp ${address}`,
+        ok: alive > 0 && problem === undefined,
+        detail: problem ?? `${alive} of ${config.smtp.workers} SMTP workers serving it`,
       });
     }
     for (const w of parts.otherWorkers()) {

@@ -68,6 +68,16 @@ Deno.test("readiness: the broker, the SMTP workers and the database are named wh
   assertEquals(bad.database.includes("readiness-pw-77x"), false);
 });
 
+Deno.test("readiness: a listener an SMTP worker could not bind is not ready", async () => {
+  await using dir = tempDir();
+  const checks = await readinessChecks(parts(dir.path, {
+    listenerProblems: () => ["127.0.0.1:2525: address already in use"],
+  }))();
+  const listener = checks.find((c) => c.name === "listener smtp 127.0.0.1:2525")!;
+  assertEquals(listener.ok, false);
+  assertEquals(listener.detail, "127.0.0.1:2525: address already in use");
+});
+
 Deno.test("readiness: /readyz answers 503 naming what is not ready, then 200", async () => {
   await using dir = tempDir();
   let queueReady = false;
