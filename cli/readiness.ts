@@ -27,6 +27,28 @@ export interface ReadinessParts {
   listenerProblems?(): string[];
 }
 
+/** A running node's parts, read when asked (cli/serve.ts's NodeParts). */
+export interface NodeView {
+  readonly config: Config;
+  readonly store?: SqlStore;
+  readonly queue?: { kind: string; ready: boolean };
+  readonly smtpWorkers: WorkerHandle[];
+  readonly otherWorkers: WorkerHandle[];
+  readonly listenerProblems: Map<number, string[]>;
+}
+
+/** The checks of a running node. */
+export function nodeReadiness(node: NodeView): () => Promise<ReadyCheck[]> {
+  return readinessChecks({
+    config: () => node.config,
+    store: () => node.store,
+    queue: () => node.queue,
+    smtpWorkers: () => node.smtpWorkers,
+    otherWorkers: () => node.otherWorkers,
+    listenerProblems: () => [...node.listenerProblems.values()].flat(),
+  });
+}
+
 /** Runs every check; each says what it found. */
 export function readinessChecks(parts: ReadinessParts): () => Promise<ReadyCheck[]> {
   let lastQuery = 0;

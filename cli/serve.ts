@@ -11,10 +11,9 @@ import { type Cluster, startCluster } from "../core/cluster/mod.ts";
 import { type Config, ENV_OVERRIDES, loadConfig } from "../core/config/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
 import { configureLog, flushLog, log } from "../core/log.ts";
-import { collectProcessMetrics, sampleThread } from "../core/metrics/mod.ts";
-import { registerConfigSecrets } from "./log_secrets.ts";
+import { announceInitialPassword, startObservability } from "./observability.ts";
 import { collectQueueDepth } from "./queue_depth.ts";
-import { readinessChecks } from "./readiness.ts";
+import { nodeReadiness } from "./readiness.ts";
 import { openQueue, type ScheduleQueue } from "../core/queue/mod.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
 import { postIsolated, SiteDispatcher } from "../core/schedule/dispatch.ts";
@@ -54,10 +53,7 @@ export async function serve(configPath: string | null): Promise<void> {
   const faults = faultsBanner(); // TEST ONLY: says loudly that test faults are on
   if (faults) log("serve", faults);
   const seed = await loadConfig(configPath);
-  configureLog({ level: seed.log.level, format: seed.log.format });
-  registerConfigSecrets(seed);
-  sampleThread("main");
-  collectProcessMetrics();
+  startObservability(seed);
   buildPools(seed); // Validates pool references (ConfigError → exit code 2).
   await Deno.mkdir(seed.dataDir, { recursive: true });
   const node = new NodeParts(seed);
@@ -328,18 +324,7 @@ class NodeParts {
   async #openApiAccept() {
     const auth = new AdminAuth(this.store);
     const initialPassword = await auth.bootstrap();
-    if (initialPassword) {
-      // Never in the log (logs are shipped and kept): in a file only this user can read.
-      const file = `${this.config.dataDir}/initial-admin-password`;
-      await Deno.writeTextFile(file, initialPassword + "\n", { mode: 0o600 });
-      await Deno.chmod(file, 0o600).catch(() => {}); // mode applies only to a new file
-      log(
-        "admin",
-        `created console user "admin"; its password is in ${file} (read it, then change it with "fastmta admin passwd admin${
-          this.config.source ? ` --config ${this.config.source}` : ""
-        }" and delete the file)`,
-      );
-    }
+    if (initialPassword) await announceInitialPassword(this.config, initialPassword);
     this.#auth = auth;
     // The REST API accepts on this thread, through its own accept path (accept-role store
     // connection, queue, group commit), opened by the first message it is sent; each durable
@@ -353,14 +338,7 @@ class NodeParts {
   #auth!: AdminAuth;
 
   /** `/readyz`'s checks, on this node's parts as they are when asked. */
-  #readiness = readinessChecks({
-    config: () => this.config,
-    store: () => this.store,
-    queue: () => this.queue,
-    smtpWorkers: () => this.smtpWorkers,
-    otherWorkers: () => this.otherWorkers,
-    listenerProblems: () => [...this.listenerProblems.values()].flat(),
-  });
+  #readiness = nodeReadiness(this);
 
   async #startSmtpWorkers() {
     const { config } = this;
