@@ -398,7 +398,7 @@ class NodeParts {
 
   /** The admin HTTP server (cli/admin_http.ts), on this node's parts once they exist. */
   #adminHttpService(): Service {
-    return adminHttpService(() => ({
+    return adminHttpService(async () => ({
       config: this.config,
       store: this.store,
       auth: this.#auth,
@@ -408,6 +408,9 @@ class NodeParts {
       queue: this.queue,
       management: this.management,
       readiness: this.#readiness,
+      // One-click unsubscribe links (bounce.unsubscribe) on the cluster's token key.
+      unsubscribe: await (await import("../core/bounce/mod.ts"))
+        .openUnsubscribe(this.store, this.config, (line) => log("bounce", line)),
     }));
   }
 }

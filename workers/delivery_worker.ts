@@ -18,7 +18,12 @@ import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 import { batchedLog } from "./_log.ts";
 import { Acceptor } from "../core/accept/mod.ts";
-import { type BounceStage, startBounceStage } from "../core/bounce/mod.ts";
+import {
+  type BounceStage,
+  loadTokenKey,
+  personalizeHook,
+  startBounceStage,
+} from "../core/bounce/mod.ts";
 import { dkimSignHook } from "../core/dkim/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
 import { sampleThread, startMetricsPump } from "../core/metrics/mod.ts";
@@ -62,6 +67,8 @@ async function init(message: Extract<ToWorker, { type: "init" }>) {
     rules: message.rules,
     screen: bounce.screen,
     sign: dkimSignHook(config, () => opened.dkimKeys(), log),
+    // VERP return paths and List-Unsubscribe, per recipient (bounce.verp, bounce.unsubscribe).
+    personalize: personalizeHook(config, await loadTokenKey(opened)),
     settleHooks: bounce.settleHooks,
     onSettled: (count, tokens, requeue, unitIds) =>
       post({ type: "settled", count, tokens, requeue, unitIds }),
