@@ -82,6 +82,7 @@ export interface Config {
   queue: ConfigFile["queue"];
   outbox: ConfigFile["outbox"];
   events: ConfigFile["events"];
+  log: ConfigFile["log"];
   rabbitmq?: ConfigFile["rabbitmq"];
   cluster: ConfigFile["cluster"];
   /** Where the file came from, or null for built-in defaults. */
@@ -312,6 +313,7 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
         ...(file.events.accounting.path ? { path: resolve(file.events.accounting.path) } : {}),
       },
     },
+    log: file.log,
     rabbitmq: file.rabbitmq,
     cluster: file.cluster,
     source,
