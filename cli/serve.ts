@@ -13,7 +13,10 @@
 import { type Cluster, startCluster } from "../core/cluster/mod.ts";
 import { type Config, ENV_OVERRIDES, loadConfig } from "../core/config/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
-import { log } from "../core/log.ts";
+import { configureLog, flushLog, log } from "../core/log.ts";
+import { announceInitialPassword, startObservability } from "./observability.ts";
+import { collectQueueDepth } from "./queue_depth.ts";
+import { nodeReadiness } from "./readiness.ts";
 import { openQueue, type ScheduleQueue } from "../core/queue/mod.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
 import { postIsolated, SiteDispatcher } from "../core/schedule/dispatch.ts";
@@ -49,9 +52,13 @@ export async function serve(configPath: string | null): Promise<void> {
   // SIGHUP: re-read the stored shaping rules now.
   Deno.addSignalListener("SIGHUP", () => reloadRules());
   startHeapBudget();
+  // The server logs on stdout (JSON unless a terminal) from here on; errors before it read the
+  // configuration go to stderr as text.
+  configureLog({ stream: "stdout" });
   const faults = faultsBanner(); // TEST ONLY: says loudly that test faults are on
   if (faults) log("serve", faults);
   const seed = await loadConfig(configPath);
+  startObservability(seed);
   buildPools(seed); // Validates pool references (ConfigError → exit code 2).
   await Deno.mkdir(seed.dataDir, { recursive: true });
   const node = new NodeParts(seed);
@@ -74,6 +81,7 @@ export async function serve(configPath: string | null): Promise<void> {
   node.stopDeadline = Date.now() + timeout;
   await stopWithin(timeout, () => runner.stop(), () => node.scheduler?.inFlight ?? 0);
   log("serve", "stopped");
+  flushLog();
   Deno.exit(0);
 }
 
@@ -123,7 +131,11 @@ class NodeParts {
   services(): Service[] {
     return [
       { name: "store", start: () => this.#openStore(), stop: () => this.store.close() },
-      { name: "cluster", start: () => this.#joinCluster(), stop: () => this.cluster.stop() },
+      {
+        name: "cluster",
+        start: () => this.#joinCluster().then(() => this.#applyLogLevel()),
+        stop: () => this.cluster.stop(),
+      },
       // Events before every stage that emits them; stopped after them, so their last events
       // (posted by the workers before they stop) are written.
       eventsService(() => this.config, () => this.store, (hub) => this.events = hub),
@@ -178,6 +190,7 @@ class NodeParts {
 
   async #openStore() {
     this.store = await openStore(this.seed, "deliver");
+    collectQueueDepth(this.store);
     const applied = await this.store.migrate();
     if (applied.length > 0) log("store", `applied migrations: ${applied.join(", ")}`);
     const maxBody = await this.store.maxBodyBytes();
@@ -207,10 +220,15 @@ class NodeParts {
         heldTooLong: this.scheduler?.watchdog.reported ?? 0,
       }),
       onConfigChange: (config) => {
+        configureLog({ level: config.log.level }); // lines are filtered here, for every thread
         for (const w of this.workers) w.post({ type: "config", config });
         this.scheduler?.wake();
       },
     });
+  }
+
+  #applyLogLevel() {
+    configureLog({ level: this.config.log.level }); // the stored override, if any
   }
 
   /** The config objects' live view: seeds, merges into this.config, follows changes. */
@@ -330,14 +348,7 @@ class NodeParts {
   async #openApiAccept() {
     const auth = new AdminAuth(this.store);
     const initialPassword = await auth.bootstrap();
-    if (initialPassword) {
-      log(
-        "admin",
-        `created console user "admin" with password "${initialPassword}" (shown once; change it with "fastmta admin passwd admin${
-          this.config.source ? ` --config ${this.config.source}` : ""
-        }")`,
-      );
-    }
+    if (initialPassword) await announceInitialPassword(this.config, initialPassword);
     this.#auth = auth;
     // The REST API accepts on this thread, through its own accept path (accept-role store
     // connection, queue, group commit), opened by the first message it is sent; each durable
@@ -349,6 +360,9 @@ class NodeParts {
   }
 
   #auth!: AdminAuth;
+
+  /** `/readyz`'s checks, on this node's parts as they are when asked. */
+  #readiness = nodeReadiness(this);
 
   async #startSmtpWorkers() {
     const { config } = this;
@@ -418,6 +432,7 @@ class NodeParts {
       accept: this.apiAccept,
       queue: this.queue,
       management: this.management,
+      readiness: this.#readiness,
       // One-click unsubscribe links (bounce.unsubscribe) on the cluster's token key.
       unsubscribe: await (await import("../core/bounce/mod.ts"))
         .openUnsubscribe(this.store, this.config, (line) => log("bounce", line)),

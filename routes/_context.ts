@@ -3,6 +3,7 @@
  * (`Pick<AdminContext, …>` or one of the store types below), so a change to the store touches
  * the routes that read that aggregate and no others.
  */
+import type { ReadyCheck } from "../core/api/schemas.ts";
 import type { AdminAuth, AdminSession } from "../core/auth/admin.ts";
 import type { ClusterView } from "../core/cluster/mod.ts";
 import type { Config } from "../core/config/mod.ts";
@@ -63,6 +64,8 @@ export interface AdminContext {
   accept?: { submit(message: NewMessage): Promise<string> };
   /** This node's queue, for releasing quarantined units (absent: the API answers 503). */
   queue?: Pick<Queue, "resume">;
+  /** `GET /readyz`'s checks (cli/readiness.ts; absent: only the database is checked). */
+  readiness?: () => Promise<ReadyCheck[]>;
   /** The configuration resources served at /api/v1/<path> (routes/resources). */
   resources?: ResourceServices;
   /** The management plane (config objects, audit); absent in route tests that do not need it. */

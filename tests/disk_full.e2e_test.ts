@@ -75,7 +75,8 @@ Deno.test({
     });
     const mnt = `${e2e.dir}/mnt`;
     await Deno.mkdir(mnt);
-    run("mount", ["-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt]);
+    // Room above /readyz's 64 MiB free-space floor once the filler is gone.
+    run("mount", ["-t", "tmpfs", "-o", "size=96m", "tmpfs", mnt]);
     try {
       const config = e2e.nodeConfig();
       config.data_dir = `${mnt}/data`;
@@ -91,6 +92,10 @@ Deno.test({
         });
       const health = async () => {
         const r = await fetch(`${server.adminUrl}/healthz`);
+        return { status: r.status, body: await r.json() };
+      };
+      const ready = async () => {
+        const r = await fetch(`${server.adminUrl}/readyz`);
         return { status: r.status, body: await r.json() };
       };
 
@@ -117,10 +122,17 @@ Deno.test({
       const refused = await send("while full", 300_000);
       assert(refused.code !== 0, "not accepted while full");
       assertMatch(refused.stdout, /<\*\* 4\d\d /, "a 4xx reply, never 250");
+      const notReady = await waitUntil(async () => {
+        const r = await ready();
+        return r.status === 503 ? r : null;
+      }, { message: "/readyz 503 while full" });
+      // The data folder's write check, and the database once the main thread's store writes.
+      assert(notReady.body.not_ready.length > 0, JSON.stringify(notReady.body));
       const degraded = await waitUntil(async () => {
         const h = await health();
-        return h.status === 503 ? h : null;
-      }, { message: "/healthz degraded while full" });
+        return h.body.database.storage_full ? h : null;
+      }, { message: "/healthz reports the full disk" });
+      assertEquals(degraded.status, 200, "the process is up");
       assertEquals(degraded.body.status, "degraded");
       assertEquals(degraded.body.database.storage_full, true);
 
@@ -130,7 +142,15 @@ Deno.test({
         const out = await runCli(["queue", "--config", configPath, "--json"]);
         return out.code === 0 && JSON.parse(out.stdout).delivered === 2;
       }, { timeoutMs: 60_000, message: "the held outcome is settled once there is space" });
-      await waitUntil(async () => (await health()).status === 200, { message: "healthy again" });
+      let last = "";
+      await waitUntil(async () => {
+        const r = await ready();
+        last = JSON.stringify(r.body);
+        return r.status === 200;
+      }, { message: "ready again" }).catch((error) => {
+        throw new Error(`${error.message}: ${last}`);
+      });
+      assertEquals((await health()).body.database.storage_full, false);
       assertEquals((await send("after")).code, 0);
       await e2e.sink.waitForMessages(3);
       assertEquals((await server.stop()).code, 0, server.logs());

@@ -9,6 +9,7 @@ import { type AcceptPath, openAcceptPath } from "../core/accept/open.ts";
 import { applyLiveSettings, applyManagedParts } from "../core/cluster/live.ts";
 import type { Config } from "../core/config/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
+import { sampleThread, startMetricsPump } from "../core/metrics/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 import { type EventBuffer, startWorkerEvents } from "../core/events/mod.ts";
 
@@ -35,6 +36,8 @@ export function serveAcceptWorker(
   startChannel: (init: InitMessage, accept: AcceptPath) => Promise<AcceptChannel>,
 ): void {
   startHeapBudget();
+  sampleThread(self.name);
+  const flushMetrics = startMetricsPump((delta) => post({ type: "metrics", delta }));
   let accept: AcceptPath | null = null;
   let channel: AcceptChannel | null = null;
   let liveConfig: Config | null = null;
@@ -68,6 +71,7 @@ export function serveAcceptWorker(
       await events?.drain(); // the last events, before "stopped"
       await accept?.queue.close();
       await accept?.store.close();
+      flushMetrics();
       post({ type: "stopped" });
     }
   };

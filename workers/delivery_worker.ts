@@ -16,6 +16,7 @@ import { DeliveryRunner } from "../core/delivery/mod.ts";
 import { type DeliverQueue, openQueue } from "../core/queue/mod.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
+import { batchedLog } from "./_log.ts";
 import { Acceptor } from "../core/accept/mod.ts";
 import {
   type BounceStage,
@@ -26,8 +27,11 @@ import {
 import { dkimSignHook } from "../core/dkim/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
 import { type EventBuffer, startWorkerEvents } from "../core/events/mod.ts";
+import { sampleThread, startMetricsPump } from "../core/metrics/mod.ts";
 
 startHeapBudget();
+sampleThread(self.name);
+const flushMetrics = startMetricsPump((delta) => post({ type: "metrics", delta }));
 
 let store: SqlStore | null = null;
 let queue: DeliverQueue | null = null;
@@ -75,6 +79,7 @@ async function init(message: Extract<ToWorker, { type: "init" }>) {
     onSettled: (count, tokens, requeue, unitIds) =>
       post({ type: "settled", count, tokens, requeue, unitIds }),
     log,
+    logOutcome: batchedLog(post),
   });
 }
 
@@ -113,6 +118,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     await shaper?.close();
     await queue?.close();
     await store?.close();
+    flushMetrics();
     post({ type: "stopped" });
   }
 };

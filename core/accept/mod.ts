@@ -7,6 +7,7 @@
 import type { NewMessage } from "../contracts/mod.ts";
 import type { Queue } from "../queue/mod.ts";
 import { emitReceived } from "../events/mod.ts";
+import { metrics } from "../metrics/mod.ts";
 
 export { newQueueId } from "./queue_id.ts";
 export { type RelayPolicy, relayPolicy } from "./policy.ts";
@@ -72,7 +73,10 @@ export class Acceptor {
     try {
       const messages = batch.map((p) => p.message);
       await this.#queue.enqueue(messages);
-      for (const p of batch) p.resolve(p.message.id);
+      for (const p of batch) {
+        metrics.inc("fastmta_messages_accepted_total", { channel: p.message.channel });
+        p.resolve(p.message.id);
+      }
       emitReceived(messages); // durable now; only buffered (core/events)
       this.#options.onCommitted(batch.length);
     } catch (error) {

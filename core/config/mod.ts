@@ -89,6 +89,7 @@ export interface Config {
   queue: ConfigFile["queue"];
   outbox: ConfigFile["outbox"];
   events: ConfigFile["events"];
+  log: ConfigFile["log"];
   rabbitmq?: ConfigFile["rabbitmq"];
   cluster: ConfigFile["cluster"];
   /** Where the file came from, or null for built-in defaults. */
@@ -327,6 +328,7 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
         ...(file.events.accounting.path ? { path: resolve(file.events.accounting.path) } : {}),
       },
     },
+    log: file.log,
     rabbitmq: file.rabbitmq,
     cluster: file.cluster,
     source,

@@ -95,7 +95,7 @@ export const configSchema = z.object({
   }).strict().prefault({}).meta({ description: "The SQL database (queue, log, users, keys)." }),
   ip_addressess: ipAddresses.meta({
     description: "Source IPs (virtual MTAs) and inbound IPs; the seed's spelling. Outbound ones " +
-      "become `vmta` objects at first start (docs/management.md).",
+      "become `vmta` objects, synced from the file while the seed owns them (docs/management.md).",
     live: false,
   }),
   ip_addresses: ipAddresses.meta({
@@ -274,6 +274,19 @@ export const configSchema = z.object({
     description: "The database outbox channel (core/inbound/outbox.ts); off unless enabled.",
   }),
   events: eventsSection,
+  log: z.object({
+    level: z.enum(["debug", "info", "warn", "error"]).default("info").meta({
+      description: "Least severe level written: `debug`, `info`, `warn` or `error`.",
+      live: true,
+    }),
+    format: z.enum(["auto", "json", "text"]).default("auto").meta({
+      description: "`json`: one JSON object per line; `text`: human-readable lines; `auto`: " +
+        "text when stdout is a terminal, else JSON (docs/observability.md).",
+      live: false,
+    }),
+  }).strict().prefault({}).meta({
+    description: "The server's log on stdout (other commands log text on stderr).",
+  }),
 }).strict();
 
 /** The file as written (before defaults). */

@@ -85,6 +85,8 @@ export interface OutcomeFacts {
   leaseToken: string;
   at: number;
   durationMs: number;
+  /** When the message was accepted (epoch ms; for the accept-to-delivery latency metric). */
+  acceptedAt?: number;
   sourceIp: string | null;
   mxHost: string | null;
   remoteIp: string | null;

@@ -83,6 +83,7 @@ function withFacts<T extends { kind: UnitOutcome["kind"] }>(
     leaseToken: unit.leaseToken,
     at: now,
     durationMs: now - start.started,
+    acceptedAt: unit.createdAt,
     sourceIp: facts.sourceIp,
     mxHost: facts.mxHost,
     remoteIp: facts.remoteIp,

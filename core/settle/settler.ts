@@ -22,6 +22,7 @@ import {
 } from "../queue/failures.ts";
 import { faultDue, InjectedFault } from "../fault_points.ts";
 import { emitOutcomes, emitQuarantined } from "../events/mod.ts";
+import { type OutcomeLog, recordSettled } from "./record.ts";
 
 /** Hooks around settle (core/bounce), fixed when the settler is built. */
 export interface SettleHooks {
@@ -49,6 +50,8 @@ export interface SettlerOptions {
   onSettled?: OnSettled;
   hooks?: SettleHooks;
   log?: (line: string) => void;
+  /** Where each settled outcome is logged (with its queue id); counters are bumped anyway. */
+  logOutcome?: OutcomeLog;
 }
 
 /** What one-by-one settling of a failed batch found. */
@@ -66,6 +69,7 @@ export class Settler {
   #onSettled: OnSettled;
   #hooks: SettleHooks;
   #log: (line: string) => void;
+  #logOutcome: OutcomeLog | undefined;
   #pending: UnitOutcome[] = [];
   #settling = false;
   #settleScheduled = false;
@@ -80,6 +84,7 @@ export class Settler {
     this.#onSettled = options.onSettled ?? (() => {});
     this.#hooks = options.hooks ?? {};
     this.#log = options.log ?? (() => {});
+    this.#logOutcome = options.logOutcome;
   }
 
   /** Outcomes waiting to be settled or being settled, and failures being recorded. */
@@ -161,6 +166,7 @@ export class Settler {
     } finally {
       this.#settling = false;
     }
+    if (settled.length > 0) recordSettled(settled, this.#logOutcome);
     this.#report(settled, false);
     this.#report(unsettled, true);
     if (failed.length > 0) this.#recordFailures(failed);

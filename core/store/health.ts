@@ -20,6 +20,7 @@
  * delivered twice). Reads still work on a full disk, so only a write that succeeds ends that
  * state; until then `status()` is not ok (`/healthz` 503; `storageFull` for readiness checks).
  */
+import { metrics } from "../metrics/mod.ts";
 
 /** What `/healthz` reports about the database. */
 export interface StoreHealthStatus {
@@ -254,6 +255,7 @@ export class ConnectionMonitor {
   }
 
   #down(message: string) {
+    metrics.inc("fastmta_database_errors_total");
     const now = this.#now();
     if (this.#ok) {
       this.#ok = false;
