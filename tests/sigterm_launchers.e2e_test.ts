@@ -82,7 +82,7 @@ async function startAndTerminate(command: string, args: string[]) {
     });
     await child.status;
     await readers;
-    assertMatch(output, /serve: stopped/, output);
+    assertMatch(output, /serve: stopped|"component":"serve","msg":"stopped"/, output);
   } finally {
     for (const pid of processesWith(marker)) {
       try {
