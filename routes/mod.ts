@@ -36,6 +36,9 @@ export type { AdminContext, AdminStore } from "./_context.ts";
 function securityHeaders(): MiddlewareHandler<AdminEnv> {
   return async function securityHeaders(c, next) {
     await next();
+    // Pages and API answers hold queue contents and CSRF tokens: no cache keeps them. Static
+    // assets set their own.
+    if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
     c.header("X-Frame-Options", "DENY");
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Referrer-Policy", "same-origin");

@@ -28,6 +28,7 @@ import {
   buildDsn,
   type DsnInput,
   dsnParamsFromMeta,
+  rcptParams,
   smtpReplyOf,
   statusOf,
   wantsFailureNotice,
@@ -78,7 +79,7 @@ export function planDsn(
         const smtpReply = smtpReplyOf(r.code, r.reply);
         return {
           address: r.address,
-          orcpt: params.rcpt.get(r.address.toLowerCase())?.orcpt ?? null,
+          orcpt: rcptParams(params, r.address)?.orcpt ?? null,
           action: "failed" as const,
           status: statusOf(r.code, r.reply, r.category),
           remoteMta: smtpReply ? r.mxHost : null,

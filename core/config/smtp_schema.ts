@@ -135,7 +135,8 @@ export const smtpSection = z.object({
     live: false,
   }),
   max_line_length: z.number().int().min(512).default(4096).meta({
-    description: "Longest command line in bytes, AUTH lines included (421 above it).",
+    description:
+      "Longest command line in bytes, AUTH lines included (a longer one gets 500 5.5.2; the session goes on).",
     live: false,
   }),
   max_header_size: z.number().int().min(1024).default(1024 * 1024).meta({
