@@ -173,7 +173,8 @@ function checkArgs(command: Command, action: Subcommand | undefined, positionals
       throw new UsageError(`Missing ${name} for "${where}"`, command);
     }
   }
-  if (positionals.length > names.length) {
+  // "RECIPIENT..." takes any number.
+  if (positionals.length > names.length && !names.some((name) => name.includes("..."))) {
     throw new UsageError(
       `Unexpected argument "${positionals[names.length]}" for "${where}"`,
       command,

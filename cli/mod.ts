@@ -12,6 +12,7 @@ import { migrateCommand } from "./migrate.ts";
 import { nodesCommand } from "./nodes.ts";
 import { queueCommand } from "./queue.ts";
 import { sendCommand } from "./send.ts";
+import { sendmailCommand } from "./sendmail.ts";
 import { serveCommand } from "./serve.ts";
 import { shapingCommand } from "./shaping.ts";
 import { suppressionCommand } from "./suppression.ts";
@@ -23,6 +24,7 @@ export type { Command } from "./_command.ts";
 export const COMMANDS: readonly Command[] = [
   serveCommand,
   sendCommand,
+  sendmailCommand,
   migrateCommand,
   queueCommand,
   nodesCommand,
