@@ -8,6 +8,7 @@ import { adminCommand } from "./admin.ts";
 import { apikeyCommand } from "./apikey.ts";
 import { configCommandSpec } from "./config.ts";
 import { dkimCommand } from "./dkim.ts";
+import { domainCommand } from "./domain.ts";
 import { migrateCommand } from "./migrate.ts";
 import { nodesCommand } from "./nodes.ts";
 import { queueCommand } from "./queue.ts";
@@ -32,6 +33,7 @@ export const COMMANDS: readonly Command[] = [
   userCommand,
   apikeyCommand,
   shapingCommand,
+  domainCommand,
   dkimCommand,
   suppressionCommand,
   adminCommand,

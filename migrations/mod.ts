@@ -14,6 +14,7 @@ import { migration0007 } from "./0007_unconfirmed.ts";
 import { migration0008 } from "./0008_api_keys.ts";
 import { migration0009 } from "./0009_outbox.ts";
 import { migration0010 } from "./0010_quarantine.ts";
+import { migration0011 } from "./0011_domains.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -28,6 +29,7 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0008_api_keys": migration0008,
   "0009_outbox": migration0009,
   "0010_quarantine": migration0010,
+  "0011_domains": migration0011,
 };
 
 /** Kysely migrations bound to one dialect. */

@@ -137,7 +137,7 @@ export class BounceProcessor {
         await this.#o.store.addSuppressions(suppress);
         for (const s of suppress) {
           this.#o.log(
-            `bounce: suppressing <${s.address}> until ${new Date(s.expiresAt).toISOString()}`,
+            `bounce: suppressing <${s.address}> until ${new Date(s.expiresAt ?? 0).toISOString()}`,
           );
         }
       }

@@ -1,11 +1,13 @@
 /**
  * The suppression list: addresses whose mailbox a remote server said does not exist (a 5xx in
- * the bad_mailbox category) are not tried again for `bounce.suppression_time`. A unit's
+ * the bad_mailbox category) are not tried again for `bounce.suppression_time`; operators add
+ * entries too (core/manage/suppressions.ts), for every sending domain or one. A unit's
  * suppressed recipients fail before any connection is made, with the reason logged.
  *
  * Talks to: the store. Reads config: bounce.suppression_time.
  */
 import type { LeasedUnit, RecipientResult, UnitOutcome } from "../contracts/mod.ts";
+import { domainOf } from "../mail/mod.ts";
 import type { Suppression, SuppressionStore } from "../store/mod.ts";
 
 /** What the delivery hook gets back: the unit without suppressed recipients, and their results. */
@@ -38,8 +40,10 @@ export function suppressionsFrom(outcomes: UnitOutcome[], durationMs: number): S
 
 /** The reply recorded for a recipient that was not tried. */
 export function suppressedReply(s: Suppression): string {
-  return `recipient suppressed until ${new Date(s.expiresAt).toISOString()} after a hard bounce` +
-    (s.reason ? `: ${s.reason}` : "");
+  const until = s.expiresAt === null ? "" : ` until ${new Date(s.expiresAt).toISOString()}`;
+  const scope = s.scope ? ` for mail from ${s.scope}` : "";
+  const why = (s.source ?? "bounce") === "bounce" ? " after a hard bounce" : ` (${s.source})`;
+  return `recipient suppressed${scope}${until}${why}` + (s.reason ? `: ${s.reason}` : "");
 }
 
 /**
@@ -51,7 +55,8 @@ export function suppressionScreen(
   log: (line: string) => void,
 ): (unit: LeasedUnit) => Promise<Screened> {
   return async (unit) => {
-    const found = await store.suppressions(unit.recipients, Date.now());
+    // Read per unit, not cached: an entry added a moment ago holds for the next message.
+    const found = await store.suppressions(unit.recipients, Date.now(), domainOf(unit.sender));
     if (found.length === 0) return { unit, results: [] };
     const byAddress = new Map(found.map((s) => [s.address, s]));
     const results: RecipientResult[] = [];

@@ -15,6 +15,7 @@ import { apiKeyRepository } from "./api_keys.ts";
 import { bodyRepository } from "./bodies.ts";
 import { clusterRepository } from "./cluster.ts";
 import { dkimKeyRepository } from "./dkim_keys.ts";
+import { sendingDomainRepository } from "./sending_domains.ts";
 import { dsnRepository } from "./dsn_claims.ts";
 import { ConnectionMonitor } from "./health.ts";
 import { outboxRepository } from "./outbox.ts";
@@ -64,6 +65,7 @@ export function createSqlStore(
     ...suppressionRepository(ctx),
     ...dsnRepository(ctx),
     ...dkimKeyRepository(ctx),
+    ...sendingDomainRepository(ctx),
     ...shapingRuleRepository(ctx),
     ...smtpUserRepository(ctx),
     ...apiKeyRepository(ctx),

@@ -117,15 +117,31 @@ export interface ShapingRulesTable {
   updated_at: number;
 }
 
-/** `suppressions` (0004): addresses that hard-bounced, not tried again until `expires_at`. */
-export interface SuppressionsTable {
+/**
+ * `suppression_entries` (0011, replacing 0004's `suppressions`): addresses not sent to, for
+ * every sending domain (`scope` "") or one; `expires_at` null for never.
+ */
+export interface SuppressionEntriesTable {
   address: string;
+  scope: string;
   category: string;
+  source: string;
   code: number | null;
   reason: string | null;
   message_id: string | null;
   created_at: number;
-  expires_at: number;
+  expires_at: number | null;
+  created_by: string | null;
+}
+
+/** `sending_domains` (0011): the domains we send for; their keys are in `dkim_keys`. */
+export interface SendingDomainsTable {
+  name: string;
+  bounce_domain: string | null;
+  version: number;
+  created_at: number;
+  updated_at: number;
+  updated_by: string;
 }
 
 /** `dkim_keys` (0004): signing keys per domain and selector; `private_key` is sealed. */
@@ -136,6 +152,8 @@ export interface DkimKeysTable {
   private_key: string;
   public_key: string;
   created_at: number;
+  /** 0011: set when rotated out (no longer signs). */
+  retired_at: number | null;
 }
 
 /** `smtp_users`: accounts for SMTP AUTH (see migrations/0002_smtp_users.ts). */
@@ -233,7 +251,8 @@ export interface Tables {
   attempts: AttemptsTable;
   smtp_users: SmtpUsersTable;
   shaping_rules: ShapingRulesTable;
-  suppressions: SuppressionsTable;
+  suppression_entries: SuppressionEntriesTable;
+  sending_domains: SendingDomainsTable;
   dkim_keys: DkimKeysTable;
   admin_users: AdminUsersTable;
   admin_sessions: AdminSessionsTable;
