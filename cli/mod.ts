@@ -6,6 +6,8 @@
 import type { Command } from "./_command.ts";
 import { adminCommand } from "./admin.ts";
 import { apikeyCommand } from "./apikey.ts";
+import { auditCommand } from "./audit.ts";
+import { listenerCommand, poolCommand, routeCommand, vmtaCommand } from "./config_objects.ts";
 import { configCommandSpec } from "./config.ts";
 import { dkimCommand } from "./dkim.ts";
 import { domainCommand } from "./domain.ts";
@@ -30,6 +32,11 @@ export const COMMANDS: readonly Command[] = [
   queueCommand,
   nodesCommand,
   configCommandSpec,
+  vmtaCommand,
+  poolCommand,
+  listenerCommand,
+  routeCommand,
+  auditCommand,
   userCommand,
   apikeyCommand,
   shapingCommand,

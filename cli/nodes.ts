@@ -51,6 +51,7 @@ export async function nodes(
       "QUEUE",
       "IN FLIGHT",
       "CONFIG",
+      "OBJECTS",
     ]];
     for (const n of list) {
       rows.push([
@@ -63,6 +64,7 @@ export async function nodes(
         n.details.queue ?? "",
         String(n.details.inFlight ?? ""),
         String(n.details.configVersion ?? ""),
+        String(n.details.objectsVersion ?? ""),
       ]);
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));

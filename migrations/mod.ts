@@ -14,7 +14,8 @@ import { migration0007 } from "./0007_unconfirmed.ts";
 import { migration0008 } from "./0008_api_keys.ts";
 import { migration0009 } from "./0009_outbox.ts";
 import { migration0010 } from "./0010_quarantine.ts";
-import { migration0011 } from "./0011_domains.ts";
+import { migration0011 } from "./0011_config_objects.ts";
+import { migration0013 } from "./0013_domains.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -29,7 +30,8 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0008_api_keys": migration0008,
   "0009_outbox": migration0009,
   "0010_quarantine": migration0010,
-  "0011_domains": migration0011,
+  "0011_config_objects": migration0011,
+  "0013_domains": migration0013,
 };
 
 /** Kysely migrations bound to one dialect. */

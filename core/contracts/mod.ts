@@ -252,14 +252,22 @@ export interface InjectMessage {
 /** Version of the `ConfigEvent` format below. */
 export const CONFIG_EVENT_VERSION = 1;
 
-/** Broadcast on the config fanout exchange after an override was written. */
+/**
+ * Broadcast on the config fanout exchange after an override or a config object was written.
+ * Readers must accept events without the optional fields (older writers).
+ */
 export interface ConfigEvent {
   v: typeof CONFIG_EVENT_VERSION;
   type: "config";
   /** The node (or CLI) that wrote it. */
   by: string;
   at: number;
+  /** Override keys written (config_sync.ts); empty for an object change. */
   keys: string[];
+  /** Added for config objects (core/manage): the kinds changed, e.g. ["vmta"]. */
+  kinds?: string[];
+  /** Added for config objects: the cluster config version after the change. */
+  version?: number;
 }
 
 /** Groups recipients by destination domain, preserving order; duplicates dropped. */

@@ -19,8 +19,13 @@ import {
 } from "../api/manage_schemas.ts";
 import type { Config } from "../config/mod.ts";
 import { dnsRecordValue, generateDkimKey, keyAad, MasterKey } from "../dkim/mod.ts";
-import type { DkimKeyRecord, DkimKeyStore, SendingDomainStore } from "../store/mod.ts";
-import { type Audit, logAudit } from "./audit.ts";
+import type {
+  ConfigObjectStore,
+  DkimKeyRecord,
+  DkimKeyStore,
+  SendingDomainStore,
+} from "../store/mod.ts";
+import { auditChange, type ChangeNote } from "./change_audit.ts";
 import { domainDnsRecords } from "./dns_records.ts";
 import { READERS, requireRole } from "./roles.ts";
 import {
@@ -37,9 +42,8 @@ const KIND = "domain";
 
 /** What the domain service needs. */
 export interface DomainServiceOptions {
-  store: SendingDomainStore & DkimKeyStore;
+  store: SendingDomainStore & DkimKeyStore & Pick<ConfigObjectStore, "recordAudit">;
   config: Pick<Config, "dkim" | "vmtas" | "smtp">;
-  audit?: Audit;
   now?: () => number;
 }
 
@@ -54,12 +58,11 @@ export interface Rotation {
 export class DomainService {
   readonly kind = KIND;
   readonly #o: DomainServiceOptions;
-  readonly #audit: Audit;
   readonly #now: () => number;
+  readonly #audit = (note: ChangeNote) => auditChange(this.#o.store, note);
 
   constructor(options: DomainServiceOptions) {
     this.#o = options;
-    this.#audit = options.audit ?? logAudit;
     this.#now = options.now ?? Date.now;
   }
 

@@ -12,8 +12,13 @@ import {
   type SuppressionCreate,
   SuppressionCreateSchema,
 } from "../api/manage_schemas.ts";
-import type { Suppression, SuppressionSource, SuppressionStore } from "../store/mod.ts";
-import { type Audit, logAudit } from "./audit.ts";
+import type {
+  ConfigObjectStore,
+  Suppression,
+  SuppressionSource,
+  SuppressionStore,
+} from "../store/mod.ts";
+import { auditChange, type ChangeNote } from "./change_audit.ts";
 import { READERS, requireRole } from "./roles.ts";
 import { suppressionsFromCsv, suppressionsToCsv } from "./suppression_csv.ts";
 import { type Actor, NotFoundError, type Page, type Role, ValidationError } from "./types.ts";
@@ -25,8 +30,7 @@ const EXPORT_BATCH = 5000;
 
 /** What the suppression service needs. */
 export interface SuppressionServiceOptions {
-  store: SuppressionStore;
-  audit?: Audit;
+  store: SuppressionStore & Pick<ConfigObjectStore, "recordAudit">;
   now?: () => number;
 }
 
@@ -50,12 +54,11 @@ export function suppressionBody(s: Suppression): SuppressionBody {
 export class SuppressionService {
   readonly kind = KIND;
   readonly #o: SuppressionServiceOptions;
-  readonly #audit: Audit;
   readonly #now: () => number;
+  readonly #audit = (note: ChangeNote) => auditChange(this.#o.store, note);
 
   constructor(options: SuppressionServiceOptions) {
     this.#o = options;
-    this.#audit = options.audit ?? logAudit;
     this.#now = options.now ?? Date.now;
   }
 

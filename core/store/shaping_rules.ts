@@ -1,7 +1,15 @@
-/** Stored shaping rules (JSON) by destination pattern, edited live from the console and CLI. */
+/**
+ * Stored shaping rules by destination pattern. Since 0011 they are configuration objects of kind
+ * `shaping_rule` (body `{"pattern", "rule"}`, versioned and audited, core/manage); this role
+ * reads them for the scheduler's rule set and keeps the old writers working (system channel).
+ */
 import type { SqlContext } from "./_sql.ts";
+import { putConfigObject } from "./config_objects.ts";
 
-/** A stored shaping rule (see migrations/0003_delivery.ts). */
+/** The object kind the rules are stored as. */
+export const SHAPING_RULE_KIND = "shaping_rule";
+
+/** A stored shaping rule. */
 export interface ShapingRuleRow {
   pattern: string;
   /** The rule object as stored (validated by core/routing/policy.ts when applied). */
@@ -13,51 +21,46 @@ export interface ShapingRuleRow {
 export interface ShapingRuleStore {
   /** Stored shaping rules, by pattern. */
   listShapingRules(): Promise<ShapingRuleRow[]>;
-  /** Creates or replaces the stored rule for `pattern`. */
+  /** Creates or replaces the stored rule for `pattern` (audited as channel "system"). */
   putShapingRule(pattern: string, rule: unknown, now: number): Promise<void>;
   /** Deletes the stored rule for `pattern`; false when there was none. */
   deleteShapingRule(pattern: string): Promise<boolean>;
 }
 
 async function listShapingRules({ db }: SqlContext): Promise<ShapingRuleRow[]> {
-  const rows = await db.selectFrom("shaping_rules")
-    .select(["pattern", "rule", "updated_at"]).orderBy("pattern").execute();
+  const rows = await db.selectFrom("config_objects").select(["id", "body", "updated_at"])
+    .where("kind", "=", SHAPING_RULE_KIND).where("deleted", "=", 0).orderBy("id").execute();
   return rows.map((r) => {
     let rule: unknown;
     try {
-      rule = JSON.parse(r.rule);
+      rule = (JSON.parse(r.body) as { rule?: unknown })?.rule;
     } catch {
-      rule = r.rule; // Left to the policy to report as invalid.
+      rule = r.body; // Left to the policy to report as invalid.
     }
-    return { pattern: r.pattern, rule, updatedAt: Number(r.updated_at) };
+    return { pattern: r.id, rule, updatedAt: Number(r.updated_at) };
   });
-}
-
-async function putShapingRule(
-  ctx: SqlContext,
-  pattern: string,
-  rule: unknown,
-  now: number,
-): Promise<void> {
-  // Delete + insert: portable across dialects, unlike each one's upsert syntax.
-  await ctx.transaction(async (trx) => {
-    await trx.deleteFrom("shaping_rules").where("pattern", "=", pattern).execute();
-    await trx.insertInto("shaping_rules")
-      .values({ pattern, rule: JSON.stringify(rule), updated_at: now }).execute();
-  });
-}
-
-async function deleteShapingRule({ db }: SqlContext, pattern: string): Promise<boolean> {
-  const result = await db.deleteFrom("shaping_rules").where("pattern", "=", pattern)
-    .executeTakeFirst();
-  return Number(result.numDeletedRows) > 0;
 }
 
 /** The shaping rules on one database. */
 export function shapingRuleRepository(ctx: SqlContext): ShapingRuleStore {
   return {
     listShapingRules: () => listShapingRules(ctx),
-    putShapingRule: (pattern, rule, now) => putShapingRule(ctx, pattern, rule, now),
-    deleteShapingRule: (pattern) => deleteShapingRule(ctx, pattern),
+    putShapingRule: async (pattern, rule, now) => {
+      await putConfigObject(ctx, {
+        kind: SHAPING_RULE_KIND,
+        id: pattern,
+        body: JSON.stringify({ pattern, rule }),
+        at: now,
+        by: "store",
+      });
+    },
+    deleteShapingRule: (pattern) =>
+      putConfigObject(ctx, {
+        kind: SHAPING_RULE_KIND,
+        id: pattern,
+        body: null,
+        at: Date.now(),
+        by: "store",
+      }),
   };
 }

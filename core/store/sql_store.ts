@@ -14,6 +14,7 @@ import { adminUserRepository } from "./admin_users.ts";
 import { apiKeyRepository } from "./api_keys.ts";
 import { bodyRepository } from "./bodies.ts";
 import { clusterRepository } from "./cluster.ts";
+import { configObjectRepository } from "./config_objects.ts";
 import { dkimKeyRepository } from "./dkim_keys.ts";
 import { sendingDomainRepository } from "./sending_domains.ts";
 import { dsnRepository } from "./dsn_claims.ts";
@@ -72,5 +73,6 @@ export function createSqlStore(
     ...adminUserRepository(ctx),
     ...clusterRepository(ctx),
     ...outboxRepository(ctx),
+    ...configObjectRepository(ctx),
   };
 }

@@ -9,6 +9,7 @@ import type { AdminUserStore } from "./admin_users.ts";
 import type { ApiKeyStore } from "./api_keys.ts";
 import type { BodyStore } from "./bodies.ts";
 import type { ClusterLimitStore, NodeStore, OverrideStore } from "./cluster.ts";
+import type { ConfigObjectStore } from "./config_objects.ts";
 import type { DkimKeyStore } from "./dkim_keys.ts";
 import type { DsnStore } from "./dsn_claims.ts";
 import type { StoreHealthStatus } from "./health.ts";
@@ -36,6 +37,15 @@ export type {
   OverrideStore,
   SlotRecord,
 } from "./cluster.ts";
+export type {
+  AuditQuery,
+  AuditRecord,
+  ConfigObjectChange,
+  ConfigObjectRecord,
+  ConfigObjectStore,
+  ConfigObjectWrite,
+  NewAuditRecord,
+} from "./config_objects.ts";
 export type { DkimKeyRecord, DkimKeyStore } from "./dkim_keys.ts";
 export type { DsnClaim, DsnRecipientRow, DsnStore, DsnWork } from "./dsn_claims.ts";
 export type {
@@ -103,7 +113,8 @@ export interface Store
     NodeStore,
     OverrideStore,
     ClusterLimitStore,
-    OutboxStore {
+    OutboxStore,
+    ConfigObjectStore {
   /** Handling failures and quarantined units (quarantine.ts), a role of its own. */
   readonly quarantine: QuarantineStore;
 }

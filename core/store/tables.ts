@@ -243,6 +243,43 @@ export interface OutboxTable {
 /** Where an outbox row is: waiting, being accepted by a node, done, or refused for good. */
 export type OutboxState = "new" | "claimed" | "accepted" | "failed";
 
+/** `config_objects` (0011): versioned configuration objects; a delete leaves a tombstone. */
+export interface ConfigObjectsTable {
+  kind: string;
+  id: string;
+  version: number;
+  /** The object as JSON. */
+  body: string;
+  /** 1 for a tombstone (deleted object). */
+  deleted: number;
+  updated_at: number;
+  updated_by: string;
+}
+
+/** `config_audit` (0011): one row per change of a config object or queue action. */
+export interface ConfigAuditTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  role: string;
+  channel: string;
+  kind: string;
+  object_id: string;
+  action: string;
+  /** JSON, null when the object did not exist before (create) */
+  before_body: string | null;
+  /** JSON, null when the object does not exist after (delete) */
+  after_body: string | null;
+  /** The cluster config version the change produced; 0 for entries that change no config. */
+  config_version: Generated<number>;
+}
+
+/** `config_version` (0011): named monotonic counters (`objects`). */
+export interface ConfigVersionTable {
+  name: string;
+  version: number;
+}
+
 /** The whole database, for Kysely. */
 export interface Tables {
   messages: MessagesTable;
@@ -262,4 +299,7 @@ export interface Tables {
   cluster_slots: ClusterSlotsTable;
   cluster_rate: ClusterRateTable;
   outbox: OutboxTable;
+  config_objects: ConfigObjectsTable;
+  config_audit: ConfigAuditTable;
+  config_version: ConfigVersionTable;
 }

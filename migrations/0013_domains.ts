@@ -1,5 +1,5 @@
 /**
- * 0011: sending domains and the managed suppression list (core/manage, issue 14).
+ * 0013: sending domains and the managed suppression list (core/manage, issue 14).
  * - sending_domains: the domains we send for, versioned (the API's ETag), with an optional
  *   bounce domain whose MX the DNS records suggest. Their DKIM keys stay in dkim_keys.
  * - dkim_keys.retired_at: set when a key is rotated out: it no longer signs, but stays (and its
@@ -47,4 +47,4 @@ async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
 }
 
 /** Sending domains, retired DKIM keys and suppression entries with scope, source and expiry. */
-export const migration0011: FastmtaMigration = { up };
+export const migration0013: FastmtaMigration = { up };

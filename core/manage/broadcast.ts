@@ -1,0 +1,48 @@
+/**
+ * Announcing a committed change: to in-process listeners at once (the embedded node's live view
+ * applies it without waiting), and with a broker, as a ConfigEvent on the cluster config fanout
+ * (core/cluster/config_sync.ts) so every other node re-reads. Nodes also poll the config version
+ * every second (live_view.ts), so a lost event or a change made without a broker (the CLI next
+ * to an embedded server) still applies within seconds.
+ */
+import { broadcastConfigChange } from "../cluster/config_sync.ts";
+import type { Config } from "../config/mod.ts";
+import { brokerSettings } from "../queue/settings.ts";
+import type { ObjectChange } from "./objects.ts";
+
+/** In-process subscribers to committed changes. */
+export class ChangeListeners {
+  #listeners = new Set<(change: ObjectChange) => void>();
+
+  /** Subscribes; returns the unsubscribe function. */
+  add(listener: (change: ObjectChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Calls every listener (one that throws does not stop the others). */
+  emit(change: ObjectChange): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch { /* a listener's own problem */ }
+    }
+  }
+}
+
+/** Publishes changes on the config fanout when `config` names a broker; else does nothing. */
+export function brokerAnnouncer(
+  config: Config,
+  by: string,
+): ((change: ObjectChange) => Promise<void>) | null {
+  const settings = brokerSettings(config);
+  if (!settings) return null;
+  return (change) =>
+    broadcastConfigChange(settings, {
+      by,
+      at: Date.now(),
+      keys: [],
+      kinds: [change.kind],
+      version: change.config_version,
+    });
+}

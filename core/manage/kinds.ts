@@ -1,0 +1,195 @@
+/**
+ * The configuration object kinds: each one's schema (zod, snake_case fields), how its id is
+ * formed and who may change it. The schemas are the single definition the service validates
+ * against; the REST API and the CLI take them from here.
+ *
+ * Node-local objects (vmtas, listeners: an IP belongs to one machine, a socket binds on one
+ * node) carry an optional `node`: unset means every node, else only the node with that id. Their
+ * id then starts with it (`node-a/10.0.0.5`), so two machines may use the same private address.
+ */
+import { z } from "zod";
+import { duration, route, shapingPattern, shapingRule } from "../config/delivery_schema.ts";
+import type { Role } from "./types.ts";
+
+/** How one kind is validated, identified and guarded. */
+export interface ObjectKind<T = Record<string, unknown>> {
+  /** Singular, snake_case: "vmta", "shaping_rule". */
+  readonly kind: string;
+  readonly schema: z.ZodType<T, unknown>;
+  /** The object's id, from its body. */
+  idOf(body: T): string;
+  /** The field path named when an update would change the id. */
+  readonly idPath: string;
+  /** Who may create, update, delete (default admin). */
+  readonly writeRoles?: readonly Role[];
+}
+
+const ip = z.union([z.ipv4(), z.ipv6()], { error: "Expected an IPv4 or IPv6 address" });
+const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "Expected 1-64 letters, digits, . _ -");
+const hostname = z.string().regex(
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/,
+  "Expected a host name like mta1.example.com",
+);
+const node = name.optional().meta({
+  description: "Only on this node (its id); every node when unset.",
+});
+
+function scoped(body: { node?: string }, id: string): string {
+  return body.node ? `${body.node}/${id}` : id;
+}
+
+/** One step of an IP's warm-up: from `day` (0 = the first day) on, at most `daily_cap` a day. */
+const warmupStep = z.object({
+  day: z.number().int().min(0),
+  daily_cap: z.number().int().min(0),
+}).strict();
+
+/** A virtual MTA: a source IP with its EHLO name, pool, weight and warm-up. */
+export const vmtaSchema = z.object({
+  ip,
+  hostname,
+  pool: name.default("default"),
+  weight: z.number().min(0).default(1),
+  daily_cap: z.number().int().min(0).optional(),
+  /** Warm-up schedule; the step of the current day (counted from `warmup_start`) caps it. */
+  warmup: z.array(warmupStep).optional(),
+  /** When the warm-up began (ISO date); required with `warmup`. */
+  warmup_start: z.iso.date().optional(),
+  /** Disabled: no new connections from it; mail in flight finishes. */
+  enabled: z.boolean().default(true),
+  node,
+}).strict().refine((v) => !v.warmup || v.warmup_start, {
+  path: ["warmup_start"],
+  message: "Required when warmup is set",
+});
+export type VmtaBody = z.output<typeof vmtaSchema>;
+
+const poolMember = z.union([
+  ip,
+  z.object({
+    ip,
+    weight: z.number().min(0).optional(),
+    daily_cap: z.number().int().min(0).optional(),
+  }).strict(),
+]);
+
+/** A named pool; vmtas join it by their `pool`, `ips` adds members (as delivery.pools). */
+export const poolSchema = z.object({
+  name,
+  description: z.string().max(500).optional(),
+  ips: z.array(poolMember).default([]),
+}).strict();
+export type PoolBody = z.output<typeof poolSchema>;
+
+/** An SMTP listener (ip, port, mode, certificate). */
+export const listenerSchema = z.object({
+  ip,
+  port: z.number().int().min(1).max(65535),
+  mode: z.enum(["smtp", "submission", "smtps"]).optional(),
+  /** Certificate and key files (PEM); the node's `smtp.tls` pair when unset. */
+  certificate: z.object({ cert_file: z.string().min(1), key_file: z.string().min(1) }).strict()
+    .optional(),
+  enabled: z.boolean().default(true),
+  node,
+}).strict();
+export type ListenerBody = z.output<typeof listenerSchema>;
+
+/** A transport-map entry: mail for `domain` (or `*`) goes to `host` instead of its MX. */
+export const routeSchema = route.extend({
+  domain: z.string().regex(
+    /^(\*|[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*)$/,
+    'Expected "*" or a domain like example.com',
+  ).transform((d) => d.toLowerCase()),
+}).strict();
+export type RouteBody = z.output<typeof routeSchema>;
+
+/** A stored shaping rule (as `fastmta shaping` writes it). */
+export const shapingRuleSchema = z.object({ pattern: shapingPattern, rule: shapingRule })
+  .strict();
+export type ShapingRuleBody = z.output<typeof shapingRuleSchema>;
+
+/**
+ * How long one kind of record is kept. Defined and stored here; applying it (pruning) is later
+ * work (issue 14 part 2).
+ */
+export const retentionSchema = z.object({
+  scope: z.enum(["messages", "attempts", "audit", "events", "suppressions"]),
+  max_age: duration,
+}).strict();
+export type RetentionBody = z.output<typeof retentionSchema>;
+
+/**
+ * A bounce classification rule: a reply matching `pattern` (regular expression, case
+ * insensitive) and optionally `code` gets `category`. Defined and stored here; the bounce
+ * classifier applies them in later work.
+ */
+export const bounceRuleSchema = z.object({
+  name,
+  pattern: z.string().min(1).max(500).refine((p) => {
+    try {
+      new RegExp(p, "i");
+      return true;
+    } catch {
+      return false;
+    }
+  }, "Expected a valid regular expression"),
+  code: z.number().int().min(200).max(599).optional(),
+  category: z.string().regex(/^[a-z_]{1,32}$/, "Expected a category like bad_mailbox"),
+  priority: z.number().int().default(100),
+}).strict();
+export type BounceRuleBody = z.output<typeof bounceRuleSchema>;
+
+/** Every kind, by name. */
+export const KINDS = {
+  vmta: {
+    kind: "vmta",
+    schema: vmtaSchema,
+    idOf: (v: VmtaBody) => scoped(v, v.ip),
+    idPath: "ip",
+  } as ObjectKind<VmtaBody>,
+  pool: {
+    kind: "pool",
+    schema: poolSchema,
+    idOf: (p: PoolBody) => p.name,
+    idPath: "name",
+  } as ObjectKind<PoolBody>,
+  listener: {
+    kind: "listener",
+    schema: listenerSchema,
+    idOf: (l: ListenerBody) => scoped(l, `${l.ip.includes(":") ? `[${l.ip}]` : l.ip}:${l.port}`),
+    idPath: "port",
+  } as ObjectKind<ListenerBody>,
+  route: {
+    kind: "route",
+    schema: routeSchema,
+    idOf: (r: RouteBody) => r.domain,
+    idPath: "domain",
+  } as ObjectKind<RouteBody>,
+  shaping_rule: {
+    kind: "shaping_rule",
+    schema: shapingRuleSchema,
+    idOf: (s: ShapingRuleBody) => s.pattern,
+    idPath: "pattern",
+    writeRoles: ["admin", "operator"],
+  } as ObjectKind<ShapingRuleBody>,
+  retention: {
+    kind: "retention",
+    schema: retentionSchema,
+    idOf: (r: RetentionBody) => r.scope,
+    idPath: "scope",
+  } as ObjectKind<RetentionBody>,
+  bounce_rule: {
+    kind: "bounce_rule",
+    schema: bounceRuleSchema,
+    idOf: (b: BounceRuleBody) => b.name,
+    idPath: "name",
+  } as ObjectKind<BounceRuleBody>,
+} as const;
+
+/** A kind's name. */
+export type KindName = keyof typeof KINDS;
+
+/** Whether `kind` is a configuration object kind. */
+export function isKind(kind: string): kind is KindName {
+  return Object.hasOwn(KINDS, kind);
+}
