@@ -6,6 +6,7 @@ import type { CancelBody, MessageDetailBody, ReleaseBody } from "../core/api/sch
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 import { cancelMessage, messageDetail, releaseMessage } from "../core/queue/quarantine.ts";
+import { messageDetailDocument } from "../core/manage/api_documents.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
 
@@ -61,8 +62,9 @@ export async function queue(
       return 0;
     }
     if (options.message) {
-      const detail: MessageDetailBody | null = await messageDetail(store, options.message);
-      if (!detail) return notFound(options.message);
+      const found = await messageDetail(store, options.message);
+      if (!found) return notFound(options.message);
+      const detail: MessageDetailBody = messageDetailDocument(found);
       console.log(JSON.stringify(detail, null, 2));
       return 0;
     }

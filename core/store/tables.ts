@@ -172,6 +172,8 @@ export interface AdminUsersTable {
   username: string;
   password_hash: string;
   created_at: number;
+  /** 0012: admin, operator, viewer or sender. */
+  role: string;
 }
 
 /** `admin_sessions`: console sessions, keyed by the hash of the cookie token. */
@@ -189,6 +191,8 @@ export interface ApiKeysTable {
   key_hash: string;
   created_at: number;
   last_used_at: number | null;
+  /** 0012: admin, operator, viewer or sender. */
+  role: string;
 }
 
 /** `nodes` (0005): one row per node. */
