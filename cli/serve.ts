@@ -29,7 +29,12 @@ import { LazyAcceptPath } from "../core/accept/open.ts";
 import { type Service, ServiceRunner, together } from "./service_runner.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
-import { adminHttpService, seedDailyCounters, startLiveView } from "./serve_parts.ts";
+import {
+  adminHttpService,
+  domainServices,
+  seedDailyCounters,
+  startLiveView,
+} from "./serve_parts.ts";
 import { defineCommand } from "./_command.ts";
 
 /** Runs the server until a signal stops it. */
@@ -393,6 +398,7 @@ class NodeParts {
       accept: this.apiAccept,
       queue: this.queue,
       management: this.management,
+      domainServices: domainServices(this.store, this.config),
     }));
   }
 }

@@ -7,6 +7,8 @@ import type { Config } from "../core/config/mod.ts";
 import { log } from "../core/log.ts";
 import { type Management, openManagement } from "../core/manage/mod.ts";
 import { type AppliedChange, LiveView } from "../core/manage/live_view.ts";
+import { DomainService } from "../core/manage/domains.ts";
+import { SuppressionService } from "../core/manage/suppressions.ts";
 import { DailyCounters } from "../core/routing/sources.ts";
 import type { SqlStore, Store } from "../core/store/mod.ts";
 import type { AdminContext } from "../routes/mod.ts";
@@ -72,4 +74,12 @@ export async function startLiveView(
   cluster.configSync.onReload(() => live.reload());
   await live.start();
   return { management, live };
+}
+
+/** The sending domain and suppression services the admin API serves (core/manage). */
+export function domainServices(store: Store, config: Config) {
+  return {
+    domains: new DomainService({ store, config }),
+    suppressions: new SuppressionService({ store }),
+  };
 }

@@ -9,6 +9,8 @@ import type { Config } from "../core/config/mod.ts";
 import type { NewMessage } from "../core/contracts/mod.ts";
 import type { Actor } from "../core/manage/types.ts";
 import type { Management } from "../core/manage/mod.ts";
+import type { DomainService } from "../core/manage/domains.ts";
+import type { SuppressionService } from "../core/manage/suppressions.ts";
 import type { Queue } from "../core/queue/mod.ts";
 import type { ResourceServices } from "./_resource.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
@@ -51,6 +53,8 @@ export interface AdminContext {
   resources?: ResourceServices;
   /** The management plane (config objects, audit); absent in route tests that do not need it. */
   management?: Management;
+  /** Sending domains and the suppression list (/api/v1/domains, /api/v1/suppressions). */
+  domainServices?: { domains: DomainService; suppressions: SuppressionService };
 }
 
 /** What the request's credentials came to: none, accepted, rejected, or not checkable now. */
