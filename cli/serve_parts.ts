@@ -9,6 +9,8 @@ import { type Management, openManagement } from "../core/manage/mod.ts";
 import { type AppliedChange, LiveView } from "../core/manage/live_view.ts";
 import { DomainService } from "../core/manage/domains.ts";
 import { SuppressionService } from "../core/manage/suppressions.ts";
+import { apiKeyService, smtpUserService } from "../core/manage/accounts.ts";
+import type { ObjectService } from "../core/manage/types.ts";
 import { DailyCounters } from "../core/routing/sources.ts";
 import type { SqlStore, Store } from "../core/store/mod.ts";
 import type { AdminContext } from "../routes/mod.ts";
@@ -76,10 +78,12 @@ export async function startLiveView(
   return { management, live };
 }
 
-/** The sending domain and suppression services the admin API serves (core/manage). */
+/** The domain, suppression and account services the admin API serves (core/manage). */
 export function domainServices(store: Store, config: Config) {
   return {
     domains: new DomainService({ store, config }),
     suppressions: new SuppressionService({ store }),
+    smtpUsers: smtpUserService(store, config) as unknown as ObjectService,
+    apiKeys: apiKeyService(store) as unknown as ObjectService,
   };
 }

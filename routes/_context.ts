@@ -7,7 +7,7 @@ import type { AdminAuth, AdminSession } from "../core/auth/admin.ts";
 import type { ClusterView } from "../core/cluster/mod.ts";
 import type { Config } from "../core/config/mod.ts";
 import type { NewMessage } from "../core/contracts/mod.ts";
-import type { Actor } from "../core/manage/types.ts";
+import type { Actor, ObjectService } from "../core/manage/types.ts";
 import type { Management } from "../core/manage/mod.ts";
 import type { DomainService } from "../core/manage/domains.ts";
 import type { SuppressionService } from "../core/manage/suppressions.ts";
@@ -53,8 +53,13 @@ export interface AdminContext {
   resources?: ResourceServices;
   /** The management plane (config objects, audit); absent in route tests that do not need it. */
   management?: Management;
-  /** Sending domains and the suppression list (/api/v1/domains, /api/v1/suppressions). */
-  domainServices?: { domains: DomainService; suppressions: SuppressionService };
+  /** Sending domains, suppressions, SMTP users, API keys (/api/v1/domains, …). */
+  domainServices?: {
+    domains: DomainService;
+    suppressions: SuppressionService;
+    smtpUsers?: ObjectService;
+    apiKeys?: ObjectService;
+  };
 }
 
 /** What the request's credentials came to: none, accepted, rejected, or not checkable now. */

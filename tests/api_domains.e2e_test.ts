@@ -86,4 +86,53 @@ Deno.test("api: domains and suppressions over REST, applied by the engine", asyn
   ]);
   const removed = await call("DELETE", `/suppressions/imported@${E2E_DOMAIN}`);
   assertEquals(removed.status, 204);
+
+  // API keys: the key is in the answer to its creation only, and works with its role.
+  const key = await call("POST", "/api-keys", { name: "reporting", role: "viewer" });
+  assertEquals(key.status, 201, JSON.stringify(key.body));
+  assertMatch(key.body.body.key, /^fmk_/);
+  const keys = await call("GET", "/api-keys");
+  assertEquals(keys.body.items.map((k: { body: object }) => Object.keys(k.body).sort()), [
+    ["created_at", "last_used_at", "name", "role"],
+  ]);
+  const asViewer = await fetch(`${server.adminUrl}/api/v1/domains`, {
+    headers: { authorization: `Bearer ${key.body.body.key}` },
+  });
+  assertEquals(asViewer.status, 200);
+  await asViewer.body?.cancel();
+  const viewerWrite = await fetch(`${server.adminUrl}/api/v1/suppressions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key.body.body.key}`, "content-type": "application/json" },
+    body: JSON.stringify({ address: "v@dest.test" }),
+  });
+  assertEquals(viewerWrite.status, 403);
+  await viewerWrite.body?.cancel();
+
+  // SMTP users: the password is hashed and never shown; bad input names the field.
+  const user = await call("POST", "/smtp-users", { username: "app", password: "s3cret-pass" });
+  assertEquals(user.status, 201, JSON.stringify(user.body));
+  assert(!JSON.stringify(user.body).includes("s3cret"));
+  const badUser = await call("POST", "/smtp-users", { username: "has space", password: "" });
+  assertEquals(badUser.body.errors.map((e: { path: string }) => e.path).toSorted(), [
+    "password",
+    "username",
+  ]);
+  const limited = await call("PATCH", "/smtp-users/app", { max_recipients: 5 });
+  assertEquals([limited.status, limited.body.body.max_recipients], [200, 5]);
+  const audit = await call("GET", "/audit?limit=50");
+  const actions = audit.body.items.map((e: { kind: string; action: string }) =>
+    `${e.kind} ${e.action}`
+  );
+  for (
+    const expected of [
+      "domain create",
+      "domain rotate",
+      "suppression import",
+      "api_key create",
+      "smtp_user create",
+    ]
+  ) {
+    assert(actions.includes(expected), `${expected} in ${actions}`);
+  }
+  assert(!JSON.stringify(audit.body).includes(key.body.body.key), "no key in the audit log");
 });

@@ -152,36 +152,57 @@ export const SUPPRESSION_CSV_COLUMNS = [
 
 /** `POST /api/v1/smtp-users`. The password is hashed at once and never shown again. */
 export const SmtpUserCreateSchema = z.strictObject({
-  username: z.string().min(1).max(128),
-  password: z.string().min(8).max(1024),
-  max_messages_per_hour: z.number().int().positive().nullable().default(null),
-  max_recipients_per_message: z.number().int().positive().nullable().default(null),
+  // The rules of core/auth/users.ts, so every face refuses the same names and passwords.
+  username: z.string().max(255).regex(
+    // deno-lint-ignore no-control-regex
+    /^[^\s\x00-\x1f\x7f]+$/,
+    "expected 1-255 characters, no spaces",
+  ),
+  password: z.string().min(1, "empty").max(1024)
+    // deno-lint-ignore no-control-regex
+    .regex(/^[^\x00\r\n]*$/, "NUL and line breaks are not allowed"),
+  /** null: smtp.max_recipients. */
+  max_recipients: z.number().int().positive().nullable().default(null),
+  /** null: the configured default. */
+  max_messages_per_minute: z.number().int().positive().nullable().default(null),
 });
 export type SmtpUserCreate = z.infer<typeof SmtpUserCreateSchema>;
 
-/** An SMTP user as shown (no secret). */
+/** `PATCH /api/v1/smtp-users/{username}`: a new password and/or limits. */
+export const SmtpUserUpdateSchema = z.strictObject({
+  username: z.string().optional(),
+  password: z.string().min(1, "empty").max(1024)
+    // deno-lint-ignore no-control-regex
+    .regex(/^[^\x00\r\n]*$/, "NUL and line breaks are not allowed").optional(),
+  max_recipients: z.number().int().positive().nullable().optional(),
+  max_messages_per_minute: z.number().int().positive().nullable().optional(),
+});
+
+/** An SMTP user as shown (never the password nor its hash). */
 export const SmtpUserSchema = z.strictObject({
   username: z.string(),
   created_at: epochMs,
-  max_messages_per_hour: z.number().int().nullable(),
-  max_recipients_per_message: z.number().int().nullable(),
+  updated_at: epochMs,
+  max_recipients: z.number().int().nullable(),
+  max_messages_per_minute: z.number().int().nullable(),
 });
+export type SmtpUserBody = z.infer<typeof SmtpUserSchema>;
 
 /** `POST /api/v1/api-keys`. */
 export const ApiKeyCreateSchema = z.strictObject({
-  name: z.string().min(1).max(64),
+  name: z.string().regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    "expected 1-64 letters, digits, . _ -, starting with a letter or digit",
+  ),
+  role: z.enum(["admin", "operator", "viewer", "sender"]).default("sender"),
 });
 
-/** An API key as listed (never the secret). */
+/** An API key as listed; `key` is there only in the answer to its creation (shown once). */
 export const ApiKeySchema = z.strictObject({
   name: z.string(),
+  role: z.string(),
   created_at: epochMs,
   last_used_at: epochMs.nullable(),
+  key: z.string().optional(),
 });
-
-/** The answer to a create: the only time the key itself is shown. */
-export const ApiKeyCreatedSchema = z.strictObject({
-  name: z.string(),
-  key: z.string(),
-  created_at: epochMs,
-});
+export type ApiKeyBody = z.infer<typeof ApiKeySchema>;

@@ -1,13 +1,15 @@
 /**
- * Sending domains and the suppression list over REST: the CRUD routes of routes/_crud.ts over
+ * Sending domains, the suppression list, SMTP users and API keys over REST: the CRUD routes of routes/_crud.ts over
  * their core/manage services, plus what CRUD does not cover — a domain's DNS records, key
  * rotation and key removal, and the suppression list as CSV (export and import).
  */
 import { z } from "@hono/zod-openapi";
 import {
+  ApiKeyCreateSchema,
   DnsRecordsSchema,
   DomainCreateSchema,
   DomainRotateSchema,
+  SmtpUserCreateSchema,
   SuppressionCreateSchema,
 } from "../../core/api/manage_schemas.ts";
 import { IdParams } from "../../core/api/schemas.ts";
@@ -25,6 +27,8 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 export interface DomainServices {
   domains: DomainService;
   suppressions: SuppressionService;
+  smtpUsers?: ObjectService;
+  apiKeys?: ObjectService;
 }
 
 /** The CRUD resources: /domains and /suppressions. */
@@ -44,6 +48,26 @@ export function domainResources(services: DomainServices): CrudResource[] {
       body: SuppressionCreateSchema,
       writeRoles: OPERATORS,
     },
+    ...(services.smtpUsers
+      ? [{
+        path: "smtp-users",
+        name: "SmtpUser",
+        service: services.smtpUsers,
+        body: SmtpUserCreateSchema,
+        writeRoles: ADMINS,
+        readRoles: ADMINS,
+      }]
+      : []),
+    ...(services.apiKeys
+      ? [{
+        path: "api-keys",
+        name: "ApiKey",
+        service: services.apiKeys,
+        body: ApiKeyCreateSchema,
+        writeRoles: ADMINS,
+        readRoles: ADMINS,
+      }]
+      : []),
   ];
 }
 
