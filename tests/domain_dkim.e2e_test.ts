@@ -20,7 +20,6 @@ Deno.test("domain: add prints records that verify delivered mail; rotate switche
   const config = {
     ...e2e.nodeConfig(),
     queue: { poll_interval: "200ms" },
-    dkim: { refresh_interval: "200ms" },
   };
   const configPath = await e2e.writeConfig(config);
   await e2e.start(config, { waitForAdmin: false });
@@ -52,7 +51,7 @@ Deno.test("domain: add prints records that verify delivered mail; rotate switche
     "dmarc TXT _dmarc.origin.test",
   ]);
   assertEquals(added.records[1].value, "v=spf1 ip4:127.0.0.10 ~all");
-  // The server loads the new key within dkim.refresh_interval: wait for a signed message.
+  // The server loads the new key within dkim.refresh_interval (default 5 s): wait for it.
   const first = await waitUntil(async () => {
     const message = await deliverOne();
     return /^DKIM-Signature:/im.test(message.text()) ? message : null;

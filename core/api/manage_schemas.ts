@@ -206,3 +206,10 @@ export const ApiKeySchema = z.strictObject({
   key: z.string().optional(),
 });
 export type ApiKeyBody = z.infer<typeof ApiKeySchema>;
+
+/** A console user to add (the rules of core/auth/admin.ts). */
+export const ConsoleUserSchema = z.strictObject({
+  username: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, "use letters, digits and . _ @ - (max 64)"),
+  password: z.string().min(8, "use at least 8 characters").max(1024),
+  role: z.enum(["admin", "operator", "viewer"]).default("admin"),
+});

@@ -1,5 +1,5 @@
 /**
- * SMTP users and REST API keys as managed objects (ObjectService): every change validated
+ * SMTP users, REST API keys and console users as managed objects (ObjectService): every change validated
  * (core/api/manage_schemas.ts), role-checked and audited. Secrets are hashed as before
  * (core/auth: a KDF for passwords, SHA-256 for the 256-bit keys); an API key is returned once,
  * by `create`, and never stored nor audited in clear. Entries have no version history: each is
@@ -11,17 +11,26 @@
 import {
   type ApiKeyBody,
   ApiKeyCreateSchema,
+  ConsoleUserSchema,
   type SmtpUserBody,
   SmtpUserCreateSchema,
   SmtpUserUpdateSchema,
 } from "../api/manage_schemas.ts";
 import { addUser, changePassword, loadSecretKey } from "../auth/mod.ts";
 import { addApiKey } from "../auth/api_keys.ts";
+import { AdminAuth } from "../auth/admin.ts";
 import type { Config } from "../config/mod.ts";
-import type { ApiKeyStore, ConfigObjectStore, SmtpUser, SmtpUserStore } from "../store/mod.ts";
+import type {
+  AdminUserStore,
+  ApiKeyStore,
+  ConfigObjectStore,
+  SmtpUser,
+  SmtpUserStore,
+} from "../store/mod.ts";
 import { auditChange } from "./change_audit.ts";
 import { READERS, requireRole } from "./roles.ts";
 import {
+  type Actor,
   ConflictError,
   NotFoundError,
   type ObjectService,
@@ -61,8 +70,13 @@ export function smtpUserService(
   store: SmtpUserStore & Audited,
   config: Pick<Config, "smtp">,
 ): ObjectService<SmtpUserBody> {
-  // CRAM-MD5 needs the password sealed with the node's key (made on first use, as the CLI does).
-  const sealKey = async () => (await loadSecretKey(config.smtp.authKeyFile, { create: true })).key;
+  // CRAM-MD5 needs the password sealed with the node's key (made on first use); without
+  // CRAM-MD5 among the mechanisms no secret is kept.
+  const sealKey = async () =>
+    config.smtp.auth.mechanisms.includes("CRAM-MD5")
+      ? (await loadSecretKey(config.smtp.authKeyFile, { create: true })).key
+      : null;
+  const iterations = config.smtp.auth.password_iterations;
   const current = async (id: string) => {
     const user = await store.getSmtpUser(id);
     if (!user) throw new NotFoundError("smtp_user", id);
@@ -84,6 +98,7 @@ export function smtpUserService(
       }
       await addUser(store, request.username, request.password, {
         key: await sealKey(),
+        iterations,
         maxRecipients: request.max_recipients,
         maxMessagesPerMinute: request.max_messages_per_minute,
       });
@@ -102,7 +117,7 @@ export function smtpUserService(
       const change = validated(SmtpUserUpdateSchema, input);
       const before = smtpUserObject(await current(id));
       if (change.password !== undefined) {
-        await changePassword(store, id, change.password, { key: await sealKey() });
+        await changePassword(store, id, change.password, { key: await sealKey(), iterations });
       }
       const limits = {
         ...(change.max_recipients !== undefined ? { maxRecipients: change.max_recipients } : {}),
@@ -193,3 +208,55 @@ export function apiKeyService(store: ApiKeyStore & Audited): ObjectService<ApiKe
 
 /** Who may read accounts (never senders). */
 export const ACCOUNT_READERS = READERS;
+
+/** Console users: name, role and a password (hashed with the KDF; never shown). */
+export class ConsoleUserService {
+  readonly #auth: AdminAuth;
+  readonly #store: Pick<AdminUserStore, "listAdminUserRoles"> & Audited;
+
+  constructor(store: AdminUserStore & Audited) {
+    this.#auth = new AdminAuth(store);
+    this.#store = store;
+  }
+
+  list(): Promise<{ username: string; role: string }[]> {
+    return this.#store.listAdminUserRoles();
+  }
+
+  async add(username: string, password: string, role: string, actor: Actor): Promise<void> {
+    requireRole(actor, ["admin"], "add console users");
+    const parsed = validated(ConsoleUserSchema, { username, password, role });
+    if ((await this.list()).some((u) => u.username === parsed.username)) {
+      throw new ConflictError(`Console user "${parsed.username}" exists`);
+    }
+    await this.#auth.addUser(parsed.username, parsed.password, parsed.role);
+    await auditChange(this.#store, {
+      actor,
+      action: "create",
+      kind: "console_user",
+      id: parsed.username,
+      after: { username: parsed.username, role: parsed.role },
+    });
+  }
+
+  /** Sets a new password (and ends the user's sessions). */
+  async setPassword(username: string, password: string, actor: Actor): Promise<void> {
+    requireRole(actor, ["admin"], "change console users");
+    const parsed = validated(ConsoleUserSchema.pick({ password: true }), { password });
+    if (!await this.#auth.setPassword(username, parsed.password)) {
+      throw new NotFoundError("console_user", username);
+    }
+    await auditChange(this.#store, {
+      actor,
+      action: "update (password)",
+      kind: "console_user",
+      id: username,
+    });
+  }
+
+  async remove(username: string, actor: Actor): Promise<void> {
+    requireRole(actor, ["admin"], "remove console users");
+    if (!await this.#auth.removeUser(username)) throw new NotFoundError("console_user", username);
+    await auditChange(this.#store, { actor, action: "delete", kind: "console_user", id: username });
+  }
+}
