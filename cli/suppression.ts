@@ -144,8 +144,10 @@ async function list(service: SuppressionService, options: SuppressionOptions): P
   } else {
     for (const e of items) {
       const until = e.expires_at === null ? "never expires" : `until ${iso(e.expires_at)}`;
+      // The first columns as before scopes and sources existed (scripts read them).
       console.log(
-        `${e.address}\t${e.scope || "*"}\t${e.source}\t${until}\t${e.reason ?? ""}`,
+        `${e.address}\t${e.category}\t${until}\t${e.reason ?? ""}\t` +
+          `scope=${e.scope || "*"} source=${e.source}`,
       );
     }
   }
