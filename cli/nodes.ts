@@ -72,6 +72,11 @@ export async function nodes(
     for (const row of rows) {
       console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
     }
+    for (const n of list) {
+      for (const problem of n.details.listener_errors ?? []) {
+        console.log(`${n.id}: cannot listen on ${problem}`);
+      }
+    }
     return 0;
   } finally {
     await store.close();

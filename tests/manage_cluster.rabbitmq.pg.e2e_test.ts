@@ -6,13 +6,13 @@
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { startCluster } from "./helpers/cluster_fixture.ts";
-import { uniqueLoopbackIp } from "./helpers/net.ts";
+import { freePort, uniqueLoopbackIp, waitForPort } from "./helpers/net.ts";
 import { adminApi, runCli, sendWithSwaks } from "./helpers/server_process.ts";
 import { startSmtpSink } from "./helpers/smtp_sink.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
 interface NodesBody {
-  nodes: { id: string; details: { objects_version?: number } }[];
+  nodes: { id: string; details: { objects_version?: number; smtp?: string[] } }[];
 }
 
 Deno.test({
@@ -60,6 +60,26 @@ Deno.test({
       assertEquals(sent.code, 0, sent.stdout + sent.stderr);
       const [message] = await smarthost.waitForMessages(1, 30_000);
       assertEquals(message.rcptTo, ["someone@routed.test"]);
+
+      // A listener pinned to node B, added through node A's configuration: B binds it, A not.
+      const port = freePort();
+      const pinned = await runCli([
+        "listener",
+        "add",
+        "ip=127.0.0.1",
+        `port=${port}`,
+        "node=node-b",
+        "--config",
+        path,
+      ]);
+      assertEquals(pinned.code, 0, pinned.stderr);
+      await waitForPort("127.0.0.1", port, 15_000);
+      const listening = await waitUntil(async () => {
+        const { body } = await adminApi<NodesBody>(c.servers[0], "/api/v1/nodes");
+        const byNode = Object.fromEntries(body.nodes.map((n) => [n.id, n.details.smtp ?? []]));
+        return byNode["node-b"]?.includes(`127.0.0.1:${port}`) ? byNode : null;
+      }, { timeoutMs: 15_000, message: "node B lists the pinned listener" });
+      assert(!listening["node-a"].includes(`127.0.0.1:${port}`), "node A does not bind it");
     } catch (error) {
       c.dump();
       throw error;

@@ -11,6 +11,7 @@ import { E2E_DOMAIN, startE2eFixture } from "./helpers/e2e_fixture.ts";
 import { freePort, uniqueLoopbackIp, waitForPort } from "./helpers/net.ts";
 import { adminApi, runCli, sendWithSwaks, type ServerProcess } from "./helpers/server_process.ts";
 import { startSmtpSink } from "./helpers/smtp_sink.ts";
+import { generateSelfSignedCert } from "./helpers/tls_cert.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
 interface NodesBody {
@@ -102,6 +103,49 @@ Deno.test({
         await applied(server, version, from);
         await send(`127.0.0.1:${port}`, [`rcpt@${E2E_DOMAIN}`], "new-listener");
         await e2e.sink.waitForMessages(++delivered, 20_000);
+        // Removed: the port stops accepting (the original listener stays).
+        await cli(path, ["listener", "remove", `127.0.0.1:${port}`]);
+        await waitUntil(async () => {
+          try {
+            (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+            return false;
+          } catch {
+            return true;
+          }
+        }, { timeoutMs: 15_000, message: "the removed listener closed" });
+        await waitForPort("127.0.0.1", server.smtpPort, 1_000);
+      });
+
+      await t.step("an smtps listener added with its own certificate serves it", async () => {
+        const pair = await generateSelfSignedCert({ ipAddresses: ["127.0.0.1"] });
+        await Deno.writeTextFile(`${e2e.dir}/l.crt`, pair.cert);
+        await Deno.writeTextFile(`${e2e.dir}/l.key`, pair.key);
+        const port = freePort();
+        const certificate = JSON.stringify({
+          cert_file: `${e2e.dir}/l.crt`,
+          key_file: `${e2e.dir}/l.key`,
+        });
+        await cli(path, [
+          "listener",
+          "add",
+          "ip=127.0.0.1",
+          `port=${port}`,
+          "mode=smtps",
+          `certificate=${certificate}`,
+        ]);
+        await waitForPort("127.0.0.1", port, 15_000);
+        // The certificate the listener presents is the one given (openssl prints it).
+        const out = await new Deno.Command("openssl", {
+          args: ["s_client", "-connect", `127.0.0.1:${port}`],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "null",
+        }).output();
+        const pemBody = (pem: string) =>
+          /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(pem)?.[1]
+            .replace(/\s/g, "");
+        const served = new TextDecoder().decode(out.stdout);
+        assertEquals(pemBody(served), pemBody(pair.cert));
       });
 
       await t.step("a bad bind is reported and the old listeners keep serving", async () => {

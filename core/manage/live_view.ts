@@ -17,7 +17,7 @@ import { applyManagedParts } from "../cluster/live.ts";
 import { buildPools } from "../routing/sources.ts";
 import type { ConfigObjectRecord, ConfigObjectStore } from "../store/mod.ts";
 import { managedParts, withParts } from "./live_state.ts";
-import type { Management } from "./mod.ts";
+import { type Management, openManagement } from "./mod.ts";
 import { seedFromConfig } from "./seed.ts";
 
 /** What changed in one application. */
@@ -49,6 +49,7 @@ export class LiveView {
   #signatures = new Map<string, string>();
   #partsSignature = "";
   #version = -1;
+  #rejected = -1;
   #timer: ReturnType<typeof setInterval> | null = null;
   #running: Promise<void> | null = null;
   #again = false;
@@ -67,7 +68,10 @@ export class LiveView {
 
   /** Seeds, loads and applies once, then follows changes. */
   async start(): Promise<void> {
-    await seedFromConfig(this.#management, this.#store, this.#options.config, this.#options.log);
+    // Seeded without announcements (one broker connection per object would slow the start):
+    // the other nodes see the new version on their next poll.
+    const quiet = openManagement(this.#store, { log: this.#options.log });
+    await seedFromConfig(quiet, this.#store, this.#options.config, this.#options.log);
     await this.#refresh(true);
     this.#unsubscribe = this.#management.onChange(() => this.reload());
     this.#timer = setInterval(() => this.reload(false), this.#options.pollMs ?? 1_000);
@@ -133,12 +137,15 @@ export class LiveView {
       try {
         buildPools(next); // a pool rule or default pool naming a pool that is gone
       } catch (error) {
-        this.#options.log(
-          `not applying config version ${version}, keeping the previous state: ${
-            (error as Error).message
-          }`,
-        );
-        this.#version = version;
+        // Not applied, so not reported as applied; said once per version.
+        if (this.#rejected !== version) {
+          this.#options.log(
+            `not applying config version ${version}, keeping the previous state: ${
+              (error as Error).message
+            }`,
+          );
+        }
+        this.#rejected = version;
         return;
       }
       this.#partsSignature = signature;

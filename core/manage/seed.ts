@@ -55,7 +55,8 @@ export async function seedFromConfig(
       await management.service(kind)!.create(body, SEED);
     } catch (error) {
       if (error instanceof ConflictError) return; // another node (or an edit) was first
-      log(`cannot seed ${kind} ${JSON.stringify(body)}: ${(error as Error).message}`);
+      // The body is not logged: a route's may hold a password.
+      log(`cannot seed a ${kind} from the file: ${(error as Error).message}`);
     }
   };
   for (const kind of ["pool", "route"] as const) {
