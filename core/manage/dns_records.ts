@@ -13,7 +13,7 @@ export interface DnsRecordInput {
   name: string;
   bounceDomain: string | null;
   keys: readonly DkimKeyRecord[];
-  /** This node's outbound source IPs (`ip_addressess` with outbound). */
+  /** The cluster's outbound source IPs (vmta objects, else `ip_addressess` with outbound). */
   vmtaIps: readonly string[];
   /** The host that receives bounces (smtp.hostname). */
   mxHost: string;
@@ -42,8 +42,8 @@ export function domainDnsRecords(input: DnsRecordInput): DnsRecord[] {
     value: `v=spf1 ${mechanisms.length > 0 ? mechanisms.join(" ") : "a"} ~all`,
     purpose: "spf",
     note: mechanisms.length > 0
-      ? "covers this node's outbound IPs; add the other nodes' IPs and merge with an " +
-        "existing SPF record (one per name)"
+      ? "covers the outbound IPs (vmtas) of every node; merge it with an existing SPF " +
+        "record (one per name)"
       : "no outbound IP is configured (ip_addressess): lists the domain's A record; " +
         "add your sending IPs",
   });

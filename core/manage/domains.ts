@@ -42,7 +42,10 @@ const KIND = "domain";
 
 /** What the domain service needs. */
 export interface DomainServiceOptions {
-  store: SendingDomainStore & DkimKeyStore & Pick<ConfigObjectStore, "recordAudit">;
+  store:
+    & SendingDomainStore
+    & DkimKeyStore
+    & Pick<ConfigObjectStore, "recordAudit" | "allConfigObjects">;
   config: Pick<Config, "dkim" | "vmtas" | "smtp">;
   now?: () => number;
 }
@@ -198,9 +201,24 @@ export class DomainService {
       name: current.name,
       bounceDomain: current.bounceDomain,
       keys: await this.#keysOf(current.name),
-      vmtaIps: this.#o.config.vmtas.map((v) => v.ip),
+      vmtaIps: await this.#vmtaIps(),
       mxHost: this.#o.config.smtp.hostname,
     });
+  }
+
+  /**
+   * Every outbound IP of the cluster: the vmta objects (core/manage, any node's) and, before
+   * any is stored, this node's file config. A disabled vmta still counts: it may come back.
+   */
+  async #vmtaIps(): Promise<string[]> {
+    const ips = new Set<string>();
+    for (const o of await this.#o.store.allConfigObjects()) {
+      if (o.kind !== "vmta" || o.deleted) continue;
+      const ip = (JSON.parse(o.body) as { ip?: unknown }).ip;
+      if (typeof ip === "string") ips.add(ip);
+    }
+    if (ips.size === 0) { for (const v of this.#o.config.vmtas) ips.add(v.ip); }
+    return [...ips];
   }
 
   #name(id: string): string {
