@@ -12,12 +12,7 @@ import { requireRoles } from "./_auth.ts";
 import type { AdminEnv } from "./_context.ts";
 import { apiErrorHandler, ApiProblem, fieldIssues, PROBLEM_TYPE } from "./_problem.ts";
 
-/** Readers: everyone but senders. */
-export const READERS: readonly Role[] = ["admin", "operator", "viewer"];
-/** Queue actions, pauses and suppressions. */
-export const OPERATORS: readonly Role[] = ["admin", "operator"];
-/** Configuration changes. */
-export const ADMINS: readonly Role[] = ["admin"];
+export { ADMINS, OPERATORS, READERS } from "./_roles.ts";
 
 /** The OpenAPI extension that carries a route's roles. */
 export const ROLES_EXTENSION = "x-fastmta-roles";

@@ -17,6 +17,7 @@ import { log } from "../core/log.ts";
 import { ForbiddenError, type Role, ROLES } from "../core/manage/types.ts";
 import type { AdminEnv, ApiKeyCheck, SessionAuth } from "./_context.ts";
 import { ApiProblem } from "./_problem.ts";
+import { OPERATORS, READERS } from "./_roles.ts";
 
 /** Name of the session cookie. */
 export const SESSION_COOKIE = "fastmta_session";
@@ -99,13 +100,27 @@ async function csrfOk(c: Context<AdminEnv>, session: AdminSession): Promise<bool
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-/** Pages: a session is required (else redirect to /login); unsafe methods need the CSRF token. */
-export function requirePageSession(): MiddlewareHandler<AdminEnv> {
+/**
+ * Pages: a session is required (else redirect to /login); unsafe methods need the CSRF token.
+ * The user's role must be one of `roles.read` to see pages (readers by default: a sender's
+ * session sees no queue) and of `roles.write` to post (operators by default: a viewer cannot
+ * cancel or release).
+ */
+export function requirePageSession(
+  roles: { read?: readonly Role[]; write?: readonly Role[] } = {},
+): MiddlewareHandler<AdminEnv> {
+  const read = roles.read ?? READERS;
+  const write = roles.write ?? OPERATORS;
   return async function requirePageSession(c, next) {
     const session = c.var.session;
+    const actor = c.var.actor;
     if (!session) return c.redirect("/login");
-    if (!SAFE_METHODS.has(c.req.method) && !(await csrfOk(c, session))) {
+    const safe = SAFE_METHODS.has(c.req.method);
+    if (!safe && !(await csrfOk(c, session))) {
       return c.text("Invalid or missing CSRF token", 403);
+    }
+    if (actor?.channel !== "console" || !(safe ? read : write).includes(actor.role)) {
+      return c.text(`Your role (${session.role}) does not allow this`, 403);
     }
     await next();
   };

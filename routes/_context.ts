@@ -28,11 +28,14 @@ export type AdminViewStore = Pick<
 /** What the message pages and API read and do: views, units, release and cancel. */
 export type MessageStore = AdminViewStore & MessageDetailStore & CancelMessageStore;
 
-/** API keys, as the send endpoint checks them. */
+/** API keys, as the identity check reads them. */
 export type ApiKeyCheck = Pick<ApiKeyStore, "apiKeyByHash" | "touchApiKey">;
 
+/** API keys, as `/api/v1/api-keys` manages them. */
+export type ApiKeyAdmin = Pick<ApiKeyStore, "addApiKey" | "listApiKeys" | "removeApiKey">;
+
 /** The store roles of the whole admin app. */
-export type AdminStore = MessageStore & ApiKeyCheck & Pick<StoreConnection, "health">;
+export type AdminStore = MessageStore & ApiKeyCheck & ApiKeyAdmin & Pick<StoreConnection, "health">;
 
 /** What the routes need from the running node. */
 export interface AdminContext {

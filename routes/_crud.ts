@@ -7,10 +7,10 @@
  * so bodies are documented from the kind's schema but not checked here a second time.
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { IdParams, pageQuery } from "../core/api/schemas.ts";
 import { NotFoundError, type StoredObject, ValidationError } from "../core/manage/types.ts";
 import { ADMINS, apiRoute, apiRouter, jsonResponse, problemResponse, READERS } from "./_api.ts";
-import type { Context } from "hono";
 import type { AdminEnv } from "./_context.ts";
 import { ApiProblem } from "./_problem.ts";
 import type { CrudResource } from "./_resource.ts";

@@ -13,6 +13,7 @@ import { apiRouter } from "./_api.ts";
 import { loadIdentity, requirePageSession } from "./_auth.ts";
 import { registerSecuritySchemes, unmatchedApiPath } from "./_api_paths.ts";
 import { apiDocsRoutes } from "./api_docs/mod.ts";
+import { apiKeyApi } from "./api_keys/mod.ts";
 import { auditApi } from "./audit/mod.ts";
 import { resourceApi } from "./resources/mod.ts";
 import { managementResources } from "./resources/management.ts";
@@ -70,6 +71,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   if (ctx.domainServices) api.route("/", domainExtraApi(ctx.domainServices));
   api.route("/", resourceApi(resources));
   if (ctx.management) api.route("/", auditApi(ctx.management));
+  api.route("/", apiKeyApi({ store: ctx.store, audit: ctx.management?.audit }));
   registerSecuritySchemes(api);
   app.route("/", apiDocsRoutes(api));
   api.all("*", unmatchedApiPath(api));

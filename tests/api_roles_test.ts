@@ -95,6 +95,8 @@ function policy(op: Operation): Role[] {
   const readers: Role[] = ["admin", "operator", "viewer"];
   const operators: Role[] = ["admin", "operator"];
   if (op.method === "POST" && op.path === "/api/v1/messages") return ["admin", "sender"];
+  // Keys are credentials: only admins see or change them.
+  if (op.path.startsWith("/api/v1/api-keys")) return ["admin"];
   if (op.method === "GET") {
     return op.path === "/api/v1/messages/nosuch" ? [...readers, "sender"] : readers;
   }

@@ -53,7 +53,7 @@ function invocations(message: string): Record<string, string[][]> {
     suppression: [["suppression", "list"], ["suppression", "remove", "a@dest.test"]],
     admin: [["admin", "list"], ["admin", "remove", "alice"]],
     domain: [["domain", "list"], ["domain", "add", "example.net"]],
-    vmta: [["vmta", "list"]],
+    vmta: [["vmta", "list"], ["vmta", "add", "ip=127.0.0.12", "hostname=vmta12.test"]],
     pool: [["pool", "list"]],
     listener: [["listener", "list"]],
     route: [["route", "list"]],

@@ -4,7 +4,9 @@
  * the same documents it prints (`queue --message`, `queue release|cancel`, `nodes --json`), the
  * islands type what they fetch, and tests/api_schemas_test.ts checks real answers against them
  * (strict: a field added, renamed or dropped fails). So a change in the store's row types cannot
- * change the public API unnoticed.
+ * change the public API unnoticed. The routes also hand them to @hono/zod-openapi, which makes
+ * the OpenAPI document from them (`.meta({ id })` names the document's components). Every JSON
+ * field is snake_case; core/manage/api_documents.ts maps the program's records onto them.
  *
  * The send endpoint's request body (`POST /api/v1/messages`) is the inject v1 document, which
  * every channel validates with the same code (core/inbound/inject_format.ts); it is not repeated

@@ -30,7 +30,7 @@ export function validateApiKeyName(name: string): void {
  * key made before roles); returns the key (the only time it is seen).
  */
 export async function addApiKey(
-  store: ApiKeyStore,
+  store: Pick<ApiKeyStore, "addApiKey">,
   name: string,
   options: { role?: string; now?: number } = {},
 ): Promise<string> {
