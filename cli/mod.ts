@@ -19,6 +19,7 @@ import { sendmailCommand } from "./sendmail.ts";
 import { serveCommand } from "./serve.ts";
 import { shapingCommand } from "./shaping.ts";
 import { suppressionCommand } from "./suppression.ts";
+import { webhookCommand } from "./webhook.ts";
 import { userCommand } from "./user.ts";
 
 export type { Command } from "./_command.ts";
@@ -43,5 +44,6 @@ export const COMMANDS: readonly Command[] = [
   domainCommand,
   dkimCommand,
   suppressionCommand,
+  webhookCommand,
   adminCommand,
 ];

@@ -23,6 +23,7 @@ import { READERS, requireRole } from "./roles.ts";
 import { suppressionsFromCsv, suppressionsToCsv } from "./suppression_csv.ts";
 import { type Actor, NotFoundError, type Page, type Role, ValidationError } from "./types.ts";
 import { validated } from "./validate.ts";
+import { SUPPRESSION_SOURCES } from "../store/mod.ts";
 
 const KIND = "suppression";
 const WRITERS: readonly Role[] = ["admin", "operator"];
@@ -40,7 +41,7 @@ export function suppressionBody(s: Suppression): SuppressionBody {
     address: s.address,
     scope: s.scope ?? "",
     category: s.category,
-    source: s.source ?? "bounce",
+    source: publicSource(s.source),
     code: s.code,
     reason: s.reason,
     message_id: s.messageId,
@@ -48,6 +49,12 @@ export function suppressionBody(s: Suppression): SuppressionBody {
     expires_at: s.expiresAt,
     created_by: s.createdBy ?? null,
   };
+}
+
+/** The API's source names: a hard bounce's "smtp" (a reply) and "dsn" (a report) are "bounce". */
+function publicSource(source: string | null | undefined): SuppressionSource {
+  const known = SUPPRESSION_SOURCES as readonly string[];
+  return source && known.includes(source) ? source as SuppressionSource : "bounce";
 }
 
 /** The suppression list service. */

@@ -25,8 +25,8 @@ export interface Suppression {
   scope?: string;
   /** The bounce category, or "manual" for entries an operator made. */
   category: string;
-  /** Default "bounce". */
-  source?: SuppressionSource;
+  /** Default "bounce"; hard bounces also say "smtp" (a reply) or "dsn" (an async bounce). */
+  source?: SuppressionSource | string | null;
   code: number | null;
   reason: string | null;
   messageId: string | null;
@@ -71,7 +71,7 @@ function suppressionOf(row: SuppressionEntriesTable): Suppression {
     address: row.address,
     scope: row.scope,
     category: row.category,
-    source: row.source as SuppressionSource,
+    source: row.source,
     code: row.code === null ? null : Number(row.code),
     reason: row.reason,
     messageId: row.message_id,

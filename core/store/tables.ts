@@ -3,6 +3,12 @@
  * schema type of the database. Only core/store/ reads it (tests/store_boundary_test.ts).
  */
 import type { Generated } from "kysely";
+import type {
+  WebhookAttemptsTable,
+  WebhookDeadLettersTable,
+  WebhookOutboxTable,
+  WebhooksTable,
+} from "./webhook_tables.ts";
 
 /** `messages`: raw message bytes and the envelope sender, written once at accept. */
 export interface MessagesTable {
@@ -68,10 +74,19 @@ export interface RecipientsTable {
   dsn: string | null;
   /** Failures building this recipient's DSN (0010); at the limit `dsn` is "quarantined". */
   dsn_failures: Generated<number>;
+  /** "sent" once the one "delayed" DSN went out (0013); null before. */
+  delay_dsn?: string | null;
 }
 
 /** Where a recipient stands. */
-export type RecipientState = "queued" | "deferred" | "delivered" | "failed" | "suppressed";
+/** "bounced" (0013): delivered to the first hop, then an asynchronous hard bounce came back. */
+export type RecipientState =
+  | "queued"
+  | "deferred"
+  | "delivered"
+  | "failed"
+  | "suppressed"
+  | "bounced";
 
 /** Recipient states that still need delivery. */
 export const OPEN_RECIPIENT_STATES: ReadonlySet<string> = new Set<RecipientState>([
@@ -118,7 +133,7 @@ export interface ShapingRulesTable {
 }
 
 /**
- * `suppression_entries` (0011, replacing 0004's `suppressions`): addresses not sent to, for
+ * `suppression_entries` (0016, replacing `suppressions` and `sender_suppressions`): addresses not sent to, for
  * every sending domain (`scope` "") or one; `expires_at` null for never.
  */
 export interface SuppressionEntriesTable {
@@ -134,7 +149,7 @@ export interface SuppressionEntriesTable {
   created_by: string | null;
 }
 
-/** `sending_domains` (0011): the domains we send for; their keys are in `dkim_keys`. */
+/** `sending_domains` (0016): the domains we send for; their keys are in `dkim_keys`. */
 export interface SendingDomainsTable {
   name: string;
   bounce_domain: string | null;
@@ -142,6 +157,34 @@ export interface SendingDomainsTable {
   created_at: number;
   updated_at: number;
   updated_by: string;
+}
+
+/** `bounce_reports` (0013): mail received for bounce/feedback domains, raw and as parsed. */
+export interface BounceReportsTable {
+  id: string;
+  received_at: number;
+  /** "new" (stored, not parsed yet), "claim:…", "processed" or "refused". */
+  state: string;
+  client_ip: string | null;
+  mail_from: string;
+  /** The envelope recipients, JSON. */
+  rcpt_to: string;
+  raw: Uint8Array;
+  kind: string | null;
+  message_id: string | null;
+  recipient: string | null;
+  category: string | null;
+  status: string | null;
+  detail: string | null;
+  processed_at: number | null;
+  expires_at: number;
+}
+
+/** `cluster_secrets` (0013): secrets every node shares (base64url). */
+export interface ClusterSecretsTable {
+  name: string;
+  secret: string;
+  created_at: number;
 }
 
 /** `dkim_keys` (0004): signing keys per domain and selector; `private_key` is sealed. */
@@ -294,6 +337,8 @@ export interface Tables {
   shaping_rules: ShapingRulesTable;
   suppression_entries: SuppressionEntriesTable;
   sending_domains: SendingDomainsTable;
+  bounce_reports: BounceReportsTable;
+  cluster_secrets: ClusterSecretsTable;
   dkim_keys: DkimKeysTable;
   admin_users: AdminUsersTable;
   admin_sessions: AdminSessionsTable;
@@ -306,4 +351,8 @@ export interface Tables {
   config_objects: ConfigObjectsTable;
   config_audit: ConfigAuditTable;
   config_version: ConfigVersionTable;
+  webhooks: WebhooksTable;
+  webhook_outbox: WebhookOutboxTable;
+  webhook_dead_letters: WebhookDeadLettersTable;
+  webhook_attempts: WebhookAttemptsTable;
 }

@@ -1,13 +1,15 @@
 /**
- * 0013: sending domains and the managed suppression list (core/manage, issue 14).
+ * 0016: sending domains and the managed suppression list (core/manage, issue 14).
  * - sending_domains: the domains we send for, versioned (the API's ETag), with an optional
  *   bounce domain whose MX the DNS records suggest. Their DKIM keys stay in dkim_keys.
  * - dkim_keys.retired_at: set when a key is rotated out: it no longer signs, but stays (and its
  *   DNS record is still listed) until it is removed, so mail signed with it still verifies.
  * - suppression_entries replaces suppressions: one entry per (address, scope), scope "" for
  *   every sending domain or one domain's name; `source` (bounce, complaint, unsubscribe, api,
- *   cli, import); `expires_at` NULL for never. The PRIMARY KEY changes, which SQLite cannot
- *   ALTER, so the rows are copied into a new table (old ones as global bounce entries).
+ *   cli, import; bounces also write "smtp" and "dsn"); `expires_at` NULL for never. One table
+ *   for 0004's global `suppressions` and 0013's `sender_suppressions` (whose rows become
+ *   entries scoped to their sender domain): one query screens a unit against both. The
+ *   PRIMARY KEY changes, which SQLite cannot ALTER, so the rows are copied into a new table.
  */
 import { type Kysely, sql } from "kysely";
 import { columnType, type Dialect, type FastmtaMigration } from "./_types.ts";
@@ -41,10 +43,17 @@ async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .column("expires_at").execute();
   await sql`insert into suppression_entries
       (address, scope, category, source, code, reason, message_id, created_at, expires_at)
-    select address, '', category, 'bounce', code, reason, message_id, created_at, expires_at
+    select address, '', category, coalesce(source, 'bounce'), code, reason, message_id,
+      created_at, expires_at
     from suppressions`.execute(db);
+  await sql`insert into suppression_entries
+      (address, scope, category, source, code, reason, message_id, created_at, expires_at)
+    select address, sender_domain, category, source, null, reason, message_id, created_at,
+      expires_at
+    from sender_suppressions`.execute(db);
   await db.schema.dropTable("suppressions").execute();
+  await db.schema.dropTable("sender_suppressions").execute();
 }
 
 /** Sending domains, retired DKIM keys and suppression entries with scope, source and expiry. */
-export const migration0013: FastmtaMigration = { up };
+export const migration0016: FastmtaMigration = { up };
