@@ -46,7 +46,9 @@ export function suppressionsFrom(outcomes: UnitOutcome[], durationMs: number): S
 export function suppressedReply(s: Suppression): string {
   const until = s.expiresAt === null ? "" : ` until ${new Date(s.expiresAt).toISOString()}`;
   const scope = s.scope ? ` for mail from ${s.scope}` : "";
-  const why = (s.source ?? "bounce") === "bounce" ? " after a hard bounce" : ` (${s.source})`;
+  // "smtp" (a reply) and "dsn" (a report) are the bounce stage's own sources: hard bounces.
+  const hard = ["bounce", "smtp", "dsn"].includes(s.source ?? "bounce");
+  const why = hard ? " after a hard bounce" : ` (${s.source})`;
   return `recipient suppressed${scope}${until}${why}` + (s.reason ? `: ${s.reason}` : "");
 }
 
