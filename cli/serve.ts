@@ -35,7 +35,13 @@ import { LazyAcceptPath } from "../core/accept/open.ts";
 import { type Service, ServiceRunner, together } from "./service_runner.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
-import { adminHttpService, adminUrl, seedDailyCounters, startLiveView } from "./serve_parts.ts";
+import {
+  adminHttpService,
+  adminUrl,
+  domainServices,
+  seedDailyCounters,
+  startLiveView,
+} from "./serve_parts.ts";
 import { emitQuarantined, type EventHub } from "../core/events/mod.ts";
 import { WebhookService } from "../core/manage/webhooks.ts";
 import type { FromWorker } from "../workers/protocol.ts";
@@ -432,6 +438,7 @@ class NodeParts {
       accept: this.apiAccept,
       queue: this.queue,
       management: this.management,
+      domainServices: domainServices(this.store, this.config),
       readiness: this.#readiness,
       // One-click unsubscribe links (bounce.unsubscribe) on the cluster's token key.
       unsubscribe: await (await import("../core/bounce/mod.ts"))

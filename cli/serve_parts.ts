@@ -7,6 +7,10 @@ import type { Config } from "../core/config/mod.ts";
 import { log } from "../core/log.ts";
 import { type Management, openManagement } from "../core/manage/mod.ts";
 import { type AppliedChange, LiveView } from "../core/manage/live_view.ts";
+import { DomainService } from "../core/manage/domains.ts";
+import { SuppressionService } from "../core/manage/suppressions.ts";
+import { apiKeyService, smtpUserService } from "../core/manage/accounts.ts";
+import type { ObjectService } from "../core/manage/types.ts";
 import { DailyCounters } from "../core/routing/sources.ts";
 import { ensureSelfSigned, loadPemPair } from "../core/inbound/tls.ts";
 import type { SqlStore, Store } from "../core/store/mod.ts";
@@ -100,4 +104,14 @@ export async function startLiveView(
   cluster.configSync.onReload(() => live.reload());
   await live.start();
   return { management, live };
+}
+
+/** The domain, suppression and account services the admin API serves (core/manage). */
+export function domainServices(store: Store, config: Config) {
+  return {
+    domains: new DomainService({ store, config }),
+    suppressions: new SuppressionService({ store }),
+    smtpUsers: smtpUserService(store, config) as unknown as ObjectService,
+    apiKeys: apiKeyService(store) as unknown as ObjectService,
+  };
 }

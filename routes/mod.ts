@@ -17,6 +17,7 @@ import { apiKeyApi } from "./api_keys/mod.ts";
 import { auditApi } from "./audit/mod.ts";
 import { resourceApi } from "./resources/mod.ts";
 import { managementResources } from "./resources/management.ts";
+import { domainExtraApi, domainResources } from "./resources/domains.ts";
 import type { AdminContext, AdminEnv } from "./_context.ts";
 import { attemptApi, attemptPages } from "./attempts/mod.tsx";
 import { dashboardPages } from "./dashboard/mod.tsx";
@@ -71,8 +72,11 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   api.route("/", messageApi(ctx));
   api.route("/", attemptApi(ctx));
   api.route("/", nodeApi(ctx));
-  const resources = ctx.resources ??
-    (ctx.management ? managementResources(ctx.management) : []);
+  const resources = ctx.resources ?? [
+    ...(ctx.management ? managementResources(ctx.management) : []),
+    ...(ctx.domainServices ? domainResources(ctx.domainServices) : []),
+  ];
+  if (ctx.domainServices) api.route("/", domainExtraApi(ctx.domainServices));
   api.route("/", resourceApi(resources));
   if (ctx.management) api.route("/", auditApi(ctx.management));
   api.route("/", apiKeyApi({ store: ctx.store, audit: ctx.management?.audit }));

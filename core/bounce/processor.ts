@@ -139,7 +139,7 @@ export class BounceProcessor {
         await this.#o.store.addSuppressions(suppress);
         for (const s of suppress) {
           this.#o.log(
-            `bounce: suppressing <${s.address}> until ${new Date(s.expiresAt).toISOString()}`,
+            `bounce: suppressing <${s.address}> until ${new Date(s.expiresAt ?? 0).toISOString()}`,
           );
           emitEvent({
             type: "suppression_added",
@@ -148,7 +148,7 @@ export class BounceProcessor {
             code: s.code,
             reply: s.reason ?? undefined,
             category: s.category,
-            reason: `hard bounce, until ${new Date(s.expiresAt).toISOString()}`,
+            reason: `hard bounce, until ${new Date(s.expiresAt ?? 0).toISOString()}`,
           });
         }
       }

@@ -219,8 +219,9 @@ export const configSchema = z.object({
         "`<data_dir>/dkim_master.key`; `FASTMTA_DKIM_MASTER_KEY` wins).",
       live: false,
     }),
-    refresh_interval: duration.default(60_000).meta({
-      description: "How often delivery workers reload the key table.",
+    refresh_interval: duration.default(5_000).meta({
+      description: "How often delivery workers reload the key table (one small query): a " +
+        "key added or rotated with `fastmta domain` signs within this time.",
       live: false,
     }),
   }).strict().prefault({}).meta({ description: "DKIM signing (keys: `fastmta dkim`)." }),

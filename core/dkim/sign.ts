@@ -92,7 +92,9 @@ export class DkimSigner {
           }
         }
         const keys = new Map<string, LoadedKey[]>();
+        // A retired key (rotated out) is only kept for its DNS record: it signs nothing.
         for (const row of rows) {
+          if (row.retiredAt) continue;
           let pem: string | null = null;
           let error: string | null = masterError;
           if (!error) {

@@ -19,6 +19,7 @@ import type { StoreHealthStatus } from "./health.ts";
 import type { OutboxStore } from "./outbox.ts";
 import type { QuarantineStore } from "./quarantine.ts";
 import type { SchemaStore } from "./schema.ts";
+import type { SendingDomainStore } from "./sending_domains.ts";
 import type { SenderSuppressionStore } from "./sender_suppressions.ts";
 import type { ShapingRuleStore } from "./shaping_rules.ts";
 import type { SmtpUserStore } from "./smtp_users.ts";
@@ -79,9 +80,15 @@ export type {
   UnitStatus,
 } from "./quarantine.ts";
 export type { MigrationState, SchemaStore } from "./schema.ts";
+export type { SendingDomainRecord, SendingDomainStore } from "./sending_domains.ts";
 export type { ShapingRuleRow, ShapingRuleStore } from "./shaping_rules.ts";
 export type { SmtpUser, SmtpUserStore, SmtpUserUpdate } from "./smtp_users.ts";
-export type { Suppression, SuppressionStore } from "./suppressions.ts";
+export type {
+  Suppression,
+  SuppressionListOptions,
+  SuppressionSource,
+  SuppressionStore,
+} from "./suppressions.ts";
 export type { InsertOptions, LeaseRequest, SettleOptions, UnitStore } from "./units.ts";
 export type { BrokerUnitStore, SweepResult, UnitOrigin, UnitState } from "./units_broker.ts";
 export type {
@@ -123,6 +130,7 @@ export interface Store
     SuppressionStore,
     DsnStore,
     DkimKeyStore,
+    SendingDomainStore,
     ShapingRuleStore,
     SmtpUserStore,
     ApiKeyStore,

@@ -132,29 +132,31 @@ export interface ShapingRulesTable {
   updated_at: number;
 }
 
-/** `suppressions` (0004): addresses that hard-bounced, not tried again until `expires_at`. */
-export interface SuppressionsTable {
+/**
+ * `suppression_entries` (0016, replacing `suppressions` and `sender_suppressions`): addresses not sent to, for
+ * every sending domain (`scope` "") or one; `expires_at` null for never.
+ */
+export interface SuppressionEntriesTable {
   address: string;
+  scope: string;
   category: string;
+  source: string;
   code: number | null;
   reason: string | null;
   message_id: string | null;
   created_at: number;
-  expires_at: number;
-  /** Where it came from (0013): "smtp" (a remote reply), "dsn" (an async bounce), … */
-  source?: string | null;
+  expires_at: number | null;
+  created_by: string | null;
 }
 
-/** `sender_suppressions` (0013): addresses suppressed for one sending domain only. */
-export interface SenderSuppressionsTable {
-  sender_domain: string;
-  address: string;
-  category: string;
-  reason: string | null;
-  source: string;
-  message_id: string | null;
+/** `sending_domains` (0016): the domains we send for; their keys are in `dkim_keys`. */
+export interface SendingDomainsTable {
+  name: string;
+  bounce_domain: string | null;
+  version: number;
   created_at: number;
-  expires_at: number;
+  updated_at: number;
+  updated_by: string;
 }
 
 /** `bounce_reports` (0013): mail received for bounce/feedback domains, raw and as parsed. */
@@ -193,6 +195,8 @@ export interface DkimKeysTable {
   private_key: string;
   public_key: string;
   created_at: number;
+  /** 0011: set when rotated out (no longer signs). */
+  retired_at: number | null;
 }
 
 /** `smtp_users`: accounts for SMTP AUTH (see migrations/0002_smtp_users.ts). */
@@ -331,8 +335,8 @@ export interface Tables {
   attempts: AttemptsTable;
   smtp_users: SmtpUsersTable;
   shaping_rules: ShapingRulesTable;
-  suppressions: SuppressionsTable;
-  sender_suppressions: SenderSuppressionsTable;
+  suppression_entries: SuppressionEntriesTable;
+  sending_domains: SendingDomainsTable;
   bounce_reports: BounceReportsTable;
   cluster_secrets: ClusterSecretsTable;
   dkim_keys: DkimKeysTable;
