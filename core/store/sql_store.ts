@@ -20,6 +20,10 @@ import { dsnRepository } from "./dsn_claims.ts";
 import { ConnectionMonitor } from "./health.ts";
 import { outboxRepository } from "./outbox.ts";
 import { SqlQuarantine } from "./quarantine.ts";
+import { pauseRepository } from "./pauses.ts";
+import { queueJobRepository } from "./queue_jobs.ts";
+import { queueOpsRepository } from "./queue_ops.ts";
+import { queueSearchRepository } from "./queue_search.ts";
 import { schemaRepository } from "./schema.ts";
 import { shapingRuleRepository } from "./shaping_rules.ts";
 import { smtpUserRepository } from "./smtp_users.ts";
@@ -72,5 +76,9 @@ export function createSqlStore(
     ...clusterRepository(ctx),
     ...outboxRepository(ctx),
     ...configObjectRepository(ctx),
+    ...queueSearchRepository(ctx),
+    ...queueOpsRepository(ctx),
+    ...pauseRepository(ctx),
+    ...queueJobRepository(ctx),
   };
 }

@@ -1,0 +1,200 @@
+/**
+ * Searching delivery units (message × domain) by what an operator knows: ids, sender,
+ * recipient, domain, pool, the source IP of an attempt (a vmta), tag, state, age and the last
+ * reply. Every field but the reply text has an index (migrations/0012_queue_ops.ts) and pages
+ * are keyset pages on the unit id (`id > after order by id`), so a page costs the same on the
+ * millionth unit as on the first and a bulk job never holds more than one page of ids.
+ */
+import { type ExpressionBuilder, type SelectQueryBuilder, sql } from "kysely";
+import type { SqlContext } from "./_sql.ts";
+import type { Tables } from "./tables.ts";
+
+/** Where a unit stands, as search tells them apart. */
+export type UnitSearchState = "queued" | "deferred" | "paused" | "quarantined" | "done";
+export const UNIT_SEARCH_STATES: readonly UnitSearchState[] = [
+  "queued",
+  "deferred",
+  "paused",
+  "quarantined",
+  "done",
+];
+
+/** A unit filter; every field that is set must match. */
+export interface UnitFilter {
+  unitIds?: string[];
+  messageId?: string;
+  sender?: string;
+  recipient?: string;
+  domain?: string;
+  pool?: string;
+  /** Units with an attempt from this source IP (a vmta's address). */
+  sourceIp?: string;
+  tag?: string;
+  state?: UnitSearchState;
+  /** Messages accepted at or before this time (ms). */
+  createdBefore?: number;
+  /** Messages accepted at or after this time (ms). */
+  createdAfter?: number;
+  /** Text in the last reply (not indexed: combine with an indexed field on a large queue). */
+  reply?: string;
+  /** The last reply starts with this (held units say what holds them there). */
+  replyPrefix?: string;
+}
+
+/** One unit as search shows it. */
+export interface UnitRow {
+  id: string;
+  message_id: string;
+  domain: string;
+  sender: string;
+  state: "queued" | "done" | "quarantined";
+  attempts: number;
+  due_at: number;
+  created_at: number;
+  held: string | null;
+  last_reply: string | null;
+  failure_reason: string | null;
+  pool: string | null;
+  tag: string | null;
+}
+
+/** Searching units (the store role). */
+export interface QueueSearchStore {
+  /** Up to `limit` units matching `filter` with an id after `after`, by id. */
+  searchUnits(filter: UnitFilter, page: { after?: string; limit: number }): Promise<UnitRow[]>;
+  /** How many units match `filter` (the preview of a bulk action). */
+  countUnits(filter: UnitFilter): Promise<number>;
+}
+
+type UnitQuery<O> = SelectQueryBuilder<Tables, "queue" | "messages", O>;
+
+/** LIKE patterns take `%` and `_` literally (escaped with `!`). */
+function likeText(text: string): string {
+  return text.replace(/[!%_]/g, (c) => `!${c}`);
+}
+
+function stateCondition(eb: ExpressionBuilder<Tables, "queue" | "messages">, s: UnitSearchState) {
+  switch (s) {
+    case "queued":
+      return eb.and([
+        eb("queue.state", "=", "queued"),
+        eb("queue.held", "is", null),
+        eb("queue.attempts", "=", 0),
+      ]);
+    case "deferred":
+      return eb.and([
+        eb("queue.state", "=", "queued"),
+        eb("queue.held", "is", null),
+        eb("queue.attempts", ">", 0),
+      ]);
+    case "paused":
+      return eb.and([eb("queue.state", "=", "queued"), eb("queue.held", "is not", null)]);
+    case "quarantined":
+      return eb("queue.state", "=", "quarantined");
+    case "done":
+      return eb("queue.state", "=", "done");
+  }
+}
+
+/** `query` narrowed by every field of `filter`. */
+export function filtered<O>(
+  ctx: SqlContext,
+  query: UnitQuery<O>,
+  filter: UnitFilter,
+): UnitQuery<O> {
+  const { db } = ctx;
+  let q = query;
+  if (filter.unitIds) q = q.where("queue.id", "in", filter.unitIds.length ? filter.unitIds : [""]);
+  if (filter.messageId !== undefined) q = q.where("queue.message_id", "=", filter.messageId);
+  if (filter.domain !== undefined) q = q.where("queue.domain", "=", filter.domain.toLowerCase());
+  if (filter.sender !== undefined) q = q.where("messages.sender", "=", filter.sender);
+  if (filter.pool !== undefined) q = q.where("messages.pool", "=", filter.pool);
+  if (filter.tag !== undefined) q = q.where("messages.tag", "=", filter.tag);
+  if (filter.createdBefore !== undefined) {
+    q = q.where("messages.created_at", "<=", filter.createdBefore);
+  }
+  if (filter.createdAfter !== undefined) {
+    q = q.where("messages.created_at", ">=", filter.createdAfter);
+  }
+  if (filter.recipient !== undefined) {
+    const recipient = filter.recipient;
+    q = q.where(
+      "queue.id",
+      "in",
+      db.selectFrom("recipients").select("unit_id").where("address", "=", recipient),
+    );
+  }
+  if (filter.sourceIp !== undefined) {
+    const ip = filter.sourceIp;
+    q = q.where(
+      "queue.id",
+      "in",
+      db.selectFrom("attempts").select("unit_id").where("source_ip", "=", ip),
+    );
+  }
+  if (filter.state !== undefined) {
+    const state = filter.state;
+    q = q.where((eb) => stateCondition(eb, state));
+  }
+  if (filter.reply !== undefined) {
+    const pattern = `%${likeText(filter.reply)}%`;
+    q = q.where(sql<boolean>`${sql.ref("queue.last_reply")} like ${pattern} escape '!'`);
+  }
+  if (filter.replyPrefix !== undefined) {
+    const pattern = `${likeText(filter.replyPrefix)}%`;
+    q = q.where(sql<boolean>`${sql.ref("queue.last_reply")} like ${pattern} escape '!'`);
+  }
+  return q;
+}
+
+function unitsQuery(ctx: SqlContext) {
+  return ctx.db.selectFrom("queue").innerJoin("messages", "messages.id", "queue.message_id");
+}
+
+async function searchUnits(
+  ctx: SqlContext,
+  filter: UnitFilter,
+  page: { after?: string; limit: number },
+): Promise<UnitRow[]> {
+  let q = filtered(
+    ctx,
+    unitsQuery(ctx).select([
+      "queue.id as id",
+      "queue.message_id as message_id",
+      "queue.domain as domain",
+      "messages.sender as sender",
+      "queue.state as state",
+      "queue.attempts as attempts",
+      "queue.due_at as due_at",
+      "messages.created_at as created_at",
+      "queue.held as held",
+      "queue.last_reply as last_reply",
+      "queue.failure_reason as failure_reason",
+      "messages.pool as pool",
+      "messages.tag as tag",
+    ]),
+    filter,
+  );
+  if (page.after !== undefined) q = q.where("queue.id", ">", page.after);
+  const rows = await ctx.limit(q.orderBy("queue.id"), page.limit).execute();
+  return rows.map((r) => ({
+    ...r,
+    attempts: Number(r.attempts),
+    due_at: Number(r.due_at),
+    created_at: Number(r.created_at),
+  }));
+}
+
+async function countUnits(ctx: SqlContext, filter: UnitFilter): Promise<number> {
+  const q = filtered(ctx, unitsQuery(ctx).select((eb) => eb.fn.countAll<number>().as("n")), filter);
+  const row = await q.executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+/** The search role on one database. */
+export function queueSearchRepository(ctx: SqlContext): QueueSearchStore {
+  return {
+    searchUnits: (filter, page) => searchUnits(ctx, filter, page),
+    countUnits: (filter) => countUnits(ctx, filter),
+  };
+}
