@@ -114,7 +114,11 @@ export interface Store
     OverrideStore,
     ClusterLimitStore,
     OutboxStore,
-    ConfigObjectStore {
+    ConfigObjectStore,
+    QueueSearchStore,
+    QueueOpsStore,
+    PauseStore,
+    QueueJobStore {
   /** Handling failures and quarantined units (quarantine.ts), a role of its own. */
   readonly quarantine: QuarantineStore;
 }
