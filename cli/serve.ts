@@ -17,6 +17,7 @@ import { postIsolated, SiteDispatcher } from "../core/schedule/dispatch.ts";
 import { dispatchFailureHandler } from "../core/schedule/unit_failures.ts";
 import { faultsBanner } from "../core/fault_points.ts";
 import { RulesWatcher } from "../core/schedule/rules.ts";
+import { nodePauseGate, type PauseGate } from "../core/schedule/pauses.ts";
 // Not core/delivery/mod.ts: the main thread only routes units to sites; the engine (SMTP client,
 // pools, MTA-STS, DKIM hooks) lives in the delivery workers and costs ~7 MB of heap per isolate.
 import { MxResolver } from "../core/routing/mx.ts";
@@ -87,6 +88,7 @@ class NodeParts {
   queue!: ScheduleQueue;
   scheduler!: Scheduler;
   rules!: RulesWatcher;
+  pauses!: PauseGate;
   apiAccept!: LazyAcceptPath;
   deliveryWorkers: WorkerHandle[] = [];
   smtpWorkers: WorkerHandle[] = [];
@@ -117,6 +119,7 @@ class NodeParts {
       { name: "cluster", start: () => this.#joinCluster(), stop: () => this.cluster.stop() },
       { name: "queue", start: () => this.#openQueue(), stop: () => this.queue.close() },
       { name: "shaping rules", start: () => this.#startRules(), stop: () => this.rules.stop() },
+      { name: "pauses", start: () => this.pauses.start(), stop: () => this.pauses.stop() },
       {
         name: "leases",
         start: () => this.#recoverLeases(),
@@ -226,6 +229,9 @@ class NodeParts {
       (line) => log("schedule", line),
     );
     this.queue.onAvailable(() => this.scheduler.wake());
+    // Stored pauses hold units before any lookup (core/schedule/pauses.ts).
+    this.pauses = nodePauseGate(this.store, this.queue, () => this.config, (l) => log("pause", l));
+    this.scheduler.usePauses(this.pauses);
   }
 
   async #startRules() {

@@ -112,6 +112,7 @@ export type ScheduleQueue =
     | "nextDueAt"
     | "onAvailable"
     | "hold"
+    | "retryNow"
   >;
 
 /**

@@ -229,6 +229,10 @@ export class RabbitScheduleQueue extends RabbitQueueBase implements ScheduleQueu
     return resumeUnits(this.ctx, messageId);
   }
 
+  retryNow(unitIds: string[]): Promise<number> {
+    return retryNowOnBroker(this.ctx, unitIds);
+  }
+
   async hold(outcomes: HeldOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
     await holdOnBroker(this.ctx, outcomes);
