@@ -78,7 +78,7 @@ export async function createJob(
   const now = Date.now();
   const total = await deps.store.countUnits(storeFilter(request.filter, deps.config, now));
   if (request.dry_run) return { total };
-  const id = `job-${crypto.randomUUID()}`;
+  const id = `job-${crypto.randomUUID().replaceAll("-", "")}`;
   const record = {
     id,
     action: request.action,
