@@ -76,6 +76,8 @@ export const ActionResultSchema = z.strictObject({
   action: QueueActionSchema,
   /** Units the action changed (units in flight at a worker are left alone). */
   units: z.number().int().nonnegative(),
+  /** cancel: open recipients failed (no DSN). */
+  recipients: z.number().int().nonnegative().optional(),
 });
 export type ActionResultBody = z.infer<typeof ActionResultSchema>;
 

@@ -68,21 +68,25 @@ export class QueueService {
     }
     const units = await this.#store.searchUnits({ messageId: id }, { limit: MESSAGE_UNITS });
     if (units.length === 0) throw new NotFoundError("message", id);
-    const changed = await applyAction(
-      await this.#deps(),
-      checked.data,
-      units.map((u) => u.id),
-      actor,
-      reason,
-    );
+    const ids = units.map((u) => u.id);
+    let recipients: number | undefined;
+    let changed: number;
+    if (checked.data === "cancel") {
+      const who = reason ? `${actor.name}: ${reason}` : actor.name;
+      const result = await this.#store.cancelUnits(ids, `cancelled by ${who}`, Date.now());
+      ({ units: changed, recipients } = result);
+    } else {
+      changed = await applyAction(await this.#deps(), checked.data, ids, actor, reason);
+    }
     await recordAudit(this.#store, actor, {
       kind: "message",
       object_id: id,
       action: checked.data,
-      after: { units: changed, reason: reason ?? null },
+      after: { units: changed, recipients: recipients ?? null, reason: reason ?? null },
     });
     this.#log(`queue: ${actor.name} ${checked.data} message ${id}: ${changed} units`);
-    return { message_id: id, action: checked.data, units: changed };
+    const result: ActionResultBody = { message_id: id, action: checked.data, units: changed };
+    return recipients === undefined ? result : { ...result, recipients };
   }
 
   /** The preview (`dry_run`) or a new bulk job (run it with {@link runJob}). */
