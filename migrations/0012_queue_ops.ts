@@ -5,8 +5,8 @@
  *   messages keep null (their meta is not parsed here: a million rows would hold up the start).
  * - Indexes for every search field (core/store/queue_search.ts), each with `id` last so a
  *   keyset page (`… and id > cursor order by id`) reads the index in order: queue by domain,
- *   state, held reason and creation time; messages by sender, pool, tag and creation time;
- *   recipients by address.
+ *   state, held reason and creation time (a unit's `created_at` is its message's); messages by
+ *   sender, pool and tag; recipients by address.
  * - pauses: cluster-wide holds by any combination of source (vmta or pool), destination
  *   (domain) and tag, with an optional end; the scheduler of every node reads them.
  * - queue_jobs: bulk actions by filter, processed in keyset chunks; `last_id` is the last unit
@@ -30,7 +30,6 @@ async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     ["messages_sender", "messages", ["sender", "id"]],
     ["messages_pool", "messages", ["pool", "id"]],
     ["messages_tag", "messages", ["tag", "id"]],
-    ["messages_created", "messages", ["created_at", "id"]],
     ["recipients_address", "recipients", ["address", "unit_id"]],
   ];
   for (const [name, table, columns] of indexes) {

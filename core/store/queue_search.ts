@@ -31,7 +31,7 @@ export interface UnitFilter {
   sourceIp?: string;
   tag?: string;
   state?: UnitSearchState;
-  /** Messages accepted at or before this time (ms). */
+  /** Messages accepted at or before this time (ms; the unit's `created_at`, set at accept). */
   createdBefore?: number;
   /** Messages accepted at or after this time (ms). */
   createdAfter?: number;
@@ -64,6 +64,12 @@ export interface QueueSearchStore {
   searchUnits(filter: UnitFilter, page: { after?: string; limit: number }): Promise<UnitRow[]>;
   /** How many units match `filter` (the preview of a bulk action). */
   countUnits(filter: UnitFilter): Promise<number>;
+  /**
+   * The database's plan for the first page of `filter` (EXPLAIN; SQLite: EXPLAIN QUERY PLAN),
+   * one line per step, for docs and benchmarks; `analyze` first refreshes the statistics (as
+   * autovacuum does on a live PostgreSQL).
+   */
+  explainSearch(filter: UnitFilter, options?: { analyze?: boolean }): Promise<string[]>;
 }
 
 type UnitQuery<O> = SelectQueryBuilder<Tables, "queue" | "messages", O>;
@@ -111,10 +117,10 @@ export function filtered<O>(
   if (filter.pool !== undefined) q = q.where("messages.pool", "=", filter.pool);
   if (filter.tag !== undefined) q = q.where("messages.tag", "=", filter.tag);
   if (filter.createdBefore !== undefined) {
-    q = q.where("messages.created_at", "<=", filter.createdBefore);
+    q = q.where("queue.created_at", "<=", filter.createdBefore);
   }
   if (filter.createdAfter !== undefined) {
-    q = q.where("messages.created_at", ">=", filter.createdAfter);
+    q = q.where("queue.created_at", ">=", filter.createdAfter);
   }
   if (filter.recipient !== undefined) {
     const recipient = filter.recipient;
@@ -191,10 +197,32 @@ async function countUnits(ctx: SqlContext, filter: UnitFilter): Promise<number> 
   return Number(row?.n ?? 0);
 }
 
+async function explainSearch(
+  ctx: SqlContext,
+  filter: UnitFilter,
+  options: { analyze?: boolean },
+): Promise<string[]> {
+  // SQLite: a fastmta database never runs ANALYZE, so its plans are shown without statistics.
+  if (options.analyze && ctx.dialect !== "sqlite3") await sql`analyze`.execute(ctx.db);
+  const query = ctx.limit(
+    filtered(ctx, unitsQuery(ctx).select("queue.id"), filter).orderBy("queue.id"),
+    101,
+  ).compile();
+  const prefix = ctx.dialect === "sqlite3" ? "explain query plan " : "explain ";
+  const { rows } = await ctx.db.executeQuery<Record<string, unknown>>(
+    {
+      ...query,
+      sql: prefix + query.sql,
+    } as typeof query & { sql: string },
+  );
+  return rows.map((r) => String(r.detail ?? r["QUERY PLAN"] ?? JSON.stringify(r)));
+}
+
 /** The search role on one database. */
 export function queueSearchRepository(ctx: SqlContext): QueueSearchStore {
   return {
     searchUnits: (filter, page) => searchUnits(ctx, filter, page),
     countUnits: (filter) => countUnits(ctx, filter),
+    explainSearch: (filter, options = {}) => explainSearch(ctx, filter, options),
   };
 }
