@@ -164,7 +164,7 @@ function convert(spec: OptionSpec, shown: string, raw: string, command: Command)
   }
 }
 
-/** Checks the count of positional arguments against "NAME [OTHER]". */
+/** Checks the count of positional arguments against "NAME [OTHER]" ("FIELD..." takes the rest). */
 function checkArgs(command: Command, action: Subcommand | undefined, positionals: string[]): void {
   const names = (action ? action.args : command.args)?.split(" ").filter(Boolean) ?? [];
   const where = action ? `${command.name} ${action.name}` : command.name;
@@ -173,7 +173,7 @@ function checkArgs(command: Command, action: Subcommand | undefined, positionals
       throw new UsageError(`Missing ${name} for "${where}"`, command);
     }
   }
-  if (positionals.length > names.length) {
+  if (positionals.length > names.length && !names.at(-1)?.endsWith("...")) {
     throw new UsageError(
       `Unexpected argument "${positionals[names.length]}" for "${where}"`,
       command,

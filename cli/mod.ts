@@ -6,6 +6,8 @@
 import type { Command } from "./_command.ts";
 import { adminCommand } from "./admin.ts";
 import { apikeyCommand } from "./apikey.ts";
+import { auditCommand } from "./audit.ts";
+import { listenerCommand, poolCommand, routeCommand, vmtaCommand } from "./config_objects.ts";
 import { configCommandSpec } from "./config.ts";
 import { dkimCommand } from "./dkim.ts";
 import { migrateCommand } from "./migrate.ts";
@@ -29,6 +31,11 @@ export const COMMANDS: readonly Command[] = [
   pauseCommand,
   nodesCommand,
   configCommandSpec,
+  vmtaCommand,
+  poolCommand,
+  listenerCommand,
+  routeCommand,
+  auditCommand,
   userCommand,
   apikeyCommand,
   shapingCommand,

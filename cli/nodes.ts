@@ -51,6 +51,7 @@ export async function nodes(
       "QUEUE",
       "IN FLIGHT",
       "CONFIG",
+      "OBJECTS",
     ]];
     for (const n of list) {
       rows.push([
@@ -63,11 +64,17 @@ export async function nodes(
         n.details.queue ?? "",
         String(n.details.inFlight ?? ""),
         String(n.details.configVersion ?? ""),
+        String(n.details.objectsVersion ?? ""),
       ]);
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     for (const row of rows) {
       console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
+    }
+    for (const n of list) {
+      for (const problem of n.details.listenerErrors ?? []) {
+        console.log(`${n.id}: cannot listen on ${problem}`);
+      }
     }
     return 0;
   } finally {

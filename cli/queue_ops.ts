@@ -12,6 +12,7 @@ import { QueueService } from "../core/manage/queue_service.ts";
 import { type Actor, NotFoundError, ValidationError } from "../core/manage/types.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 import { UsageError } from "./_usage.ts";
+import { cliActor } from "./objects.ts";
 
 /** The filter options every listing and bulk action takes (names as in the API, with dashes). */
 export const FILTER_OPTIONS = {
@@ -36,10 +37,7 @@ export const FILTER_OPTIONS = {
 /** The filter option names. */
 export const FILTER_NAMES = Object.keys(FILTER_OPTIONS) as (keyof typeof FILTER_OPTIONS)[];
 
-/** Who acts from the command line: the local user, with every right. */
-export function cliActor(): Actor {
-  return { name: `cli:${Deno.env.get("USER") ?? "root"}`, role: "admin", channel: "cli" };
-}
+export { cliActor };
 
 /** The API filter of the given option values (dashes become underscores). */
 export function filterOf(values: Record<string, unknown>): Record<string, string> {

@@ -21,27 +21,17 @@ import { nodePauseGate, type PauseGate } from "../core/schedule/pauses.ts";
 // Not core/delivery/mod.ts: the main thread only routes units to sites; the engine (SMTP client,
 // pools, MTA-STS, DKIM hooks) lives in the delivery workers and costs ~7 MB of heap per isolate.
 import { MxResolver } from "../core/routing/mx.ts";
-import { buildPools, DailyCounters } from "../core/routing/sources.ts";
-import { openStore, type SqlStore, type Store } from "../core/store/mod.ts";
-import type { AdminContext } from "../routes/mod.ts";
+import { buildPools } from "../core/routing/sources.ts";
+import { openStore, type SqlStore } from "../core/store/mod.ts";
+import type { Management } from "../core/manage/mod.ts";
+import type { AppliedChange, LiveView } from "../core/manage/live_view.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
 import { LazyAcceptPath } from "../core/accept/open.ts";
 import { type Service, ServiceRunner, together } from "./service_runner.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
+import { adminHttpService, seedDailyCounters, startLiveView } from "./serve_parts.ts";
 import { defineCommand } from "./_command.ts";
-
-/** Today's messages per source IP, from the delivery log (IP warm-up caps survive restarts). */
-async function seedDailyCounters(config: Config, store: Store): Promise<DailyCounters> {
-  const counters = new DailyCounters(config.vmtas.length);
-  const now = Date.now();
-  const startOfDay = DailyCounters.nextDay(now) - 86_400_000;
-  for (const { sourceIp, count } of await store.deliveredSince(startOfDay)) {
-    const index = config.vmtas.findIndex((v) => v.ip === sourceIp);
-    if (index >= 0) counters.add(index, count, now);
-  }
-  return counters;
-}
 
 /** Runs the server until a signal stops it. */
 export async function serve(configPath: string | null): Promise<void> {
@@ -85,6 +75,12 @@ class NodeParts {
   readonly startedAt = Date.now();
   store!: SqlStore;
   cluster!: Cluster;
+  management!: Management;
+  live: LiveView | null = null;
+  /** The dispatcher's resolver (its cached routes are dropped when routes change). */
+  resolver: MxResolver | null = null;
+  /** Listeners SMTP workers could not open, by worker index. */
+  listenerProblems = new Map<number, string[]>();
   queue!: ScheduleQueue;
   scheduler!: Scheduler;
   rules!: RulesWatcher;
@@ -117,6 +113,11 @@ class NodeParts {
     return [
       { name: "store", start: () => this.#openStore(), stop: () => this.store.close() },
       { name: "cluster", start: () => this.#joinCluster(), stop: () => this.cluster.stop() },
+      {
+        name: "config objects",
+        start: () => this.#startLiveView(),
+        stop: () => this.live?.stop(),
+      },
       { name: "queue", start: () => this.#openQueue(), stop: () => this.queue.close() },
       { name: "shaping rules", start: () => this.#startRules(), stop: () => this.rules.stop() },
       { name: "pauses", start: () => this.pauses.start(), stop: () => this.pauses.stop() },
@@ -177,9 +178,11 @@ class NodeParts {
       // The heartbeat reads the other parts from its first beat on, before they exist.
       details: (configVersion) => ({
         queue: this.queue?.kind ?? "embedded",
-        smtp: this.seed.smtp.listeners.map((l) => `${l.host}:${l.port}`),
+        smtp: this.config.smtp.listeners.map((l) => `${l.host}:${l.port}`),
         admin: `http://${this.seed.admin.host}:${this.seed.admin.port}/`,
         configVersion,
+        objectsVersion: this.live?.version ?? 0,
+        listenerErrors: [...new Set([...this.listenerProblems.values()].flat())],
         inFlight: this.scheduler?.inFlight ?? 0,
         oldestHeldMs: this.scheduler?.watchdog.oldestMs() ?? 0,
         heldTooLong: this.scheduler?.watchdog.reported ?? 0,
@@ -191,6 +194,26 @@ class NodeParts {
     });
   }
 
+  /** The config objects' live view: seeds, merges into this.config, follows changes. */
+  async #startLiveView() {
+    ({ management: this.management, live: this.live } = await startLiveView(
+      this.store,
+      this.cluster,
+      (change) => this.#configApplied(change),
+    ));
+  }
+
+  /** Every stage of this node takes the change: workers, routes, shaping rules, heartbeat. */
+  #configApplied(change: AppliedChange) {
+    if (change.parts.length > 0) {
+      for (const w of this.workers) w.post({ type: "config", config: this.config });
+      if (change.parts.includes("routes")) this.resolver?.clear();
+    }
+    if (change.kinds.includes("shaping_rule")) this.rules?.reload();
+    this.scheduler?.wake();
+    this.cluster.beat();
+  }
+
   async #openQueue() {
     const { config } = this;
     this.queue = await openQueue(config, this.store, {
@@ -200,8 +223,9 @@ class NodeParts {
     buildPools(config); // Stored overrides may have changed pool settings.
     // Units go to the worker that owns their destination site, so per-site limits hold per
     // node. Handing over goes through the scheduler: what cannot be posted goes back.
+    this.resolver = new MxResolver(config);
     const dispatcher = new SiteDispatcher(
-      new MxResolver(config),
+      this.resolver,
       () => this.deliveryWorkers.length,
       (index, units, destinations) =>
         this.scheduler.handOver(units, `delivery-${index}`, (mine) => {
@@ -320,6 +344,13 @@ class NodeParts {
           i,
           (message) => {
             if (message.type === "accepted") this.scheduler.wake();
+            if (message.type === "listeners") {
+              this.listenerProblems.set(
+                i,
+                message.problems.map((p) => `${p.listener}: ${p.error}`),
+              );
+              this.cluster.beat();
+            }
           },
           smtpShared,
         ),
@@ -357,39 +388,18 @@ class NodeParts {
     };
   }
 
-  /**
-   * The admin HTTP server. The console (Hono, Preact, Twind) is loaded on its first request: a
-   * node nobody browses keeps ~5 MB less heap, and start-up is shorter.
-   */
+  /** The admin HTTP server (cli/admin_http.ts), on this node's parts once they exist. */
   #adminHttpService(): Service {
-    let http: Deno.HttpServer | null = null;
-    return {
-      name: "admin HTTP server",
-      start: () => {
-        const { config } = this;
-        const adminContext: AdminContext = {
-          config,
-          store: this.store,
-          auth: this.#auth,
-          startedAt: this.startedAt,
-          cluster: this.cluster,
-          accept: this.apiAccept,
-          queue: this.queue,
-        };
-        let adminFetch: Promise<Deno.ServeHandler> | null = null;
-        http = Deno.serve({
-          hostname: config.admin.host,
-          port: config.admin.port,
-          onListen: () => {},
-        }, async (request, info) => {
-          adminFetch ??= import("../routes/mod.ts").then(({ adminApp }) =>
-            adminApp(adminContext).fetch
-          );
-          return await (await adminFetch)(request, info);
-        });
-      },
-      stop: () => http?.shutdown(),
-    };
+    return adminHttpService(() => ({
+      config: this.config,
+      store: this.store,
+      auth: this.#auth,
+      startedAt: this.startedAt,
+      cluster: this.cluster,
+      accept: this.apiAccept,
+      queue: this.queue,
+      management: this.management,
+    }));
   }
 }
 

@@ -1,17 +1,19 @@
 /**
- * `shaping`: lists and edits the stored shaping rules (the `shaping_rules` table). Running nodes
- * pick changes up within `delivery.rules_reload_interval`, or at once on SIGHUP. `pause` and
- * `resume` of a domain or `pool:NAME` store a cluster-wide pause instead (`fastmta pause`),
- * held before any DNS lookup; resuming makes the units it held due again.
+ * `shaping`: lists and edits the stored shaping rules (config objects of kind `shaping_rule`,
+ * through core/manage: validated, versioned, audited). Running nodes apply a change within
+ * seconds (their config version poll; also within `delivery.rules_reload_interval` and at once
+ * on SIGHUP). `pause` and `resume` of a domain or `pool:NAME` store a cluster-wide pause
+ * instead (`fastmta pause`), held before any DNS lookup; resuming lets its units go at once.
  */
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import { QueueService } from "../core/manage/queue_service.ts";
 import type { SqlStore } from "../core/store/mod.ts";
-import { cliActor } from "./queue_ops.ts";
+import { openManagement } from "../core/manage/mod.ts";
 import { shapingPattern, shapingRule } from "../core/config/delivery_schema.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
 import { UsageError } from "./_usage.ts";
+import { cliActor, reportErrors } from "./objects.ts";
 
 /** The `shaping` command. */
 export const shapingCommand = defineCommand({
@@ -19,7 +21,7 @@ export const shapingCommand = defineCommand({
   summary: "List or change the stored shaping rules (limits, pauses)",
   description: `Lists and edits the stored shaping rules; they apply on top of the config file's
 delivery.shaping. PATTERN is "*", a domain, "*.example.com", "mx:*.example.net" or "pool:NAME".
-Running servers apply changes within delivery.rules_reload_interval, or at once on SIGHUP.`,
+Running servers apply changes within seconds. Every change is in "fastmta audit".`,
   options: {},
   subcommands: [
     { name: "list", summary: "Print the config file's rules and the stored rules (JSON)" },
@@ -111,6 +113,16 @@ export async function shaping(configPath: string | null, args: string[]): Promis
   const [action, pattern, json] = args;
   const config = await loadConfig(configPath);
   const store = await openCurrentStore(config, "admin");
+  const rules = openManagement(store, { config }).objects.shaping_rule;
+  // Create or replace, through the service (audited with the CLI as the channel).
+  const put = (pattern: string, rule: unknown) =>
+    reportErrors("shaping rule", async () => {
+      const body = { pattern, rule };
+      const found = await rules.get(pattern);
+      if (found) await rules.update(pattern, body, cliActor(), { ifVersion: found.version });
+      else await rules.create(body, cliActor());
+      return 0;
+    });
   try {
     const stored = await store.listShapingRules();
     switch (action) {
@@ -132,33 +144,34 @@ export async function shaping(configPath: string | null, args: string[]): Promis
         } catch (error) {
           usage(`Cannot parse JSON: ${(error as Error).message}`);
         }
-        await store.putShapingRule(pattern, checkRule(rule), Date.now());
-        console.log(`stored ${pattern}`);
-        return 0;
+        const code = await put(pattern, checkRule(rule));
+        if (code === 0) console.log(`stored ${pattern}`);
+        return code;
       }
       case "delete": {
         checkPattern(pattern);
-        const deleted = await store.deleteShapingRule(pattern);
-        console.log(deleted ? `deleted ${pattern}` : `no stored rule for ${pattern}`);
-        return deleted ? 0 : 1;
+        const found = await rules.get(pattern);
+        if (found) await rules.remove(pattern, cliActor(), { ifVersion: found.version });
+        console.log(found ? `deleted ${pattern}` : `no stored rule for ${pattern}`);
+        return found ? 0 : 1;
       }
       case "pause":
       case "resume": {
         checkPattern(pattern);
         const target = pauseTarget(pattern);
         if (target) {
-          const stored = await storedPause(config, store, action, pattern, target);
+          const held = await storedPause(config, store, action, pattern, target);
           // A rule paused by an older fastmta is resumed as well.
-          if (action === "pause" || !stored.rulePaused) return 0;
+          if (action === "pause" || !held.rulePaused) return 0;
         }
         const current = stored.find((r) => r.pattern === pattern)?.rule;
         const rule = checkRule({
           ...(current && typeof current === "object" ? current : {}),
           paused: action === "pause",
         });
-        await store.putShapingRule(pattern, rule, Date.now());
-        console.log(`${action === "pause" ? "paused" : "resumed"} ${pattern}`);
-        return 0;
+        const code = await put(pattern, rule);
+        if (code === 0) console.log(`${action === "pause" ? "paused" : "resumed"} ${pattern}`);
+        return code;
       }
       default:
         usage(`Unknown action "${action}"`);

@@ -7,6 +7,7 @@ import type { AdminAuth, AdminSession } from "../core/auth/admin.ts";
 import type { ClusterView } from "../core/cluster/mod.ts";
 import type { Config } from "../core/config/mod.ts";
 import type { NewMessage } from "../core/contracts/mod.ts";
+import type { Management } from "../core/manage/mod.ts";
 import type { Queue } from "../core/queue/mod.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
 import type { ApiKeyStore, StoreConnection, ViewStore } from "../core/store/mod.ts";
@@ -44,6 +45,8 @@ export interface AdminContext {
   accept?: { submit(message: NewMessage): Promise<string> };
   /** This node's queue, for releasing quarantined units (absent: the API answers 503). */
   queue?: Pick<Queue, "resume">;
+  /** The management plane (config objects, audit); absent in route tests that do not need it. */
+  management?: Management;
 }
 
 /** Hono environment of the admin app: who is asking (see _auth.ts). */

@@ -2,11 +2,11 @@
  * The lifecycle every accepting worker shares (SMTP, inject): on `init` open the accept path
  * (core/accept/open.ts: store, queue in its accept role, acceptor) reporting to the main thread,
  * start the worker's channel on it and say `ready` (or `fatal`); on `config` apply the live
- * settings; on `stop` close the channel, then the queue, then the store, and say `stopped`.
+ * settings and the managed parts (the channel rebuilds what depends on them); on `stop` close the channel, then the queue, then the store, and say `stopped`.
  */
 /// <reference lib="deno.worker" />
 import { type AcceptPath, openAcceptPath } from "../core/accept/open.ts";
-import { applyLiveSettings } from "../core/cluster/live.ts";
+import { applyLiveSettings, applyManagedParts } from "../core/cluster/live.ts";
 import type { Config } from "../core/config/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
@@ -17,6 +17,8 @@ export type InitMessage = Extract<ToWorker, { type: "init" }>;
 /** What a worker's channel gives back once started: a way to stop taking mail. */
 export interface AcceptChannel {
   close(): Promise<void>;
+  /** The managed parts of the config changed in place (e.g. "smtp.listeners"). */
+  reconfigure?(parts: string[]): Promise<void>;
 }
 
 /** Sends a message to the main thread. */
@@ -50,7 +52,11 @@ export function serveAcceptWorker(
         post({ type: "fatal", error: (error as Error).message });
       }
     } else if (message.type === "config") {
-      if (liveConfig) applyLiveSettings(liveConfig, message.config);
+      if (liveConfig) {
+        applyLiveSettings(liveConfig, message.config);
+        const parts = applyManagedParts(liveConfig, message.config);
+        if (parts.length > 0) await channel?.reconfigure?.(parts);
+      }
     } else if (message.type === "stop") {
       await channel?.close();
       await accept?.queue.close();

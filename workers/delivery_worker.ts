@@ -9,7 +9,7 @@
  * built).
  */
 /// <reference lib="deno.worker" />
-import { applyLiveSettings } from "../core/cluster/live.ts";
+import { applyLiveSettings, applyManagedParts } from "../core/cluster/live.ts";
 import { openShaper } from "../core/cluster/open_shaper.ts";
 import type { ClusterShaper } from "../core/cluster/shaping.ts";
 import { DeliveryRunner } from "../core/delivery/mod.ts";
@@ -84,7 +84,11 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
   } else if (message.type === "rules") {
     runner?.setRules(message.rules);
   } else if (message.type === "config") {
-    if (runner) applyLiveSettings(runner.ctx.config, message.config);
+    if (runner) {
+      applyLiveSettings(runner.ctx.config, message.config);
+      const parts = applyManagedParts(runner.ctx.config, message.config);
+      if (parts.length > 0) runner.reconfigure(parts);
+    }
   } else if (message.type === "stop") {
     stopping = true;
     // Finish what is in flight (bounded by the command timeout), settle it, then leave;

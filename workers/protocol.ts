@@ -40,4 +40,6 @@ export type FromWorker =
    * settled, due again now); `unitIds` name the units (parallel to `tokens`).
    */
   | { type: "settled"; count: number; tokens: string[]; requeue?: boolean; unitIds?: string[] }
+  /** SMTP workers, after applying changed listeners: those that could not be opened. */
+  | { type: "listeners"; problems: { listener: string; error: string }[] }
   | { type: "stopped" };

@@ -25,7 +25,7 @@ serveAcceptWorker(async ({ config, smtpLimits, index }, { store, acceptor }) => 
     cacheTtlMs: config.smtp.auth.cache_ttl,
     log,
   });
-  return startSmtpInbound(config, {
+  const inbound = await startSmtpInbound(config, {
     acceptor,
     policy,
     authenticator,
@@ -34,4 +34,14 @@ serveAcceptWorker(async ({ config, smtpLimits, index }, { store, acceptor }) => 
     worker: index,
     log,
   });
+  return {
+    close: () => inbound.close(),
+    // Listener objects changed (core/manage): bind the new, close the removed, report failures.
+    reconfigure: async (parts) => {
+      if (!parts.includes("smtp.listeners")) return;
+      const problems = await inbound.reconcile(config.smtp.listeners);
+      for (const p of problems) log(`cannot open listener ${p.listener}: ${p.error}`);
+      post({ type: "listeners", problems });
+    },
+  };
 });

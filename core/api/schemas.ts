@@ -141,6 +141,8 @@ export const NodeDetailsSchema = z.strictObject({
   smtp: z.array(z.string()),
   admin: z.string(),
   configVersion: count,
+  objectsVersion: count,
+  listenerErrors: z.array(z.string()),
   inFlight: count,
   oldestHeldMs: z.number(),
   heldTooLong: count,

@@ -137,6 +137,7 @@ export class ConfigSync {
   #version = 0;
   #reloading: Promise<void> | null = null;
   #again = false;
+  #reloadHooks: (() => void)[] = [];
 
   constructor(store: OverrideStore, config: Config, options: ConfigSyncOptions) {
     this.#store = store;
@@ -189,8 +190,17 @@ export class ConfigSync {
     this.#timer = setInterval(() => this.reload(), this.#config.cluster.config_poll);
   }
 
+  /**
+   * Also calls `hook` on every reload (a config event, the poll): for the config objects' live
+   * view (core/manage/live_view.ts), which shares the fanout.
+   */
+  onReload(hook: () => void): void {
+    this.#reloadHooks.push(hook);
+  }
+
   /** Re-reads the overrides and applies what changed (coalesces concurrent calls). */
   reload(): Promise<void> {
+    for (const hook of this.#reloadHooks) hook();
     if (this.#reloading) {
       this.#again = true;
       return this.#reloading;

@@ -36,10 +36,26 @@ function getPath(object: unknown, path: string): unknown {
   return value;
 }
 
+/**
+ * The parts of the resolved config that come from configuration objects (core/manage/
+ * live_view.ts merges them on the main thread): the workers copy them from each `config`
+ * message and rebuild what depends on them (source selection, routes, listeners).
+ */
+export const MANAGED_PARTS = ["vmtas", "routes", "delivery.pools", "smtp.listeners"] as const;
+
 /** Copies the live settings of `next` into `target` in place; returns the keys that changed. */
 export function applyLiveSettings(target: Config, next: Config): string[] {
+  return copyPaths(target, next, LIVE_SETTINGS);
+}
+
+/** Copies the managed parts of `next` into `target` in place; returns the parts that changed. */
+export function applyManagedParts(target: Config, next: Config): string[] {
+  return copyPaths(target, next, MANAGED_PARTS);
+}
+
+function copyPaths(target: Config, next: Config, paths: readonly string[]): string[] {
   const changed: string[] = [];
-  for (const path of LIVE_SETTINGS) {
+  for (const path of paths) {
     const value = getPath(next, path);
     if (value === undefined) continue;
     if (JSON.stringify(getPath(target, path)) === JSON.stringify(value)) continue;

@@ -34,6 +34,8 @@ export interface Cluster extends ClusterView {
   /** Seed + environment + stored overrides: the config this node runs with. */
   readonly config: Config;
   readonly configSync: ConfigSync;
+  /** Writes a heartbeat now (e.g. right after a config change was applied). */
+  beat(): Promise<void>;
   /** Marks the node stopped and stops listening for config changes. */
   stop(): Promise<void>;
 }
@@ -75,6 +77,7 @@ export async function startCluster(
     config,
     configSync,
     nodes: () => nodesOf(store, config),
+    beat: () => registry.beat(),
     async stop() {
       await configSync.stop();
       await registry.stop();

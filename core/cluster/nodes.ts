@@ -15,6 +15,10 @@ export interface NodeDetails {
   admin: string;
   /** The config overrides version this node has applied (0: none). */
   configVersion: number;
+  /** The cluster config version (config objects, core/manage) this node has applied. */
+  objectsVersion?: number;
+  /** Listeners this node could not bind ("ip:port: reason"); the old state is kept. */
+  listenerErrors?: string[];
   /** Units this node is delivering right now. */
   inFlight: number;
   /** How long the oldest unit this node holds has been held (ms; docs/watchdog.md). */

@@ -221,7 +221,8 @@ export const dnsSection = z.object({
 
 /** The `routes` section (transport map): domain or `*` → host. */
 export const routesSection = z.record(z.string(), route).default({}).meta({
-  description: "Transport map: domain or `*` → host; a matching route replaces MX lookup.",
+  description: "Transport map: domain or `*` → host; a matching route replaces MX lookup. " +
+    "Becomes `route` objects at first start (docs/management.md).",
   live: false,
   key: "domain",
 });
@@ -300,7 +301,7 @@ export const deliverySection = z.object({
     }).strict(),
   ).default({}).meta({
     description: 'Named pools of source IPs (`{"ips": ["10.0.0.1", {"ip": …, "weight": …}]}`), ' +
-      "in addition to those formed by `group_id`.",
+      "in addition to those formed by `group_id`. Becomes `pool` objects at first start.",
     live: false,
     key: "pool",
   }),

@@ -37,6 +37,8 @@ export type SmtpMode = "smtp" | "submission" | "smtps";
  */
 export interface SmtpListener extends Listener {
   mode: SmtpMode;
+  /** Its own certificate and key files (a listener object's `certificate`); else `smtp.tls`. */
+  certificate?: { cert: string; key: string };
 }
 
 /** The usual mode for a port number: 465 smtps, 587 submission, anything else smtp. */

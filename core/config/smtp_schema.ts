@@ -24,7 +24,8 @@ const smtpListener = z.object({
 /** The `smtp` section. */
 export const smtpSection = z.object({
   listeners: z.array(smtpListener).min(1).optional().meta({
-    description: "Listeners with an explicit mode; overrides `listen` and the seed's `ports`.",
+    description: "Listeners with an explicit mode; overrides `listen` and the seed's `ports`. " +
+      "The listeners become `listener` objects at first start (docs/management.md).",
     live: false,
   }),
   listen: z.array(hostPort).optional().meta({

@@ -138,6 +138,7 @@ export class DeliveryRunner {
     const resolver = new MxResolver(config);
     const ca = trustedCas(config);
     const counters = new DailyCounters(options.dailyCounters ?? config.vmtas.length);
+    this.#counters = counters;
     return new SmtpDeliverer({
       config,
       resolver,
@@ -152,6 +153,22 @@ export class DeliveryRunner {
   /** Units being delivered or waiting to be settled. */
   get busy(): number {
     return this.#active + this.#settler.busy;
+  }
+
+  #counters: DailyCounters | null = null;
+
+  /**
+   * Rebuilds what depends on the managed parts of the config after they changed in place
+   * (core/cluster/live.ts MANAGED_PARTS): source selection for vmtas and pools (the next pick
+   * sees a new or disabled IP; connections in use finish), cached routes for routes.
+   */
+  reconfigure(parts: string[]) {
+    const deliverer = this.ctx.deliverer;
+    if (!(deliverer instanceof SmtpDeliverer) || !this.#counters) return;
+    if (parts.includes("vmtas") || parts.includes("delivery.pools")) {
+      deliverer.ctx.sources = new SourceSelector(this.ctx.config, this.#counters);
+    }
+    if (parts.includes("routes")) deliverer.ctx.resolver.clear();
   }
 
   /** Applies reloaded shaping rules (the config file's stay underneath). */

@@ -42,12 +42,41 @@ export interface SmtpInboundDeps {
 
 /** A running SMTP listener set. */
 export interface SmtpInbound {
+  /**
+   * Binds listeners that are new in `listeners` and closes those that are gone (their
+   * sessions finish). A listener that cannot bind (port in use, address not on this host, bad
+   * certificate) is left out and reported; the others, and the old state, stay.
+   */
+  reconcile(listeners: SmtpListener[]): Promise<ListenerProblem[]>;
   close(): Promise<void>;
+}
+
+/** A listener that could not be opened. */
+export interface ListenerProblem {
+  listener: string;
+  error: string;
+}
+
+const keyOf = (l: SmtpListener) => `${l.host}:${l.port}`;
+
+/** What decides a listener's server: a change of any of it re-opens the listener. */
+const shapeOf = (l: SmtpListener) => JSON.stringify([l.mode, l.certificate ?? null]);
+
+async function listenerTls(listener: SmtpListener, fallback: TlsPair): Promise<TlsPair> {
+  if (!listener.certificate) return fallback;
+  const { cert, key } = listener.certificate;
+  const pair = { cert: await Deno.readTextFile(cert), key: await Deno.readTextFile(key) };
+  if (!pair.cert.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new Error(`Cannot use TLS certificate "${cert}": no PEM certificate in it`);
+  }
+  return pair;
 }
 
 /**
  * Starts an SMTP server on every configured listener. With more than one worker each listener
- * is opened with SO_REUSEPORT, so the kernel spreads new connections over the workers.
+ * is opened with SO_REUSEPORT, so the kernel spreads new connections over the workers. At
+ * start a listener that cannot bind fails the worker (a node must not start half deaf); later
+ * changes go through `reconcile`.
  */
 export async function startSmtpInbound(
   config: Config,
@@ -68,35 +97,65 @@ export async function startSmtpInbound(
   };
   const patch = patchOptionsOf(smtp);
   const onData = dataHandler(ctx, config);
-  const createServer = (listener: SmtpListener) =>
-    new SMTPServer({
-      ...listenerOptions(smtp, listener, deps.tls, patch),
+  const open = async (listener: SmtpListener) => {
+    const server = new SMTPServer({
+      ...listenerOptions(smtp, listener, await listenerTls(listener, deps.tls), patch),
       ...sessionHandlers(ctx, listener),
       onData,
     });
+    // A client that fails the TLS handshake or drops mid-command surfaces here; it never
+    // concerns other connections.
+    server.on("error", (error: Error & { code?: string }) => {
+      if (error.code === "ECONNRESET" || error.code === "EPIPE") return;
+      log(`smtp ${listener.host}:${listener.port}: ${error.message}`);
+    });
+    await listen(server, listener, smtp.workers > 1);
+    return server;
+  };
+  const closeServer = (s: SMTPServer) => new Promise<void>((r) => s.close(() => r()));
 
-  const servers: SMTPServer[] = [];
+  const servers = new Map<string, { server: SMTPServer; shape: string }>();
   try {
     for (const listener of smtp.listeners) {
-      const server = createServer(listener);
-      // A client that fails the TLS handshake or drops mid-command surfaces here; it never
-      // concerns other connections.
-      server.on("error", (error: Error & { code?: string }) => {
-        if (error.code === "ECONNRESET" || error.code === "EPIPE") return;
-        log(`smtp ${listener.host}:${listener.port}: ${error.message}`);
-      });
-      servers.push(server);
-      await listen(server, listener, smtp.workers > 1);
+      servers.set(keyOf(listener), { server: await open(listener), shape: shapeOf(listener) });
     }
   } catch (error) {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    await Promise.all([...servers.values()].map((s) => closeServer(s.server)));
     throw error;
   }
   return {
+    reconcile: async (listeners) => {
+      const wanted = new Map(listeners.map((l) => [keyOf(l), l]));
+      const problems: ListenerProblem[] = [];
+      for (const [key, entry] of servers) {
+        const next = wanted.get(key);
+        if (next && shapeOf(next) === entry.shape) continue;
+        if (next) {
+          // Changed mode or certificate: a certificate that cannot be read keeps the old one.
+          try {
+            await listenerTls(next, deps.tls);
+          } catch (error) {
+            problems.push({ listener: key, error: (error as Error).message });
+            continue;
+          }
+        }
+        servers.delete(key);
+        await closeServer(entry.server);
+        log(`smtp ${key}: closed`);
+      }
+      for (const [key, listener] of wanted) {
+        if (servers.has(key)) continue;
+        try {
+          servers.set(key, { server: await open(listener), shape: shapeOf(listener) });
+          log(`smtp ${key}: listening (${listener.mode})`);
+        } catch (error) {
+          problems.push({ listener: key, error: (error as Error).message });
+        }
+      }
+      return problems;
+    },
     close: async () => {
-      await Promise.all(
-        servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
-      );
+      await Promise.all([...servers.values()].map((s) => closeServer(s.server)));
     },
   };
 }

@@ -6,6 +6,8 @@
  * (core/store/config_objects.ts). Entries are JSON snake_case, newest first.
  */
 import type { AuditRecord, ConfigObjectStore } from "../store/mod.ts";
+import { isKind, KINDS } from "./kinds.ts";
+import { redact } from "./secrets.ts";
 import { type Actor, NotFoundError, type Page, ValidationError } from "./types.ts";
 
 /** One audit entry as every face shows it. */
@@ -45,8 +47,9 @@ function parsed(json: string | null): unknown {
   }
 }
 
-/** A stored entry in its JSON form. */
-export function auditEntryOf(row: AuditRecord): AuditEntry {
+/** A stored entry in its JSON form; secrets of config objects redacted unless `raw`. */
+export function auditEntryOf(row: AuditRecord, raw = false): AuditEntry {
+  const secrets = !raw && isKind(row.kind) ? KINDS[row.kind].secretPaths : undefined;
   return {
     id: row.id,
     at: row.at,
@@ -56,8 +59,8 @@ export function auditEntryOf(row: AuditRecord): AuditEntry {
     kind: row.kind,
     object_id: row.objectId,
     action: row.action,
-    before: parsed(row.before),
-    after: parsed(row.after),
+    before: redact(parsed(row.before), secrets),
+    after: redact(parsed(row.after), secrets),
     config_version: row.configVersion,
   };
 }
@@ -108,18 +111,19 @@ export async function listAudit(
     kind: options.kind,
     objectId: options.object_id,
   });
-  const items = rows.slice(0, limit).map(auditEntryOf);
+  const items = rows.slice(0, limit).map((row) => auditEntryOf(row));
   const page: Page<AuditEntry> = { items };
   if (rows.length > limit) page.next_cursor = String(items[items.length - 1].id);
   return page;
 }
 
-/** One entry; NotFoundError when there is none. */
+/** One entry (`raw`: with its secrets, for revert only); NotFoundError when there is none. */
 export async function auditEntry(
   store: Pick<ConfigObjectStore, "auditEntry">,
   id: number,
+  raw = false,
 ): Promise<AuditEntry> {
   const row = Number.isInteger(id) ? await store.auditEntry(id) : null;
   if (!row) throw new NotFoundError("audit entry", String(id));
-  return auditEntryOf(row);
+  return auditEntryOf(row, raw);
 }

@@ -8,7 +8,11 @@
 import { broadcastConfigChange } from "../cluster/config_sync.ts";
 import type { Config } from "../config/mod.ts";
 import { brokerSettings } from "../queue/settings.ts";
+import { withTimeout } from "../timeout.ts";
 import type { ObjectChange } from "./objects.ts";
+
+/** Longest a change waits for its announcement: the version poll covers a slow broker. */
+const ANNOUNCE_TIMEOUT_MS = 3_000;
 
 /** In-process subscribers to committed changes. */
 export class ChangeListeners {
@@ -38,11 +42,15 @@ export function brokerAnnouncer(
   const settings = brokerSettings(config);
   if (!settings) return null;
   return (change) =>
-    broadcastConfigChange(settings, {
-      by,
-      at: Date.now(),
-      keys: [],
-      kinds: [change.kind],
-      version: change.config_version,
-    });
+    withTimeout(
+      broadcastConfigChange(settings, {
+        by,
+        at: Date.now(),
+        keys: [],
+        kinds: [change.kind],
+        version: change.config_version,
+      }),
+      ANNOUNCE_TIMEOUT_MS,
+      `the broker did not confirm the config event within ${ANNOUNCE_TIMEOUT_MS} ms`,
+    );
 }

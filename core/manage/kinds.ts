@@ -22,12 +22,15 @@ export interface ObjectKind<T = Record<string, unknown>> {
   readonly idPath: string;
   /** Who may create, update, delete (default admin). */
   readonly writeRoles?: readonly Role[];
+  /** Dotted paths of secrets: stored, never shown (secrets.ts). */
+  readonly secretPaths?: readonly string[];
 }
 
 const ip = z.union([z.ipv4(), z.ipv6()], { error: "Expected an IPv4 or IPv6 address" });
-const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "Expected 1-64 letters, digits, . _ -");
+// Loose on purpose: whatever a config file already names (group_id "1", "mx_1.example") seeds.
+const name = z.string().regex(/^[^\s/]{1,64}$/, "Expected 1-64 characters, no spaces or /");
 const hostname = z.string().regex(
-  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/,
+  /^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$/,
   "Expected a host name like mta1.example.com",
 );
 const node = name.optional().meta({
@@ -83,7 +86,8 @@ export type PoolBody = z.output<typeof poolSchema>;
 
 /** An SMTP listener (ip, port, mode, certificate). */
 export const listenerSchema = z.object({
-  ip,
+  /** An address of this host (a name such as localhost is bound as it resolves). */
+  ip: z.union([ip, hostname], { error: "Expected an IP address or a host name" }),
   port: z.number().int().min(1).max(65535),
   mode: z.enum(["smtp", "submission", "smtps"]).optional(),
   /** Certificate and key files (PEM); the node's `smtp.tls` pair when unset. */
@@ -164,6 +168,7 @@ export const KINDS = {
     schema: routeSchema,
     idOf: (r: RouteBody) => r.domain,
     idPath: "domain",
+    secretPaths: ["auth.password"],
   } as ObjectKind<RouteBody>,
   shaping_rule: {
     kind: "shaping_rule",

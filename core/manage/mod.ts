@@ -117,7 +117,7 @@ export function openManagement(
     get: (id) => auditEntry(store, id),
     record: (actor, input) => recordAudit(store, actor, input),
     async revert(id, actor) {
-      const entry = await auditEntry(store, id);
+      const entry = await auditEntry(store, id, true);
       if (!isKind(entry.kind)) {
         throw new ValidationError([{
           path: "id",

@@ -9,6 +9,7 @@
 import type { z } from "zod";
 import type { ConfigObjectRecord, ConfigObjectStore } from "../store/mod.ts";
 import type { ObjectKind } from "./kinds.ts";
+import { keepSecrets, redact } from "./secrets.ts";
 import {
   type Actor,
   ConflictError,
@@ -137,13 +138,24 @@ export function objectService<T>(def: ObjectKind<T>, deps: ObjectServiceDeps): K
     return result;
   }
 
-  async function get(id: string): Promise<StoredObject<T> | null> {
+  /** The stored object, secrets included (never handed to a face). */
+  async function getRaw(id: string): Promise<StoredObject<T> | null> {
     const row = await store.configObject(def.kind, id);
     return row && !row.deleted ? storedOf<T>(row) : null;
   }
 
+  /** What faces see: secrets redacted. */
+  function shown(object: StoredObject<T>): StoredObject<T> {
+    return { ...object, body: redact(object.body, def.secretPaths) };
+  }
+
+  async function get(id: string): Promise<StoredObject<T> | null> {
+    const found = await getRaw(id);
+    return found ? shown(found) : null;
+  }
+
   async function current(id: string, ifVersion?: number): Promise<StoredObject<T>> {
-    const found = await get(id);
+    const found = await getRaw(id);
     if (!found) throw new NotFoundError(def.kind, id);
     if (ifVersion !== undefined && ifVersion !== found.version) {
       throw new VersionConflictError(def.kind, id, found.version);
@@ -157,7 +169,7 @@ export function objectService<T>(def: ObjectKind<T>, deps: ObjectServiceDeps): K
     async list({ cursor, limit }) {
       const size = Math.min(Math.max(1, limit ?? DEFAULT_LIMIT), MAX_LIMIT);
       const rows = await store.listConfigObjects(def.kind, { afterId: cursor, limit: size + 1 });
-      const items = rows.slice(0, size).map((r) => storedOf<T>(r));
+      const items = rows.slice(0, size).map((r) => shown(storedOf<T>(r)));
       const page: Page<StoredObject<T>> = { items };
       if (rows.length > size) page.next_cursor = items[items.length - 1].id;
       return page;
@@ -172,7 +184,7 @@ export function objectService<T>(def: ObjectKind<T>, deps: ObjectServiceDeps): K
         kind: def.kind,
         id,
         version: result.version,
-        body,
+        body: redact(body, def.secretPaths),
         updated_at: now(),
         updated_by: actor.name,
       };
@@ -181,11 +193,15 @@ export function objectService<T>(def: ObjectKind<T>, deps: ObjectServiceDeps): K
       allow(actor, writeRoles, `change a ${def.kind}`);
       const found = await current(id, options.ifVersion);
       let merged = input;
+      if (input !== null && typeof input === "object") {
+        merged = structuredClone(input);
+        keepSecrets(merged, found.body, def.secretPaths); // a secret sent back as read
+      }
       if (options.partial) {
         if (input === null || typeof input !== "object" || Array.isArray(input)) {
           throw new ValidationError([{ path: "", message: "Expected a JSON object" }]);
         }
-        merged = { ...found.body as Record<string, unknown>, ...input as Record<string, unknown> };
+        merged = { ...found.body as Record<string, unknown>, ...merged as Record<string, unknown> };
       }
       const body = parse(merged);
       if (def.idOf(body) !== id) {
@@ -208,7 +224,7 @@ export function objectService<T>(def: ObjectKind<T>, deps: ObjectServiceDeps): K
       if (body !== null && def.idOf(body) !== id) {
         throw new ValidationError([{ path: def.idPath, message: `Expected the id "${id}"` }]);
       }
-      const found = await get(id);
+      const found = await getRaw(id);
       if (!found && body === null) return; // Absent already: nothing to undo.
       await write(id, found ? found.version : "absent", body, actor, action);
     },

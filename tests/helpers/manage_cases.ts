@@ -199,6 +199,32 @@ export const MANAGE_CASES: Record<string, (store: SqlStore) => Promise<void>> = 
     assert(notConfig instanceof ValidationError);
   },
 
+  "secrets are stored, never shown, kept when sent back and restored by revert": async (store) => {
+    const m = openManagement(store);
+    const auth = { username: "relay", password: "s3cret-pass" };
+    const created = await m.objects.route.create({ domain: "a.test", host: "h.test", auth }, ADMIN);
+    assertEquals(created.body.auth?.password, "********");
+    // A full update with the redacted value read keeps the stored password.
+    await m.objects.route.update("a.test", { ...created.body, port: 587 }, ADMIN);
+    const raw = await store.configObject("route", "a.test");
+    assert(raw?.body.includes("s3cret-pass"), "stored as is");
+    await m.objects.route.update(
+      "a.test",
+      { auth: { username: "relay", password: "new" } },
+      ADMIN,
+      {
+        partial: true,
+      },
+    );
+    const audit = await m.audit.list({ kind: "route" });
+    assert(!JSON.stringify(audit).includes("s3cret-pass"), "never in the audit as shown");
+    assert(!JSON.stringify(audit).includes('"new"'), "never in the audit as shown");
+    const listed = await m.objects.route.list({});
+    assert(!JSON.stringify(listed).includes("new"), "never in a list");
+    await m.audit.revert(audit.items[0].id, ADMIN);
+    assert((await store.configObject("route", "a.test"))?.body.includes("s3cret-pass"));
+  },
+
   "the shaping store role reads and writes shaping_rule objects": async (store) => {
     const m = openManagement(store);
     await store.putShapingRule("example.com", { max_connections: 2 }, 1000);

@@ -1,0 +1,53 @@
+/**
+ * `vmta`, `pool`, `listener`, `route`: the configuration objects a node runs with (core/manage,
+ * docs/management.md), changed live on every node. Built by cli/objects.ts.
+ */
+import { objectCommand } from "./objects.ts";
+
+/** `vmta`: source IPs (virtual MTAs). */
+export const vmtaCommand = objectCommand({
+  name: "vmta",
+  kind: "vmta",
+  summary: "List or change the source IPs (virtual MTAs)",
+  description:
+    `Source IPs with their EHLO host name, pool, weight, daily cap or warm-up schedule. A new or
+enabled vmta is used from the next connection; a disabled one drains (no new connections, mail in
+flight finishes). ID is the IP, or NODE/IP for a vmta pinned to one node (node=NODE).`,
+  example: "ip=10.0.0.5 hostname=mta5.example.com pool=bulk weight=2",
+  toggles: true,
+});
+
+/** `pool`: named pools of source IPs. */
+export const poolCommand = objectCommand({
+  name: "pool",
+  kind: "pool",
+  summary: "List or change the pools of source IPs",
+  description:
+    `Named pools. A vmta joins the pool its "pool" names; "ips" adds members with their own weight
+or daily cap, as delivery.pools does in the file. ID is the pool name.`,
+  example: `name=bulk ips='["10.0.0.5"]'`,
+});
+
+/** `listener`: SMTP listeners. */
+export const listenerCommand = objectCommand({
+  name: "listener",
+  kind: "listener",
+  summary: "List or change the SMTP listeners",
+  description:
+    `SMTP listeners (ip, port, mode smtp|submission|smtps, certificate). Running nodes bind a new
+listener and close a removed one within seconds; one that cannot bind is reported by "fastmta
+nodes --json" (listenerErrors) and the rest stays as it was. ID is IP:PORT, or NODE/IP:PORT.`,
+  example: "ip=127.0.0.1 port=2526 mode=submission",
+  toggles: true,
+});
+
+/** `route`: the transport map. */
+export const routeCommand = objectCommand({
+  name: "route",
+  kind: "route",
+  summary: "List or change routes (domain to smarthost)",
+  description:
+    `Routes send mail for a domain (or "*" for all) to a host instead of its MX: host, port, tls,
+auth. ID is the domain.`,
+  example: "domain=example.org host=relay.example.net port=587",
+});

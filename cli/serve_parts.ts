@@ -1,0 +1,75 @@
+/**
+ * Pieces of `serve` (cli/serve.ts) that need little of its state: the admin HTTP service, the
+ * seeding of the per-IP daily counters and the start of the config objects' live view.
+ */
+import type { Cluster } from "../core/cluster/mod.ts";
+import type { Config } from "../core/config/mod.ts";
+import { log } from "../core/log.ts";
+import { type Management, openManagement } from "../core/manage/mod.ts";
+import { type AppliedChange, LiveView } from "../core/manage/live_view.ts";
+import { DailyCounters } from "../core/routing/sources.ts";
+import type { SqlStore, Store } from "../core/store/mod.ts";
+import type { AdminContext } from "../routes/mod.ts";
+import type { Service } from "./service_runner.ts";
+
+/** Today's messages per source IP, from the delivery log (IP warm-up caps survive restarts). */
+export async function seedDailyCounters(config: Config, store: Store): Promise<DailyCounters> {
+  // Room for vmtas added while running (config objects): a counter per source IP.
+  const counters = new DailyCounters(Math.max(config.vmtas.length, 1024));
+  const now = Date.now();
+  const startOfDay = DailyCounters.nextDay(now) - 86_400_000;
+  for (const { sourceIp, count } of await store.deliveredSince(startOfDay)) {
+    const index = config.vmtas.findIndex((v) => v.ip === sourceIp);
+    if (index >= 0) counters.add(index, count, now);
+  }
+  return counters;
+}
+
+/**
+ * The admin HTTP server on the context `context()` gives at start. The console (Hono, Preact,
+ * Twind) is loaded on its first request: a node nobody browses keeps ~5 MB less heap, and
+ * start-up is shorter.
+ */
+export function adminHttpService(context: () => AdminContext): Service {
+  let http: Deno.HttpServer | null = null;
+  return {
+    name: "admin HTTP server",
+    start: () => {
+      const adminContext = context();
+      const { config } = adminContext;
+      let adminFetch: Promise<Deno.ServeHandler> | null = null;
+      http = Deno.serve({
+        hostname: config.admin.host,
+        port: config.admin.port,
+        onListen: () => {},
+      }, async (request, info) => {
+        adminFetch ??= import("../routes/mod.ts").then(({ adminApp }) =>
+          adminApp(adminContext).fetch
+        );
+        return await (await adminFetch)(request, info);
+      });
+    },
+    stop: () => http?.shutdown(),
+  };
+}
+
+/**
+ * Opens the management plane and the config objects' live view on the cluster's live config:
+ * seeds from the file, applies, and re-reads on every config event or overrides poll too.
+ */
+export async function startLiveView(
+  store: SqlStore,
+  cluster: Cluster,
+  onApplied: (change: AppliedChange) => void,
+): Promise<{ management: Management; live: LiveView }> {
+  const { config } = cluster;
+  const management = openManagement(store, { config, log: (line) => log("manage", line) });
+  const live = new LiveView(store, management, {
+    config,
+    log: (line) => log("manage", line),
+    onApplied,
+  });
+  cluster.configSync.onReload(() => live.reload());
+  await live.start();
+  return { management, live };
+}
