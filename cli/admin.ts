@@ -1,6 +1,7 @@
 /** `admin add|passwd|remove|list`: manages console users. Passwords are read from stdin. */
 import { loadConfig } from "../core/config/mod.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
+import { type Role, ROLES } from "../core/manage/types.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
 
@@ -10,15 +11,28 @@ export const adminCommand = defineCommand({
   summary: "Manage console users",
   description: `Manages admin console users. add and passwd read the password from standard input:
   echo 'a-long-password' | fastmta admin add alice`,
-  options: {},
+  options: {
+    role: {
+      type: "choice",
+      value: "ROLE",
+      choices: ROLES,
+      default: "admin",
+      description: "What the new user may do: admin, operator, viewer or sender",
+    },
+  },
   subcommands: [
-    { name: "add", args: "USER", summary: "Add a console user (password on standard input)" },
+    {
+      name: "add",
+      args: "USER",
+      summary: "Add a console user (password on standard input)",
+      options: ["role"],
+    },
     { name: "passwd", args: "USER", summary: "Set a new password (on standard input)" },
     { name: "remove", args: "USER", summary: "Remove a console user" },
-    { name: "list", summary: "List console users" },
+    { name: "list", summary: "List console users with their roles" },
   ],
   database: "current",
-  run: ({ configPath, action, args }) => admin(configPath, [action!, ...args]),
+  run: ({ configPath, action, args, values }) => admin(configPath, [action!, ...args], values),
 });
 
 async function readPassword(): Promise<string> {
@@ -27,7 +41,11 @@ async function readPassword(): Promise<string> {
 }
 
 /** Runs one admin-user action; returns the exit code. */
-export async function admin(configPath: string | null, args: string[]): Promise<number> {
+export async function admin(
+  configPath: string | null,
+  args: string[],
+  options: { role?: Role } = {},
+): Promise<number> {
   const [action, username] = args;
   const config = await loadConfig(configPath);
   const store = await openCurrentStore(config, "admin");
@@ -35,12 +53,14 @@ export async function admin(configPath: string | null, args: string[]): Promise<
     const auth = new AdminAuth(store);
     switch (action) {
       case "list":
-        for (const name of await auth.listUsers()) console.log(name);
+        for (const user of await store.listAdminUserRoles()) {
+          console.log(`${user.username}  role=${user.role}`);
+        }
         return 0;
       case "add":
       case "passwd": {
         const password = await readPassword();
-        if (action === "add") await auth.addUser(username, password);
+        if (action === "add") await auth.addUser(username, password, options.role ?? "admin");
         else if (!(await auth.setPassword(username, password))) {
           console.error(`No console user "${username}"`);
           return 1;

@@ -5,6 +5,7 @@
  */
 import { loadConfig } from "../core/config/mod.ts";
 import { addApiKey, validateApiKeyName } from "../core/auth/api_keys.ts";
+import { type Role, ROLES } from "../core/manage/types.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
 import { UsageError } from "./_usage.ts";
@@ -13,16 +14,27 @@ import { UsageError } from "./_usage.ts";
 export const apikeyCommand = defineCommand({
   name: "apikey",
   summary: "Manage REST API keys",
-  description:
-    `Manages the keys of the REST API (POST /api/v1/messages, "Authorization: Bearer KEY").
+  description: `Manages the keys of the REST API ("Authorization: Bearer KEY").
 "add" prints the new key once on standard output; only its SHA-256 is stored, so a lost key
-cannot be shown again: remove it and add another. A key may send to any domain.`,
-  options: { json: { type: "boolean", description: "Print JSON" } },
+cannot be shown again: remove it and add another. A key's role says what it may do: sender
+(the default, as keys did before roles: send, and read the messages it sent), viewer (read),
+operator (queue actions, pauses, suppressions) or admin (everything). A key may send to any
+domain.`,
+  options: {
+    json: { type: "boolean", description: "Print JSON" },
+    role: {
+      type: "choice",
+      value: "ROLE",
+      choices: ROLES,
+      default: "sender",
+      description: "What the new key may do",
+    },
+  },
   subcommands: [
-    { name: "add", args: "NAME", summary: "Make a key and print it (once)" },
+    { name: "add", args: "NAME", summary: "Make a key and print it (once)", options: ["role"] },
     {
       name: "list",
-      summary: "List keys: name, created, last used (never the key)",
+      summary: "List keys: name, role, created, last used (never the key)",
       options: ["json"],
     },
     { name: "remove", args: "NAME", summary: "Revoke a key" },
@@ -39,7 +51,7 @@ function when(ms: number | null): string {
 export async function apikey(
   configPath: string | null,
   args: string[],
-  options: { json: boolean },
+  options: { json: boolean; role?: Role },
 ): Promise<number> {
   // The parser has checked the action and the argument count against apikeyCommand.
   const [action, name] = args as ["add" | "list" | "remove", string];
@@ -55,9 +67,10 @@ export async function apikey(
   try {
     switch (action) {
       case "add": {
-        const key = await addApiKey(store, name);
+        const role = options.role ?? "sender";
+        const key = await addApiKey(store, name, { role });
         console.log(key);
-        console.error(`added API key "${name}" (shown once: store it now)`);
+        console.error(`added API key "${name}" with role ${role} (shown once: store it now)`);
         return 0;
       }
       case "remove": {
@@ -72,13 +85,22 @@ export async function apikey(
         const keys = await store.listApiKeys();
         if (options.json) {
           console.log(JSON.stringify(
-            keys.map((k) => ({ name: k.name, createdAt: k.createdAt, lastUsedAt: k.lastUsedAt })),
+            keys.map((k) => ({
+              name: k.name,
+              role: k.role,
+              created_at: k.createdAt,
+              last_used_at: k.lastUsedAt,
+            })),
           ));
         } else if (keys.length === 0) {
           console.log("no API keys");
         } else {
           for (const k of keys) {
-            console.log(`${k.name}  created=${when(k.createdAt)}  last_used=${when(k.lastUsedAt)}`);
+            console.log(
+              `${k.name}  role=${k.role}  created=${when(k.createdAt)}  last_used=${
+                when(k.lastUsedAt)
+              }`,
+            );
           }
         }
         return 0;

@@ -36,7 +36,7 @@ export const listenerCommand = objectCommand({
   description:
     `SMTP listeners (ip, port, mode smtp|submission|smtps, certificate). Running nodes bind a new
 listener and close a removed one within seconds; one that cannot bind is reported by "fastmta
-nodes --json" (listenerErrors) and the rest stays as it was. ID is IP:PORT, or NODE/IP:PORT.`,
+nodes --json" (listener_errors) and the rest stays as it was. ID is IP:PORT, or NODE/IP:PORT.`,
   example: "ip=127.0.0.1 port=2526 mode=submission",
   toggles: true,
 });

@@ -1,6 +1,7 @@
 /** `nodes`: lists the cluster's nodes from the shared database (live ones; `--all` for every row). */
 import type { NodeStatusBody } from "../core/api/schemas.ts";
 import { nodesOf } from "../core/cluster/mod.ts";
+import { nodeDocument } from "../core/manage/api_documents.ts";
 import { loadConfig } from "../core/config/mod.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
@@ -36,7 +37,7 @@ export async function nodes(
     const now = Date.now();
     // The same rows as `GET /api/v1/nodes` (core/api/schemas.ts).
     const list: NodeStatusBody[] = (await nodesOf(store, config))
-      .filter((n) => options.all || n.live);
+      .filter((n) => options.all || n.live).map(nodeDocument);
     if (options.json) {
       console.log(JSON.stringify(list));
       return 0;
@@ -57,14 +58,14 @@ export async function nodes(
       rows.push([
         n.id,
         n.name,
-        n.stoppedAt !== null ? "stopped" : n.live ? "live" : "down",
-        `${ago(now - n.heartbeatAt)} ago`,
+        n.stopped_at !== null ? "stopped" : n.live ? "live" : "down",
+        `${ago(now - n.heartbeat_at)} ago`,
         n.hostname ?? "",
         String(n.pid ?? ""),
         n.details.queue ?? "",
-        String(n.details.inFlight ?? ""),
-        String(n.details.configVersion ?? ""),
-        String(n.details.objectsVersion ?? ""),
+        String(n.details.in_flight ?? ""),
+        String(n.details.config_version ?? ""),
+        String(n.details.objects_version ?? ""),
       ]);
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -72,7 +73,7 @@ export async function nodes(
       console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
     }
     for (const n of list) {
-      for (const problem of n.details.listenerErrors ?? []) {
+      for (const problem of n.details.listener_errors ?? []) {
         console.log(`${n.id}: cannot listen on ${problem}`);
       }
     }

@@ -7,6 +7,7 @@ import type { MessageDetailBody, ReleaseBody } from "../core/api/schemas.ts";
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 import { messageDetail, releaseMessage } from "../core/queue/quarantine.ts";
+import { messageDetailDocument } from "../core/manage/api_documents.ts";
 import { recordAudit } from "../core/manage/audit.ts";
 import { cliActor, FILTER_NAMES, FILTER_OPTIONS, queueOperation } from "./queue_ops.ts";
 import { defineCommand } from "./_command.ts";
@@ -94,8 +95,9 @@ export async function queue(
       return await queueOperation(config, store, { action, id, values: options.values ?? {} });
     }
     if (options.message) {
-      const detail: MessageDetailBody | null = await messageDetail(store, options.message);
-      if (!detail) return notFound(options.message);
+      const found = await messageDetail(store, options.message);
+      if (!found) return notFound(options.message);
+      const detail: MessageDetailBody = messageDetailDocument(found);
       console.log(JSON.stringify(detail, null, 2));
       return 0;
     }

@@ -15,7 +15,8 @@ import { migration0008 } from "./0008_api_keys.ts";
 import { migration0009 } from "./0009_outbox.ts";
 import { migration0010 } from "./0010_quarantine.ts";
 import { migration0011 } from "./0011_config_objects.ts";
-import { migration0012 } from "./0012_queue_ops.ts";
+import { migration0012 } from "./0012_roles.ts";
+import { migration0013 } from "./0013_queue_ops.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -31,7 +32,8 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0009_outbox": migration0009,
   "0010_quarantine": migration0010,
   "0011_config_objects": migration0011,
-  "0012_queue_ops": migration0012,
+  "0012_roles": migration0012,
+  "0013_queue_ops": migration0013,
 };
 
 /** Kysely migrations bound to one dialect. */

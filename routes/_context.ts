@@ -7,8 +7,10 @@ import type { AdminAuth, AdminSession } from "../core/auth/admin.ts";
 import type { ClusterView } from "../core/cluster/mod.ts";
 import type { Config } from "../core/config/mod.ts";
 import type { NewMessage } from "../core/contracts/mod.ts";
+import type { Actor } from "../core/manage/types.ts";
 import type { Management } from "../core/manage/mod.ts";
 import type { Queue } from "../core/queue/mod.ts";
+import type { ResourceServices } from "./_resource.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
 import type { ApiKeyStore, StoreConnection, ViewStore } from "../core/store/mod.ts";
 
@@ -24,11 +26,14 @@ export type AdminViewStore = Pick<
 /** What the message pages and API read and do: views, units, release and cancel. */
 export type MessageStore = AdminViewStore & MessageDetailStore & CancelMessageStore;
 
-/** API keys, as the send endpoint checks them. */
+/** API keys, as the identity check reads them. */
 export type ApiKeyCheck = Pick<ApiKeyStore, "apiKeyByHash" | "touchApiKey">;
 
+/** API keys, as `/api/v1/api-keys` manages them. */
+export type ApiKeyAdmin = Pick<ApiKeyStore, "addApiKey" | "listApiKeys" | "removeApiKey">;
+
 /** The store roles of the whole admin app. */
-export type AdminStore = MessageStore & ApiKeyCheck & Pick<StoreConnection, "health">;
+export type AdminStore = MessageStore & ApiKeyCheck & ApiKeyAdmin & Pick<StoreConnection, "health">;
 
 /** What the routes need from the running node. */
 export interface AdminContext {
@@ -45,11 +50,16 @@ export interface AdminContext {
   accept?: { submit(message: NewMessage): Promise<string> };
   /** This node's queue, for releasing quarantined units (absent: the API answers 503). */
   queue?: Pick<Queue, "resume">;
+  /** The configuration resources served at /api/v1/<path> (routes/resources). */
+  resources?: ResourceServices;
   /** The management plane (config objects, audit); absent in route tests that do not need it. */
   management?: Management;
 }
 
+/** What the request's credentials came to: none, accepted, rejected, or not checkable now. */
+export type Credentials = "none" | "ok" | "invalid" | "unavailable";
+
 /** Hono environment of the admin app: who is asking (see _auth.ts). */
 export type AdminEnv = {
-  Variables: { session: AdminSession | null; bearer: boolean };
+  Variables: { session: AdminSession | null; actor: Actor | null; credentials: Credentials };
 };

@@ -2,13 +2,21 @@
  * The admin HTTP app: console pages (server-rendered Preact, islands hydrated in the browser)
  * and the versioned JSON API under /api/v1 (shapes in core/api/schemas.ts). One module per
  * resource under routes/ holds its handlers and views and takes only the roles it uses from the
- * AdminContext; this module applies the access rules (_auth.ts) and mounts them. Mount order is
- * behaviour: the send endpoint answers every POST /api/v1/messages before the API check, and the
- * page check (mounted last at "/") answers any path nothing else did.
+ * AdminContext; this module mounts them. Every API route declares and checks its roles
+ * (routes/_api.ts); the OpenAPI document is made from those same routes (routes/api_docs).
+ * Mount order is behaviour: an /api/v1 path no route has is a 404 problem, and the page check
+ * (mounted last at "/") answers any other path nothing else did.
  */
 import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
-import { loadIdentity, requireApiAccess, requirePageSession } from "./_auth.ts";
+import { apiRouter } from "./_api.ts";
+import { loadIdentity, requirePageSession } from "./_auth.ts";
+import { registerSecuritySchemes, unmatchedApiPath } from "./_api_paths.ts";
+import { apiDocsRoutes } from "./api_docs/mod.ts";
+import { apiKeyApi } from "./api_keys/mod.ts";
+import { auditApi } from "./audit/mod.ts";
+import { resourceApi } from "./resources/mod.ts";
+import { managementResources } from "./resources/management.ts";
 import type { AdminContext, AdminEnv } from "./_context.ts";
 import { attemptApi, attemptPages } from "./attempts/mod.tsx";
 import { dashboardPages } from "./dashboard/mod.tsx";
@@ -30,7 +38,9 @@ function securityHeaders(): MiddlewareHandler<AdminEnv> {
     c.header("Referrer-Policy", "same-origin");
     c.header(
       "Content-Security-Policy",
-      "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'",
+      // data: images: the icons of the API reference page (Swagger UI's stylesheet); no script.
+      "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+        "script-src 'self'; frame-ancestors 'none'",
     );
   };
 }
@@ -46,12 +56,21 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   app.route("/", healthRoutes(ctx));
   app.route("/", loginRoutes(ctx));
 
-  const api = new Hono<AdminEnv>();
-  api.use("*", requireApiAccess());
+  // Each API route checks its own roles (routes/_api.ts); unknown paths are 404 problems.
+  const api = apiRouter();
+  api.route("/", sendApi(ctx));
   api.route("/", queueApi(ctx));
   api.route("/", messageApi(ctx));
   api.route("/", attemptApi(ctx));
   api.route("/", nodeApi(ctx));
+  const resources = ctx.resources ??
+    (ctx.management ? managementResources(ctx.management) : []);
+  api.route("/", resourceApi(resources));
+  if (ctx.management) api.route("/", auditApi(ctx.management));
+  api.route("/", apiKeyApi({ store: ctx.store, audit: ctx.management?.audit }));
+  registerSecuritySchemes(api);
+  app.route("/", apiDocsRoutes(api));
+  api.all("*", unmatchedApiPath(api));
 
   const pages = new Hono<AdminEnv>();
   pages.use("*", requirePageSession());
@@ -59,9 +78,6 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   pages.route("/", messagePages(ctx));
   pages.route("/", attemptPages(ctx));
 
-  // Sending is mounted ahead of `api`: its handler answers every POST /api/v1/messages itself
-  // (API keys only), so neither a session nor an admin token reaches `requireApiAccess` there.
-  app.route("/api/v1/messages", sendApi(ctx));
   app.route("/api/v1", api);
   app.route("/", pages);
   return app;

@@ -18,7 +18,6 @@ import {
   AttemptListQuery,
   AttemptListSchema,
   CancelSchema,
-  ErrorSchema,
   HealthSchema,
   MessageDetailSchema,
   MessageListQuery,
@@ -26,6 +25,7 @@ import {
   NodesQuery,
   NodesSchema,
   NodeStatusSchema,
+  ProblemSchema,
   QueueCountsSchema,
   ReleaseSchema,
 } from "../core/api/schemas.ts";
@@ -59,7 +59,7 @@ Deno.test("API answers match core/api/schemas.ts, field for field", async () => 
     assertEquals(queue.deferred, 1);
 
     const list = conforms(MessageListSchema, (await get("/api/v1/messages")).body, "GET /messages");
-    assertEquals(list.map((m) => m.id).sort(), [DELIVERED_ID, QUARANTINED_ID]);
+    assertEquals(list.items.map((m) => m.id).sort(), [DELIVERED_ID, QUARANTINED_ID]);
 
     const delivered = conforms(
       MessageDetailSchema,
@@ -75,17 +75,17 @@ Deno.test("API answers match core/api/schemas.ts, field for field", async () => 
     assertEquals(quarantined.units[0].state, "quarantined");
 
     const attempts = conforms(AttemptListSchema, (await get("/api/v1/attempts")).body, "attempts");
-    assertEquals(attempts.length, 2);
+    assertEquals(attempts.items.length, 2);
 
     const nodes = conforms(NodesSchema, (await get("/api/v1/nodes?all")).body, "GET /nodes");
     assertEquals(nodes.nodes.length, 1);
 
     const missing = await get("/api/v1/messages/nosuch");
     assertEquals(missing.status, 404);
-    conforms(ErrorSchema, missing.body, "404");
+    conforms(ProblemSchema, missing.body, "404");
     const anonymous = await app.request("/api/v1/queue");
     assertEquals(anonymous.status, 401);
-    conforms(ErrorSchema, await anonymous.json(), "401");
+    conforms(ProblemSchema, await anonymous.json(), "401");
 
     const released = await get(`/api/v1/messages/${QUARANTINED_ID}/release`, { method: "POST" });
     assertEquals(conforms(ReleaseSchema, released.body, "release"), { units: 1, dsns: 0 });
@@ -118,12 +118,12 @@ Deno.test("the CLI prints the API's documents: queue --message, nodes --json, qu
 
 Deno.test("API query parameters: page sizes clamp, default when missing or not a number", () => {
   const page = (query: Record<string, string>) => {
-    const { limit, before } = MessageListQuery.parse(query);
-    return { limit, before };
+    const { limit, cursor } = MessageListQuery.parse(query);
+    return { limit, cursor };
   };
-  assertEquals(page({}), { limit: 50, before: undefined });
-  assertEquals(page({ limit: "abc", before: "" }), { limit: 50, before: undefined });
-  assertEquals(page({ limit: "9999", before: "X1" }), { limit: 500, before: "X1" });
+  assertEquals(page({}), { limit: 50, cursor: undefined });
+  assertEquals(page({ limit: "abc", cursor: "" }), { limit: 50, cursor: undefined });
+  assertEquals(page({ limit: "9999", cursor: "X1" }), { limit: 500, cursor: "X1" });
   assertEquals(MessageListQuery.parse({ limit: "-3" }).limit, 1);
   assertEquals(AttemptListQuery.parse({ limit: "0" }).limit, 100);
   assertEquals(AttemptListQuery.parse({ limit: "5000" }).limit, 1000);

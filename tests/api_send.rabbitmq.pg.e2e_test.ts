@@ -86,7 +86,7 @@ Deno.test("send API: an API key sends; the message is channel api with the key's
   }
 });
 
-Deno.test("send API: no key, a wrong key, a session (even with CSRF) or an admin token: 401", async () => {
+Deno.test("send API: no key or a wrong one 401; a session (even with CSRF) or an admin token 403", async () => {
   await using dir = tempDir();
   const { app, store, auth, accepted } = await routeSetup(dir.path);
   try {
@@ -104,12 +104,12 @@ Deno.test("send API: no key, a wrong key, a session (even with CSRF) or an admin
       "/api/v1/messages",
       post(doc, { authorization: `Bearer ${ADMIN_TOKEN}` }),
     );
-    assertEquals(admin.status, 401, "admin tokens read the console API; they do not send");
+    assertEquals(admin.status, 403, "admin tokens read the console API; they do not send");
 
     const token = (await auth.login("alice", "correct horse battery"))!;
     const session = (await auth.session(token))!;
     const cookie = { cookie: `fastmta_session=${token}`, "x-csrf-token": session.csrfToken };
-    assertEquals((await app.request("/api/v1/messages", post(doc, cookie))).status, 401);
+    assertEquals((await app.request("/api/v1/messages", post(doc, cookie))).status, 403);
     assertEquals(accepted.length, 0);
     // The read API beside it still takes the session and the admin token.
     assertEquals((await app.request("/api/v1/messages", { headers: cookie })).status, 200);
@@ -129,7 +129,7 @@ Deno.test("send API: 400 names the field, 413 for too large, 503 when it cannot 
   const error = async (body: unknown, status: number) => {
     const response = await app.request("/api/v1/messages", post(body, bearer));
     assertEquals(response.status, status, JSON.stringify(body).slice(0, 80));
-    return (await response.json()).error as string;
+    return (await response.json()).detail as string;
   };
   try {
     assertMatch(await error("{not json", 400), /^not UTF-8 JSON/);
@@ -173,7 +173,7 @@ Deno.test("send API: 400 names the field, 413 for too large, 503 when it cannot 
     );
     assertEquals(response.status, 503);
     assertEquals(response.headers.get("retry-after"), "5");
-    assertMatch((await response.json()).error, /queue is unavailable/);
+    assertMatch((await response.json()).detail, /queue is unavailable/);
   } finally {
     await refusing.store.close();
   }
@@ -248,7 +248,7 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
   assertEquals(added.code, 0, added.stderr);
   const key = added.stdout.trim();
   assertMatch(key, /^fmk_[A-Za-z0-9_-]{43}$/);
-  assertMatch(added.stderr, /added API key "shop" \(shown once/);
+  assertMatch(added.stderr, /added API key "shop" with role sender \(shown once/);
   assertEquals((await cli(["apikey", "add", "shop"])).code, 1, "the name is taken");
   assertEquals((await cli(["apikey", "add", "bad name"])).code, 2);
   assertEquals((await cli(["admin", "add", "alice"], "correct horse battery\n")).code, 0);
@@ -318,13 +318,13 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
   await wrongKey.body?.cancel();
   const invalid = await send({ from: "", to: [`one@${DOMAIN}`], text: 42 });
   assertEquals(invalid.status, 400);
-  assertMatch((await invalid.json()).error, /invalid "text": expected a string/);
+  assertMatch((await invalid.json()).detail, /invalid "text": expected a string/);
   const oversized = await send({ from: "", to: [`one@${DOMAIN}`], raw: "z".repeat(120_000) });
   assertEquals(oversized.status, 413);
   await oversized.body?.cancel();
   const huge = await send({ from: "", to: [`one@${DOMAIN}`], raw: "z".repeat(300_000) });
   assertEquals(huge.status, 413);
-  assertMatch((await huge.json()).error, /^Request body too large/);
+  assertMatch((await huge.json()).detail, /^Request body too large/);
 
   // A console session (logged in through the form) cannot send.
   const loginPage = await fetch(`${server.adminUrl}/login`);
@@ -350,7 +350,7 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
     url,
     post({ from: "", to: [`one@${DOMAIN}`], text: "x" }, { cookie: session }),
   );
-  assertEquals(bySession.status, 401);
+  assertEquals(bySession.status, 403, "a console session never sends");
   await bySession.body?.cancel();
 
   // list shows the key and its use; a removed key is refused at once.
@@ -358,7 +358,8 @@ Deno.test("send API end to end: CLI keys, raw and composed messages reach the si
   assertEquals(list.code, 0, list.stderr);
   const keys = JSON.parse(list.stdout);
   assertEquals(keys.map((k: { name: string }) => k.name), ["shop"]);
-  assertEquals(typeof keys[0].lastUsedAt, "number");
+  assertEquals(typeof keys[0].last_used_at, "number");
+  assertEquals(keys[0].role, "sender");
   assert(!list.stdout.includes(key), "the key itself is never shown again");
   assertEquals((await cli(["apikey", "remove", "shop"])).code, 0);
   assertEquals((await cli(["apikey", "remove", "shop"])).code, 1);

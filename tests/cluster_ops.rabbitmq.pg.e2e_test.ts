@@ -101,12 +101,12 @@ Deno.test("a config change on one node is live on every node within seconds", as
     const started = Date.now();
     // Every node reports the new version in its heartbeat once it applied it.
     await waitUntil(async () => {
-      const { body } = await adminApi<{ nodes: { details: { configVersion: number } }[] }>(
+      const { body } = await adminApi<{ nodes: { details: { config_version: number } }[] }>(
         c.servers[0],
         "/api/v1/nodes",
       );
       return body.nodes.length === 2 &&
-        body.nodes.every((n) => n.details.configVersion === version);
+        body.nodes.every((n) => n.details.config_version === version);
     }, { timeoutMs: 10_000, message: "both nodes on the new config version" });
     console.log(`config change live on both nodes after ${Date.now() - started} ms`);
     const refused = await send(c.servers[1]);

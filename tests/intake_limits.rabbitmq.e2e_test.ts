@@ -80,7 +80,7 @@ Deno.test("intake REST: nested metadata is refused with 400 naming the field", a
       });
     const nested = await post(nestedDocument());
     assertEquals(nested.status, 400);
-    assertMatch((await nested.json()).error, REFUSED);
+    assertMatch((await nested.json()).detail, REFUSED);
 
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ metadata: { list: Array(1001).fill(0) } }, /"metadata": more than 1000 keys/],
@@ -102,7 +102,7 @@ Deno.test("intake REST: nested metadata is refused with 400 naming the field", a
       const response = await post(JSON.stringify({ ...JSON.parse(GOOD), ...change }));
       const body = await response.json();
       assertEquals(response.status, 400, JSON.stringify(change).slice(0, 80));
-      assertMatch(body.error, expected);
+      assertMatch(body.detail, expected);
     }
     assertEquals(submitted.length, 0, "nothing refused reached accept");
     assertEquals((await post(GOOD)).status, 202);

@@ -12,7 +12,7 @@ import { startSmtpSink } from "./helpers/smtp_sink.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
 interface NodesBody {
-  nodes: { id: string; details: { objectsVersion?: number; smtp?: string[] } }[];
+  nodes: { id: string; details: { objects_version?: number; smtp?: string[] } }[];
 }
 
 Deno.test({
@@ -45,7 +45,7 @@ Deno.test({
       assert(version > 0, added.stderr);
       const versions = await waitUntil(async () => {
         const { body } = await adminApi<NodesBody>(c.servers[1], "/api/v1/nodes");
-        const seen = body.nodes.map((n) => n.details.objectsVersion ?? 0);
+        const seen = body.nodes.map((n) => n.details.objects_version ?? 0);
         return seen.length === 2 && seen.every((v) => v >= version) ? seen : null;
       }, { timeoutMs: 15_000, message: `both nodes at config version ${version}` });
       console.log(`both nodes applied version ${version} after ${Date.now() - from} ms`);

@@ -15,7 +15,7 @@ import { generateSelfSignedCert } from "./helpers/tls_cert.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
 interface NodesBody {
-  nodes: { id: string; details: { objectsVersion?: number; listenerErrors?: string[] } }[];
+  nodes: { id: string; details: { objects_version?: number; listener_errors?: string[] } }[];
 }
 
 /** Runs the CLI; returns the config version it reports (stderr "…; config version N"). */
@@ -30,7 +30,7 @@ async function cli(configPath: string, args: string[]): Promise<number> {
 async function applied(server: ServerProcess, version: number, from: number): Promise<number> {
   await waitUntil(async () => {
     const { body } = await adminApi<NodesBody>(server, "/api/v1/nodes");
-    return (body.nodes[0]?.details.objectsVersion ?? 0) >= version;
+    return (body.nodes[0]?.details.objects_version ?? 0) >= version;
   }, { timeoutMs: 15_000, message: `config version ${version} applied` });
   return Date.now() - from;
 }
@@ -157,7 +157,7 @@ Deno.test({
           await applied(server, version, from);
           const errors = await waitUntil(async () => {
             const { body } = await adminApi<NodesBody>(server, "/api/v1/nodes");
-            const found = body.nodes[0]?.details.listenerErrors ?? [];
+            const found = body.nodes[0]?.details.listener_errors ?? [];
             return found.some((e) => e.startsWith(`127.0.0.1:${port}`)) ? found : null;
           }, { timeoutMs: 15_000, message: "the bad bind reported" });
           assertMatch(errors.join("\n"), /in use|EADDRINUSE/i);

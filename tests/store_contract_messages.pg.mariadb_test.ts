@@ -107,6 +107,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
       keyHash: "cd".repeat(32),
       createdAt: T0 + 1,
       lastUsedAt: null,
+      role: "viewer",
     });
     const duplicate = await store.addApiKey({
       name: "ci",
@@ -120,7 +121,9 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
       keyHash: hash,
       createdAt: T0,
       lastUsedAt: null,
+      role: "admin", // no role given: admin, as every key made before roles
     });
+    assertEquals((await store.apiKeyByHash("cd".repeat(32)))?.role, "viewer");
     assertEquals(await store.apiKeyByHash("00".repeat(32)), null);
     await store.touchApiKey("ci", T0 + 60_000);
     assertEquals((await store.apiKeyByHash(hash))?.lastUsedAt, T0 + 60_000);

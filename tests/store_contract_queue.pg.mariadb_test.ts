@@ -217,7 +217,10 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
 
   "messageStatus describes a message": async (store) => {
     assertEquals(await store.messageStatus("unknown"), null);
-    const m = message(["a@x.test"], { channel: "api", meta: { campaign: "c1" } });
+    const m = message(["a@x.test"], {
+      channel: "api",
+      meta: { campaign: "c1", api_key: "shop" },
+    });
     await store.insertMessages([m]);
     const status = await store.messageStatus(m.id);
     assertEquals(status, {
@@ -226,6 +229,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
       createdAt: T0,
       size: m.body.byteLength,
       channel: "api",
+      apiKey: "shop", // the sending key, kept in the meta by core/inbound/api.ts
       recipients: [{
         address: "a@x.test",
         state: "queued",

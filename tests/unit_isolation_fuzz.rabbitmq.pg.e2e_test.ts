@@ -41,9 +41,14 @@ async function fuzz(mode: QueueMode, seed: string) {
   await fx.queue(messages);
   const server = await fx.start({ FASTMTA_TEST_FAULTS: `seed=${seed},rate=0.2,stages=${stages}` });
   const details = async () => {
-    const { body: list } = await fx.api<MessageSummary[]>("GET", "/api/v1/messages?limit=500");
+    const { body: list } = await fx.api<{ items: MessageSummary[] }>(
+      "GET",
+      "/api/v1/messages?limit=500",
+    );
     return await Promise.all(
-      list.map(async (m) => (await fx.api<MessageDetail>("GET", `/api/v1/messages/${m.id}`)).body),
+      list.items.map(async (m) =>
+        (await fx.api<MessageDetail>("GET", `/api/v1/messages/${m.id}`)).body
+      ),
     );
   };
   const dsnFor = (id: string) =>

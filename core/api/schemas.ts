@@ -4,7 +4,9 @@
  * the same documents it prints (`queue --message`, `queue release|cancel`, `nodes --json`), the
  * islands type what they fetch, and tests/api_schemas_test.ts checks real answers against them
  * (strict: a field added, renamed or dropped fails). So a change in the store's row types cannot
- * change the public API unnoticed.
+ * change the public API unnoticed. The routes also hand them to @hono/zod-openapi, which makes
+ * the OpenAPI document from them (`.meta({ id })` names the document's components). Every JSON
+ * field is snake_case; core/manage/api_documents.ts maps the program's records onto them.
  *
  * The send endpoint's request body (`POST /api/v1/messages`) is the inject v1 document, which
  * every channel validates with the same code (core/inbound/inject_format.ts); it is not repeated
@@ -15,9 +17,33 @@ import { z } from "zod";
 const count = z.number().int().nonnegative();
 const epochMs = z.number();
 
-/** Every error answer of the API (issue 14 will move to problem+json). */
-export const ErrorSchema = z.strictObject({ error: z.string() });
-export type ErrorBody = z.infer<typeof ErrorSchema>;
+/** A page of a list: `next_cursor`, when present, fetches the next one (`?cursor=`). */
+export function pageOf<T extends z.ZodType>(item: T) {
+  return z.strictObject({ items: z.array(item), next_cursor: z.string().optional() });
+}
+
+/** What a caller may do (core/manage/types.ts `Role`; tests/api_roles check they agree). */
+export const RoleSchema = z.enum(["admin", "operator", "viewer", "sender"]).meta({ id: "Role" });
+
+/** The `{id}` of a path. */
+export const IdParams = z.object({ id: z.string().min(1).meta({ description: "The id" }) });
+
+/** One problem with the input: the field's path as written in JSON ("rules.0.max"). */
+export const FieldProblemSchema = z.strictObject({ path: z.string(), message: z.string() });
+
+/**
+ * Every error answer of the API: RFC 9457 problem details (`application/problem+json`).
+ * `errors` lists each invalid field of a 400.
+ */
+export const ProblemSchema = z.strictObject({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  instance: z.string().optional(),
+  errors: z.array(FieldProblemSchema).optional(),
+}).meta({ id: "Problem" });
+export type ProblemBody = z.infer<typeof ProblemSchema>;
 
 /** A recipient's state. */
 export const RecipientStateSchema = z.enum([
@@ -36,21 +62,22 @@ export const QueueCountsSchema = z.strictObject({
   failed: count,
   suppressed: count,
   in_flight_units: count,
-});
+}).meta({ id: "QueueCounts" });
 export type QueueCountsBody = z.infer<typeof QueueCountsSchema>;
 
 /** One row of `GET /api/v1/messages`. */
 export const MessageSummarySchema = z.strictObject({
   id: z.string(),
   sender: z.string(),
-  createdAt: epochMs,
+  created_at: epochMs,
   size: count,
   recipients: count,
   pending: count,
   failed: count,
-});
-/** `GET /api/v1/messages`: newest first. */
-export const MessageListSchema = z.array(MessageSummarySchema);
+}).meta({ id: "MessageSummary" });
+export type MessageSummaryBody = z.infer<typeof MessageSummarySchema>;
+/** `GET /api/v1/messages`: newest first, a page at a time. */
+export const MessageListSchema = pageOf(MessageSummarySchema).meta({ id: "MessageList" });
 export type MessageListBody = z.infer<typeof MessageListSchema>;
 
 const messageRecipient = z.strictObject({
@@ -90,49 +117,55 @@ export const UnitStatusSchema = z.strictObject({
   failure_reason: z.string().nullable(),
   quarantined_at: epochMs.nullable(),
   due_at: epochMs,
-});
+}).meta({ id: "UnitStatus" });
 
 /** `GET /api/v1/messages/:id` (and `fastmta queue --message ID`). */
 export const MessageDetailSchema = z.strictObject({
   id: z.string(),
   sender: z.string(),
-  createdAt: epochMs,
+  created_at: epochMs,
   size: count,
   channel: z.string(),
+  /** The API key that sent it (its name), else null. */
+  api_key: z.string().nullable(),
   recipients: z.array(messageRecipient),
   attempts: z.array(messageAttempt),
   units: z.array(UnitStatusSchema),
   /** Recipients whose DSN is quarantined. */
   dsn_quarantined: z.array(z.string()),
-});
+}).meta({ id: "MessageDetail" });
 export type MessageDetailBody = z.infer<typeof MessageDetailSchema>;
 
 /** `POST /api/v1/messages/:id/release` (and `fastmta queue release ID`). */
-export const ReleaseSchema = z.strictObject({ units: count, dsns: count });
+export const ReleaseSchema = z.strictObject({ units: count, dsns: count }).meta({ id: "Release" });
 export type ReleaseBody = z.infer<typeof ReleaseSchema>;
 
 /** `DELETE /api/v1/messages/:id` (and `fastmta queue cancel ID`). */
-export const CancelSchema = z.strictObject({ units: count, recipients: count });
+export const CancelSchema = z.strictObject({ units: count, recipients: count }).meta({
+  id: "Cancel",
+});
 export type CancelBody = z.infer<typeof CancelSchema>;
 
 /** `POST /api/v1/messages`: 202 once the message is durable. */
-export const SentSchema = z.strictObject({ id: z.string(), recipients: count });
+export const SentSchema = z.strictObject({ id: z.string(), recipients: count }).meta({
+  id: "Sent",
+});
 export type SentBody = z.infer<typeof SentSchema>;
 
 /** One row of `GET /api/v1/attempts`. */
 export const AttemptSchema = z.strictObject({
   at: epochMs,
-  messageId: z.string(),
+  message_id: z.string(),
   recipient: z.string(),
   outcome: z.string(),
   code: z.number().int().nullable(),
   reply: z.string().nullable(),
-  sourceIp: z.string().nullable(),
-  mxHost: z.string().nullable(),
-  durationMs: z.number(),
-});
-/** `GET /api/v1/attempts`: newest first. */
-export const AttemptListSchema = z.array(AttemptSchema);
+  source_ip: z.string().nullable(),
+  mx_host: z.string().nullable(),
+  duration_ms: z.number(),
+}).meta({ id: "Attempt" });
+/** `GET /api/v1/attempts`: the newest `limit` attempts, newest first (no further pages). */
+export const AttemptListSchema = pageOf(AttemptSchema).meta({ id: "AttemptList" });
 export type AttemptListBody = z.infer<typeof AttemptListSchema>;
 
 /** What a node says about itself in its heartbeat; any of it may be missing. */
@@ -140,13 +173,13 @@ export const NodeDetailsSchema = z.strictObject({
   queue: z.enum(["embedded", "rabbitmq"]),
   smtp: z.array(z.string()),
   admin: z.string(),
-  configVersion: count,
-  objectsVersion: count,
-  listenerErrors: z.array(z.string()),
-  inFlight: count,
-  oldestHeldMs: z.number(),
-  heldTooLong: count,
-}).partial();
+  config_version: count,
+  objects_version: count,
+  listener_errors: z.array(z.string()),
+  in_flight: count,
+  oldest_held_ms: z.number(),
+  held_too_long: count,
+}).partial().meta({ id: "NodeDetails" });
 
 /** One node of `GET /api/v1/nodes` (and of `fastmta nodes --json`). */
 export const NodeStatusSchema = z.strictObject({
@@ -154,17 +187,49 @@ export const NodeStatusSchema = z.strictObject({
   name: z.string(),
   hostname: z.string().nullable(),
   pid: z.number().int().nullable(),
-  startedAt: epochMs,
-  heartbeatAt: epochMs,
-  stoppedAt: epochMs.nullable(),
+  started_at: epochMs,
+  heartbeat_at: epochMs,
+  stopped_at: epochMs.nullable(),
   live: z.boolean(),
   details: NodeDetailsSchema,
-});
+}).meta({ id: "NodeStatus" });
 export type NodeStatusBody = z.infer<typeof NodeStatusSchema>;
 
+/** `GET /api/v1/audit?kind=&object_id=&cursor=&limit=`. */
+export const AuditListQuery = pageQuery(100, 1000).extend({
+  kind: z.string().optional().meta({ description: "Only entries of this kind (vmta, pool, ...)" }),
+  object_id: z.string().optional().meta({ description: "Only entries of this object" }),
+});
+
 /** `GET /api/v1/nodes[?all]`: this node's id and the nodes, live ones first. */
-export const NodesSchema = z.strictObject({ self: z.string(), nodes: z.array(NodeStatusSchema) });
+export const NodesSchema = z.strictObject({ self: z.string(), nodes: z.array(NodeStatusSchema) })
+  .meta({ id: "Nodes" });
 export type NodesBody = z.infer<typeof NodesSchema>;
+
+/** One entry of the audit log (`GET /api/v1/audit`): who changed what, before and after. */
+export const AuditEntrySchema = z.strictObject({
+  id: z.number().int().positive(),
+  at: epochMs,
+  actor: z.string(),
+  role: z.string(),
+  channel: z.string(),
+  kind: z.string(),
+  object_id: z.string(),
+  action: z.string().meta({ description: "create, update, delete, revert or a queue action" }),
+  before: z.unknown(),
+  after: z.unknown(),
+  config_version: count,
+}).meta({ id: "AuditEntry" });
+export type AuditEntryBody = z.infer<typeof AuditEntrySchema>;
+
+/** `GET /api/v1/audit`: newest first, a page at a time. */
+export const AuditListSchema = pageOf(AuditEntrySchema).meta({ id: "AuditList" });
+
+/** `GET /api/v1/audit/{id}` and its revert: the entry's number. */
+export const AuditIdParams = z.object({
+  id: z.string().regex(/^[1-9][0-9]{0,14}$/, "Expected an audit entry number")
+    .transform(Number),
+});
 
 /** `GET /healthz`: 200 when the database answers, else 503 "degraded". */
 export const HealthSchema = z.strictObject({
@@ -176,7 +241,7 @@ export const HealthSchema = z.strictObject({
     since: epochMs,
     error: z.string().nullable(),
   }),
-});
+}).meta({ id: "Health" });
 export type HealthBody = z.infer<typeof HealthSchema>;
 
 /**
@@ -189,14 +254,22 @@ function pageSize(fallback: number, max: number) {
   );
 }
 
-/** `GET /api/v1/messages?limit=&before=`: `before` (a message id) pages backwards. */
-export const MessageListQuery = z.object({
-  limit: pageSize(50, 500),
-  before: z.string().optional().transform((v) => v || undefined),
-});
+/** The query of every paged list: `cursor` is a previous page's `next_cursor` (opaque). */
+export function pageQuery(fallback: number, max: number) {
+  return z.object({
+    cursor: z.string().optional().transform((v) => v || undefined)
+      .meta({ description: "The `next_cursor` of the previous page" }),
+    limit: pageSize(fallback, max).meta({ description: `Page size, 1 to ${max}` }),
+  });
+}
+
+/** `GET /api/v1/messages?limit=&cursor=`. */
+export const MessageListQuery = pageQuery(50, 500);
 
 /** `GET /api/v1/attempts?limit=`. */
-export const AttemptListQuery = z.object({ limit: pageSize(100, 1000) });
+export const AttemptListQuery = z.object({
+  limit: pageSize(100, 1000).meta({ description: "How many, 1 to 1000" }),
+});
 
 /** `GET /api/v1/nodes[?all]`: `all` (any value, or none) includes nodes that are down. */
 export const NodesQuery = z.object({

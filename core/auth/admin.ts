@@ -13,6 +13,8 @@ export interface AdminSession {
   username: string;
   csrfToken: string;
   expiresAt: number;
+  /** The user's role (core/manage/types.ts `Role`). */
+  role: string;
 }
 
 const SESSION_TTL_MS = 12 * 3_600_000;
@@ -37,13 +39,14 @@ export class AdminAuth {
     return password;
   }
 
-  /** Adds a user; fails if the name is taken. */
-  async addUser(username: string, password: string): Promise<void> {
+  /** Adds a user (an admin unless `role` says otherwise); fails if the name is taken. */
+  async addUser(username: string, password: string, role = "admin"): Promise<void> {
     validate(username, password);
     await this.#store.addAdminUser({
       username,
       passwordHash: await hashPassword(password),
       createdAt: Date.now(),
+      role,
     });
   }
 
@@ -86,7 +89,12 @@ export class AdminAuth {
     if (!token) return null;
     const row = await this.#store.adminSession(await sha256(token));
     if (!row || row.expiresAt < Date.now()) return null;
-    return { username: row.username, csrfToken: row.csrfToken, expiresAt: row.expiresAt };
+    return {
+      username: row.username,
+      csrfToken: row.csrfToken,
+      expiresAt: row.expiresAt,
+      role: row.role,
+    };
   }
 
   /** Ends a session. */

@@ -25,15 +25,24 @@ export function validateApiKeyName(name: string): void {
   }
 }
 
-/** Makes and stores a new key named `name`; returns the key (the only time it is seen). */
+/**
+ * Makes and stores a new key named `name` with `options.role` (admin when not given, as every
+ * key made before roles); returns the key (the only time it is seen).
+ */
 export async function addApiKey(
-  store: ApiKeyStore,
+  store: Pick<ApiKeyStore, "addApiKey">,
   name: string,
-  now = Date.now(),
+  options: { role?: string; now?: number } = {},
 ): Promise<string> {
   validateApiKeyName(name);
   const key = API_KEY_PREFIX + randomToken();
-  await store.addApiKey({ name, keyHash: await sha256(key), createdAt: now, lastUsedAt: null });
+  await store.addApiKey({
+    name,
+    keyHash: await sha256(key),
+    createdAt: options.now ?? Date.now(),
+    lastUsedAt: null,
+    role: options.role,
+  });
   return key;
 }
 

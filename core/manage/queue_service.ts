@@ -49,11 +49,11 @@ export class QueueService {
   }
 
   /** One message with its recipients, units and attempts. */
-  async message(actor: Actor, id: string): Promise<MessageDetail> {
+  async message(actor: Actor, id: string): Promise<MessageDetailBody> {
     allow(actor, READ_ROLES, "read the queue");
     const detail = await messageDetail(this.#store, id);
     if (!detail) throw new NotFoundError("message", id);
-    return detail;
+    return messageDetailDocument(detail);
   }
 
   /** retry, cancel, bounce, hold or release one message (every unit of it). */

@@ -14,24 +14,31 @@ export interface AdminSessionRecord {
   expiresAt: number;
 }
 
+/** A console session with its user's role, as the identity check reads it. */
+export type AdminSessionWithRole = AdminSessionRecord & { role: string };
+
 /** What console authentication (core/auth/admin.ts) takes. */
 export interface AdminUserStore {
   /** Whether any console user exists. */
   hasAdminUser(): Promise<boolean>;
   /** Adds a console user; fails if the name is taken. */
-  addAdminUser(user: { username: string; passwordHash: string; createdAt: number }): Promise<void>;
+  addAdminUser(
+    user: { username: string; passwordHash: string; createdAt: number; role?: string },
+  ): Promise<void>;
   /** Sets a user's password hash and ends their sessions; false if no such user. */
   setAdminPassword(username: string, passwordHash: string): Promise<boolean>;
   /** Removes a user and their sessions; false if no such user. */
   removeAdminUser(username: string): Promise<boolean>;
   /** User names, sorted. */
   listAdminUsers(): Promise<string[]>;
+  /** Users with their roles, by name. */
+  listAdminUserRoles(): Promise<{ username: string; role: string }[]>;
   /** A user's password hash, or null when there is no such user. */
   adminPasswordHash(username: string): Promise<string | null>;
   /** Stores a new session and deletes the ones expired before `session.createdAt`. */
   addAdminSession(session: AdminSessionRecord): Promise<void>;
   /** The session with this token hash (expired or not), or null. */
-  adminSession(tokenHash: string): Promise<AdminSessionRecord | null>;
+  adminSession(tokenHash: string): Promise<AdminSessionWithRole | null>;
   /** Ends one session. */
   deleteAdminSession(tokenHash: string): Promise<void>;
 }
@@ -80,10 +87,18 @@ async function addAdminSession({ db }: SqlContext, session: AdminSessionRecord):
 async function adminSession(
   { db }: SqlContext,
   tokenHash: string,
-): Promise<AdminSessionRecord | null> {
+): Promise<AdminSessionWithRole | null> {
+  // Inner join: a session whose user was removed is no session.
   const row = await db.selectFrom("admin_sessions")
-    .select(["username", "csrf_token", "created_at", "expires_at"])
-    .where("token_hash", "=", tokenHash).executeTakeFirst();
+    .innerJoin("admin_users", "admin_users.username", "admin_sessions.username")
+    .select([
+      "admin_sessions.username",
+      "admin_sessions.csrf_token",
+      "admin_sessions.created_at",
+      "admin_sessions.expires_at",
+      "admin_users.role",
+    ])
+    .where("admin_sessions.token_hash", "=", tokenHash).executeTakeFirst();
   if (!row) return null;
   return {
     tokenHash,
@@ -91,6 +106,7 @@ async function adminSession(
     csrfToken: row.csrf_token,
     createdAt: Number(row.created_at),
     expiresAt: Number(row.expires_at),
+    role: row.role,
   };
 }
 
@@ -104,6 +120,7 @@ export function adminUserRepository(ctx: SqlContext): AdminUserStore {
         username: user.username,
         password_hash: user.passwordHash,
         created_at: user.createdAt,
+        role: user.role ?? "admin",
       }).execute();
     },
     setAdminPassword: (username, hash) => setAdminPassword(ctx, username, hash),
@@ -111,6 +128,9 @@ export function adminUserRepository(ctx: SqlContext): AdminUserStore {
     listAdminUsers: async () =>
       (await db.selectFrom("admin_users").select("username").orderBy("username").execute())
         .map((r) => r.username),
+    listAdminUserRoles: async () =>
+      await db.selectFrom("admin_users").select(["username", "role"]).orderBy("username")
+        .execute(),
     adminPasswordHash: (username) => adminPasswordHash(ctx, username),
     addAdminSession: (session) => addAdminSession(ctx, session),
     adminSession: (tokenHash) => adminSession(ctx, tokenHash),

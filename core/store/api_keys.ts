@@ -10,12 +10,17 @@ export interface ApiKeyRecord {
   createdAt: number;
   /** When it last authenticated a request (to the minute), or null. */
   lastUsedAt: number | null;
+  /** What the key may do (core/manage/types.ts `Role`); keys made before roles are admin. */
+  role: string;
 }
+
+/** A key to add: without a role it is admin (as every key made before roles was). */
+export type NewApiKey = Omit<ApiKeyRecord, "role"> & { role?: string };
 
 /** What API authentication and the `apikey` command take. */
 export interface ApiKeyStore {
   /** Adds an API key; rejects if the name is taken. */
-  addApiKey(key: ApiKeyRecord): Promise<void>;
+  addApiKey(key: NewApiKey): Promise<void>;
   /** The key with this hash, or null. */
   apiKeyByHash(keyHash: string): Promise<ApiKeyRecord | null>;
   /** Records that a key was used at `at`. */
@@ -32,11 +37,12 @@ function toKey(row: Tables["api_keys"]): ApiKeyRecord {
     keyHash: row.key_hash,
     createdAt: Number(row.created_at),
     lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
+    role: row.role,
   };
 }
 
 /** Inserts a key; rejects with a clear error if the name is taken. */
-async function addApiKey({ db }: SqlContext, key: ApiKeyRecord): Promise<void> {
+async function addApiKey({ db }: SqlContext, key: NewApiKey): Promise<void> {
   await db.transaction().execute(async (trx) => {
     const existing = await trx.selectFrom("api_keys").select("name")
       .where("name", "=", key.name).executeTakeFirst();
@@ -46,6 +52,7 @@ async function addApiKey({ db }: SqlContext, key: ApiKeyRecord): Promise<void> {
       key_hash: key.keyHash,
       created_at: key.createdAt,
       last_used_at: key.lastUsedAt,
+      role: key.role ?? "admin",
     }).execute();
   });
 }

@@ -20,9 +20,9 @@ export interface MessagesTable {
    * units; null (the default) once confirmed, and always in embedded mode.
    */
   unconfirmed_since: number | null;
-  /** The pool it was sent with (0012, from meta.pool), for search. */
+  /** The pool it was sent with (0013, from meta.pool), for search. */
   pool: Generated<string | null>;
-  /** Its tag (0012, from meta.tag or meta.metadata.tag), for search. */
+  /** Its tag (0013, from meta.tag or meta.metadata.tag), for search. */
   tag: Generated<string | null>;
 }
 
@@ -93,7 +93,7 @@ export interface AttemptsTable {
   domain: string;
   /**
    * "tried": a try inside an attempt that did not decide it (recipient ""); "suppressed": not
-   * tried, the address is on the suppression list; "cancelled" (0012): an operator cancelled it.
+   * tried, the address is on the suppression list; "cancelled" (0013): an operator cancelled it.
    */
   outcome: "delivered" | "deferred" | "failed" | "suppressed" | "tried" | "cancelled";
   code: number | null;
@@ -158,6 +158,8 @@ export interface AdminUsersTable {
   username: string;
   password_hash: string;
   created_at: number;
+  /** 0012: admin, operator, viewer or sender. */
+  role: string;
 }
 
 /** `admin_sessions`: console sessions, keyed by the hash of the cookie token. */
@@ -175,6 +177,8 @@ export interface ApiKeysTable {
   key_hash: string;
   created_at: number;
   last_used_at: number | null;
+  /** 0012: admin, operator, viewer or sender. */
+  role: string;
 }
 
 /** `nodes` (0005): one row per node. */
@@ -266,7 +270,7 @@ export interface ConfigVersionTable {
   version: number;
 }
 
-/** `pauses` (0012): cluster-wide holds; every criterion that is set must match a unit. */
+/** `pauses` (0013): cluster-wide holds; every criterion that is set must match a unit. */
 export interface PausesTable {
   id: string;
   /** "vmta" or "pool" (with `source`), or null for any source. */
@@ -281,7 +285,7 @@ export interface PausesTable {
   created_at: number;
 }
 
-/** `queue_jobs` (0012): bulk queue actions by filter, processed in keyset chunks. */
+/** `queue_jobs` (0013): bulk queue actions by filter, processed in keyset chunks. */
 export interface QueueJobsTable {
   id: string;
   action: string;

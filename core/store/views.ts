@@ -15,6 +15,8 @@ export interface MessageStatus {
   createdAt: number;
   size: number;
   channel: string;
+  /** The REST API key that sent it (its name, from the message's meta), else null. */
+  apiKey: string | null;
   recipients: {
     address: string;
     state: RecipientState;
@@ -111,12 +113,23 @@ async function counts({ db }: SqlContext, now: number): Promise<QueueCounts> {
   return result;
 }
 
+/** The sending key recorded in a message's meta (core/inbound/api.ts), or null. */
+function apiKeyOf(meta: string | null): string | null {
+  if (meta === null) return null;
+  try {
+    const key = (JSON.parse(meta) as { api_key?: unknown }).api_key;
+    return typeof key === "string" ? key : null;
+  } catch {
+    return null;
+  }
+}
+
 async function messageStatus(
   { db }: SqlContext,
   messageId: string,
 ): Promise<MessageStatus | null> {
   const message = await db.selectFrom("messages")
-    .select(["id", "sender", "created_at", "size", "channel"])
+    .select(["id", "sender", "created_at", "size", "channel", "meta"])
     .where("id", "=", messageId).executeTakeFirst();
   if (!message) return null;
   const recipients = await db.selectFrom("recipients")
@@ -148,6 +161,7 @@ async function messageStatus(
     createdAt: Number(message.created_at),
     size: Number(message.size),
     channel: message.channel,
+    apiKey: apiKeyOf(message.meta),
     recipients: recipients.map((r) => ({ ...r, attempts: Number(r.attempts) })),
     attempts: attempts.map((a) => ({
       ...a,

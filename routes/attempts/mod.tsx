@@ -3,7 +3,10 @@
  * first, `?limit=`).
  */
 import { Hono } from "hono";
-import { type AttemptListBody, AttemptListQuery } from "../../core/api/schemas.ts";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { AttemptListQuery, AttemptListSchema } from "../../core/api/schemas.ts";
+import { attemptDocument } from "../../core/manage/api_documents.ts";
+import { apiRoute, apiRouter, jsonResponse, READERS } from "../_api.ts";
 import type { AdminEnv, AdminViewStore } from "../_context.ts";
 import { sendPage } from "../_page.tsx";
 import { AttemptsPage } from "./view.tsx";
@@ -20,13 +23,23 @@ export function attemptPages(ctx: AttemptsContext): Hono<AdminEnv> {
   return app;
 }
 
-/** Delivery log API (behind the API access check). */
-export function attemptApi(ctx: AttemptsContext): Hono<AdminEnv> {
-  const app = new Hono<AdminEnv>();
-  app.get("/attempts", async (c) => {
-    const { limit } = AttemptListQuery.parse(c.req.query());
-    const body: AttemptListBody = await ctx.store.recentAttempts({ limit });
-    return c.json(body);
+const attemptsRoute = apiRoute({
+  method: "get",
+  path: "/attempts",
+  summary: "The delivery log: the newest attempts, newest first",
+  tags: ["messages"],
+  roles: READERS,
+  request: { query: AttemptListQuery.pick({ limit: true }) },
+  responses: { 200: jsonResponse(AttemptListSchema, "The newest `limit` attempts") },
+});
+
+/** Delivery log API. */
+export function attemptApi(ctx: AttemptsContext): OpenAPIHono<AdminEnv> {
+  const app = apiRouter();
+  app.openapi(attemptsRoute, async (c) => {
+    const { limit } = c.req.valid("query");
+    const rows = await ctx.store.recentAttempts({ limit });
+    return c.json({ items: rows.map(attemptDocument) }, 200);
   });
   return app;
 }

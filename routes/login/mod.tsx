@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { requirePageSession, safeEqual, SESSION_COOKIE } from "../_auth.ts";
+import { ANYONE } from "../_roles.ts";
 import type { AdminEnv, SessionAuth } from "../_context.ts";
 import { renderPage } from "../_page.tsx";
 import { LoginPage } from "./view.tsx";
@@ -45,7 +46,7 @@ export function loginRoutes(ctx: { auth: SessionAuth }): Hono<AdminEnv> {
     setCookie(c, SESSION_COOKIE, token, { httpOnly: true, sameSite: "Strict", path: "/" });
     return c.redirect("/");
   });
-  app.post("/logout", requirePageSession(), async (c) => {
+  app.post("/logout", requirePageSession({ read: ANYONE, write: ANYONE }), async (c) => {
     const token = getCookie(c, SESSION_COOKIE);
     if (token) await ctx.auth.logout(token);
     deleteCookie(c, SESSION_COOKIE, { path: "/" });

@@ -1,23 +1,29 @@
 /**
  * Messages. Pages: the list `GET /messages` (`?before=ID` pages back), one message
  * `GET /messages/:id` with its units, and its release / cancel buttons (`POST
- * /messages/:id/release|cancel`). API: `GET /api/v1/messages` (newest first, `?limit=&before=`),
+ * /messages/:id/release|cancel`). API: `GET /api/v1/messages` (newest first, `?limit=&cursor=`),
  * `GET /api/v1/messages/:id` (with its units: state, handling failures, quarantine reason),
  * `POST /api/v1/messages/:id/release` (quarantined units due again) and
  * `DELETE /api/v1/messages/:id` (cancel what is left of it). See docs/quarantine.md.
  */
 import { Hono } from "hono";
-import type {
-  CancelBody,
-  ErrorBody,
-  MessageDetailBody,
-  MessageListBody,
-  ReleaseBody,
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { decodeCursor, pageFrom } from "../../core/api/pagination.ts";
+import {
+  CancelSchema,
+  IdParams,
+  MessageDetailSchema,
+  MessageListQuery,
+  MessageListSchema,
+  ReleaseSchema,
 } from "../../core/api/schemas.ts";
-import { MessageListQuery } from "../../core/api/schemas.ts";
 import { log } from "../../core/log.ts";
+import { messageDetailDocument, messageSummaryDocument } from "../../core/manage/api_documents.ts";
+import { NotFoundError, ValidationError } from "../../core/manage/types.ts";
 import { cancelMessage, messageDetail, releaseMessage } from "../../core/queue/quarantine.ts";
+import { apiRoute, apiRouter, jsonResponse, OPERATORS, problemResponse, READERS } from "../_api.ts";
 import type { AdminContext, AdminEnv, MessageStore } from "../_context.ts";
+import { ApiProblem } from "../_problem.ts";
 import { sendPage } from "../_page.tsx";
 import { MessagePage, MessagesPage } from "./view.tsx";
 
@@ -29,8 +35,7 @@ const PAGE_SIZE = 50;
 
 const consoleLog = (line: string) => log("console", line);
 const apiLog = (line: string) => log("api", line);
-const NOT_FOUND: ErrorBody = { error: "Message not found" };
-const NO_RELEASE: ErrorBody = { error: "Releasing is not served here" };
+const NO_RELEASE = "Releasing is not served here";
 
 /** Message pages (behind the page session check, CSRF included). */
 export function messagePages(ctx: MessagesContext): Hono<AdminEnv> {
@@ -49,7 +54,7 @@ export function messagePages(ctx: MessagesContext): Hono<AdminEnv> {
   });
   app.post("/messages/:id/release", async (c) => {
     const id = c.req.param("id");
-    if (!ctx.queue) return c.text(NO_RELEASE.error, 503);
+    if (!ctx.queue) return c.text(NO_RELEASE, 503);
     const result = await releaseMessage(ctx.queue, ctx.store, id, consoleLog);
     return result ? c.redirect(`/messages/${id}`) : c.notFound();
   });
@@ -61,32 +66,90 @@ export function messagePages(ctx: MessagesContext): Hono<AdminEnv> {
   return app;
 }
 
-/** Message API (behind the API access check). */
-export function messageApi(ctx: MessagesContext): Hono<AdminEnv> {
-  const app = new Hono<AdminEnv>();
-  app.get("/messages", async (c) => {
-    const body: MessageListBody = await ctx.store.listMessages(
-      MessageListQuery.parse(c.req.query()),
-    );
-    return c.json(body);
+const listRoute = apiRoute({
+  method: "get",
+  path: "/messages",
+  summary: "Messages, newest first, a page at a time",
+  tags: ["messages"],
+  roles: READERS,
+  request: { query: MessageListQuery },
+  responses: { 200: jsonResponse(MessageListSchema, "A page of messages") },
+});
+
+const detailRoute = apiRoute({
+  method: "get",
+  path: "/messages/{id}",
+  summary: "One message: recipients, attempts, units (a sender key: only what it sent)",
+  tags: ["messages"],
+  roles: [...READERS, "sender"],
+  request: { params: IdParams },
+  responses: { 200: jsonResponse(MessageDetailSchema, "The message's status") },
+});
+
+const releaseRoute = apiRoute({
+  method: "post",
+  path: "/messages/{id}/release",
+  summary: "Make a message's quarantined units and DSNs due again",
+  tags: ["messages"],
+  roles: OPERATORS,
+  request: { params: IdParams },
+  responses: {
+    200: jsonResponse(ReleaseSchema, "How many units and DSNs were released"),
+    503: problemResponse("Releasing is not served here"),
+  },
+});
+
+const cancelRoute = apiRoute({
+  method: "delete",
+  path: "/messages/{id}",
+  summary: "Cancel what is left of a message (open recipients fail, no DSN)",
+  tags: ["messages"],
+  roles: OPERATORS,
+  request: { params: IdParams },
+  responses: { 200: jsonResponse(CancelSchema, "How many units and recipients were cancelled") },
+});
+
+/** The `before` id a list cursor holds (400 naming `cursor` when it is not one of ours). */
+function beforeOf(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  const position = decodeCursor(cursor);
+  if (typeof position?.before !== "string") {
+    throw new ValidationError([{ path: "query.cursor", message: "Not a cursor of this list" }]);
+  }
+  return position.before;
+}
+
+/** Message API. */
+export function messageApi(ctx: MessagesContext): OpenAPIHono<AdminEnv> {
+  const app = apiRouter();
+  app.openapi(listRoute, async (c) => {
+    const { limit, cursor } = c.req.valid("query");
+    const rows = await ctx.store.listMessages({ limit: limit + 1, before: beforeOf(cursor) });
+    const page = pageFrom(rows, limit, (last) => ({ before: last.id }));
+    return c.json({ ...page, items: page.items.map(messageSummaryDocument) }, 200);
   });
-  app.get("/messages/:id", async (c) => {
-    const body: MessageDetailBody | null = await messageDetail(ctx.store, c.req.param("id"));
-    return body ? c.json(body) : c.json(NOT_FOUND, 404);
+  app.openapi(detailRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const detail = await messageDetail(ctx.store, id);
+    const actor = c.var.actor!;
+    // A sender reads only what its own key sent; another's message is as if it did not exist.
+    if (!detail || (actor.role === "sender" && detail.apiKey !== actor.api_key_id)) {
+      throw new NotFoundError("message", id);
+    }
+    return c.json(messageDetailDocument(detail), 200);
   });
-  app.post("/messages/:id/release", async (c) => {
-    if (!ctx.queue) return c.json(NO_RELEASE, 503);
-    const body: ReleaseBody | null = await releaseMessage(
-      ctx.queue,
-      ctx.store,
-      c.req.param("id"),
-      apiLog,
-    );
-    return body ? c.json(body) : c.json(NOT_FOUND, 404);
+  app.openapi(releaseRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    if (!ctx.queue) throw new ApiProblem(503, "Releasing is not served here");
+    const body = await releaseMessage(ctx.queue, ctx.store, id, apiLog);
+    if (!body) throw new NotFoundError("message", id);
+    return c.json(body, 200);
   });
-  app.delete("/messages/:id", async (c) => {
-    const body: CancelBody | null = await cancelMessage(ctx.store, c.req.param("id"), apiLog);
-    return body ? c.json(body) : c.json(NOT_FOUND, 404);
+  app.openapi(cancelRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const body = await cancelMessage(ctx.store, id, apiLog);
+    if (!body) throw new NotFoundError("message", id);
+    return c.json(body, 200);
   });
   return app;
 }

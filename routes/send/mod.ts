@@ -1,36 +1,30 @@
 /**
  * `POST /api/v1/messages`: the REST API send endpoint (docs/api.md). The body is an inject v1 document
  * (core/inbound/api.ts); the answer is 202 `{id, recipients}` only once core/accept made the
- * message durable. Only an API key authenticates it (`Authorization: Bearer fmk_…`, from
- * `fastmta apikey add`): neither a console session nor an `admin.api_tokens` token can send, so
- * a browser holding a console cookie cannot be made to send mail (no CSRF surface).
+ * message durable. Only an API key (`fastmta apikey add`) of role sender or admin sends: neither
+ * a console session nor an `admin.api_tokens` token can, so a browser holding a console cookie
+ * cannot be made to send mail. The key's name is kept in the message's meta, so a sender key
+ * reads back only its own messages.
  */
-import { type Context, Hono } from "hono";
-import type { ErrorBody, SentBody } from "../../core/api/schemas.ts";
-import { authenticateApiKey } from "../../core/auth/api_keys.ts";
+import type { Context } from "hono";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { SentSchema } from "../../core/api/schemas.ts";
 import { apiMessage } from "../../core/inbound/api.ts";
 import { maxInjectDocumentBytes } from "../../core/inbound/inject_format.ts";
 import { log } from "../../core/log.ts";
 import { releaseBytes } from "../../core/bytes.ts";
-import type { AdminContext, AdminEnv, ApiKeyCheck } from "../_context.ts";
+import { apiRoute, apiRouter, jsonResponse, problemResponse } from "../_api.ts";
+import type { AdminContext, AdminEnv } from "../_context.ts";
+import { ApiProblem } from "../_problem.ts";
 
-/** What sending takes: API keys to check, the config's limits, the door to core/accept. */
-export type SendContext = { store: ApiKeyCheck } & Pick<AdminContext, "config" | "accept">;
+/** What sending takes: the config's limits and the door to core/accept. */
+export type SendContext = Pick<AdminContext, "config" | "accept">;
 
 /** Seconds a client is asked to wait after a 503. */
 const RETRY_AFTER_SECONDS = "5";
 
-function unauthorized(c: Context<AdminEnv>, error: string, invalidToken: boolean) {
-  c.header(
-    "WWW-Authenticate",
-    invalidToken ? 'Bearer realm="fastmta", error="invalid_token"' : 'Bearer realm="fastmta"',
-  );
-  return c.json({ error } satisfies ErrorBody, 401);
-}
-
-function unavailable(c: Context<AdminEnv>, error: string) {
-  c.header("Retry-After", RETRY_AFTER_SECONDS);
-  return c.json({ error } satisfies ErrorBody, 503);
+function unavailable(detail: string): ApiProblem {
+  return new ApiProblem(503, detail, [], { "Retry-After": RETRY_AFTER_SECONDS });
 }
 
 /** The peer's address from Deno.serve's connection info (absent in `app.request()` tests). */
@@ -71,46 +65,59 @@ async function readBodyWithin(request: Request, limit: number): Promise<Uint8Arr
   return buffer.subarray(0, size);
 }
 
-/** Send API route: `POST /` under `/api/v1/messages`, ahead of the API access check. */
-export function sendApi(ctx: SendContext): Hono<AdminEnv> {
-  const api = new Hono<AdminEnv>();
-  api.post("/", async (c) => {
-    const token = (c.req.header("authorization") ?? "").match(/^Bearer\s+(\S+)\s*$/i)?.[1];
-    if (!token) {
-      return unauthorized(c, "Authentication required: send an API key as a bearer token", false);
-    }
-    let key;
-    try {
-      key = await authenticateApiKey(ctx.store, token);
-    } catch (error) {
-      log("api", `cannot check an API key: ${(error as Error).message}`);
-      return unavailable(c, "Cannot check the API key now: the database is unavailable");
-    }
-    if (!key) return unauthorized(c, "Unknown API key", true);
-    if (!ctx.accept) return unavailable(c, "Sending is not available on this server");
+const sendRoute = apiRoute({
+  method: "post",
+  path: "/messages",
+  summary: "Send a message: 202 once it is durable",
+  description: "The body is an inject v1 document (docs/api.md), checked by the same code as " +
+    "every other channel; an API key with role sender or admin sends (no session or token).",
+  tags: ["messages"],
+  roles: ["admin", "sender"],
+  apiKeysOnly: true,
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: { type: "object", description: "An inject v1 document (docs/inbound.md)" },
+        },
+      },
+    },
+  },
+  responses: {
+    202: jsonResponse(SentSchema, "Accepted: the message is durable"),
+    413: problemResponse("The document or the message is too large"),
+    503: problemResponse("The queue or the key store is unavailable: try again"),
+  },
+});
+
+/** Send API route: `POST /api/v1/messages`. */
+export function sendApi(ctx: SendContext): OpenAPIHono<AdminEnv> {
+  const api = apiRouter();
+  api.openapi(sendRoute, async (c) => {
+    const actor = c.var.actor!;
+    if (!ctx.accept) throw unavailable("Sending is not available on this server");
 
     const limit = maxInjectDocumentBytes(ctx.config.smtp.max_message_size);
     const body = await readBodyWithin(c.req.raw, limit);
     if (body === null) {
-      const error = `Request body too large: more than ${limit} bytes`;
-      return c.json({ error } satisfies ErrorBody, 413);
+      throw new ApiProblem(413, `Request body too large: more than ${limit} bytes`);
     }
-    const result = apiMessage(body, { keyName: key.name, clientIp: peerIp(c) }, {
-      config: ctx.config,
-    });
+    // The key's name goes into the message's meta: a sender key reads back only its own.
+    const keyName = actor.api_key_id!;
+    const result = apiMessage(body, { keyName, clientIp: peerIp(c) }, { config: ctx.config });
     if (result.kind !== "message") {
-      const status = result.kind === "invalid" ? 400 : 413;
-      return c.json({ error: result.reason } satisfies ErrorBody, status);
+      if (result.kind === "invalid") throw new ApiProblem(400, result.reason);
+      throw new ApiProblem(413, result.reason);
     }
 
     const { message } = result;
     try {
       const id = await ctx.accept.submit(message);
-      const sent: SentBody = { id, recipients: new Set(message.recipients).size };
-      return c.json(sent, 202);
+      return c.json({ id, recipients: new Set(message.recipients).size }, 202);
     } catch (error) {
       log("api", `cannot accept message ${message.id}: ${(error as Error).message}`);
-      return unavailable(c, "Cannot queue the message now: the queue is unavailable; try again");
+      throw unavailable("Cannot queue the message now: the queue is unavailable; try again");
     } finally {
       // Committed (the store has its own copy) or refused: either way these bytes are done.
       releaseBytes(message.body);

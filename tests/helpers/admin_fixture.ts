@@ -8,7 +8,7 @@ import { openStore, type SqlStore } from "../../core/store/mod.ts";
 import { AdminAuth } from "../../core/auth/admin.ts";
 import { nodesOf } from "../../core/cluster/mod.ts";
 import type { NewMessage, UnitOutcome } from "../../core/contracts/mod.ts";
-import { adminApp } from "../../routes/mod.ts";
+import { adminApp, type AdminContext } from "../../routes/mod.ts";
 
 /** The fixed clock the seeded rows use. */
 export const T0 = Date.UTC(2026, 0, 2, 3, 4, 5);
@@ -82,15 +82,15 @@ async function seed(store: SqlStore): Promise<void> {
   });
 }
 
-/** The fixture's app and store; the caller closes the store. */
-export async function adminFixture(dir: string) {
+/** The fixture's app and store (`extra` adds to its context); the caller closes the store. */
+export async function adminFixture(dir: string, extra: Partial<AdminContext> = {}) {
   const config = parseConfig({ data_dir: dir, admin: { api_tokens: [ADMIN_TOKEN] } });
   const store = await openStore(config, "admin");
   await store.migrate();
   await seed(store);
   const auth = new AdminAuth(store);
   await auth.addUser("alice", "correct horse battery");
-  const app = adminApp({
+  const context: AdminContext = {
     config,
     store,
     auth,
@@ -100,6 +100,7 @@ export async function adminFixture(dir: string) {
       resume: async (id) =>
         await store.quarantine.release(id, await store.quarantine.quarantined(id), T0 + 4_000),
     },
-  });
-  return { app, store, config, auth };
+    ...extra,
+  };
+  return { app: adminApp(context), store, config, auth, context };
 }
