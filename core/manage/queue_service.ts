@@ -8,7 +8,9 @@ import type { ActionResultBody, BulkRequest, QueueAction, QueueJobBody } from ".
 import { QueueActionSchema } from "../api/queue_ops.ts";
 import type { Config } from "../config/mod.ts";
 import { openQueue, type OperateQueue } from "../queue/mod.ts";
-import { type MessageDetail, messageDetail } from "../queue/quarantine.ts";
+import type { MessageDetailBody } from "../api/schemas.ts";
+import { messageDetail } from "../queue/quarantine.ts";
+import { messageDetailDocument } from "./api_documents.ts";
 import type { Store } from "../store/mod.ts";
 import { recordAudit } from "./audit.ts";
 import { createJob, getJob, runJob } from "./bulk_jobs.ts";
