@@ -25,6 +25,7 @@ import { buildPools } from "../core/routing/sources.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { Management } from "../core/manage/mod.ts";
 import type { AppliedChange, LiveView } from "../core/manage/live_view.ts";
+import { QueueService } from "../core/manage/queue_service.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
 import { LazyAcceptPath } from "../core/accept/open.ts";
 import { type Service, ServiceRunner, together } from "./service_runner.ts";
@@ -399,6 +400,7 @@ class NodeParts {
       accept: this.apiAccept,
       queue: this.queue,
       management: this.management,
+      queueOps: new QueueService(this.store, this.config, (line) => log("api", line)),
     }));
   }
 }

@@ -13,6 +13,7 @@ import type { Queue } from "../core/queue/mod.ts";
 import type { ResourceServices } from "./_resource.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
 import type { ApiKeyStore, StoreConnection, ViewStore } from "../core/store/mod.ts";
+import type { QueueService } from "../core/manage/queue_service.ts";
 
 /** Console users and sessions (core/auth/admin.ts). */
 export type SessionAuth = Pick<AdminAuth, "session" | "login" | "logout">;
@@ -54,6 +55,8 @@ export interface AdminContext {
   resources?: ResourceServices;
   /** The management plane (config objects, audit); absent in route tests that do not need it. */
   management?: Management;
+  /** Queue operations and pauses (core/manage/queue_service.ts); absent: not served. */
+  queueOps?: QueueService;
 }
 
 /** What the request's credentials came to: none, accepted, rejected, or not checkable now. */

@@ -8,7 +8,13 @@
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { startDnsServer } from "./helpers/dns_server.ts";
 import { freePort, tempDir, uniqueLoopbackIp } from "./helpers/net.ts";
-import { makeServerConfig, runCli, sendWithSwaks, startServer } from "./helpers/server_process.ts";
+import {
+  makeServerConfig,
+  runCli,
+  sendWithSwaks,
+  startServer,
+  TEST_API_TOKEN,
+} from "./helpers/server_process.ts";
 import { type SmtpSink, startSmtpSink } from "./helpers/smtp_sink.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
@@ -237,5 +243,56 @@ Deno.test("retry now, cancel (no DSN), bounce now (DSN) and a bulk retry job", a
     const progress = JSON.parse((await env.ok("queue", "job", end.id)).stdout);
     assertEquals(progress.done, 2);
     assertEquals(env.senders.messages.length, 1, "only the bounce made a DSN");
+  });
+});
+
+Deno.test("REST: pauses, unit search, a bulk job with progress, problems naming the field", async () => {
+  await withEnv(async (env) => {
+    const api = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${env.server.adminUrl}/api/v1${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${TEST_API_TOKEN}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : null };
+    };
+    const pause = await api("POST", "/pauses", { domain: "example.org", reason: "api" });
+    assertEquals(pause.status, 201, JSON.stringify(pause.body));
+    assertEquals((await api("GET", "/pauses")).body.items[0].id, pause.body.id);
+    await waitUntil(() => env.server.logs().includes(`pause ${pause.body.id} (`), {
+      message: "the server to read the pause",
+      timeoutMs: WAIT_MS,
+    });
+    const id = await env.send("bob@example.org", "paused via api");
+    await waitUntil(async () => {
+      const found = await api("GET", `/queue/units?id=${id}&state=paused`);
+      return found.body.items.length === 1;
+    }, { message: "the unit to be held", timeoutMs: WAIT_MS });
+    const bad = await api("GET", "/queue/units?state=lost");
+    assertEquals(bad.status, 400);
+    assertMatch(JSON.stringify(bad.body.errors), /state/);
+    const dry = await api("POST", "/queue/actions", {
+      action: "hold",
+      filter: { domain: "example.org" },
+      dry_run: true,
+    });
+    assertEquals([dry.status, dry.body], [200, { total: 1 }]);
+    const job = await api("POST", "/queue/actions", { action: "hold", filter: { id } });
+    assertEquals(job.status, 202, JSON.stringify(job.body));
+    const done = await waitUntil(async () => {
+      const j = await api("GET", `/queue/actions/${job.body.id}`);
+      return j.body.state === "done" ? j.body : null;
+    }, { message: "the job to finish", timeoutMs: WAIT_MS });
+    assertEquals([done.total, done.done, done.changed], [1, 1, 1]);
+    assertEquals((await api("DELETE", `/pauses/${pause.body.id}`)).status, 204);
+    assertEquals((await api("DELETE", `/pauses/${pause.body.id}`)).status, 404);
+    const released = await api("POST", `/messages/${id}/release`);
+    assertEquals(released.status, 200, JSON.stringify(released.body));
+    const [delivered] = await env.recipients.waitForMessages(1, WAIT_MS);
+    assertEquals(delivered.rcptTo, ["bob@example.org"]);
   });
 });
