@@ -5,7 +5,8 @@
  * naming the pause ("held by pause p-… (domain example.net) until …"). Each node re-reads the
  * `pauses` table every second, so a pause added or removed by any node or the CLI applies
  * cluster-wide within about a second; when a pause disappears (removed) or ends, the node makes
- * the units it holds due now, so they resume where they were.
+ * the units it holds due now, so they resume where they were (and at start, those held by pauses
+ * removed while no node ran).
  *
  * A pause matches a unit when every criterion it sets matches: source `pool` (the message's
  * `pool`) or `vmta` (the message's `vmta`), `domain` (exact, or `*.example.net` for its
@@ -101,6 +102,32 @@ export async function releaseHeldBy(
   }
 }
 
+/**
+ * Units held by pauses that are not in `live` (removed or ended while no node read them) made
+ * due now, a page at a time; how many.
+ */
+export async function releaseOrphans(
+  store: Pick<QueueSearchStore, "searchUnits">,
+  retryNow: (unitIds: string[]) => Promise<number>,
+  live: ReadonlySet<string>,
+): Promise<number> {
+  let released = 0;
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.searchUnits(
+      { state: "paused", replyPrefix: "held by pause " },
+      { after, limit: 500 },
+    );
+    if (page.length === 0) return released;
+    const orphans = page.filter((u) => {
+      const id = /^held by pause (\S+) /.exec(u.last_reply ?? "")?.[1];
+      return id !== undefined && !live.has(id);
+    });
+    if (orphans.length > 0) released += await retryNow(orphans.map((u) => u.id));
+    after = page[page.length - 1].id;
+  }
+}
+
 /** What a gate needs around it. */
 export interface PauseGateOptions {
   store: Pick<PauseStore, "listPauses">;
@@ -108,6 +135,8 @@ export interface PauseGateOptions {
   recheckMs: () => number;
   /** Makes the units a pause that ended or was removed holds due now. */
   release: (id: string) => Promise<number>;
+  /** At start: makes units held by pauses not in force any more due now. */
+  releaseOrphans?: (live: ReadonlySet<string>) => Promise<number>;
   log: (line: string) => void;
 }
 
@@ -155,9 +184,23 @@ export class PauseGate {
     }
   }
 
-  /** Reads the pauses now and then every {@link PAUSE_POLL_MS}. */
+  /**
+   * Reads the pauses now and then every {@link PAUSE_POLL_MS}; first lets go what pauses
+   * removed while no node ran still hold.
+   */
   async start(): Promise<void> {
     await this.reload();
+    const now = Date.now();
+    const live = new Set(
+      this.#pauses.filter((p) => p.endsAt === null || p.endsAt > now).map((p) => p.id),
+    );
+    const released = await this.#options.releaseOrphans?.(live).catch((error) => {
+      this.#options.log(`pauses: cannot release orphaned holds: ${(error as Error).message}`);
+      return 0;
+    });
+    if (released) {
+      this.#options.log(`${released} units held by pauses no longer in force due again`);
+    }
     this.#arm();
   }
 
@@ -200,6 +243,7 @@ export function nodePauseGate(
     store,
     recheckMs: () => config().delivery.pause_recheck,
     release: (id) => releaseHeldBy(store, (ids) => queue.retryNow(ids), id),
+    releaseOrphans: (live) => releaseOrphans(store, (ids) => queue.retryNow(ids), live),
     log,
   });
 }
