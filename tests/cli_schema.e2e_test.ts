@@ -53,6 +53,11 @@ function invocations(message: string): Record<string, string[][]> {
     dkim: [["dkim", "list"], ["dkim", "generate", "example.com", "s1", "--algorithm", "ed25519"]],
     suppression: [["suppression", "list"], ["suppression", "remove", "a@dest.test"]],
     admin: [["admin", "list"], ["admin", "remove", "alice"]],
+    vmta: [["vmta", "list"], ["vmta", "add", "ip=127.0.0.12", "hostname=vmta12.test"]],
+    pool: [["pool", "list"]],
+    listener: [["listener", "list"]],
+    route: [["route", "list"]],
+    audit: [["audit", "list"]],
   };
 }
 
