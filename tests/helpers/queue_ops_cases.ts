@@ -228,6 +228,24 @@ export const QUEUE_OPS_CASES: Record<string, Case> = {
       assertEquals((await q.runJob(alice, job.id)).done, n);
       assertEquals((await q.job(viewer, job.id)).changed, n);
       await rejects(() => q.job(viewer, "job-none"), NotFoundError);
+
+      // A job stopped after its first chunk (the process died) goes on from its cursor.
+      const second = (await q.bulk(alice, { action: "release", filter: { domain: "bulk.test" } }))
+        .job!;
+      const ids = (await q.search(alice, { domain: "bulk.test" }, { limit: 1000 })).items;
+      await store.advanceJob(second.id, {
+        lastId: ids[JOB_CHUNK - 1].unit_id,
+        done: JOB_CHUNK,
+        changed: 0,
+        at: Date.now(),
+      });
+      const resumed = await q.runJob(alice, second.id);
+      assertEquals([resumed.state, resumed.done, resumed.changed], ["done", n, n - JOB_CHUNK]);
+      // The first chunk was not done again: still held.
+      const stillHeld = await q.search(alice, { domain: "bulk.test", state: "quarantined" }, {
+        limit: 1000,
+      });
+      assertEquals(stillHeld.items.map((u) => u.unit_id), ids.map((u) => u.unit_id));
     } finally {
       await q.close();
     }
