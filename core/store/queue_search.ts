@@ -5,7 +5,7 @@
  * are keyset pages on the unit id (`id > after order by id`), so a page costs the same on the
  * millionth unit as on the first and a bulk job never holds more than one page of ids.
  */
-import { type ExpressionBuilder, type SelectQueryBuilder, sql } from "kysely";
+import { type Expression, type ExpressionBuilder, type SelectQueryBuilder, sql } from "kysely";
 import type { SqlContext } from "./_sql.ts";
 import type { Tables } from "./tables.ts";
 
@@ -79,26 +79,31 @@ function likeText(text: string): string {
   return text.replace(/[!%_]/g, (c) => `!${c}`);
 }
 
-function stateCondition(eb: ExpressionBuilder<Tables, "queue" | "messages">, s: UnitSearchState) {
+function stateCondition(
+  eb: ExpressionBuilder<Tables, "queue" | "messages">,
+  s: UnitSearchState,
+  state: Expression<string>,
+  held: Expression<string | null>,
+) {
   switch (s) {
     case "queued":
       return eb.and([
-        eb("queue.state", "=", "queued"),
-        eb("queue.held", "is", null),
+        eb(state, "=", "queued"),
+        eb(held, "is", null),
         eb("queue.attempts", "=", 0),
       ]);
     case "deferred":
       return eb.and([
-        eb("queue.state", "=", "queued"),
-        eb("queue.held", "is", null),
+        eb(state, "=", "queued"),
+        eb(held, "is", null),
         eb("queue.attempts", ">", 0),
       ]);
     case "paused":
-      return eb.and([eb("queue.state", "=", "queued"), eb("queue.held", "is not", null)]);
+      return eb.and([eb(state, "=", "queued"), eb(held, "is not", null)]);
     case "quarantined":
-      return eb("queue.state", "=", "quarantined");
+      return eb(state, "=", "quarantined");
     case "done":
-      return eb("queue.state", "=", "done");
+      return eb(state, "=", "done");
   }
 }
 
@@ -139,8 +144,17 @@ export function filtered<O>(
     );
   }
   if (filter.state !== undefined) {
-    const state = filter.state;
-    q = q.where((eb) => stateCondition(eb, state));
+    const wanted = filter.state;
+    // SQLite (no statistics) would read a domain's or a message's units through the state
+    // index, which gives the id order, instead of the far narrower domain or message index
+    // (measured: 187 ms instead of a few on 1 000 000 units); unary + takes state and held off their indexes.
+    const narrower = filter.domain !== undefined || filter.messageId !== undefined ||
+      filter.unitIds !== undefined || filter.recipient !== undefined;
+    const column = <T>(name: "queue.state" | "queue.held") =>
+      ctx.dialect === "sqlite3" && narrower ? sql<T>`+${sql.ref(name)}` : sql<T>`${sql.ref(name)}`;
+    q = q.where((eb) =>
+      stateCondition(eb, wanted, column<string>("queue.state"), column<string | null>("queue.held"))
+    );
   }
   if (filter.reply !== undefined) {
     const pattern = `%${likeText(filter.reply)}%`;
