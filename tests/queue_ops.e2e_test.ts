@@ -7,7 +7,7 @@
  */
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { startDnsServer } from "./helpers/dns_server.ts";
-import { freePort, tempDir, uniqueLoopbackIp } from "./helpers/net.ts";
+import { freePort, tempDir, uniqueLoopbackIp, waitForPort } from "./helpers/net.ts";
 import {
   makeServerConfig,
   runCli,
@@ -77,6 +77,8 @@ async function environment() {
     delivery: { ...(base.delivery as object), retry_schedule: ["10m"] },
   };
   const server = await startServer({ config, startupTimeoutMs: WAIT_MS });
+  // startServer waits for SMTP; the REST test needs the admin listener too.
+  await waitForPort("127.0.0.1", Number(new URL(server.adminUrl!).port), WAIT_MS);
   const cli = async (...args: string[]) => {
     const out = await runCli([args[0], "--config", server.configPath, ...args.slice(1)]);
     return out;
