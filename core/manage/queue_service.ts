@@ -4,7 +4,7 @@
  * recording an audit entry for every change. It opens its own queue (the `operate` role) on
  * first use: with RabbitMQ, retry and release publish new copies.
  */
-import type { ActionResultBody, BulkRequest, QueueAction, QueueJobBody } from "../api/queue_ops.ts";
+import type { ActionResultBody, BulkRequest, QueueJobBody } from "../api/queue_ops.ts";
 import { QueueActionSchema } from "../api/queue_ops.ts";
 import type { Config } from "../config/mod.ts";
 import { openQueue, type OperateQueue } from "../queue/mod.ts";
@@ -124,5 +124,3 @@ export class QueueService {
     if (this.#queue) await (await this.#queue).close();
   }
 }
-
-export type { QueueAction };
