@@ -28,6 +28,9 @@ import { nodeApi } from "./nodes/mod.ts";
 import { queueApi } from "./queue/mod.ts";
 import { sendApi } from "./send/mod.ts";
 import { staticRoutes } from "./static/mod.ts";
+import { unsubscribeRoutes } from "./unsubscribe/mod.ts";
+import { webhookApi } from "./webhooks/mod.ts";
+import { webhookPages } from "./webhooks/pages.tsx";
 
 export type { AdminContext, AdminStore } from "./_context.ts";
 
@@ -56,6 +59,8 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   app.route("/", staticRoutes());
   app.route("/", healthRoutes(ctx));
   app.route("/", loginRoutes(ctx));
+  // The public one-click unsubscribe link: the signed token is the credential (RFC 8058).
+  app.route("/", unsubscribeRoutes(ctx));
 
   // Each API route checks its own roles (routes/_api.ts); unknown paths are 404 problems.
   const api = apiRouter();
@@ -70,6 +75,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   if (ctx.management) api.route("/", auditApi(ctx.management));
   if (ctx.queueOps) api.route("/", queueOpsApi(ctx.queueOps));
   api.route("/", apiKeyApi({ store: ctx.store, audit: ctx.management?.audit }));
+  api.route("/", webhookApi(ctx));
   registerSecuritySchemes(api);
   app.route("/", apiDocsRoutes(api));
   api.all("*", unmatchedApiPath(api));
@@ -79,6 +85,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   pages.route("/", dashboardPages(ctx));
   pages.route("/", messagePages(ctx));
   pages.route("/", attemptPages(ctx));
+  pages.route("/", webhookPages(ctx));
 
   app.route("/api/v1", api);
   app.route("/", pages);

@@ -13,9 +13,12 @@ import { SqlContext } from "./_sql.ts";
 import { adminUserRepository } from "./admin_users.ts";
 import { apiKeyRepository } from "./api_keys.ts";
 import { bodyRepository } from "./bodies.ts";
+import { bounceReportRepository } from "./bounce_reports.ts";
+import { clusterSecretRepository } from "./cluster_secrets.ts";
 import { clusterRepository } from "./cluster.ts";
 import { configObjectRepository } from "./config_objects.ts";
 import { dkimKeyRepository } from "./dkim_keys.ts";
+import { delayDsnRepository } from "./delay_dsn.ts";
 import { dsnRepository } from "./dsn_claims.ts";
 import { ConnectionMonitor } from "./health.ts";
 import { outboxRepository } from "./outbox.ts";
@@ -25,6 +28,7 @@ import { queueJobRepository } from "./queue_jobs.ts";
 import { queueOpsRepository } from "./queue_ops.ts";
 import { queueSearchRepository } from "./queue_search.ts";
 import { schemaRepository } from "./schema.ts";
+import { senderSuppressionRepository } from "./sender_suppressions.ts";
 import { shapingRuleRepository } from "./shaping_rules.ts";
 import { smtpUserRepository } from "./smtp_users.ts";
 import type { Store } from "./store.ts";
@@ -33,6 +37,7 @@ import type { Tables } from "./tables.ts";
 import { unitRepository } from "./units.ts";
 import { brokerUnitRepository } from "./units_broker.ts";
 import { viewRepository } from "./views.ts";
+import { webhookRepository } from "./webhooks.ts";
 
 export { dueUnitsQuery, unitRecipientsQuery } from "./units_lease.ts";
 export { PG_TYPES } from "./_sql.ts";
@@ -80,5 +85,10 @@ export function createSqlStore(
     ...queueOpsRepository(ctx),
     ...pauseRepository(ctx),
     ...queueJobRepository(ctx),
+    ...bounceReportRepository(ctx),
+    ...senderSuppressionRepository(ctx),
+    ...clusterSecretRepository(ctx),
+    ...delayDsnRepository(ctx),
+    ...webhookRepository(ctx),
   };
 }

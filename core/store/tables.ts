@@ -3,6 +3,12 @@
  * schema type of the database. Only core/store/ reads it (tests/store_boundary_test.ts).
  */
 import type { Generated } from "kysely";
+import type {
+  WebhookAttemptsTable,
+  WebhookDeadLettersTable,
+  WebhookOutboxTable,
+  WebhooksTable,
+} from "./webhook_tables.ts";
 
 /** `messages`: raw message bytes and the envelope sender, written once at accept. */
 export interface MessagesTable {
@@ -20,9 +26,9 @@ export interface MessagesTable {
    * units; null (the default) once confirmed, and always in embedded mode.
    */
   unconfirmed_since: number | null;
-  /** The pool it was sent with (0013, from meta.pool), for search. */
+  /** The pool it was sent with (0016, from meta.pool), for search. */
   pool: Generated<string | null>;
-  /** Its tag (0013, from meta.tag or meta.metadata.tag), for search. */
+  /** Its tag (0016, from meta.tag or meta.metadata.tag), for search. */
   tag: Generated<string | null>;
 }
 
@@ -72,10 +78,19 @@ export interface RecipientsTable {
   dsn: string | null;
   /** Failures building this recipient's DSN (0010); at the limit `dsn` is "quarantined". */
   dsn_failures: Generated<number>;
+  /** "sent" once the one "delayed" DSN went out (0013); null before. */
+  delay_dsn?: string | null;
 }
 
 /** Where a recipient stands. */
-export type RecipientState = "queued" | "deferred" | "delivered" | "failed" | "suppressed";
+/** "bounced" (0013): delivered to the first hop, then an asynchronous hard bounce came back. */
+export type RecipientState =
+  | "queued"
+  | "deferred"
+  | "delivered"
+  | "failed"
+  | "suppressed"
+  | "bounced";
 
 /** Recipient states that still need delivery. */
 export const OPEN_RECIPIENT_STATES: ReadonlySet<string> = new Set<RecipientState>([
@@ -93,7 +108,7 @@ export interface AttemptsTable {
   domain: string;
   /**
    * "tried": a try inside an attempt that did not decide it (recipient ""); "suppressed": not
-   * tried, the address is on the suppression list; "cancelled" (0013): an operator cancelled it.
+   * tried, the address is on the suppression list; "cancelled" (0016): an operator cancelled it.
    */
   outcome: "delivered" | "deferred" | "failed" | "suppressed" | "tried" | "cancelled";
   code: number | null;
@@ -130,6 +145,48 @@ export interface SuppressionsTable {
   message_id: string | null;
   created_at: number;
   expires_at: number;
+  /** Where it came from (0013): "smtp" (a remote reply), "dsn" (an async bounce), … */
+  source?: string | null;
+}
+
+/** `sender_suppressions` (0013): addresses suppressed for one sending domain only. */
+export interface SenderSuppressionsTable {
+  sender_domain: string;
+  address: string;
+  category: string;
+  reason: string | null;
+  source: string;
+  message_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+/** `bounce_reports` (0013): mail received for bounce/feedback domains, raw and as parsed. */
+export interface BounceReportsTable {
+  id: string;
+  received_at: number;
+  /** "new" (stored, not parsed yet), "claim:…", "processed" or "refused". */
+  state: string;
+  client_ip: string | null;
+  mail_from: string;
+  /** The envelope recipients, JSON. */
+  rcpt_to: string;
+  raw: Uint8Array;
+  kind: string | null;
+  message_id: string | null;
+  recipient: string | null;
+  category: string | null;
+  status: string | null;
+  detail: string | null;
+  processed_at: number | null;
+  expires_at: number;
+}
+
+/** `cluster_secrets` (0013): secrets every node shares (base64url). */
+export interface ClusterSecretsTable {
+  name: string;
+  secret: string;
+  created_at: number;
 }
 
 /** `dkim_keys` (0004): signing keys per domain and selector; `private_key` is sealed. */
@@ -270,7 +327,7 @@ export interface ConfigVersionTable {
   version: number;
 }
 
-/** `pauses` (0013): cluster-wide holds; every criterion that is set must match a unit. */
+/** `pauses` (0016): cluster-wide holds; every criterion that is set must match a unit. */
 export interface PausesTable {
   id: string;
   /** "vmta" or "pool" (with `source`), or null for any source. */
@@ -285,7 +342,7 @@ export interface PausesTable {
   created_at: number;
 }
 
-/** `queue_jobs` (0013): bulk queue actions by filter, processed in keyset chunks. */
+/** `queue_jobs` (0016): bulk queue actions by filter, processed in keyset chunks. */
 export interface QueueJobsTable {
   id: string;
   action: string;
@@ -314,6 +371,9 @@ export interface Tables {
   smtp_users: SmtpUsersTable;
   shaping_rules: ShapingRulesTable;
   suppressions: SuppressionsTable;
+  sender_suppressions: SenderSuppressionsTable;
+  bounce_reports: BounceReportsTable;
+  cluster_secrets: ClusterSecretsTable;
   dkim_keys: DkimKeysTable;
   admin_users: AdminUsersTable;
   admin_sessions: AdminSessionsTable;
@@ -328,4 +388,8 @@ export interface Tables {
   config_version: ConfigVersionTable;
   pauses: PausesTable;
   queue_jobs: QueueJobsTable;
+  webhooks: WebhooksTable;
+  webhook_outbox: WebhookOutboxTable;
+  webhook_dead_letters: WebhookDeadLettersTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
