@@ -89,7 +89,7 @@ export const configSchema = z.object({
   }).strict().prefault({}).meta({ description: "The SQL database (queue, log, users, keys)." }),
   ip_addressess: ipAddresses.meta({
     description: "Source IPs (virtual MTAs) and inbound IPs; the seed's spelling. Outbound ones " +
-      "become `vmta` objects at first start (docs/management.md).",
+      "become `vmta` objects, synced from the file while the seed owns them (docs/management.md).",
     live: false,
   }),
   ip_addresses: ipAddresses.meta({

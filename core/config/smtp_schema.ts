@@ -25,7 +25,8 @@ const smtpListener = z.object({
 export const smtpSection = z.object({
   listeners: z.array(smtpListener).min(1).optional().meta({
     description: "Listeners with an explicit mode; overrides `listen` and the seed's `ports`. " +
-      "The listeners become `listener` objects at first start (docs/management.md).",
+      "The listeners become `listener` objects, synced from the file at each start until an " +
+      "operator changes them (docs/management.md).",
     live: false,
   }),
   listen: z.array(hostPort).optional().meta({
