@@ -20,6 +20,7 @@ import { migration0013 } from "./0013_bounce_reports.ts";
 import { migration0014 } from "./0014_queue_ops.ts";
 import { migration0015 } from "./0015_webhooks.ts";
 import { migration0016 } from "./0016_domains.ts";
+import { migration0017 } from "./0017_message_search.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -40,6 +41,7 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0014_queue_ops": migration0014,
   "0015_webhooks": migration0015,
   "0016_domains": migration0016,
+  "0017_message_search": migration0017,
 };
 
 /** Kysely migrations bound to one dialect. */

@@ -29,7 +29,9 @@ export const QueueFilterSchema = z.strictObject({
   state: UnitStateSchema.optional(),
   min_age: age.optional().meta({ description: "Accepted at least this long ago" }),
   max_age: age.optional().meta({ description: "Accepted at most this long ago" }),
-  reply: text("Text in the last reply (not indexed)").optional(),
+  older_than: age.optional().meta({ description: "Same as min_age" }),
+  newer_than: age.optional().meta({ description: "Same as max_age" }),
+  reply: text("Text in the last reply").optional(),
 });
 export type QueueFilter = z.infer<typeof QueueFilterSchema>;
 

@@ -39,6 +39,8 @@ export interface UnitFilter {
   reply?: string;
   /** The last reply starts with this (held units say what holds them there). */
   replyPrefix?: string;
+  /** Messages sent with this API key (its name; a sender key's own search). */
+  apiKey?: string;
 }
 
 /** One unit as search shows it. */
@@ -121,6 +123,7 @@ export function filtered<O>(
   if (filter.sender !== undefined) q = q.where("messages.sender", "=", filter.sender);
   if (filter.pool !== undefined) q = q.where("messages.pool", "=", filter.pool);
   if (filter.tag !== undefined) q = q.where("messages.tag", "=", filter.tag);
+  if (filter.apiKey !== undefined) q = q.where("messages.api_key", "=", filter.apiKey);
   if (filter.createdBefore !== undefined) {
     q = q.where("queue.created_at", "<=", filter.createdBefore);
   }
@@ -203,6 +206,25 @@ async function searchUnits(
     due_at: Number(r.due_at),
     created_at: Number(r.created_at),
   }));
+}
+
+/**
+ * Ids of the messages with a unit matching `filter`, newest first, before `before`: the
+ * messages list's search (`GET /api/v1/messages?…`), a keyset page on the message id.
+ */
+export async function searchMessageIds(
+  ctx: SqlContext,
+  filter: UnitFilter,
+  page: { before?: string; limit: number },
+): Promise<string[]> {
+  let q = filtered(ctx, unitsQuery(ctx).select("queue.message_id as id"), filter)
+    .where("messages.unconfirmed_since", "is", null);
+  if (page.before !== undefined) q = q.where("queue.message_id", "<", page.before);
+  const rows = await ctx.limit(
+    q.groupBy("queue.message_id").orderBy("queue.message_id", "desc"),
+    page.limit,
+  ).execute();
+  return rows.map((r) => r.id);
 }
 
 async function countUnits(ctx: SqlContext, filter: UnitFilter): Promise<number> {

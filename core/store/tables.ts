@@ -30,6 +30,8 @@ export interface MessagesTable {
   pool: Generated<string | null>;
   /** Its tag (0016, from meta.tag or meta.metadata.tag), for search. */
   tag: Generated<string | null>;
+  /** The API key name it was sent with (0017, from meta.api_key), for a sender's search. */
+  api_key: Generated<string | null>;
 }
 
 /** `queue`: delivery units (message × destination domain). */
