@@ -81,4 +81,6 @@ export async function openNodeQueue(node: NodeState): Promise<void> {
   // Stored pauses hold units before any lookup (core/schedule/pauses.ts).
   node.pauses = nodePauseGate(node.store, node.queue, () => node.config, (l) => log("pause", l));
   node.scheduler.usePauses(node.pauses);
+  // A config event (a pause changed on any node or the CLI) re-reads them at once.
+  node.cluster.configSync.onReload(() => void node.pauses.reload());
 }

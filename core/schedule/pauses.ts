@@ -3,8 +3,9 @@
  * a leased unit that a pause matches is settled as held (no attempt used, none logged), due
  * again when the pause ends or at `delivery.pause_recheck`, whichever is first, with a reason
  * naming the pause ("held by pause p-… (domain example.net) until …"). Each node re-reads the
- * `pauses` table every second, so a pause added or removed by any node or the CLI applies
- * cluster-wide within about a second; when a pause disappears (removed) or ends, the node makes
+ * `pauses` table when a config event says a pause changed (the broker's config fanout,
+ * core/manage/broadcast.ts; cli/serve_queue.ts subscribes) and every second as the fallback, so
+ * a pause added or removed by any node or the CLI applies cluster-wide at once; when a pause disappears (removed) or ends, the node makes
  * the units it holds due now, so they resume where they were (and at start, those held by pauses
  * removed while no node ran).
  *
@@ -151,6 +152,8 @@ export interface PauseGateOptions {
   release: (id: string) => Promise<number>;
   /** At start: makes units held by pauses not in force any more due now. */
   releaseOrphans?: (live: ReadonlySet<string>) => Promise<number>;
+  /** How often the pauses are re-read besides config events ({@link PAUSE_POLL_MS}). */
+  pollMs?: number;
   log: (line: string) => void;
 }
 
@@ -161,6 +164,8 @@ export class PauseGate {
   #timer: ReturnType<typeof setTimeout> | null = null;
   #stopped = false;
   #failing = false;
+  #reloading: Promise<void> | null = null;
+  #again = false;
 
   constructor(options: PauseGateOptions) {
     this.#options = options;
@@ -171,8 +176,27 @@ export class PauseGate {
     return this.#pauses;
   }
 
-  /** Re-reads the pauses; releases what pauses gone or ended since the last read held. */
-  async reload(now = Date.now()): Promise<void> {
+  /**
+   * Re-reads the pauses; releases what pauses gone or ended since the last read held. Calls
+   * during a reload (an event and the poll at once) coalesce into one more, so a pause that is
+   * over is released once.
+   */
+  reload(now?: number): Promise<void> {
+    if (this.#reloading) {
+      this.#again = true;
+      return this.#reloading;
+    }
+    this.#reloading = (async () => {
+      do {
+        this.#again = false;
+        await this.#reloadOnce(now ?? Date.now());
+        now = undefined;
+      } while (this.#again);
+    })().finally(() => this.#reloading = null);
+    return this.#reloading;
+  }
+
+  async #reloadOnce(now: number): Promise<void> {
     const { log } = this.#options;
     try {
       const next = await this.#options.store.listPauses();
@@ -223,7 +247,7 @@ export class PauseGate {
     this.#timer = setTimeout(async () => {
       await this.reload();
       this.#arm();
-    }, PAUSE_POLL_MS);
+    }, this.#options.pollMs ?? PAUSE_POLL_MS);
   }
 
   stop() {
