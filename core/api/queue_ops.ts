@@ -31,7 +31,10 @@ export const QueueFilterSchema = z.strictObject({
   max_age: age.optional().meta({ description: "Accepted at most this long ago" }),
   older_than: age.optional().meta({ description: "Same as min_age" }),
   newer_than: age.optional().meta({ description: "Same as max_age" }),
-  reply: text("Text in the last reply").optional(),
+  reply: text(
+    'The last reply: a code and/or enhanced status ("451", "4.7.1", "451 4.7.1": indexed) or ' +
+      "other text in it (a scan: combine it with an indexed field)",
+  ).optional(),
 });
 export type QueueFilter = z.infer<typeof QueueFilterSchema>;
 

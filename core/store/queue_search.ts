@@ -1,12 +1,14 @@
 /**
  * Searching delivery units (message × domain) by what an operator knows: ids, sender,
  * recipient, domain, pool, the source IP of an attempt (a vmta), tag, state, age and the last
- * reply. Every field but the reply text has an index (migrations/0014_queue_ops.ts) and pages
+ * reply. Every field has an index (migrations/0014_queue_ops.ts; the reply's code and enhanced
+ * status 0018) but free text in the reply, and pages
  * are keyset pages on the unit id (`id > after order by id`), so a page costs the same on the
  * millionth unit as on the first and a bulk job never holds more than one page of ids.
  */
 import { type Expression, type ExpressionBuilder, type SelectQueryBuilder, sql } from "kysely";
 import type { SqlContext } from "./_sql.ts";
+import { replyStatusQuery } from "./reply_status.ts";
 import type { Tables } from "./tables.ts";
 
 /** Where a unit stands, as search tells them apart. */
@@ -35,7 +37,10 @@ export interface UnitFilter {
   createdBefore?: number;
   /** Messages accepted at or after this time (ms). */
   createdAfter?: number;
-  /** Text in the last reply (not indexed: combine with an indexed field on a large queue). */
+  /**
+   * The last reply: a code and/or enhanced status ("451", "4.7.1", "451 4.7.1") matches the
+   * indexed columns; other text is a substring of the reply (a scan: combine it).
+   */
   reply?: string;
   /** The last reply starts with this (held units say what holds them there). */
   replyPrefix?: string;
@@ -160,8 +165,15 @@ export function filtered<O>(
     );
   }
   if (filter.reply !== undefined) {
-    const pattern = `%${likeText(filter.reply)}%`;
-    q = q.where(sql<boolean>`${sql.ref("queue.last_reply")} like ${pattern} escape '!'`);
+    // A code or enhanced status reads its index (core/store/reply_status.ts); other text scans.
+    const status = replyStatusQuery(filter.reply);
+    if (status) {
+      if (status.code !== null) q = q.where("queue.reply_code", "=", status.code);
+      if (status.status !== null) q = q.where("queue.reply_status", "=", status.status);
+    } else {
+      const pattern = `%${likeText(filter.reply)}%`;
+      q = q.where(sql<boolean>`${sql.ref("queue.last_reply")} like ${pattern} escape '!'`);
+    }
   }
   if (filter.replyPrefix !== undefined) {
     const pattern = `${likeText(filter.replyPrefix)}%`;

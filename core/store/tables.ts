@@ -58,6 +58,10 @@ export interface QueueTable {
   failure_reason: string | null;
   /** When the unit was quarantined (0010), null otherwise. */
   quarantined_at: number | null;
+  /** The last reply's SMTP code (0018), for search; null before the first reply. */
+  reply_code: Generated<number | null>;
+  /** The last reply's enhanced status, e.g. "4.7.1" (0018), for search. */
+  reply_status: Generated<string | null>;
 }
 
 /** `recipients`: per-recipient delivery state. */
