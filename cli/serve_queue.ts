@@ -9,7 +9,7 @@ import { openQueue } from "../core/queue/mod.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
 import { postIsolated, SiteDispatcher } from "../core/schedule/dispatch.ts";
 import { dispatchFailureHandler } from "../core/schedule/unit_failures.ts";
-import { nodePauseGate } from "../core/schedule/pauses.ts";
+import { nodePauseGate, sourcePauses } from "../core/schedule/pauses.ts";
 import { emitQuarantined } from "../core/events/mod.ts";
 // Not core/delivery/mod.ts: the main thread only routes units to sites; the engine (SMTP client,
 // pools, MTA-STS, DKIM hooks) lives in the delivery workers and costs ~7 MB of heap per isolate.
@@ -79,7 +79,18 @@ export async function openNodeQueue(node: NodeState): Promise<void> {
   );
   node.queue.onAvailable(() => node.scheduler.wake());
   // Stored pauses hold units before any lookup (core/schedule/pauses.ts).
-  node.pauses = nodePauseGate(node.store, node.queue, () => node.config, (l) => log("pause", l));
+  // The vmta pauses go to the delivery workers, whose pools skip those sources.
+  node.pauses = nodePauseGate(
+    node.store,
+    node.queue,
+    () => node.config,
+    (l) => log("pause", l),
+    (pauses) => {
+      for (const w of node.deliveryWorkers) {
+        w.post({ type: "pauses", pauses: sourcePauses(pauses) });
+      }
+    },
+  );
   node.scheduler.usePauses(node.pauses);
   // A config event (a pause changed on any node or the CLI) re-reads them at once.
   node.cluster.configSync.onReload(() => void node.pauses.reload());

@@ -4,6 +4,7 @@
  * `serve`.
  */
 import { log } from "../core/log.ts";
+import { sourcePauses } from "../core/schedule/pauses.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { seedDailyCounters } from "./serve_parts.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
@@ -28,7 +29,10 @@ export async function startDeliveryWorkers(node: NodeState): Promise<void> {
             scheduler.settled(message.tokens, message.unitIds);
           }
           // A restarted worker starts from its init message: bring its rules up to date.
-          if (message.type === "ready") handle.post({ type: "rules", rules: rules.rules });
+          if (message.type === "ready") {
+            handle.post({ type: "rules", rules: rules.rules });
+            handle.post({ type: "pauses", pauses: sourcePauses(node.pauses.pauses) });
+          }
           if (message.type === "accepted") scheduler.wake(); // DSNs made by the worker
         },
         { dailyCounters: dailyCounters.buffer, rules: rules.rules },

@@ -10,28 +10,26 @@
  * removed while no node ran).
  *
  * A pause matches a unit when every criterion it sets matches: source `pool` (the message's
- * `pool`) or `vmta` (the message's `vmta`), `domain` (exact, or `*.example.net` for its
+ * `pool`) or `vmta` (the message's `vmta`; the delivery workers also skip a paused vmta in every
+ * pool, core/routing/source_pauses.ts), `domain` (exact, or `*.example.net` for its
  * subdomains), and `tag` (the message's `tag`, or its metadata's `tag`).
  *
  * Talks to: the store. Reads config: delivery.pause_recheck.
  */
 import type { HeldOutcome, LeasedUnit } from "../contracts/mod.ts";
 import type { PauseRecord, PauseStore, QueueSearchStore } from "../store/mod.ts";
+import {
+  domainMatches,
+  heldByPrefix,
+  type SourcePause,
+  unitTagOf,
+} from "../routing/source_pauses.ts";
 
 /** How often the pauses are re-read. */
 export const PAUSE_POLL_MS = 1_000;
 
 /** The tag a unit's message carries: `meta.tag`, else its metadata's `tag`. */
-export function unitTag(meta: Record<string, unknown> | null | undefined): string | null {
-  const metadata = meta?.metadata as Record<string, unknown> | null | undefined;
-  const tag = meta?.tag ?? metadata?.tag;
-  return typeof tag === "string" ? tag : null;
-}
-
-function domainMatches(pattern: string, domain: string): boolean {
-  const p = pattern.toLowerCase();
-  return p.startsWith("*.") ? domain.endsWith(p.slice(1)) : domain === p;
-}
+export const unitTag = unitTagOf;
 
 /** Whether pause `p` is in force at `now` and holds `unit`. */
 export function pauseHolds(p: PauseRecord, unit: LeasedUnit, now: number): boolean {
@@ -54,13 +52,18 @@ export function describePause(p: PauseRecord): string {
   return parts.join(", ");
 }
 
-/**
- * The start of the last reply of every unit pause `id` holds on `node`. Each node releases only
- * the units it held itself: two nodes releasing one unit would each publish its next copy with
- * the same number (RabbitMQ), and both would be delivered.
- */
-export function heldByPrefix(id: string, node: string): string {
-  return `held by pause ${id} on ${node} `;
+export { heldByPrefix };
+
+/** The vmta pauses in force, as the delivery workers skip their sources. */
+export function sourcePauses(pauses: readonly PauseRecord[]): SourcePause[] {
+  return pauses.filter((p) => p.sourceKind === "vmta" && p.source !== null).map((p) => ({
+    id: p.id,
+    source: p.source!,
+    domain: p.domain,
+    tag: p.tag,
+    endsAt: p.endsAt,
+    why: `${describePause(p)}${p.reason ? `: ${p.reason}` : ""}`,
+  }));
 }
 
 /** The held outcome of a unit pause `p` holds. */
@@ -154,6 +157,8 @@ export interface PauseGateOptions {
   releaseOrphans?: (live: ReadonlySet<string>) => Promise<number>;
   /** How often the pauses are re-read besides config events ({@link PAUSE_POLL_MS}). */
   pollMs?: number;
+  /** Called when the set of pauses read changed (the delivery workers get the vmta ones). */
+  onChange?: (pauses: readonly PauseRecord[]) => void;
   log: (line: string) => void;
 }
 
@@ -211,7 +216,9 @@ export class PauseGate {
           log(`pause ${p.id} (${describePause(p)}) in force`);
         }
       }
+      const changed = JSON.stringify(next) !== JSON.stringify(this.#pauses);
       this.#pauses = next;
+      if (changed) this.#options.onChange?.(next);
       for (const p of over) {
         const released = await this.#options.release(p.id);
         log(`pause ${p.id} (${describePause(p)}) over: ${released} units due again`);
@@ -276,6 +283,7 @@ export function nodePauseGate(
   queue: { retryNow(unitIds: string[]): Promise<number> },
   config: () => { nodeId: string; delivery: { pause_recheck: number } },
   log: (line: string) => void,
+  onChange?: (pauses: readonly PauseRecord[]) => void,
 ): PauseGate {
   const node = config().nodeId;
   return new PauseGate({
@@ -284,6 +292,7 @@ export function nodePauseGate(
     recheckMs: () => config().delivery.pause_recheck,
     release: (id) => releaseHeldBy(store, (ids) => queue.retryNow(ids), id, node),
     releaseOrphans: (live) => releaseOrphans(store, (ids) => queue.retryNow(ids), live, node),
+    onChange,
     log,
   });
 }
