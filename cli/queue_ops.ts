@@ -208,6 +208,7 @@ function pauseInput(values: Record<string, unknown>): Record<string, unknown> {
   }
   if (typeof values.domain === "string") input.domain = values.domain;
   if (typeof values.tag === "string") input.tag = values.tag;
+  if (typeof values.site === "string") input.site = values.site;
   if (typeof values.reason === "string") input.reason = values.reason;
   if (typeof values.for === "string") {
     try {

@@ -103,7 +103,7 @@ class SourceLoop {
     const now = Date.now();
     let pause: SourcePause | null = null;
     const pauses = ctx.sourcePauses ?? [];
-    const unit = { domain: this.#unit.domain, tag: unitTagOf(this.#unit.meta) };
+    const unit = { domain: this.#unit.domain, tag: unitTagOf(this.#unit.meta), site, pool };
     const picked = ctx.sources.pick(
       pool,
       (source) => tried.has(source) ? Infinity : ctx.pools.backoffUntil(source, site),

@@ -39,6 +39,7 @@ export function pauseBody(p: PauseRecord, now = Date.now()): PauseBody {
     source: p.source,
     domain: p.domain,
     tag: p.tag,
+    site: p.site ?? null,
     until: p.endsAt,
     reason: p.reason,
     description: describePause(p),
@@ -57,8 +58,14 @@ export function parsePause(input: unknown, now: number) {
     const path = p.source === undefined ? "source" : "source_kind";
     throw new ValidationError([{ path, message: "source and source_kind go together" }]);
   }
-  if (p.source === undefined && p.domain === undefined && p.tag === undefined) {
-    throw new ValidationError([{ path: "", message: "a pause needs a source, a domain or a tag" }]);
+  if (
+    p.source === undefined && p.domain === undefined && p.tag === undefined &&
+    p.site === undefined
+  ) {
+    throw new ValidationError([{
+      path: "",
+      message: "a pause needs a source, a domain, a site or a tag",
+    }]);
   }
   if (p.until !== undefined && p.until <= now) {
     throw new ValidationError([{ path: "until", message: "must be in the future" }]);
@@ -77,6 +84,7 @@ export async function addPause(deps: PauseDeps, actor: Actor, input: unknown): P
     source: p.source ?? null,
     domain: p.domain?.toLowerCase() ?? null,
     tag: p.tag ?? null,
+    site: p.site?.toLowerCase() ?? null,
     endsAt: p.until ?? null,
     reason: p.reason ?? null,
     createdBy: actor.name,

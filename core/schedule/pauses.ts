@@ -34,6 +34,8 @@ export const unitTag = unitTagOf;
 /** Whether pause `p` is in force at `now` and holds `unit`. */
 export function pauseHolds(p: PauseRecord, unit: LeasedUnit, now: number): boolean {
   if (p.endsAt !== null && p.endsAt <= now) return false;
+  // A site is known only after the MX lookup: the delivery workers hold for those pauses.
+  if (p.site) return false;
   if (p.domain !== null && !domainMatches(p.domain, unit.domain)) return false;
   if (p.sourceKind !== null) {
     const value = unit.meta?.[p.sourceKind];
@@ -48,17 +50,22 @@ export function describePause(p: PauseRecord): string {
   const parts: string[] = [];
   if (p.sourceKind !== null) parts.push(`${p.sourceKind} ${p.source}`);
   if (p.domain !== null) parts.push(`domain ${p.domain}`);
+  if (p.site) parts.push(`site ${p.site}`);
   if (p.tag !== null) parts.push(`tag ${p.tag}`);
   return parts.join(", ");
 }
 
 export { heldByPrefix };
 
-/** The vmta pauses in force, as the delivery workers skip their sources. */
+/** The vmta and site pauses, as the delivery workers apply them (after routing). */
 export function sourcePauses(pauses: readonly PauseRecord[]): SourcePause[] {
-  return pauses.filter((p) => p.sourceKind === "vmta" && p.source !== null).map((p) => ({
+  const applies = (p: PauseRecord) =>
+    (p.sourceKind === "vmta" && p.source !== null) || (p.site ?? null) !== null;
+  return pauses.filter(applies).map((p) => ({
     id: p.id,
-    source: p.source!,
+    source: p.sourceKind === "vmta" ? p.source : null,
+    site: p.site ?? null,
+    pool: p.sourceKind === "pool" ? p.source : null,
     domain: p.domain,
     tag: p.tag,
     endsAt: p.endsAt,

@@ -345,6 +345,8 @@ export interface PausesTable {
   source: string | null;
   domain: string | null;
   tag: string | null;
+  /** An MX host of the destination site, or *.domain (0019). */
+  site: Generated<string | null>;
   /** When the pause ends by itself; null: until removed. */
   ends_at: number | null;
   reason: string | null;
