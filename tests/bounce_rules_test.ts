@@ -44,12 +44,15 @@ Deno.test("bounce rules: code must match; patterns are case-insensitive", () => 
   const only421 = [rule({ name: "a", pattern: "CUSTOM TEXT", code: 421, category: "rate_limit" })];
   assertEquals(classifyReply(CUSTOM, only421), "policy");
   assertEquals(classifyReply({ code: 421, text: "421 custom text" }, only421), "rate_limit");
-  const outcome = classifyOutcome({
-    unitId: "u1",
-    results: [{ recipient: "a@example.test", outcome: "failed", code: 550, reply: CUSTOM.text }],
-  } as unknown as Parameters<typeof classifyOutcome>[0], [
-    rule({ name: "a", category: "bad_mailbox" }),
-  ]);
+  const outcome = classifyOutcome(
+    {
+      unitId: "u1",
+      results: [{ recipient: "a@example.test", outcome: "failed", code: 550, reply: CUSTOM.text }],
+    } as unknown as Parameters<typeof classifyOutcome>[0],
+    [
+      rule({ name: "a", category: "bad_mailbox" }),
+    ],
+  );
   assertEquals(outcome.results[0].category, "bad_mailbox");
 });
 
