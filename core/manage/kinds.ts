@@ -119,13 +119,16 @@ export const shapingRuleSchema = z.object({ pattern: shapingPattern, rule: shapi
 export type ShapingRuleBody = z.output<typeof shapingRuleSchema>;
 
 /**
- * How long one kind of record is kept. Defined and stored here; applying it (pruning) is later
- * work (issue 14 part 2).
+ * How long one kind of record is kept. Defined and stored here; nothing applies it yet: the
+ * data-retention work (a later issue) prunes by these objects (docs/management.md).
  */
 export const retentionSchema = z.object({
   scope: z.enum(["messages", "attempts", "audit", "events", "suppressions"]),
   max_age: duration,
-}).strict();
+}).strict().meta({
+  description: "How long one kind of record is to be kept. Stored only: nothing prunes by it " +
+    "yet (the data-retention work will).",
+});
 export type RetentionBody = z.output<typeof retentionSchema>;
 
 /**
@@ -148,7 +151,11 @@ export const bounceRuleSchema = z.object({
     error: `Expected a bounce category: one of ${BOUNCE_CATEGORIES.join(", ")}`,
   }),
   priority: z.number().int().default(100),
-}).strict();
+}).strict().meta({
+  description: "A bounce classification rule, tried before the built-in ones (lower priority " +
+    "first, then name): a reply matching `pattern` (RE2, case-insensitive) and `code` (when " +
+    "set) gets `category`. Applied live by every node.",
+});
 export type BounceRuleBody = z.output<typeof bounceRuleSchema>;
 
 /** Every kind, by name. */
