@@ -4,7 +4,7 @@
  * `pattern`), RE2 so a catastrophic pattern runs in linear time; the live state orders them.
  */
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
-import { classifyOutcome, classifyReply, matchBounceRule } from "../core/bounce/mod.ts";
+import { classifyOutcome, classifyReply, matchBounceRule, verdictOf } from "../core/bounce/mod.ts";
 import type { BounceRule } from "../core/config/mod.ts";
 import { type Actor, openManagement, ValidationError } from "../core/manage/mod.ts";
 import { bounceRuleSchema } from "../core/manage/kinds.ts";
@@ -113,4 +113,27 @@ Deno.test("bounce rules: the live state hands them over ordered", () => {
     category: "policy",
     priority: 100,
   });
+});
+
+Deno.test("bounce rules: an asynchronous bounce report's verdict uses them too", () => {
+  const parsed = {
+    kind: "bounce",
+    format: "rfc3464",
+    recipients: [{
+      address: "bob@example.org",
+      action: "failed",
+      status: "5.7.1",
+      diagnostic: "550 5.7.1 custom text from the provider",
+      code: 550,
+    }],
+    feedbackType: null,
+    original: { returnPath: null },
+  } as unknown as Parameters<typeof verdictOf>[0];
+  const built = verdictOf(parsed, "bob@example.org");
+  assertEquals([built.kind, built.category], ["failed", "policy"]);
+  const ruled = verdictOf(parsed, "bob@example.org", [
+    rule({ name: "dead", category: "bad_mailbox" }),
+  ]);
+  // The rule's category decides, and with it the verdict (a hard bounce suppresses).
+  assertEquals([ruled.kind, ruled.category], ["hard_bounce", "bad_mailbox"]);
 });
