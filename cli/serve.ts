@@ -31,6 +31,7 @@ import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { adminHttpService, seedDailyCounters, startLiveView } from "./serve_parts.ts";
 import { defineCommand } from "./_command.ts";
+import { dataDirProblem } from "./data_dir_probe.ts";
 
 /** Runs the server until a signal stops it. */
 export async function serve(configPath: string | null): Promise<void> {
@@ -155,7 +156,10 @@ class NodeParts {
   }
 
   async #openStore() {
-    this.store = await openStore(this.seed, "deliver");
+    this.store = await openStore(this.seed, "deliver").catch(async (error: Error) => {
+      const problem = await dataDirProblem(this.seed.dataDir);
+      throw problem ? new Error(`${error.message}: ${problem}`, { cause: error }) : error;
+    });
     const applied = await this.store.migrate();
     if (applied.length > 0) log("store", `applied migrations: ${applied.join(", ")}`);
     const maxBody = await this.store.maxBodyBytes();

@@ -85,7 +85,9 @@ export function balance(
 export function describeLedger(name: string, ledger: Ledger): string {
   return `${name}: accepted ${ledger.accepted} = delivered ${ledger.delivered} + failed with DSN ` +
     `${ledger.failedWithDsn} + still queued ${ledger.stillQueued}` +
-    (ledger.missing.length ? ` MISSING ${ledger.missing.length} (${ledger.missing.slice(0, 5)})` : "") +
+    (ledger.missing.length
+      ? ` MISSING ${ledger.missing.length} (${ledger.missing.slice(0, 5)})`
+      : "") +
     `; duplicates ${ledger.duplicateSubjects} subjects (${ledger.extraCopies} extra copies); ` +
     `delivered without a 250 seen ${ledger.unacknowledged}`;
 }

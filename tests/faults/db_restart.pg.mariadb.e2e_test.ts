@@ -54,7 +54,9 @@ for (const kind of ["postgres", "mysql"] as const) {
       const result = await load.result;
       await waitDrained(configPath);
       const ledger = balance(result.accepted, e2e.sink.messages, "d");
-      console.log(describeLedger(`${kind} restart`, ledger) + `; 4xx seen ${result.temporaryFailures}`);
+      console.log(
+        describeLedger(`${kind} restart`, ledger) + `; 4xx seen ${result.temporaryFailures}`,
+      );
       assert(ledger.balanced, describeLedger("unbalanced", ledger));
     } catch (error) {
       e2e.dump();
