@@ -41,8 +41,12 @@ Deno.test("SMTP fuzzer: valid replies, server and workers up, memory bounded, ma
   const rss = () => Math.round(readMem(server.pid, false).rssKb / 1024);
   const rssBefore = rss();
   const failures: string[] = [];
+  const tally = { queued: 0, byClass: [0, 0, 0, 0, 0, 0], closedByServer: 0 };
   const play = async (s: ReturnType<typeof fuzzSession>) => {
     const outcome = await playSession(server.smtpHost, server.smtpPort, s);
+    tally.queued += outcome.queued;
+    outcome.classes.forEach((n, i) => tally.byClass[i] += n);
+    if (outcome.closedByServer) tally.closedByServer++;
     if (outcome.invalid.length > 0 && failures.length < 20) {
       failures.push(
         `session seed=${s.seed} index=${s.index} [${s.mutations.join(",")}]: ` +
@@ -63,7 +67,9 @@ Deno.test("SMTP fuzzer: valid replies, server and workers up, memory bounded, ma
     const alive = await Promise.race([server.exited.then(() => false), Promise.resolve(true)]);
     console.log(
       `fuzz: ${sessions} sessions in ${elapsed.toFixed(0)} s; RSS before ${rssBefore} MB, ` +
-        `peak ${rssPeak} MB, after ${rssAfter} MB`,
+        `peak ${rssPeak} MB, after ${rssAfter} MB; replies 2xx ${tally.byClass[2]} 3xx ` +
+        `${tally.byClass[3]} 4xx ${tally.byClass[4]} 5xx ${tally.byClass[5]}; messages queued ` +
+        `${tally.queued}; sessions closed by the server ${tally.closedByServer}`,
     );
     assert(alive, "the server is still running");
     assertEquals(failures, [], `invalid replies (seed ${seed})`);

@@ -11,6 +11,10 @@ export interface SessionOutcome {
   replies: number;
   /** Reply lines that are not valid SMTP replies. */
   invalid: string[];
+  /** Messages the server took (a 250 naming a queue id). */
+  queued: number;
+  /** Replies by first digit (2, 3, 4, 5). */
+  classes: number[];
   /** Whether the server closed the connection before we did. */
   closedByServer: boolean;
 }
@@ -24,7 +28,13 @@ export async function playSession(
   session: FuzzSession,
   idleMs = 300,
 ): Promise<SessionOutcome> {
-  const outcome: SessionOutcome = { replies: 0, invalid: [], closedByServer: false };
+  const outcome: SessionOutcome = {
+    replies: 0,
+    queued: 0,
+    classes: [0, 0, 0, 0, 0, 0],
+    invalid: [],
+    closedByServer: false,
+  };
   let conn: Deno.TcpConn;
   try {
     conn = await Deno.connect({ hostname: host, port });
@@ -46,6 +56,8 @@ export async function playSession(
           buffer = buffer.slice(nl + 2);
           outcome.replies++;
           if (!REPLY.test(line)) outcome.invalid.push(JSON.stringify(line.slice(0, 200)));
+          else if (line[3] !== "-") outcome.classes[Number(line[0])]++;
+          if (/^250 .*queued as/.test(line)) outcome.queued++;
         }
       }
       outcome.closedByServer = true;

@@ -48,7 +48,8 @@ function splice(line: Uint8Array, at: number, remove: number, insert: Uint8Array
   return concat(line.subarray(0, at), insert, line.subarray(Math.min(line.length, at + remove)));
 }
 
-function address(r: Prng): string {
+function address(r: Prng, clean: string): string {
+  if (r.chance(0.6)) return clean;
   return r.pick([
     "<r@dest.test>", "<a@origin.test>", "<>", "<@route,@x:r@dest.test>", "<\"q u\"@dest.test>",
     "<r@[127.0.0.1]>", "r@dest.test", "<r@dest.test", "<" + "l".repeat(r.int(60, 400)) + "@dest.test>",
@@ -139,19 +140,19 @@ export function fuzzSession(seed: number, index: number): FuzzSession {
   const mutations: string[] = [];
   const lines: Uint8Array[] = [
     bytes(`${r.pick(["EHLO", "HELO", "ehlo"])} fuzz.test`),
-    bytes(`MAIL FROM:${address(r)}${r.chance(0.3) ? " " + r.pick(PARAMS) : ""}`),
-    bytes(`RCPT TO:${address(r)}${r.chance(0.2) ? " " + r.pick(PARAMS) : ""}`),
+    bytes(`MAIL FROM:${address(r, "<a@origin.test>")}${r.chance(0.3) ? " " + r.pick(PARAMS) : ""}`),
+    bytes(`RCPT TO:${address(r, "<r@dest.test>")}${r.chance(0.2) ? " " + r.pick(PARAMS) : ""}`),
     bytes("DATA"),
   ];
   const data = bytes(headerSection(r, mutations) + "\r\n\r\n" + body(r, mutations));
   // Mutate some command lines, and sometimes swap in a random verb.
   for (let i = 0; i < lines.length; i++) {
-    if (r.chance(0.35)) lines[i] = mutateLine(r, lines[i], mutations);
+    if (r.chance(0.2)) lines[i] = mutateLine(r, lines[i], mutations);
     if (r.chance(0.05)) lines[i] = bytes(`${r.pick(VERBS)} ${r.pick(PARAMS)}`);
   }
   if (r.chance(0.15)) {
     mutations.push("extra-commands");
-    lines.splice(r.int(0, lines.length), 0, bytes(`${r.pick(VERBS)} ${address(r)}`));
+    lines.splice(r.int(0, lines.length), 0, bytes(`${r.pick(VERBS)} ${address(r, "")}`));
   }
   const lineEnd = () => {
     if (r.chance(0.04)) {
