@@ -6,7 +6,7 @@
  * 4xx, never 250; afterwards the ledger balances.
  */
 import { assert } from "../helpers/assert.ts";
-import { createTestDatabase } from "../helpers/databases.ts";
+import { createTestDatabase, testDatabaseKinds } from "../helpers/databases.ts";
 import { E2E_DOMAIN, startE2eFixture } from "../helpers/e2e_fixture.ts";
 import { startSmtpLoad } from "../helpers/smtp_load.ts";
 import { startTcpProxy } from "../helpers/tcp_proxy.ts";
@@ -14,7 +14,8 @@ import { waitUntil } from "../helpers/wait.ts";
 import { balance, describeLedger, waitDrained } from "./accounting.ts";
 import { faultZones } from "./zones.ts";
 
-for (const kind of ["postgres", "mysql"] as const) {
+// The server databases of FASTMTA_TEST_DATABASES (default: PostgreSQL and MariaDB).
+for (const kind of testDatabaseKinds().filter((k) => k !== "sqlite3")) {
   Deno.test(`${kind} restarted mid-load: 4xx while away, nothing lost after`, async () => {
     await using db = await createTestDatabase(kind);
     const target = kind === "postgres" ? 5432 : 3306;
