@@ -18,6 +18,7 @@ import { runCli } from "../tests/helpers/server_process.ts";
 import { startSmtpLoad } from "../tests/helpers/smtp_load.ts";
 import { readMem } from "./procstat.ts";
 
+const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const { values } = parseArgs({
   args: Deno.args,
   options: { minutes: { type: "string", default: "5" }, help: { type: "boolean", short: "h" } },
@@ -203,3 +204,8 @@ console.log(
     `db ${samples.at(-1)?.dbMb.toFixed(1)} MB; load average ${Deno.loadavg().join(" ")}`,
 );
 await server.stop();
+// The server's log, for what the numbers do not say (4xx reasons, stalls).
+await Deno.mkdir(`${REPO}/bench/out`, { recursive: true });
+const logPath = `${REPO}/bench/out/soak-${new Date().toISOString().replace(/[:.]/g, "-")}.log`;
+await Deno.writeTextFile(logPath, e2e.logs());
+console.log(`server log: ${logPath}`);
