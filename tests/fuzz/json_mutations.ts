@@ -8,8 +8,22 @@
  */
 import { type Prng, prng } from "../helpers/prng.ts";
 
-const FIELDS = ["from", "to", "subject", "text", "html", "raw", "raw_base64", "headers", "pool",
-  "priority", "metadata", "cc", "bcc", "reply_to"];
+const FIELDS = [
+  "from",
+  "to",
+  "subject",
+  "text",
+  "html",
+  "raw",
+  "raw_base64",
+  "headers",
+  "pool",
+  "priority",
+  "metadata",
+  "cc",
+  "bcc",
+  "reply_to",
+];
 
 function nest(depth: number): unknown {
   let value: unknown = 0;
@@ -78,7 +92,7 @@ export function fuzzJson(seed: number, index: number): { body: Uint8Array; note:
       notes.push("deep");
       break;
     case 3:
-      bytes = new TextEncoder().encode(r.pick(["", "null", "[]", "\"x\"", "{", "1", "{}"]));
+      bytes = new TextEncoder().encode(r.pick(["", "null", "[]", '"x"', "{", "1", "{}"]));
       notes.push("not-an-object");
       break;
   }

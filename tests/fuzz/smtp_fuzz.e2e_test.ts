@@ -84,7 +84,8 @@ Deno.test("SMTP fuzzer: valid replies, server and workers up, memory bounded, ma
       server: server.smtpAddress,
       from: "a@origin.test",
       to: [`after@${E2E_DOMAIN}`],
-      data: `From: a@origin.test\r\nTo: after@${E2E_DOMAIN}\r\nSubject: after the fuzz\r\n\r\nok\r\n`,
+      data:
+        `From: a@origin.test\r\nTo: after@${E2E_DOMAIN}\r\nSubject: after the fuzz\r\n\r\nok\r\n`,
     });
     assertEquals(sent.code, 0, sent.stdout);
     await e2e.sink.waitFor(

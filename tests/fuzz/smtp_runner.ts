@@ -86,7 +86,9 @@ export async function playSession(
   await reading;
   if (buffer.length > 0 && outcome.closedByServer && !session.abrupt) {
     // A final line without CRLF is only acceptable if the server cut the session itself.
-    if (!REPLY.test(buffer)) outcome.invalid.push(`partial ${JSON.stringify(buffer.slice(0, 200))}`);
+    if (!REPLY.test(buffer)) {
+      outcome.invalid.push(`partial ${JSON.stringify(buffer.slice(0, 200))}`);
+    }
   }
   return outcome;
 }

@@ -21,12 +21,52 @@ export interface FuzzSession {
 }
 
 const enc = new TextEncoder();
-const VERBS = ["EHLO", "HELO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY", "EXPN", "HELP",
-  "STARTTLS", "AUTH", "BDAT", "QUIT", "XCLIENT", "TURN", "ETRN", ""];
-const ODD_BYTES = [[0x00], [0xff, 0xfe], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0x0d], [0x0a],
-  [0x1b, 0x5b, 0x32, 0x4a], [0xe2, 0x80, 0xae], [0xf4, 0x90, 0x80, 0x80]];
-const PARAMS = ["SIZE=999999999999", "SIZE=-1", "BODY=8BITMIME", "BODY=BINARYMIME", "SMTPUTF8",
-  "RET=FULL", "ENVID=x", "NOTIFY=NEVER,SUCCESS", "ORCPT=rfc822;a@b", "AUTH=<>", "X=Y=Z", "=", "SIZE="];
+const VERBS = [
+  "EHLO",
+  "HELO",
+  "MAIL",
+  "RCPT",
+  "DATA",
+  "RSET",
+  "NOOP",
+  "VRFY",
+  "EXPN",
+  "HELP",
+  "STARTTLS",
+  "AUTH",
+  "BDAT",
+  "QUIT",
+  "XCLIENT",
+  "TURN",
+  "ETRN",
+  "",
+];
+const ODD_BYTES = [
+  [0x00],
+  [0xff, 0xfe],
+  [0xc0, 0x80],
+  [0xed, 0xa0, 0x80],
+  [0x0d],
+  [0x0a],
+  [0x1b, 0x5b, 0x32, 0x4a],
+  [0xe2, 0x80, 0xae],
+  [0xf4, 0x90, 0x80, 0x80],
+];
+const PARAMS = [
+  "SIZE=999999999999",
+  "SIZE=-1",
+  "BODY=8BITMIME",
+  "BODY=BINARYMIME",
+  "SMTPUTF8",
+  "RET=FULL",
+  "ENVID=x",
+  "NOTIFY=NEVER,SUCCESS",
+  "ORCPT=rfc822;a@b",
+  "AUTH=<>",
+  "X=Y=Z",
+  "=",
+  "SIZE=",
+];
 
 function bytes(text: string): Uint8Array {
   return enc.encode(text);
@@ -51,9 +91,19 @@ function splice(line: Uint8Array, at: number, remove: number, insert: Uint8Array
 function address(r: Prng, clean: string): string {
   if (r.chance(0.6)) return clean;
   return r.pick([
-    "<r@dest.test>", "<a@origin.test>", "<>", "<@route,@x:r@dest.test>", "<\"q u\"@dest.test>",
-    "<r@[127.0.0.1]>", "r@dest.test", "<r@dest.test", "<" + "l".repeat(r.int(60, 400)) + "@dest.test>",
-    "<r@" + "d".repeat(r.int(60, 300)) + ".test>", "<üñí@dest.test>", "<r@dest.test> extra", "<<>>",
+    "<r@dest.test>",
+    "<a@origin.test>",
+    "<>",
+    "<@route,@x:r@dest.test>",
+    '<"q u"@dest.test>',
+    "<r@[127.0.0.1]>",
+    "r@dest.test",
+    "<r@dest.test",
+    "<" + "l".repeat(r.int(60, 400)) + "@dest.test>",
+    "<r@" + "d".repeat(r.int(60, 300)) + ".test>",
+    "<üñí@dest.test>",
+    "<r@dest.test> extra",
+    "<<>>",
   ]);
 }
 
@@ -127,7 +177,7 @@ function mutateLine(r: Prng, line: Uint8Array, m: string[]): Uint8Array {
         m.push("byte");
         break;
       default:
-        out = splice(out, at, 0, bytes(r.pick(["\t", " ", ":", "<", ">", "\\", "\"", "%", "@"])));
+        out = splice(out, at, 0, bytes(r.pick(["\t", " ", ":", "<", ">", "\\", '"', "%", "@"])));
         m.push("punct");
     }
   }
