@@ -10,13 +10,16 @@ import { auditCommand } from "./audit.ts";
 import { listenerCommand, poolCommand, routeCommand, vmtaCommand } from "./config_objects.ts";
 import { configCommandSpec } from "./config.ts";
 import { dkimCommand } from "./dkim.ts";
+import { domainCommand } from "./domain.ts";
 import { migrateCommand } from "./migrate.ts";
 import { nodesCommand } from "./nodes.ts";
 import { queueCommand } from "./queue.ts";
 import { sendCommand } from "./send.ts";
+import { sendmailCommand } from "./sendmail.ts";
 import { serveCommand } from "./serve.ts";
 import { shapingCommand } from "./shaping.ts";
 import { suppressionCommand } from "./suppression.ts";
+import { webhookCommand } from "./webhook.ts";
 import { userCommand } from "./user.ts";
 
 export type { Command } from "./_command.ts";
@@ -25,6 +28,7 @@ export type { Command } from "./_command.ts";
 export const COMMANDS: readonly Command[] = [
   serveCommand,
   sendCommand,
+  sendmailCommand,
   migrateCommand,
   queueCommand,
   nodesCommand,
@@ -37,7 +41,9 @@ export const COMMANDS: readonly Command[] = [
   userCommand,
   apikeyCommand,
   shapingCommand,
+  domainCommand,
   dkimCommand,
   suppressionCommand,
+  webhookCommand,
   adminCommand,
 ];

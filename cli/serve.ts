@@ -3,14 +3,20 @@
  * (migrated), the cluster (node row, config overrides), the queue, the shaping rules, the
  * leases of a previous run, the delivery workers, the scheduler (it takes units only from here
  * on, once the workers can handle them), the REST API's accept path and the inbound channels
- * (SMTP workers, inject worker, outbox, admin HTTP server). SIGINT/SIGTERM stops them in the
- * reverse order: no more mail taken, no more units taken (the unleased ones go back to the
- * broker), the workers finish and settle, what they left goes back to the queue.
+ * (SMTP workers, inject worker, outbox, admin HTTP server). SIGINT/SIGTERM (or the exit of the
+ * `deno task`/npx launcher: cli/launcher_watch.ts) stops them in the reverse order: no more mail
+ * taken, no more units taken (the unleased ones go back to the broker), the workers finish and
+ * settle, what they left goes back to the queue. The whole stop is bounded by
+ * `shutdown_timeout`: deliveries still running near its end are left to their leases (re-queued
+ * at the next start) and the process exits.
  */
 import { type Cluster, startCluster } from "../core/cluster/mod.ts";
 import { type Config, ENV_OVERRIDES, loadConfig } from "../core/config/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
-import { log } from "../core/log.ts";
+import { configureLog, flushLog, log } from "../core/log.ts";
+import { announceInitialPassword, startObservability } from "./observability.ts";
+import { collectQueueDepth } from "./queue_depth.ts";
+import { nodeReadiness } from "./readiness.ts";
 import { openQueue, type ScheduleQueue } from "../core/queue/mod.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
 import { postIsolated, SiteDispatcher } from "../core/schedule/dispatch.ts";
@@ -29,25 +35,37 @@ import { LazyAcceptPath } from "../core/accept/open.ts";
 import { type Service, ServiceRunner, together } from "./service_runner.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
-import { adminHttpService, seedDailyCounters, startLiveView } from "./serve_parts.ts";
+import {
+  adminHttpService,
+  adminUrl,
+  domainServices,
+  seedDailyCounters,
+  startLiveView,
+} from "./serve_parts.ts";
+import { emitQuarantined, type EventHub } from "../core/events/mod.ts";
+import { WebhookService } from "../core/manage/webhooks.ts";
+import type { FromWorker } from "../workers/protocol.ts";
+import { eventsService } from "./events_service.ts";
 import { defineCommand } from "./_command.ts";
 import { dataDirProblem } from "./data_dir_probe.ts";
+import { stopRequested, stopWithin } from "./stop_signal.ts";
 
 /** Runs the server until a signal stops it. */
 export async function serve(configPath: string | null): Promise<void> {
   // Signals first: the SMTP port can open (and a client or test react) before start-up ends,
   // and an unhandled SIGHUP would kill the process.
-  const { promise: stopSignal, resolve: onSignal } = Promise.withResolvers<string>();
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => onSignal(signal));
-  }
+  const stopSignal = stopRequested();
   let reloadRules = () => {};
   // SIGHUP: re-read the stored shaping rules now.
   Deno.addSignalListener("SIGHUP", () => reloadRules());
   startHeapBudget();
+  // The server logs on stdout (JSON unless a terminal) from here on; errors before it read the
+  // configuration go to stderr as text.
+  configureLog({ stream: "stdout" });
   const faults = faultsBanner(); // TEST ONLY: says loudly that test faults are on
   if (faults) log("serve", faults);
   const seed = await loadConfig(configPath);
+  startObservability(seed);
   buildPools(seed); // Validates pool references (ConfigError → exit code 2).
   await Deno.mkdir(seed.dataDir, { recursive: true });
   const node = new NodeParts(seed);
@@ -59,13 +77,18 @@ export async function serve(configPath: string | null): Promise<void> {
     "serve",
     `node ${config.nodeId} up: smtp ${
       config.smtp.listeners.map((l) => `${l.host}:${l.port} (${l.mode})`).join(", ")
-    } × ${config.smtp.workers} workers, admin http://${config.admin.host}:${config.admin.port}/, store ${config.database.driver}, queue ${node.queue.kind}`,
+    } × ${config.smtp.workers} workers, admin ${
+      adminUrl(config)
+    }, store ${config.database.driver}, queue ${node.queue.kind}`,
   );
 
   const signal = await stopSignal;
-  log("serve", `${signal}: shutting down`);
-  await runner.stop();
+  const timeout = config.shutdownTimeout;
+  log("serve", `${signal}: shutting down (within shutdown_timeout, ${timeout} ms)`);
+  node.stopDeadline = Date.now() + timeout;
+  await stopWithin(timeout, () => runner.stop(), () => node.scheduler?.inFlight ?? 0);
   log("serve", "stopped");
+  flushLog();
   Deno.exit(0);
 }
 
@@ -85,8 +108,12 @@ class NodeParts {
   scheduler!: Scheduler;
   rules!: RulesWatcher;
   apiAccept!: LazyAcceptPath;
+  /** The node's event hub (null when `events.enabled` is false). */
+  events: EventHub | null = null;
   deliveryWorkers: WorkerHandle[] = [];
   smtpWorkers: WorkerHandle[] = [];
+  /** When the stop must be over (epoch ms), once a stop began. */
+  stopDeadline = Infinity;
   otherWorkers: WorkerHandle[] = [];
 
   constructor(seed: Config) {
@@ -111,7 +138,14 @@ class NodeParts {
   services(): Service[] {
     return [
       { name: "store", start: () => this.#openStore(), stop: () => this.store.close() },
-      { name: "cluster", start: () => this.#joinCluster(), stop: () => this.cluster.stop() },
+      {
+        name: "cluster",
+        start: () => this.#joinCluster().then(() => this.#applyLogLevel()),
+        stop: () => this.cluster.stop(),
+      },
+      // Events before every stage that emits them; stopped after them, so their last events
+      // (posted by the workers before they stop) are written.
+      eventsService(() => this.config, () => this.store, (hub) => this.events = hub),
       {
         name: "config objects",
         start: () => this.#startLiveView(),
@@ -127,7 +161,13 @@ class NodeParts {
       {
         name: "delivery workers",
         start: () => this.#startDeliveryWorkers(),
-        stop: () => stopAll(this.deliveryWorkers),
+        // In-flight deliveries may finish until shortly before the deadline, so that what they
+        // settle is written and the rest handed back before the process must exit.
+        stop: () =>
+          stopAll(
+            this.deliveryWorkers,
+            Math.max(500, Math.min(this.stopDeadline - Date.now() - 1_500, 3_600_000)),
+          ),
       },
       { name: "scheduler", start: () => this.scheduler.start(), stop: () => this.scheduler.stop() },
       {
@@ -160,6 +200,7 @@ class NodeParts {
       const problem = await dataDirProblem(this.seed.dataDir);
       throw problem ? new Error(`${error.message}: ${problem}`, { cause: error }) : error;
     });
+    collectQueueDepth(this.store);
     const applied = await this.store.migrate();
     if (applied.length > 0) log("store", `applied migrations: ${applied.join(", ")}`);
     const maxBody = await this.store.maxBodyBytes();
@@ -180,7 +221,7 @@ class NodeParts {
       details: (configVersion) => ({
         queue: this.queue?.kind ?? "embedded",
         smtp: this.config.smtp.listeners.map((l) => `${l.host}:${l.port}`),
-        admin: `http://${this.seed.admin.host}:${this.seed.admin.port}/`,
+        admin: adminUrl(this.seed),
         configVersion,
         objectsVersion: this.live?.version ?? 0,
         listenerErrors: [...new Set([...this.listenerProblems.values()].flat())],
@@ -189,10 +230,15 @@ class NodeParts {
         heldTooLong: this.scheduler?.watchdog.reported ?? 0,
       }),
       onConfigChange: (config) => {
+        configureLog({ level: config.log.level }); // lines are filtered here, for every thread
         for (const w of this.workers) w.post({ type: "config", config });
         this.scheduler?.wake();
       },
     });
+  }
+
+  #applyLogLevel() {
+    configureLog({ level: this.config.log.level }); // the stored override, if any
   }
 
   /** The config objects' live view: seeds, merges into this.config, follows changes. */
@@ -220,6 +266,7 @@ class NodeParts {
     this.queue = await openQueue(config, this.store, {
       role: "schedule",
       log: (line) => log("queue", line),
+      onQuarantined: emitQuarantined,
     });
     buildPools(config); // Stored overrides may have changed pool settings.
     // Units go to the worker that owns their destination site, so per-site limits hold per
@@ -287,6 +334,7 @@ class NodeParts {
           config,
           i,
           (message, handle) => {
+            this.#workerEvents(message);
             if (message.type === "settled") {
               queue.release(message.tokens, message.requeue ?? false);
               scheduler.settled(message.tokens, message.unitIds);
@@ -310,14 +358,7 @@ class NodeParts {
   async #openApiAccept() {
     const auth = new AdminAuth(this.store);
     const initialPassword = await auth.bootstrap();
-    if (initialPassword) {
-      log(
-        "admin",
-        `created console user "admin" with password "${initialPassword}" (shown once; change it with "fastmta admin passwd admin${
-          this.config.source ? ` --config ${this.config.source}` : ""
-        }")`,
-      );
-    }
+    if (initialPassword) await announceInitialPassword(this.config, initialPassword);
     this.#auth = auth;
     // The REST API accepts on this thread, through its own accept path (accept-role store
     // connection, queue, group commit), opened by the first message it is sent; each durable
@@ -330,6 +371,9 @@ class NodeParts {
 
   #auth!: AdminAuth;
 
+  /** `/readyz`'s checks, on this node's parts as they are when asked. */
+  #readiness = nodeReadiness(this);
+
   async #startSmtpWorkers() {
     const { config } = this;
     const smtpShared = await prepareSmtp(config, (line) => log("smtp", line));
@@ -341,6 +385,7 @@ class NodeParts {
           config,
           i,
           (message) => {
+            this.#workerEvents(message);
             if (message.type === "accepted") this.scheduler.wake();
             if (message.type === "listeners") {
               this.listenerProblems.set(
@@ -364,7 +409,7 @@ class NodeParts {
         new URL("../workers/inject_worker.ts", import.meta.url),
         this.config,
         0,
-        () => {},
+        (message) => this.#workerEvents(message),
       ),
     );
   }
@@ -388,7 +433,7 @@ class NodeParts {
 
   /** The admin HTTP server (cli/admin_http.ts), on this node's parts once they exist. */
   #adminHttpService(): Service {
-    return adminHttpService(() => ({
+    return adminHttpService(async () => ({
       config: this.config,
       store: this.store,
       auth: this.#auth,
@@ -397,12 +442,23 @@ class NodeParts {
       accept: this.apiAccept,
       queue: this.queue,
       management: this.management,
+      domainServices: domainServices(this.store, this.config),
+      readiness: this.#readiness,
+      // One-click unsubscribe links (bounce.unsubscribe) on the cluster's token key.
+      unsubscribe: await (await import("../core/bounce/mod.ts"))
+        .openUnsubscribe(this.store, this.config, (line) => log("bounce", line)),
+      webhooks: new WebhookService(this.store, this.config),
     }));
+  }
+
+  /** A worker's event batch goes to the hub. */
+  #workerEvents(message: FromWorker) {
+    if (message.type === "events") this.events?.accept(message.events, message.dropped);
   }
 }
 
-async function stopAll(workers: WorkerHandle[]) {
-  await Promise.all(workers.map((w) => w.stop()));
+async function stopAll(workers: WorkerHandle[], graceMs?: number) {
+  await Promise.all(workers.map((w) => w.stop(graceMs)));
 }
 
 /** The `serve` command (the only one besides `migrate` that applies migrations). */

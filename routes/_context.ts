@@ -3,16 +3,25 @@
  * (`Pick<AdminContext, …>` or one of the store types below), so a change to the store touches
  * the routes that read that aggregate and no others.
  */
+import type { ReadyCheck } from "../core/api/schemas.ts";
 import type { AdminAuth, AdminSession } from "../core/auth/admin.ts";
 import type { ClusterView } from "../core/cluster/mod.ts";
 import type { Config } from "../core/config/mod.ts";
 import type { NewMessage } from "../core/contracts/mod.ts";
-import type { Actor } from "../core/manage/types.ts";
+import type { Actor, ObjectService } from "../core/manage/types.ts";
 import type { Management } from "../core/manage/mod.ts";
+import type { DomainService } from "../core/manage/domains.ts";
+import type { SuppressionService } from "../core/manage/suppressions.ts";
 import type { Queue } from "../core/queue/mod.ts";
 import type { ResourceServices } from "./_resource.ts";
+import type { WebhookService } from "../core/manage/webhooks.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
-import type { ApiKeyStore, StoreConnection, ViewStore } from "../core/store/mod.ts";
+import type {
+  ApiKeyStore,
+  BounceReportStore,
+  StoreConnection,
+  ViewStore,
+} from "../core/store/mod.ts";
 
 /** Console users and sessions (core/auth/admin.ts). */
 export type SessionAuth = Pick<AdminAuth, "session" | "login" | "logout">;
@@ -23,8 +32,15 @@ export type AdminViewStore = Pick<
   "counts" | "messageStatus" | "listMessages" | "recentAttempts"
 >;
 
-/** What the message pages and API read and do: views, units, release and cancel. */
-export type MessageStore = AdminViewStore & MessageDetailStore & CancelMessageStore;
+/**
+ * What the message pages and API read and do: views, units, release and cancel, and the
+ * bounce reports kept for a message (optional: stores without them show none).
+ */
+export type MessageStore =
+  & AdminViewStore
+  & MessageDetailStore
+  & CancelMessageStore
+  & Partial<Pick<BounceReportStore, "bounceReportsFor">>;
 
 /** API keys, as the identity check reads them. */
 export type ApiKeyCheck = Pick<ApiKeyStore, "apiKeyByHash" | "touchApiKey">;
@@ -50,10 +66,26 @@ export interface AdminContext {
   accept?: { submit(message: NewMessage): Promise<string> };
   /** This node's queue, for releasing quarantined units (absent: the API answers 503). */
   queue?: Pick<Queue, "resume">;
+  /** `GET /readyz`'s checks (cli/readiness.ts; absent: only the database is checked). */
+  readiness?: () => Promise<ReadyCheck[]>;
   /** The configuration resources served at /api/v1/<path> (routes/resources). */
   resources?: ResourceServices;
   /** The management plane (config objects, audit); absent in route tests that do not need it. */
   management?: Management;
+  /** Sending domains, suppressions, SMTP users, API keys (/api/v1/domains, …). */
+  domainServices?: {
+    domains: DomainService;
+    suppressions: SuppressionService;
+    smtpUsers?: ObjectService;
+    apiKeys?: ObjectService;
+  };
+  /**
+   * One-click unsubscribe (core/bounce): suppresses the address a signed token names; null
+   * when the token is not ours (absent: the link answers 503).
+   */
+  unsubscribe?: (token: string) => Promise<{ address: string; senderDomain: string } | null>;
+  /** The webhook service (core/manage/webhooks.ts; absent: the webhook API answers 503). */
+  webhooks?: WebhookService;
 }
 
 /** What the request's credentials came to: none, accepted, rejected, or not checkable now. */

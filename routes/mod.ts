@@ -17,6 +17,7 @@ import { apiKeyApi } from "./api_keys/mod.ts";
 import { auditApi } from "./audit/mod.ts";
 import { resourceApi } from "./resources/mod.ts";
 import { managementResources } from "./resources/management.ts";
+import { domainExtraApi, domainResources } from "./resources/domains.ts";
 import type { AdminContext, AdminEnv } from "./_context.ts";
 import { attemptApi, attemptPages } from "./attempts/mod.tsx";
 import { dashboardPages } from "./dashboard/mod.tsx";
@@ -27,12 +28,18 @@ import { nodeApi } from "./nodes/mod.ts";
 import { queueApi } from "./queue/mod.ts";
 import { sendApi } from "./send/mod.ts";
 import { staticRoutes } from "./static/mod.ts";
+import { unsubscribeRoutes } from "./unsubscribe/mod.ts";
+import { webhookApi } from "./webhooks/mod.ts";
+import { webhookPages } from "./webhooks/pages.tsx";
 
 export type { AdminContext, AdminStore } from "./_context.ts";
 
 function securityHeaders(): MiddlewareHandler<AdminEnv> {
   return async function securityHeaders(c, next) {
     await next();
+    // Pages and API answers hold queue contents and CSRF tokens: no cache keeps them. Static
+    // assets set their own.
+    if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
     c.header("X-Frame-Options", "DENY");
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Referrer-Policy", "same-origin");
@@ -55,6 +62,8 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   app.route("/", staticRoutes());
   app.route("/", healthRoutes(ctx));
   app.route("/", loginRoutes(ctx));
+  // The public one-click unsubscribe link: the signed token is the credential (RFC 8058).
+  app.route("/", unsubscribeRoutes(ctx));
 
   // Each API route checks its own roles (routes/_api.ts); unknown paths are 404 problems.
   const api = apiRouter();
@@ -63,11 +72,15 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   api.route("/", messageApi(ctx));
   api.route("/", attemptApi(ctx));
   api.route("/", nodeApi(ctx));
-  const resources = ctx.resources ??
-    (ctx.management ? managementResources(ctx.management) : []);
+  const resources = ctx.resources ?? [
+    ...(ctx.management ? managementResources(ctx.management) : []),
+    ...(ctx.domainServices ? domainResources(ctx.domainServices) : []),
+  ];
+  if (ctx.domainServices) api.route("/", domainExtraApi(ctx.domainServices));
   api.route("/", resourceApi(resources));
   if (ctx.management) api.route("/", auditApi(ctx.management));
   api.route("/", apiKeyApi({ store: ctx.store, audit: ctx.management?.audit }));
+  api.route("/", webhookApi(ctx));
   registerSecuritySchemes(api);
   app.route("/", apiDocsRoutes(api));
   api.all("*", unmatchedApiPath(api));
@@ -77,6 +90,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   pages.route("/", dashboardPages(ctx));
   pages.route("/", messagePages(ctx));
   pages.route("/", attemptPages(ctx));
+  pages.route("/", webhookPages(ctx));
 
   app.route("/api/v1", api);
   app.route("/", pages);

@@ -16,18 +16,29 @@ import { DeliveryRunner } from "../core/delivery/mod.ts";
 import { type DeliverQueue, openQueue } from "../core/queue/mod.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
+import { batchedLog } from "./_log.ts";
 import { Acceptor } from "../core/accept/mod.ts";
-import { type BounceStage, startBounceStage } from "../core/bounce/mod.ts";
+import {
+  type BounceStage,
+  loadTokenKey,
+  personalizeHook,
+  startBounceStage,
+} from "../core/bounce/mod.ts";
 import { dkimSignHook } from "../core/dkim/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
+import { type EventBuffer, startWorkerEvents } from "../core/events/mod.ts";
+import { sampleThread, startMetricsPump } from "../core/metrics/mod.ts";
 
 startHeapBudget();
+sampleThread(self.name);
+const flushMetrics = startMetricsPump((delta) => post({ type: "metrics", delta }));
 
 let store: SqlStore | null = null;
 let queue: DeliverQueue | null = null;
 let runner: DeliveryRunner | null = null;
 let shaper: ClusterShaper | null = null;
 let bounce: BounceStage | null = null;
+let events: EventBuffer | null = null;
 let stopping = false;
 // Messages that arrive while init is still opening the store wait here, in order.
 let ready: Promise<void> | null = null;
@@ -39,6 +50,10 @@ function post(message: FromWorker) {
 async function init(message: Extract<ToWorker, { type: "init" }>) {
   const { config } = message;
   const log = (line: string) => post({ type: "log", line });
+  events = startWorkerEvents(
+    config,
+    (batch, dropped) => post({ type: "events", events: batch, dropped }),
+  );
   const opened = store = await openStore(config, "deliver");
   queue = await openQueue(config, opened, { role: "deliver", log });
   // Slots and send windows held as "<node id>:delivery-<index>/…" in the shared database.
@@ -58,10 +73,13 @@ async function init(message: Extract<ToWorker, { type: "init" }>) {
     rules: message.rules,
     screen: bounce.screen,
     sign: dkimSignHook(config, () => opened.dkimKeys(), log),
+    // VERP return paths and List-Unsubscribe, per recipient (bounce.verp, bounce.unsubscribe).
+    personalize: personalizeHook(config, await loadTokenKey(opened)),
     settleHooks: bounce.settleHooks,
     onSettled: (count, tokens, requeue, unitIds) =>
       post({ type: "settled", count, tokens, requeue, unitIds }),
     log,
+    logOutcome: batchedLog(post),
   });
 }
 
@@ -93,12 +111,14 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     stopping = true;
     // Finish what is in flight (bounded by the command timeout), settle it, then leave;
     // anything not settled is re-delivered after its lease (at-least-once).
-    await runner?.drain(10_000);
+    await runner?.drain(message.drainMs ?? 10_000);
     await bounce?.stop();
+    await events?.drain(); // the last events, before "stopped"
     await runner?.close();
     await shaper?.close();
     await queue?.close();
     await store?.close();
+    flushMetrics();
     post({ type: "stopped" });
   }
 };

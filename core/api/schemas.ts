@@ -52,6 +52,7 @@ export const RecipientStateSchema = z.enum([
   "delivered",
   "failed",
   "suppressed",
+  "bounced",
 ]);
 
 /** `GET /api/v1/queue`: recipients by state, units leased now. */
@@ -61,6 +62,7 @@ export const QueueCountsSchema = z.strictObject({
   delivered: count,
   failed: count,
   suppressed: count,
+  bounced: count,
   in_flight_units: count,
 }).meta({ id: "QueueCounts" });
 export type QueueCountsBody = z.infer<typeof QueueCountsSchema>;
@@ -135,6 +137,23 @@ export const MessageDetailSchema = z.strictObject({
   dsn_quarantined: z.array(z.string()),
 }).meta({ id: "MessageDetail" });
 export type MessageDetailBody = z.infer<typeof MessageDetailSchema>;
+
+/** One bounce/complaint report matched to a message (issue 17). */
+export const BounceReportSchema = z.strictObject({
+  id: z.string(),
+  received_at: epochMs,
+  state: z.string(),
+  kind: z.string().nullable(),
+  recipient: z.string().nullable(),
+  category: z.string().nullable(),
+  status: z.string().nullable(),
+  detail: z.string().nullable(),
+  client_ip: z.string().nullable(),
+});
+
+/** `GET /api/v1/messages/:id/reports`: the reports kept for a message, newest first. */
+export const BounceReportListSchema = z.strictObject({ reports: z.array(BounceReportSchema) });
+export type BounceReportListBody = z.infer<typeof BounceReportListSchema>;
 
 /** `POST /api/v1/messages/:id/release` (and `fastmta queue release ID`). */
 export const ReleaseSchema = z.strictObject({ units: count, dsns: count }).meta({ id: "Release" });
@@ -231,7 +250,7 @@ export const AuditIdParams = z.object({
     .transform(Number),
 });
 
-/** `GET /healthz`: 200 when the database answers, else 503 "degraded". */
+/** `GET /healthz`: 200 while the process is up; `status` "degraded" when the database is away. */
 export const HealthSchema = z.strictObject({
   status: z.enum(["ok", "degraded"]),
   node: z.string(),
@@ -240,9 +259,31 @@ export const HealthSchema = z.strictObject({
     ok: z.boolean(),
     since: epochMs,
     error: z.string().nullable(),
+    /** Writes fail for lack of space (disk full): not ready for mail. */
+    storage_full: z.boolean(),
   }),
 }).meta({ id: "Health" });
 export type HealthBody = z.infer<typeof HealthSchema>;
+
+/** One check of `GET /readyz`. */
+export const ReadyCheckSchema = z.strictObject({
+  name: z.string(),
+  ok: z.boolean(),
+  detail: z.string(),
+}).meta({ id: "ReadyCheck" });
+export type ReadyCheck = z.infer<typeof ReadyCheckSchema>;
+
+/**
+ * `GET /readyz`: 200 when the database, the queue backend, every listener and the data folder
+ * are ready, else 503 with `not_ready` naming the checks that failed.
+ */
+export const ReadySchema = z.strictObject({
+  status: z.enum(["ready", "not_ready"]),
+  node: z.string(),
+  not_ready: z.array(z.string()),
+  checks: z.array(ReadyCheckSchema),
+}).meta({ id: "Ready" });
+export type ReadyBody = z.infer<typeof ReadySchema>;
 
 /**
  * A page size from the query: a number clamped to 1…`max`; missing, empty or not a number is

@@ -28,6 +28,7 @@ import {
   buildDsn,
   type DsnInput,
   dsnParamsFromMeta,
+  rcptParams,
   smtpReplyOf,
   statusOf,
   wantsFailureNotice,
@@ -35,6 +36,7 @@ import {
 import { suppressionsFrom } from "./suppression.ts";
 import { failureReason, isInfrastructureError } from "../queue/failures.ts";
 import { faultPoint } from "../fault_points.ts";
+import { emitEvent } from "../events/mod.ts";
 
 /** What a report plan decided for one message. */
 export interface DsnPlan {
@@ -77,7 +79,7 @@ export function planDsn(
         const smtpReply = smtpReplyOf(r.code, r.reply);
         return {
           address: r.address,
-          orcpt: params.rcpt.get(r.address.toLowerCase())?.orcpt ?? null,
+          orcpt: rcptParams(params, r.address)?.orcpt ?? null,
           action: "failed" as const,
           status: statusOf(r.code, r.reply, r.category),
           remoteMta: smtpReply ? r.mxHost : null,
@@ -137,8 +139,17 @@ export class BounceProcessor {
         await this.#o.store.addSuppressions(suppress);
         for (const s of suppress) {
           this.#o.log(
-            `bounce: suppressing <${s.address}> until ${new Date(s.expiresAt).toISOString()}`,
+            `bounce: suppressing <${s.address}> until ${new Date(s.expiresAt ?? 0).toISOString()}`,
           );
+          emitEvent({
+            type: "suppression_added",
+            recipient: s.address,
+            message_id: s.messageId ?? undefined,
+            code: s.code,
+            reply: s.reason ?? undefined,
+            category: s.category,
+            reason: `hard bounce, until ${new Date(s.expiresAt ?? 0).toISOString()}`,
+          });
         }
       }
       if (failedIn.size > 0) await this.#sendDue([...failedIn]);
@@ -221,7 +232,7 @@ export class BounceProcessor {
       config.queue.quarantine_after,
     );
     if (quarantined > 0) {
-      // [event hook] issue 16: emit a "dsn.quarantined" event here (message, reason).
+      emitEvent({ type: "quarantined", subject: "dsn", message_id: work.messageId, reason });
       log(
         `quarantine: the DSN for ${work.messageId} quarantined (${quarantined} recipients): ` +
           `${reason} (release: fastmta queue release ${work.messageId})`,

@@ -4,7 +4,7 @@
  * and, in distributed mode, through the broker: treat changes as format changes and version them.
  */
 
-import { domainOf } from "../mail/mod.ts";
+import { domainOf, mailboxKey } from "../mail/mod.ts";
 
 /** Version of the queued-unit format below. */
 export const UNIT_FORMAT_VERSION = 1;
@@ -48,6 +48,8 @@ export interface RecipientResult {
   reply: string;
   /** Why it bounced or was deferred (see core/bounce/classify.ts); set before settle. */
   category?: string | null;
+  /** Failed because the message became too old to try again (core/settle/retry.ts). */
+  expired?: boolean;
 }
 
 /**
@@ -83,6 +85,8 @@ export interface OutcomeFacts {
   leaseToken: string;
   at: number;
   durationMs: number;
+  /** When the message was accepted (epoch ms; for the accept-to-delivery latency metric). */
+  acceptedAt?: number;
   sourceIp: string | null;
   mxHost: string | null;
   remoteIp: string | null;
@@ -102,6 +106,14 @@ export interface OutcomeFacts {
   nodeId?: string | null;
   /** Earlier tries within this attempt (logged, they change no state). */
   tries?: TryRecord[];
+  /**
+   * For events (core/events): the envelope sender, the attempt number (1 for the first: the
+   * leased unit's `attempts`), when the message was queued, and its meta.
+   */
+  sender?: string;
+  attempt?: number;
+  queuedAt?: number;
+  meta?: Record<string, unknown> | null;
 }
 
 /** Every recipient has a final result (delivered, failed or suppressed): the unit is done. */
@@ -270,14 +282,22 @@ export interface ConfigEvent {
   version?: number;
 }
 
-/** Groups recipients by destination domain, preserving order; duplicates dropped. */
+/**
+ * Groups recipients by destination domain, preserving order; duplicates dropped. Two addresses
+ * are duplicates when they are the same mailbox (core/mail `mailboxKey`): the domain's case does
+ * not matter, the local part's does (RFC 5321 §2.4), so `Bob@x` and `bob@x` are two recipients.
+ */
 export function splitByDomain(recipients: string[]): Map<string, string[]> {
   const byDomain = new Map<string, string[]>();
+  const seen = new Set<string>();
   for (const address of recipients) {
+    const key = mailboxKey(address);
+    if (seen.has(key)) continue;
+    seen.add(key);
     const domain = domainOf(address);
     let list = byDomain.get(domain);
     if (!list) byDomain.set(domain, list = []);
-    if (!list.includes(address)) list.push(address);
+    list.push(address);
   }
   return byDomain;
 }

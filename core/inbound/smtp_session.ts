@@ -5,6 +5,7 @@
  *
  * Reads config: smtp.max_connections_per_ip, smtp.max_recipients, smtp.auth.*.
  */
+import { metrics } from "../metrics/mod.ts";
 import type {
   SMTPServerAddress,
   SMTPServerAuthentication,
@@ -14,7 +15,7 @@ import type {
 import type { Config, SmtpListener } from "../config/mod.ts";
 import type { Acceptor, RelayPolicy } from "../accept/mod.ts";
 import type { SmtpAuthenticator } from "../auth/mod.ts";
-import { domainOf } from "../mail/mod.ts";
+import { domainOf, hasRoutingSyntax, mailboxKey } from "../mail/mod.ts";
 import type { ConnectionGauge, RateCounter } from "./shared_limits.ts";
 import { smtpError } from "./smtp_replies.ts";
 
@@ -23,6 +24,24 @@ export interface SessionState {
   listener: SmtpListener;
   ipSlot: string | null;
   user: { name: string; maxRecipients: number; maxPerMinute: number } | null;
+}
+
+/**
+ * Where mail for bounce/feedback domains goes instead of the queue (core/bounce's report
+ * processor, wired in by the SMTP worker): taken from anyone, never relayed.
+ */
+export interface BounceIntake {
+  /** Whether `domain` is a bounce/feedback domain (read live). */
+  isBounceDomain(domain: string): boolean;
+  /** Why RCPT TO `address` at a bounce domain is refused (a forged token…), or null. */
+  refusal(address: string): Promise<string | null>;
+  /** Stores a report durably; resolves with its id. */
+  receive(report: {
+    mailFrom: string;
+    rcptTo: string[];
+    clientIp: string | null;
+    raw: Uint8Array;
+  }): Promise<string>;
 }
 
 /** What the handlers of every listener share: config, collaborators and per-session state. */
@@ -34,7 +53,15 @@ export interface SmtpContext {
   gauge: ConnectionGauge;
   rates: RateCounter;
   states: WeakMap<SMTPServerSession, SessionState>;
+  /** Mail for bounce/feedback domains; absent: there are none. */
+  bounces?: BounceIntake;
   log: (line: string) => void;
+}
+
+/** Whether the transaction's recipients are at bounce/feedback domains (decided by the first). */
+export function isBounceTransaction(ctx: SmtpContext, session: SMTPServerSession): boolean {
+  const first = session.envelope.rcptTo[0];
+  return Boolean(first && ctx.bounces?.isBounceDomain(domainOf(first.address)));
 }
 
 /** The session handlers smtp-server calls before DATA. */
@@ -63,6 +90,25 @@ function authFailKey(ip: string): string {
 /** The shared rate counter key of messages sent by user `name`. */
 export function userRateKey(name: string): string {
   return `user-msg:${name}`;
+}
+
+/**
+ * RCPT TO a bounce/feedback domain: accepted from anyone (mail there is never relayed), unless
+ * the processor refuses the address (a forged or expired VERP token).
+ */
+function bounceRecipient(
+  ctx: SmtpContext,
+  address: string,
+  callback: (error?: Error | null) => void,
+): void {
+  ctx.bounces!.refusal(address).then((reason) => {
+    if (reason === null) return callback();
+    ctx.log(`smtp: refused bounce recipient <${address}>: ${reason}`);
+    callback(smtpError(550, `5.1.1 <${address}>: ${reason}`));
+  }, (error) => {
+    ctx.log(`smtp: cannot check bounce recipient <${address}>: ${(error as Error).message}`);
+    callback(smtpError(451, "4.3.0 Error: cannot check the bounce address, try again later"));
+  });
 }
 
 /** The handlers for sessions on `listener`. */
@@ -95,11 +141,13 @@ function connectHandler(ctx: SmtpContext, listener: SmtpListener): SessionHandle
     // connection count limit: they are our own applications sending in bulk.
     const slot = policy.isTrusted(ip) ? null : `conn:${ip}`;
     if (slot !== null && !gauge.acquire(slot, smtp.max_connections_per_ip)) {
+      metrics.inc("fastmta_smtp_connections_in_total", { result: "refused" });
       log(`smtp: refused ${ip}: more than ${smtp.max_connections_per_ip} connections`);
       return callback(
         smtpError(421, `4.7.0 Error: too many connections from ${ip}, try again later`),
       );
     }
+    metrics.inc("fastmta_smtp_connections_in_total", { result: "accepted" });
     states.set(session, { listener, ipSlot: slot, user: null });
     // AUTH is only offered (and accepted) once the connection is encrypted.
     session.disabledCommands = session.secure || withoutTlsAuth ? DISABLED : [...DISABLED, "AUTH"];
@@ -192,11 +240,18 @@ function mailFromHandler(ctx: SmtpContext, listener: SmtpListener): SessionHandl
   };
 }
 
+/** Per transaction (its recipient list), the mailbox keys accepted so far. */
+const distinctSoFar = new WeakMap<object, Set<string>>();
+
 function rcptToHandler(ctx: SmtpContext): SessionHandlers["onRcptTo"] {
   const { smtp, policy, states } = ctx;
   return (address: SMTPServerAddress, session, callback) => {
     const state = states.get(session);
-    const count = session.envelope.rcptTo.length;
+    // Distinct mailboxes so far (a repeated RCPT is kept, then dropped at DATA: it adds none).
+    let seen = distinctSoFar.get(session.envelope.rcptTo);
+    if (!seen) distinctSoFar.set(session.envelope.rcptTo, seen = new Set());
+    const key = mailboxKey(address.address);
+    const count = seen.has(key) ? 0 : seen.size;
     if (count >= smtp.max_recipients) {
       return callback(
         smtpError(452, `4.5.3 Error: too many recipients (limit ${smtp.max_recipients})`),
@@ -215,9 +270,32 @@ function rcptToHandler(ctx: SmtpContext): SessionHandlers["onRcptTo"] {
     if (domain === "") {
       return callback(smtpError(550, `5.1.3 <${address.address}>: recipient needs a domain`));
     }
+    const bounce = ctx.bounces?.isBounceDomain(domain) ?? false;
+    if (session.envelope.rcptTo.length > 0 && bounce !== isBounceTransaction(ctx, session)) {
+      // Reports go to the bounce processor, other mail to the queue: one kind per transaction.
+      return callback(
+        smtpError(452, `4.5.3 <${address.address}>: send bounce reports in a separate transaction`),
+      );
+    }
+    if (bounce) {
+      return bounceRecipient(ctx, address.address, (error) => {
+        if (!error) seen.add(key);
+        callback(error);
+      });
+    }
+    // Strangers may not route through us with the local part (percent hack, bang path, …).
+    if (
+      !session.user && hasRoutingSyntax(address.address) &&
+      !policy.isTrusted(session.remoteAddress)
+    ) {
+      return callback(
+        smtpError(554, `5.7.1 <${address.address}>: address routing syntax is not accepted`),
+      );
+    }
     if (!policy.mayRelay(session.remoteAddress, Boolean(session.user), domain)) {
       return callback(smtpError(554, `5.7.1 <${address.address}>: Relay access denied`));
     }
+    seen.add(key);
     callback();
   };
 }

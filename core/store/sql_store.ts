@@ -13,14 +13,19 @@ import { SqlContext } from "./_sql.ts";
 import { adminUserRepository } from "./admin_users.ts";
 import { apiKeyRepository } from "./api_keys.ts";
 import { bodyRepository } from "./bodies.ts";
+import { bounceReportRepository } from "./bounce_reports.ts";
+import { clusterSecretRepository } from "./cluster_secrets.ts";
 import { clusterRepository } from "./cluster.ts";
 import { configObjectRepository } from "./config_objects.ts";
 import { dkimKeyRepository } from "./dkim_keys.ts";
+import { sendingDomainRepository } from "./sending_domains.ts";
+import { delayDsnRepository } from "./delay_dsn.ts";
 import { dsnRepository } from "./dsn_claims.ts";
 import { ConnectionMonitor } from "./health.ts";
 import { outboxRepository } from "./outbox.ts";
 import { SqlQuarantine } from "./quarantine.ts";
 import { schemaRepository } from "./schema.ts";
+import { senderSuppressionRepository } from "./sender_suppressions.ts";
 import { shapingRuleRepository } from "./shaping_rules.ts";
 import { smtpUserRepository } from "./smtp_users.ts";
 import type { Store } from "./store.ts";
@@ -29,6 +34,7 @@ import type { Tables } from "./tables.ts";
 import { unitRepository } from "./units.ts";
 import { brokerUnitRepository } from "./units_broker.ts";
 import { viewRepository } from "./views.ts";
+import { webhookRepository } from "./webhooks.ts";
 
 export { dueUnitsQuery, unitRecipientsQuery } from "./units_lease.ts";
 export { PG_TYPES } from "./_sql.ts";
@@ -65,6 +71,7 @@ export function createSqlStore(
     ...suppressionRepository(ctx),
     ...dsnRepository(ctx),
     ...dkimKeyRepository(ctx),
+    ...sendingDomainRepository(ctx),
     ...shapingRuleRepository(ctx),
     ...smtpUserRepository(ctx),
     ...apiKeyRepository(ctx),
@@ -72,5 +79,10 @@ export function createSqlStore(
     ...clusterRepository(ctx),
     ...outboxRepository(ctx),
     ...configObjectRepository(ctx),
+    ...bounceReportRepository(ctx),
+    ...senderSuppressionRepository(ctx),
+    ...clusterSecretRepository(ctx),
+    ...delayDsnRepository(ctx),
+    ...webhookRepository(ctx),
   };
 }

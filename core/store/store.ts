@@ -8,6 +8,9 @@
 import type { AdminUserStore } from "./admin_users.ts";
 import type { ApiKeyStore } from "./api_keys.ts";
 import type { BodyStore } from "./bodies.ts";
+import type { BounceReportStore } from "./bounce_reports.ts";
+import type { ClusterSecretStore } from "./cluster_secrets.ts";
+import type { DelayDsnStore } from "./delay_dsn.ts";
 import type { ClusterLimitStore, NodeStore, OverrideStore } from "./cluster.ts";
 import type { ConfigObjectStore } from "./config_objects.ts";
 import type { DkimKeyStore } from "./dkim_keys.ts";
@@ -16,17 +19,30 @@ import type { StoreHealthStatus } from "./health.ts";
 import type { OutboxStore } from "./outbox.ts";
 import type { QuarantineStore } from "./quarantine.ts";
 import type { SchemaStore } from "./schema.ts";
+import type { SendingDomainStore } from "./sending_domains.ts";
+import type { SenderSuppressionStore } from "./sender_suppressions.ts";
 import type { ShapingRuleStore } from "./shaping_rules.ts";
 import type { SmtpUserStore } from "./smtp_users.ts";
 import type { SuppressionStore } from "./suppressions.ts";
 import type { UnitStore } from "./units.ts";
 import type { BrokerUnitStore } from "./units_broker.ts";
 import type { ViewStore } from "./views.ts";
+import type { WebhookStore } from "./webhooks.ts";
 
 export type { StoreHealthStatus } from "./health.ts";
 export type { AdminSessionRecord, AdminUserStore } from "./admin_users.ts";
 export type { ApiKeyRecord, ApiKeyStore } from "./api_keys.ts";
 export type { BodyStore } from "./bodies.ts";
+export type {
+  BouncedMessage,
+  BounceReport,
+  BounceReportResult,
+  BounceReportStore,
+  NewBounceReport,
+} from "./bounce_reports.ts";
+export type { ClusterSecretStore } from "./cluster_secrets.ts";
+export type { DelayDsnStore, DelayedWork } from "./delay_dsn.ts";
+export type { SenderSuppression, SenderSuppressionStore } from "./sender_suppressions.ts";
 export type {
   ClusterLimitStore,
   ClusterStore,
@@ -64,11 +80,27 @@ export type {
   UnitStatus,
 } from "./quarantine.ts";
 export type { MigrationState, SchemaStore } from "./schema.ts";
+export type { SendingDomainRecord, SendingDomainStore } from "./sending_domains.ts";
 export type { ShapingRuleRow, ShapingRuleStore } from "./shaping_rules.ts";
 export type { SmtpUser, SmtpUserStore, SmtpUserUpdate } from "./smtp_users.ts";
-export type { Suppression, SuppressionStore } from "./suppressions.ts";
+export type {
+  Suppression,
+  SuppressionListOptions,
+  SuppressionSource,
+  SuppressionStore,
+} from "./suppressions.ts";
 export type { InsertOptions, LeaseRequest, SettleOptions, UnitStore } from "./units.ts";
 export type { BrokerUnitStore, SweepResult, UnitOrigin, UnitState } from "./units_broker.ts";
+export type {
+  NewWebhook,
+  WebhookAttemptRecord,
+  WebhookBatchRow,
+  WebhookDeadLetterRecord,
+  WebhookOutboxRow,
+  WebhookPostResult,
+  WebhookRecord,
+  WebhookStore,
+} from "./webhooks.ts";
 export type { AttemptRow, MessageStatus, MessageSummary, QueueCounts, ViewStore } from "./views.ts";
 
 /** Pool settings shared by the client/server SQL dialects. */
@@ -98,6 +130,7 @@ export interface Store
     SuppressionStore,
     DsnStore,
     DkimKeyStore,
+    SendingDomainStore,
     ShapingRuleStore,
     SmtpUserStore,
     ApiKeyStore,
@@ -106,7 +139,12 @@ export interface Store
     OverrideStore,
     ClusterLimitStore,
     OutboxStore,
-    ConfigObjectStore {
+    ConfigObjectStore,
+    BounceReportStore,
+    SenderSuppressionStore,
+    ClusterSecretStore,
+    DelayDsnStore,
+    WebhookStore {
   /** Handling failures and quarantined units (quarantine.ts), a role of its own. */
   readonly quarantine: QuarantineStore;
 }

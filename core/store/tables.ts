@@ -3,6 +3,12 @@
  * schema type of the database. Only core/store/ reads it (tests/store_boundary_test.ts).
  */
 import type { Generated } from "kysely";
+import type {
+  WebhookAttemptsTable,
+  WebhookDeadLettersTable,
+  WebhookOutboxTable,
+  WebhooksTable,
+} from "./webhook_tables.ts";
 
 /** `messages`: raw message bytes and the envelope sender, written once at accept. */
 export interface MessagesTable {
@@ -68,10 +74,19 @@ export interface RecipientsTable {
   dsn: string | null;
   /** Failures building this recipient's DSN (0010); at the limit `dsn` is "quarantined". */
   dsn_failures: Generated<number>;
+  /** "sent" once the one "delayed" DSN went out (0013); null before. */
+  delay_dsn?: string | null;
 }
 
 /** Where a recipient stands. */
-export type RecipientState = "queued" | "deferred" | "delivered" | "failed" | "suppressed";
+/** "bounced" (0013): delivered to the first hop, then an asynchronous hard bounce came back. */
+export type RecipientState =
+  | "queued"
+  | "deferred"
+  | "delivered"
+  | "failed"
+  | "suppressed"
+  | "bounced";
 
 /** Recipient states that still need delivery. */
 export const OPEN_RECIPIENT_STATES: ReadonlySet<string> = new Set<RecipientState>([
@@ -117,15 +132,59 @@ export interface ShapingRulesTable {
   updated_at: number;
 }
 
-/** `suppressions` (0004): addresses that hard-bounced, not tried again until `expires_at`. */
-export interface SuppressionsTable {
+/**
+ * `suppression_entries` (0016, replacing `suppressions` and `sender_suppressions`): addresses not sent to, for
+ * every sending domain (`scope` "") or one; `expires_at` null for never.
+ */
+export interface SuppressionEntriesTable {
   address: string;
+  scope: string;
   category: string;
+  source: string;
   code: number | null;
   reason: string | null;
   message_id: string | null;
   created_at: number;
+  expires_at: number | null;
+  created_by: string | null;
+}
+
+/** `sending_domains` (0016): the domains we send for; their keys are in `dkim_keys`. */
+export interface SendingDomainsTable {
+  name: string;
+  bounce_domain: string | null;
+  version: number;
+  created_at: number;
+  updated_at: number;
+  updated_by: string;
+}
+
+/** `bounce_reports` (0013): mail received for bounce/feedback domains, raw and as parsed. */
+export interface BounceReportsTable {
+  id: string;
+  received_at: number;
+  /** "new" (stored, not parsed yet), "claim:…", "processed" or "refused". */
+  state: string;
+  client_ip: string | null;
+  mail_from: string;
+  /** The envelope recipients, JSON. */
+  rcpt_to: string;
+  raw: Uint8Array;
+  kind: string | null;
+  message_id: string | null;
+  recipient: string | null;
+  category: string | null;
+  status: string | null;
+  detail: string | null;
+  processed_at: number | null;
   expires_at: number;
+}
+
+/** `cluster_secrets` (0013): secrets every node shares (base64url). */
+export interface ClusterSecretsTable {
+  name: string;
+  secret: string;
+  created_at: number;
 }
 
 /** `dkim_keys` (0004): signing keys per domain and selector; `private_key` is sealed. */
@@ -136,6 +195,8 @@ export interface DkimKeysTable {
   private_key: string;
   public_key: string;
   created_at: number;
+  /** 0011: set when rotated out (no longer signs). */
+  retired_at: number | null;
 }
 
 /** `smtp_users`: accounts for SMTP AUTH (see migrations/0002_smtp_users.ts). */
@@ -274,7 +335,10 @@ export interface Tables {
   attempts: AttemptsTable;
   smtp_users: SmtpUsersTable;
   shaping_rules: ShapingRulesTable;
-  suppressions: SuppressionsTable;
+  suppression_entries: SuppressionEntriesTable;
+  sending_domains: SendingDomainsTable;
+  bounce_reports: BounceReportsTable;
+  cluster_secrets: ClusterSecretsTable;
   dkim_keys: DkimKeysTable;
   admin_users: AdminUsersTable;
   admin_sessions: AdminSessionsTable;
@@ -287,4 +351,8 @@ export interface Tables {
   config_objects: ConfigObjectsTable;
   config_audit: ConfigAuditTable;
   config_version: ConfigVersionTable;
+  webhooks: WebhooksTable;
+  webhook_outbox: WebhookOutboxTable;
+  webhook_dead_letters: WebhookDeadLettersTable;
+  webhook_attempts: WebhookAttemptsTable;
 }

@@ -7,6 +7,7 @@ const NAV = [
   { href: "/", label: "Dashboard" },
   { href: "/messages", label: "Messages" },
   { href: "/attempts", label: "Delivery log" },
+  { href: "/webhooks", label: "Webhooks" },
 ];
 
 /** A console page titled `title`; the session (if any) comes from the page helper. */
