@@ -41,7 +41,7 @@ for (const kind of testDatabaseKinds().filter((k) => k !== "sqlite3")) {
     try {
       await waitUntil(() => load.acceptedCount >= 50, { timeoutMs: 60_000, message: "load" });
       await proxy.close(); // the database goes away
-      await waitUntil(() => /database unavailable/.test(server.logs()), {
+      await waitUntil(() => /database unavailable|Cannot reach the database/.test(server.logs()), {
         timeoutMs: 30_000,
         message: "the node noticed",
       });

@@ -1,8 +1,7 @@
 /**
  * Issue 18, SIGTERM under load: the server stops taking mail, finishes (or hands back) the
  * deliveries in flight, exits with code 0, and the next start resumes; the ledger balances.
- * With a sink that holds a delivery past `shutdown_timeout` (when this build has that key,
- * from the `security` branch) the process still exits, and the next start delivers the
+ * With a sink that holds a delivery past `shutdown_timeout` (when this build has that key) the process still exits, and the next start delivers the
  * handed-back message.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
@@ -73,7 +72,7 @@ Deno.test("SIGTERM under load: stops accepting, exits 0, the next start resumes;
 
 Deno.test({
   name: "SIGTERM with a delivery hung past shutdown_timeout: exits anyway, the next start sends it",
-  ignore: !HAS_SHUTDOWN_TIMEOUT, // shutdown_timeout comes with the security branch
+  ignore: !HAS_SHUTDOWN_TIMEOUT, // a build without the key cannot bound the stop
   fn: async () => {
     let hold = true;
     const { promise: held, resolve: heldNow } = Promise.withResolvers<void>();
