@@ -13,6 +13,7 @@ import { dkimCommand } from "./dkim.ts";
 import { domainCommand } from "./domain.ts";
 import { migrateCommand } from "./migrate.ts";
 import { nodesCommand } from "./nodes.ts";
+import { pauseCommand } from "./pause.ts";
 import { queueCommand } from "./queue.ts";
 import { sendCommand } from "./send.ts";
 import { sendmailCommand } from "./sendmail.ts";
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   sendmailCommand,
   migrateCommand,
   queueCommand,
+  pauseCommand,
   nodesCommand,
   configCommandSpec,
   vmtaCommand,

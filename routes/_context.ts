@@ -16,6 +16,7 @@ import type { Queue } from "../core/queue/mod.ts";
 import type { ResourceServices } from "./_resource.ts";
 import type { WebhookService } from "../core/manage/webhooks.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
+import type { QueueService } from "../core/manage/queue_service.ts";
 import type {
   ApiKeyStore,
   BounceReportStore,
@@ -79,6 +80,8 @@ export interface AdminContext {
     smtpUsers?: ObjectService;
     apiKeys?: ObjectService;
   };
+  /** Queue operations and pauses (core/manage/queue_service.ts); absent: not served. */
+  queueOps?: QueueService;
   /**
    * One-click unsubscribe (core/bounce): suppresses the address a signed token names; null
    * when the token is not ours (absent: the link answers 503).

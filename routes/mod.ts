@@ -15,6 +15,7 @@ import { registerSecuritySchemes, unmatchedApiPath } from "./_api_paths.ts";
 import { apiDocsRoutes } from "./api_docs/mod.ts";
 import { apiKeyApi } from "./api_keys/mod.ts";
 import { auditApi } from "./audit/mod.ts";
+import { queueOpsApi } from "./queue_ops/mod.ts";
 import { resourceApi } from "./resources/mod.ts";
 import { managementResources } from "./resources/management.ts";
 import { domainExtraApi, domainResources } from "./resources/domains.ts";
@@ -79,6 +80,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   if (ctx.domainServices) api.route("/", domainExtraApi(ctx.domainServices));
   api.route("/", resourceApi(resources));
   if (ctx.management) api.route("/", auditApi(ctx.management));
+  if (ctx.queueOps) api.route("/", queueOpsApi(ctx.queueOps));
   api.route("/", apiKeyApi({ store: ctx.store, audit: ctx.management?.audit }));
   api.route("/", webhookApi(ctx));
   registerSecuritySchemes(api);
