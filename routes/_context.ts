@@ -73,12 +73,13 @@ export interface AdminContext {
   resources?: ResourceServices;
   /** The management plane (config objects, audit); absent in route tests that do not need it. */
   management?: Management;
-  /** Sending domains, suppressions, SMTP users, API keys (/api/v1/domains, …). */
+  /** Sending domains, suppressions, SMTP users, API keys, console users (/api/v1/domains, …). */
   domainServices?: {
     domains: DomainService;
     suppressions: SuppressionService;
     smtpUsers?: ObjectService;
     apiKeys?: ObjectService;
+    consoleUsers?: ObjectService;
   };
   /** Queue operations and pauses (core/manage/queue_service.ts); absent: not served. */
   queueOps?: QueueService;
