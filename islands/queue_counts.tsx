@@ -43,15 +43,15 @@ export function QueueCounts(props: { initial: Counts; refreshMs?: number }): VNo
   }, []);
   return (
     <div>
-      <div class="grid grid-cols-5 gap-4">
+      <div class="grid grid-cols-2 sm:grid-cols-5 gap-3">
         {(Object.entries(LABELS) as [keyof Counts, string][]).map(([key, label]) => (
           <div class="bg-white shadow rounded p-4">
-            <div class="text-sm text-gray-500">{label}</div>
+            <div class="text-sm text-gray-600">{label}</div>
             <div class="text-2xl font-bold" data-count={key}>{counts[key] ?? 0}</div>
           </div>
         ))}
       </div>
-      <p class="text-xs text-gray-400 mt-2" data-live={live ? "yes" : "no"}>
+      <p class="text-xs text-gray-600 mt-2" data-live={live ? "yes" : "no"}>
         {live ? "Live" : "Snapshot"}
       </p>
     </div>

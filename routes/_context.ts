@@ -12,7 +12,12 @@ import type { Management } from "../core/manage/mod.ts";
 import type { Queue } from "../core/queue/mod.ts";
 import type { ResourceServices } from "./_resource.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
-import type { ApiKeyStore, StoreConnection, ViewStore } from "../core/store/mod.ts";
+import type {
+  ActivityStore,
+  ApiKeyStore,
+  StoreConnection,
+  ViewStore,
+} from "../core/store/mod.ts";
 
 /** Console users and sessions (core/auth/admin.ts). */
 export type SessionAuth = Pick<AdminAuth, "session" | "login" | "logout">;
@@ -33,7 +38,12 @@ export type ApiKeyCheck = Pick<ApiKeyStore, "apiKeyByHash" | "touchApiKey">;
 export type ApiKeyAdmin = Pick<ApiKeyStore, "addApiKey" | "listApiKeys" | "removeApiKey">;
 
 /** The store roles of the whole admin app. */
-export type AdminStore = MessageStore & ApiKeyCheck & ApiKeyAdmin & Pick<StoreConnection, "health">;
+export type AdminStore =
+  & MessageStore
+  & ActivityStore
+  & ApiKeyCheck
+  & ApiKeyAdmin
+  & Pick<StoreConnection, "health">;
 
 /** What the routes need from the running node. */
 export interface AdminContext {

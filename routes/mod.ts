@@ -13,11 +13,13 @@ import { apiRouter } from "./_api.ts";
 import { loadIdentity, requirePageSession } from "./_auth.ts";
 import { registerSecuritySchemes, unmatchedApiPath } from "./_api_paths.ts";
 import { apiDocsRoutes } from "./api_docs/mod.ts";
+import { activityApi } from "./activity/mod.ts";
 import { apiKeyApi } from "./api_keys/mod.ts";
 import { auditApi } from "./audit/mod.ts";
 import { resourceApi } from "./resources/mod.ts";
 import { managementResources } from "./resources/management.ts";
 import type { AdminContext, AdminEnv } from "./_context.ts";
+import { consoleError, consoleNotFound } from "./_errors.tsx";
 import { attemptApi, attemptPages } from "./attempts/mod.tsx";
 import { dashboardPages } from "./dashboard/mod.tsx";
 import { healthRoutes } from "./health/mod.ts";
@@ -48,6 +50,8 @@ function securityHeaders(): MiddlewareHandler<AdminEnv> {
 /** Builds the admin app. */
 export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
+  app.notFound(consoleNotFound());
+  app.onError(consoleError());
   app.use("*", securityHeaders());
   app.use("*", loadIdentity(ctx));
 
@@ -60,6 +64,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   const api = apiRouter();
   api.route("/", sendApi(ctx));
   api.route("/", queueApi(ctx));
+  api.route("/", activityApi(ctx));
   api.route("/", messageApi(ctx));
   api.route("/", attemptApi(ctx));
   api.route("/", nodeApi(ctx));

@@ -10,6 +10,7 @@
 import type { Kysely } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
 import { SqlContext } from "./_sql.ts";
+import { activityRepository } from "./activity.ts";
 import { adminUserRepository } from "./admin_users.ts";
 import { apiKeyRepository } from "./api_keys.ts";
 import { bodyRepository } from "./bodies.ts";
@@ -62,6 +63,7 @@ export function createSqlStore(
     ...brokerUnitRepository(ctx),
     ...bodyRepository(ctx),
     ...viewRepository(ctx),
+    ...activityRepository(ctx),
     ...suppressionRepository(ctx),
     ...dsnRepository(ctx),
     ...dkimKeyRepository(ctx),

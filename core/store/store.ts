@@ -22,6 +22,7 @@ import type { SuppressionStore } from "./suppressions.ts";
 import type { UnitStore } from "./units.ts";
 import type { BrokerUnitStore } from "./units_broker.ts";
 import type { ViewStore } from "./views.ts";
+import type { ActivityStore } from "./activity.ts";
 
 export type { StoreHealthStatus } from "./health.ts";
 export type { AdminSessionRecord, AdminUserStore } from "./admin_users.ts";
@@ -69,6 +70,7 @@ export type { SmtpUser, SmtpUserStore, SmtpUserUpdate } from "./smtp_users.ts";
 export type { Suppression, SuppressionStore } from "./suppressions.ts";
 export type { InsertOptions, LeaseRequest, SettleOptions, UnitStore } from "./units.ts";
 export type { BrokerUnitStore, SweepResult, UnitOrigin, UnitState } from "./units_broker.ts";
+export type { ActivityMinute, ActivityStore } from "./activity.ts";
 export type { AttemptRow, MessageStatus, MessageSummary, QueueCounts, ViewStore } from "./views.ts";
 
 /** Pool settings shared by the client/server SQL dialects. */
@@ -95,6 +97,7 @@ export interface Store
     BrokerUnitStore,
     BodyStore,
     ViewStore,
+    ActivityStore,
     SuppressionStore,
     DsnStore,
     DkimKeyStore,

@@ -6,10 +6,11 @@ import { formatTime } from "./format.ts";
 /** A table of delivery attempts; `showMessage` false drops the message column (one message). */
 export function AttemptsTable(props: { attempts: AttemptRow[]; showMessage?: boolean }): VNode {
   const showMessage = props.showMessage ?? true;
-  if (props.attempts.length === 0) return <p class="text-gray-500">No delivery attempts yet.</p>;
+  if (props.attempts.length === 0) return <p class="text-gray-600">No delivery attempts yet.</p>;
   return (
-    <table class="w-full bg-white shadow rounded text-sm">
-      <thead class="text-left text-gray-500">
+    <div class="overflow-x-auto bg-white shadow rounded">
+    <table class="w-full text-sm">
+      <thead class="text-left text-gray-600">
         <tr>
           <th class="p-2">Time</th>
           {showMessage && <th class="p-2">Message</th>}
@@ -40,5 +41,6 @@ export function AttemptsTable(props: { attempts: AttemptRow[]; showMessage?: boo
         ))}
       </tbody>
     </table>
+    </div>
   );
 }

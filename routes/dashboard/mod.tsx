@@ -1,26 +1,39 @@
-/** `GET /`: the dashboard. */
+/** `GET /`: the dashboard (live charts, queue counts, nodes with their applied config version). */
 import { Hono } from "hono";
+import type { ClusterView } from "../../core/cluster/mod.ts";
 import type { Config } from "../../core/config/mod.ts";
+import { nodeDocument } from "../../core/manage/api_documents.ts";
 import type { AdminEnv, AdminViewStore } from "../_context.ts";
 import { sendPage } from "../_page.tsx";
+import { type ActivityContext, activityOf } from "../activity/mod.ts";
 import { DashboardPage } from "./view.tsx";
 
 /** Dashboard routes (behind the page session check). */
 export function dashboardPages(
   ctx: {
-    store: Pick<AdminViewStore, "counts" | "recentAttempts">;
+    store: Pick<AdminViewStore, "counts" | "recentAttempts"> & ActivityContext["store"];
     config: Pick<Config, "nodeName">;
+    cluster?: ClusterView;
+    management?: { configVersion(): Promise<number> };
   },
 ): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
   app.get("/", async (c) => {
-    const [counts, attempts] = await Promise.all([
-      ctx.store.counts(Date.now()),
+    const [activity, attempts, nodes, configVersion] = await Promise.all([
+      activityOf(ctx, 60),
       ctx.store.recentAttempts({ limit: 20 }),
+      ctx.cluster ? ctx.cluster.nodes() : Promise.resolve([]),
+      ctx.management ? ctx.management.configVersion() : Promise.resolve(null),
     ]);
     return sendPage(
       c,
-      <DashboardPage counts={counts} attempts={attempts} node={ctx.config.nodeName} />,
+      <DashboardPage
+        activity={activity}
+        attempts={attempts}
+        node={ctx.config.nodeName}
+        nodes={nodes.map(nodeDocument)}
+        configVersion={configVersion}
+      />,
     );
   });
   return app;
