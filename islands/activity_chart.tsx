@@ -75,7 +75,10 @@ export function ActivityChart(props: { initial: ActivityBody; refreshMs?: number
     dx.push(body.at / 1000);
     dy.push(body.queue.queued + body.queue.deferred);
     if (dx.length > 1200) (dx.shift(), dy.shift());
-    const rateData: uPlot.AlignedData = [x, ...SERIES.map((s) => body.minutes.map((m) => m[s.key]))];
+    const rateData: uPlot.AlignedData = [
+      x,
+      ...SERIES.map((s) => body.minutes.map((m) => m[s.key])),
+    ];
     const latencyData: uPlot.AlignedData = [
       x,
       body.minutes.map((m) => m.latency_p50),
@@ -83,26 +86,38 @@ export function ActivityChart(props: { initial: ActivityBody; refreshMs?: number
     ];
     const c = charts.current;
     if (!c.rates && rates.current) {
-      c.rates = new uPlot({
-        width: width(rates.current),
-        height: 180,
-        series: [{}, ...SERIES.map((s) => ({ label: s.label, stroke: s.stroke, width: 2 }))],
-        axes: [{}, { label: "per minute" }],
-      }, rateData, rates.current);
-      c.depth = new uPlot({
-        width: width(depth.current),
-        height: 180,
-        series: [{}, { label: "Queued + deferred", stroke: "#7c3aed", width: 2 }],
-      }, [dx, dy], depth.current!);
-      c.latency = new uPlot({
-        width: width(latency.current),
-        height: 180,
-        series: [{}, { label: "p50 ms", stroke: "#0e7490", width: 2 }, {
-          label: "p99 ms",
-          stroke: "#be185d",
-          width: 2,
-        }],
-      }, latencyData, latency.current!);
+      c.rates = new uPlot(
+        {
+          width: width(rates.current),
+          height: 180,
+          series: [{}, ...SERIES.map((s) => ({ label: s.label, stroke: s.stroke, width: 2 }))],
+          axes: [{}, { label: "per minute" }],
+        },
+        rateData,
+        rates.current,
+      );
+      c.depth = new uPlot(
+        {
+          width: width(depth.current),
+          height: 180,
+          series: [{}, { label: "Queued + deferred", stroke: "#7c3aed", width: 2 }],
+        },
+        [dx, dy],
+        depth.current!,
+      );
+      c.latency = new uPlot(
+        {
+          width: width(latency.current),
+          height: 180,
+          series: [{}, { label: "p50 ms", stroke: "#0e7490", width: 2 }, {
+            label: "p99 ms",
+            stroke: "#be185d",
+            width: 2,
+          }],
+        },
+        latencyData,
+        latency.current!,
+      );
     } else {
       c.rates?.setData(rateData);
       c.depth?.setData([dx, dy]);

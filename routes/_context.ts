@@ -12,12 +12,7 @@ import type { Management } from "../core/manage/mod.ts";
 import type { Queue } from "../core/queue/mod.ts";
 import type { ResourceServices } from "./_resource.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
-import type {
-  ActivityStore,
-  ApiKeyStore,
-  StoreConnection,
-  ViewStore,
-} from "../core/store/mod.ts";
+import type { ActivityStore, ApiKeyStore, StoreConnection, ViewStore } from "../core/store/mod.ts";
 
 /** Console users and sessions (core/auth/admin.ts). */
 export type SessionAuth = Pick<AdminAuth, "session" | "login" | "logout">;

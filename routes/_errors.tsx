@@ -32,7 +32,11 @@ export function consoleError(): ErrorHandler<AdminEnv> {
   return (error, c) => {
     if (error instanceof NotFoundError) return notFoundPage(c);
     if (error instanceof ForbiddenError) {
-      return sendPage(c, <ErrorPage status={403} title="Not allowed" detail={error.message} />, 403);
+      return sendPage(
+        c,
+        <ErrorPage status={403} title="Not allowed" detail={error.message} />,
+        403,
+      );
     }
     log("console", `${c.req.method} ${c.req.path} failed: ${(error as Error).message}`);
     return sendPage(

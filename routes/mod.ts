@@ -21,6 +21,7 @@ import { managementResources } from "./resources/management.ts";
 import type { AdminContext, AdminEnv } from "./_context.ts";
 import { consoleError, consoleNotFound } from "./_errors.tsx";
 import { attemptApi, attemptPages } from "./attempts/mod.tsx";
+import { configPages } from "./config/mod.tsx";
 import { dashboardPages } from "./dashboard/mod.tsx";
 import { healthRoutes } from "./health/mod.ts";
 import { loginRoutes } from "./login/mod.tsx";
@@ -82,6 +83,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   pages.route("/", dashboardPages(ctx));
   pages.route("/", messagePages(ctx));
   pages.route("/", attemptPages(ctx));
+  pages.route("/", configPages(ctx));
 
   app.route("/api/v1", api);
   app.route("/", pages);

@@ -9,38 +9,38 @@ export function AttemptsTable(props: { attempts: AttemptRow[]; showMessage?: boo
   if (props.attempts.length === 0) return <p class="text-gray-600">No delivery attempts yet.</p>;
   return (
     <div class="overflow-x-auto bg-white shadow rounded">
-    <table class="w-full text-sm">
-      <thead class="text-left text-gray-600">
-        <tr>
-          <th class="p-2">Time</th>
-          {showMessage && <th class="p-2">Message</th>}
-          <th class="p-2">Recipient</th>
-          <th class="p-2">Outcome</th>
-          <th class="p-2">Reply</th>
-          <th class="p-2">From IP</th>
-          <th class="p-2">MX</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.attempts.map((a) => (
-          <tr class="border-t">
-            <td class="p-2 whitespace-nowrap">{formatTime(a.at)}</td>
-            {showMessage && (
-              <td class="p-2">
-                <a class="text-blue-700 hover:underline" href={`/messages/${a.messageId}`}>
-                  {a.messageId}
-                </a>
-              </td>
-            )}
-            <td class="p-2">{a.recipient}</td>
-            <td class="p-2">{a.outcome}</td>
-            <td class="p-2 text-gray-600">{a.reply}</td>
-            <td class="p-2">{a.sourceIp}</td>
-            <td class="p-2">{a.mxHost}</td>
+      <table class="w-full text-sm">
+        <thead class="text-left text-gray-600">
+          <tr>
+            <th class="p-2">Time</th>
+            {showMessage && <th class="p-2">Message</th>}
+            <th class="p-2">Recipient</th>
+            <th class="p-2">Outcome</th>
+            <th class="p-2">Reply</th>
+            <th class="p-2">From IP</th>
+            <th class="p-2">MX</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {props.attempts.map((a) => (
+            <tr class="border-t">
+              <td class="p-2 whitespace-nowrap">{formatTime(a.at)}</td>
+              {showMessage && (
+                <td class="p-2">
+                  <a class="text-blue-700 hover:underline" href={`/messages/${a.messageId}`}>
+                    {a.messageId}
+                  </a>
+                </td>
+              )}
+              <td class="p-2">{a.recipient}</td>
+              <td class="p-2">{a.outcome}</td>
+              <td class="p-2 text-gray-600">{a.reply}</td>
+              <td class="p-2">{a.sourceIp}</td>
+              <td class="p-2">{a.mxHost}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }

@@ -34,7 +34,7 @@ function NodesTable(props: { nodes: NodeStatusBody[]; configVersion: number | nu
             </td>
             <td class="p-2" data-applied={applied ?? ""}>
               {applied ?? "—"}
-              {behind && <span class="text-yellow-800"> (cluster at {props.configVersion})</span>}
+              {behind && <span class="text-yellow-800">(cluster at {props.configVersion})</span>}
             </td>
             <td class="p-2">{n.details.queue ?? "—"}</td>
             <td class="p-2">{n.details.in_flight ?? 0}</td>
