@@ -14,7 +14,7 @@ export function Table(
         {props.caption && <caption class="sr-only">{props.caption}</caption>}
         <thead class="text-left text-gray-600">
           <tr>
-            {props.head.map((h) => <th scope="col" class="p-2 whitespace-nowrap">{h}</th>)}
+            {props.head.map((h) => <th key={h} scope="col" class="p-2 whitespace-nowrap">{h}</th>)}
           </tr>
         </thead>
         <tbody>{props.children}</tbody>

@@ -69,7 +69,7 @@ export function DashboardPage(
       <h2 class="text-xl font-bold mt-8 mb-2">
         Nodes{props.configVersion !== null && (
           <span class="text-base font-normal text-gray-600">
-            {" "}(cluster config version {props.configVersion})
+            &nbsp;(cluster config version {props.configVersion})
           </span>
         )}
       </h2>
