@@ -16,6 +16,7 @@ import { apiDocsRoutes } from "./api_docs/mod.ts";
 import { activityApi } from "./activity/mod.ts";
 import { apiKeyApi } from "./api_keys/mod.ts";
 import { auditApi } from "./audit/mod.ts";
+import { auditPages } from "./audit_pages/mod.tsx";
 import { resourceApi } from "./resources/mod.ts";
 import { managementResources } from "./resources/management.ts";
 import type { AdminContext, AdminEnv } from "./_context.ts";
@@ -84,6 +85,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   pages.route("/", messagePages(ctx));
   pages.route("/", attemptPages(ctx));
   pages.route("/", configPages(ctx));
+  pages.route("/", auditPages(ctx));
 
   app.route("/api/v1", api);
   app.route("/", pages);

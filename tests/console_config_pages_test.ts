@@ -16,7 +16,7 @@ Deno.test("console config pages: generated forms, field errors, roles, confirm, 
   const { store, auth } = fixture;
   const management = openManagement(store);
   try {
-    const console = adminApp({ ...fixture.context, management });
+    const web = adminApp({ ...fixture.context, management });
     const sessionOf = async (name: string, role: string) => {
       await auth.addUser(name, "correct horse battery", role);
       const token = (await auth.login(name, "correct horse battery"))!;
@@ -26,12 +26,12 @@ Deno.test("console config pages: generated forms, field errors, roles, confirm, 
     const admin = await sessionOf("ada", "admin");
     const viewer = await sessionOf("vera", "viewer");
     const get = async (path: string, who = admin) => {
-      const response = await console.request(path, { headers: { cookie: who.cookie } });
+      const response = await web.request(path, { headers: { cookie: who.cookie } });
       return { status: response.status, html: await response.text() };
     };
     const post = async (path: string, fields: Record<string, string>, who = admin, csrf = true) => {
       const body = new URLSearchParams({ ...fields, ...(csrf ? { _csrf: who.csrf } : {}) });
-      const response = await console.request(path, {
+      const response = await web.request(path, {
         method: "POST",
         headers: { cookie: who.cookie, "content-type": "application/x-www-form-urlencoded" },
         body,
@@ -127,6 +127,27 @@ Deno.test("console config pages: generated forms, field errors, roles, confirm, 
     const deleted = await post(`/config/vmta/delete?id=127.0.0.12`, { _version: "2" });
     assertEquals(deleted.status, 302);
     assertEquals(await management.objects.vmta.get("127.0.0.12"), null);
+
+    // The audit log shows the delete with its diff; reverting it brings the vmta back.
+    const [entry] = (await management.audit.list({ kind: "vmta", limit: 1 })).items;
+    assertEquals(entry.action, "delete");
+    const log = await get("/audit");
+    assertMatch(log.html, new RegExp(`data-audit="${entry.id}"`));
+    const diff = await get(`/audit/${entry.id}`);
+    assertMatch(diff.html, /data-diff="yes"/);
+    assertMatch(
+      diff.html,
+      /bg-red-100[^>]*>- +&quot;hostname&quot;: &quot;mta12b\.example\.test&quot;/,
+    );
+    assertMatch(diff.html, /Revert this change/);
+    assert(!(await get(`/audit/${entry.id}`, viewer)).html.includes("Revert this change"));
+    assertEquals((await post(`/audit/${entry.id}/revert`, {}, viewer)).status, 403);
+    const reverted = await post(`/audit/${entry.id}/revert`, {});
+    assertEquals(reverted.status, 302, reverted.html);
+    assertEquals(
+      (await management.objects.vmta.get("127.0.0.12"))?.body.hostname,
+      "mta12b.example.test",
+    );
 
     const missing = await get("/no-such-page");
     assertEquals(missing.status, 404);

@@ -72,7 +72,7 @@ export function ObjectForm(props: {
         <input type="hidden" name="_version" value={String(props.version)} />
       )}
       {general.length > 0 && (
-        <p class="text-red-700" role="alert" data-error="">
+        <p class="text-red-700" role="alert" data-error="form">
           {general.join("; ")}
         </p>
       )}

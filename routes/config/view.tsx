@@ -77,7 +77,7 @@ export function KindPage(props: {
         </p>
       )}
       {props.objects.length === 0
-        ? <p class="text-gray-700 mb-4" data-empty="">None yet.</p>
+        ? <p class="text-gray-700 mb-4" data-empty="yes">None yet.</p>
         : (
           <Table head={["Id", "Version", "Changed", "By", "Settings"]} caption={title}>
             {props.objects.map((o) => (
