@@ -52,7 +52,9 @@ export function AuditListPage(
           <span class="block text-gray-700">Kind</span>
           <select name="kind" class="border rounded px-2 py-1">
             <option value="">(all)</option>
-            {props.kinds.map((k) => <option value={k} selected={k === props.kind}>{k}</option>)}
+            {props.kinds.map((k) => (
+              <option key={k} value={k} selected={k === props.kind}>{k}</option>
+            ))}
           </select>
         </label>
         <button type="submit" class="px-3 py-1 rounded bg-gray-800 text-white text-sm">
