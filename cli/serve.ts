@@ -384,7 +384,7 @@ class NodeParts {
 
   /** The admin HTTP server (cli/admin_http.ts), on this node's parts once they exist. */
   #adminHttpService(): Service {
-    return adminHttpService(() => ({
+    return adminHttpService(async () => ({
       config: this.config,
       store: this.store,
       auth: this.#auth,
@@ -393,6 +393,9 @@ class NodeParts {
       accept: this.apiAccept,
       queue: this.queue,
       management: this.management,
+      // One-click unsubscribe links (bounce.unsubscribe) on the cluster's token key.
+      unsubscribe: await (await import("../core/bounce/mod.ts"))
+        .openUnsubscribe(this.store, this.config, (line) => log("bounce", line)),
     }));
   }
 }

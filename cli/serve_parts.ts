@@ -30,12 +30,12 @@ export async function seedDailyCounters(config: Config, store: Store): Promise<D
  * Twind) is loaded on its first request: a node nobody browses keeps ~5 MB less heap, and
  * start-up is shorter.
  */
-export function adminHttpService(context: () => AdminContext): Service {
+export function adminHttpService(context: () => AdminContext | Promise<AdminContext>): Service {
   let http: Deno.HttpServer | null = null;
   return {
     name: "admin HTTP server",
-    start: () => {
-      const adminContext = context();
+    start: async () => {
+      const adminContext = await context();
       const { config } = adminContext;
       let adminFetch: Promise<Deno.ServeHandler> | null = null;
       http = Deno.serve({

@@ -16,6 +16,7 @@ import { migration0009 } from "./0009_outbox.ts";
 import { migration0010 } from "./0010_quarantine.ts";
 import { migration0011 } from "./0011_config_objects.ts";
 import { migration0012 } from "./0012_roles.ts";
+import { migration0013 } from "./0013_bounce_reports.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0010_quarantine": migration0010,
   "0011_config_objects": migration0011,
   "0012_roles": migration0012,
+  "0013_bounce_reports": migration0013,
 };
 
 /** Kysely migrations bound to one dialect. */

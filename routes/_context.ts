@@ -12,7 +12,13 @@ import type { Management } from "../core/manage/mod.ts";
 import type { Queue } from "../core/queue/mod.ts";
 import type { ResourceServices } from "./_resource.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
-import type { ActivityStore, ApiKeyStore, StoreConnection, ViewStore } from "../core/store/mod.ts";
+import type {
+  ActivityStore,
+  ApiKeyStore,
+  BounceReportStore,
+  StoreConnection,
+  ViewStore,
+} from "../core/store/mod.ts";
 
 /** Console users and sessions (core/auth/admin.ts). */
 export type SessionAuth = Pick<AdminAuth, "session" | "login" | "logout">;
@@ -23,8 +29,15 @@ export type AdminViewStore = Pick<
   "counts" | "messageStatus" | "listMessages" | "recentAttempts"
 >;
 
-/** What the message pages and API read and do: views, units, release and cancel. */
-export type MessageStore = AdminViewStore & MessageDetailStore & CancelMessageStore;
+/**
+ * What the message pages and API read and do: views, units, release and cancel, and the
+ * bounce reports kept for a message (optional: stores without them show none).
+ */
+export type MessageStore =
+  & AdminViewStore
+  & MessageDetailStore
+  & CancelMessageStore
+  & Partial<Pick<BounceReportStore, "bounceReportsFor">>;
 
 /** API keys, as the identity check reads them. */
 export type ApiKeyCheck = Pick<ApiKeyStore, "apiKeyByHash" | "touchApiKey">;
@@ -59,6 +72,11 @@ export interface AdminContext {
   resources?: ResourceServices;
   /** The management plane (config objects, audit); absent in route tests that do not need it. */
   management?: Management;
+  /**
+   * One-click unsubscribe (core/bounce): suppresses the address a signed token names; null
+   * when the token is not ours (absent: the link answers 503).
+   */
+  unsubscribe?: (token: string) => Promise<{ address: string; senderDomain: string } | null>;
 }
 
 /** What the request's credentials came to: none, accepted, rejected, or not checkable now. */

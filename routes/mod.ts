@@ -31,6 +31,7 @@ import { nodeApi } from "./nodes/mod.ts";
 import { queueApi } from "./queue/mod.ts";
 import { sendApi } from "./send/mod.ts";
 import { staticRoutes } from "./static/mod.ts";
+import { unsubscribeRoutes } from "./unsubscribe/mod.ts";
 
 export type { AdminContext, AdminStore } from "./_context.ts";
 
@@ -61,6 +62,8 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   app.route("/", staticRoutes());
   app.route("/", healthRoutes(ctx));
   app.route("/", loginRoutes(ctx));
+  // The public one-click unsubscribe link: the signed token is the credential (RFC 8058).
+  app.route("/", unsubscribeRoutes(ctx));
 
   // Each API route checks its own roles (routes/_api.ts); unknown paths are 404 problems.
   const api = apiRouter();

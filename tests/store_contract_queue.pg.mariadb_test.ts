@@ -189,6 +189,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
       delivered: 0,
       failed: 0,
       suppressed: 0,
+      bounced: 0,
       in_flight_units: 0,
     });
     await store.insertMessages([
@@ -211,6 +212,7 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
       delivered: 0,
       failed: 0,
       suppressed: 0,
+      bounced: 0,
       in_flight_units: 0,
     });
   },

@@ -17,7 +17,12 @@ import { type DeliverQueue, openQueue } from "../core/queue/mod.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 import { Acceptor } from "../core/accept/mod.ts";
-import { type BounceStage, startBounceStage } from "../core/bounce/mod.ts";
+import {
+  type BounceStage,
+  loadTokenKey,
+  personalizeHook,
+  startBounceStage,
+} from "../core/bounce/mod.ts";
 import { dkimSignHook } from "../core/dkim/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
 
@@ -58,6 +63,8 @@ async function init(message: Extract<ToWorker, { type: "init" }>) {
     rules: message.rules,
     screen: bounce.screen,
     sign: dkimSignHook(config, () => opened.dkimKeys(), log),
+    // VERP return paths and List-Unsubscribe, per recipient (bounce.verp, bounce.unsubscribe).
+    personalize: personalizeHook(config, await loadTokenKey(opened)),
     settleHooks: bounce.settleHooks,
     onSettled: (count, tokens, requeue, unitIds) =>
       post({ type: "settled", count, tokens, requeue, unitIds }),

@@ -9,6 +9,7 @@
 /// <reference lib="deno.worker" />
 import { relayPolicy } from "../core/accept/mod.ts";
 import { loadSecretKey, SmtpAuthenticator } from "../core/auth/mod.ts";
+import { BounceReportProcessor, loadTokenKey } from "../core/bounce/mod.ts";
 import { startSmtpInbound } from "../core/inbound/smtp.ts";
 import { loadTls } from "../core/inbound/tls.ts";
 import { post, serveAcceptWorker } from "./_accept_worker.ts";
@@ -25,6 +26,15 @@ serveAcceptWorker(async ({ config, smtpLimits, index }, { store, acceptor }) => 
     cacheTtlMs: config.smtp.auth.cache_ttl,
     log,
   });
+  // Mail for bounce/feedback domains: stored, parsed and applied here, never queued.
+  const bounces = new BounceReportProcessor({
+    store,
+    config,
+    key: await loadTokenKey(store),
+    claimPrefix: `report:${config.nodeId.slice(0, 40)}:smtp-${index}:`,
+    log,
+  });
+  bounces.start();
   const inbound = await startSmtpInbound(config, {
     acceptor,
     policy,
@@ -32,10 +42,14 @@ serveAcceptWorker(async ({ config, smtpLimits, index }, { store, acceptor }) => 
     tls: await loadTls(config),
     limits: smtpLimits,
     worker: index,
+    bounces,
     log,
   });
   return {
-    close: () => inbound.close(),
+    close: async () => {
+      await inbound.close();
+      await bounces.stop();
+    },
     // Listener objects changed (core/manage): bind the new, close the removed, report failures.
     reconfigure: async (parts) => {
       if (!parts.includes("smtp.listeners")) return;

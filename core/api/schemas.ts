@@ -52,6 +52,7 @@ export const RecipientStateSchema = z.enum([
   "delivered",
   "failed",
   "suppressed",
+  "bounced",
 ]);
 
 /** `GET /api/v1/queue`: recipients by state, units leased now. */
@@ -61,6 +62,7 @@ export const QueueCountsSchema = z.strictObject({
   delivered: count,
   failed: count,
   suppressed: count,
+  bounced: count,
   in_flight_units: count,
 }).meta({ id: "QueueCounts" });
 export type QueueCountsBody = z.infer<typeof QueueCountsSchema>;
@@ -135,6 +137,23 @@ export const MessageDetailSchema = z.strictObject({
   dsn_quarantined: z.array(z.string()),
 }).meta({ id: "MessageDetail" });
 export type MessageDetailBody = z.infer<typeof MessageDetailSchema>;
+
+/** One bounce/complaint report matched to a message (issue 17). */
+export const BounceReportSchema = z.strictObject({
+  id: z.string(),
+  received_at: epochMs,
+  state: z.string(),
+  kind: z.string().nullable(),
+  recipient: z.string().nullable(),
+  category: z.string().nullable(),
+  status: z.string().nullable(),
+  detail: z.string().nullable(),
+  client_ip: z.string().nullable(),
+});
+
+/** `GET /api/v1/messages/:id/reports`: the reports kept for a message, newest first. */
+export const BounceReportListSchema = z.strictObject({ reports: z.array(BounceReportSchema) });
+export type BounceReportListBody = z.infer<typeof BounceReportListSchema>;
 
 /** `POST /api/v1/messages/:id/release` (and `fastmta queue release ID`). */
 export const ReleaseSchema = z.strictObject({ units: count, dsns: count }).meta({ id: "Release" });

@@ -23,8 +23,31 @@ export {
 export { BounceProcessor, type BounceProcessorOptions, planDsn } from "./processor.ts";
 export { type BounceStage, type BounceStageOptions, startBounceStage } from "./stage.ts";
 export {
+  BounceReportProcessor,
+  type ReceivedReport,
+  type ReportProcessorOptions,
+  verdictOf,
+} from "./reports.ts";
+export { type ParsedReport, parseReport } from "./report_parse.ts";
+export { matchReport, verifyToken } from "./report_match.ts";
+export {
+  loadTokenKey,
+  makeToken,
+  splitToken,
+  type TokenKey,
+  tokenRecipient,
+  verpAddress,
+} from "./tokens.ts";
+export {
   type Screened,
   suppressedReply,
   suppressionScreen,
   suppressionsFrom,
 } from "./suppression.ts";
+export { personalizeHook, unsubscribeHeaders, unsubscribeUrl, wantsVerp } from "./personalize.ts";
+export {
+  openUnsubscribe,
+  type UnsubscribeAction,
+  unsubscribeAction,
+  type Unsubscribed,
+} from "./unsubscribe.ts";

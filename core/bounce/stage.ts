@@ -8,9 +8,10 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
-import type { SuppressionStore } from "../store/mod.ts";
+import type { SenderSuppressionStore, SuppressionStore } from "../store/mod.ts";
 import { classifyOutcome } from "./classify.ts";
 import { BounceProcessor, type BounceProcessorOptions } from "./processor.ts";
+import { DelayNotifier, type DelayNotifierOptions } from "./delay_notice.ts";
 import { type Screened, suppressionScreen } from "./suppression.ts";
 
 /** How often due DSNs that an earlier pass could not send are retried. */
@@ -21,7 +22,11 @@ export interface BounceStageOptions {
   config: Config;
   /** The worker's slot (claims of DSN work are per slot). */
   index: number;
-  store: BounceProcessorOptions["store"] & Pick<SuppressionStore, "suppressions">;
+  store:
+    & BounceProcessorOptions["store"]
+    & Pick<SuppressionStore, "suppressions">
+    & Partial<SenderSuppressionStore>
+    & DelayNotifierOptions["store"];
   /** The single door (core/accept) DSNs go through. */
   acceptor: { submit(message: NewMessage): Promise<string> };
   log: (line: string) => void;
@@ -53,6 +58,15 @@ export function startBounceStage(options: BounceStageOptions): BounceStage {
   // Reports a previous run of this slot left half done, and any still due.
   processor.recover();
   const sweep = setInterval(() => processor.sweep(), SWEEP_MS);
+  // "Delayed" DSNs (bounce.delay_notice_after), swept by every slot; claims keep them single.
+  const delays = new DelayNotifier({
+    store,
+    acceptor: options.acceptor,
+    config,
+    claimPrefix: `delay:${config.nodeId.slice(0, 40)}:${options.index}:`,
+    log,
+  });
+  delays.start();
   return {
     screen: suppressionScreen(store, log),
     settleHooks: {
@@ -61,6 +75,7 @@ export function startBounceStage(options: BounceStageOptions): BounceStage {
     },
     stop: async () => {
       clearInterval(sweep);
+      await delays.stop();
       await processor.idle();
     },
   };

@@ -3,10 +3,19 @@
  * the bad_mailbox category) are not tried again for `bounce.suppression_time`. A unit's
  * suppressed recipients fail before any connection is made, with the reason logged.
  *
+ * Complaints and one-click unsubscribes suppress an address for one sending domain only
+ * (sender_suppressions), checked here too.
+ *
  * Talks to: the store. Reads config: bounce.suppression_time.
  */
 import type { LeasedUnit, RecipientResult, UnitOutcome } from "../contracts/mod.ts";
-import type { Suppression, SuppressionStore } from "../store/mod.ts";
+import { domainOf } from "../mail/mod.ts";
+import type {
+  SenderSuppression,
+  SenderSuppressionStore,
+  Suppression,
+  SuppressionStore,
+} from "../store/mod.ts";
 
 /** What the delivery hook gets back: the unit without suppressed recipients, and their results. */
 export interface Screened {
@@ -30,6 +39,7 @@ export function suppressionsFrom(outcomes: UnitOutcome[], durationMs: number): S
         messageId: o.messageId,
         createdAt: o.at,
         expiresAt: o.at + durationMs,
+        source: "smtp",
       });
     }
   }
@@ -42,27 +52,43 @@ export function suppressedReply(s: Suppression): string {
     (s.reason ? `: ${s.reason}` : "");
 }
 
+/** The reply recorded for a recipient suppressed for this sender (complaint, unsubscribe). */
+export function senderSuppressedReply(s: SenderSuppression): string {
+  return `recipient suppressed for ${s.senderDomain} after a ${s.source}` +
+    (s.reason ? `: ${s.reason}` : "");
+}
+
 /**
  * Returns the delivery hook: splits a unit's suppressed recipients off as "suppressed"
- * results. One indexed query per unit.
+ * results: the global list (hard bounces), then the list of the unit's sending domain
+ * (complaints, unsubscribes). One indexed query per list per unit.
  */
 export function suppressionScreen(
-  store: Pick<SuppressionStore, "suppressions">,
+  store: Pick<SuppressionStore, "suppressions"> & Partial<SenderSuppressionStore>,
   log: (line: string) => void,
 ): (unit: LeasedUnit) => Promise<Screened> {
   return async (unit) => {
-    const found = await store.suppressions(unit.recipients, Date.now());
-    if (found.length === 0) return { unit, results: [] };
-    const byAddress = new Map(found.map((s) => [s.address, s]));
+    const now = Date.now();
+    const found = await store.suppressions(unit.recipients, now);
+    const byAddress = new Map<string, string>(
+      found.map((s) => [s.address, suppressedReply(s)]),
+    );
+    const senderDomain = domainOf(unit.sender);
+    if (senderDomain !== "" && store.senderSuppressions) {
+      const rest = unit.recipients.filter((a) => !byAddress.has(a.toLowerCase()));
+      for (const s of await store.senderSuppressions(senderDomain, rest, now)) {
+        byAddress.set(s.address, senderSuppressedReply(s));
+      }
+    }
+    if (byAddress.size === 0) return { unit, results: [] };
     const results: RecipientResult[] = [];
     const rest: string[] = [];
     for (const address of unit.recipients) {
-      const s = byAddress.get(address.toLowerCase());
-      if (!s) {
+      const reply = byAddress.get(address.toLowerCase());
+      if (!reply) {
         rest.push(address);
         continue;
       }
-      const reply = suppressedReply(s);
       log(`bounce: ${unit.messageId}: not sending to <${address}>: ${reply}`);
       results.push({ address, outcome: "suppressed", code: null, reply, category: "suppressed" });
     }

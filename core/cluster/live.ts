@@ -23,6 +23,19 @@ export const LIVE_SETTINGS = [
   "queue.batch_size",
   "queue.poll_interval",
   "queue.lease_time",
+  "bounce.domains",
+  "bounce.report_retention",
+  "bounce.token_max_age",
+  "bounce.complaint_time",
+  "bounce.verp.enabled",
+  "bounce.verp.domain",
+  "bounce.verp.prefix",
+  "bounce.verp.sender_domains",
+  "bounce.verp.pools",
+  "bounce.unsubscribe.enabled",
+  "bounce.unsubscribe.base_url",
+  "bounce.delay_notice_after",
+  "bounce.delay_notice",
 ] as const;
 
 /** Whether `key` applies without a restart. */

@@ -89,6 +89,7 @@ export interface Config {
 
 import { ConfigError } from "./error.ts";
 export { ConfigError };
+export { bounceDomains } from "./bounce_schema.ts";
 
 /** Environment variables that override single values (listed in docs/configuration.md). */
 export const ENV_OVERRIDES: Record<string, string> = {

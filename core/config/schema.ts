@@ -15,6 +15,7 @@ import {
   hostPort,
   routesSection,
 } from "./delivery_schema.ts";
+import { bounceSection } from "./bounce_schema.ts";
 import { intakeSection } from "./intake_schema.ts";
 import { smtpSection } from "./smtp_schema.ts";
 
@@ -197,23 +198,7 @@ export const configSchema = z.object({
   dns: dnsSection,
   routes: routesSection,
   delivery: deliverySection,
-  bounce: z.object({
-    dsn: z.boolean().default(true).meta({
-      description: "Send delivery status notifications (RFC 3464) for failed recipients.",
-      live: false,
-    }),
-    suppression_time: duration.default(30 * 24 * 3_600_000).meta({
-      description: "How long a hard-bounced address (bad mailbox) is suppressed; 0 records none.",
-      live: false,
-    }),
-    return_max_size: z.number().int().min(0).default(1_048_576).meta({
-      description: "Largest original message returned whole in a DSN (bytes); bigger ones " +
-        "return headers only.",
-      live: false,
-    }),
-  }).strict().prefault({}).meta({
-    description: "Bounces, DSNs and suppression (docs/bounces.md).",
-  }),
+  bounce: bounceSection,
   dkim: z.object({
     on_error: z.enum(["send_unsigned", "defer"]).default("send_unsigned").meta({
       description: "On a signing failure: send the message unsigned, or defer it (retry " +

@@ -19,6 +19,22 @@ export type WireBody = { body: Uint8Array } | { hold: string } | { missing: true
 /** [dkim hook] Signs the body before the transaction, or says to hold the unit (core/dkim). */
 export type SignHook = (body: Uint8Array) => Promise<{ body: Uint8Array } | { hold: string }>;
 
+/**
+ * [bounce hook] Per-recipient envelope sender and extra header lines (VERP return paths,
+ * List-Unsubscribe: core/bounce) for `unit` sent through `pool`; null when the unit is sent
+ * as stored (one envelope for all its recipients).
+ */
+export type PersonalizeHook = (
+  unit: LeasedUnit,
+  pool: string,
+) => ((recipient: string) => { sender: string; headers: string }) | null;
+
+/** One recipient's envelope sender and bytes. */
+export interface PersonalEnvelope {
+  sender: string;
+  body: WireBody;
+}
+
 /** Where bodies come from, and the signer. */
 export interface BodySource {
   readBody(messageId: string): Promise<Uint8Array | null>;
@@ -28,6 +44,7 @@ export interface BodySource {
     maxBytes: number,
   ): Promise<{ head: Uint8Array; size: number } | null>;
   sign?: SignHook;
+  personalize?: PersonalizeHook;
 }
 
 /** One unit's message as far as it was read: its control headers and the way to its bytes. */
@@ -39,6 +56,14 @@ export interface PreparedMessage {
    * head was, then signed; a signing failure may hold the unit (`dkim.on_error`).
    */
   wire(): Promise<WireBody>;
+  /**
+   * Per-recipient envelopes when the personalize hook wants them for `pool` (each body made
+   * and signed for its recipient), else null: send `wire()` to all.
+   */
+  personalized(
+    unit: LeasedUnit,
+    pool: string,
+  ): ((recipient: string) => Promise<PersonalEnvelope>) | null;
 }
 
 /** A message ready for delivery (with its scheduled send time, if any), or one that vanished. */
@@ -99,24 +124,65 @@ class Message implements PreparedMessage {
   }
 
   wire(): Promise<WireBody> {
-    return this.#wire ??= this.#make();
+    return this.#wire ??= this.#make("");
   }
 
-  async #make(): Promise<WireBody> {
-    let plain = this.#plain;
-    if (plain === null) {
-      const stored = await this.#source.readBody(this.#messageId);
-      if (stored === null) return { missing: true };
-      this.#buffers.push(stored);
-      plain = readControlHeaders(stored).body;
-      this.#buffers.push(plain);
+  personalized(
+    unit: LeasedUnit,
+    pool: string,
+  ): ((recipient: string) => Promise<PersonalEnvelope>) | null {
+    const personal = this.#source.personalize?.(unit, pool);
+    if (!personal) return null;
+    return async (recipient) => {
+      const { sender, headers } = personal(recipient);
+      return { sender, body: headers === "" ? await this.wire() : await this.#make(headers) };
+    };
+  }
+
+  async #plainBody(): Promise<Uint8Array | null> {
+    if (this.#plain !== null) return this.#plain;
+    const stored = await this.#source.readBody(this.#messageId);
+    if (stored === null) return null;
+    this.#buffers.push(stored);
+    this.#plain = readControlHeaders(stored).body;
+    this.#buffers.push(this.#plain);
+    return this.#plain;
+  }
+
+  /** The bytes to send: `extra` header lines (unless the message has them) first, then signed. */
+  async #make(extra: string): Promise<WireBody> {
+    let plain = await this.#plainBody();
+    if (plain === null) return { missing: true };
+    const lines = missingHeaders(plain, extra);
+    if (lines !== "") {
+      const head = new TextEncoder().encode(lines);
+      const joined = new Uint8Array(head.byteLength + plain.byteLength);
+      joined.set(head);
+      joined.set(plain, head.byteLength);
+      this.#buffers.push(joined);
+      plain = joined;
     }
-    // [dkim hook] signed once per attempt (not for held units).
+    // [dkim hook] signed once per attempt (per recipient when personalized; not for held units).
     if (!this.#source.sign) return { body: plain };
     const signed = await this.#source.sign(plain);
     if ("body" in signed) this.#buffers.push(signed.body);
     return signed;
   }
+}
+
+/**
+ * `extra` (CRLF-ended header lines) when the message has none of their fields, else "": a
+ * message with its own List-Unsubscribe keeps it, and gets no List-Unsubscribe-Post of ours.
+ */
+function missingHeaders(message: Uint8Array, extra: string): string {
+  if (extra === "") return "";
+  const head = new TextDecoder().decode(message.subarray(0, 64 * 1024));
+  const blank = head.search(/\r?\n\r?\n/);
+  const section = blank < 0 ? head : head.slice(0, blank);
+  const names = (text: string) =>
+    [...text.matchAll(/^([!-9;-~]+):/gm)].map((m) => m[1].toLowerCase());
+  const present = new Set(names(section));
+  return names(extra).some((name) => present.has(name)) ? "" : extra;
 }
 
 /** Whether `head` holds the whole header section (an empty line ends it). */

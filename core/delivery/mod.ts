@@ -22,7 +22,7 @@ import { isInfrastructureError } from "../queue/failures.ts";
 import { faultPoint, InjectedFault } from "../fault_points.ts";
 import type { ClusterShaper } from "../cluster/shaping.ts";
 import { type OnSettled, type SettleHooks, Settler } from "../settle/mod.ts";
-import type { SignHook } from "./body.ts";
+import type { PersonalizeHook, SignHook } from "./body.ts";
 import type { Deliverer, DelivererChoice } from "./deliverer.ts";
 import { deliverUnit, type DeliveryContext, type ScreenHook } from "./deliver_unit.ts";
 import { type Destination, MxResolver } from "../routing/mx.ts";
@@ -33,7 +33,7 @@ import { SmtpDeliverer } from "./smtp_deliverer.ts";
 import { DailyCounters, SourceSelector } from "../routing/sources.ts";
 
 export { deliverUnit, type DeliveryContext, type ScreenHook } from "./deliver_unit.ts";
-export type { SignHook } from "./body.ts";
+export type { PersonalizeHook, SignHook } from "./body.ts";
 export type {
   Attempted,
   AttemptFacts,
@@ -69,6 +69,8 @@ export interface DeliveryRunnerOptions {
   screen?: ScreenHook;
   /** [dkim hook] Signs the body before the transaction (core/dkim). */
   sign?: SignHook;
+  /** [bounce hook] Per-recipient VERP senders and List-Unsubscribe headers (core/bounce). */
+  personalize?: PersonalizeHook;
   /** Hooks around settle (core/bounce): classification before, suppressions and DSNs after. */
   settleHooks?: SettleHooks;
   /**
@@ -125,6 +127,7 @@ export class DeliveryRunner {
       readBodyHead: (id, maxBytes) => store.readBodyHead(id, maxBytes),
       screen: options.screen,
       sign: options.sign,
+      personalize: options.personalize,
     };
   }
 

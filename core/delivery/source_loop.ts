@@ -19,7 +19,7 @@ import type { Route } from "./route_plan.ts";
 import { formatReply, type Reply } from "./smtp_client.ts";
 import type { SmtpContext } from "./smtp_context.ts";
 import type { Source } from "../routing/sources.ts";
-import { transactions } from "./transactions.ts";
+import { type Envelope, transactions } from "./transactions.ts";
 
 /** The reply recorded when a message's body vanished from the store. */
 export const BODY_MISSING = "message body missing from the store";
@@ -169,13 +169,14 @@ class SourceLoop {
   async #send(source: Source, path: EgressPath, pooled: PooledConnection): Promise<Turn> {
     const ctx = this.#ctx;
     const rule = this.#route.rule;
-    const prepared = await this.#message.wire();
-    if (!("body" in prepared)) {
+    const pending = this.#pending;
+    const envelopes = await this.#envelopes(pending);
+    if (!Array.isArray(envelopes)) {
       // Nothing was sent on this connection: it goes back to the pool as it was.
       ctx.pools.release(pooled, rule);
       ctx.sources.count(source, -1);
-      if ("missing" in prepared) return this.#all(this.#reason, "failed", BODY_MISSING);
-      return this.#all("local", "deferred", prepared.hold);
+      if ("missing" in envelopes) return this.#all(this.#reason, "failed", BODY_MISSING);
+      return this.#all("local", "deferred", envelopes.hold);
     }
     const facts = this.#facts;
     facts.mxHost = pooled.mxName;
@@ -183,15 +184,7 @@ class SourceLoop {
     facts.tls = pooled.conn.tls !== null;
     facts.tlsVersion = pooled.conn.tls?.protocol ?? null;
     facts.tlsVerified = pooled.conn.tls?.verified ?? false;
-    const pending = this.#pending;
-    const replies = await transactions(
-      ctx.pools,
-      pooled,
-      rule,
-      this.#unit.sender,
-      pending,
-      prepared.body,
-    );
+    const replies = await transactions(ctx.pools, pooled, rule, envelopes);
     const results = this.#results;
     if (replies.kind === "broken") {
       // The connection broke mid-transaction: whatever was not answered is deferred.
@@ -228,6 +221,26 @@ class SourceLoop {
       reply: `${deferred.reply} (switching source IP)`,
     });
     return "next_source";
+  }
+
+  /**
+   * The envelopes for `pending`: one for all (the stored sender and bytes), or one per
+   * recipient when the personalize hook wants it (VERP, List-Unsubscribe); else why none.
+   */
+  async #envelopes(pending: string[]): Promise<Envelope[] | { missing: true } | { hold: string }> {
+    const personal = this.#message.personalized(this.#unit, this.#route.pool);
+    if (!personal) {
+      const prepared = await this.#message.wire();
+      if (!("body" in prepared)) return prepared;
+      return [{ sender: this.#unit.sender, recipients: pending, body: prepared.body }];
+    }
+    const envelopes: Envelope[] = [];
+    for (const recipient of pending) {
+      const { sender, body } = await personal(recipient);
+      if (!("body" in body)) return body;
+      envelopes.push({ sender, recipients: [recipient], body: body.body });
+    }
+    return envelopes;
   }
 
   /** Every recipient not delivered yet gets the same result, and the loop ends. */

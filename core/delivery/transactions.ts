@@ -17,27 +17,34 @@ export type Transactions =
   | { kind: "ok"; results: RecipientResult[]; replies: Reply[] }
   | { kind: "broken"; results: RecipientResult[]; message: string };
 
+/** One envelope: a sender, its recipients, the bytes they get. */
+export interface Envelope {
+  sender: string;
+  recipients: string[];
+  body: Uint8Array;
+}
+
 /**
- * Sends the message to `recipients` over one connection, at most
- * `max_recipients_per_transaction` per transaction, and gives the connection back.
+ * Sends each envelope over one connection, at most `max_recipients_per_transaction`
+ * recipients per transaction, and gives the connection back.
  */
 export async function transactions(
   pools: ConnectionPools,
   pooled: PooledConnection,
   rule: EffectiveRule,
-  sender: string,
-  recipients: string[],
-  body: Uint8Array,
+  envelopes: Envelope[],
 ): Promise<Transactions> {
   const results: RecipientResult[] = [];
   const replies: Reply[] = [];
   try {
-    for (let i = 0; i < recipients.length; i += rule.maxRecipientsPerTransaction) {
-      const batch = recipients.slice(i, i + rule.maxRecipientsPerTransaction);
-      const result = await pooled.conn.transaction(sender, batch, body);
-      results.push(...transactionResults(batch, result));
-      replies.push(result.mail, ...result.rcpt);
-      if (result.data) replies.push(result.data);
+    for (const { sender, recipients, body } of envelopes) {
+      for (let i = 0; i < recipients.length; i += rule.maxRecipientsPerTransaction) {
+        const batch = recipients.slice(i, i + rule.maxRecipientsPerTransaction);
+        const result = await pooled.conn.transaction(sender, batch, body);
+        results.push(...transactionResults(batch, result));
+        replies.push(result.mail, ...result.rcpt);
+        if (result.data) replies.push(result.data);
+      }
     }
   } catch (error) {
     pools.discard(pooled);

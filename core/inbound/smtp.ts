@@ -14,6 +14,9 @@
  * In parts: smtp_options.ts (server options per listener), smtp_session.ts (connect, TLS, AUTH,
  * MAIL, RCPT), smtp_message.ts (DATA: limits, trace headers, accept), smtp_replies.ts.
  *
+ * Mail for bounce/feedback domains is taken from anyone and handed to the bounce processor (a
+ * `BounceIntake`), never queued: 250 only once the report is stored.
+ *
  * Talks to: SMTP clients (untrusted), core/accept, core/auth (users in the store).
  * Reads config: smtp.*, intake.max_header_fields, intake.max_header_line_length.
  */
@@ -25,7 +28,12 @@ import { patchSmtpConnection } from "./connection_patch.ts";
 import { ConnectionGauge, RateCounter, type SharedLimitsMemory } from "./shared_limits.ts";
 import { dataHandler } from "./smtp_message.ts";
 import { listenerOptions, patchOptionsOf } from "./smtp_options.ts";
-import { sessionHandlers, type SessionState, type SmtpContext } from "./smtp_session.ts";
+import {
+  type BounceIntake,
+  sessionHandlers,
+  type SessionState,
+  type SmtpContext,
+} from "./smtp_session.ts";
 import type { TlsPair } from "./tls.ts";
 
 /** Everything the channel needs besides the config. */
@@ -37,6 +45,8 @@ export interface SmtpInboundDeps {
   limits: SharedLimitsMemory;
   /** This worker's index (its row in the shared connection counts). */
   worker: number;
+  /** Mail for bounce/feedback domains (core/bounce's report processor). */
+  bounces?: BounceIntake;
   log: (line: string) => void;
 }
 
@@ -93,6 +103,7 @@ export async function startSmtpInbound(
     gauge: new ConnectionGauge(deps.limits, deps.worker),
     rates: new RateCounter(deps.limits),
     states: new WeakMap<SMTPServerSession, SessionState>(),
+    bounces: deps.bounces,
     log,
   };
   const patch = patchOptionsOf(smtp);

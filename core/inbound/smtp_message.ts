@@ -15,7 +15,13 @@ import { encodeXtext, receivedHeader } from "../mail/mod.ts";
 import { MessageCollector, messageIdHeader } from "./message.ts";
 import { headerLimitsOf } from "./header_limits.ts";
 import { headerRefusal, smtpError } from "./smtp_replies.ts";
-import { clientIp, MINUTE, type SmtpContext, userRateKey } from "./smtp_session.ts";
+import {
+  clientIp,
+  isBounceTransaction,
+  MINUTE,
+  type SmtpContext,
+  userRateKey,
+} from "./smtp_session.ts";
 
 /**
  * DSN parameters (RFC 3461) of the transaction, in the shape the bounce stage reads.
@@ -61,6 +67,15 @@ export function dataHandler(
       if (collector.refused === "header") {
         return callback(headerRefusal(collector.headerProblem ?? "size", headerLimits));
       }
+      if (isBounceTransaction(ctx, session)) {
+        return acceptReport(ctx, session, queueId, collector).then(
+          (id) => callback(null, `2.0.0 Ok: report stored as ${id}`),
+          (error) => {
+            log(`smtp: cannot store bounce report: ${(error as Error).message}`);
+            callback(smtpError(451, "4.3.0 Error: cannot store the report, try again later"));
+          },
+        );
+      }
       acceptMessage(ctx, session, queueId, collector).then(
         (id) => callback(null, `2.0.0 Ok: queued as ${id}`),
         (error) => {
@@ -70,6 +85,38 @@ export function dataHandler(
       );
     });
   };
+}
+
+/** Hands a report for a bounce/feedback domain to the processor (stored before the 250). */
+async function acceptReport(
+  ctx: SmtpContext,
+  session: SMTPServerSession,
+  queueId: string,
+  collector: MessageCollector,
+): Promise<string> {
+  const recipients = session.envelope.rcptTo.map((r) => r.address);
+  const prefix = receivedHeader({
+    helo: session.hostNameAppearsAs || null,
+    clientIp: clientIp(session),
+    hostname: ctx.smtp.hostname,
+    protocol: session.transmissionType || "SMTP",
+    queueId,
+    recipient: recipients.length === 1 ? recipients[0] : null,
+    tls: null,
+    date: new Date(),
+  });
+  const raw = collector.build(prefix);
+  collector.releaseChunks();
+  try {
+    return await ctx.bounces!.receive({
+      mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+      rcptTo: recipients,
+      clientIp: clientIp(session),
+      raw,
+    });
+  } finally {
+    releaseBytes(raw);
+  }
 }
 
 /** Builds the message (trace headers, meta) and submits it; resolves with its queue id. */

@@ -25,6 +25,24 @@ export interface SessionState {
   user: { name: string; maxRecipients: number; maxPerMinute: number } | null;
 }
 
+/**
+ * Where mail for bounce/feedback domains goes instead of the queue (core/bounce's report
+ * processor, wired in by the SMTP worker): taken from anyone, never relayed.
+ */
+export interface BounceIntake {
+  /** Whether `domain` is a bounce/feedback domain (read live). */
+  isBounceDomain(domain: string): boolean;
+  /** Why RCPT TO `address` at a bounce domain is refused (a forged token…), or null. */
+  refusal(address: string): Promise<string | null>;
+  /** Stores a report durably; resolves with its id. */
+  receive(report: {
+    mailFrom: string;
+    rcptTo: string[];
+    clientIp: string | null;
+    raw: Uint8Array;
+  }): Promise<string>;
+}
+
 /** What the handlers of every listener share: config, collaborators and per-session state. */
 export interface SmtpContext {
   smtp: Config["smtp"];
@@ -34,7 +52,15 @@ export interface SmtpContext {
   gauge: ConnectionGauge;
   rates: RateCounter;
   states: WeakMap<SMTPServerSession, SessionState>;
+  /** Mail for bounce/feedback domains; absent: there are none. */
+  bounces?: BounceIntake;
   log: (line: string) => void;
+}
+
+/** Whether the transaction's recipients are at bounce/feedback domains (decided by the first). */
+export function isBounceTransaction(ctx: SmtpContext, session: SMTPServerSession): boolean {
+  const first = session.envelope.rcptTo[0];
+  return Boolean(first && ctx.bounces?.isBounceDomain(domainOf(first.address)));
 }
 
 /** The session handlers smtp-server calls before DATA. */
@@ -63,6 +89,25 @@ function authFailKey(ip: string): string {
 /** The shared rate counter key of messages sent by user `name`. */
 export function userRateKey(name: string): string {
   return `user-msg:${name}`;
+}
+
+/**
+ * RCPT TO a bounce/feedback domain: accepted from anyone (mail there is never relayed), unless
+ * the processor refuses the address (a forged or expired VERP token).
+ */
+function bounceRecipient(
+  ctx: SmtpContext,
+  address: string,
+  callback: (error?: Error | null) => void,
+): void {
+  ctx.bounces!.refusal(address).then((reason) => {
+    if (reason === null) return callback();
+    ctx.log(`smtp: refused bounce recipient <${address}>: ${reason}`);
+    callback(smtpError(550, `5.1.1 <${address}>: ${reason}`));
+  }, (error) => {
+    ctx.log(`smtp: cannot check bounce recipient <${address}>: ${(error as Error).message}`);
+    callback(smtpError(451, "4.3.0 Error: cannot check the bounce address, try again later"));
+  });
 }
 
 /** The handlers for sessions on `listener`. */
@@ -215,6 +260,14 @@ function rcptToHandler(ctx: SmtpContext): SessionHandlers["onRcptTo"] {
     if (domain === "") {
       return callback(smtpError(550, `5.1.3 <${address.address}>: recipient needs a domain`));
     }
+    const bounce = ctx.bounces?.isBounceDomain(domain) ?? false;
+    if (count > 0 && bounce !== isBounceTransaction(ctx, session)) {
+      // Reports go to the bounce processor, other mail to the queue: one kind per transaction.
+      return callback(
+        smtpError(452, `4.5.3 <${address.address}>: send bounce reports in a separate transaction`),
+      );
+    }
+    if (bounce) return bounceRecipient(ctx, address.address, callback);
     if (!policy.mayRelay(session.remoteAddress, Boolean(session.user), domain)) {
       return callback(smtpError(554, `5.7.1 <${address.address}>: Relay access denied`));
     }

@@ -9,6 +9,12 @@ export function domainOf(address: string): string {
 /** The envelope address form the channels accept: no spaces, brackets, quotes or commas. */
 const MAILBOX = /^[^\s<>()@,;:"]+@[^\s<>()@,;:"]+$/;
 
+/** The local part of an address (everything before the last "@"). */
+export function localPartOf(address: string): string {
+  const at = address.lastIndexOf("@");
+  return at < 0 ? address : address.slice(0, at);
+}
+
 /** Whether `address` is a usable envelope address: a local part, "@", a non-empty domain. */
 export function isMailboxAddress(address: string): boolean {
   return MAILBOX.test(address) && domainOf(address) !== "";

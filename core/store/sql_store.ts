@@ -14,14 +14,18 @@ import { activityRepository } from "./activity.ts";
 import { adminUserRepository } from "./admin_users.ts";
 import { apiKeyRepository } from "./api_keys.ts";
 import { bodyRepository } from "./bodies.ts";
+import { bounceReportRepository } from "./bounce_reports.ts";
+import { clusterSecretRepository } from "./cluster_secrets.ts";
 import { clusterRepository } from "./cluster.ts";
 import { configObjectRepository } from "./config_objects.ts";
 import { dkimKeyRepository } from "./dkim_keys.ts";
+import { delayDsnRepository } from "./delay_dsn.ts";
 import { dsnRepository } from "./dsn_claims.ts";
 import { ConnectionMonitor } from "./health.ts";
 import { outboxRepository } from "./outbox.ts";
 import { SqlQuarantine } from "./quarantine.ts";
 import { schemaRepository } from "./schema.ts";
+import { senderSuppressionRepository } from "./sender_suppressions.ts";
 import { shapingRuleRepository } from "./shaping_rules.ts";
 import { smtpUserRepository } from "./smtp_users.ts";
 import type { Store } from "./store.ts";
@@ -74,5 +78,9 @@ export function createSqlStore(
     ...clusterRepository(ctx),
     ...outboxRepository(ctx),
     ...configObjectRepository(ctx),
+    ...bounceReportRepository(ctx),
+    ...senderSuppressionRepository(ctx),
+    ...clusterSecretRepository(ctx),
+    ...delayDsnRepository(ctx),
   };
 }

@@ -8,6 +8,9 @@
 import type { AdminUserStore } from "./admin_users.ts";
 import type { ApiKeyStore } from "./api_keys.ts";
 import type { BodyStore } from "./bodies.ts";
+import type { BounceReportStore } from "./bounce_reports.ts";
+import type { ClusterSecretStore } from "./cluster_secrets.ts";
+import type { DelayDsnStore } from "./delay_dsn.ts";
 import type { ClusterLimitStore, NodeStore, OverrideStore } from "./cluster.ts";
 import type { ConfigObjectStore } from "./config_objects.ts";
 import type { DkimKeyStore } from "./dkim_keys.ts";
@@ -16,6 +19,7 @@ import type { StoreHealthStatus } from "./health.ts";
 import type { OutboxStore } from "./outbox.ts";
 import type { QuarantineStore } from "./quarantine.ts";
 import type { SchemaStore } from "./schema.ts";
+import type { SenderSuppressionStore } from "./sender_suppressions.ts";
 import type { ShapingRuleStore } from "./shaping_rules.ts";
 import type { SmtpUserStore } from "./smtp_users.ts";
 import type { SuppressionStore } from "./suppressions.ts";
@@ -28,6 +32,16 @@ export type { StoreHealthStatus } from "./health.ts";
 export type { AdminSessionRecord, AdminUserStore } from "./admin_users.ts";
 export type { ApiKeyRecord, ApiKeyStore } from "./api_keys.ts";
 export type { BodyStore } from "./bodies.ts";
+export type {
+  BouncedMessage,
+  BounceReport,
+  BounceReportResult,
+  BounceReportStore,
+  NewBounceReport,
+} from "./bounce_reports.ts";
+export type { ClusterSecretStore } from "./cluster_secrets.ts";
+export type { DelayDsnStore, DelayedWork } from "./delay_dsn.ts";
+export type { SenderSuppression, SenderSuppressionStore } from "./sender_suppressions.ts";
 export type {
   ClusterLimitStore,
   ClusterStore,
@@ -109,7 +123,11 @@ export interface Store
     OverrideStore,
     ClusterLimitStore,
     OutboxStore,
-    ConfigObjectStore {
+    ConfigObjectStore,
+    BounceReportStore,
+    SenderSuppressionStore,
+    ClusterSecretStore,
+    DelayDsnStore {
   /** Handling failures and quarantined units (quarantine.ts), a role of its own. */
   readonly quarantine: QuarantineStore;
 }

@@ -11,6 +11,8 @@ export interface Suppression {
   messageId: string | null;
   createdAt: number;
   expiresAt: number;
+  /** Where it came from: "smtp" (a remote reply), "dsn" (an asynchronous bounce), … */
+  source?: string | null;
 }
 
 /** What bounce handling, delivery screening and the suppression commands take. */
@@ -34,6 +36,7 @@ function suppressionOf(row: SuppressionsTable): Suppression {
     messageId: row.message_id,
     createdAt: Number(row.created_at),
     expiresAt: Number(row.expires_at),
+    source: row.source ?? null,
   };
 }
 
@@ -64,6 +67,7 @@ async function addSuppressions(ctx: SqlContext, entries: Suppression[]): Promise
     message_id: e.messageId,
     created_at: e.createdAt,
     expires_at: e.expiresAt,
+    source: e.source ?? null,
   }));
   // Delete then insert: a portable upsert.
   await ctx.transaction(async (trx) => {

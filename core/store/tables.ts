@@ -68,10 +68,19 @@ export interface RecipientsTable {
   dsn: string | null;
   /** Failures building this recipient's DSN (0010); at the limit `dsn` is "quarantined". */
   dsn_failures: Generated<number>;
+  /** "sent" once the one "delayed" DSN went out (0013); null before. */
+  delay_dsn?: string | null;
 }
 
 /** Where a recipient stands. */
-export type RecipientState = "queued" | "deferred" | "delivered" | "failed" | "suppressed";
+/** "bounced" (0013): delivered to the first hop, then an asynchronous hard bounce came back. */
+export type RecipientState =
+  | "queued"
+  | "deferred"
+  | "delivered"
+  | "failed"
+  | "suppressed"
+  | "bounced";
 
 /** Recipient states that still need delivery. */
 export const OPEN_RECIPIENT_STATES: ReadonlySet<string> = new Set<RecipientState>([
@@ -126,6 +135,48 @@ export interface SuppressionsTable {
   message_id: string | null;
   created_at: number;
   expires_at: number;
+  /** Where it came from (0013): "smtp" (a remote reply), "dsn" (an async bounce), … */
+  source?: string | null;
+}
+
+/** `sender_suppressions` (0013): addresses suppressed for one sending domain only. */
+export interface SenderSuppressionsTable {
+  sender_domain: string;
+  address: string;
+  category: string;
+  reason: string | null;
+  source: string;
+  message_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+/** `bounce_reports` (0013): mail received for bounce/feedback domains, raw and as parsed. */
+export interface BounceReportsTable {
+  id: string;
+  received_at: number;
+  /** "new" (stored, not parsed yet), "claim:…", "processed" or "refused". */
+  state: string;
+  client_ip: string | null;
+  mail_from: string;
+  /** The envelope recipients, JSON. */
+  rcpt_to: string;
+  raw: Uint8Array;
+  kind: string | null;
+  message_id: string | null;
+  recipient: string | null;
+  category: string | null;
+  status: string | null;
+  detail: string | null;
+  processed_at: number | null;
+  expires_at: number;
+}
+
+/** `cluster_secrets` (0013): secrets every node shares (base64url). */
+export interface ClusterSecretsTable {
+  name: string;
+  secret: string;
+  created_at: number;
 }
 
 /** `dkim_keys` (0004): signing keys per domain and selector; `private_key` is sealed. */
@@ -275,6 +326,9 @@ export interface Tables {
   smtp_users: SmtpUsersTable;
   shaping_rules: ShapingRulesTable;
   suppressions: SuppressionsTable;
+  sender_suppressions: SenderSuppressionsTable;
+  bounce_reports: BounceReportsTable;
+  cluster_secrets: ClusterSecretsTable;
   dkim_keys: DkimKeysTable;
   admin_users: AdminUsersTable;
   admin_sessions: AdminSessionsTable;

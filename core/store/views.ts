@@ -104,6 +104,7 @@ async function counts({ db }: SqlContext, now: number): Promise<QueueCounts> {
     delivered: 0,
     failed: 0,
     suppressed: 0,
+    bounced: 0,
     in_flight_units: Number(inFlight?.n ?? 0),
   };
   for (const row of byState) result[row.state] = Number(row.n);
@@ -195,7 +196,9 @@ async function listMessages(
     for (const s of states) {
       if (s.message_id !== m.id) continue;
       if (s.state === "queued" || s.state === "deferred") pending += Number(s.n);
-      if (s.state === "failed" || s.state === "suppressed") failed += Number(s.n);
+      if (s.state === "failed" || s.state === "suppressed" || s.state === "bounced") {
+        failed += Number(s.n);
+      }
     }
     return {
       id: m.id,

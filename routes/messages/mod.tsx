@@ -5,11 +5,15 @@
  * `GET /api/v1/messages/:id` (with its units: state, handling failures, quarantine reason),
  * `POST /api/v1/messages/:id/release` (quarantined units due again) and
  * `DELETE /api/v1/messages/:id` (cancel what is left of it). See docs/quarantine.md.
+ * `GET /api/v1/messages/:id/reports`: the bounce and complaint reports matched to it (the page
+ * shows them too; docs/bounces.md).
  */
 import { Hono } from "hono";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { decodeCursor, pageFrom } from "../../core/api/pagination.ts";
 import {
+  type BounceReportListBody,
+  BounceReportListSchema,
   CancelSchema,
   IdParams,
   MessageDetailSchema,
@@ -37,6 +41,24 @@ const consoleLog = (line: string) => log("console", line);
 const apiLog = (line: string) => log("api", line);
 const NO_RELEASE = "Releasing is not served here";
 
+/** The bounce and complaint reports kept for a message (issue 17), newest first. */
+async function reportsOf(ctx: MessagesContext, id: string): Promise<BounceReportListBody> {
+  const reports = await ctx.store.bounceReportsFor?.(id) ?? [];
+  return {
+    reports: reports.map((r) => ({
+      id: r.id,
+      received_at: r.receivedAt,
+      state: r.state,
+      kind: r.kind,
+      recipient: r.recipient,
+      category: r.category,
+      status: r.status,
+      detail: r.detail,
+      client_ip: r.clientIp,
+    })),
+  };
+}
+
 /** Message pages (behind the page session check, CSRF included). */
 export function messagePages(ctx: MessagesContext): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
@@ -50,7 +72,8 @@ export function messagePages(ctx: MessagesContext): Hono<AdminEnv> {
   app.get("/messages/:id", async (c) => {
     const message = await messageDetail(ctx.store, c.req.param("id"));
     if (!message) return c.notFound();
-    return sendPage(c, <MessagePage message={message} />);
+    const reports = await reportsOf(ctx, message.id);
+    return sendPage(c, <MessagePage message={message} reports={reports.reports} />);
   });
   app.post("/messages/:id/release", async (c) => {
     const id = c.req.param("id");
@@ -84,6 +107,16 @@ const detailRoute = apiRoute({
   roles: [...READERS, "sender"],
   request: { params: IdParams },
   responses: { 200: jsonResponse(MessageDetailSchema, "The message's status") },
+});
+
+const reportsRoute = apiRoute({
+  method: "get",
+  path: "/messages/{id}/reports",
+  summary: "The bounce and complaint reports kept for a message, newest first",
+  tags: ["messages"],
+  roles: READERS,
+  request: { params: IdParams },
+  responses: { 200: jsonResponse(BounceReportListSchema, "The reports matched to the message") },
 });
 
 const releaseRoute = apiRoute({
@@ -137,6 +170,11 @@ export function messageApi(ctx: MessagesContext): OpenAPIHono<AdminEnv> {
       throw new NotFoundError("message", id);
     }
     return c.json(messageDetailDocument(detail), 200);
+  });
+  app.openapi(reportsRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    if (!(await ctx.store.messageStatus(id))) throw new NotFoundError("message", id);
+    return c.json(await reportsOf(ctx, id), 200);
   });
   app.openapi(releaseRoute, async (c) => {
     const { id } = c.req.valid("param");

@@ -1,5 +1,6 @@
 /** Message list and one message's recipients and attempts. */
 import type { VNode } from "preact";
+import type { BounceReportListBody } from "../../core/api/schemas.ts";
 import type { MessageSummary } from "../../core/store/mod.ts";
 import type { MessageDetail } from "../../core/queue/quarantine.ts";
 import { AttemptsTable } from "../_components/attempts_table.tsx";
@@ -59,8 +60,38 @@ export function MessagesPage(
   );
 }
 
+/** The reports received about a message (bounces, complaints), newest first. */
+function ReportsTable(props: { reports: BounceReportListBody["reports"] }): VNode {
+  return (
+    <table class="w-full bg-white shadow rounded text-sm mb-6">
+      <thead class="text-left text-gray-500">
+        <tr>
+          <th class="p-2">Received</th>
+          <th class="p-2">Kind</th>
+          <th class="p-2">Recipient</th>
+          <th class="p-2">Status</th>
+          <th class="p-2">Detail</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.reports.map((r) => (
+          <tr class="border-t" data-report={r.id}>
+            <td class="p-2">{formatTime(r.received_at)}</td>
+            <td class="p-2" data-kind={r.kind ?? ""}>{r.kind}</td>
+            <td class="p-2">{r.recipient}</td>
+            <td class="p-2">{[r.status, r.category].filter((x) => x).join(" ")}</td>
+            <td class="p-2 text-gray-600">{r.detail}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 /** One message. */
-export function MessagePage(props: { message: MessageDetail }): VNode {
+export function MessagePage(
+  props: { message: MessageDetail; reports?: BounceReportListBody["reports"] },
+): VNode {
   const m = props.message;
   return (
     <Layout title={`Message ${m.id}`}>
@@ -91,6 +122,12 @@ export function MessagePage(props: { message: MessageDetail }): VNode {
           ))}
         </tbody>
       </table>
+      {props.reports && props.reports.length > 0 && (
+        <>
+          <h2 class="text-xl font-bold mb-2">Bounce and complaint reports</h2>
+          <ReportsTable reports={props.reports} />
+        </>
+      )}
       <h2 class="text-xl font-bold mb-2">Attempts</h2>
       <AttemptsTable
         showMessage={false}
