@@ -25,8 +25,9 @@ function totals(body: ActivityBody): Record<Key, number> {
   return sum;
 }
 
+/** The chart's width: its figure's (a grid cell that shrinks with the page), not its own. */
 function width(element: HTMLElement | null): number {
-  return Math.max(240, (element?.clientWidth ?? 600) - 8);
+  return Math.max(200, (element?.parentElement?.clientWidth ?? 600) - 16);
 }
 
 /** The three charts and the hour's totals, kept fresh. */
@@ -137,15 +138,15 @@ export function ActivityChart(props: { initial: ActivityBody; refreshMs?: number
         ))}
       </div>
       <div class="grid gap-4 lg:grid-cols-3 mt-4">
-        <figure class="bg-white shadow rounded p-2 min-w-0">
+        <figure class="bg-white shadow rounded p-2 min-w-0 overflow-hidden">
           <figcaption class="text-sm font-semibold text-gray-700">Messages per minute</figcaption>
           <div ref={rates} data-chart="rates" />
         </figure>
-        <figure class="bg-white shadow rounded p-2 min-w-0">
+        <figure class="bg-white shadow rounded p-2 min-w-0 overflow-hidden">
           <figcaption class="text-sm font-semibold text-gray-700">Queue depth</figcaption>
           <div ref={depth} data-chart="depth" />
         </figure>
-        <figure class="bg-white shadow rounded p-2 min-w-0">
+        <figure class="bg-white shadow rounded p-2 min-w-0 overflow-hidden">
           <figcaption class="text-sm font-semibold text-gray-700">Delivery latency</figcaption>
           <div ref={latency} data-chart="latency" />
         </figure>

@@ -17,36 +17,38 @@ export function MessagesPage(
     <Layout title="Messages">
       <h1 class="text-2xl font-bold mb-4">Messages</h1>
       {props.messages.length === 0
-        ? <p class="text-gray-500">No messages.</p>
+        ? <p class="text-gray-600">No messages.</p>
         : (
-          <table class="w-full bg-white shadow rounded text-sm">
-            <thead class="text-left text-gray-500">
-              <tr>
-                <th class="p-2">Queue id</th>
-                <th class="p-2">Received</th>
-                <th class="p-2">Sender</th>
-                <th class="p-2">Recipients</th>
-                <th class="p-2">Pending</th>
-                <th class="p-2">Failed</th>
-                <th class="p-2">Size</th>
-              </tr>
-            </thead>
-            <tbody>
-              {props.messages.map((m) => (
-                <tr class="border-t">
-                  <td class="p-2">
-                    <a class="text-blue-700 hover:underline" href={`/messages/${m.id}`}>{m.id}</a>
-                  </td>
-                  <td class="p-2 whitespace-nowrap">{formatTime(m.createdAt)}</td>
-                  <td class="p-2">{m.sender || "<>"}</td>
-                  <td class="p-2">{m.recipients}</td>
-                  <td class="p-2">{m.pending}</td>
-                  <td class="p-2">{m.failed}</td>
-                  <td class="p-2">{m.size}</td>
+          <div class="overflow-x-auto bg-white shadow rounded">
+            <table class="w-full text-sm">
+              <thead class="text-left text-gray-600">
+                <tr>
+                  <th class="p-2">Queue id</th>
+                  <th class="p-2">Received</th>
+                  <th class="p-2">Sender</th>
+                  <th class="p-2">Recipients</th>
+                  <th class="p-2">Pending</th>
+                  <th class="p-2">Failed</th>
+                  <th class="p-2">Size</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {props.messages.map((m) => (
+                  <tr class="border-t">
+                    <td class="p-2">
+                      <a class="text-blue-700 hover:underline" href={`/messages/${m.id}`}>{m.id}</a>
+                    </td>
+                    <td class="p-2 whitespace-nowrap">{formatTime(m.createdAt)}</td>
+                    <td class="p-2">{m.sender || "<>"}</td>
+                    <td class="p-2">{m.recipients}</td>
+                    <td class="p-2">{m.pending}</td>
+                    <td class="p-2">{m.failed}</td>
+                    <td class="p-2">{m.size}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
       {last && props.messages.length === props.limit && (
         <a
@@ -63,28 +65,30 @@ export function MessagesPage(
 /** The reports received about a message (bounces, complaints), newest first. */
 function ReportsTable(props: { reports: BounceReportListBody["reports"] }): VNode {
   return (
-    <table class="w-full bg-white shadow rounded text-sm mb-6">
-      <thead class="text-left text-gray-500">
-        <tr>
-          <th class="p-2">Received</th>
-          <th class="p-2">Kind</th>
-          <th class="p-2">Recipient</th>
-          <th class="p-2">Status</th>
-          <th class="p-2">Detail</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.reports.map((r) => (
-          <tr class="border-t" data-report={r.id}>
-            <td class="p-2">{formatTime(r.received_at)}</td>
-            <td class="p-2" data-kind={r.kind ?? ""}>{r.kind}</td>
-            <td class="p-2">{r.recipient}</td>
-            <td class="p-2">{[r.status, r.category].filter((x) => x).join(" ")}</td>
-            <td class="p-2 text-gray-600">{r.detail}</td>
+    <div class="overflow-x-auto bg-white shadow rounded mb-6">
+      <table class="w-full text-sm">
+        <thead class="text-left text-gray-600">
+          <tr>
+            <th class="p-2">Received</th>
+            <th class="p-2">Kind</th>
+            <th class="p-2">Recipient</th>
+            <th class="p-2">Status</th>
+            <th class="p-2">Detail</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {props.reports.map((r) => (
+            <tr class="border-t" data-report={r.id}>
+              <td class="p-2">{formatTime(r.received_at)}</td>
+              <td class="p-2" data-kind={r.kind ?? ""}>{r.kind}</td>
+              <td class="p-2">{r.recipient}</td>
+              <td class="p-2">{[r.status, r.category].filter((x) => x).join(" ")}</td>
+              <td class="p-2 text-gray-600">{r.detail}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -102,26 +106,28 @@ export function MessagePage(
       </p>
       <UnitsPanel message={m} />
       <h2 class="text-xl font-bold mb-2">Recipients</h2>
-      <table class="w-full bg-white shadow rounded text-sm mb-6">
-        <thead class="text-left text-gray-500">
-          <tr>
-            <th class="p-2">Address</th>
-            <th class="p-2">State</th>
-            <th class="p-2">Attempts</th>
-            <th class="p-2">Last reply</th>
-          </tr>
-        </thead>
-        <tbody>
-          {m.recipients.map((r) => (
-            <tr class="border-t">
-              <td class="p-2">{r.address}</td>
-              <td class="p-2" data-state={r.state}>{r.state}</td>
-              <td class="p-2">{r.attempts}</td>
-              <td class="p-2 text-gray-600">{r.last_reply}</td>
+      <div class="overflow-x-auto bg-white shadow rounded mb-6">
+        <table class="w-full text-sm">
+          <thead class="text-left text-gray-600">
+            <tr>
+              <th class="p-2">Address</th>
+              <th class="p-2">State</th>
+              <th class="p-2">Attempts</th>
+              <th class="p-2">Last reply</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {m.recipients.map((r) => (
+              <tr class="border-t">
+                <td class="p-2">{r.address}</td>
+                <td class="p-2" data-state={r.state}>{r.state}</td>
+                <td class="p-2">{r.attempts}</td>
+                <td class="p-2 text-gray-600">{r.last_reply}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       {props.reports && props.reports.length > 0 && (
         <>
           <h2 class="text-xl font-bold mb-2">Bounce and complaint reports</h2>
