@@ -26,6 +26,9 @@ function totals(body: ActivityBody): Record<Key, number> {
 }
 
 /** The chart's width: its figure's (a grid cell that shrinks with the page), not its own. */
+/** Axis times in UTC, as every time the console shows. */
+const utc = (ts: number) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC");
+
 function width(element: HTMLElement | null): number {
   return Math.max(200, (element?.parentElement?.clientWidth ?? 600) - 16);
 }
@@ -91,6 +94,7 @@ export function ActivityChart(props: { initial: ActivityBody; refreshMs?: number
         {
           width: width(rates.current),
           height: 180,
+          tzDate: utc,
           series: [{}, ...SERIES.map((s) => ({ label: s.label, stroke: s.stroke, width: 2 }))],
           axes: [{}, { label: "per minute" }],
         },
@@ -101,6 +105,7 @@ export function ActivityChart(props: { initial: ActivityBody; refreshMs?: number
         {
           width: width(depth.current),
           height: 180,
+          tzDate: utc,
           series: [{}, { label: "Queued + deferred", stroke: "#7c3aed", width: 2 }],
         },
         [dx, dy],
@@ -110,6 +115,7 @@ export function ActivityChart(props: { initial: ActivityBody; refreshMs?: number
         {
           width: width(latency.current),
           height: 180,
+          tzDate: utc,
           series: [{}, { label: "p50 ms", stroke: "#0e7490", width: 2 }, {
             label: "p99 ms",
             stroke: "#be185d",
@@ -139,7 +145,9 @@ export function ActivityChart(props: { initial: ActivityBody; refreshMs?: number
       </div>
       <div class="grid gap-4 lg:grid-cols-3 mt-4">
         <figure class="bg-white shadow rounded p-2 min-w-0 overflow-hidden">
-          <figcaption class="text-sm font-semibold text-gray-700">Messages per minute</figcaption>
+          <figcaption class="text-sm font-semibold text-gray-700">
+            Messages per minute (UTC)
+          </figcaption>
           <div ref={rates} data-chart="rates" />
         </figure>
         <figure class="bg-white shadow rounded p-2 min-w-0 overflow-hidden">
