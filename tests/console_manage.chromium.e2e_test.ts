@@ -4,7 +4,7 @@
  * sent; a vmta 127.0.0.12 added in the configuration pages sends the next message; a shaping
  * rule pausing the destination, added in the UI, holds the next one until it is lifted (no
  * restart); an invalid value is shown next to its field and changes nothing; the audit page
- * shows the diff; a viewer sees no mutating control and a forged post gets 403; a form without
+ * shows the diff; the delivery log tails live with its filter; a viewer sees no mutating control and a forged post gets 403; a form without
  * the CSRF token is refused. Every page passes axe-core (no serious or critical violation),
  * fits a 390 px phone, and is screenshotted into docs/screenshots/.
  */
@@ -140,7 +140,11 @@ Deno.test({
       await checkPage(page, "audit-entry");
 
       // Delivery log, a 404.
+      await page.goto(`${base}/attempts?outcome=delivered&q=${held}`);
+      await page.waitForSelector("[data-tail=live]");
+      assertEquals(await page.locator("[data-attempt]").count(), 1, "the filter keeps one");
       await page.goto(`${base}/attempts`);
+      await page.waitForSelector("[data-tail=live]");
       await checkPage(page, "delivery-log");
       const missing = await page.goto(`${base}/no-such-page`);
       assertEquals(missing?.status(), 404);
