@@ -44,6 +44,15 @@ export function commandLines(
         `retry 1s/2s/5s, fresh data_dir per run`,
     );
   }
+  if (servers.has("fastmta-noevents")) {
+    out.push(`fastmta-noevents: the same with {"events": {"enabled": false}}`);
+  }
+  if (servers.has("fastmta-events")) {
+    out.push(
+      `fastmta-events: the same with events.accounting.path set and \`fastmta webhook add ` +
+        `http://127.0.0.5:8090/bench --events '*'\` (bench/webhook_receiver.ts answers 200)`,
+    );
+  }
   if (servers.has("postfix")) {
     const [host, port] = [ctx.sinkAddr.split(":")[0], ctx.sinkAddr.split(":")[1]];
     out.push(

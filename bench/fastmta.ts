@@ -1,10 +1,17 @@
 /**
  * fastmta under test: `deno run -A main.ts serve --config FILE` with a fresh data dir per run, the
- * embedded store (sqlite3) and a route sending every domain to the sink.
+ * embedded store (sqlite3) and a route sending every domain to the sink. Variants measure the
+ * cost of events (issue 16): `fastmta` runs the defaults (events emitted and buffered, no writer
+ * configured), `fastmta-noevents` turns them off (`events.enabled: false`), `fastmta-events`
+ * writes them all: the accounting log and one webhook (every type) on a loopback receiver.
  */
 import type { Server } from "./server.ts";
 import { readStat } from "./procstat.ts";
 import { run, smtpGreets, spawn, splitHostPort, type Tracked, waitFor } from "./util.ts";
+import { type BenchWebhookReceiver, startBenchWebhookReceiver } from "./webhook_receiver.ts";
+
+/** Which events set-up a fastmta run has (see the module comment). */
+export type FastmtaVariant = "fastmta" | "fastmta-noevents" | "fastmta-events";
 
 /** Options for {@link FastmtaServer}. */
 export interface FastmtaOptions {
@@ -20,12 +27,16 @@ export interface FastmtaOptions {
   sinkAddr: string;
   /** Seconds to wait for the first greeting (first start may fetch npm packages). */
   startTimeoutSec: number;
+  /** Default "fastmta". */
+  variant?: FastmtaVariant;
+  /** `fastmta-events`: where the webhook receiver listens (default 127.0.0.5:8090). */
+  webhookAddr?: string;
 }
 
 /** fastmta under test. */
 export class FastmtaServer implements Server {
-  /** System name in reports. */
-  readonly name = "fastmta";
+  /** System name in reports: the variant. */
+  readonly name: FastmtaVariant;
   /** SMTP listener. */
   readonly addr: string;
   /** "fastmta <git rev>". */
@@ -33,10 +44,12 @@ export class FastmtaServer implements Server {
   #o: FastmtaOptions;
   #proc: Tracked | undefined;
   #log = "";
+  #receiver: BenchWebhookReceiver | null = null;
 
   constructor(o: FastmtaOptions) {
     this.#o = o;
     this.addr = o.addr;
+    this.name = o.variant ?? "fastmta";
   }
 
   /** True if the entry point exists. */
@@ -73,7 +86,34 @@ export class FastmtaServer implements Server {
       admin: { listen: this.#o.admin },
       routes: { "*": { host: sink.host, port: sink.port } },
       delivery: { retry_schedule: ["1s", "2s", "5s"], max_age: "1h" },
+      ...(this.name === "fastmta-noevents" ? { events: { enabled: false } } : {}),
+      ...(this.name === "fastmta-events"
+        ? { events: { accounting: { path: `${runDir}/accounting/events.jsonl` } } }
+        : {}),
     };
+  }
+
+  /** `fastmta-events`: the receiver, and the webhook stored before the server starts. */
+  async #addWebhook(cfg: string) {
+    this.#receiver = startBenchWebhookReceiver(this.#o.webhookAddr ?? "127.0.0.5:8090");
+    for (
+      const args of [
+        ["migrate", "--config", cfg],
+        [
+          "webhook",
+          "add",
+          this.#receiver.url,
+          ...["--events", "*", "--id", "bench", "--secret", "bench-webhook-secret-0123"],
+          ...["--config", cfg],
+        ],
+      ]
+    ) {
+      const res = await run(Deno.execPath(), ["run", "-A", this.#o.main, ...args], {
+        cwd: this.#o.repo,
+        timeoutMs: 120_000,
+      });
+      if (res.code !== 0) throw new Error(`fastmta ${args[0]}: ${res.stderr}`);
+    }
   }
 
   /** Writes the config, starts the server and waits for its SMTP greeting. */
@@ -82,6 +122,7 @@ export class FastmtaServer implements Server {
     const cfg = `${runDir}/fastmta.json`;
     await Deno.writeTextFile(cfg, JSON.stringify(this.config(runDir), null, 2) + "\n");
     this.#log = `${runDir}/fastmta.log`;
+    if (this.name === "fastmta-events") await this.#addWebhook(cfg);
     // exec: the PID we track is the Deno process itself (all its worker threads included)
     this.#proc = spawn("fastmta", "bash", [
       "-c",
@@ -136,6 +177,11 @@ export class FastmtaServer implements Server {
   /** SIGTERM, then SIGKILL after 15 s. */
   async stop(): Promise<void> {
     await this.#proc?.stop(15_000);
+    if (this.#receiver) {
+      console.log(`    (webhook receiver got ${this.#receiver.events()} events)`);
+      await this.#receiver.close();
+      this.#receiver = null;
+    }
   }
 
   /** The server's output for this run. */

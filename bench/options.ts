@@ -20,7 +20,10 @@ Runs fastmta (and with --vs-postfix, Postfix) against the same loopback sink, pl
                         or lost messages, bounces), never on slowness.
   --vs-postfix          also run Postfix (configured by ${POSTFIX_SCRIPT};
                         installs it with apt if missing), alternating A/B with fastmta
-  --systems LIST        comma list of fastmta,postfix,raw (default fastmta,raw[,postfix])
+  --systems LIST        comma list of fastmta,postfix,raw,fastmta-noevents,fastmta-events
+                        (default fastmta,raw[,postfix])
+  --events-compare      also run fastmta with events off (fastmta-noevents) and with every
+                        writer on (fastmta-events: accounting log + a webhook on loopback)
   --scenarios LIST      comma list of ${SCENARIOS.map((s) => s.id).join(",")} (default all)
   -n, --messages N      messages per throughput scenario (default 10000; quick 200)
   --drain-messages N    messages in the queue-drain scenario (default 100000; quick 300)
@@ -65,6 +68,7 @@ export function parseOptions(args: string[]) {
     options: {
       quick: { type: "boolean", default: false },
       "vs-postfix": { type: "boolean", default: false },
+      "events-compare": { type: "boolean", default: false },
       systems: { type: "string" },
       scenarios: { type: "string" },
       messages: { type: "string", short: "n" },
@@ -100,8 +104,15 @@ export function parseOptions(args: string[]) {
   // systems
   const systems = (values.systems ?? `fastmta,raw${values["vs-postfix"] ? ",postfix" : ""}`)
     .split(",").map((s) => s.trim()).filter(Boolean);
+  if (values["events-compare"]) {
+    for (const s of ["fastmta-noevents", "fastmta-events"]) {
+      if (!systems.includes(s)) systems.push(s);
+    }
+  }
   for (const s of systems) {
-    if (!["fastmta", "postfix", "raw"].includes(s)) fail(`unknown system ${s}`);
+    if (!["fastmta", "postfix", "raw", "fastmta-noevents", "fastmta-events"].includes(s)) {
+      fail(`unknown system ${s}`);
+    }
   }
   // scenarios with effective N
   const n = intOpt(values.messages, "--messages", quick ? 200 : 10_000);

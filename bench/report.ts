@@ -124,6 +124,8 @@ function ratio(a: number, b: number): string {
 
 const SYSTEM_LABEL: Record<string, string> = {
   fastmta: "fastmta",
+  "fastmta-noevents": "fastmta, events off",
+  "fastmta-events": "fastmta, accounting + webhook",
   postfix: "Postfix",
   raw: "raw (source→sink)",
 };

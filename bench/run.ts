@@ -76,11 +76,21 @@ async function main(): Promise<number> {
       });
     }
   };
-  if (systems.includes("fastmta")) {
-    if (fastmta.available()) {
-      await fastmta.describe();
-      servers.set("fastmta", fastmta);
-    } else setupError("fastmta", `${values["fastmta-main"]} not found`);
+  for (const variant of ["fastmta", "fastmta-noevents", "fastmta-events"] as const) {
+    if (!systems.includes(variant)) continue;
+    const server = variant === "fastmta" ? fastmta : new FastmtaServer({
+      repo: REPO,
+      main: values["fastmta-main"],
+      addr: values["fastmta-addr"],
+      admin: values["fastmta-admin"],
+      sinkAddr: values["sink-addr"],
+      startTimeoutSec: 120,
+      variant,
+    });
+    if (server.available()) {
+      await server.describe();
+      servers.set(variant, server);
+    } else setupError(variant, `${values["fastmta-main"]} not found`);
   }
   if (needPostfix) {
     try {

@@ -246,7 +246,7 @@ export async function runThroughput(
     if (server && !server.alive()) throw new Error(`${server.name} died (see ${server.logHint()})`);
     await sleep(300); // let stray duplicates/bounces show up
     const peaks = sampler.peaks();
-    const hwm = server?.name === "fastmta" ? readMem(root, false).hwmKb : 0;
+    const hwm = server?.name.startsWith("fastmta") ? readMem(root, false).hwmKb : 0;
     result.peakRssMb = Math.max(peaks.rssKb, hwm) / MB;
     result.peakPssMb = peaks.pssKb / MB;
     result.procs = peaks.procs;
@@ -328,7 +328,7 @@ export async function runDrain(
     }
     const cpu1 = sampleTree(root, false).cpuSec;
     const accept = sampler.peaks("accept");
-    const hwmAccept = server.name === "fastmta" ? readMem(root, false).hwmKb : 0;
+    const hwmAccept = server.name.startsWith("fastmta") ? readMem(root, false).hwmKb : 0;
     ctx.log(
       `    … ${sc.messages} accepted with the sink down in ${acceptSec.toFixed(1)} s; sink up`,
     );

@@ -17,6 +17,7 @@ import { sendCommand } from "./send.ts";
 import { serveCommand } from "./serve.ts";
 import { shapingCommand } from "./shaping.ts";
 import { suppressionCommand } from "./suppression.ts";
+import { webhookCommand } from "./webhook.ts";
 import { userCommand } from "./user.ts";
 
 export type { Command } from "./_command.ts";
@@ -39,5 +40,6 @@ export const COMMANDS: readonly Command[] = [
   shapingCommand,
   dkimCommand,
   suppressionCommand,
+  webhookCommand,
   adminCommand,
 ];

@@ -29,6 +29,7 @@ import type { NewMessage } from "../core/contracts/mod.ts";
 import { type AcceptQueue, openQueue } from "../core/queue/mod.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
+import { cliEvents } from "./_events.ts";
 import { UsageError } from "./_usage.ts";
 
 /** The `send` command. */
@@ -118,6 +119,7 @@ export async function send(
   // one that is behind is reported, not migrated.
   const store = await openCurrentStore(seed, "accept", { setUpNew: true });
   let queue: AcceptQueue | null = null;
+  let events: { close(): Promise<void> } | null = null;
   try {
     // The limits a node applies are the file's plus the stored overrides (`fastmta config`).
     const config = await new ConfigSync(store, seed, {
@@ -139,12 +141,15 @@ export async function send(
       role: "accept",
       log: (line) => log("queue", line),
     });
+    // The "received" event goes to the webhooks from here (this process has no hub).
+    events = await cliEvents(config, store);
     const id = await new Acceptor(queue).submit(message.value);
     console.log(id);
     return 0;
   } finally {
     // Once the id is printed the message is queued: trouble closing must not turn that into
     // a failure the caller would retry (and so send twice).
+    await events?.close().catch((e) => log("events", `cannot write: ${(e as Error).message}`));
     await queue?.close().catch((e) => log("queue", `cannot close: ${(e as Error).message}`));
     await store.close().catch((e) => log("store", `cannot close: ${(e as Error).message}`));
   }

@@ -10,7 +10,10 @@
 import { type Cluster, startCluster } from "../core/cluster/mod.ts";
 import { type Config, ENV_OVERRIDES, loadConfig } from "../core/config/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
-import { log } from "../core/log.ts";
+import { configureLog, flushLog, log } from "../core/log.ts";
+import { announceInitialPassword, startObservability } from "./observability.ts";
+import { collectQueueDepth } from "./queue_depth.ts";
+import { nodeReadiness } from "./readiness.ts";
 import { openQueue, type ScheduleQueue } from "../core/queue/mod.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
 import { postIsolated, SiteDispatcher } from "../core/schedule/dispatch.ts";
@@ -30,6 +33,10 @@ import { type Service, ServiceRunner, together } from "./service_runner.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { adminHttpService, seedDailyCounters, startLiveView } from "./serve_parts.ts";
+import { emitQuarantined, type EventHub } from "../core/events/mod.ts";
+import { WebhookService } from "../core/manage/webhooks.ts";
+import type { FromWorker } from "../workers/protocol.ts";
+import { eventsService } from "./events_service.ts";
 import { defineCommand } from "./_command.ts";
 
 /** Runs the server until a signal stops it. */
@@ -44,9 +51,13 @@ export async function serve(configPath: string | null): Promise<void> {
   // SIGHUP: re-read the stored shaping rules now.
   Deno.addSignalListener("SIGHUP", () => reloadRules());
   startHeapBudget();
+  // The server logs on stdout (JSON unless a terminal) from here on; errors before it read the
+  // configuration go to stderr as text.
+  configureLog({ stream: "stdout" });
   const faults = faultsBanner(); // TEST ONLY: says loudly that test faults are on
   if (faults) log("serve", faults);
   const seed = await loadConfig(configPath);
+  startObservability(seed);
   buildPools(seed); // Validates pool references (ConfigError → exit code 2).
   await Deno.mkdir(seed.dataDir, { recursive: true });
   const node = new NodeParts(seed);
@@ -65,6 +76,7 @@ export async function serve(configPath: string | null): Promise<void> {
   log("serve", `${signal}: shutting down`);
   await runner.stop();
   log("serve", "stopped");
+  flushLog();
   Deno.exit(0);
 }
 
@@ -84,6 +96,8 @@ class NodeParts {
   scheduler!: Scheduler;
   rules!: RulesWatcher;
   apiAccept!: LazyAcceptPath;
+  /** The node's event hub (null when `events.enabled` is false). */
+  events: EventHub | null = null;
   deliveryWorkers: WorkerHandle[] = [];
   smtpWorkers: WorkerHandle[] = [];
   otherWorkers: WorkerHandle[] = [];
@@ -110,7 +124,14 @@ class NodeParts {
   services(): Service[] {
     return [
       { name: "store", start: () => this.#openStore(), stop: () => this.store.close() },
-      { name: "cluster", start: () => this.#joinCluster(), stop: () => this.cluster.stop() },
+      {
+        name: "cluster",
+        start: () => this.#joinCluster().then(() => this.#applyLogLevel()),
+        stop: () => this.cluster.stop(),
+      },
+      // Events before every stage that emits them; stopped after them, so their last events
+      // (posted by the workers before they stop) are written.
+      eventsService(() => this.config, () => this.store, (hub) => this.events = hub),
       {
         name: "config objects",
         start: () => this.#startLiveView(),
@@ -156,6 +177,7 @@ class NodeParts {
 
   async #openStore() {
     this.store = await openStore(this.seed, "deliver");
+    collectQueueDepth(this.store);
     const applied = await this.store.migrate();
     if (applied.length > 0) log("store", `applied migrations: ${applied.join(", ")}`);
     const maxBody = await this.store.maxBodyBytes();
@@ -185,10 +207,15 @@ class NodeParts {
         heldTooLong: this.scheduler?.watchdog.reported ?? 0,
       }),
       onConfigChange: (config) => {
+        configureLog({ level: config.log.level }); // lines are filtered here, for every thread
         for (const w of this.workers) w.post({ type: "config", config });
         this.scheduler?.wake();
       },
     });
+  }
+
+  #applyLogLevel() {
+    configureLog({ level: this.config.log.level }); // the stored override, if any
   }
 
   /** The config objects' live view: seeds, merges into this.config, follows changes. */
@@ -216,6 +243,7 @@ class NodeParts {
     this.queue = await openQueue(config, this.store, {
       role: "schedule",
       log: (line) => log("queue", line),
+      onQuarantined: emitQuarantined,
     });
     buildPools(config); // Stored overrides may have changed pool settings.
     // Units go to the worker that owns their destination site, so per-site limits hold per
@@ -283,6 +311,7 @@ class NodeParts {
           config,
           i,
           (message, handle) => {
+            this.#workerEvents(message);
             if (message.type === "settled") {
               queue.release(message.tokens, message.requeue ?? false);
               scheduler.settled(message.tokens, message.unitIds);
@@ -306,14 +335,7 @@ class NodeParts {
   async #openApiAccept() {
     const auth = new AdminAuth(this.store);
     const initialPassword = await auth.bootstrap();
-    if (initialPassword) {
-      log(
-        "admin",
-        `created console user "admin" with password "${initialPassword}" (shown once; change it with "fastmta admin passwd admin${
-          this.config.source ? ` --config ${this.config.source}` : ""
-        }")`,
-      );
-    }
+    if (initialPassword) await announceInitialPassword(this.config, initialPassword);
     this.#auth = auth;
     // The REST API accepts on this thread, through its own accept path (accept-role store
     // connection, queue, group commit), opened by the first message it is sent; each durable
@@ -326,6 +348,9 @@ class NodeParts {
 
   #auth!: AdminAuth;
 
+  /** `/readyz`'s checks, on this node's parts as they are when asked. */
+  #readiness = nodeReadiness(this);
+
   async #startSmtpWorkers() {
     const { config } = this;
     const smtpShared = await prepareSmtp(config, (line) => log("smtp", line));
@@ -337,6 +362,7 @@ class NodeParts {
           config,
           i,
           (message) => {
+            this.#workerEvents(message);
             if (message.type === "accepted") this.scheduler.wake();
             if (message.type === "listeners") {
               this.listenerProblems.set(
@@ -360,7 +386,7 @@ class NodeParts {
         new URL("../workers/inject_worker.ts", import.meta.url),
         this.config,
         0,
-        () => {},
+        (message) => this.#workerEvents(message),
       ),
     );
   }
@@ -393,10 +419,17 @@ class NodeParts {
       accept: this.apiAccept,
       queue: this.queue,
       management: this.management,
+      readiness: this.#readiness,
       // One-click unsubscribe links (bounce.unsubscribe) on the cluster's token key.
       unsubscribe: await (await import("../core/bounce/mod.ts"))
         .openUnsubscribe(this.store, this.config, (line) => log("bounce", line)),
+      webhooks: new WebhookService(this.store, this.config),
     }));
+  }
+
+  /** A worker's event batch goes to the hub. */
+  #workerEvents(message: FromWorker) {
+    if (message.type === "events") this.events?.accept(message.events, message.dropped);
   }
 }
 

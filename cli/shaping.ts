@@ -9,6 +9,8 @@ import { openManagement } from "../core/manage/mod.ts";
 import { shapingPattern, shapingRule } from "../core/config/delivery_schema.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
+import { cliEvents } from "./_events.ts";
+import { emitEvent } from "../core/events/mod.ts";
 import { UsageError } from "./_usage.ts";
 import { cliActor, reportErrors } from "./objects.ts";
 
@@ -64,6 +66,7 @@ export async function shaping(configPath: string | null, args: string[]): Promis
   const [action, pattern, json] = args;
   const config = await loadConfig(configPath);
   const store = await openCurrentStore(config, "admin");
+  const events = await cliEvents(config, store);
   const rules = openManagement(store, { config }).objects.shaping_rule;
   // Create or replace, through the service (audited with the CLI as the channel).
   const put = (pattern: string, rule: unknown) =>
@@ -115,13 +118,22 @@ export async function shaping(configPath: string | null, args: string[]): Promis
           paused: action === "pause",
         });
         const code = await put(pattern, rule);
-        if (code === 0) console.log(`${action === "pause" ? "paused" : "resumed"} ${pattern}`);
+        if (code === 0) {
+          emitEvent({
+            type: action === "pause" ? "paused" : "resumed",
+            subject: pattern,
+            actor: cliActor().name,
+            reason: "shaping rule",
+          });
+          console.log(`${action === "pause" ? "paused" : "resumed"} ${pattern}`);
+        }
         return code;
       }
       default:
         usage(`Unknown action "${action}"`);
     }
   } finally {
+    await events.close();
     await store.close();
   }
 }

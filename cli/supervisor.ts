@@ -4,7 +4,8 @@
  * the new worker exists wait for it, so none is posted to the dead one).
  */
 import type { Config } from "../core/config/mod.ts";
-import { log } from "../core/log.ts";
+import { levelOf, log, logAt } from "../core/log.ts";
+import { mergeWorkerMetrics, metrics } from "../core/metrics/mod.ts";
 import type { FromWorker, ToWorker } from "../workers/protocol.ts";
 
 /** One supervised worker slot. */
@@ -13,6 +14,8 @@ export interface WorkerHandle {
   index: number;
   post(message: ToWorker): void;
   stop(): Promise<void>;
+  /** Running and ready (false between a crash and the restarted worker's `ready`). */
+  alive(): boolean;
 }
 
 /** Handlers for what a worker reports. */
@@ -40,11 +43,14 @@ export function startWorker(
   let stopping = false;
   let started = false;
   let stopped: (() => void) | null = null;
+  let up = false;
+  metrics.inc("fastmta_worker_restarts_total", { kind }, 0); // the series exists from the start
 
   return new Promise((resolve, reject) => {
     const handle: WorkerHandle = {
       kind,
       index,
+      alive: () => up && worker !== null,
       post: (message) => {
         if (worker) worker.postMessage(message);
         else waiting.push(message);
@@ -73,17 +79,24 @@ export function startWorker(
       current.onmessage = (event: MessageEvent<FromWorker>) => {
         const message = event.data;
         if (message.type === "ready") {
+          up = true;
           if (!started) {
             started = true;
             resolve(handle);
           } else {
+            metrics.inc("fastmta_worker_restarts_total", { kind });
             log("supervisor", `${kind}-${index} restarted`);
           }
         } else if (message.type === "fatal") {
           if (!started) reject(new Error(message.error));
           else log("supervisor", `${kind}-${index} failed: ${message.error}`);
         } else if (message.type === "log") {
-          log(`${kind}-${index}`, message.line);
+          const level = message.level ?? levelOf(message.line);
+          logAt(level, `${kind}-${index}`, message.line, message.fields);
+        } else if (message.type === "logs") {
+          for (const r of message.records) logAt(r.level, `${kind}-${index}`, r.line, r.fields);
+        } else if (message.type === "metrics") {
+          mergeWorkerMetrics(message.delta);
         } else if (message.type === "stopped") {
           stopped?.();
         }
@@ -91,8 +104,9 @@ export function startWorker(
       };
       current.onerror = (event) => {
         event.preventDefault();
-        log("supervisor", `${kind}-${index} crashed: ${event.message}`);
+        logAt("error", "supervisor", `${kind}-${index} crashed: ${event.message}`);
         current.terminate();
+        up = false;
         if (worker === current) worker = null;
         if (!started) {
           reject(new Error(`${kind} worker crashed during start-up: ${event.message}`));

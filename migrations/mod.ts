@@ -17,6 +17,7 @@ import { migration0010 } from "./0010_quarantine.ts";
 import { migration0011 } from "./0011_config_objects.ts";
 import { migration0012 } from "./0012_roles.ts";
 import { migration0013 } from "./0013_bounce_reports.ts";
+import { migration0015 } from "./0015_webhooks.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -34,6 +35,7 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0011_config_objects": migration0011,
   "0012_roles": migration0012,
   "0013_bounce_reports": migration0013,
+  "0015_webhooks": migration0015,
 };
 
 /** Kysely migrations bound to one dialect. */

@@ -3,6 +3,7 @@
  * (`Pick<AdminContext, …>` or one of the store types below), so a change to the store touches
  * the routes that read that aggregate and no others.
  */
+import type { ReadyCheck } from "../core/api/schemas.ts";
 import type { AdminAuth, AdminSession } from "../core/auth/admin.ts";
 import type { ClusterView } from "../core/cluster/mod.ts";
 import type { Config } from "../core/config/mod.ts";
@@ -11,6 +12,7 @@ import type { Actor } from "../core/manage/types.ts";
 import type { Management } from "../core/manage/mod.ts";
 import type { Queue } from "../core/queue/mod.ts";
 import type { ResourceServices } from "./_resource.ts";
+import type { WebhookService } from "../core/manage/webhooks.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
 import type {
   ActivityStore,
@@ -68,6 +70,8 @@ export interface AdminContext {
   accept?: { submit(message: NewMessage): Promise<string> };
   /** This node's queue, for releasing quarantined units (absent: the API answers 503). */
   queue?: Pick<Queue, "resume">;
+  /** `GET /readyz`'s checks (cli/readiness.ts; absent: only the database is checked). */
+  readiness?: () => Promise<ReadyCheck[]>;
   /** The configuration resources served at /api/v1/<path> (routes/resources). */
   resources?: ResourceServices;
   /** The management plane (config objects, audit); absent in route tests that do not need it. */
@@ -77,6 +81,8 @@ export interface AdminContext {
    * when the token is not ours (absent: the link answers 503).
    */
   unsubscribe?: (token: string) => Promise<{ address: string; senderDomain: string } | null>;
+  /** The webhook service (core/manage/webhooks.ts; absent: the webhook API answers 503). */
+  webhooks?: WebhookService;
 }
 
 /** What the request's credentials came to: none, accepted, rejected, or not checkable now. */

@@ -32,6 +32,8 @@ import { queueApi } from "./queue/mod.ts";
 import { sendApi } from "./send/mod.ts";
 import { staticRoutes } from "./static/mod.ts";
 import { unsubscribeRoutes } from "./unsubscribe/mod.ts";
+import { webhookApi } from "./webhooks/mod.ts";
+import { webhookPages } from "./webhooks/pages.tsx";
 
 export type { AdminContext, AdminStore } from "./_context.ts";
 
@@ -78,6 +80,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   api.route("/", resourceApi(resources));
   if (ctx.management) api.route("/", auditApi(ctx.management));
   api.route("/", apiKeyApi({ store: ctx.store, audit: ctx.management?.audit }));
+  api.route("/", webhookApi(ctx));
   registerSecuritySchemes(api);
   app.route("/", apiDocsRoutes(api));
   api.all("*", unmatchedApiPath(api));
@@ -89,6 +92,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   pages.route("/", attemptPages(ctx));
   pages.route("/", configPages(ctx));
   pages.route("/", auditPages(ctx));
+  pages.route("/", webhookPages(ctx));
 
   app.route("/api/v1", api);
   app.route("/", pages);

@@ -5,6 +5,7 @@
  */
 import { renderConfigReference } from "../core/config/reference.ts";
 import { CLI_REFERENCE_PATH, renderCliReference } from "../cli/reference.ts";
+import { OBSERVABILITY_PATH, renderObservability } from "../cli/metrics_reference.ts";
 
 /** One generated file: its path from the repository root and how to render it. */
 export interface GeneratedDoc {
@@ -16,6 +17,7 @@ export interface GeneratedDoc {
 export const GENERATED_DOCS: GeneratedDoc[] = [
   { path: "docs/configuration.md", render: renderConfigReference },
   { path: CLI_REFERENCE_PATH, render: renderCliReference },
+  { path: OBSERVABILITY_PATH, render: renderObservability },
 ];
 
 const ROOT = new URL("..", import.meta.url);

@@ -13,6 +13,8 @@ import { openStore, type SqlStore } from "../core/store/mod.ts";
 import { newQueueId } from "../core/accept/mod.ts";
 import { BounceReportProcessor } from "../core/bounce/reports.ts";
 import { type TokenKey, verpAddress } from "../core/bounce/tokens.ts";
+import { setEventSink } from "../core/events/emit.ts";
+import type { FastmtaEvent } from "../core/contracts/events.ts";
 
 const KEY: TokenKey = { bytes: new Uint8Array(32).fill(5) };
 const VERP = { prefix: "b", domain: "bounces.test" };
@@ -174,4 +176,30 @@ Deno.test("a report claimed by a processor that died is applied when its slot st
     assertEquals(await store.suppressions(["dave@x.test"], Date.now()), []);
     assert(report.processedAt !== null);
   });
+});
+
+Deno.test("an async hard bounce emits bounced and suppression_added events", async () => {
+  const events: FastmtaEvent[] = [];
+  setEventSink({ push: (event) => events.push(event) }, "test-node");
+  try {
+    await withProcessor(async (store, make) => {
+      const id = await delivered(store, ["dave@x.test"]);
+      const processor = make();
+      await processor.receive({
+        mailFrom: "",
+        rcptTo: [verpAddress(KEY, VERP, id, "dave@x.test")],
+        clientIp: "127.0.0.99",
+        raw: dsn("dave@x.test", "failed", "5.1.1"),
+      });
+      await processor.idle();
+      const mine = events.filter((e) => e.message_id === id);
+      assertEquals(mine.map((e) => [e.type, e.recipient, e.category]), [
+        ["bounced", "dave@x.test", "bad_mailbox"],
+        ["suppression_added", "dave@x.test", "bad_mailbox"],
+      ]);
+      assert(mine[0].reply?.startsWith("asynchronous bounce:"));
+    });
+  } finally {
+    setEventSink(null);
+  }
 });

@@ -57,6 +57,12 @@ function invocations(message: string): Record<string, string[][]> {
     listener: [["listener", "list"]],
     route: [["route", "list"]],
     audit: [["audit", "list"]],
+    webhook: [["webhook", "list"], [
+      "webhook",
+      "add",
+      "https://hooks.example.org/",
+      ...["--events", "*", "--secret", "a-webhook-secret-0123"],
+    ]],
   };
 }
 

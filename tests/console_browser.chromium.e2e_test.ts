@@ -30,7 +30,8 @@ Deno.test({
       args: CHROMIUM_FLAGS,
     });
     try {
-      const password = await waitUntil(() => server.logs().match(/with password "([^"]+)"/)?.[1]);
+      const file = await waitUntil(() => server.logs().match(/its password is in (\S+)/)?.[1]);
+      const password = (await Deno.readTextFile(file)).trim();
       const page = await browser.newPage();
       const base = server.adminUrl!;
 

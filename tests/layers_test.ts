@@ -36,6 +36,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     "core/contracts",
     "core/mail",
     "core",
+    "core/metrics",
     "migrations",
   ],
   "core/queue": [

@@ -51,6 +51,7 @@ Deno.test("past the max age the deferred recipients fail, the others stand", () 
       ...deferred,
       outcome: "failed",
       reply: "busy (giving up: message too old)",
+      expired: true, // the "expired" event (core/events)
     }],
   });
 });

@@ -9,7 +9,9 @@ import { type AcceptPath, openAcceptPath } from "../core/accept/open.ts";
 import { applyLiveSettings, applyManagedParts } from "../core/cluster/live.ts";
 import type { Config } from "../core/config/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
+import { sampleThread, startMetricsPump } from "../core/metrics/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
+import { type EventBuffer, startWorkerEvents } from "../core/events/mod.ts";
 
 /** The `init` message a worker starts from. */
 export type InitMessage = Extract<ToWorker, { type: "init" }>;
@@ -34,14 +36,21 @@ export function serveAcceptWorker(
   startChannel: (init: InitMessage, accept: AcceptPath) => Promise<AcceptChannel>,
 ): void {
   startHeapBudget();
+  sampleThread(self.name);
+  const flushMetrics = startMetricsPump((delta) => post({ type: "metrics", delta }));
   let accept: AcceptPath | null = null;
   let channel: AcceptChannel | null = null;
   let liveConfig: Config | null = null;
+  let events: EventBuffer | null = null;
   self.onmessage = async (event: MessageEvent<ToWorker>) => {
     const message = event.data;
     if (message.type === "init") {
       try {
         liveConfig = message.config;
+        events = startWorkerEvents(
+          message.config,
+          (batch, dropped) => post({ type: "events", events: batch, dropped }),
+        );
         accept = await openAcceptPath(message.config, {
           log: (line) => post({ type: "log", line }),
           onCommitted: (count) => post({ type: "accepted", count }),
@@ -59,8 +68,10 @@ export function serveAcceptWorker(
       }
     } else if (message.type === "stop") {
       await channel?.close();
+      await events?.drain(); // the last events, before "stopped"
       await accept?.queue.close();
       await accept?.store.close();
+      flushMetrics();
       post({ type: "stopped" });
     }
   };

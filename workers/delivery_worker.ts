@@ -16,6 +16,7 @@ import { DeliveryRunner } from "../core/delivery/mod.ts";
 import { type DeliverQueue, openQueue } from "../core/queue/mod.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
+import { batchedLog } from "./_log.ts";
 import { Acceptor } from "../core/accept/mod.ts";
 import {
   type BounceStage,
@@ -25,14 +26,19 @@ import {
 } from "../core/bounce/mod.ts";
 import { dkimSignHook } from "../core/dkim/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
+import { type EventBuffer, startWorkerEvents } from "../core/events/mod.ts";
+import { sampleThread, startMetricsPump } from "../core/metrics/mod.ts";
 
 startHeapBudget();
+sampleThread(self.name);
+const flushMetrics = startMetricsPump((delta) => post({ type: "metrics", delta }));
 
 let store: SqlStore | null = null;
 let queue: DeliverQueue | null = null;
 let runner: DeliveryRunner | null = null;
 let shaper: ClusterShaper | null = null;
 let bounce: BounceStage | null = null;
+let events: EventBuffer | null = null;
 let stopping = false;
 // Messages that arrive while init is still opening the store wait here, in order.
 let ready: Promise<void> | null = null;
@@ -44,6 +50,10 @@ function post(message: FromWorker) {
 async function init(message: Extract<ToWorker, { type: "init" }>) {
   const { config } = message;
   const log = (line: string) => post({ type: "log", line });
+  events = startWorkerEvents(
+    config,
+    (batch, dropped) => post({ type: "events", events: batch, dropped }),
+  );
   const opened = store = await openStore(config, "deliver");
   queue = await openQueue(config, opened, { role: "deliver", log });
   // Slots and send windows held as "<node id>:delivery-<index>/…" in the shared database.
@@ -69,6 +79,7 @@ async function init(message: Extract<ToWorker, { type: "init" }>) {
     onSettled: (count, tokens, requeue, unitIds) =>
       post({ type: "settled", count, tokens, requeue, unitIds }),
     log,
+    logOutcome: batchedLog(post),
   });
 }
 
@@ -102,10 +113,12 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     // anything not settled is re-delivered after its lease (at-least-once).
     await runner?.drain(10_000);
     await bounce?.stop();
+    await events?.drain(); // the last events, before "stopped"
     await runner?.close();
     await shaper?.close();
     await queue?.close();
     await store?.close();
+    flushMetrics();
     post({ type: "stopped" });
   }
 };

@@ -1,9 +1,12 @@
 /** Messages between the main thread and its workers: small (ids, counts, control), never bodies. */
 import type { Config } from "../core/config/mod.ts";
 import type { LeasedUnit } from "../core/contracts/mod.ts";
+import type { FastmtaEvent } from "../core/contracts/events.ts";
 import type { Destination } from "../core/routing/mx.ts";
 import type { CheckedRule } from "../core/routing/policy.ts";
 import type { SharedLimitsMemory } from "../core/inbound/shared_limits.ts";
+import type { LogFields, LogLevel } from "../core/log.ts";
+import type { MetricsDelta } from "../core/metrics/mod.ts";
 
 /** Main thread → any worker. */
 export type ToWorker =
@@ -33,8 +36,15 @@ export type ToWorker =
 export type FromWorker =
   | { type: "ready" }
   | { type: "fatal"; error: string }
-  | { type: "log"; line: string }
+  /** A log line; `level` and `fields` (e.g. queue_id) when the caller gave them. */
+  | { type: "log"; line: string; level?: LogLevel; fields?: LogFields }
+  /** Log lines gathered over one tick (delivery outcomes: one post for many lines). */
+  | { type: "logs"; records: { line: string; level: LogLevel; fields?: LogFields }[] }
+  /** What this worker's counters did in the last second (core/metrics). */
+  | { type: "metrics"; delta: MetricsDelta }
   | { type: "accepted"; count: number }
+  /** One flush of the worker's event buffer (core/events), and how many it dropped since the last. */
+  | { type: "events"; events: FastmtaEvent[]; dropped: number }
   /**
    * Units finished: `tokens` are their leases, to release on the leasing side (`requeue`: not
    * settled, due again now); `unitIds` name the units (parallel to `tokens`).

@@ -6,6 +6,8 @@
  */
 import type { NewMessage } from "../contracts/mod.ts";
 import type { Queue } from "../queue/mod.ts";
+import { emitReceived } from "../events/mod.ts";
+import { metrics } from "../metrics/mod.ts";
 
 export { newQueueId } from "./queue_id.ts";
 export { type RelayPolicy, relayPolicy } from "./policy.ts";
@@ -69,8 +71,13 @@ export class Acceptor {
     this.#flushing = true;
     const batch = this.#pending.splice(0, this.#options.maxBatch);
     try {
-      await this.#queue.enqueue(batch.map((p) => p.message));
-      for (const p of batch) p.resolve(p.message.id);
+      const messages = batch.map((p) => p.message);
+      await this.#queue.enqueue(messages);
+      for (const p of batch) {
+        metrics.inc("fastmta_messages_accepted_total", { channel: p.message.channel });
+        p.resolve(p.message.id);
+      }
+      emitReceived(messages); // durable now; only buffered (core/events)
       this.#options.onCommitted(batch.length);
     } catch (error) {
       for (const p of batch) p.reject(error as Error);

@@ -250,7 +250,7 @@ export const AuditIdParams = z.object({
     .transform(Number),
 });
 
-/** `GET /healthz`: 200 when the database answers, else 503 "degraded". */
+/** `GET /healthz`: 200 while the process is up; `status` "degraded" when the database is away. */
 export const HealthSchema = z.strictObject({
   status: z.enum(["ok", "degraded"]),
   node: z.string(),
@@ -262,6 +262,26 @@ export const HealthSchema = z.strictObject({
   }),
 }).meta({ id: "Health" });
 export type HealthBody = z.infer<typeof HealthSchema>;
+
+/** One check of `GET /readyz`. */
+export const ReadyCheckSchema = z.strictObject({
+  name: z.string(),
+  ok: z.boolean(),
+  detail: z.string(),
+}).meta({ id: "ReadyCheck" });
+export type ReadyCheck = z.infer<typeof ReadyCheckSchema>;
+
+/**
+ * `GET /readyz`: 200 when the database, the queue backend, every listener and the data folder
+ * are ready, else 503 with `not_ready` naming the checks that failed.
+ */
+export const ReadySchema = z.strictObject({
+  status: z.enum(["ready", "not_ready"]),
+  node: z.string(),
+  not_ready: z.array(z.string()),
+  checks: z.array(ReadyCheckSchema),
+}).meta({ id: "Ready" });
+export type ReadyBody = z.infer<typeof ReadySchema>;
 
 /**
  * A page size from the query: a number clamped to 1…`max`; missing, empty or not a number is

@@ -35,6 +35,7 @@ import {
 import { suppressionsFrom } from "./suppression.ts";
 import { failureReason, isInfrastructureError } from "../queue/failures.ts";
 import { faultPoint } from "../fault_points.ts";
+import { emitEvent } from "../events/mod.ts";
 
 /** What a report plan decided for one message. */
 export interface DsnPlan {
@@ -139,6 +140,15 @@ export class BounceProcessor {
           this.#o.log(
             `bounce: suppressing <${s.address}> until ${new Date(s.expiresAt).toISOString()}`,
           );
+          emitEvent({
+            type: "suppression_added",
+            recipient: s.address,
+            message_id: s.messageId ?? undefined,
+            code: s.code,
+            reply: s.reason ?? undefined,
+            category: s.category,
+            reason: `hard bounce, until ${new Date(s.expiresAt).toISOString()}`,
+          });
         }
       }
       if (failedIn.size > 0) await this.#sendDue([...failedIn]);
@@ -221,7 +231,7 @@ export class BounceProcessor {
       config.queue.quarantine_after,
     );
     if (quarantined > 0) {
-      // [event hook] issue 16: emit a "dsn.quarantined" event here (message, reason).
+      emitEvent({ type: "quarantined", subject: "dsn", message_id: work.messageId, reason });
       log(
         `quarantine: the DSN for ${work.messageId} quarantined (${quarantined} recipients): ` +
           `${reason} (release: fastmta queue release ${work.messageId})`,

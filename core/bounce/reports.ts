@@ -31,6 +31,7 @@ import { type Matched, matchReport, verifyToken, verpTokenOfAddress } from "./re
 import { type ParsedReport, parseReport, type ReportRecipient } from "./report_parse.ts";
 import type { TokenKey } from "./tokens.ts";
 import { isInfrastructureError } from "../queue/failures.ts";
+import { emitEvent } from "../events/emit.ts";
 
 /** Categories that say the address itself is dead: an async bounce in them suppresses it. */
 const HARD: ReadonlySet<BounceCategory> = new Set(["bad_mailbox", "bad_domain"]);
@@ -298,7 +299,17 @@ export class BounceReportProcessor {
           source: "dsn",
         }]);
       }
-      // [event hook] bounce.async_hard (message, recipient, category, reason)
+      const base = {
+        message_id: matched.message.id,
+        sender: matched.message.sender,
+        recipient: address,
+        domain: domainOf(address),
+        category: verdict.category ?? null,
+      };
+      emitEvent({ type: "bounced", ...base, reply: `asynchronous bounce: ${reply}` });
+      if (verdict.kind === "hard_bounce" && config.bounce.suppression_time > 0) {
+        emitEvent({ type: "suppression_added", ...base, reason: reply.slice(0, 1000) });
+      }
     } else if (verdict.kind === "complaint") {
       await store.addSenderSuppressions([{
         senderDomain: domainOf(matched.message.sender) || "",
@@ -310,7 +321,15 @@ export class BounceReportProcessor {
         createdAt: now,
         expiresAt: now + config.bounce.complaint_time,
       }]);
-      // [event hook] bounce.complaint (message, recipient, feedback type)
+      emitEvent({
+        type: "complaint",
+        message_id: matched.message.id,
+        sender: matched.message.sender,
+        recipient: address,
+        domain: domainOf(address),
+        category: "complaint",
+        reason: detail,
+      });
     }
   }
 }

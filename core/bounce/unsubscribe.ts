@@ -8,6 +8,7 @@
  */
 import type { Config } from "../config/mod.ts";
 import { domainOf } from "../mail/mod.ts";
+import { emitEvent } from "../events/emit.ts";
 import type { BounceReportStore, SenderSuppressionStore } from "../store/mod.ts";
 import type { ClusterSecretStore } from "../store/mod.ts";
 import { loadTokenKey, splitToken, type TokenKey, tokenRecipient } from "./tokens.ts";
@@ -55,7 +56,15 @@ export function unsubscribeAction(
       createdAt: now,
       expiresAt: now + config.bounce.complaint_time,
     }]);
-    // [event hook] bounce.unsubscribe (message, recipient, sender domain)
+    emitEvent({
+      type: "suppression_added",
+      message_id: message.id,
+      sender: message.sender,
+      recipient: address.toLowerCase(),
+      domain: domainOf(address),
+      category: "unsubscribe",
+      reason: `one-click unsubscribe (RFC 8058) from ${senderDomain}`,
+    });
     log(`bounce: <${address}> unsubscribed from ${senderDomain} (message ${message.id})`);
     return { address: address.toLowerCase(), senderDomain, messageId: message.id };
   };

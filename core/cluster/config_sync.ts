@@ -226,12 +226,13 @@ export class ConfigSync {
     const next = await loadConfig(this.#config.source, Deno.env.toObject(), overrides.values);
     this.#applied = key;
     const changed = applyLiveSettings(this.#config, next);
+    // Applied first, then reported: the line already obeys a changed log.level.
+    this.#options.onChange(this.#config, changed);
     this.#options.log(
       `config overrides version ${overrides.version}: ${
         changed.length > 0 ? `applied ${changed.join(", ")}` : "no live setting changed"
       }`,
     );
-    this.#options.onChange(this.#config, changed);
   }
 
   /** Stores an override, applies it here and tells the other nodes. */

@@ -23,6 +23,7 @@ export const LIVE_SETTINGS = [
   "queue.batch_size",
   "queue.poll_interval",
   "queue.lease_time",
+  "log.level",
   "bounce.domains",
   "bounce.report_retention",
   "bounce.token_max_age",

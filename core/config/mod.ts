@@ -81,6 +81,8 @@ export interface Config {
   dkim: ConfigFile["dkim"] & { masterKeyFile: string };
   queue: ConfigFile["queue"];
   outbox: ConfigFile["outbox"];
+  events: ConfigFile["events"];
+  log: ConfigFile["log"];
   rabbitmq?: ConfigFile["rabbitmq"];
   cluster: ConfigFile["cluster"];
   /** Where the file came from, or null for built-in defaults. */
@@ -304,6 +306,14 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
     },
     queue: file.queue,
     outbox: file.outbox,
+    events: {
+      ...file.events,
+      accounting: {
+        ...file.events.accounting,
+        ...(file.events.accounting.path ? { path: resolve(file.events.accounting.path) } : {}),
+      },
+    },
+    log: file.log,
     rabbitmq: file.rabbitmq,
     cluster: file.cluster,
     source,

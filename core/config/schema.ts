@@ -16,6 +16,7 @@ import {
   routesSection,
 } from "./delivery_schema.ts";
 import { bounceSection } from "./bounce_schema.ts";
+import { eventsSection } from "./events_schema.ts";
 import { intakeSection } from "./intake_schema.ts";
 import { smtpSection } from "./smtp_schema.ts";
 
@@ -263,6 +264,20 @@ export const configSchema = z.object({
     }),
   }).strict().prefault({}).meta({
     description: "The database outbox channel (core/inbound/outbox.ts); off unless enabled.",
+  }),
+  events: eventsSection,
+  log: z.object({
+    level: z.enum(["debug", "info", "warn", "error"]).default("info").meta({
+      description: "Least severe level written: `debug`, `info`, `warn` or `error`.",
+      live: true,
+    }),
+    format: z.enum(["auto", "json", "text"]).default("auto").meta({
+      description: "`json`: one JSON object per line; `text`: human-readable lines; `auto`: " +
+        "text when stdout is a terminal, else JSON (docs/observability.md).",
+      live: false,
+    }),
+  }).strict().prefault({}).meta({
+    description: "The server's log on stdout (other commands log text on stderr).",
   }),
 }).strict();
 

@@ -48,6 +48,8 @@ export interface RecipientResult {
   reply: string;
   /** Why it bounced or was deferred (see core/bounce/classify.ts); set before settle. */
   category?: string | null;
+  /** Failed because the message became too old to try again (core/settle/retry.ts). */
+  expired?: boolean;
 }
 
 /**
@@ -83,6 +85,8 @@ export interface OutcomeFacts {
   leaseToken: string;
   at: number;
   durationMs: number;
+  /** When the message was accepted (epoch ms; for the accept-to-delivery latency metric). */
+  acceptedAt?: number;
   sourceIp: string | null;
   mxHost: string | null;
   remoteIp: string | null;
@@ -102,6 +106,14 @@ export interface OutcomeFacts {
   nodeId?: string | null;
   /** Earlier tries within this attempt (logged, they change no state). */
   tries?: TryRecord[];
+  /**
+   * For events (core/events): the envelope sender, the attempt number (1 for the first: the
+   * leased unit's `attempts`), when the message was queued, and its meta.
+   */
+  sender?: string;
+  attempt?: number;
+  queuedAt?: number;
+  meta?: Record<string, unknown> | null;
 }
 
 /** Every recipient has a final result (delivered, failed or suppressed): the unit is done. */

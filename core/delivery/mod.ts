@@ -21,7 +21,7 @@ import type { BodyStore, QuarantineStore, UnitStore } from "../store/mod.ts";
 import { isInfrastructureError } from "../queue/failures.ts";
 import { faultPoint, InjectedFault } from "../fault_points.ts";
 import type { ClusterShaper } from "../cluster/shaping.ts";
-import { type OnSettled, type SettleHooks, Settler } from "../settle/mod.ts";
+import { type OnSettled, type OutcomeLog, type SettleHooks, Settler } from "../settle/mod.ts";
 import type { PersonalizeHook, SignHook } from "./body.ts";
 import type { Deliverer, DelivererChoice } from "./deliverer.ts";
 import { deliverUnit, type DeliveryContext, type ScreenHook } from "./deliver_unit.ts";
@@ -79,6 +79,8 @@ export interface DeliveryRunnerOptions {
    */
   onSettled?: OnSettled;
   log?: (line: string) => void;
+  /** Where each settled outcome is logged, with its queue id (core/settle/record.ts). */
+  logOutcome?: OutcomeLog;
 }
 
 /** Trusted CAs for verified TLS: Node's roots plus `delivery.tls_ca_file`. */
@@ -116,6 +118,7 @@ export class DeliveryRunner {
       onSettled: options.onSettled,
       hooks: options.settleHooks,
       log: (line) => this.#log(`delivery: ${line}`),
+      logOutcome: options.logOutcome,
     });
     this.#policy = new ShapingPolicy(config, options.rules ?? []);
     const policy = () => this.#policy;

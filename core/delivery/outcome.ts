@@ -83,6 +83,7 @@ function withFacts<T extends { kind: UnitOutcome["kind"] }>(
     leaseToken: unit.leaseToken,
     at: now,
     durationMs: now - start.started,
+    acceptedAt: unit.createdAt,
     sourceIp: facts.sourceIp,
     mxHost: facts.mxHost,
     remoteIp: facts.remoteIp,
@@ -94,6 +95,10 @@ function withFacts<T extends { kind: UnitOutcome["kind"] }>(
     tlsVerified: facts.tlsVerified,
     nodeId: start.nodeId,
     tries: facts.tries,
+    sender: unit.sender,
+    attempt: unit.attempts,
+    queuedAt: unit.createdAt,
+    meta: unit.meta,
     ...variant,
   };
 }

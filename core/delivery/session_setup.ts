@@ -7,6 +7,7 @@
  *
  * Reads config: delivery.connect_timeout, command_timeout, max_hold.
  */
+import { metrics } from "../metrics/mod.ts";
 import type { TlsMode } from "../config/delivery_schema.ts";
 import type { Config } from "../config/mod.ts";
 import { admitConnection } from "./admission.ts";
@@ -113,10 +114,12 @@ async function openConnection(
 ): Promise<PooledConnection | null> {
   const mode = options.tls.stsMx ? "verify" : options.tls.mode;
   const first = await openOnce(path, host, address, options, mode, problems, config);
+  metrics.inc("fastmta_smtp_connections_out_total", { result: first === null ? "failed" : "ok" });
   if (first !== "tls_failed") return first;
   // Opportunistic TLS that fails in the handshake: try once more in plain text (as Postfix).
   if (mode !== "opportunistic") return null;
   const second = await openOnce(path, host, address, options, "none", problems, config);
+  metrics.inc("fastmta_smtp_connections_out_total", { result: second === null ? "failed" : "ok" });
   return second === "tls_failed" ? null : second;
 }
 

@@ -14,6 +14,7 @@
  *
  * Talks to: the store (key table, reloaded every `dkim.refresh_interval`). Reads config: dkim.*.
  */
+import { metrics } from "../metrics/mod.ts";
 import { Buffer } from "node:buffer";
 import type * as MailauthSign from "./_mailauth_sign.d.ts";
 import type { DkimKeyRecord } from "../store/mod.ts";
@@ -128,6 +129,7 @@ export class DkimSigner {
 
   #fail(reason: string, body: Uint8Array): SignResult {
     this.failures++;
+    metrics.inc("fastmta_dkim_failures_total");
     const action = this.#o.onError === "defer" ? "holding the message" : "sending unsigned";
     this.#o.log(`dkim: ${reason} (${action}; ${this.failures} failures since start)`);
     return this.#o.onError === "defer"

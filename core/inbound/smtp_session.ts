@@ -5,6 +5,7 @@
  *
  * Reads config: smtp.max_connections_per_ip, smtp.max_recipients, smtp.auth.*.
  */
+import { metrics } from "../metrics/mod.ts";
 import type {
   SMTPServerAddress,
   SMTPServerAuthentication,
@@ -140,11 +141,13 @@ function connectHandler(ctx: SmtpContext, listener: SmtpListener): SessionHandle
     // connection count limit: they are our own applications sending in bulk.
     const slot = policy.isTrusted(ip) ? null : `conn:${ip}`;
     if (slot !== null && !gauge.acquire(slot, smtp.max_connections_per_ip)) {
+      metrics.inc("fastmta_smtp_connections_in_total", { result: "refused" });
       log(`smtp: refused ${ip}: more than ${smtp.max_connections_per_ip} connections`);
       return callback(
         smtpError(421, `4.7.0 Error: too many connections from ${ip}, try again later`),
       );
     }
+    metrics.inc("fastmta_smtp_connections_in_total", { result: "accepted" });
     states.set(session, { listener, ipSlot: slot, user: null });
     // AUTH is only offered (and accepted) once the connection is encrypted.
     session.disabledCommands = session.secure || withoutTlsAuth ? DISABLED : [...DISABLED, "AUTH"];

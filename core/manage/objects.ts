@@ -23,6 +23,7 @@ import {
   ValidationError,
   VersionConflictError,
 } from "./types.ts";
+import { emitEvent } from "../events/mod.ts";
 
 /** A committed change, as announced to the live views. */
 export interface ObjectChange {
@@ -134,6 +135,13 @@ export function objectService<T>(def: ObjectKind<T>, deps: ObjectServiceDeps): K
       action,
       version: result.version,
       config_version: result.configVersion,
+    });
+    // The admin_change event (core/events; only buffered here).
+    emitEvent({
+      type: "admin_change",
+      actor: actor.name,
+      reason: `via ${actor.channel}`,
+      object: { kind: def.kind, id, action, version: result.version },
     });
     return result;
   }

@@ -8,6 +8,7 @@
  * Reads config: rabbitmq.* (host, port, username, password, virtual_host, exchange_name,
  * heartbeat, reconnect_max, queue_type, priorities, delay_tiers), delivery.retry_schedule.
  */
+import { metrics } from "../metrics/mod.ts";
 import { Buffer } from "node:buffer";
 import amqp from "amqplib";
 import type { ChannelModel, ConfirmChannel, Options } from "amqplib";
@@ -92,10 +93,12 @@ export class BrokerLink {
         const error = await lost;
         this.#model = null;
         if (this.#closed) break;
+        metrics.inc("fastmta_broker_errors_total");
         this.#options.log(`broker connection lost: ${error?.message ?? "closed"}`);
         this.#options.onDown?.(generation);
       } catch (error) {
         firstAttemptDone();
+        metrics.inc("fastmta_broker_errors_total");
         this.#options.log(
           `cannot connect to ${this.settings.address}: ${(error as Error).message}`,
         );

@@ -26,12 +26,16 @@ export function failureReason(stage: string, error: unknown): string {
 }
 
 /** Logs what recording failures did: one line per unit, louder for a quarantine. */
-export function reportFailures(records: FailureRecord[], log: (line: string) => void): void {
+export function reportFailures(
+  records: FailureRecord[],
+  log: (line: string) => void,
+  onQuarantined: (record: FailureRecord) => void = () => {},
+): void {
   for (const r of records) {
     if (!r.counted) {
       log(`unit ${r.unitId}: ${r.reason} (not counted: the unit had moved on)`);
     } else if (r.quarantined) {
-      // [event hook] issue 16: emit a "unit.quarantined" event here (unit, message, reason).
+      onQuarantined(r); // the "quarantined" event (core/events), from the caller's stage
       log(
         `quarantine: unit ${r.unitId} of message ${r.messageId} quarantined after ` +
           `${r.failures} handling failures: ${r.reason} (release: fastmta queue release ` +

@@ -118,4 +118,6 @@ export type QueueFor<R extends QueueRole> = QueueRoles[R];
 export interface OpenQueueOptions<R extends QueueRole = QueueRole> {
   role: R;
   log: (line: string) => void;
+  /** Told of each unit the queue itself quarantined (the broker consumer: the "quarantined" event). */
+  onQuarantined?: (record: { unitId: string; messageId: string; reason: string }) => void;
 }

@@ -164,6 +164,7 @@ export class LeaseBook {
       reportFailures(
         await this.#fail(failed.map((f) => f.failure)),
         (line) => log(`queue: ${line}`),
+        this.#ctx.onQuarantined,
       );
     } catch (error) {
       log(`queue: cannot record ${failed.length} handling failures: ${(error as Error).message}`);

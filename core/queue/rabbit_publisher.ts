@@ -37,6 +37,7 @@ export interface RabbitContext {
   store: BrokerQueueStore;
   publisher: RabbitPublisher;
   log: (line: string) => void;
+  onQuarantined?: (record: { unitId: string; messageId: string; reason: string }) => void;
 }
 
 /** What a role adds to setting up and losing a connection (the schedule role's consumer). */

@@ -72,7 +72,7 @@ abstract class RabbitQueueBase {
     options: OpenQueueOptions & { hooks?: ConnectionHooks },
   ) {
     const publisher = new RabbitPublisher(config, settings, options);
-    this.ctx = { config, store, publisher, log: options.log };
+    this.ctx = { config, store, publisher, log: options.log, onQuarantined: options.onQuarantined };
   }
 
   /** Connects (first attempt only; reconnection continues in the background). */

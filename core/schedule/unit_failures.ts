@@ -9,6 +9,7 @@
  */
 import type { Queue } from "../queue/mod.ts";
 import { failureReason, reportFailures } from "../queue/failures.ts";
+import { emitQuarantined } from "../events/mod.ts";
 import type { DispatchFailed } from "./dispatch.ts";
 
 /** The dispatch failure handler of one node. */
@@ -25,7 +26,7 @@ export function dispatchFailureHandler(
       leaseToken: unit.leaseToken,
       reason: failureReason("dispatch", error),
     }))).then(
-      (records) => reportFailures(records, log),
+      (records) => reportFailures(records, log, emitQuarantined),
       (error) => log(`cannot record ${failures.length} dispatch failures: ${error.message}`),
     ).finally(() => {
       settled(tokens, failures.map((f) => f.unit.unitId));

@@ -5,4 +5,5 @@
  * once a batch is durable), given to the settler when it is built.
  */
 export { type OnSettled, type SettleHooks, Settler, type SettlerOptions } from "./settler.ts";
+export type { OutcomeLog } from "./record.ts";
 export { decideRetry, type RetryDecision, type RetryPolicy, scheduleDelay } from "./retry.ts";

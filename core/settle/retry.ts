@@ -54,7 +54,12 @@ export function decideRetry(
     kind: "final",
     results: results.map((r) =>
       r.outcome === "deferred"
-        ? { ...r, outcome: "failed", reply: `${r.reply} (giving up: message too old)` }
+        ? {
+          ...r,
+          outcome: "failed",
+          reply: `${r.reply} (giving up: message too old)`,
+          expired: true,
+        }
         : r
     ),
   };

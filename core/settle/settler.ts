@@ -21,6 +21,8 @@ import {
   type UnitFailure,
 } from "../queue/failures.ts";
 import { faultDue, InjectedFault } from "../fault_points.ts";
+import { emitOutcomes, emitQuarantined } from "../events/mod.ts";
+import { type OutcomeLog, recordSettled } from "./record.ts";
 
 /** Hooks around settle (core/bounce), fixed when the settler is built. */
 export interface SettleHooks {
@@ -48,6 +50,8 @@ export interface SettlerOptions {
   onSettled?: OnSettled;
   hooks?: SettleHooks;
   log?: (line: string) => void;
+  /** Where each settled outcome is logged (with its queue id); counters are bumped anyway. */
+  logOutcome?: OutcomeLog;
 }
 
 /** What one-by-one settling of a failed batch found. */
@@ -65,6 +69,7 @@ export class Settler {
   #onSettled: OnSettled;
   #hooks: SettleHooks;
   #log: (line: string) => void;
+  #logOutcome: OutcomeLog | undefined;
   #pending: UnitOutcome[] = [];
   #settling = false;
   #settleScheduled = false;
@@ -79,6 +84,7 @@ export class Settler {
     this.#onSettled = options.onSettled ?? (() => {});
     this.#hooks = options.hooks ?? {};
     this.#log = options.log ?? (() => {});
+    this.#logOutcome = options.logOutcome;
   }
 
   /** Outcomes waiting to be settled or being settled, and failures being recorded. */
@@ -160,9 +166,12 @@ export class Settler {
     } finally {
       this.#settling = false;
     }
+    if (settled.length > 0) recordSettled(settled, this.#logOutcome);
     this.#report(settled, false);
     this.#report(unsettled, true);
     if (failed.length > 0) this.#recordFailures(failed);
+    // Events once the outcomes are durable; emitting only buffers (core/events).
+    if (settled.length > 0) emitOutcomes(settled);
     // [bounce hook] suppressions and DSNs, after the outcome is durable.
     try {
       if (settled.length > 0) this.#hooks.afterSettle?.(settled);
@@ -237,7 +246,7 @@ export class Settler {
   #recordFailures(failures: UnitFailure[]) {
     this.#recording++;
     this.#queue.fail(failures).then(
-      (records) => reportFailures(records, this.#log),
+      (records) => reportFailures(records, this.#log, emitQuarantined),
       (error) => this.#log(`cannot record ${failures.length} handling failures: ${error.message}`),
     ).finally(() => {
       this.#recording--;

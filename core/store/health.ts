@@ -14,6 +14,7 @@
  * retries on its poll timer, and a delivery worker whose settle fails leaves the units leased,
  * so they are delivered again after the lease (at-least-once, nothing dropped).
  */
+import { metrics } from "../metrics/mod.ts";
 
 /** What `/healthz` reports about the database. */
 export interface StoreHealthStatus {
@@ -175,6 +176,7 @@ export class ConnectionMonitor {
   }
 
   #down(message: string) {
+    metrics.inc("fastmta_database_errors_total");
     const now = this.#now();
     if (this.#ok) {
       this.#ok = false;

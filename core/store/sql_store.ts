@@ -34,6 +34,7 @@ import type { Tables } from "./tables.ts";
 import { unitRepository } from "./units.ts";
 import { brokerUnitRepository } from "./units_broker.ts";
 import { viewRepository } from "./views.ts";
+import { webhookRepository } from "./webhooks.ts";
 
 export { dueUnitsQuery, unitRecipientsQuery } from "./units_lease.ts";
 export { PG_TYPES } from "./_sql.ts";
@@ -82,5 +83,6 @@ export function createSqlStore(
     ...senderSuppressionRepository(ctx),
     ...clusterSecretRepository(ctx),
     ...delayDsnRepository(ctx),
+    ...webhookRepository(ctx),
   };
 }

@@ -27,6 +27,7 @@ import type { UnitStore } from "./units.ts";
 import type { BrokerUnitStore } from "./units_broker.ts";
 import type { ViewStore } from "./views.ts";
 import type { ActivityStore } from "./activity.ts";
+import type { WebhookStore } from "./webhooks.ts";
 
 export type { StoreHealthStatus } from "./health.ts";
 export type { AdminSessionRecord, AdminUserStore } from "./admin_users.ts";
@@ -85,6 +86,16 @@ export type { Suppression, SuppressionStore } from "./suppressions.ts";
 export type { InsertOptions, LeaseRequest, SettleOptions, UnitStore } from "./units.ts";
 export type { BrokerUnitStore, SweepResult, UnitOrigin, UnitState } from "./units_broker.ts";
 export type { ActivityMinute, ActivityStore } from "./activity.ts";
+export type {
+  NewWebhook,
+  WebhookAttemptRecord,
+  WebhookBatchRow,
+  WebhookDeadLetterRecord,
+  WebhookOutboxRow,
+  WebhookPostResult,
+  WebhookRecord,
+  WebhookStore,
+} from "./webhooks.ts";
 export type { AttemptRow, MessageStatus, MessageSummary, QueueCounts, ViewStore } from "./views.ts";
 
 /** Pool settings shared by the client/server SQL dialects. */
@@ -127,7 +138,8 @@ export interface Store
     BounceReportStore,
     SenderSuppressionStore,
     ClusterSecretStore,
-    DelayDsnStore {
+    DelayDsnStore,
+    WebhookStore {
   /** Handling failures and quarantined units (quarantine.ts), a role of its own. */
   readonly quarantine: QuarantineStore;
 }

@@ -3,6 +3,12 @@
  * schema type of the database. Only core/store/ reads it (tests/store_boundary_test.ts).
  */
 import type { Generated } from "kysely";
+import type {
+  WebhookAttemptsTable,
+  WebhookDeadLettersTable,
+  WebhookOutboxTable,
+  WebhooksTable,
+} from "./webhook_tables.ts";
 
 /** `messages`: raw message bytes and the envelope sender, written once at accept. */
 export interface MessagesTable {
@@ -341,4 +347,8 @@ export interface Tables {
   config_objects: ConfigObjectsTable;
   config_audit: ConfigAuditTable;
   config_version: ConfigVersionTable;
+  webhooks: WebhooksTable;
+  webhook_outbox: WebhookOutboxTable;
+  webhook_dead_letters: WebhookDeadLettersTable;
+  webhook_attempts: WebhookAttemptsTable;
 }

@@ -13,6 +13,7 @@ const NAV = [
   { href: "/config", label: "Configuration" },
   { href: "/audit", label: "Audit" },
   { href: "/attempts", label: "Delivery log" },
+  { href: "/webhooks", label: "Webhooks" },
 ];
 
 const FOCUS = "focus:outline-none focus:ring-2 focus:ring-yellow-400 rounded";

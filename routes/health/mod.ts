@@ -1,23 +1,62 @@
-/** `GET /healthz`: 200 while this node's database answers, else 503 "degraded". */
+/**
+ * Health for orchestrators and load balancers, without authentication and without secrets:
+ * `GET /healthz` says the process is up (200; `status` "degraded" while the database is away),
+ * `GET /readyz` says whether this node should get work (200, or 503 naming what is not ready),
+ * `GET /metrics` is the Prometheus text exposition of every thread's counters (core/metrics).
+ */
 import { Hono } from "hono";
-import type { HealthBody } from "../../core/api/schemas.ts";
+import type { HealthBody, ReadyBody, ReadyCheck } from "../../core/api/schemas.ts";
 import type { Config } from "../../core/config/mod.ts";
-import type { AdminEnv, AdminStore } from "../_context.ts";
+import { redact } from "../../core/log.ts";
+import { metrics } from "../../core/metrics/mod.ts";
+import type { AdminContext, AdminEnv, AdminStore } from "../_context.ts";
 
-/** The health route (no authentication). */
+/** The health routes (no authentication). */
 export function healthRoutes(
-  ctx: { store: Pick<AdminStore, "health">; config: Pick<Config, "database" | "nodeId"> },
+  ctx: {
+    store: Pick<AdminStore, "health">;
+    config: Pick<Config, "database" | "nodeId">;
+    readiness?: AdminContext["readiness"];
+  },
 ): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
-  app.get("/healthz", (c) => {
-    // The main thread's store: it leases every few seconds, so it notices a lost database.
-    const database = { driver: ctx.config.database.driver, ...ctx.store.health() };
-    const body: HealthBody = {
-      status: database.ok ? "ok" : "degraded",
-      node: ctx.config.nodeId,
-      database,
+  const database = () => {
+    const health = ctx.store.health();
+    return {
+      driver: ctx.config.database.driver,
+      ...health,
+      error: health.error === null ? null : redact(health.error),
     };
-    return c.json(body, database.ok ? 200 : 503);
+  };
+  app.get("/healthz", (c) => {
+    const db = database();
+    const body: HealthBody = {
+      status: db.ok ? "ok" : "degraded",
+      node: ctx.config.nodeId,
+      database: db,
+    };
+    return c.json(body, 200);
+  });
+  app.get("/readyz", async (c) => {
+    const checks: ReadyCheck[] = ctx.readiness ? await ctx.readiness() : [{
+      name: "database",
+      ok: database().ok,
+      detail: database().error ?? "answers",
+    }];
+    const notReady = checks.filter((check) => !check.ok).map((check) => check.name);
+    const body: ReadyBody = {
+      status: notReady.length === 0 ? "ready" : "not_ready",
+      node: ctx.config.nodeId,
+      not_ready: notReady,
+      checks,
+    };
+    c.header("Cache-Control", "no-store");
+    return c.json(body, notReady.length === 0 ? 200 : 503);
+  });
+  app.get("/metrics", async (c) => {
+    c.header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    c.header("Cache-Control", "no-store");
+    return c.body(await metrics.render());
   });
   return app;
 }

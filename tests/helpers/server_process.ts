@@ -111,7 +111,9 @@ export async function startServer(opts: StartServerOptions): Promise<ServerProce
 
   const configDir = await Deno.makeTempDir({ prefix: "fastmta-config-" });
   const configPath = `${configDir}/config.json`;
-  await Deno.writeTextFile(configPath, JSON.stringify(opts.config, null, 2));
+  // Text logs unless the test asks for JSON: tests match log lines as "component: message".
+  const config = { log: { format: "text" }, ...opts.config };
+  await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2));
 
   const entry = opts.entry ?? `${REPO_ROOT}/main.ts`;
   const child = new Deno.Command(Deno.execPath(), {
