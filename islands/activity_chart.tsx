@@ -1,6 +1,7 @@
 /**
  * Island: the dashboard's live charts (uPlot, bundled from npm into static/islands.js). The
- * server renders the last hour's totals; in the browser it draws three charts — messages per
+ * server renders it loading (the page does not wait for the hour's series); in the browser it
+ * fetches them and draws three charts — messages per
  * minute by outcome, queue depth (sampled at each refresh), delivery latency p50/p99 — and
  * refreshes them from `/api/v1/activity` every few seconds. Only classes the server markup
  * already uses are styled (Twind runs on the server), so the charts style themselves inline.
@@ -34,9 +35,10 @@ function width(element: HTMLElement | null): number {
 }
 
 /** The three charts and the hour's totals, kept fresh. */
-export function ActivityChart(props: { initial: ActivityBody; refreshMs?: number }): VNode {
-  const [body, setBody] = useState(props.initial);
+export function ActivityChart(props: { initial?: ActivityBody; refreshMs?: number }): VNode {
+  const [body, setBody] = useState<ActivityBody | null>(props.initial ?? null);
   const [live, setLive] = useState(false);
+  const [problem, setProblem] = useState("");
   const rates = useRef<HTMLDivElement>(null);
   const depth = useRef<HTMLDivElement>(null);
   const latency = useRef<HTMLDivElement>(null);
@@ -51,9 +53,16 @@ export function ActivityChart(props: { initial: ActivityBody; refreshMs?: number
         if (response.ok && !stopped) {
           setBody(await response.json() as ActivityBody);
           setLive(true);
-        } else if (!stopped) setLive(false);
-      } catch {
-        if (!stopped) setLive(false);
+          setProblem("");
+        } else if (!stopped) {
+          setLive(false);
+          setProblem(`the server answered ${response.status}`);
+        }
+      } catch (error) {
+        if (!stopped) {
+          setLive(false);
+          setProblem((error as Error).message || "the server cannot be reached");
+        }
       }
     };
     const timer = setInterval(refresh, props.refreshMs ?? 3000);
@@ -74,6 +83,7 @@ export function ActivityChart(props: { initial: ActivityBody; refreshMs?: number
   }, []);
 
   useEffect(() => {
+    if (!body) return;
     const x = body.minutes.map((m) => m.minute / 1000);
     const [dx, dy] = depthSeries.current;
     dx.push(body.at / 1000);
@@ -132,14 +142,14 @@ export function ActivityChart(props: { initial: ActivityBody; refreshMs?: number
     }
   }, [body]);
 
-  const sum = totals(body);
+  const sum = body ? totals(body) : null;
   return (
     <div>
       <div class="grid grid-cols-2 sm:grid-cols-4 gap-3">
         {SERIES.map((s) => (
           <div class="bg-white shadow rounded p-3">
             <div class="text-sm text-gray-600">{s.label}, last hour</div>
-            <div class="text-2xl font-bold" data-total={s.key}>{sum[s.key]}</div>
+            <div class="text-2xl font-bold" data-total={s.key}>{sum ? sum[s.key] : "…"}</div>
           </div>
         ))}
       </div>
@@ -159,8 +169,16 @@ export function ActivityChart(props: { initial: ActivityBody; refreshMs?: number
           <div ref={latency} data-chart="latency" />
         </figure>
       </div>
-      <p class="text-xs text-gray-600 mt-2" data-chart-live={live ? "yes" : "no"}>
-        {live ? "Live, refreshed every 3 s" : "Snapshot"}
+      <p
+        class="text-xs text-gray-600 mt-2"
+        role="status"
+        data-chart-live={live ? "yes" : problem ? "error" : "loading"}
+      >
+        {live
+          ? "Live, refreshed every 3 s"
+          : problem
+          ? `Cannot load the charts: ${problem}; retrying`
+          : "Loading the last hour…"}
       </p>
     </div>
   );

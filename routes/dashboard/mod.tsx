@@ -5,13 +5,12 @@ import type { Config } from "../../core/config/mod.ts";
 import { nodeDocument } from "../../core/manage/api_documents.ts";
 import type { AdminEnv, AdminViewStore } from "../_context.ts";
 import { sendPage } from "../_page.tsx";
-import { type ActivityContext, activityOf } from "../activity/mod.ts";
 import { DashboardPage } from "./view.tsx";
 
 /** Dashboard routes (behind the page session check). */
 export function dashboardPages(
   ctx: {
-    store: Pick<AdminViewStore, "counts" | "recentAttempts"> & ActivityContext["store"];
+    store: Pick<AdminViewStore, "counts" | "recentAttempts">;
     config: Pick<Config, "nodeName">;
     cluster?: ClusterView;
     management?: { configVersion(): Promise<number> };
@@ -19,8 +18,8 @@ export function dashboardPages(
 ): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
   app.get("/", async (c) => {
-    const [activity, attempts, nodes, configVersion] = await Promise.all([
-      activityOf(ctx, 60),
+    const [counts, attempts, nodes, configVersion] = await Promise.all([
+      ctx.store.counts(Date.now()),
       ctx.store.recentAttempts({ limit: 20 }),
       ctx.cluster ? ctx.cluster.nodes() : Promise.resolve([]),
       ctx.management ? ctx.management.configVersion() : Promise.resolve(null),
@@ -28,7 +27,7 @@ export function dashboardPages(
     return sendPage(
       c,
       <DashboardPage
-        activity={activity}
+        counts={counts}
         attempts={attempts}
         node={ctx.config.nodeName}
         nodes={nodes.map(nodeDocument)}

@@ -3,8 +3,7 @@
  * each has applied, and the latest delivery attempts.
  */
 import type { VNode } from "preact";
-import type { ActivityBody } from "../../core/api/activity.ts";
-import type { NodeStatusBody } from "../../core/api/schemas.ts";
+import type { NodeStatusBody, QueueCountsBody } from "../../core/api/schemas.ts";
 import { ActivityChart } from "../../islands/activity_chart.tsx";
 import { QueueCounts } from "../../islands/queue_counts.tsx";
 import type { AttemptRow } from "../../core/store/mod.ts";
@@ -49,7 +48,7 @@ function NodesTable(props: { nodes: NodeStatusBody[]; configVersion: number | nu
 /** The dashboard page. */
 export function DashboardPage(
   props: {
-    activity: ActivityBody;
+    counts: QueueCountsBody;
     attempts: AttemptRow[];
     node: string;
     nodes: NodeStatusBody[];
@@ -59,12 +58,12 @@ export function DashboardPage(
   return (
     <Layout title="Dashboard" head={<link rel="stylesheet" href="/static/uplot.css" />}>
       <h1 class="text-2xl font-bold mb-4">Queue on {props.node}</h1>
-      <Island name="QueueCounts" props={{ initial: props.activity.queue }}>
-        <QueueCounts initial={props.activity.queue} />
+      <Island name="QueueCounts" props={{ initial: props.counts }}>
+        <QueueCounts initial={props.counts} />
       </Island>
       <h2 class="text-xl font-bold mt-8 mb-2">The last hour</h2>
-      <Island name="ActivityChart" props={{ initial: props.activity }}>
-        <ActivityChart initial={props.activity} />
+      <Island name="ActivityChart" props={{}}>
+        <ActivityChart />
       </Island>
       <h2 class="text-xl font-bold mt-8 mb-2">
         Nodes{props.configVersion !== null && (
