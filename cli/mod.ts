@@ -12,6 +12,7 @@ import { configCommandSpec } from "./config.ts";
 import { dkimCommand } from "./dkim.ts";
 import { migrateCommand } from "./migrate.ts";
 import { nodesCommand } from "./nodes.ts";
+import { pauseCommand } from "./pause.ts";
 import { queueCommand } from "./queue.ts";
 import { sendCommand } from "./send.ts";
 import { serveCommand } from "./serve.ts";
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   sendCommand,
   migrateCommand,
   queueCommand,
+  pauseCommand,
   nodesCommand,
   configCommandSpec,
   vmtaCommand,

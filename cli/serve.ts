@@ -20,6 +20,7 @@ import { postIsolated, SiteDispatcher } from "../core/schedule/dispatch.ts";
 import { dispatchFailureHandler } from "../core/schedule/unit_failures.ts";
 import { faultsBanner } from "../core/fault_points.ts";
 import { RulesWatcher } from "../core/schedule/rules.ts";
+import { nodePauseGate, type PauseGate } from "../core/schedule/pauses.ts";
 // Not core/delivery/mod.ts: the main thread only routes units to sites; the engine (SMTP client,
 // pools, MTA-STS, DKIM hooks) lives in the delivery workers and costs ~7 MB of heap per isolate.
 import { MxResolver } from "../core/routing/mx.ts";
@@ -27,6 +28,7 @@ import { buildPools } from "../core/routing/sources.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { Management } from "../core/manage/mod.ts";
 import type { AppliedChange, LiveView } from "../core/manage/live_view.ts";
+import { QueueService } from "../core/manage/queue_service.ts";
 import { AdminAuth } from "../core/auth/admin.ts";
 import { LazyAcceptPath } from "../core/accept/open.ts";
 import { type Service, ServiceRunner, together } from "./service_runner.ts";
@@ -95,6 +97,7 @@ class NodeParts {
   queue!: ScheduleQueue;
   scheduler!: Scheduler;
   rules!: RulesWatcher;
+  pauses!: PauseGate;
   apiAccept!: LazyAcceptPath;
   /** The node's event hub (null when `events.enabled` is false). */
   events: EventHub | null = null;
@@ -139,6 +142,7 @@ class NodeParts {
       },
       { name: "queue", start: () => this.#openQueue(), stop: () => this.queue.close() },
       { name: "shaping rules", start: () => this.#startRules(), stop: () => this.rules.stop() },
+      { name: "pauses", start: () => this.pauses.start(), stop: () => this.pauses.stop() },
       {
         name: "leases",
         start: () => this.#recoverLeases(),
@@ -278,6 +282,9 @@ class NodeParts {
       (line) => log("schedule", line),
     );
     this.queue.onAvailable(() => this.scheduler.wake());
+    // Stored pauses hold units before any lookup (core/schedule/pauses.ts).
+    this.pauses = nodePauseGate(this.store, this.queue, () => this.config, (l) => log("pause", l));
+    this.scheduler.usePauses(this.pauses);
   }
 
   async #startRules() {
@@ -419,6 +426,7 @@ class NodeParts {
       accept: this.apiAccept,
       queue: this.queue,
       management: this.management,
+      queueOps: new QueueService(this.store, this.config, (line) => log("api", line)),
       readiness: this.#readiness,
       // One-click unsubscribe links (bounce.unsubscribe) on the cluster's token key.
       unsubscribe: await (await import("../core/bounce/mod.ts"))

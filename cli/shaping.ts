@@ -2,9 +2,12 @@
  * `shaping`: lists and edits the stored shaping rules (config objects of kind `shaping_rule`,
  * through core/manage: validated, versioned, audited). Running nodes apply a change within
  * seconds (their config version poll; also within `delivery.rules_reload_interval` and at once
- * on SIGHUP); resuming a pause makes the units it held due again.
+ * on SIGHUP). `pause` and `resume` of a domain or `pool:NAME` store a cluster-wide pause
+ * instead (`fastmta pause`), held before any DNS lookup; resuming lets its units go at once.
  */
-import { loadConfig } from "../core/config/mod.ts";
+import { type Config, loadConfig } from "../core/config/mod.ts";
+import { QueueService } from "../core/manage/queue_service.ts";
+import type { SqlStore } from "../core/store/mod.ts";
 import { openManagement } from "../core/manage/mod.ts";
 import { shapingPattern, shapingRule } from "../core/config/delivery_schema.ts";
 import { defineCommand } from "./_command.ts";
@@ -33,9 +36,9 @@ Running servers apply changes within seconds. Every change is in "fastmta audit"
     {
       name: "pause",
       args: "PATTERN",
-      summary: 'Store "paused": true for a destination or pool:NAME',
+      summary: "Pause a domain or pool:NAME (a stored pause); mx:… and * as a rule",
     },
-    { name: "resume", args: "PATTERN", summary: 'Store "paused": false' },
+    { name: "resume", args: "PATTERN", summary: 'Remove that pause (or store "paused": false)' },
   ],
   database: "current",
   run: ({ configPath, action, args }) => shaping(configPath, [action!, ...args]),
@@ -59,6 +62,52 @@ function checkRule(rule: unknown): Record<string, unknown> {
     usage(`Invalid rule: ${issue.path.join(".") || "(rule)"}: ${issue.message}`);
   }
   return rule as Record<string, unknown>;
+}
+
+/**
+ * What `shaping pause PATTERN` stores as a cluster-wide pause (core/schedule/pauses.ts: held
+ * before any DNS lookup, so a paused domain that would NXDOMAIN is held too): a domain or
+ * `*.domain` as the destination, `pool:NAME` as the source. `mx:` patterns name a site, known
+ * only after the MX lookup, and `*` is every destination: those stay shaping rules, applied by
+ * the delivery workers after routing.
+ */
+function pauseTarget(pattern: string): Record<string, string> | null {
+  if (pattern.startsWith("pool:")) return { source_kind: "pool", source: pattern.slice(5) };
+  if (pattern === "*" || pattern.includes(":")) return null;
+  return { domain: pattern.toLowerCase() };
+}
+
+/** Adds the pause, or removes every pause of exactly that target. */
+async function storedPause(
+  config: Config,
+  store: SqlStore,
+  action: string,
+  pattern: string,
+  target: Record<string, string>,
+): Promise<{ rulePaused: boolean }> {
+  const service = new QueueService(store, config, console.error);
+  const actor = cliActor();
+  try {
+    if (action === "pause") {
+      const p = await service.addPause(actor, { ...target, reason: "shaping pause" });
+      console.log(`paused ${pattern} (pause ${p.id}; every node holds it within a second)`);
+      return { rulePaused: false };
+    }
+    const same = (await service.listPauses(actor)).filter((p) =>
+      p.tag === null && p.domain === (target.domain ?? null) &&
+      p.source_kind === (target.source_kind ?? null) && p.source === (target.source ?? null)
+    );
+    for (const p of same) await service.removePause(actor, p.id);
+    const rule = (await store.listShapingRules()).find((r) => r.pattern === pattern)?.rule as
+      | { paused?: boolean }
+      | undefined;
+    if (same.length > 0 || !rule?.paused) {
+      console.log(`resumed ${pattern} (${same.length} pauses removed)`);
+    }
+    return { rulePaused: rule?.paused === true };
+  } finally {
+    await service.close();
+  }
 }
 
 /** Runs one shaping action; returns the exit code. */
@@ -112,6 +161,12 @@ export async function shaping(configPath: string | null, args: string[]): Promis
       case "pause":
       case "resume": {
         checkPattern(pattern);
+        const target = pauseTarget(pattern);
+        if (target) {
+          const held = await storedPause(config, store, action, pattern, target);
+          // A rule paused by an older fastmta is resumed as well.
+          if (action === "pause" || !held.rulePaused) return 0;
+        }
         const current = stored.find((r) => r.pattern === pattern)?.rule;
         const rule = checkRule({
           ...(current && typeof current === "object" ? current : {}),

@@ -18,6 +18,7 @@ import { migration0011 } from "./0011_config_objects.ts";
 import { migration0012 } from "./0012_roles.ts";
 import { migration0013 } from "./0013_bounce_reports.ts";
 import { migration0015 } from "./0015_webhooks.ts";
+import { migration0016 } from "./0016_queue_ops.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -36,6 +37,7 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0012_roles": migration0012,
   "0013_bounce_reports": migration0013,
   "0015_webhooks": migration0015,
+  "0016_queue_ops": migration0016,
 };
 
 /** Kysely migrations bound to one dialect. */

@@ -14,6 +14,7 @@ import type { Queue } from "../core/queue/mod.ts";
 import type { ResourceServices } from "./_resource.ts";
 import type { WebhookService } from "../core/manage/webhooks.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
+import type { QueueService } from "../core/manage/queue_service.ts";
 import type {
   ActivityStore,
   ApiKeyStore,
@@ -76,6 +77,8 @@ export interface AdminContext {
   resources?: ResourceServices;
   /** The management plane (config objects, audit); absent in route tests that do not need it. */
   management?: Management;
+  /** Queue operations and pauses (core/manage/queue_service.ts); absent: not served. */
+  queueOps?: QueueService;
   /**
    * One-click unsubscribe (core/bounce): suppresses the address a signed token names; null
    * when the token is not ours (absent: the link answers 503).

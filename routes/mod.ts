@@ -17,6 +17,7 @@ import { activityApi } from "./activity/mod.ts";
 import { apiKeyApi } from "./api_keys/mod.ts";
 import { auditApi } from "./audit/mod.ts";
 import { auditPages } from "./audit_pages/mod.tsx";
+import { queueOpsApi } from "./queue_ops/mod.ts";
 import { resourceApi } from "./resources/mod.ts";
 import { managementResources } from "./resources/management.ts";
 import type { AdminContext, AdminEnv } from "./_context.ts";
@@ -79,6 +80,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
     (ctx.management ? managementResources(ctx.management) : []);
   api.route("/", resourceApi(resources));
   if (ctx.management) api.route("/", auditApi(ctx.management));
+  if (ctx.queueOps) api.route("/", queueOpsApi(ctx.queueOps));
   api.route("/", apiKeyApi({ store: ctx.store, audit: ctx.management?.audit }));
   api.route("/", webhookApi(ctx));
   registerSecuritySchemes(api);

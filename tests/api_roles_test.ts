@@ -16,6 +16,7 @@ import { RoleSchema } from "../core/api/schemas.ts";
 import type { NewMessage } from "../core/contracts/mod.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 import { openManagement } from "../core/manage/mod.ts";
+import { QueueService } from "../core/manage/queue_service.ts";
 import { adminApp } from "../routes/mod.ts";
 import { managementResources } from "../routes/resources/management.ts";
 
@@ -63,6 +64,7 @@ async function setup(dir: string) {
     ...fixture.context,
     management,
     resources: [...managementResources(management), ...fakes],
+    queueOps: new QueueService(fixture.store, fixture.config, () => {}),
   });
   const keys = {} as Record<Role, string>;
   for (const role of ROLES) keys[role] = await addApiKey(fixture.store, `k-${role}`, { role });

@@ -86,9 +86,10 @@ Deno.test("commands, actions and positional arguments are checked", async () => 
   );
   assertEquals(
     usageError(["queue", "extra"]),
-    'Unknown action "extra" for "queue": expected status, release or cancel',
+    'Unknown action "extra" for "queue": expected status, list, show, retry, cancel, bounce, ' +
+      "hold, release or job",
   );
-  assertEquals(usageError(["queue", "release"]), 'Missing ID for "queue release"');
+  assertEquals(usageError(["queue", "show"]), 'Missing ID for "queue show"');
   assertEquals(
     usageError(["queue", "cancel", "--json", "X"]),
     'Unknown option "--json" for "queue cancel"',

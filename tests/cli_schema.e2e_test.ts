@@ -49,6 +49,7 @@ function invocations(message: string): Record<string, string[][]> {
     user: [["user", "list"], ["user", "add", "carol", "--password", "pw-1"]],
     apikey: [["apikey", "list"], ["apikey", "add", "shop"]],
     shaping: [["shaping", "list"], ["shaping", "pause", "gmail.com"]],
+    pause: [["pause", "list"], ["pause", "add", "--domain", "gmail.com"]],
     dkim: [["dkim", "list"], ["dkim", "generate", "example.com", "s1", "--algorithm", "ed25519"]],
     suppression: [["suppression", "list"], ["suppression", "remove", "a@dest.test"]],
     admin: [["admin", "list"], ["admin", "remove", "alice"]],

@@ -87,6 +87,9 @@ function fakeQueue(due: LeasedUnit[]) {
     release: () => {},
     fail: () => Promise.resolve([]),
     resume: () => Promise.resolve(0),
+    retryNow: () => Promise.resolve(0),
+    claim: () => Promise.resolve([]),
+    hold: () => Promise.resolve(),
     startTaking: () => {
       calls.taking++;
       return Promise.resolve();

@@ -61,10 +61,17 @@ export type RetryReason = "remote" | "local" | "connect" | "dns" | "tls";
 
 /**
  * Why a unit was held back without being attempted (no attempt is used, none is logged):
- * a local limit, a cluster-wide limit of its site, a backoff of its (source IP, site), a pause,
- * or a scheduled send time.
+ * a local limit, a cluster-wide limit of its site, a backoff of its (source IP, site), a pause
+ * (a shaping rule's, or a stored pause of the management plane), or a scheduled send time.
  */
-export type HoldReason = "local_limit" | "cluster_limit" | "backoff" | "paused" | "scheduled";
+export type HoldReason =
+  | "local_limit"
+  | "cluster_limit"
+  | "backoff"
+  | "paused"
+  | "scheduled"
+  /** A stored pause (core/schedule/pauses.ts), before any lookup or connection. */
+  | "cluster_pause";
 
 /** A try inside one attempt that did not decide it (a host that was down, a switched IP). */
 export interface TryRecord {

@@ -4,19 +4,25 @@
  * lease by token. A thin adapter: the store does the work in one transaction per batch.
  */
 import type { Config } from "../config/mod.ts";
-import type { QuarantineStore, UnitStore } from "../store/mod.ts";
-import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
+import type { QuarantineStore, QueueOpsStore, UnitStore } from "../store/mod.ts";
+import type { HeldOutcome, LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import type { Queue } from "./queue.ts";
+
+/** What the embedded queue reads and writes. */
+export type EmbeddedStore =
+  & UnitStore
+  & Pick<QueueOpsStore, "retryUnits" | "claimUnits">
+  & { readonly quarantine: QuarantineStore };
 
 /** The single-node queue on the SQL store. */
 export class EmbeddedQueue implements Queue {
   readonly kind = "embedded";
   readonly ready = true;
   #config: Config;
-  #store: UnitStore & { readonly quarantine: QuarantineStore };
+  #store: EmbeddedStore;
 
-  constructor(config: Config, store: UnitStore & { readonly quarantine: QuarantineStore }) {
+  constructor(config: Config, store: EmbeddedStore) {
     this.#config = config;
     this.#store = store;
   }
@@ -53,6 +59,23 @@ export class EmbeddedQueue implements Queue {
   async resume(messageId: string): Promise<number> {
     const units = await this.#store.quarantine.quarantined(messageId);
     return await this.#store.quarantine.release(messageId, units, Date.now());
+  }
+
+  retryNow(unitIds: string[]): Promise<number> {
+    return this.#store.retryUnits(unitIds, Date.now());
+  }
+
+  claim(unitIds: string[]): Promise<LeasedUnit[]> {
+    return this.#store.claimUnits(unitIds, {
+      owner: `operator:${this.#config.nodeId}`.slice(0, 64),
+      token: crypto.randomUUID(),
+      now: Date.now(),
+      leaseMs: this.#config.queue.lease_time,
+    });
+  }
+
+  async hold(outcomes: HeldOutcome[]): Promise<void> {
+    if (outcomes.length > 0) await this.settle(outcomes);
   }
 
   startTaking(): Promise<void> {

@@ -10,7 +10,7 @@
  * leases and releases, deliver settles.
  */
 import type { Config } from "../config/mod.ts";
-import type { BrokerUnitStore, QuarantineStore, UnitStore } from "../store/mod.ts";
+import type { BrokerUnitStore, QuarantineStore, QueueOpsStore, UnitStore } from "../store/mod.ts";
 import { EmbeddedQueue } from "./embedded.ts";
 import type { OpenQueueOptions, QueueFor, QueueRole } from "./queue.ts";
 import { brokerSettings } from "./settings.ts";
@@ -21,6 +21,7 @@ export type {
   AcceptQueue,
   DeliverQueue,
   OpenQueueOptions,
+  OperateQueue,
   Queue,
   QueueBase,
   QueueFor,
@@ -35,7 +36,7 @@ export type {
  */
 export async function openQueue<R extends QueueRole>(
   config: Config,
-  store: UnitStore & BrokerUnitStore & { readonly quarantine: QuarantineStore },
+  store: UnitStore & BrokerUnitStore & QueueOpsStore & { readonly quarantine: QuarantineStore },
   options: OpenQueueOptions<R>,
 ): Promise<QueueFor<R>> {
   const settings = brokerSettings(config);

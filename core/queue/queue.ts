@@ -4,11 +4,11 @@
  * has ({@link QueueFor}). Its own module so that they import the
  * interface, not the factory in mod.ts that imports them.
  */
-import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
+import type { HeldOutcome, LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 
 /** What a thread uses its queue for. */
-export type QueueRole = "accept" | "schedule" | "deliver";
+export type QueueRole = "accept" | "schedule" | "deliver" | "operate";
 
 /** The durable queue of delivery units. */
 export interface Queue {
@@ -43,6 +43,21 @@ export interface Queue {
    * reset. Returns how many were released.
    */
   resume(messageId: string): Promise<number>;
+  /**
+   * An operator's "retry now": units waiting for a later attempt (not leased, recipients open)
+   * become due now; RabbitMQ publishes their next copy first. Returns how many.
+   */
+  retryNow(unitIds: string[]): Promise<number>;
+  /**
+   * Takes queued units nobody holds under a lease for an outcome decided here (bounce now),
+   * to be settled with `settle` like a delivery's; those taken.
+   */
+  claim(unitIds: string[]): Promise<LeasedUnit[]>;
+  /**
+   * Schedule role: settles units held before dispatch (a pause), no attempt used, due again
+   * at each `until`; the leases are finished (RabbitMQ: the held copies acked).
+   */
+  hold(outcomes: HeldOutcome[]): Promise<void>;
   /**
    * Schedule role: starts taking units (RabbitMQ: starts consuming). Nothing is taken before,
    * so a node takes no unit before it can handle it.
@@ -96,6 +111,8 @@ export type ScheduleQueue =
     | "recover"
     | "nextDueAt"
     | "onAvailable"
+    | "hold"
+    | "retryNow"
   >;
 
 /**
@@ -104,11 +121,20 @@ export type ScheduleQueue =
  */
 export type DeliverQueue = QueueBase & Pick<Queue, "settle" | "fail" | "enqueue">;
 
+/**
+ * The operator's side (core/manage: retry now, bounce now, release): claims and settles units
+ * outside delivery, and enqueues the DSNs a bounce makes.
+ */
+export type OperateQueue =
+  & QueueBase
+  & Pick<Queue, "enqueue" | "settle" | "fail" | "resume" | "retryNow" | "claim">;
+
 /** The queue type of each role: a role's queue has only that role's methods. */
 export interface QueueRoles {
   accept: AcceptQueue;
   schedule: ScheduleQueue;
   deliver: DeliverQueue;
+  operate: OperateQueue;
 }
 
 /** The queue type of role `R`. */

@@ -9,7 +9,7 @@
 import type { ChannelModel, ConfirmChannel } from "amqplib";
 import type { Config } from "../config/mod.ts";
 import { withTimeout } from "../timeout.ts";
-import type { BrokerUnitStore, QuarantineStore, UnitStore } from "../store/mod.ts";
+import type { BrokerUnitStore, QuarantineStore, QueueOpsStore, UnitStore } from "../store/mod.ts";
 import type { QueuedUnit } from "../contracts/mod.ts";
 import {
   BrokerLink,
@@ -29,6 +29,7 @@ const CONFIRM_TIMEOUT_MS = 30_000;
 export type BrokerQueueStore =
   & Pick<UnitStore, "insertMessages" | "settle">
   & BrokerUnitStore
+  & Pick<QueueOpsStore, "unitCopies" | "moveCopies">
   & { readonly quarantine: QuarantineStore };
 
 /** What the parts of the RabbitMQ queue share. */

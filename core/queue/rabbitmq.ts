@@ -35,13 +35,14 @@
  * delivery.workers.
  */
 import type { Config } from "../config/mod.ts";
-import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
+import type { HeldOutcome, LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { BrokerLink, BrokerSettings } from "./broker.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import type {
   AcceptQueue,
   DeliverQueue,
   OpenQueueOptions,
+  OperateQueue,
   QueueFor,
   QueueRole,
   ScheduleQueue,
@@ -58,6 +59,7 @@ import {
 
 export type { BrokerQueueStore } from "./rabbit_publisher.ts";
 import { recordFailures, settleOutcomes } from "./rabbit_settler.ts";
+import { claimOnBroker, holdOnBroker, retryNowOnBroker } from "./rabbit_operator.ts";
 import { UnconfirmedSweeper } from "./rabbit_unconfirmed.ts";
 
 /** What every role's queue on RabbitMQ has: the broker link and its publisher. */
@@ -103,6 +105,33 @@ export class RabbitAcceptQueue extends RabbitQueueBase implements AcceptQueue {
 
   resume(messageId: string): Promise<number> {
     return resumeUnits(this.ctx, messageId);
+  }
+}
+
+/** The operate role (core/manage): retry now, claim and settle (bounce now), release. */
+export class RabbitOperateQueue extends RabbitQueueBase implements OperateQueue {
+  enqueue(messages: NewMessage[]): Promise<void> {
+    return enqueueMessages(this.ctx, messages);
+  }
+
+  settle(outcomes: UnitOutcome[]): Promise<number> {
+    return settleOutcomes(this.ctx, outcomes);
+  }
+
+  fail(failures: UnitFailure[]): Promise<FailureRecord[]> {
+    return recordFailures(this.ctx, failures);
+  }
+
+  resume(messageId: string): Promise<number> {
+    return resumeUnits(this.ctx, messageId);
+  }
+
+  retryNow(unitIds: string[]): Promise<number> {
+    return retryNowOnBroker(this.ctx, unitIds);
+  }
+
+  claim(unitIds: string[]): Promise<LeasedUnit[]> {
+    return claimOnBroker(this.ctx, unitIds);
   }
 }
 
@@ -200,6 +229,17 @@ export class RabbitScheduleQueue extends RabbitQueueBase implements ScheduleQueu
     return resumeUnits(this.ctx, messageId);
   }
 
+  retryNow(unitIds: string[]): Promise<number> {
+    return retryNowOnBroker(this.ctx, unitIds);
+  }
+
+  async hold(outcomes: HeldOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    await holdOnBroker(this.ctx, outcomes);
+    // The next copies are in the broker and SQL names them: ack the copies held here.
+    this.release(outcomes.map((o) => o.leaseToken), false);
+  }
+
   /** See {@link UnconfirmedSweeper.sweep}. */
   sweepUnconfirmed(now = Date.now()): Promise<number> {
     return this.#sweeper.sweep(now);
@@ -234,6 +274,7 @@ const ROLE_QUEUES: { [K in QueueRole]: RoleQueueClass<K> } = {
   accept: RabbitAcceptQueue,
   schedule: RabbitScheduleQueue,
   deliver: RabbitDeliverQueue,
+  operate: RabbitOperateQueue,
 };
 
 /** Opens and starts the RabbitMQ queue of `options.role` on an open store. */

@@ -12,8 +12,9 @@
  * Reads config: queue.*, delivery.concurrency, delivery.workers.
  */
 import type { Config } from "../config/mod.ts";
-import type { LeasedUnit } from "../contracts/mod.ts";
+import type { HeldOutcome, LeasedUnit } from "../contracts/mod.ts";
 import type { ScheduleQueue } from "../queue/mod.ts";
+import type { PauseGate } from "./pauses.ts";
 import { type TakenRef, Watchdog } from "./watchdog.ts";
 
 export { describeOverdue, type HeldUnit, type TakenRef, Watchdog } from "./watchdog.ts";
@@ -40,6 +41,7 @@ export class Scheduler {
   #stopped = false;
   #failing = false;
   #log: (line: string) => void;
+  #pauses: PauseGate | null = null;
 
   constructor(
     queue: ScheduleQueue,
@@ -71,6 +73,14 @@ export class Scheduler {
   /** Least room worth a lease while units are in flight: a quarter of the capacity. */
   get #lowWater(): number {
     return Math.max(1, Math.min(this.#config.queue.batch_size, Math.floor(this.#capacity / 4)));
+  }
+
+  /**
+   * Applies stored pauses before dispatch (core/schedule/pauses.ts): a unit a pause holds is
+   * settled as held there, before any lookup or connection.
+   */
+  usePauses(gate: PauseGate) {
+    this.#pauses = gate;
   }
 
   /** Leases left behind by a previous run of this node are due again now. */
@@ -209,14 +219,25 @@ export class Scheduler {
   }
 
   /** Tracks and dispatches a leased batch; a dispatch that throws returns what it kept. */
-  #dispatchTaken(units: LeasedUnit[]) {
-    this.#watchdog.take(units, "dispatch");
+  #dispatchTaken(taken: LeasedUnit[]) {
+    this.#watchdog.take(taken, "dispatch");
+    const { pass: units, held } = this.#pauses?.split(taken) ?? { pass: taken, held: [] };
+    if (held.length > 0) this.#holdPaused(held);
+    if (units.length === 0) return;
     try {
       this.#dispatch(units);
     } catch (error) {
       const kept = units.filter((u) => this.#watchdog.whereIs(u) === "dispatch");
       this.giveBack(kept, `dispatch failed: ${(error as Error).message}`);
     }
+  }
+
+  /** Settles units a pause holds (no attempt used); if that fails they go back as they were. */
+  #holdPaused(held: HeldOutcome[]) {
+    this.#queue.hold(held).then(
+      () => this.settled(held.map((o) => o.leaseToken), held.map((o) => o.unitId)),
+      (error) => this.giveBack(held, `cannot hold paused units: ${(error as Error).message}`),
+    );
   }
 
   async #armTimer() {

@@ -24,6 +24,10 @@ import { dsnRepository } from "./dsn_claims.ts";
 import { ConnectionMonitor } from "./health.ts";
 import { outboxRepository } from "./outbox.ts";
 import { SqlQuarantine } from "./quarantine.ts";
+import { pauseRepository } from "./pauses.ts";
+import { queueJobRepository } from "./queue_jobs.ts";
+import { queueOpsRepository } from "./queue_ops.ts";
+import { queueSearchRepository } from "./queue_search.ts";
 import { schemaRepository } from "./schema.ts";
 import { senderSuppressionRepository } from "./sender_suppressions.ts";
 import { shapingRuleRepository } from "./shaping_rules.ts";
@@ -79,6 +83,10 @@ export function createSqlStore(
     ...clusterRepository(ctx),
     ...outboxRepository(ctx),
     ...configObjectRepository(ctx),
+    ...queueSearchRepository(ctx),
+    ...queueOpsRepository(ctx),
+    ...pauseRepository(ctx),
+    ...queueJobRepository(ctx),
     ...bounceReportRepository(ctx),
     ...senderSuppressionRepository(ctx),
     ...clusterSecretRepository(ctx),

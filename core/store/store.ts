@@ -17,7 +17,11 @@ import type { DkimKeyStore } from "./dkim_keys.ts";
 import type { DsnStore } from "./dsn_claims.ts";
 import type { StoreHealthStatus } from "./health.ts";
 import type { OutboxStore } from "./outbox.ts";
+import type { PauseStore } from "./pauses.ts";
 import type { QuarantineStore } from "./quarantine.ts";
+import type { QueueJobStore } from "./queue_jobs.ts";
+import type { QueueOpsStore } from "./queue_ops.ts";
+import type { QueueSearchStore } from "./queue_search.ts";
 import type { SchemaStore } from "./schema.ts";
 import type { SenderSuppressionStore } from "./sender_suppressions.ts";
 import type { ShapingRuleStore } from "./shaping_rules.ts";
@@ -79,6 +83,10 @@ export type {
   UnitFailure,
   UnitStatus,
 } from "./quarantine.ts";
+export type { PauseRecord, PauseStore } from "./pauses.ts";
+export type { QueueJobRecord, QueueJobStore } from "./queue_jobs.ts";
+export type { QueueOpsStore, UnitCopy, UnitsCancelled } from "./queue_ops.ts";
+export type { QueueSearchStore, UnitFilter, UnitRow, UnitSearchState } from "./queue_search.ts";
 export type { MigrationState, SchemaStore } from "./schema.ts";
 export type { ShapingRuleRow, ShapingRuleStore } from "./shaping_rules.ts";
 export type { SmtpUser, SmtpUserStore, SmtpUserUpdate } from "./smtp_users.ts";
@@ -135,6 +143,10 @@ export interface Store
     ClusterLimitStore,
     OutboxStore,
     ConfigObjectStore,
+    QueueSearchStore,
+    QueueOpsStore,
+    PauseStore,
+    QueueJobStore,
     BounceReportStore,
     SenderSuppressionStore,
     ClusterSecretStore,

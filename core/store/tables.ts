@@ -26,6 +26,10 @@ export interface MessagesTable {
    * units; null (the default) once confirmed, and always in embedded mode.
    */
   unconfirmed_since: number | null;
+  /** The pool it was sent with (0016, from meta.pool), for search. */
+  pool: Generated<string | null>;
+  /** Its tag (0016, from meta.tag or meta.metadata.tag), for search. */
+  tag: Generated<string | null>;
 }
 
 /** `queue`: delivery units (message × destination domain). */
@@ -104,9 +108,9 @@ export interface AttemptsTable {
   domain: string;
   /**
    * "tried": a try inside an attempt that did not decide it (recipient ""); "suppressed": not
-   * tried, the address is on the suppression list.
+   * tried, the address is on the suppression list; "cancelled" (0016): an operator cancelled it.
    */
-  outcome: "delivered" | "deferred" | "failed" | "suppressed" | "tried";
+  outcome: "delivered" | "deferred" | "failed" | "suppressed" | "tried" | "cancelled";
   code: number | null;
   reply: string | null;
   source_ip: string | null;
@@ -323,6 +327,41 @@ export interface ConfigVersionTable {
   version: number;
 }
 
+/** `pauses` (0016): cluster-wide holds; every criterion that is set must match a unit. */
+export interface PausesTable {
+  id: string;
+  /** "vmta" or "pool" (with `source`), or null for any source. */
+  source_kind: string | null;
+  source: string | null;
+  domain: string | null;
+  tag: string | null;
+  /** When the pause ends by itself; null: until removed. */
+  ends_at: number | null;
+  reason: string | null;
+  created_by: string;
+  created_at: number;
+}
+
+/** `queue_jobs` (0016): bulk queue actions by filter, processed in keyset chunks. */
+export interface QueueJobsTable {
+  id: string;
+  action: string;
+  filter_json: string;
+  /** running, done, failed */
+  state: string;
+  total: number;
+  /** Units looked at so far. */
+  done: Generated<number>;
+  /** Units the action changed so far. */
+  changed: Generated<number>;
+  /** The last unit id done (the keyset cursor); null before the first chunk. */
+  last_id: string | null;
+  error: string | null;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+}
+
 /** The whole database, for Kysely. */
 export interface Tables {
   messages: MessagesTable;
@@ -347,6 +386,8 @@ export interface Tables {
   config_objects: ConfigObjectsTable;
   config_audit: ConfigAuditTable;
   config_version: ConfigVersionTable;
+  pauses: PausesTable;
+  queue_jobs: QueueJobsTable;
   webhooks: WebhooksTable;
   webhook_outbox: WebhookOutboxTable;
   webhook_dead_letters: WebhookDeadLettersTable;

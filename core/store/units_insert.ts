@@ -37,6 +37,17 @@ function bodyChunks<T extends { body: Uint8Array }>(rows: T[], maxRows: number):
 }
 
 /** The rows a batch of messages becomes. */
+/** The message's tag: `meta.tag`, else the inject document's `metadata.tag`. */
+function tagOf(meta: Record<string, unknown> | undefined): unknown {
+  const metadata = meta?.metadata as Record<string, unknown> | undefined;
+  return meta?.tag ?? metadata?.tag;
+}
+
+/** A search column's value: a string cut to the column's size, else null. */
+function searchText(value: unknown, size: number): string | null {
+  return typeof value === "string" && value !== "" ? value.slice(0, size) : null;
+}
+
 interface MessageRows {
   messages: Insertable<MessagesTable>[];
   units: Insertable<QueueTable>[];
@@ -55,6 +66,8 @@ function rowsOf(messages: NewMessage[], unconfirmedSince: number | undefined): M
       channel: m.channel,
       client_ip: m.clientIp,
       meta: m.meta ? JSON.stringify(m.meta) : null,
+      pool: searchText(m.meta?.pool, 64),
+      tag: searchText(tagOf(m.meta), 255),
       body: asBuffer(m.body),
       // Only the broker queue marks; the embedded queue's statement stays as it was.
       ...(unconfirmedSince === undefined ? {} : { unconfirmed_since: unconfirmedSince }),

@@ -77,7 +77,7 @@ export async function leaseDue(ctx: SqlContext, request: LeaseRequest): Promise<
   });
 }
 
-async function loadUnits(
+export async function loadUnits(
   trx: Transaction<Tables>,
   ids: string[],
   token: string,

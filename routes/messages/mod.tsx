@@ -32,7 +32,7 @@ import { sendPage } from "../_page.tsx";
 import { MessagePage, MessagesPage } from "./view.tsx";
 
 /** What the message routes take. */
-export type MessagesContext = { store: MessageStore } & Pick<AdminContext, "queue">;
+export type MessagesContext = { store: MessageStore } & Pick<AdminContext, "queue" | "queueOps">;
 
 /** Messages per page of the list. */
 const PAGE_SIZE = 50;
@@ -185,6 +185,11 @@ export function messageApi(ctx: MessagesContext): OpenAPIHono<AdminEnv> {
   });
   app.openapi(cancelRoute, async (c) => {
     const { id } = c.req.valid("param");
+    if (ctx.queueOps) {
+      // Through the queue service: a delivery-log row per recipient, and audited.
+      const done = await ctx.queueOps.act(c.var.actor!, id, "cancel");
+      return c.json({ units: done.units, recipients: done.recipients ?? 0 }, 200);
+    }
     const body = await cancelMessage(ctx.store, id, apiLog);
     if (!body) throw new NotFoundError("message", id);
     return c.json(body, 200);

@@ -1,0 +1,82 @@
+/**
+ * The operator's actions on the RabbitMQ queue. Retry now: the next copy of each waiting unit
+ * is published due now (confirmed) and then SQL moves on to it, so the copy waiting in a delay
+ * queue is found stale and dropped when it comes due. Claim (for bounce now): the unit's live
+ * copy is named in a lease token, so a final outcome settled with it moves SQL past every copy
+ * in the broker. Pause holds from the scheduler settle like delivery's held outcomes.
+ */
+import {
+  type HeldOutcome,
+  type LeasedUnit,
+  parseMeta,
+  QUEUED_UNIT_VERSION,
+} from "../contracts/mod.ts";
+import { BrokerUnavailableError } from "./broker.ts";
+import { settleOutcomes } from "./rabbit_settler.ts";
+import { confirmed, type RabbitContext } from "./rabbit_publisher.ts";
+
+/** Makes waiting units (due later, recipients open) due now; how many. */
+export async function retryNowOnBroker(
+  ctx: RabbitContext,
+  unitIds: string[],
+): Promise<number> {
+  const now = Date.now();
+  const waiting = (await ctx.store.unitCopies(unitIds))
+    .filter((u) => u.dueAt > now && u.recipients.length > 0);
+  if (waiting.length === 0) return 0;
+  const { publisher } = ctx;
+  const ch = publisher.channelOrThrow();
+  const published = waiting.map((u) =>
+    publisher.publish(ch, {
+      v: QUEUED_UNIT_VERSION,
+      unitId: u.unitId,
+      messageId: u.messageId,
+      domain: u.domain,
+      sender: u.sender,
+      recipients: u.recipients,
+      copy: u.copy + 1,
+      attempts: u.attempts,
+      createdAt: u.createdAt,
+      dueAt: now,
+      priority: publisher.level(parseMeta(u.meta)?.priority),
+    }, now)
+  );
+  try {
+    await confirmed(published, "retried units");
+  } catch (error) {
+    throw new BrokerUnavailableError((error as Error).message);
+  }
+  return await ctx.store.moveCopies(waiting, now);
+}
+
+/**
+ * Leased units for a final outcome, each naming its live copy (`op.0.<copy>.<attempts>.<p>`,
+ * the lease token format of rabbit_codec.ts without a delivery to ack).
+ */
+export async function claimOnBroker(
+  ctx: RabbitContext,
+  unitIds: string[],
+): Promise<LeasedUnit[]> {
+  const units = await ctx.store.unitCopies(unitIds);
+  return units.filter((u) => u.recipients.length > 0).map((u) => {
+    const meta = parseMeta(u.meta);
+    const priority = ctx.publisher.level(meta?.priority);
+    return {
+      v: 1 as const,
+      unitId: u.unitId,
+      messageId: u.messageId,
+      domain: u.domain,
+      sender: u.sender,
+      attempts: u.attempts,
+      createdAt: u.createdAt,
+      leaseToken: `op.0.${u.copy}.${u.attempts}.${priority}`,
+      recipients: u.recipients,
+      meta,
+    };
+  });
+}
+
+/** Settles held outcomes (their next copy first); the caller acks the copies it holds. */
+export async function holdOnBroker(ctx: RabbitContext, outcomes: HeldOutcome[]): Promise<void> {
+  await settleOutcomes(ctx, outcomes);
+}
