@@ -19,6 +19,7 @@ import type {
   ActivityStore,
   ApiKeyStore,
   BounceReportStore,
+  QueueSummaryStore,
   StoreConnection,
   ViewStore,
 } from "../core/store/mod.ts";
@@ -52,6 +53,7 @@ export type ApiKeyAdmin = Pick<ApiKeyStore, "addApiKey" | "listApiKeys" | "remov
 export type AdminStore =
   & MessageStore
   & ActivityStore
+  & QueueSummaryStore
   & ApiKeyCheck
   & ApiKeyAdmin
   & Pick<StoreConnection, "health">;

@@ -24,6 +24,7 @@ import type { AdminContext, AdminEnv } from "./_context.ts";
 import { consoleError, consoleNotFound } from "./_errors.tsx";
 import { attemptApi, attemptPages } from "./attempts/mod.tsx";
 import { configPages } from "./config/mod.tsx";
+import { queuePages } from "./queue_pages/mod.tsx";
 import { dashboardPages } from "./dashboard/mod.tsx";
 import { healthRoutes } from "./health/mod.ts";
 import { loginRoutes } from "./login/mod.tsx";
@@ -90,6 +91,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   const pages = new Hono<AdminEnv>();
   pages.use("*", requirePageSession());
   pages.route("/", dashboardPages(ctx));
+  pages.route("/", queuePages(ctx)); // before messagePages: a filtered /messages is a search
   pages.route("/", messagePages(ctx));
   pages.route("/", attemptPages(ctx));
   pages.route("/", configPages(ctx));

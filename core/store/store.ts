@@ -31,6 +31,7 @@ import type { UnitStore } from "./units.ts";
 import type { BrokerUnitStore } from "./units_broker.ts";
 import type { ViewStore } from "./views.ts";
 import type { ActivityStore } from "./activity.ts";
+import type { QueueSummaryStore } from "./queue_summary.ts";
 import type { WebhookStore } from "./webhooks.ts";
 
 export type { StoreHealthStatus } from "./health.ts";
@@ -94,6 +95,7 @@ export type { Suppression, SuppressionStore } from "./suppressions.ts";
 export type { InsertOptions, LeaseRequest, SettleOptions, UnitStore } from "./units.ts";
 export type { BrokerUnitStore, SweepResult, UnitOrigin, UnitState } from "./units_broker.ts";
 export type { ActivityMinute, ActivityStore } from "./activity.ts";
+export type { DomainQueue, QueueSummaryStore } from "./queue_summary.ts";
 export type {
   NewWebhook,
   WebhookAttemptRecord,
@@ -131,6 +133,7 @@ export interface Store
     BodyStore,
     ViewStore,
     ActivityStore,
+    QueueSummaryStore,
     SuppressionStore,
     DsnStore,
     DkimKeyStore,

@@ -10,6 +10,7 @@ import { useSession } from "./session.ts";
 const NAV = [
   { href: "/", label: "Dashboard" },
   { href: "/messages", label: "Messages" },
+  { href: "/queue", label: "Queue" },
   { href: "/config", label: "Configuration" },
   { href: "/audit", label: "Audit" },
   { href: "/attempts", label: "Delivery log" },

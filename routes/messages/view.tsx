@@ -6,6 +6,10 @@ import type { MessageDetail } from "../../core/queue/quarantine.ts";
 import { AttemptsTable } from "../_components/attempts_table.tsx";
 import { formatTime } from "../_components/format.ts";
 import { Layout } from "../_components/layout.tsx";
+import type { QueueUnitBody } from "../../core/api/queue_ops.ts";
+import { QueueFilterSchema } from "../../core/api/queue_ops.ts";
+import { formFields } from "../config/fields.ts";
+import { SearchForm, WhyPanel } from "../queue_pages/view.tsx";
 import { UnitsPanel } from "./units_view.tsx";
 
 /** Newest messages first, paged with `?before=ID`. */
@@ -16,6 +20,7 @@ export function MessagesPage(
   return (
     <Layout title="Messages">
       <h1 class="text-2xl font-bold mb-4">Messages</h1>
+      <SearchForm fields={formFields(QueueFilterSchema)} values={{}} errors={new Map()} />
       {props.messages.length === 0
         ? <p class="text-gray-600">No messages.</p>
         : (
@@ -94,7 +99,12 @@ function ReportsTable(props: { reports: BounceReportListBody["reports"] }): VNod
 
 /** One message. */
 export function MessagePage(
-  props: { message: MessageDetail; reports?: BounceReportListBody["reports"] },
+  props: {
+    message: MessageDetail;
+    reports?: BounceReportListBody["reports"];
+    /** Its units as queue search shows them (the why-line); absent where not served. */
+    units?: QueueUnitBody[];
+  },
 ): VNode {
   const m = props.message;
   return (
@@ -104,6 +114,7 @@ export function MessagePage(
         From {m.sender || "<>"} · {m.size} bytes · received {formatTime(m.createdAt)} via{" "}
         {m.channel}
       </p>
+      {props.units && <WhyPanel messageId={m.id} units={props.units} />}
       <UnitsPanel message={m} />
       <h2 class="text-xl font-bold mb-2">Recipients</h2>
       <div class="overflow-x-auto bg-white shadow rounded mb-6">
