@@ -1,7 +1,9 @@
 /**
  * The console over the management plane in real headless Chromium, against a real server, the
  * real sink and DNS on loopback: the dashboard's counters and chart move when a message is
- * sent; a vmta 127.0.0.12 added in the configuration pages sends the next message; a shaping
+ * sent; a search by recipient finds it and a bulk retry previews its count and runs; a pause
+ * added on the queue page holds the next message, whose page says "held by pause …", until it
+ * is resumed; a vmta 127.0.0.12 added in the configuration pages sends the next message; a shaping
  * rule pausing the destination, added in the UI, holds the next one until it is lifted (no
  * restart); an invalid value is shown next to its field and changes nothing; the audit page
  * shows the diff; the delivery log tails live with its filter; a viewer sees no mutating control and a forged post gets 403; a form without
@@ -71,7 +73,8 @@ Deno.test({
       await page.click("form button:has-text('Create')");
     };
     try {
-      const password = await waitUntil(() => server.logs().match(/with password "([^"]+)"/)?.[1]);
+      const file = await waitUntil(() => server.logs().match(/its password is in (\S+)/)?.[1]);
+      const password = (await Deno.readTextFile(file)).trim();
       const page = await loggedIn(browser, base, "admin", password);
 
       // Dashboard: counters and chart follow a delivered message.
@@ -116,6 +119,50 @@ Deno.test({
       const added = await arrives("from-vmta12");
       assertEquals(added.remoteAddress, "127.0.0.12");
       assertEquals(added.helo, "vmta12.test");
+
+      // Search by recipient finds the first message.
+      await page.goto(`${base}/messages`);
+      await page.fill("form[role=search] [name=recipient]", `rcpt@${E2E_DOMAIN}`);
+      await page.click("form[role=search] button[type=submit]");
+      await page.waitForSelector(`[data-unit] a[href="/messages/${first}"]`);
+      assertMatch(page.url(), /recipient=rcpt%40/);
+      await checkPage(page, "search");
+      // A bulk retry over the search: the count first, then the job's progress.
+      await page.selectOption("select[name=action]", "retry");
+      await page.click("button:has-text('Preview')");
+      assertEquals(await page.getAttribute("[data-bulk-count]", "data-bulk-count"), "2");
+      await checkPage(page, "bulk-preview");
+      await page.click("form[action='/messages/bulk'] button[type=submit]");
+      await page.waitForSelector("[data-job-state=done]", { timeout: 20_000 });
+
+      // Pause the domain on the queue page: the next message says why it waits; resume.
+      await page.goto(`${base}/queue`);
+      await page.fill("form[action='/queue/pauses'] [name=domain]", E2E_DOMAIN);
+      await page.fill("form[action='/queue/pauses'] [name=reason]", "console test");
+      await page.click("form[action='/queue/pauses'] button:has-text('Add pause')");
+      const pauseId = await page.getAttribute("[data-pause]", "data-pause");
+      await waitUntil(
+        () => server.logs().includes(`pause ${pauseId} (domain ${E2E_DOMAIN}) in force`),
+        { timeoutMs: 20_000, message: "the server to read the pause" },
+      );
+      const paused = await send("paused");
+      await page.goto(`${base}/messages/${paused}`);
+      let why = "";
+      await waitUntil(async () => {
+        await page.reload();
+        why = await page.textContent("[data-why]") ?? "";
+        if (/held by pause/.test(why)) return true;
+        throw new Error(`the why-line says "${why}"`);
+      }, { timeoutMs: 20_000, message: "the why-line names the pause" });
+      assertMatch(await page.textContent("[data-why]") ?? "", new RegExp(E2E_DOMAIN));
+      await checkPage(page, "message-held");
+      await page.goto(`${base}/queue`);
+      await page.waitForSelector(`[data-domain="${E2E_DOMAIN}"]`);
+      await checkPage(page, "queue");
+      await page.click(`[data-domain="${E2E_DOMAIN}"] button:has-text('Resume')`);
+      await arrives("paused");
+      await page.goto(`${base}/messages/${paused}`);
+      await page.waitForSelector("[data-why=done]");
 
       // A shaping rule pausing the destination holds the next message until it is lifted.
       await createInForm(page, "shaping_rule", { pattern: E2E_DOMAIN, "rule.paused": "true" });
@@ -169,6 +216,11 @@ Deno.test({
       await viewer.goto(`${base}/config/vmta`);
       assertEquals(await viewer.locator("form[method=post]:not([action='/logout'])").count(), 0);
       await viewer.goto(`${base}/config/vmta/edit?id=127.0.0.12`);
+      assertEquals(await viewer.locator("form[method=post]:not([action='/logout'])").count(), 0);
+      await viewer.goto(`${base}/messages/${first}`);
+      await viewer.waitForSelector("[data-why]");
+      assertEquals(await viewer.locator("form[method=post]:not([action='/logout'])").count(), 0);
+      await viewer.goto(`${base}/queue`);
       assertEquals(await viewer.locator("form[method=post]:not([action='/logout'])").count(), 0);
       const csrf = await viewer.getAttribute("meta[name=csrf-token]", "content");
       const viewerPost = await viewer.evaluate(async (csrf) => {
