@@ -137,4 +137,5 @@ for (const path of pages) {
   );
 }
 await store.close();
-await Deno.remove(dir, { recursive: true });
+if (Deno.env.get("BENCH_KEEP")) console.log(`kept ${dir}`);
+else await Deno.remove(dir, { recursive: true });

@@ -3,7 +3,8 @@
  * delivery latency (attempt time minus acceptance) of the delivered ones. Reads only rows since
  * the window's start through indexes: messages by their time-ordered id (`sinceId`, the caller's
  * queue-id prefix for the start), attempts by `attempts_at`; latency from at most
- * `LATENCY_SAMPLE` recent deliveries, so a busy hour costs the same as a quiet one.
+ * `LATENCY_SAMPLE` recent deliveries (each joined to its small queue row, not to the message
+ * with its body), so a busy hour costs the same as a quiet one.
  */
 import { sql } from "kysely";
 import type { SqlContext } from "./_sql.ts";
@@ -27,7 +28,7 @@ export interface ActivityStore {
 }
 
 const MINUTE = 60_000;
-const LATENCY_SAMPLE = 20_000;
+const LATENCY_SAMPLE = 5_000;
 
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
@@ -78,9 +79,10 @@ async function activitySince(
     const entry = minutes.get(Number(row.minute));
     if (entry) entry.accepted += Number(row.n);
   }
+  // The unit's created_at is the message's acceptance; queue rows are small (messages hold bodies).
   const latencyQuery = ctx.db.selectFrom("attempts")
-    .innerJoin("messages", "messages.id", "attempts.message_id")
-    .select(["attempts.at as at", "messages.created_at as created_at"])
+    .innerJoin("queue", "queue.id", "attempts.unit_id")
+    .select(["attempts.at as at", "queue.created_at as created_at"])
     .where("attempts.at", ">=", start)
     .where("attempts.outcome", "=", "delivered")
     .orderBy("attempts.at", "desc");
