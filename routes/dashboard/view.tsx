@@ -3,7 +3,7 @@
  * each has applied, and the latest delivery attempts.
  */
 import type { VNode } from "preact";
-import type { NodeStatusBody, QueueCountsBody } from "../../core/api/schemas.ts";
+import type { NodeStatusBody } from "../../core/api/schemas.ts";
 import { ActivityChart } from "../../islands/activity_chart.tsx";
 import { QueueCounts } from "../../islands/queue_counts.tsx";
 import type { AttemptRow } from "../../core/store/mod.ts";
@@ -48,7 +48,6 @@ function NodesTable(props: { nodes: NodeStatusBody[]; configVersion: number | nu
 /** The dashboard page. */
 export function DashboardPage(
   props: {
-    counts: QueueCountsBody;
     attempts: AttemptRow[];
     node: string;
     nodes: NodeStatusBody[];
@@ -58,8 +57,8 @@ export function DashboardPage(
   return (
     <Layout title="Dashboard" head={<link rel="stylesheet" href="/static/uplot.css" />}>
       <h1 class="text-2xl font-bold mb-4">Queue on {props.node}</h1>
-      <Island name="QueueCounts" props={{ initial: props.counts }}>
-        <QueueCounts initial={props.counts} />
+      <Island name="QueueCounts" props={{}}>
+        <QueueCounts />
       </Island>
       <h2 class="text-xl font-bold mt-8 mb-2">The last hour</h2>
       <Island name="ActivityChart" props={{}}>
