@@ -9,12 +9,17 @@ import { renderCommandList, renderHelp } from "./cli/_help.ts";
 import { parseCommandLine, type ParsedCommandLine } from "./cli/_parse.ts";
 import { UsageError } from "./cli/_usage.ts";
 import { COMMANDS } from "./cli/mod.ts";
+import { sendmail } from "./cli/sendmail.ts";
 
 /** Runs one command line; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   if (args.length === 0) {
     console.error(renderCommandList(COMMANDS));
     return 2;
+  }
+  // sendmail's flags are not ours (-oi, -fADDR): that face parses its own, except for --help.
+  if (args[0] === "sendmail" && !args.slice(1).some((a) => a === "--help" || a === "-h")) {
+    return await sendmail(args.slice(1), Deno.env.get("FASTMTA_CONFIG") ?? null);
   }
   let parsed: ParsedCommandLine;
   try {
@@ -51,6 +56,19 @@ function usageError(error: UsageError, command: string | undefined): number {
   return 2;
 }
 
+/**
+ * Whether the program was called by the name `sendmail`: the `./fastmta` launcher says so with
+ * the `sendmail` command; a compiled binary reads its own argv[0] (Linux: /proc/self/cmdline).
+ */
+function calledAsSendmail(): boolean {
+  try {
+    const argv0 = Deno.readTextFileSync("/proc/self/cmdline").split("\0")[0];
+    return argv0.split("/").pop() === "sendmail";
+  } catch {
+    return false;
+  }
+}
+
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  Deno.exit(await main(calledAsSendmail() ? ["sendmail", ...Deno.args] : Deno.args));
 }

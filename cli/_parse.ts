@@ -173,7 +173,7 @@ function checkArgs(command: Command, action: Subcommand | undefined, positionals
       throw new UsageError(`Missing ${name} for "${where}"`, command);
     }
   }
-  if (positionals.length > names.length && !names.at(-1)?.endsWith("...")) {
+  if (positionals.length > names.length && !names.some((n) => /\.\.\.\]?$/.test(n))) {
     throw new UsageError(
       `Unexpected argument "${positionals[names.length]}" for "${where}"`,
       command,

@@ -1,7 +1,8 @@
 /** `admin add|passwd|remove|list`: manages console users. Passwords are read from stdin. */
 import { loadConfig } from "../core/config/mod.ts";
-import { AdminAuth } from "../core/auth/admin.ts";
-import { type Role, ROLES } from "../core/manage/types.ts";
+import { ConsoleUserService } from "../core/manage/accounts.ts";
+import { NotFoundError, type Role, ROLES, ValidationError } from "../core/manage/types.ts";
+import { cliActor } from "./_manage.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
 
@@ -50,26 +51,40 @@ export async function admin(
   const config = await loadConfig(configPath);
   const store = await openCurrentStore(config, "admin");
   try {
-    const auth = new AdminAuth(store);
+    // Through the management plane: the same checks as every face, and an audit entry.
+    const users = new ConsoleUserService(store);
+    const actor = cliActor();
     switch (action) {
       case "list":
-        for (const user of await store.listAdminUserRoles()) {
+        for (const user of await users.list()) {
           console.log(`${user.username}  role=${user.role}`);
         }
         return 0;
       case "add":
       case "passwd": {
         const password = await readPassword();
-        if (action === "add") await auth.addUser(username, password, options.role ?? "admin");
-        else if (!(await auth.setPassword(username, password))) {
-          console.error(`No console user "${username}"`);
-          return 1;
+        try {
+          if (action === "add") await users.add(username, password, options.role ?? "admin", actor);
+          else await users.setPassword(username, password, actor);
+        } catch (error) {
+          if (error instanceof NotFoundError) {
+            console.error(`No console user "${username}"`);
+            return 1;
+          }
+          if (error instanceof ValidationError) {
+            console.error(error.message);
+            return 2;
+          }
+          throw error;
         }
         console.log(action === "add" ? `added ${username}` : `password changed for ${username}`);
         return 0;
       }
       case "remove":
-        if (!(await auth.removeUser(username))) {
+        try {
+          await users.remove(username, actor);
+        } catch (error) {
+          if (!(error instanceof NotFoundError)) throw error;
           console.error(`No console user "${username}"`);
           return 1;
         }

@@ -4,8 +4,10 @@
  * SHA-256 is stored, so a lost key cannot be shown again: remove it and add a new one.
  */
 import { loadConfig } from "../core/config/mod.ts";
-import { addApiKey, validateApiKeyName } from "../core/auth/api_keys.ts";
-import { type Role, ROLES } from "../core/manage/types.ts";
+import { validateApiKeyName } from "../core/auth/api_keys.ts";
+import { apiKeyService } from "../core/manage/accounts.ts";
+import { NotFoundError, type Role, ROLES } from "../core/manage/types.ts";
+import { cliActor } from "./_manage.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
 import { UsageError } from "./_usage.ts";
@@ -68,13 +70,18 @@ export async function apikey(
     switch (action) {
       case "add": {
         const role = options.role ?? "sender";
-        const key = await addApiKey(store, name, { role });
+        // Through the management plane: the same checks as the API, and an audit entry.
+        const made = await apiKeyService(store).create({ name, role }, cliActor());
+        const key = made.body.key!;
         console.log(key);
         console.error(`added API key "${name}" with role ${role} (shown once: store it now)`);
         return 0;
       }
       case "remove": {
-        if (!(await store.removeApiKey(name))) {
+        try {
+          await apiKeyService(store).remove(name, cliActor());
+        } catch (error) {
+          if (!(error instanceof NotFoundError)) throw error;
           console.error(`API key "${name}" does not exist`);
           return 1;
         }

@@ -10,11 +10,13 @@ import { auditCommand } from "./audit.ts";
 import { listenerCommand, poolCommand, routeCommand, vmtaCommand } from "./config_objects.ts";
 import { configCommandSpec } from "./config.ts";
 import { dkimCommand } from "./dkim.ts";
+import { domainCommand } from "./domain.ts";
 import { migrateCommand } from "./migrate.ts";
 import { nodesCommand } from "./nodes.ts";
 import { pauseCommand } from "./pause.ts";
 import { queueCommand } from "./queue.ts";
 import { sendCommand } from "./send.ts";
+import { sendmailCommand } from "./sendmail.ts";
 import { serveCommand } from "./serve.ts";
 import { shapingCommand } from "./shaping.ts";
 import { suppressionCommand } from "./suppression.ts";
@@ -27,6 +29,7 @@ export type { Command } from "./_command.ts";
 export const COMMANDS: readonly Command[] = [
   serveCommand,
   sendCommand,
+  sendmailCommand,
   migrateCommand,
   queueCommand,
   pauseCommand,
@@ -40,6 +43,7 @@ export const COMMANDS: readonly Command[] = [
   userCommand,
   apikeyCommand,
   shapingCommand,
+  domainCommand,
   dkimCommand,
   suppressionCommand,
   webhookCommand,

@@ -17,7 +17,7 @@
  * a node).
  */
 import { Acceptor, newQueueId } from "../core/accept/mod.ts";
-import { isMailboxAddress, traceHeader } from "../core/mail/mod.ts";
+import { traceHeader } from "../core/mail/mod.ts";
 import { ConfigSync } from "../core/cluster/config_sync.ts";
 import { type Config, loadConfig } from "../core/config/mod.ts";
 import { composeMessage } from "../core/inbound/compose.ts";
@@ -31,17 +31,30 @@ import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
 import { cliEvents } from "./_events.ts";
 import { UsageError } from "./_usage.ts";
+import {
+  type Checked,
+  commandLineEnvelope,
+  type Envelope,
+  type EnvelopeRequest,
+  untilDotLine,
+} from "./send_envelope.ts";
+
+const CR = 13;
+const LF = 10;
 
 /** The `send` command. */
 export const sendCommand = defineCommand({
   name: "send",
   summary: "Queue a message from a file or standard input",
-  args: "[FILE|-]",
+  args: "[RECIPIENT...] [FILE|-]",
   description:
     `Queues one message and prints its queue id once the message is durable (committed to disk, or
 confirmed by RabbitMQ). Needs no running server: one that runs delivers it within
 queue.poll_interval, else the next one to start does. Reads FILE, or standard input when FILE is
-"-" or missing. Give the envelope with --from and --to, or --json alone.
+"-" or missing. An argument with an "@" is a recipient. Give the envelope with --from and --to
+(or recipient arguments, or -t), or --json alone. Without --from the sender is the login name at
+smtp.hostname, as with sendmail; a message without a From field gets one. Called by the name
+sendmail the program takes sendmail's own flags ("fastmta sendmail --help").
 
 The message is raw RFC 5322 (header fields, an empty line, the body). Bare LF line ends become
 CRLF, so a file saved by an ordinary editor is fine. A Received: header, and a Message-ID: when
@@ -51,6 +64,7 @@ smtp.max_header_size apply as on SMTP; there is no relay check.`,
     from: {
       type: "string",
       value: "ADDR",
+      short: "f",
       description: 'Envelope sender ("<>" for the null sender)',
     },
     to: {
@@ -58,6 +72,17 @@ smtp.max_header_size apply as on SMTP; there is no relay check.`,
       value: "ADDR",
       multiple: true,
       description: "Envelope recipient; separate several with commas",
+    },
+    "read-recipients": {
+      type: "boolean",
+      short: "t",
+      description: "Also send to the To, Cc and Bcc addresses of the header; Bcc is removed",
+    },
+    "full-name": {
+      type: "string",
+      value: "NAME",
+      short: "F",
+      description: "Full name for the From field added when the message has none",
     },
     json: {
       type: "boolean",
@@ -72,29 +97,33 @@ smtp.max_header_size apply as on SMTP; there is no relay check.`,
 
 Example:
   printf 'Subject: Hi\\n\\nHello.\\n' | fastmta send --from me@example.com --to you@example.org`,
-  run: ({ configPath, args, values }) => send(configPath, args, values),
+  run: ({ configPath, args, values }) =>
+    send(configPath, args, {
+      from: values.from,
+      to: values.to,
+      json: values.json,
+      headerRecipients: values["read-recipients"],
+      fullName: values["full-name"],
+    }),
 });
 
 /** Options of the `send` command, as given on the command line. */
 export interface SendOptions {
-  /** Envelope sender; "" or "<>" for the null sender. */
+  /** Envelope sender; "" or "<>" for the null sender; default: the login name at our host. */
   from?: string;
   /** Envelope recipients; each may hold several, separated by commas. */
   to?: string[];
   /** The input is an inject v1 JSON document that carries the envelope. */
   json: boolean;
+  /** `-t`: also send to the To, Cc and Bcc addresses of the header; Bcc is removed. */
+  headerRecipients?: boolean;
+  /** `-F`: full name for the From field added when the message has none. */
+  fullName?: string;
+  /** sendmail without `-i`: a line holding a single "." ends the message. */
+  dotEnds?: boolean;
+  /** sendmail prints nothing on success (PHP's mail() would pass the id on to its output). */
+  quiet?: boolean;
 }
-
-/** A value, or why the message cannot be queued (exit code 2, nothing stored). */
-type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
-
-interface Envelope {
-  sender: string;
-  recipients: string[];
-}
-
-const CR = 13;
-const LF = 10;
 
 /** Queues one message and prints its queue id once it is durable; returns the exit code. */
 export async function send(
@@ -102,16 +131,23 @@ export async function send(
   args: string[],
   options: SendOptions,
 ): Promise<number> {
-  const file = args[0] === undefined || args[0] === "-" ? null : args[0];
-  let envelope: Envelope | null = null;
+  const { file, recipients } = fileAndRecipients(args);
+  let request: EnvelopeRequest | null = null;
   if (options.json) {
-    if (options.from !== undefined || options.to !== undefined) {
-      throw new UsageError('Cannot use --from or --to with --json: the JSON has "from" and "to"');
+    if (
+      options.from !== undefined || options.to !== undefined || recipients.length > 0 ||
+      options.headerRecipients || options.fullName !== undefined
+    ) {
+      throw new UsageError(
+        'Cannot use --from, --to, -t, -F or recipients with --json: the JSON has "from" and "to"',
+      );
     }
   } else {
-    const checked = envelopeOf(options.from, options.to);
-    if (!checked.ok) return refuse(checked.reason);
-    envelope = checked.value;
+    const to = [...options.to ?? [], ...recipients];
+    if (to.length === 0 && !options.headerRecipients) {
+      throw new UsageError("Missing --to (or recipients as arguments, or -t to read the header)");
+    }
+    request = { ...options, to };
   }
 
   const seed = await loadConfig(configPath);
@@ -132,8 +168,8 @@ export async function send(
       ? await readInput(file, limits.max_message_size * 2 + 65_536, "inject document")
       : await readInput(file, limits.max_message_size, "message");
     if (!input.ok) return refuse(input.reason);
-    const message = envelope
-      ? rawMessage(input.value, envelope, config)
+    const message = request
+      ? rawMessage(options.dotEnds ? untilDotLine(input.value) : input.value, request, config)
       : jsonMessage(input.value, config);
     if (!message.ok) return refuse(message.reason);
 
@@ -144,7 +180,7 @@ export async function send(
     // The "received" event goes to the webhooks from here (this process has no hub).
     events = await cliEvents(config, store);
     const id = await new Acceptor(queue).submit(message.value);
-    console.log(id);
+    if (!options.quiet) console.log(id);
     return 0;
   } finally {
     // Once the id is printed the message is queued: trouble closing must not turn that into
@@ -160,23 +196,19 @@ function refuse(reason: string): number {
   return 2;
 }
 
-/** The envelope from `--from` and `--to` (comma-separated lists allowed, duplicates dropped). */
-function envelopeOf(from: string | undefined, to: string[] | undefined): Checked<Envelope> {
-  if (from === undefined) throw new UsageError("Missing --from (use --from '<>' for a bounce)");
-  if (to === undefined) throw new UsageError("Missing --to");
-  const sender = from.trim().replace(/^<(.*)>$/, "$1");
-  if (sender !== "" && !isMailboxAddress(sender)) {
-    return { ok: false, reason: `Invalid sender "${from}": expected user@domain or "<>"` };
+/**
+ * FILE and recipients from the positional arguments: one with an "@" is a recipient, "-" or one
+ * without an "@" is the file (at most one).
+ */
+function fileAndRecipients(args: string[]): { file: string | null; recipients: string[] } {
+  const files = args.filter((a) => a === "-" || !a.includes("@"));
+  if (files.length > 1) {
+    throw new UsageError(
+      `Unexpected argument "${files[1]}": give one FILE; a recipient needs an "@"`,
+    );
   }
-  const recipients: string[] = [];
-  for (const item of to.flatMap((list) => list.split(","))) {
-    const address = item.trim().replace(/^<(.*)>$/, "$1");
-    if (!isMailboxAddress(address)) {
-      return { ok: false, reason: `Invalid recipient "${item.trim()}": expected user@domain` };
-    }
-    if (!recipients.includes(address)) recipients.push(address);
-  }
-  return { ok: true, value: { sender, recipients } };
+  const recipients = args.filter((a) => !files.includes(a));
+  return { file: files[0] === undefined || files[0] === "-" ? null : files[0], recipients };
 }
 
 /** The bytes of FILE (null: standard input), refusing more than `limit`. */
@@ -228,7 +260,14 @@ function tooLarge(size: number | string, limit: number): { ok: false; reason: st
 }
 
 /** A raw message with the envelope from the command line. */
-function rawMessage(content: Uint8Array, envelope: Envelope, config: Config): Checked<NewMessage> {
+function rawMessage(
+  input: Uint8Array,
+  request: EnvelopeRequest,
+  config: Config,
+): Checked<NewMessage> {
+  const built = commandLineEnvelope(request, withCrlfLineEnds(input), config.smtp.hostname);
+  if (!built.ok) return built;
+  const { envelope, content } = built.value;
   if (envelope.recipients.length > config.smtp.max_recipients) {
     return {
       ok: false,

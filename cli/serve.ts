@@ -3,9 +3,12 @@
  * (migrated), the cluster (node row, config overrides), the queue, the shaping rules, the
  * leases of a previous run, the delivery workers, the scheduler (it takes units only from here
  * on, once the workers can handle them), the REST API's accept path and the inbound channels
- * (SMTP workers, inject worker, outbox, admin HTTP server). SIGINT/SIGTERM stops them in the
- * reverse order: no more mail taken, no more units taken (the unleased ones go back to the
- * broker), the workers finish and settle, what they left goes back to the queue.
+ * (SMTP workers, inject worker, outbox, admin HTTP server). SIGINT/SIGTERM (or the exit of the
+ * `deno task`/npx launcher: cli/launcher_watch.ts) stops them in the reverse order: no more mail
+ * taken, no more units taken (the unleased ones go back to the broker), the workers finish and
+ * settle, what they left goes back to the queue. The whole stop is bounded by
+ * `shutdown_timeout`: deliveries still running near its end are left to their leases (re-queued
+ * at the next start) and the process exits.
  */
 import { type Cluster, startCluster } from "../core/cluster/mod.ts";
 import { type Config, ENV_OVERRIDES, loadConfig } from "../core/config/mod.ts";
@@ -34,21 +37,25 @@ import { LazyAcceptPath } from "../core/accept/open.ts";
 import { type Service, ServiceRunner, together } from "./service_runner.ts";
 import { startWorker, type WorkerHandle } from "./supervisor.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
-import { adminHttpService, seedDailyCounters, startLiveView } from "./serve_parts.ts";
+import {
+  adminHttpService,
+  adminUrl,
+  domainServices,
+  seedDailyCounters,
+  startLiveView,
+} from "./serve_parts.ts";
 import { emitQuarantined, type EventHub } from "../core/events/mod.ts";
 import { WebhookService } from "../core/manage/webhooks.ts";
 import type { FromWorker } from "../workers/protocol.ts";
 import { eventsService } from "./events_service.ts";
 import { defineCommand } from "./_command.ts";
+import { stopRequested, stopWithin } from "./stop_signal.ts";
 
 /** Runs the server until a signal stops it. */
 export async function serve(configPath: string | null): Promise<void> {
   // Signals first: the SMTP port can open (and a client or test react) before start-up ends,
   // and an unhandled SIGHUP would kill the process.
-  const { promise: stopSignal, resolve: onSignal } = Promise.withResolvers<string>();
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => onSignal(signal));
-  }
+  const stopSignal = stopRequested();
   let reloadRules = () => {};
   // SIGHUP: re-read the stored shaping rules now.
   Deno.addSignalListener("SIGHUP", () => reloadRules());
@@ -71,12 +78,16 @@ export async function serve(configPath: string | null): Promise<void> {
     "serve",
     `node ${config.nodeId} up: smtp ${
       config.smtp.listeners.map((l) => `${l.host}:${l.port} (${l.mode})`).join(", ")
-    } × ${config.smtp.workers} workers, admin http://${config.admin.host}:${config.admin.port}/, store ${config.database.driver}, queue ${node.queue.kind}`,
+    } × ${config.smtp.workers} workers, admin ${
+      adminUrl(config)
+    }, store ${config.database.driver}, queue ${node.queue.kind}`,
   );
 
   const signal = await stopSignal;
-  log("serve", `${signal}: shutting down`);
-  await runner.stop();
+  const timeout = config.shutdownTimeout;
+  log("serve", `${signal}: shutting down (within shutdown_timeout, ${timeout} ms)`);
+  node.stopDeadline = Date.now() + timeout;
+  await stopWithin(timeout, () => runner.stop(), () => node.scheduler?.inFlight ?? 0);
   log("serve", "stopped");
   flushLog();
   Deno.exit(0);
@@ -103,6 +114,8 @@ class NodeParts {
   events: EventHub | null = null;
   deliveryWorkers: WorkerHandle[] = [];
   smtpWorkers: WorkerHandle[] = [];
+  /** When the stop must be over (epoch ms), once a stop began. */
+  stopDeadline = Infinity;
   otherWorkers: WorkerHandle[] = [];
 
   constructor(seed: Config) {
@@ -151,7 +164,13 @@ class NodeParts {
       {
         name: "delivery workers",
         start: () => this.#startDeliveryWorkers(),
-        stop: () => stopAll(this.deliveryWorkers),
+        // In-flight deliveries may finish until shortly before the deadline, so that what they
+        // settle is written and the rest handed back before the process must exit.
+        stop: () =>
+          stopAll(
+            this.deliveryWorkers,
+            Math.max(500, Math.min(this.stopDeadline - Date.now() - 1_500, 3_600_000)),
+          ),
       },
       { name: "scheduler", start: () => this.scheduler.start(), stop: () => this.scheduler.stop() },
       {
@@ -202,7 +221,7 @@ class NodeParts {
       details: (configVersion) => ({
         queue: this.queue?.kind ?? "embedded",
         smtp: this.config.smtp.listeners.map((l) => `${l.host}:${l.port}`),
-        admin: `http://${this.seed.admin.host}:${this.seed.admin.port}/`,
+        admin: adminUrl(this.seed),
         configVersion,
         objectsVersion: this.live?.version ?? 0,
         listenerErrors: [...new Set([...this.listenerProblems.values()].flat())],
@@ -427,6 +446,7 @@ class NodeParts {
       queue: this.queue,
       management: this.management,
       queueOps: new QueueService(this.store, this.config, (line) => log("api", line)),
+      domainServices: domainServices(this.store, this.config),
       readiness: this.#readiness,
       // One-click unsubscribe links (bounce.unsubscribe) on the cluster's token key.
       unsubscribe: await (await import("../core/bounce/mod.ts"))
@@ -441,8 +461,8 @@ class NodeParts {
   }
 }
 
-async function stopAll(workers: WorkerHandle[]) {
-  await Promise.all(workers.map((w) => w.stop()));
+async function stopAll(workers: WorkerHandle[], graceMs?: number) {
+  await Promise.all(workers.map((w) => w.stop(graceMs)));
 }
 
 /** The `serve` command (the only one besides `migrate` that applies migrations). */

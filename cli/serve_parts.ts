@@ -7,7 +7,12 @@ import type { Config } from "../core/config/mod.ts";
 import { log } from "../core/log.ts";
 import { type Management, openManagement } from "../core/manage/mod.ts";
 import { type AppliedChange, LiveView } from "../core/manage/live_view.ts";
+import { DomainService } from "../core/manage/domains.ts";
+import { SuppressionService } from "../core/manage/suppressions.ts";
+import { apiKeyService, smtpUserService } from "../core/manage/accounts.ts";
+import type { ObjectService } from "../core/manage/types.ts";
 import { DailyCounters } from "../core/routing/sources.ts";
+import { ensureSelfSigned, loadPemPair } from "../core/inbound/tls.ts";
 import type { SqlStore, Store } from "../core/store/mod.ts";
 import type { AdminContext } from "../routes/mod.ts";
 import type { Service } from "./service_runner.ts";
@@ -26,9 +31,9 @@ export async function seedDailyCounters(config: Config, store: Store): Promise<D
 }
 
 /**
- * The admin HTTP server on the context `context()` gives at start. The console (Hono, Preact,
- * Twind) is loaded on its first request: a node nobody browses keeps ~5 MB less heap, and
- * start-up is shorter.
+ * The admin HTTP server on the context `context()` gives at start, over HTTPS with
+ * `admin.tls.enabled`. The console (Hono, Preact, Twind) is loaded on its first request: a node
+ * nobody browses keeps ~5 MB less heap, and start-up is shorter.
  */
 export function adminHttpService(context: () => AdminContext | Promise<AdminContext>): Service {
   let http: Deno.HttpServer | null = null;
@@ -37,10 +42,12 @@ export function adminHttpService(context: () => AdminContext | Promise<AdminCont
     start: async () => {
       const adminContext = await context();
       const { config } = adminContext;
+      const tls = await adminTls(config);
       let adminFetch: Promise<Deno.ServeHandler> | null = null;
       http = Deno.serve({
         hostname: config.admin.host,
         port: config.admin.port,
+        ...(tls ?? {}),
         onListen: () => {},
       }, async (request, info) => {
         adminFetch ??= import("../routes/mod.ts").then(({ adminApp }) =>
@@ -51,6 +58,31 @@ export function adminHttpService(context: () => AdminContext | Promise<AdminCont
     },
     stop: () => http?.shutdown(),
   };
+}
+
+/** The admin listener's certificate and key (made self-signed at first start), or null: HTTP. */
+async function adminTls(config: Config): Promise<{ cert: string; key: string } | null> {
+  const files = config.admin.tls;
+  if (!files) return null;
+  if (files.selfSigned) {
+    await ensureSelfSigned(
+      files,
+      config.smtp.hostname,
+      [config.admin.host],
+      (line) => log("admin", line),
+    );
+    log(
+      "admin",
+      `WARNING: the console uses a self-signed certificate (${files.cert}); browsers cannot ` +
+        `verify it. Set admin.tls.cert_file and admin.tls.key_file for production`,
+    );
+  }
+  return await loadPemPair(files);
+}
+
+/** The admin listener's base URL. */
+export function adminUrl(config: Config): string {
+  return `${config.admin.tls ? "https" : "http"}://${config.admin.host}:${config.admin.port}/`;
 }
 
 /**
@@ -72,4 +104,14 @@ export async function startLiveView(
   cluster.configSync.onReload(() => live.reload());
   await live.start();
   return { management, live };
+}
+
+/** The domain, suppression and account services the admin API serves (core/manage). */
+export function domainServices(store: Store, config: Config) {
+  return {
+    domains: new DomainService({ store, config }),
+    suppressions: new SuppressionService({ store }),
+    smtpUsers: smtpUserService(store, config) as unknown as ObjectService,
+    apiKeys: apiKeyService(store) as unknown as ObjectService,
+  };
 }

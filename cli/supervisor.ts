@@ -13,7 +13,11 @@ export interface WorkerHandle {
   kind: string;
   index: number;
   post(message: ToWorker): void;
-  stop(): Promise<void>;
+  /**
+   * Asks the worker to finish and leave; terminated after `graceMs` (default 15 s) if it has
+   * not. The worker is told to finish its in-flight work within most of that time.
+   */
+  stop(graceMs?: number): Promise<void>;
   /** Running and ready (false between a crash and the restarted worker's `ready`). */
   alive(): boolean;
 }
@@ -55,7 +59,7 @@ export function startWorker(
         if (worker) worker.postMessage(message);
         else waiting.push(message);
       },
-      stop: () =>
+      stop: (graceMs = 15_000) =>
         new Promise<void>((done) => {
           stopping = true;
           if (!worker) return done(); // crashed, not restarted
@@ -63,13 +67,15 @@ export function startWorker(
           const timer = setTimeout(() => {
             current.terminate();
             done();
-          }, 15_000);
+          }, graceMs);
           stopped = () => {
             clearTimeout(timer);
             current.terminate();
             done();
           };
-          current.postMessage({ type: "stop" } satisfies ToWorker);
+          // What is left after draining (settle, close) needs a moment of the grace too.
+          const drainMs = Math.max(0, graceMs - Math.min(2_000, graceMs / 4));
+          current.postMessage({ type: "stop", drainMs } satisfies ToWorker);
         }),
     };
 

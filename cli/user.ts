@@ -5,7 +5,9 @@
  */
 import { loadConfig } from "../core/config/mod.ts";
 import type { Store } from "../core/store/mod.ts";
-import { addUser, changePassword, loadSecretKey, validateUsername } from "../core/auth/mod.ts";
+import { validateUsername } from "../core/auth/mod.ts";
+import { smtpUserService } from "../core/manage/accounts.ts";
+import { cliActor, withManageErrors } from "./_manage.ts";
 import { defineCommand } from "./_command.ts";
 import { openCurrentStore } from "./_database.ts";
 import { UsageError } from "./_usage.ts";
@@ -126,8 +128,8 @@ export async function user(configPath: string | null, command: UserCommand): Pro
   const config = await loadConfig(configPath);
   const store: Store = await openCurrentStore(config, "admin");
   try {
-    const cram = config.smtp.auth.mechanisms.includes("CRAM-MD5");
-    const key = cram ? (await loadSecretKey(config.smtp.authKeyFile, { create: true })).key : null;
+    const users = smtpUserService(store, config);
+    const actor = cliActor();
     switch (action) {
       case "list": {
         const users = await store.listSmtpUsers();
@@ -159,14 +161,18 @@ export async function user(configPath: string | null, command: UserCommand): Pro
       }
       case "add": {
         const password = command.password ?? await readPassword();
-        await addUser(store, name!, password, {
-          key,
-          iterations: config.smtp.auth.password_iterations,
-          maxRecipients: maxRecipients ?? null,
-          maxMessagesPerMinute: maxPerMinute ?? null,
+        // Through the management plane: the same checks as the API, and an audit entry.
+        const code = await withManageErrors(async () => {
+          await users.create({
+            username: name,
+            password,
+            max_recipients: maxRecipients ?? null,
+            max_messages_per_minute: maxPerMinute ?? null,
+          }, actor);
+          return 0;
         });
-        console.log(`added SMTP user "${name}"`);
-        return 0;
+        if (code === 0) console.log(`added SMTP user "${name}"`);
+        return code;
       }
       case "passwd": {
         if (!(await store.getSmtpUser(name!))) {
@@ -174,31 +180,34 @@ export async function user(configPath: string | null, command: UserCommand): Pro
           return 1;
         }
         const password = command.password ?? await readPassword();
-        await changePassword(store, name!, password, {
-          key,
-          iterations: config.smtp.auth.password_iterations,
+        const code = await withManageErrors(async () => {
+          await users.update(name!, { password }, actor);
+          return 0;
         });
-        console.log(`changed the password of SMTP user "${name}"`);
-        return 0;
+        if (code === 0) console.log(`changed the password of SMTP user "${name}"`);
+        return code;
       }
       case "limits": {
-        const ok = await store.updateSmtpUser(name!, {
-          maxRecipients,
-          maxMessagesPerMinute: maxPerMinute,
-          updatedAt: Date.now(),
-        });
-        if (!ok) {
+        if (!(await store.getSmtpUser(name!))) {
           console.error(`SMTP user "${name}" does not exist`);
           return 1;
         }
-        console.log(`changed the limits of SMTP user "${name}"`);
-        return 0;
+        const code = await withManageErrors(async () => {
+          await users.update(name!, {
+            ...(maxRecipients !== undefined ? { max_recipients: maxRecipients } : {}),
+            ...(maxPerMinute !== undefined ? { max_messages_per_minute: maxPerMinute } : {}),
+          }, actor);
+          return 0;
+        });
+        if (code === 0) console.log(`changed the limits of SMTP user "${name}"`);
+        return code;
       }
       case "remove": {
-        if (!(await store.removeSmtpUser(name!))) {
+        if (!(await store.getSmtpUser(name!))) {
           console.error(`SMTP user "${name}" does not exist`);
           return 1;
         }
+        await users.remove(name!, actor);
         console.log(`removed SMTP user "${name}"`);
         return 0;
       }

@@ -18,7 +18,8 @@ import { migration0011 } from "./0011_config_objects.ts";
 import { migration0012 } from "./0012_roles.ts";
 import { migration0013 } from "./0013_bounce_reports.ts";
 import { migration0015 } from "./0015_webhooks.ts";
-import { migration0016 } from "./0016_queue_ops.ts";
+import { migration0017 } from "./0017_queue_ops.ts";
+import { migration0016 } from "./0016_domains.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -37,7 +38,8 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0012_roles": migration0012,
   "0013_bounce_reports": migration0013,
   "0015_webhooks": migration0015,
-  "0016_queue_ops": migration0016,
+  "0016_domains": migration0016,
+  "0017_queue_ops": migration0017,
 };
 
 /** Kysely migrations bound to one dialect. */

@@ -8,8 +8,10 @@ import type { AdminAuth, AdminSession } from "../core/auth/admin.ts";
 import type { ClusterView } from "../core/cluster/mod.ts";
 import type { Config } from "../core/config/mod.ts";
 import type { NewMessage } from "../core/contracts/mod.ts";
-import type { Actor } from "../core/manage/types.ts";
+import type { Actor, ObjectService } from "../core/manage/types.ts";
 import type { Management } from "../core/manage/mod.ts";
+import type { DomainService } from "../core/manage/domains.ts";
+import type { SuppressionService } from "../core/manage/suppressions.ts";
 import type { Queue } from "../core/queue/mod.ts";
 import type { ResourceServices } from "./_resource.ts";
 import type { WebhookService } from "../core/manage/webhooks.ts";
@@ -81,6 +83,13 @@ export interface AdminContext {
   management?: Management;
   /** Queue operations and pauses (core/manage/queue_service.ts); absent: not served. */
   queueOps?: QueueService;
+  /** Sending domains, suppressions, SMTP users, API keys (/api/v1/domains, …). */
+  domainServices?: {
+    domains: DomainService;
+    suppressions: SuppressionService;
+    smtpUsers?: ObjectService;
+    apiKeys?: ObjectService;
+  };
   /**
    * One-click unsubscribe (core/bounce): suppresses the address a signed token names; null
    * when the token is not ours (absent: the link answers 503).

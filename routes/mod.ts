@@ -20,6 +20,7 @@ import { auditPages } from "./audit_pages/mod.tsx";
 import { queueOpsApi } from "./queue_ops/mod.ts";
 import { resourceApi } from "./resources/mod.ts";
 import { managementResources } from "./resources/management.ts";
+import { domainExtraApi, domainResources } from "./resources/domains.ts";
 import type { AdminContext, AdminEnv } from "./_context.ts";
 import { consoleError, consoleNotFound } from "./_errors.tsx";
 import { attemptApi, attemptPages } from "./attempts/mod.tsx";
@@ -42,6 +43,9 @@ export type { AdminContext, AdminStore } from "./_context.ts";
 function securityHeaders(): MiddlewareHandler<AdminEnv> {
   return async function securityHeaders(c, next) {
     await next();
+    // Pages and API answers hold queue contents and CSRF tokens: no cache keeps them. Static
+    // assets set their own.
+    if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
     c.header("X-Frame-Options", "DENY");
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Referrer-Policy", "same-origin");
@@ -77,8 +81,11 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   api.route("/", messageApi(ctx));
   api.route("/", attemptApi(ctx));
   api.route("/", nodeApi(ctx));
-  const resources = ctx.resources ??
-    (ctx.management ? managementResources(ctx.management) : []);
+  const resources = ctx.resources ?? [
+    ...(ctx.management ? managementResources(ctx.management) : []),
+    ...(ctx.domainServices ? domainResources(ctx.domainServices) : []),
+  ];
+  if (ctx.domainServices) api.route("/", domainExtraApi(ctx.domainServices));
   api.route("/", resourceApi(resources));
   if (ctx.management) api.route("/", auditApi(ctx.management));
   if (ctx.queueOps) api.route("/", queueOpsApi(ctx.queueOps));

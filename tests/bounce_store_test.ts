@@ -155,7 +155,7 @@ Deno.test("processor: one DSN per message, suppression for the bad mailbox only"
     assertEquals(active.map((s) => [s.address, s.category, s.code]), [
       ["bob@example.org", "bad_mailbox", 550],
     ]);
-    assert(active[0].expiresAt > Date.now() + 29 * 86_400_000, "suppressed for 30 days");
+    assert((active[0].expiresAt ?? 0) > Date.now() + 29 * 86_400_000, "suppressed for 30 days");
     assertEquals((await store.listSuppressions(Date.now(), 10)).length, 1);
 
     // The screen splits the suppressed recipient off without touching the others.

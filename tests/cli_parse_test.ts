@@ -94,7 +94,10 @@ Deno.test("commands, actions and positional arguments are checked", async () => 
     usageError(["queue", "cancel", "--json", "X"]),
     'Unknown option "--json" for "queue cancel"',
   );
-  assertEquals(usageError(["send", "a.eml", "b.eml"]), 'Unexpected argument "b.eml" for "send"');
+  // send takes recipients (with an "@") and at most one FILE.
+  const twoFiles = await run(["send", "a.eml", "b.eml"]);
+  assertEquals(twoFiles.code, 2);
+  assertMatch(twoFiles.stderr, /^Unexpected argument "b\.eml": give one FILE/);
   const none = await run([]);
   assertEquals(none.code, 2);
   assertMatch(none.stderr, /^Usage: fastmta <command>/);

@@ -6,7 +6,13 @@ Deno.test("no file gives the embedded defaults", () => {
   assertEquals(config.database.driver, "sqlite3");
   assertMatch(config.database.connection, /data\/fastmta\.db$/);
   assertEquals(config.smtp.listeners, [{ host: "127.0.0.1", port: 2525, mode: "smtp" }]);
-  assertEquals(config.admin, { host: "127.0.0.1", port: 8025, api_tokens: [] });
+  assertEquals(config.admin, {
+    host: "127.0.0.1",
+    port: 8025,
+    api_tokens: [],
+    login: { max_failures: 5, max_failures_per_user: 10, failure_window: 300_000 },
+    tls: null,
+  });
 });
 
 Deno.test("the seed's app.json is accepted as is", () => {

@@ -112,7 +112,7 @@ Deno.test("inject: malformed messages are refused with a reason", () => {
   );
   assertMatch(
     reason({ from: "", to: ["a@b.test"], text: "x", headers: { "X-A": "v\r\nBcc: evil@x.test" } }),
-    /invalid header "X-A"/,
+    /invalid "headers.X-A": CR and LF/,
   );
   assertMatch(
     reason({ from: "", to: Array.from({ length: 11 }, (_, i) => `r${i}@b.test`), raw: "x" }),

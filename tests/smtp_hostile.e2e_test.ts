@@ -58,13 +58,14 @@ Deno.test("SMTP inbound survives hostile clients", async (t) => {
     acceptedMeanwhile = /queued as (\S+)/.exec(r.data!.text)![1];
   });
 
-  await t.step("line too long: 421 and close", async () => {
+  await t.step("line too long: 500 5.5.2, the session stays usable", async () => {
     const c = await greeted(port, "127.0.0.22");
     c.write(`EHLO ${"a".repeat(2000)}\r\n`);
     const reply = await c.read();
-    assertEquals(reply.code, 421);
+    assertEquals(reply.code, 500);
     assertMatch(reply.text, /too long/i);
-    await c.waitClosed();
+    assertEquals((await c.command("EHLO client.test")).code, 250);
+    await c.close();
   });
 
   await t.step("per-IP connection limit holds across workers and frees on close", async () => {

@@ -21,10 +21,11 @@ function cookieFrom(response: Response, name: string): string {
 
 async function login(app: ReturnType<typeof adminApp>, user: string) {
   const page = await app.request("/login");
-  const csrf = cookieFrom(page, "fastmta_login_csrf");
+  const pre = cookieFrom(page, "fastmta_login");
+  const csrf = (await page.text()).match(/name="_csrf" value="([^"]+)"/)![1];
   const done = await app.request("/login", {
     method: "POST",
-    headers: { cookie: `fastmta_login_csrf=${csrf}` },
+    headers: { cookie: `fastmta_login=${pre}` },
     body: form({ _csrf: csrf, username: user, password: "correct horse battery" }),
   });
   assertEquals(done.status, 302);

@@ -111,7 +111,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     stopping = true;
     // Finish what is in flight (bounded by the command timeout), settle it, then leave;
     // anything not settled is re-delivered after its lease (at-least-once).
-    await runner?.drain(10_000);
+    await runner?.drain(message.drainMs ?? 10_000);
     await bounce?.stop();
     await events?.drain(); // the last events, before "stopped"
     await runner?.close();

@@ -30,7 +30,8 @@ export type ToWorker =
   | { type: "rules"; rules: CheckedRule[] }
   /** The live configuration changed (core/cluster/config_sync.ts); apply the live settings. */
   | { type: "config"; config: Config }
-  | { type: "stop" };
+  /** Finish in-flight work within `drainMs` (default 10 s), settle it, then report "stopped". */
+  | { type: "stop"; drainMs?: number };
 
 /** Any worker → main thread. */
 export type FromWorker =

@@ -259,6 +259,8 @@ export const HealthSchema = z.strictObject({
     ok: z.boolean(),
     since: epochMs,
     error: z.string().nullable(),
+    /** Writes fail for lack of space (disk full): not ready for mail. */
+    storage_full: z.boolean(),
   }),
 }).meta({ id: "Health" });
 export type HealthBody = z.infer<typeof HealthSchema>;

@@ -3,7 +3,7 @@
  * DSN parameters a message arrived with (RFC 3461: RET, ENVID, NOTIFY, ORCPT) and building the
  * report. Pure: the caller decides whom to notify and submits the result through core/accept.
  */
-import { decodeXtext, rfc5322Date } from "../mail/mod.ts";
+import { decodeXtext, mailboxKey, rfc5322Date } from "../mail/mod.ts";
 import { enhancedStatus } from "./classify.ts";
 
 /** The RFC 3461 parameters of one message, as the inbound side stores them in `meta.dsn`. */
@@ -12,9 +12,39 @@ export interface DsnParams {
   ret: "FULL" | "HDRS" | null;
   /** ENVID, decoded from xtext. */
   envid: string | null;
-  /** Per recipient (keys lower-cased): NOTIFY keywords (upper-cased) and ORCPT. */
-  rcpt: Map<string, { notify: string[] | null; orcpt: string | null }>;
+  /**
+   * Per recipient, keyed by mailbox (core/mail `mailboxKey`: the local part as given, the domain
+   * lower-cased): NOTIFY keywords (upper-cased) and ORCPT. Read it with {@link rcptParams}.
+   */
+  rcpt: Map<string, RcptParams>;
 }
+
+/** One recipient's DSN parameters. */
+export interface RcptParams {
+  notify: string[] | null;
+  orcpt: string | null;
+}
+
+/**
+ * The DSN parameters of `address`: those given for that very mailbox, else (meta written before
+ * local parts were kept apart, or by a client that changed case) for the address in any case.
+ */
+export function rcptParams(params: DsnParams, address: string): RcptParams | undefined {
+  const exact = params.rcpt.get(mailboxKey(address));
+  if (exact) return exact;
+  let folded = foldedKeys.get(params.rcpt);
+  if (!folded) {
+    folded = new Map();
+    for (const [key, value] of params.rcpt) {
+      if (!folded.has(key.toLowerCase())) folded.set(key.toLowerCase(), value);
+    }
+    foldedKeys.set(params.rcpt, folded);
+  }
+  return folded.get(address.toLowerCase());
+}
+
+/** Per parameter map, its keys lower-cased (made at the first lookup that needs it). */
+const foldedKeys = new WeakMap<Map<string, RcptParams>, Map<string, RcptParams>>();
 
 function asString(value: unknown): string | null {
   return typeof value === "string" && value.trim() !== "" ? value.trim() : null;
@@ -41,7 +71,7 @@ export function dsnParamsFromMeta(meta: Record<string, unknown> | null | undefin
       if (typeof v.notify === "string") notify = v.notify.split(",");
       else if (Array.isArray(v.notify)) notify = v.notify.filter((n) => typeof n === "string");
       notify = notify?.map((n) => n.trim().toUpperCase()).filter(Boolean) ?? null;
-      params.rcpt.set(address.toLowerCase(), {
+      params.rcpt.set(mailboxKey(address), {
         notify: notify && notify.length > 0 ? notify : null,
         orcpt: asString(v.orcpt),
       });
@@ -52,7 +82,7 @@ export function dsnParamsFromMeta(meta: Record<string, unknown> | null | undefin
 
 /** Whether the sender asked (or, by default, did not refuse) to hear about a failure. */
 export function wantsFailureNotice(params: DsnParams, address: string): boolean {
-  const notify = params.rcpt.get(address.toLowerCase())?.notify;
+  const notify = rcptParams(params, address)?.notify;
   if (!notify) return true;
   return !notify.includes("NEVER") && notify.includes("FAILURE");
 }

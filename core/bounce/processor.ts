@@ -28,6 +28,7 @@ import {
   buildDsn,
   type DsnInput,
   dsnParamsFromMeta,
+  rcptParams,
   smtpReplyOf,
   statusOf,
   wantsFailureNotice,
@@ -78,7 +79,7 @@ export function planDsn(
         const smtpReply = smtpReplyOf(r.code, r.reply);
         return {
           address: r.address,
-          orcpt: params.rcpt.get(r.address.toLowerCase())?.orcpt ?? null,
+          orcpt: rcptParams(params, r.address)?.orcpt ?? null,
           action: "failed" as const,
           status: statusOf(r.code, r.reply, r.category),
           remoteMta: smtpReply ? r.mxHost : null,
@@ -138,7 +139,7 @@ export class BounceProcessor {
         await this.#o.store.addSuppressions(suppress);
         for (const s of suppress) {
           this.#o.log(
-            `bounce: suppressing <${s.address}> until ${new Date(s.expiresAt).toISOString()}`,
+            `bounce: suppressing <${s.address}> until ${new Date(s.expiresAt ?? 0).toISOString()}`,
           );
           emitEvent({
             type: "suppression_added",
@@ -147,7 +148,7 @@ export class BounceProcessor {
             code: s.code,
             reply: s.reason ?? undefined,
             category: s.category,
-            reason: `hard bounce, until ${new Date(s.expiresAt).toISOString()}`,
+            reason: `hard bounce, until ${new Date(s.expiresAt ?? 0).toISOString()}`,
           });
         }
       }

@@ -1,6 +1,7 @@
 /**
  * The suppression list: addresses whose mailbox a remote server said does not exist (a 5xx in
- * the bad_mailbox category) are not tried again for `bounce.suppression_time`. A unit's
+ * the bad_mailbox category) are not tried again for `bounce.suppression_time`; operators add
+ * entries too (core/manage/suppressions.ts), for every sending domain or one. A unit's
  * suppressed recipients fail before any connection is made, with the reason logged.
  *
  * Complaints and one-click unsubscribes suppress an address for one sending domain only
@@ -10,12 +11,7 @@
  */
 import type { LeasedUnit, RecipientResult, UnitOutcome } from "../contracts/mod.ts";
 import { domainOf } from "../mail/mod.ts";
-import type {
-  SenderSuppression,
-  SenderSuppressionStore,
-  Suppression,
-  SuppressionStore,
-} from "../store/mod.ts";
+import type { SenderSuppression, Suppression, SuppressionStore } from "../store/mod.ts";
 
 /** What the delivery hook gets back: the unit without suppressed recipients, and their results. */
 export interface Screened {
@@ -48,8 +44,25 @@ export function suppressionsFrom(outcomes: UnitOutcome[], durationMs: number): S
 
 /** The reply recorded for a recipient that was not tried. */
 export function suppressedReply(s: Suppression): string {
-  return `recipient suppressed until ${new Date(s.expiresAt).toISOString()} after a hard bounce` +
-    (s.reason ? `: ${s.reason}` : "");
+  const until = s.expiresAt === null ? "" : ` until ${new Date(s.expiresAt).toISOString()}`;
+  const scope = s.scope ? ` for mail from ${s.scope}` : "";
+  // "smtp" (a reply) and "dsn" (a report) are the bounce stage's own sources: hard bounces.
+  const hard = ["bounce", "smtp", "dsn"].includes(s.source ?? "bounce");
+  const why = hard ? " after a hard bounce" : ` (${s.source})`;
+  return `recipient suppressed${scope}${until}${why}` + (s.reason ? `: ${s.reason}` : "");
+}
+
+function senderView(s: Suppression): SenderSuppression {
+  return {
+    senderDomain: s.scope ?? "",
+    address: s.address,
+    category: s.category,
+    reason: s.reason,
+    source: s.source ?? "bounce",
+    messageId: s.messageId,
+    createdAt: s.createdAt,
+    expiresAt: s.expiresAt ?? Number.MAX_SAFE_INTEGER,
+  };
 }
 
 /** The reply recorded for a recipient suppressed for this sender (complaint, unsubscribe). */
@@ -60,27 +73,23 @@ export function senderSuppressedReply(s: SenderSuppression): string {
 
 /**
  * Returns the delivery hook: splits a unit's suppressed recipients off as "suppressed"
- * results: the global list (hard bounces), then the list of the unit's sending domain
- * (complaints, unsubscribes). One indexed query per list per unit.
+ * results: the global entries (hard bounces, operators) and those of the unit's sending domain
+ * or a parent of it (complaints, unsubscribes, operators). One indexed query per unit.
  */
 export function suppressionScreen(
-  store: Pick<SuppressionStore, "suppressions"> & Partial<SenderSuppressionStore>,
+  store: Pick<SuppressionStore, "suppressions">,
   log: (line: string) => void,
 ): (unit: LeasedUnit) => Promise<Screened> {
   return async (unit) => {
-    const now = Date.now();
-    const found = await store.suppressions(unit.recipients, now);
-    const byAddress = new Map<string, string>(
-      found.map((s) => [s.address, suppressedReply(s)]),
-    );
-    const senderDomain = domainOf(unit.sender);
-    if (senderDomain !== "" && store.senderSuppressions) {
-      const rest = unit.recipients.filter((a) => !byAddress.has(a.toLowerCase()));
-      for (const s of await store.senderSuppressions(senderDomain, rest, now)) {
-        byAddress.set(s.address, senderSuppressedReply(s));
-      }
+    // Read per unit, not cached: an entry added a moment ago holds for the next message. One
+    // query covers the global entries and those scoped to the sending domain (0016).
+    const found = await store.suppressions(unit.recipients, Date.now(), domainOf(unit.sender));
+    if (found.length === 0) return { unit, results: [] };
+    const byAddress = new Map<string, string>();
+    // A global entry's reply wins over a scoped one's (as when the lists were read in turn).
+    for (const s of found.toSorted((x, y) => (y.scope ?? "").length - (x.scope ?? "").length)) {
+      byAddress.set(s.address, s.scope ? senderSuppressedReply(senderView(s)) : suppressedReply(s));
     }
-    if (byAddress.size === 0) return { unit, results: [] };
     const results: RecipientResult[] = [];
     const rest: string[] = [];
     for (const address of unit.recipients) {

@@ -222,7 +222,7 @@ export const dnsSection = z.object({
 /** The `routes` section (transport map): domain or `*` → host. */
 export const routesSection = z.record(z.string(), route).default({}).meta({
   description: "Transport map: domain or `*` → host; a matching route replaces MX lookup. " +
-    "Becomes `route` objects at first start (docs/management.md).",
+    "Becomes `route` objects, synced from the file while the seed owns them (docs/management.md).",
   live: false,
   key: "domain",
 });
@@ -301,7 +301,7 @@ export const deliverySection = z.object({
     }).strict(),
   ).default({}).meta({
     description: 'Named pools of source IPs (`{"ips": ["10.0.0.1", {"ip": …, "weight": …}]}`), ' +
-      "in addition to those formed by `group_id`. Becomes `pool` objects at first start.",
+      "in addition to those formed by `group_id`. Becomes `pool` objects, synced from the file while the seed owns them.",
     live: false,
     key: "pool",
   }),

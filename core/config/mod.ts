@@ -67,7 +67,14 @@ export interface Config {
     authKeyFile: string;
   };
   intake: ConfigFile["intake"];
-  admin: Listener & { api_tokens: string[] };
+  admin: Listener & {
+    api_tokens: string[];
+    login: ConfigFile["admin"]["login"];
+    /** HTTPS certificate files (`selfSigned`: made at first start), or null for plain HTTP. */
+    tls: { cert: string; key: string; selfSigned: boolean } | null;
+  };
+  /** How long a stop may wait for in-flight work (ms). */
+  shutdownTimeout: number;
   dns: {
     servers: { ipAddr: string; port: number }[];
     cacheTtl: number;
@@ -248,6 +255,8 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
       selfSigned: true,
     };
 
+  adminTlsFiles(file, dataDir); // both files or neither: checked now, with the field named
+
   const connection = file.database.connection ??
     (file.database.driver === "sqlite3" ? join(dataDir, "fastmta.db") : "");
   if (connection === "") {
@@ -280,7 +289,13 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
         : join(dataDir, "auth", "secret.key"),
     },
     intake: file.intake,
-    admin: { ...splitHostPort(file.admin.listen), api_tokens: file.admin.api_tokens },
+    admin: {
+      ...splitHostPort(file.admin.listen),
+      api_tokens: file.admin.api_tokens,
+      login: file.admin.login,
+      tls: adminTlsFiles(file, dataDir),
+    },
+    shutdownTimeout: file.shutdown_timeout,
     dns: {
       servers: file.dns.servers.map((s) => {
         const { host, port } = splitHostPort(s);
@@ -318,4 +333,25 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
     cluster: file.cluster,
     source,
   };
+}
+
+/** The admin listener's certificate files, or null when it serves plain HTTP. */
+function adminTlsFiles(
+  file: ConfigFile,
+  dataDir: string,
+): { cert: string; key: string; selfSigned: boolean } | null {
+  const { enabled, cert_file, key_file } = file.admin.tls;
+  if ((cert_file === undefined) !== (key_file === undefined)) {
+    throw new ConfigError(
+      `Invalid configuration:\n  admin.tls: set both "cert_file" and "key_file", or neither`,
+    );
+  }
+  if (!enabled) return null;
+  return cert_file && key_file
+    ? { cert: resolve(cert_file), key: resolve(key_file), selfSigned: false }
+    : {
+      cert: join(dataDir, "tls", "admin-self-signed.crt"),
+      key: join(dataDir, "tls", "admin-self-signed.key"),
+      selfSigned: true,
+    };
 }

@@ -15,6 +15,7 @@ import {
   hostPort,
   routesSection,
 } from "./delivery_schema.ts";
+import { adminLoginSection, adminTlsSection } from "./admin_schema.ts";
 import { bounceSection } from "./bounce_schema.ts";
 import { eventsSection } from "./events_schema.ts";
 import { intakeSection } from "./intake_schema.ts";
@@ -67,6 +68,11 @@ export const configSchema = z.object({
     description: "This node's display name (default: `id`).",
     live: false,
   }),
+  shutdown_timeout: duration.default(30_000).meta({
+    description: "On SIGTERM/SIGINT: how long in-flight deliveries may take to finish before " +
+      "they are given back to the queue and the process exits.",
+    live: false,
+  }),
   data_dir: z.string().default("./data").meta({
     description: "Folder for the SQLite database, the self-signed certificate and key files.",
     live: false,
@@ -89,7 +95,7 @@ export const configSchema = z.object({
   }).strict().prefault({}).meta({ description: "The SQL database (queue, log, users, keys)." }),
   ip_addressess: ipAddresses.meta({
     description: "Source IPs (virtual MTAs) and inbound IPs; the seed's spelling. Outbound ones " +
-      "become `vmta` objects at first start (docs/management.md).",
+      "become `vmta` objects, synced from the file while the seed owns them (docs/management.md).",
     live: false,
   }),
   ip_addresses: ipAddresses.meta({
@@ -186,8 +192,8 @@ export const configSchema = z.object({
   intake: intakeSection,
   admin: z.object({
     listen: hostPort.default("127.0.0.1:8025").meta({
-      description: "Address of the admin console, the JSON API and the REST API (plain HTTP: " +
-        "keep it on loopback or behind a TLS proxy).",
+      description: "Address of the admin console, the JSON API and the REST API (plain HTTP " +
+        "unless `admin.tls.enabled`: then keep it on loopback or behind a TLS proxy).",
       live: false,
     }),
     api_tokens: z.array(z.string().min(16, "Use at least 16 characters")).default([]).meta({
@@ -195,6 +201,8 @@ export const configSchema = z.object({
         "cannot send mail, API keys do). Treat the config file as a secret.",
       live: false,
     }),
+    login: adminLoginSection,
+    tls: adminTlsSection,
   }).strict().prefault({}).meta({ description: "Admin HTTP (docs/console.md, docs/api.md)." }),
   dns: dnsSection,
   routes: routesSection,
@@ -211,8 +219,9 @@ export const configSchema = z.object({
         "`<data_dir>/dkim_master.key`; `FASTMTA_DKIM_MASTER_KEY` wins).",
       live: false,
     }),
-    refresh_interval: duration.default(60_000).meta({
-      description: "How often delivery workers reload the key table.",
+    refresh_interval: duration.default(5_000).meta({
+      description: "How often delivery workers reload the key table (one small query): a " +
+        "key added or rotated with `fastmta domain` signs within this time.",
       live: false,
     }),
   }).strict().prefault({}).meta({ description: "DKIM signing (keys: `fastmta dkim`)." }),

@@ -25,7 +25,8 @@ const smtpListener = z.object({
 export const smtpSection = z.object({
   listeners: z.array(smtpListener).min(1).optional().meta({
     description: "Listeners with an explicit mode; overrides `listen` and the seed's `ports`. " +
-      "The listeners become `listener` objects at first start (docs/management.md).",
+      "The listeners become `listener` objects, synced from the file at each start until an " +
+      "operator changes them (docs/management.md).",
     live: false,
   }),
   listen: z.array(hostPort).optional().meta({
@@ -134,7 +135,8 @@ export const smtpSection = z.object({
     live: false,
   }),
   max_line_length: z.number().int().min(512).default(4096).meta({
-    description: "Longest command line in bytes, AUTH lines included (421 above it).",
+    description:
+      "Longest command line in bytes, AUTH lines included (a longer one gets 500 5.5.2; the session goes on).",
     live: false,
   }),
   max_header_size: z.number().int().min(1024).default(1024 * 1024).meta({

@@ -4,7 +4,7 @@
  * and, in distributed mode, through the broker: treat changes as format changes and version them.
  */
 
-import { domainOf } from "../mail/mod.ts";
+import { domainOf, mailboxKey } from "../mail/mod.ts";
 
 /** Version of the queued-unit format below. */
 export const UNIT_FORMAT_VERSION = 1;
@@ -289,14 +289,22 @@ export interface ConfigEvent {
   version?: number;
 }
 
-/** Groups recipients by destination domain, preserving order; duplicates dropped. */
+/**
+ * Groups recipients by destination domain, preserving order; duplicates dropped. Two addresses
+ * are duplicates when they are the same mailbox (core/mail `mailboxKey`): the domain's case does
+ * not matter, the local part's does (RFC 5321 §2.4), so `Bob@x` and `bob@x` are two recipients.
+ */
 export function splitByDomain(recipients: string[]): Map<string, string[]> {
   const byDomain = new Map<string, string[]>();
+  const seen = new Set<string>();
   for (const address of recipients) {
+    const key = mailboxKey(address);
+    if (seen.has(key)) continue;
+    seen.add(key);
     const domain = domainOf(address);
     let list = byDomain.get(domain);
     if (!list) byDomain.set(domain, list = []);
-    if (!list.includes(address)) list.push(address);
+    list.push(address);
   }
   return byDomain;
 }

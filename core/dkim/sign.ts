@@ -19,6 +19,7 @@ import { Buffer } from "node:buffer";
 import type * as MailauthSign from "./_mailauth_sign.d.ts";
 import type { DkimKeyRecord } from "../store/mod.ts";
 import { MasterKey, openPrivateKey } from "./keys.ts";
+import { toCrlf } from "../line_ends.ts";
 
 /**
  * mailauth is loaded on the first message that has a key to sign with: it costs each isolate
@@ -91,7 +92,9 @@ export class DkimSigner {
           }
         }
         const keys = new Map<string, LoadedKey[]>();
+        // A retired key (rotated out) is only kept for its DNS record: it signs nothing.
         for (const row of rows) {
+          if (row.retiredAt) continue;
           let pem: string | null = null;
           let error: string | null = masterError;
           if (!error) {
@@ -203,24 +206,8 @@ export class DkimSigner {
   }
 }
 
-/**
- * The message with bare LF line ends turned into CRLF, as it will go on the wire: the
- * signature must cover the bytes the receiver sees. Returns the input when nothing changes.
- */
-export function toCrlf(body: Uint8Array): Uint8Array {
-  let bare = 0;
-  for (let i = 0; i < body.length; i++) {
-    if (body[i] === 0x0a && (i === 0 || body[i - 1] !== 0x0d)) bare++;
-  }
-  if (bare === 0) return body;
-  const out = new Uint8Array(body.length + bare);
-  let o = 0;
-  for (let i = 0; i < body.length; i++) {
-    if (body[i] === 0x0a && (i === 0 || body[i - 1] !== 0x0d)) out[o++] = 0x0d;
-    out[o++] = body[i];
-  }
-  return out;
-}
+/** Bare LF and bare CR made CRLF (core/line_ends.ts): the signature covers the wire bytes. */
+export { toCrlf };
 
 /** The domain of the first address in the From header, lower-cased; null without one. */
 export function fromDomain(message: Uint8Array): string | null {

@@ -18,8 +18,15 @@
  *    still running, a message being committed) does not count.
  * 4. Explicit enhanced status codes. A reply text that already starts with one ("5.7.1 …")
  *    is sent as is instead of getting the library's generic code for the reply number.
+ * 5. Recipients are not merged by the library. It keys repeated RCPTs by the lower-cased
+ *    address, so `Bob@x` replaced `bob@x`; local parts are case-sensitive (RFC 5321 §2.4).
+ *    Every accepted RCPT is kept here and smtp_message.ts drops true repeats (same local part,
+ *    domain in any case).
+ * 6. An over-long command line gets "500 5.5.2" and the session goes on (line_limit_patch.ts)
+ *    instead of the library's 421 and close.
  */
 import { SMTPConnection } from "smtp-server/lib/smtp-connection.js";
+import { patchLineLimit } from "./line_limit_patch.ts";
 
 /** Settings the patch reads from `new SMTPServer({ fastmta: … })`. */
 export interface ConnectionPatchOptions {
@@ -37,6 +44,9 @@ interface PatchableConnection {
   connectionReady(): void;
   _onCommand(command: Uint8Array, callback: () => void): void;
   _onClose(): void;
+  handler_RCPT(command: Uint8Array, callback: () => void): void;
+  _createParser(): { _fastmtaTooLong?: () => void };
+  _rcptIndex: Map<string, number>;
   _setListeners(callback: () => void): void;
   _server: {
     options: { maxClients?: number; fastmta?: ConnectionPatchOptions };
@@ -53,6 +63,20 @@ interface PatchableConnection {
 }
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+/** The library's repeated-recipient index, always empty: nothing is merged by lower-cased key. */
+class NoMergeIndex extends Map<string, number> {
+  override get(): undefined {
+    return undefined;
+  }
+  override has(): boolean {
+    return false;
+  }
+  override set(): this {
+    return this;
+  }
+}
+const NO_MERGE = new NoMergeIndex();
 const PATCHED = Symbol.for("fastmta.smtpConnectionPatched");
 
 function armDeadline(connection: PatchableConnection, ms: number) {
@@ -122,6 +146,23 @@ export function patchSmtpConnection(): void {
     if (!fastmta || this._closing || this._closed) return;
     const inData = Boolean(this._parser && this._parser._dataMode);
     armDeadline(this, inData ? fastmta.dataTimeoutMs : fastmta.commandTimeoutMs);
+  };
+
+  patchLineLimit();
+  const createParser = proto._createParser;
+  proto._createParser = function (this: PatchableConnection) {
+    const parser = createParser.call(this);
+    if (this._server.options.fastmta) {
+      parser._fastmtaTooLong = () => this.send(500, "5.5.2 Error: line too long");
+    }
+    return parser;
+  };
+
+  const handleRcpt = proto.handler_RCPT;
+  proto.handler_RCPT = function (this: PatchableConnection, command, callback) {
+    // The library resets its index with each transaction; replace it before every use.
+    this._rcptIndex = NO_MERGE;
+    handleRcpt.call(this, command, callback);
   };
 
   const onClose = proto._onClose;

@@ -9,6 +9,7 @@ import { isMailboxAddress, traceHeader, type TraceSource } from "../mail/mod.ts"
 import { INJECT_FORMAT_VERSION, type InjectMessage, type NewMessage } from "../contracts/mod.ts";
 import type { Config } from "../config/mod.ts";
 import { type IntakeConfig, intakeSection } from "../config/intake_schema.ts";
+import { toCrlf } from "../line_ends.ts";
 import { composeMessage } from "./compose.ts";
 import { checkHeaderSection, type HeaderLimits, headerLimitsOf } from "./header_limits.ts";
 import { composedHeaderProblem, metadataProblem, poolProblem } from "./inject_limits.ts";
@@ -70,6 +71,8 @@ function addressProblem(address: unknown): string | null {
 }
 
 const HEADER_NAME = /^[!-9;-~]+$/;
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
 
 function fail(reason: string): ParsedInject {
   return { ok: false, reason };
@@ -122,6 +125,9 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
   if (data.pool !== undefined && typeof data.pool !== "string") {
     return fail(`invalid "pool": expected a string`);
   }
+  if (data.pool !== undefined && CONTROL.test(data.pool)) {
+    return fail(`invalid "pool": control characters (CR, LF, …) are not allowed`);
+  }
   if (data.pool !== undefined) {
     const problem = poolProblem(data.pool, intake);
     if (problem) return fail(problem);
@@ -153,13 +159,14 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
     if (typeof data.raw !== "string" || data.raw.length === 0) {
       return fail(`invalid "raw": expected the message as a non-empty string`);
     }
-    parsed = { kind: "raw", bytes: new TextEncoder().encode(data.raw) };
+    // Bare CR and bare LF become CRLF now, once: no next hop ever sees a bare CR from us.
+    parsed = { kind: "raw", bytes: toCrlf(new TextEncoder().encode(data.raw)) };
   } else if (data.raw_base64 !== undefined) {
     try {
       if (typeof data.raw_base64 !== "string") throw new Error("not a string");
       parsed = {
         kind: "raw",
-        bytes: Uint8Array.from(atob(data.raw_base64), (c) => c.charCodeAt(0)),
+        bytes: toCrlf(Uint8Array.from(atob(data.raw_base64), (c) => c.charCodeAt(0))),
       };
     } catch (error) {
       return fail(`invalid "raw_base64": ${(error as Error).message}`);
@@ -171,13 +178,26 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
         return fail(`invalid "${field}": expected a string`);
       }
     }
+    // A line break in a value that becomes a header line would start a header of its own.
+    if (data.subject !== undefined && /[\r\n]/.test(data.subject)) {
+      return fail(`invalid "subject": CR and LF are not allowed in a header value`);
+    }
     if (data.headers !== undefined) {
-      if (data.headers === null || typeof data.headers !== "object") {
+      if (
+        data.headers === null || typeof data.headers !== "object" || Array.isArray(data.headers)
+      ) {
         return fail(`invalid "headers": expected an object of strings`);
       }
       for (const [name, value] of Object.entries(data.headers)) {
-        if (!HEADER_NAME.test(name) || typeof value !== "string" || /[\r\n]/.test(value)) {
-          return fail(`invalid header "${name}"`);
+        if (!HEADER_NAME.test(name)) {
+          return fail(
+            `invalid "headers": ${JSON.stringify(shown(name))} is not a header name ` +
+              `(printable ASCII, no ":")`,
+          );
+        }
+        if (typeof value !== "string") return fail(`invalid "headers.${name}": expected a string`);
+        if (/[\r\n]/.test(value)) {
+          return fail(`invalid "headers.${name}": CR and LF are not allowed in a header value`);
         }
       }
     }

@@ -9,16 +9,11 @@
  * the tens this is rare. Counts are per node, not per cluster.
  */
 
-const DEFAULT_SLOTS = 16_384;
+import { RateCounter, slotOf } from "../rate_window.ts";
 
-function slotOf(key: string, slots: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % slots;
-}
+export { RateCounter };
+
+const DEFAULT_SLOTS = 16_384;
 
 /** The shared memory behind the limits; made once by the main thread, sent to each worker. */
 export interface SharedLimitsMemory {
@@ -74,58 +69,5 @@ export class ConnectionGauge {
   /** Gives back a connection taken by `acquire` in this worker. */
   release(key: string): void {
     Atomics.sub(this.#counts, this.#own + slotOf(key, this.#slots), 1);
-  }
-}
-
-// A slot packs the window number (low 12 bits of it) and the count (19 bits) into one Int32,
-// so a compare-and-swap updates both at once. Each key has two slots, for even and odd windows,
-// so the previous window's count is still there for the sliding estimate.
-const COUNT_BITS = 19;
-const COUNT_MAX = (1 << COUNT_BITS) - 1;
-const WINDOW_MASK = 0xfff;
-
-/**
- * Events per key over a sliding time window (e.g. a minute), across all workers. The count is
- * the usual two-window estimate: this window's events plus the previous window's, weighted by
- * how much of the previous window still lies within the last `windowMs`. Unlike a fixed window
- * it does not drop to zero at a window boundary.
- */
-export class RateCounter {
-  #slots: Int32Array;
-  #keys: number;
-
-  constructor(memory: SharedLimitsMemory) {
-    this.#slots = new Int32Array(memory.rates);
-    this.#keys = Math.floor(this.#slots.length / 2);
-  }
-
-  #read(index: number, window: number): number {
-    const value = Atomics.load(this.#slots, index);
-    return (value >>> COUNT_BITS) === (window & WINDOW_MASK) ? value & COUNT_MAX : 0;
-  }
-
-  /** Events for `key` within the last `windowMs` (estimated, rounded up). */
-  count(key: string, windowMs: number, now = Date.now()): number {
-    const base = slotOf(key, this.#keys) * 2;
-    const window = Math.floor(now / windowMs);
-    const current = this.#read(base + (window & 1), window);
-    const previous = this.#read(base + ((window - 1) & 1), window - 1);
-    const elapsed = (now - window * windowMs) / windowMs;
-    return Math.ceil(current + previous * (1 - elapsed));
-  }
-
-  /** Records one event for `key`; returns the count within the last `windowMs` including it. */
-  hit(key: string, windowMs: number, now = Date.now()): number {
-    const base = slotOf(key, this.#keys) * 2;
-    const window = Math.floor(now / windowMs);
-    const index = base + (window & 1);
-    const tag = window & WINDOW_MASK;
-    while (true) {
-      const value = Atomics.load(this.#slots, index);
-      const count = (value >>> COUNT_BITS) === tag ? value & COUNT_MAX : 0;
-      const packed = (tag << COUNT_BITS) | Math.min(count + 1, COUNT_MAX);
-      if (Atomics.compareExchange(this.#slots, index, value, packed) === value) break;
-    }
-    return this.count(key, windowMs, now);
   }
 }

@@ -7,11 +7,11 @@
  * Reads config: smtp.hostname, smtp.add_message_id, intake.max_header_fields,
  * intake.max_header_line_length.
  */
-import type { SMTPServerOptions, SMTPServerSession } from "smtp-server";
+import type { SMTPServerAddress, SMTPServerOptions, SMTPServerSession } from "smtp-server";
 import { releaseBytes } from "../bytes.ts";
 import type { Config } from "../config/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
-import { encodeXtext, receivedHeader } from "../mail/mod.ts";
+import { encodeXtext, mailboxKey, receivedHeader } from "../mail/mod.ts";
 import { MessageCollector, messageIdHeader } from "./message.ts";
 import { headerLimitsOf } from "./header_limits.ts";
 import { headerRefusal, smtpError } from "./smtp_replies.ts";
@@ -24,14 +24,32 @@ import {
 } from "./smtp_session.ts";
 
 /**
+ * The transaction's recipients, each mailbox once (core/mail `mailboxKey`: the local part's case
+ * counts, the domain's does not): in the order first given, with the parameters last given, as a
+ * repeated RCPT replaces the earlier one.
+ */
+export function distinctRecipients(rcptTo: SMTPServerAddress[]): SMTPServerAddress[] {
+  const byKey = new Map<string, SMTPServerAddress>();
+  for (const r of rcptTo) {
+    const key = mailboxKey(r.address);
+    const earlier = byKey.get(key);
+    byKey.set(key, earlier ? { ...r, address: earlier.address } : r);
+  }
+  return [...byKey.values()];
+}
+
+/**
  * DSN parameters (RFC 3461) of the transaction, in the shape the bounce stage reads.
  * smtp-server hands us decoded ENVID and ORCPT values; they are stored encoded again (xtext),
  * as the client sent them.
  */
-function dsnMeta(session: SMTPServerSession): Record<string, unknown> | null {
+function dsnMeta(
+  session: SMTPServerSession,
+  rcptTo: SMTPServerAddress[],
+): Record<string, unknown> | null {
   const envelope = session.envelope;
   const rcpt: Record<string, { notify?: string[]; orcpt?: string }> = {};
-  for (const r of envelope.rcptTo) {
+  for (const r of rcptTo) {
     if (r.dsn?.notify || r.dsn?.orcpt) {
       rcpt[r.address] = {
         ...(r.dsn.notify ? { notify: r.dsn.notify } : {}),
@@ -128,7 +146,8 @@ async function acceptMessage(
 ): Promise<string> {
   const { smtp, states, rates, acceptor } = ctx;
   const state = states.get(session);
-  const recipients = session.envelope.rcptTo.map((r) => r.address);
+  const rcptTo = distinctRecipients(session.envelope.rcptTo);
+  const recipients = rcptTo.map((r) => r.address);
   const now = new Date();
   const tls = session.secure && session.tlsOptions
     ? { version: session.tlsOptions.version, cipher: session.tlsOptions.name }
@@ -147,7 +166,7 @@ async function acceptMessage(
     prefix += messageIdHeader(queueId, smtp.hostname);
   }
   const meta: Record<string, unknown> = {};
-  const dsn = dsnMeta(session);
+  const dsn = dsnMeta(session, rcptTo);
   if (dsn) meta.dsn = dsn;
   if (state?.user) meta.auth = state.user.name;
   if (session.envelope.bodyType === "8bitmime") meta.body = "8BITMIME";

@@ -15,7 +15,7 @@ import type {
 import type { Config, SmtpListener } from "../config/mod.ts";
 import type { Acceptor, RelayPolicy } from "../accept/mod.ts";
 import type { SmtpAuthenticator } from "../auth/mod.ts";
-import { domainOf } from "../mail/mod.ts";
+import { domainOf, hasRoutingSyntax, mailboxKey } from "../mail/mod.ts";
 import type { ConnectionGauge, RateCounter } from "./shared_limits.ts";
 import { smtpError } from "./smtp_replies.ts";
 
@@ -240,11 +240,18 @@ function mailFromHandler(ctx: SmtpContext, listener: SmtpListener): SessionHandl
   };
 }
 
+/** Per transaction (its recipient list), the mailbox keys accepted so far. */
+const distinctSoFar = new WeakMap<object, Set<string>>();
+
 function rcptToHandler(ctx: SmtpContext): SessionHandlers["onRcptTo"] {
   const { smtp, policy, states } = ctx;
   return (address: SMTPServerAddress, session, callback) => {
     const state = states.get(session);
-    const count = session.envelope.rcptTo.length;
+    // Distinct mailboxes so far (a repeated RCPT is kept, then dropped at DATA: it adds none).
+    let seen = distinctSoFar.get(session.envelope.rcptTo);
+    if (!seen) distinctSoFar.set(session.envelope.rcptTo, seen = new Set());
+    const key = mailboxKey(address.address);
+    const count = seen.has(key) ? 0 : seen.size;
     if (count >= smtp.max_recipients) {
       return callback(
         smtpError(452, `4.5.3 Error: too many recipients (limit ${smtp.max_recipients})`),
@@ -264,16 +271,31 @@ function rcptToHandler(ctx: SmtpContext): SessionHandlers["onRcptTo"] {
       return callback(smtpError(550, `5.1.3 <${address.address}>: recipient needs a domain`));
     }
     const bounce = ctx.bounces?.isBounceDomain(domain) ?? false;
-    if (count > 0 && bounce !== isBounceTransaction(ctx, session)) {
+    if (session.envelope.rcptTo.length > 0 && bounce !== isBounceTransaction(ctx, session)) {
       // Reports go to the bounce processor, other mail to the queue: one kind per transaction.
       return callback(
         smtpError(452, `4.5.3 <${address.address}>: send bounce reports in a separate transaction`),
       );
     }
-    if (bounce) return bounceRecipient(ctx, address.address, callback);
+    if (bounce) {
+      return bounceRecipient(ctx, address.address, (error) => {
+        if (!error) seen.add(key);
+        callback(error);
+      });
+    }
+    // Strangers may not route through us with the local part (percent hack, bang path, …).
+    if (
+      !session.user && hasRoutingSyntax(address.address) &&
+      !policy.isTrusted(session.remoteAddress)
+    ) {
+      return callback(
+        smtpError(554, `5.7.1 <${address.address}>: address routing syntax is not accepted`),
+      );
+    }
     if (!policy.mayRelay(session.remoteAddress, Boolean(session.user), domain)) {
       return callback(smtpError(554, `5.7.1 <${address.address}>: Relay access denied`));
     }
+    seen.add(key);
     callback();
   };
 }

@@ -24,30 +24,47 @@ export async function ensureTlsFiles(config: Config, log: (line: string) => void
     await loadTls(config); // fail at start, with the file named, rather than per connection
     return;
   }
-  let exists = true;
-  try {
-    await Deno.stat(files.cert);
-    await Deno.stat(files.key);
-  } catch {
-    exists = false;
-  }
-  if (!exists) {
-    const ips = config.smtp.listeners.map((l) => l.host);
-    const pair = await makeSelfSignedCert(config.smtp.hostname, { ips });
-    mkdirSync(dirname(files.key), { recursive: true, mode: 0o700 });
-    writeFileSync(files.key, pair.key, { mode: 0o600 });
-    writeFileSync(files.cert, pair.cert, { mode: 0o644 });
-    log(`generated a self-signed TLS certificate for "${config.smtp.hostname}" in ${files.cert}`);
-  }
+  await ensureSelfSigned(
+    files,
+    config.smtp.hostname,
+    config.smtp.listeners.map((l) => l.host),
+    log,
+  );
   log(
     `WARNING: SMTP TLS uses a self-signed certificate (${files.cert}); clients cannot verify ` +
       `it. Set smtp.tls.cert_file and smtp.tls.key_file for production`,
   );
 }
 
+/** Makes the self-signed pair at `files` (key 0600) for `hostname` and `ips`, unless it exists. */
+export async function ensureSelfSigned(
+  files: { cert: string; key: string },
+  hostname: string,
+  ips: string[],
+  log: (line: string) => void,
+): Promise<void> {
+  try {
+    await Deno.stat(files.cert);
+    await Deno.stat(files.key);
+    return;
+  } catch {
+    // missing: made below
+  }
+  const pair = await makeSelfSignedCert(hostname, { ips });
+  mkdirSync(dirname(files.key), { recursive: true, mode: 0o700 });
+  writeFileSync(files.key, pair.key, { mode: 0o600 });
+  writeFileSync(files.cert, pair.cert, { mode: 0o644 });
+  log(`generated a self-signed TLS certificate for "${hostname}" in ${files.cert}`);
+}
+
 /** Reads the certificate and key; throws naming the file that is missing or unreadable. */
-export async function loadTls(config: Config): Promise<TlsPair> {
-  const { cert, key } = config.smtp.tlsFiles;
+export function loadTls(config: Config): Promise<TlsPair> {
+  return loadPemPair(config.smtp.tlsFiles);
+}
+
+/** Reads a PEM certificate and key; throws naming the file that is missing or unusable. */
+export async function loadPemPair(files: { cert: string; key: string }): Promise<TlsPair> {
+  const { cert, key } = files;
   const read = async (path: string, what: string) => {
     try {
       return await Deno.readTextFile(path);

@@ -13,12 +13,20 @@
  * Callers keep their contracts: the acceptor answers 451 (the client retries), the scheduler
  * retries on its poll timer, and a delivery worker whose settle fails leaves the units leased,
  * so they are delivered again after the lease (at-least-once, nothing dropped).
+ *
+ * A full disk (SQLITE_FULL, ENOSPC, PostgreSQL 53100, MySQL 1114/1021) is the same kind of
+ * outage for the callers: the write fails as `StoreUnavailableError` naming the real cause, so
+ * the acceptor answers 4xx and a settle is held and retried until space is back (no unit
+ * delivered twice). Reads still work on a full disk, so only a write that succeeds ends that
+ * state; until then `status()` is not ok (`/healthz` 503; `storageFull` for readiness checks).
  */
 import { metrics } from "../metrics/mod.ts";
 
 /** What `/healthz` reports about the database. */
 export interface StoreHealthStatus {
   ok: boolean;
+  /** Writes fail because the database's storage is full (a disk-state check for readiness). */
+  storageFull?: boolean;
   /** When the current state began (epoch ms). */
   since: number;
   /** The last connection error while unreachable, else null. */
@@ -94,6 +102,34 @@ export function isConnectionError(error: unknown): boolean {
   return false;
 }
 
+/** Disk-full codes: PostgreSQL disk_full, MySQL table full / disk full, and the OS's. */
+const FULL_CODES = new Set([
+  "53100",
+  "ENOSPC",
+  "ER_RECORD_FILE_FULL",
+  "ER_DISK_FULL",
+  "SQLITE_FULL",
+]);
+const MYSQL_FULL_ERRNOS = new Set([1021, 1114]);
+
+/** True when `error` says the database's storage is full (the write, not the SQL, failed). */
+export function isStorageFullError(error: unknown): boolean {
+  for (let e = error, depth = 0; e && typeof e === "object" && depth < 5; depth++) {
+    const { code, errno, message } = e as { code?: unknown; errno?: unknown; message?: unknown };
+    if (typeof code === "string" && FULL_CODES.has(code)) return true;
+    if (typeof errno === "number" && MYSQL_FULL_ERRNOS.has(errno)) return true;
+    if (
+      typeof message === "string" &&
+      /database or disk is full|SQLITE_FULL|No space left on device|could not extend file/i
+        .test(message)
+    ) {
+      return true;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** Options for a `ConnectionMonitor`. */
 export interface MonitorOptions {
   /** A store call that takes longer fails (the database counts as unreachable). */
@@ -118,6 +154,9 @@ export class ConnectionMonitor {
   #error: string | null = null;
   #backoffMs = 0;
   #nextTryAt = 0;
+  /** The storage-full error while writes fail for lack of space, else null. */
+  #full: string | null = null;
+  #fullSince = 0;
 
   constructor(target: string, log: (line: string) => void, options: MonitorOptions = {}) {
     this.#target = target;
@@ -131,14 +170,25 @@ export class ConnectionMonitor {
 
   /** The current state. */
   status(): StoreHealthStatus {
-    return { ok: this.#ok, since: this.#since, error: this.#error };
+    if (this.#ok && this.#full !== null) {
+      return { ok: false, storageFull: true, since: this.#fullSince, error: this.#full };
+    }
+    return {
+      ok: this.#ok,
+      storageFull: this.#full !== null,
+      since: this.#since,
+      error: this.#error,
+    };
   }
 
   /**
    * Runs one database operation under the monitor. With `failFast` (the default), while the
    * database is away and the backoff has not elapsed, it fails at once without trying.
    */
-  async run<T>(fn: () => Promise<T>, options: { failFast?: boolean } = {}): Promise<T> {
+  async run<T>(
+    fn: () => Promise<T>,
+    options: { failFast?: boolean; write?: boolean } = {},
+  ): Promise<T> {
     if (options.failFast !== false && !this.#ok && this.#now() < this.#nextTryAt) {
       throw new StoreUnavailableError(
         `Cannot reach the database (${this.#target}), unavailable since ${
@@ -156,10 +206,22 @@ export class ConnectionMonitor {
     try {
       const result = await Promise.race([fn(), timeout]);
       if (!this.#ok) this.#up();
+      if (this.#full !== null && options.write) this.#spaceBack();
       return result;
     } catch (error) {
-      if (error instanceof StoreUnavailableError && error.message.startsWith("Cannot reach")) {
+      if (
+        error instanceof StoreUnavailableError &&
+        (error.message.startsWith("Cannot reach") || error.message.startsWith("Database storage"))
+      ) {
         throw error; // already reported by an inner call
+      }
+      if (isStorageFullError(error)) {
+        const message = (error as Error).message || String(error);
+        this.#storageFull(message);
+        throw new StoreUnavailableError(
+          `Database storage is full (${this.#target}): ${message}`,
+          { cause: error },
+        );
       }
       if (error instanceof StoreUnavailableError || isConnectionError(error)) {
         const message = (error as Error).message || String(error);
@@ -173,6 +235,23 @@ export class ConnectionMonitor {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  #storageFull(message: string) {
+    if (this.#full === null) {
+      this.#fullSince = this.#now();
+      this.#log(
+        `database storage full (${this.#target}): ${message}; writes are refused (4xx) or ` +
+          `held and retried until there is space again`,
+      );
+    }
+    this.#full = message;
+  }
+
+  #spaceBack() {
+    const seconds = ((this.#now() - this.#fullSince) / 1000).toFixed(1);
+    this.#log(`database storage writable again (${this.#target}) after ${seconds} s`);
+    this.#full = null;
   }
 
   #down(message: string) {

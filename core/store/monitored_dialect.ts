@@ -27,11 +27,24 @@ class MonitoredConnection implements DatabaseConnection {
   }
 
   executeQuery: DatabaseConnection["executeQuery"] = (query, options) =>
-    this.#monitor.run(() => this.inner.executeQuery(query, options), { failFast: false });
+    this.#monitor.run(() => this.inner.executeQuery(query, options), {
+      failFast: false,
+      write: !READ_ONLY.test(query.sql),
+    });
 
   streamQuery: DatabaseConnection["streamQuery"] = (query, chunkSize, options) =>
     this.inner.streamQuery(query, chunkSize, options);
 }
+
+/** Statements that write nothing (a success says nothing about free space). */
+const READ_ONLY = /^\s*(select|with|pragma|show|explain|begin|set)\b/i;
+
+/**
+ * SQLite rolls a transaction back by itself when a statement fails with SQLITE_FULL (or
+ * SQLITE_IOERR, SQLITE_NOMEM); Kysely's ROLLBACK then fails with this, and would be thrown in
+ * place of the real cause.
+ */
+const ALREADY_ROLLED_BACK = /cannot rollback - no transaction is active/;
 
 function unwrap(connection: DatabaseConnection): DatabaseConnection {
   return connection instanceof MonitoredConnection ? connection.inner : connection;
@@ -62,13 +75,18 @@ class MonitoredDriver implements Driver {
   commitTransaction(connection: DatabaseConnection): Promise<void> {
     return this.#monitor.run(() => this.#inner.commitTransaction(unwrap(connection)), {
       failFast: false,
+      write: true,
     });
   }
 
-  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    return this.#monitor.run(() => this.#inner.rollbackTransaction(unwrap(connection)), {
-      failFast: false,
-    });
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await this.#monitor.run(() => this.#inner.rollbackTransaction(unwrap(connection)), {
+        failFast: false,
+      });
+    } catch (error) {
+      if (!ALREADY_ROLLED_BACK.test((error as Error).message)) throw error;
+    }
   }
 
   async savepoint(

@@ -1,9 +1,11 @@
 /**
  * Suppressions for one sending domain (complaints, one-click unsubscribes): the address still
- * gets mail from other senders. Kept lower-cased beside the global list (suppressions.ts).
+ * gets mail from other senders. Since 0016 they are entries of the one suppression list
+ * (suppressions.ts) scoped to the sending domain; this is the view complaint and unsubscribe
+ * handling write through.
  */
-import { chunks, LIST_CHUNK, type SqlContext } from "./_sql.ts";
-import type { SenderSuppressionsTable } from "./tables.ts";
+import type { SqlContext } from "./_sql.ts";
+import { type Suppression, suppressionRepository } from "./suppressions.ts";
 
 /** An address suppressed for one sending domain. */
 export interface SenderSuppression {
@@ -18,9 +20,9 @@ export interface SenderSuppression {
   expiresAt: number;
 }
 
-/** What complaint/unsubscribe handling and the delivery screen take. */
+/** What complaint/unsubscribe handling takes. */
 export interface SenderSuppressionStore {
-  /** Active suppressions of `addresses` for `senderDomain`. */
+  /** Active suppressions of `addresses` scoped to exactly `senderDomain`. */
   senderSuppressions(
     senderDomain: string,
     addresses: string[],
@@ -30,62 +32,39 @@ export interface SenderSuppressionStore {
   addSenderSuppressions(entries: SenderSuppression[]): Promise<void>;
 }
 
-function suppressionOf(row: SenderSuppressionsTable): SenderSuppression {
+function senderSuppressionOf(s: Suppression): SenderSuppression {
   return {
-    senderDomain: row.sender_domain,
-    address: row.address,
-    category: row.category,
-    reason: row.reason,
-    source: row.source,
-    messageId: row.message_id,
-    createdAt: Number(row.created_at),
-    expiresAt: Number(row.expires_at),
+    senderDomain: s.scope ?? "",
+    address: s.address,
+    category: s.category,
+    reason: s.reason,
+    source: s.source ?? "bounce",
+    messageId: s.messageId,
+    createdAt: s.createdAt,
+    expiresAt: s.expiresAt ?? Number.MAX_SAFE_INTEGER,
   };
 }
 
-async function senderSuppressions(
-  { db }: SqlContext,
-  senderDomain: string,
-  addresses: string[],
-  now: number,
-): Promise<SenderSuppression[]> {
-  if (addresses.length === 0) return [];
-  const wanted = [...new Set(addresses.map((a) => a.toLowerCase()))];
-  const out: SenderSuppression[] = [];
-  for (const part of chunks(wanted, LIST_CHUNK)) {
-    const rows = await db.selectFrom("sender_suppressions").selectAll()
-      .where("sender_domain", "=", senderDomain.toLowerCase())
-      .where("address", "in", part).where("expires_at", ">", now).execute();
-    out.push(...rows.map(suppressionOf));
-  }
-  return out;
-}
-
-async function addSenderSuppressions(ctx: SqlContext, entries: SenderSuppression[]) {
-  for (const e of entries) {
-    const row = {
-      sender_domain: e.senderDomain.toLowerCase(),
-      address: e.address.toLowerCase(),
-      category: e.category,
-      reason: e.reason?.slice(0, 1000) ?? null,
-      source: e.source,
-      message_id: e.messageId,
-      created_at: e.createdAt,
-      expires_at: e.expiresAt,
-    };
-    // Delete then insert: a portable upsert.
-    await ctx.transaction(async (trx) => {
-      await trx.deleteFrom("sender_suppressions").where("sender_domain", "=", row.sender_domain)
-        .where("address", "=", row.address).execute();
-      await trx.insertInto("sender_suppressions").values(row).execute();
-    });
-  }
-}
-
-/** Per-sender suppressions on one database. */
+/** The scoped entries on one database. */
 export function senderSuppressionRepository(ctx: SqlContext): SenderSuppressionStore {
+  const list = suppressionRepository(ctx);
   return {
-    senderSuppressions: (domain, addresses, now) => senderSuppressions(ctx, domain, addresses, now),
-    addSenderSuppressions: (entries) => addSenderSuppressions(ctx, entries),
+    senderSuppressions: async (senderDomain, addresses, now) => {
+      const scope = senderDomain.toLowerCase();
+      return (await list.suppressions(addresses, now, scope))
+        .filter((s) => s.scope === scope).map(senderSuppressionOf);
+    },
+    addSenderSuppressions: (entries) =>
+      list.addSuppressions(entries.map((e) => ({
+        address: e.address,
+        scope: e.senderDomain,
+        category: e.category,
+        source: e.source,
+        code: null,
+        reason: e.reason,
+        messageId: e.messageId,
+        createdAt: e.createdAt,
+        expiresAt: e.expiresAt,
+      }))),
   };
 }

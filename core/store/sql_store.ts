@@ -20,6 +20,7 @@ import { clusterSecretRepository } from "./cluster_secrets.ts";
 import { clusterRepository } from "./cluster.ts";
 import { configObjectRepository } from "./config_objects.ts";
 import { dkimKeyRepository } from "./dkim_keys.ts";
+import { sendingDomainRepository } from "./sending_domains.ts";
 import { delayDsnRepository } from "./delay_dsn.ts";
 import { dsnRepository } from "./dsn_claims.ts";
 import { ConnectionMonitor } from "./health.ts";
@@ -78,6 +79,7 @@ export function createSqlStore(
     ...suppressionRepository(ctx),
     ...dsnRepository(ctx),
     ...dkimKeyRepository(ctx),
+    ...sendingDomainRepository(ctx),
     ...shapingRuleRepository(ctx),
     ...smtpUserRepository(ctx),
     ...apiKeyRepository(ctx),

@@ -23,6 +23,7 @@ import type { QueueJobStore } from "./queue_jobs.ts";
 import type { QueueOpsStore } from "./queue_ops.ts";
 import type { QueueSearchStore } from "./queue_search.ts";
 import type { SchemaStore } from "./schema.ts";
+import type { SendingDomainStore } from "./sending_domains.ts";
 import type { SenderSuppressionStore } from "./sender_suppressions.ts";
 import type { ShapingRuleStore } from "./shaping_rules.ts";
 import type { SmtpUserStore } from "./smtp_users.ts";
@@ -89,9 +90,15 @@ export type { QueueJobRecord, QueueJobStore } from "./queue_jobs.ts";
 export type { QueueOpsStore, UnitCopy, UnitsCancelled } from "./queue_ops.ts";
 export type { QueueSearchStore, UnitFilter, UnitRow, UnitSearchState } from "./queue_search.ts";
 export type { MigrationState, SchemaStore } from "./schema.ts";
+export type { SendingDomainRecord, SendingDomainStore } from "./sending_domains.ts";
 export type { ShapingRuleRow, ShapingRuleStore } from "./shaping_rules.ts";
 export type { SmtpUser, SmtpUserStore, SmtpUserUpdate } from "./smtp_users.ts";
-export type { Suppression, SuppressionStore } from "./suppressions.ts";
+export type {
+  Suppression,
+  SuppressionListOptions,
+  SuppressionSource,
+  SuppressionStore,
+} from "./suppressions.ts";
 export type { InsertOptions, LeaseRequest, SettleOptions, UnitStore } from "./units.ts";
 export type { BrokerUnitStore, SweepResult, UnitOrigin, UnitState } from "./units_broker.ts";
 export type { ActivityMinute, ActivityStore } from "./activity.ts";
@@ -137,6 +144,7 @@ export interface Store
     SuppressionStore,
     DsnStore,
     DkimKeyStore,
+    SendingDomainStore,
     ShapingRuleStore,
     SmtpUserStore,
     ApiKeyStore,

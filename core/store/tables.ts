@@ -26,9 +26,9 @@ export interface MessagesTable {
    * units; null (the default) once confirmed, and always in embedded mode.
    */
   unconfirmed_since: number | null;
-  /** The pool it was sent with (0016, from meta.pool), for search. */
+  /** The pool it was sent with (0017, from meta.pool), for search. */
   pool: Generated<string | null>;
-  /** Its tag (0016, from meta.tag or meta.metadata.tag), for search. */
+  /** Its tag (0017, from meta.tag or meta.metadata.tag), for search. */
   tag: Generated<string | null>;
 }
 
@@ -108,7 +108,7 @@ export interface AttemptsTable {
   domain: string;
   /**
    * "tried": a try inside an attempt that did not decide it (recipient ""); "suppressed": not
-   * tried, the address is on the suppression list; "cancelled" (0016): an operator cancelled it.
+   * tried, the address is on the suppression list; "cancelled" (0017): an operator cancelled it.
    */
   outcome: "delivered" | "deferred" | "failed" | "suppressed" | "tried" | "cancelled";
   code: number | null;
@@ -136,29 +136,31 @@ export interface ShapingRulesTable {
   updated_at: number;
 }
 
-/** `suppressions` (0004): addresses that hard-bounced, not tried again until `expires_at`. */
-export interface SuppressionsTable {
+/**
+ * `suppression_entries` (0016, replacing `suppressions` and `sender_suppressions`): addresses not sent to, for
+ * every sending domain (`scope` "") or one; `expires_at` null for never.
+ */
+export interface SuppressionEntriesTable {
   address: string;
+  scope: string;
   category: string;
+  source: string;
   code: number | null;
   reason: string | null;
   message_id: string | null;
   created_at: number;
-  expires_at: number;
-  /** Where it came from (0013): "smtp" (a remote reply), "dsn" (an async bounce), … */
-  source?: string | null;
+  expires_at: number | null;
+  created_by: string | null;
 }
 
-/** `sender_suppressions` (0013): addresses suppressed for one sending domain only. */
-export interface SenderSuppressionsTable {
-  sender_domain: string;
-  address: string;
-  category: string;
-  reason: string | null;
-  source: string;
-  message_id: string | null;
+/** `sending_domains` (0016): the domains we send for; their keys are in `dkim_keys`. */
+export interface SendingDomainsTable {
+  name: string;
+  bounce_domain: string | null;
+  version: number;
   created_at: number;
-  expires_at: number;
+  updated_at: number;
+  updated_by: string;
 }
 
 /** `bounce_reports` (0013): mail received for bounce/feedback domains, raw and as parsed. */
@@ -197,6 +199,8 @@ export interface DkimKeysTable {
   private_key: string;
   public_key: string;
   created_at: number;
+  /** 0011: set when rotated out (no longer signs). */
+  retired_at: number | null;
 }
 
 /** `smtp_users`: accounts for SMTP AUTH (see migrations/0002_smtp_users.ts). */
@@ -327,7 +331,7 @@ export interface ConfigVersionTable {
   version: number;
 }
 
-/** `pauses` (0016): cluster-wide holds; every criterion that is set must match a unit. */
+/** `pauses` (0017): cluster-wide holds; every criterion that is set must match a unit. */
 export interface PausesTable {
   id: string;
   /** "vmta" or "pool" (with `source`), or null for any source. */
@@ -342,7 +346,7 @@ export interface PausesTable {
   created_at: number;
 }
 
-/** `queue_jobs` (0016): bulk queue actions by filter, processed in keyset chunks. */
+/** `queue_jobs` (0017): bulk queue actions by filter, processed in keyset chunks. */
 export interface QueueJobsTable {
   id: string;
   action: string;
@@ -370,8 +374,8 @@ export interface Tables {
   attempts: AttemptsTable;
   smtp_users: SmtpUsersTable;
   shaping_rules: ShapingRulesTable;
-  suppressions: SuppressionsTable;
-  sender_suppressions: SenderSuppressionsTable;
+  suppression_entries: SuppressionEntriesTable;
+  sending_domains: SendingDomainsTable;
   bounce_reports: BounceReportsTable;
   cluster_secrets: ClusterSecretsTable;
   dkim_keys: DkimKeysTable;

@@ -1,6 +1,7 @@
 /**
  * Health for orchestrators and load balancers, without authentication and without secrets:
- * `GET /healthz` says the process is up (200; `status` "degraded" while the database is away),
+ * `GET /healthz` says the process is up (200; `status` "degraded" while the database is away or
+ * its disk is full),
  * `GET /readyz` says whether this node should get work (200, or 503 naming what is not ready),
  * `GET /metrics` is the Prometheus text exposition of every thread's counters (core/metrics).
  */
@@ -21,11 +22,14 @@ export function healthRoutes(
 ): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
   const database = () => {
-    const health = ctx.store.health();
+    const { ok, since, error, storageFull } = ctx.store.health();
     return {
       driver: ctx.config.database.driver,
-      ...health,
-      error: health.error === null ? null : redact(health.error),
+      ok,
+      since,
+      error: error === null ? null : redact(error),
+      // A full disk: the database answers but takes no writes (core/store/health.ts).
+      storage_full: storageFull === true,
     };
   };
   app.get("/healthz", (c) => {

@@ -2,7 +2,7 @@
 import type { VNode } from "preact";
 import { Layout } from "../_components/layout.tsx";
 
-/** Login form; `csrf` is the double-submit token also set as a cookie. */
+/** Login form; `csrf` is the token bound to the pre-session cookie (pre_session.ts). */
 export function LoginPage(props: { csrf: string; error?: string }): VNode {
   return (
     <Layout title="Log in">

@@ -16,6 +16,7 @@ import { releaseBytes } from "../../core/bytes.ts";
 import { apiRoute, apiRouter, jsonResponse, problemResponse } from "../_api.ts";
 import type { AdminContext, AdminEnv } from "../_context.ts";
 import { ApiProblem } from "../_problem.ts";
+import { mailboxKey } from "../../core/mail/mod.ts";
 
 /** What sending takes: the config's limits and the door to core/accept. */
 export type SendContext = Pick<AdminContext, "config" | "accept">;
@@ -114,7 +115,7 @@ export function sendApi(ctx: SendContext): OpenAPIHono<AdminEnv> {
     const { message } = result;
     try {
       const id = await ctx.accept.submit(message);
-      return c.json({ id, recipients: new Set(message.recipients).size }, 202);
+      return c.json({ id, recipients: new Set(message.recipients.map(mailboxKey)).size }, 202);
     } catch (error) {
       log("api", `cannot accept message ${message.id}: ${(error as Error).message}`);
       throw unavailable("Cannot queue the message now: the queue is unavailable; try again");
