@@ -25,6 +25,7 @@ import type { AdminContext, AdminEnv } from "./_context.ts";
 import { consoleError, consoleNotFound } from "./_errors.tsx";
 import { attemptApi, attemptPages } from "./attempts/mod.tsx";
 import { configPages } from "./config/mod.tsx";
+import { domainPages } from "./domain_pages/mod.tsx";
 import { queuePages } from "./queue_pages/mod.tsx";
 import { dashboardPages } from "./dashboard/mod.tsx";
 import { healthRoutes } from "./health/mod.ts";
@@ -102,6 +103,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   pages.route("/", messagePages(ctx));
   pages.route("/", attemptPages(ctx));
   pages.route("/", configPages(ctx));
+  pages.route("/", domainPages(ctx));
   pages.route("/", auditPages(ctx));
   pages.route("/", webhookPages(ctx));
 

@@ -12,6 +12,8 @@ const NAV = [
   { href: "/messages", label: "Messages" },
   { href: "/queue", label: "Queue" },
   { href: "/config", label: "Configuration" },
+  { href: "/domains", label: "Domains" },
+  { href: "/suppressions", label: "Suppressions" },
   { href: "/audit", label: "Audit" },
   { href: "/attempts", label: "Delivery log" },
   { href: "/webhooks", label: "Webhooks" },
