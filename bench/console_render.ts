@@ -3,7 +3,8 @@
  * one recipient each, 200-byte bodies, 10 000 of them delivered in the last hour so the charts
  * have data), then each main page requested through the admin app in-process (`app.request`,
  * no network: the server's own time, from routing to the last byte of HTML) R times (default
- * 20); prints the median and the slowest per page.
+ * 20); prints the median and the slowest per page, and the same for the two JSON documents
+ * the dashboard's islands fetch once the page is shown.
  *
  *   deno run -A bench/console_render.ts [--messages N] [--runs R]
  */
@@ -14,6 +15,8 @@ import { parseConfig } from "../core/config/mod.ts";
 import type { NewMessage, UnitOutcome } from "../core/contracts/mod.ts";
 import { newQueueId } from "../core/accept/queue_id.ts";
 import { openManagement } from "../core/manage/mod.ts";
+import { QueueService } from "../core/manage/queue_service.ts";
+import { domainServices } from "../cli/serve_parts.ts";
 import { openStore } from "../core/store/mod.ts";
 import { adminApp } from "../routes/mod.ts";
 
@@ -95,6 +98,8 @@ const app = adminApp({
   startedAt: now,
   cluster: { nodes: () => nodesOf(store, config) },
   management,
+  queueOps: new QueueService(store, config, () => {}),
+  domainServices: domainServices(store, config),
 });
 if (Deno.env.get("BENCH_PARTS")) {
   for (
@@ -117,6 +122,14 @@ const pages = [
   "/config",
   "/config/vmta",
   "/audit",
+  "/queue",
+  `/messages?recipient=r${total - 1}%40d${(total - 1) % 5000}.test`,
+  "/messages?domain=d42.test",
+  "/domains",
+  "/suppressions",
+  // What the dashboard's islands fetch after the page (not part of its render).
+  "/api/v1/queue",
+  "/api/v1/activity",
 ];
 console.log(`page                         median     slowest  (${runs} runs, in-process)`);
 for (const path of pages) {
