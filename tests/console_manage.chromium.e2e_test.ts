@@ -3,7 +3,8 @@
  * real sink and DNS on loopback: the dashboard's counters and chart move when a message is
  * sent; a search by recipient finds it and a bulk retry previews its count and runs; a pause
  * added on the queue page holds the next message, whose page says "held by pause …", until it
- * is resumed; a sending domain added in the UI shows its DKIM record; a CSV of suppressions
+ * is resumed; a sending domain added in the UI shows its DKIM record, and its live DNS check turns
+ * green once the record is published; a CSV of suppressions
  * imported in the UI suppresses the next message to one of them; a vmta 127.0.0.12 added in the configuration pages sends the next message; a shaping
  * rule pausing the destination, added in the UI, holds the next one until it is lifted (no
  * restart); an invalid value is shown next to its field and changes nothing; the audit page
@@ -188,6 +189,17 @@ Deno.test({
       await page.waitForSelector("[role=status]");
       assertMatch(await page.textContent("[data-record=dkim]") ?? "", /v=DKIM1;.*p=/);
       await checkPage(page, "domain");
+      // Checked live against DNS: missing at first, then published (on the test's DNS server).
+      await page.click("button:has-text('Check DNS now')");
+      await page.waitForSelector("[data-check=dkim][data-ok=no]");
+      const [dkimName, dkimValue] = await page.locator("[data-record=dkim] td").evaluateAll(
+        (cells) => [cells[2].textContent ?? "", cells[3].textContent ?? ""],
+      );
+      e2e.dns.setRecords(dkimName, { TXT: [dkimValue] });
+      await page.click("button:has-text('Check DNS now')");
+      await page.waitForSelector("[data-check=dkim][data-ok=yes]");
+      await page.waitForSelector("[data-check=fcrdns]");
+      await checkPage(page, "domain-dns-check");
 
       // A CSV of suppressions imported in the UI: the next message to one of them is suppressed.
       await page.goto(`${base}/suppressions`);

@@ -1,7 +1,8 @@
 /**
  * Sending domain and suppression pages over core/manage's DomainService and SuppressionService
  * (the services /api/v1/domains and /api/v1/suppressions use): `GET|POST /domains`,
- * `GET /domains/:name` (keys, DNS records), `GET|POST /suppressions` (search, add),
+ * `GET /domains/:name` (keys, DNS records; `?check=1` checks them against live DNS with
+ * core/manage/dns_check.ts, and each vmta's forward-confirmed reverse DNS), `GET|POST /suppressions` (search, add),
  * `POST /suppressions/remove`, `POST /suppressions/import` (CSV, all or nothing),
  * `GET /suppressions.csv` (export). An invalid value is shown on the page; nothing changes.
  */
@@ -11,6 +12,10 @@ import { DomainCreateSchema } from "../../core/api/manage_schemas.ts";
 import type { DomainService } from "../../core/manage/domains.ts";
 import type { SuppressionService } from "../../core/manage/suppressions.ts";
 import { NotFoundError, ValidationError } from "../../core/manage/types.ts";
+import type { Management } from "../../core/manage/mod.ts";
+import type { Config } from "../../core/config/mod.ts";
+import { checkDomainDns, type DnsCheck } from "../../core/manage/dns_check.ts";
+import { DnsClient } from "../../core/routing/dns.ts";
 import type { AdminEnv } from "../_context.ts";
 import { sendPage } from "../_page.tsx";
 import { bodyOf, formFields, issuesByField } from "../config/fields.ts";
@@ -19,6 +24,9 @@ import { DomainPage, DomainsPage, SuppressionsPage } from "./view.tsx";
 /** What these pages take. */
 export type DomainPagesContext = {
   domainServices?: { domains: DomainService; suppressions: SuppressionService };
+  /** The vmtas whose IPs and EHLO names the DNS check covers. */
+  management?: Pick<Management, "objects">;
+  config: Pick<Config, "dns">;
 };
 
 const DOMAIN_FIELDS = formFields(DomainCreateSchema);
@@ -68,9 +76,23 @@ export function domainPages(ctx: DomainPagesContext): Hono<AdminEnv> {
     const domain = await domains.get(c.req.param("name"), c.var.actor!);
     if (!domain) return c.notFound();
     const records = await domains.dns(domain.id, c.var.actor!);
+    let checks: DnsCheck[] | undefined;
+    if (c.req.query("check") === "1") {
+      const vmtas = ctx.management
+        ? (await ctx.management.objects.vmta.list({ limit: 1000 })).items
+          .filter((v) => v.body.enabled).map((v) => v.body)
+        : [];
+      const dns = new DnsClient(ctx.config.dns.servers, ctx.config.dns.timeout);
+      checks = await checkDomainDns(dns, records, vmtas);
+    }
     return sendPage(
       c,
-      <DomainPage domain={domain} records={records} created={c.req.query("created") === "1"} />,
+      <DomainPage
+        domain={domain}
+        records={records}
+        created={c.req.query("created") === "1"}
+        checks={checks}
+      />,
     );
   });
 

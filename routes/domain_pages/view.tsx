@@ -6,6 +6,7 @@
 import type { VNode } from "preact";
 import type { DnsRecord, DomainBody, SuppressionBody } from "../../core/api/manage_schemas.ts";
 import type { StoredObject } from "../../core/manage/types.ts";
+import type { DnsCheck } from "../../core/manage/dns_check.ts";
 import { ActionForm } from "../_components/action_form.tsx";
 import { formatTime } from "../_components/format.ts";
 import { Layout } from "../_components/layout.tsx";
@@ -63,7 +64,12 @@ export function DomainsPage(props: {
 
 /** `/domains/:name`: its keys and the records to publish. */
 export function DomainPage(
-  props: { domain: StoredObject<DomainBody>; records: DnsRecord[]; created?: boolean },
+  props: {
+    domain: StoredObject<DomainBody>;
+    records: DnsRecord[];
+    created?: boolean;
+    checks?: DnsCheck[];
+  },
 ): VNode {
   const d = props.domain;
   return (
@@ -89,6 +95,29 @@ export function DomainPage(
           </tr>
         ))}
       </Table>
+      <form method="get" action={`/domains/${d.id}`} class="mt-3">
+        <input type="hidden" name="check" value="1" />
+        <button type="submit" class="px-3 py-1 rounded bg-gray-800 text-white text-sm">
+          Check DNS now
+        </button>
+      </form>
+      {props.checks && (
+        <section id="dns-check" class="mt-4">
+          <h2 class="text-xl font-bold mb-2">Live DNS check</h2>
+          <Table head={["Check", "Name", "Result", "Detail"]}>
+            {props.checks.map((check) => (
+              <tr class="border-t" data-check={check.what} data-ok={check.ok ? "yes" : "no"}>
+                <td class="p-2">{check.what}</td>
+                <td class="p-2 break-all">{check.name}</td>
+                <td class={`p-2 font-semibold ${check.ok ? "text-green-800" : "text-red-700"}`}>
+                  {check.ok ? "OK" : "Problem"}
+                </td>
+                <td class="p-2">{check.detail}</td>
+              </tr>
+            ))}
+          </Table>
+        </section>
+      )}
       <h2 class="text-xl font-bold mt-6 mb-2">DKIM keys</h2>
       <Table head={["Selector", "Algorithm", "Created", "Retired"]}>
         {d.body.dkim_keys.map((k) => (

@@ -137,7 +137,7 @@ export function queuePages(ctx: QueuePagesContext): Hono<AdminEnv> {
   });
 
   app.get("/queue", async (c) => {
-    const [domains, pauses] = await Promise.all([
+    const [summary, pauses] = await Promise.all([
       ctx.store.openUnitsByDomain(100),
       ctx.queueOps ? ctx.queueOps.listPauses(c.var.actor!) : Promise.resolve([]),
     ]);
@@ -148,8 +148,9 @@ export function queuePages(ctx: QueuePagesContext): Hono<AdminEnv> {
     return sendPage(
       c,
       <QueuePage
-        domains={domains.map((d) => ({ ...d, paused: byDomain(d.domain) }))}
+        domains={summary.domains.map((d) => ({ ...d, paused: byDomain(d.domain) }))}
         pauses={pauses}
+        sampled={summary.sampled ? summary.counted : undefined}
       />,
     );
   });

@@ -251,12 +251,20 @@ export function WhyPanel(props: { messageId: string; units: QueueUnitBody[] }): 
 export function QueuePage(props: {
   domains: { domain: string; counts: Record<string, number>; paused: PauseBody | null }[];
   pauses: PauseBody[];
+  /** Set when the queue holds more open units than were counted (the soonest due). */
+  sampled?: number;
 }): VNode {
   const can = useCan();
   const session = useSession();
   return (
     <Layout title="Queue">
       <h1 class="text-2xl font-bold mb-4">Queue by destination</h1>
+      {props.sampled && (
+        <p class="text-gray-700 mb-2" data-sampled="yes">
+          More units are open than this page counts: these are the soonest due of each state (the
+          dashboard has the totals).
+        </p>
+      )}
       {props.domains.length === 0
         ? <p class="text-gray-700" data-empty="yes">Nothing is waiting.</p>
         : (
