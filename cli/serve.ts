@@ -445,8 +445,8 @@ class NodeParts {
       accept: this.apiAccept,
       queue: this.queue,
       management: this.management,
-      queueOps: new QueueService(this.store, this.config, (line) => log("api", line)),
       domainServices: domainServices(this.store, this.config),
+      queueOps: new QueueService(this.store, this.config, (line) => log("api", line)),
       readiness: this.#readiness,
       // One-click unsubscribe links (bounce.unsubscribe) on the cluster's token key.
       unsubscribe: await (await import("../core/bounce/mod.ts"))

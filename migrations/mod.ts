@@ -17,8 +17,8 @@ import { migration0010 } from "./0010_quarantine.ts";
 import { migration0011 } from "./0011_config_objects.ts";
 import { migration0012 } from "./0012_roles.ts";
 import { migration0013 } from "./0013_bounce_reports.ts";
+import { migration0014 } from "./0014_queue_ops.ts";
 import { migration0015 } from "./0015_webhooks.ts";
-import { migration0017 } from "./0017_queue_ops.ts";
 import { migration0016 } from "./0016_domains.ts";
 
 export type { Dialect } from "./_types.ts";
@@ -37,9 +37,9 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0011_config_objects": migration0011,
   "0012_roles": migration0012,
   "0013_bounce_reports": migration0013,
+  "0014_queue_ops": migration0014,
   "0015_webhooks": migration0015,
   "0016_domains": migration0016,
-  "0017_queue_ops": migration0017,
 };
 
 /** Kysely migrations bound to one dialect. */

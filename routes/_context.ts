@@ -81,8 +81,6 @@ export interface AdminContext {
   resources?: ResourceServices;
   /** The management plane (config objects, audit); absent in route tests that do not need it. */
   management?: Management;
-  /** Queue operations and pauses (core/manage/queue_service.ts); absent: not served. */
-  queueOps?: QueueService;
   /** Sending domains, suppressions, SMTP users, API keys (/api/v1/domains, …). */
   domainServices?: {
     domains: DomainService;
@@ -90,6 +88,8 @@ export interface AdminContext {
     smtpUsers?: ObjectService;
     apiKeys?: ObjectService;
   };
+  /** Queue operations and pauses (core/manage/queue_service.ts); absent: not served. */
+  queueOps?: QueueService;
   /**
    * One-click unsubscribe (core/bounce): suppresses the address a signed token names; null
    * when the token is not ours (absent: the link answers 503).

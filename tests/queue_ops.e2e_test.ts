@@ -169,7 +169,7 @@ Deno.test("a paused domain is held before any lookup, no attempt used, then deli
       }, { message: `${message} to be held`, timeoutMs: WAIT_MS });
       assertEquals(unit.attempts, 0, "no attempt used");
       assertEquals(unit.held, "cluster_pause");
-      assertMatch(unit.last_reply ?? "", new RegExp(`^held by pause ${p.id} \\(domain `));
+      assertMatch(unit.last_reply ?? "", new RegExp(`^held by pause ${p.id} on node-a \\(domain `));
       assertEquals((await env.show(message)).attempts, [], "nothing in the delivery log");
     }
     assertMatch((await env.units(id))[0].last_reply ?? "", /until removed: complaints$/);

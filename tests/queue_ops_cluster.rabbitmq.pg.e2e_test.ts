@@ -48,17 +48,20 @@ Deno.test("a pause holds units cluster-wide before dispatch; retry now on the br
   };
   try {
     const pause = JSON.parse(await cli(a, "pause", "add", "--domain", DOMAIN));
-    await waitUntil(() => b.logs().includes(`pause ${pause.id} (domain ${DOMAIN}) in force`), {
-      message: "node b to read the pause",
-      timeoutMs: WAIT_MS,
-    });
+    // Either node may take the unit from the broker: both must have read the pause.
+    for (const node of [a, b]) {
+      await waitUntil(() => node.logs().includes(`pause ${pause.id} (domain ${DOMAIN}) in force`), {
+        message: "every node to read the pause",
+        timeoutMs: WAIT_MS,
+      });
+    }
     const held = await send(b, `held@${DOMAIN}`, "held by a pause");
     const [unit] = await waitUntil(async () => {
       const list = await units(held);
       return list[0]?.state === "paused" ? list : null;
     }, { message: "the unit to be held", timeoutMs: WAIT_MS });
     assertEquals(unit.attempts, 0);
-    assertMatch(unit.last_reply ?? "", new RegExp(`^held by pause ${pause.id} `));
+    assertMatch(unit.last_reply ?? "", new RegExp(`^held by pause ${pause.id} on node-[ab] `));
     assertEquals(c.sink.messages.length, 0);
     await cli(a, "pause", "remove", pause.id);
     const [delivered] = await c.sink.waitForMessages(1, WAIT_MS);

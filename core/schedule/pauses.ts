@@ -53,13 +53,23 @@ export function describePause(p: PauseRecord): string {
   return parts.join(", ");
 }
 
-/** The start of the last reply of every unit pause `id` holds. */
-export function heldByPrefix(id: string): string {
-  return `held by pause ${id} `;
+/**
+ * The start of the last reply of every unit pause `id` holds on `node`. Each node releases only
+ * the units it held itself: two nodes releasing one unit would each publish its next copy with
+ * the same number (RabbitMQ), and both would be delivered.
+ */
+export function heldByPrefix(id: string, node: string): string {
+  return `held by pause ${id} on ${node} `;
 }
 
 /** The held outcome of a unit pause `p` holds. */
-function heldOutcome(unit: LeasedUnit, p: PauseRecord, now: number, recheckMs: number) {
+function heldOutcome(
+  unit: LeasedUnit,
+  p: PauseRecord,
+  now: number,
+  recheckMs: number,
+  node: string,
+) {
   const until = Math.min(p.endsAt ?? Infinity, now + recheckMs);
   const outcome: HeldOutcome = {
     kind: "held",
@@ -76,24 +86,25 @@ function heldOutcome(unit: LeasedUnit, p: PauseRecord, now: number, recheckMs: n
     results: [],
     reason: "cluster_pause",
     until,
-    why: `${heldByPrefix(p.id)}(${describePause(p)}) until ${
+    why: `${heldByPrefix(p.id, node)}(${describePause(p)}) until ${
       p.endsAt === null ? "removed" : new Date(p.endsAt).toISOString()
     }${p.reason ? `: ${p.reason}` : ""}`,
   };
   return outcome;
 }
 
-/** Units held by pause `id` made due now, a page at a time; how many. */
+/** Units held by pause `id` on `node` made due now, a page at a time; how many. */
 export async function releaseHeldBy(
   store: Pick<QueueSearchStore, "searchUnits">,
   retryNow: (unitIds: string[]) => Promise<number>,
   id: string,
+  node: string,
 ): Promise<number> {
   let released = 0;
   let after: string | undefined;
   for (;;) {
     const page = await store.searchUnits(
-      { state: "paused", replyPrefix: heldByPrefix(id) },
+      { state: "paused", replyPrefix: heldByPrefix(id, node) },
       { after, limit: 500 },
     );
     if (page.length === 0) return released;
@@ -103,13 +114,14 @@ export async function releaseHeldBy(
 }
 
 /**
- * Units held by pauses that are not in `live` (removed or ended while no node read them) made
+ * Units `node` held by pauses that are not in `live` (removed or ended while it was down) made
  * due now, a page at a time; how many.
  */
 export async function releaseOrphans(
   store: Pick<QueueSearchStore, "searchUnits">,
   retryNow: (unitIds: string[]) => Promise<number>,
   live: ReadonlySet<string>,
+  node: string,
 ): Promise<number> {
   let released = 0;
   let after: string | undefined;
@@ -120,8 +132,8 @@ export async function releaseOrphans(
     );
     if (page.length === 0) return released;
     const orphans = page.filter((u) => {
-      const id = /^held by pause (\S+) /.exec(u.last_reply ?? "")?.[1];
-      return id !== undefined && !live.has(id);
+      const match = /^held by pause (\S+) on (\S+) /.exec(u.last_reply ?? "");
+      return match !== null && match[2] === node && !live.has(match[1]);
     });
     if (orphans.length > 0) released += await retryNow(orphans.map((u) => u.id));
     after = page[page.length - 1].id;
@@ -133,6 +145,8 @@ export interface PauseGateOptions {
   store: Pick<PauseStore, "listPauses">;
   /** `delivery.pause_recheck`, read at each hold (live). */
   recheckMs: () => number;
+  /** This node's id, named in what it holds (it releases only that). */
+  node: string;
   /** Makes the units a pause that ended or was removed holds due now. */
   release: (id: string) => Promise<number>;
   /** At start: makes units held by pauses not in force any more due now. */
@@ -225,7 +239,7 @@ export class PauseGate {
     const recheck = this.#options.recheckMs();
     for (const unit of units) {
       const p = this.#pauses.find((p) => pauseHolds(p, unit, now));
-      if (p) held.push(heldOutcome(unit, p, now, recheck));
+      if (p) held.push(heldOutcome(unit, p, now, recheck, this.#options.node));
       else pass.push(unit);
     }
     return { pass, held };
@@ -236,14 +250,16 @@ export class PauseGate {
 export function nodePauseGate(
   store: Pick<PauseStore, "listPauses"> & Pick<QueueSearchStore, "searchUnits">,
   queue: { retryNow(unitIds: string[]): Promise<number> },
-  config: () => { delivery: { pause_recheck: number } },
+  config: () => { nodeId: string; delivery: { pause_recheck: number } },
   log: (line: string) => void,
 ): PauseGate {
+  const node = config().nodeId;
   return new PauseGate({
     store,
+    node,
     recheckMs: () => config().delivery.pause_recheck,
-    release: (id) => releaseHeldBy(store, (ids) => queue.retryNow(ids), id),
-    releaseOrphans: (live) => releaseOrphans(store, (ids) => queue.retryNow(ids), live),
+    release: (id) => releaseHeldBy(store, (ids) => queue.retryNow(ids), id, node),
+    releaseOrphans: (live) => releaseOrphans(store, (ids) => queue.retryNow(ids), live, node),
     log,
   });
 }

@@ -27,8 +27,8 @@ import type { Tables } from "./tables.ts";
 export type * from "./store.ts";
 export { createSqlStore, dueUnitsQuery, type SqlStore } from "./sql_store.ts";
 export { StoreUnavailableError } from "./health.ts";
-export { UNIT_SEARCH_STATES } from "./queue_search.ts";
 export { scopesFor, SUPPRESSION_SOURCES } from "./suppressions.ts";
+export { UNIT_SEARCH_STATES } from "./queue_search.ts";
 
 /** How a connection will be used; decides SQLite's `synchronous` level. */
 export type StoreRole = "accept" | "deliver" | "admin";

@@ -1,5 +1,5 @@
 /**
- * Stored pauses (migrations/0017_queue_ops.ts): cluster-wide holds that the scheduler of every
+ * Stored pauses (migrations/0014_queue_ops.ts): cluster-wide holds that the scheduler of every
  * node reads (core/schedule/pauses.ts). A small table, read whole.
  */
 import type { SqlContext } from "./_sql.ts";

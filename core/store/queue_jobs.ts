@@ -1,5 +1,5 @@
 /**
- * Bulk queue jobs (migrations/0017_queue_ops.ts): one row per action by filter, with its
+ * Bulk queue jobs (migrations/0014_queue_ops.ts): one row per action by filter, with its
  * progress. The runner (core/manage/bulk_jobs.ts) moves `last_id` on after each chunk in the
  * same call that counts it, so progress is readable while it runs and a job resumes after a
  * restart from the chunk it was on.

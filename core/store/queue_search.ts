@@ -1,7 +1,7 @@
 /**
  * Searching delivery units (message × domain) by what an operator knows: ids, sender,
  * recipient, domain, pool, the source IP of an attempt (a vmta), tag, state, age and the last
- * reply. Every field but the reply text has an index (migrations/0017_queue_ops.ts) and pages
+ * reply. Every field but the reply text has an index (migrations/0014_queue_ops.ts) and pages
  * are keyset pages on the unit id (`id > after order by id`), so a page costs the same on the
  * millionth unit as on the first and a bulk job never holds more than one page of ids.
  */

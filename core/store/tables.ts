@@ -26,9 +26,9 @@ export interface MessagesTable {
    * units; null (the default) once confirmed, and always in embedded mode.
    */
   unconfirmed_since: number | null;
-  /** The pool it was sent with (0017, from meta.pool), for search. */
+  /** The pool it was sent with (0016, from meta.pool), for search. */
   pool: Generated<string | null>;
-  /** Its tag (0017, from meta.tag or meta.metadata.tag), for search. */
+  /** Its tag (0016, from meta.tag or meta.metadata.tag), for search. */
   tag: Generated<string | null>;
 }
 
@@ -108,7 +108,7 @@ export interface AttemptsTable {
   domain: string;
   /**
    * "tried": a try inside an attempt that did not decide it (recipient ""); "suppressed": not
-   * tried, the address is on the suppression list; "cancelled" (0017): an operator cancelled it.
+   * tried, the address is on the suppression list; "cancelled" (0016): an operator cancelled it.
    */
   outcome: "delivered" | "deferred" | "failed" | "suppressed" | "tried" | "cancelled";
   code: number | null;
@@ -331,7 +331,7 @@ export interface ConfigVersionTable {
   version: number;
 }
 
-/** `pauses` (0017): cluster-wide holds; every criterion that is set must match a unit. */
+/** `pauses` (0016): cluster-wide holds; every criterion that is set must match a unit. */
 export interface PausesTable {
   id: string;
   /** "vmta" or "pool" (with `source`), or null for any source. */
@@ -346,7 +346,7 @@ export interface PausesTable {
   created_at: number;
 }
 
-/** `queue_jobs` (0017): bulk queue actions by filter, processed in keyset chunks. */
+/** `queue_jobs` (0016): bulk queue actions by filter, processed in keyset chunks. */
 export interface QueueJobsTable {
   id: string;
   action: string;
