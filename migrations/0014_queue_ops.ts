@@ -1,9 +1,5 @@
 /**
-<<<<<<<< HEAD:migrations/0017_queue_ops.ts
- * 0017: queue operations and pauses (core/manage, issue 14).
-========
  * 0014: queue operations and pauses (core/manage, issue 14).
->>>>>>>> main:migrations/0014_queue_ops.ts
  * - messages.pool and messages.tag: the pool and tag a message was sent with, copied out of its
  *   JSON `meta` at accept (core/store/units_insert.ts) so that search can use an index. Older
  *   messages keep null (their meta is not parsed here: a million rows would hold up the start).
@@ -69,8 +65,4 @@ async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
 }
 
 /** Search indexes, pauses and bulk queue jobs. */
-<<<<<<<< HEAD:migrations/0017_queue_ops.ts
-export const migration0017: FastmtaMigration = { up };
-========
 export const migration0014: FastmtaMigration = { up };
->>>>>>>> main:migrations/0014_queue_ops.ts
