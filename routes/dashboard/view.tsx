@@ -45,6 +45,43 @@ function NodesTable(props: { nodes: NodeStatusBody[]; configVersion: number | nu
   );
 }
 
+/** A destination on the dashboard: open units by state, and whether a pause holds it. */
+export interface Destination {
+  domain: string;
+  counts: { queued: number; deferred: number; paused: number; quarantined: number };
+  paused: boolean;
+}
+
+function stateOf(d: Destination): string {
+  if (d.paused) return "paused";
+  if (d.counts.quarantined > 0) return "quarantined units";
+  if (d.counts.paused > 0) return "held (backoff or limit)";
+  if (d.counts.deferred > 0) return "deferring";
+  return "flowing";
+}
+
+function DestinationsTable(props: { destinations: Destination[] }): VNode {
+  if (props.destinations.length === 0) {
+    return <p class="text-gray-600" data-empty="yes">Nothing is waiting for any destination.</p>;
+  }
+  return (
+    <Table head={["Destination", "State", "Queued", "Deferred", "Held", "Quarantined"]}>
+      {props.destinations.map((d) => (
+        <tr class="border-t" data-destination={d.domain}>
+          <td class="p-2">
+            <a class="text-blue-700 underline" href={`/messages?domain=${d.domain}`}>{d.domain}</a>
+          </td>
+          <td class="p-2">{stateOf(d)}</td>
+          <td class="p-2">{d.counts.queued}</td>
+          <td class="p-2">{d.counts.deferred}</td>
+          <td class="p-2">{d.counts.paused}</td>
+          <td class="p-2">{d.counts.quarantined}</td>
+        </tr>
+      ))}
+    </Table>
+  );
+}
+
 /** The dashboard page. */
 export function DashboardPage(
   props: {
@@ -52,6 +89,7 @@ export function DashboardPage(
     node: string;
     nodes: NodeStatusBody[];
     configVersion: number | null;
+    destinations: Destination[];
   },
 ): VNode {
   return (
@@ -64,6 +102,8 @@ export function DashboardPage(
       <Island name="ActivityChart" props={{}}>
         <ActivityChart />
       </Island>
+      <h2 class="text-xl font-bold mt-8 mb-2">Top destinations</h2>
+      <DestinationsTable destinations={props.destinations} />
       <h2 class="text-xl font-bold mt-8 mb-2">
         Nodes{props.configVersion !== null && (
           <span class="text-base font-normal text-gray-600">
