@@ -24,6 +24,7 @@ import { domainExtraApi, domainResources } from "./resources/domains.ts";
 import type { AdminContext, AdminEnv } from "./_context.ts";
 import { consoleError, consoleNotFound } from "./_errors.tsx";
 import { attemptApi, attemptPages } from "./attempts/mod.tsx";
+import { accountPages } from "./account_pages/mod.tsx";
 import { configPages } from "./config/mod.tsx";
 import { domainPages } from "./domain_pages/mod.tsx";
 import { queuePages } from "./queue_pages/mod.tsx";
@@ -104,6 +105,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   pages.route("/", attemptPages(ctx));
   pages.route("/", configPages(ctx));
   pages.route("/", domainPages(ctx));
+  pages.route("/", accountPages(ctx));
   pages.route("/", auditPages(ctx));
   pages.route("/", webhookPages(ctx));
 

@@ -5,7 +5,8 @@
  * added on the queue page holds the next message, whose page says "held by pause …", until it
  * is resumed; a sending domain added in the UI shows its DKIM record, and its live DNS check turns
  * green once the record is published; a CSV of suppressions
- * imported in the UI suppresses the next message to one of them; a vmta 127.0.0.12 added in the configuration pages sends the next message; a shaping
+ * imported in the UI suppresses the next message to one of them; an API key made in the UI
+ * is shown once; a vmta 127.0.0.12 added in the configuration pages sends the next message; a shaping
  * rule pausing the destination, added in the UI, holds the next one until it is lifted (no
  * restart); an invalid value is shown next to its field and changes nothing; the audit page
  * shows the diff; the delivery log tails live with its filter; a viewer sees no mutating control and a forged post gets 403; a form without
@@ -223,6 +224,23 @@ Deno.test({
         await page.reload();
         return await page.locator("[data-state=suppressed]").count() === 1;
       }, { timeoutMs: 30_000, message: "the imported address suppressed" });
+
+      // An API key made in the UI is shown once; an SMTP user with a bad name is refused.
+      await page.goto(`${base}/accounts/api-keys`);
+      await page.fill('form [name="name"]', "deploy");
+      await page.selectOption('form [name="role"]', "sender");
+      await page.click("form button:has-text('Create')");
+      assertMatch(await page.textContent("[data-shown-once]") ?? "", /^fmk_/);
+      await page.goto(`${base}/accounts/api-keys`);
+      assertEquals(await page.locator("[data-shown-once]").count(), 0, "shown once only");
+      await page.waitForSelector('[data-account="deploy"]');
+      await checkPage(page, "api-keys");
+      await page.goto(`${base}/accounts/smtp-users`);
+      await page.fill('form [name="username"]', "bad name");
+      await page.fill('form [name="password"]', "secret-password");
+      await page.click("form button:has-text('Create')");
+      await page.waitForSelector('[data-error="username"]');
+      assertEquals(await page.inputValue('form [name="password"]'), "", "no password echoed");
 
       // The audit log shows the change and its diff.
       await page.goto(`${base}/audit`);

@@ -14,6 +14,7 @@ const NAV = [
   { href: "/config", label: "Configuration" },
   { href: "/domains", label: "Domains" },
   { href: "/suppressions", label: "Suppressions" },
+  { href: "/accounts/smtp-users", label: "Accounts" },
   { href: "/audit", label: "Audit" },
   { href: "/attempts", label: "Delivery log" },
   { href: "/webhooks", label: "Webhooks" },

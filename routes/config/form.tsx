@@ -45,7 +45,8 @@ function Control(
   return (
     <input
       {...common}
-      type="text"
+      type={field.path.endsWith("password") ? "password" : "text"}
+      autocomplete={field.path.endsWith("password") ? "new-password" : undefined}
       inputMode={field.input === "number" ? "decimal" as const : undefined}
       value={value}
       placeholder={field.placeholder}
