@@ -4,8 +4,11 @@ import type { AttemptRow } from "../../core/store/mod.ts";
 import { formatTime } from "./format.ts";
 
 /** A table of delivery attempts; `showMessage` false drops the message column (one message). */
-export function AttemptsTable(props: { attempts: AttemptRow[]; showMessage?: boolean }): VNode {
+export function AttemptsTable(
+  props: { attempts: (AttemptRow & { tls?: string })[]; showMessage?: boolean },
+): VNode {
   const showMessage = props.showMessage ?? true;
+  const showTls = props.attempts.some((a) => a.tls !== undefined);
   if (props.attempts.length === 0) return <p class="text-gray-600">No delivery attempts yet.</p>;
   return (
     <div class="overflow-x-auto bg-white shadow rounded">
@@ -19,6 +22,7 @@ export function AttemptsTable(props: { attempts: AttemptRow[]; showMessage?: boo
             <th class="p-2">Reply</th>
             <th class="p-2">From IP</th>
             <th class="p-2">MX</th>
+            {showTls && <th class="p-2">TLS</th>}
           </tr>
         </thead>
         <tbody>
@@ -37,6 +41,7 @@ export function AttemptsTable(props: { attempts: AttemptRow[]; showMessage?: boo
               <td class="p-2 text-gray-600">{a.reply}</td>
               <td class="p-2">{a.sourceIp}</td>
               <td class="p-2">{a.mxHost}</td>
+              {showTls && <td class="p-2" data-tls={a.tls}>{a.tls}</td>}
             </tr>
           ))}
         </tbody>

@@ -157,7 +157,12 @@ export function MessagePage(
           reply: a.reply,
           sourceIp: a.source_ip,
           mxHost: a.mx_host,
-          durationMs: 0,
+          durationMs: a.duration_ms,
+          tls: a.tls
+            ? `${a.tls_version ?? "TLS"}${
+              a.tls_verified ? ", certificate verified" : ", not verified"
+            }`
+            : "none",
         }))}
       />
     </Layout>
