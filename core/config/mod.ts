@@ -69,6 +69,7 @@ export interface Config {
   intake: ConfigFile["intake"];
   admin: Listener & {
     api_tokens: string[];
+    metrics_public: boolean;
     login: ConfigFile["admin"]["login"];
     /** HTTPS certificate files (`selfSigned`: made at first start), or null for plain HTTP. */
     tls: { cert: string; key: string; selfSigned: boolean } | null;
@@ -292,6 +293,7 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
     admin: {
       ...splitHostPort(file.admin.listen),
       api_tokens: file.admin.api_tokens,
+      metrics_public: file.admin.metrics_public,
       login: file.admin.login,
       tls: adminTlsFiles(file, dataDir),
     },
