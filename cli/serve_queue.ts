@@ -17,11 +17,15 @@ import { MxResolver } from "../core/routing/mx.ts";
 import { buildPools } from "../core/routing/sources.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import { collectQueueDepth } from "./queue_depth.ts";
+import { dataDirProblem } from "./data_dir_probe.ts";
 import type { NodeState } from "./serve_types.ts";
 
 /** The node's store, migrated. */
 export async function openNodeStore(seed: Config): Promise<SqlStore> {
-  const store = await openStore(seed, "deliver");
+  const store = await openStore(seed, "deliver").catch(async (error: Error) => {
+    const problem = await dataDirProblem(seed.dataDir);
+    throw problem ? new Error(`${error.message}: ${problem}`, { cause: error }) : error;
+  });
   collectQueueDepth(store);
   const applied = await store.migrate();
   if (applied.length > 0) log("store", `applied migrations: ${applied.join(", ")}`);
