@@ -126,6 +126,19 @@ export async function componentStats(b: Backends, fastmtaPid: number) {
     "pg rows deleted": del,
     "pg rows read": ret + fetched,
   });
+  // which tables are read by sequential scan (the database is ours alone)
+  const tables = await psql(
+    b.db,
+    `select relname, seq_scan, seq_tup_read, coalesce(idx_scan, 0), coalesce(idx_tup_fetch, 0) ` +
+      `from pg_stat_user_tables`,
+  );
+  for (const line of tables.split("\n").filter(Boolean)) {
+    const [rel, seqScans, seqRows, idxScans, idxRows] = line.split(" ");
+    stats[`pg ${rel}: seq scans`] = Number(seqScans);
+    stats[`pg ${rel}: rows by seq scan`] = Number(seqRows);
+    stats[`pg ${rel}: index scans`] = Number(idxScans);
+    stats[`pg ${rel}: rows by index`] = Number(idxRows);
+  }
   const backends = (await psql(
     PG_ADMIN.db,
     `select pid from pg_stat_activity where datname = '${b.db}'`,
