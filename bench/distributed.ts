@@ -71,12 +71,13 @@ export async function createBackends(): Promise<Backends> {
   };
 }
 
+/** The first process whose command line matches (rabbitmqctl's own VMs excluded). */
 function pidOf(pattern: RegExp): number {
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
       const cmd = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).replaceAll("\0", " ");
-      if (pattern.test(cmd)) return Number(entry.name);
+      if (pattern.test(cmd) && !cmd.includes("rabbitmqctl")) return Number(entry.name);
     } catch { /* gone */ }
   }
   return 0;
@@ -168,7 +169,9 @@ export async function componentStats(b: Backends, fastmtaPid: number) {
     "amqp KB to broker": recvOct / 1024,
     "amqp KB from broker": sendOct / 1024,
   });
-  stats["rabbitmq (beam.smp) CPU s"] = cpuOf(pidOf(/beam\.smp.*rabbit/));
+  stats["rabbitmq (beam.smp) CPU s"] = cpuOf(
+    pidOf(/beam\.smp.*rabbit_mnesia|beam\.smp.*-s rabbit/),
+  );
   Object.assign(stats, threadCpu(fastmtaPid));
   return stats;
 }
