@@ -178,7 +178,7 @@ export function throughputTable(sums: Summary[], scenarios: readonly Scenario[])
  * per message ("" without such runs).
  */
 export function componentsTable(results: RunResult[]): string {
-  const runs = results.filter((r) => r.components && !r.error);
+  const runs = results.filter((r) => r.components && Object.keys(r.components).length && !r.error);
   if (runs.length === 0) return "";
   const scenarios = [...new Set(runs.map((r) => r.scenario))];
   const lines = [
