@@ -49,6 +49,7 @@ import { WebhookService } from "../core/manage/webhooks.ts";
 import type { FromWorker } from "../workers/protocol.ts";
 import { eventsService } from "./events_service.ts";
 import { defineCommand } from "./_command.ts";
+import { dataDirProblem } from "./data_dir_probe.ts";
 import { stopRequested, stopWithin } from "./stop_signal.ts";
 
 /** Runs the server until a signal stops it. */
@@ -199,7 +200,10 @@ class NodeParts {
   }
 
   async #openStore() {
-    this.store = await openStore(this.seed, "deliver");
+    this.store = await openStore(this.seed, "deliver").catch(async (error: Error) => {
+      const problem = await dataDirProblem(this.seed.dataDir);
+      throw problem ? new Error(`${error.message}: ${problem}`, { cause: error }) : error;
+    });
     collectQueueDepth(this.store);
     const applied = await this.store.migrate();
     if (applied.length > 0) log("store", `applied migrations: ${applied.join(", ")}`);

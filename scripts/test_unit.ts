@@ -13,7 +13,7 @@ const args = [
   "--no-check=remote",
   ...UNIT_DENY_FLAGS,
   // A tagged file is `<name>.<tag>…_test.ts`: a dot before `_test.ts`.
-  "--ignore=tests/*.*_test.ts",
+  "--ignore=tests/*.*_test.ts,tests/**/*.*_test.ts",
   ...Deno.args,
   "tests/",
 ];

@@ -10,6 +10,7 @@ Deno.test("no file gives the embedded defaults", () => {
     host: "127.0.0.1",
     port: 8025,
     api_tokens: [],
+    metrics_public: false,
     login: { max_failures: 5, max_failures_per_user: 10, failure_window: 300_000 },
     tls: null,
   });

@@ -21,15 +21,17 @@ const SECRETS = {
 };
 
 async function login(admin: string, password: string): Promise<number> {
+  // The login form's token is bound to its pre-session cookie (routes/login/pre_session.ts).
   const page = await fetch(`${admin}/login`);
-  const csrf = page.headers.getSetCookie().find((c) => c.startsWith("fastmta_login_csrf="))!
+  const cookie = page.headers.getSetCookie().find((c) => c.startsWith("fastmta_login="))!
     .split(";")[0];
-  await page.body?.cancel();
+  const html = await page.text();
+  const token = html.match(/name="_csrf" value="([^"]+)"/)![1];
   const response = await fetch(`${admin}/login`, {
     method: "POST",
     redirect: "manual",
-    headers: { cookie: csrf },
-    body: new URLSearchParams({ _csrf: csrf.split("=")[1], username: "alice", password }),
+    headers: { cookie },
+    body: new URLSearchParams({ _csrf: token, username: "alice", password }),
   });
   await response.body?.cancel();
   return response.status;

@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { E2E_DOMAIN, startE2eFixture } from "./helpers/e2e_fixture.ts";
 import { havePrometheus, promtoolCheck, startPrometheus } from "./helpers/prometheus.ts";
-import { sendWithSwaks } from "./helpers/server_process.ts";
+import { sendWithSwaks, TEST_API_TOKEN } from "./helpers/server_process.ts";
 import { waitUntil } from "./helpers/wait.ts";
 import { dashboardMetricNames } from "./helpers/dashboard.ts";
 
@@ -21,16 +21,27 @@ Deno.test({
     const server = await e2e.start(e2e.nodeConfig());
     const admin = server.adminUrl!;
     const scrape = async () => {
-      const response = await fetch(`${admin}/metrics`);
+      const response = await fetch(`${admin}/metrics`, {
+        headers: { authorization: `Bearer ${TEST_API_TOKEN}` },
+      });
       assertEquals(response.status, 200);
       assert(response.headers.get("content-type")?.startsWith("text/plain"));
       return await response.text();
     };
     try {
+      // Without credentials (or with a wrong token) /metrics is refused: it names pools, IPs, sites.
+      const wrong: Record<string, string>[] = [{}, {
+        authorization: "Bearer wrong-token-0123456789",
+      }];
+      for (const headers of wrong) {
+        const refused = await fetch(`${admin}/metrics`, { headers });
+        assertEquals(refused.status, 401);
+        await refused.body?.cancel();
+      }
       const before = await promtoolCheck(await scrape());
       assertEquals(before.code, 0, before.output);
 
-      await using prometheus = await startPrometheus(new URL(admin).host);
+      await using prometheus = await startPrometheus(new URL(admin).host, TEST_API_TOKEN);
       try {
         // Scraped and up before the message: the rise is then seen by Prometheus itself.
         await waitUntil(() => prometheus.query('up{job="fastmta"} == 1'), {

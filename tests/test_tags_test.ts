@@ -33,13 +33,23 @@ function inferredTags(source: string): string[] {
   return Object.keys(TEST_TAGS).filter((tag) => NEEDS[tag].test(source));
 }
 
+/** Test files under tests/, subfolders (tests/faults, tests/fuzz) included, as relative paths. */
+function* testFiles(dir = ""): Generator<{ name: string; path: string }> {
+  for (const entry of Deno.readDirSync(`${TESTS}${dir}`)) {
+    if (entry.isDirectory && !["helpers", "fixtures"].includes(entry.name)) {
+      yield* testFiles(`${dir}${entry.name}/`);
+    } else if (entry.isFile && /_test\.tsx?$/.test(entry.name)) {
+      yield { name: entry.name, path: `${dir}${entry.name}` };
+    }
+  }
+}
+
 Deno.test("test tags: every test file's name says what it needs", async () => {
   const wrong: string[] = [];
   let files = 0;
-  for await (const entry of Deno.readDir(TESTS)) {
-    if (!entry.isFile || !/_test\.tsx?$/.test(entry.name)) continue;
+  for (const entry of testFiles()) {
     files++;
-    const source = await Deno.readTextFile(`${TESTS}${entry.name}`);
+    const source = await Deno.readTextFile(`${TESTS}${entry.path}`);
     // This file names the patterns it looks for; it needs none of them.
     const needed = entry.name === "test_tags_test.ts" ? [] : inferredTags(source);
     let named: string[];
@@ -56,7 +66,7 @@ Deno.test("test tags: every test file's name says what it needs", async () => {
       const base = entry.name.replace(/(\.[^.]+)*_test\.tsx?$/, "");
       const want = [base, ...Object.keys(TEST_TAGS).filter((t) => needed.includes(t))].join(".");
       wrong.push(
-        `${entry.name}: ` + [
+        `${entry.path}: ` + [
           missing.length ? `needs ${missing.map((t) => TEST_TAGS[t].needs).join(", ")}` : "",
           extra.length ? `tagged ${extra.join(", ")} but uses none of it` : "",
         ].filter(Boolean).join("; ") + ` (name it ${want}_test.ts)`,

@@ -201,6 +201,12 @@ export const configSchema = z.object({
         "cannot send mail, API keys do). Treat the config file as a secret.",
       live: false,
     }),
+    metrics_public: z.boolean().default(false).meta({
+      description: "Serve `/metrics` without credentials (a scraper on a private network). " +
+        "Off: it takes a bearer token of `admin.api_tokens` or an API key of role admin, " +
+        "operator or viewer (docs/observability.md).",
+      live: false,
+    }),
     login: adminLoginSection,
     tls: adminTlsSection,
   }).strict().prefault({}).meta({ description: "Admin HTTP (docs/console.md, docs/api.md)." }),

@@ -24,8 +24,11 @@ export async function havePrometheus(): Promise<boolean> {
   return found.every(Boolean);
 }
 
-/** Starts Prometheus scraping `target` ("host:port", path /metrics) every second. */
-export async function startPrometheus(target: string): Promise<Prometheus> {
+/**
+ * Starts Prometheus scraping `target` ("host:port", path /metrics) every second, with
+ * `bearer` as its Authorization credentials when given.
+ */
+export async function startPrometheus(target: string, bearer?: string): Promise<Prometheus> {
   const dir = tempDir("fastmta-prometheus-");
   const port = freePort();
   await Deno.writeTextFile(
@@ -36,6 +39,7 @@ export async function startPrometheus(target: string): Promise<Prometheus> {
       "  evaluation_interval: 1s",
       "scrape_configs:",
       "  - job_name: fastmta",
+      ...(bearer ? ["    authorization:", `      credentials: "${bearer}"`] : []),
       "    static_configs:",
       `      - targets: ["${target}"]`,
       "",
