@@ -153,6 +153,13 @@ export function parseOptions(args: string[]) {
     | "smtp-source"
     | "client";
   if (!["smtp-source", "client"].includes(load)) fail(`--load must be smtp-source or client`);
+  // reused connections are smtp-source's -d: without it, skip them unless asked for by name
+  if (load === "client" && scenarios.some((s) => s.reuse)) {
+    if (wanted?.some((id) => scenarios.find((s) => s.id === id)?.reuse)) {
+      fail("reused-connection scenarios need --load smtp-source");
+    }
+    scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => !s.reuse));
+  }
   const needPostfix = systems.includes("postfix");
   if (!needPostfix && !postfixInstalled()) {
     if (load === "smtp-source" && !haveSource) fail(`${SMTP_SOURCE} missing: use --load client`);
