@@ -89,7 +89,7 @@ function cpuOf(pid: number): number {
 }
 
 /** CPU seconds of fastmta's threads, summed by thread name (`/proc/<pid>/task/<tid>/stat`). */
-function threadCpu(pid: number): Record<string, number> {
+export function threadCpu(pid: number): Record<string, number> {
   const out: Record<string, number> = {};
   try {
     for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {

@@ -11,7 +11,7 @@ import type { Server } from "./server.ts";
 import { readStat } from "./procstat.ts";
 import { run, smtpGreets, spawn, splitHostPort, type Tracked, waitFor } from "./util.ts";
 import { type BenchWebhookReceiver, startBenchWebhookReceiver } from "./webhook_receiver.ts";
-import { type Backends, componentStats, createBackends } from "./distributed.ts";
+import { type Backends, componentStats, createBackends, threadCpu } from "./distributed.ts";
 
 /** Which events set-up a fastmta run has (see the module comment). */
 export type FastmtaVariant =
@@ -182,11 +182,12 @@ export class FastmtaServer implements Server {
     return !!this.#proc && !this.#proc.status.exited && readStat(this.#proc.pid) !== undefined;
   }
 
-  /** Distributed mode: database, broker and per-thread counters (bench/distributed.ts). */
+  /** CPU by thread; distributed mode adds database and broker counters (bench/distributed.ts). */
   componentStats(): Promise<Record<string, number>> {
-    return this.#backends && this.#proc
+    if (!this.#proc) return Promise.resolve({});
+    return this.#backends
       ? componentStats(this.#backends, this.#proc.pid)
-      : Promise.resolve({});
+      : Promise.resolve(threadCpu(this.#proc.pid));
   }
 
   /** Nothing to do: the retry schedule (1s, 2s, 5s) picks deferred messages up. */

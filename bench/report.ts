@@ -174,19 +174,19 @@ export function throughputTable(sums: Summary[], scenarios: readonly Scenario[])
 }
 
 /**
- * Distributed runs: medians of the component counters (deltas over the main pass), in total and
- * per message ("" without such runs).
+ * Component counters (fastmta threads; distributed runs add database and broker): medians of the
+ * deltas over the main pass, in total and per message ("" without such runs).
  */
 export function componentsTable(results: RunResult[]): string {
   const runs = results.filter((r) => r.components && Object.keys(r.components).length && !r.error);
   if (runs.length === 0) return "";
-  const scenarios = [...new Set(runs.map((r) => r.scenario))];
+  const groups = [...new Set(runs.map((r) => `${r.scenario} ${r.system}`))];
   const lines = [
-    `| scenario | counter (${runs[0].system}, main pass) | median | per message |`,
+    "| scenario, system | counter (main pass) | median | per message |",
     "|---|---|---:|---:|",
   ];
-  for (const sc of scenarios) {
-    const list = runs.filter((r) => r.scenario === sc);
+  for (const sc of groups) {
+    const list = runs.filter((r) => `${r.scenario} ${r.system}` === sc);
     const keys = [...new Set(list.flatMap((r) => Object.keys(r.components!)))].sort();
     for (const k of keys) {
       const m = median(list.map((r) => r.components![k] ?? NaN));
