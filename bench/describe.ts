@@ -16,6 +16,11 @@ export function line(r: RunResult): string {
       ? `drained in ${f(r.drain.drainSec, 1)} s (${f(r.drain.drainedPerSec)}/s)`
       : `delivered ${f(r.deliveredPerSec)}/s`,
   ];
+  if (r.sink && r.sink.tempFails + r.sink.permFails > 0) {
+    parts.push(
+      `sink refused ${r.sink.tempFails} (4xx) + ${r.sink.permFails} (5xx), ${r.sink.bounces} DSNs`,
+    );
+  }
   if (r.latency) parts.push(`p50 ${f(r.latency.p50, 1)} ms p99 ${f(r.latency.p99, 1)} ms`);
   parts.push(`CPU ${f(r.cpuSec, 2)} s`, `RSS ${f(r.peakRssMb)} MB`, `PSS ${f(r.peakPssMb)} MB`);
   if (r.drain) {
@@ -44,6 +49,20 @@ export function commandLines(
         `retry 1s/2s/5s, fresh data_dir per run`,
     );
   }
+  if (scenarios.some((sc) => sc.failures)) {
+    const f = scenarios.find((sc) => sc.failures)!.failures!;
+    out.push(
+      `deno run --allow-net bench/sink.ts --listen ${ctx.sinkAddr} --temp-fail ${f.tempPct} ` +
+        `--perm-fail ${f.permPct}  # realistic scenario; Postfix: postqueue -f every 1 s while ` +
+        `waiting (fastmta retries after 1 s on its own)`,
+    );
+  }
+  if (servers.has("fastmta-distributed")) {
+    out.push(
+      `fastmta-distributed: the same with "database": postgres://postgres@127.0.0.1:5432/<fresh db> ` +
+        `and "rabbitmq": 127.0.0.1:5672, fresh vhost (bench/distributed.ts)`,
+    );
+  }
   if (servers.has("fastmta-noevents")) {
     out.push(`fastmta-noevents: the same with {"events": {"enabled": false}}`);
   }
@@ -68,6 +87,7 @@ export function commandLines(
       sessions: sc.sessions,
       size: sc.size,
       rcpts: sc.rcpts,
+      reuse: sc.reuse,
     };
     out.push(
       ctx.load === "smtp-source"
@@ -75,7 +95,7 @@ export function commandLines(
         : `deno run --allow-net bench/client.ts ${clientArgs(l).join(" ")}  # ${sc.id}`,
     );
     const latN = ctx.latencyMessages(sc.messages);
-    if (ctx.load === "smtp-source" && latN > 0 && !sc.drain) {
+    if (ctx.load === "smtp-source" && latN > 0 && !sc.drain && !sc.failures && !sc.reuse) {
       out.push(
         `deno run --allow-net bench/client.ts ${
           clientArgs({ ...l, messages: latN }).join(" ")

@@ -4,14 +4,21 @@
  * cost of events (issue 16): `fastmta` runs the defaults (events emitted and buffered, no writer
  * configured), `fastmta-noevents` turns them off (`events.enabled: false`), `fastmta-events`
  * writes them all: the accounting log and one webhook (every type) on a loopback receiver.
+ * `fastmta-distributed` is one node in distributed mode (RabbitMQ + PostgreSQL on loopback, a
+ * vhost and a database of its own per run; bench/distributed.ts).
  */
 import type { Server } from "./server.ts";
 import { readStat } from "./procstat.ts";
 import { run, smtpGreets, spawn, splitHostPort, type Tracked, waitFor } from "./util.ts";
 import { type BenchWebhookReceiver, startBenchWebhookReceiver } from "./webhook_receiver.ts";
+import { type Backends, componentStats, createBackends, threadCpu } from "./distributed.ts";
 
 /** Which events set-up a fastmta run has (see the module comment). */
-export type FastmtaVariant = "fastmta" | "fastmta-noevents" | "fastmta-events";
+export type FastmtaVariant =
+  | "fastmta"
+  | "fastmta-noevents"
+  | "fastmta-events"
+  | "fastmta-distributed";
 
 /** Options for {@link FastmtaServer}. */
 export interface FastmtaOptions {
@@ -45,6 +52,7 @@ export class FastmtaServer implements Server {
   #proc: Tracked | undefined;
   #log = "";
   #receiver: BenchWebhookReceiver | null = null;
+  #backends: Backends | null = null;
 
   constructor(o: FastmtaOptions) {
     this.#o = o;
@@ -86,6 +94,7 @@ export class FastmtaServer implements Server {
       admin: { listen: this.#o.admin },
       routes: { "*": { host: sink.host, port: sink.port } },
       delivery: { retry_schedule: ["1s", "2s", "5s"], max_age: "1h" },
+      ...(this.#backends?.config ?? {}),
       ...(this.name === "fastmta-noevents" ? { events: { enabled: false } } : {}),
       ...(this.name === "fastmta-events"
         ? { events: { accounting: { path: `${runDir}/accounting/events.jsonl` } } }
@@ -122,6 +131,10 @@ export class FastmtaServer implements Server {
     const cfg = `${runDir}/fastmta.json`;
     await Deno.writeTextFile(cfg, JSON.stringify(this.config(runDir), null, 2) + "\n");
     this.#log = `${runDir}/fastmta.log`;
+    if (this.name === "fastmta-distributed") {
+      this.#backends = await createBackends();
+      await Deno.writeTextFile(cfg, JSON.stringify(this.config(runDir), null, 2) + "\n");
+    }
     if (this.name === "fastmta-events") await this.#addWebhook(cfg);
     // exec: the PID we track is the Deno process itself (all its worker threads included)
     this.#proc = spawn("fastmta", "bash", [
@@ -169,6 +182,14 @@ export class FastmtaServer implements Server {
     return !!this.#proc && !this.#proc.status.exited && readStat(this.#proc.pid) !== undefined;
   }
 
+  /** CPU by thread; distributed mode adds database and broker counters (bench/distributed.ts). */
+  componentStats(): Promise<Record<string, number>> {
+    if (!this.#proc) return Promise.resolve({});
+    return this.#backends
+      ? componentStats(this.#backends, this.#proc.pid)
+      : Promise.resolve(threadCpu(this.#proc.pid));
+  }
+
   /** Nothing to do: the retry schedule (1s, 2s, 5s) picks deferred messages up. */
   afterSinkUp(): Promise<void> {
     return Promise.resolve();
@@ -177,6 +198,8 @@ export class FastmtaServer implements Server {
   /** SIGTERM, then SIGKILL after 15 s. */
   async stop(): Promise<void> {
     await this.#proc?.stop(15_000);
+    await this.#backends?.drop();
+    this.#backends = null;
     if (this.#receiver) {
       console.log(`    (webhook receiver got ${this.#receiver.events()} events)`);
       await this.#receiver.close();

@@ -19,6 +19,8 @@ export interface Load {
   size: number;
   /** Recipients per message. */
   rcpts: number;
+  /** Send every session's messages over one connection (smtp-source `-d`). */
+  reuse?: boolean;
 }
 
 /** Envelope used by both generators (recipients 1b@example.com.. when R > 1). */
@@ -41,6 +43,7 @@ export interface LoadResult {
 /** The smtp-source command line for a load. */
 export function smtpSourceArgs(l: Load): string[] {
   return [
+    ...(l.reuse ? ["-d"] : []),
     "-s",
     String(l.sessions),
     "-m",

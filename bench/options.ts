@@ -20,8 +20,9 @@ Runs fastmta (and with --vs-postfix, Postfix) against the same loopback sink, pl
                         or lost messages, bounces), never on slowness.
   --vs-postfix          also run Postfix (configured by ${POSTFIX_SCRIPT};
                         installs it with apt if missing), alternating A/B with fastmta
-  --systems LIST        comma list of fastmta,postfix,raw,fastmta-noevents,fastmta-events
-                        (default fastmta,raw[,postfix])
+  --systems LIST        comma list of fastmta,postfix,raw,fastmta-noevents,fastmta-events,
+                        fastmta-distributed (one node on RabbitMQ + PostgreSQL on loopback,
+                        own vhost and database per run; default fastmta,raw[,postfix])
   --events-compare      also run fastmta with events off (fastmta-noevents) and with every
                         writer on (fastmta-events: accounting log + a webhook on loopback)
   --scenarios LIST      comma list of ${SCENARIOS.map((s) => s.id).join(",")} (default all)
@@ -110,7 +111,15 @@ export function parseOptions(args: string[]) {
     }
   }
   for (const s of systems) {
-    if (!["fastmta", "postfix", "raw", "fastmta-noevents", "fastmta-events"].includes(s)) {
+    const known = [
+      "fastmta",
+      "postfix",
+      "raw",
+      "fastmta-noevents",
+      "fastmta-events",
+      "fastmta-distributed",
+    ];
+    if (!known.includes(s)) {
       fail(`unknown system ${s}`);
     }
   }
@@ -144,6 +153,13 @@ export function parseOptions(args: string[]) {
     | "smtp-source"
     | "client";
   if (!["smtp-source", "client"].includes(load)) fail(`--load must be smtp-source or client`);
+  // reused connections are smtp-source's -d: without it, skip them unless asked for by name
+  if (load === "client" && scenarios.some((s) => s.reuse)) {
+    if (wanted?.some((id) => scenarios.find((s) => s.id === id)?.reuse)) {
+      fail("reused-connection scenarios need --load smtp-source");
+    }
+    scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => !s.reuse));
+  }
   const needPostfix = systems.includes("postfix");
   if (!needPostfix && !postfixInstalled()) {
     if (load === "smtp-source" && !haveSource) fail(`${SMTP_SOURCE} missing: use --load client`);

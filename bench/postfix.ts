@@ -160,6 +160,11 @@ export class PostfixServer implements Server {
     await run("postqueue", ["-f"], { timeoutMs: 60_000 });
   }
 
+  /** Realistic scenario: deferred mail is retried now, not after Postfix's 300 s backoff. */
+  async retryNow(): Promise<void> {
+    await run("postqueue", ["-f"], { timeoutMs: 60_000 });
+  }
+
   /** Stops Postfix (`postfix stop`, then `postfix abort`/SIGKILL if it lingers), bounded. */
   async stop(): Promise<void> {
     this.#unregister?.();

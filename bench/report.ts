@@ -126,6 +126,7 @@ const SYSTEM_LABEL: Record<string, string> = {
   fastmta: "fastmta",
   "fastmta-noevents": "fastmta, events off",
   "fastmta-events": "fastmta, accounting + webhook",
+  "fastmta-distributed": "fastmta, distributed (1 node)",
   postfix: "Postfix",
   raw: "raw (source→sink)",
 };
@@ -165,6 +166,36 @@ export function throughputTable(sums: Summary[], scenarios: readonly Scenario[])
       lines.push(
         `| ${title} | **fastmta/Postfix** | | ${
           cols.map(([, k]) => ratio(f.m[k], p.m[k])).join(" | ")
+        } |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Component counters (fastmta threads; distributed runs add database and broker): medians of the
+ * deltas over the main pass, in total and per message ("" without such runs).
+ */
+export function componentsTable(results: RunResult[]): string {
+  const runs = results.filter((r) => r.components && Object.keys(r.components).length && !r.error);
+  if (runs.length === 0) return "";
+  const groups = [...new Set(runs.map((r) => `${r.scenario} ${r.system}`))];
+  const lines = [
+    "| scenario, system | counter (main pass) | median | per message |",
+    "|---|---|---:|---:|",
+  ];
+  for (const sc of groups) {
+    const list = runs.filter((r) => `${r.scenario} ${r.system}` === sc);
+    const keys = [...new Set(list.flatMap((r) => Object.keys(r.components!)))].sort();
+    for (const k of keys) {
+      const m = median(list.map((r) => r.components![k] ?? NaN));
+      if (m === 0 && k.includes(": ")) continue; // tables untouched by the pass
+      const per = m / list[0].messages;
+      const isCpu = k.endsWith("CPU s");
+      lines.push(
+        `| ${sc} | ${k} | ${fmt(m, isCpu ? 2 : 0)} | ${
+          isCpu ? `${fmt(per * 1000, 3)} ms` : fmt(per, 2)
         } |`,
       );
     }

@@ -12,6 +12,7 @@ import { FastmtaServer } from "./fastmta.ts";
 import { commandLines, line } from "./describe.ts";
 import { PostfixServer } from "./postfix.ts";
 import {
+  componentsTable,
   drainTable,
   machineInfo,
   problems,
@@ -76,7 +77,14 @@ async function main(): Promise<number> {
       });
     }
   };
-  for (const variant of ["fastmta", "fastmta-noevents", "fastmta-events"] as const) {
+  for (
+    const variant of [
+      "fastmta",
+      "fastmta-noevents",
+      "fastmta-events",
+      "fastmta-distributed",
+    ] as const
+  ) {
     if (!systems.includes(variant)) continue;
     const server = variant === "fastmta" ? fastmta : new FastmtaServer({
       repo: REPO,
@@ -143,7 +151,8 @@ async function main(): Promise<number> {
       const order = [...servers.values()];
       if (rep % 2 === 0) order.reverse();
       const runs: (Server | undefined)[] = sc.drain ? order : [
-        ...(systems.includes("raw") ? [undefined] : []),
+        // raw: no MTA to retry or bounce, so nothing to measure against a refusing sink
+        ...(systems.includes("raw") && !sc.failures ? [undefined] : []),
         ...order,
       ];
       for (const server of runs) {
@@ -164,6 +173,7 @@ async function main(): Promise<number> {
   const sums = summarize(results);
   const tables = [
     throughputTable(sums, scenarios),
+    componentsTable(results),
     drainTable(sums, scenarios),
   ].filter((t) => t && t.split("\n").length > 2);
   const issues = problems(results);

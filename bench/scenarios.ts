@@ -6,63 +6,11 @@
 import { type Load, type LoadResult, runClient, runSmtpSource } from "./load.ts";
 import { readMem, sampleTree, TreeSampler } from "./procstat.ts";
 import type { Server } from "./server.ts";
-import { type SinkKind, SinkProcess, type SinkSnapshot } from "./sinks.ts";
+import { type SinkFailures, type SinkKind, SinkProcess, type SinkSnapshot } from "./sinks.ts";
 import { portInUse, sleep } from "./util.ts";
+import type { Scenario } from "./scenario_list.ts";
 
-/** One benchmark scenario. */
-export interface Scenario {
-  /** Short id used on the command line. */
-  id: string;
-  /** Human title. */
-  title: string;
-  /** Body bytes per message. */
-  size: number;
-  /** Concurrent sessions. */
-  sessions: number;
-  /** Recipients per message (same domain). */
-  rcpts: number;
-  /** Messages. */
-  messages: number;
-  /** Queue-drain run (sink down while accepting). */
-  drain?: boolean;
-}
-
-/** The issue's scenarios with full-run message counts. */
-export const SCENARIOS: readonly Scenario[] = [
-  {
-    id: "5k-20x1",
-    title: "5 KB × 20 sessions × 1 rcpt",
-    size: 5120,
-    sessions: 20,
-    rcpts: 1,
-    messages: 10_000,
-  },
-  {
-    id: "100k-20x1",
-    title: "100 KB × 20 sessions × 1 rcpt",
-    size: 102_400,
-    sessions: 20,
-    rcpts: 1,
-    messages: 10_000,
-  },
-  {
-    id: "5k-50x10",
-    title: "5 KB × 50 sessions × 10 rcpts",
-    size: 5120,
-    sessions: 50,
-    rcpts: 10,
-    messages: 10_000,
-  },
-  {
-    id: "drain",
-    title: "queue drain: 5 KB × 20 sessions, sink down then up",
-    size: 5120,
-    sessions: 20,
-    rcpts: 1,
-    messages: 100_000,
-    drain: true,
-  },
-];
+export { type Scenario, SCENARIOS } from "./scenario_list.ts";
 
 /** Settings shared by all runs. */
 export interface RunContext {
@@ -125,6 +73,8 @@ export interface RunResult {
   procs?: number;
   /** Final sink counters of the run. */
   sink?: SinkSnapshot;
+  /** Per-component counters of the main pass (distributed mode: database and broker), deltas. */
+  components?: Record<string, number>;
   /** Queue-drain numbers. */
   drain?: {
     acceptSec: number;
@@ -147,6 +97,9 @@ function deadlineMs(ctx: RunContext, messages: number): number {
 }
 
 function generate(ctx: RunContext, load: Load, timeoutMs: number): Promise<LoadResult> {
+  if (load.reuse && ctx.load === "client") {
+    return Promise.reject(new Error("reused connections need --load smtp-source"));
+  }
   return ctx.load === "client" ? runClient(load, timeoutMs) : runSmtpSource(load, timeoutMs);
 }
 
@@ -166,17 +119,27 @@ async function awaitDelivery(
   rcpts: number,
   server: Server | undefined,
   label: string,
+  failures?: SinkFailures,
 ): Promise<SinkSnapshot> {
-  const target = { msgs: base.msgs + n, rcpts: base.rcpts + n * rcpts };
+  const target = {
+    msgs: base.msgs + n,
+    rcpts: base.rcpts + n * rcpts,
+    done: failures ? (s: SinkSnapshot) => outcomes(s, base) >= n : undefined,
+  };
   const { reached, snap } = await sink.waitFor(target, deadlineMs(ctx, n), (s) => {
-    const got = sink.countsRecipients
+    const got = failures
+      ? `${outcomes(s, base)}/${n} final outcomes (${s.tempFails - base.tempFails} 4xx, ` +
+        `${s.permFails - base.permFails} 5xx, ${s.bounces - base.bounces} DSNs)`
+      : sink.countsRecipients
       ? `${s.rcpts - base.rcpts}/${n * rcpts} rcpts`
       : `${s.msgs - base.msgs}/${n} msgs`;
     ctx.log(`    … ${label}: sink has ${got}`);
     if (server && !server.alive()) throw new Error(`${server.name} died (see ${server.logHint()})`);
   });
   if (!reached) {
-    const got = sink.countsRecipients
+    const got = failures
+      ? `${outcomes(snap, base)} of ${n} final outcomes`
+      : sink.countsRecipients
       ? `${snap.rcpts - base.rcpts} of ${n * rcpts} recipients`
       : `${snap.msgs - base.msgs} of ${n} messages`;
     throw new Error(
@@ -184,6 +147,35 @@ async function awaitDelivery(
     );
   }
   return snap;
+}
+
+/**
+ * Messages whose outcome is final at the sink: accepted (not DSNs) plus refused with 5xx, counted
+ * only once the matching DSN has arrived (a 5xx is final for the message only when its sender
+ * has been told).
+ */
+function outcomes(s: SinkSnapshot, base: SinkSnapshot): number {
+  const perm = s.permFails - base.permFails;
+  const dsns = s.bounces - base.bounces;
+  return s.msgs - base.msgs - dsns + Math.min(perm, dsns);
+}
+
+/**
+ * While waiting for a realistic run, asks the server to retry deferred mail now and then
+ * (Postfix's stock backoff is 300 s or more; fastmta's bench config retries after 1 s).
+ */
+function retryLoop(server: Server | undefined, everyMs: number): () => Promise<void> {
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped && server?.retryNow) {
+      await sleep(everyMs);
+      if (!stopped) await server.retryNow().catch(() => undefined);
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+  };
 }
 
 /** Throughput run: main load, wait for delivery, latency pass; server and sink fresh. */
@@ -200,7 +192,7 @@ export async function runThroughput(
   let sink: SinkProcess | undefined;
   let sampler: TreeSampler | undefined;
   try {
-    sink = await SinkProcess.start(ctx.sinkKind, ctx.sinkAddr);
+    sink = await SinkProcess.start(ctx.sinkKind, ctx.sinkAddr, sc.failures);
     if (server) await server.start(runDir);
     const root = server ? server.rootPid() : sink.proc.pid;
     sampler = new TreeSampler(root, 250);
@@ -211,19 +203,43 @@ export async function runThroughput(
       sessions: sc.sessions,
       size: sc.size,
       rcpts: sc.rcpts,
+      reuse: sc.reuse,
     };
 
     // main pass
+    const comp0 = await server?.componentStats?.();
     const cpu0 = sampleTree(root, false).cpuSec;
     const base = sink.counts;
-    const res = await generate(ctx, load, deadlineMs(ctx, sc.messages));
-    if (res.error) throw new Error(res.error);
-    result.acceptSec = (res.endedAt - res.startedAt) / 1000;
-    result.acceptedPerSec = rate(res.accepted, result.acceptSec);
-    const got = await awaitDelivery(ctx, sink, base, sc.messages, sc.rcpts, server, "delivery");
+    const stopRetries = sc.failures ? retryLoop(server, 1_000) : undefined;
+    let got: SinkSnapshot;
+    let res: LoadResult;
+    try {
+      res = await generate(ctx, load, deadlineMs(ctx, sc.messages));
+      if (res.error) throw new Error(res.error);
+      result.acceptSec = (res.endedAt - res.startedAt) / 1000;
+      result.acceptedPerSec = rate(res.accepted, result.acceptSec);
+      got = await awaitDelivery(
+        ctx,
+        sink,
+        base,
+        sc.messages,
+        sc.rcpts,
+        server,
+        "delivery",
+        sc.failures,
+      );
+    } finally {
+      await stopRetries?.();
+    }
     result.deliverSec = (got.lastAt - res.startedAt) / 1000;
     result.deliveredPerSec = rate(sc.messages, result.deliverSec);
     result.cpuSec = sampleTree(root, false).cpuSec - cpu0;
+    const comp1 = await server?.componentStats?.();
+    if (comp0 && comp1) {
+      result.components = Object.fromEntries(
+        Object.entries(comp1).map(([k, v]) => [k, v - (comp0[k] ?? 0)]),
+      );
+    }
     if (res.client) {
       result.latency = {
         n: res.client.ok,
@@ -233,7 +249,8 @@ export async function runThroughput(
     }
 
     // latency pass with the instrumented client (when smtp-source was the main load)
-    const latN = ctx.latencyMessages(sc.messages);
+    // (not for the realistic and reuse runs: their sink accounting and connections differ)
+    const latN = sc.failures || sc.reuse ? 0 : ctx.latencyMessages(sc.messages);
     if (!res.client && latN > 0) {
       const base2 = sink.counts;
       const lat = await runClient({ ...load, messages: latN }, deadlineMs(ctx, latN));
@@ -271,7 +288,13 @@ function checkSink(
   total: number,
 ) {
   const c = sink.counts;
-  if (sink.countsRecipients) {
+  if (sc.failures) {
+    const perm = c.permFails - base.permFails;
+    const dsns = c.bounces - base.bounces;
+    const extra = outcomes(c, base) - total;
+    if (extra > 0) result.warnings.push(`${extra} extra final outcomes (duplicates?)`);
+    if (dsns !== perm) result.warnings.push(`${dsns} DSNs for ${perm} messages refused with 5xx`);
+  } else if (sink.countsRecipients) {
     const extra = c.rcpts - base.rcpts - total * sc.rcpts;
     if (extra > 0) result.warnings.push(`${extra} extra recipient deliveries (duplicates?)`);
     if (c.bounces > 0) {
@@ -337,7 +360,14 @@ export async function runDrain(
     sink = await SinkProcess.start(ctx.sinkKind, ctx.sinkAddr);
     const upAt = sink.readyAt;
     await server.afterSinkUp();
-    const zero: SinkSnapshot = { msgs: 0, rcpts: 0, bounces: 0, lastAt: 0 };
+    const zero: SinkSnapshot = {
+      msgs: 0,
+      rcpts: 0,
+      bounces: 0,
+      lastAt: 0,
+      tempFails: 0,
+      permFails: 0,
+    };
     const got = await awaitDelivery(ctx, sink, zero, sc.messages, sc.rcpts, server, "drain");
     const drainSec = (got.lastAt - upAt) / 1000;
     const cpu2 = sampleTree(root, false).cpuSec;

@@ -16,6 +16,10 @@ export interface Server {
   alive(): boolean;
   /** Called right after the sink comes back up in the queue-drain scenario. */
   afterSinkUp(): Promise<void>;
+  /** Realistic scenario: retry deferred mail now (Postfix: `postqueue -f`); absent = on its own. */
+  retryNow?(): Promise<void>;
+  /** Counters of the components outside the process tree (database, broker), absolute values. */
+  componentStats?(): Promise<Record<string, number>>;
   /** Stops the server (bounded; idempotent). */
   stop(): Promise<void>;
   /** Where to look when something went wrong. */

@@ -6,9 +6,10 @@
  *
  * Run as its own process so its CPU is not mixed with the harness:
  *   deno run --allow-net bench/sink.ts --listen 127.0.0.3:2526
- * It prints `READY <host:port>` once listening, then a line `C <msgs> <rcpts> <bounces> <ms>` at most
- * every 10 ms while counts change, where `<ms>` is the wall clock (ms since the epoch, fractional)
- * at which the last counted message's final "." arrived.
+ * It prints `READY <host:port>` once listening, then a line `C <msgs> <rcpts> <bounces> <ms> <4xx>
+ * <5xx>` at most every 10 ms while counts change, where `<ms>` is the wall clock (ms since the
+ * epoch, fractional) at which the last accepted message's final "." arrived. With `--temp-fail P`
+ * / `--perm-fail P` it refuses a share of messages (see {@link FailurePlan}).
  */
 
 /** Counters kept by the sink. */
@@ -21,6 +22,53 @@ export interface SinkCounts {
   bounces: number;
   /** Wall clock (ms since the epoch) of the last completed message. */
   lastAt: number;
+  /** Messages answered 4xx at the final "." (realistic mode). */
+  tempFails: number;
+  /** Messages answered 5xx at the final "." (realistic mode). */
+  permFails: number;
+}
+
+/**
+ * Realistic mode (KumoMTA's advice: a sink that accepts everything hides backpressure): a share of
+ * messages is refused after the final ".". Which ones is decided by the message, not by chance: a
+ * hash of its Message-Id (smtp-source and our client give every message a unique one; without one,
+ * the arrival index). A message in the `tempPct` band gets 451 on its first attempt and 250 on the
+ * retry; one in the `permPct` band gets 550 (a policy refusal, 5.7.1, so the single test recipient
+ * is not put on a suppression list) every time. Null-sender messages (DSNs) are always accepted.
+ */
+export interface FailurePlan {
+  /** Percent of messages refused once with 451 4.3.0. */
+  tempPct: number;
+  /** Percent of messages refused with 550 5.7.1. */
+  permPct: number;
+}
+
+/** 32-bit FNV-1a: a cheap, stable hash for the Message-Id (no crypto needed). */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+const HEADER_BYTES = 8192; // enough for the MTA's Received lines plus smtp-source's headers
+const MESSAGE_ID = /^message-id:[ \t]*(\S+)/im;
+
+/** The reply for one completed message: 250, or a refusal from the failure plan. */
+function decide(
+  plan: FailurePlan | undefined,
+  header: string,
+  index: number,
+  seenTemp: Set<string>,
+): "ok" | "temp" | "perm" {
+  if (!plan) return "ok";
+  const id = MESSAGE_ID.exec(header)?.[1] ?? `#${index}`;
+  const band = fnv1a(id) % 1000;
+  if (band < plan.permPct * 10) return "perm";
+  if (band < (plan.permPct + plan.tempPct) * 10 && !seenTemp.has(id)) {
+    seenTemp.add(id);
+    return "temp";
+  }
+  return "ok";
 }
 
 const TERMINATOR = [13, 10, 46, 13, 10]; // CRLF "." CRLF
@@ -44,22 +92,49 @@ export function startSink(
   port: number,
   onCount: (c: SinkCounts) => void,
   hostname = "sink.bench.local",
+  plan?: FailurePlan,
 ): Sink {
-  const counts: SinkCounts = { msgs: 0, rcpts: 0, bounces: 0, lastAt: 0 };
+  const counts: SinkCounts = {
+    msgs: 0,
+    rcpts: 0,
+    bounces: 0,
+    lastAt: 0,
+    tempFails: 0,
+    permFails: 0,
+  };
+  const seenTemp = new Set<string>();
+  let arrivals = 0;
   let scheduled = false;
   const flush = () => {
     scheduled = false;
     onCount({ ...counts });
+  };
+  const schedule = () => {
+    if (!scheduled) {
+      scheduled = true;
+      setTimeout(flush, 10);
+    }
   };
   const commit = (rcpts: number, bounce: boolean) => {
     counts.msgs++;
     counts.rcpts += rcpts;
     if (bounce) counts.bounces++;
     counts.lastAt = performance.timeOrigin + performance.now();
-    if (!scheduled) {
-      scheduled = true;
-      setTimeout(flush, 10);
+    schedule();
+  };
+  /** The reply to the final "." of a message (counts it when accepted). */
+  const finish = (rcpts: number, bounce: boolean, header: string): string => {
+    const verdict = bounce ? "ok" : decide(plan, header, arrivals++, seenTemp);
+    if (verdict === "ok") {
+      commit(rcpts, bounce);
+      return "250 2.0.0 Ok: queued\r\n";
     }
+    if (verdict === "temp") counts.tempFails++;
+    else counts.permFails++;
+    schedule();
+    return verdict === "temp"
+      ? "451 4.3.0 Try again later (bench sink)\r\n"
+      : "550 5.7.1 Message refused by policy (bench sink)\r\n";
   };
   const greeting = enc.encode(`220 ${hostname} ESMTP counting sink\r\n`);
   const ehlo = `250-${hostname}\r\n250-PIPELINING\r\n250-SIZE 104857600\r\n250-8BITMIME\r\n` +
@@ -73,6 +148,7 @@ export function startSink(
     let line = ""; // partial command line
     let rcpts = 0;
     let bounce = false;
+    let header = ""; // first bytes of the message, kept only with a failure plan
     try {
       conn.setNoDelay(true);
       await conn.write(greeting);
@@ -85,8 +161,19 @@ export function startSink(
         let i = 0;
         while (i < n) {
           if (inData) {
+            const from = i;
             // match starts at 2 right after DATA: the 354 stands in for the preceding CRLF
             for (; i < n; i++) {
+              if (match === 0) {
+                // skip to the next CR natively: a JS loop over every byte of a 100 KB body
+                // cost the shared CPUs more than Postfix's smtp-sink does
+                const cr = view.indexOf(13, i);
+                if (cr < 0) {
+                  i = n;
+                  break;
+                }
+                i = cr;
+              }
               const b = buf[i];
               if (b === TERMINATOR[match]) {
                 if (++match === 5) {
@@ -97,13 +184,16 @@ export function startSink(
                 match = b === 13 ? 1 : 0;
               }
             }
+            if (plan && header.length < HEADER_BYTES) {
+              header += latin1.decode(buf.subarray(from, Math.min(i, from + HEADER_BYTES)));
+            }
             if (match === 5) {
               inData = false;
               match = 0;
-              commit(rcpts, bounce);
+              out += finish(rcpts, bounce, header);
               rcpts = 0;
               bounce = false;
-              out += "250 2.0.0 Ok: queued\r\n";
+              header = "";
             }
             continue;
           }
@@ -208,7 +298,22 @@ if (import.meta.main) {
     let off = 0;
     while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
   };
-  startSink(host, port, (c) => write(`C ${c.msgs} ${c.rcpts} ${c.bounces} ${c.lastAt}\n`));
+  const pct = (name: string) => {
+    const at = args.indexOf(name);
+    const v = at >= 0 ? Number(args[at + 1]) : 0;
+    if (!(v >= 0 && v <= 100)) throw new Error(`${name} must be a percentage 0-100`);
+    return v;
+  };
+  const tempPct = pct("--temp-fail");
+  const permPct = pct("--perm-fail");
+  const plan = tempPct || permPct ? { tempPct, permPct } : undefined;
+  startSink(
+    host,
+    port,
+    (c) => write(`C ${c.msgs} ${c.rcpts} ${c.bounces} ${c.lastAt} ${c.tempFails} ${c.permFails}\n`),
+    "sink.bench.local",
+    plan,
+  );
   write(`READY ${listen}\n`);
   Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
 }

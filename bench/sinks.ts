@@ -18,6 +18,18 @@ export interface SinkSnapshot {
   bounces: number;
   /** Wall clock (ms since the epoch) of the last counted arrival. */
   lastAt: number;
+  /** Messages refused with 4xx / 5xx by the realistic sink (0 otherwise; NaN for smtp-sink). */
+  tempFails: number;
+  /** See tempFails. */
+  permFails: number;
+}
+
+/** The realistic sink's refusal shares (bench/sink.ts `--temp-fail` / `--perm-fail`). */
+export interface SinkFailures {
+  /** Percent answered 451 once. */
+  tempPct: number;
+  /** Percent answered 550. */
+  permPct: number;
 }
 
 /** Path of smtp-sink. */
@@ -33,7 +45,7 @@ export class SinkProcess {
   readonly proc: Tracked;
   /** Wall clock at which it was ready. */
   readyAt = 0;
-  #snap: SinkSnapshot = { msgs: 0, rcpts: 0, bounces: 0, lastAt: 0 };
+  #snap: SinkSnapshot = { msgs: 0, rcpts: 0, bounces: 0, lastAt: 0, tempFails: 0, permFails: 0 };
   #ready = false;
   #reader: Promise<void>;
 
@@ -41,13 +53,24 @@ export class SinkProcess {
     this.kind = kind;
     this.addr = addr;
     this.proc = proc;
-    if (kind === "smtp-sink") this.#snap = { msgs: 0, rcpts: NaN, bounces: NaN, lastAt: 0 };
+    if (kind === "smtp-sink") {
+      this.#snap = { msgs: 0, rcpts: NaN, bounces: NaN, lastAt: 0, tempFails: NaN, permFails: NaN };
+    }
     this.#reader = this.#read();
   }
 
   /** Starts a sink and waits (bounded) until it accepts connections. */
-  static async start(kind: SinkKind, addr: string, timeoutMs = 60_000): Promise<SinkProcess> {
+  static async start(
+    kind: SinkKind,
+    addr: string,
+    failures?: SinkFailures,
+    timeoutMs = 60_000,
+  ): Promise<SinkProcess> {
     splitHostPort(addr);
+    if (failures && kind !== "own") throw new Error("a sink that refuses mail needs --sink own");
+    const failArgs = failures
+      ? ["--temp-fail", String(failures.tempPct), "--perm-fail", String(failures.permPct)]
+      : [];
     const proc = kind === "own"
       ? spawn("sink", Deno.execPath(), [
         "run",
@@ -56,6 +79,7 @@ export class SinkProcess {
         new URL("./sink.ts", import.meta.url).pathname,
         "--listen",
         addr,
+        ...failArgs,
       ], { stdout: "piped", stderr: "inherit" })
       : spawn("smtp-sink", SMTP_SINK, ["-c", "-u", "nobody", addr, "1024"], {
         stdout: "piped",
@@ -97,14 +121,28 @@ export class SinkProcess {
     if (this.kind === "own") {
       if (line.startsWith("READY")) this.#ready = true;
       else if (line.startsWith("C ")) {
-        const [, m, r, b, t] = line.split(" ");
-        this.#snap = { msgs: Number(m), rcpts: Number(r), bounces: Number(b), lastAt: Number(t) };
+        const [, m, r, b, t, tf, pf] = line.split(" ");
+        this.#snap = {
+          msgs: Number(m),
+          rcpts: Number(r),
+          bounces: Number(b),
+          lastAt: Number(t),
+          tempFails: Number(tf ?? 0),
+          permFails: Number(pf ?? 0),
+        };
       }
       return;
     }
     const m = /mesg=(\d+)/.exec(line);
     if (m && Number(m[1]) !== this.#snap.msgs) {
-      this.#snap = { msgs: Number(m[1]), rcpts: NaN, bounces: NaN, lastAt: at };
+      this.#snap = {
+        msgs: Number(m[1]),
+        rcpts: NaN,
+        bounces: NaN,
+        lastAt: at,
+        tempFails: NaN,
+        permFails: NaN,
+      };
     }
   }
 
@@ -124,12 +162,16 @@ export class SinkProcess {
    * sink dies. Returns the snapshot and whether the target was reached.
    */
   async waitFor(
-    target: { msgs: number; rcpts: number },
+    target: { msgs: number; rcpts: number; done?: (s: SinkSnapshot) => boolean },
     timeoutMs: number,
     progress?: (s: SinkSnapshot) => void,
   ): Promise<{ reached: boolean; snap: SinkSnapshot }> {
     const reached = () =>
-      this.countsRecipients ? this.#snap.rcpts >= target.rcpts : this.#snap.msgs >= target.msgs;
+      target.done
+        ? target.done(this.#snap)
+        : this.countsRecipients
+        ? this.#snap.rcpts >= target.rcpts
+        : this.#snap.msgs >= target.msgs;
     let lastProgress = Date.now();
     const ok = await waitFor(
       () => {

@@ -58,6 +58,7 @@ function invocations(message: string): Record<string, string[][]> {
     pool: [["pool", "list"]],
     listener: [["listener", "list"]],
     route: [["route", "list"]],
+    "bounce-rule": [["bounce-rule", "list"]],
     audit: [["audit", "list"]],
     webhook: [["webhook", "list"], [
       "webhook",
