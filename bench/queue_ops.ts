@@ -114,6 +114,11 @@ const FILTERS: Record<string, unknown>[] = [
   { max_age: "1h" },
   { min_age: "30h" },
   { domain: "d17.test", state: "deferred" },
+  { reply: "451" },
+  { reply: "4.7.1" },
+  { reply: "451 4.7.1" },
+  { reply: "5.1.1" },
+  { reply: "greylisted" },
 ];
 
 for (const kind of kinds) {

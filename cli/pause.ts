@@ -22,6 +22,11 @@ export const pauseCommand = defineCommand({
     pool: { type: "string", value: "NAME", description: "Source: the message's pool" },
     vmta: { type: "string", value: "NAME", description: "Source: the message's vmta" },
     tag: { type: "string", value: "TAG", description: "The message's tag" },
+    site: {
+      type: "string",
+      value: "HOST",
+      description: "Destination site: one of its MX hosts, or *.DOMAIN (held after the MX lookup)",
+    },
     for: { type: "string", value: "DURATION", description: 'Ends by itself after this ("2h")' },
     reason: { type: "string", value: "TEXT", description: "Why (shown in held units' state)" },
     json: { type: "boolean", description: "Print the list as JSON" },
@@ -30,7 +35,7 @@ export const pauseCommand = defineCommand({
     {
       name: "add",
       summary: "Store a pause (prints it, with its id)",
-      options: ["domain", "pool", "vmta", "tag", "for", "reason"],
+      options: ["domain", "pool", "vmta", "tag", "site", "for", "reason"],
     },
     { name: "list", summary: "The stored pauses", options: ["json"] },
     { name: "remove", args: "ID", summary: "Remove a pause: what it held is due again" },

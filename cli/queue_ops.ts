@@ -31,7 +31,12 @@ export const FILTER_OPTIONS = {
   },
   "min-age": { type: "string", value: "AGE", description: 'Accepted at least AGE ago ("2h")' },
   "max-age": { type: "string", value: "AGE", description: 'Accepted at most AGE ago ("30m")' },
-  reply: { type: "string", value: "TEXT", description: "Text in the last reply (not indexed)" },
+  reply: {
+    type: "string",
+    value: "TEXT",
+    description:
+      "The last reply: a code or enhanced status (451, 4.7.1; indexed) or other text (a scan)",
+  },
 } as const;
 
 /** The filter option names. */
@@ -203,6 +208,7 @@ function pauseInput(values: Record<string, unknown>): Record<string, unknown> {
   }
   if (typeof values.domain === "string") input.domain = values.domain;
   if (typeof values.tag === "string") input.tag = values.tag;
+  if (typeof values.site === "string") input.site = values.site;
   if (typeof values.reason === "string") input.reason = values.reason;
   if (typeof values.for === "string") {
     try {

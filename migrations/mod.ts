@@ -20,6 +20,9 @@ import { migration0013 } from "./0013_bounce_reports.ts";
 import { migration0014 } from "./0014_queue_ops.ts";
 import { migration0015 } from "./0015_webhooks.ts";
 import { migration0016 } from "./0016_domains.ts";
+import { migration0017 } from "./0017_message_search.ts";
+import { migration0018 } from "./0018_reply_status.ts";
+import { migration0019 } from "./0019_pause_site.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -40,6 +43,9 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0014_queue_ops": migration0014,
   "0015_webhooks": migration0015,
   "0016_domains": migration0016,
+  "0017_message_search": migration0017,
+  "0018_reply_status": migration0018,
+  "0019_pause_site": migration0019,
 };
 
 /** Kysely migrations bound to one dialect. */

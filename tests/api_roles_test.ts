@@ -107,7 +107,9 @@ function policy(op: Operation): Role[] {
   // Keys and console users are credentials: only admins see or change them.
   if (/^\/api\/v1\/(api-keys|console-users)(\/|$)/.test(op.path)) return ["admin"];
   if (op.method === "GET") {
-    return op.path === "/api/v1/messages/nosuch" ? [...readers, "sender"] : readers;
+    // A sender reads a message it sent and searches its own (GET /messages).
+    const own = op.path === "/api/v1/messages/nosuch" || op.path === "/api/v1/messages";
+    return own ? [...readers, "sender"] : readers;
   }
   if (/^\/api\/v1\/(messages|suppressions|pauses|queue)(\/|$)/.test(op.path)) return operators;
   // Throttling is an operator's lever in an incident (core/manage/kinds.ts writeRoles).
@@ -226,8 +228,12 @@ Deno.test("roles: a sender key sends, reads what it sent, and nothing else", asy
       assertEquals(viewer.status, 200, "readers see every message");
       await viewer.body?.cancel();
       const list = await app.request("/api/v1/messages", { headers: as(keys.sender) });
-      assertEquals(list.status, 403, "a sender does not list the queue");
-      await list.body?.cancel();
+      assertEquals(list.status, 200, "a sender searches what it sent");
+      assertEquals((await list.json()).items.map((m: { id: string }) => m.id), [id]);
+      const otherList = await app.request("/api/v1/messages?sender=a@origin.test", {
+        headers: as(other),
+      });
+      assertEquals((await otherList.json()).items, [], "another key's messages are not found");
       const viewerSends = await app.request("/api/v1/messages", {
         method: "POST",
         headers: { ...as(keys.viewer), "content-type": "application/json" },

@@ -101,6 +101,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     runner?.submit(message.units, message.destinations);
   } else if (message.type === "rules") {
     runner?.setRules(message.rules);
+  } else if (message.type === "pauses") {
+    runner?.setSourcePauses(message.pauses);
   } else if (message.type === "config") {
     if (runner) {
       applyLiveSettings(runner.ctx.config, message.config);

@@ -1,4 +1,5 @@
 /** Messages between the main thread and its workers: small (ids, counts, control), never bodies. */
+import type { SourcePause } from "../core/routing/source_pauses.ts";
 import type { Config } from "../core/config/mod.ts";
 import type { LeasedUnit } from "../core/contracts/mod.ts";
 import type { FastmtaEvent } from "../core/contracts/events.ts";
@@ -28,6 +29,8 @@ export type ToWorker =
     destinations?: Record<string, Destination>;
   }
   | { type: "rules"; rules: CheckedRule[] }
+  /** Delivery workers: the vmta pauses in force (core/routing/source_pauses.ts), on each change. */
+  | { type: "pauses"; pauses: SourcePause[] }
   /** The live configuration changed (core/cluster/config_sync.ts); apply the live settings. */
   | { type: "config"; config: Config }
   /** Finish in-flight work within `drainMs` (default 10 s), settle it, then report "stopped". */

@@ -29,7 +29,12 @@ export const QueueFilterSchema = z.strictObject({
   state: UnitStateSchema.optional(),
   min_age: age.optional().meta({ description: "Accepted at least this long ago" }),
   max_age: age.optional().meta({ description: "Accepted at most this long ago" }),
-  reply: text("Text in the last reply (not indexed)").optional(),
+  older_than: age.optional().meta({ description: "Same as min_age" }),
+  newer_than: age.optional().meta({ description: "Same as max_age" }),
+  reply: text(
+    'The last reply: a code and/or enhanced status ("451", "4.7.1", "451 4.7.1": indexed) or ' +
+      "other text in it (a scan: combine it with an indexed field)",
+  ).optional(),
 });
 export type QueueFilter = z.infer<typeof QueueFilterSchema>;
 
@@ -120,6 +125,11 @@ export const PauseInputSchema = z.strictObject({
     "expected a domain or *.domain",
   ).optional(),
   tag: z.string().min(1).max(255).optional(),
+  /** The destination site: one of its MX hosts, or *.domain (held after the MX lookup). */
+  site: z.string().min(1).max(255).regex(
+    /^(\*\.)?[A-Za-z0-9.-]+$/,
+    "expected an MX host name or *.domain",
+  ).optional(),
   /** When the pause ends by itself (ms since the epoch); absent: until removed. */
   until: z.number().int().positive().optional(),
   reason: z.string().max(500).optional(),
@@ -132,6 +142,7 @@ export const PauseSchema = z.strictObject({
   source: z.string().nullable(),
   domain: z.string().nullable(),
   tag: z.string().nullable(),
+  site: z.string().nullable(),
   until: z.number().nullable(),
   reason: z.string().nullable(),
   /** "domain example.net, pool bulk" */

@@ -13,6 +13,7 @@
  * Talks to: remote MX hosts, DNS, MTA-STS policy hosts, the store.
  * Reads config: delivery.*, dns.*, routes, ip_addressess (outbound).
  */
+import type { SourcePause } from "../routing/source_pauses.ts";
 import { rootCertificates } from "node:tls";
 import type { Config } from "../config/mod.ts";
 import type { LeasedUnit } from "../contracts/mod.ts";
@@ -175,6 +176,12 @@ export class DeliveryRunner {
       deliverer.ctx.sources = new SourceSelector(this.ctx.config, this.#counters);
     }
     if (parts.includes("routes")) deliverer.ctx.resolver.clear();
+  }
+
+  /** The vmta pauses in force: the next source pick skips their sources. */
+  setSourcePauses(pauses: SourcePause[]) {
+    const deliverer = this.ctx.deliverer;
+    if (deliverer instanceof SmtpDeliverer) deliverer.ctx.sourcePauses = pauses;
   }
 
   /** Applies reloaded shaping rules (the config file's stay underneath). */

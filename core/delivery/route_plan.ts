@@ -3,6 +3,7 @@
  * a lookup), the shaping rule for it, the pool to send from, pauses, and the TLS it needs (an
  * enforced MTA-STS policy keeps only matching MX hosts).
  */
+import { heldByPrefix, sitePauseFor, unitTagOf } from "../routing/source_pauses.ts";
 import type { HoldReason, LeasedUnit, RetryReason } from "../contracts/mod.ts";
 import { metaString } from "./headers.ts";
 import type { Destination, MxHost, RouteSettings } from "../routing/mx.ts";
@@ -72,6 +73,18 @@ export async function planRoute(
     (name) => ctx.sources.has(name),
     ctx.sources.defaultPool,
   );
+  // A site pause (core/routing/source_pauses.ts): the site is known now, no connection made yet.
+  const pauses = ctx.sourcePauses ?? [];
+  if (pauses.length > 0) {
+    const now = Date.now();
+    const tag = unitTagOf(unit.meta);
+    const held = sitePauseFor(pauses, { domain: unit.domain, tag, site, pool }, now);
+    if (held) {
+      const until = Math.min(held.endsAt ?? Infinity, now + ctx.config.delivery.pause_recheck);
+      const why = `${heldByPrefix(held.id, ctx.config.nodeId)}(${held.why}): site ${site}`;
+      return { kind: "held", site, pool, reason: "cluster_pause", until, why };
+    }
+  }
   if (policy.poolPaused(pool)) {
     const until = Date.now() + ctx.config.delivery.pause_recheck;
     return { kind: "held", site, pool, reason: "paused", until, why: `pool ${pool} paused` };

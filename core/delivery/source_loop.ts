@@ -19,6 +19,12 @@ import type { Route } from "./route_plan.ts";
 import { formatReply, type Reply } from "./smtp_client.ts";
 import type { SmtpContext } from "./smtp_context.ts";
 import type { Source } from "../routing/sources.ts";
+import {
+  heldByPrefix,
+  type SourcePause,
+  sourcePauseFor,
+  unitTagOf,
+} from "../routing/source_pauses.ts";
 import { type Envelope, transactions } from "./transactions.ts";
 
 /** The reply recorded when a message's body vanished from the store. */
@@ -94,12 +100,24 @@ class SourceLoop {
     const { pool, site, rule } = this.#route;
     const ctx = this.#ctx;
     const tried = this.#tried;
+    const now = Date.now();
+    let pause: SourcePause | null = null;
+    const pauses = ctx.sourcePauses ?? [];
+    const unit = { domain: this.#unit.domain, tag: unitTagOf(this.#unit.meta), site, pool };
     const picked = ctx.sources.pick(
       pool,
       (source) => tried.has(source) ? Infinity : ctx.pools.backoffUntil(source, site),
+      now,
+      (source) => {
+        if (pauses.length === 0 || tried.has(source)) return false;
+        const found = sourcePauseFor(pauses, source, unit, now);
+        pause ??= found;
+        return found !== null;
+      },
     );
     if (!("hostname" in picked)) {
       if (tried.size > 0) return "stop"; // Results of the sources tried stand.
+      if (picked.kind === "paused") return this.#paused(pause!, now);
       if (picked.kind === "empty") {
         return this.#all("connect", "deferred", `pool ${pool} has no usable source IP`);
       }
@@ -131,6 +149,19 @@ class SourceLoop {
     if (acquired.kind === "failed") return this.#connectFailed(source, path, acquired.problems);
     logTries(this.#facts, source, acquired.problems);
     return await this.#send(source, path, acquired.pooled);
+  }
+
+  /** Every source of the pool is paused: held naming the pause, until it ends or the recheck. */
+  #paused(pause: SourcePause, now: number): Turn {
+    const { config } = this.#ctx;
+    return {
+      kind: "held",
+      reason: "cluster_pause",
+      until: Math.min(pause.endsAt ?? Infinity, now + config.delivery.pause_recheck),
+      why: `${
+        heldByPrefix(pause.id, config.nodeId)
+      }(${pause.why}): every source of pool ${this.#route.pool} is paused`,
+    };
   }
 
   /** A hold on a source: the whole unit is held, unless an earlier source's results stand. */

@@ -97,3 +97,18 @@ export function emitQuarantined(r: { unitId: string; messageId: string; reason: 
     reason: r.reason,
   });
 }
+
+/** Emits `paused` or `resumed` for a pause an operator added or removed (core/manage/pauses.ts). */
+export function emitPauseChange(
+  type: "paused" | "resumed",
+  p: { id: string; description: string; reason: string | null; domain: string | null },
+  actor: string,
+): void {
+  emitEvent({
+    type,
+    subject: `pause ${p.id} (${p.description})`,
+    reason: p.reason ?? undefined,
+    actor,
+    ...(p.domain !== null ? { domain: p.domain } : {}),
+  });
+}

@@ -7,6 +7,7 @@
 export { emitEvent, type EventFields, type EventSink, eventsOn, setEventSink } from "./emit.ts";
 export {
   emitOutcomes,
+  emitPauseChange,
   emitQuarantined,
   emitReceived,
   outcomeFields,

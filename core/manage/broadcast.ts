@@ -54,3 +54,18 @@ export function brokerAnnouncer(
       `the broker did not confirm the config event within ${ANNOUNCE_TIMEOUT_MS} ms`,
     );
 }
+
+/**
+ * Publishes "a pause changed" on the config fanout when `config` names a broker (every node's
+ * pause gate re-reads at once; their one-second poll covers a lost event); else null.
+ */
+export function pauseAnnouncer(config: Config, by: string): (() => Promise<void>) | null {
+  const settings = brokerSettings(config);
+  if (!settings) return null;
+  return () =>
+    withTimeout(
+      broadcastConfigChange(settings, { by, at: Date.now(), keys: [], kinds: ["pause"] }),
+      ANNOUNCE_TIMEOUT_MS,
+      `the broker did not confirm the pause event within ${ANNOUNCE_TIMEOUT_MS} ms`,
+    );
+}

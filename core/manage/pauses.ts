@@ -1,11 +1,14 @@
 /**
  * Pauses, the operator's side (issue 14): add (validated: at least one of source, domain and
- * tag; a source names its kind), list and remove, each audited. They are rows in the shared
- * database; the scheduler of every node re-reads them every second and holds matching units
- * before any lookup or connection, and releases them when the pause is removed or ends
- * (core/schedule/pauses.ts).
+ * tag; a source names its kind), list and remove, each audited and emitted as a `paused` or
+ * `resumed` event. They are rows in the shared database; after a change a config event on the
+ * broker's fanout (when there is one) makes every node's scheduler re-read them at once (they
+ * also re-read every second), hold matching units before any lookup or connection, and release
+ * them when the pause is removed or ends (core/schedule/pauses.ts). A pause that ends by its
+ * `until` emits no `resumed` (no operator did it; each node releases its own holds).
  */
 import { type PauseBody, PauseInputSchema } from "../api/queue_ops.ts";
+import { emitPauseChange } from "../events/mod.ts";
 import { describePause } from "../schedule/pauses.ts";
 import type { ConfigObjectStore, PauseRecord, PauseStore } from "../store/mod.ts";
 import { recordAudit } from "./audit.ts";
@@ -14,7 +17,19 @@ import { ACT_ROLES, allow, READ_ROLES } from "./queue_search.ts";
 import { type Actor, NotFoundError, ValidationError } from "./types.ts";
 
 /** The store roles pauses take. */
-export type PauseDeps = { store: PauseStore & Pick<ConfigObjectStore, "recordAudit"> };
+export type PauseDeps = {
+  store: PauseStore & Pick<ConfigObjectStore, "recordAudit">;
+  /** Tells the other nodes a pause changed (the config fanout), when there is a broker. */
+  announce?: (() => Promise<void>) | null;
+  log?: (line: string) => void;
+};
+
+/** Announces a change; a broker that does not answer leaves it to the nodes' poll. */
+async function announce(deps: PauseDeps) {
+  await deps.announce?.().catch((error) =>
+    deps.log?.(`pauses: config event not sent (nodes poll): ${(error as Error).message}`)
+  );
+}
 
 /** A stored pause as the API answers it. */
 export function pauseBody(p: PauseRecord, now = Date.now()): PauseBody {
@@ -24,6 +39,7 @@ export function pauseBody(p: PauseRecord, now = Date.now()): PauseBody {
     source: p.source,
     domain: p.domain,
     tag: p.tag,
+    site: p.site ?? null,
     until: p.endsAt,
     reason: p.reason,
     description: describePause(p),
@@ -42,8 +58,14 @@ export function parsePause(input: unknown, now: number) {
     const path = p.source === undefined ? "source" : "source_kind";
     throw new ValidationError([{ path, message: "source and source_kind go together" }]);
   }
-  if (p.source === undefined && p.domain === undefined && p.tag === undefined) {
-    throw new ValidationError([{ path: "", message: "a pause needs a source, a domain or a tag" }]);
+  if (
+    p.source === undefined && p.domain === undefined && p.tag === undefined &&
+    p.site === undefined
+  ) {
+    throw new ValidationError([{
+      path: "",
+      message: "a pause needs a source, a domain, a site or a tag",
+    }]);
   }
   if (p.until !== undefined && p.until <= now) {
     throw new ValidationError([{ path: "until", message: "must be in the future" }]);
@@ -62,6 +84,7 @@ export async function addPause(deps: PauseDeps, actor: Actor, input: unknown): P
     source: p.source ?? null,
     domain: p.domain?.toLowerCase() ?? null,
     tag: p.tag ?? null,
+    site: p.site?.toLowerCase() ?? null,
     endsAt: p.until ?? null,
     reason: p.reason ?? null,
     createdBy: actor.name,
@@ -75,6 +98,8 @@ export async function addPause(deps: PauseDeps, actor: Actor, input: unknown): P
     action: "create",
     after: body,
   });
+  emitPauseChange("paused", body, actor.name);
+  await announce(deps);
   return body;
 }
 
@@ -96,4 +121,6 @@ export async function removePause(deps: PauseDeps, actor: Actor, id: string): Pr
     action: "delete",
     before: pauseBody(before),
   });
+  emitPauseChange("resumed", pauseBody(before), actor.name);
+  await announce(deps);
 }

@@ -60,8 +60,10 @@ export function storeFilter(
     // An address that is no vmta (any more) may still be in the delivery log.
     out.sourceIp = vmta?.ip ?? filter.vmta;
   }
-  if (filter.min_age !== undefined) out.createdBefore = now - parseDuration(filter.min_age);
-  if (filter.max_age !== undefined) out.createdAfter = now - parseDuration(filter.max_age);
+  const minAge = filter.min_age ?? filter.older_than;
+  const maxAge = filter.max_age ?? filter.newer_than;
+  if (minAge !== undefined) out.createdBefore = now - parseDuration(minAge);
+  if (maxAge !== undefined) out.createdAfter = now - parseDuration(maxAge);
   return out;
 }
 

@@ -14,7 +14,8 @@ import { messageDetailDocument } from "./api_documents.ts";
 import type { Store } from "../store/mod.ts";
 import { recordAudit } from "./audit.ts";
 import { createJob, getJob, runJob } from "./bulk_jobs.ts";
-import { addPause, listPauses, removePause } from "./pauses.ts";
+import { addPause, listPauses, type PauseDeps, removePause } from "./pauses.ts";
+import { pauseAnnouncer } from "./broadcast.ts";
 import { applyAction } from "./queue_actions.ts";
 import { ACT_ROLES, allow, READ_ROLES, searchQueue } from "./queue_search.ts";
 import { type Actor, NotFoundError, ValidationError } from "./types.ts";
@@ -28,11 +29,13 @@ export class QueueService {
   readonly #config: Config;
   readonly #log: (line: string) => void;
   #queue: Promise<OperateQueue> | null = null;
+  #pauses: PauseDeps;
 
   constructor(store: Store, config: Config, log: (line: string) => void) {
     this.#store = store;
     this.#config = config;
     this.#log = log;
+    this.#pauses = { store, announce: pauseAnnouncer(config, config.nodeId), log };
   }
 
   #deps = async () => ({
@@ -108,15 +111,15 @@ export class QueueService {
   }
 
   addPause(actor: Actor, input: unknown) {
-    return addPause({ store: this.#store }, actor, input);
+    return addPause(this.#pauses, actor, input);
   }
 
   listPauses(actor: Actor) {
-    return listPauses({ store: this.#store }, actor);
+    return listPauses(this.#pauses, actor);
   }
 
   removePause(actor: Actor, id: string) {
-    return removePause({ store: this.#store }, actor, id);
+    return removePause(this.#pauses, actor, id);
   }
 
   /** Closes the queue it opened (the store stays the caller's). */

@@ -60,17 +60,21 @@ async function forget(ctx: RabbitContext, ids: string[]) {
 }
 
 /**
- * Publishes the next copy of each quarantined unit of a message first (confirmed), then moves
- * SQL on to it: if the update never commits, the schedule side keeps parking that copy and the
- * unit stays quarantined. Returns how many units were released.
+ * Releases a message's quarantined units: SQL moves each on to its next copy conditionally and,
+ * before that commits, the copies of the units moved are published (confirmed). If the commit
+ * never comes, the schedule side keeps parking that copy and the unit stays quarantined.
+ * Returns how many units were released.
  */
 export async function resumeUnits(ctx: RabbitContext, messageId: string): Promise<number> {
   const { publisher, store } = ctx;
   const units = await store.quarantine.quarantined(messageId);
-  if (units.length > 0) {
-    const ch = publisher.channelOrThrow();
-    const now = Date.now();
-    const published = units.filter((u) => u.recipients.length > 0).map((u) =>
+  const now = Date.now();
+  if (units.length === 0) return await store.quarantine.release(messageId, units, now);
+  const ch = publisher.channelOrThrow();
+  // Published inside the release's transaction, only for the units this caller's conditional
+  // update released: two releases at once publish one live copy (core/store/quarantine.ts).
+  return await store.quarantine.release(messageId, units, now, async (released) => {
+    const published = released.filter((u) => u.recipients.length > 0).map((u) =>
       publisher.publish(ch, {
         v: QUEUED_UNIT_VERSION,
         unitId: u.unitId,
@@ -90,6 +94,5 @@ export async function resumeUnits(ctx: RabbitContext, messageId: string): Promis
     } catch (error) {
       throw new BrokerUnavailableError((error as Error).message);
     }
-  }
-  return await store.quarantine.release(messageId, units, Date.now());
+  });
 }

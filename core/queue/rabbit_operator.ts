@@ -1,7 +1,10 @@
 /**
- * The operator's actions on the RabbitMQ queue. Retry now: the next copy of each waiting unit
- * is published due now (confirmed) and then SQL moves on to it, so the copy waiting in a delay
- * queue is found stale and dropped when it comes due. Claim (for bounce now): the unit's live
+ * The operator's actions on the RabbitMQ queue. Retry now: SQL moves each waiting unit on to its
+ * next copy with a conditional update (still at the copy read), and inside that transaction the
+ * caller publishes (confirmed) only the copies its update moved, then commits; so two processes
+ * retrying one unit at once publish one live copy, and the copy waiting in a delay queue is found
+ * stale and dropped when it comes due. A consumer that sees the new copy before the commit parks
+ * it for a moment (core/queue/rabbit_leases.ts). Claim (for bounce now): the unit's live
  * copy is named in a lease token, so a final outcome settled with it moves SQL past every copy
  * in the broker. Pause holds from the scheduler settle like delivery's held outcomes.
  */
@@ -26,27 +29,28 @@ export async function retryNowOnBroker(
   if (waiting.length === 0) return 0;
   const { publisher } = ctx;
   const ch = publisher.channelOrThrow();
-  const published = waiting.map((u) =>
-    publisher.publish(ch, {
-      v: QUEUED_UNIT_VERSION,
-      unitId: u.unitId,
-      messageId: u.messageId,
-      domain: u.domain,
-      sender: u.sender,
-      recipients: u.recipients,
-      copy: u.copy + 1,
-      attempts: u.attempts,
-      createdAt: u.createdAt,
-      dueAt: now,
-      priority: publisher.level(parseMeta(u.meta)?.priority),
-    }, now)
-  );
-  try {
-    await confirmed(published, "retried units");
-  } catch (error) {
-    throw new BrokerUnavailableError((error as Error).message);
-  }
-  return await ctx.store.moveCopies(waiting, now);
+  return await ctx.store.moveCopies(waiting, now, async (moved) => {
+    const published = moved.map((u) =>
+      publisher.publish(ch, {
+        v: QUEUED_UNIT_VERSION,
+        unitId: u.unitId,
+        messageId: u.messageId,
+        domain: u.domain,
+        sender: u.sender,
+        recipients: u.recipients,
+        copy: u.copy + 1,
+        attempts: u.attempts,
+        createdAt: u.createdAt,
+        dueAt: now,
+        priority: publisher.level(parseMeta(u.meta)?.priority),
+      }, now)
+    );
+    try {
+      await confirmed(published, "retried units");
+    } catch (error) {
+      throw new BrokerUnavailableError((error as Error).message);
+    }
+  });
 }
 
 /**

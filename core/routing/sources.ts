@@ -143,6 +143,8 @@ export class DailyCounters {
 export type NoSource =
   | { kind: "backoff"; until: number }
   | { kind: "daily_cap"; until: number }
+  /** Every other source is out and at least one is paused (core/routing/source_pauses.ts). */
+  | { kind: "paused" }
   | { kind: "empty" };
 
 /** Picks sources within pools by smooth weighted round-robin. */
@@ -182,14 +184,20 @@ export class SourceSelector {
     pool: string,
     backoffUntil: (source: Source) => number,
     now = Date.now(),
+    paused: (source: Source) => boolean = () => false,
   ): Source | NoSource {
     const members = this.members(pool);
     if (members.length === 0) return { kind: "empty" };
     let earliestBackoff = Infinity;
     let capped = false;
+    let anyPaused = false;
     const eligible: Source[] = [];
     for (const m of members) {
       if (m.weight <= 0) continue;
+      if (paused(m)) {
+        anyPaused = true;
+        continue;
+      }
       const until = backoffUntil(m);
       if (until > now) {
         earliestBackoff = Math.min(earliestBackoff, until);
@@ -202,6 +210,8 @@ export class SourceSelector {
       eligible.push(m);
     }
     if (eligible.length === 0) {
+      // A pause is the operator's word: held until it ends, not retried as a backoff.
+      if (anyPaused && earliestBackoff === Infinity && !capped) return { kind: "paused" };
       if (earliestBackoff < Infinity && (!capped || earliestBackoff < DailyCounters.nextDay(now))) {
         return { kind: "backoff", until: earliestBackoff };
       }

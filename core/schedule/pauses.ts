@@ -3,38 +3,39 @@
  * a leased unit that a pause matches is settled as held (no attempt used, none logged), due
  * again when the pause ends or at `delivery.pause_recheck`, whichever is first, with a reason
  * naming the pause ("held by pause p-… (domain example.net) until …"). Each node re-reads the
- * `pauses` table every second, so a pause added or removed by any node or the CLI applies
- * cluster-wide within about a second; when a pause disappears (removed) or ends, the node makes
+ * `pauses` table when a config event says a pause changed (the broker's config fanout,
+ * core/manage/broadcast.ts; cli/serve_queue.ts subscribes) and every second as the fallback, so
+ * a pause added or removed by any node or the CLI applies cluster-wide at once; when a pause disappears (removed) or ends, the node makes
  * the units it holds due now, so they resume where they were (and at start, those held by pauses
  * removed while no node ran).
  *
  * A pause matches a unit when every criterion it sets matches: source `pool` (the message's
- * `pool`) or `vmta` (the message's `vmta`), `domain` (exact, or `*.example.net` for its
+ * `pool`) or `vmta` (the message's `vmta`; the delivery workers also skip a paused vmta in every
+ * pool, core/routing/source_pauses.ts), `domain` (exact, or `*.example.net` for its
  * subdomains), and `tag` (the message's `tag`, or its metadata's `tag`).
  *
  * Talks to: the store. Reads config: delivery.pause_recheck.
  */
 import type { HeldOutcome, LeasedUnit } from "../contracts/mod.ts";
 import type { PauseRecord, PauseStore, QueueSearchStore } from "../store/mod.ts";
+import {
+  domainMatches,
+  heldByPrefix,
+  type SourcePause,
+  unitTagOf,
+} from "../routing/source_pauses.ts";
 
 /** How often the pauses are re-read. */
 export const PAUSE_POLL_MS = 1_000;
 
 /** The tag a unit's message carries: `meta.tag`, else its metadata's `tag`. */
-export function unitTag(meta: Record<string, unknown> | null | undefined): string | null {
-  const metadata = meta?.metadata as Record<string, unknown> | null | undefined;
-  const tag = meta?.tag ?? metadata?.tag;
-  return typeof tag === "string" ? tag : null;
-}
-
-function domainMatches(pattern: string, domain: string): boolean {
-  const p = pattern.toLowerCase();
-  return p.startsWith("*.") ? domain.endsWith(p.slice(1)) : domain === p;
-}
+export const unitTag = unitTagOf;
 
 /** Whether pause `p` is in force at `now` and holds `unit`. */
 export function pauseHolds(p: PauseRecord, unit: LeasedUnit, now: number): boolean {
   if (p.endsAt !== null && p.endsAt <= now) return false;
+  // A site is known only after the MX lookup: the delivery workers hold for those pauses.
+  if (p.site) return false;
   if (p.domain !== null && !domainMatches(p.domain, unit.domain)) return false;
   if (p.sourceKind !== null) {
     const value = unit.meta?.[p.sourceKind];
@@ -49,17 +50,27 @@ export function describePause(p: PauseRecord): string {
   const parts: string[] = [];
   if (p.sourceKind !== null) parts.push(`${p.sourceKind} ${p.source}`);
   if (p.domain !== null) parts.push(`domain ${p.domain}`);
+  if (p.site) parts.push(`site ${p.site}`);
   if (p.tag !== null) parts.push(`tag ${p.tag}`);
   return parts.join(", ");
 }
 
-/**
- * The start of the last reply of every unit pause `id` holds on `node`. Each node releases only
- * the units it held itself: two nodes releasing one unit would each publish its next copy with
- * the same number (RabbitMQ), and both would be delivered.
- */
-export function heldByPrefix(id: string, node: string): string {
-  return `held by pause ${id} on ${node} `;
+export { heldByPrefix };
+
+/** The vmta and site pauses, as the delivery workers apply them (after routing). */
+export function sourcePauses(pauses: readonly PauseRecord[]): SourcePause[] {
+  const applies = (p: PauseRecord) =>
+    (p.sourceKind === "vmta" && p.source !== null) || (p.site ?? null) !== null;
+  return pauses.filter(applies).map((p) => ({
+    id: p.id,
+    source: p.sourceKind === "vmta" ? p.source : null,
+    site: p.site ?? null,
+    pool: p.sourceKind === "pool" ? p.source : null,
+    domain: p.domain,
+    tag: p.tag,
+    endsAt: p.endsAt,
+    why: `${describePause(p)}${p.reason ? `: ${p.reason}` : ""}`,
+  }));
 }
 
 /** The held outcome of a unit pause `p` holds. */
@@ -151,6 +162,10 @@ export interface PauseGateOptions {
   release: (id: string) => Promise<number>;
   /** At start: makes units held by pauses not in force any more due now. */
   releaseOrphans?: (live: ReadonlySet<string>) => Promise<number>;
+  /** How often the pauses are re-read besides config events ({@link PAUSE_POLL_MS}). */
+  pollMs?: number;
+  /** Called when the set of pauses read changed (the delivery workers get the vmta ones). */
+  onChange?: (pauses: readonly PauseRecord[]) => void;
   log: (line: string) => void;
 }
 
@@ -161,6 +176,8 @@ export class PauseGate {
   #timer: ReturnType<typeof setTimeout> | null = null;
   #stopped = false;
   #failing = false;
+  #reloading: Promise<void> | null = null;
+  #again = false;
 
   constructor(options: PauseGateOptions) {
     this.#options = options;
@@ -171,8 +188,27 @@ export class PauseGate {
     return this.#pauses;
   }
 
-  /** Re-reads the pauses; releases what pauses gone or ended since the last read held. */
-  async reload(now = Date.now()): Promise<void> {
+  /**
+   * Re-reads the pauses; releases what pauses gone or ended since the last read held. Calls
+   * during a reload (an event and the poll at once) coalesce into one more, so a pause that is
+   * over is released once.
+   */
+  reload(now?: number): Promise<void> {
+    if (this.#reloading) {
+      this.#again = true;
+      return this.#reloading;
+    }
+    this.#reloading = (async () => {
+      do {
+        this.#again = false;
+        await this.#reloadOnce(now ?? Date.now());
+        now = undefined;
+      } while (this.#again);
+    })().finally(() => this.#reloading = null);
+    return this.#reloading;
+  }
+
+  async #reloadOnce(now: number): Promise<void> {
     const { log } = this.#options;
     try {
       const next = await this.#options.store.listPauses();
@@ -187,7 +223,9 @@ export class PauseGate {
           log(`pause ${p.id} (${describePause(p)}) in force`);
         }
       }
+      const changed = JSON.stringify(next) !== JSON.stringify(this.#pauses);
       this.#pauses = next;
+      if (changed) this.#options.onChange?.(next);
       for (const p of over) {
         const released = await this.#options.release(p.id);
         log(`pause ${p.id} (${describePause(p)}) over: ${released} units due again`);
@@ -223,7 +261,7 @@ export class PauseGate {
     this.#timer = setTimeout(async () => {
       await this.reload();
       this.#arm();
-    }, PAUSE_POLL_MS);
+    }, this.#options.pollMs ?? PAUSE_POLL_MS);
   }
 
   stop() {
@@ -252,6 +290,7 @@ export function nodePauseGate(
   queue: { retryNow(unitIds: string[]): Promise<number> },
   config: () => { nodeId: string; delivery: { pause_recheck: number } },
   log: (line: string) => void,
+  onChange?: (pauses: readonly PauseRecord[]) => void,
 ): PauseGate {
   const node = config().nodeId;
   return new PauseGate({
@@ -260,6 +299,7 @@ export function nodePauseGate(
     recheckMs: () => config().delivery.pause_recheck,
     release: (id) => releaseHeldBy(store, (ids) => queue.retryNow(ids), id, node),
     releaseOrphans: (live) => releaseOrphans(store, (ids) => queue.retryNow(ids), live, node),
+    onChange,
     log,
   });
 }

@@ -12,6 +12,8 @@ export interface PauseRecord {
   source: string | null;
   domain: string | null;
   tag: string | null;
+  /** The destination site: an MX host of it, or *.domain (absent: any site). */
+  site?: string | null;
   /** When it ends by itself; null: until removed. */
   endsAt: number | null;
   reason: string | null;
@@ -39,6 +41,7 @@ async function listPauses({ db }: SqlContext): Promise<PauseRecord[]> {
     source: r.source,
     domain: r.domain,
     tag: r.tag,
+    site: r.site,
     endsAt: r.ends_at === null ? null : Number(r.ends_at),
     reason: r.reason,
     createdBy: r.created_by,
@@ -53,6 +56,7 @@ async function insertPause({ db }: SqlContext, p: PauseRecord): Promise<void> {
     source: p.source,
     domain: p.domain,
     tag: p.tag,
+    site: p.site ?? null,
     ends_at: p.endsAt,
     reason: p.reason,
     created_by: p.createdBy,

@@ -255,18 +255,22 @@ export class SqlQuarantine {
 
   /**
    * Releases quarantined units (each only if still at `copy`): due now, failure count reset,
-   * the live copy moved on to `copy + 1` (a broker copy of that number may already be
-   * published); also returns quarantined DSNs of `messageId` to pending. Returns the units
-   * released.
+   * the live copy moved on to `copy + 1`; also returns quarantined DSNs of `messageId` to
+   * pending. Returns the units released. With `publish` (the broker queue: the units' next
+   * copies), it runs inside the transaction after the conditional updates, with only the units
+   * this caller released: a concurrent release waits on the rows, then finds them released and
+   * publishes nothing; a failed publish rolls the release back.
    */
-  async release(
+  async release<U extends { unitId: string; copy: number }>(
     messageId: string,
-    units: { unitId: string; copy: number }[],
+    units: U[],
     now: number,
+    publish?: (released: U[]) => Promise<void>,
   ): Promise<number> {
+    const ordered = [...units].sort((a, b) => a.unitId < b.unitId ? -1 : 1);
     return await this.#db.transaction().execute(async (trx) => {
-      let released = 0;
-      for (const u of units) {
+      const released: U[] = [];
+      for (const u of ordered) {
         const result = await trx.updateTable("queue").set({
           state: "queued",
           failures: 0,
@@ -278,11 +282,12 @@ export class SqlQuarantine {
           updated_at: now,
         }).where("id", "=", u.unitId).where("state", "=", "quarantined")
           .where("copy_seq", "=", u.copy).executeTakeFirst();
-        released += Number(result.numUpdatedRows);
+        if (Number(result.numUpdatedRows) > 0) released.push(u);
       }
       await trx.updateTable("recipients").set({ dsn: "pending", dsn_failures: 0 })
         .where("message_id", "=", messageId).where("dsn", "=", "quarantined").execute();
-      return released;
+      if (publish && released.length > 0) await publish(released);
+      return released.length;
     });
   }
 

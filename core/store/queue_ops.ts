@@ -43,8 +43,18 @@ export interface QueueOpsStore {
   retryUnits(unitIds: string[], now: number): Promise<number>;
   /** Queued units with their live copy (the broker queue publishes the next one). */
   unitCopies(unitIds: string[]): Promise<UnitCopy[]>;
-  /** Moves units still at `copy` on to `copy + 1`, due at `now`, not held; how many. */
-  moveCopies(units: { unitId: string; copy: number }[], now: number): Promise<number>;
+  /**
+   * Moves units still at `copy` on to `copy + 1`, due at `now`, not held; how many. With
+   * `publish`, in one transaction: the conditional updates first (a concurrent caller waits on
+   * the rows, then finds them moved on and changes nothing), then `publish` with the units this
+   * caller moved, then the commit; a failed publish rolls the move back. So of two operators
+   * retrying one unit at once only one publishes its next copy.
+   */
+  moveCopies<U extends { unitId: string; copy: number }>(
+    units: U[],
+    now: number,
+    publish?: (moved: U[]) => Promise<void>,
+  ): Promise<number>;
   /**
    * Holds queued, unleased units for an operator: quarantined with `why` as the reason, their
    * broker copies made stale; released like quarantined units. How many.
@@ -124,22 +134,27 @@ async function unitCopies(ctx: SqlContext, unitIds: string[]): Promise<UnitCopy[
   return out;
 }
 
-async function moveCopies(
+async function moveCopies<U extends { unitId: string; copy: number }>(
   ctx: SqlContext,
-  units: { unitId: string; copy: number }[],
+  units: U[],
   now: number,
+  publish?: (moved: U[]) => Promise<void>,
 ): Promise<number> {
   if (units.length === 0) return 0;
+  // By id, so two callers moving overlapping sets wait on each other instead of deadlocking.
+  const ordered = [...units].sort((a, b) => a.unitId < b.unitId ? -1 : 1);
+  // A deadlock can only break one of the updates, before `publish`: the retry publishes once.
   return await ctx.transaction(async (trx) => {
-    let moved = 0;
-    for (const u of units) {
+    const moved: U[] = [];
+    for (const u of ordered) {
       const result = await trx.updateTable("queue")
         .set({ copy_seq: u.copy + 1, due_at: now, held: null, updated_at: now })
         .where("id", "=", u.unitId).where("state", "=", "queued").where("copy_seq", "=", u.copy)
         .executeTakeFirst();
-      moved += Number(result.numUpdatedRows);
+      if (Number(result.numUpdatedRows) > 0) moved.push(u);
     }
-    return moved;
+    if (publish && moved.length > 0) await publish(moved);
+    return moved.length;
   });
 }
 
@@ -257,7 +272,7 @@ export function queueOpsRepository(ctx: SqlContext): QueueOpsStore {
   return {
     retryUnits: (ids, now) => retryUnits(ctx, ids, now),
     unitCopies: (ids) => unitCopies(ctx, ids),
-    moveCopies: (units, now) => moveCopies(ctx, units, now),
+    moveCopies: (units, now, publish) => moveCopies(ctx, units, now, publish),
     holdUnits: (ids, why, now) => holdUnits(ctx, ids, why, now),
     cancelUnits: (ids, reply, now) => cancelUnits(ctx, ids, reply, now),
     claimUnits: (ids, lease) => claimUnits(ctx, ids, lease),

@@ -1,12 +1,14 @@
 /**
  * Searching delivery units (message × domain) by what an operator knows: ids, sender,
  * recipient, domain, pool, the source IP of an attempt (a vmta), tag, state, age and the last
- * reply. Every field but the reply text has an index (migrations/0014_queue_ops.ts) and pages
+ * reply. Every field has an index (migrations/0014_queue_ops.ts; the reply's code and enhanced
+ * status 0018) but free text in the reply, and pages
  * are keyset pages on the unit id (`id > after order by id`), so a page costs the same on the
  * millionth unit as on the first and a bulk job never holds more than one page of ids.
  */
 import { type Expression, type ExpressionBuilder, type SelectQueryBuilder, sql } from "kysely";
 import type { SqlContext } from "./_sql.ts";
+import { replyStatusQuery } from "./reply_status.ts";
 import type { Tables } from "./tables.ts";
 
 /** Where a unit stands, as search tells them apart. */
@@ -35,10 +37,15 @@ export interface UnitFilter {
   createdBefore?: number;
   /** Messages accepted at or after this time (ms). */
   createdAfter?: number;
-  /** Text in the last reply (not indexed: combine with an indexed field on a large queue). */
+  /**
+   * The last reply: a code and/or enhanced status ("451", "4.7.1", "451 4.7.1") matches the
+   * indexed columns; other text is a substring of the reply (a scan: combine it).
+   */
   reply?: string;
   /** The last reply starts with this (held units say what holds them there). */
   replyPrefix?: string;
+  /** Messages sent with this API key (its name; a sender key's own search). */
+  apiKey?: string;
 }
 
 /** One unit as search shows it. */
@@ -121,6 +128,7 @@ export function filtered<O>(
   if (filter.sender !== undefined) q = q.where("messages.sender", "=", filter.sender);
   if (filter.pool !== undefined) q = q.where("messages.pool", "=", filter.pool);
   if (filter.tag !== undefined) q = q.where("messages.tag", "=", filter.tag);
+  if (filter.apiKey !== undefined) q = q.where("messages.api_key", "=", filter.apiKey);
   if (filter.createdBefore !== undefined) {
     q = q.where("queue.created_at", "<=", filter.createdBefore);
   }
@@ -157,8 +165,15 @@ export function filtered<O>(
     );
   }
   if (filter.reply !== undefined) {
-    const pattern = `%${likeText(filter.reply)}%`;
-    q = q.where(sql<boolean>`${sql.ref("queue.last_reply")} like ${pattern} escape '!'`);
+    // A code or enhanced status reads its index (core/store/reply_status.ts); other text scans.
+    const status = replyStatusQuery(filter.reply);
+    if (status) {
+      if (status.code !== null) q = q.where("queue.reply_code", "=", status.code);
+      if (status.status !== null) q = q.where("queue.reply_status", "=", status.status);
+    } else {
+      const pattern = `%${likeText(filter.reply)}%`;
+      q = q.where(sql<boolean>`${sql.ref("queue.last_reply")} like ${pattern} escape '!'`);
+    }
   }
   if (filter.replyPrefix !== undefined) {
     const pattern = `${likeText(filter.replyPrefix)}%`;
@@ -203,6 +218,25 @@ async function searchUnits(
     due_at: Number(r.due_at),
     created_at: Number(r.created_at),
   }));
+}
+
+/**
+ * Ids of the messages with a unit matching `filter`, newest first, before `before`: the
+ * messages list's search (`GET /api/v1/messages?…`), a keyset page on the message id.
+ */
+export async function searchMessageIds(
+  ctx: SqlContext,
+  filter: UnitFilter,
+  page: { before?: string; limit: number },
+): Promise<string[]> {
+  let q = filtered(ctx, unitsQuery(ctx).select("queue.message_id as id"), filter)
+    .where("messages.unconfirmed_since", "is", null);
+  if (page.before !== undefined) q = q.where("queue.message_id", "<", page.before);
+  const rows = await ctx.limit(
+    q.groupBy("queue.message_id").orderBy("queue.message_id", "desc"),
+    page.limit,
+  ).execute();
+  return rows.map((r) => r.id);
 }
 
 async function countUnits(ctx: SqlContext, filter: UnitFilter): Promise<number> {

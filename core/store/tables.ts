@@ -30,6 +30,8 @@ export interface MessagesTable {
   pool: Generated<string | null>;
   /** Its tag (0016, from meta.tag or meta.metadata.tag), for search. */
   tag: Generated<string | null>;
+  /** The API key name it was sent with (0017, from meta.api_key), for a sender's search. */
+  api_key: Generated<string | null>;
 }
 
 /** `queue`: delivery units (message × destination domain). */
@@ -56,6 +58,10 @@ export interface QueueTable {
   failure_reason: string | null;
   /** When the unit was quarantined (0010), null otherwise. */
   quarantined_at: number | null;
+  /** The last reply's SMTP code (0018), for search; null before the first reply. */
+  reply_code: Generated<number | null>;
+  /** The last reply's enhanced status, e.g. "4.7.1" (0018), for search. */
+  reply_status: Generated<string | null>;
 }
 
 /** `recipients`: per-recipient delivery state. */
@@ -339,6 +345,8 @@ export interface PausesTable {
   source: string | null;
   domain: string | null;
   tag: string | null;
+  /** An MX host of the destination site, or *.domain (0019). */
+  site: Generated<string | null>;
   /** When the pause ends by itself; null: until removed. */
   ends_at: number | null;
   reason: string | null;

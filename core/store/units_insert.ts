@@ -68,6 +68,7 @@ function rowsOf(messages: NewMessage[], unconfirmedSince: number | undefined): M
       meta: m.meta ? JSON.stringify(m.meta) : null,
       pool: searchText(m.meta?.pool, 64),
       tag: searchText(tagOf(m.meta), 255),
+      api_key: searchText(m.meta?.api_key, 255),
       body: asBuffer(m.body),
       // Only the broker queue marks; the embedded queue's statement stays as it was.
       ...(unconfirmedSince === undefined ? {} : { unconfirmed_since: unconfirmedSince }),

@@ -11,6 +11,7 @@ import type { HeldOutcome, UnitOutcome } from "../contracts/mod.ts";
 import { chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
 import { type CaseRow, caseUpdateQuery } from "./batch_update.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
+import { replyStatusOf } from "./reply_status.ts";
 import type { AttemptsTable, Tables } from "./tables.ts";
 
 /** How `settle` recognises the outcome that owns a unit. */
@@ -189,10 +190,14 @@ async function updateUnits(
 ): Promise<void> {
   for (const part of chunks(finished, SETTLE_UNITS)) {
     const rows = part.map(({ o, claimed }) => {
+      const last = o.results[o.results.length - 1];
+      const status = replyStatusOf(last?.code, last?.reply);
       const values: Record<string, unknown> = {
         state: o.kind === "deferred" ? "queued" : "done",
         updated_at: o.at,
-        last_reply: o.results[o.results.length - 1]?.reply ?? null,
+        last_reply: last?.reply ?? null,
+        reply_code: status.code,
+        reply_status: status.status,
       };
       if (o.kind === "deferred") values.due_at = o.retryAt;
       if (claimed !== undefined) {
@@ -205,7 +210,14 @@ async function updateUnits(
     });
     await trx.executeQuery(caseUpdateQuery(dialect, "queue", "id", rows, {
       constants: { lease_owner: null, lease_token: null, held: null },
-      types: { due_at: "bigint", updated_at: "bigint", attempts: "integer", copy_seq: "integer" },
+      types: {
+        due_at: "bigint",
+        updated_at: "bigint",
+        attempts: "integer",
+        copy_seq: "integer",
+        reply_code: "integer",
+        reply_status: "varchar",
+      },
     }));
   }
 }

@@ -3,6 +3,7 @@
  * recipients and attempts, the message list, the delivery log, and deliveries per source IP.
  */
 import type { SqlContext } from "./_sql.ts";
+import { searchMessageIds, type UnitFilter } from "./queue_search.ts";
 import type { RecipientState } from "./tables.ts";
 
 /** Recipient counts by state, plus units currently leased. */
@@ -76,7 +77,11 @@ export interface ViewStore {
   /** A message's recipients and attempts, or null if unknown. */
   messageStatus(messageId: string): Promise<MessageStatus | null>;
   /** Newest messages first; `before` (a message id) pages backwards. */
-  listMessages(options: { limit: number; before?: string }): Promise<MessageSummary[]>;
+  /**
+   * Messages newest first, before the id `before`; with `filter`, only those with a unit it
+   * matches (core/store/queue_search.ts).
+   */
+  listMessages(options: ListMessagesOptions): Promise<MessageSummary[]>;
   /** Newest delivery attempts first. */
   recentAttempts(options: { limit: number }): Promise<AttemptRow[]>;
   /** Messages delivered per source IP since `since` (seeds the daily caps of IP warm-up). */
@@ -174,16 +179,30 @@ async function messageStatus(
   };
 }
 
+/** A page of the messages list. */
+export interface ListMessagesOptions {
+  limit: number;
+  before?: string;
+  filter?: UnitFilter;
+}
+
 async function listMessages(
   ctx: SqlContext,
-  options: { limit: number; before?: string },
+  options: ListMessagesOptions,
 ): Promise<MessageSummary[]> {
   let query = ctx.db.selectFrom("messages")
     .select(["id", "sender", "created_at", "size", "recipient_count"])
     .where("unconfirmed_since", "is", null) // not accepted (yet): see core/queue/rabbitmq.ts
     .orderBy("id", "desc");
-  query = ctx.limit(query, options.limit);
-  if (options.before) query = query.where("id", "<", options.before);
+  if (options.filter && Object.keys(options.filter).length > 0) {
+    // The filter picks the page's ids through the search indexes; the rows follow by key.
+    const ids = await searchMessageIds(ctx, options.filter, options);
+    if (ids.length === 0) return [];
+    query = query.where("id", "in", ids);
+  } else {
+    query = ctx.limit(query, options.limit);
+    if (options.before) query = query.where("id", "<", options.before);
+  }
   const messages = await query.execute();
   if (messages.length === 0) return [];
   const states = await ctx.db.selectFrom("recipients")

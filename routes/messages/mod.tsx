@@ -1,7 +1,8 @@
 /**
  * Messages. Pages: the list `GET /messages` (`?before=ID` pages back), one message
  * `GET /messages/:id` with its units, and its release / cancel buttons (`POST
- * /messages/:id/release|cancel`). API: `GET /api/v1/messages` (newest first, `?limit=&cursor=`),
+ * /messages/:id/release|cancel`). API: `GET /api/v1/messages` (newest first, `?limit=&cursor=`;
+ * a search with the queue filter's query parameters, core/manage/message_search.ts),
  * `GET /api/v1/messages/:id` (with its units: state, handling failures, quarantine reason),
  * `POST /api/v1/messages/:id/release` (quarantined units due again) and
  * `DELETE /api/v1/messages/:id` (cancel what is left of it). See docs/quarantine.md.
@@ -10,21 +11,22 @@
  */
 import { Hono } from "hono";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { decodeCursor, pageFrom } from "../../core/api/pagination.ts";
+import { QueueFilterSchema } from "../../core/api/queue_ops.ts";
 import {
   type BounceReportListBody,
   BounceReportListSchema,
   CancelSchema,
   IdParams,
   MessageDetailSchema,
-  MessageListQuery,
   MessageListSchema,
   ReleaseSchema,
 } from "../../core/api/schemas.ts";
 import { log } from "../../core/log.ts";
-import { messageDetailDocument, messageSummaryDocument } from "../../core/manage/api_documents.ts";
-import { NotFoundError, ValidationError } from "../../core/manage/types.ts";
+import { messageDetailDocument } from "../../core/manage/api_documents.ts";
+import { MESSAGE_SEARCH_ROLES, searchMessages } from "../../core/manage/message_search.ts";
+import { NotFoundError } from "../../core/manage/types.ts";
 import { cancelMessage, messageDetail, releaseMessage } from "../../core/queue/quarantine.ts";
+import { z } from "@hono/zod-openapi";
 import { apiRoute, apiRouter, jsonResponse, OPERATORS, problemResponse, READERS } from "../_api.ts";
 import type { AdminContext, AdminEnv, MessageStore } from "../_context.ts";
 import { ApiProblem } from "../_problem.ts";
@@ -32,7 +34,9 @@ import { sendPage } from "../_page.tsx";
 import { MessagePage, MessagesPage } from "./view.tsx";
 
 /** What the message routes take. */
-export type MessagesContext = { store: MessageStore } & Pick<AdminContext, "queue" | "queueOps">;
+export type MessagesContext =
+  & { store: MessageStore }
+  & Pick<AdminContext, "queue" | "queueOps" | "config">;
 
 /** Messages per page of the list. */
 const PAGE_SIZE = 50;
@@ -95,14 +99,24 @@ export function messagePages(ctx: MessagesContext): Hono<AdminEnv> {
   return app;
 }
 
+/** The list's query: the queue filter's fields (all optional) and the page. */
+const MessageSearchQuery = QueueFilterSchema.extend({
+  cursor: z.string().min(1).optional().meta({ description: "next_cursor of the page before" }),
+  limit: z.coerce.number().int().min(1).max(500).default(50)
+    .meta({ description: "How many, 1 to 500" }),
+});
+
 const listRoute = apiRoute({
   method: "get",
   path: "/messages",
-  summary: "Messages, newest first, a page at a time",
+  summary:
+    "Search messages by id, sender, recipient, domain, pool, vmta, tag, state, age and reply " +
+    "(any unit of the message matches); no filter: the newest. Newest first, a page at a " +
+    "time; a sender key sees only what it sent",
   tags: ["messages"],
-  roles: READERS,
-  request: { query: MessageListQuery },
-  responses: { 200: jsonResponse(MessageListSchema, "A page of messages") },
+  roles: MESSAGE_SEARCH_ROLES,
+  request: { query: MessageSearchQuery },
+  responses: { 200: jsonResponse(MessageListSchema, "A page of messages, newest first") },
 });
 
 const detailRoute = apiRoute({
@@ -148,24 +162,13 @@ const cancelRoute = apiRoute({
   responses: { 200: jsonResponse(CancelSchema, "How many units and recipients were cancelled") },
 });
 
-/** The `before` id a list cursor holds (400 naming `cursor` when it is not one of ours). */
-function beforeOf(cursor: string | undefined): string | undefined {
-  if (cursor === undefined) return undefined;
-  const position = decodeCursor(cursor);
-  if (typeof position?.before !== "string") {
-    throw new ValidationError([{ path: "query.cursor", message: "Not a cursor of this list" }]);
-  }
-  return position.before;
-}
-
 /** Message API. */
 export function messageApi(ctx: MessagesContext): OpenAPIHono<AdminEnv> {
   const app = apiRouter();
   app.openapi(listRoute, async (c) => {
-    const { limit, cursor } = c.req.valid("query");
-    const rows = await ctx.store.listMessages({ limit: limit + 1, before: beforeOf(cursor) });
-    const page = pageFrom(rows, limit, (last) => ({ before: last.id }));
-    return c.json({ ...page, items: page.items.map(messageSummaryDocument) }, 200);
+    const { limit, cursor, ...filter } = c.req.valid("query");
+    const page = await searchMessages(ctx, c.var.actor!, filter, { cursor, limit });
+    return c.json(page, 200);
   });
   app.openapi(detailRoute, async (c) => {
     const { id } = c.req.valid("param");

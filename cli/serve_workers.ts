@@ -1,0 +1,95 @@
+/**
+ * A node's workers: delivery (units in, outcomes settled), SMTP (accepted mail wakes the
+ * scheduler; listeners they could not open go to the heartbeat) and the inject worker. Parts of
+ * `serve`.
+ */
+import { log } from "../core/log.ts";
+import { sourcePauses } from "../core/schedule/pauses.ts";
+import { prepareSmtp } from "./smtp_setup.ts";
+import { seedDailyCounters } from "./serve_parts.ts";
+import { startWorker, type WorkerHandle } from "./supervisor.ts";
+import type { NodeState } from "./serve_types.ts";
+
+/** Starts `delivery.workers` delivery workers. */
+export async function startDeliveryWorkers(node: NodeState): Promise<void> {
+  const { config, queue, scheduler, rules } = node;
+  const dailyCounters = await seedDailyCounters(config, node.store);
+  for (let i = 0; i < config.delivery.workers; i++) {
+    const where = `delivery-${i}`;
+    node.deliveryWorkers.push(
+      await startWorker(
+        "delivery",
+        new URL("../workers/delivery_worker.ts", import.meta.url),
+        config,
+        i,
+        (message, handle) => {
+          node.workerEvents(message);
+          if (message.type === "settled") {
+            queue.release(message.tokens, message.requeue ?? false);
+            scheduler.settled(message.tokens, message.unitIds);
+          }
+          // A restarted worker starts from its init message: bring its rules up to date.
+          if (message.type === "ready") {
+            handle.post({ type: "rules", rules: rules.rules });
+            handle.post({ type: "pauses", pauses: sourcePauses(node.pauses.pauses) });
+          }
+          if (message.type === "accepted") scheduler.wake(); // DSNs made by the worker
+        },
+        { dailyCounters: dailyCounters.buffer, rules: rules.rules },
+        // What a crashed worker held will never be settled by it: back to the queue now.
+        () =>
+          scheduler.giveBack(
+            scheduler.watchdog.all().filter((u) => u.where === where),
+            `${where} crashed`,
+          ),
+      ),
+    );
+  }
+}
+
+/** Starts `smtp.workers` SMTP workers. */
+export async function startSmtpWorkers(node: NodeState): Promise<void> {
+  const { config } = node;
+  const smtpShared = await prepareSmtp(config, (line) => log("smtp", line));
+  for (let i = 0; i < config.smtp.workers; i++) {
+    node.smtpWorkers.push(
+      await startWorker(
+        "smtp",
+        new URL("../workers/smtp_worker.ts", import.meta.url),
+        config,
+        i,
+        (message) => {
+          node.workerEvents(message);
+          if (message.type === "accepted") node.scheduler.wake();
+          if (message.type === "listeners") {
+            node.listenerProblems.set(
+              i,
+              message.problems.map((p) => `${p.listener}: ${p.error}`),
+            );
+            node.cluster.beat();
+          }
+        },
+        smtpShared,
+      ),
+    );
+  }
+}
+
+/** Starts the inject worker when `rabbitmq.inject` is on. */
+export async function startInjectWorker(node: NodeState): Promise<void> {
+  if (!node.config.rabbitmq?.inject) return;
+  node.otherWorkers.push(
+    await startWorker(
+      "inject",
+      new URL("../workers/inject_worker.ts", import.meta.url),
+      node.config,
+      0,
+      (message) => node.workerEvents(message),
+    ),
+  );
+}
+
+/** Stops `workers` (each given `graceMs` to finish what it has). */
+export async function stopAll(workers: WorkerHandle[], graceMs?: number): Promise<void> {
+  await Promise.all(workers.map((w) => w.stop(graceMs)));
+}
