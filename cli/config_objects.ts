@@ -1,5 +1,5 @@
 /**
- * `vmta`, `pool`, `listener`, `route`: the configuration objects a node runs with (core/manage,
+ * `vmta`, `pool`, `listener`, `route`, `bounce-rule`: the configuration objects a node runs with (core/manage,
  * docs/management.md), changed live on every node. Built by cli/objects.ts.
  */
 import { objectCommand } from "./objects.ts";
@@ -50,4 +50,17 @@ export const routeCommand = objectCommand({
     `Routes send mail for a domain (or "*" for all) to a host instead of its MX: host, port, tls,
 auth. ID is the domain.`,
   example: "domain=example.org host=relay.example.net port=587",
+});
+
+/** `bounce-rule`: the operator's bounce classification rules. */
+export const bounceRuleCommand = objectCommand({
+  name: "bounce-rule",
+  kind: "bounce_rule",
+  summary: "List or change the bounce classification rules",
+  description:
+    `Rules tried before the built-in bounce classification: a reply whose text matches "pattern"
+(an RE2 regular expression, case-insensitive) and, when set, whose code is "code" gets "category"
+(bad_mailbox, spam_block, policy, ...). Lower "priority" first (default 100), then by name. Every
+node applies a change to its next bounce within seconds (docs/bounces.md). ID is the name.`,
+  example: `name=acme-block pattern='custom text' code=550 category=spam_block`,
 });

@@ -7,7 +7,13 @@ import type { Command } from "./_command.ts";
 import { adminCommand } from "./admin.ts";
 import { apikeyCommand } from "./apikey.ts";
 import { auditCommand } from "./audit.ts";
-import { listenerCommand, poolCommand, routeCommand, vmtaCommand } from "./config_objects.ts";
+import {
+  bounceRuleCommand,
+  listenerCommand,
+  poolCommand,
+  routeCommand,
+  vmtaCommand,
+} from "./config_objects.ts";
 import { configCommandSpec } from "./config.ts";
 import { dkimCommand } from "./dkim.ts";
 import { domainCommand } from "./domain.ts";
@@ -39,6 +45,7 @@ export const COMMANDS: readonly Command[] = [
   poolCommand,
   listenerCommand,
   routeCommand,
+  bounceRuleCommand,
   auditCommand,
   userCommand,
   apikeyCommand,

@@ -10,6 +10,7 @@ import { type AppliedChange, LiveView } from "../core/manage/live_view.ts";
 import { DomainService } from "../core/manage/domains.ts";
 import { SuppressionService } from "../core/manage/suppressions.ts";
 import { apiKeyService, smtpUserService } from "../core/manage/accounts.ts";
+import { consoleUserObjects } from "../core/manage/console_users.ts";
 import type { ObjectService } from "../core/manage/types.ts";
 import { DailyCounters } from "../core/routing/sources.ts";
 import { ensureSelfSigned, loadPemPair } from "../core/inbound/tls.ts";
@@ -113,5 +114,6 @@ export function domainServices(store: Store, config: Config) {
     suppressions: new SuppressionService({ store }),
     smtpUsers: smtpUserService(store, config) as unknown as ObjectService,
     apiKeys: apiKeyService(store) as unknown as ObjectService,
+    consoleUsers: consoleUserObjects(store) as unknown as ObjectService,
   };
 }

@@ -1,6 +1,7 @@
 /**
- * Island: live queue counts. Rendered on the server with the current numbers, then hydrated in
- * the browser, where it refreshes from `/api/v1/queue` every two seconds.
+ * Island: live queue counts. Rendered on the server with the given numbers (or loading, so the
+ * dashboard does not wait for a count over the whole store), then hydrated in the browser,
+ * where it refreshes from `/api/v1/queue` every two seconds.
  */
 import { useEffect, useState } from "preact/hooks";
 import type { VNode } from "preact";
@@ -18,8 +19,8 @@ const LABELS: Partial<Record<keyof Counts, string>> = {
 };
 
 /** Queue counts that keep themselves fresh. */
-export function QueueCounts(props: { initial: Counts; refreshMs?: number }): VNode {
-  const [counts, setCounts] = useState(props.initial);
+export function QueueCounts(props: { initial?: Counts; refreshMs?: number }): VNode {
+  const [counts, setCounts] = useState<Counts | null>(props.initial ?? null);
   const [live, setLive] = useState(false);
   useEffect(() => {
     let stopped = false;
@@ -43,16 +44,16 @@ export function QueueCounts(props: { initial: Counts; refreshMs?: number }): VNo
   }, []);
   return (
     <div>
-      <div class="grid grid-cols-5 gap-4">
+      <div class="grid grid-cols-2 sm:grid-cols-5 gap-3">
         {(Object.entries(LABELS) as [keyof Counts, string][]).map(([key, label]) => (
           <div class="bg-white shadow rounded p-4">
-            <div class="text-sm text-gray-500">{label}</div>
-            <div class="text-2xl font-bold" data-count={key}>{counts[key] ?? 0}</div>
+            <div class="text-sm text-gray-600">{label}</div>
+            <div class="text-2xl font-bold" data-count={key}>{counts ? counts[key] ?? 0 : "…"}</div>
           </div>
         ))}
       </div>
-      <p class="text-xs text-gray-400 mt-2" data-live={live ? "yes" : "no"}>
-        {live ? "Live" : "Snapshot"}
+      <p class="text-xs text-gray-600 mt-2" data-live={live ? "yes" : "no"}>
+        {live ? "Live" : counts ? "Snapshot" : "Loading…"}
       </p>
     </div>
   );

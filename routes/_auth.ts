@@ -117,10 +117,10 @@ export function requirePageSession(
     if (!session) return c.redirect("/login");
     const safe = SAFE_METHODS.has(c.req.method);
     if (!safe && !(await csrfOk(c, session))) {
-      return c.text("Invalid or missing CSRF token", 403);
+      throw new ForbiddenError("Invalid or missing CSRF token: reload the page and try again");
     }
     if (actor?.channel !== "console" || !(safe ? read : write).includes(actor.role)) {
-      return c.text(`Your role (${session.role}) does not allow this`, 403);
+      throw new ForbiddenError(`Your role (${session.role}) does not allow this`);
     }
     await next();
   };

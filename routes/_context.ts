@@ -18,8 +18,10 @@ import type { WebhookService } from "../core/manage/webhooks.ts";
 import type { CancelMessageStore, MessageDetailStore } from "../core/queue/quarantine.ts";
 import type { QueueService } from "../core/manage/queue_service.ts";
 import type {
+  ActivityStore,
   ApiKeyStore,
   BounceReportStore,
+  QueueSummaryStore,
   StoreConnection,
   ViewStore,
 } from "../core/store/mod.ts";
@@ -50,7 +52,13 @@ export type ApiKeyCheck = Pick<ApiKeyStore, "apiKeyByHash" | "touchApiKey">;
 export type ApiKeyAdmin = Pick<ApiKeyStore, "addApiKey" | "listApiKeys" | "removeApiKey">;
 
 /** The store roles of the whole admin app. */
-export type AdminStore = MessageStore & ApiKeyCheck & ApiKeyAdmin & Pick<StoreConnection, "health">;
+export type AdminStore =
+  & MessageStore
+  & ActivityStore
+  & QueueSummaryStore
+  & ApiKeyCheck
+  & ApiKeyAdmin
+  & Pick<StoreConnection, "health">;
 
 /** What the routes need from the running node. */
 export interface AdminContext {
@@ -73,12 +81,13 @@ export interface AdminContext {
   resources?: ResourceServices;
   /** The management plane (config objects, audit); absent in route tests that do not need it. */
   management?: Management;
-  /** Sending domains, suppressions, SMTP users, API keys (/api/v1/domains, …). */
+  /** Sending domains, suppressions, SMTP users, API keys, console users (/api/v1/domains, …). */
   domainServices?: {
     domains: DomainService;
     suppressions: SuppressionService;
     smtpUsers?: ObjectService;
     apiKeys?: ObjectService;
+    consoleUsers?: ObjectService;
   };
   /** Queue operations and pauses (core/manage/queue_service.ts); absent: not served. */
   queueOps?: QueueService;

@@ -81,7 +81,7 @@ export function crudRoutes(resource: CrudResource): OpenAPIHono<AdminEnv> {
   const { path, name, service } = resource;
   const writers = resource.writeRoles ?? ADMINS;
   const readers = resource.readRoles ?? READERS;
-  const stored = storedSchema(name, resource.body);
+  const stored = storedSchema(name, resource.shownBody ?? resource.body);
   const page = z.strictObject({ items: z.array(stored), next_cursor: z.string().optional() })
     .meta({ id: `${name}List` });
   const one = { 200: jsonResponse(stored, `The ${name}, with its version as ETag`) };

@@ -36,6 +36,6 @@ export function sendPage(
   status?: ContentfulStatusCode,
 ): Response | Promise<Response> {
   const s = c.var.session;
-  const session = s ? { user: s.username, csrfToken: s.csrfToken } : null;
+  const session = s ? { user: s.username, csrfToken: s.csrfToken, role: s.role } : null;
   return c.html(renderPage(page, session), status);
 }

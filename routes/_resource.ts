@@ -18,6 +18,8 @@ export interface CrudResource {
    * the routes; the service validates (one place, the same messages on every face).
    */
   body: z.ZodType;
+  /** The body as read back, when it differs (write-only fields left out); default `body`. */
+  shownBody?: z.ZodType;
   /** Who may change it (default admin; operators for suppressions and pauses). */
   writeRoles?: readonly Role[];
   /** Who may read it (default everyone but senders). */

@@ -13,14 +13,21 @@ import { apiRouter } from "./_api.ts";
 import { loadIdentity, requirePageSession } from "./_auth.ts";
 import { registerSecuritySchemes, unmatchedApiPath } from "./_api_paths.ts";
 import { apiDocsRoutes } from "./api_docs/mod.ts";
+import { activityApi } from "./activity/mod.ts";
 import { apiKeyApi } from "./api_keys/mod.ts";
 import { auditApi } from "./audit/mod.ts";
+import { auditPages } from "./audit_pages/mod.tsx";
 import { queueOpsApi } from "./queue_ops/mod.ts";
 import { resourceApi } from "./resources/mod.ts";
 import { managementResources } from "./resources/management.ts";
 import { domainExtraApi, domainResources } from "./resources/domains.ts";
 import type { AdminContext, AdminEnv } from "./_context.ts";
+import { consoleError, consoleNotFound } from "./_errors.tsx";
 import { attemptApi, attemptPages } from "./attempts/mod.tsx";
+import { accountPages } from "./account_pages/mod.tsx";
+import { configPages } from "./config/mod.tsx";
+import { domainPages } from "./domain_pages/mod.tsx";
+import { queuePages } from "./queue_pages/mod.tsx";
 import { dashboardPages } from "./dashboard/mod.tsx";
 import { healthRoutes } from "./health/mod.ts";
 import { loginRoutes } from "./login/mod.tsx";
@@ -56,6 +63,8 @@ function securityHeaders(): MiddlewareHandler<AdminEnv> {
 /** Builds the admin app. */
 export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
+  app.notFound(consoleNotFound());
+  app.onError(consoleError());
   app.use("*", securityHeaders());
   app.use("*", loadIdentity(ctx));
 
@@ -70,6 +79,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   const api = apiRouter();
   api.route("/", sendApi(ctx));
   api.route("/", queueApi(ctx));
+  api.route("/", activityApi(ctx));
   api.route("/", messageApi(ctx));
   api.route("/", attemptApi(ctx));
   api.route("/", nodeApi(ctx));
@@ -90,8 +100,13 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   const pages = new Hono<AdminEnv>();
   pages.use("*", requirePageSession());
   pages.route("/", dashboardPages(ctx));
+  pages.route("/", queuePages(ctx)); // before messagePages: a filtered /messages is a search
   pages.route("/", messagePages(ctx));
   pages.route("/", attemptPages(ctx));
+  pages.route("/", configPages(ctx));
+  pages.route("/", domainPages(ctx));
+  pages.route("/", accountPages(ctx));
+  pages.route("/", auditPages(ctx));
   pages.route("/", webhookPages(ctx));
 
   app.route("/api/v1", api);

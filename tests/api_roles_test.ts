@@ -19,6 +19,9 @@ import { openManagement } from "../core/manage/mod.ts";
 import { QueueService } from "../core/manage/queue_service.ts";
 import { adminApp } from "../routes/mod.ts";
 import { managementResources } from "../routes/resources/management.ts";
+import { consoleUserResource } from "../routes/resources/domains.ts";
+import { consoleUserObjects } from "../core/manage/console_users.ts";
+import type { ObjectService } from "../core/manage/types.ts";
 
 const METHODS = ["get", "put", "post", "delete", "patch"] as const;
 
@@ -63,7 +66,11 @@ async function setup(dir: string) {
   const app = adminApp({
     ...fixture.context,
     management,
-    resources: [...managementResources(management), ...fakes],
+    resources: [
+      ...managementResources(management),
+      consoleUserResource(consoleUserObjects(fixture.store) as unknown as ObjectService),
+      ...fakes,
+    ],
     queueOps: new QueueService(fixture.store, fixture.config, () => {}),
   });
   const keys = {} as Record<Role, string>;
@@ -97,8 +104,8 @@ function policy(op: Operation): Role[] {
   const readers: Role[] = ["admin", "operator", "viewer"];
   const operators: Role[] = ["admin", "operator"];
   if (op.method === "POST" && op.path === "/api/v1/messages") return ["admin", "sender"];
-  // Keys are credentials: only admins see or change them.
-  if (op.path.startsWith("/api/v1/api-keys")) return ["admin"];
+  // Keys and console users are credentials: only admins see or change them.
+  if (/^\/api\/v1\/(api-keys|console-users)(\/|$)/.test(op.path)) return ["admin"];
   if (op.method === "GET") {
     return op.path === "/api/v1/messages/nosuch" ? [...readers, "sender"] : readers;
   }

@@ -213,3 +213,9 @@ export const ConsoleUserSchema = z.strictObject({
   password: z.string().min(8, "use at least 8 characters").max(1024),
   role: z.enum(["admin", "operator", "viewer"]).default("admin"),
 });
+
+/** A console user as the API shows it: the password is write-only, never shown. */
+export const ConsoleUserShownSchema = z.strictObject({
+  username: z.string(),
+  role: z.enum(["admin", "operator", "viewer"]),
+});

@@ -5,9 +5,13 @@
  * a block list, Postfix's 5.7.1 is relaying denied); the enhanced status code (RFC 3463) and
  * then the basic code decide when no text matches.
  *
- * Pure functions: no config, no I/O.
+ * The operator's rules (operator_rules.ts, `config.bounceRules`) come before all of these.
+ *
+ * Pure functions: no I/O; the caller passes the rules it read from its config.
  */
+import type { BounceRule } from "../config/mod.ts";
 import type { RecipientResult, UnitOutcome } from "../contracts/mod.ts";
+import { matchBounceRule } from "./operator_rules.ts";
 
 /** Why a recipient bounced or was deferred. */
 export type BounceCategory =
@@ -41,6 +45,35 @@ export type BounceCategory =
   /** Not tried: the address is on the suppression list. */
   | "suppressed"
   | "other";
+
+// Every category once: the list below is checked against the type by the compiler.
+const CATEGORY_SET: Record<BounceCategory, true> = {
+  bad_mailbox: true,
+  bad_domain: true,
+  mailbox_full: true,
+  too_large: true,
+  spam_block: true,
+  rate_limit: true,
+  auth: true,
+  policy: true,
+  content: true,
+  system: true,
+  protocol: true,
+  dns: true,
+  timeout: true,
+  connection: true,
+  dkim: true,
+  suppressed: true,
+  other: true,
+};
+
+/** Every bounce category (what a bounce rule may map a reply to). */
+export const BOUNCE_CATEGORIES = Object.keys(CATEGORY_SET) as BounceCategory[];
+
+/** Whether `name` is a bounce category. */
+export function isBounceCategory(name: string): name is BounceCategory {
+  return Object.hasOwn(CATEGORY_SET, name);
+}
 
 /** A reply to classify. */
 export interface ReplyToClassify {
@@ -192,9 +225,14 @@ function byBasicCode(code: number): BounceCategory {
   return "other";
 }
 
-/** The category of one reply. */
-export function classifyReply(reply: ReplyToClassify): BounceCategory {
+/** The category of one reply: the first of the operator's `rules` that matches, else ours. */
+export function classifyReply(
+  reply: ReplyToClassify,
+  rules?: readonly BounceRule[],
+): BounceCategory {
   const { code, text } = reply;
+  const operator = matchBounceRule(rules, reply);
+  if (operator && isBounceCategory(operator.category)) return operator.category;
   if (code === null) {
     for (const [category, pattern] of LOCAL_RULES) if (pattern.test(text)) return category;
   }
@@ -208,13 +246,19 @@ export function classifyReply(reply: ReplyToClassify): BounceCategory {
   return "other";
 }
 
-/** Fills in the category of every result that is not delivered and has none yet. */
-export function classifyOutcome(outcome: UnitOutcome): UnitOutcome {
+/**
+ * Fills in the category of every result that is not delivered and has none yet (`rules`: the
+ * operator's, see {@link classifyReply}).
+ */
+export function classifyOutcome(
+  outcome: UnitOutcome,
+  rules?: readonly BounceRule[],
+): UnitOutcome {
   let changed = false;
   const results = outcome.results.map((r): RecipientResult => {
     if (r.outcome === "delivered" || r.category) return r;
     changed = true;
-    return { ...r, category: classifyReply({ code: r.code, text: r.reply }) };
+    return { ...r, category: classifyReply({ code: r.code, text: r.reply }, rules) };
   });
   return changed ? { ...outcome, results } : outcome;
 }

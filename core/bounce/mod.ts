@@ -4,12 +4,20 @@
  * attempt) and, for core/settle, `classifyOutcome` before settle and a `BounceProcessor` after.
  */
 export {
+  BOUNCE_CATEGORIES,
   type BounceCategory,
   classifyOutcome,
   classifyReply,
   enhancedStatus,
+  isBounceCategory,
   type ReplyToClassify,
 } from "./classify.ts";
+export {
+  bouncePatternProblem,
+  matchBounceRule,
+  MAX_PATTERN_LENGTH,
+  orderBounceRules,
+} from "./operator_rules.ts";
 export {
   buildDsn,
   type DsnInput,

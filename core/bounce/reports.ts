@@ -13,9 +13,9 @@
  * A report whose processing throws stays claimed by its processor until that processor
  * restarts (then it is tried again); stored reports are never lost.
  *
- * Talks to: the store. Reads config: bounce.*, smtp.hostname.
+ * Talks to: the store. Reads config: bounce.*, bounceRules, smtp.hostname.
  */
-import type { Config } from "../config/mod.ts";
+import type { BounceRule, Config } from "../config/mod.ts";
 import { bounceDomains } from "../config/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
 import { domainOf, localPartOf } from "../mail/mod.ts";
@@ -77,8 +77,15 @@ export interface ReportVerdict {
   entry: ReportRecipient | null;
 }
 
-/** The verdict of a parsed report about `address` (null when it names none). */
-export function verdictOf(parsed: ParsedReport, address: string | null): ReportVerdict {
+/**
+ * The verdict of a parsed report about `address` (null when it names none); `rules`: the
+ * operator's bounce rules, tried first.
+ */
+export function verdictOf(
+  parsed: ParsedReport,
+  address: string | null,
+  rules?: readonly BounceRule[],
+): ReportVerdict {
   if (parsed.kind === "auto_reply" || parsed.kind === "unknown") {
     return { kind: parsed.kind, category: null, status: null, entry: null };
   }
@@ -98,7 +105,7 @@ export function verdictOf(parsed: ParsedReport, address: string | null): ReportV
   const category = classifyReply({
     code,
     text: [entry.status, entry.diagnostic].filter((t) => t).join(" "),
-  });
+  }, rules);
   if (!permanent) return { kind: "soft_bounce", category, status: entry.status, entry };
   return {
     kind: HARD.has(category) ? "hard_bounce" : "failed",
@@ -245,7 +252,7 @@ export class BounceReportProcessor {
       };
     }
     const matched = match.kind === "matched" ? match.matched : null;
-    const verdict = verdictOf(parsed, matched?.recipient?.address ?? null);
+    const verdict = verdictOf(parsed, matched?.recipient?.address ?? null, config.bounceRules);
     const detail = [
       parsed.format,
       matched ? `matched by ${matched.via}` : "unmatched",

@@ -4,7 +4,7 @@
  * after each settled batch (suppressions, DSNs submitted through core/accept). A sweep retries
  * due DSNs that an earlier pass could not send.
  *
- * Reads config: bounce.*, smtp.hostname, id.
+ * Reads config: bounce.*, bounceRules, smtp.hostname, id.
  */
 import type { Config } from "../config/mod.ts";
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
@@ -70,7 +70,8 @@ export function startBounceStage(options: BounceStageOptions): BounceStage {
   return {
     screen: suppressionScreen(store, log),
     settleHooks: {
-      classify: classifyOutcome,
+      // Read at each call: the live view replaces config.bounceRules in place.
+      classify: (outcome) => classifyOutcome(outcome, config.bounceRules),
       afterSettle: (batch) => processor.afterSettle(batch),
     },
     stop: async () => {

@@ -53,9 +53,16 @@ function getPath(object: unknown, path: string): unknown {
 /**
  * The parts of the resolved config that come from configuration objects (core/manage/
  * live_view.ts merges them on the main thread): the workers copy them from each `config`
- * message and rebuild what depends on them (source selection, routes, listeners).
+ * message and rebuild what depends on them (source selection, routes, listeners); the bounce
+ * classifier reads `bounceRules` at each use.
  */
-export const MANAGED_PARTS = ["vmtas", "routes", "delivery.pools", "smtp.listeners"] as const;
+export const MANAGED_PARTS = [
+  "vmtas",
+  "routes",
+  "delivery.pools",
+  "smtp.listeners",
+  "bounceRules",
+] as const;
 
 /** Copies the live settings of `next` into `target` in place; returns the keys that changed. */
 export function applyLiveSettings(target: Config, next: Config): string[] {

@@ -46,6 +46,18 @@ export function modeForPort(port: number): SmtpMode {
   return port === 465 ? "smtps" : port === 587 ? "submission" : "smtp";
 }
 
+/**
+ * An operator's bounce classification rule (a `bounce_rule` object, core/manage/kinds.ts),
+ * tried before the built-in ones; `pattern` is an RE2 expression, matched case-insensitively.
+ */
+export interface BounceRule {
+  name: string;
+  pattern: string;
+  code?: number;
+  category: string;
+  priority: number;
+}
+
 /** The resolved configuration every stage reads. */
 export interface Config {
   nodeId: string;
@@ -86,6 +98,8 @@ export interface Config {
   vmtas: Vmta[];
   delivery: ConfigFile["delivery"];
   bounce: ConfigFile["bounce"];
+  /** The operator's bounce rules (managed objects), ordered by priority then name. */
+  bounceRules: BounceRule[];
   dkim: ConfigFile["dkim"] & { masterKeyFile: string };
   queue: ConfigFile["queue"];
   outbox: ConfigFile["outbox"];
@@ -317,6 +331,7 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
     })),
     delivery: file.delivery,
     bounce: file.bounce,
+    bounceRules: [],
     dkim: {
       ...file.dkim,
       masterKeyFile: resolve(file.dkim.master_key_file ?? join(dataDir, "dkim_master.key")),

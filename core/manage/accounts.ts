@@ -212,7 +212,7 @@ export const ACCOUNT_READERS = READERS;
 /** Console users: name, role and a password (hashed with the KDF; never shown). */
 export class ConsoleUserService {
   readonly #auth: AdminAuth;
-  readonly #store: Pick<AdminUserStore, "listAdminUserRoles"> & Audited;
+  readonly #store: Pick<AdminUserStore, "listAdminUserRoles" | "setAdminRole"> & Audited;
 
   constructor(store: AdminUserStore & Audited) {
     this.#auth = new AdminAuth(store);
@@ -251,6 +251,24 @@ export class ConsoleUserService {
       action: "update (password)",
       kind: "console_user",
       id: username,
+    });
+  }
+
+  /** Sets a user's role; their open sessions have it from their next request. */
+  async setRole(username: string, role: string, actor: Actor): Promise<void> {
+    requireRole(actor, ["admin"], "change console users");
+    const parsed = validated(ConsoleUserSchema.pick({ role: true }), { role });
+    const before = (await this.list()).find((u) => u.username === username);
+    if (!before) throw new NotFoundError("console_user", username);
+    if (before.role === parsed.role) return;
+    await this.#store.setAdminRole(username, parsed.role);
+    await auditChange(this.#store, {
+      actor,
+      action: "update",
+      kind: "console_user",
+      id: username,
+      before: { username, role: before.role },
+      after: { username, role: parsed.role },
     });
   }
 

@@ -9,6 +9,12 @@
  */
 import { z } from "zod";
 import { duration, route, shapingPattern, shapingRule } from "../config/delivery_schema.ts";
+import {
+  BOUNCE_CATEGORIES,
+  bouncePatternProblem,
+  isBounceCategory,
+  MAX_PATTERN_LENGTH,
+} from "../bounce/mod.ts";
 import type { Role } from "./types.ts";
 
 /** How one kind is validated, identified and guarded. */
@@ -113,34 +119,43 @@ export const shapingRuleSchema = z.object({ pattern: shapingPattern, rule: shapi
 export type ShapingRuleBody = z.output<typeof shapingRuleSchema>;
 
 /**
- * How long one kind of record is kept. Defined and stored here; applying it (pruning) is later
- * work (issue 14 part 2).
+ * How long one kind of record is kept. Defined and stored here; nothing applies it yet: the
+ * data-retention work (a later issue) prunes by these objects (docs/management.md).
  */
 export const retentionSchema = z.object({
   scope: z.enum(["messages", "attempts", "audit", "events", "suppressions"]),
   max_age: duration,
-}).strict();
+}).strict().meta({
+  description: "How long one kind of record is to be kept. Stored only: nothing prunes by it " +
+    "yet (the data-retention work will).",
+});
 export type RetentionBody = z.output<typeof retentionSchema>;
 
 /**
- * A bounce classification rule: a reply matching `pattern` (regular expression, case
- * insensitive) and optionally `code` gets `category`. Defined and stored here; the bounce
- * classifier applies them in later work.
+ * A bounce classification rule: a reply whose text matches `pattern` (an RE2 regular
+ * expression, case-insensitive: linear-time matching, no lookaround or backreferences) and,
+ * when set, whose code is `code` gets `category`. Tried before the built-in rules, lower
+ * `priority` first, then by name (core/bounce/operator_rules.ts); applied live on every node.
  */
 export const bounceRuleSchema = z.object({
   name,
-  pattern: z.string().min(1).max(500).refine((p) => {
-    try {
-      new RegExp(p, "i");
-      return true;
-    } catch {
-      return false;
+  pattern: z.string().min(1).max(MAX_PATTERN_LENGTH).superRefine((p, ctx) => {
+    if (p.length > MAX_PATTERN_LENGTH) return; // said by max()
+    const problem = bouncePatternProblem(p);
+    if (problem) {
+      ctx.addIssue({ code: "custom", message: `Expected an RE2 regular expression: ${problem}` });
     }
-  }, "Expected a valid regular expression"),
+  }),
   code: z.number().int().min(200).max(599).optional(),
-  category: z.string().regex(/^[a-z_]{1,32}$/, "Expected a category like bad_mailbox"),
+  category: z.string().refine(isBounceCategory, {
+    error: `Expected a bounce category: one of ${BOUNCE_CATEGORIES.join(", ")}`,
+  }),
   priority: z.number().int().default(100),
-}).strict();
+}).strict().meta({
+  description: "A bounce classification rule, tried before the built-in ones (lower priority " +
+    "first, then name): a reply matching `pattern` (RE2, case-insensitive) and `code` (when " +
+    "set) gets `category`. Applied live by every node.",
+});
 export type BounceRuleBody = z.output<typeof bounceRuleSchema>;
 
 /** Every kind, by name. */

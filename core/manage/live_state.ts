@@ -1,6 +1,7 @@
 /**
  * From stored objects to the parts of a node's resolved config they replace (MANAGED_PARTS in
- * core/cluster/live.ts): `vmtas`, `delivery.pools`, `routes`, `smtp.listeners`. Pure: the live
+ * core/cluster/live.ts): `vmtas`, `delivery.pools`, `routes`, `smtp.listeners`, `bounceRules`
+ * (ordered as the classifier tries them). Pure: the live
  * view (live_view.ts) calls it on every poll, so a warm-up step that begins today applies
  * without a change being made.
  *
@@ -10,9 +11,16 @@
  * - Pool members that are not vmtas of this node are left out (another node's IPs).
  */
 import { resolve } from "node:path";
-import { type Config, modeForPort, type SmtpListener, type Vmta } from "../config/mod.ts";
+import {
+  type BounceRule,
+  type Config,
+  modeForPort,
+  type SmtpListener,
+  type Vmta,
+} from "../config/mod.ts";
+import { orderBounceRules } from "../bounce/mod.ts";
 import type { ConfigObjectRecord } from "../store/mod.ts";
-import type { ListenerBody, PoolBody, RouteBody, VmtaBody } from "./kinds.ts";
+import type { BounceRuleBody, ListenerBody, PoolBody, RouteBody, VmtaBody } from "./kinds.ts";
 
 const DAY = 86_400_000;
 
@@ -22,6 +30,7 @@ export interface ManagedParts {
   pools: Config["delivery"]["pools"];
   routes: Config["routes"];
   listeners: SmtpListener[];
+  bounceRules: BounceRule[];
 }
 
 function bodies<T>(objects: ConfigObjectRecord[], kind: string): T[] {
@@ -98,7 +107,16 @@ export function managedParts(
         }
         : {}),
     }));
-  return { vmtas, pools, routes, listeners };
+  const bounceRules = orderBounceRules(
+    bodies<BounceRuleBody>(objects, "bounce_rule").map((b) => ({
+      name: b.name,
+      pattern: b.pattern,
+      ...(b.code !== undefined ? { code: b.code } : {}),
+      category: b.category,
+      priority: b.priority,
+    })),
+  );
+  return { vmtas, pools, routes, listeners, bounceRules };
 }
 
 /** `config` with `parts` in place of its managed parts (a copy; `config` is not changed). */
@@ -109,5 +127,6 @@ export function withParts(config: Config, parts: ManagedParts): Config {
     routes: parts.routes,
     delivery: { ...config.delivery, pools: parts.pools },
     smtp: { ...config.smtp, listeners: parts.listeners },
+    bounceRules: parts.bounceRules,
   };
 }

@@ -14,7 +14,7 @@ import { Buffer } from "node:buffer";
 import * as dnsPacket from "dns-packet";
 
 /** Record types we ask for. */
-export type DnsType = "MX" | "A" | "AAAA" | "TXT";
+export type DnsType = "MX" | "A" | "AAAA" | "TXT" | "PTR";
 
 /** Record data by type. */
 export interface DnsData {
@@ -22,6 +22,8 @@ export interface DnsData {
   A: string;
   AAAA: string;
   TXT: string;
+  /** A reverse name's host (the console's forward-confirmed reverse DNS check). */
+  PTR: string;
 }
 
 /** The answer to one question. `ttlMs` is the smallest TTL of the answer (0 for errors). */
@@ -209,6 +211,7 @@ function interpret<T extends DnsType>(
       return parts.map((p) => typeof p === "string" ? p : Buffer.from(p).toString("utf8"))
         .join("");
     }
+    if (answer.type === "PTR") return stripDot(answer.data);
     return (answer as dnsPacket.StringAnswer).data;
   }) as DnsData[T][];
   return { kind: "ok", records, ttlMs };

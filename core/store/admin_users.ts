@@ -27,6 +27,8 @@ export interface AdminUserStore {
   ): Promise<void>;
   /** Sets a user's password hash and ends their sessions; false if no such user. */
   setAdminPassword(username: string, passwordHash: string): Promise<boolean>;
+  /** Sets a user's role (their sessions read it at each request); false if no such user. */
+  setAdminRole(username: string, role: string): Promise<boolean>;
   /** Removes a user and their sessions; false if no such user. */
   removeAdminUser(username: string): Promise<boolean>;
   /** User names, sorted. */
@@ -57,6 +59,12 @@ async function setAdminPassword(
   const result = await db.updateTable("admin_users").set({ password_hash: passwordHash })
     .where("username", "=", username).executeTakeFirst();
   await db.deleteFrom("admin_sessions").where("username", "=", username).execute();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+async function setAdminRole({ db }: SqlContext, username: string, role: string) {
+  const result = await db.updateTable("admin_users").set({ role })
+    .where("username", "=", username).executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }
 
@@ -124,6 +132,7 @@ export function adminUserRepository(ctx: SqlContext): AdminUserStore {
       }).execute();
     },
     setAdminPassword: (username, hash) => setAdminPassword(ctx, username, hash),
+    setAdminRole: (username, role) => setAdminRole(ctx, username, role),
     removeAdminUser: (username) => removeAdminUser(ctx, username),
     listAdminUsers: async () =>
       (await db.selectFrom("admin_users").select("username").orderBy("username").execute())

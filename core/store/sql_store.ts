@@ -10,6 +10,8 @@
 import type { Kysely } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
 import { SqlContext } from "./_sql.ts";
+import { activityRepository } from "./activity.ts";
+import { queueSummaryRepository } from "./queue_summary.ts";
 import { adminUserRepository } from "./admin_users.ts";
 import { apiKeyRepository } from "./api_keys.ts";
 import { bodyRepository } from "./bodies.ts";
@@ -72,6 +74,8 @@ export function createSqlStore(
     ...brokerUnitRepository(ctx),
     ...bodyRepository(ctx),
     ...viewRepository(ctx),
+    ...activityRepository(ctx),
+    ...queueSummaryRepository(ctx),
     ...suppressionRepository(ctx),
     ...dsnRepository(ctx),
     ...dkimKeyRepository(ctx),

@@ -31,6 +31,8 @@ import type { SuppressionStore } from "./suppressions.ts";
 import type { UnitStore } from "./units.ts";
 import type { BrokerUnitStore } from "./units_broker.ts";
 import type { ViewStore } from "./views.ts";
+import type { ActivityStore } from "./activity.ts";
+import type { QueueSummaryStore } from "./queue_summary.ts";
 import type { WebhookStore } from "./webhooks.ts";
 
 export type { StoreHealthStatus } from "./health.ts";
@@ -99,6 +101,8 @@ export type {
 } from "./suppressions.ts";
 export type { InsertOptions, LeaseRequest, SettleOptions, UnitStore } from "./units.ts";
 export type { BrokerUnitStore, SweepResult, UnitOrigin, UnitState } from "./units_broker.ts";
+export type { ActivityMinute, ActivityStore } from "./activity.ts";
+export type { DomainQueue, QueueSummary, QueueSummaryStore } from "./queue_summary.ts";
 export type {
   NewWebhook,
   WebhookAttemptRecord,
@@ -135,6 +139,8 @@ export interface Store
     BrokerUnitStore,
     BodyStore,
     ViewStore,
+    ActivityStore,
+    QueueSummaryStore,
     SuppressionStore,
     DsnStore,
     DkimKeyStore,

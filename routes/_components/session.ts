@@ -9,6 +9,8 @@ import { useContext } from "preact/hooks";
 export interface PageSession {
   user: string;
   csrfToken: string;
+  /** The user's role (core/manage/types.ts Role): pages hide controls it may not use. */
+  role: string;
 }
 
 /** The request's session; null on pages shown logged out (the login form). */
@@ -17,4 +19,10 @@ export const SessionContext = createContext<PageSession | null>(null);
 /** The session of the page being rendered, or null. */
 export function useSession(): PageSession | null {
   return useContext(SessionContext);
+}
+
+/** Whether the page's user may change configuration (admin) or act on the queue (operator). */
+export function useCan(): { operate: boolean; administer: boolean } {
+  const role = useSession()?.role;
+  return { operate: role === "admin" || role === "operator", administer: role === "admin" };
 }

@@ -1,5 +1,6 @@
 /**
- * The delivery log: the page `GET /attempts` (newest 200) and `GET /api/v1/attempts` (newest
+ * The delivery log: the page `GET /attempts` (a live tail of the newest 200 that match its
+ * `?outcome=&q=` filter) and `GET /api/v1/attempts` (newest
  * first, `?limit=`).
  */
 import { Hono } from "hono";
@@ -9,6 +10,7 @@ import { attemptDocument } from "../../core/manage/api_documents.ts";
 import { apiRoute, apiRouter, jsonResponse, READERS } from "../_api.ts";
 import type { AdminEnv, AdminViewStore } from "../_context.ts";
 import { sendPage } from "../_page.tsx";
+import { matches, type TailFilter } from "../../islands/attempts_tail.tsx";
 import { AttemptsPage } from "./view.tsx";
 
 type AttemptsContext = { store: Pick<AdminViewStore, "recentAttempts"> };
@@ -17,8 +19,13 @@ type AttemptsContext = { store: Pick<AdminViewStore, "recentAttempts"> };
 export function attemptPages(ctx: AttemptsContext): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
   app.get("/attempts", async (c) => {
-    const attempts = await ctx.store.recentAttempts({ limit: 200 });
-    return sendPage(c, <AttemptsPage attempts={attempts} />);
+    const filter: TailFilter = {
+      outcome: c.req.query("outcome") || undefined,
+      q: c.req.query("q") || undefined,
+    };
+    const rows = await ctx.store.recentAttempts({ limit: 500 });
+    const attempts = rows.map(attemptDocument).filter((a) => matches(a, filter)).slice(0, 200);
+    return sendPage(c, <AttemptsPage attempts={attempts} filter={filter} />);
   });
   return app;
 }

@@ -1,15 +1,42 @@
-/** The delivery log page. */
+/** The delivery log page: filters (in the URL, so a filtered tail can be shared) and the tail. */
 import type { VNode } from "preact";
-import type { AttemptRow } from "../../core/store/mod.ts";
-import { AttemptsTable } from "../_components/attempts_table.tsx";
+import { AttemptsTail, type TailAttempt, type TailFilter } from "../../islands/attempts_tail.tsx";
+import { Island } from "../_components/island.tsx";
 import { Layout } from "../_components/layout.tsx";
 
-/** Newest attempts first. */
-export function AttemptsPage(props: { attempts: AttemptRow[] }): VNode {
+const OUTCOMES = ["delivered", "deferred", "failed", "suppressed", "tried"];
+
+/** Newest attempts first, following new ones live. */
+export function AttemptsPage(props: { attempts: TailAttempt[]; filter: TailFilter }): VNode {
   return (
     <Layout title="Delivery log">
       <h1 class="text-2xl font-bold mb-4">Delivery log</h1>
-      <AttemptsTable attempts={props.attempts} />
+      <form method="get" action="/attempts" class="flex flex-wrap gap-3 items-end mb-4">
+        <label class="text-sm">
+          <span class="block text-gray-700">Recipient, message, MX or reply</span>
+          <input
+            name="q"
+            value={props.filter.q ?? ""}
+            class="border rounded px-2 py-1"
+            type="search"
+          />
+        </label>
+        <label class="text-sm">
+          <span class="block text-gray-700">Outcome</span>
+          <select name="outcome" class="border rounded px-2 py-1">
+            <option value="">(any)</option>
+            {OUTCOMES.map((o) => (
+              <option key={o} value={o} selected={o === props.filter.outcome}>{o}</option>
+            ))}
+          </select>
+        </label>
+        <button type="submit" class="px-3 py-1 rounded bg-gray-800 text-white text-sm">
+          Filter
+        </button>
+      </form>
+      <Island name="AttemptsTail" props={{ initial: props.attempts, filter: props.filter }}>
+        <AttemptsTail initial={props.attempts} filter={props.filter} />
+      </Island>
     </Layout>
   );
 }

@@ -73,7 +73,13 @@ export function messagePages(ctx: MessagesContext): Hono<AdminEnv> {
     const message = await messageDetail(ctx.store, c.req.param("id"));
     if (!message) return c.notFound();
     const reports = await reportsOf(ctx, message.id);
-    return sendPage(c, <MessagePage message={message} reports={reports.reports} />);
+    const units = ctx.queueOps
+      ? (await ctx.queueOps.search(c.var.actor!, { id: message.id }, { limit: 1000 })).items
+      : undefined;
+    return sendPage(
+      c,
+      <MessagePage message={message} reports={reports.reports} units={units} />,
+    );
   });
   app.post("/messages/:id/release", async (c) => {
     const id = c.req.param("id");

@@ -20,33 +20,35 @@ export function UnitsPanel(props: { message: MessageDetail }): VNode {
           {m.dsn_quarantined.length > 0 && ` DSN quarantined for ${m.dsn_quarantined.join(", ")}.`}
         </p>
       )}
-      <table class="w-full bg-white shadow rounded text-sm mb-2">
-        <thead class="text-left text-gray-500">
-          <tr>
-            <th class="p-2">Unit</th>
-            <th class="p-2">Domain</th>
-            <th class="p-2">State</th>
-            <th class="p-2">Attempts</th>
-            <th class="p-2">Failures</th>
-            <th class="p-2">Last failure</th>
-          </tr>
-        </thead>
-        <tbody>
-          {m.units.map((u) => (
-            <tr class="border-t">
-              <td class="p-2">{u.id}</td>
-              <td class="p-2">{u.domain}</td>
-              <td class="p-2" data-state={u.state}>
-                {u.state}
-                {u.quarantined_at !== null && ` since ${formatTime(u.quarantined_at)}`}
-              </td>
-              <td class="p-2">{u.attempts}</td>
-              <td class="p-2">{u.failures}</td>
-              <td class="p-2 text-gray-600">{u.failure_reason}</td>
+      <div class="overflow-x-auto bg-white shadow rounded mb-2">
+        <table class="w-full text-sm">
+          <thead class="text-left text-gray-600">
+            <tr>
+              <th class="p-2">Unit</th>
+              <th class="p-2">Domain</th>
+              <th class="p-2">State</th>
+              <th class="p-2">Attempts</th>
+              <th class="p-2">Failures</th>
+              <th class="p-2">Last failure</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {m.units.map((u) => (
+              <tr class="border-t">
+                <td class="p-2">{u.id}</td>
+                <td class="p-2">{u.domain}</td>
+                <td class="p-2" data-state={u.state}>
+                  {u.state}
+                  {u.quarantined_at !== null && ` since ${formatTime(u.quarantined_at)}`}
+                </td>
+                <td class="p-2">{u.attempts}</td>
+                <td class="p-2">{u.failures}</td>
+                <td class="p-2 text-gray-600">{u.failure_reason}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <div class="flex gap-2">
         {quarantined && (
           <ActionForm

@@ -1,11 +1,13 @@
 /**
- * Sending domains, the suppression list, SMTP users and API keys over REST: the CRUD routes of routes/_crud.ts over
+ * Sending domains, the suppression list, SMTP users, API keys and console users over REST: the CRUD routes of routes/_crud.ts over
  * their core/manage services, plus what CRUD does not cover — a domain's DNS records, key
  * rotation and key removal, and the suppression list as CSV (export and import).
  */
 import { z } from "@hono/zod-openapi";
 import {
   ApiKeyCreateSchema,
+  ConsoleUserSchema,
+  ConsoleUserShownSchema,
   DnsRecordsSchema,
   DomainCreateSchema,
   DomainRotateSchema,
@@ -29,9 +31,11 @@ export interface DomainServices {
   suppressions: SuppressionService;
   smtpUsers?: ObjectService;
   apiKeys?: ObjectService;
+  /** Console users (core/manage/console_users.ts). */
+  consoleUsers?: ObjectService;
 }
 
-/** The CRUD resources: /domains and /suppressions. */
+/** The CRUD resources: /domains, /suppressions, /smtp-users, /api-keys, /console-users. */
 export function domainResources(services: DomainServices): CrudResource[] {
   return [
     {
@@ -68,7 +72,21 @@ export function domainResources(services: DomainServices): CrudResource[] {
         readRoles: ADMINS,
       }]
       : []),
+    ...(services.consoleUsers ? [consoleUserResource(services.consoleUsers)] : []),
   ];
+}
+
+/** /console-users: admins only; the password is taken, never shown. */
+export function consoleUserResource(service: ObjectService): CrudResource {
+  return {
+    path: "console-users",
+    name: "ConsoleUser",
+    service,
+    body: ConsoleUserSchema,
+    shownBody: ConsoleUserShownSchema,
+    writeRoles: ADMINS,
+    readRoles: ADMINS,
+  };
 }
 
 const KeyParams = IdParams.extend({ selector: z.string().min(1) });

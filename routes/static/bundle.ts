@@ -9,3 +9,11 @@ export async function islandsBundle(): Promise<string> {
   cached ??= await Deno.readTextFile(new URL("../../static/islands.js", import.meta.url));
   return cached;
 }
+
+let stylesheet: string | null = null;
+
+/** uPlot's stylesheet (static/uplot.css: uplot/dist/uPlot.min.css of the version in deno.json). */
+export async function chartStylesheet(): Promise<string> {
+  stylesheet ??= await Deno.readTextFile(new URL("../../static/uplot.css", import.meta.url));
+  return stylesheet;
+}

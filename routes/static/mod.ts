@@ -1,7 +1,7 @@
-/** Files the pages load: the island bundle; no favicon (a 404, not a login redirect). */
+/** Files the pages load: the island bundle, the charts' stylesheet; no favicon (a 404, not a login redirect). */
 import { Hono } from "hono";
 import type { AdminEnv } from "../_context.ts";
-import { islandsBundle } from "./bundle.ts";
+import { chartStylesheet, islandsBundle } from "./bundle.ts";
 
 /** Static routes (no authentication). */
 export function staticRoutes(): Hono<AdminEnv> {
@@ -11,6 +11,11 @@ export function staticRoutes(): Hono<AdminEnv> {
     c.header("Content-Type", "text/javascript; charset=utf-8");
     c.header("Cache-Control", "no-cache");
     return c.body(await islandsBundle());
+  });
+  app.get("/static/uplot.css", async (c) => {
+    c.header("Content-Type", "text/css; charset=utf-8");
+    c.header("Cache-Control", "no-cache");
+    return c.body(await chartStylesheet());
   });
   return app;
 }

@@ -39,6 +39,8 @@ export interface DnsRecords {
    * Strings longer than 255 bytes are split into 255-byte character-strings.
    */
   TXT?: string[][] | string[];
+  /** PTR records of a reverse name (`12.0.0.127.in-addr.arpa`): host names. */
+  PTR?: string[];
   /** Answer NXDOMAIN for this name regardless of other records. */
   nxdomain?: boolean;
 }
@@ -115,6 +117,13 @@ function answersFor(
       return (records.A ?? []).map((ip) => ({ type: "A", name, ttl: TTL, data: ip }));
     case "AAAA":
       return (records.AAAA ?? []).map((ip) => ({ type: "AAAA", name, ttl: TTL, data: ip }));
+    case "PTR":
+      return (records.PTR ?? []).map((host) => ({
+        type: "PTR",
+        name,
+        ttl: TTL,
+        data: normalizeName(host),
+      }));
     case "TXT":
       return txtRecords(records.TXT ?? []).map((data) => ({
         type: "TXT",

@@ -1,0 +1,119 @@
+/**
+ * The generated form of a configuration kind (fields.ts): a labelled input per field, the
+ * schema's description under it, and the service's error for that field right beside it
+ * (`aria-invalid`, `aria-describedby`), so a wrong value is shown where it was typed.
+ */
+import type { VNode } from "preact";
+import { useSession } from "../_components/session.ts";
+import type { FormField } from "./fields.ts";
+
+const INPUT = "border rounded px-2 py-1 w-full focus:outline-none focus:ring-2 focus:ring-blue-500";
+
+function fieldId(path: string): string {
+  return "f-" + path.replace(/[^A-Za-z0-9_-]/g, "-");
+}
+
+function Control(
+  props: { field: FormField; value: string; invalid: boolean; describedBy: string },
+) {
+  const { field, value } = props;
+  const common = {
+    id: fieldId(field.path),
+    name: field.path,
+    "aria-invalid": props.invalid ? true as const : undefined,
+    "aria-describedby": props.describedBy || undefined,
+    class: INPUT + (props.invalid ? " border-red-600" : ""),
+  };
+  if (field.input === "boolean" || field.input === "choice") {
+    const choices = field.input === "boolean" ? ["true", "false"] : field.choices ?? [];
+    return (
+      <select {...common}>
+        <option value="">
+          {field.placeholder ? `(default: ${field.placeholder})` : "(not set)"}
+        </option>
+        {choices.map((choice) => (
+          <option value={choice} selected={choice === value}>
+            {field.input === "boolean" ? (choice === "true" ? "yes" : "no") : choice}
+          </option>
+        ))}
+      </select>
+    );
+  }
+  if (field.input === "json") {
+    return <textarea {...common} rows={2} placeholder="JSON, e.g. []">{value}</textarea>;
+  }
+  return (
+    <input
+      {...common}
+      type={field.path.endsWith("password") ? "password" : "text"}
+      autocomplete={field.path.endsWith("password") ? "new-password" : undefined}
+      inputMode={field.input === "number" ? "decimal" as const : undefined}
+      value={value}
+      placeholder={field.placeholder}
+      required={field.required && field.depth === 0}
+    />
+  );
+}
+
+/** The form; `errors` by field path ("" for the whole object), `values` as typed or stored. */
+export function ObjectForm(props: {
+  fields: FormField[];
+  values: Record<string, string>;
+  errors: Map<string, string[]>;
+  action: string;
+  submitLabel: string;
+  version?: number;
+}): VNode {
+  const session = useSession();
+  const general = props.errors.get("") ?? [];
+  return (
+    <form method="post" action={props.action} class="bg-white shadow rounded p-4 grid gap-3">
+      <input type="hidden" name="_csrf" value={session?.csrfToken ?? ""} />
+      {props.version !== undefined && (
+        <input type="hidden" name="_version" value={String(props.version)} />
+      )}
+      {general.length > 0 && (
+        <p class="text-red-700" role="alert" data-error="form">
+          {general.join("; ")}
+        </p>
+      )}
+      {props.fields.map((field) => {
+        const errors = props.errors.get(field.path) ?? [];
+        const id = fieldId(field.path);
+        const hint = field.description ? `${id}-hint` : "";
+        const error = errors.length ? `${id}-error` : "";
+        return (
+          <div class={field.depth > 0 ? "sm:pl-6" : ""}>
+            {field.group && <p class="font-semibold text-gray-800 -ml-0 mb-1">{field.group}</p>}
+            <label for={id} class="block text-sm font-medium text-gray-800">
+              {field.path}
+              {field.required && field.depth === 0 && <span class="text-red-700">*</span>}
+            </label>
+            <Control
+              field={field}
+              value={props.values[field.path] ?? ""}
+              invalid={errors.length > 0}
+              describedBy={[error, hint].filter(Boolean).join(" ")}
+            />
+            {errors.length > 0 && (
+              <p id={error} class="text-sm text-red-700" data-error={field.path}>
+                {errors.join("; ")}
+              </p>
+            )}
+            {field.description && (
+              <p id={hint} class="text-xs text-gray-600">{field.description}</p>
+            )}
+          </div>
+        );
+      })}
+      <div>
+        <button
+          type="submit"
+          class="px-4 py-2 rounded bg-gray-900 text-white hover:bg-gray-700 focus:outline-none focus:ring-2 focus:ring-blue-500"
+        >
+          {props.submitLabel}
+        </button>
+      </div>
+    </form>
+  );
+}
