@@ -69,12 +69,11 @@ export async function startOutboxPoller(
 }
 
 /**
- * Resolves in a later task of the event loop. node:sqlite is synchronous: a write that meets
- * another connection's open transaction waits for its lock inside the call, blocking the very
- * thread that transaction needs to finish (a stall of `busy_timeout`, then SQLITE_BUSY). The main
- * thread has other store connections (scheduler, cluster), whose transactions never span two
- * tasks; so each of our writes starts at the top of a task of its own, never while one of theirs
- * is half done (e.g. a lease begun by the scheduler wake that our own commit triggered).
+ * Resolves in a later task of the event loop, so that each batch's writes start at the top of a
+ * task and the thread's other work (timers, HTTP, worker messages) runs between batches. (The
+ * stall this once also avoided — a write meeting the write lock of another connection of this
+ * thread — cannot happen any more: a thread's stores share one SQLite connection, see
+ * core/store/sqlite_thread_connection.ts.)
  */
 function nextTask(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));

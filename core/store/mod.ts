@@ -19,7 +19,8 @@ import {
 } from "../connection/mod.ts";
 import { ConnectionMonitor, type MonitorOptions } from "./health.ts";
 import { monitoredDialect } from "./monitored_dialect.ts";
-import { NodeSqliteDialect, openSqlite } from "./sqlite_dialect.ts";
+import { immediateDriver, NodeSqliteDialect } from "./sqlite_dialect.ts";
+import { threadSqliteConnection } from "./sqlite_thread_connection.ts";
 import { createSqlStore, type SqlStore } from "./sql_store.ts";
 import type { PoolOptions } from "./store.ts";
 import type { Tables } from "./tables.ts";
@@ -60,10 +61,12 @@ async function serverDialect(
  * database) for one thread. Nothing connects yet: the first call does, and a database that is
  * down at start or goes away later is retried (see health.ts).
  *
- * SQLite durability: WAL with `synchronous=FULL` for the accept role, so a committed batch is
- * fsync'd before SMTP says 250 and survives power loss. Other roles use `NORMAL`: in WAL that
- * still survives a process crash (kill -9); on power loss it can only lose a recent settle or
- * lease, which means a repeated delivery (at-least-once), never a lost message. Server
+ * SQLite: the stores of one thread on one file share one connection (sqlite_thread_connection.ts),
+ * so a thread never waits on a write lock held by itself. Durability: WAL with `synchronous=FULL`
+ * for the accept role, so a committed batch is fsync'd before SMTP says 250 and survives power
+ * loss (a connection shared with an accept store is FULL too). Other roles use `NORMAL`: in
+ * WAL that still survives a process crash (kill -9); on power loss it can only lose a recent
+ * settle or lease, which means a repeated delivery (at-least-once), never a lost message. Server
  * databases commit durably by their own settings (PostgreSQL `synchronous_commit`, InnoDB
  * `innodb_flush_log_at_trx_commit`), whose defaults are durable.
  */
@@ -88,9 +91,14 @@ export async function openStore(
 
   if (conn.dialect === "sqlite3") {
     mkdirSync(dirname(conn.path), { recursive: true });
-    const raw = openSqlite(conn.path, { synchronous: role === "accept" ? "FULL" : "NORMAL" });
+    // Stores of one thread share its connection to the file (sqlite_thread_connection.ts).
+    const shared = await threadSqliteConnection(
+      conn.path,
+      { synchronous: role === "accept" ? "FULL" : "NORMAL" },
+      immediateDriver,
+    );
     const db = new Kysely<Tables>({
-      dialect: monitoredDialect(new NodeSqliteDialect(raw), monitor),
+      dialect: monitoredDialect(new NodeSqliteDialect(shared.raw, () => shared.driver()), monitor),
     });
     return createSqlStore(db, "sqlite3", () => db.destroy(), monitor);
   }

@@ -82,15 +82,23 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
-/** Kysely dialect for `node:sqlite`. */
+/** Kysely's SQLite driver on `db`, beginning write transactions with BEGIN IMMEDIATE. */
+export function immediateDriver(db: DatabaseSync): Driver {
+  return new ImmediateSqliteDriver({ database: adaptDatabase(db) });
+}
+
+/**
+ * Kysely dialect for `node:sqlite`. `driver` makes the driver (by default one of its own on
+ * `db`; the store passes its thread's shared connection, see sqlite_thread_connection.ts).
+ */
 export class NodeSqliteDialect extends SqliteDialect {
-  #db: DatabaseSync;
-  constructor(db: DatabaseSync) {
+  #driver: () => Driver;
+  constructor(db: DatabaseSync, driver: () => Driver = () => immediateDriver(db)) {
     super({ database: adaptDatabase(db) });
-    this.#db = db;
+    this.#driver = driver;
   }
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver({ database: adaptDatabase(this.#db) });
+    return this.#driver();
   }
   override createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter();
