@@ -3,7 +3,7 @@
  * (`fastmta webhook add`) and a reception (`fastmta send`) are routed by the command itself into
  * the durable webhook outbox and posted by the running server's dispatcher.
  */
-import { assertEquals } from "./helpers/assert.ts";
+import { assert, assertEquals } from "./helpers/assert.ts";
 import { E2E_DOMAIN, startE2eFixture } from "./helpers/e2e_fixture.ts";
 import { runCli } from "./helpers/server_process.ts";
 import { waitUntil } from "./helpers/wait.ts";
@@ -40,7 +40,9 @@ Deno.test("pause, admin-change and received events from the CLI reach the webhoo
       () => receiver.events().find((e) => e.type === "paused"),
       { timeoutMs: 60_000, message: "the paused event" },
     );
-    assertEquals(paused.subject, "example.org");
+    // A pause event names the pause and its target; `domain` is the paused domain.
+    assertEquals(paused.domain, "example.org");
+    assert(paused.subject?.includes("domain example.org"), paused.subject);
     const change = await waitUntil(
       () => receiver.events().find((e) => e.type === "admin_change" && e.object?.id === "two"),
       { timeoutMs: 60_000, message: "the admin_change event" },
