@@ -94,7 +94,7 @@ export function smtpUserService(
       requireRole(actor, ["admin"], "add SMTP users");
       const request = validated(SmtpUserCreateSchema, input);
       if (await store.getSmtpUser(request.username)) {
-        throw new ConflictError(`SMTP user "${request.username}" exists`);
+        throw new ConflictError(`SMTP user "${request.username}" already exists`);
       }
       await addUser(store, request.username, request.password, {
         key: await sealKey(),
@@ -177,7 +177,7 @@ export function apiKeyService(store: ApiKeyStore & Audited): ObjectService<ApiKe
       requireRole(actor, ["admin"], "make API keys");
       const request = validated(ApiKeyCreateSchema, input);
       if ((await all()).some((k) => k.id === request.name)) {
-        throw new ConflictError(`API key "${request.name}" exists`);
+        throw new ConflictError(`API key "${request.name}" already exists`);
       }
       const now = Date.now();
       const key = await addApiKey(store, request.name, { role: request.role, now });
@@ -227,7 +227,7 @@ export class ConsoleUserService {
     requireRole(actor, ["admin"], "add console users");
     const parsed = validated(ConsoleUserSchema, { username, password, role });
     if ((await this.list()).some((u) => u.username === parsed.username)) {
-      throw new ConflictError(`Console user "${parsed.username}" exists`);
+      throw new ConflictError(`Console user "${parsed.username}" already exists`);
     }
     await this.#auth.addUser(parsed.username, parsed.password, parsed.role);
     await auditChange(this.#store, {

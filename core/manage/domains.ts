@@ -106,7 +106,7 @@ export class DomainService {
       updatedAt: now,
       updatedBy: actor.name,
     });
-    if (!created) throw new ConflictError(`Sending domain "${request.name}" exists`);
+    if (!created) throw new ConflictError(`Sending domain "${request.name}" already exists`);
     const selector = existingKeys.length === 0
       ? await this.#addKey(request.name, request.dkim, now)
       : null;
@@ -270,7 +270,7 @@ export class DomainService {
     const taken = new Set((await this.#keysOf(domain)).map((k) => k.selector));
     let selector = request.selector;
     if (selector !== undefined && taken.has(selector)) {
-      throw new ConflictError(`Key "${selector}._domainkey.${domain}" exists`);
+      throw new ConflictError(`Key "${selector}._domainkey.${domain}" already exists`);
     }
     if (selector === undefined) {
       const base = `s${new Date(now).toISOString().slice(0, 10).replaceAll("-", "")}`;
