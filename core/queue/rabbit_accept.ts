@@ -6,9 +6,9 @@
  * that dies in between leaves marked orphans for the sweep (core/queue/rabbit_unconfirmed.ts).
  * Releasing quarantined units publishes their next copy first, then moves SQL on to it.
  */
-import { type NewMessage, parseMeta, QUEUED_UNIT_VERSION, unitsOf } from "../contracts/mod.ts";
+import { type NewMessage, QUEUED_UNIT_VERSION, unitsOf } from "../contracts/mod.ts";
 import { BrokerUnavailableError } from "./broker.ts";
-import { confirmed, type RabbitContext } from "./rabbit_publisher.ts";
+import { confirmed, publishNextCopies, type RabbitContext } from "./rabbit_publisher.ts";
 
 /** Makes a batch durable in SQL and in the broker; rejects if any of it may not be. */
 export async function enqueueMessages(ctx: RabbitContext, messages: NewMessage[]): Promise<void> {
@@ -74,25 +74,12 @@ export async function resumeUnits(ctx: RabbitContext, messageId: string): Promis
   // Published inside the release's transaction, only for the units this caller's conditional
   // update released: two releases at once publish one live copy (core/store/quarantine.ts).
   return await store.quarantine.release(messageId, units, now, async (released) => {
-    const published = released.filter((u) => u.recipients.length > 0).map((u) =>
-      publisher.publish(ch, {
-        v: QUEUED_UNIT_VERSION,
-        unitId: u.unitId,
-        messageId: u.messageId,
-        domain: u.domain,
-        sender: u.sender,
-        recipients: u.recipients,
-        copy: u.copy + 1,
-        attempts: u.attempts,
-        createdAt: u.createdAt,
-        dueAt: now,
-        priority: publisher.level(parseMeta(u.meta)?.priority),
-      }, now)
+    await publishNextCopies(
+      publisher,
+      ch,
+      released.filter((u) => u.recipients.length > 0),
+      now,
+      "released units",
     );
-    try {
-      await confirmed(published, "released units");
-    } catch (error) {
-      throw new BrokerUnavailableError((error as Error).message);
-    }
   });
 }

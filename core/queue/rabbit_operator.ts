@@ -8,15 +8,9 @@
  * copy is named in a lease token, so a final outcome settled with it moves SQL past every copy
  * in the broker. Pause holds from the scheduler settle like delivery's held outcomes.
  */
-import {
-  type HeldOutcome,
-  type LeasedUnit,
-  parseMeta,
-  QUEUED_UNIT_VERSION,
-} from "../contracts/mod.ts";
-import { BrokerUnavailableError } from "./broker.ts";
+import { type HeldOutcome, type LeasedUnit, parseMeta } from "../contracts/mod.ts";
 import { settleOutcomes } from "./rabbit_settler.ts";
-import { confirmed, type RabbitContext } from "./rabbit_publisher.ts";
+import { publishNextCopies, type RabbitContext } from "./rabbit_publisher.ts";
 
 /** Makes waiting units (due later, recipients open) due now; how many. */
 export async function retryNowOnBroker(
@@ -30,26 +24,7 @@ export async function retryNowOnBroker(
   const { publisher } = ctx;
   const ch = publisher.channelOrThrow();
   return await ctx.store.moveCopies(waiting, now, async (moved) => {
-    const published = moved.map((u) =>
-      publisher.publish(ch, {
-        v: QUEUED_UNIT_VERSION,
-        unitId: u.unitId,
-        messageId: u.messageId,
-        domain: u.domain,
-        sender: u.sender,
-        recipients: u.recipients,
-        copy: u.copy + 1,
-        attempts: u.attempts,
-        createdAt: u.createdAt,
-        dueAt: now,
-        priority: publisher.level(parseMeta(u.meta)?.priority),
-      }, now)
-    );
-    try {
-      await confirmed(published, "retried units");
-    } catch (error) {
-      throw new BrokerUnavailableError((error as Error).message);
-    }
+    await publishNextCopies(publisher, ch, moved, now, "retried units");
   });
 }
 

@@ -10,7 +10,7 @@ import type { ChannelModel, ConfirmChannel } from "amqplib";
 import type { Config } from "../config/mod.ts";
 import { withTimeout } from "../timeout.ts";
 import type { BrokerUnitStore, QuarantineStore, QueueOpsStore, UnitStore } from "../store/mod.ts";
-import type { QueuedUnit } from "../contracts/mod.ts";
+import { parseMeta, QUEUED_UNIT_VERSION, type QueuedUnit } from "../contracts/mod.ts";
 import {
   BrokerLink,
   type BrokerSettings,
@@ -123,6 +123,50 @@ export class RabbitPublisher {
       messageId: unit.unitId,
       timestamp: Math.floor(now / 1000),
     });
+  }
+}
+
+/**
+ * Publishes the next copy of each unit, due `now`, and waits for the confirms; a broker that
+ * does not confirm is a BrokerUnavailableError (what retry and release hand back to the store,
+ * which then rolls the move back).
+ */
+export async function publishNextCopies(
+  publisher: RabbitPublisher,
+  ch: ConfirmChannel,
+  units: readonly {
+    unitId: string;
+    messageId: string;
+    domain: string;
+    sender: string;
+    recipients: string[];
+    copy: number;
+    attempts: number;
+    createdAt: number;
+    meta: string | null;
+  }[],
+  now: number,
+  what: string,
+): Promise<void> {
+  const published = units.map((u) =>
+    publisher.publish(ch, {
+      v: QUEUED_UNIT_VERSION,
+      unitId: u.unitId,
+      messageId: u.messageId,
+      domain: u.domain,
+      sender: u.sender,
+      recipients: u.recipients,
+      copy: u.copy + 1,
+      attempts: u.attempts,
+      createdAt: u.createdAt,
+      dueAt: now,
+      priority: publisher.level(parseMeta(u.meta)?.priority),
+    }, now)
+  );
+  try {
+    await confirmed(published, what);
+  } catch (error) {
+    throw new BrokerUnavailableError((error as Error).message);
   }
 }
 
