@@ -8,6 +8,7 @@ import type { QuarantineStore, QueueOpsStore, UnitStore } from "../store/mod.ts"
 import type { HeldOutcome, LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import type { Queue } from "./queue.ts";
+import { UnseenLeases } from "./unseen_leases.ts";
 
 /** What the embedded queue reads and writes. */
 export type EmbeddedStore =
@@ -21,24 +22,39 @@ export class EmbeddedQueue implements Queue {
   readonly ready = true;
   #config: Config;
   #store: EmbeddedStore;
+  // Leases granted while the connection was cut (the answer lost): given back once it returns.
+  #unseen: UnseenLeases;
 
-  constructor(config: Config, store: EmbeddedStore) {
+  constructor(config: Config, store: EmbeddedStore, log: (line: string) => void = () => {}) {
     this.#config = config;
     this.#store = store;
+    this.#unseen = new UnseenLeases({ leaseMs: () => this.#config.queue.lease_time, log });
   }
 
   enqueue(messages: NewMessage[]): Promise<void> {
     return this.#store.insertMessages(messages);
   }
 
-  lease(limit: number): Promise<LeasedUnit[]> {
-    return this.#store.leaseDue({
-      owner: this.#config.nodeId,
-      token: crypto.randomUUID(),
-      now: Date.now(),
-      leaseMs: this.#config.queue.lease_time,
-      limit,
-    });
+  async lease(limit: number): Promise<LeasedUnit[]> {
+    if (this.#unseen.size > 0) {
+      await this.#unseen.giveBack(
+        (tokens, now) => this.#store.returnLeaseTokens(tokens, now),
+        Date.now(),
+      );
+    }
+    const token = crypto.randomUUID();
+    try {
+      return await this.#store.leaseDue({
+        owner: this.#config.nodeId,
+        token,
+        now: Date.now(),
+        leaseMs: this.#config.queue.lease_time,
+        limit,
+      });
+    } catch (error) {
+      this.#unseen.add(token, Date.now()); // it may have committed before the answer was lost
+      throw error;
+    }
   }
 
   settle(outcomes: UnitOutcome[]): Promise<number> {
