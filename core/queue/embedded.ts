@@ -8,7 +8,7 @@ import type { QuarantineStore, QueueOpsStore, UnitStore } from "../store/mod.ts"
 import type { HeldOutcome, LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import type { Queue } from "./queue.ts";
-import { UnseenLeases } from "./unseen_leases.ts";
+import { LostLeases } from "./lost_leases.ts";
 
 /** What the embedded queue reads and writes. */
 export type EmbeddedStore =
@@ -22,13 +22,15 @@ export class EmbeddedQueue implements Queue {
   readonly ready = true;
   #config: Config;
   #store: EmbeddedStore;
-  // Leases granted while the connection was cut (the answer lost): given back once it returns.
-  #unseen: UnseenLeases;
+  // Leases no worker holds, left by a connection cut: returned once the connection is back.
+  #lost: LostLeases;
+  #log: (line: string) => void;
 
   constructor(config: Config, store: EmbeddedStore, log: (line: string) => void = () => {}) {
     this.#config = config;
     this.#store = store;
-    this.#unseen = new UnseenLeases({ leaseMs: () => this.#config.queue.lease_time, log });
+    this.#log = log;
+    this.#lost = new LostLeases({ leaseMs: () => this.#config.queue.lease_time, log });
   }
 
   enqueue(messages: NewMessage[]): Promise<void> {
@@ -36,12 +38,7 @@ export class EmbeddedQueue implements Queue {
   }
 
   async lease(limit: number): Promise<LeasedUnit[]> {
-    if (this.#unseen.size > 0) {
-      await this.#unseen.giveBack(
-        (tokens, now) => this.#store.returnLeaseTokens(tokens, now),
-        Date.now(),
-      );
-    }
+    if (this.#lost.size > 0) await this.#lost.returnAll(this.#store, Date.now());
     const token = crypto.randomUUID();
     try {
       return await this.#store.leaseDue({
@@ -52,7 +49,7 @@ export class EmbeddedQueue implements Queue {
         limit,
       });
     } catch (error) {
-      this.#unseen.add(token, Date.now()); // it may have committed before the answer was lost
+      this.#lost.addLease(token, Date.now()); // it may have committed before the answer was lost
       throw error;
     }
   }
@@ -103,7 +100,17 @@ export class EmbeddedQueue implements Queue {
   }
 
   async giveBack(units: { unitId: string; leaseToken: string }[]): Promise<void> {
-    if (units.length > 0) await this.#store.returnLeases(units, Date.now());
+    if (units.length === 0) return;
+    try {
+      await this.#store.returnLeases(units, Date.now());
+    } catch (error) {
+      // Still leased in the database: returned by the next lease call that reaches it.
+      this.#lost.addUnits(units);
+      this.#log(
+        `queue: cannot return ${units.length} units yet (${(error as Error).message}); ` +
+          `retried once the database answers`,
+      );
+    }
   }
 
   returnWaiting(): string[] {

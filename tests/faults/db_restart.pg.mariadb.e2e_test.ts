@@ -30,7 +30,7 @@ for (const kind of testDatabaseKinds().filter((k) => k !== "sqlite3")) {
         : `root@tcp(127.0.0.1:${port})/${db.name}?timeout=3s`,
     };
     // The default lease time (10 minutes): a lease granted while the connection was being cut
-    // (the answer lost) must be given back once it returns (core/queue/unseen_leases.ts), or
+    // (the answer lost) must be given back once it returns (core/queue/lost_leases.ts), or
     // the drain below would wait for the lease to end.
     const configPath = await e2e.writeConfig(config);
     const server = await e2e.start(config);

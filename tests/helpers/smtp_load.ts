@@ -28,6 +28,8 @@ export interface SmtpLoad {
   readonly result: Promise<SmtpLoadResult>;
   /** Messages accepted so far. */
   readonly acceptedCount: number;
+  /** 4xx answers so far. */
+  readonly temporaryFailures: number;
   /** Starts no further message. */
   stop(): void;
 }
@@ -162,6 +164,9 @@ export function startSmtpLoad(opts: SmtpLoadOptions): SmtpLoad {
     result: run(),
     get acceptedCount() {
       return totals.accepted.size;
+    },
+    get temporaryFailures() {
+      return totals.temporaryFailures;
     },
     stop,
   };
