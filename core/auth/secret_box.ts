@@ -8,16 +8,9 @@
  * disable CRAM-MD5 (`smtp.auth.mechanisms` without it); `user add`/`passwd` then store no
  * sealed copy, and PLAIN/LOGIN over TLS check against the one-way hash only.
  */
-import {
-  closeSync,
-  fsyncSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { writeFileDurably } from "../durable_file.ts";
 
 const VERSION = "v1";
 
@@ -49,34 +42,6 @@ function parseKeyFile(path: string, bytes: Uint8Array): Uint8Array {
 }
 
 /**
- * Writes a new key file so that it is either absent or complete after a crash: a temporary file,
- * fsync'd, then linked to `path` (fails with EEXIST, never overwriting a key another process wrote
- * a moment ago), and the folder fsync'd. A plain write could leave an empty key file after a crash
- * or a file-system error (seen: the node then refused to start).
- */
-function writeKeyDurably(path: string, text: string) {
-  const temp = `${path}.${crypto.randomUUID()}.tmp`;
-  const fd = openSync(temp, "wx", 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(temp, path);
-  } finally {
-    unlinkSync(temp);
-  }
-  const dir = openSync(dirname(path), "r");
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
-}
-
-/**
  * Reads the 32-byte key from `path`; with `create`, writes a new random one (mode 0600) when
  * the file does not exist yet. Returns the key and whether it was created now.
  */
@@ -98,7 +63,8 @@ export async function loadSecretKey(
     raw = crypto.getRandomValues(new Uint8Array(32));
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     try {
-      writeKeyDurably(path, b64(raw) + "\n");
+      // Exclusive: never overwrite a key another process wrote a moment ago.
+      writeFileDurably(path, b64(raw) + "\n", { mode: 0o600, exclusive: true });
       created = true;
     } catch (writeError) {
       if ((writeError as { code?: string }).code !== "EEXIST") throw writeError;
