@@ -25,6 +25,7 @@ import type { AdminContext, AdminEnv } from "./_context.ts";
 import { consoleError, consoleNotFound } from "./_errors.tsx";
 import { attemptApi, attemptPages } from "./attempts/mod.tsx";
 import { accountPages } from "./account_pages/mod.tsx";
+import { consoleUserPages } from "./console_user_pages/mod.tsx";
 import { configPages } from "./config/mod.tsx";
 import { domainPages } from "./domain_pages/mod.tsx";
 import { queuePages } from "./queue_pages/mod.tsx";
@@ -106,6 +107,7 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   pages.route("/", configPages(ctx));
   pages.route("/", domainPages(ctx));
   pages.route("/", accountPages(ctx));
+  pages.route("/", consoleUserPages(ctx));
   pages.route("/", auditPages(ctx));
   pages.route("/", webhookPages(ctx));
 
