@@ -47,7 +47,8 @@ function RoleForm(props: { user: string; role: string; error?: string }): VNode 
         aria-invalid={props.error ? true : undefined}
         aria-describedby={props.error ? `${id}-error` : undefined}
       >
-        {CONSOLE_ROLES.map((r) => <option value={r} selected={r === props.role}>{r}</option>)}
+        {CONSOLE_ROLES.map((r) => <option key={r} value={r} selected={r === props.role}>{r}
+        </option>)}
       </select>
       <button type="submit" class={BUTTON}>Change role</button>
       {props.error && (
@@ -128,7 +129,7 @@ function NewUserForm(props: ConsoleUsersState): VNode {
         <label for="f-role" class="block text-sm font-medium text-gray-800">Role</label>
         <select id="f-role" name="role" class={INPUT}>
           {CONSOLE_ROLES.map((r) => (
-            <option value={r} selected={r === (props.values.role ?? "viewer")}>{r}</option>
+            <option key={r} value={r} selected={r === (props.values.role ?? "viewer")}>{r}</option>
           ))}
         </select>
         {roleErrors.length > 0 && (
@@ -173,7 +174,12 @@ export function ConsoleUsersPage(
             {props.users.map((u) => {
               const error = props.rowError?.username === u.id ? props.rowError.message : undefined;
               return (
-                <tr class="border-t align-top" data-console-user={u.id} data-role={u.body.role}>
+                <tr
+                  key={u.id}
+                  class="border-t align-top"
+                  data-console-user={u.id}
+                  data-role={u.body.role}
+                >
                   <td class="p-2 break-all">{u.id}</td>
                   <td class="p-2">
                     {can.administer
