@@ -3,7 +3,8 @@
  * real server: an admin adds an operator (the password twice), the operator logs in; the last
  * admin cannot be demoted (the error is shown on its row); the admin makes the new user admin
  * and removes them after the confirmation; a viewer sees no mutating control and a forged post
- * gets 403. A message sent over SMTP shows its headers and its DKIM state. Both pages pass
+ * gets 403. A message sent over SMTP shows its headers and its DKIM state; the TLS page shows
+ * the listeners' certificate. The pages pass
  * axe-core (no serious or critical violation) and fit a 390 px phone.
  */
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
@@ -98,6 +99,12 @@ Deno.test({
       await page.waitForSelector("[data-dkim=none]");
       await assertAccessible(page, "message details");
       await assertFitsPhone(page, "message details");
+
+      // The listeners' TLS certificates (the node's self-signed pair made at start).
+      await page.goto(`${base}/config/tls`);
+      await page.waitForSelector("[data-listener] [data-subject]");
+      await assertAccessible(page, "TLS certificates");
+      await assertFitsPhone(page, "TLS certificates");
     } catch (error) {
       e2e.dump();
       throw error;
