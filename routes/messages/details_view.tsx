@@ -46,7 +46,7 @@ export function DkimPanel(props: { details: MessageDetails }): VNode {
 export function HeadersPanel(props: { details: MessageDetails }): VNode {
   const { headers, truncated } = props.details;
   return (
-    <section class="mb-6" aria-labelledby="headers">
+    <section class="mt-6 mb-6" aria-labelledby="headers">
       <h2 id="headers" class="text-xl font-bold mb-2">Headers</h2>
       {headers.length === 0
         ? <p class="text-gray-700" data-headers="none">The message has no header fields.</p>
