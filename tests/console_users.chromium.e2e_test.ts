@@ -7,6 +7,7 @@
  * the listeners' certificate. The pages pass
  * axe-core (no serious or critical violation) and fit a 390 px phone.
  */
+import type { Page } from "playwright-core";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import {
   assertAccessible,
@@ -33,7 +34,7 @@ Deno.test({
     try {
       const file = await waitUntil(() => server.logs().match(/its password is in (\S+)/)?.[1]);
       const password = (await Deno.readTextFile(file)).trim();
-      const page = await loggedIn(browser, base, "admin", password);
+      const page: Page = await loggedIn(browser, base, "admin", password);
 
       // Add an operator: the passwords must match.
       const addUser = async (name: string, role: string, again: string) => {
