@@ -101,7 +101,8 @@ Deno.test({
       const ledger = balance(result.accepted, e2e.sink.messages, "o");
       console.log(
         describeLedger("data folder read-only while running", ledger) +
-          `; accepted before the fault ${acceptedAtFault}, 4xx seen ${result.temporaryFailures}`,
+          `; accepted before the fault ${acceptedAtFault}, 4xx seen ${result.temporaryFailures}, ` +
+          `given up by the client after 600 4xx ${result.gaveUp}`,
       );
       assert(ledger.balanced, describeLedger("unbalanced", ledger));
       assert(result.failed === 0, "never a 5xx");
