@@ -81,6 +81,7 @@ Deno.test("inject queue fuzz: each message accepted or dead-lettered with a reas
       );
     }
     await ch.waitForConfirms();
+    console.log(`inject fuzz: ${plan.length} published and confirmed`);
 
     const dead = new Map<string, string>();
     let accepted = 0;
@@ -98,8 +99,13 @@ Deno.test("inject queue fuzz: each message accepted or dead-lettered with a reas
         "fastmta_messages_accepted_total",
         'channel="inject"',
       );
+      console.log(`inject fuzz: ${accepted} accepted, ${dead.size} dead-lettered so far`);
       return dead.size + accepted >= plan.length;
-    }, { timeoutMs: 300_000, message: "every inject message accepted or dead-lettered" });
+    }, {
+      timeoutMs: 300_000,
+      intervalMs: 2_000,
+      message: "every inject message accepted or dead-lettered",
+    });
     console.log(`inject fuzz: ${accepted} accepted, ${dead.size} dead-lettered of ${plan.length}`);
     assertEquals(dead.size + accepted, plan.length, "each message once");
     const noReason = [...dead].filter(([, reason]) => reason.trim() === "");
