@@ -37,13 +37,7 @@ function flatHeaders(headers: Record<string, unknown> | undefined): Record<strin
   const flat: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
     const type = typeof value;
-    if (type === "string" || type === "boolean") flat[name] = value;
-    // amqplib encodes an integer as a signed 64-bit field: 1e308 makes a frame the broker
-    // rejects by closing the whole connection, again at every redelivery. Such numbers go as text.
-    else if (type === "number") {
-      const n = value as number;
-      flat[name] = Number.isInteger(n) && !Number.isSafeInteger(n) ? String(n) : n;
-    }
+    if (type === "string" || type === "number" || type === "boolean") flat[name] = value;
   }
   return flat;
 }
