@@ -74,10 +74,10 @@ export const bouncePolicyCommand = objectCommand({
   description:
     `Bounce handling for the cluster (scope=default), one sending domain (scope=sending_domain
 sending_domain=D) or one pool (scope=pool pool=P): verp {enabled, domain, prefix}, unsubscribe
-{enabled, base_url}, domains (more bounce/feedback domains), delay_notice {after, mode} (default
-only). A field left out falls back to the wider policy, then to the file's bounce.* keys; the sending
-domain's policy wins over the pool's. Every node applies a change within seconds (docs/bounces.md).
-ID is "default", "domain:D" or "pool:P".`,
+{enabled, base_url}, domains (more bounce/feedback domains), delay_notice {after, mode}
+(default only). A field left out falls back to the wider policy, then to the file's bounce.*
+keys; the sending domain's policy wins over the pool's. Every node applies a change within
+seconds (docs/bounces.md). ID is "default", "domain:D" or "pool:P".`,
   example:
     `scope=sending_domain sending_domain=example.com verp='{"enabled":true,"domain":"bounces.example.com"}'`,
 });
