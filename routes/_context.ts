@@ -20,7 +20,9 @@ import type { QueueService } from "../core/manage/queue_service.ts";
 import type {
   ActivityStore,
   ApiKeyStore,
+  BodyStore,
   BounceReportStore,
+  DkimKeyStore,
   QueueSummaryStore,
   StoreConnection,
   ViewStore,
@@ -43,7 +45,9 @@ export type MessageStore =
   & AdminViewStore
   & MessageDetailStore
   & CancelMessageStore
-  & Partial<Pick<BounceReportStore, "bounceReportsFor">>;
+  & Partial<Pick<BounceReportStore, "bounceReportsFor">>
+  & Partial<Pick<BodyStore, "readBodyHead">>
+  & Partial<Pick<DkimKeyStore, "dkimKeys">>;
 
 /** API keys, as the identity check reads them. */
 export type ApiKeyCheck = Pick<ApiKeyStore, "apiKeyByHash" | "touchApiKey">;

@@ -25,7 +25,9 @@ import type { AdminContext, AdminEnv } from "./_context.ts";
 import { consoleError, consoleNotFound } from "./_errors.tsx";
 import { attemptApi, attemptPages } from "./attempts/mod.tsx";
 import { accountPages } from "./account_pages/mod.tsx";
+import { consoleUserPages } from "./console_user_pages/mod.tsx";
 import { configPages } from "./config/mod.tsx";
+import { tlsPages } from "./tls_pages/mod.tsx";
 import { domainPages } from "./domain_pages/mod.tsx";
 import { queuePages } from "./queue_pages/mod.tsx";
 import { dashboardPages } from "./dashboard/mod.tsx";
@@ -103,9 +105,11 @@ export function adminApp(ctx: AdminContext): Hono<AdminEnv> {
   pages.route("/", queuePages(ctx)); // before messagePages: a filtered /messages is a search
   pages.route("/", messagePages(ctx));
   pages.route("/", attemptPages(ctx));
+  pages.route("/", tlsPages(ctx)); // before configPages: /config/tls is no kind
   pages.route("/", configPages(ctx));
   pages.route("/", domainPages(ctx));
   pages.route("/", accountPages(ctx));
+  pages.route("/", consoleUserPages(ctx));
   pages.route("/", auditPages(ctx));
   pages.route("/", webhookPages(ctx));
 

@@ -26,6 +26,8 @@ export function AccountsPage(props: {
         <a href="/accounts/smtp-users" class="text-blue-700 underline">SMTP users</a>
         {" · "}
         <a href="/accounts/api-keys" class="text-blue-700 underline">API keys</a>
+        {" · "}
+        <a href="/console-users" class="text-blue-700 underline">Console users</a>
       </p>
       <h1 class="text-2xl font-bold mb-4">{props.title}</h1>
       {props.shownOnce && (

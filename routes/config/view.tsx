@@ -37,7 +37,8 @@ export function ConfigIndexPage(props: { counts: Record<string, number> }): VNod
     <Layout title="Configuration">
       <h1 class="text-2xl font-bold mb-1">Configuration</h1>
       <p class="text-gray-700 mb-4">
-        Every change is validated, versioned, audited and applied live on every node.
+        Every change is validated, versioned, audited and applied live on every node. See also the
+        listeners' <a href="/config/tls" class="text-blue-700 underline">TLS certificates</a>.
       </p>
       <ul class="grid gap-3 sm:grid-cols-2 lg:grid-cols-3">
         {Object.entries(KIND_TITLES).map(([kind, { title, about }]) => (

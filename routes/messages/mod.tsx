@@ -23,6 +23,7 @@ import {
 } from "../../core/api/schemas.ts";
 import { log } from "../../core/log.ts";
 import { messageDetailDocument } from "../../core/manage/api_documents.ts";
+import { messageDetails } from "../../core/manage/message_details.ts";
 import { MESSAGE_SEARCH_ROLES, searchMessages } from "../../core/manage/message_search.ts";
 import { NotFoundError } from "../../core/manage/types.ts";
 import { cancelMessage, messageDetail, releaseMessage } from "../../core/queue/quarantine.ts";
@@ -36,7 +37,7 @@ import { MessagePage, MessagesPage } from "./view.tsx";
 /** What the message routes take. */
 export type MessagesContext =
   & { store: MessageStore }
-  & Pick<AdminContext, "queue" | "queueOps" | "config">;
+  & Pick<AdminContext, "queue" | "queueOps" | "config" | "management">;
 
 /** Messages per page of the list. */
 const PAGE_SIZE = 50;
@@ -63,6 +64,27 @@ async function reportsOf(ctx: MessagesContext, id: string): Promise<BounceReport
   };
 }
 
+/** Headers, DKIM and rules of a message, where the store can read its body. */
+function detailsOf(ctx: MessagesContext, id: string, domains: string[]) {
+  const { readBodyHead, dkimKeys } = ctx.store;
+  if (!readBodyHead) return Promise.resolve(null);
+  const shaping = ctx.management?.objects.shaping_rule;
+  return messageDetails(
+    {
+      config: ctx.config,
+      store: {
+        readBodyHead: readBodyHead.bind(ctx.store),
+        dkimKeys: dkimKeys?.bind(ctx.store),
+      },
+      shapingRules: shaping
+        ? async () => (await shaping.list({ limit: 1000 })).items.map((o) => o.body)
+        : undefined,
+    },
+    id,
+    [...new Set(domains)],
+  );
+}
+
 /** Message pages (behind the page session check, CSRF included). */
 export function messagePages(ctx: MessagesContext): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
@@ -80,9 +102,10 @@ export function messagePages(ctx: MessagesContext): Hono<AdminEnv> {
     const units = ctx.queueOps
       ? (await ctx.queueOps.search(c.var.actor!, { id: message.id }, { limit: 1000 })).items
       : undefined;
+    const details = await detailsOf(ctx, message.id, units?.map((u) => u.domain) ?? []);
     return sendPage(
       c,
-      <MessagePage message={message} reports={reports.reports} units={units} />,
+      <MessagePage message={message} reports={reports.reports} units={units} details={details} />,
     );
   });
   app.post("/messages/:id/release", async (c) => {

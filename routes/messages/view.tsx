@@ -11,6 +11,8 @@ import { QueueFilterSchema } from "../../core/api/queue_ops.ts";
 import { formFields } from "../config/fields.ts";
 import { SearchForm, WhyPanel } from "../queue_pages/view.tsx";
 import { UnitsPanel } from "./units_view.tsx";
+import { DkimPanel, HeadersPanel } from "./details_view.tsx";
+import type { MessageDetails } from "../../core/manage/message_details.ts";
 
 /** Newest messages first, paged with `?before=ID`. */
 export function MessagesPage(
@@ -104,6 +106,8 @@ export function MessagePage(
     reports?: BounceReportListBody["reports"];
     /** Its units as queue search shows them (the why-line); absent where not served. */
     units?: QueueUnitBody[];
+    /** Headers, DKIM and rules (absent where the store cannot read bodies). */
+    details?: MessageDetails | null;
   },
 ): VNode {
   const m = props.message;
@@ -114,7 +118,13 @@ export function MessagePage(
         From {m.sender || "<>"} · {m.size} bytes · received {formatTime(m.createdAt)} via{" "}
         {m.channel}
       </p>
-      {props.units && <WhyPanel messageId={m.id} units={props.units} />}
+      {props.units && (
+        <WhyPanel
+          messageId={m.id}
+          units={props.units}
+          rules={props.details?.rules}
+        />
+      )}
       <UnitsPanel message={m} />
       <h2 class="text-xl font-bold mb-2">Recipients</h2>
       <div class="overflow-x-auto bg-white shadow rounded mb-6">
@@ -145,6 +155,7 @@ export function MessagePage(
           <ReportsTable reports={props.reports} />
         </>
       )}
+      {props.details && <DkimPanel details={props.details} />}
       <h2 class="text-xl font-bold mb-2">Attempts</h2>
       <AttemptsTable
         showMessage={false}
@@ -165,6 +176,7 @@ export function MessagePage(
             : "none",
         }))}
       />
+      {props.details && <HeadersPanel details={props.details} />}
     </Layout>
   );
 }

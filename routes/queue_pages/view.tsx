@@ -12,6 +12,7 @@ import { useCan, useSession } from "../_components/session.ts";
 import { Table } from "../_components/table.tsx";
 import type { FormField } from "../config/fields.ts";
 import { whyWaiting } from "./why.ts";
+import type { DomainRule } from "../../core/manage/message_details.ts";
 
 const FIELD = "border rounded px-2 py-1 w-full";
 
@@ -199,7 +200,9 @@ export function JobPage(props: { job: QueueJobBody }): VNode {
 }
 
 /** One message's why-lines and actions (on its page). */
-export function WhyPanel(props: { messageId: string; units: QueueUnitBody[] }): VNode {
+export function WhyPanel(
+  props: { messageId: string; units: QueueUnitBody[]; rules?: Record<string, DomainRule> },
+): VNode {
   const can = useCan();
   const open = props.units.filter((u) => u.state !== "done");
   return (
@@ -209,7 +212,8 @@ export function WhyPanel(props: { messageId: string; units: QueueUnitBody[] }): 
         ? <p data-why="done">Nothing is waiting: every unit is done.</p>
         : open.map((u) => (
           <p data-why={u.state}>
-            <span class="font-semibold">{u.domain}:</span> {whyWaiting(u)}
+            <span class="font-semibold">{u.domain}:</span>{" "}
+            {whyWaiting(u, Date.now(), props.rules?.[u.domain])}
           </p>
         ))}
       {can.operate && open.length > 0 && (
