@@ -1,5 +1,6 @@
 /**
- * `vmta`, `pool`, `listener`, `route`, `bounce-rule`: the configuration objects a node runs with (core/manage,
+ * `vmta`, `pool`, `listener`, `route`, `bounce-rule`, `bounce-policy`: the configuration objects a
+ * node runs with (core/manage,
  * docs/management.md), changed live on every node. Built by cli/objects.ts.
  */
 import { objectCommand } from "./objects.ts";
@@ -63,4 +64,20 @@ export const bounceRuleCommand = objectCommand({
 (bad_mailbox, spam_block, policy, ...). Lower "priority" first (default 100), then by name. Every
 node applies a change to its next bounce within seconds (docs/bounces.md). ID is the name.`,
   example: `name=acme-block pattern='custom text' code=550 category=spam_block`,
+});
+
+/** `bounce-policy`: VERP, unsubscribe links, bounce domains per sending domain or pool. */
+export const bouncePolicyCommand = objectCommand({
+  name: "bounce-policy",
+  kind: "bounce_policy",
+  summary: "List or change the bounce policies (VERP, unsubscribe, bounce domains)",
+  description:
+    `Bounce handling for the cluster (scope=default), one sending domain (scope=sending_domain
+sending_domain=D) or one pool (scope=pool pool=P): verp {enabled, domain, prefix}, unsubscribe
+{enabled, base_url}, domains (more bounce/feedback domains), delay_notice {after, mode}
+(default only). A field left out falls back to the wider policy, then to the file's bounce.*
+keys; the sending domain's policy wins over the pool's. Every node applies a change within
+seconds (docs/bounces.md). ID is "default", "domain:D" or "pool:P".`,
+  example:
+    `scope=sending_domain sending_domain=example.com verp='{"enabled":true,"domain":"bounces.example.com"}'`,
 });

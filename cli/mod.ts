@@ -8,6 +8,7 @@ import { adminCommand } from "./admin.ts";
 import { apikeyCommand } from "./apikey.ts";
 import { auditCommand } from "./audit.ts";
 import {
+  bouncePolicyCommand,
   bounceRuleCommand,
   listenerCommand,
   poolCommand,
@@ -46,6 +47,7 @@ export const COMMANDS: readonly Command[] = [
   listenerCommand,
   routeCommand,
   bounceRuleCommand,
+  bouncePolicyCommand,
   auditCommand,
   userCommand,
   apikeyCommand,

@@ -59,6 +59,7 @@ function invocations(message: string): Record<string, string[][]> {
     listener: [["listener", "list"]],
     route: [["route", "list"]],
     "bounce-rule": [["bounce-rule", "list"]],
+    "bounce-policy": [["bounce-policy", "list"]],
     audit: [["audit", "list"]],
     webhook: [["webhook", "list"], [
       "webhook",

@@ -15,6 +15,7 @@ import { newQueueId } from "../accept/mod.ts";
 import type { NewMessage } from "../contracts/mod.ts";
 import type { BodyStore, DelayDsnStore, DelayedWork } from "../store/mod.ts";
 import { buildDsn, type DsnParams, dsnParamsFromMeta, smtpReplyOf, statusOf } from "./dsn.ts";
+import { delayNotice } from "./policy.ts";
 
 const CLAIM_BATCH = 100;
 
@@ -76,7 +77,7 @@ export class DelayNotifier {
 
   #schedule() {
     if (this.#stopped) return;
-    const after = this.#o.config.bounce.delay_notice_after;
+    const after = delayNotice(this.#o.config).after;
     // A quarter of the delay, between 1 s and 1 min: a notice is late by at most that much.
     const every = after <= 0 ? 60_000 : Math.min(60_000, Math.max(1_000, after / 4));
     this.#timer = setTimeout(() => {
@@ -86,7 +87,7 @@ export class DelayNotifier {
 
   async #sweep() {
     const { store, config } = this.#o;
-    const after = config.bounce.delay_notice_after;
+    const after = delayNotice(config).after;
     if (after <= 0) return;
     while (!this.#stopped) {
       const token = `${this.#o.claimPrefix}${crypto.randomUUID()}`;
@@ -116,7 +117,7 @@ export class DelayNotifier {
     }
     const params = dsnParamsFromMeta(work.meta);
     const wanted = work.recipients.filter((r) =>
-      wantsDelayNotice(params, r.address, config.bounce.delay_notice)
+      wantsDelayNotice(params, r.address, delayNotice(config).mode)
     );
     const wantedIds = new Set(wanted.map((r) => r.id));
     const skipped = all.filter((id) => !wantedIds.has(id));

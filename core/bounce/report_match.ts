@@ -12,6 +12,7 @@ import { domainOf, localPartOf } from "../mail/mod.ts";
 import type { BouncedMessage, BounceReportStore } from "../store/mod.ts";
 import type { ParsedReport } from "./report_parse.ts";
 import { splitToken, type TokenKey, tokenRecipient, verpTokenOf } from "./tokens.ts";
+import { verpDomains } from "./policy.ts";
 
 /** The original a report is about. */
 export interface Matched {
@@ -29,10 +30,10 @@ export type MatchResult =
 
 /** The VERP token of an address at the VERP domain, or null. */
 export function verpTokenOfAddress(config: Config, address: string | null): string | null {
-  const verp = config.bounce.verp;
-  if (!address || !verp.domain) return null;
-  if (domainOf(address).toLowerCase() !== verp.domain) return null;
-  return verpTokenOf(localPartOf(address), verp.prefix);
+  if (!address) return null;
+  const prefix = verpDomains(config).get(domainOf(address).toLowerCase());
+  if (prefix === undefined) return null;
+  return verpTokenOf(localPartOf(address), prefix);
 }
 
 /**

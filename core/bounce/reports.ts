@@ -16,7 +16,7 @@
  * Talks to: the store. Reads config: bounce.*, bounceRules, smtp.hostname.
  */
 import type { BounceRule, Config } from "../config/mod.ts";
-import { bounceDomains } from "../config/mod.ts";
+import { acceptedBounceDomains, verpDomains } from "./policy.ts";
 import { newQueueId } from "../accept/mod.ts";
 import { domainOf, localPartOf } from "../mail/mod.ts";
 import type {
@@ -141,7 +141,7 @@ export class BounceReportProcessor {
 
   /** Whether mail to `domain` is for the bounce processor. */
   isBounceDomain(domain: string): boolean {
-    return bounceDomains(this.#o.config.bounce).has(domain.toLowerCase());
+    return acceptedBounceDomains(this.#o.config).has(domain.toLowerCase());
   }
 
   /**
@@ -150,7 +150,7 @@ export class BounceReportProcessor {
    */
   async refusal(address: string): Promise<string | null> {
     const { config, store, key } = this.#o;
-    if (domainOf(address) !== config.bounce.verp.domain) return null;
+    if (!verpDomains(config).has(domainOf(address).toLowerCase())) return null;
     const local = localPartOf(address).toLowerCase();
     if (local === "postmaster" || local === "abuse") return null;
     const token = verpTokenOfAddress(config, address);

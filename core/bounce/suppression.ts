@@ -12,6 +12,7 @@
 import type { LeasedUnit, RecipientResult, UnitOutcome } from "../contracts/mod.ts";
 import { domainOf } from "../mail/mod.ts";
 import type { SenderSuppression, Suppression, SuppressionStore } from "../store/mod.ts";
+import { batchedSuppressions } from "./suppression_batch.ts";
 
 /** What the delivery hook gets back: the unit without suppressed recipients, and their results. */
 export interface Screened {
@@ -74,16 +75,18 @@ export function senderSuppressedReply(s: SenderSuppression): string {
 /**
  * Returns the delivery hook: splits a unit's suppressed recipients off as "suppressed"
  * results: the global entries (hard bounces, operators) and those of the unit's sending domain
- * or a parent of it (complaints, unsubscribes, operators). One indexed query per unit.
+ * or a parent of it (complaints, unsubscribes, operators). One indexed query per sending domain
+ * for the units screened in the same turn (suppression_batch.ts: a lease batch starts at once).
  */
 export function suppressionScreen(
   store: Pick<SuppressionStore, "suppressions">,
   log: (line: string) => void,
 ): (unit: LeasedUnit) => Promise<Screened> {
+  const lookup = batchedSuppressions(store);
   return async (unit) => {
-    // Read per unit, not cached: an entry added a moment ago holds for the next message. One
+    // Read per batch, not cached: an entry added a moment ago holds for the next message. One
     // query covers the global entries and those scoped to the sending domain (0016).
-    const found = await store.suppressions(unit.recipients, Date.now(), domainOf(unit.sender));
+    const found = await lookup(unit.recipients, domainOf(unit.sender));
     if (found.length === 0) return { unit, results: [] };
     const byAddress = new Map<string, string>();
     // A global entry's reply wins over a scoped one's (as when the lists were read in turn).

@@ -62,6 +62,7 @@ export const MANAGED_PARTS = [
   "delivery.pools",
   "smtp.listeners",
   "bounceRules",
+  "bouncePolicies",
 ] as const;
 
 /** Copies the live settings of `next` into `target` in place; returns the keys that changed. */
@@ -77,13 +78,18 @@ export function applyManagedParts(target: Config, next: Config): string[] {
 function copyPaths(target: Config, next: Config, paths: readonly string[]): string[] {
   const changed: string[] = [];
   for (const path of paths) {
-    const value = getPath(next, path);
-    if (value === undefined) continue;
-    if (JSON.stringify(getPath(target, path)) === JSON.stringify(value)) continue;
     const keys = path.split(".");
+    // A key unset in `next` (an optional key removed; JSON drops undefined on the way to the
+    // workers) is unset in `target` too, as long as `next` has the section that holds it.
+    const parent = keys.length > 1 ? getPath(next, keys.slice(0, -1).join(".")) : next;
+    if (parent === undefined || parent === null) continue;
+    const value = getPath(next, path);
+    if (JSON.stringify(getPath(target, path)) === JSON.stringify(value)) continue;
     let holder = target as unknown as Record<string, unknown>;
     for (const key of keys.slice(0, -1)) holder = holder[key] as Record<string, unknown>;
-    holder[keys[keys.length - 1]] = structuredClone(value);
+    const last = keys[keys.length - 1];
+    if (value === undefined) delete holder[last];
+    else holder[last] = structuredClone(value);
     changed.push(path);
   }
   return changed;

@@ -47,6 +47,20 @@ export function modeForPort(port: number): SmtpMode {
 }
 
 /**
+ * A bounce policy (a `bounce_policy` object, core/manage/kinds.ts): overrides of the file's
+ * `bounce.*` keys for the cluster, one sending domain or one pool (core/bounce/policy.ts).
+ */
+export interface BouncePolicy {
+  scope: "default" | "sending_domain" | "pool";
+  sending_domain?: string;
+  pool?: string;
+  verp?: { enabled: boolean; domain?: string; prefix?: string };
+  unsubscribe?: { enabled: boolean; base_url?: string };
+  domains?: string[];
+  delay_notice?: { after?: number; mode?: "requested" | "always" };
+}
+
+/**
  * An operator's bounce classification rule (a `bounce_rule` object, core/manage/kinds.ts),
  * tried before the built-in ones; `pattern` is an RE2 expression, matched case-insensitively.
  */
@@ -100,6 +114,8 @@ export interface Config {
   bounce: ConfigFile["bounce"];
   /** The operator's bounce rules (managed objects), ordered by priority then name. */
   bounceRules: BounceRule[];
+  /** The bounce policies (managed objects); core/bounce/policy.ts merges them with `bounce`. */
+  bouncePolicies: BouncePolicy[];
   dkim: ConfigFile["dkim"] & { masterKeyFile: string };
   queue: ConfigFile["queue"];
   outbox: ConfigFile["outbox"];
@@ -332,6 +348,7 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
     delivery: file.delivery,
     bounce: file.bounce,
     bounceRules: [],
+    bouncePolicies: [],
     dkim: {
       ...file.dkim,
       masterKeyFile: resolve(file.dkim.master_key_file ?? join(dataDir, "dkim_master.key")),

@@ -158,6 +158,68 @@ export const bounceRuleSchema = z.object({
 });
 export type BounceRuleBody = z.output<typeof bounceRuleSchema>;
 
+const policyDomain = z.string().regex(
+  /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/i,
+  "Expected a domain name such as bounces.example.com",
+).transform((d) => d.toLowerCase());
+
+/**
+ * Bounce handling for the whole cluster (`scope` default), one sending domain or one pool:
+ * VERP, one-click unsubscribe, extra bounce/feedback domains, delayed DSNs. Every field left
+ * out falls back to the next wider policy, then to the file's `bounce.*` keys
+ * (core/bounce/policy.ts); the most specific policy wins (sending domain, pool, default).
+ */
+export const bouncePolicySchema = z.object({
+  scope: z.enum(["default", "sending_domain", "pool"]),
+  sending_domain: policyDomain.optional().meta({
+    description: "The sending domain (envelope sender) it applies to; scope sending_domain.",
+  }),
+  pool: name.optional().meta({ description: "The pool it applies to; scope pool." }),
+  verp: z.object({
+    enabled: z.boolean(),
+    domain: policyDomain.optional(),
+    prefix: z.string().regex(/^[a-z0-9]{1,8}$/i, "Expected 1-8 letters or digits").optional(),
+  }).strict().optional().meta({ description: "VERP return paths (docs/bounces.md)." }),
+  unsubscribe: z.object({
+    enabled: z.boolean(),
+    base_url: z.url({ protocol: /^https?$/ }).optional(),
+  }).strict().optional().meta({ description: "One-click unsubscribe links (RFC 8058)." }),
+  domains: z.array(policyDomain).optional().meta({
+    description: "More bounce/feedback domains this server takes mail for (never relayed).",
+  }),
+  delay_notice: z.object({
+    after: duration.optional(),
+    mode: z.enum(["requested", "always"]).optional(),
+  }).strict().optional().meta({ description: "Delayed DSNs (scope default only)." }),
+}).strict().superRefine((p, ctx) => {
+  const need = (field: "sending_domain" | "pool", wanted: boolean) => {
+    if (wanted && !p[field]) {
+      ctx.addIssue({ code: "custom", path: [field], message: `Required when scope is ${p.scope}` });
+    } else if (!wanted && p[field]) {
+      ctx.addIssue({
+        code: "custom",
+        path: [field],
+        message: `Not allowed when scope is ${p.scope}`,
+      });
+    }
+  };
+  need("sending_domain", p.scope === "sending_domain");
+  need("pool", p.scope === "pool");
+  if (p.delay_notice && p.scope !== "default") {
+    ctx.addIssue({ code: "custom", path: ["delay_notice"], message: "Only on the default policy" });
+  }
+}).meta({
+  description: "Bounce handling (VERP, unsubscribe links, bounce domains, delayed DSNs) for " +
+    "the cluster, one sending domain or one pool; overrides the file's bounce.* keys.",
+});
+export type BouncePolicyBody = z.output<typeof bouncePolicySchema>;
+
+/** The id of a bounce policy: "default", "domain:example.com" or "pool:bulk". */
+export function bouncePolicyId(p: BouncePolicyBody): string {
+  if (p.scope === "sending_domain") return `domain:${p.sending_domain}`;
+  return p.scope === "pool" ? `pool:${p.pool}` : "default";
+}
+
 /** Every kind, by name. */
 export const KINDS = {
   vmta: {
@@ -204,6 +266,12 @@ export const KINDS = {
     idOf: (b: BounceRuleBody) => b.name,
     idPath: "name",
   } as ObjectKind<BounceRuleBody>,
+  bounce_policy: {
+    kind: "bounce_policy",
+    schema: bouncePolicySchema,
+    idOf: bouncePolicyId,
+    idPath: "scope",
+  } as ObjectKind<BouncePolicyBody>,
 } as const;
 
 /** A kind's name. */

@@ -1,6 +1,6 @@
 /**
  * From stored objects to the parts of a node's resolved config they replace (MANAGED_PARTS in
- * core/cluster/live.ts): `vmtas`, `delivery.pools`, `routes`, `smtp.listeners`, `bounceRules`
+ * core/cluster/live.ts): `vmtas`, `delivery.pools`, `routes`, `smtp.listeners`, `bounceRules`, `bouncePolicies`
  * (ordered as the classifier tries them). Pure: the live
  * view (live_view.ts) calls it on every poll, so a warm-up step that begins today applies
  * without a change being made.
@@ -12,6 +12,7 @@
  */
 import { resolve } from "node:path";
 import {
+  type BouncePolicy,
   type BounceRule,
   type Config,
   modeForPort,
@@ -20,7 +21,14 @@ import {
 } from "../config/mod.ts";
 import { orderBounceRules } from "../bounce/mod.ts";
 import type { ConfigObjectRecord } from "../store/mod.ts";
-import type { BounceRuleBody, ListenerBody, PoolBody, RouteBody, VmtaBody } from "./kinds.ts";
+import type {
+  BouncePolicyBody,
+  BounceRuleBody,
+  ListenerBody,
+  PoolBody,
+  RouteBody,
+  VmtaBody,
+} from "./kinds.ts";
 
 const DAY = 86_400_000;
 
@@ -31,6 +39,7 @@ export interface ManagedParts {
   routes: Config["routes"];
   listeners: SmtpListener[];
   bounceRules: BounceRule[];
+  bouncePolicies: BouncePolicy[];
 }
 
 function bodies<T>(objects: ConfigObjectRecord[], kind: string): T[] {
@@ -116,7 +125,11 @@ export function managedParts(
       priority: b.priority,
     })),
   );
-  return { vmtas, pools, routes, listeners, bounceRules };
+  // Sorted by id so that the signature (and the order stages see) does not depend on the store.
+  const bouncePolicies: BouncePolicy[] = objects.filter((o) => o.kind === "bounce_policy")
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .flatMap((o) => bodies<BouncePolicyBody>([o], "bounce_policy"));
+  return { vmtas, pools, routes, listeners, bounceRules, bouncePolicies };
 }
 
 /** `config` with `parts` in place of its managed parts (a copy; `config` is not changed). */
@@ -128,5 +141,6 @@ export function withParts(config: Config, parts: ManagedParts): Config {
     delivery: { ...config.delivery, pools: parts.pools },
     smtp: { ...config.smtp, listeners: parts.listeners },
     bounceRules: parts.bounceRules,
+    bouncePolicies: parts.bouncePolicies,
   };
 }

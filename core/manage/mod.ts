@@ -19,6 +19,7 @@ import {
 } from "./audit.ts";
 import { brokerAnnouncer, ChangeListeners } from "./broadcast.ts";
 import {
+  type BouncePolicyBody,
   type BounceRuleBody,
   isKind,
   type KindName,
@@ -40,6 +41,7 @@ export type { KindService, ObjectChange } from "./objects.ts";
 export { checkRead, fieldIssues } from "./objects.ts";
 export { isKind, KINDS } from "./kinds.ts";
 export type {
+  BouncePolicyBody,
   BounceRuleBody,
   KindName,
   ListenerBody,
@@ -60,6 +62,7 @@ export interface ObjectServices {
   shaping_rule: KindService<ShapingRuleBody>;
   retention: KindService<RetentionBody>;
   bounce_rule: KindService<BounceRuleBody>;
+  bounce_policy: KindService<BouncePolicyBody>;
 }
 
 /** The audit log's face. */

@@ -64,7 +64,7 @@ async function serverDialect(
  * SQLite: the stores of one thread on one file share one connection (sqlite_thread_connection.ts),
  * so a thread never waits on a write lock held by itself. Durability: WAL with `synchronous=FULL`
  * for the accept role, so a committed batch is fsync'd before SMTP says 250 and survives power
- * loss (a connection shared with an accept store is FULL too). Other roles use `NORMAL`: in
+ * loss (on a shared connection each store's turn runs at its own level). Other roles use `NORMAL`: in
  * WAL that still survives a process crash (kill -9); on power loss it can only lose a recent
  * settle or lease, which means a repeated delivery (at-least-once), never a lost message. Server
  * databases commit durably by their own settings (PostgreSQL `synchronous_commit`, InnoDB
@@ -92,13 +92,13 @@ export async function openStore(
   if (conn.dialect === "sqlite3") {
     mkdirSync(dirname(conn.path), { recursive: true });
     // Stores of one thread share its connection to the file (sqlite_thread_connection.ts).
-    const shared = await threadSqliteConnection(
-      conn.path,
-      { synchronous: role === "accept" ? "FULL" : "NORMAL" },
-      immediateDriver,
-    );
+    const synchronous = role === "accept" ? "FULL" : "NORMAL";
+    const shared = threadSqliteConnection(conn.path, { synchronous }, immediateDriver);
     const db = new Kysely<Tables>({
-      dialect: monitoredDialect(new NodeSqliteDialect(shared.raw, () => shared.driver()), monitor),
+      dialect: monitoredDialect(
+        new NodeSqliteDialect(shared.raw, () => shared.driver(synchronous)),
+        monitor,
+      ),
     });
     return createSqlStore(db, "sqlite3", () => db.destroy(), monitor);
   }

@@ -11,8 +11,12 @@
  * an in-process lock instead (awaited, so the thread runs on); other threads still meet the
  * SQLite lock, which only blocks the waiting thread while the holder goes on.
  *
- * The connection is as durable as its most durable store asks (`synchronous=FULL` once an
- * accept-role store opens on it), and closes when the last store closes.
+ * Durability is per store, not per connection: each store's turn sets `synchronous` to what
+ * that store asks (FULL for the accept role, NORMAL otherwise) before its statements run. A
+ * pragma switch is a flag in the connection (no I/O), and in WAL a FULL commit fsyncs every
+ * frame before it, so an accept commit is as durable as ever while the scheduler's settles and
+ * leases on the same main-thread connection no longer pay an fsync each (issue 19: they did
+ * once the REST accept path opened on that thread). The connection closes with its last store.
  */
 import { resolve } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
@@ -38,8 +42,6 @@ class TurnLock {
     else this.#held = false;
   }
 }
-
-const DURABILITY = { NORMAL: 1, FULL: 2 } as const;
 
 /** A file's connection in this thread, with the stores that use it. */
 export class ThreadSqliteConnection {
@@ -69,22 +71,23 @@ export class ThreadSqliteConnection {
     return this.#synchronous;
   }
 
-  /** Raises durability to `synchronous` (never lowers it), between transactions. */
-  async require(synchronous: NodeSqliteOptions["synchronous"]): Promise<void> {
-    if (DURABILITY[synchronous] <= DURABILITY[this.#synchronous]) return;
-    await this.#lock.obtain();
-    try {
-      this.raw.exec(`PRAGMA synchronous = ${synchronous}`);
-      this.#synchronous = synchronous;
-    } finally {
-      this.#lock.release();
-    }
+  /**
+   * Sets the connection's durability for the turn that holds the lock (only between
+   * transactions: a turn begins with no transaction open).
+   */
+  /** @internal */ use(synchronous: NodeSqliteOptions["synchronous"]): void {
+    if (synchronous === this.#synchronous) return;
+    this.raw.exec(`PRAGMA synchronous = ${synchronous}`);
+    this.#synchronous = synchronous;
   }
 
-  /** A driver for one more store (one Kysely instance); its `destroy` lets go of the connection. */
-  driver(): Driver {
+  /**
+   * A driver for one more store (one Kysely instance) whose statements run at `synchronous`;
+   * its `destroy` lets go of the connection.
+   */
+  driver(synchronous: NodeSqliteOptions["synchronous"]): Driver {
     this.#users++;
-    return new SharedDriver(this);
+    return new SharedDriver(this, synchronous);
   }
 
   /** @internal */ init(): Promise<void> {
@@ -107,10 +110,12 @@ export class ThreadSqliteConnection {
 /** Kysely's driver for one store on the shared connection. */
 class SharedDriver implements Driver {
   #shared: ThreadSqliteConnection;
+  #synchronous: NodeSqliteOptions["synchronous"];
   #destroyed = false;
 
-  constructor(shared: ThreadSqliteConnection) {
+  constructor(shared: ThreadSqliteConnection, synchronous: NodeSqliteOptions["synchronous"]) {
     this.#shared = shared;
+    this.#synchronous = synchronous;
   }
 
   init(): Promise<void> {
@@ -120,6 +125,7 @@ class SharedDriver implements Driver {
   async acquireConnection(): Promise<DatabaseConnection> {
     await this.#shared.lock.obtain();
     try {
+      this.#shared.use(this.#synchronous);
       return await this.#shared.inner.acquireConnection();
     } catch (error) {
       this.#shared.lock.release();
@@ -178,14 +184,14 @@ class SharedDriver implements Driver {
 const OPEN = new Map<string, ThreadSqliteConnection>();
 
 /**
- * This thread's connection to the file at `path` (opened if there is none), at least as durable
- * as `options.synchronous`. `:memory:` databases are each their own, so never shared.
+ * This thread's connection to the file at `path` (opened if there is none; `options` apply to a
+ * new one). `:memory:` databases are each their own, so never shared.
  */
-export async function threadSqliteConnection(
+export function threadSqliteConnection(
   path: string,
   options: NodeSqliteOptions,
   makeDriver: (raw: DatabaseSync) => Driver,
-): Promise<ThreadSqliteConnection> {
+): ThreadSqliteConnection {
   if (path === ":memory:" || path === "") {
     return new ThreadSqliteConnection(path, options, makeDriver, () => {});
   }
@@ -194,8 +200,6 @@ export async function threadSqliteConnection(
   if (!shared) {
     shared = new ThreadSqliteConnection(key, options, makeDriver, () => OPEN.delete(key));
     OPEN.set(key, shared);
-    return shared;
   }
-  await shared.require(options.synchronous);
   return shared;
 }

@@ -20,6 +20,10 @@ export const KIND_TITLES: Record<string, { title: string; about: string }> = {
   },
   retention: { title: "Retention", about: "How long messages, attempts and logs are kept" },
   bounce_rule: { title: "Bounce rules", about: "Reply patterns and the bounce category they get" },
+  bounce_policy: {
+    title: "Bounce policies",
+    about: "VERP, unsubscribe links, bounce domains per sending domain or pool",
+  },
 };
 
 /** A link to one object's page (ids hold "/" and ":": they travel in the query). */

@@ -14,6 +14,7 @@ const SERVED: Record<keyof ObjectServices, { path: string; name: string }> = {
   shaping_rule: { path: "shaping-rules", name: "ShapingRule" },
   retention: { path: "retention", name: "Retention" },
   bounce_rule: { path: "bounce-rules", name: "BounceRule" },
+  bounce_policy: { path: "bounce-policies", name: "BouncePolicy" },
 };
 
 /** Every config kind of `management` as a CRUD resource. */
