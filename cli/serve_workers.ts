@@ -25,6 +25,13 @@ export async function startDeliveryWorkers(node: NodeState): Promise<void> {
         (message, handle) => {
           node.workerEvents(message);
           if (message.type === "settled") {
+            if (message.requeue && message.unitIds && queue.kind === "embedded") {
+              // The embedded queue keeps an unsettled lease until it is returned, else until it
+              // ends (queue.lease_time): return it now (retried if the database is away).
+              const { tokens, unitIds } = message;
+              const units = unitIds.map((unitId, i) => ({ unitId, leaseToken: tokens[i] }));
+              scheduler.giveBack(units, "not settled by the worker");
+            }
             queue.release(message.tokens, message.requeue ?? false);
             scheduler.settled(message.tokens, message.unitIds);
           }

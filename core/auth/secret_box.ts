@@ -8,8 +8,9 @@
  * disable CRAM-MD5 (`smtp.auth.mechanisms` without it); `user add`/`passwd` then store no
  * sealed copy, and PLAIN/LOGIN over TLS check against the one-way hash only.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { writeFileDurably } from "../durable_file.ts";
 
 const VERSION = "v1";
 
@@ -62,8 +63,8 @@ export async function loadSecretKey(
     raw = crypto.getRandomValues(new Uint8Array(32));
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     try {
-      // "wx": never overwrite a key another process wrote a moment ago.
-      writeFileSync(path, b64(raw) + "\n", { mode: 0o600, flag: "wx" });
+      // Exclusive: never overwrite a key another process wrote a moment ago.
+      writeFileDurably(path, b64(raw) + "\n", { mode: 0o600, exclusive: true });
       created = true;
     } catch (writeError) {
       if ((writeError as { code?: string }).code !== "EEXIST") throw writeError;

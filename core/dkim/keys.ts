@@ -19,6 +19,7 @@ import {
 } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { dirname } from "node:path";
+import { writeFileDurably } from "../durable_file.ts";
 
 /** The signing algorithms we generate keys for. */
 export type DkimAlgorithm = "rsa-sha256" | "ed25519-sha256";
@@ -92,7 +93,7 @@ export class MasterKey {
     }
     const key = randomBytes(32);
     await Deno.mkdir(dirname(file), { recursive: true });
-    await Deno.writeTextFile(file, key.toString("base64") + "\n", { mode: 0o600, createNew: true });
+    writeFileDurably(file, key.toString("base64") + "\n", { mode: 0o600, exclusive: true });
     return new MasterKey(key);
   }
 

@@ -102,7 +102,9 @@ export async function startInjectConsumer(
           messageId: msg.properties.messageId,
           headers: {
             ...flatHeaders(msg.properties.headers),
-            [INJECT_ERROR_HEADER]: refusal ?? "cannot be accepted",
+            // Bounded: a reason quoting a huge field would overflow AMQP's 64 KiB header table
+            // and the dead-letter publish would fail, for ever.
+            [INJECT_ERROR_HEADER]: (refusal ?? "cannot be accepted").slice(0, 1_000),
             "x-fastmta-rejected-at": new Date().toISOString(),
           },
         });

@@ -104,6 +104,10 @@ export function parseInject(content: Uint8Array, limits: InjectLimits): ParsedIn
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     return fail("expected a JSON object");
   }
+  // NUL in a stored text field is refused by PostgreSQL at insert (a retry would fail the same
+  // way, for ever) and ends C strings elsewhere: refused here, naming the field.
+  const nul = nulField(data);
+  if (nul !== null) return fail(`invalid "${nul}": NUL characters are not allowed`);
   if (data.v !== undefined && data.v !== INJECT_FORMAT_VERSION) {
     return fail(`unknown format version "${data.v}": expected ${INJECT_FORMAT_VERSION}`);
   }
@@ -293,4 +297,17 @@ export function injectedMessage(
     maxSize: options.maxSize,
   });
   return { ...parsed.message, id, receivedAt: now, body: withTraceHeader(received, content) };
+}
+
+/** The path of the first key or string in `value` holding a NUL character, else null. */
+function nulField(value: unknown, path = "", depth = 0): string | null {
+  if (typeof value === "string") return value.includes("\0") ? path || "(document)" : null;
+  if (value === null || typeof value !== "object" || depth > 64) return null;
+  for (const [key, item] of Object.entries(value)) {
+    const at = Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+    if (key.includes("\0")) return shown(at);
+    const found = nulField(item, at, depth + 1);
+    if (found !== null) return shown(found);
+  }
+  return null;
 }

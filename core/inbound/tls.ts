@@ -3,7 +3,8 @@
  * or, with none configured, a self-signed pair made at first start in
  * `<data_dir>/tls/` (never smtp-server's built-in demo key, whose private half is public).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
+import { writeFileDurably } from "../durable_file.ts";
 import { dirname } from "node:path";
 import type { Config } from "../config/mod.ts";
 import { makeSelfSignedCert } from "./self_signed.ts";
@@ -52,8 +53,8 @@ export async function ensureSelfSigned(
   }
   const pair = await makeSelfSignedCert(hostname, { ips });
   mkdirSync(dirname(files.key), { recursive: true, mode: 0o700 });
-  writeFileSync(files.key, pair.key, { mode: 0o600 });
-  writeFileSync(files.cert, pair.cert, { mode: 0o644 });
+  writeFileDurably(files.key, pair.key, { mode: 0o600 });
+  writeFileDurably(files.cert, pair.cert, { mode: 0o644 });
   log(`generated a self-signed TLS certificate for "${hostname}" in ${files.cert}`);
 }
 

@@ -8,6 +8,7 @@ import type { QuarantineStore, QueueOpsStore, UnitStore } from "../store/mod.ts"
 import type { HeldOutcome, LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import type { Queue } from "./queue.ts";
+import { LostLeases } from "./lost_leases.ts";
 
 /** What the embedded queue reads and writes. */
 export type EmbeddedStore =
@@ -21,24 +22,36 @@ export class EmbeddedQueue implements Queue {
   readonly ready = true;
   #config: Config;
   #store: EmbeddedStore;
+  // Leases no worker holds, left by a connection cut: returned once the connection is back.
+  #lost: LostLeases;
+  #log: (line: string) => void;
 
-  constructor(config: Config, store: EmbeddedStore) {
+  constructor(config: Config, store: EmbeddedStore, log: (line: string) => void = () => {}) {
     this.#config = config;
     this.#store = store;
+    this.#log = log;
+    this.#lost = new LostLeases({ leaseMs: () => this.#config.queue.lease_time, log });
   }
 
   enqueue(messages: NewMessage[]): Promise<void> {
     return this.#store.insertMessages(messages);
   }
 
-  lease(limit: number): Promise<LeasedUnit[]> {
-    return this.#store.leaseDue({
-      owner: this.#config.nodeId,
-      token: crypto.randomUUID(),
-      now: Date.now(),
-      leaseMs: this.#config.queue.lease_time,
-      limit,
-    });
+  async lease(limit: number): Promise<LeasedUnit[]> {
+    if (this.#lost.size > 0) await this.#lost.returnAll(this.#store, Date.now());
+    const token = crypto.randomUUID();
+    try {
+      return await this.#store.leaseDue({
+        owner: this.#config.nodeId,
+        token,
+        now: Date.now(),
+        leaseMs: this.#config.queue.lease_time,
+        limit,
+      });
+    } catch (error) {
+      this.#lost.addLease(token, Date.now()); // it may have committed before the answer was lost
+      throw error;
+    }
   }
 
   settle(outcomes: UnitOutcome[]): Promise<number> {
@@ -87,7 +100,17 @@ export class EmbeddedQueue implements Queue {
   }
 
   async giveBack(units: { unitId: string; leaseToken: string }[]): Promise<void> {
-    if (units.length > 0) await this.#store.returnLeases(units, Date.now());
+    if (units.length === 0) return;
+    try {
+      await this.#store.returnLeases(units, Date.now());
+    } catch (error) {
+      // Still leased in the database: returned by the next lease call that reaches it.
+      this.#lost.addUnits(units);
+      this.#log(
+        `queue: cannot return ${units.length} units yet (${(error as Error).message}); ` +
+          `retried once the database answers`,
+      );
+    }
   }
 
   returnWaiting(): string[] {

@@ -40,7 +40,7 @@ export async function openQueue<R extends QueueRole>(
   options: OpenQueueOptions<R>,
 ): Promise<QueueFor<R>> {
   const settings = brokerSettings(config);
-  if (!settings) return new EmbeddedQueue(config, store);
+  if (!settings) return new EmbeddedQueue(config, store, options.log);
   const { openRabbitQueue } = await import("./rabbitmq.ts");
   return await openRabbitQueue(config, store, settings, options);
 }

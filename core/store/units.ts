@@ -6,7 +6,7 @@
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { SqlContext } from "./_sql.ts";
 import { insertMessages } from "./units_insert.ts";
-import { leaseDue, type LeaseRequest, returnLeases } from "./units_lease.ts";
+import { leaseDue, type LeaseRequest, returnLeases, returnLeaseTokens } from "./units_lease.ts";
 import { settle, type SettleOptions } from "./units_settle.ts";
 
 export type { LeaseRequest } from "./units_lease.ts";
@@ -36,6 +36,8 @@ export interface UnitStore {
    * still carries its lease token; returns how many.
    */
   returnLeases(units: { unitId: string; leaseToken: string }[], now: number): Promise<number>;
+  /** Gives back every queued unit leased under one of `tokens`, as `returnLeases`; how many. */
+  returnLeaseTokens(tokens: string[], now: number): Promise<number>;
   /** The earliest due time in the queue, or null when it is empty. */
   nextDueAt(): Promise<number | null>;
   /** Makes units held for `reason` (e.g. "paused") due at `now`; returns how many. */
@@ -78,6 +80,7 @@ export function unitRepository(ctx: SqlContext): UnitStore {
       outcomes.length === 0 ? Promise.resolve(0) : settle(ctx, outcomes, options),
     releaseLeases: (owner, now) => releaseLeases(ctx, owner, now),
     returnLeases: (units, now) => returnLeases(ctx, units, now),
+    returnLeaseTokens: (tokens, now) => returnLeaseTokens(ctx, tokens, now),
     nextDueAt: () => nextDueAt(ctx),
     releaseHeld: (reason, now) => releaseHeld(ctx, reason, now),
   };

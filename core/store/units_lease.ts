@@ -159,3 +159,26 @@ export async function returnLeases(
   }
   return returned;
 }
+
+/**
+ * Returns every queued unit still carrying one of `tokens` (leases whose grant the node never
+ * saw: the answer was lost with the connection), as `returnLeases` does; how many were returned.
+ */
+export async function returnLeaseTokens(
+  { db }: SqlContext,
+  tokens: string[],
+  now: number,
+): Promise<number> {
+  if (tokens.length === 0) return 0;
+  const result = await db.updateTable("queue")
+    .set((eb) => ({
+      due_at: now,
+      lease_owner: null,
+      lease_token: null,
+      attempts: eb("attempts", "-", 1),
+      updated_at: now,
+    }))
+    .where("state", "=", "queued").where("lease_token", "in", tokens)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}

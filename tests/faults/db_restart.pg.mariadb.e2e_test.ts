@@ -29,10 +29,9 @@ for (const kind of testDatabaseKinds().filter((k) => k !== "sqlite3")) {
         ? `postgres://postgres@127.0.0.1:${port}/${db.name}?connect_timeout=3`
         : `root@tcp(127.0.0.1:${port})/${db.name}?timeout=3s`,
     };
-    // A lease granted while the connection was being cut may never reach the node (the answer is
-    // lost): such units come back when the lease ends (docs/watchdog.md). A short lease keeps
-    // that bound inside the test's wait; the default is 10 minutes.
-    config.queue = { ...(config.queue as Record<string, unknown> | undefined), lease_time: "15s" };
+    // The default lease time (10 minutes): a lease granted while the connection was being cut
+    // (the answer lost) must be given back once it returns (core/queue/lost_leases.ts), or
+    // the drain below would wait for the lease to end.
     const configPath = await e2e.writeConfig(config);
     const server = await e2e.start(config);
     const load = startSmtpLoad({

@@ -4,7 +4,8 @@
  * load generator retries, as a client does), never a 250 it cannot keep; when space returns the
  * node recovers by itself and the ledger balances. A running node's folder cannot be remounted
  * read-only (the kernel refuses while files are open for writing: EBUSY), so the read-only case
- * is a start on a folder mounted read-only: a clear error naming the cause and exit code != 0,
+ * here is a start on a folder mounted read-only (read-only while running, by a file-system
+ * error: readonly_running.e2e_test.ts): a clear error naming the cause and exit code != 0,
  * nothing accepted; then writable again, the next start delivers what was queued. The held settle that makes this work (storage-full errors are store-unavailable and
  * retried) is detected by its SQLITE_FULL handling; a build without it ignores the full case.
  */

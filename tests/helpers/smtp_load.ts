@@ -28,6 +28,8 @@ export interface SmtpLoad {
   readonly result: Promise<SmtpLoadResult>;
   /** Messages accepted so far. */
   readonly acceptedCount: number;
+  /** 4xx answers so far. */
+  readonly temporaryFailures: number;
   /** Starts no further message. */
   stop(): void;
 }
@@ -40,8 +42,10 @@ export interface SmtpLoadResult {
   temporaryFailures: number;
   /** Broken connections (each retried on the next server). */
   connectionErrors: number;
-  /** Messages given up on (5xx or too many retries). */
+  /** Messages refused with a 5xx. */
   failed: number;
+  /** Messages given up after 600 4xx answers in a row (a client's patience, not a refusal). */
+  gaveUp: number;
   elapsedMs: number;
 }
 
@@ -130,6 +134,7 @@ export function startSmtpLoad(opts: SmtpLoadOptions): SmtpLoad {
     temporaryFailures: 0,
     connectionErrors: 0,
     failed: 0,
+    gaveUp: 0,
     elapsedMs: 0,
   };
   const run = async () => {
@@ -147,7 +152,8 @@ export function startSmtpLoad(opts: SmtpLoadOptions): SmtpLoad {
           progressed = true;
         } else if (/^\d+ 4\d\d$/.test(line)) totals.temporaryFailures++;
         else if (/^\d+ ERR /.test(line)) totals.connectionErrors++;
-        else if (/FAIL|GAVEUP/.test(line)) totals.failed++;
+        else if (/GAVEUP/.test(line)) totals.gaveUp++;
+        else if (/FAIL/.test(line)) totals.failed++;
       }
       if (progressed) opts.onProgress?.(totals.accepted.size);
     }
@@ -162,6 +168,9 @@ export function startSmtpLoad(opts: SmtpLoadOptions): SmtpLoad {
     result: run(),
     get acceptedCount() {
       return totals.accepted.size;
+    },
+    get temporaryFailures() {
+      return totals.temporaryFailures;
     },
     stop,
   };
