@@ -147,3 +147,12 @@ Deno.test("inject: a message over the size limit once composed is refused, namin
     maxSize: 20_000,
   });
 });
+
+Deno.test("inject: a NUL in any field is refused naming the field (PostgreSQL would refuse it for ever)", () => {
+  assertMatch(reason({ from: "a@origin.test", to: ["b@dest.test"], text: "x\u0000y" }), /"text"/);
+  assertMatch(reason({ from: "a\u0000@origin.test", to: ["b@dest.test"], text: "x" }), /"from"/);
+  assertMatch(
+    reason({ from: "a@origin.test", to: ["b@dest.test"], headers: { "X-A": "\u0000" }, text: "x" }),
+    /NUL/,
+  );
+});

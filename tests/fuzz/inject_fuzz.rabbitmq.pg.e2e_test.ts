@@ -22,6 +22,7 @@ const REGRESSIONS = new URL("./regressions/inject/", import.meta.url).pathname;
 
 function regressionCases(): { seed: number; index: number }[] {
   const cases = [];
+  // The folder holds a README, so a clean clone has it even with no case recorded yet.
   for (const entry of Deno.readDirSync(REGRESSIONS)) {
     if (entry.name.endsWith(".json")) {
       cases.push(JSON.parse(Deno.readTextFileSync(`${REGRESSIONS}${entry.name}`)));
