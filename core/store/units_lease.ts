@@ -3,7 +3,13 @@
  * locked so that concurrent leasers skip each other's rows, marks them leased and reads what
  * delivery needs (sender, meta, open recipients). Also giving back leases never attempted.
  */
-import { type CompiledQuery, type Kysely, sql, type Transaction } from "kysely";
+import {
+  type CompiledQuery,
+  type ExpressionBuilder,
+  type Kysely,
+  sql,
+  type Transaction,
+} from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
 import { type LeasedUnit, parseMeta } from "../contracts/mod.ts";
 import type { SqlContext } from "./_sql.ts";
@@ -144,13 +150,7 @@ export async function returnLeases(
   for (const [token, ids] of byToken) {
     for (let i = 0; i < ids.length; i += RETURN_CHUNK) {
       const result = await db.updateTable("queue")
-        .set((eb) => ({
-          due_at: now,
-          lease_owner: null,
-          lease_token: null,
-          attempts: eb("attempts", "-", 1),
-          updated_at: now,
-        }))
+        .set((eb) => handedBack(eb, now))
         .where("state", "=", "queued").where("lease_token", "=", token)
         .where("id", "in", ids.slice(i, i + RETURN_CHUNK))
         .executeTakeFirst();
@@ -158,6 +158,20 @@ export async function returnLeases(
     }
   }
   return returned;
+}
+
+/**
+ * The columns of a unit handed back unattempted: due now, no lease, and the attempt its lease
+ * counted taken back.
+ */
+function handedBack(eb: ExpressionBuilder<Tables, "queue">, now: number) {
+  return {
+    due_at: now,
+    lease_owner: null,
+    lease_token: null,
+    attempts: eb("attempts", "-", 1),
+    updated_at: now,
+  };
 }
 
 /**
@@ -171,13 +185,7 @@ export async function returnLeaseTokens(
 ): Promise<number> {
   if (tokens.length === 0) return 0;
   const result = await db.updateTable("queue")
-    .set((eb) => ({
-      due_at: now,
-      lease_owner: null,
-      lease_token: null,
-      attempts: eb("attempts", "-", 1),
-      updated_at: now,
-    }))
+    .set((eb) => handedBack(eb, now))
     .where("state", "=", "queued").where("lease_token", "in", tokens)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
