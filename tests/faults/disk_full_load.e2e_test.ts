@@ -16,17 +16,8 @@ import { repoRoot, sendWithSwaks } from "../helpers/server_process.ts";
 import { startSmtpLoad } from "../helpers/smtp_load.ts";
 import { waitUntil } from "../helpers/wait.ts";
 import { balance, describeLedger, waitDrained } from "./accounting.ts";
+import { nodeOnMount, run, runsAsRoot, steadyLoad, stopLoad } from "./mounted_data.ts";
 import { faultZones } from "./zones.ts";
-
-function canMount(): boolean {
-  try {
-    return Deno.uid() === 0 &&
-      new Deno.Command("mount", { args: ["--version"], stdout: "null", stderr: "null" })
-        .outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 /** Whether this build holds settles on a full disk (core/store knows SQLITE_FULL). */
 function holdsOnFullDisk(): boolean {
@@ -34,13 +25,6 @@ function holdsOnFullDisk(): boolean {
     args: ["-rlq", "SQLITE_FULL", `${repoRoot()}/core/store`],
   }).outputSync();
   return out.success;
-}
-
-function run(cmd: string, args: string[]) {
-  const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
 }
 
 /** Fills the file system of `dir` to the last byte. */
@@ -65,27 +49,17 @@ function fill(dir: string) {
 for (const mode of ["full"] as const) {
   Deno.test({
     name: `data folder ${mode} under load: 4xx while it lasts, recovers by itself, ledger balances`,
-    ignore: !canMount() || !holdsOnFullDisk(),
+    ignore: !runsAsRoot() || !holdsOnFullDisk(),
     fn: async () => {
       await using e2e = await startE2eFixture({ prefix: "fastmta-fullload-", zones: faultZones });
       const mnt = `${e2e.dir}/mnt`;
       await Deno.mkdir(mnt);
       run("mount", ["-t", "tmpfs", "-o", "size=32m", "tmpfs", mnt]);
-      const load = { current: undefined as ReturnType<typeof startSmtpLoad> | undefined };
+      const load = { current: undefined as Awaited<ReturnType<typeof steadyLoad>> | undefined };
       try {
-        const config = e2e.nodeConfig();
-        config.data_dir = `${mnt}/data`;
-        config.database = { driver: "sqlite3", connection: `${mnt}/data/fastmta.db` };
-        const configPath = await e2e.writeConfig(config);
+        const { config, configPath } = await nodeOnMount(e2e, mnt);
         const server = await e2e.start(config);
-        const l = load.current = startSmtpLoad({
-          servers: [server.smtpAddress],
-          count: 1_000_000,
-          connections: 4,
-          to: `r@${E2E_DOMAIN}`,
-          prefix: "f",
-        });
-        await waitUntil(() => l.acceptedCount >= 50, { timeoutMs: 60_000, message: "load" });
+        const l = load.current = await steadyLoad(server, "f");
         if (mode === "full") {
           const db = new DatabaseSync(`${mnt}/data/fastmta.db`);
           db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -119,8 +93,7 @@ for (const mode of ["full"] as const) {
         e2e.dump();
         throw error;
       } finally {
-        load.current?.stop();
-        await load.current?.result.catch(() => {});
+        await stopLoad(load.current);
         for (const server of e2e.servers) await server.stop().catch(() => {});
         run("umount", ["-l", mnt]);
       }
@@ -131,17 +104,14 @@ for (const mode of ["full"] as const) {
 Deno.test({
   name:
     "data folder read-only at start: a clear error, nothing accepted; writable again, it resumes",
-  ignore: !canMount(),
+  ignore: !runsAsRoot(),
   fn: async () => {
     await using e2e = await startE2eFixture({ prefix: "fastmta-rofs-", zones: faultZones });
     const mnt = `${e2e.dir}/mnt`;
     await Deno.mkdir(mnt);
     run("mount", ["-t", "tmpfs", "-o", "size=32m", "tmpfs", mnt]);
     try {
-      const config = e2e.nodeConfig();
-      config.data_dir = `${mnt}/data`;
-      config.database = { driver: "sqlite3", connection: `${mnt}/data/fastmta.db` };
-      const configPath = await e2e.writeConfig(config);
+      const { config, configPath } = await nodeOnMount(e2e, mnt);
       const first = await e2e.start(config);
       const result = await startSmtpLoad({
         servers: [first.smtpAddress],

@@ -12,37 +12,15 @@
  * lost). Needs root, losetup and mkfs.ext4; ignored otherwise.
  */
 import { assert } from "../helpers/assert.ts";
-import { E2E_DOMAIN, startE2eFixture } from "../helpers/e2e_fixture.ts";
-import { startSmtpLoad } from "../helpers/smtp_load.ts";
+import { startE2eFixture } from "../helpers/e2e_fixture.ts";
 import { waitUntil } from "../helpers/wait.ts";
 import { balance, describeLedger, waitDrained } from "./accounting.ts";
+import { nodeOnMount, run, runsAsRoot, steadyLoad, stopLoad } from "./mounted_data.ts";
 import { faultZones } from "./zones.ts";
-
-function can(): boolean {
-  try {
-    if (Deno.uid() !== 0) return false;
-    for (const tool of ["losetup", "mkfs.ext4", "e2fsck"]) {
-      const out = new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "null" })
-        .outputSync();
-      if (!out.success) return false;
-    }
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function run(cmd: string, args: string[], okCodes = [0]): string {
-  const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
-  if (!okCodes.includes(out.code)) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout).trim();
-}
 
 Deno.test({
   name: "data folder read-only while running: 4xx never 250, /readyz says why, nothing lost",
-  ignore: !can(),
+  ignore: !runsAsRoot(["losetup", "mkfs.ext4", "e2fsck"]),
   fn: async () => {
     await using e2e = await startE2eFixture({ prefix: "fastmta-roload-", zones: faultZones });
     const image = `${e2e.dir}/data.img`;
@@ -55,21 +33,11 @@ Deno.test({
     const mount = () => run("mount", ["-o", "errors=remount-ro", device, mnt]);
     mount();
     let mounted = true;
-    const load = { current: undefined as ReturnType<typeof startSmtpLoad> | undefined };
+    const load = { current: undefined as Awaited<ReturnType<typeof steadyLoad>> | undefined };
     try {
-      const config = e2e.nodeConfig();
-      config.data_dir = `${mnt}/data`;
-      config.database = { driver: "sqlite3", connection: `${mnt}/data/fastmta.db` };
-      const configPath = await e2e.writeConfig(config);
+      const { config, configPath } = await nodeOnMount(e2e, mnt);
       let server = await e2e.start(config);
-      const l = load.current = startSmtpLoad({
-        servers: [server.smtpAddress],
-        count: 1_000_000,
-        connections: 4,
-        to: `r@${E2E_DOMAIN}`,
-        prefix: "o",
-      });
-      await waitUntil(() => l.acceptedCount >= 50, { timeoutMs: 60_000, message: "load" });
+      const l = load.current = await steadyLoad(server, "o");
       // The file system turns read-only under the running node.
       await Deno.writeTextFile(`/sys/fs/ext4/${device.split("/").at(-1)}/trigger_fs_error`, "test");
       const acceptedAtFault = l.acceptedCount;
@@ -110,8 +78,7 @@ Deno.test({
       e2e.dump();
       throw error;
     } finally {
-      load.current?.stop();
-      await load.current?.result.catch(() => {});
+      await stopLoad(load.current);
       for (const server of e2e.servers) await server.stop().catch(() => {});
       if (mounted) run("umount", ["-l", mnt], [0, 32]);
       run("losetup", ["-d", device], [0, 1]);
