@@ -19,6 +19,8 @@ import type { ConfigObjectRecord, ConfigObjectStore } from "../store/mod.ts";
 import { managedParts, withParts } from "./live_state.ts";
 import { type Management, openManagement } from "./mod.ts";
 import { seedFromConfig } from "./seed.ts";
+import type { ListenerBody } from "./kinds.ts";
+import { writeManagedCertificates } from "./tls_files.ts";
 
 /** What changed in one application. */
 export interface AppliedChange {
@@ -129,7 +131,9 @@ export class LiveView {
 
   #apply(version: number, kinds: string[]) {
     const { config } = this.#options;
-    const parts = managedParts(this.#objects, config.nodeId);
+    const certificates = writeManagedCertificates(this.#objects, config.dataDir, this.#options.log);
+    const parts = managedParts(this.#objects, config.nodeId, Date.now(), certificates);
+    this.#reportMissingCertificates(certificates);
     const signature = JSON.stringify(parts);
     let changedParts: string[] = [];
     if (signature !== this.#partsSignature) {
@@ -162,6 +166,24 @@ export class LiveView {
     if (first || changedParts.length > 0 || kinds.length > 0 || moved) {
       this.#options.onApplied({ parts: changedParts, kinds, version });
     }
+  }
+
+  #missingSaid = "";
+
+  /** Says once per set which listeners name a certificate that is not stored. */
+  #reportMissingCertificates(certificates: ReadonlyMap<string, unknown>) {
+    const missing = this.#objects.filter((o) => o.kind === "listener").flatMap((o) => {
+      try {
+        const name = (JSON.parse(o.body) as ListenerBody).tls_certificate;
+        return name && !certificates.has(name) ? [`${o.id} (tls_certificate "${name}")`] : [];
+      } catch {
+        return [];
+      }
+    }).join(", ");
+    if (missing && missing !== this.#missingSaid) {
+      this.#options.log(`not binding listeners whose TLS certificate is missing: ${missing}`);
+    }
+    this.#missingSaid = missing;
   }
 
   /** Stops following changes. */
