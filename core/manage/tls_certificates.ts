@@ -11,6 +11,7 @@ import { X509Certificate } from "node:crypto";
 import { resolve } from "node:path";
 import type { Config } from "../config/mod.ts";
 import type { ListenerBody } from "./kinds.ts";
+import { summarize } from "./tls_certificate_kind.ts";
 
 /** One listener's certificate, or why it cannot be shown. */
 export interface ListenerCertificate {
@@ -20,6 +21,8 @@ export interface ListenerCertificate {
   source: "file" | "object";
   node?: string;
   certFile: string;
+  /** The managed certificate (kind tls_certificate) it names, instead of a file. */
+  managed?: string;
   /** The node's `smtp.tls` pair (self-signed when made at first start). */
   isDefault: boolean;
   subject?: string;
@@ -56,10 +59,26 @@ export async function describeCertificate(
   }
 }
 
+/** A managed certificate's PEM text as shown (from the stored object, not a file). */
+function describePem(
+  name: string,
+  pem: string | undefined,
+): ReturnType<typeof describeCertificate> {
+  if (pem === undefined) {
+    return Promise.resolve({ error: `No TLS certificate "${name}" is stored: upload it below` });
+  }
+  const summary = summarize(pem);
+  return Promise.resolve(
+    summary ? { ...summary } : { error: `The stored certificate "${name}" does not parse` },
+  );
+}
+
 /** Every listener's certificate: the file's listeners first, then the managed ones. */
 export async function listenerCertificates(
   config: Pick<Config, "smtp">,
   objects: ListenerBody[],
+  /** The stored certificates' PEM chains by name. */
+  stored: ReadonlyMap<string, string> = new Map(),
 ): Promise<ListenerCertificate[]> {
   const fallback = config.smtp.tlsFiles.cert;
   // An object for the same address wins (as it does on the node), so no listener shows twice.
@@ -75,15 +94,25 @@ export async function listenerCertificates(
       listener: `${l.ip}:${l.port}`,
       source: "object" as const,
       node: l.node,
-      certFile: l.certificate ? resolve(l.certificate.cert_file) : fallback,
-      isDefault: !l.certificate,
+      certFile: l.tls_certificate
+        ? `managed certificate "${l.tls_certificate}"`
+        : l.certificate
+        ? resolve(l.certificate.cert_file)
+        : fallback,
+      ...(l.tls_certificate ? { managed: l.tls_certificate } : {}),
+      isDefault: !l.certificate && !l.tls_certificate,
     })),
   ];
   // One read per file, however many listeners share it.
   const seen = new Map<string, ReturnType<typeof describeCertificate>>();
   return await Promise.all(rows.map(async (row) => {
     let described = seen.get(row.certFile);
-    if (!described) seen.set(row.certFile, described = describeCertificate(row.certFile));
+    if (!described) {
+      described = row.managed
+        ? describePem(row.managed, stored.get(row.managed))
+        : describeCertificate(row.certFile);
+      seen.set(row.certFile, described);
+    }
     return { ...row, ...(await described) };
   }));
 }
