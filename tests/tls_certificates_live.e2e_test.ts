@@ -6,10 +6,10 @@
  * redacted is refused, a new pair accepted) is served on the next connection without a restart.
  * The key never appears in an API answer or the server's log.
  */
-import { assert, assertEquals } from "./helpers/assert.ts";
+import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { startE2eFixture } from "./helpers/e2e_fixture.ts";
 import { freePort, waitForPort } from "./helpers/net.ts";
-import { TEST_API_TOKEN } from "./helpers/server_process.ts";
+import { runCli, TEST_API_TOKEN } from "./helpers/server_process.ts";
 import { generateSelfSignedCert, type PemKeyPair } from "./helpers/tls_cert.ts";
 import { waitUntil } from "./helpers/wait.ts";
 
@@ -97,6 +97,80 @@ Deno.test({
         assert(!listed.text.includes(keyLine(pair)), "the key is not listed");
         assert(!server.logs().includes(keyLine(pair)), "the key is not logged");
       }
+    } catch (error) {
+      e2e.dump();
+      throw error;
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "tls certificates: smtp.tls.certificate uploaded with the CLI is served by the main listener",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using e2e = await startE2eFixture({ prefix: "fastmta-tlscert-cli-" });
+    const config = e2e.nodeConfig();
+    config.smtp = { ...config.smtp, tls: { certificate: "main" } };
+    const path = await e2e.writeConfig(config);
+    const server = await e2e.start(config);
+    try {
+      // Not stored yet: the self-signed pair is served, and the node says what is missing.
+      const before = await servedCertificate(server.smtpPort);
+      assert(before, "a certificate is served");
+      await waitUntil(() => server.logs().includes('smtp.tls.certificate "main"'), {
+        timeoutMs: 15_000,
+        message: "the missing certificate logged",
+      });
+
+      const pair = await generateSelfSignedCert({ commonName: "main.example.test" });
+      await Deno.writeTextFile(`${e2e.dir}/main.crt`, pair.cert);
+      await Deno.writeTextFile(`${e2e.dir}/main.key`, pair.key);
+      const added = await runCli([
+        "tls-cert",
+        "add",
+        "main",
+        "--cert",
+        `${e2e.dir}/main.crt`,
+        "--key",
+        `${e2e.dir}/main.key`,
+        "--config",
+        path,
+      ]);
+      assertEquals(added.code, 0, added.stderr);
+      await waitUntil(
+        async () => (await servedCertificate(server.smtpPort)) === pemBody(pair.cert),
+        { timeoutMs: 15_000, message: "the uploaded default certificate served" },
+      );
+
+      const listed = await runCli(["tls-cert", "list", "--json", "--config", path]);
+      assertEquals(listed.code, 0, listed.stderr);
+      const rows = JSON.parse(listed.stdout) as { name: string; private_key: string }[];
+      assertEquals(rows.map((r) => [r.name, r.private_key]), [["main", "set"]]);
+      assert(!listed.stdout.includes(pair.key.split("\n")[1]), "the key is not printed");
+
+      // A bad upload names the field and exits 2.
+      const bad = await runCli([
+        "tls-cert",
+        "add",
+        "other",
+        "--cert",
+        `${e2e.dir}/main.key`,
+        "--key",
+        `${e2e.dir}/main.key`,
+        "--config",
+        path,
+      ]);
+      assertEquals(bad.code, 2, bad.stderr);
+      assertMatch(bad.stderr, /certificate: Expected a PEM certificate/);
+
+      const removed = await runCli(["tls-cert", "remove", "main", "--config", path]);
+      assertEquals(removed.code, 0, removed.stderr);
+      await waitUntil(async () => (await servedCertificate(server.smtpPort)) === before, {
+        timeoutMs: 15_000,
+        message: "back to the self-signed pair once removed",
+      });
     } catch (error) {
       e2e.dump();
       throw error;

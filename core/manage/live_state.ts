@@ -73,7 +73,10 @@ export function managedParts(
   nodeId: string,
   now = Date.now(),
   certificates: ReadonlyMap<string, CertificateFiles> = new Map(),
+  /** `smtp.tls.certificate`: served by listeners without their own (when it is stored). */
+  defaultCertificate?: string,
 ): ManagedParts {
+  const fallback = defaultCertificate ? certificates.get(defaultCertificate) : undefined;
   const vmtaBodies = bodies<VmtaBody>(objects, "vmta").filter(here(nodeId))
     .sort((a, b) => a.ip.localeCompare(b.ip));
   const vmtas: Vmta[] = vmtaBodies.map((v) => {
@@ -113,6 +116,7 @@ export function managedParts(
       port: l.port,
       mode: l.mode ?? modeForPort(l.port),
       ...(l.tls_certificate ? { certificate: certificates.get(l.tls_certificate)! } : {}),
+      ...(!l.tls_certificate && !l.certificate && fallback ? { certificate: fallback } : {}),
       ...(l.certificate
         ? {
           certificate: {

@@ -132,7 +132,13 @@ export class LiveView {
   #apply(version: number, kinds: string[]) {
     const { config } = this.#options;
     const certificates = writeManagedCertificates(this.#objects, config.dataDir, this.#options.log);
-    const parts = managedParts(this.#objects, config.nodeId, Date.now(), certificates);
+    const parts = managedParts(
+      this.#objects,
+      config.nodeId,
+      Date.now(),
+      certificates,
+      config.smtp.tls.certificate,
+    );
     this.#reportMissingCertificates(certificates);
     const signature = JSON.stringify(parts);
     let changedParts: string[] = [];
@@ -172,16 +178,24 @@ export class LiveView {
 
   /** Says once per set which listeners name a certificate that is not stored. */
   #reportMissingCertificates(certificates: ReadonlyMap<string, unknown>) {
-    const missing = this.#objects.filter((o) => o.kind === "listener").flatMap((o) => {
+    const missing: string[] = this.#objects.filter((o) => o.kind === "listener").flatMap((o) => {
       try {
         const name = (JSON.parse(o.body) as ListenerBody).tls_certificate;
         return name && !certificates.has(name) ? [`${o.id} (tls_certificate "${name}")`] : [];
       } catch {
         return [];
       }
-    }).join(", ");
+    });
+    const fallback = this.#options.config.smtp.tls.certificate;
+    if (fallback && !certificates.has(fallback)) {
+      missing.push(`smtp.tls.certificate "${fallback}" (serving smtp.tls files meanwhile)`);
+    }
+    this.#sayMissing(missing.join(", "));
+  }
+
+  #sayMissing(missing: string) {
     if (missing && missing !== this.#missingSaid) {
-      this.#options.log(`not binding listeners whose TLS certificate is missing: ${missing}`);
+      this.#options.log(`TLS certificates named but not stored: ${missing}`);
     }
     this.#missingSaid = missing;
   }

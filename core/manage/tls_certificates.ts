@@ -5,7 +5,9 @@
  * subject, subject alternative names and expiry, read with node:crypto's X509Certificate.
  * Files are read on the node answering: a listener object of another node names a file there,
  * which this node may not have (then the error says so). A listener's certificate path is set
- * on its object (the configuration pages' listener form); the SMTP side rebinds it live.
+ * on its object (the configuration pages' listener form); the SMTP side rebinds it live. A
+ * listener naming an uploaded certificate (`tls_certificate`, or `smtp.tls.certificate` for
+ * those without their own) is described from the stored chain, the same on every node.
  */
 import { X509Certificate } from "node:crypto";
 import { resolve } from "node:path";
@@ -80,7 +82,12 @@ export async function listenerCertificates(
   /** The stored certificates' PEM chains by name. */
   stored: ReadonlyMap<string, string> = new Map(),
 ): Promise<ListenerCertificate[]> {
-  const fallback = config.smtp.tlsFiles.cert;
+  const named = config.smtp.tls.certificate;
+  // smtp.tls.certificate, once stored, is what a listener without its own serves.
+  const fallback = named && stored.has(named)
+    ? `managed certificate "${named}"`
+    : config.smtp.tlsFiles.cert;
+  const fallbackManaged = named && stored.has(named) ? { managed: named } : {};
   // An object for the same address wins (as it does on the node), so no listener shows twice.
   const managed = new Set(objects.map((l) => `${l.ip}:${l.port}`));
   const rows: Omit<ListenerCertificate, "subject" | "issuer" | "san" | "validTo" | "error">[] = [
@@ -88,6 +95,7 @@ export async function listenerCertificates(
       listener: `${l.host}:${l.port}`,
       source: "file" as const,
       certFile: l.certificate?.cert ?? fallback,
+      ...(l.certificate ? {} : fallbackManaged),
       isDefault: !l.certificate,
     })),
     ...objects.map((l) => ({
@@ -99,7 +107,11 @@ export async function listenerCertificates(
         : l.certificate
         ? resolve(l.certificate.cert_file)
         : fallback,
-      ...(l.tls_certificate ? { managed: l.tls_certificate } : {}),
+      ...(l.tls_certificate
+        ? { managed: l.tls_certificate }
+        : l.certificate
+        ? {}
+        : fallbackManaged),
       isDefault: !l.certificate && !l.tls_certificate,
     })),
   ];
