@@ -147,6 +147,23 @@ Deno.test("tls certificates: written to the data folder, replaced by a new path,
     const parts = managedParts(objects, "n1", Date.now(), files);
     assertEquals(parts.listeners[0].certificate, paths);
 
+    // smtp.tls.certificate: a listener without its own serves it; one with files keeps them.
+    const plain = record("listener", "127.0.0.1:2525", {
+      ip: "127.0.0.1",
+      port: 2525,
+      enabled: true,
+    });
+    const own = record("listener", "127.0.0.1:2465", {
+      ip: "127.0.0.1",
+      port: 2465,
+      enabled: true,
+      certificate: { cert_file: "/own.crt", key_file: "/own.key" },
+    });
+    const withDefault = managedParts([plain, own], "n1", Date.now(), files, "mx").listeners;
+    assertEquals(withDefault.map((l) => l.certificate?.cert), ["/own.crt", paths.cert]);
+    const notStored = managedParts([plain], "n1", Date.now(), new Map(), "mx").listeners;
+    assertEquals(notStored[0].certificate, undefined, "the smtp.tls files meanwhile");
+
     const replaced = writeManagedCertificates(
       [listener, cert(second)],
       dataDir,

@@ -180,8 +180,12 @@ export class LiveView {
   #reportMissingCertificates(certificates: ReadonlyMap<string, unknown>) {
     const missing: string[] = this.#objects.filter((o) => o.kind === "listener").flatMap((o) => {
       try {
-        const name = (JSON.parse(o.body) as ListenerBody).tls_certificate;
-        return name && !certificates.has(name) ? [`${o.id} (tls_certificate "${name}")`] : [];
+        const body = JSON.parse(o.body) as ListenerBody;
+        const name = body.tls_certificate;
+        const here = !body.node || body.node === this.#options.config.nodeId;
+        return here && name && !certificates.has(name)
+          ? [`${o.id} (tls_certificate "${name}")`]
+          : [];
       } catch {
         return [];
       }
