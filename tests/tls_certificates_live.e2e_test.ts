@@ -91,6 +91,12 @@ Deno.test({
         message: "the replaced certificate served without a restart",
       });
 
+      const openapi = await api("GET", "/openapi.json");
+      const paths = Object.keys(openapi.json.paths as Record<string, unknown>);
+      assert(paths.some((p) => p.endsWith("/tls-certificates")), "in the OpenAPI document");
+      const schemas = JSON.stringify(openapi.json.components ?? {});
+      assert(schemas.includes("TlsCertificate"), "its schema in the OpenAPI document");
+
       const listed = await api("GET", "/tls-certificates");
       assertEquals(listed.status, 200);
       for (const pair of [first, second]) {
