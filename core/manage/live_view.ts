@@ -20,7 +20,7 @@ import { managedParts, withParts } from "./live_state.ts";
 import { type Management, openManagement } from "./mod.ts";
 import { seedFromConfig } from "./seed.ts";
 import type { ListenerBody } from "./kinds.ts";
-import { writeManagedCertificates } from "./tls_files.ts";
+import { type CertificateFiles, writeManagedCertificates } from "./tls_files.ts";
 
 /** What changed in one application. */
 export interface AppliedChange {
@@ -131,7 +131,16 @@ export class LiveView {
 
   #apply(version: number, kinds: string[]) {
     const { config } = this.#options;
-    const certificates = writeManagedCertificates(this.#objects, config.dataDir, this.#options.log);
+    const stored = this.#objects.filter((o) => o.kind === "tls_certificate").length;
+    // Written when the objects changed (or a write failed: retried each poll), not every poll.
+    if (kinds.length > 0 || this.#version === -1 || this.#certificates.size < stored) {
+      this.#certificates = writeManagedCertificates(
+        this.#objects,
+        config.dataDir,
+        this.#options.log,
+      );
+    }
+    const certificates = this.#certificates;
     const parts = managedParts(
       this.#objects,
       config.nodeId,
@@ -175,6 +184,7 @@ export class LiveView {
   }
 
   #missingSaid = "";
+  #certificates: ReadonlyMap<string, CertificateFiles> = new Map();
 
   /** Says once per set which listeners name a certificate that is not stored. */
   #reportMissingCertificates(certificates: ReadonlyMap<string, unknown>) {
