@@ -35,7 +35,8 @@ export const listenerCommand = objectCommand({
   kind: "listener",
   summary: "List or change the SMTP listeners",
   description:
-    `SMTP listeners (ip, port, mode smtp|submission|smtps, certificate). Running nodes bind a new
+    `SMTP listeners (ip, port, mode smtp|submission|smtps, certificate files or tls_certificate,
+the name of a certificate uploaded with "fastmta tls-cert add"). Running nodes bind a new
 listener and close a removed one within seconds; one that cannot bind is reported by "fastmta
 nodes --json" (listener_errors) and the rest stays as it was. ID is IP:PORT, or NODE/IP:PORT.`,
   example: "ip=127.0.0.1 port=2526 mode=submission",

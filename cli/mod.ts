@@ -27,6 +27,7 @@ import { sendmailCommand } from "./sendmail.ts";
 import { serveCommand } from "./serve.ts";
 import { shapingCommand } from "./shaping.ts";
 import { suppressionCommand } from "./suppression.ts";
+import { tlsCertCommand } from "./tls_cert.ts";
 import { webhookCommand } from "./webhook.ts";
 import { userCommand } from "./user.ts";
 
@@ -48,6 +49,7 @@ export const COMMANDS: readonly Command[] = [
   routeCommand,
   bounceRuleCommand,
   bouncePolicyCommand,
+  tlsCertCommand,
   auditCommand,
   userCommand,
   apikeyCommand,

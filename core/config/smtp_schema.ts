@@ -78,6 +78,14 @@ export const smtpSection = z.object({
       description: "PEM private key of `cert_file` (set both or neither).",
       live: false,
     }),
+    certificate: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "Expected a certificate name")
+      .optional().meta({
+        description: "The name of an uploaded TLS certificate (`fastmta tls-cert`, kind " +
+          "tls_certificate) that every listener without its own certificate serves; the files " +
+          "above (or the self-signed pair) while none of that name is stored. Replacing the " +
+          "uploaded certificate applies live.",
+        live: false,
+      }),
   }).strict().prefault({}).meta({ description: "The certificate for STARTTLS and smtps." }),
   auth: z.object({
     mechanisms: z.array(z.enum(["PLAIN", "LOGIN", "CRAM-MD5"])).min(1)

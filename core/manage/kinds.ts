@@ -16,6 +16,7 @@ import {
   MAX_PATTERN_LENGTH,
 } from "../bounce/mod.ts";
 import type { Role } from "./types.ts";
+import { type TlsCertificateBody, tlsCertificateSchema } from "./tls_certificate_kind.ts";
 
 /** How one kind is validated, identified and guarded. */
 export interface ObjectKind<T = Record<string, unknown>> {
@@ -99,9 +100,17 @@ export const listenerSchema = z.object({
   /** Certificate and key files (PEM); the node's `smtp.tls` pair when unset. */
   certificate: z.object({ cert_file: z.string().min(1), key_file: z.string().min(1) }).strict()
     .optional(),
+  /** A managed certificate (kind tls_certificate) by name, instead of `certificate` files. */
+  tls_certificate: name.optional().meta({
+    description: "The name of a managed TLS certificate (tls-certificates) this listener " +
+      "serves; instead of certificate files.",
+  }),
   enabled: z.boolean().default(true),
   node,
-}).strict();
+}).strict().refine((l) => !(l.certificate && l.tls_certificate), {
+  path: ["tls_certificate"],
+  message: "Not allowed together with certificate (files): name one or the other",
+});
 export type ListenerBody = z.output<typeof listenerSchema>;
 
 /** A transport-map entry: mail for `domain` (or `*`) goes to `host` instead of its MX. */
@@ -272,6 +281,13 @@ export const KINDS = {
     idOf: bouncePolicyId,
     idPath: "scope",
   } as ObjectKind<BouncePolicyBody>,
+  tls_certificate: {
+    kind: "tls_certificate",
+    schema: tlsCertificateSchema,
+    idOf: (c: TlsCertificateBody) => c.name,
+    idPath: "name",
+    secretPaths: ["private_key"],
+  } as ObjectKind<TlsCertificateBody>,
 } as const;
 
 /** A kind's name. */

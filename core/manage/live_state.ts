@@ -21,6 +21,7 @@ import {
 } from "../config/mod.ts";
 import { orderBounceRules } from "../bounce/mod.ts";
 import type { ConfigObjectRecord } from "../store/mod.ts";
+import type { CertificateFiles } from "./tls_files.ts";
 import type {
   BouncePolicyBody,
   BounceRuleBody,
@@ -71,7 +72,11 @@ export function managedParts(
   objects: ConfigObjectRecord[],
   nodeId: string,
   now = Date.now(),
+  certificates: ReadonlyMap<string, CertificateFiles> = new Map(),
+  /** `smtp.tls.certificate`: served by listeners without their own (when it is stored). */
+  defaultCertificate?: string,
 ): ManagedParts {
+  const fallback = defaultCertificate ? certificates.get(defaultCertificate) : undefined;
   const vmtaBodies = bodies<VmtaBody>(objects, "vmta").filter(here(nodeId))
     .sort((a, b) => a.ip.localeCompare(b.ip));
   const vmtas: Vmta[] = vmtaBodies.map((v) => {
@@ -102,11 +107,16 @@ export function managedParts(
   }
   const listeners: SmtpListener[] = bodies<ListenerBody>(objects, "listener")
     .filter(here(nodeId)).filter((l) => l.enabled)
+    // A listener naming a certificate this node has not got is not bound (LiveView says so):
+    // serving the default certificate instead would hide the mistake.
+    .filter((l) => !l.tls_certificate || certificates.has(l.tls_certificate))
     .sort((a, b) => `${a.ip}:${a.port}`.localeCompare(`${b.ip}:${b.port}`))
     .map((l) => ({
       host: l.ip,
       port: l.port,
       mode: l.mode ?? modeForPort(l.port),
+      ...(l.tls_certificate ? { certificate: certificates.get(l.tls_certificate)! } : {}),
+      ...(!l.tls_certificate && !l.certificate && fallback ? { certificate: fallback } : {}),
       ...(l.certificate
         ? {
           certificate: {

@@ -19,6 +19,8 @@ import type { ConfigObjectRecord, ConfigObjectStore } from "../store/mod.ts";
 import { managedParts, withParts } from "./live_state.ts";
 import { type Management, openManagement } from "./mod.ts";
 import { seedFromConfig } from "./seed.ts";
+import type { ListenerBody } from "./kinds.ts";
+import { type CertificateFiles, writeManagedCertificates } from "./tls_files.ts";
 
 /** What changed in one application. */
 export interface AppliedChange {
@@ -129,7 +131,24 @@ export class LiveView {
 
   #apply(version: number, kinds: string[]) {
     const { config } = this.#options;
-    const parts = managedParts(this.#objects, config.nodeId);
+    const stored = this.#objects.filter((o) => o.kind === "tls_certificate").length;
+    // Written when the objects changed (or a write failed: retried each poll), not every poll.
+    if (kinds.length > 0 || this.#version === -1 || this.#certificates.size < stored) {
+      this.#certificates = writeManagedCertificates(
+        this.#objects,
+        config.dataDir,
+        this.#options.log,
+      );
+    }
+    const certificates = this.#certificates;
+    const parts = managedParts(
+      this.#objects,
+      config.nodeId,
+      Date.now(),
+      certificates,
+      config.smtp.tls.certificate,
+    );
+    this.#reportMissingCertificates(certificates);
     const signature = JSON.stringify(parts);
     let changedParts: string[] = [];
     if (signature !== this.#partsSignature) {
@@ -162,6 +181,37 @@ export class LiveView {
     if (first || changedParts.length > 0 || kinds.length > 0 || moved) {
       this.#options.onApplied({ parts: changedParts, kinds, version });
     }
+  }
+
+  #missingSaid = "";
+  #certificates: ReadonlyMap<string, CertificateFiles> = new Map();
+
+  /** Says once per set which listeners name a certificate that is not stored. */
+  #reportMissingCertificates(certificates: ReadonlyMap<string, unknown>) {
+    const missing: string[] = this.#objects.filter((o) => o.kind === "listener").flatMap((o) => {
+      try {
+        const body = JSON.parse(o.body) as ListenerBody;
+        const name = body.tls_certificate;
+        const here = !body.node || body.node === this.#options.config.nodeId;
+        return here && name && !certificates.has(name)
+          ? [`${o.id} (tls_certificate "${name}")`]
+          : [];
+      } catch {
+        return [];
+      }
+    });
+    const fallback = this.#options.config.smtp.tls.certificate;
+    if (fallback && !certificates.has(fallback)) {
+      missing.push(`smtp.tls.certificate "${fallback}" (serving smtp.tls files meanwhile)`);
+    }
+    this.#sayMissing(missing.join(", "));
+  }
+
+  #sayMissing(missing: string) {
+    if (missing && missing !== this.#missingSaid) {
+      this.#options.log(`TLS certificates named but not stored: ${missing}`);
+    }
+    this.#missingSaid = missing;
   }
 
   /** Stops following changes. */

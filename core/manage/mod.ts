@@ -31,6 +31,7 @@ import {
   type ShapingRuleBody,
   type VmtaBody,
 } from "./kinds.ts";
+import type { TlsCertificateBody } from "./tls_certificate_kind.ts";
 import { type KindService, type ObjectChange, objectService } from "./objects.ts";
 import { type Actor, type Page, ValidationError } from "./types.ts";
 
@@ -63,6 +64,7 @@ export interface ObjectServices {
   retention: KindService<RetentionBody>;
   bounce_rule: KindService<BounceRuleBody>;
   bounce_policy: KindService<BouncePolicyBody>;
+  tls_certificate: KindService<TlsCertificateBody>;
 }
 
 /** The audit log's face. */

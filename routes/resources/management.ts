@@ -15,6 +15,7 @@ const SERVED: Record<keyof ObjectServices, { path: string; name: string }> = {
   retention: { path: "retention", name: "Retention" },
   bounce_rule: { path: "bounce-rules", name: "BounceRule" },
   bounce_policy: { path: "bounce-policies", name: "BouncePolicy" },
+  tls_certificate: { path: "tls-certificates", name: "TlsCertificate" },
 };
 
 /** Every config kind of `management` as a CRUD resource. */

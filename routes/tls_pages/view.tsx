@@ -4,6 +4,7 @@ import type { ListenerCertificate } from "../../core/manage/tls_certificates.ts"
 import { formatTime } from "../_components/format.ts";
 import { Layout } from "../_components/layout.tsx";
 import { Table } from "../_components/table.tsx";
+import { ManagedCertificates, type ManagedRow, type UploadState } from "./managed.tsx";
 
 const DAY = 86_400_000;
 
@@ -23,7 +24,11 @@ function Expiry(props: { validTo?: number; now: number }): VNode {
 }
 
 /** `/config/tls`. */
-export function TlsPage(props: { rows: ListenerCertificate[]; now: number }): VNode {
+export function TlsPage(props: {
+  rows: ListenerCertificate[];
+  now: number;
+  managed: { rows: ManagedRow[]; canWrite: boolean; state: UploadState };
+}): VNode {
   return (
     <Layout title="TLS certificates">
       <p class="text-sm mb-1">
@@ -33,9 +38,11 @@ export function TlsPage(props: { rows: ListenerCertificate[]; now: number }): VN
       </p>
       <h1 class="text-2xl font-bold mb-2">TLS certificates</h1>
       <p class="text-sm text-gray-700 mb-4">
-        The certificate each SMTP listener serves, read on this node. Set a listener's own
-        certificate and key files on its object (Listeners); the listener takes it without a
-        restart. Without one it serves the node's <code>smtp.tls</code> pair.
+        The certificate each SMTP listener serves. Upload a certificate below and name it in a
+        listener's{" "}
+        <code>tls_certificate</code>, or set a listener's own certificate and key files on its
+        object (Listeners, read on this node); the listener takes it without a restart. Without
+        either it serves the node's <code>smtp.tls</code> pair.
       </p>
       {props.rows.length === 0
         ? <p class="text-gray-700" data-empty="yes">No SMTP listener.</p>
@@ -78,6 +85,7 @@ export function TlsPage(props: { rows: ListenerCertificate[]; now: number }): VN
             ))}
           </Table>
         )}
+      <ManagedCertificates {...props.managed} />
     </Layout>
   );
 }
