@@ -82,6 +82,8 @@ export interface Config {
     connection: string;
     /** Most connections each thread's store keeps open (ignored by SQLite). */
     poolSize: number;
+    /** Where new bodies go on SQLite (core/spool/); server databases ignore it. */
+    bodySpool: "database" | "segments";
   };
   smtp: Omit<ConfigFile["smtp"], "listeners"> & {
     listeners: SmtpListener[];
@@ -306,7 +308,12 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
     nodeId: file.id ?? osHostname(),
     nodeName: file.name ?? file.id ?? osHostname(),
     dataDir,
-    database: { driver: file.database.driver, connection, poolSize: file.database.pool_size },
+    database: {
+      driver: file.database.driver,
+      connection,
+      poolSize: file.database.pool_size,
+      bodySpool: file.database.body_spool,
+    },
     smtp: {
       ...file.smtp,
       listeners,
