@@ -103,6 +103,13 @@ export function threadCpu(pid: number): Record<string, number> {
       } catch { /* thread ended */ }
     }
   } catch { /* process gone */ }
+  try {
+    // Bytes the process (all its threads) caused to be written to storage: WAL, checkpoints,
+    // spool segments (issue 19 compares body_spool settings by it).
+    const io = Deno.readTextFileSync(`/proc/${pid}/io`);
+    const m = io.match(/^write_bytes: (\d+)$/m);
+    if (m) out["fastmta process write_bytes"] = Number(m[1]);
+  } catch { /* process gone */ }
   return out;
 }
 

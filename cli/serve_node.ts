@@ -26,6 +26,7 @@ import type { EventHub } from "../core/events/mod.ts";
 import type { FromWorker } from "../workers/protocol.ts";
 import { eventsService } from "./events_service.ts";
 import { openNodeQueue, openNodeStore } from "./serve_queue.ts";
+import { spoolService } from "./serve_spool.ts";
 import {
   startDeliveryWorkers,
   startInjectWorker,
@@ -88,6 +89,7 @@ export class NodeParts implements NodeState {
         },
         stop: () => this.store.close(),
       },
+      spoolService(() => this.store),
       {
         name: "cluster",
         start: () => this.#joinCluster().then(() => this.#applyLogLevel()),

@@ -29,6 +29,15 @@ export async function openNodeStore(seed: Config): Promise<SqlStore> {
   collectQueueDepth(store);
   const applied = await store.migrate();
   if (applied.length > 0) log("store", `applied migrations: ${applied.join(", ")}`);
+  // Before any thread accepts: segments left open by a process that is gone (core/spool/).
+  const recovered = await store.recoverSpool();
+  if (recovered && recovered.sealed > 0) {
+    log(
+      "spool",
+      `sealed ${recovered.sealed} segments left open, cut ${recovered.truncatedBytes} ` +
+        `unindexed bytes`,
+    );
+  }
   const maxBody = await store.maxBodyBytes();
   if (maxBody !== null && maxBody < seed.smtp.max_message_size) {
     log(

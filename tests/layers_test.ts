@@ -27,6 +27,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   "core/connection": [],
   "core/api": [],
   "migrations": [],
+  "core/spool": [],
   "core/contracts": ["core/mail"],
   "core/metrics": ["core"],
   "core/config": ["core/connection", "core/contracts", "core/mail", "core"],
@@ -37,6 +38,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     "core/mail",
     "core",
     "core/metrics",
+    "core/spool",
     "migrations",
   ],
   "core/queue": [

@@ -82,6 +82,8 @@ export interface Config {
     connection: string;
     /** Most connections each thread's store keeps open (ignored by SQLite). */
     poolSize: number;
+    /** Where new bodies go on SQLite (core/spool/); server databases ignore it. */
+    bodySpool: "database" | "segments";
   };
   smtp: Omit<ConfigFile["smtp"], "listeners"> & {
     listeners: SmtpListener[];
@@ -138,6 +140,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   FASTMTA_DATA_DIR: "data_dir",
   FASTMTA_DB_DRIVER: "database.driver",
   FASTMTA_DB_CONNECTION: "database.connection",
+  FASTMTA_BODY_SPOOL: "database.body_spool",
   FASTMTA_SMTP_LISTEN: "smtp.listen",
   FASTMTA_SMTP_HOSTNAME: "smtp.hostname",
   FASTMTA_SMTP_WORKERS: "smtp.workers",
@@ -306,7 +309,12 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
     nodeId: file.id ?? osHostname(),
     nodeName: file.name ?? file.id ?? osHostname(),
     dataDir,
-    database: { driver: file.database.driver, connection, poolSize: file.database.pool_size },
+    database: {
+      driver: file.database.driver,
+      connection,
+      poolSize: file.database.pool_size,
+      bodySpool: file.database.body_spool,
+    },
     smtp: {
       ...file.smtp,
       listeners,

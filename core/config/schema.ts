@@ -92,6 +92,13 @@ export const configSchema = z.object({
       description: "Most connections each thread's store keeps open (ignored by SQLite).",
       live: false,
     }),
+    body_spool: z.enum(["database", "segments"]).default("database").meta({
+      description: "Where message bodies go on SQLite: `database` (the `messages` table) or " +
+        "`segments` (append-only files in `<database file>-spool/`, written and fsync'd once " +
+        "per accepted batch, freed once settled; docs/performance.md). Server databases always " +
+        "keep bodies in the database. Bodies already stored are read either way.",
+      live: false,
+    }),
   }).strict().prefault({}).meta({ description: "The SQL database (queue, log, users, keys)." }),
   ip_addressess: ipAddresses.meta({
     description: "Source IPs (virtual MTAs) and inbound IPs; the seed's spelling. Outbound ones " +

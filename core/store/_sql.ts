@@ -7,18 +7,31 @@ import { Buffer } from "node:buffer";
 import type { Kysely, SelectQueryBuilder, Transaction } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
 import type { Tables } from "./tables.ts";
+import type { SegmentWriter } from "../spool/mod.ts";
 
 /** Rows per statement for simple lists (ids in IN lists, small inserts). */
 export const LIST_CHUNK = 400;
+
+/** Where a store's spooled bodies are, and the writer of new ones (null: they go to SQL). */
+export interface BodySpool {
+  dir: string;
+  writer: SegmentWriter | null;
+}
 
 /** The database handle every repository function takes. */
 export class SqlContext {
   readonly db: Kysely<Tables>;
   readonly dialect: Dialect;
+  /**
+   * The body spool's folder (SQLite files only: spooled bodies are read from it) and, when
+   * `database.body_spool` is "segments", the writer new bodies go to (core/spool/).
+   */
+  readonly spool: BodySpool | null;
 
-  constructor(db: Kysely<Tables>, dialect: Dialect) {
+  constructor(db: Kysely<Tables>, dialect: Dialect, spool: BodySpool | null = null) {
     this.db = db;
     this.dialect = dialect;
+    this.spool = spool;
   }
 
   /** One transaction, run again (up to 3 times) when the database broke a deadlock with it. */

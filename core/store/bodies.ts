@@ -1,6 +1,10 @@
-/** Message bodies: the raw bytes delivery sends, or just their head, read by message id. */
+/**
+ * Message bodies: the raw bytes delivery sends, or just their head, read by message id, from
+ * `messages.body` or, for a spooled body (0022), from its segment file (core/spool/).
+ */
 import { sql } from "kysely";
-import { ownBytes, type SqlContext } from "./_sql.ts";
+import { readSegment } from "../spool/mod.ts";
+import { numberOrNull, ownBytes, type SqlContext } from "./_sql.ts";
 
 /** What delivery and DSNs read of a message's bytes. */
 export interface BodyStore {
@@ -18,10 +22,31 @@ export interface BodyStore {
   maxBodyBytes(): Promise<number | null>;
 }
 
+interface SpooledAt {
+  body_segment: string | null;
+  body_offset: number | string | null;
+}
+
+/** The first `length` bytes of a spooled body; null when its segment was freed. */
+function readSpooled(ctx: SqlContext, row: SpooledAt, length: number): Promise<Uint8Array | null> {
+  if (!ctx.spool) {
+    throw new Error(
+      `Cannot read body in spool segment "${row.body_segment}": this store has no spool folder`,
+    );
+  }
+  return readSegment(ctx.spool.dir, {
+    segment: row.body_segment!,
+    offset: numberOrNull(row.body_offset) ?? 0,
+    length,
+  });
+}
+
 async function readBody(ctx: SqlContext, messageId: string): Promise<Uint8Array | null> {
-  const row = await ctx.db.selectFrom("messages").select("body")
+  const row = await ctx.db.selectFrom("messages")
+    .select(["body", "size", "body_segment", "body_offset"])
     .where("id", "=", messageId).executeTakeFirst();
   if (!row) return null;
+  if (row.body_segment !== null) return await readSpooled(ctx, row, Number(row.size));
   return ownBytes(row.body);
 }
 
@@ -37,10 +62,16 @@ async function readBodyHead(
     : ctx.dialect === "postgres"
     ? sql<Uint8Array>`substring(${sql.ref("body")} from 1 for ${sql.lit(n)})`
     : sql<Uint8Array>`substring(${sql.ref("body")}, 1, ${sql.lit(n)})`;
-  const row = await ctx.db.selectFrom("messages").select([prefix.as("head"), "size"])
+  const row = await ctx.db.selectFrom("messages")
+    .select([prefix.as("head"), "size", "body_segment", "body_offset"])
     .where("id", "=", messageId).executeTakeFirst();
   if (!row) return null;
-  return { head: ownBytes(row.head), size: Number(row.size) };
+  const size = Number(row.size);
+  if (row.body_segment !== null) {
+    const head = await readSpooled(ctx, row, Math.min(n, size));
+    return head ? { head, size } : null;
+  }
+  return { head: ownBytes(row.head), size };
 }
 
 async function maxBodyBytes(ctx: SqlContext): Promise<number | null> {

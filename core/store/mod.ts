@@ -21,7 +21,8 @@ import { ConnectionMonitor, type MonitorOptions } from "./health.ts";
 import { monitoredDialect } from "./monitored_dialect.ts";
 import { immediateDriver, NodeSqliteDialect } from "./sqlite_dialect.ts";
 import { threadSqliteConnection } from "./sqlite_thread_connection.ts";
-import { createSqlStore, type SqlStore } from "./sql_store.ts";
+import { type BodySpool, createSqlStore, type SqlStore } from "./sql_store.ts";
+import { SegmentWriter, spoolDirFor } from "../spool/mod.ts";
 import type { PoolOptions } from "./store.ts";
 import type { Tables } from "./tables.ts";
 
@@ -30,6 +31,20 @@ export { createSqlStore, dueUnitsQuery, type SqlStore } from "./sql_store.ts";
 export { StoreUnavailableError } from "./health.ts";
 export { scopesFor, SUPPRESSION_SOURCES } from "./suppressions.ts";
 export { UNIT_SEARCH_STATES } from "./queue_search.ts";
+
+/**
+ * A SQLite file's body spool: always its folder (spooled bodies stay readable after a switch
+ * back to "database"), and a writer of this store's own when `database.body_spool` is
+ * "segments". An in-memory database has neither.
+ */
+function sqliteSpool(config: Config, path: string): BodySpool | null {
+  if (path === ":memory:" || path === "") return null;
+  const dir = spoolDirFor(path);
+  return {
+    dir,
+    writer: config.database.bodySpool === "segments" ? new SegmentWriter(dir) : null,
+  };
+}
 
 /** How a connection will be used; decides SQLite's `synchronous` level. */
 export type StoreRole = "accept" | "deliver" | "admin";
@@ -100,7 +115,13 @@ export async function openStore(
         monitor,
       ),
     });
-    return createSqlStore(db, "sqlite3", () => db.destroy(), monitor);
+    return createSqlStore(
+      db,
+      "sqlite3",
+      () => db.destroy(),
+      monitor,
+      sqliteSpool(config, conn.path),
+    );
   }
   let dialect: Dialect;
   try {

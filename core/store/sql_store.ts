@@ -9,12 +9,13 @@
  */
 import type { Kysely } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
-import { SqlContext } from "./_sql.ts";
+import { type BodySpool, SqlContext } from "./_sql.ts";
 import { activityRepository } from "./activity.ts";
 import { queueSummaryRepository } from "./queue_summary.ts";
 import { adminUserRepository } from "./admin_users.ts";
 import { apiKeyRepository } from "./api_keys.ts";
 import { bodyRepository } from "./bodies.ts";
+import { bodySpoolRepository } from "./body_spool.ts";
 import { bounceReportRepository } from "./bounce_reports.ts";
 import { clusterSecretRepository } from "./cluster_secrets.ts";
 import { clusterRepository } from "./cluster.ts";
@@ -43,7 +44,7 @@ import { viewRepository } from "./views.ts";
 import { webhookRepository } from "./webhooks.ts";
 
 export { dueUnitsQuery, unitRecipientsQuery } from "./units_lease.ts";
-export { PG_TYPES } from "./_sql.ts";
+export { type BodySpool, PG_TYPES } from "./_sql.ts";
 
 /** A `Store` on a Kysely dialect. */
 export interface SqlStore extends Store {
@@ -61,18 +62,23 @@ export function createSqlStore(
   dialect: Dialect,
   onClose: () => Promise<void>,
   monitor: ConnectionMonitor = new ConnectionMonitor(dialect, () => {}),
+  spool: BodySpool | null = null,
 ): SqlStore {
-  const ctx = new SqlContext(db, dialect);
+  const ctx = new SqlContext(db, dialect, spool);
   return {
     db,
     dialect,
     health: () => monitor.status(),
-    close: () => onClose(),
+    close: async () => {
+      await spool?.writer?.close(); // sealed: the last batch is committed or never will be
+      await onClose();
+    },
     quarantine: new SqlQuarantine(ctx),
     ...schemaRepository(ctx),
     ...unitRepository(ctx),
     ...brokerUnitRepository(ctx),
     ...bodyRepository(ctx),
+    ...bodySpoolRepository(ctx),
     ...viewRepository(ctx),
     ...activityRepository(ctx),
     ...queueSummaryRepository(ctx),

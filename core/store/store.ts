@@ -8,6 +8,7 @@
 import type { AdminUserStore } from "./admin_users.ts";
 import type { ApiKeyStore } from "./api_keys.ts";
 import type { BodyStore } from "./bodies.ts";
+import type { BodySpoolStore } from "./body_spool.ts";
 import type { BounceReportStore } from "./bounce_reports.ts";
 import type { ClusterSecretStore } from "./cluster_secrets.ts";
 import type { DelayDsnStore } from "./delay_dsn.ts";
@@ -39,6 +40,7 @@ export type { StoreHealthStatus } from "./health.ts";
 export type { AdminSessionRecord, AdminUserStore } from "./admin_users.ts";
 export type { ApiKeyRecord, ApiKeyStore } from "./api_keys.ts";
 export type { BodyStore } from "./bodies.ts";
+export type { BodySpoolStore } from "./body_spool.ts";
 export type {
   BouncedMessage,
   BounceReport,
@@ -138,6 +140,7 @@ export interface Store
     UnitStore,
     BrokerUnitStore,
     BodyStore,
+    BodySpoolStore,
     ViewStore,
     ActivityStore,
     QueueSummaryStore,

@@ -32,6 +32,10 @@ export interface MessagesTable {
   tag: Generated<string | null>;
   /** The API key name it was sent with (0017, from meta.api_key), for a sender's search. */
   api_key: Generated<string | null>;
+  /** The spool segment holding the bytes (0022), null when `body` holds them. */
+  body_segment: Generated<string | null>;
+  /** Where in the segment the bytes start (0022); their length is `size`. */
+  body_offset: Generated<number | string | null>;
 }
 
 /** `queue`: delivery units (message × destination domain). */

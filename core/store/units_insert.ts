@@ -8,6 +8,7 @@ import { sql } from "kysely";
 import { type NewMessage, unitsOf } from "../contracts/mod.ts";
 import { asBuffer, chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
+import type { SpoolRef } from "../spool/mod.ts";
 import type { MessagesTable, QueueTable, RecipientsTable } from "./tables.ts";
 
 /** Bytes of message bodies per INSERT, so a statement stays far below packet limits. */
@@ -54,9 +55,16 @@ interface MessageRows {
   recipients: Insertable<RecipientsTable>[];
 }
 
-function rowsOf(messages: NewMessage[], unconfirmedSince: number | undefined): MessageRows {
+const NO_BYTES = new Uint8Array(0);
+
+function rowsOf(
+  messages: NewMessage[],
+  unconfirmedSince: number | undefined,
+  spooled: SpoolRef[] | null,
+): MessageRows {
   const rows: MessageRows = { messages: [], units: [], recipients: [] };
-  for (const m of messages) {
+  for (const [i, m] of messages.entries()) {
+    const ref = spooled?.[i];
     rows.messages.push({
       id: m.id,
       sender: m.sender,
@@ -69,7 +77,9 @@ function rowsOf(messages: NewMessage[], unconfirmedSince: number | undefined): M
       pool: searchText(m.meta?.pool, 64),
       tag: searchText(tagOf(m.meta), 255),
       api_key: searchText(m.meta?.api_key, 255),
-      body: asBuffer(m.body),
+      // A spooled body's bytes are in its segment; the row says where (0022).
+      body: asBuffer(ref ? NO_BYTES : m.body),
+      ...(ref ? { body_segment: ref.segment, body_offset: ref.offset } : {}),
       // Only the broker queue marks; the embedded queue's statement stays as it was.
       ...(unconfirmedSince === undefined ? {} : { unconfirmed_since: unconfirmedSince }),
     });
@@ -127,7 +137,10 @@ export async function insertMessages(
   unconfirmedSince?: number,
 ): Promise<void> {
   const { dialect } = ctx;
-  const rows = rowsOf(messages, unconfirmedSince);
+  // Body bytes first, written and fsync'd once for the batch: only then may a row point at them.
+  const writer = ctx.spool?.writer;
+  const spooled = writer ? await writer.append(messages.map((m) => m.body)) : null;
+  const rows = rowsOf(messages, unconfirmedSince, spooled);
   const tails = dialect === "mysql" ? cutMysqlBodies(rows.messages) : [];
   await ctx.transaction(async (trx) => {
     // Bodies can be large: statements are cut by body bytes as well as by row count.

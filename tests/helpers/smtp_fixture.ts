@@ -29,6 +29,30 @@ export interface SmtpFixtureOptions {
   workers?: number;
 }
 
+interface SpooledRow {
+  sender: string;
+  body: Uint8Array;
+  meta: string | null;
+  size: number;
+  body_segment: string | null;
+  body_offset: number | null;
+}
+
+/** The stored bytes: the row's, or its segment's with `database.body_spool: "segments"`. */
+function bodyOf(spoolDir: string, row: SpooledRow): Uint8Array {
+  if (row.body_segment === null) return row.body;
+  for (const suffix of [".open", ".seg"]) {
+    try {
+      const whole = Deno.readFileSync(`${spoolDir}/${row.body_segment}${suffix}`);
+      const at = Number(row.body_offset);
+      return whole.subarray(at, at + Number(row.size));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  throw new Error(`Cannot find spool segment "${row.body_segment}"`);
+}
+
 /** Starts the server (and adds users); stop it with `await using` or `[Symbol.asyncDispose]`. */
 export async function startSmtpFixture(options: SmtpFixtureOptions = {}): Promise<SmtpFixture> {
   const dir = await Deno.makeTempDir({ prefix: "fastmta-smtp-test-" });
@@ -92,13 +116,13 @@ export async function startSmtpFixture(options: SmtpFixtureOptions = {}): Promis
     server,
     ports,
     message(id) {
-      const row = db.prepare("SELECT sender, body, meta FROM messages WHERE id = ?").get(id) as
-        | { sender: string; body: Uint8Array; meta: string | null }
-        | undefined;
+      const row = db.prepare(
+        "SELECT sender, body, meta, size, body_segment, body_offset FROM messages WHERE id = ?",
+      ).get(id) as SpooledRow | undefined;
       if (!row) return null;
       return {
         sender: row.sender,
-        body: new TextDecoder().decode(row.body),
+        body: new TextDecoder().decode(bodyOf(`${dir}/fastmta.db-spool`, row)),
         meta: row.meta ? JSON.parse(row.meta) : {},
       };
     },

@@ -1,0 +1,86 @@
+/**
+ * The spool's housekeeping, run on the main thread: at start, before any writer of this
+ * process opens a segment, every `.open` segment belongs to a writer that is gone (a crash or
+ * kill -9): its tail past the last indexed body is garbage (bytes written for a batch whose
+ * transaction never committed) and is cut off, and the segment is sealed. Later, a sealed
+ * segment is freed once the store says none of its messages is still needed.
+ *
+ * Talks to: the file system, and the store through the two questions in `SegmentIndex`.
+ */
+import { join } from "node:path";
+import { OPEN_SUFFIX, SEALED_SUFFIX } from "./segments.ts";
+
+/** What the spool asks the store's index about a segment. */
+export interface SegmentIndex {
+  /** Where the last indexed body of the segment ends (0 when none is indexed). */
+  indexedEnd(segment: string): Promise<number>;
+  /** Whether any message in the segment may still be read (not settled, or settled lately). */
+  segmentInUse(segment: string, settledBefore: number): Promise<boolean>;
+}
+
+async function segmentFiles(dir: string, suffix: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && entry.name.endsWith(suffix)) {
+        names.push(entry.name.slice(0, -suffix.length));
+      }
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+  return names.sort();
+}
+
+/** What recovery did: segments sealed and garbage bytes cut off their tails. */
+export interface RecoveryResult {
+  sealed: number;
+  truncatedBytes: number;
+}
+
+/** Cuts the unindexed tail off every `.open` segment and seals it (see the header). */
+export async function recoverSegments(dir: string, index: SegmentIndex): Promise<RecoveryResult> {
+  const result: RecoveryResult = { sealed: 0, truncatedBytes: 0 };
+  for (const name of await segmentFiles(dir, OPEN_SUFFIX)) {
+    const path = join(dir, name + OPEN_SUFFIX);
+    const end = await index.indexedEnd(name);
+    const { size } = await Deno.stat(path);
+    if (size > end) {
+      await Deno.truncate(path, end);
+      result.truncatedBytes += size - end;
+    }
+    await Deno.rename(path, join(dir, name + SEALED_SUFFIX));
+    result.sealed++;
+  }
+  return result;
+}
+
+/** Options of `freeSegments`. */
+export interface FreeOptions {
+  now: number;
+  /**
+   * How long after its last write and its messages' last settle a segment is kept: room for the
+   * commit that follows a write, for DSNs built from the original and for the message details.
+   */
+  graceMs: number;
+}
+
+/** Deletes the sealed segments no message needs any more; returns how many. */
+export async function freeSegments(
+  dir: string,
+  index: SegmentIndex,
+  options: FreeOptions,
+): Promise<number> {
+  const before = options.now - options.graceMs;
+  let freed = 0;
+  for (const name of await segmentFiles(dir, SEALED_SUFFIX)) {
+    const path = join(dir, name + SEALED_SUFFIX);
+    const { mtime } = await Deno.stat(path);
+    if (mtime && mtime.getTime() > before) continue;
+    if (await index.segmentInUse(name, before)) continue;
+    await Deno.remove(path);
+    freed++;
+  }
+  return freed;
+}

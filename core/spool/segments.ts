@@ -1,0 +1,156 @@
+/**
+ * Append-only segment files: each body's bytes are written once, a batch in one write and one
+ * fdatasync, before the accept transaction that indexes them commits (so an index row never
+ * points at bytes that are not durable). A writer owns one open segment (`<name>.open`) per
+ * thread, so isolates never share a file; a full segment is sealed by renaming it to
+ * `<name>.seg`, and only sealed segments are ever freed (recovery.ts).
+ *
+ * Talks to: the file system only. Reads no config (the store passes the folder).
+ */
+import { join } from "node:path";
+
+/** A segment this size or larger is sealed before the next batch (64 MiB). */
+export const SEGMENT_BYTES = 64 * 1024 * 1024;
+/** The suffix of the segment a writer still appends to. */
+export const OPEN_SUFFIX = ".open";
+/** The suffix of a sealed segment: never appended to again. */
+export const SEALED_SUFFIX = ".seg";
+
+/** Where one body's bytes are. */
+export interface SpoolRef {
+  segment: string;
+  offset: number;
+  length: number;
+}
+
+function newSegmentName(): string {
+  // Time first so names sort by age; the random part keeps threads and processes apart.
+  return `${Date.now().toString(36).padStart(9, "0")}-${crypto.randomUUID().slice(0, 13)}`;
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.byteLength;) at += await file.write(bytes.subarray(at));
+}
+
+/** The appending side of one thread's spool. */
+export class SegmentWriter {
+  readonly dir: string;
+  readonly #segmentBytes: number;
+  #file: Deno.FsFile | null = null;
+  #name = "";
+  #size = 0;
+  // Batches of one thread are written one after another: offsets follow the file's end.
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(dir: string, options: { segmentBytes?: number } = {}) {
+    this.dir = dir;
+    this.#segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
+  }
+
+  /** Writes the bodies and makes them durable; resolves with where each one is. */
+  append(bodies: Uint8Array[]): Promise<SpoolRef[]> {
+    const run = this.#chain.then(() => this.#append(bodies));
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  async #append(bodies: Uint8Array[]): Promise<SpoolRef[]> {
+    if (this.#file && this.#size >= this.#segmentBytes) await this.#seal();
+    if (!this.#file) await this.#openNew();
+    const file = this.#file!;
+    const refs: SpoolRef[] = [];
+    let total = 0;
+    for (const body of bodies) {
+      refs.push({ segment: this.#name, offset: this.#size + total, length: body.byteLength });
+      total += body.byteLength;
+    }
+    const joined = new Uint8Array(total);
+    let at = 0;
+    for (const body of bodies) {
+      joined.set(body, at);
+      at += body.byteLength;
+    }
+    try {
+      await writeAll(file, joined);
+      await file.syncData();
+    } catch (error) {
+      // Where the file ends is unknown now: leave it to recovery and start a fresh segment.
+      this.#drop();
+      throw error;
+    }
+    this.#size += total;
+    return refs;
+  }
+
+  async #openNew(): Promise<void> {
+    await Deno.mkdir(this.dir, { recursive: true });
+    this.#name = newSegmentName();
+    this.#file = await Deno.open(join(this.dir, this.#name + OPEN_SUFFIX), {
+      write: true,
+      createNew: true,
+      mode: 0o600,
+    });
+    this.#size = 0;
+  }
+
+  #drop(): void {
+    try {
+      this.#file?.close();
+    } catch { /* already closed */ }
+    this.#file = null;
+  }
+
+  async #seal(): Promise<void> {
+    const name = this.#name;
+    this.#drop();
+    try {
+      await Deno.rename(join(this.dir, name + OPEN_SUFFIX), join(this.dir, name + SEALED_SUFFIX));
+    } catch (error) {
+      // Sealed already by a recovery that took this writer for gone (a test's "crash").
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+
+  /** Seals the open segment (after the last batch) so it can be freed later. */
+  close(): Promise<void> {
+    const run = this.#chain.then(() => this.#file ? this.#seal() : undefined);
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+}
+
+async function openSegment(dir: string, segment: string): Promise<Deno.FsFile | null> {
+  // Open first, then sealed: a writer renames .open to .seg, never back.
+  for (const suffix of [OPEN_SUFFIX, SEALED_SUFFIX]) {
+    try {
+      return await Deno.open(join(dir, segment + suffix), { read: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  return null;
+}
+
+/** Reads `length` bytes at `offset` of a segment; null when the segment was freed. */
+export async function readSegment(dir: string, ref: SpoolRef): Promise<Uint8Array | null> {
+  const file = await openSegment(dir, ref.segment);
+  if (!file) return null;
+  try {
+    await file.seek(ref.offset, Deno.SeekMode.Start);
+    const out = new Uint8Array(ref.length);
+    for (let at = 0; at < ref.length;) {
+      const n = await file.read(out.subarray(at));
+      if (n === null) {
+        throw new Error(
+          `Cannot read spooled body in "${ref.segment}": ends at ${ref.offset + at}, expected ${
+            ref.offset + ref.length
+          }`,
+        );
+      }
+      at += n;
+    }
+    return out;
+  } finally {
+    file.close();
+  }
+}
