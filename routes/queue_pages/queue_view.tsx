@@ -68,7 +68,7 @@ function ViewTable(props: { view: QueueViewBody }): VNode {
               </a>
             )}
           </td>
-          {STATES.map((s) => <td class="p-2">{r[s]}</td>)}
+          {STATES.map((s) => <td key={s} class="p-2">{r[s]}</td>)}
           <td class="p-2">
             {can.operate && r.key !== "" && (r.pause_id
               ? (

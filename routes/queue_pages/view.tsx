@@ -4,7 +4,7 @@
  * message with its actions (the queue views: queue_view.tsx).
  */
 import type { VNode } from "preact";
-import type { PauseBody, QueueJobBody, QueueUnitBody } from "../../core/api/queue_ops.ts";
+import type { QueueJobBody, QueueUnitBody } from "../../core/api/queue_ops.ts";
 import { ActionForm } from "../_components/action_form.tsx";
 import { formatTime } from "../_components/format.ts";
 import { Layout } from "../_components/layout.tsx";
