@@ -1,7 +1,7 @@
 /**
  * Console render time at scale: a SQLite store with N messages (default 1 000 000: one unit and
- * one recipient each, 200-byte bodies, 10 000 of them delivered in the last hour so the charts
- * have data), then each main page requested through the admin app in-process (`app.request`,
+ * one recipient each, 200-byte bodies, 20 pools, 10 000 of them delivered in the last hour so
+ * the charts have data and 10 000 deferred from 10 vmtas), then each main page requested through the admin app in-process (`app.request`,
  * no network: the server's own time, from routing to the last byte of HTML) R times (default
  * 20); prints the median and the slowest per page, and the same for the two JSON documents
  * the dashboard's islands fetch once the page is shown.
@@ -51,6 +51,7 @@ for (let i = 0; i < total; i += batch) {
       channel: "api",
       clientIp: null,
       receivedAt: at,
+      meta: { pool: `pool${(i + k) % 20}` },
       body,
     };
   });
@@ -67,7 +68,7 @@ const units = await store.leaseDue({
   limit: 10_000,
 });
 const outcomes: UnitOutcome[] = units.map((u) => ({
-  kind: "delivered",
+  kind: "final",
   unitId: u.unitId,
   messageId: u.messageId,
   domain: u.domain,
@@ -86,6 +87,31 @@ const outcomes: UnitOutcome[] = units.map((u) => ({
   })),
 }));
 for (let i = 0; i < outcomes.length; i += 1000) await store.settle(outcomes.slice(i, i + 1000));
+// Defer 10 000 more from 10 vmtas, so the queue's vmta view has rows.
+const deferred: UnitOutcome[] = (await store.leaseDue({
+  owner: "bench",
+  token: "bench-deferred",
+  now: now + 864_000_000,
+  leaseMs: 600_000,
+  limit: 10_000,
+})).map((u, k) => ({
+  ...outcomes[0],
+  kind: "deferred",
+  retryAt: now + 3_600_000,
+  reason: "remote",
+  unitId: u.unitId,
+  messageId: u.messageId,
+  domain: u.domain,
+  leaseToken: u.leaseToken,
+  sourceIp: `127.0.1.${k % 10}`,
+  results: u.recipients.map((r) => ({
+    address: r,
+    outcome: "deferred" as const,
+    code: 451,
+    reply: "451 later",
+  })),
+}));
+for (let i = 0; i < deferred.length; i += 1000) await store.settle(deferred.slice(i, i + 1000));
 
 const auth = new AdminAuth(store);
 await auth.addUser("bench", "correct horse battery", "admin");
@@ -123,6 +149,8 @@ const pages = [
   "/config/vmta",
   "/audit",
   "/queue",
+  "/queue?by=pool",
+  "/queue?by=vmta",
   `/messages?recipient=r${total - 1}%40d${(total - 1) % 5000}.test`,
   "/messages?domain=d42.test",
   "/domains",
@@ -130,6 +158,8 @@ const pages = [
   // What the dashboard's islands fetch after the page (not part of its render).
   "/api/v1/queue",
   "/api/v1/activity",
+  "/api/v1/queue/by/pool",
+  "/api/v1/queue/by/vmta",
 ];
 console.log(`page                         median     slowest  (${runs} runs, in-process)`);
 for (const path of pages) {

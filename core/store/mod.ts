@@ -28,6 +28,7 @@ import type { Tables } from "./tables.ts";
 
 export type * from "./store.ts";
 export { createSqlStore, dueUnitsQuery, type SqlStore } from "./sql_store.ts";
+export { QUEUE_GROUPINGS } from "./queue_summary.ts";
 export { StoreUnavailableError } from "./health.ts";
 export { scopesFor, SUPPRESSION_SOURCES } from "./suppressions.ts";
 export { UNIT_SEARCH_STATES } from "./queue_search.ts";

@@ -104,7 +104,15 @@ export type {
 export type { InsertOptions, LeaseRequest, SettleOptions, UnitStore } from "./units.ts";
 export type { BrokerUnitStore, SweepResult, UnitOrigin, UnitState } from "./units_broker.ts";
 export type { ActivityMinute, ActivityStore } from "./activity.ts";
-export type { DomainQueue, QueueSummary, QueueSummaryStore } from "./queue_summary.ts";
+export type {
+  DomainQueue,
+  QueueGrouping,
+  QueueRow,
+  QueueStateCounts,
+  QueueSummary,
+  QueueSummaryStore,
+  QueueView,
+} from "./queue_summary.ts";
 export type {
   NewWebhook,
   WebhookAttemptRecord,

@@ -4,8 +4,8 @@
  * search; without a filter the plain message list answers), `GET|POST /messages/bulk` previews
  * a bulk action's count and runs it as a job (`GET /messages/jobs/:id`: its progress),
  * `POST /messages/:id/act` retries, holds or releases a message, `GET /messages/:id/confirm`
- * asks before a bounce or cancel, and `GET /queue` lists open units by destination domain with
- * pause and resume (`POST /queue/pauses`, `POST /queue/pauses/:id/remove`).
+ * asks before a bounce or cancel, and `GET /queue?by=domain|pool|vmta` lists open units by
+ * destination domain, pool or vmta with pause and resume per row (`POST /queue/pauses`, `POST /queue/pauses/:id/remove`).
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
@@ -13,12 +13,18 @@ import { QueueFilterSchema } from "../../core/api/queue_ops.ts";
 import { log } from "../../core/log.ts";
 import type { QueueService } from "../../core/manage/queue_service.ts";
 import { NotFoundError, ValidationError } from "../../core/manage/types.ts";
-import type { QueueSummaryStore } from "../../core/store/mod.ts";
+import { queueView } from "../../core/manage/queue_views.ts";
+import {
+  QUEUE_GROUPINGS,
+  type QueueGrouping,
+  type QueueSummaryStore,
+} from "../../core/store/mod.ts";
 import type { AdminEnv } from "../_context.ts";
 import { sendPage } from "../_page.tsx";
 import { formFields, issuesByField } from "../config/fields.ts";
 import { ConfirmPage } from "../config/view.tsx";
-import { BulkPreviewPage, JobPage, QueuePage, SearchPage } from "./view.tsx";
+import { QueuePage } from "./queue_view.tsx";
+import { BulkPreviewPage, JobPage, SearchPage } from "./view.tsx";
 
 /** What the queue pages take. */
 export type QueuePagesContext = {
@@ -39,6 +45,17 @@ function filterOf(values: Record<string, unknown>): Record<string, string> {
     }
   }
   return filter;
+}
+
+/** The grouping a query asks for; the domain view unless it names another. */
+function groupingOf(value: unknown): QueueGrouping {
+  return QUEUE_GROUPINGS.find((g) => g === value) ?? "domain";
+}
+
+/** Back to the view a pause button was on. */
+function queueUrl(by: unknown): string {
+  const grouping = groupingOf(by);
+  return grouping === "domain" ? "/queue" : `/queue?by=${grouping}`;
 }
 
 /** Queue pages (behind the page session check, CSRF included). */
@@ -137,22 +154,10 @@ export function queuePages(ctx: QueuePagesContext): Hono<AdminEnv> {
   });
 
   app.get("/queue", async (c) => {
-    const [summary, pauses] = await Promise.all([
-      ctx.store.openUnitsByDomain(100),
-      ctx.queueOps ? ctx.queueOps.listPauses(c.var.actor!) : Promise.resolve([]),
-    ]);
-    const byDomain = (domain: string) =>
-      pauses.find((p) =>
-        p.in_force && p.domain === domain && !p.source && !p.tag && !p.source_kind
-      ) ?? null;
-    return sendPage(
-      c,
-      <QueuePage
-        domains={summary.domains.map((d) => ({ ...d, paused: byDomain(d.domain) }))}
-        pauses={pauses}
-        sampled={summary.sampled ? summary.counted : undefined}
-      />,
-    );
+    const by = groupingOf(c.req.query("by"));
+    const pauses = ctx.queueOps ? await ctx.queueOps.listPauses(c.var.actor!) : [];
+    const view = await queueView(ctx.store, pauses, by, 100);
+    return sendPage(c, <QueuePage view={view} pauses={pauses} />);
   });
 
   app.post("/queue/pauses", async (c) => {
@@ -163,12 +168,13 @@ export function queuePages(ctx: QueuePagesContext): Hono<AdminEnv> {
       if (typeof value === "string" && value.trim() !== "") input[key] = value.trim();
     }
     await service(c).addPause(c.var.actor!, input);
-    return c.redirect("/queue");
+    return c.redirect(queueUrl(form["by"]));
   });
 
   app.post("/queue/pauses/:id/remove", async (c) => {
+    const form = await c.req.parseBody();
     await service(c).removePause(c.var.actor!, c.req.param("id"));
-    return c.redirect("/queue");
+    return c.redirect(queueUrl(form["by"]));
   });
   return app;
 }

@@ -1,10 +1,10 @@
 /**
  * Queue pages: the search (every filter of the REST API, kept in the URL so a search can be
  * saved as a link), the bulk action's preview and its progress, the why-line panel of one
- * message with its actions, and the queue by destination domain with pauses.
+ * message with its actions (the queue views: queue_view.tsx).
  */
 import type { VNode } from "preact";
-import type { PauseBody, QueueJobBody, QueueUnitBody } from "../../core/api/queue_ops.ts";
+import type { QueueJobBody, QueueUnitBody } from "../../core/api/queue_ops.ts";
 import { ActionForm } from "../_components/action_form.tsx";
 import { formatTime } from "../_components/format.ts";
 import { Layout } from "../_components/layout.tsx";
@@ -248,108 +248,5 @@ export function WhyPanel(
         </div>
       )}
     </section>
-  );
-}
-
-/** The queue by destination domain (open units by state) and the pauses in force. */
-export function QueuePage(props: {
-  domains: { domain: string; counts: Record<string, number>; paused: PauseBody | null }[];
-  pauses: PauseBody[];
-  /** Set when the queue holds more open units than were counted (the soonest due). */
-  sampled?: number;
-}): VNode {
-  const can = useCan();
-  const session = useSession();
-  return (
-    <Layout title="Queue">
-      <h1 class="text-2xl font-bold mb-4">Queue by destination</h1>
-      {props.sampled && (
-        <p class="text-gray-700 mb-2" data-sampled="yes">
-          More units are open than this page counts: these are the soonest due of each state (the
-          dashboard has the totals).
-        </p>
-      )}
-      {props.domains.length === 0
-        ? <p class="text-gray-700" data-empty="yes">Nothing is waiting.</p>
-        : (
-          <Table head={["Domain", "Queued", "Deferred", "Paused", "Quarantined", ""]}>
-            {props.domains.map((d) => (
-              <tr class="border-t" data-domain={d.domain}>
-                <td class="p-2">
-                  <a class="text-blue-700 underline" href={`/messages?domain=${d.domain}`}>
-                    {d.domain}
-                  </a>
-                </td>
-                {["queued", "deferred", "paused", "quarantined"].map((s) => (
-                  <td class="p-2">{d.counts[s] ?? 0}</td>
-                ))}
-                <td class="p-2">
-                  {can.operate && (d.paused
-                    ? <ActionForm action={`/queue/pauses/${d.paused.id}/remove`} label="Resume" />
-                    : (
-                      <ActionForm
-                        action="/queue/pauses"
-                        label="Pause"
-                        hidden={{ domain: d.domain }}
-                      />
-                    ))}
-                </td>
-              </tr>
-            ))}
-          </Table>
-        )}
-      <h2 class="text-xl font-bold mt-8 mb-2">Pauses</h2>
-      {props.pauses.length === 0
-        ? <p class="text-gray-700">No pause.</p>
-        : (
-          <Table head={["Pause", "What", "Until", "Reason", ""]}>
-            {props.pauses.map((p) => (
-              <tr class="border-t" data-pause={p.id}>
-                <td class="p-2">{p.id}</td>
-                <td class="p-2">{p.description}</td>
-                <td class="p-2">{p.until ? formatTime(p.until) : "until resumed"}</td>
-                <td class="p-2">{p.reason}</td>
-                <td class="p-2">
-                  {can.operate && (
-                    <ActionForm action={`/queue/pauses/${p.id}/remove`} label="Resume" />
-                  )}
-                </td>
-              </tr>
-            ))}
-          </Table>
-        )}
-      {can.operate && (
-        <form
-          method="post"
-          action="/queue/pauses"
-          class="mt-4 bg-white shadow rounded p-3 grid gap-2 sm:grid-cols-5 items-end"
-        >
-          <input type="hidden" name="_csrf" value={session?.csrfToken ?? ""} />
-          <label class="text-sm">
-            <span class="block text-gray-700">Domain</span>
-            <input name="domain" class={FIELD} />
-          </label>
-          <label class="text-sm">
-            <span class="block text-gray-700">Pool or vmta</span>
-            <select name="source_kind" class={FIELD}>
-              <option value="">(none)</option>
-              <option value="pool">pool</option>
-              <option value="vmta">vmta</option>
-            </select>
-          </label>
-          <label class="text-sm">
-            <span class="block text-gray-700">Its name</span>
-            <input name="source" class={FIELD} />
-          </label>
-          <label class="text-sm">
-            <span class="block text-gray-700">Reason</span>
-            <input name="reason" class={FIELD} />
-          </label>
-          <button type="submit" class="px-3 py-1 rounded bg-gray-800 text-white text-sm">
-            Add pause
-          </button>
-        </form>
-      )}
-    </Layout>
   );
 }
