@@ -40,6 +40,9 @@ const LAZY: Record<string, Record<string, string>> = {
     "smtp-server": "SMTP runs in the SMTP workers",
     hono: "the admin server is import()ed by `serve` only",
     "playwright-core": "browser tests only",
+    amqplib: "queue and events exchange open RabbitMQ by import() (distributed mode only)",
+    "csv-parse": "suppression CSV import loads it by import() (core/manage/suppressions.ts)",
+    "csv-stringify": "suppression CSV export loads it by import() (core/manage/suppressions.ts)",
   },
 };
 
