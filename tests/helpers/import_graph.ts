@@ -55,7 +55,8 @@ export async function importGraph(root: string, entries: string[]): Promise<Impo
 export interface StaticLoad {
   /** The program's files, relative to the repo root. */
   files: Set<string>;
-  /** npm packages by name (no version), each with the first program file that imports it. */
+  /** npm packages by name (no version; a subpath also as `name/sub`), each with the first
+   * program file that imports it. */
   npm: Map<string, string>;
 }
 
@@ -100,9 +101,12 @@ export async function staticLoad(root: string, entry: string): Promise<StaticLoa
       const code = dep.code?.specifier;
       if (!code || dep.isDynamic) continue;
       const to = info.redirects?.[code] ?? code;
-      const npm = /^npm:\/?((?:@[^/@]+\/)?[^/@]+)/.exec(to);
+      const npm = /^npm:\/?((?:@[^/@]+\/)?[^/@]+)(?:@[^/]*)?(\/.*)?$/.exec(to);
       if (npm) {
-        if (!load.npm.has(npm[1])) load.npm.set(npm[1], from);
+        // The package, and the subpath too ("kysely/migration").
+        for (const name of [npm[1], npm[2] ? npm[1] + npm[2] : null]) {
+          if (name && !load.npm.has(name)) load.npm.set(name, from);
+        }
       } else todo.push(to);
     }
   }
