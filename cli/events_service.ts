@@ -9,7 +9,6 @@ import { EventHub, setEventSink, WebhookDispatcher } from "../core/events/mod.ts
 import type { FastmtaEvent } from "../core/events/mod.ts";
 import { webhookSecretOpener } from "../core/manage/webhooks.ts";
 import type { Store } from "../core/store/mod.ts";
-import { openEventsExchange } from "../core/events/exchange.ts";
 import type { Service } from "./service_runner.ts";
 
 /**
@@ -53,7 +52,12 @@ export async function startEvents(
 ): Promise<EventsPart | null> {
   if (!config.events.enabled) return null;
   const exchange = config.rabbitmq && config.events.accounting.exchange
-    ? await openEventsExchange(config, config.events.accounting.exchange, log)
+    // import(): amqplib (~3 MB of heap) is loaded only when events go to a RabbitMQ exchange.
+    ? await (await import("../core/events/exchange.ts")).openEventsExchange(
+      config,
+      config.events.accounting.exchange,
+      log,
+    )
     : null;
   const hub = new EventHub({
     config,

@@ -18,12 +18,10 @@ import { openStore, type SqlStore } from "../core/store/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 import { batchedLog } from "./_log.ts";
 import { Acceptor } from "../core/accept/mod.ts";
-import {
-  type BounceStage,
-  loadTokenKey,
-  personalizeHook,
-  startBounceStage,
-} from "../core/bounce/mod.ts";
+// Not the core/bounce barrel: it would load mailparser (bounce reports) into every delivery isolate.
+import { type BounceStage, startBounceStage } from "../core/bounce/stage.ts";
+import { loadTokenKey } from "../core/bounce/tokens.ts";
+import { personalizeHook } from "../core/bounce/personalize.ts";
 import { dkimSignHook } from "../core/dkim/mod.ts";
 import { startHeapBudget } from "../core/heap_budget.ts";
 import { type EventBuffer, startWorkerEvents } from "../core/events/mod.ts";

@@ -9,7 +9,9 @@
 /// <reference lib="deno.worker" />
 import { relayPolicy } from "../core/accept/mod.ts";
 import { loadSecretKey, SmtpAuthenticator } from "../core/auth/mod.ts";
-import { BounceReportProcessor, loadTokenKey } from "../core/bounce/mod.ts";
+// Not the core/bounce barrel: it would load mailparser and re2js into every SMTP isolate.
+import { BounceReportProcessor } from "../core/bounce/reports.ts";
+import { loadTokenKey } from "../core/bounce/tokens.ts";
 import { startSmtpInbound } from "../core/inbound/smtp.ts";
 import { loadTls } from "../core/inbound/tls.ts";
 import { post, serveAcceptWorker } from "./_accept_worker.ts";

@@ -23,16 +23,29 @@ export function relayPolicy(relayNetworks: string[], localDomains: string[]): Re
     else networks.addSubnet(address, Number(prefix), type);
   }
   const local = new Set(localDomains.map((d) => d.toLowerCase()));
-  return {
-    isTrusted(clientIp) {
+  // Deno's BlockList.check builds a SocketAddress per call (a visible share of an SMTP worker's
+  // CPU, asked at connect and at every RCPT): the answer per address is kept, the networks never
+  // change for this policy object. Bounded, so a scan from many addresses cannot grow it.
+  const trusted = new Map<string, boolean>();
+  const inNetworks = (clientIp: string) => {
+    let answer = trusted.get(clientIp);
+    if (answer === undefined) {
       const ip = clientIp.replace(/^::ffff:/, "");
-      return networks.check(ip, isIPv6(ip) ? "ipv6" : "ipv4");
-    },
+      answer = networks.check(ip, isIPv6(ip) ? "ipv6" : "ipv4");
+      if (trusted.size >= TRUSTED_CACHE_SIZE) trusted.clear();
+      trusted.set(clientIp, answer);
+    }
+    return answer;
+  };
+  return {
+    isTrusted: inNetworks,
     mayRelay(clientIp, authenticated, domain) {
       if (authenticated) return true;
       if (local.has(domain.toLowerCase())) return true;
-      const ip = clientIp.replace(/^::ffff:/, "");
-      return networks.check(ip, isIPv6(ip) ? "ipv6" : "ipv4");
+      return inNetworks(clientIp);
     },
   };
 }
+
+/** Client addresses whose relay-network answer is kept. */
+const TRUSTED_CACHE_SIZE = 4_096;

@@ -8,7 +8,8 @@
  * Reads config: bounce.*, bouncePolicies (managed objects).
  */
 import type { BouncePolicy, Config } from "../config/mod.ts";
-import { bounceDomains } from "../config/mod.ts";
+// The zod-free module, not config/mod.ts: this runs in workers that never parse a config file.
+import { bounceDomains } from "../config/bounce_domains.ts";
 
 /** The VERP and unsubscribe settings for one message. */
 export interface EffectiveBounce {

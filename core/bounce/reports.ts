@@ -28,7 +28,7 @@ import type {
 } from "../store/mod.ts";
 import { type BounceCategory, classifyReply } from "./classify.ts";
 import { type Matched, matchReport, verifyToken, verpTokenOfAddress } from "./report_match.ts";
-import { type ParsedReport, parseReport, type ReportRecipient } from "./report_parse.ts";
+import type { ParsedReport, ReportRecipient } from "./report_parse.ts";
 import type { TokenKey } from "./tokens.ts";
 import { isInfrastructureError } from "../queue/failures.ts";
 import { emitEvent } from "../events/emit.ts";
@@ -237,6 +237,9 @@ export class BounceReportProcessor {
   async #process(report: BounceReport): Promise<BounceReportResult> {
     const { store, config, key, log } = this.#o;
     const now = Date.now();
+    // Loaded on the first report: mailparser (+iconv-lite, libmime…) is ~15 MB of heap that an
+    // SMTP worker taking only queued mail never needs (tests/lazy_imports_test.ts).
+    const { parseReport } = await import("./report_parse.ts");
     const parsed = await parseReport(report.raw);
     const base = { processedAt: now, status: null, category: null };
     const match = await matchReport(store, key, config, parsed, report.rcptTo, now);

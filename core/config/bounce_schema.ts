@@ -118,9 +118,4 @@ export const bounceSection = z.object({
   }
 }).prefault({}).meta({ description: "Bounces, DSNs and suppression (docs/bounces.md)." });
 
-/** The bounce/feedback domains this server takes mail for itself (the VERP domain included). */
-export function bounceDomains(bounce: z.infer<typeof bounceSection>): Set<string> {
-  const domains = new Set(bounce.domains);
-  if (bounce.verp.domain) domains.add(bounce.verp.domain);
-  return domains;
-}
+export { bounceDomains } from "./bounce_domains.ts";

@@ -110,9 +110,12 @@ export class EventHub implements EventSink {
   }
 
   async #write(batch: FastmtaEvent[]) {
-    // Each event is serialized once, for every writer.
-    const lines = batch.map((e) => JSON.stringify(e));
     const all = this.#routes.get("*") ?? [];
+    // Each event is serialized once, for every writer, and only when one takes JSON: with no
+    // accounting log and no webhook (the default) a batch costs no stringify per event.
+    const lines = this.#accounting || this.#routes.size > 0
+      ? batch.map((e) => JSON.stringify(e))
+      : [];
     const byWebhook = new Map<string, { lines: string[]; first: number }>();
     batch.forEach((e, i) => {
       const ids = this.#routes.get(e.type);

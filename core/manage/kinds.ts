@@ -9,12 +9,9 @@
  */
 import { z } from "zod";
 import { duration, route, shapingPattern, shapingRule } from "../config/delivery_schema.ts";
-import {
-  BOUNCE_CATEGORIES,
-  bouncePatternProblem,
-  isBounceCategory,
-  MAX_PATTERN_LENGTH,
-} from "../bounce/mod.ts";
+// The files, not the core/bounce barrel (which would load mailparser into the main thread).
+import { BOUNCE_CATEGORIES, isBounceCategory } from "../bounce/classify.ts";
+import { bouncePatternProblem, MAX_PATTERN_LENGTH } from "../bounce/operator_rules.ts";
 import type { Role } from "./types.ts";
 import { type TlsCertificateBody, tlsCertificateSchema } from "./tls_certificate_kind.ts";
 

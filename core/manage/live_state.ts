@@ -19,7 +19,7 @@ import {
   type SmtpListener,
   type Vmta,
 } from "../config/mod.ts";
-import { orderBounceRules } from "../bounce/mod.ts";
+import { orderBounceRules } from "../bounce/operator_rules.ts";
 import type { ConfigObjectRecord } from "../store/mod.ts";
 import type { CertificateFiles } from "./tls_files.ts";
 import type {

@@ -14,7 +14,7 @@
  */
 import type { QueueAction } from "../api/queue_ops.ts";
 import { Acceptor } from "../accept/mod.ts";
-import { BounceProcessor, type BounceProcessorOptions } from "../bounce/mod.ts";
+import { BounceProcessor, type BounceProcessorOptions } from "../bounce/processor.ts";
 import type { Config } from "../config/mod.ts";
 import type { FinalOutcome, LeasedUnit } from "../contracts/mod.ts";
 import type { OperateQueue } from "../queue/mod.ts";

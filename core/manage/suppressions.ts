@@ -20,7 +20,6 @@ import type {
 } from "../store/mod.ts";
 import { auditChange, type ChangeNote } from "./change_audit.ts";
 import { READERS, requireRole } from "./roles.ts";
-import { suppressionsFromCsv, suppressionsToCsv } from "./suppression_csv.ts";
 import { type Actor, NotFoundError, type Page, type Role, ValidationError } from "./types.ts";
 import { validated } from "./validate.ts";
 import { SUPPRESSION_SOURCES } from "../store/mod.ts";
@@ -120,6 +119,8 @@ export class SuppressionService {
   /** Imports CSV rows (all or nothing); returns how many entries were stored. */
   async importCsv(text: string, actor: Actor): Promise<number> {
     requireRole(actor, WRITERS, "change the suppression list");
+    // import(): the CSV libraries (~2 MB of heap) load on the first import or export only.
+    const { suppressionsFromCsv } = await import("./suppression_csv.ts");
     const rows = suppressionsFromCsv(text);
     const entries = rows.map((row) => this.#entry(row, actor, "import"));
     await this.#o.store.addSuppressions(entries);
@@ -146,6 +147,7 @@ export class SuppressionService {
       if (batch.length < EXPORT_BATCH || !last) break;
       after = { address: last.address, scope: last.scope ?? "" };
     }
+    const { suppressionsToCsv } = await import("./suppression_csv.ts");
     return suppressionsToCsv(all);
   }
 

@@ -1,6 +1,4 @@
 /** Schema migrations (migrations/): applying the pending ones and listing their state. */
-import { Migrator } from "kysely/migration";
-import { migrationsFor } from "../../migrations/mod.ts";
 import type { SqlContext } from "./_sql.ts";
 
 /** One schema migration and when it was applied here (epoch ms), or null while pending. */
@@ -17,26 +15,21 @@ export interface SchemaStore {
   migrationStatus(): Promise<MigrationState[]>;
 }
 
-function migrator({ db, dialect }: SqlContext): Migrator {
-  const migrations = migrationsFor(dialect);
-  return new Migrator({
-    db,
-    provider: { getMigrations: () => Promise.resolve(migrations) },
-    // Migration numbers are handed out per issue, so e.g. 0002 can land after 0006 has run.
-    allowUnorderedMigrations: true,
-  });
+/** The migrator, loaded on first use (schema_migrator.ts says why). */
+async function migrator(ctx: SqlContext) {
+  return (await import("./schema_migrator.ts")).migrator(ctx);
 }
 
 /** The schema of one database. */
 export function schemaRepository(ctx: SqlContext): SchemaStore {
   return {
     async migrate() {
-      const { error, results } = await migrator(ctx).migrateToLatest();
+      const { error, results } = await (await migrator(ctx)).migrateToLatest();
       if (error) throw error;
       return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
     },
     async migrationStatus() {
-      const infos = await migrator(ctx).getMigrations();
+      const infos = await (await migrator(ctx)).getMigrations();
       return infos.map((m) => ({ name: m.name, appliedAt: m.executedAt?.getTime() ?? null }));
     },
   };

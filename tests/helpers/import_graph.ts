@@ -51,6 +51,68 @@ export async function importGraph(root: string, entries: string[]): Promise<Impo
   return [...edges.values()];
 }
 
+/** What an entry point loads before any of its code runs: `import()` edges are not followed. */
+export interface StaticLoad {
+  /** The program's files, relative to the repo root. */
+  files: Set<string>;
+  /** npm packages by name (no version; a subpath also as `name/sub`), each with the first
+   * program file that imports it. */
+  npm: Map<string, string>;
+}
+
+interface StaticInfoModule {
+  specifier: string;
+  dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+}
+
+/**
+ * The static load of `entry` (a path under `root`): every file and npm package reached through
+ * plain `import`/`export … from` of code, which an isolate evaluates at start-up. A package only
+ * `import()`ed is left out: it costs nothing until its first use.
+ */
+export async function staticLoad(root: string, entry: string): Promise<StaticLoad> {
+  const base = pathToFileURL(root.endsWith("/") ? root : root + "/").href;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: root,
+    env: { DENO_NO_UPDATE_CHECK: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`deno info ${entry} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    roots: string[];
+    modules: StaticInfoModule[];
+    redirects?: Record<string, string>;
+  };
+  const modules = new Map(info.modules.map((m) => [m.specifier, m]));
+  const load: StaticLoad = { files: new Set(), npm: new Map() };
+  const todo = [...info.roots];
+  const seen = new Set<string>();
+  while (todo.length > 0) {
+    const specifier = todo.pop()!;
+    if (seen.has(specifier) || !specifier.startsWith(base)) continue;
+    seen.add(specifier);
+    const from = specifier.slice(base.length);
+    load.files.add(from);
+    for (const dep of modules.get(specifier)?.dependencies ?? []) {
+      const code = dep.code?.specifier;
+      if (!code || dep.isDynamic) continue;
+      const to = info.redirects?.[code] ?? code;
+      const npm = /^npm:\/?((?:@[^/@]+\/)?[^/@]+)(?:@[^/]*)?(\/.*)?$/.exec(to);
+      if (npm) {
+        // The package, and the subpath too ("kysely/migration").
+        for (const name of [npm[1], npm[2] ? npm[1] + npm[2] : null]) {
+          if (name && !load.npm.has(name)) load.npm.set(name, from);
+        }
+      } else todo.push(to);
+    }
+  }
+  return load;
+}
+
 /** The folder a file belongs to for layering: `core/<folder>`, `core` (its own files), `cli`, … */
 export function layerOf(path: string): string {
   const parts = path.split("/");
