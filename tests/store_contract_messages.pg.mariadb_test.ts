@@ -55,6 +55,18 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
     }
     assertEquals(await store.readBody("nope"), null);
     assertEquals(await store.readBodyHead("nope", 100), null);
+    // Many heads in one statement: the same bytes, gone messages absent, duplicates once.
+    const ids = [...messages.map((m) => m.id), "nope", messages[0].id];
+    const heads = await store.readBodyHeads(ids, 100);
+    assertEquals([...heads.keys()].sort(), messages.map((m) => m.id).sort());
+    for (const m of messages) {
+      const head = heads.get(m.id);
+      assert(head);
+      assertEquals(head.size, m.body.byteLength);
+      assertEquals(head.head.byteLength, Math.min(100, m.body.byteLength));
+      assert(head.head.every((b, i) => b === m.body[i]), `batched head of ${m.id} differs`);
+    }
+    assertEquals((await store.readBodyHeads([], 100)).size, 0);
   },
 
   "a 12 MB body round-trips (24 MB as hex: beyond MariaDB's default packet)": async (store) => {

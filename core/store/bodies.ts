@@ -2,6 +2,15 @@
 import { sql } from "kysely";
 import { ownBytes, type SqlContext } from "./_sql.ts";
 
+/** The first bytes of a message and its full size. */
+export interface BodyHead {
+  head: Uint8Array;
+  size: number;
+}
+
+/** Ids per statement: well within every driver's parameter limit (SQLite 32 766, MSSQL 2 100). */
+const IDS_PER_STATEMENT = 500;
+
 /** What delivery and DSNs read of a message's bytes. */
 export interface BodyStore {
   /** The raw message bytes. */
@@ -13,7 +22,13 @@ export interface BodyStore {
   readBodyHead(
     messageId: string,
     maxBytes: number,
-  ): Promise<{ head: Uint8Array; size: number } | null>;
+  ): Promise<BodyHead | null>;
+  /**
+   * `readBodyHead` for many messages in one statement (delivery reads a lease batch's heads at
+   * once: one round trip and one commit per batch on a server database). Messages that are gone
+   * are absent from the map.
+   */
+  readBodyHeads(messageIds: string[], maxBytes: number): Promise<Map<string, BodyHead>>;
   /** The largest message body the database can store, or null when it has no such limit. */
   maxBodyBytes(): Promise<number | null>;
 }
@@ -25,22 +40,44 @@ async function readBody(ctx: SqlContext, messageId: string): Promise<Uint8Array 
   return ownBytes(row.body);
 }
 
+/** The first `maxBytes` of the body column (SUBSTRING counts bytes on binary columns). */
+function headColumn(ctx: SqlContext, maxBytes: number) {
+  const n = Math.max(1, Math.floor(maxBytes));
+  return ctx.dialect === "sqlite3"
+    ? sql<Uint8Array>`substr(${sql.ref("body")}, 1, ${sql.lit(n)})` // substr on a BLOB: bytes
+    : ctx.dialect === "postgres"
+    ? sql<Uint8Array>`substring(${sql.ref("body")} from 1 for ${sql.lit(n)})`
+    : sql<Uint8Array>`substring(${sql.ref("body")}, 1, ${sql.lit(n)})`;
+}
+
 async function readBodyHead(
   ctx: SqlContext,
   messageId: string,
   maxBytes: number,
-): Promise<{ head: Uint8Array; size: number } | null> {
-  const n = Math.max(1, Math.floor(maxBytes));
-  // SUBSTRING counts bytes on binary columns in every dialect (SQLite: substr on a BLOB).
-  const prefix = ctx.dialect === "sqlite3"
-    ? sql<Uint8Array>`substr(${sql.ref("body")}, 1, ${sql.lit(n)})`
-    : ctx.dialect === "postgres"
-    ? sql<Uint8Array>`substring(${sql.ref("body")} from 1 for ${sql.lit(n)})`
-    : sql<Uint8Array>`substring(${sql.ref("body")}, 1, ${sql.lit(n)})`;
-  const row = await ctx.db.selectFrom("messages").select([prefix.as("head"), "size"])
+): Promise<BodyHead | null> {
+  const row = await ctx.db.selectFrom("messages")
+    .select([headColumn(ctx, maxBytes).as("head"), "size"])
     .where("id", "=", messageId).executeTakeFirst();
   if (!row) return null;
   return { head: ownBytes(row.head), size: Number(row.size) };
+}
+
+async function readBodyHeads(
+  ctx: SqlContext,
+  messageIds: string[],
+  maxBytes: number,
+): Promise<Map<string, BodyHead>> {
+  const heads = new Map<string, BodyHead>();
+  const unique = [...new Set(messageIds)];
+  for (let i = 0; i < unique.length; i += IDS_PER_STATEMENT) {
+    const rows = await ctx.db.selectFrom("messages")
+      .select(["id", headColumn(ctx, maxBytes).as("head"), "size"])
+      .where("id", "in", unique.slice(i, i + IDS_PER_STATEMENT)).execute();
+    for (const row of rows) {
+      heads.set(row.id, { head: ownBytes(row.head), size: Number(row.size) });
+    }
+  }
+  return heads;
 }
 
 async function maxBodyBytes(ctx: SqlContext): Promise<number | null> {
@@ -56,6 +93,7 @@ export function bodyRepository(ctx: SqlContext): BodyStore {
   return {
     readBody: (messageId) => readBody(ctx, messageId),
     readBodyHead: (messageId, maxBytes) => readBodyHead(ctx, messageId, maxBytes),
+    readBodyHeads: (messageIds, maxBytes) => readBodyHeads(ctx, messageIds, maxBytes),
     maxBodyBytes: () => maxBodyBytes(ctx),
   };
 }
