@@ -1,6 +1,6 @@
 /** Message bodies: the raw bytes delivery sends, or just their head, read by message id. */
 import { sql } from "kysely";
-import { ownBytes, type SqlContext } from "./_sql.ts";
+import { chunks, ownBytes, type SqlContext } from "./_sql.ts";
 
 /** The first bytes of a message and its full size. */
 export interface BodyHead {
@@ -9,7 +9,7 @@ export interface BodyHead {
 }
 
 /** Ids per statement: well within every driver's parameter limit (SQLite 32 766, MSSQL 2 100). */
-const IDS_PER_STATEMENT = 500;
+const CHUNK = 500;
 
 /** What delivery and DSNs read of a message's bytes. */
 export interface BodyStore {
@@ -68,11 +68,10 @@ async function readBodyHeads(
   maxBytes: number,
 ): Promise<Map<string, BodyHead>> {
   const heads = new Map<string, BodyHead>();
-  const unique = [...new Set(messageIds)];
-  for (let i = 0; i < unique.length; i += IDS_PER_STATEMENT) {
+  for (const part of chunks([...new Set(messageIds)], CHUNK)) {
     const rows = await ctx.db.selectFrom("messages")
       .select(["id", headColumn(ctx, maxBytes).as("head"), "size"])
-      .where("id", "in", unique.slice(i, i + IDS_PER_STATEMENT)).execute();
+      .where("id", "in", part).execute();
     for (const row of rows) {
       heads.set(row.id, { head: ownBytes(row.head), size: Number(row.size) });
     }
