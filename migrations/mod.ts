@@ -23,6 +23,7 @@ import { migration0016 } from "./0016_domains.ts";
 import { migration0017 } from "./0017_message_search.ts";
 import { migration0018 } from "./0018_reply_status.ts";
 import { migration0019 } from "./0019_pause_site.ts";
+import { migration0023 } from "./0023_body_lz4.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -46,6 +47,7 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0017_message_search": migration0017,
   "0018_reply_status": migration0018,
   "0019_pause_site": migration0019,
+  "0023_body_lz4": migration0023,
 };
 
 /** Kysely migrations bound to one dialect. */

@@ -3,6 +3,7 @@
  * database the store supports here: SQLite, PostgreSQL and MariaDB. Each case gets its own freshly
  * created database (helpers/databases.ts) and drops it at the end.
  */
+import { sql } from "kysely";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { type TestDatabase, testDatabaseKinds } from "./helpers/databases.ts";
 import type { SqlStore } from "../core/store/mod.ts";
@@ -153,6 +154,30 @@ const CASES: Record<string, (store: SqlStore, db: TestDatabase) => Promise<void>
     const max = await store.maxBodyBytes();
     if (store.dialect === "mysql") assert(max !== null && max > 1_000_000, String(max));
     else assertEquals(max, null);
+  },
+
+  "PostgreSQL stores bodies LZ4-compressed where the server has LZ4 (migration 0023)": async (
+    store,
+  ) => {
+    if (store.dialect !== "postgres") return;
+    const { rows: [server] } = await sql<{ lz4: boolean }>`
+      select 'lz4' = any(enumvals) as lz4 from pg_settings where name = 'default_toast_compression'`
+      .execute(store.db);
+    const { rows: [column] } = await sql<{ method: string }>`
+      select attcompression as method from pg_attribute
+      where attrelid = 'messages'::regclass and attname = 'body'`.execute(store.db);
+    assertEquals(column.method, server?.lz4 ? "l" : "");
+    // A compressible body above the TOAST threshold round-trips (and is compressed with LZ4).
+    const text = new TextEncoder().encode("Subject: x\r\n\r\n" + "la de da\r\n".repeat(3_000));
+    const m = message(["a@x.test"], { body: text });
+    await store.insertMessages([m]);
+    assertEquals(await store.readBody(m.id), text);
+    if (server?.lz4) {
+      const { rows: [stored] } = await sql<{ method: string | null }>`
+        select pg_column_compression(body) as method from messages where id = ${m.id}`
+        .execute(store.db);
+      assertEquals(stored.method, "lz4");
+    }
   },
 };
 
