@@ -57,10 +57,12 @@ export function commandLines(
         `waiting (fastmta retries after 1 s on its own)`,
     );
   }
-  if (servers.has("fastmta-distributed")) {
+  if (servers.has("fastmta-distributed") || servers.has("fastmta-distributed2")) {
     out.push(
       `fastmta-distributed: the same with "database": postgres://postgres@127.0.0.1:5432/<fresh db> ` +
-        `and "rabbitmq": 127.0.0.1:5672, fresh vhost (bench/distributed.ts)`,
+        `and "rabbitmq": 127.0.0.1:5672, fresh vhost (bench/distributed.ts); ` +
+        `fastmta-distributed2: two such nodes on one database and vhost, the second on the ` +
+        `SMTP and admin ports + 2 and + 1 (the load goes to the first; both deliver)`,
     );
   }
   if (servers.has("fastmta-noevents")) {

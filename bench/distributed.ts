@@ -118,7 +118,7 @@ export function threadCpu(pid: number): Record<string, number> {
  * PostgreSQL's statistics reach pg_stat_database when a backend reports (at most every second),
  * so this waits a little first.
  */
-export async function componentStats(b: Backends, fastmtaPid: number) {
+export async function componentStats(b: Backends, fastmtaPids: number[]) {
   await new Promise((r) => setTimeout(r, 1_500));
   const stats: Record<string, number> = {};
   const row = await psql(
@@ -179,6 +179,8 @@ export async function componentStats(b: Backends, fastmtaPid: number) {
   stats["rabbitmq (beam.smp) CPU s"] = cpuOf(
     pidOf(/beam\.smp.*rabbit_mnesia|beam\.smp.*-s rabbit/),
   );
-  Object.assign(stats, threadCpu(fastmtaPid));
+  for (const pid of fastmtaPids) {
+    for (const [key, cpu] of Object.entries(threadCpu(pid))) stats[key] = (stats[key] ?? 0) + cpu;
+  }
   return stats;
 }

@@ -5,10 +5,13 @@
  * configured), `fastmta-noevents` turns them off (`events.enabled: false`), `fastmta-events`
  * writes them all: the accounting log and one webhook (every type) on a loopback receiver.
  * `fastmta-distributed` is one node in distributed mode (RabbitMQ + PostgreSQL on loopback, a
- * vhost and a database of its own per run; bench/distributed.ts).
+ * vhost and a database of its own per run; bench/distributed.ts); `fastmta-distributed2` is two
+ * such nodes on one database and vhost (the second on the SMTP port + 2 and admin port + 1): the
+ * load goes to the first, and both lease and deliver. One bash process is their parent, so the
+ * measured process tree holds both.
  */
 import type { Server } from "./server.ts";
-import { readStat } from "./procstat.ts";
+import { processTree, readStat } from "./procstat.ts";
 import { run, smtpGreets, spawn, splitHostPort, type Tracked, waitFor } from "./util.ts";
 import { type BenchWebhookReceiver, startBenchWebhookReceiver } from "./webhook_receiver.ts";
 import { type Backends, componentStats, createBackends, threadCpu } from "./distributed.ts";
@@ -18,7 +21,8 @@ export type FastmtaVariant =
   | "fastmta"
   | "fastmta-noevents"
   | "fastmta-events"
-  | "fastmta-distributed";
+  | "fastmta-distributed"
+  | "fastmta-distributed2";
 
 /** Options for {@link FastmtaServer}. */
 export interface FastmtaOptions {
@@ -77,21 +81,31 @@ export class FastmtaServer implements Server {
     this.version = `fastmta ${res?.code === 0 ? res.stdout.trim() : "?"}`;
   }
 
+  /** SMTP and admin listeners of node 1 (the one under load) or node 2 (ports shifted). */
+  #listeners(node: 1 | 2): { smtp: string; admin: string } {
+    if (node === 1) return { smtp: this.#o.addr, admin: this.#o.admin };
+    const smtp = splitHostPort(this.#o.addr);
+    const admin = splitHostPort(this.#o.admin);
+    return { smtp: `${smtp.host}:${smtp.port + 2}`, admin: `${admin.host}:${admin.port + 1}` };
+  }
+
   /** The configuration file written for a run (the documented serve contract). */
-  config(runDir: string): Record<string, unknown> {
+  config(runDir: string, node: 1 | 2 = 1): Record<string, unknown> {
     const sink = splitHostPort(this.#o.sinkAddr);
+    const listen = this.#listeners(node);
+    const dir = node === 1 ? `${runDir}/data` : `${runDir}/data2`;
     return {
-      id: "bench",
-      name: "bench",
-      data_dir: `${runDir}/data`,
-      database: { driver: "sqlite3", connection: `${runDir}/data/fastmta.db` },
+      id: node === 1 ? "bench" : "bench-2",
+      name: node === 1 ? "bench" : "bench-2",
+      data_dir: dir,
+      database: { driver: "sqlite3", connection: `${dir}/fastmta.db` },
       smtp: {
-        listen: [this.#o.addr],
+        listen: [listen.smtp],
         hostname: "mta.bench.local",
         max_message_size: 52428800,
         relay_networks: ["127.0.0.0/8"],
       },
-      admin: { listen: this.#o.admin },
+      admin: { listen: listen.admin },
       routes: { "*": { host: sink.host, port: sink.port } },
       delivery: { retry_schedule: ["1s", "2s", "5s"], max_age: "1h" },
       ...(this.#backends?.config ?? {}),
@@ -131,24 +145,49 @@ export class FastmtaServer implements Server {
     const cfg = `${runDir}/fastmta.json`;
     await Deno.writeTextFile(cfg, JSON.stringify(this.config(runDir), null, 2) + "\n");
     this.#log = `${runDir}/fastmta.log`;
-    if (this.name === "fastmta-distributed") {
+    const two = this.name === "fastmta-distributed2";
+    if (this.name === "fastmta-distributed" || two) {
       this.#backends = await createBackends();
       await Deno.writeTextFile(cfg, JSON.stringify(this.config(runDir), null, 2) + "\n");
     }
-    if (this.name === "fastmta-events") await this.#addWebhook(cfg);
-    // exec: the PID we track is the Deno process itself (all its worker threads included)
-    this.#proc = spawn("fastmta", "bash", [
-      "-c",
-      'exec "$0" run -A "$4" "$1" serve --config "$2" >"$3" 2>&1',
-      Deno.execPath(),
-      this.#o.main,
-      cfg,
-      this.#log,
-      await v8FlagsOfStartTask(this.#o.repo),
-    ], { cwd: this.#o.repo });
+    if (two) {
+      await Deno.mkdir(`${runDir}/data2`, { recursive: true });
+      const cfg2 = `${runDir}/fastmta-2.json`;
+      await Deno.writeTextFile(cfg2, JSON.stringify(this.config(runDir, 2), null, 2) + "\n");
+      // Both nodes under one bash: SIGTERM stops both, and either one exiting stops the other.
+      this.#proc = spawn("fastmta x2", "bash", [
+        "-c",
+        "trap 'kill -TERM $a $b 2>/dev/null; wait' TERM INT; " +
+        '"$0" run -A "$4" "$1" serve --config "$2" >"$3" 2>&1 & a=$!; ' +
+        '"$0" run -A "$4" "$1" serve --config "$5" >"$6" 2>&1 & b=$!; ' +
+        "wait -n; kill -TERM $a $b 2>/dev/null; wait",
+        Deno.execPath(),
+        this.#o.main,
+        cfg,
+        this.#log,
+        await v8FlagsOfStartTask(this.#o.repo),
+        cfg2,
+        `${runDir}/fastmta-2.log`,
+      ], { cwd: this.#o.repo });
+    } else {
+      if (this.name === "fastmta-events") await this.#addWebhook(cfg);
+      // exec: the PID we track is the Deno process itself (all its worker threads included)
+      this.#proc = spawn("fastmta", "bash", [
+        "-c",
+        'exec "$0" run -A "$4" "$1" serve --config "$2" >"$3" 2>&1',
+        Deno.execPath(),
+        this.#o.main,
+        cfg,
+        this.#log,
+        await v8FlagsOfStartTask(this.#o.repo),
+      ], { cwd: this.#o.repo });
+    }
     const proc = this.#proc;
+    const greets = async () =>
+      await smtpGreets(this.addr, 1_000) &&
+      (!two || await smtpGreets(this.#listeners(2).smtp, 1_000));
     const ok = await waitFor(
-      async () => proc.status.exited || await smtpGreets(this.addr, 1_000),
+      async () => proc.status.exited || await greets(),
       this.#o.startTimeoutSec * 1000,
       100,
     );
@@ -177,6 +216,13 @@ export class FastmtaServer implements Server {
     return this.#proc?.pid ?? 0;
   }
 
+  /** The fastmta processes: the one we spawned, or both children of the two-node bash. */
+  #nodePids(): number[] {
+    const root = this.#proc?.pid ?? 0;
+    if (this.name !== "fastmta-distributed2") return [root];
+    return processTree(root).filter((p) => p.ppid === root).map((p) => p.pid);
+  }
+
   /** Whether the process is alive. */
   alive(): boolean {
     return !!this.#proc && !this.#proc.status.exited && readStat(this.#proc.pid) !== undefined;
@@ -186,7 +232,7 @@ export class FastmtaServer implements Server {
   componentStats(): Promise<Record<string, number>> {
     if (!this.#proc) return Promise.resolve({});
     return this.#backends
-      ? componentStats(this.#backends, this.#proc.pid)
+      ? componentStats(this.#backends, this.#nodePids())
       : Promise.resolve(threadCpu(this.#proc.pid));
   }
 

@@ -22,7 +22,9 @@ Runs fastmta (and with --vs-postfix, Postfix) against the same loopback sink, pl
                         installs it with apt if missing), alternating A/B with fastmta
   --systems LIST        comma list of fastmta,postfix,raw,fastmta-noevents,fastmta-events,
                         fastmta-distributed (one node on RabbitMQ + PostgreSQL on loopback,
-                        own vhost and database per run; default fastmta,raw[,postfix])
+                        own vhost and database per run), fastmta-distributed2 (two
+                        such nodes on one database and vhost; the load goes to the
+                        first, both deliver; default fastmta,raw[,postfix])
   --events-compare      also run fastmta with events off (fastmta-noevents) and with every
                         writer on (fastmta-events: accounting log + a webhook on loopback)
   --scenarios LIST      comma list of ${SCENARIOS.map((s) => s.id).join(",")} (default all)
@@ -118,6 +120,7 @@ export function parseOptions(args: string[]) {
       "fastmta-noevents",
       "fastmta-events",
       "fastmta-distributed",
+      "fastmta-distributed2",
     ];
     if (!known.includes(s)) {
       fail(`unknown system ${s}`);

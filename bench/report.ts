@@ -127,6 +127,7 @@ const SYSTEM_LABEL: Record<string, string> = {
   "fastmta-noevents": "fastmta, events off",
   "fastmta-events": "fastmta, accounting + webhook",
   "fastmta-distributed": "fastmta, distributed (1 node)",
+  "fastmta-distributed2": "fastmta, distributed (2 nodes)",
   postfix: "Postfix",
   raw: "raw (source→sink)",
 };

@@ -83,6 +83,7 @@ async function main(): Promise<number> {
       "fastmta-noevents",
       "fastmta-events",
       "fastmta-distributed",
+      "fastmta-distributed2",
     ] as const
   ) {
     if (!systems.includes(variant)) continue;

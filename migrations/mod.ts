@@ -24,6 +24,7 @@ import { migration0017 } from "./0017_message_search.ts";
 import { migration0018 } from "./0018_reply_status.ts";
 import { migration0019 } from "./0019_pause_site.ts";
 import { migration0022 } from "./0022_body_spool.ts";
+import { migration0023 } from "./0023_body_lz4.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -48,6 +49,7 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0018_reply_status": migration0018,
   "0019_pause_site": migration0019,
   "0022_body_spool": migration0022,
+  "0023_body_lz4": migration0023,
 };
 
 /** Kysely migrations bound to one dialect. */

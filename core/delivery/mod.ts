@@ -25,6 +25,7 @@ import type { ClusterShaper } from "../cluster/shaping.ts";
 import { type OnSettled, type OutcomeLog, type SettleHooks, Settler } from "../settle/mod.ts";
 import type { PersonalizeHook, SignHook } from "./body.ts";
 import type { Deliverer, DelivererChoice } from "./deliverer.ts";
+import { batchedBodyHeads } from "./body_heads.ts";
 import { deliverUnit, type DeliveryContext, type ScreenHook } from "./deliver_unit.ts";
 import { type Destination, MxResolver } from "../routing/mx.ts";
 import { MtaStsPolicies } from "../routing/mta_sts.ts";
@@ -93,7 +94,7 @@ export function trustedCas(config: Config): string[] | undefined {
 
 /** What delivery reads and (without a queue of its own) settles through. */
 export type DeliveryStore =
-  & Pick<BodyStore, "readBody" | "readBodyHead">
+  & Pick<BodyStore, "readBody" | "readBodyHeads">
   & Pick<UnitStore, "settle">
   & { readonly quarantine: Pick<QuarantineStore, "recordFailures"> };
 
@@ -128,7 +129,8 @@ export class DeliveryRunner {
       policy,
       deliverer: this.#openDeliverer(config, options, policy),
       readBody: (id) => store.readBody(id),
-      readBodyHead: (id, maxBytes) => store.readBodyHead(id, maxBytes),
+      // One statement per lease batch, not per unit (body_heads.ts).
+      readBodyHead: batchedBodyHeads(store),
       screen: options.screen,
       sign: options.sign,
       personalize: options.personalize,

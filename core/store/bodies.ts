@@ -4,7 +4,16 @@
  */
 import { sql } from "kysely";
 import { readSegment } from "../spool/mod.ts";
-import { numberOrNull, ownBytes, type SqlContext } from "./_sql.ts";
+import { chunks, numberOrNull, ownBytes, type SqlContext } from "./_sql.ts";
+
+/** The first bytes of a message and its full size. */
+export interface BodyHead {
+  head: Uint8Array;
+  size: number;
+}
+
+/** Ids per statement: well within every driver's parameter limit (SQLite 32 766, MSSQL 2 100). */
+const CHUNK = 500;
 
 /** What delivery and DSNs read of a message's bytes. */
 export interface BodyStore {
@@ -17,7 +26,13 @@ export interface BodyStore {
   readBodyHead(
     messageId: string,
     maxBytes: number,
-  ): Promise<{ head: Uint8Array; size: number } | null>;
+  ): Promise<BodyHead | null>;
+  /**
+   * `readBodyHead` for many messages in one statement (delivery reads a lease batch's heads at
+   * once: one round trip and one commit per batch on a server database). Messages that are gone
+   * are absent from the map.
+   */
+  readBodyHeads(messageIds: string[], maxBytes: number): Promise<Map<string, BodyHead>>;
   /** The largest message body the database can store, or null when it has no such limit. */
   maxBodyBytes(): Promise<number | null>;
 }
@@ -50,28 +65,55 @@ async function readBody(ctx: SqlContext, messageId: string): Promise<Uint8Array 
   return ownBytes(row.body);
 }
 
+/** The first `maxBytes` of the body column (SUBSTRING counts bytes on binary columns). */
+function headColumn(ctx: SqlContext, maxBytes: number) {
+  const n = Math.max(1, Math.floor(maxBytes));
+  return ctx.dialect === "sqlite3"
+    ? sql<Uint8Array>`substr(${sql.ref("body")}, 1, ${sql.lit(n)})` // substr on a BLOB: bytes
+    : ctx.dialect === "postgres"
+    ? sql<Uint8Array>`substring(${sql.ref("body")} from 1 for ${sql.lit(n)})`
+    : sql<Uint8Array>`substring(${sql.ref("body")}, 1, ${sql.lit(n)})`;
+}
+
+/** One row's head: from the column, or from its segment when the body is spooled. */
+async function headOf(
+  ctx: SqlContext,
+  row: SpooledAt & { head: Uint8Array; size: number | string },
+  maxBytes: number,
+): Promise<BodyHead | null> {
+  const size = Number(row.size);
+  if (row.body_segment === null) return { head: ownBytes(row.head), size };
+  const head = await readSpooled(ctx, row, Math.min(Math.max(1, Math.floor(maxBytes)), size));
+  return head ? { head, size } : null;
+}
+
 async function readBodyHead(
   ctx: SqlContext,
   messageId: string,
   maxBytes: number,
-): Promise<{ head: Uint8Array; size: number } | null> {
-  const n = Math.max(1, Math.floor(maxBytes));
-  // SUBSTRING counts bytes on binary columns in every dialect (SQLite: substr on a BLOB).
-  const prefix = ctx.dialect === "sqlite3"
-    ? sql<Uint8Array>`substr(${sql.ref("body")}, 1, ${sql.lit(n)})`
-    : ctx.dialect === "postgres"
-    ? sql<Uint8Array>`substring(${sql.ref("body")} from 1 for ${sql.lit(n)})`
-    : sql<Uint8Array>`substring(${sql.ref("body")}, 1, ${sql.lit(n)})`;
+): Promise<BodyHead | null> {
   const row = await ctx.db.selectFrom("messages")
-    .select([prefix.as("head"), "size", "body_segment", "body_offset"])
+    .select([headColumn(ctx, maxBytes).as("head"), "size", "body_segment", "body_offset"])
     .where("id", "=", messageId).executeTakeFirst();
-  if (!row) return null;
-  const size = Number(row.size);
-  if (row.body_segment !== null) {
-    const head = await readSpooled(ctx, row, Math.min(n, size));
-    return head ? { head, size } : null;
+  return row ? await headOf(ctx, row, maxBytes) : null;
+}
+
+async function readBodyHeads(
+  ctx: SqlContext,
+  messageIds: string[],
+  maxBytes: number,
+): Promise<Map<string, BodyHead>> {
+  const heads = new Map<string, BodyHead>();
+  for (const part of chunks([...new Set(messageIds)], CHUNK)) {
+    const rows = await ctx.db.selectFrom("messages")
+      .select(["id", headColumn(ctx, maxBytes).as("head"), "size", "body_segment", "body_offset"])
+      .where("id", "in", part).execute();
+    for (const row of rows) {
+      const head = await headOf(ctx, row, maxBytes);
+      if (head) heads.set(row.id, head);
+    }
   }
-  return { head: ownBytes(row.head), size };
+  return heads;
 }
 
 async function maxBodyBytes(ctx: SqlContext): Promise<number | null> {
@@ -87,6 +129,7 @@ export function bodyRepository(ctx: SqlContext): BodyStore {
   return {
     readBody: (messageId) => readBody(ctx, messageId),
     readBodyHead: (messageId, maxBytes) => readBodyHead(ctx, messageId, maxBytes),
+    readBodyHeads: (messageIds, maxBytes) => readBodyHeads(ctx, messageIds, maxBytes),
     maxBodyBytes: () => maxBodyBytes(ctx),
   };
 }

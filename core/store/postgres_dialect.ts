@@ -15,6 +15,7 @@
 import { type Dialect, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { PostgresConnection } from "../connection/mod.ts";
+import { pgTypes } from "./pg_bytea.ts";
 import type { PoolOptions } from "./store.ts";
 
 function sslOption(mode: PostgresConnection["sslmode"]): pg.PoolConfig["ssl"] {
@@ -57,6 +58,8 @@ export function postgresDialect(conn: PostgresConnection, pool: PoolOptions): Di
     keepAlive: true,
     application_name: conn.applicationName ?? pool.applicationName,
     options: startupOptions(conn.params),
+    // Bodies are BYTEA: decoded natively, not by node:buffer's JavaScript hex decoder.
+    types: pgTypes,
   });
   // A connection that dies (server restart, pg_terminate_backend, network) emits `error`.
   // While idle in the pool, the pool drops it and re-emits here; while checked out between two

@@ -39,7 +39,7 @@ import type { WebhookStore } from "./webhooks.ts";
 export type { StoreHealthStatus } from "./health.ts";
 export type { AdminSessionRecord, AdminUserStore } from "./admin_users.ts";
 export type { ApiKeyRecord, ApiKeyStore } from "./api_keys.ts";
-export type { BodyStore } from "./bodies.ts";
+export type { BodyHead, BodyStore } from "./bodies.ts";
 export type { BodySpoolStore } from "./body_spool.ts";
 export type {
   BouncedMessage,
