@@ -60,6 +60,7 @@ function invocations(message: string): Record<string, string[][]> {
     route: [["route", "list"]],
     "bounce-rule": [["bounce-rule", "list"]],
     "bounce-policy": [["bounce-policy", "list"]],
+    "tls-cert": [["tls-cert", "list"]],
     audit: [["audit", "list"]],
     webhook: [["webhook", "list"], [
       "webhook",

@@ -123,7 +123,7 @@ export function ManagedCertificates(
   props: { rows: ManagedRow[]; canWrite: boolean; state: UploadState },
 ): VNode {
   return (
-    <section class="mt-8 grid gap-4" aria-labelledby="managed">
+    <section class="mt-8 grid grid-cols-1 gap-4" aria-labelledby="managed">
       <h2 id="managed" class="text-xl font-bold">Uploaded certificates</h2>
       <p class="text-sm text-gray-700">
         Stored in the database and written by every node to its data folder. A listener serves one
