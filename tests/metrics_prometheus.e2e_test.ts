@@ -61,7 +61,12 @@ Deno.test({
           return value !== null && value > start ? value : null;
         }, { timeoutMs: 60_000, message: "the delivered counter rising in Prometheus" });
         assert(seen >= start + 1);
-        assert((await prometheus.query("sum(fastmta_messages_accepted_total)"))! >= 1);
+        // Each thread reports its counters to the main thread on its own beat: the accepted
+        // counter (SMTP worker) may reach a later scrape than the delivered one.
+        await waitUntil(async () => {
+          const accepted = await prometheus.query("sum(fastmta_messages_accepted_total)");
+          return accepted !== null && accepted >= 1;
+        }, { timeoutMs: 60_000, message: "the accepted counter in Prometheus" });
       } catch (error) {
         console.error(`--- prometheus output ---\n${prometheus.output()}`);
         throw error;
