@@ -18,22 +18,27 @@ interface InfoModule {
   dependencies?: { code?: { specifier: string }; type?: { specifier: string } }[];
 }
 
+/** `deno info --json` of `entry`, run in `root`. */
+async function denoInfo<T>(root: string, entry: string): Promise<T> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: root,
+    env: { DENO_NO_UPDATE_CHECK: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`deno info ${entry} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return JSON.parse(new TextDecoder().decode(out.stdout)) as T;
+}
+
 /** Every import between files under `root` reached from `entries`, deduplicated. */
 export async function importGraph(root: string, entries: string[]): Promise<ImportEdge[]> {
   const base = pathToFileURL(root.endsWith("/") ? root : root + "/").href;
   const edges = new Map<string, ImportEdge>();
   for (const entry of entries) {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["info", "--json", entry],
-      cwd: root,
-      env: { DENO_NO_UPDATE_CHECK: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      throw new Error(`deno info ${entry} failed: ${new TextDecoder().decode(out.stderr)}`);
-    }
-    const info = JSON.parse(new TextDecoder().decode(out.stdout)) as { modules: InfoModule[] };
+    const info = await denoInfo<{ modules: InfoModule[] }>(root, entry);
     for (const module of info.modules) {
       if (!module.specifier.startsWith(base)) continue;
       const from = module.specifier.slice(base.length);
@@ -72,21 +77,11 @@ interface StaticInfoModule {
  */
 export async function staticLoad(root: string, entry: string): Promise<StaticLoad> {
   const base = pathToFileURL(root.endsWith("/") ? root : root + "/").href;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", entry],
-    cwd: root,
-    env: { DENO_NO_UPDATE_CHECK: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`deno info ${entry} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+  const info = await denoInfo<{
     roots: string[];
     modules: StaticInfoModule[];
     redirects?: Record<string, string>;
-  };
+  }>(root, entry);
   const modules = new Map(info.modules.map((m) => [m.specifier, m]));
   const load: StaticLoad = { files: new Set(), npm: new Map() };
   const todo = [...info.roots];
