@@ -8,6 +8,7 @@ import type { Kysely, SelectQueryBuilder, Transaction } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
 import type { Tables } from "./tables.ts";
 import type { SegmentWriter } from "../spool/mod.ts";
+import type { FileSystemFence } from "./fs_fence.ts";
 
 /** Rows per statement for simple lists (ids in IN lists, small inserts). */
 export const LIST_CHUNK = 400;
@@ -27,11 +28,19 @@ export class SqlContext {
    * `database.body_spool` is "segments", the writer new bodies go to (core/spool/).
    */
   readonly spool: BodySpool | null;
+  /** Checked after each accepted batch commits (SQLite accept role; see fs_fence.ts). */
+  readonly fence: FileSystemFence | null;
 
-  constructor(db: Kysely<Tables>, dialect: Dialect, spool: BodySpool | null = null) {
+  constructor(
+    db: Kysely<Tables>,
+    dialect: Dialect,
+    spool: BodySpool | null = null,
+    fence: FileSystemFence | null = null,
+  ) {
     this.db = db;
     this.dialect = dialect;
     this.spool = spool;
+    this.fence = fence;
   }
 
   /** One transaction, run again (up to 3 times) when the database broke a deadlock with it. */

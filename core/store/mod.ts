@@ -18,6 +18,7 @@ import {
   parseConnectionString,
 } from "../connection/mod.ts";
 import { ConnectionMonitor, type MonitorOptions } from "./health.ts";
+import { FileSystemFence } from "./fs_fence.ts";
 import { monitoredDialect } from "./monitored_dialect.ts";
 import { immediateDriver, NodeSqliteDialect } from "./sqlite_dialect.ts";
 import { threadSqliteConnection } from "./sqlite_thread_connection.ts";
@@ -122,6 +123,9 @@ export async function openStore(
       () => db.destroy(),
       monitor,
       sqliteSpool(config, conn.path),
+      role === "accept" && conn.path !== ":memory:" && conn.path !== ""
+        ? new FileSystemFence(dirname(conn.path))
+        : null,
     );
   }
   let dialect: Dialect;

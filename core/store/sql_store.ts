@@ -10,6 +10,7 @@
 import type { Kysely } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
 import { type BodySpool, SqlContext } from "./_sql.ts";
+import type { FileSystemFence } from "./fs_fence.ts";
 import { activityRepository } from "./activity.ts";
 import { queueSummaryRepository } from "./queue_summary.ts";
 import { adminUserRepository } from "./admin_users.ts";
@@ -63,14 +64,16 @@ export function createSqlStore(
   onClose: () => Promise<void>,
   monitor: ConnectionMonitor = new ConnectionMonitor(dialect, () => {}),
   spool: BodySpool | null = null,
+  fence: FileSystemFence | null = null,
 ): SqlStore {
-  const ctx = new SqlContext(db, dialect, spool);
+  const ctx = new SqlContext(db, dialect, spool, fence);
   return {
     db,
     dialect,
     health: () => monitor.status(),
     close: async () => {
       await spool?.writer?.close(); // sealed: the last batch is committed or never will be
+      fence?.close();
       await onClose();
     },
     quarantine: new SqlQuarantine(ctx),

@@ -163,4 +163,6 @@ export async function insertMessages(
       await trx.executeQuery(insertRowsQuery(dialect, "recipients", part, PG_TYPES.recipients));
     }
   });
+  // Committed and fsync'd; a file system that failed around the fsync may have lost it anyway.
+  ctx.fence?.check();
 }

@@ -106,3 +106,22 @@ export async function waitDrained(configPath: string, timeoutMs = 120_000): Prom
     return counts.queued + counts.deferred + counts.in_flight_units === 0 ? counts : null;
   }, { timeoutMs, intervalMs: 250, message: "the queue drained" });
 }
+
+/**
+ * What the store holds for each missing message (`fastmta queue show ID`), for the failure
+ * message of a test whose ledger does not balance: a message in an unexpected state reads very
+ * differently from one the store never saw.
+ */
+export async function describeMissing(
+  ledger: Ledger,
+  accepted: Map<string, string>,
+  configPath: string,
+): Promise<string> {
+  const lines: string[] = [];
+  for (const subject of ledger.missing.slice(0, 5)) {
+    const id = accepted.get(subject) ?? "?";
+    const out = await runCli(["queue", "show", id, "--config", configPath]);
+    lines.push(`${subject} ${id}: ${(out.code === 0 ? out.stdout : out.stderr).trim()}`);
+  }
+  return lines.join("\n");
+}

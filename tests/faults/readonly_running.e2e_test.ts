@@ -9,12 +9,15 @@
  * included. Inbound must answer 4xx, never 250, and `/readyz` must say why. ext4 keeps such a
  * file system read-only until it is unmounted and checked (the journal is aborted), so recovery
  * is: stop the node, `e2fsck`, mount, start; then the ledger must balance (nothing accepted
- * lost). Needs root, losetup and mkfs.ext4; ignored otherwise.
+ * lost). The batch committed in the few milliseconds between the journal's abort and the first
+ * refused write was lost in about one run of eight although SQLite reported it durable (its
+ * bytes were not in the WAL after `e2fsck`): core/store/fs_fence.ts now refuses such a batch.
+ * Needs root, losetup and mkfs.ext4; ignored otherwise.
  */
 import { assert } from "../helpers/assert.ts";
 import { startE2eFixture } from "../helpers/e2e_fixture.ts";
 import { waitUntil } from "../helpers/wait.ts";
-import { balance, describeLedger, waitDrained } from "./accounting.ts";
+import { balance, describeLedger, describeMissing, waitDrained } from "./accounting.ts";
 import { nodeOnMount, run, runsAsRoot, steadyLoad, stopLoad } from "./mounted_data.ts";
 import { faultZones } from "./zones.ts";
 
@@ -72,6 +75,12 @@ Deno.test({
           `; accepted before the fault ${acceptedAtFault}, 4xx seen ${result.temporaryFailures}, ` +
           `given up by the client after 600 4xx ${result.gaveUp}`,
       );
+      if (!ledger.balanced) {
+        console.log(await describeMissing(ledger, result.accepted, configPath));
+      }
+      if (!ledger.balanced) {
+        console.log(await describeMissing(ledger, result.accepted, configPath));
+      }
       assert(ledger.balanced, describeLedger("unbalanced", ledger));
       assert(result.failed === 0, "never a 5xx");
     } catch (error) {
