@@ -5,8 +5,9 @@
  * of a confirmed batch, and sweeping batches whose node died before either. Batched: one
  * statement per call and chunk.
  */
-import type { ExpressionBuilder } from "kysely";
+import type { ExpressionBuilder, Transaction } from "kysely";
 import { chunks, type SqlContext } from "./_sql.ts";
+import { applyTotals, countMove, TERMINAL_STATES, type TotalsDelta } from "./recipient_totals.ts";
 import { OPEN_RECIPIENT_STATES, type Tables } from "./tables.ts";
 
 const CHUNK = 500;
@@ -72,12 +73,40 @@ async function unitOrigins(
 }
 
 /**
+ * Takes the terminal recipients of `messageIds` (only of those already deleted, with
+ * `goneOnly`) out of the totals before their rows are deleted (recipient_totals.ts).
+ */
+async function uncountTerminal(
+  trx: Transaction<Tables>,
+  messageIds: string[],
+  goneOnly = false,
+): Promise<void> {
+  let query = trx.selectFrom("recipients")
+    .select((eb) => ["state", eb.fn.countAll<number>().as("n")])
+    .where("message_id", "in", messageIds).where("state", "in", [...TERMINAL_STATES]);
+  if (goneOnly) {
+    query = query.where((eb) =>
+      eb.not(eb.exists(
+        eb.selectFrom("messages").select("messages.id")
+          .whereRef("messages.id", "=", "recipients.message_id"),
+      ))
+    );
+  }
+  const delta: TotalsDelta = new Map();
+  for (const row of await query.groupBy("state").execute()) {
+    countMove(delta, { from: row.state }, Number(row.n));
+  }
+  await applyTotals(trx, delta);
+}
+
+/**
  * Removes messages that were committed but could not be queued on the broker (the client was
  * told to try again, so keeping them would deliver twice).
  */
 async function forgetMessages({ db }: SqlContext, messageIds: string[]): Promise<void> {
   await db.transaction().execute(async (trx) => {
     for (const part of chunks(messageIds, CHUNK)) {
+      await uncountTerminal(trx, part);
       await trx.deleteFrom("recipients").where("message_id", "in", part).execute();
       await trx.deleteFrom("queue").where("message_id", "in", part).execute();
       await trx.deleteFrom("messages").where("id", "in", part).execute();
@@ -152,6 +181,8 @@ async function sweepUnconfirmed(
       .executeTakeFirst();
     const n = Number(deleted.numDeletedRows);
     if (n === 0) return 0; // another node swept them first
+    // Orphans were never settled, but a terminal row (none expected) leaves the totals too.
+    await uncountTerminal(trx, orphans, true);
     await trx.deleteFrom("recipients").where("message_id", "in", orphans)
       .where((eb) =>
         eb.not(eb.exists(

@@ -4,6 +4,7 @@
  */
 import type { SqlContext } from "./_sql.ts";
 import { searchMessageIds, type UnitFilter } from "./queue_search.ts";
+import { terminalTotals } from "./recipient_totals.ts";
 import type { RecipientState } from "./tables.ts";
 
 /** Recipient counts by state, plus units currently leased. */
@@ -88,10 +89,16 @@ export interface ViewStore {
   deliveredSince(since: number): Promise<{ sourceIp: string; count: number }[]>;
 }
 
+/**
+ * Open states are counted live through `recipients_state` (only their range of it is read);
+ * terminal ones come from the totals kept by every writer (recipient_totals.ts, 0024).
+ */
 async function counts({ db }: SqlContext, now: number): Promise<QueueCounts> {
-  const byState = await db.selectFrom("recipients")
+  const open = await db.selectFrom("recipients")
     .select((eb) => ["state", eb.fn.countAll<number>().as("n")])
+    .where("state", "in", ["queued", "deferred"])
     .groupBy("state").execute();
+  const totals = await terminalTotals(db);
   const inFlight = await db.selectFrom("queue")
     .select((eb) => eb.fn.countAll<number>().as("n"))
     .where("state", "=", "queued").where("lease_owner", "is not", null)
@@ -106,13 +113,10 @@ async function counts({ db }: SqlContext, now: number): Promise<QueueCounts> {
   const result: QueueCounts = {
     queued: 0,
     deferred: 0,
-    delivered: 0,
-    failed: 0,
-    suppressed: 0,
-    bounced: 0,
+    ...totals,
     in_flight_units: Number(inFlight?.n ?? 0),
   };
-  for (const row of byState) result[row.state] = Number(row.n);
+  for (const row of open) result[row.state] = Number(row.n);
   for (const row of unconfirmed) {
     result[row.state] = Math.max(0, result[row.state] - Number(row.n));
   }
