@@ -104,12 +104,18 @@ async function counts({ db }: SqlContext, now: number): Promise<QueueCounts> {
     .where("state", "=", "queued").where("lease_owner", "is not", null)
     .where("due_at", ">", now).executeTakeFirst();
   // Messages the broker has not confirmed (yet, or ever: see core/queue/rabbitmq.ts) are not
-  // queued from anyone's point of view. Few rows, found through `messages_unconfirmed`.
-  const unconfirmed = await db.selectFrom("messages")
-    .innerJoin("recipients", "recipients.message_id", "messages.id")
-    .select((eb) => ["recipients.state as state", eb.fn.countAll<number>().as("n")])
-    .where("messages.unconfirmed_since", "is not", null)
-    .groupBy("recipients.state").execute();
+  // queued from anyone's point of view. Few rows, found through `messages_unconfirmed`; as a
+  // join SQLite walked all of recipients_state instead (450 ms at 1M), hence the IN.
+  const unconfirmed = await db.selectFrom("recipients")
+    .select((eb) => ["state", eb.fn.countAll<number>().as("n")])
+    .where(
+      "message_id",
+      "in",
+      (eb) =>
+        eb.selectFrom("messages").select("messages.id")
+          .where("messages.unconfirmed_since", "is not", null),
+    )
+    .groupBy("state").execute();
   const result: QueueCounts = {
     queued: 0,
     deferred: 0,
