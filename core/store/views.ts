@@ -2,10 +2,11 @@
  * Read-only views for the console, the API and the CLI: queue counts, one message's
  * recipients and attempts, the message list, the delivery log, and deliveries per source IP.
  */
+import type { ExpressionBuilder } from "kysely";
 import type { SqlContext } from "./_sql.ts";
 import { searchMessageIds, type UnitFilter } from "./queue_search.ts";
 import { terminalTotals } from "./recipient_totals.ts";
-import type { RecipientState } from "./tables.ts";
+import type { RecipientState, Tables } from "./tables.ts";
 
 /** Recipient counts by state, plus units currently leased. */
 export type QueueCounts = Record<RecipientState, number> & { in_flight_units: number };
@@ -90,14 +91,19 @@ export interface ViewStore {
 }
 
 /**
- * Open states are counted live through `recipients_state` (only their range of it is read);
+ * Open states are counted live through `recipients_state` (only their part of it is read);
  * terminal ones come from the totals kept by every writer (recipient_totals.ts, 0024).
  */
 async function counts({ db }: SqlContext, now: number): Promise<QueueCounts> {
-  const open = await db.selectFrom("recipients")
-    .select((eb) => ["state", eb.fn.countAll<number>().as("n")])
-    .where("state", "in", ["queued", "deferred"])
-    .groupBy("state").execute();
+  // One count per state rather than `IN (…) GROUP BY`: half the time on SQLite (34 ms against
+  // 66 ms for 980 000 queued) and less on MariaDB (bench/queue_counts.ts BENCH_PARTS=1).
+  const countOf = (eb: ExpressionBuilder<Tables, never>, state: RecipientState) =>
+    eb.selectFrom("recipients").select((e) => e.fn.countAll<number>().as("n"))
+      .where("state", "=", state);
+  const open = await db.selectNoFrom((eb) => [
+    countOf(eb, "queued").as("queued"),
+    countOf(eb, "deferred").as("deferred"),
+  ]).executeTakeFirstOrThrow();
   const totals = await terminalTotals(db);
   const inFlight = await db.selectFrom("queue")
     .select((eb) => eb.fn.countAll<number>().as("n"))
@@ -117,12 +123,11 @@ async function counts({ db }: SqlContext, now: number): Promise<QueueCounts> {
     )
     .groupBy("state").execute();
   const result: QueueCounts = {
-    queued: 0,
-    deferred: 0,
+    queued: Number(open.queued ?? 0),
+    deferred: Number(open.deferred ?? 0),
     ...totals,
     in_flight_units: Number(inFlight?.n ?? 0),
   };
-  for (const row of open) result[row.state] = Number(row.n);
   for (const row of unconfirmed) {
     result[row.state] = Math.max(0, result[row.state] - Number(row.n));
   }
