@@ -73,14 +73,14 @@ async function unitOrigins(
 }
 
 /**
- * Takes the terminal recipients of `messageIds` (only of those already deleted, with
- * `goneOnly`) out of the totals before their rows are deleted (recipient_totals.ts).
+ * What deleting the recipients of `messageIds` (only of those already deleted, with `goneOnly`)
+ * takes out of the totals (recipient_totals.ts): read before the delete, applied after it.
  */
-async function uncountTerminal(
+async function terminalOf(
   trx: Transaction<Tables>,
   messageIds: string[],
   goneOnly = false,
-): Promise<void> {
+): Promise<TotalsDelta> {
   let query = trx.selectFrom("recipients")
     .select((eb) => ["state", eb.fn.countAll<number>().as("n")])
     .where("message_id", "in", messageIds).where("state", "in", [...TERMINAL_STATES]);
@@ -96,7 +96,7 @@ async function uncountTerminal(
   for (const row of await query.groupBy("state").execute()) {
     countMove(delta, { from: row.state }, Number(row.n));
   }
-  await applyTotals(trx, delta);
+  return delta;
 }
 
 /**
@@ -106,10 +106,11 @@ async function uncountTerminal(
 async function forgetMessages({ db }: SqlContext, messageIds: string[]): Promise<void> {
   await db.transaction().execute(async (trx) => {
     for (const part of chunks(messageIds, CHUNK)) {
-      await uncountTerminal(trx, part);
+      const delta = await terminalOf(trx, part);
       await trx.deleteFrom("recipients").where("message_id", "in", part).execute();
       await trx.deleteFrom("queue").where("message_id", "in", part).execute();
       await trx.deleteFrom("messages").where("id", "in", part).execute();
+      await applyTotals(trx, delta);
     }
   });
 }
@@ -182,7 +183,7 @@ async function sweepUnconfirmed(
     const n = Number(deleted.numDeletedRows);
     if (n === 0) return 0; // another node swept them first
     // Orphans were never settled, but a terminal row (none expected) leaves the totals too.
-    await uncountTerminal(trx, orphans, true);
+    const delta = await terminalOf(trx, orphans, true);
     await trx.deleteFrom("recipients").where("message_id", "in", orphans)
       .where((eb) =>
         eb.not(eb.exists(
@@ -197,6 +198,7 @@ async function sweepUnconfirmed(
             .whereRef("messages.id", "=", "queue.message_id"),
         ))
       ).execute();
+    await applyTotals(trx, delta);
     return n;
   });
   return { found: ids.length, removed, kept: kept.size };
