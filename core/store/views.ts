@@ -103,7 +103,7 @@ async function counts({ db }: SqlContext, now: number): Promise<QueueCounts> {
   const open = await db.selectNoFrom((eb) => [
     countOf(eb, "queued").as("queued"),
     countOf(eb, "deferred").as("deferred"),
-  ]).executeTakeFirstOrThrow();
+  ]).executeTakeFirst();
   const totals = await terminalTotals(db);
   const inFlight = await db.selectFrom("queue")
     .select((eb) => eb.fn.countAll<number>().as("n"))
@@ -123,8 +123,8 @@ async function counts({ db }: SqlContext, now: number): Promise<QueueCounts> {
     )
     .groupBy("state").execute();
   const result: QueueCounts = {
-    queued: Number(open.queued ?? 0),
-    deferred: Number(open.deferred ?? 0),
+    queued: Number(open?.queued ?? 0),
+    deferred: Number(open?.deferred ?? 0),
     ...totals,
     in_flight_units: Number(inFlight?.n ?? 0),
   };
