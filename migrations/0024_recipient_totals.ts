@@ -6,7 +6,9 @@
  *   state adds its deltas in the same transaction, once per batch, to one shard picked at random
  *   (core/store/recipient_totals.ts), so concurrent settles on PostgreSQL/MySQL seldom wait for
  *   the same row lock. Open states (queued, deferred) are still counted live.
- * Seeded here from the existing rows (shard 0; the other shards start at 0).
+ * Seeded here from the existing rows (shard 0; the other shards start at 0). Nodes of an older
+ * version still settling against the migrated database would not move the totals: stop them
+ * before migrating, as for every schema change.
  */
 import { type Kysely, sql } from "kysely";
 import type { Dialect, FastmtaMigration } from "./_types.ts";
