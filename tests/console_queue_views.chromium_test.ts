@@ -5,6 +5,7 @@
  * with no Pause, a vmta row's Pause lands back on the vmta tab with Resume offered and the pause
  * listed, Resume takes it away. Each tab passes axe-core and fits a 390 px phone.
  */
+import type { Page } from "playwright-core";
 import { assertEquals } from "./helpers/assert.ts";
 import { tempDir } from "./helpers/net.ts";
 import { adminFixture } from "./helpers/admin_fixture.ts";
@@ -34,7 +35,7 @@ Deno.test({
     const base = `http://127.0.0.1:${server.addr.port}`;
     const browser = await launchChromium();
     try {
-      const page = await loggedIn(browser, base, "alice", "correct horse battery");
+      const page: Page = await loggedIn(browser, base, "alice", "correct horse battery");
       const check = async (name: string) => {
         await assertAccessible(page, name);
         await assertFitsPhone(page, name);
