@@ -4,7 +4,10 @@
  * that moves recipients into or out of a terminal state collects the changes of its batch in a
  * {@link TotalsDelta} and applies it with one UPDATE in the same transaction (settle, cancel,
  * async bounces, the broker sweeper); a random shard row per state keeps concurrent batches on
- * PostgreSQL/MySQL from queueing behind one row lock. Private to core/store/.
+ * PostgreSQL/MySQL from queueing behind one row lock. A new path that changes a recipient's
+ * state or deletes recipient rows must do the same, and join the mix of moves in
+ * tests/helpers/queue_counts_case.ts (which compares the counts with a full GROUP BY).
+ * Private to core/store/.
  */
 import { type Kysely, sql } from "kysely";
 import { RECIPIENT_TOTAL_SHARDS } from "../../migrations/0024_recipient_totals.ts";
