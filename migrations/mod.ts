@@ -25,6 +25,7 @@ import { migration0018 } from "./0018_reply_status.ts";
 import { migration0019 } from "./0019_pause_site.ts";
 import { migration0022 } from "./0022_body_spool.ts";
 import { migration0023 } from "./0023_body_lz4.ts";
+import { migration0024 } from "./0024_recipient_totals.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -50,6 +51,7 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0019_pause_site": migration0019,
   "0022_body_spool": migration0022,
   "0023_body_lz4": migration0023,
+  "0024_recipient_totals": migration0024,
 };
 
 /** Kysely migrations bound to one dialect. */

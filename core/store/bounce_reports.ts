@@ -6,6 +6,7 @@
  * page. Reports are purged at `expires_at`.
  */
 import { asBuffer, chunks, LIST_CHUNK, ownBytes, type SqlContext } from "./_sql.ts";
+import { applyTotals, countMove, type TotalsDelta } from "./recipient_totals.ts";
 import type { BounceReportsTable, RecipientState } from "./tables.ts";
 
 /** A report as received (written before the 250). */
@@ -203,13 +204,20 @@ async function markRecipientsBounced(
   let changed = 0;
   for (const part of chunks(ids, LIST_CHUNK)) {
     // Only delivered recipients bounce asynchronously; anything else keeps its state.
-    const result = await ctx.db.updateTable("recipients").set({
-      state: "bounced",
-      last_reply: update.reply.slice(0, 1000),
-      category: update.category,
-      updated_at: update.at,
-    }).where("id", "in", part).where("state", "=", "delivered").executeTakeFirst();
-    changed += Number(result.numUpdatedRows);
+    // The totals move in the same transaction (recipient_totals.ts, 0024).
+    changed += await ctx.transaction(async (trx) => {
+      const result = await trx.updateTable("recipients").set({
+        state: "bounced",
+        last_reply: update.reply.slice(0, 1000),
+        category: update.category,
+        updated_at: update.at,
+      }).where("id", "in", part).where("state", "=", "delivered").executeTakeFirst();
+      const n = Number(result.numUpdatedRows);
+      const delta: TotalsDelta = new Map();
+      countMove(delta, { from: "delivered", to: "bounced" }, n);
+      await applyTotals(trx, delta);
+      return n;
+    });
   }
   return changed;
 }

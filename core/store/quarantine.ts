@@ -14,6 +14,7 @@
  */
 import type { Kysely } from "kysely";
 import type { SqlContext } from "./_sql.ts";
+import { applyTotals } from "./recipient_totals.ts";
 import { OPEN_RECIPIENT_STATES, type Tables } from "./tables.ts";
 
 /** One unit whose handling threw. */
@@ -317,6 +318,7 @@ export class SqlQuarantine {
         .executeTakeFirst();
       await trx.updateTable("recipients").set({ dsn: "skipped" })
         .where("message_id", "=", messageId).where("dsn", "=", "quarantined").execute();
+      await applyTotals(trx, new Map([["failed", Number(recipients.numUpdatedRows)]]));
       return {
         units: Number(units.numUpdatedRows),
         recipients: Number(recipients.numUpdatedRows),

@@ -7,6 +7,7 @@
  */
 import type { LeasedUnit } from "../contracts/mod.ts";
 import { chunks, type SqlContext } from "./_sql.ts";
+import { applyTotals } from "./recipient_totals.ts";
 import { OPEN_RECIPIENT_STATES } from "./tables.ts";
 import { loadUnits } from "./units_lease.ts";
 
@@ -235,6 +236,7 @@ async function cancelUnits(
         updated_at: now,
       }).where("unit_id", "in", ids).where("state", "in", ["queued", "deferred"])
         .executeTakeFirst();
+      await applyTotals(trx, new Map([["failed", Number(changed.numUpdatedRows)]]));
       total.units += Number(units.numUpdatedRows);
       total.recipients += Number(changed.numUpdatedRows);
     });

@@ -108,6 +108,13 @@ export const OPEN_RECIPIENT_STATES: ReadonlySet<string> = new Set<RecipientState
   "deferred",
 ]);
 
+/** `recipient_totals` (0024): a shard of one terminal state's recipient total. */
+export interface RecipientTotalsTable {
+  state: RecipientState;
+  shard: number;
+  n: number;
+}
+
 /** `attempts`: the delivery log, one row per recipient per attempt. */
 export interface AttemptsTable {
   id: Generated<number>;
@@ -383,6 +390,7 @@ export interface Tables {
   messages: MessagesTable;
   queue: QueueTable;
   recipients: RecipientsTable;
+  recipient_totals: RecipientTotalsTable;
   attempts: AttemptsTable;
   smtp_users: SmtpUsersTable;
   shaping_rules: ShapingRulesTable;

@@ -5,8 +5,9 @@
  * of a confirmed batch, and sweeping batches whose node died before either. Batched: one
  * statement per call and chunk.
  */
-import type { ExpressionBuilder } from "kysely";
+import type { ExpressionBuilder, Transaction } from "kysely";
 import { chunks, type SqlContext } from "./_sql.ts";
+import { applyTotals, countMove, TERMINAL_STATES, type TotalsDelta } from "./recipient_totals.ts";
 import { OPEN_RECIPIENT_STATES, type Tables } from "./tables.ts";
 
 const CHUNK = 500;
@@ -72,15 +73,44 @@ async function unitOrigins(
 }
 
 /**
+ * What deleting the recipients of `messageIds` (only of those already deleted, with `goneOnly`)
+ * takes out of the totals (recipient_totals.ts): read before the delete, applied after it.
+ */
+async function terminalOf(
+  trx: Transaction<Tables>,
+  messageIds: string[],
+  goneOnly = false,
+): Promise<TotalsDelta> {
+  let query = trx.selectFrom("recipients")
+    .select((eb) => ["state", eb.fn.countAll<number>().as("n")])
+    .where("message_id", "in", messageIds).where("state", "in", [...TERMINAL_STATES]);
+  if (goneOnly) {
+    query = query.where((eb) =>
+      eb.not(eb.exists(
+        eb.selectFrom("messages").select("messages.id")
+          .whereRef("messages.id", "=", "recipients.message_id"),
+      ))
+    );
+  }
+  const delta: TotalsDelta = new Map();
+  for (const row of await query.groupBy("state").execute()) {
+    countMove(delta, { from: row.state }, Number(row.n));
+  }
+  return delta;
+}
+
+/**
  * Removes messages that were committed but could not be queued on the broker (the client was
  * told to try again, so keeping them would deliver twice).
  */
 async function forgetMessages({ db }: SqlContext, messageIds: string[]): Promise<void> {
   await db.transaction().execute(async (trx) => {
     for (const part of chunks(messageIds, CHUNK)) {
+      const delta = await terminalOf(trx, part);
       await trx.deleteFrom("recipients").where("message_id", "in", part).execute();
       await trx.deleteFrom("queue").where("message_id", "in", part).execute();
       await trx.deleteFrom("messages").where("id", "in", part).execute();
+      await applyTotals(trx, delta);
     }
   });
 }
@@ -152,6 +182,8 @@ async function sweepUnconfirmed(
       .executeTakeFirst();
     const n = Number(deleted.numDeletedRows);
     if (n === 0) return 0; // another node swept them first
+    // Orphans were never settled, but a terminal row (none expected) leaves the totals too.
+    const delta = await terminalOf(trx, orphans, true);
     await trx.deleteFrom("recipients").where("message_id", "in", orphans)
       .where((eb) =>
         eb.not(eb.exists(
@@ -166,6 +198,7 @@ async function sweepUnconfirmed(
             .whereRef("messages.id", "=", "queue.message_id"),
         ))
       ).execute();
+    await applyTotals(trx, delta);
     return n;
   });
   return { found: ids.length, removed, kept: kept.size };

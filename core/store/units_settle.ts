@@ -11,6 +11,7 @@ import type { HeldOutcome, UnitOutcome } from "../contracts/mod.ts";
 import { chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
 import { type CaseRow, caseUpdateQuery } from "./batch_update.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
+import { applyTotals, countMove, type TotalsDelta } from "./recipient_totals.ts";
 import { replyStatusOf } from "./reply_status.ts";
 import type { AttemptsTable, Tables } from "./tables.ts";
 
@@ -222,7 +223,10 @@ async function updateUnits(
   }
 }
 
-/** Recipients: find their row ids, then one UPDATE per chunk with each one's result. */
+/**
+ * Recipients: find their row ids (and states before), then one UPDATE per chunk with each
+ * one's result; the moves into terminal states go to the totals in one more UPDATE (0024).
+ */
 async function updateRecipients(
   trx: Transaction<Tables>,
   dialect: Dialect,
@@ -234,13 +238,15 @@ async function updateRecipients(
   }
   if (results.size === 0) return;
   const recipientRows: CaseRow[] = [];
+  const delta: TotalsDelta = new Map();
   for (const part of chunks(settled.map((o) => o.unitId), SETTLE_UNITS)) {
-    const rows = await trx.selectFrom("recipients").select(["id", "unit_id", "address"])
+    const rows = await trx.selectFrom("recipients").select(["id", "unit_id", "address", "state"])
       .where("unit_id", "in", part).execute();
     for (const row of rows) {
       const result = results.get(`${row.unit_id}\u0000${row.address}`);
       if (!result) continue; // not part of this attempt
       const { r, at } = result;
+      countMove(delta, { from: row.state, to: r.outcome });
       recipientRows.push({
         key: row.id,
         values: {
@@ -261,6 +267,7 @@ async function updateRecipients(
       types: { last_code: "integer", updated_at: "bigint" },
     }));
   }
+  await applyTotals(trx, delta);
 }
 
 /** Records outcomes in one transaction; returns how many had lost their lease. */

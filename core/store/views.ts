@@ -2,9 +2,11 @@
  * Read-only views for the console, the API and the CLI: queue counts, one message's
  * recipients and attempts, the message list, the delivery log, and deliveries per source IP.
  */
+import type { ExpressionBuilder } from "kysely";
 import type { SqlContext } from "./_sql.ts";
 import { searchMessageIds, type UnitFilter } from "./queue_search.ts";
-import type { RecipientState } from "./tables.ts";
+import { terminalTotals } from "./recipient_totals.ts";
+import type { RecipientState, Tables } from "./tables.ts";
 
 /** Recipient counts by state, plus units currently leased. */
 export type QueueCounts = Record<RecipientState, number> & { in_flight_units: number };
@@ -88,31 +90,44 @@ export interface ViewStore {
   deliveredSince(since: number): Promise<{ sourceIp: string; count: number }[]>;
 }
 
+/**
+ * Open states are counted live through `recipients_state` (only their part of it is read);
+ * terminal ones come from the totals kept by every writer (recipient_totals.ts, 0024).
+ */
 async function counts({ db }: SqlContext, now: number): Promise<QueueCounts> {
-  const byState = await db.selectFrom("recipients")
-    .select((eb) => ["state", eb.fn.countAll<number>().as("n")])
-    .groupBy("state").execute();
+  // One count per state rather than `IN (…) GROUP BY`: half the time on SQLite (34 ms against
+  // 66 ms for 980 000 queued) and less on MariaDB (bench/queue_counts.ts BENCH_PARTS=1).
+  const countOf = (eb: ExpressionBuilder<Tables, never>, state: RecipientState) =>
+    eb.selectFrom("recipients").select((e) => e.fn.countAll<number>().as("n"))
+      .where("state", "=", state);
+  const open = await db.selectNoFrom((eb) => [
+    countOf(eb, "queued").as("queued"),
+    countOf(eb, "deferred").as("deferred"),
+  ]).executeTakeFirst();
+  const totals = await terminalTotals(db);
   const inFlight = await db.selectFrom("queue")
     .select((eb) => eb.fn.countAll<number>().as("n"))
     .where("state", "=", "queued").where("lease_owner", "is not", null)
     .where("due_at", ">", now).executeTakeFirst();
   // Messages the broker has not confirmed (yet, or ever: see core/queue/rabbitmq.ts) are not
-  // queued from anyone's point of view. Few rows, found through `messages_unconfirmed`.
-  const unconfirmed = await db.selectFrom("messages")
-    .innerJoin("recipients", "recipients.message_id", "messages.id")
-    .select((eb) => ["recipients.state as state", eb.fn.countAll<number>().as("n")])
-    .where("messages.unconfirmed_since", "is not", null)
-    .groupBy("recipients.state").execute();
+  // queued from anyone's point of view. Few rows, found through `messages_unconfirmed`; as a
+  // join SQLite walked all of recipients_state instead (450 ms at 1M), hence the IN.
+  const unconfirmed = await db.selectFrom("recipients")
+    .select((eb) => ["state", eb.fn.countAll<number>().as("n")])
+    .where(
+      "message_id",
+      "in",
+      (eb) =>
+        eb.selectFrom("messages").select("messages.id")
+          .where("messages.unconfirmed_since", "is not", null),
+    )
+    .groupBy("state").execute();
   const result: QueueCounts = {
-    queued: 0,
-    deferred: 0,
-    delivered: 0,
-    failed: 0,
-    suppressed: 0,
-    bounced: 0,
+    queued: Number(open?.queued ?? 0),
+    deferred: Number(open?.deferred ?? 0),
+    ...totals,
     in_flight_units: Number(inFlight?.n ?? 0),
   };
-  for (const row of byState) result[row.state] = Number(row.n);
   for (const row of unconfirmed) {
     result[row.state] = Math.max(0, result[row.state] - Number(row.n));
   }
