@@ -23,13 +23,20 @@ export function cliActor(): Actor {
   return { name: `cli:${user}`, role: "admin", channel: "cli" };
 }
 
-/** Runs `fn`; a management-plane error is printed and becomes its exit code. */
-export async function withManageErrors(fn: () => Promise<number>): Promise<number> {
+/**
+ * Runs `fn`; a management-plane error is printed and becomes its exit code: refused input
+ * (printed by `invalid`) 2, a missing object, a conflict, a stale version or a forbidden
+ * change 1. Anything else is thrown on.
+ */
+async function exitCodeOf(
+  fn: () => Promise<number>,
+  invalid: (error: ValidationError) => void,
+): Promise<number> {
   try {
     return await fn();
   } catch (error) {
     if (error instanceof ValidationError) {
-      console.error(`Invalid input: ${error.message}`);
+      invalid(error);
       return 2;
     }
     if (
@@ -43,30 +50,22 @@ export async function withManageErrors(fn: () => Promise<number>): Promise<numbe
   }
 }
 
+/** Runs `fn`; a management-plane error is printed and becomes its exit code. */
+export function withManageErrors(fn: () => Promise<number>): Promise<number> {
+  return exitCodeOf(fn, (error) => console.error(`Invalid input: ${error.message}`));
+}
+
 /**
  * Runs one change, mapping the core's errors to messages and exit codes: a refused input lists
  * each issue under "Invalid KIND, nothing changed:".
  */
-export async function reportErrors(kind: string, fn: () => Promise<number>): Promise<number> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (error instanceof ValidationError) {
-      console.error(`Invalid ${kind}, nothing changed:`);
-      for (const issue of error.issues) {
-        console.error(`  ${issue.path || "(input)"}: ${issue.message}`);
-      }
-      return 2;
+export function reportErrors(kind: string, fn: () => Promise<number>): Promise<number> {
+  return exitCodeOf(fn, (error) => {
+    console.error(`Invalid ${kind}, nothing changed:`);
+    for (const issue of error.issues) {
+      console.error(`  ${issue.path || "(input)"}: ${issue.message}`);
     }
-    if (
-      error instanceof NotFoundError || error instanceof ConflictError ||
-      error instanceof VersionConflictError || error instanceof ForbiddenError
-    ) {
-      console.error(error.message);
-      return 1;
-    }
-    throw error;
-  }
+  });
 }
 
 /**
