@@ -3,7 +3,7 @@
  * status or admin command run from a newer binary must not change the schema under a cluster
  * whose nodes still run the older one. Reading the migration table changes nothing.
  */
-import type { Config } from "../core/config/mod.ts";
+import { type Config, loadConfig } from "../core/config/mod.ts";
 import { log } from "../core/log.ts";
 import {
   type MigrationState,
@@ -65,5 +65,22 @@ export async function openCurrentStore(
   } catch (error) {
     await store.close();
     throw error;
+  }
+}
+
+/**
+ * The frame of an admin command: loads the config, opens the current store (role admin), runs
+ * `fn` on them and closes the store however `fn` ends.
+ */
+export async function withCurrentStore<T>(
+  configPath: string | null,
+  fn: (store: SqlStore, config: Config) => Promise<T>,
+): Promise<T> {
+  const config = await loadConfig(configPath);
+  const store = await openCurrentStore(config, "admin");
+  try {
+    return await fn(store, config);
+  } finally {
+    await store.close();
   }
 }

@@ -1,10 +1,9 @@
 /** `admin add|passwd|remove|list`: manages console users. Passwords are read from stdin. */
-import { loadConfig } from "../core/config/mod.ts";
 import { ConsoleUserService } from "../core/manage/accounts.ts";
 import { NotFoundError, type Role, ROLES, ValidationError } from "../core/manage/types.ts";
 import { cliActor } from "./_manage.ts";
 import { defineCommand } from "./_command.ts";
-import { openCurrentStore } from "./_database.ts";
+import { withCurrentStore } from "./_database.ts";
 
 /** The `admin` command. */
 export const adminCommand = defineCommand({
@@ -48,9 +47,7 @@ export async function admin(
   options: { role?: Role } = {},
 ): Promise<number> {
   const [action, username] = args;
-  const config = await loadConfig(configPath);
-  const store = await openCurrentStore(config, "admin");
-  try {
+  return await withCurrentStore(configPath, async (store) => {
     // Through the management plane: the same checks as every face, and an audit entry.
     const users = new ConsoleUserService(store);
     const actor = cliActor();
@@ -94,7 +91,5 @@ export async function admin(
         console.error(`Unknown admin action "${action ?? ""}": use add, passwd, remove or list`);
         return 2;
     }
-  } finally {
-    await store.close();
-  }
+  });
 }

@@ -3,13 +3,12 @@
  * new key once on standard output (alone, so `KEY=$(fastmta apikey add ci)` works); only its
  * SHA-256 is stored, so a lost key cannot be shown again: remove it and add a new one.
  */
-import { loadConfig } from "../core/config/mod.ts";
 import { validateApiKeyName } from "../core/auth/api_keys.ts";
 import { apiKeyService } from "../core/manage/accounts.ts";
 import { NotFoundError, type Role, ROLES } from "../core/manage/types.ts";
 import { cliActor } from "./_manage.ts";
 import { defineCommand } from "./_command.ts";
-import { openCurrentStore } from "./_database.ts";
+import { withCurrentStore } from "./_database.ts";
 import { UsageError } from "./_usage.ts";
 
 /** The `apikey` command. */
@@ -64,9 +63,7 @@ export async function apikey(
       throw new UsageError((error as Error).message);
     }
   }
-  const config = await loadConfig(configPath);
-  const store = await openCurrentStore(config, "admin");
-  try {
+  return await withCurrentStore(configPath, async (store) => {
     switch (action) {
       case "add": {
         const role = options.role ?? "sender";
@@ -113,7 +110,5 @@ export async function apikey(
         return 0;
       }
     }
-  } finally {
-    await store.close();
-  }
+  });
 }

@@ -3,11 +3,10 @@
  * when, through which face, before and after; `revert ID` restores an entry's before state as a
  * new, itself audited change.
  */
-import { loadConfig } from "../core/config/mod.ts";
-import { type AuditEntry, openManagement } from "../core/manage/mod.ts";
+import type { AuditEntry } from "../core/manage/mod.ts";
 import { defineCommand } from "./_command.ts";
-import { openCurrentStore } from "./_database.ts";
-import { cliActor, reportErrors } from "./objects.ts";
+import { withManagement } from "./_manage.ts";
+import { cliActor } from "./objects.ts";
 import { UsageError } from "./_usage.ts";
 
 function line(e: AuditEntry): string {
@@ -35,30 +34,22 @@ the object back as it was before that entry (a new change, audited as "revert").
   ],
   defaultAction: "list",
   database: "current",
-  run: async ({ configPath, action, args, values }) => {
-    const config = await loadConfig(configPath);
-    const store = await openCurrentStore(config, "admin");
-    try {
-      const management = openManagement(store, { config });
-      return await reportErrors("audit entry", async () => {
-        if (action === "revert") {
-          const id = Number(args[0]);
-          if (!Number.isInteger(id) || id < 1) throw new UsageError("Expected an entry ID");
-          const entry = await management.audit.revert(id, cliActor());
-          console.log(values.json ? JSON.stringify(entry) : line(entry));
-          return 0;
-        }
-        const page = await management.audit.list({
-          limit: values.limit,
-          kind: values.kind,
-          object_id: values.object,
-        });
-        if (values.json) console.log(JSON.stringify(page.items));
-        else for (const e of page.items) console.log(line(e));
+  run: ({ configPath, action, args, values }) =>
+    withManagement(configPath, "audit entry", async (management) => {
+      if (action === "revert") {
+        const id = Number(args[0]);
+        if (!Number.isInteger(id) || id < 1) throw new UsageError("Expected an entry ID");
+        const entry = await management.audit.revert(id, cliActor());
+        console.log(values.json ? JSON.stringify(entry) : line(entry));
         return 0;
+      }
+      const page = await management.audit.list({
+        limit: values.limit,
+        kind: values.kind,
+        object_id: values.object,
       });
-    } finally {
-      await store.close();
-    }
-  },
+      if (values.json) console.log(JSON.stringify(page.items));
+      else for (const e of page.items) console.log(line(e));
+      return 0;
+    }),
 });

@@ -10,10 +10,10 @@ import {
   writeOverride,
 } from "../core/cluster/config_sync.ts";
 import { isLiveSetting } from "../core/cluster/live.ts";
-import { ConfigError, loadConfig } from "../core/config/mod.ts";
+import { ConfigError } from "../core/config/mod.ts";
 import { brokerSettings } from "../core/queue/settings.ts";
 import { defineCommand } from "./_command.ts";
-import { openCurrentStore } from "./_database.ts";
+import { withCurrentStore } from "./_database.ts";
 
 /** The `config` command. */
 export const configCommandSpec = defineCommand({
@@ -45,9 +45,7 @@ export async function configCommand(
     const problem = checkOverrideKey(key);
     if (problem) throw new ConfigError(problem);
   }
-  const config = await loadConfig(configPath);
-  const store = await openCurrentStore(config, "admin");
-  try {
+  return await withCurrentStore(configPath, async (store, config) => {
     if (action === "list") {
       const overrides = await readOverrides(store);
       if (options.json) console.log(JSON.stringify(overrides));
@@ -86,7 +84,5 @@ export async function configCommand(
         (isLiveSetting(key) ? "" : "; applies when a node restarts"),
     );
     return 0;
-  } finally {
-    await store.close();
-  }
+  });
 }

@@ -4,7 +4,6 @@
  * publish; `list` shows the keys with their records; `remove DOMAIN SELECTOR` deletes one.
  * Running servers pick changes up within `dkim.refresh_interval`.
  */
-import { loadConfig } from "../core/config/mod.ts";
 import {
   dnsRecordValue,
   generateDkimKey,
@@ -13,7 +12,7 @@ import {
   zoneFileRecord,
 } from "../core/dkim/mod.ts";
 import { defineCommand } from "./_command.ts";
-import { openCurrentStore } from "./_database.ts";
+import { withCurrentStore } from "./_database.ts";
 import { UsageError } from "./_usage.ts";
 
 /** The `dkim` command. */
@@ -87,9 +86,7 @@ export async function dkim(
   const target = action === "list" ? null : domainSelector(rest);
   const { algorithm, bits } = options;
 
-  const config = await loadConfig(configPath);
-  const store = await openCurrentStore(config, "admin");
-  try {
+  return await withCurrentStore(configPath, async (store, config) => {
     if (action === "generate") {
       const { domain, selector } = target!;
       const existing = await store.dkimKeys();
@@ -152,7 +149,5 @@ export async function dkim(
       }
     }
     return 0;
-  } finally {
-    await store.close();
-  }
+  });
 }

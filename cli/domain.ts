@@ -4,12 +4,11 @@
  * prints them again; `rotate NAME` makes a new key that signs from then on and retires the
  * old ones (they stay published until `remove-key`); `remove NAME` drops the domain and keys.
  */
-import { loadConfig } from "../core/config/mod.ts";
 import type { DnsRecord } from "../core/api/manage_schemas.ts";
 import { zoneFileLine } from "../core/manage/dns_records.ts";
 import { DomainService } from "../core/manage/domains.ts";
 import { defineCommand } from "./_command.ts";
-import { openCurrentStore } from "./_database.ts";
+import { withCurrentStore } from "./_database.ts";
 import { cliActor, withManageErrors } from "./_manage.ts";
 
 /** The `domain` command. */
@@ -94,16 +93,14 @@ export async function domain(
   args: string[],
   options: DomainOptions,
 ): Promise<number> {
-  const config = await loadConfig(configPath);
-  const store = await openCurrentStore(config, "admin");
-  const service = new DomainService({ store, config });
-  const actor = cliActor();
-  const key = {
-    ...(options.selector ? { selector: options.selector } : {}),
-    algorithm: options.algorithm,
-    bits: options.bits,
-  };
-  try {
+  return await withCurrentStore(configPath, async (store, config) => {
+    const service = new DomainService({ store, config });
+    const actor = cliActor();
+    const key = {
+      ...(options.selector ? { selector: options.selector } : {}),
+      algorithm: options.algorithm,
+      bits: options.bits,
+    };
     return await withManageErrors(async () => {
       const [name] = args;
       switch (action) {
@@ -152,9 +149,7 @@ export async function domain(
         }
       }
     });
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 function printRecords(name: string, records: DnsRecord[], json: boolean, verb?: string): number {

@@ -2,9 +2,8 @@
 import type { NodeStatusBody } from "../core/api/schemas.ts";
 import { nodesOf } from "../core/cluster/mod.ts";
 import { nodeDocument } from "../core/manage/api_documents.ts";
-import { loadConfig } from "../core/config/mod.ts";
 import { defineCommand } from "./_command.ts";
-import { openCurrentStore } from "./_database.ts";
+import { withCurrentStore } from "./_database.ts";
 
 /** The `nodes` command. */
 export const nodesCommand = defineCommand({
@@ -31,9 +30,7 @@ export async function nodes(
   configPath: string | null,
   options: { json: boolean; all: boolean },
 ): Promise<number> {
-  const config = await loadConfig(configPath);
-  const store = await openCurrentStore(config, "admin");
-  try {
+  return await withCurrentStore(configPath, async (store, config) => {
     const now = Date.now();
     // The same rows as `GET /api/v1/nodes` (core/api/schemas.ts).
     const list: NodeStatusBody[] = (await nodesOf(store, config))
@@ -78,7 +75,5 @@ export async function nodes(
       }
     }
     return 0;
-  } finally {
-    await store.close();
-  }
+  });
 }

@@ -8,20 +8,14 @@
  * Input is `key=value` pairs (a value that parses as JSON is taken as JSON: `weight=2`,
  * `enabled=false`, `ips='["10.0.0.1"]'`) or one JSON object.
  */
-import { loadConfig } from "../core/config/mod.ts";
 import {
   type Actor,
-  ConflictError,
-  ForbiddenError,
   type KindService,
   NotFoundError,
-  openManagement,
   type StoredObject,
-  ValidationError,
-  VersionConflictError,
 } from "../core/manage/mod.ts";
 import { type Command, defineCommand } from "./_command.ts";
-import { openCurrentStore } from "./_database.ts";
+import { withManagement } from "./_manage.ts";
 import { UsageError } from "./_usage.ts";
 
 /** The CLI's actor: the local user, with every right (it can read the database anyway). */
@@ -50,29 +44,6 @@ export function parseInput(args: string[]): Record<string, unknown> {
     out[arg.slice(0, at)] = value;
   }
   return out;
-}
-
-/** Runs one change, mapping the core's errors to messages and exit codes. */
-export async function reportErrors(kind: string, fn: () => Promise<number>): Promise<number> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (error instanceof ValidationError) {
-      console.error(`Invalid ${kind}, nothing changed:`);
-      for (const issue of error.issues) {
-        console.error(`  ${issue.path || "(input)"}: ${issue.message}`);
-      }
-      return 2;
-    }
-    if (
-      error instanceof NotFoundError || error instanceof ConflictError ||
-      error instanceof VersionConflictError || error instanceof ForbiddenError
-    ) {
-      console.error(error.message);
-      return 1;
-    }
-    throw error;
-  }
 }
 
 function print(object: StoredObject<unknown>, json: boolean) {
@@ -130,20 +101,13 @@ export function objectCommand(spec: ObjectCommandSpec): Command {
     subcommands,
     defaultAction: "list",
     database: "current",
-    run: async ({ configPath, action, args, values }) => {
-      const config = await loadConfig(configPath);
-      const store = await openCurrentStore(config, "admin");
-      try {
-        const management = openManagement(store, { config });
-        const service = management.service(spec.kind)!;
-        return await reportErrors(
-          spec.kind,
-          () => runAction(service, action!, args, values as Values, management),
-        );
-      } finally {
-        await store.close();
-      }
-    },
+    run: ({ configPath, action, args, values }) =>
+      withManagement(
+        configPath,
+        spec.kind,
+        (management) =>
+          runAction(management.service(spec.kind)!, action!, args, values as Values, management),
+      ),
   });
 }
 

@@ -4,9 +4,8 @@
  * every running node holds matching units before any DNS lookup or connection within about a
  * second, and lets them go when the pause is removed or ends (core/schedule/pauses.ts).
  */
-import { loadConfig } from "../core/config/mod.ts";
 import { defineCommand } from "./_command.ts";
-import { openCurrentStore } from "./_database.ts";
+import { withCurrentStore } from "./_database.ts";
 import { pauseOperation } from "./queue_ops.ts";
 
 /** The `pause` command. */
@@ -42,16 +41,12 @@ export const pauseCommand = defineCommand({
   ],
   database: "current",
   run: async ({ configPath, values, action, args }) => {
-    const config = await loadConfig(configPath);
-    const store = await openCurrentStore(config, "admin");
-    try {
+    return await withCurrentStore(configPath, async (store, config) => {
       return await pauseOperation(config, store, {
         action: action!,
         id: args[0],
         values: values as Record<string, unknown>,
       });
-    } finally {
-      await store.close();
-    }
+    });
   },
 });

@@ -4,14 +4,14 @@
  * or many by filter (cli/queue_ops.ts over core/manage's QueueService).
  */
 import type { MessageDetailBody, ReleaseBody } from "../core/api/schemas.ts";
-import { type Config, loadConfig } from "../core/config/mod.ts";
+import { type Config } from "../core/config/mod.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 import { messageDetail, releaseMessage } from "../core/queue/quarantine.ts";
 import { messageDetailDocument } from "../core/manage/api_documents.ts";
 import { recordAudit } from "../core/manage/audit.ts";
 import { cliActor, FILTER_NAMES, FILTER_OPTIONS, queueOperation } from "./queue_ops.ts";
 import { defineCommand } from "./_command.ts";
-import { openCurrentStore } from "./_database.ts";
+import { withCurrentStore } from "./_database.ts";
 
 const FILTERS = FILTER_NAMES;
 const ACTIONS = ["retry", "cancel", "bounce", "hold", "release"] as const;
@@ -86,9 +86,7 @@ export async function queue(
 ): Promise<number> {
   // The parser has checked the action and its ID against queueCommand.
   const [action, id] = options.args ?? [];
-  const config = await loadConfig(configPath);
-  const store = await openCurrentStore(config, "admin");
-  try {
+  return await withCurrentStore(configPath, async (store, config) => {
     // `release ID` prints what it always printed (core/api/schemas.ts ReleaseSchema).
     if (action === "release" && id !== undefined) return await release(config, store, id);
     if (action !== undefined) {
@@ -113,9 +111,7 @@ export async function queue(
       }
     }
     return 0;
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 function notFound(id: string): number {

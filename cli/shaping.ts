@@ -5,17 +5,18 @@
  * on SIGHUP). `pause` and `resume` of a domain or `pool:NAME` store a cluster-wide pause
  * instead (`fastmta pause`), held before any DNS lookup; resuming lets its units go at once.
  */
-import { type Config, loadConfig } from "../core/config/mod.ts";
+import type { Config } from "../core/config/mod.ts";
 import { QueueService } from "../core/manage/queue_service.ts";
 import type { SqlStore } from "../core/store/mod.ts";
 import { openManagement } from "../core/manage/mod.ts";
 import { shapingPattern, shapingRule } from "../core/config/delivery_schema.ts";
 import { defineCommand } from "./_command.ts";
-import { openCurrentStore } from "./_database.ts";
+import { withCurrentStore } from "./_database.ts";
 import { cliEvents } from "./_events.ts";
 import { emitEvent } from "../core/events/mod.ts";
 import { UsageError } from "./_usage.ts";
-import { cliActor, reportErrors } from "./objects.ts";
+import { reportErrors } from "./_manage.ts";
+import { cliActor } from "./objects.ts";
 
 /** The `shaping` command. */
 export const shapingCommand = defineCommand({
@@ -113,82 +114,81 @@ async function storedPause(
 /** Runs one shaping action; returns the exit code. */
 export async function shaping(configPath: string | null, args: string[]): Promise<number> {
   const [action, pattern, json] = args;
-  const config = await loadConfig(configPath);
-  const store = await openCurrentStore(config, "admin");
-  const events = await cliEvents(config, store);
-  const rules = openManagement(store, { config }).objects.shaping_rule;
-  // Create or replace, through the service (audited with the CLI as the channel).
-  const put = (pattern: string, rule: unknown) =>
-    reportErrors("shaping rule", async () => {
-      const body = { pattern, rule };
-      const found = await rules.get(pattern);
-      if (found) await rules.update(pattern, body, cliActor(), { ifVersion: found.version });
-      else await rules.create(body, cliActor());
-      return 0;
-    });
-  try {
-    const stored = await store.listShapingRules();
-    switch (action) {
-      case "list":
-        console.log(JSON.stringify(
-          {
-            file: config.delivery.shaping,
-            stored: Object.fromEntries(stored.map((r) => [r.pattern, r.rule])),
-          },
-          null,
-          2,
-        ));
-        return 0;
-      case "set": {
-        checkPattern(pattern);
-        let rule: unknown;
-        try {
-          rule = JSON.parse(json);
-        } catch (error) {
-          usage(`Cannot parse JSON: ${(error as Error).message}`);
-        }
-        const code = await put(pattern, checkRule(rule));
-        if (code === 0) console.log(`stored ${pattern}`);
-        return code;
-      }
-      case "delete": {
-        checkPattern(pattern);
+  return await withCurrentStore(configPath, async (store, config) => {
+    const events = await cliEvents(config, store);
+    const rules = openManagement(store, { config }).objects.shaping_rule;
+    // Create or replace, through the service (audited with the CLI as the channel).
+    const put = (pattern: string, rule: unknown) =>
+      reportErrors("shaping rule", async () => {
+        const body = { pattern, rule };
         const found = await rules.get(pattern);
-        if (found) await rules.remove(pattern, cliActor(), { ifVersion: found.version });
-        console.log(found ? `deleted ${pattern}` : `no stored rule for ${pattern}`);
-        return found ? 0 : 1;
-      }
-      case "pause":
-      case "resume": {
-        checkPattern(pattern);
-        const target = pauseTarget(pattern);
-        if (target) {
-          const held = await storedPause(config, store, action, pattern, target);
-          // A rule paused by an older fastmta is resumed as well.
-          if (action === "pause" || !held.rulePaused) return 0;
+        if (found) await rules.update(pattern, body, cliActor(), { ifVersion: found.version });
+        else await rules.create(body, cliActor());
+        return 0;
+      });
+    try {
+      const stored = await store.listShapingRules();
+      switch (action) {
+        case "list":
+          console.log(JSON.stringify(
+            {
+              file: config.delivery.shaping,
+              stored: Object.fromEntries(stored.map((r) => [r.pattern, r.rule])),
+            },
+            null,
+            2,
+          ));
+          return 0;
+        case "set": {
+          checkPattern(pattern);
+          let rule: unknown;
+          try {
+            rule = JSON.parse(json);
+          } catch (error) {
+            usage(`Cannot parse JSON: ${(error as Error).message}`);
+          }
+          const code = await put(pattern, checkRule(rule));
+          if (code === 0) console.log(`stored ${pattern}`);
+          return code;
         }
-        const current = stored.find((r) => r.pattern === pattern)?.rule;
-        const rule = checkRule({
-          ...(current && typeof current === "object" ? current : {}),
-          paused: action === "pause",
-        });
-        const code = await put(pattern, rule);
-        if (code === 0) {
-          emitEvent({
-            type: action === "pause" ? "paused" : "resumed",
-            subject: pattern,
-            actor: cliActor().name,
-            reason: "shaping rule",
+        case "delete": {
+          checkPattern(pattern);
+          const found = await rules.get(pattern);
+          if (found) await rules.remove(pattern, cliActor(), { ifVersion: found.version });
+          console.log(found ? `deleted ${pattern}` : `no stored rule for ${pattern}`);
+          return found ? 0 : 1;
+        }
+        case "pause":
+        case "resume": {
+          checkPattern(pattern);
+          const target = pauseTarget(pattern);
+          if (target) {
+            const held = await storedPause(config, store, action, pattern, target);
+            // A rule paused by an older fastmta is resumed as well.
+            if (action === "pause" || !held.rulePaused) return 0;
+          }
+          const current = stored.find((r) => r.pattern === pattern)?.rule;
+          const rule = checkRule({
+            ...(current && typeof current === "object" ? current : {}),
+            paused: action === "pause",
           });
-          console.log(`${action === "pause" ? "paused" : "resumed"} ${pattern}`);
+          const code = await put(pattern, rule);
+          if (code === 0) {
+            emitEvent({
+              type: action === "pause" ? "paused" : "resumed",
+              subject: pattern,
+              actor: cliActor().name,
+              reason: "shaping rule",
+            });
+            console.log(`${action === "pause" ? "paused" : "resumed"} ${pattern}`);
+          }
+          return code;
         }
-        return code;
+        default:
+          usage(`Unknown action "${action}"`);
       }
-      default:
-        usage(`Unknown action "${action}"`);
+    } finally {
+      await events.close();
     }
-  } finally {
-    await events.close();
-    await store.close();
-  }
+  });
 }

@@ -5,12 +5,11 @@
  * an optional expiry. The delivery stage reads the list for every unit, so a change holds for
  * the next message, on every node, without a restart.
  */
-import { loadConfig } from "../core/config/mod.ts";
 import { parseDuration } from "../core/config/duration.ts";
 import { SuppressionService } from "../core/manage/suppressions.ts";
 import { ValidationError } from "../core/manage/types.ts";
 import { defineCommand } from "./_command.ts";
-import { openCurrentStore } from "./_database.ts";
+import { withCurrentStore } from "./_database.ts";
 import { cliActor, withManageErrors } from "./_manage.ts";
 
 /** The `suppression` command. */
@@ -81,11 +80,9 @@ export async function suppression(
   args: string[],
   options: SuppressionOptions,
 ): Promise<number> {
-  const config = await loadConfig(configPath);
-  const store = await openCurrentStore(config, "admin");
-  const service = new SuppressionService({ store });
-  const actor = cliActor();
-  try {
+  return await withCurrentStore(configPath, async (store) => {
+    const service = new SuppressionService({ store });
+    const actor = cliActor();
     return await withManageErrors(async () => {
       switch (action) {
         case "add": {
@@ -120,9 +117,7 @@ export async function suppression(
           return await list(service, options);
       }
     });
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 async function list(service: SuppressionService, options: SuppressionOptions): Promise<number> {

@@ -4,15 +4,14 @@
  * `--replace`); listeners name it by `tls_certificate=NAME` and every node serves it within
  * seconds. The key is never printed: list and show give the subject, names and expiry.
  */
-import { loadConfig } from "../core/config/mod.ts";
-import { type KindService, NotFoundError, openManagement } from "../core/manage/mod.ts";
+import { type KindService, NotFoundError } from "../core/manage/mod.ts";
 import type { TlsCertificateBody } from "../core/manage/tls_certificate_kind.ts";
 import { summarize } from "../core/manage/tls_certificate_kind.ts";
 import type { StoredObject } from "../core/manage/types.ts";
 import { defineCommand } from "./_command.ts";
-import { openCurrentStore } from "./_database.ts";
+import { withManagement } from "./_manage.ts";
 import { UsageError } from "./_usage.ts";
-import { cliActor, reportErrors } from "./objects.ts";
+import { cliActor } from "./objects.ts";
 
 async function readPem(path: string | undefined, option: string): Promise<string> {
   if (!path) throw new UsageError(`Missing --${option} FILE`);
@@ -80,21 +79,12 @@ The key is a secret: never printed, shown as "set".`,
   ],
   defaultAction: "list",
   database: "current",
-  run: async ({ configPath, action, args, values }) => {
-    const config = await loadConfig(configPath);
-    const store = await openCurrentStore(config, "admin");
-    try {
-      const management = openManagement(store, { config });
-      const service = management.objects.tls_certificate;
-      return await reportErrors("tls_certificate", async () => {
-        await runAction(service, action!, args, values);
-        console.error(`config version ${await management.configVersion()}`);
-        return 0;
-      });
-    } finally {
-      await store.close();
-    }
-  },
+  run: ({ configPath, action, args, values }) =>
+    withManagement(configPath, "tls_certificate", async (management) => {
+      await runAction(management.objects.tls_certificate, action!, args, values);
+      console.error(`config version ${await management.configVersion()}`);
+      return 0;
+    }),
 });
 
 async function runAction(

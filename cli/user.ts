@@ -3,13 +3,11 @@
  * submission listeners. Passwords come from `--password` or, safer (not visible in the
  * process list), from standard input: the first line, or typed without echo on a terminal.
  */
-import { loadConfig } from "../core/config/mod.ts";
-import type { Store } from "../core/store/mod.ts";
 import { validateUsername } from "../core/auth/mod.ts";
 import { smtpUserService } from "../core/manage/accounts.ts";
 import { cliActor, withManageErrors } from "./_manage.ts";
 import { defineCommand } from "./_command.ts";
-import { openCurrentStore } from "./_database.ts";
+import { withCurrentStore } from "./_database.ts";
 import { UsageError } from "./_usage.ts";
 
 /** The `user` command. */
@@ -125,9 +123,7 @@ export async function user(configPath: string | null, command: UserCommand): Pro
   const maxRecipients = parseLimit(command.maxRecipients, "--max-recipients");
   const maxPerMinute = parseLimit(command.maxMessagesPerMinute, "--max-messages-per-minute");
 
-  const config = await loadConfig(configPath);
-  const store: Store = await openCurrentStore(config, "admin");
-  try {
+  return await withCurrentStore(configPath, async (store, config) => {
     const users = smtpUserService(store, config);
     const actor = cliActor();
     switch (action) {
@@ -213,7 +209,5 @@ export async function user(configPath: string | null, command: UserCommand): Pro
       }
     }
     return 0;
-  } finally {
-    await store.close();
-  }
+  });
 }

@@ -3,6 +3,7 @@ import type { VNode } from "preact";
 import { AttemptsTail, type TailAttempt, type TailFilter } from "../../islands/attempts_tail.tsx";
 import { Island } from "../_components/island.tsx";
 import { Layout } from "../_components/layout.tsx";
+import { CaptionedControl } from "../_components/field.tsx";
 
 const OUTCOMES = ["delivered", "deferred", "failed", "suppressed", "tried"];
 
@@ -12,24 +13,22 @@ export function AttemptsPage(props: { attempts: TailAttempt[]; filter: TailFilte
     <Layout title="Delivery log">
       <h1 class="text-2xl font-bold mb-4">Delivery log</h1>
       <form method="get" action="/attempts" class="flex flex-wrap gap-3 items-end mb-4">
-        <label class="text-sm">
-          <span class="block text-gray-700">Recipient, message, MX or reply</span>
+        <CaptionedControl label="Recipient, message, MX or reply">
           <input
             name="q"
             value={props.filter.q ?? ""}
             class="border rounded px-2 py-1"
             type="search"
           />
-        </label>
-        <label class="text-sm">
-          <span class="block text-gray-700">Outcome</span>
+        </CaptionedControl>
+        <CaptionedControl label="Outcome">
           <select name="outcome" class="border rounded px-2 py-1">
             <option value="">(any)</option>
             {OUTCOMES.map((o) => (
               <option key={o} value={o} selected={o === props.filter.outcome}>{o}</option>
             ))}
           </select>
-        </label>
+        </CaptionedControl>
         <button type="submit" class="px-3 py-1 rounded bg-gray-800 text-white text-sm">
           Filter
         </button>

@@ -10,6 +10,7 @@ import { formatTime } from "../_components/format.ts";
 import { Layout } from "../_components/layout.tsx";
 import { useCan } from "../_components/session.ts";
 import { Table } from "../_components/table.tsx";
+import { CaptionedControl } from "../_components/field.tsx";
 
 function pretty(value: unknown): string {
   return value === null || value === undefined ? "" : JSON.stringify(value, null, 2) + "\n";
@@ -48,15 +49,14 @@ export function AuditListPage(
     <Layout title="Audit log">
       <h1 class="text-2xl font-bold mb-4">Audit log</h1>
       <form method="get" action="/audit" class="flex flex-wrap gap-2 items-end mb-4">
-        <label class="text-sm">
-          <span class="block text-gray-700">Kind</span>
+        <CaptionedControl label="Kind">
           <select name="kind" class="border rounded px-2 py-1">
             <option value="">(all)</option>
             {props.kinds.map((k) => (
               <option key={k} value={k} selected={k === props.kind}>{k}</option>
             ))}
           </select>
-        </label>
+        </CaptionedControl>
         <button type="submit" class="px-3 py-1 rounded bg-gray-800 text-white text-sm">
           Filter
         </button>

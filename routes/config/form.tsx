@@ -4,25 +4,24 @@
  * (`aria-invalid`, `aria-describedby`), so a wrong value is shown where it was typed.
  */
 import type { VNode } from "preact";
+import { FORM_INPUT, LabelledField } from "../_components/field.tsx";
 import { useSession } from "../_components/session.ts";
 import type { FormField } from "./fields.ts";
-
-const INPUT = "border rounded px-2 py-1 w-full focus:outline-none focus:ring-2 focus:ring-blue-500";
 
 function fieldId(path: string): string {
   return "f-" + path.replace(/[^A-Za-z0-9_-]/g, "-");
 }
 
 function Control(
-  props: { field: FormField; value: string; invalid: boolean; describedBy: string },
+  props: { field: FormField; value: string; invalid: boolean; describedBy?: string },
 ) {
   const { field, value } = props;
   const common = {
     id: fieldId(field.path),
     name: field.path,
     "aria-invalid": props.invalid ? true as const : undefined,
-    "aria-describedby": props.describedBy || undefined,
-    class: INPUT + (props.invalid ? " border-red-600" : ""),
+    "aria-describedby": props.describedBy,
+    class: FORM_INPUT + (props.invalid ? " border-red-600" : ""),
   };
   if (field.input === "boolean" || field.input === "choice") {
     const choices = field.input === "boolean" ? ["true", "false"] : field.choices ?? [];
@@ -77,35 +76,32 @@ export function ObjectForm(props: {
           {general.join("; ")}
         </p>
       )}
-      {props.fields.map((field) => {
-        const errors = props.errors.get(field.path) ?? [];
-        const id = fieldId(field.path);
-        const hint = field.description ? `${id}-hint` : "";
-        const error = errors.length ? `${id}-error` : "";
-        return (
-          <div class={field.depth > 0 ? "sm:pl-6" : ""}>
-            {field.group && <p class="font-semibold text-gray-800 -ml-0 mb-1">{field.group}</p>}
-            <label for={id} class="block text-sm font-medium text-gray-800">
+      {props.fields.map((field) => (
+        <LabelledField
+          id={fieldId(field.path)}
+          name={field.path}
+          label={
+            <>
               {field.path}
               {field.required && field.depth === 0 && <span class="text-red-700">*</span>}
-            </label>
+            </>
+          }
+          errors={props.errors.get(field.path) ?? []}
+          hint={field.description}
+          class={field.depth > 0 ? "sm:pl-6" : ""}
+          heading={field.group && (
+            <p class="font-semibold text-gray-800 -ml-0 mb-1">{field.group}</p>
+          )}
+          control={(aria) => (
             <Control
               field={field}
               value={props.values[field.path] ?? ""}
-              invalid={errors.length > 0}
-              describedBy={[error, hint].filter(Boolean).join(" ")}
+              invalid={aria.invalid}
+              describedBy={aria.describedBy}
             />
-            {errors.length > 0 && (
-              <p id={error} class="text-sm text-red-700" data-error={field.path}>
-                {errors.join("; ")}
-              </p>
-            )}
-            {field.description && (
-              <p id={hint} class="text-xs text-gray-600">{field.description}</p>
-            )}
-          </div>
-        );
-      })}
+          )}
+        />
+      ))}
       <div>
         <button
           type="submit"

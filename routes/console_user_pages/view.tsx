@@ -6,6 +6,7 @@
 import type { VNode } from "preact";
 import type { StoredObject } from "../../core/manage/types.ts";
 import { ActionLink } from "../_components/action_form.tsx";
+import { FORM_INPUT, LabelledField } from "../_components/field.tsx";
 import { Layout } from "../_components/layout.tsx";
 import { useCan, useSession } from "../_components/session.ts";
 import { Table } from "../_components/table.tsx";
@@ -13,7 +14,6 @@ import { Table } from "../_components/table.tsx";
 /** The roles a console user may have, most powerful first. */
 export const CONSOLE_ROLES = ["admin", "operator", "viewer"] as const;
 
-const INPUT = "border rounded px-2 py-1 w-full focus:outline-none focus:ring-2 focus:ring-blue-500";
 const BUTTON = "px-3 py-1 rounded bg-gray-900 text-white text-sm hover:bg-gray-700 " +
   "focus:outline-none focus:ring-2 focus:ring-blue-500";
 
@@ -71,25 +71,25 @@ function Field(props: {
   const errors = props.errors.get(props.name) ?? [];
   const id = `f-${props.name}`;
   return (
-    <div>
-      <label for={id} class="block text-sm font-medium text-gray-800">{props.label}</label>
-      <input
-        id={id}
-        name={props.name}
-        type={props.type}
-        value={props.value ?? ""}
-        required
-        autocomplete={props.autocomplete}
-        class={INPUT + (errors.length ? " border-red-600" : "")}
-        aria-invalid={errors.length ? true : undefined}
-        aria-describedby={errors.length ? `${id}-error` : undefined}
-      />
-      {errors.length > 0 && (
-        <p id={`${id}-error`} class="text-sm text-red-700" data-error={props.name}>
-          {errors.join("; ")}
-        </p>
+    <LabelledField
+      id={id}
+      name={props.name}
+      label={props.label}
+      errors={errors}
+      control={(aria) => (
+        <input
+          id={id}
+          name={props.name}
+          type={props.type}
+          value={props.value ?? ""}
+          required
+          autocomplete={props.autocomplete}
+          class={FORM_INPUT + (errors.length ? " border-red-600" : "")}
+          aria-invalid={aria.invalid ? true : undefined}
+          aria-describedby={aria.describedBy}
+        />
       )}
-    </div>
+    />
   );
 }
 
@@ -127,7 +127,7 @@ function NewUserForm(props: ConsoleUsersState): VNode {
       />
       <div>
         <label for="f-role" class="block text-sm font-medium text-gray-800">Role</label>
-        <select id="f-role" name="role" class={INPUT}>
+        <select id="f-role" name="role" class={FORM_INPUT}>
           {CONSOLE_ROLES.map((r) => (
             <option key={r} value={r} selected={r === (props.values.role ?? "viewer")}>{r}</option>
           ))}

@@ -14,8 +14,7 @@ import { useCan, useSession } from "../_components/session.ts";
 import { Table } from "../_components/table.tsx";
 import type { FormField } from "../config/fields.ts";
 import { ObjectForm } from "../config/form.tsx";
-
-const FIELD = "border rounded px-2 py-1 w-full";
+import { CaptionedControl, FIELD_INPUT } from "../_components/field.tsx";
 
 /** `/domains`. */
 export function DomainsPage(props: {
@@ -156,10 +155,9 @@ export function SuppressionsPage(props: {
         class="flex flex-wrap gap-2 items-end mb-4"
         role="search"
       >
-        <label class="text-sm">
-          <span class="block text-gray-700">Address starts with</span>
+        <CaptionedControl label="Address starts with">
           <input name="q" value={props.q} class="border rounded px-2 py-1" type="search" />
-        </label>
+        </CaptionedControl>
         <button type="submit" class="px-3 py-1 rounded bg-gray-800 text-white text-sm">
           Search
         </button>
@@ -209,18 +207,15 @@ export function SuppressionsPage(props: {
           <form method="post" action="/suppressions" class="bg-white shadow rounded p-3 grid gap-2">
             <h2 class="font-bold">Add</h2>
             <input type="hidden" name="_csrf" value={session?.csrfToken ?? ""} />
-            <label class="text-sm">
-              <span class="block text-gray-700">Address</span>
-              <input name="address" required class={FIELD} />
-            </label>
-            <label class="text-sm">
-              <span class="block text-gray-700">Only for sending domain (empty: every one)</span>
-              <input name="scope" class={FIELD} />
-            </label>
-            <label class="text-sm">
-              <span class="block text-gray-700">Reason</span>
-              <input name="reason" class={FIELD} />
-            </label>
+            <CaptionedControl label="Address">
+              <input name="address" required class={FIELD_INPUT} />
+            </CaptionedControl>
+            <CaptionedControl label="Only for sending domain (empty: every one)">
+              <input name="scope" class={FIELD_INPUT} />
+            </CaptionedControl>
+            <CaptionedControl label="Reason">
+              <input name="reason" class={FIELD_INPUT} />
+            </CaptionedControl>
             <button type="submit" class="px-3 py-1 rounded bg-gray-800 text-white text-sm">
               Suppress
             </button>
@@ -233,12 +228,9 @@ export function SuppressionsPage(props: {
           >
             <h2 class="font-bold">Import CSV (all rows or none)</h2>
             <input type="hidden" name="_csrf" value={session?.csrfToken ?? ""} />
-            <label class="text-sm">
-              <span class="block text-gray-700">
-                CSV file with an address column (scope, source, reason, expires_at optional)
-              </span>
-              <input name="file" type="file" accept=".csv,text/csv" class={FIELD} />
-            </label>
+            <CaptionedControl label="CSV file with an address column (scope, source, reason, expires_at optional)">
+              <input name="file" type="file" accept=".csv,text/csv" class={FIELD_INPUT} />
+            </CaptionedControl>
             <button type="submit" class="px-3 py-1 rounded bg-gray-800 text-white text-sm">
               Import
             </button>

@@ -13,8 +13,8 @@ import { formatTime } from "../_components/format.ts";
 import { Layout } from "../_components/layout.tsx";
 import { useCan, useSession } from "../_components/session.ts";
 import { Table } from "../_components/table.tsx";
+import { CaptionedControl, FIELD_INPUT } from "../_components/field.tsx";
 
-const FIELD = "border rounded px-2 py-1 w-full";
 const STATES = ["queued", "deferred", "paused", "quarantined"] as const;
 const TITLES: Record<QueueGrouping, string> = {
   domain: "Domain",
@@ -134,26 +134,22 @@ export function QueuePage(props: { view: QueueViewBody; pauses: PauseBody[] }): 
           class="mt-4 bg-white shadow rounded p-3 grid gap-2 sm:grid-cols-5 items-end"
         >
           <input type="hidden" name="_csrf" value={session?.csrfToken ?? ""} />
-          <label class="text-sm">
-            <span class="block text-gray-700">Domain</span>
-            <input name="domain" class={FIELD} />
-          </label>
-          <label class="text-sm">
-            <span class="block text-gray-700">Pool or vmta</span>
-            <select name="source_kind" class={FIELD}>
+          <CaptionedControl label="Domain">
+            <input name="domain" class={FIELD_INPUT} />
+          </CaptionedControl>
+          <CaptionedControl label="Pool or vmta">
+            <select name="source_kind" class={FIELD_INPUT}>
               <option value="">(none)</option>
               <option value="pool">pool</option>
               <option value="vmta">vmta</option>
             </select>
-          </label>
-          <label class="text-sm">
-            <span class="block text-gray-700">Its name</span>
-            <input name="source" class={FIELD} />
-          </label>
-          <label class="text-sm">
-            <span class="block text-gray-700">Reason</span>
-            <input name="reason" class={FIELD} />
-          </label>
+          </CaptionedControl>
+          <CaptionedControl label="Its name">
+            <input name="source" class={FIELD_INPUT} />
+          </CaptionedControl>
+          <CaptionedControl label="Reason">
+            <input name="reason" class={FIELD_INPUT} />
+          </CaptionedControl>
           <button type="submit" class="px-3 py-1 rounded bg-gray-800 text-white text-sm">
             Add pause
           </button>

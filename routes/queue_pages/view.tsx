@@ -13,8 +13,7 @@ import { Table } from "../_components/table.tsx";
 import type { FormField } from "../config/fields.ts";
 import { whyWaiting } from "./why.ts";
 import type { DomainRule } from "../../core/manage/message_details.ts";
-
-const FIELD = "border rounded px-2 py-1 w-full";
+import { CaptionedControl, FIELD_INPUT } from "../_components/field.tsx";
 
 /** The search form (GET: the filter is the URL). */
 export function SearchForm(
@@ -31,7 +30,7 @@ export function SearchForm(
               <label for={id} class="block text-sm text-gray-700">{f.path}</label>
               {f.choices
                 ? (
-                  <select id={id} name={f.path} class={FIELD}>
+                  <select id={id} name={f.path} class={FIELD_INPUT}>
                     <option value="">(any)</option>
                     {f.choices.map((c) => (
                       <option key={c} value={c} selected={c === props.values[f.path]}>{c}</option>
@@ -43,7 +42,7 @@ export function SearchForm(
                     id={id}
                     name={f.path}
                     value={props.values[f.path] ?? ""}
-                    class={FIELD + (error ? " border-red-600" : "")}
+                    class={FIELD_INPUT + (error ? " border-red-600" : "")}
                     aria-invalid={error ? true : undefined}
                     placeholder={f.path.endsWith("_age") ? "e.g. 1h" : undefined}
                   />
@@ -106,14 +105,13 @@ export function SearchResults(
           {new URLSearchParams(props.query).entries().toArray().map(([k, v]) => (
             <input type="hidden" name={k} value={v} />
           ))}
-          <label class="text-sm">
-            <span class="block text-gray-700">Bulk action on every match</span>
+          <CaptionedControl label="Bulk action on every match">
             <select name="action" class="border rounded px-2 py-1">
               {["retry", "hold", "release", "bounce", "cancel"].map((a) => (
                 <option key={a} value={a}>{a}</option>
               ))}
             </select>
-          </label>
+          </CaptionedControl>
           <button type="submit" class="px-3 py-1 rounded bg-gray-800 text-white text-sm">
             Preview…
           </button>
