@@ -1,10 +1,10 @@
 /**
  * The console's per-message actions and the suppressions page through app.request on a real
- * SQLite store (tests/helpers/admin_fixture.ts): on a message with a deferred recipient an
- * operator holds it (the why-line says it is kept aside until released), releases it, retries it (due now), and bounces it
- * after a confirmation page; the message search form has a field for every filter of the API;
- * on /suppressions an admin adds an entry (a bad address is shown and stores nothing), finds
- * it by prefix, exports the CSV and removes it.
+ * SQLite store (tests/helpers/admin_fixture.ts): on a message with a deferred recipient an admin
+ * holds it (the why-line says it is kept aside until released), releases it, retries it (due
+ * now), and bounces it after a confirmation page; the message search form has a field for every
+ * filter of the API; on /suppressions an admin adds an entry (a bad address is shown and stores
+ * nothing), finds it by prefix, exports the CSV and removes it.
  */
 import { domainServices } from "../cli/serve_parts.ts";
 import { QueueFilterSchema } from "../core/api/queue_ops.ts";
