@@ -4,7 +4,8 @@
  * holds it (the why-line says it is kept aside until released), releases it, retries it (due
  * now), and bounces it after a confirmation page; the message search form has a field for every
  * filter of the API; on /suppressions an admin adds an entry (a bad address is shown and stores
- * nothing), finds it by prefix, exports the CSV and removes it.
+ * nothing), finds it by prefix, exports the CSV and removes it. The dashboard lists the top
+ * destinations with their state (deferring, quarantined units, paused) and every node.
  */
 import { domainServices } from "../cli/serve_parts.ts";
 import { QueueFilterSchema } from "../core/api/queue_ops.ts";
@@ -97,6 +98,36 @@ Deno.test("console actions: hold, release, retry, bounce after a confirm; suppre
     const removed = await post("/suppressions/remove", { address: "gone@y.test", scope: "" });
     assertEquals(removed.status, 302);
     assert(!(await get("/suppressions")).html.includes('data-suppression="gone@y.test"'));
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("console dashboard: top destinations with their state, every node with its status", async () => {
+  await using dir = tempDir();
+  const fixture = await adminFixture(dir.path);
+  const { store, auth } = fixture;
+  try {
+    const queueOps = new QueueService(store, fixture.context.config, () => {});
+    const web = adminApp({ ...fixture.context, management: openManagement(store), queueOps });
+    await auth.addUser("ada", "correct horse battery", "admin");
+    const token = (await auth.login("ada", "correct horse battery"))!;
+    const page = async () =>
+      await (await web.request("/", { headers: { cookie: `fastmta_session=${token}` } })).text();
+    const stateOf = (html: string, domain: string) =>
+      html.match(new RegExp(`data-destination="${domain}"[^]*?</td><td[^>]*>([^<]*)<`))?.[1];
+
+    const before = await page();
+    assertEquals(stateOf(before, "y.test"), "deferring");
+    assertEquals(stateOf(before, "z.test"), "quarantined units");
+    assertMatch(before, /data-node="node-fixture"[^]*?(live|not answering|stopped)/);
+    assertMatch(before, /data-node="node-fixture"[^]*?data-applied/, "its applied config version");
+
+    await queueOps.addPause({ name: "ada", role: "admin", channel: "console" }, {
+      domain: "y.test",
+      reason: "dashboard test",
+    });
+    assertEquals(stateOf(await page(), "y.test"), "paused");
   } finally {
     await store.close();
   }
