@@ -19,6 +19,7 @@ import type { Page } from "playwright-core";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import {
   assertAccessible,
+  assertSkipLink,
   checkPage,
   HAVE_CHROMIUM,
   launchChromium,
@@ -272,6 +273,11 @@ Deno.test({
       const missing = await page.goto(`${base}/no-such-page`);
       assertEquals(missing?.status(), 404);
       await checkPage(page, "not-found");
+      // Keyboard: from the top, Tab reaches the skip link and Enter follows it.
+      for (const path of ["/", "/messages", "/config/vmta"]) {
+        await page.goto(`${base}${path}`);
+        await assertSkipLink(page, path);
+      }
 
       // The login page, as someone not logged in sees it.
       const visitor = await (await browser.newContext({ bypassCSP: true })).newPage();
