@@ -279,6 +279,20 @@ Deno.test({
         await assertSkipLink(page, path);
       }
 
+      // The chart island's error state: its document unreachable, it says so and keeps retrying.
+      await page.route("**/api/v1/activity*", (route) => route.abort());
+      await page.goto(`${base}/`);
+      await page.waitForSelector("[data-chart-live=error]", { timeout: 20_000 });
+      await assertAccessible(page, "dashboard, charts unreachable");
+      await page.unroute("**/api/v1/activity*");
+      await page.waitForSelector("[data-chart-live=yes]", { timeout: 20_000 });
+      // Pages not screenshotted pass axe-core too: a message action's confirmation, webhooks.
+      await page.goto(`${base}/messages/${first}/confirm?action=bounce`);
+      await page.waitForSelector("[role=alertdialog]");
+      await assertAccessible(page, "bounce confirmation");
+      await page.goto(`${base}/webhooks`);
+      await assertAccessible(page, "webhooks");
+
       // The login page, as someone not logged in sees it.
       const visitor = await (await browser.newContext({ bypassCSP: true })).newPage();
       await visitor.goto(`${base}/login`);
