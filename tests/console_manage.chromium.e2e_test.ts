@@ -279,13 +279,20 @@ Deno.test({
         await assertSkipLink(page, path);
       }
 
-      // The chart island's error state: its document unreachable, it says so and keeps retrying.
-      await page.route("**/api/v1/activity*", (route) => route.abort());
+      // The islands' error states: their documents unreachable, they say so and keep retrying.
+      const down = ["**/api/v1/activity*", "**/api/v1/queue", "**/api/v1/attempts*"];
+      for (const url of down) await page.route(url, (route) => route.abort());
       await page.goto(`${base}/`);
       await page.waitForSelector("[data-chart-live=error]", { timeout: 20_000 });
-      await assertAccessible(page, "dashboard, charts unreachable");
-      await page.unroute("**/api/v1/activity*");
+      await page.waitForSelector("[data-live=error]", { timeout: 20_000 });
+      await assertAccessible(page, "dashboard, its documents unreachable");
+      await page.goto(`${base}/attempts`);
+      await page.waitForSelector("[data-tail=error]", { timeout: 20_000 });
+      for (const url of down) await page.unroute(url);
+      await page.waitForSelector("[data-tail=live]", { timeout: 20_000 });
+      await page.goto(`${base}/`);
       await page.waitForSelector("[data-chart-live=yes]", { timeout: 20_000 });
+      await page.waitForSelector("[data-live=yes]", { timeout: 20_000 });
       // Pages not screenshotted pass axe-core too: a message action's confirmation, webhooks.
       await page.goto(`${base}/messages/${first}/confirm?action=bounce`);
       await page.waitForSelector("[role=alertdialog]");
