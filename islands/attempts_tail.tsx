@@ -37,18 +37,23 @@ export function AttemptsTail(
   const [attempts, setAttempts] = useState(props.initial);
   const [paused, setPaused] = useState(false);
   const [live, setLive] = useState(false);
+  const [problem, setProblem] = useState("");
   useEffect(() => {
     if (paused) return;
     let stopped = false;
     const refresh = async () => {
       try {
         const response = await fetch("/api/v1/attempts?limit=500", { credentials: "same-origin" });
-        if (!response.ok || stopped) return;
+        if (stopped) return;
+        if (!response.ok) throw new Error(`the server answered ${response.status}`);
         const body = await response.json() as AttemptListBody;
         setAttempts(body.items.filter((a) => matches(a, props.filter)).slice(0, 200));
         setLive(true);
-      } catch {
-        if (!stopped) setLive(false);
+        setProblem("");
+      } catch (error) {
+        if (stopped) return;
+        setLive(false);
+        setProblem((error as Error).message || "the server cannot be reached");
       }
     };
     const timer = setInterval(refresh, props.refreshMs ?? 2000);
@@ -69,8 +74,18 @@ export function AttemptsTail(
         >
           {paused ? "Resume tail" : "Pause tail"}
         </button>
-        <span class="text-gray-600" data-tail={paused ? "paused" : live ? "live" : "snapshot"}>
-          {paused ? "Paused" : live ? "Live, every 2 s" : "Snapshot"}
+        <span
+          class={problem && !paused ? "text-red-700" : "text-gray-600"}
+          data-tail={paused ? "paused" : live ? "live" : problem ? "error" : "snapshot"}
+          role={problem && !paused ? "alert" : undefined}
+        >
+          {paused
+            ? "Paused"
+            : live
+            ? "Live, every 2 s"
+            : problem
+            ? `Cannot refresh the log: ${problem}; retrying`
+            : "Snapshot"}
         </span>
       </p>
       {attempts.length === 0

@@ -22,17 +22,21 @@ const LABELS: Partial<Record<keyof Counts, string>> = {
 export function QueueCounts(props: { initial?: Counts; refreshMs?: number }): VNode {
   const [counts, setCounts] = useState<Counts | null>(props.initial ?? null);
   const [live, setLive] = useState(false);
+  const [problem, setProblem] = useState("");
   useEffect(() => {
     let stopped = false;
     const refresh = async () => {
       try {
         const response = await fetch("/api/v1/queue", { credentials: "same-origin" });
-        if (response.ok && !stopped) {
-          setCounts(await response.json() as Counts);
-          setLive(true);
-        }
-      } catch {
-        if (!stopped) setLive(false);
+        if (stopped) return;
+        if (!response.ok) throw new Error(`the server answered ${response.status}`);
+        setCounts(await response.json() as Counts);
+        setLive(true);
+        setProblem("");
+      } catch (error) {
+        if (stopped) return;
+        setLive(false);
+        setProblem((error as Error).message || "the server cannot be reached");
       }
     };
     const timer = setInterval(refresh, props.refreshMs ?? 2000);
@@ -52,8 +56,18 @@ export function QueueCounts(props: { initial?: Counts; refreshMs?: number }): VN
           </div>
         ))}
       </div>
-      <p class="text-xs text-gray-600 mt-2" data-live={live ? "yes" : "no"}>
-        {live ? "Live" : counts ? "Snapshot" : "Loading…"}
+      <p
+        class={`text-xs mt-2 ${problem ? "text-red-700" : "text-gray-600"}`}
+        data-live={live ? "yes" : problem ? "error" : "no"}
+        role={problem ? "alert" : undefined}
+      >
+        {live
+          ? "Live"
+          : problem
+          ? `Cannot refresh the counts: ${problem}; retrying`
+          : counts
+          ? "Snapshot"
+          : "Loading…"}
       </p>
     </div>
   );

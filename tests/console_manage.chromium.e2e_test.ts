@@ -10,13 +10,21 @@
  * rule pausing the destination, added in the UI, holds the next one until it is lifted (no
  * restart); an invalid value is shown next to its field and changes nothing; the audit page
  * shows the diff; the delivery log tails live with its filter; a viewer sees no mutating control and a forged post gets 403; a form without
- * the CSRF token is refused. Every page passes axe-core (no serious or critical violation),
- * fits a 390 px phone, and is screenshotted into docs/screenshots/.
+ * the CSRF token is refused. Every page (the login page, a bulk job and a delete confirmation
+ * too) passes axe-core (no serious or critical violation); each main page fits a 390 px phone
+ * and is screenshotted into docs/screenshots/.
  */
 import { Buffer } from "node:buffer";
 import type { Page } from "playwright-core";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
-import { checkPage, HAVE_CHROMIUM, launchChromium, loggedIn } from "./helpers/console_browser.ts";
+import {
+  assertAccessible,
+  assertSkipLink,
+  checkPage,
+  HAVE_CHROMIUM,
+  launchChromium,
+  loggedIn,
+} from "./helpers/console_browser.ts";
 import { E2E_DOMAIN, startE2eFixture } from "./helpers/e2e_fixture.ts";
 import { adminApi, runCli, sendWithSwaks } from "./helpers/server_process.ts";
 import { waitUntil } from "./helpers/wait.ts";
@@ -138,6 +146,7 @@ Deno.test({
       await checkPage(page, "bulk-preview");
       await page.click("form[action='/messages/bulk'] button[type=submit]");
       await page.waitForSelector("[data-job-state=done]", { timeout: 20_000 });
+      await assertAccessible(page, "bulk job");
 
       // Pause the domain on the queue page: the next message says why it waits; resume.
       await page.goto(`${base}/queue`);
@@ -241,6 +250,11 @@ Deno.test({
       await page.click("form button:has-text('Create')");
       await page.waitForSelector('[data-error="username"]');
       assertEquals(await page.inputValue('form [name="password"]'), "", "no password echoed");
+      await checkPage(page, "smtp-users");
+      // A delete asks on a page of its own first.
+      await page.goto(`${base}/config/vmta/delete?id=127.0.0.12`);
+      await page.waitForSelector("[role=alertdialog]");
+      await assertAccessible(page, "delete confirmation");
 
       // The audit log shows the change and its diff.
       await page.goto(`${base}/audit`);
@@ -259,6 +273,37 @@ Deno.test({
       const missing = await page.goto(`${base}/no-such-page`);
       assertEquals(missing?.status(), 404);
       await checkPage(page, "not-found");
+      // Keyboard: from the top, Tab reaches the skip link and Enter follows it.
+      for (const path of ["/", "/messages", "/config/vmta"]) {
+        await page.goto(`${base}${path}`);
+        await assertSkipLink(page, path);
+      }
+
+      // The islands' error states: their documents unreachable, they say so and keep retrying.
+      const down = ["**/api/v1/activity*", "**/api/v1/queue", "**/api/v1/attempts*"];
+      for (const url of down) await page.route(url, (route) => route.abort());
+      await page.goto(`${base}/`);
+      await page.waitForSelector("[data-chart-live=error]", { timeout: 20_000 });
+      await page.waitForSelector("[data-live=error]", { timeout: 20_000 });
+      await assertAccessible(page, "dashboard, its documents unreachable");
+      await page.goto(`${base}/attempts`);
+      await page.waitForSelector("[data-tail=error]", { timeout: 20_000 });
+      for (const url of down) await page.unroute(url);
+      await page.waitForSelector("[data-tail=live]", { timeout: 20_000 });
+      await page.goto(`${base}/`);
+      await page.waitForSelector("[data-chart-live=yes]", { timeout: 20_000 });
+      await page.waitForSelector("[data-live=yes]", { timeout: 20_000 });
+      // Pages not screenshotted pass axe-core too: a message action's confirmation, webhooks.
+      await page.goto(`${base}/messages/${first}/confirm?action=bounce`);
+      await page.waitForSelector("[role=alertdialog]");
+      await assertAccessible(page, "bounce confirmation");
+      await page.goto(`${base}/webhooks`);
+      await assertAccessible(page, "webhooks");
+
+      // The login page, as someone not logged in sees it.
+      const visitor = await (await browser.newContext({ bypassCSP: true })).newPage();
+      await visitor.goto(`${base}/login`);
+      await checkPage(visitor, "login");
 
       // A form post without the CSRF token is refused, even with the session cookie.
       const forged = await page.evaluate(async () => {

@@ -104,8 +104,7 @@ Deno.test({
       // The listeners' TLS certificates (the node's self-signed pair made at start).
       await page.goto(`${base}/config/tls`);
       await page.waitForSelector("[data-listener] [data-subject]");
-      await assertAccessible(page, "TLS certificates");
-      await assertFitsPhone(page, "TLS certificates");
+      await checkPage(page, "tls-certificates");
     } catch (error) {
       e2e.dump();
       throw error;

@@ -10,23 +10,13 @@ import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { startE2eFixture } from "./helpers/e2e_fixture.ts";
 import { freePort, waitForPort } from "./helpers/net.ts";
 import { runCli, TEST_API_TOKEN } from "./helpers/server_process.ts";
-import { generateSelfSignedCert, type PemKeyPair } from "./helpers/tls_cert.ts";
+import {
+  generateSelfSignedCert,
+  pemBody,
+  type PemKeyPair,
+  servedCertificate,
+} from "./helpers/tls_cert.ts";
 import { waitUntil } from "./helpers/wait.ts";
-
-const pemBody = (pem: string) =>
-  /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(pem)?.[1]
-    .replace(/\s/g, "");
-
-/** The certificate a STARTTLS client is served on `port` (null when none). */
-async function servedCertificate(port: number): Promise<string | null> {
-  const out = await new Deno.Command("openssl", {
-    args: ["s_client", "-starttls", "smtp", "-connect", `127.0.0.1:${port}`],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  return pemBody(new TextDecoder().decode(out.stdout)) ?? null;
-}
 
 Deno.test({
   name: "tls certificates: uploaded by the API and served to STARTTLS clients live",

@@ -7,6 +7,7 @@
  * body, so a wrong value comes back as a FieldIssue on the field's path.
  */
 import { z } from "zod";
+import { formatDuration } from "../../core/config/duration.ts";
 import type { FieldIssue } from "../../core/manage/types.ts";
 
 /** How one field is edited. */
@@ -119,7 +120,10 @@ export function formValues(fields: FormField[], body: unknown): Record<string, s
     if (value === undefined) continue;
     if (field.input === "json") values[field.path] = JSON.stringify(value);
     else if (field.input === "boolean") values[field.path] = value ? "true" : "false";
-    else values[field.path] = value === null ? "" : String(value);
+    // A duration is stored in ms but bare digits post as seconds: show it in units ("30d").
+    else if (field.numeric && typeof value === "number") {
+      values[field.path] = formatDuration(value);
+    } else values[field.path] = value === null ? "" : String(value);
   }
   return values;
 }

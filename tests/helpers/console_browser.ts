@@ -64,17 +64,48 @@ export async function assertAccessible(page: Page, name: string): Promise<void> 
 }
 
 /** Fails when the page is wider than a 390 px phone (the document scrolls sideways). */
-export async function assertFitsPhone(page: Page, name: string): Promise<void> {
+export function assertFitsPhone(page: Page, name: string): Promise<void> {
+  return assertFitsWidth(page, name, 390, 844);
+}
+
+/** Fails when the page scrolls sideways at `width` px (a phone, or a wide screen). */
+export async function assertFitsWidth(
+  page: Page,
+  name: string,
+  width: number,
+  height: number,
+): Promise<void> {
   const size = page.viewportSize();
-  await page.setViewportSize({ width: 390, height: 844 });
-  const width = await page.evaluate<number>("document.documentElement.scrollWidth");
-  const wide = width <= 390
+  await page.setViewportSize({ width, height });
+  const scroll = await page.evaluate<number>("document.documentElement.scrollWidth");
+  const wide = scroll <= width
     ? ""
     : await page.evaluate<string>(`[...document.querySelectorAll("body *")]
-    .filter((e) => e.getBoundingClientRect().right > 391)
+    .filter((e) => e.getBoundingClientRect().right > ${width + 1})
     .slice(0, 5).map((e) => e.tagName + "." + e.className).join("; ")`);
   if (size) await page.setViewportSize(size);
-  assertEquals(width <= 390, true, `${name} is ${width} px wide at a 390 px viewport: ${wide}`);
+  assertEquals(
+    scroll <= width,
+    true,
+    `${name} is ${scroll} px wide at a ${width} px viewport: ${wide}`,
+  );
+}
+
+/** Tab from the top reaches the skip link first, and following it moves focus to <main>. */
+export async function assertSkipLink(page: Page, name: string): Promise<void> {
+  await page.evaluate("document.activeElement?.blur(); window.scrollTo(0, 0)");
+  await page.keyboard.press("Tab");
+  assertEquals(
+    await page.evaluate<string>("document.activeElement?.getAttribute('href') ?? ''"),
+    "#main",
+    `${name}: the first Tab stop is the skip link`,
+  );
+  await page.keyboard.press("Enter");
+  assertEquals(
+    await page.evaluate<string>("location.hash"),
+    "#main",
+    `${name}: the skip link jumps to the main region`,
+  );
 }
 
 const SCREENSHOTS = new URL("../../docs/screenshots/", import.meta.url);
@@ -85,9 +116,10 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: new URL(`${name}.png`, SCREENSHOTS).pathname, fullPage: false });
 }
 
-/** Accessibility, phone width and a screenshot of the page now shown. */
+/** Accessibility, phone and wide-screen width, and a screenshot of the page now shown. */
 export async function checkPage(page: Page, name: string): Promise<void> {
   await assertAccessible(page, name);
   await assertFitsPhone(page, name);
+  await assertFitsWidth(page, name, 1920, 1080);
   await screenshot(page, name);
 }

@@ -75,3 +75,19 @@ export async function generateSelfSignedCert(
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/** The base64 body of the first PEM certificate in `pem` (undefined when none). */
+export const pemBody = (pem: string): string | undefined =>
+  /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(pem)?.[1]
+    .replace(/\s/g, "");
+
+/** The certificate a STARTTLS client (openssl s_client) is served on `port` (null when none). */
+export async function servedCertificate(port: number, host = "127.0.0.1"): Promise<string | null> {
+  const out = await new Deno.Command("openssl", {
+    args: ["s_client", "-starttls", "smtp", "-connect", `${host}:${port}`],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return pemBody(new TextDecoder().decode(out.stdout)) ?? null;
+}
