@@ -13,7 +13,7 @@ import { openManagement } from "../core/manage/mod.ts";
 import { QueueService } from "../core/manage/queue_service.ts";
 import { adminApp } from "../routes/mod.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
-import { adminFixture, DELIVERED_ID } from "./helpers/admin_fixture.ts";
+import { adminFixture, consoleSession, DELIVERED_ID } from "./helpers/admin_fixture.ts";
 import { tempDir } from "./helpers/net.ts";
 
 /** Every filter field of the REST API; the console's search form is generated from it. */
@@ -31,23 +31,7 @@ Deno.test("console actions: hold, release, retry, bounce after a confirm; suppre
       queueOps: new QueueService(store, config, () => {}),
       domainServices: domainServices(store, config),
     });
-    await auth.addUser("ada", "correct horse battery", "admin");
-    const token = (await auth.login("ada", "correct horse battery"))!;
-    const csrf = (await auth.session(token))!.csrfToken;
-    const cookie = `fastmta_session=${token}`;
-    const get = async (path: string) => {
-      const response = await web.request(path, { headers: { cookie } });
-      return { status: response.status, html: await response.text(), response };
-    };
-    const post = async (path: string, fields: Record<string, string>) => {
-      const response = await web.request(path, {
-        method: "POST",
-        headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ ...fields, _csrf: csrf }),
-        redirect: "manual",
-      });
-      return { status: response.status, html: await response.text() };
-    };
+    const { get, post } = await consoleSession(web, auth, "ada", "admin");
     const why = async () =>
       (await get(`/messages/${DELIVERED_ID}`)).html.match(/data-why="([^"]*)">(.*?)<\/p>/)
         ?.slice(1) ?? [];
@@ -110,10 +94,8 @@ Deno.test("console dashboard: top destinations with their state, every node with
   try {
     const queueOps = new QueueService(store, fixture.context.config, () => {});
     const web = adminApp({ ...fixture.context, management: openManagement(store), queueOps });
-    await auth.addUser("ada", "correct horse battery", "admin");
-    const token = (await auth.login("ada", "correct horse battery"))!;
-    const page = async () =>
-      await (await web.request("/", { headers: { cookie: `fastmta_session=${token}` } })).text();
+    const { get } = await consoleSession(web, auth, "ada", "admin");
+    const page = async () => (await get("/")).html;
     const stateOf = (html: string, domain: string) =>
       html.match(new RegExp(`data-destination="${domain}"[^]*?</td><td[^>]*>([^<]*)<`))?.[1];
 

@@ -10,7 +10,7 @@ import { openManagement } from "../core/manage/mod.ts";
 import { KIND_TITLES } from "../routes/config/view.tsx";
 import { adminApp } from "../routes/mod.ts";
 import { assertEquals, assertMatch } from "./helpers/assert.ts";
-import { adminFixture } from "./helpers/admin_fixture.ts";
+import { adminFixture, consoleSession } from "./helpers/admin_fixture.ts";
 import { tempDir } from "./helpers/net.ts";
 
 Deno.test("console config kinds: pools, listeners, routes, retention, bounce rules by form", async () => {
@@ -20,23 +20,7 @@ Deno.test("console config kinds: pools, listeners, routes, retention, bounce rul
   const management = openManagement(store);
   try {
     const web = adminApp({ ...fixture.context, management });
-    await auth.addUser("ada", "correct horse battery", "admin");
-    const token = (await auth.login("ada", "correct horse battery"))!;
-    const csrf = (await auth.session(token))!.csrfToken;
-    const cookie = `fastmta_session=${token}`;
-    const get = async (path: string) => {
-      const response = await web.request(path, { headers: { cookie } });
-      return { status: response.status, html: await response.text() };
-    };
-    const post = async (path: string, fields: Record<string, string>) => {
-      const response = await web.request(path, {
-        method: "POST",
-        headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ ...fields, _csrf: csrf }),
-        redirect: "manual",
-      });
-      return { status: response.status, html: await response.text() };
-    };
+    const { get, post } = await consoleSession(web, auth, "ada", "admin");
 
     const index = await get("/config");
     for (const kind of Object.keys(KIND_TITLES)) {

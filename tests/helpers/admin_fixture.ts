@@ -104,3 +104,41 @@ export async function adminFixture(dir: string, extra: Partial<AdminContext> = {
   };
   return { app: adminApp(context), store, config, auth, context };
 }
+
+/** What a logged-in console user does in a test: GET pages and POST forms with the CSRF token. */
+export interface ConsoleSession {
+  cookie: string;
+  csrf: string;
+  get(path: string): Promise<{ status: number; html: string; response: Response }>;
+  post(path: string, fields: Record<string, string>): Promise<{ status: number; html: string }>;
+}
+
+/** Adds console user `name` with `role`, logs in, and returns its session on `web`. */
+export async function consoleSession(
+  web: { request(path: string, init?: RequestInit): Response | Promise<Response> },
+  auth: AdminAuth,
+  name: string,
+  role: string,
+): Promise<ConsoleSession> {
+  await auth.addUser(name, "correct horse battery", role);
+  const token = (await auth.login(name, "correct horse battery"))!;
+  const csrf = (await auth.session(token))!.csrfToken;
+  const cookie = `fastmta_session=${token}`;
+  return {
+    cookie,
+    csrf,
+    async get(path) {
+      const response = await web.request(path, { headers: { cookie } });
+      return { status: response.status, html: await response.text(), response };
+    },
+    async post(path, fields) {
+      const response = await web.request(path, {
+        method: "POST",
+        headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ ...fields, _csrf: csrf }),
+        redirect: "manual",
+      });
+      return { status: response.status, html: await response.text() };
+    },
+  };
+}
