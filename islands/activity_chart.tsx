@@ -7,6 +7,7 @@
  * already uses are styled (Twind runs on the server), so the charts style themselves inline.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
+import { usePolledJson } from "./poll.ts";
 import type { VNode } from "preact";
 import uPlot from "uplot";
 import type { ActivityBody } from "../core/api/activity.ts";
@@ -37,36 +38,18 @@ function width(element: HTMLElement | null): number {
 /** The three charts and the hour's totals, kept fresh. */
 export function ActivityChart(props: { initial?: ActivityBody; refreshMs?: number }): VNode {
   const [body, setBody] = useState<ActivityBody | null>(props.initial ?? null);
-  const [live, setLive] = useState(false);
-  const [problem, setProblem] = useState("");
   const rates = useRef<HTMLDivElement>(null);
   const depth = useRef<HTMLDivElement>(null);
   const latency = useRef<HTMLDivElement>(null);
   const charts = useRef<{ rates?: uPlot; depth?: uPlot; latency?: uPlot }>({});
   const depthSeries = useRef<[number[], number[]]>([[], []]);
+  const { live, problem } = usePolledJson<ActivityBody>(
+    "/api/v1/activity",
+    props.refreshMs ?? 3000,
+    setBody,
+  );
 
   useEffect(() => {
-    let stopped = false;
-    const refresh = async () => {
-      try {
-        const response = await fetch("/api/v1/activity", { credentials: "same-origin" });
-        if (response.ok && !stopped) {
-          setBody(await response.json() as ActivityBody);
-          setLive(true);
-          setProblem("");
-        } else if (!stopped) {
-          setLive(false);
-          setProblem(`the server answered ${response.status}`);
-        }
-      } catch (error) {
-        if (!stopped) {
-          setLive(false);
-          setProblem((error as Error).message || "the server cannot be reached");
-        }
-      }
-    };
-    const timer = setInterval(refresh, props.refreshMs ?? 3000);
-    refresh();
     const onResize = () => {
       for (const [name, chart] of Object.entries(charts.current)) {
         const element = { rates, depth, latency }[name as "rates"]?.current ?? null;
@@ -75,8 +58,6 @@ export function ActivityChart(props: { initial?: ActivityBody; refreshMs?: numbe
     };
     addEventListener("resize", onResize);
     return () => {
-      stopped = true;
-      clearInterval(timer);
       removeEventListener("resize", onResize);
       for (const chart of Object.values(charts.current)) chart?.destroy();
     };

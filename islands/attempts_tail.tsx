@@ -4,7 +4,8 @@
  * keeps the filter, and can be paused. The filter matches the recipient, the message id, the MX
  * or the reply (`q`, case-insensitive) and the outcome.
  */
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
+import { usePolledJson } from "./poll.ts";
 import type { VNode } from "preact";
 import type { AttemptListBody } from "../core/api/schemas.ts";
 
@@ -36,33 +37,13 @@ export function AttemptsTail(
 ): VNode {
   const [attempts, setAttempts] = useState(props.initial);
   const [paused, setPaused] = useState(false);
-  const [live, setLive] = useState(false);
-  const [problem, setProblem] = useState("");
-  useEffect(() => {
-    if (paused) return;
-    let stopped = false;
-    const refresh = async () => {
-      try {
-        const response = await fetch("/api/v1/attempts?limit=500", { credentials: "same-origin" });
-        if (stopped) return;
-        if (!response.ok) throw new Error(`the server answered ${response.status}`);
-        const body = await response.json() as AttemptListBody;
-        setAttempts(body.items.filter((a) => matches(a, props.filter)).slice(0, 200));
-        setLive(true);
-        setProblem("");
-      } catch (error) {
-        if (stopped) return;
-        setLive(false);
-        setProblem((error as Error).message || "the server cannot be reached");
-      }
-    };
-    const timer = setInterval(refresh, props.refreshMs ?? 2000);
-    refresh();
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-    };
-  }, [paused]);
+  const { live, problem } = usePolledJson<AttemptListBody>(
+    "/api/v1/attempts?limit=500",
+    props.refreshMs ?? 2000,
+    (body) => setAttempts(body.items.filter((a) => matches(a, props.filter)).slice(0, 200)),
+    [paused],
+    !paused,
+  );
   return (
     <div>
       <p class="flex items-center gap-3 mb-2 text-sm">

@@ -3,7 +3,8 @@
  * dashboard does not wait for a count over the whole store), then hydrated in the browser,
  * where it refreshes from `/api/v1/queue` every two seconds.
  */
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
+import { usePolledJson } from "./poll.ts";
 import type { VNode } from "preact";
 import type { QueueCountsBody } from "../core/api/schemas.ts";
 
@@ -21,31 +22,11 @@ const LABELS: Partial<Record<keyof Counts, string>> = {
 /** Queue counts that keep themselves fresh. */
 export function QueueCounts(props: { initial?: Counts; refreshMs?: number }): VNode {
   const [counts, setCounts] = useState<Counts | null>(props.initial ?? null);
-  const [live, setLive] = useState(false);
-  const [problem, setProblem] = useState("");
-  useEffect(() => {
-    let stopped = false;
-    const refresh = async () => {
-      try {
-        const response = await fetch("/api/v1/queue", { credentials: "same-origin" });
-        if (stopped) return;
-        if (!response.ok) throw new Error(`the server answered ${response.status}`);
-        setCounts(await response.json() as Counts);
-        setLive(true);
-        setProblem("");
-      } catch (error) {
-        if (stopped) return;
-        setLive(false);
-        setProblem((error as Error).message || "the server cannot be reached");
-      }
-    };
-    const timer = setInterval(refresh, props.refreshMs ?? 2000);
-    refresh();
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-    };
-  }, []);
+  const { live, problem } = usePolledJson<Counts>(
+    "/api/v1/queue",
+    props.refreshMs ?? 2000,
+    setCounts,
+  );
   return (
     <div>
       <div class="grid grid-cols-2 sm:grid-cols-5 gap-3">
