@@ -14,11 +14,13 @@ import { BounceReportProcessor } from "../core/bounce/reports.ts";
 import { loadTokenKey } from "../core/bounce/tokens.ts";
 import { startSmtpInbound } from "../core/inbound/smtp.ts";
 import { loadTls } from "../core/inbound/tls.ts";
+import { guardTlsUpgradeRace } from "../core/inbound/tls_upgrade_race.ts";
 import { post, serveAcceptWorker } from "./_accept_worker.ts";
 
 serveAcceptWorker(async ({ config, smtpLimits, index }, { store, acceptor }) => {
   if (!smtpLimits) throw new Error("SMTP worker started without shared limits");
   const log = (line: string) => post({ type: "log", line });
+  guardTlsUpgradeRace(log);
   const policy = relayPolicy(config.smtp.relay_networks, config.smtp.local_domains);
   const key = config.smtp.auth.mechanisms.includes("CRAM-MD5")
     ? (await loadSecretKey(config.smtp.authKeyFile, { create: true })).key
