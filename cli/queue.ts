@@ -1,7 +1,8 @@
 /**
  * `queue`: prints recipient counts by state (or one message's status with `--message ID`);
  * `queue list|show|retry|cancel|bounce|hold|release|job` search and act on messages, one by ID
- * or many by filter (cli/queue_ops.ts over core/manage's QueueService).
+ * or many by filter; `queue recount` repairs the terminal totals (cli/queue_ops.ts over
+ * core/manage's QueueService).
  */
 import type { MessageDetailBody, ReleaseBody } from "../core/api/schemas.ts";
 import { type Config } from "../core/config/mod.ts";
@@ -33,7 +34,8 @@ export const queueCommand = defineCommand({
     "one message. An action with an ID acts on that message; with filter options instead it\n" +
     "prints how many units match and runs a bulk job (progress on stderr; `--dry-run` only\n" +
     "counts). A job stopped half way continues with `queue job ID --resume`. Every action is\n" +
-    "recorded in the audit log (docs/queue_operations.md).",
+    "recorded in the audit log (docs/queue_operations.md). `queue recount` sets the terminal\n" +
+    "totals (kept per batch since migration 0024) to a full count of the recipient rows.",
   options: {
     json: { type: "boolean", description: "Print counts (or the list) as JSON" },
     message: {
@@ -68,6 +70,11 @@ export const queueCommand = defineCommand({
       options: [...FILTERS, "reason", "dry-run"] as const,
     })),
     { name: "job", args: "ID", summary: "A bulk job's progress", options: ["resume"] },
+    {
+      name: "recount",
+      summary: "Recount the delivered/failed/suppressed/bounced totals from the recipient rows",
+      options: ["json"],
+    },
   ],
   defaultAction: "status",
   database: "current",

@@ -90,7 +90,7 @@ export interface QueueOpInput {
   values: Record<string, unknown>;
 }
 
-/** Runs `queue list|show|retry|cancel|bounce|hold|release|job`; returns the exit code. */
+/** Runs `queue list|show|retry|cancel|bounce|hold|release|job|recount`; returns the exit code. */
 export function queueOperation(
   config: Config,
   store: SqlStore,
@@ -118,6 +118,17 @@ export function queueOperation(
         return 0;
       }
       if (action === "job") return await job(service, actor, id!, values.resume === true);
+      if (action === "recount") {
+        const totals = await service.recountTotals(actor);
+        if (values.json) console.log(JSON.stringify(totals));
+        else {
+          for (const t of totals) {
+            const note = t.before === t.after ? "" : ` (was ${t.before})`;
+            console.log(`${t.state.padEnd(17)} ${String(t.after).padStart(10)}${note}`);
+          }
+        }
+        return 0;
+      }
       const reason = values.reason as string | undefined;
       if (id !== undefined) {
         const result = await service.act(actor, id, action, reason);

@@ -8,7 +8,7 @@
  *   the same row lock. Open states (queued, deferred) are still counted live.
  * Seeded here from the existing rows (shard 0; the other shards start at 0). Nodes of an older
  * version still settling against the migrated database would not move the totals: stop them
- * before migrating, as for every schema change.
+ * before migrating, as for every schema change (`fastmta queue recount` repairs the totals).
  */
 import { type Kysely, sql } from "kysely";
 import type { Dialect, FastmtaMigration } from "./_types.ts";

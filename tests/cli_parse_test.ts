@@ -87,7 +87,7 @@ Deno.test("commands, actions and positional arguments are checked", async () => 
   assertEquals(
     usageError(["queue", "extra"]),
     'Unknown action "extra" for "queue": expected status, list, show, retry, cancel, bounce, ' +
-      "hold, release or job",
+      "hold, release, job or recount",
   );
   assertEquals(usageError(["queue", "show"]), 'Missing ID for "queue show"');
   assertEquals(

@@ -11,7 +11,7 @@ import { openQueue, type OperateQueue } from "../queue/mod.ts";
 import type { MessageDetailBody } from "../api/schemas.ts";
 import { messageDetail } from "../queue/quarantine.ts";
 import { messageDetailDocument } from "./api_documents.ts";
-import type { Store } from "../store/mod.ts";
+import type { Store, TotalRecount } from "../store/mod.ts";
 import { recordAudit } from "./audit.ts";
 import { createJob, getJob, runJob } from "./bulk_jobs.ts";
 import { addPause, listPauses, type PauseDeps, removePause } from "./pauses.ts";
@@ -51,6 +51,25 @@ export class QueueService {
   /** A page of units matching a filter (query parameters or JSON, snake_case). */
   search(actor: Actor, filter: unknown, page?: { cursor?: string; limit?: number }) {
     return searchQueue({ store: this.#store, config: this.#config }, actor, filter, page);
+  }
+
+  /**
+   * Recounts the terminal recipient totals from the rows (admins only; audited with the totals
+   * before and after): the repair for totals that a node of an older version did not keep.
+   */
+  async recountTotals(actor: Actor): Promise<TotalRecount[]> {
+    allow(actor, ["admin"], "recount the queue totals");
+    const totals = await this.#store.recountTotals();
+    const changed = totals.filter((t) => t.before !== t.after);
+    await recordAudit(this.#store, actor, {
+      kind: "queue",
+      object_id: "recipient_totals",
+      action: "recount",
+      before: Object.fromEntries(totals.map((t) => [t.state, t.before])),
+      after: Object.fromEntries(totals.map((t) => [t.state, t.after])),
+    });
+    this.#log(`queue: ${actor.name} recounted the recipient totals: ${changed.length} corrected`);
+    return totals;
   }
 
   /** One message with its recipients, units and attempts. */

@@ -8,6 +8,7 @@
  */
 import { type Expression, sql } from "kysely";
 import type { SqlContext } from "./_sql.ts";
+import { recountTotals, type TotalRecount } from "./recipient_totals.ts";
 
 /** What a queue view groups by. */
 export type QueueGrouping = "domain" | "pool" | "vmta";
@@ -59,6 +60,8 @@ export interface QueueSummaryStore {
   openUnitsByDomain(limit: number): Promise<QueueSummary>;
   /** The `limit` rows of `by` with the most open units (among the soonest due `SAMPLE`). */
   openUnitsBy(by: QueueGrouping, limit: number): Promise<QueueView>;
+  /** Sets the terminal totals to a full count of the recipient rows (recipient_totals.ts). */
+  recountTotals(): Promise<TotalRecount[]>;
 }
 
 /** Open units a summary counts at most. */
@@ -157,5 +160,6 @@ export function queueSummaryRepository(ctx: SqlContext): QueueSummaryStore {
   return {
     openUnitsByDomain: (limit) => openUnitsByDomain(ctx, limit),
     openUnitsBy: (by, limit) => openUnitsBy(ctx, by, limit),
+    recountTotals: () => recountTotals(ctx),
   };
 }

@@ -11,6 +11,7 @@
  */
 import { type Kysely, sql } from "kysely";
 import { RECIPIENT_TOTAL_SHARDS } from "../../migrations/0024_recipient_totals.ts";
+import type { SqlContext } from "./_sql.ts";
 import type { RecipientState, Tables } from "./tables.ts";
 
 /** The states whose totals are kept; the open ones are counted live (views.ts). */
@@ -76,4 +77,44 @@ export async function terminalTotals(
     if (TERMINAL.has(row.state)) totals[row.state as TerminalState] = Number(row.n);
   }
   return totals;
+}
+
+/** One terminal state's total before and after a recount. */
+export interface TotalRecount {
+  state: TerminalState;
+  before: number;
+  after: number;
+}
+
+/**
+ * Sets the totals to a full count of the recipient rows (`fastmta queue recount`): for totals a
+ * writer without this bookkeeping left wrong (a node of a version before 0024). The shard rows
+ * are locked first, so a concurrent batch either committed before the count (and is in it) or
+ * waits and adds its delta after; SQLite has one writer anyway.
+ */
+export async function recountTotals(ctx: SqlContext): Promise<TotalRecount[]> {
+  return await ctx.transaction(async (trx) => {
+    let locked = trx.selectFrom("recipient_totals").select(["state", "shard", "n"]);
+    if (ctx.dialect !== "sqlite3") locked = locked.forUpdate();
+    const shards = await locked.execute();
+    const before = new Map<string, number>();
+    for (const s of shards) before.set(s.state, (before.get(s.state) ?? 0) + Number(s.n));
+    const counted = await trx.selectFrom("recipients")
+      .select((eb) => ["state", eb.fn.countAll<number>().as("n")])
+      .where("state", "in", [...TERMINAL_STATES])
+      .groupBy("state").execute();
+    const after = new Map(counted.map((r) => [r.state, Number(r.n)]));
+    // In place, not delete and insert: a batch waiting on a shard's lock must find its row.
+    for (const state of TERMINAL_STATES) {
+      await trx.updateTable("recipient_totals").set({ n: 0 })
+        .where("state", "=", state).where("shard", "!=", 0).execute();
+      await trx.updateTable("recipient_totals").set({ n: after.get(state) ?? 0 })
+        .where("state", "=", state).where("shard", "=", 0).execute();
+    }
+    return TERMINAL_STATES.map((state) => ({
+      state,
+      before: before.get(state) ?? 0,
+      after: after.get(state) ?? 0,
+    }));
+  });
 }

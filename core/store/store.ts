@@ -104,6 +104,7 @@ export type {
 export type { InsertOptions, LeaseRequest, SettleOptions, UnitStore } from "./units.ts";
 export type { BrokerUnitStore, SweepResult, UnitOrigin, UnitState } from "./units_broker.ts";
 export type { ActivityMinute, ActivityStore } from "./activity.ts";
+export type { TotalRecount } from "./recipient_totals.ts";
 export type {
   DomainQueue,
   QueueGrouping,

@@ -6,7 +6,7 @@
  * copy number). Run on SQLite (tests/queue_counts_test.ts) and on PostgreSQL and MariaDB
  * (tests/queue_counts.pg.mariadb_test.ts).
  */
-import { assertEquals } from "./assert.ts";
+import { assertEquals, assertRejects } from "./assert.ts";
 import type { TestDatabase } from "./databases.ts";
 import { lease, message, outcome, T0 } from "./store_contract.ts";
 import type { Kysely } from "kysely";
@@ -15,7 +15,7 @@ import type { SqlStore } from "../../core/store/mod.ts";
 import type { QueueCounts } from "../../core/store/views.ts";
 import type { UnitOutcome } from "../../core/contracts/mod.ts";
 import { QueueService } from "../../core/manage/queue_service.ts";
-import type { Actor } from "../../core/manage/types.ts";
+import { type Actor, ForbiddenError } from "../../core/manage/types.ts";
 
 const alice: Actor = { name: "alice", role: "operator", channel: "cli" };
 
@@ -164,4 +164,27 @@ export async function countsMatchGroupBy(store: SqlStore, db: TestDatabase): Pro
   await store.db.schema.dropTable("recipient_totals").execute();
   await migration0024.up(store.db as unknown as Kysely<unknown>, store.dialect);
   assertEquals(await store.counts(now), last, "after seeding");
+
+  // Totals a writer without the bookkeeping left wrong: `queue recount` (admins) repairs them.
+  await store.db.updateTable("recipient_totals").set({ n: 7 })
+    .where("state", "=", "delivered").where("shard", "=", 3).execute();
+  assertEquals((await store.counts(now)).delivered, last.delivered + 7, "a drifted total");
+  const service = new QueueService(store, db.config(), () => {});
+  try {
+    const refused = await assertRejects(() => service.recountTotals(alice));
+    assertEquals(refused instanceof ForbiddenError, true, refused.message);
+    const admin: Actor = { name: "root", role: "admin", channel: "cli" };
+    const recount = await service.recountTotals(admin);
+    const delivered = recount.find((t) => t.state === "delivered")!;
+    assertEquals(delivered, {
+      state: "delivered",
+      before: delivered.after + 7,
+      after: delivered.after,
+    });
+    assertEquals(await store.counts(now), last, "after the recount");
+    const audit = await store.listAudit({ kind: "queue", limit: 5 });
+    assertEquals(audit[0]?.action, "recount");
+  } finally {
+    await service.close();
+  }
 }
