@@ -11,8 +11,8 @@ import { parseDuration } from "../core/config/duration.ts";
 import { QueueService } from "../core/manage/queue_service.ts";
 import { type Actor, NotFoundError, ValidationError } from "../core/manage/types.ts";
 import type { SqlStore } from "../core/store/mod.ts";
+import { cliActor } from "./_manage.ts";
 import { UsageError } from "./_usage.ts";
-import { cliActor } from "./objects.ts";
 
 /** The filter options every listing and bulk action takes (names as in the API, with dashes). */
 export const FILTER_OPTIONS = {
@@ -41,8 +41,6 @@ export const FILTER_OPTIONS = {
 
 /** The filter option names. */
 export const FILTER_NAMES = Object.keys(FILTER_OPTIONS) as (keyof typeof FILTER_OPTIONS)[];
-
-export { cliActor };
 
 /** The API filter of the given option values (dashes become underscores). */
 export function filterOf(values: Record<string, unknown>): Record<string, string> {
