@@ -7,7 +7,7 @@ import { Layout } from "../_components/layout.tsx";
 import { useCan } from "../_components/session.ts";
 import { Table } from "../_components/table.tsx";
 import type { FormField } from "../config/fields.ts";
-import { ObjectForm } from "../config/form.tsx";
+import { NewObjectSection } from "../config/form.tsx";
 
 /** `/accounts/:kind`. */
 export function AccountsPage(props: {
@@ -70,16 +70,13 @@ export function AccountsPage(props: {
           </Table>
         )}
       {can.administer && (
-        <section class="mt-6 max-w-3xl">
-          <h2 class="text-xl font-bold mb-2">New</h2>
-          <ObjectForm
-            fields={props.fields}
-            values={props.values}
-            errors={props.errors}
-            action={`/accounts/${props.kind}`}
-            submitLabel="Create"
-          />
-        </section>
+        <NewObjectSection
+          heading="New"
+          action={`/accounts/${props.kind}`}
+          fields={props.fields}
+          values={props.values}
+          errors={props.errors}
+        />
       )}
     </Layout>
   );
