@@ -9,6 +9,19 @@ import { Table } from "../_components/table.tsx";
 import type { FormField } from "../config/fields.ts";
 import { NewObjectSection } from "../config/form.tsx";
 
+/** The links between the account pages: SMTP users, API keys, console users. */
+export function AccountsNav(): VNode {
+  return (
+    <p class="text-sm mb-1">
+      <a href="/accounts/smtp-users" class="text-blue-700 underline">SMTP users</a>
+      {" · "}
+      <a href="/accounts/api-keys" class="text-blue-700 underline">API keys</a>
+      {" · "}
+      <a href="/console-users" class="text-blue-700 underline">Console users</a>
+    </p>
+  );
+}
+
 /** `/accounts/:kind`. */
 export function AccountsPage(props: {
   kind: string;
@@ -22,13 +35,7 @@ export function AccountsPage(props: {
   const can = useCan();
   return (
     <Layout title={props.title}>
-      <p class="text-sm mb-1">
-        <a href="/accounts/smtp-users" class="text-blue-700 underline">SMTP users</a>
-        {" · "}
-        <a href="/accounts/api-keys" class="text-blue-700 underline">API keys</a>
-        {" · "}
-        <a href="/console-users" class="text-blue-700 underline">Console users</a>
-      </p>
+      <AccountsNav />
       <h1 class="text-2xl font-bold mb-4">{props.title}</h1>
       {props.shownOnce && (
         <div class="bg-yellow-100 text-yellow-900 rounded p-3 mb-4" role="status">
