@@ -157,16 +157,16 @@ export async function loginSession(
     },
     async post(path, fields, options = {}) {
       const where = options.csrf ?? "form";
-      const token: Record<string, string> = where === "form" ? { _csrf: csrf } : {};
+      const field: Record<string, string> = where === "form" ? { _csrf: csrf } : {};
       const headers: Record<string, string> = { cookie };
       if (where === "header") headers["x-csrf-token"] = csrf;
       let body: FormData | URLSearchParams;
       if (options.multipart || Object.values(fields).some((v) => v instanceof File)) {
         body = new FormData();
-        for (const [key, value] of Object.entries({ ...token, ...fields })) body.set(key, value);
+        for (const [key, value] of Object.entries({ ...field, ...fields })) body.set(key, value);
       } else {
         headers["content-type"] = "application/x-www-form-urlencoded";
-        body = new URLSearchParams({ ...(fields as Record<string, string>), ...token });
+        body = new URLSearchParams({ ...(fields as Record<string, string>), ...field });
       }
       const response = await web.request(path, {
         method: "POST",
