@@ -17,7 +17,7 @@ import {
 } from "../core/manage/types.ts";
 import { withCurrentStore } from "./_database.ts";
 
-/** The actor for changes made with the CLI. */
+/** The CLI's actor: `cli:` and the login name (LOGNAME, which login sets; else USER). */
 export function cliActor(): Actor {
   const user = Deno.env.get("LOGNAME") ?? Deno.env.get("USER") ?? "local";
   return { name: `cli:${user}`, role: "admin", channel: "cli" };

@@ -6,7 +6,7 @@
 import type { AuditEntry } from "../core/manage/mod.ts";
 import { defineCommand } from "./_command.ts";
 import { withManagement } from "./_manage.ts";
-import { cliActor } from "./objects.ts";
+import { cliActor } from "./_manage.ts";
 import { UsageError } from "./_usage.ts";
 
 function line(e: AuditEntry): string {

@@ -4,16 +4,29 @@
  * publish; `list` shows the keys with their records; `remove DOMAIN SELECTOR` deletes one.
  * Running servers pick changes up within `dkim.refresh_interval`.
  */
-import {
-  dnsRecordValue,
-  generateDkimKey,
-  keyAad,
-  MasterKey,
-  zoneFileRecord,
-} from "../core/dkim/mod.ts";
-import { defineCommand } from "./_command.ts";
+import { addGeneratedKey, dnsRecordValue, zoneFileRecord } from "../core/dkim/mod.ts";
+import { defineCommand, type OptionSpecs } from "./_command.ts";
 import { withCurrentStore } from "./_database.ts";
 import { UsageError } from "./_usage.ts";
+
+/** The key options of `dkim generate` and `domain add|rotate`: one definition, so they agree. */
+export const DKIM_KEY_OPTIONS = {
+  algorithm: {
+    type: "choice",
+    value: "ALG",
+    choices: ["rsa", "ed25519"],
+    default: "rsa",
+    description: "Key algorithm",
+  },
+  bits: {
+    type: "integer",
+    value: "N",
+    min: 1024,
+    max: 8192,
+    default: 2048,
+    description: "RSA key size",
+  },
+} as const satisfies OptionSpecs;
 
 /** The `dkim` command. */
 export const dkimCommand = defineCommand({
@@ -23,21 +36,7 @@ export const dkimCommand = defineCommand({
     `Manages DKIM signing keys. Mail is signed with every key of its From domain (or the nearest
 parent domain that has keys). "generate" prints the DNS TXT record to publish.`,
   options: {
-    algorithm: {
-      type: "choice",
-      value: "ALG",
-      choices: ["rsa", "ed25519"],
-      default: "rsa",
-      description: "Key algorithm",
-    },
-    bits: {
-      type: "integer",
-      value: "N",
-      min: 1024,
-      max: 8192,
-      default: 2048,
-      description: "RSA key size",
-    },
+    ...DKIM_KEY_OPTIONS,
     json: { type: "boolean", description: "Print JSON" },
   },
   subcommands: [
@@ -94,14 +93,11 @@ export async function dkim(
         console.error(`Key "${selector}._domainkey.${domain}" exists: remove it first`);
         return 1;
       }
-      const master = await MasterKey.load(config.dkim.masterKeyFile, { create: true });
-      const key = generateDkimKey(algorithm, bits);
-      await store.addDkimKey({
+      const key = await addGeneratedKey(store, config.dkim.masterKeyFile, {
         domain,
         selector,
-        algorithm: key.algorithm,
-        privateKey: master!.seal(key.privateKeyPem, keyAad(domain, selector)),
-        publicKey: key.publicKey,
+        kind: algorithm,
+        bits,
         createdAt: Date.now(),
       });
       const value = dnsRecordValue(key.algorithm, key.publicKey);

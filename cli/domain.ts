@@ -8,6 +8,7 @@ import type { DnsRecord } from "../core/api/manage_schemas.ts";
 import { zoneFileLine } from "../core/manage/dns_records.ts";
 import { DomainService } from "../core/manage/domains.ts";
 import { defineCommand } from "./_command.ts";
+import { DKIM_KEY_OPTIONS } from "./dkim.ts";
 import { withCurrentStore } from "./_database.ts";
 import { cliActor, withManageErrors } from "./_manage.ts";
 
@@ -28,21 +29,7 @@ dkim.refresh_interval.`,
       description: "The envelope sender's (Return-Path) domain, when not NAME",
     },
     selector: { type: "string", value: "NAME", description: "DKIM selector (default s<date>)" },
-    algorithm: {
-      type: "choice",
-      value: "ALG",
-      choices: ["rsa", "ed25519"],
-      default: "rsa",
-      description: "Key algorithm",
-    },
-    bits: {
-      type: "integer",
-      value: "N",
-      min: 1024,
-      max: 8192,
-      default: 2048,
-      description: "RSA key size",
-    },
+    ...DKIM_KEY_OPTIONS,
     json: { type: "boolean", description: "Print JSON" },
   },
   subcommands: [

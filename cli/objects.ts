@@ -8,20 +8,10 @@
  * Input is `key=value` pairs (a value that parses as JSON is taken as JSON: `weight=2`,
  * `enabled=false`, `ips='["10.0.0.1"]'`) or one JSON object.
  */
-import {
-  type Actor,
-  type KindService,
-  NotFoundError,
-  type StoredObject,
-} from "../core/manage/mod.ts";
+import { type KindService, NotFoundError, type StoredObject } from "../core/manage/mod.ts";
 import { type Command, defineCommand } from "./_command.ts";
-import { withManagement } from "./_manage.ts";
+import { cliActor, withManagement } from "./_manage.ts";
 import { UsageError } from "./_usage.ts";
-
-/** The CLI's actor: the local user, with every right (it can read the database anyway). */
-export function cliActor(): Actor {
-  return { name: `cli:${Deno.env.get("USER") ?? "local"}`, role: "admin", channel: "cli" };
-}
 
 /** Parses `key=value …` or one JSON object into an object. */
 export function parseInput(args: string[]): Record<string, unknown> {

@@ -10,7 +10,8 @@ import type { SqlStore } from "../core/store/mod.ts";
 import { messageDetail, releaseMessage } from "../core/queue/quarantine.ts";
 import { messageDetailDocument } from "../core/manage/api_documents.ts";
 import { recordAudit } from "../core/manage/audit.ts";
-import { cliActor, FILTER_NAMES, FILTER_OPTIONS, queueOperation } from "./queue_ops.ts";
+import { cliActor } from "./_manage.ts";
+import { FILTER_NAMES, FILTER_OPTIONS, queueOperation } from "./queue_ops.ts";
 import { defineCommand } from "./_command.ts";
 import { withCurrentStore } from "./_database.ts";
 

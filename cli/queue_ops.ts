@@ -11,8 +11,8 @@ import { parseDuration } from "../core/config/duration.ts";
 import { QueueService } from "../core/manage/queue_service.ts";
 import { type Actor, NotFoundError, ValidationError } from "../core/manage/types.ts";
 import type { SqlStore } from "../core/store/mod.ts";
+import { cliActor } from "./_manage.ts";
 import { UsageError } from "./_usage.ts";
-import { cliActor } from "./objects.ts";
 
 /** The filter options every listing and bulk action takes (names as in the API, with dashes). */
 export const FILTER_OPTIONS = {
@@ -42,8 +42,6 @@ export const FILTER_OPTIONS = {
 /** The filter option names. */
 export const FILTER_NAMES = Object.keys(FILTER_OPTIONS) as (keyof typeof FILTER_OPTIONS)[];
 
-export { cliActor };
-
 /** The API filter of the given option values (dashes become underscores). */
 export function filterOf(values: Record<string, unknown>): Record<string, string> {
   const filter: Record<string, string> = {};
@@ -69,10 +67,18 @@ function unitLine(u: QueueUnitBody): string {
     .join("\t");
 }
 
-/** Maps the service's errors to exit codes (2: bad input, 1: not found). */
-async function reported(fn: () => Promise<number>): Promise<number> {
+/**
+ * Runs `fn` on a QueueService as the CLI's actor, closes the service after, and maps its errors
+ * to exit codes (2: bad input, 1: not found).
+ */
+async function withQueueService(
+  config: Config,
+  store: SqlStore,
+  fn: (service: QueueService, actor: Actor) => Promise<number>,
+): Promise<number> {
+  const service = new QueueService(store, config, console.error);
   try {
-    return await fn();
+    return await fn(service, cliActor());
   } catch (error) {
     if (error instanceof ValidationError) throw new UsageError(error.message);
     if (error instanceof NotFoundError) {
@@ -80,6 +86,8 @@ async function reported(fn: () => Promise<number>): Promise<number> {
       return 1;
     }
     throw error;
+  } finally {
+    await service.close();
   }
 }
 
@@ -96,64 +104,58 @@ export function queueOperation(
   store: SqlStore,
   input: QueueOpInput,
 ): Promise<number> {
-  const service = new QueueService(store, config, console.error);
-  const actor = cliActor();
   const { action, id, values } = input;
-  return reported(async () => {
-    try {
-      if (action === "list") {
-        const page = await service.search(actor, filterOf(values), {
-          limit: values.limit as number | undefined,
-          cursor: values.cursor as string | undefined,
-        });
-        if (values.json) console.log(JSON.stringify(page));
-        else {
-          for (const u of page.items) console.log(unitLine(u));
-          if (page.next_cursor) console.error(`more: --cursor ${page.next_cursor}`);
-        }
-        return 0;
+  return withQueueService(config, store, async (service, actor) => {
+    if (action === "list") {
+      const page = await service.search(actor, filterOf(values), {
+        limit: values.limit as number | undefined,
+        cursor: values.cursor as string | undefined,
+      });
+      if (values.json) console.log(JSON.stringify(page));
+      else {
+        for (const u of page.items) console.log(unitLine(u));
+        if (page.next_cursor) console.error(`more: --cursor ${page.next_cursor}`);
       }
-      if (action === "show") {
-        console.log(JSON.stringify(await service.message(actor, id!), null, 2));
-        return 0;
-      }
-      if (action === "job") return await job(service, actor, id!, values.resume === true);
-      if (action === "recount") {
-        const totals = await service.recountTotals(actor);
-        if (values.json) console.log(JSON.stringify(totals));
-        else {
-          for (const t of totals) {
-            const note = t.before === t.after ? "" : ` (was ${t.before})`;
-            console.log(`${t.state.padEnd(17)} ${String(t.after).padStart(10)}${note}`);
-          }
-        }
-        return 0;
-      }
-      const reason = values.reason as string | undefined;
-      if (id !== undefined) {
-        const result = await service.act(actor, id, action, reason);
-        // `cancel ID` prints what it always printed (core/api/schemas.ts CancelSchema).
-        if (action === "cancel") {
-          console.log(JSON.stringify({ units: result.units, recipients: result.recipients }));
-        } else console.log(JSON.stringify(result));
-        return 0;
-      }
-      const filter = filterOf(values);
-      if (Object.keys(filter).length === 0) {
-        throw new UsageError(`Give a message ID or a filter (--domain, --state, …) to ${action}`);
-      }
-      const request = { action, filter, reason, dry_run: values["dry-run"] === true };
-      const { total, job: started } = await service.bulk(actor, request);
-      console.error(`${total} units match`);
-      if (!started) {
-        console.log(JSON.stringify({ total }));
-        return 0;
-      }
-      console.error(`job ${started.id}`);
-      return await job(service, actor, started.id, true);
-    } finally {
-      await service.close();
+      return 0;
     }
+    if (action === "show") {
+      console.log(JSON.stringify(await service.message(actor, id!), null, 2));
+      return 0;
+    }
+    if (action === "job") return await job(service, actor, id!, values.resume === true);
+    if (action === "recount") {
+      const totals = await service.recountTotals(actor);
+      if (values.json) console.log(JSON.stringify(totals));
+      else {
+        for (const t of totals) {
+          const note = t.before === t.after ? "" : ` (was ${t.before})`;
+          console.log(`${t.state.padEnd(17)} ${String(t.after).padStart(10)}${note}`);
+        }
+      }
+      return 0;
+    }
+    const reason = values.reason as string | undefined;
+    if (id !== undefined) {
+      const result = await service.act(actor, id, action, reason);
+      // `cancel ID` prints what it always printed (core/api/schemas.ts CancelSchema).
+      if (action === "cancel") {
+        console.log(JSON.stringify({ units: result.units, recipients: result.recipients }));
+      } else console.log(JSON.stringify(result));
+      return 0;
+    }
+    const filter = filterOf(values);
+    if (Object.keys(filter).length === 0) {
+      throw new UsageError(`Give a message ID or a filter (--domain, --state, …) to ${action}`);
+    }
+    const request = { action, filter, reason, dry_run: values["dry-run"] === true };
+    const { total, job: started } = await service.bulk(actor, request);
+    console.error(`${total} units match`);
+    if (!started) {
+      console.log(JSON.stringify({ total }));
+      return 0;
+    }
+    console.error(`job ${started.id}`);
+    return await job(service, actor, started.id, true);
   });
 }
 
@@ -178,33 +180,27 @@ export function pauseOperation(
   store: SqlStore,
   input: { action: string; id?: string; values: Record<string, unknown> },
 ): Promise<number> {
-  const service = new QueueService(store, config, console.error);
-  const actor = cliActor();
   const { action, id, values } = input;
-  return reported(async () => {
-    try {
-      if (action === "list") {
-        const pauses = await service.listPauses(actor);
-        if (values.json) console.log(JSON.stringify(pauses));
-        else {
-          for (const p of pauses) {
-            const until = p.until === null ? "until removed" : new Date(p.until).toISOString();
-            console.log(`${p.id}\t${p.description}\t${until}${p.in_force ? "" : " (ended)"}`);
-          }
+  return withQueueService(config, store, async (service, actor) => {
+    if (action === "list") {
+      const pauses = await service.listPauses(actor);
+      if (values.json) console.log(JSON.stringify(pauses));
+      else {
+        for (const p of pauses) {
+          const until = p.until === null ? "until removed" : new Date(p.until).toISOString();
+          console.log(`${p.id}\t${p.description}\t${until}${p.in_force ? "" : " (ended)"}`);
         }
-        return 0;
       }
-      if (action === "remove") {
-        await service.removePause(actor, id!);
-        console.log(`removed ${id}`);
-        return 0;
-      }
-      const pause = await service.addPause(actor, pauseInput(values));
-      console.log(JSON.stringify(pause));
       return 0;
-    } finally {
-      await service.close();
     }
+    if (action === "remove") {
+      await service.removePause(actor, id!);
+      console.log(`removed ${id}`);
+      return 0;
+    }
+    const pause = await service.addPause(actor, pauseInput(values));
+    console.log(JSON.stringify(pause));
+    return 0;
   });
 }
 

@@ -16,7 +16,7 @@ import { cliEvents } from "./_events.ts";
 import { emitEvent } from "../core/events/mod.ts";
 import { UsageError } from "./_usage.ts";
 import { reportErrors } from "./_manage.ts";
-import { cliActor } from "./objects.ts";
+import { cliActor } from "./_manage.ts";
 
 /** The `shaping` command. */
 export const shapingCommand = defineCommand({

@@ -11,7 +11,7 @@ import type { StoredObject } from "../core/manage/types.ts";
 import { defineCommand } from "./_command.ts";
 import { withManagement } from "./_manage.ts";
 import { UsageError } from "./_usage.ts";
-import { cliActor } from "./objects.ts";
+import { cliActor } from "./_manage.ts";
 
 async function readPem(path: string | undefined, option: string): Promise<string> {
   if (!path) throw new UsageError(`Missing --${option} FILE`);

@@ -4,7 +4,7 @@
  * `remove ID`, `deliveries ID` (status and the last POSTs), `dead-letters ID`, `replay ID`.
  */
 import { NotFoundError, ValidationError } from "../core/manage/types.ts";
-import { cliActor } from "./objects.ts";
+import { cliActor } from "./_manage.ts";
 import { WebhookService } from "../core/manage/webhooks.ts";
 import { defineCommand } from "./_command.ts";
 import { withCurrentStore } from "./_database.ts";

@@ -4,8 +4,8 @@
  * the one-click unsubscribe link needs no login, answers 404 for a token that is not ours and
  * changes nothing then, and suppresses the address for the sender on a valid one.
  */
-import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
-import { ADMIN_TOKEN, adminFixture, DELIVERED_ID } from "./helpers/admin_fixture.ts";
+import { assertEquals, assertMatch } from "./helpers/assert.ts";
+import { ADMIN_TOKEN, adminFixture, DELIVERED_ID, loginSession } from "./helpers/admin_fixture.ts";
 import { tempDir } from "./helpers/net.ts";
 import { BounceReportListSchema } from "../core/api/schemas.ts";
 import { adminApp } from "../routes/mod.ts";
@@ -55,13 +55,9 @@ Deno.test("a kept report is listed with its message (API and page)", async () =>
       404,
     );
     assertEquals((await app.request(`/api/v1/messages/${DELIVERED_ID}/reports`)).status, 401);
-    const session = await auth.login("alice", "correct horse battery");
-    assert(session);
-    const page = await app.request(`/messages/${DELIVERED_ID}`, {
-      headers: { cookie: `fastmta_session=${session}` },
-    });
-    assertEquals(page.status, 200);
-    const html = await page.text();
+    const { status, html } = await (await loginSession(app, auth, "alice"))
+      .get(`/messages/${DELIVERED_ID}`);
+    assertEquals(status, 200);
     assertMatch(html, /Bounce and complaint reports/);
     assertMatch(html, /data-kind="hard_bounce"/);
     assertMatch(html, /no such user/);

@@ -6,7 +6,7 @@
  */
 import { openManagement } from "../core/manage/mod.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
-import { adminFixture } from "./helpers/admin_fixture.ts";
+import { adminFixture, consoleSession } from "./helpers/admin_fixture.ts";
 import { tempDir } from "./helpers/net.ts";
 import { adminApp } from "../routes/mod.ts";
 
@@ -17,32 +17,9 @@ Deno.test("console config pages: generated forms, field errors, roles, confirm, 
   const management = openManagement(store);
   try {
     const web = adminApp({ ...fixture.context, management });
-    const sessionOf = async (name: string, role: string) => {
-      await auth.addUser(name, "correct horse battery", role);
-      const token = (await auth.login(name, "correct horse battery"))!;
-      const csrf = (await auth.session(token))!.csrfToken;
-      return { cookie: `fastmta_session=${token}`, csrf };
-    };
-    const admin = await sessionOf("ada", "admin");
-    const viewer = await sessionOf("vera", "viewer");
-    const get = async (path: string, who = admin) => {
-      const response = await web.request(path, { headers: { cookie: who.cookie } });
-      return { status: response.status, html: await response.text() };
-    };
-    const post = async (path: string, fields: Record<string, string>, who = admin, csrf = true) => {
-      const body = new URLSearchParams({ ...fields, ...(csrf ? { _csrf: who.csrf } : {}) });
-      const response = await web.request(path, {
-        method: "POST",
-        headers: { cookie: who.cookie, "content-type": "application/x-www-form-urlencoded" },
-        body,
-        redirect: "manual",
-      });
-      return {
-        status: response.status,
-        location: response.headers.get("location"),
-        html: await response.text(),
-      };
-    };
+    const admin = await consoleSession(web, auth, "ada", "admin");
+    const viewer = await consoleSession(web, auth, "vera", "viewer");
+    const { get, post } = admin;
 
     const index = await get("/config");
     assertEquals(index.status, 200);
@@ -109,15 +86,17 @@ Deno.test("console config pages: generated forms, field errors, roles, confirm, 
     );
 
     // A viewer sees the objects but no form, and a forged post is refused.
-    const seen = await get("/config/vmta", viewer);
+    const seen = await viewer.get("/config/vmta");
     assertEquals(seen.status, 200);
     assert(!seen.html.includes('action="/config/vmta"'), "no create form for a viewer");
     assertEquals(
-      (await post("/config/vmta", { ip: "127.0.0.13", hostname: "x" }, viewer)).status,
+      (await viewer.post("/config/vmta", { ip: "127.0.0.13", hostname: "x" })).status,
       403,
     );
     // No CSRF token: refused, styled.
-    const noCsrf = await post("/config/vmta", { ip: "127.0.0.13", hostname: "x" }, admin, false);
+    const noCsrf = await post("/config/vmta", { ip: "127.0.0.13", hostname: "x" }, {
+      csrf: "none",
+    });
     assertEquals(noCsrf.status, 403);
     assertMatch(noCsrf.html, /CSRF/);
 
@@ -140,8 +119,8 @@ Deno.test("console config pages: generated forms, field errors, roles, confirm, 
       /bg-red-100[^>]*>- +&quot;hostname&quot;: &quot;mta12b\.example\.test&quot;/,
     );
     assertMatch(diff.html, /Revert this change/);
-    assert(!(await get(`/audit/${entry.id}`, viewer)).html.includes("Revert this change"));
-    assertEquals((await post(`/audit/${entry.id}/revert`, {}, viewer)).status, 403);
+    assert(!(await viewer.get(`/audit/${entry.id}`)).html.includes("Revert this change"));
+    assertEquals((await viewer.post(`/audit/${entry.id}/revert`, {})).status, 403);
     const reverted = await post(`/audit/${entry.id}/revert`, {});
     assertEquals(reverted.status, 302, reverted.html);
     assertEquals(

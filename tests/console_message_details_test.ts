@@ -8,7 +8,7 @@ import { QueueService } from "../core/manage/queue_service.ts";
 import { attemptsWithin, HEAD_BYTES, parseHeaderSection } from "../core/manage/message_details.ts";
 import type { QueueUnitBody } from "../core/api/queue_ops.ts";
 import { whyWaiting } from "../routes/queue_pages/why.ts";
-import { adminFixture, DELIVERED_ID, T0 } from "./helpers/admin_fixture.ts";
+import { adminFixture, DELIVERED_ID, loginSession, T0 } from "./helpers/admin_fixture.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { tempDir } from "./helpers/net.ts";
 
@@ -109,9 +109,8 @@ Deno.test("message page: headers, DKIM signers, attempt N of M", async () => {
       ...fixture.context,
       queueOps: new QueueService(store, fixture.config, () => {}),
     });
-    const token = (await fixture.auth.login("alice", "correct horse battery"))!;
-    const get = async (path: string) =>
-      await (await web.request(path, { headers: { cookie: `fastmta_session=${token}` } })).text();
+    const alice = await loginSession(web, fixture.auth, "alice");
+    const get = async (path: string) => (await alice.get(path)).html;
 
     const html = await get("/messages/details-1");
     assertMatch(html, /data-header="subject"[^]*?details/);

@@ -11,7 +11,13 @@ import { openManagement } from "../core/manage/mod.ts";
 import { QueueService } from "../core/manage/queue_service.ts";
 import { adminApp } from "../routes/mod.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
-import { adminFixture, DELIVERED_ID, T0 } from "./helpers/admin_fixture.ts";
+import {
+  adminFixture,
+  consoleSession,
+  DELIVERED_ID,
+  loginSession,
+  T0,
+} from "./helpers/admin_fixture.ts";
 import { tempDir } from "./helpers/net.ts";
 
 const PAGES = [
@@ -43,9 +49,6 @@ Deno.test("console quality: own-origin CSP, no external asset, skip link, UTC, p
   const { store, auth } = fixture;
   const management = openManagement(store);
   try {
-    await auth.addUser("ada", "correct horse battery", "admin");
-    const token = (await auth.login("ada", "correct horse battery"))!;
-    const cookie = `fastmta_session=${token}`;
     const context = {
       ...fixture.context,
       management,
@@ -53,10 +56,7 @@ Deno.test("console quality: own-origin CSP, no external asset, skip link, UTC, p
       domainServices: domainServices(store, fixture.context.config),
     };
     const web = adminApp(context);
-    const get = async (path: string, app = web) => {
-      const response = await app.request(path, { headers: { cookie } });
-      return { response, html: await response.text() };
-    };
+    const { get } = await consoleSession(web, auth, "ada", "admin");
 
     for (const path of PAGES) {
       const { response, html } = await get(path);
@@ -99,7 +99,7 @@ Deno.test("console quality: own-origin CSP, no external asset, skip link, UTC, p
         },
       },
     });
-    const broken = await get("/audit", failing);
+    const broken = await (await loginSession(failing, auth, "ada")).get("/audit");
     assertEquals(broken.response.status, 500);
     assertMatch(broken.html, /Something went wrong/);
     assertMatch(broken.html, /<header/);

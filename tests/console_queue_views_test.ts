@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { tempDir } from "./helpers/net.ts";
-import { ADMIN_TOKEN, adminFixture } from "./helpers/admin_fixture.ts";
+import { ADMIN_TOKEN, adminFixture, loginSession } from "./helpers/admin_fixture.ts";
 import { QueueService } from "../core/manage/queue_service.ts";
 
 /** `text` contains `part`. */
@@ -20,13 +20,11 @@ Deno.test("console queue views: by domain, pool and vmta, pause and resume per r
   const queueOps = new QueueService(store, config, () => {});
   context.queueOps = queueOps;
   try {
-    const token = (await auth.login("alice", "correct horse battery"))!;
-    const csrf = (await auth.session(token))!.csrfToken;
-    const headers = { cookie: `fastmta_session=${token}`, "x-csrf-token": csrf };
+    const { get, post } = await loginSession(app, auth, "alice");
     const page = async (path: string) => {
-      const response = await app.request(path, { headers });
-      assertEquals(response.status, 200, path);
-      return await response.text();
+      const { status, html } = await get(path);
+      assertEquals(status, 200, path);
+      return html;
     };
     // The fixture: y.test deferred (from 127.0.0.10), z.test quarantined (never tried).
     const byDomain = await page("/queue");
@@ -57,20 +55,13 @@ Deno.test("console queue views: by domain, pool and vmta, pause and resume per r
     assertStringIncludes(JSON.stringify(bad.body), "by");
 
     // Pause a vmta from its row: back on the vmta tab, the row now offers Resume.
-    const form = new URLSearchParams({
-      _csrf: csrf,
+    const paused = await post("/queue/pauses", {
       source_kind: "vmta",
       source: "127.0.0.10",
       by: "vmta",
     });
-    const paused = await app.request("/queue/pauses", {
-      method: "POST",
-      headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
-      body: form,
-      redirect: "manual",
-    });
     assertEquals(paused.status, 302);
-    assertEquals(paused.headers.get("location"), "/queue?by=vmta");
+    assertEquals(paused.location, "/queue?by=vmta");
     const pauseId = (await api("/api/v1/queue/by/vmta")).body.rows
       .find((r: { key: string }) => r.key === "127.0.0.10").pause_id;
     assert(pauseId, "the row names its pause");
@@ -78,13 +69,8 @@ Deno.test("console queue views: by domain, pool and vmta, pause and resume per r
     // The domain view's rows are not paused by a vmta pause.
     const domains = (await api("/api/v1/queue/by/domain")).body.rows;
     assertEquals(domains.map((r: { pause_id: string | null }) => r.pause_id), [null, null]);
-    const resumed = await app.request(`/queue/pauses/${pauseId}/remove`, {
-      method: "POST",
-      headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ _csrf: csrf, by: "vmta" }),
-      redirect: "manual",
-    });
-    assertEquals(resumed.headers.get("location"), "/queue?by=vmta");
+    const resumed = await post(`/queue/pauses/${pauseId}/remove`, { by: "vmta" });
+    assertEquals(resumed.location, "/queue?by=vmta");
     assertEquals(
       (await api("/api/v1/queue/by/vmta")).body.rows.map((r: { pause_id: null }) => r.pause_id),
       [null, null],

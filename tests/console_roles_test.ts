@@ -4,37 +4,28 @@
  */
 import { assertEquals } from "./helpers/assert.ts";
 import { tempDir } from "./helpers/net.ts";
-import { adminFixture, QUARANTINED_ID } from "./helpers/admin_fixture.ts";
+import { adminFixture, consoleSession, QUARANTINED_ID } from "./helpers/admin_fixture.ts";
 
 Deno.test("console pages: viewers read, operators act, senders see nothing, all log out", async () => {
   await using dir = tempDir();
   const { app, store, auth } = await adminFixture(dir.path);
-  const sessionOf = async (name: string, role: string) => {
-    await auth.addUser(name, "correct horse battery", role);
-    const token = (await auth.login(name, "correct horse battery"))!;
-    const csrf = (await auth.session(token))!.csrfToken;
-    return { cookie: `fastmta_session=${token}`, "x-csrf-token": csrf };
-  };
-  const status = async (path: string, headers: Record<string, string>, method = "GET") => {
-    const response = await app.request(path, { method, headers, redirect: "manual" });
-    await response.body?.cancel();
-    return response.status;
-  };
   try {
-    const viewer = await sessionOf("vera", "viewer");
-    const operator = await sessionOf("otto", "operator");
-    const sender = await sessionOf("sam", "sender");
+    const viewer = await consoleSession(app, auth, "vera", "viewer");
+    const operator = await consoleSession(app, auth, "otto", "operator");
+    const sender = await consoleSession(app, auth, "sam", "sender");
     const cancel = `/messages/${QUARANTINED_ID}/cancel`;
+    // These posts carry the CSRF token in the x-csrf-token header, with an empty form.
+    const header = { csrf: "header" } as const;
 
-    assertEquals(await status("/", viewer), 200);
-    assertEquals(await status(`/messages/${QUARANTINED_ID}`, viewer), 200);
-    assertEquals(await status(cancel, viewer, "POST"), 403);
-    assertEquals(await status("/", sender), 403);
-    assertEquals(await status(cancel, { cookie: operator.cookie }, "POST"), 403, "no CSRF");
-    assertEquals(await status(cancel, operator, "POST"), 302);
-    assertEquals(await status("/logout", viewer, "POST"), 302);
-    assertEquals(await status("/logout", sender, "POST"), 302);
-    assertEquals(await status("/", viewer), 302, "logged out: to the login page");
+    assertEquals((await viewer.get("/")).status, 200);
+    assertEquals((await viewer.get(`/messages/${QUARANTINED_ID}`)).status, 200);
+    assertEquals((await viewer.post(cancel, {}, header)).status, 403);
+    assertEquals((await sender.get("/")).status, 403);
+    assertEquals((await operator.post(cancel, {}, { csrf: "none" })).status, 403, "no CSRF");
+    assertEquals((await operator.post(cancel, {}, header)).status, 302);
+    assertEquals((await viewer.post("/logout", {}, header)).status, 302);
+    assertEquals((await sender.post("/logout", {}, header)).status, 302);
+    assertEquals((await viewer.get("/")).status, 302, "logged out: to the login page");
   } finally {
     await store.close();
   }

@@ -6,7 +6,7 @@
  */
 import { openManagement } from "../core/manage/mod.ts";
 import { generateSelfSignedCert } from "./helpers/tls_cert.ts";
-import { adminFixture } from "./helpers/admin_fixture.ts";
+import { adminFixture, loginSession } from "./helpers/admin_fixture.ts";
 import { assertEquals, assertMatch } from "./helpers/assert.ts";
 import { tempDir } from "./helpers/net.ts";
 import { adminApp } from "../routes/mod.ts";
@@ -41,12 +41,8 @@ Deno.test("console TLS page: subject, SAN and expiry per listener", async () => 
       certificate: { cert_file: `${dir.path}/missing.crt`, key_file: `${dir.path}/own.key` },
     }, admin);
     const web = adminApp({ ...fixture.context, management });
-    const token = (await auth.login("alice", "correct horse battery"))!;
-    const response = await web.request("/config/tls", {
-      headers: { cookie: `fastmta_session=${token}` },
-    });
-    assertEquals(response.status, 200);
-    const html = await response.text();
+    const { status, html } = await (await loginSession(web, auth, "alice")).get("/config/tls");
+    assertEquals(status, 200);
     const row = (listener: string) =>
       html.match(new RegExp(`data-listener="${listener}"[^]*?</tr>`))?.[0] ?? "";
     const own = row("127\\.0\\.0\\.1:2587");

@@ -9,7 +9,7 @@
 import { openManagement } from "../core/manage/mod.ts";
 import { makeSelfSignedCert } from "../core/inbound/self_signed.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
-import { adminFixture } from "./helpers/admin_fixture.ts";
+import { adminFixture, consoleSession } from "./helpers/admin_fixture.ts";
 import { tempDir } from "./helpers/net.ts";
 import { adminApp } from "../routes/mod.ts";
 
@@ -20,38 +20,12 @@ Deno.test("console TLS page: upload, replace, field errors, roles, CSRF, delete"
   const management = openManagement(store);
   try {
     const web = adminApp({ ...fixture.context, management });
-    const sessionOf = async (name: string, role: string) => {
-      await auth.addUser(name, "correct horse battery", role);
-      const token = (await auth.login(name, "correct horse battery"))!;
-      const csrf = (await auth.session(token))!.csrfToken;
-      return { cookie: `fastmta_session=${token}`, csrf };
-    };
-    const admin = await sessionOf("ada", "admin");
-    const viewer = await sessionOf("vera", "viewer");
-    const get = async (path: string, who = admin) => {
-      const response = await web.request(path, { headers: { cookie: who.cookie } });
-      return { status: response.status, html: await response.text() };
-    };
-    const upload = async (
-      fields: Record<string, string | File>,
-      who = admin,
-      csrf = true,
-    ) => {
-      const body = new FormData();
-      if (csrf) body.set("_csrf", who.csrf);
-      for (const [key, value] of Object.entries(fields)) body.set(key, value);
-      const response = await web.request("/config/tls", {
-        method: "POST",
-        headers: { cookie: who.cookie },
-        body,
-        redirect: "manual",
-      });
-      return {
-        status: response.status,
-        location: response.headers.get("location"),
-        html: await response.text(),
-      };
-    };
+    const admin = await consoleSession(web, auth, "ada", "admin");
+    const viewer = await consoleSession(web, auth, "vera", "viewer");
+    const { get } = admin;
+    // The upload form is multipart: a chain or key may come as a file.
+    const upload = async (fields: Record<string, string | File>, who = admin, csrf = true) =>
+      await who.post("/config/tls", fields, { multipart: true, csrf: csrf ? "form" : "none" });
     const first = await makeSelfSignedCert("first.example.test");
     const second = await makeSelfSignedCert("second.example.test");
     const keyLine = (key: string) => key.split("\n")[1];
@@ -97,7 +71,7 @@ Deno.test("console TLS page: upload, replace, field errors, roles, CSRF, delete"
     assertMatch((await get("/config/tls")).html, /data-managed="mx"[^]*?CN=second\.example/);
 
     // A viewer sees the list, no form, and cannot post; no CSRF token: refused.
-    const seen = await get("/config/tls", viewer);
+    const seen = await viewer.get("/config/tls");
     assertEquals(seen.status, 200);
     assert(!seen.html.includes('data-form="tls-upload"'), "no form for a viewer");
     const forbidden = { name: "v", certificate: first.cert, private_key: first.key };
@@ -108,13 +82,7 @@ Deno.test("console TLS page: upload, replace, field errors, roles, CSRF, delete"
     // Delete asks first, then removes.
     const confirm = await get("/config/tls/delete?name=mx");
     assertMatch(confirm.html, /role="alertdialog"[^]*Delete the TLS certificate “mx”/);
-    const body = new URLSearchParams({ _csrf: admin.csrf, _version: "2" });
-    const deleted = await web.request("/config/tls/delete?name=mx", {
-      method: "POST",
-      headers: { cookie: admin.cookie, "content-type": "application/x-www-form-urlencoded" },
-      body,
-      redirect: "manual",
-    });
+    const deleted = await admin.post("/config/tls/delete?name=mx", { _version: "2" });
     assertEquals(deleted.status, 302);
     assertEquals(await management.objects.tls_certificate.get("mx"), null);
   } finally {

@@ -8,7 +8,7 @@
 import { consoleUserObjects } from "../core/manage/console_users.ts";
 import type { ObjectService } from "../core/manage/types.ts";
 import { adminApp, type AdminContext } from "../routes/mod.ts";
-import { adminFixture } from "./helpers/admin_fixture.ts";
+import { adminFixture, consoleSession, loginSession } from "./helpers/admin_fixture.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { tempDir } from "./helpers/net.ts";
 
@@ -22,36 +22,11 @@ Deno.test("console users page: add, change role, remove, last admin kept, roles,
       ...fixture.context,
       domainServices: { consoleUsers } as unknown as AdminContext["domainServices"],
     });
-    const sessionOf = async (name: string, role: string) => {
-      await auth.addUser(name, "correct horse battery", role);
-      const token = (await auth.login(name, "correct horse battery"))!;
-      return { cookie: `fastmta_session=${token}`, csrf: (await auth.session(token))!.csrfToken };
-    };
     // alice (the fixture's user) is the one admin so far.
-    const token = (await auth.login("alice", "correct horse battery"))!;
-    const admin = {
-      cookie: `fastmta_session=${token}`,
-      csrf: (await auth.session(token))!.csrfToken,
-    };
-    const viewer = await sessionOf("vera", "viewer");
-    const operator = await sessionOf("otto", "operator");
-    const get = async (path: string, who = admin) => {
-      const response = await web.request(path, { headers: { cookie: who.cookie } });
-      return { status: response.status, html: await response.text() };
-    };
-    const post = async (path: string, fields: Record<string, string>, who = admin, csrf = true) => {
-      const response = await web.request(path, {
-        method: "POST",
-        headers: { cookie: who.cookie, "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ ...fields, ...(csrf ? { _csrf: who.csrf } : {}) }),
-        redirect: "manual",
-      });
-      return {
-        status: response.status,
-        location: response.headers.get("location"),
-        html: await response.text(),
-      };
-    };
+    const admin = await loginSession(web, auth, "alice");
+    const viewer = await consoleSession(web, auth, "vera", "viewer");
+    const operator = await consoleSession(web, auth, "otto", "operator");
+    const { get, post } = admin;
     const roleOf = async (name: string) => (await consoleUsers.get(name))?.body.role;
 
     const list = await get("/console-users");
@@ -120,26 +95,26 @@ Deno.test("console users page: add, change role, remove, last admin kept, roles,
 
     // A viewer and an operator see the list without controls; their posts are refused.
     for (const who of [viewer, operator]) {
-      const seen = await get("/console-users", who);
+      const seen = await who.get("/console-users");
       assertEquals(seen.status, 200);
       assertMatch(seen.html, /data-console-user="alice"/);
       assert(!seen.html.includes('action="/console-users'), "no mutating control");
-      assertEquals((await post("/console-users/role?id=vera", { role: "admin" }, who)).status, 403);
+      assertEquals((await who.post("/console-users/role?id=vera", { role: "admin" })).status, 403);
       assertEquals(
-        (await post("/console-users", {
+        (await who.post("/console-users", {
           username: "mallory",
           password: "long-enough-1",
           password_again: "long-enough-1",
           role: "admin",
-        }, who)).status,
+        })).status,
         403,
       );
-      assertEquals((await post("/console-users/delete?id=alice", {}, who)).status, 403);
+      assertEquals((await who.post("/console-users/delete?id=alice", {})).status, 403);
     }
     assertEquals(await roleOf("vera"), "viewer");
     assertEquals(await roleOf("mallory"), undefined);
     // Without the CSRF token even an admin's post is refused.
-    const forged = await post("/console-users/role?id=vera", { role: "admin" }, admin, false);
+    const forged = await post("/console-users/role?id=vera", { role: "admin" }, { csrf: "none" });
     assertEquals(forged.status, 403);
     assertEquals(await roleOf("vera"), "viewer");
   } finally {

@@ -1,6 +1,6 @@
 /**
  * DKIM keys: generation (RSA 2048 and Ed25519, node:crypto), the DNS TXT record that publishes
- * the public half, and sealing of private keys at rest.
+ * the public half, sealing of private keys at rest, and adding a new sealed key to the store.
  *
  * Private keys are stored in the database sealed with AES-256-GCM under a master key, bound to
  * their (domain, selector) as associated data. The master key comes from the environment
@@ -20,6 +20,7 @@ import {
 import { Buffer } from "node:buffer";
 import { dirname } from "node:path";
 import { writeFileDurably } from "../durable_file.ts";
+import type { DkimKeyStore } from "../store/mod.ts";
 
 /** The signing algorithms we generate keys for. */
 export type DkimAlgorithm = "rsa-sha256" | "ed25519-sha256";
@@ -155,4 +156,39 @@ export function openPrivateKey(
   }
   createPrivateKey(pem); // throws on a damaged key, so it fails here rather than per message
   return pem;
+}
+
+/** What {@link addGeneratedKey} makes: a key of `kind` for (domain, selector). */
+export interface NewKeyRequest {
+  domain: string;
+  selector: string;
+  kind: "rsa" | "ed25519";
+  bits: number;
+  createdAt: number;
+  retiredAt?: number | null;
+}
+
+/**
+ * Makes a key pair, seals its private key under the master key (the file is created on first
+ * use) and stores it: `dkim generate` and sending domains add keys this one way, so a key
+ * either made is opened alike when signing.
+ */
+export async function addGeneratedKey(
+  store: Pick<DkimKeyStore, "addDkimKey">,
+  masterKeyFile: string,
+  request: NewKeyRequest,
+): Promise<GeneratedKey> {
+  const { domain, selector } = request;
+  const master = await MasterKey.load(masterKeyFile, { create: true });
+  const key = generateDkimKey(request.kind, request.bits);
+  await store.addDkimKey({
+    domain,
+    selector,
+    algorithm: key.algorithm,
+    privateKey: master!.seal(key.privateKeyPem, keyAad(domain, selector)),
+    publicKey: key.publicKey,
+    createdAt: request.createdAt,
+    retiredAt: request.retiredAt,
+  });
+  return key;
 }

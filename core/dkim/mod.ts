@@ -3,12 +3,14 @@
  * by its From domain (see sign.ts for the policy on failures).
  */
 export {
+  addGeneratedKey,
   type DkimAlgorithm,
   dnsRecordValue,
   type GeneratedKey,
   generateDkimKey,
   keyAad,
   MasterKey,
+  type NewKeyRequest,
   openPrivateKey,
   zoneFileRecord,
 } from "./keys.ts";

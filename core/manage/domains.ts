@@ -18,7 +18,7 @@ import {
   DomainUpdateSchema,
 } from "../api/manage_schemas.ts";
 import type { Config } from "../config/mod.ts";
-import { dnsRecordValue, generateDkimKey, keyAad, MasterKey } from "../dkim/mod.ts";
+import { addGeneratedKey, dnsRecordValue } from "../dkim/mod.ts";
 import type {
   ConfigObjectStore,
   DkimKeyRecord,
@@ -277,14 +277,11 @@ export class DomainService {
       selector = base;
       for (let n = 2; taken.has(selector); n++) selector = `${base}-${n}`;
     }
-    const master = await MasterKey.load(this.#o.config.dkim.masterKeyFile, { create: true });
-    const key = generateDkimKey(request.algorithm, request.bits);
-    await this.#o.store.addDkimKey({
+    await addGeneratedKey(this.#o.store, this.#o.config.dkim.masterKeyFile, {
       domain,
       selector,
-      algorithm: key.algorithm,
-      privateKey: master!.seal(key.privateKeyPem, keyAad(domain, selector)),
-      publicKey: key.publicKey,
+      kind: request.algorithm,
+      bits: request.bits,
       createdAt: now,
       retiredAt: null,
     });

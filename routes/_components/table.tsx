@@ -1,6 +1,6 @@
 /**
  * A table in its own horizontally scrolling box, so a wide table never widens the page on a
- * phone; the header row is given as labels.
+ * phone; the header row is given as labels. Also the link under a list to its next page.
  */
 import type { ComponentChildren, VNode } from "preact";
 
@@ -20,5 +20,16 @@ export function Table(
         <tbody>{props.children}</tbody>
       </table>
     </div>
+  );
+}
+
+/** The link under a list to its next page (`href` carries the cursor and the list's filters). */
+export function NextPageLink(props: { href: string; label: string }): VNode {
+  return (
+    <p class="mt-2">
+      <a class="text-blue-700 underline" href={props.href}>
+        {props.label}
+      </a>
+    </p>
   );
 }

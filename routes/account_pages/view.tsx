@@ -7,7 +7,20 @@ import { Layout } from "../_components/layout.tsx";
 import { useCan } from "../_components/session.ts";
 import { Table } from "../_components/table.tsx";
 import type { FormField } from "../config/fields.ts";
-import { ObjectForm } from "../config/form.tsx";
+import { NewObjectSection } from "../config/form.tsx";
+
+/** The links between the account pages: SMTP users, API keys, console users. */
+export function AccountsNav(): VNode {
+  return (
+    <p class="text-sm mb-1">
+      <a href="/accounts/smtp-users" class="text-blue-700 underline">SMTP users</a>
+      {" · "}
+      <a href="/accounts/api-keys" class="text-blue-700 underline">API keys</a>
+      {" · "}
+      <a href="/console-users" class="text-blue-700 underline">Console users</a>
+    </p>
+  );
+}
 
 /** `/accounts/:kind`. */
 export function AccountsPage(props: {
@@ -22,13 +35,7 @@ export function AccountsPage(props: {
   const can = useCan();
   return (
     <Layout title={props.title}>
-      <p class="text-sm mb-1">
-        <a href="/accounts/smtp-users" class="text-blue-700 underline">SMTP users</a>
-        {" · "}
-        <a href="/accounts/api-keys" class="text-blue-700 underline">API keys</a>
-        {" · "}
-        <a href="/console-users" class="text-blue-700 underline">Console users</a>
-      </p>
+      <AccountsNav />
       <h1 class="text-2xl font-bold mb-4">{props.title}</h1>
       {props.shownOnce && (
         <div class="bg-yellow-100 text-yellow-900 rounded p-3 mb-4" role="status">
@@ -70,16 +77,13 @@ export function AccountsPage(props: {
           </Table>
         )}
       {can.administer && (
-        <section class="mt-6 max-w-3xl">
-          <h2 class="text-xl font-bold mb-2">New</h2>
-          <ObjectForm
-            fields={props.fields}
-            values={props.values}
-            errors={props.errors}
-            action={`/accounts/${props.kind}`}
-            submitLabel="Create"
-          />
-        </section>
+        <NewObjectSection
+          heading="New"
+          action={`/accounts/${props.kind}`}
+          fields={props.fields}
+          values={props.values}
+          errors={props.errors}
+        />
       )}
     </Layout>
   );

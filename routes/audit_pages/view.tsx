@@ -9,7 +9,7 @@ import { ActionForm } from "../_components/action_form.tsx";
 import { formatTime } from "../_components/format.ts";
 import { Layout } from "../_components/layout.tsx";
 import { useCan } from "../_components/session.ts";
-import { Table } from "../_components/table.tsx";
+import { NextPageLink, Table } from "../_components/table.tsx";
 import { CaptionedControl } from "../_components/field.tsx";
 
 function pretty(value: unknown): string {
@@ -83,16 +83,12 @@ export function AuditListPage(
           </Table>
         )}
       {props.nextCursor && (
-        <p class="mt-2">
-          <a
-            class="text-blue-700 underline"
-            href={`/audit?cursor=${encodeURIComponent(props.nextCursor)}${
-              props.kind ? `&kind=${props.kind}` : ""
-            }`}
-          >
-            Older
-          </a>
-        </p>
+        <NextPageLink
+          href={`/audit?cursor=${encodeURIComponent(props.nextCursor)}${
+            props.kind ? `&kind=${props.kind}` : ""
+          }`}
+          label="Older"
+        />
       )}
     </Layout>
   );

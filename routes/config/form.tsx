@@ -113,3 +113,25 @@ export function ObjectForm(props: {
     </form>
   );
 }
+
+/** The section under a list with the form for a new object (config kinds, accounts, domains). */
+export function NewObjectSection(props: {
+  heading: string;
+  action: string;
+  fields: FormField[];
+  values: Record<string, string>;
+  errors: Map<string, string[]>;
+}): VNode {
+  return (
+    <section class="mt-6 max-w-3xl">
+      <h2 class="text-xl font-bold mb-2">{props.heading}</h2>
+      <ObjectForm
+        fields={props.fields}
+        values={props.values}
+        errors={props.errors}
+        action={props.action}
+        submitLabel="Create"
+      />
+    </section>
+  );
+}

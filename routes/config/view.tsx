@@ -4,9 +4,9 @@ import type { StoredObject } from "../../core/manage/types.ts";
 import { ActionLink } from "../_components/action_form.tsx";
 import { formatTime } from "../_components/format.ts";
 import { Layout } from "../_components/layout.tsx";
-import { Table } from "../_components/table.tsx";
+import { NextPageLink, Table } from "../_components/table.tsx";
 import type { FormField } from "./fields.ts";
-import { ObjectForm } from "./form.tsx";
+import { NewObjectSection, ObjectForm } from "./form.tsx";
 
 /** Titles and one-line explanations of the kinds, in the order the index shows them. */
 export const KIND_TITLES: Record<string, { title: string; about: string }> = {
@@ -99,26 +99,19 @@ export function KindPage(props: {
           </Table>
         )}
       {props.nextCursor && (
-        <p class="mt-2">
-          <a
-            class="text-blue-700 underline"
-            href={`/config/${props.kind}?cursor=${encodeURIComponent(props.nextCursor)}`}
-          >
-            Next page
-          </a>
-        </p>
+        <NextPageLink
+          href={`/config/${props.kind}?cursor=${encodeURIComponent(props.nextCursor)}`}
+          label="Next page"
+        />
       )}
       {props.canWrite && (
-        <section class="mt-6 max-w-3xl">
-          <h2 class="text-xl font-bold mb-2">New</h2>
-          <ObjectForm
-            fields={props.fields}
-            values={props.values}
-            errors={props.errors}
-            action={`/config/${props.kind}`}
-            submitLabel="Create"
-          />
-        </section>
+        <NewObjectSection
+          heading="New"
+          action={`/config/${props.kind}`}
+          fields={props.fields}
+          values={props.values}
+          errors={props.errors}
+        />
       )}
     </Layout>
   );

@@ -10,6 +10,7 @@ import { FORM_INPUT, LabelledField } from "../_components/field.tsx";
 import { Layout } from "../_components/layout.tsx";
 import { useCan, useSession } from "../_components/session.ts";
 import { Table } from "../_components/table.tsx";
+import { AccountsNav } from "../account_pages/view.tsx";
 
 /** The roles a console user may have, most powerful first. */
 export const CONSOLE_ROLES = ["admin", "operator", "viewer"] as const;
@@ -150,13 +151,7 @@ export function ConsoleUsersPage(
   const can = useCan();
   return (
     <Layout title="Console users">
-      <p class="text-sm mb-1">
-        <a href="/accounts/smtp-users" class="text-blue-700 underline">SMTP users</a>
-        {" · "}
-        <a href="/accounts/api-keys" class="text-blue-700 underline">API keys</a>
-        {" · "}
-        <a href="/console-users" class="text-blue-700 underline">Console users</a>
-      </p>
+      <AccountsNav />
       <h1 class="text-2xl font-bold mb-4">Console users</h1>
       {props.done && (
         <p class="bg-green-100 text-green-900 rounded p-3 mb-4" role="status">

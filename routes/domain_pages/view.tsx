@@ -11,9 +11,9 @@ import { ActionForm } from "../_components/action_form.tsx";
 import { formatTime } from "../_components/format.ts";
 import { Layout } from "../_components/layout.tsx";
 import { useCan, useSession } from "../_components/session.ts";
-import { Table } from "../_components/table.tsx";
+import { NextPageLink, Table } from "../_components/table.tsx";
 import type { FormField } from "../config/fields.ts";
-import { ObjectForm } from "../config/form.tsx";
+import { NewObjectSection } from "../config/form.tsx";
 import { CaptionedControl, FIELD_INPUT } from "../_components/field.tsx";
 
 /** `/domains`. */
@@ -46,16 +46,13 @@ export function DomainsPage(props: {
           </Table>
         )}
       {can.administer && (
-        <section class="mt-6 max-w-3xl">
-          <h2 class="text-xl font-bold mb-2">New domain (a DKIM key is generated)</h2>
-          <ObjectForm
-            fields={props.fields}
-            values={props.values}
-            errors={props.errors}
-            action="/domains"
-            submitLabel="Create"
-          />
-        </section>
+        <NewObjectSection
+          heading="New domain (a DKIM key is generated)"
+          action="/domains"
+          fields={props.fields}
+          values={props.values}
+          errors={props.errors}
+        />
       )}
     </Layout>
   );
@@ -191,16 +188,12 @@ export function SuppressionsPage(props: {
           </Table>
         )}
       {props.nextCursor && (
-        <p class="mt-2">
-          <a
-            class="text-blue-700 underline"
-            href={`/suppressions?q=${encodeURIComponent(props.q)}&cursor=${
-              encodeURIComponent(props.nextCursor)
-            }`}
-          >
-            Next page
-          </a>
-        </p>
+        <NextPageLink
+          href={`/suppressions?q=${encodeURIComponent(props.q)}&cursor=${
+            encodeURIComponent(props.nextCursor)
+          }`}
+          label="Next page"
+        />
       )}
       {can.operate && (
         <div class="grid gap-4 lg:grid-cols-2 mt-6">

@@ -9,7 +9,7 @@ import { ActionForm } from "../_components/action_form.tsx";
 import { formatTime } from "../_components/format.ts";
 import { Layout } from "../_components/layout.tsx";
 import { useCan, useSession } from "../_components/session.ts";
-import { Table } from "../_components/table.tsx";
+import { NextPageLink, Table } from "../_components/table.tsx";
 import type { FormField } from "../config/fields.ts";
 import { whyWaiting } from "./why.ts";
 import type { DomainRule } from "../../core/manage/message_details.ts";
@@ -87,14 +87,10 @@ export function SearchResults(
         ))}
       </Table>
       {props.nextCursor && (
-        <p class="mt-2">
-          <a
-            class="text-blue-700 underline"
-            href={`/messages?${props.query}&cursor=${encodeURIComponent(props.nextCursor)}`}
-          >
-            Next page
-          </a>
-        </p>
+        <NextPageLink
+          href={`/messages?${props.query}&cursor=${encodeURIComponent(props.nextCursor)}`}
+          label="Next page"
+        />
       )}
       {can.operate && (
         <form

@@ -105,23 +105,47 @@ export async function adminFixture(dir: string, extra: Partial<AdminContext> = {
   return { app: adminApp(context), store, config, auth, context };
 }
 
+/** How a console test posts: where the CSRF token goes, and the form's encoding. */
+export interface PostOptions {
+  /** In the form field (the default, as the pages post), the `x-csrf-token` header, or nowhere. */
+  csrf?: "form" | "header" | "none";
+  /** multipart/form-data, as an upload form posts (also when a field is a File). */
+  multipart?: boolean;
+}
+
 /** What a logged-in console user does in a test: GET pages and POST forms with the CSRF token. */
 export interface ConsoleSession {
   cookie: string;
   csrf: string;
   get(path: string): Promise<{ status: number; html: string; response: Response }>;
-  post(path: string, fields: Record<string, string>): Promise<{ status: number; html: string }>;
+  post(
+    path: string,
+    fields: Record<string, string | File>,
+    options?: PostOptions,
+  ): Promise<{ status: number; html: string; location: string | null }>;
 }
+
+type Web = { request(path: string, init?: RequestInit): Response | Promise<Response> };
 
 /** Adds console user `name` with `role`, logs in, and returns its session on `web`. */
 export async function consoleSession(
-  web: { request(path: string, init?: RequestInit): Response | Promise<Response> },
+  web: Web,
   auth: AdminAuth,
   name: string,
   role: string,
 ): Promise<ConsoleSession> {
   await auth.addUser(name, "correct horse battery", role);
-  const token = (await auth.login(name, "correct horse battery"))!;
+  return await loginSession(web, auth, name);
+}
+
+/** Logs in the existing console user `name` (password "correct horse battery") on `web`. */
+export async function loginSession(
+  web: Web,
+  auth: AdminAuth,
+  name: string,
+): Promise<ConsoleSession> {
+  const token = await auth.login(name, "correct horse battery");
+  if (!token) throw new Error(`Cannot log "${name}" in`);
   const csrf = (await auth.session(token))!.csrfToken;
   const cookie = `fastmta_session=${token}`;
   return {
@@ -131,14 +155,30 @@ export async function consoleSession(
       const response = await web.request(path, { headers: { cookie } });
       return { status: response.status, html: await response.text(), response };
     },
-    async post(path, fields) {
+    async post(path, fields, options = {}) {
+      const where = options.csrf ?? "form";
+      const field: Record<string, string> = where === "form" ? { _csrf: csrf } : {};
+      const headers: Record<string, string> = { cookie };
+      if (where === "header") headers["x-csrf-token"] = csrf;
+      let body: FormData | URLSearchParams;
+      if (options.multipart || Object.values(fields).some((v) => v instanceof File)) {
+        body = new FormData();
+        for (const [key, value] of Object.entries({ ...field, ...fields })) body.set(key, value);
+      } else {
+        headers["content-type"] = "application/x-www-form-urlencoded";
+        body = new URLSearchParams({ ...(fields as Record<string, string>), ...field });
+      }
       const response = await web.request(path, {
         method: "POST",
-        headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ ...fields, _csrf: csrf }),
+        headers,
+        body,
         redirect: "manual",
       });
-      return { status: response.status, html: await response.text() };
+      return {
+        status: response.status,
+        html: await response.text(),
+        location: response.headers.get("location"),
+      };
     },
   };
 }
