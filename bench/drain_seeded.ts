@@ -91,13 +91,13 @@ try {
   const tenths: string[] = [];
   let next = 1;
   const ok = await waitFor(
-    async () => {
+    () => {
       while (delivered >= (total * next) / 10 && next <= 10) {
         const s = sampleTree(pid, false);
         tenths.push(`${next * 10}%: ${Math.round(s.rssKb / 1024)} MB`);
         next++;
       }
-      return delivered >= total || !server.alive();
+      return Promise.resolve(delivered >= total || !server.alive());
     },
     6 * 3600_000,
     200,
