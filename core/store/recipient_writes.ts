@@ -5,7 +5,7 @@
  * time varying, by unit. The general CASE update (batch_update.ts) gives every recipient its
  * own WHEN arms in every column, and SQLite tries those arms one by one for every row: its cost
  * grew with the square of the recipients per statement (measured 197 µs per message at 10
- * recipients, batches of 20, against ~35 here; bench/RESULTS.md, issue 19). Batches with many
+ * recipients, batches of 20, against 33–73 here; bench/RESULTS.md, issue 19). Batches with many
  * different verdicts keep the CASE update. Private to core/store/.
  */
 import { CompiledQuery } from "kysely";
