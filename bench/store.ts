@@ -2,7 +2,10 @@
  * Store throughput per database: group-committed inserts (messages/s), leasing (units/s) and
  * settling (units/s), in batches like the server's. Each database is fresh and dropped after.
  *
- *   deno run -A bench/store.ts [sqlite3|postgres|mysql …] [--messages N] [--batch N]
+ *   deno run -A bench/store.ts [sqlite3|postgres|mysql …] [--messages N] [--batch N] [--recipients N]
+ *
+ * `--recipients N` gives every message N recipients at one domain (smtp-source -r N, issue 19's
+ * 5k-20x10); settled outcomes get their own time per unit, as the server's do.
  */
 import { parseArgs } from "node:util";
 import { createTestDatabase, type TestDatabaseKind } from "../tests/helpers/databases.ts";
@@ -13,11 +16,13 @@ const { values, positionals } = parseArgs({
   options: {
     messages: { type: "string", default: "4000" },
     batch: { type: "string", default: "200" },
+    recipients: { type: "string", default: "1" },
   },
   allowPositionals: true,
 });
 const total = Number(values.messages);
 const batch = Number(values.batch);
+const perMessage = Number(values.recipients);
 const kinds =
   (positionals.length ? positionals : ["sqlite3", "postgres", "mysql"]) as TestDatabaseKind[];
 const body = new TextEncoder().encode("Subject: bench\r\n\r\n" + "x".repeat(5_000) + "\r\n");
@@ -39,7 +44,7 @@ for (const kind of kinds) {
         messages.push({
           id: `b${j}`,
           sender: "s@example.test",
-          recipients: [`r${j}@d${j % 100}.test`],
+          recipients: Array.from({ length: perMessage }, (_, k) => `r${j}-${k}@d${j % 100}.test`),
           channel: "smtp",
           clientIp: "127.0.0.1",
           receivedAt: now,
@@ -67,12 +72,12 @@ for (const kind of kinds) {
 
     started = performance.now();
     for (let i = 0; i < units.length; i += batch) {
-      const outcomes: UnitOutcome[] = units.slice(i, i + batch).map((u) => ({
+      const outcomes: UnitOutcome[] = units.slice(i, i + batch).map((u, k) => ({
         unitId: u.unitId,
         messageId: u.messageId,
         domain: u.domain,
         leaseToken: u.leaseToken,
-        at: now,
+        at: now + k,
         durationMs: 5,
         sourceIp: "127.0.0.10",
         mxHost: "mx.test",
@@ -92,7 +97,7 @@ for (const kind of kinds) {
     console.log(
       `${
         kind.padEnd(8)
-      } insert ${insertRate} msg/s, lease ${leaseRate} units/s, settle ${settleRate} units/s (batches of ${batch}, 5 KB bodies)`,
+      } insert ${insertRate} msg/s, lease ${leaseRate} units/s, settle ${settleRate} units/s (batches of ${batch}, ${perMessage} recipient(s), 5 KB bodies)`,
     );
   } finally {
     await store.close();

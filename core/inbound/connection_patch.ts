@@ -60,6 +60,9 @@ interface PatchableConnection {
   name: string;
   _fastmtaErrors?: number;
   _fastmtaDeadline?: ReturnType<typeof setTimeout>;
+  /** When the command deadline is (ms since the epoch), and when its timer fires. */
+  _fastmtaDueAt?: number;
+  _fastmtaFiresAt?: number;
 }
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
@@ -79,20 +82,43 @@ class NoMergeIndex extends Map<string, number> {
 const NO_MERGE = new NoMergeIndex();
 const PATCHED = Symbol.for("fastmta.smtpConnectionPatched");
 
+/**
+ * Sets the connection's command deadline `ms` from now. One timer per connection, moved only
+ * when the new deadline comes before it fires: clearing and setting a timer for every command
+ * line cost more than the rest of this patch (ten RCPTs are twenty timer calls per message). A
+ * timer that fires before the deadline (it was set for an earlier one) waits out the rest.
+ */
 function armDeadline(connection: PatchableConnection, ms: number) {
+  if (ms <= 0) {
+    clearTimeout(connection._fastmtaDeadline);
+    connection._fastmtaDeadline = undefined;
+    return;
+  }
+  const due = Date.now() + ms;
+  connection._fastmtaDueAt = due;
+  if (connection._fastmtaDeadline !== undefined && connection._fastmtaFiresAt! <= due) return;
   clearTimeout(connection._fastmtaDeadline);
-  if (ms <= 0) return;
-  connection._fastmtaDeadline = setTimeout(() => {
-    if (connection._closing || connection._closed) return;
-    const options = connection._server.options.fastmta!;
-    // Waiting for us (a handler, or a received message being committed) is not the client's
-    // fault: look again later.
-    const serverBusy = connection._handlerPending ||
-      (connection._dataStream && connection._parser && !connection._parser._dataMode);
-    if (serverBusy) return armDeadline(connection, options.commandTimeoutMs);
-    connection.send(421, "4.4.2 Error: timeout exceeded, closing connection", false);
-  }, ms);
+  startTimer(connection, ms);
+}
+
+function startTimer(connection: PatchableConnection, ms: number) {
+  connection._fastmtaFiresAt = Date.now() + ms;
+  connection._fastmtaDeadline = setTimeout(() => deadlineReached(connection), ms);
   (connection._fastmtaDeadline as { unref?: () => void }).unref?.();
+}
+
+function deadlineReached(connection: PatchableConnection) {
+  connection._fastmtaDeadline = undefined;
+  if (connection._closing || connection._closed) return;
+  const left = connection._fastmtaDueAt! - Date.now();
+  if (left > 0) return startTimer(connection, left);
+  const options = connection._server.options.fastmta!;
+  // Waiting for us (a handler, or a received message being committed) is not the client's
+  // fault: look again later.
+  const serverBusy = connection._handlerPending ||
+    (connection._dataStream && connection._parser && !connection._parser._dataMode);
+  if (serverBusy) return armDeadline(connection, options.commandTimeoutMs);
+  connection.send(421, "4.4.2 Error: timeout exceeded, closing connection", false);
 }
 
 /** Patches SMTPConnection (idempotent). Call before creating SMTPServer instances. */

@@ -54,6 +54,13 @@ export function caseUpdateQuery(
   for (const column of columns) {
     const col = quote(dialect, column);
     const type = options.types?.[column];
+    const first = rows[0].values[column];
+    // A value every row shares is one parameter, not a CASE arm per row: the database tries
+    // the arms one by one for each row it updates.
+    if (rows.every((r) => column in r.values && r.values[column] === first)) {
+      sets.push(`${col} = ${mark(first, type)}`);
+      continue;
+    }
     const whens = rows.filter((r) => column in r.values)
       .map((r) => `when ${mark(r.key)} then ${mark(r.values[column], type)}`);
     sets.push(`${col} = case ${key} ${whens.join(" ")} else ${col} end`);

@@ -9,9 +9,10 @@ import { sql } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
 import type { HeldOutcome, UnitOutcome } from "../contracts/mod.ts";
 import { chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
-import { type CaseRow, caseUpdateQuery } from "./batch_update.ts";
+import { caseUpdateQuery } from "./batch_update.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
 import { applyTotals, countMove, type TotalsDelta } from "./recipient_totals.ts";
+import { type RecipientWrite, recipientWriteQueries } from "./recipient_writes.ts";
 import { replyStatusOf } from "./reply_status.ts";
 import type { AttemptsTable, Tables } from "./tables.ts";
 
@@ -29,8 +30,6 @@ export interface SettleOptions {
 
 /** Units per statement when settling (SQL Server's 2 100 parameters bound the CASE lists). */
 const SETTLE_UNITS = 100;
-/** Recipients per UPDATE when settling. */
-const SETTLE_RECIPIENTS = 150;
 
 /** A locked unit row as settle reads it. */
 interface LockedUnit {
@@ -224,8 +223,9 @@ async function updateUnits(
 }
 
 /**
- * Recipients: find their row ids (and states before), then one UPDATE per chunk with each
- * one's result; the moves into terminal states go to the totals in one more UPDATE (0024).
+ * Recipients: find their row ids (and states before), then one UPDATE per verdict
+ * (recipient_writes.ts); the moves into terminal states go to the totals in one more UPDATE
+ * (0024).
  */
 async function updateRecipients(
   trx: Transaction<Tables>,
@@ -237,7 +237,7 @@ async function updateRecipients(
     for (const r of o.results) results.set(`${o.unitId}\u0000${r.address}`, { r, at: o.at });
   }
   if (results.size === 0) return;
-  const recipientRows: CaseRow[] = [];
+  const writes: RecipientWrite[] = [];
   const delta: TotalsDelta = new Map();
   for (const part of chunks(settled.map((o) => o.unitId), SETTLE_UNITS)) {
     const rows = await trx.selectFrom("recipients").select(["id", "unit_id", "address", "state"])
@@ -247,26 +247,20 @@ async function updateRecipients(
       if (!result) continue; // not part of this attempt
       const { r, at } = result;
       countMove(delta, { from: row.state, to: r.outcome });
-      recipientRows.push({
-        key: row.id,
-        values: {
-          state: r.outcome,
-          last_code: r.code,
-          last_reply: r.reply,
-          updated_at: at,
-          category: r.category ?? null,
-          // A final failure owes the sender a DSN: due from this same transaction on.
-          ...(r.outcome === "failed" || r.outcome === "suppressed" ? { dsn: "pending" } : {}),
-        },
+      writes.push({
+        id: row.id,
+        unitId: row.unit_id,
+        state: r.outcome,
+        code: r.code,
+        reply: r.reply,
+        category: r.category ?? null,
+        // A final failure owes the sender a DSN: due from this same transaction on.
+        dsnDue: r.outcome === "failed" || r.outcome === "suppressed",
+        at,
       });
     }
   }
-  for (const part of chunks(recipientRows, SETTLE_RECIPIENTS)) {
-    await trx.executeQuery(caseUpdateQuery(dialect, "recipients", "id", part, {
-      increments: ["attempts"],
-      types: { last_code: "integer", updated_at: "bigint" },
-    }));
-  }
+  for (const query of recipientWriteQueries(dialect, writes)) await trx.executeQuery(query);
   await applyTotals(trx, delta);
 }
 
