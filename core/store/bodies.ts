@@ -4,7 +4,7 @@
  */
 import { sql } from "kysely";
 import { readSegment } from "../spool/mod.ts";
-import { chunks, numberOrNull, ownBytes, type SqlContext } from "./_sql.ts";
+import { chunks, inList, numberOrNull, ownBytes, type SqlContext } from "./_sql.ts";
 
 /** The first bytes of a message and its full size. */
 export interface BodyHead {
@@ -107,7 +107,7 @@ async function readBodyHeads(
   for (const part of chunks([...new Set(messageIds)], CHUNK)) {
     const rows = await ctx.db.selectFrom("messages")
       .select(["id", headColumn(ctx, maxBytes).as("head"), "size", "body_segment", "body_offset"])
-      .where("id", "in", part).execute();
+      .where(inList(ctx.dialect, "id", part)).execute();
     for (const row of rows) {
       const head = await headOf(ctx, row, maxBytes);
       if (head) heads.set(row.id, head);

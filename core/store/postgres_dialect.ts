@@ -16,6 +16,7 @@ import { type Dialect, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { PostgresConnection } from "../connection/mod.ts";
 import { pgTypes } from "./pg_bytea.ts";
+import { prepareHotStatements } from "./pg_prepared.ts";
 import type { PoolOptions } from "./store.ts";
 
 function sslOption(mode: PostgresConnection["sslmode"]): pg.PoolConfig["ssl"] {
@@ -67,6 +68,10 @@ export function postgresDialect(conn: PostgresConnection, pool: PoolOptions): Di
   // the next statement then fails ("not queryable"), the transaction fails, and the pool drops
   // the client on release. Unheard, either event would be an uncaught error ending the process.
   raw.on("error", () => {});
-  raw.on("connect", (client: pg.PoolClient) => client.on("error", () => {}));
+  raw.on("connect", (client: pg.PoolClient) => {
+    client.on("error", () => {});
+    // Texts this connection runs again and again are parsed and planned once (pg_prepared.ts).
+    prepareHotStatements(client);
+  });
   return new PostgresDialect({ pool: raw });
 }

@@ -6,7 +6,7 @@
  * statement per call and chunk.
  */
 import type { ExpressionBuilder, Transaction } from "kysely";
-import { chunks, type SqlContext } from "./_sql.ts";
+import { chunks, inList, type SqlContext } from "./_sql.ts";
 import { applyTotals, countMove, TERMINAL_STATES, type TotalsDelta } from "./recipient_totals.ts";
 import { OPEN_RECIPIENT_STATES, type Tables } from "./tables.ts";
 
@@ -23,7 +23,7 @@ export interface UnitState {
 
 /** The state and live copy of each unit that exists. */
 async function unitStates(
-  { db }: SqlContext,
+  { db, dialect }: SqlContext,
   unitIds: string[],
 ): Promise<Map<string, UnitState>> {
   const states = new Map<string, UnitState>();
@@ -31,7 +31,7 @@ async function unitStates(
     const rows = await db.selectFrom("queue")
       .innerJoin("messages", "messages.id", "queue.message_id")
       .select(["queue.id as id", "queue.state as state", "queue.copy_seq as copy", "messages.meta"])
-      .where("queue.id", "in", part).execute();
+      .where(inList(dialect, "queue.id", part)).execute();
     for (const row of rows) {
       states.set(row.id, { state: row.state, copy: Number(row.copy), meta: row.meta });
     }
@@ -119,10 +119,10 @@ async function forgetMessages({ db }: SqlContext, messageIds: string[]): Promise
  * Clears the "not yet confirmed" mark (`messages.unconfirmed_since`) of a batch the broker
  * confirmed: one UPDATE per batch (the acceptor's batches are at most 500 messages).
  */
-async function confirmMessages({ db }: SqlContext, messageIds: string[]): Promise<void> {
+async function confirmMessages({ db, dialect }: SqlContext, messageIds: string[]): Promise<void> {
   for (const part of chunks(messageIds, CHUNK)) {
     await db.updateTable("messages").set({ unconfirmed_since: null })
-      .where("id", "in", part).execute();
+      .where(inList(dialect, "id", part)).execute();
   }
 }
 

@@ -8,7 +8,7 @@ import type { CompiledQuery, Insertable, Kysely, Transaction } from "kysely";
 import { sql } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
 import type { HeldOutcome, UnitOutcome } from "../contracts/mod.ts";
-import { chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
+import { chunks, inList, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
 import { type CaseRow, caseUpdateQuery } from "./batch_update.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
 import { applyTotals, countMove, type TotalsDelta } from "./recipient_totals.ts";
@@ -68,7 +68,8 @@ function lockUnitsQuery(
     })`.compile(db);
   }
   const select = db.selectFrom("queue")
-    .select(["id", "lease_token", "state", "attempts", "copy_seq"]).where("id", "in", ids);
+    .select(["id", "lease_token", "state", "attempts", "copy_seq"])
+    .where(inList(dialect, "id", ids));
   return (dialect === "sqlite3" ? select : select.forUpdate()).compile();
 }
 
@@ -241,7 +242,7 @@ async function updateRecipients(
   const delta: TotalsDelta = new Map();
   for (const part of chunks(settled.map((o) => o.unitId), SETTLE_UNITS)) {
     const rows = await trx.selectFrom("recipients").select(["id", "unit_id", "address", "state"])
-      .where("unit_id", "in", part).execute();
+      .where(inList(dialect, "unit_id", part)).execute();
     for (const row of rows) {
       const result = results.get(`${row.unit_id}\u0000${row.address}`);
       if (!result) continue; // not part of this attempt
