@@ -11,6 +11,8 @@
  * change such a statement's result type ("cached plan must not change result type"). Names are
  * bounded per connection (first come once hot); beyond that, texts stay unnamed.
  *
+ * `FASTMTA_PG_PREPARE=off` in the environment turns it off (for A/B measurements: bench/pg_prepare.ts).
+ *
  * Talks to: node-postgres' `Client#query` (wrapped per connection as the pool opens it).
  */
 import type pg from "pg";
@@ -26,6 +28,15 @@ const MAX_TEXT = 4_000;
 
 const DML = /^\s*(select|insert|update|delete|with)\b/i;
 const STAR = /(select|returning|,)\s+(\S+\.)?\*/i;
+
+/** False when `FASTMTA_PG_PREPARE=off` (read when a pool is made; no env permission: on). */
+export function preparedStatementsWanted(): boolean {
+  try {
+    return Deno.env.get("FASTMTA_PG_PREPARE") !== "off";
+  } catch {
+    return true;
+  }
+}
 
 /** Whether a statement text may be prepared under a name. */
 export function preparable(text: string): boolean {

@@ -16,7 +16,7 @@ import { type Dialect, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { PostgresConnection } from "../connection/mod.ts";
 import { pgTypes } from "./pg_bytea.ts";
-import { prepareHotStatements } from "./pg_prepared.ts";
+import { preparedStatementsWanted, prepareHotStatements } from "./pg_prepared.ts";
 import type { PoolOptions } from "./store.ts";
 
 function sslOption(mode: PostgresConnection["sslmode"]): pg.PoolConfig["ssl"] {
@@ -45,6 +45,7 @@ function startupOptions(params: Record<string, string>): string | undefined {
 
 /** A pooled Kysely dialect for PostgreSQL. Connections open lazily, on first use. */
 export function postgresDialect(conn: PostgresConnection, pool: PoolOptions): Dialect {
+  const prepare = preparedStatementsWanted();
   const raw = new pg.Pool({
     host: conn.socketDir ?? conn.host,
     port: conn.port,
@@ -71,7 +72,7 @@ export function postgresDialect(conn: PostgresConnection, pool: PoolOptions): Di
   raw.on("connect", (client: pg.PoolClient) => {
     client.on("error", () => {});
     // Texts this connection runs again and again are parsed and planned once (pg_prepared.ts).
-    prepareHotStatements(client);
+    if (prepare) prepareHotStatements(client);
   });
   return new PostgresDialect({ pool: raw });
 }

@@ -5,6 +5,7 @@
  * never). Addresses and scopes are kept lower-cased.
  */
 import { chunks, inList, LIST_CHUNK, type SqlContext } from "./_sql.ts";
+import { CompiledOnce } from "./compiled_once.ts";
 import type { SuppressionEntriesTable } from "./tables.ts";
 
 /** Where an entry came from. */
@@ -103,6 +104,20 @@ const SUPPRESSION_COLUMNS = [
   "created_by",
 ] as const;
 
+/** Once per lease batch and sending domain (compiled once: compiled_once.ts). */
+const SUPPRESSIONS = new CompiledOnce((
+  db,
+  dialect,
+  addresses: string[],
+  scopes: string[],
+  now: number,
+) =>
+  db.selectFrom("suppression_entries").select(SUPPRESSION_COLUMNS)
+    .where(inList(dialect, "address", addresses))
+    .where(inList(dialect, "scope", scopes))
+    .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
+);
+
 async function suppressions(
   { db, dialect }: SqlContext,
   addresses: string[],
@@ -113,11 +128,8 @@ async function suppressions(
   const wanted = [...new Set(addresses.map((a) => a.toLowerCase()))];
   const out: Suppression[] = [];
   for (const part of chunks(wanted, LIST_CHUNK)) {
-    const rows = await db.selectFrom("suppression_entries").select(SUPPRESSION_COLUMNS)
-      .where(inList(dialect, "address", part))
-      .where(inList(dialect, "scope", scopesFor(senderDomain)))
-      .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
-      .execute();
+    const query = SUPPRESSIONS.compile(db, dialect, part, scopesFor(senderDomain), now);
+    const { rows } = await db.executeQuery(query);
     out.push(...rows.map(suppressionOf));
   }
   return out;

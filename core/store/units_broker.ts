@@ -7,6 +7,7 @@
  */
 import type { ExpressionBuilder, Transaction } from "kysely";
 import { chunks, inList, type SqlContext } from "./_sql.ts";
+import { CompiledOnce } from "./compiled_once.ts";
 import { applyTotals, countMove, TERMINAL_STATES, type TotalsDelta } from "./recipient_totals.ts";
 import { OPEN_RECIPIENT_STATES, type Tables } from "./tables.ts";
 
@@ -21,6 +22,14 @@ export interface UnitState {
   meta: string | null;
 }
 
+/** The schedule role's check of every pushed batch (compiled once: compiled_once.ts). */
+const UNIT_STATES = new CompiledOnce((db, dialect, ids: string[]) =>
+  db.selectFrom("queue")
+    .innerJoin("messages", "messages.id", "queue.message_id")
+    .select(["queue.id as id", "queue.state as state", "queue.copy_seq as copy", "messages.meta"])
+    .where(inList(dialect, "queue.id", ids))
+);
+
 /** The state and live copy of each unit that exists. */
 async function unitStates(
   { db, dialect }: SqlContext,
@@ -28,10 +37,7 @@ async function unitStates(
 ): Promise<Map<string, UnitState>> {
   const states = new Map<string, UnitState>();
   for (const part of chunks([...new Set(unitIds)], CHUNK)) {
-    const rows = await db.selectFrom("queue")
-      .innerJoin("messages", "messages.id", "queue.message_id")
-      .select(["queue.id as id", "queue.state as state", "queue.copy_seq as copy", "messages.meta"])
-      .where(inList(dialect, "queue.id", part)).execute();
+    const { rows } = await db.executeQuery(UNIT_STATES.compile(db, dialect, part));
     for (const row of rows) {
       states.set(row.id, { state: row.state, copy: Number(row.copy), meta: row.meta });
     }
@@ -121,10 +127,14 @@ async function forgetMessages({ db }: SqlContext, messageIds: string[]): Promise
  */
 async function confirmMessages({ db, dialect }: SqlContext, messageIds: string[]): Promise<void> {
   for (const part of chunks(messageIds, CHUNK)) {
-    await db.updateTable("messages").set({ unconfirmed_since: null })
-      .where(inList(dialect, "id", part)).execute();
+    await db.executeQuery(CONFIRM.compile(db, dialect, part));
   }
 }
+
+/** Once per accepted batch (compiled once: compiled_once.ts). */
+const CONFIRM = new CompiledOnce((db, dialect, ids: string[]) =>
+  db.updateTable("messages").set({ unconfirmed_since: null }).where(inList(dialect, "id", ids))
+);
 
 /** What one sweep of unconfirmed messages did. */
 export interface SweepResult {
