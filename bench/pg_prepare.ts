@@ -3,7 +3,8 @@
  * reads, in one process so both sides see the same machine load: two stores on one fresh
  * PostgreSQL database, one opened with `FASTMTA_PG_PREPARE=off`, each on one connection, run
  * the same rounds in alternation — the lease check of a batch of units (`unitStates`), its
- * body heads, its suppression lookup and the confirm of an accepted batch. Reports the CPU of
+ * body heads and its suppression lookup (reads only: a write's cost is its WAL flush, which
+ * naming does not change). Reports the CPU of
  * each side's PostgreSQL backend (`/proc/<pid>/stat`) and of this process per round.
  *
  *   deno run -A bench/pg_prepare.ts [--messages 2000] [--rounds 3000] [--batch 6]
@@ -89,14 +90,13 @@ for (let r = 0; r < rounds; r++) {
     await side.store.unitStates(units);
     await side.store.readBodyHeads(msgs, 16_384);
     await side.store.suppressions(msgs.map((m) => `${m}@d.test`), Date.now(), "example.test");
-    await side.store.confirmMessages(msgs);
     const c1 = process.cpuUsage(c0);
     side.client += (c1.user + c1.system) / 1e6;
     side.backend += cpuOf(side.pid) - b0;
   }
 }
 console.log(
-  `${rounds} rounds of ${batch} units (lease check, body heads, suppressions, confirm); ` +
+  `${rounds} rounds of ${batch} units (lease check, body heads, suppressions); ` +
     `load average ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
 );
 for (const side of sides) {

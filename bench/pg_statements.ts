@@ -39,8 +39,9 @@ export function statementShape(sql: string): string {
     .slice(0, 90);
 }
 
+// `%m [%p] %q%u@%d `: this server's log_line_prefix (Debian's default).
 const LINE =
-  /^\S+ \S+ \S+ \[(\d+)\] LOG:\s+duration: [\d.]+ ms\s+(?:statement|execute [^:]*): (.*)$/;
+  /^\S+ \S+ \S+ \[\d+\] \S+@(\S+) LOG:\s+duration: [\d.]+ ms\s+(?:statement|execute [^:]*): (.*)$/;
 
 /**
  * Counts of statements by shape logged since `offset` in database `db` (absolute counts from
