@@ -8,6 +8,7 @@
  */
 import { CLK_TCK, processTree, readStat, treeCpuSeconds } from "./procstat.ts";
 import { run } from "./util.ts";
+import { logOffset, statementCounts, statementsWanted } from "./pg_statements.ts";
 
 /** Where the bench's distributed node connects (the machine's loopback services). */
 export const PG_ADMIN = { host: "127.0.0.1", port: 5432, user: "postgres", db: "test" };
@@ -39,6 +40,9 @@ export interface Backends {
   vhost: string;
   /** The `database` and `rabbitmq` config sections. */
   config: Record<string, unknown>;
+  /** With FASTMTA_BENCH_PG_STATEMENTS=1: where the server log stood at creation
+   * (bench/pg_statements.ts). */
+  statements?: { offset: number };
   /** Drops both (bounded, errors ignored). */
   drop(): Promise<void>;
 }
@@ -54,7 +58,15 @@ export async function createBackends(): Promise<Backends> {
     `ok = rabbit_auth_backend_internal:set_permissions(<<"guest">>, <<"${name}">>, ` +
     `<<".*">>, <<".*">>, <<".*">>, ${actor}), ok.`,
   ]);
+  let statements;
+  if (statementsWanted()) {
+    // Only this throwaway database's sessions log their statements.
+    await psql(PG_ADMIN.db, `alter database ${name} set log_min_duration_statement = 0`);
+    await psql(PG_ADMIN.db, `alter database ${name} set log_parameter_max_length = 0`);
+    statements = { offset: logOffset() };
+  }
   return {
+    statements,
     db: name,
     vhost: name,
     config: {
@@ -152,6 +164,9 @@ export async function componentStats(b: Backends, fastmtaPids: number[]) {
     `select pid from pg_stat_activity where datname = '${b.db}'`,
   )).split("\n").filter(Boolean).map(Number);
   stats["pg backends"] = backends.length;
+  if (b.statements) {
+    Object.assign(stats, await statementCounts(b.statements.offset, b.db));
+  }
   stats["pg our backends CPU s"] = backends.reduce((sum, pid) => sum + cpuOf(pid), 0);
   const postmaster = pidOf(/postgres -D /);
   stats["pg all processes CPU s"] = postmaster ? treeCpuSeconds(processTree(postmaster)) : NaN;

@@ -4,7 +4,14 @@
  * Private to core/store/.
  */
 import { Buffer } from "node:buffer";
-import type { Kysely, SelectQueryBuilder, Transaction } from "kysely";
+import {
+  type Kysely,
+  type RawBuilder,
+  type SelectQueryBuilder,
+  sql,
+  type SqlBool,
+  type Transaction,
+} from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
 import type { Tables } from "./tables.ts";
 import type { SegmentWriter } from "../spool/mod.ts";
@@ -73,6 +80,21 @@ function isDeadlock(error: unknown): boolean {
   };
   return code === "40P01" || code === "40001" || code === "ER_LOCK_DEADLOCK" || errno === 1213 ||
     number === 1205;
+}
+
+/**
+ * `column IN (…values)`, on PostgreSQL `column = any($1)` with the values as one array: one
+ * statement text whatever their number, so a hot statement is prepared once per connection
+ * (pg_prepared.ts) instead of parsed and planned again for every list length.
+ */
+export function inList(
+  dialect: Dialect,
+  column: string,
+  values: readonly unknown[],
+): RawBuilder<SqlBool> {
+  return dialect === "postgres"
+    ? sql<SqlBool>`${sql.ref(column)} = any(${sql.val(values)})`
+    : sql<SqlBool>`${sql.ref(column)} in (${sql.join(values)})`;
 }
 
 /** `items` in slices of at most `size`. */

@@ -3,8 +3,10 @@
  * `messages.body` or, for a spooled body (0022), from its segment file (core/spool/).
  */
 import { sql } from "kysely";
+import type { Dialect } from "../../migrations/mod.ts";
 import { readSegment } from "../spool/mod.ts";
-import { chunks, numberOrNull, ownBytes, type SqlContext } from "./_sql.ts";
+import { CompiledOnce } from "./compiled_once.ts";
+import { chunks, inList, numberOrNull, ownBytes, type SqlContext } from "./_sql.ts";
 
 /** The first bytes of a message and its full size. */
 export interface BodyHead {
@@ -66,11 +68,11 @@ async function readBody(ctx: SqlContext, messageId: string): Promise<Uint8Array 
 }
 
 /** The first `maxBytes` of the body column (SUBSTRING counts bytes on binary columns). */
-function headColumn(ctx: SqlContext, maxBytes: number) {
+function headColumn(dialect: Dialect, maxBytes: number) {
   const n = Math.max(1, Math.floor(maxBytes));
-  return ctx.dialect === "sqlite3"
+  return dialect === "sqlite3"
     ? sql<Uint8Array>`substr(${sql.ref("body")}, 1, ${sql.lit(n)})` // substr on a BLOB: bytes
-    : ctx.dialect === "postgres"
+    : dialect === "postgres"
     ? sql<Uint8Array>`substring(${sql.ref("body")} from 1 for ${sql.lit(n)})`
     : sql<Uint8Array>`substring(${sql.ref("body")}, 1, ${sql.lit(n)})`;
 }
@@ -93,9 +95,37 @@ async function readBodyHead(
   maxBytes: number,
 ): Promise<BodyHead | null> {
   const row = await ctx.db.selectFrom("messages")
-    .select([headColumn(ctx, maxBytes).as("head"), "size", "body_segment", "body_offset"])
+    .select([headColumn(ctx.dialect, maxBytes).as("head"), "size", "body_segment", "body_offset"])
     .where("id", "=", messageId).executeTakeFirst();
   return row ? await headOf(ctx, row, maxBytes) : null;
+}
+
+/** Delivery's read of a lease batch's heads, per head length (compiled once: compiled_once.ts). */
+const HEADS = new Map<number, CompiledOnce<[string[]], BodyHeadRow>>();
+
+interface BodyHeadRow extends SpooledAt {
+  id: string;
+  head: Uint8Array;
+  size: number | string;
+}
+
+function headsQuery(maxBytes: number): CompiledOnce<[string[]], BodyHeadRow> {
+  let query = HEADS.get(maxBytes);
+  if (!query) {
+    query = new CompiledOnce((db, dialect, ids: string[]) =>
+      db.selectFrom("messages")
+        .select([
+          "id",
+          headColumn(dialect, maxBytes).as("head"),
+          "size",
+          "body_segment",
+          "body_offset",
+        ])
+        .where(inList(dialect, "id", ids))
+    );
+    if (HEADS.size < 16) HEADS.set(maxBytes, query);
+  }
+  return query;
 }
 
 async function readBodyHeads(
@@ -105,9 +135,9 @@ async function readBodyHeads(
 ): Promise<Map<string, BodyHead>> {
   const heads = new Map<string, BodyHead>();
   for (const part of chunks([...new Set(messageIds)], CHUNK)) {
-    const rows = await ctx.db.selectFrom("messages")
-      .select(["id", headColumn(ctx, maxBytes).as("head"), "size", "body_segment", "body_offset"])
-      .where("id", "in", part).execute();
+    const { rows } = await ctx.db.executeQuery(
+      headsQuery(maxBytes).compile(ctx.db, ctx.dialect, part),
+    );
     for (const row of rows) {
       const head = await headOf(ctx, row, maxBytes);
       if (head) heads.set(row.id, head);

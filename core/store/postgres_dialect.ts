@@ -16,6 +16,7 @@ import { type Dialect, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { PostgresConnection } from "../connection/mod.ts";
 import { pgTypes } from "./pg_bytea.ts";
+import { preparedStatementsWanted, prepareHotStatements } from "./pg_prepared.ts";
 import type { PoolOptions } from "./store.ts";
 
 function sslOption(mode: PostgresConnection["sslmode"]): pg.PoolConfig["ssl"] {
@@ -44,6 +45,7 @@ function startupOptions(params: Record<string, string>): string | undefined {
 
 /** A pooled Kysely dialect for PostgreSQL. Connections open lazily, on first use. */
 export function postgresDialect(conn: PostgresConnection, pool: PoolOptions): Dialect {
+  const prepare = preparedStatementsWanted();
   const raw = new pg.Pool({
     host: conn.socketDir ?? conn.host,
     port: conn.port,
@@ -67,6 +69,10 @@ export function postgresDialect(conn: PostgresConnection, pool: PoolOptions): Di
   // the next statement then fails ("not queryable"), the transaction fails, and the pool drops
   // the client on release. Unheard, either event would be an uncaught error ending the process.
   raw.on("error", () => {});
-  raw.on("connect", (client: pg.PoolClient) => client.on("error", () => {}));
+  raw.on("connect", (client: pg.PoolClient) => {
+    client.on("error", () => {});
+    // Texts this connection runs again and again are parsed and planned once (pg_prepared.ts).
+    if (prepare) prepareHotStatements(client);
+  });
   return new PostgresDialect({ pool: raw });
 }

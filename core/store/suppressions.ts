@@ -4,7 +4,8 @@
  * hard bounces, complaints, unsubscribes and operators; each has an optional expiry (null:
  * never). Addresses and scopes are kept lower-cased.
  */
-import { chunks, LIST_CHUNK, type SqlContext } from "./_sql.ts";
+import { chunks, inList, LIST_CHUNK, type SqlContext } from "./_sql.ts";
+import { CompiledOnce } from "./compiled_once.ts";
 import type { SuppressionEntriesTable } from "./tables.ts";
 
 /** Where an entry came from. */
@@ -89,8 +90,36 @@ export function scopesFor(domain: string | undefined): string[] {
   return scopes;
 }
 
+/** Every column by name: a prepared `select *` would break when a migration adds one. */
+const SUPPRESSION_COLUMNS = [
+  "address",
+  "scope",
+  "category",
+  "source",
+  "code",
+  "reason",
+  "message_id",
+  "created_at",
+  "expires_at",
+  "created_by",
+] as const;
+
+/** Once per lease batch and sending domain (compiled once: compiled_once.ts). */
+const SUPPRESSIONS = new CompiledOnce((
+  db,
+  dialect,
+  addresses: string[],
+  scopes: string[],
+  now: number,
+) =>
+  db.selectFrom("suppression_entries").select(SUPPRESSION_COLUMNS)
+    .where(inList(dialect, "address", addresses))
+    .where(inList(dialect, "scope", scopes))
+    .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
+);
+
 async function suppressions(
-  { db }: SqlContext,
+  { db, dialect }: SqlContext,
   addresses: string[],
   now: number,
   senderDomain?: string,
@@ -99,11 +128,8 @@ async function suppressions(
   const wanted = [...new Set(addresses.map((a) => a.toLowerCase()))];
   const out: Suppression[] = [];
   for (const part of chunks(wanted, LIST_CHUNK)) {
-    const rows = await db.selectFrom("suppression_entries").selectAll()
-      .where("address", "in", part)
-      .where("scope", "in", scopesFor(senderDomain))
-      .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
-      .execute();
+    const query = SUPPRESSIONS.compile(db, dialect, part, scopesFor(senderDomain), now);
+    const { rows } = await db.executeQuery(query);
     out.push(...rows.map(suppressionOf));
   }
   return out;

@@ -6,7 +6,8 @@
  * statement per call and chunk.
  */
 import type { ExpressionBuilder, Transaction } from "kysely";
-import { chunks, type SqlContext } from "./_sql.ts";
+import { chunks, inList, type SqlContext } from "./_sql.ts";
+import { CompiledOnce } from "./compiled_once.ts";
 import { applyTotals, countMove, TERMINAL_STATES, type TotalsDelta } from "./recipient_totals.ts";
 import { OPEN_RECIPIENT_STATES, type Tables } from "./tables.ts";
 
@@ -21,17 +22,22 @@ export interface UnitState {
   meta: string | null;
 }
 
+/** The schedule role's check of every pushed batch (compiled once: compiled_once.ts). */
+const UNIT_STATES = new CompiledOnce((db, dialect, ids: string[]) =>
+  db.selectFrom("queue")
+    .innerJoin("messages", "messages.id", "queue.message_id")
+    .select(["queue.id as id", "queue.state as state", "queue.copy_seq as copy", "messages.meta"])
+    .where(inList(dialect, "queue.id", ids))
+);
+
 /** The state and live copy of each unit that exists. */
 async function unitStates(
-  { db }: SqlContext,
+  { db, dialect }: SqlContext,
   unitIds: string[],
 ): Promise<Map<string, UnitState>> {
   const states = new Map<string, UnitState>();
   for (const part of chunks([...new Set(unitIds)], CHUNK)) {
-    const rows = await db.selectFrom("queue")
-      .innerJoin("messages", "messages.id", "queue.message_id")
-      .select(["queue.id as id", "queue.state as state", "queue.copy_seq as copy", "messages.meta"])
-      .where("queue.id", "in", part).execute();
+    const { rows } = await db.executeQuery(UNIT_STATES.compile(db, dialect, part));
     for (const row of rows) {
       states.set(row.id, { state: row.state, copy: Number(row.copy), meta: row.meta });
     }
@@ -119,12 +125,16 @@ async function forgetMessages({ db }: SqlContext, messageIds: string[]): Promise
  * Clears the "not yet confirmed" mark (`messages.unconfirmed_since`) of a batch the broker
  * confirmed: one UPDATE per batch (the acceptor's batches are at most 500 messages).
  */
-async function confirmMessages({ db }: SqlContext, messageIds: string[]): Promise<void> {
+async function confirmMessages({ db, dialect }: SqlContext, messageIds: string[]): Promise<void> {
   for (const part of chunks(messageIds, CHUNK)) {
-    await db.updateTable("messages").set({ unconfirmed_since: null })
-      .where("id", "in", part).execute();
+    await db.executeQuery(CONFIRM.compile(db, dialect, part));
   }
 }
+
+/** Once per accepted batch (compiled once: compiled_once.ts). */
+const CONFIRM = new CompiledOnce((db, dialect, ids: string[]) =>
+  db.updateTable("messages").set({ unconfirmed_since: null }).where(inList(dialect, "id", ids))
+);
 
 /** What one sweep of unconfirmed messages did. */
 export interface SweepResult {

@@ -8,9 +8,10 @@ import type { CompiledQuery, Insertable, Kysely, Transaction } from "kysely";
 import { sql } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
 import type { HeldOutcome, UnitOutcome } from "../contracts/mod.ts";
-import { chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
+import { chunks, inList, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
 import { caseUpdateQuery } from "./batch_update.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
+import { CompiledOnce } from "./compiled_once.ts";
 import { applyTotals, countMove, type TotalsDelta } from "./recipient_totals.ts";
 import { type RecipientWrite, recipientWriteQueries } from "./recipient_writes.ts";
 import { replyStatusOf } from "./reply_status.ts";
@@ -66,10 +67,25 @@ function lockUnitsQuery(
       sql.join(ids)
     })`.compile(db);
   }
+  if (dialect === "postgres") return LOCK_UNITS.compile(db, dialect, ids);
   const select = db.selectFrom("queue")
-    .select(["id", "lease_token", "state", "attempts", "copy_seq"]).where("id", "in", ids);
+    .select(["id", "lease_token", "state", "attempts", "copy_seq"])
+    .where(inList(dialect, "id", ids));
   return (dialect === "sqlite3" ? select : select.forUpdate()).compile();
 }
+
+/** Settle's lock of its units on PostgreSQL (compiled once: compiled_once.ts). */
+const LOCK_UNITS = new CompiledOnce((db, dialect, ids: string[]) =>
+  db.selectFrom("queue")
+    .select(["id", "lease_token", "state", "attempts", "copy_seq"])
+    .where(inList(dialect, "id", ids)).forUpdate()
+);
+
+/** Settle's read of its units' recipients (compiled once: compiled_once.ts). */
+const UNIT_RECIPIENTS = new CompiledOnce((db, dialect, unitIds: string[]) =>
+  db.selectFrom("recipients").select(["id", "unit_id", "address", "state"])
+    .where(inList(dialect, "unit_id", unitIds))
+);
 
 /** The delivery-log rows of a batch of outcomes: every try, then every recipient's result. */
 function attemptRowsOf(outcomes: UnitOutcome[], nodeId: string | null) {
@@ -240,8 +256,7 @@ async function updateRecipients(
   const writes: RecipientWrite[] = [];
   const delta: TotalsDelta = new Map();
   for (const part of chunks(settled.map((o) => o.unitId), SETTLE_UNITS)) {
-    const rows = await trx.selectFrom("recipients").select(["id", "unit_id", "address", "state"])
-      .where("unit_id", "in", part).execute();
+    const { rows } = await trx.executeQuery(UNIT_RECIPIENTS.compile(trx, dialect, part));
     for (const row of rows) {
       const result = results.get(`${row.unit_id}\u0000${row.address}`);
       if (!result) continue; // not part of this attempt
