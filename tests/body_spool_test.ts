@@ -147,3 +147,30 @@ Deno.test("a sealed segment is freed once all its units are settled past the gra
     await store.close().catch(() => {});
   }
 });
+
+Deno.test("a DSN still to build keeps its segment past the grace, until it is sent", async () => {
+  await using dir = tempDir("fastmta-spool-");
+  const store = await openSpooled(dir.path);
+  const failed = message(["a@example.test"]);
+  await store.insertMessages([failed]);
+  await store.close(); // sealed
+  const reopened = await openSpooled(dir.path);
+  try {
+    const later = Date.now() + 10 * GRACE_MS;
+    await reopened.db.updateTable("queue").set({ state: "done", updated_at: 0 }).execute();
+    const dsn = (state: string) =>
+      reopened.db.updateTable("recipients").set({ dsn: state }).where("message_id", "=", failed.id)
+        .execute();
+    // Settle marked a DSN due, a worker claimed it, its building was quarantined: kept.
+    for (const state of ["pending", "claim:node-a:0:x", "quarantined"]) {
+      await dsn(state);
+      assertEquals(await reopened.freeSpool({ now: later, graceMs: GRACE_MS }), 0, state);
+      assertEquals(await reopened.readBody(failed.id), failed.body);
+    }
+    await dsn("sent");
+    assertEquals(await reopened.freeSpool({ now: later, graceMs: GRACE_MS }), 1);
+    assertEquals(await reopened.readBody(failed.id), null);
+  } finally {
+    await reopened.close();
+  }
+});

@@ -14,7 +14,10 @@ import { OPEN_SUFFIX, SEALED_SUFFIX } from "./segments.ts";
 export interface SegmentIndex {
   /** Where the last indexed body of the segment ends (0 when none is indexed). */
   indexedEnd(segment: string): Promise<number>;
-  /** Whether any message in the segment may still be read (not settled, or settled lately). */
+  /**
+   * Whether any message in the segment may still be read: not settled, settled lately, or with
+   * a DSN still to build.
+   */
   segmentInUse(segment: string, settledBefore: number): Promise<boolean>;
 }
 
@@ -61,7 +64,9 @@ export interface FreeOptions {
   now: number;
   /**
    * How long after its last write and its messages' last settle a segment is kept: room for the
-   * commit that follows a write, for DSNs built from the original and for the message details.
+   * commit that follows a write (a full segment is sealed before the batch after it, possibly
+   * before the last batch's transaction commits) and for the console's message details. DSNs do
+   * not depend on it: the index keeps a segment while one of its messages has a DSN to build.
    */
   graceMs: number;
 }
