@@ -7,6 +7,7 @@
  *
  * Talks to: the file system only. Reads no config (the store passes the folder).
  */
+import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 
 /** A segment this size or larger is sealed before the next batch (64 MiB). */
@@ -119,38 +120,40 @@ export class SegmentWriter {
   }
 }
 
-async function openSegment(dir: string, segment: string): Promise<Deno.FsFile | null> {
+async function openSegment(dir: string, segment: string): Promise<FileHandle | null> {
   // Open first, then sealed: a writer renames .open to .seg, never back.
   for (const suffix of [OPEN_SUFFIX, SEALED_SUFFIX]) {
     try {
-      return await Deno.open(join(dir, segment + suffix), { read: true });
+      return await open(join(dir, segment + suffix), "r");
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      if ((error as { code?: string }).code !== "ENOENT") throw error;
     }
   }
   return null;
 }
 
-/** Reads `length` bytes at `offset` of a segment; null when the segment was freed. */
+/**
+ * Reads `length` bytes at `offset` of a segment with positional reads (pread: no shared file
+ * position, so concurrent reads of one segment need no ordering); null when it was freed.
+ */
 export async function readSegment(dir: string, ref: SpoolRef): Promise<Uint8Array | null> {
   const file = await openSegment(dir, ref.segment);
   if (!file) return null;
   try {
-    await file.seek(ref.offset, Deno.SeekMode.Start);
     const out = new Uint8Array(ref.length);
     for (let at = 0; at < ref.length;) {
-      const n = await file.read(out.subarray(at));
-      if (n === null) {
+      const { bytesRead } = await file.read(out, at, ref.length - at, ref.offset + at);
+      if (bytesRead === 0) {
         throw new Error(
           `Cannot read spooled body in "${ref.segment}": ends at ${ref.offset + at}, expected ${
             ref.offset + ref.length
           }`,
         );
       }
-      at += n;
+      at += bytesRead;
     }
     return out;
   } finally {
-    file.close();
+    await file.close();
   }
 }
