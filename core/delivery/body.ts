@@ -8,7 +8,7 @@
  * Talks to: the store (message bodies), the DKIM signer (through the sign hook).
  */
 import type { LeasedUnit } from "../contracts/mod.ts";
-import type { SpoolRef } from "../spool/mod.ts";
+import type { SpoolRef } from "../store/mod.ts";
 import { metaString, parseDeliverAt, readControlHeaders } from "./headers.ts";
 
 /** How much of a message is read before a connection is ready (its head). */
