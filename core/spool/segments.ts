@@ -2,8 +2,9 @@
  * Append-only segment files: each body's bytes are written once, a batch in one write and one
  * fdatasync, before the accept transaction that indexes them commits (so an index row never
  * points at bytes that are not durable). A writer owns one open segment (`<name>.open`) per
- * thread, so isolates never share a file; a full segment is sealed by renaming it to
- * `<name>.seg`, and only sealed segments are ever freed (recovery.ts).
+ * thread, so isolates never share a file, and holds an exclusive lock on it (flock) while it
+ * lives; a full segment is sealed by renaming it to `<name>.seg`, and only sealed segments are
+ * ever freed (recovery.ts).
  *
  * Talks to: the file system only. Reads no config (the store passes the folder).
  */
@@ -85,13 +86,21 @@ export class SegmentWriter {
 
   async #openNew(): Promise<void> {
     await Deno.mkdir(this.dir, { recursive: true });
-    this.#name = newSegmentName();
-    this.#file = await Deno.open(join(this.dir, this.#name + OPEN_SUFFIX), {
-      write: true,
-      createNew: true,
-      mode: 0o600,
-    });
-    this.#size = 0;
+    for (;;) {
+      const name = newSegmentName();
+      const file = await Deno.open(join(this.dir, name + OPEN_SUFFIX), {
+        write: true,
+        createNew: true,
+        mode: 0o600,
+      });
+      // Held while this writer lives (the OS drops it with the process): recovery seals only
+      // unlocked segments. Lost to a recovery that took the file first: start another one.
+      if (await file.tryLock(true)) {
+        [this.#file, this.#name, this.#size] = [file, name, 0];
+        return;
+      }
+      file.close();
+    }
   }
 
   #drop(): void {
@@ -102,13 +111,16 @@ export class SegmentWriter {
   }
 
   async #seal(): Promise<void> {
-    const name = this.#name;
-    this.#drop();
+    // Renamed while still locked: a recovery elsewhere never sees it open and unlocked.
     try {
-      await Deno.rename(join(this.dir, name + OPEN_SUFFIX), join(this.dir, name + SEALED_SUFFIX));
+      await Deno.rename(
+        join(this.dir, this.#name + OPEN_SUFFIX),
+        join(this.dir, this.#name + SEALED_SUFFIX),
+      );
     } catch (error) {
-      // Sealed already by a recovery that took this writer for gone (a test's "crash").
       if (!(error instanceof Deno.errors.NotFound)) throw error;
+    } finally {
+      this.#drop();
     }
   }
 
