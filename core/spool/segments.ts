@@ -148,8 +148,8 @@ function openSegment(dir: string, segment: string): number | null {
  * Reads `length` bytes at `offset` of a segment; null when it was freed. Positional reads
  * (pread: no shared file position) and synchronous, as node:sqlite's reads on the same thread
  * are: each async file call is a round trip through the runtime's thread pool. With the SQL row
- * skipped too, 10 µs CPU per 5 KB body and 39 per 100 KB, against 98 and 189 with SQL and
- * Deno's async open/seek/read (`deno run -A bench/spool_read.ts`, bench/RESULTS.md).
+ * skipped too, 10 µs CPU per 5 KB body and 32–39 per 100 KB, against 98–182 and 189–235 with
+ * SQL and Deno's async open/seek/read (`deno run -A bench/spool_read.ts`, bench/RESULTS.md).
  */
 export function readSegment(dir: string, ref: SpoolRef): Promise<Uint8Array | null> {
   try {
