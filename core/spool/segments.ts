@@ -95,7 +95,8 @@ export class SegmentWriter {
       });
       // Held while this writer lives (the OS drops it with the process): recovery seals only
       // unlocked segments. Lost to a recovery that took the file first: start another one.
-      if (await file.tryLock(true)) {
+      // Not on Windows, where a lock is mandatory and would stop the readers of the segment.
+      if (Deno.build.os === "windows" || await file.tryLock(true)) {
         [this.#file, this.#name, this.#size] = [file, name, 0];
         return;
       }
