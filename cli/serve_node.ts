@@ -89,7 +89,7 @@ export class NodeParts implements NodeState {
         },
         stop: () => this.store.close(),
       },
-      spoolService(() => this.store),
+      spoolService(() => this.store, () => this.seed.database.bodySpoolKeep),
       {
         name: "cluster",
         start: () => this.#joinCluster().then(() => this.#applyLogLevel()),

@@ -38,6 +38,7 @@ export async function openNodeStore(seed: Config): Promise<SqlStore> {
         `unindexed bytes`,
     );
   }
+  if (recovered?.live) log("spool", `${recovered.live} segments in use by another process kept`);
   const maxBody = await store.maxBodyBytes();
   if (maxBody !== null && maxBody < seed.smtp.max_message_size) {
     log(

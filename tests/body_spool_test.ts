@@ -46,7 +46,10 @@ Deno.test("spooled bodies are read back from their segment, and the row holds no
     assertEquals(await store.readBody(big.id), big.body);
     assertEquals(await store.readBody(small.id), small.body);
     const head = await store.readBodyHead(big.id, 10);
-    assertEquals(head, { head: big.body.subarray(0, 10), size: 300_000 });
+    assertEquals(head?.head, big.body.subarray(0, 10));
+    assertEquals(head?.size, 300_000);
+    // The head says where the whole body is: delivery reads it from there, without a query.
+    assertEquals(await store.readSpooled(head!.spooled!), big.body);
     const row = await store.db.selectFrom("messages").select(["body", "body_segment"])
       .where("id", "=", small.id).executeTakeFirstOrThrow();
     assertEquals(row.body.byteLength, 0);
@@ -74,40 +77,68 @@ Deno.test("spooled bodies are read back from their segment, and the row holds no
   }
 });
 
+/**
+ * In a child process that then exits without closing anything (as kill -9 leaves it, its locks
+ * dropped by the OS): one committed message, then a batch written whose transaction never
+ * committed, and another writer (thread) that died before its first commit. Returns the message.
+ */
+async function crashedWriter(dataDir: string): Promise<{ id: string; segment: string }> {
+  const code = `
+    import { parseConfig } from ${JSON.stringify(import.meta.resolve("../core/config/mod.ts"))};
+    import { openStore } from ${JSON.stringify(import.meta.resolve("../core/store/mod.ts"))};
+    import { SegmentWriter } from ${JSON.stringify(import.meta.resolve("../core/spool/mod.ts"))};
+    const dir = ${JSON.stringify(dataDir)};
+    const store = await openStore(parseConfig({ data_dir: dir }), "accept", { log: () => {} });
+    await store.migrate();
+    const id = "kept-1";
+    await store.insertMessages([{ id, sender: "s@example.test", recipients: ["a@example.test"],
+      channel: "smtp", clientIp: null, receivedAt: 0, body: new Uint8Array(1234).fill(65) }]);
+    const { body_segment: segment } = await store.db.selectFrom("messages")
+      .select("body_segment").where("id", "=", id).executeTakeFirstOrThrow();
+    const open = dir + "/fastmta.db-spool/" + segment + ".open";
+    await Deno.writeFile(open, new Uint8Array(5_000).fill(66), { append: true });
+    await new SegmentWriter(dir + "/fastmta.db-spool").append([new Uint8Array(777)]);
+    console.log(JSON.stringify({ id, segment }));
+    Deno.exit(0);
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", code],
+    env: { DENO_NO_UPDATE_CHECK: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
 Deno.test("a torn segment tail without index rows is cut off at start, and the segment sealed", async () => {
   await using dir = tempDir("fastmta-spool-");
-  const crashed = await openSpooled(dir.path);
-  const kept = message(["a@example.test"]);
-  await crashed.insertMessages([kept]);
-  const { body_segment: segment } = await crashed.db.selectFrom("messages")
-    .select("body_segment").where("id", "=", kept.id).executeTakeFirstOrThrow();
-  const open = join(spoolDir(dir.path), `${segment}${OPEN_SUFFIX}`);
-  // A batch written and fsync'd whose transaction never committed, then a torn write.
-  await Deno.writeFile(open, new Uint8Array(5_000).fill(66), { append: true });
-  // Another writer (thread) that died before its first commit: nothing of it is indexed.
-  const orphan = new SegmentWriter(spoolDir(dir.path));
-  await orphan.append([new Uint8Array(777)]);
-  // kill -9: no close, so both segments stay open; the next start recovers them.
+  const { id, segment } = await crashedWriter(dir.path);
+  // A writer of a live process (`fastmta send` while the server starts) holds its segment.
+  const live = new SegmentWriter(spoolDir(dir.path));
+  const [ref] = await live.append([new Uint8Array(99)]);
   const restarted = await openSpooled(dir.path);
   try {
     const result = await restarted.recoverSpool();
-    assertEquals(result, { sealed: 2, truncatedBytes: 5_777 });
+    assertEquals(result, { sealed: 2, truncatedBytes: 5_777, live: 1 });
     const files = await spoolFiles(spoolDir(dir.path));
-    assertEquals(files.length, 2);
-    assert(files.every((name) => name.endsWith(SEALED_SUFFIX)));
+    assertEquals(files.length, 3);
+    assertEquals(files.filter((name) => name.endsWith(SEALED_SUFFIX)).length, 2);
+    assert(files.includes(`${ref.segment}${OPEN_SUFFIX}`), "the live writer's segment is kept");
     const sealed = join(spoolDir(dir.path), `${segment}${SEALED_SUFFIX}`);
-    assertEquals((await Deno.stat(sealed)).size, kept.body.byteLength);
-    assertEquals(await restarted.readBody(kept.id), kept.body);
-    // Recovery runs once: nothing is open any more.
+    assertEquals((await Deno.stat(sealed)).size, 1234);
+    assertEquals(await restarted.readBody(id), new Uint8Array(1234).fill(65));
+    // Recovery leaves the live one alone until it is gone; its writer seals it.
+    assertEquals(await restarted.recoverSpool(), { sealed: 0, truncatedBytes: 0, live: 1 });
+    await live.close();
     assertEquals(await restarted.recoverSpool(), { sealed: 0, truncatedBytes: 0 });
     // New bodies go to a new segment, never after the cut tail.
     const next = message(["b@example.test"]);
     await restarted.insertMessages([next]);
     assertEquals(await restarted.readBody(next.id), next.body);
-    assertEquals((await spoolFiles(spoolDir(dir.path))).length, 3);
+    assertEquals((await spoolFiles(spoolDir(dir.path))).length, 4);
   } finally {
     await restarted.close();
-    await crashed.close();
   }
 });
 
@@ -145,5 +176,32 @@ Deno.test("a sealed segment is freed once all its units are settled past the gra
     await reopened.close();
   } finally {
     await store.close().catch(() => {});
+  }
+});
+
+Deno.test("a DSN still to build keeps its segment past the grace, until it is sent", async () => {
+  await using dir = tempDir("fastmta-spool-");
+  const store = await openSpooled(dir.path);
+  const failed = message(["a@example.test"]);
+  await store.insertMessages([failed]);
+  await store.close(); // sealed
+  const reopened = await openSpooled(dir.path);
+  try {
+    const later = Date.now() + 10 * GRACE_MS;
+    await reopened.db.updateTable("queue").set({ state: "done", updated_at: 0 }).execute();
+    const dsn = (state: string) =>
+      reopened.db.updateTable("recipients").set({ dsn: state }).where("message_id", "=", failed.id)
+        .execute();
+    // Settle marked a DSN due, a worker claimed it, its building was quarantined: kept.
+    for (const state of ["pending", "claim:node-a:0:x", "quarantined"]) {
+      await dsn(state);
+      assertEquals(await reopened.freeSpool({ now: later, graceMs: GRACE_MS }), 0, state);
+      assertEquals(await reopened.readBody(failed.id), failed.body);
+    }
+    await dsn("sent");
+    assertEquals(await reopened.freeSpool({ now: later, graceMs: GRACE_MS }), 1);
+    assertEquals(await reopened.readBody(failed.id), null);
+  } finally {
+    await reopened.close();
   }
 });

@@ -11,6 +11,8 @@ import { whyWaiting } from "../routes/queue_pages/why.ts";
 import { adminFixture, DELIVERED_ID, loginSession, T0 } from "./helpers/admin_fixture.ts";
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { tempDir } from "./helpers/net.ts";
+import { join } from "node:path";
+import { spoolDirFor } from "../core/spool/mod.ts";
 
 Deno.test("header section: unfolded, stops at the body, capped", () => {
   const text = "From: A <a@x.test>\r\nSubject: one\r\n two\r\nX-Empty:\r\n\r\nNot: a header\r\n";
@@ -129,6 +131,13 @@ Deno.test("message page: headers, DKIM signers, attempt N of M", async () => {
     const deferred = await get(`/messages/${DELIVERED_ID}`);
     assertMatch(deferred, /data-why="deferred"[^]*?\(attempt 2 of 36\)/);
     assertMatch(deferred, /data-dkim="none"/);
+
+    // Once the spool freed its segment, the page says the body is gone instead of headers.
+    const spool = spoolDirFor(join(dir.path, "fastmta.db"));
+    for await (const entry of Deno.readDir(spool)) await Deno.remove(join(spool, entry.name));
+    const freed = await get("/messages/details-1");
+    assertMatch(freed, /data-headers="freed"/);
+    assert(!freed.includes('data-header="subject"'));
   } finally {
     await store.close();
   }

@@ -114,6 +114,33 @@ Deno.test("a message from swaks is relayed by MX to the sink, byte for byte", as
   assertEquals(status.attempts[0].source_ip, "127.0.0.10");
 });
 
+Deno.test("database.body_spool database: bodies in the messages table, relayed byte for byte", async () => {
+  let dataDir = "";
+  await using f = await setup({
+    config: (config) => {
+      const database = config.database as Record<string, unknown>;
+      database.body_spool = "database";
+      dataDir = String(config.data_dir);
+    },
+  });
+  const data = message("database form");
+  const sent = await sendWithSwaks({
+    server: f.server.smtpAddress,
+    from: "sender@origin.test",
+    to: [`rcpt@${DOMAIN}`],
+    data,
+  });
+  assertEquals(sent.code, 0, sent.stdout + sent.stderr);
+  const [received] = await f.sink.waitForMessages(1);
+  assert(received.text().endsWith(data), "the body after our Received header is what was sent");
+  await waitForState(f, sent.queueId!, "delivered");
+  // Nothing was spooled: no segment file beside the database.
+  assert((await Deno.stat(`${dataDir}/fastmta.db`)).isFile);
+  const spool = await Array.fromAsync(Deno.readDir(`${dataDir}/fastmta.db-spool`))
+    .catch(() => []);
+  assertEquals(spool, []);
+});
+
 Deno.test("a message from Python smtplib to two domains reaches both (MX and A fallback)", async () => {
   await using f = await setup({
     zones: (ip) => ({

@@ -84,6 +84,8 @@ export interface Config {
     poolSize: number;
     /** Where new bodies go on SQLite (core/spool/); server databases ignore it. */
     bodySpool: "database" | "segments";
+    /** How long settled spool segments are kept (ms, `database.body_spool_keep`). */
+    bodySpoolKeep: number;
   };
   smtp: Omit<ConfigFile["smtp"], "listeners"> & {
     listeners: SmtpListener[];
@@ -314,6 +316,7 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
       connection,
       poolSize: file.database.pool_size,
       bodySpool: file.database.body_spool,
+      bodySpoolKeep: file.database.body_spool_keep,
     },
     smtp: {
       ...file.smtp,

@@ -92,11 +92,21 @@ export const configSchema = z.object({
       description: "Most connections each thread's store keeps open (ignored by SQLite).",
       live: false,
     }),
-    body_spool: z.enum(["database", "segments"]).default("database").meta({
-      description: "Where message bodies go on SQLite: `database` (the `messages` table) or " +
-        "`segments` (append-only files in `<database file>-spool/`, written and fsync'd once " +
-        "per accepted batch, freed once settled; docs/performance.md). Server databases always " +
-        "keep bodies in the database. Bodies already stored are read either way.",
+    body_spool: z.enum(["database", "segments"]).default("segments").meta({
+      description: "Where message bodies go on SQLite: `segments` (append-only files in " +
+        "`<database file>-spool/`, written and fsync'd once per accepted batch, freed once " +
+        "settled; docs/performance.md) or `database` (the `messages` table). Server databases " +
+        "and in-memory SQLite always keep bodies in the database. Bodies already stored are " +
+        "read either way.",
+      live: false,
+    }),
+    body_spool_keep: duration.pipe(
+      z.number().min(60_000, "Expected at least 1 minute (a batch commits after its write)"),
+    ).default(600_000).meta({
+      description: "With `segments`: how long a sealed segment stays after its last write and " +
+        "the last settle of its messages, so the console still shows a settled message's " +
+        "headers for a while; then it is deleted. A DSN still to build keeps its segment " +
+        "whatever this says.",
       live: false,
     }),
   }).strict().prefault({}).meta({ description: "The SQL database (queue, log, users, keys)." }),

@@ -8,6 +8,7 @@
  * Talks to: the store (message bodies), the DKIM signer (through the sign hook).
  */
 import type { LeasedUnit } from "../contracts/mod.ts";
+import type { SpoolRef } from "../store/mod.ts";
 import { metaString, parseDeliverAt, readControlHeaders } from "./headers.ts";
 
 /** How much of a message is read before a connection is ready (its head). */
@@ -42,7 +43,9 @@ export interface BodySource {
   readBodyHead(
     messageId: string,
     maxBytes: number,
-  ): Promise<{ head: Uint8Array; size: number } | null>;
+  ): Promise<{ head: Uint8Array; size: number; spooled?: SpoolRef } | null>;
+  /** A spooled body straight from its segment, where the head said it is (no query). */
+  readSpooled?(ref: SpoolRef): Promise<Uint8Array | null>;
   sign?: SignHook;
   personalize?: PersonalizeHook;
 }
@@ -83,9 +86,14 @@ export async function prepareMessage(
   const first = await source.readBodyHead(unit.messageId, HEAD_BYTES);
   if (first === null) return { kind: "missing" };
   buffers.push(first.head);
+  // A spooled body is read whole from its segment where the head said, without another query.
+  const spooled = first.spooled;
+  const readWhole = spooled && source.readSpooled
+    ? () => source.readSpooled!(spooled)
+    : () => source.readBody(unit.messageId);
   let whole = first.head.byteLength >= first.size ? first.head : null;
   if (whole === null && !headerSectionEnds(first.head)) {
-    whole = await source.readBody(unit.messageId); // Headers longer than the head: read it all.
+    whole = await readWhole(); // Headers longer than the head: read it all.
     if (whole === null) return { kind: "missing" };
     buffers.push(whole);
   }
@@ -96,7 +104,7 @@ export async function prepareMessage(
   const deliverAt = parseDeliverAt(
     metaString(unit.meta, "deliver_at", "deliverAt") ?? control.values.get("x-fastmta-deliver-at"),
   );
-  const message = new Message(source, unit.messageId, control.values, plainBody, buffers);
+  const message = new Message(source, readWhole, control.values, plainBody, buffers);
   return { kind: "ready", message, deliverAt };
 }
 
@@ -104,20 +112,20 @@ export async function prepareMessage(
 class Message implements PreparedMessage {
   readonly control: Map<string, string>;
   #source: BodySource;
-  #messageId: string;
+  #readWhole: () => Promise<Uint8Array | null>;
   #plain: Uint8Array | null;
   #buffers: Uint8Array[];
   #wire: Promise<WireBody> | null = null;
 
   constructor(
     source: BodySource,
-    messageId: string,
+    readWhole: () => Promise<Uint8Array | null>,
     control: Map<string, string>,
     plain: Uint8Array | null,
     buffers: Uint8Array[],
   ) {
     this.#source = source;
-    this.#messageId = messageId;
+    this.#readWhole = readWhole;
     this.control = control;
     this.#plain = plain;
     this.#buffers = buffers;
@@ -141,7 +149,7 @@ class Message implements PreparedMessage {
 
   async #plainBody(): Promise<Uint8Array | null> {
     if (this.#plain !== null) return this.#plain;
-    const stored = await this.#source.readBody(this.#messageId);
+    const stored = await this.#readWhole();
     if (stored === null) return null;
     this.#buffers.push(stored);
     this.#plain = readControlHeaders(stored).body;

@@ -17,7 +17,7 @@ export function batchedBodyHeads(
     return messageIds.map((id) => {
       const found = heads.get(id);
       if (!found) return null;
-      if (handed.has(id)) return { head: found.head.slice(), size: found.size };
+      if (handed.has(id)) return { ...found, head: found.head.slice() };
       handed.add(id);
       return found;
     });

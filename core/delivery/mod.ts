@@ -95,6 +95,7 @@ export function trustedCas(config: Config): string[] | undefined {
 /** What delivery reads and (without a queue of its own) settles through. */
 export type DeliveryStore =
   & Pick<BodyStore, "readBody" | "readBodyHeads">
+  & Partial<Pick<BodyStore, "readSpooled">>
   & Pick<UnitStore, "settle">
   & { readonly quarantine: Pick<QuarantineStore, "recordFailures"> };
 
@@ -129,6 +130,7 @@ export class DeliveryRunner {
       policy,
       deliverer: this.#openDeliverer(config, options, policy),
       readBody: (id) => store.readBody(id),
+      readSpooled: store.readSpooled && ((ref) => store.readSpooled!(ref)),
       // One statement per lease batch, not per unit (body_heads.ts).
       readBodyHead: batchedBodyHeads(store),
       screen: options.screen,

@@ -4,7 +4,7 @@
  */
 import { sql } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
-import { readSegment } from "../spool/mod.ts";
+import { readSegment, type SpoolRef } from "../spool/mod.ts";
 import { CompiledOnce } from "./compiled_once.ts";
 import { chunks, inList, numberOrNull, ownBytes, type SqlContext } from "./_sql.ts";
 
@@ -12,6 +12,8 @@ import { chunks, inList, numberOrNull, ownBytes, type SqlContext } from "./_sql.
 export interface BodyHead {
   head: Uint8Array;
   size: number;
+  /** Where a spooled body's bytes are: `readSpooled` reads them whole without another query. */
+  spooled?: SpoolRef;
 }
 
 /** Ids per statement: well within every driver's parameter limit (SQLite 32 766, MSSQL 2 100). */
@@ -35,6 +37,8 @@ export interface BodyStore {
    * are absent from the map.
    */
   readBodyHeads(messageIds: string[], maxBytes: number): Promise<Map<string, BodyHead>>;
+  /** A spooled body's bytes from its segment file (`BodyHead.spooled`); null once freed. */
+  readSpooled(ref: SpoolRef): Promise<Uint8Array | null>;
   /** The largest message body the database can store, or null when it has no such limit. */
   maxBodyBytes(): Promise<number | null>;
 }
@@ -44,18 +48,19 @@ interface SpooledAt {
   body_offset: number | string | null;
 }
 
-/** The first `length` bytes of a spooled body; null when its segment was freed. */
-function readSpooled(ctx: SqlContext, row: SpooledAt, length: number): Promise<Uint8Array | null> {
+/** Where a spooled row's first `length` bytes are. */
+function refOf(row: SpooledAt, length: number): SpoolRef {
+  return { segment: row.body_segment!, offset: numberOrNull(row.body_offset) ?? 0, length };
+}
+
+/** A spooled body's bytes (or its first bytes); null when its segment was freed. */
+function readSpooled(ctx: SqlContext, ref: SpoolRef): Promise<Uint8Array | null> {
   if (!ctx.spool) {
     throw new Error(
-      `Cannot read body in spool segment "${row.body_segment}": this store has no spool folder`,
+      `Cannot read body in spool segment "${ref.segment}": this store has no spool folder`,
     );
   }
-  return readSegment(ctx.spool.dir, {
-    segment: row.body_segment!,
-    offset: numberOrNull(row.body_offset) ?? 0,
-    length,
-  });
+  return readSegment(ctx.spool.dir, ref);
 }
 
 async function readBody(ctx: SqlContext, messageId: string): Promise<Uint8Array | null> {
@@ -63,7 +68,7 @@ async function readBody(ctx: SqlContext, messageId: string): Promise<Uint8Array 
     .select(["body", "size", "body_segment", "body_offset"])
     .where("id", "=", messageId).executeTakeFirst();
   if (!row) return null;
-  if (row.body_segment !== null) return await readSpooled(ctx, row, Number(row.size));
+  if (row.body_segment !== null) return await readSpooled(ctx, refOf(row, Number(row.size)));
   return ownBytes(row.body);
 }
 
@@ -85,8 +90,10 @@ async function headOf(
 ): Promise<BodyHead | null> {
   const size = Number(row.size);
   if (row.body_segment === null) return { head: ownBytes(row.head), size };
-  const head = await readSpooled(ctx, row, Math.min(Math.max(1, Math.floor(maxBytes)), size));
-  return head ? { head, size } : null;
+  const spooled = refOf(row, size);
+  const n = Math.min(Math.max(1, Math.floor(maxBytes)), size);
+  const head = await readSpooled(ctx, { ...spooled, length: n });
+  return head ? { head, size, spooled } : null;
 }
 
 async function readBodyHead(
@@ -160,6 +167,7 @@ export function bodyRepository(ctx: SqlContext): BodyStore {
     readBody: (messageId) => readBody(ctx, messageId),
     readBodyHead: (messageId, maxBytes) => readBodyHead(ctx, messageId, maxBytes),
     readBodyHeads: (messageIds, maxBytes) => readBodyHeads(ctx, messageIds, maxBytes),
+    readSpooled: (ref) => readSpooled(ctx, ref),
     maxBodyBytes: () => maxBodyBytes(ctx),
   };
 }

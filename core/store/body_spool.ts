@@ -33,7 +33,7 @@ function segmentIndex(ctx: SqlContext): SegmentIndex {
     },
     async segmentInUse(segment, settledBefore) {
       // A unit not done (queued, held, quarantined) or done only lately keeps its body.
-      const row = await ctx.limit(
+      const unit = await ctx.limit(
         ctx.db.selectFrom("messages").innerJoin("queue", "queue.message_id", "messages.id")
           .select("queue.id").where("messages.body_segment", "=", segment)
           .where((eb) =>
@@ -41,7 +41,22 @@ function segmentIndex(ctx: SqlContext): SegmentIndex {
           ),
         1,
       ).executeTakeFirst();
-      return row !== undefined;
+      if (unit) return true;
+      // So does a DSN still to build (it quotes the original), however late its settle was:
+      // pending, claimed by a worker, or quarantined until an operator releases it.
+      const dsn = await ctx.limit(
+        ctx.db.selectFrom("messages")
+          .innerJoin("recipients", "recipients.message_id", "messages.id")
+          .select("recipients.id").where("messages.body_segment", "=", segment)
+          .where((eb) =>
+            eb.or([
+              eb("recipients.dsn", "in", ["pending", "quarantined"]),
+              eb("recipients.dsn", "like", "claim:%"),
+            ])
+          ),
+        1,
+      ).executeTakeFirst();
+      return dsn !== undefined;
     },
   };
 }

@@ -33,6 +33,7 @@ export { QUEUE_GROUPINGS } from "./queue_summary.ts";
 export { StoreUnavailableError } from "./health.ts";
 export { scopesFor, SUPPRESSION_SOURCES } from "./suppressions.ts";
 export { UNIT_SEARCH_STATES } from "./queue_search.ts";
+export type { SpoolRef } from "../spool/mod.ts";
 
 /**
  * A SQLite file's body spool: always its folder (spooled bodies stay readable after a switch

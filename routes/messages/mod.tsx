@@ -64,10 +64,13 @@ async function reportsOf(ctx: MessagesContext, id: string): Promise<BounceReport
   };
 }
 
-/** Headers, DKIM and rules of a message, where the store can read its body. */
+/**
+ * Headers, DKIM and rules of a message, where the store can read its body: undefined where it
+ * cannot, null when the body is gone (the spool freed it, database.body_spool_keep).
+ */
 function detailsOf(ctx: MessagesContext, id: string, domains: string[]) {
   const { readBodyHead, dkimKeys } = ctx.store;
-  if (!readBodyHead) return Promise.resolve(null);
+  if (!readBodyHead) return Promise.resolve(undefined);
   const shaping = ctx.management?.objects.shaping_rule;
   return messageDetails(
     {

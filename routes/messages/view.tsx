@@ -106,7 +106,7 @@ export function MessagePage(
     reports?: BounceReportListBody["reports"];
     /** Its units as queue search shows them (the why-line); absent where not served. */
     units?: QueueUnitBody[];
-    /** Headers, DKIM and rules (absent where the store cannot read bodies). */
+    /** Headers, DKIM and rules (absent where the store cannot read bodies, null once freed). */
     details?: MessageDetails | null;
   },
 ): VNode {
@@ -177,6 +177,12 @@ export function MessagePage(
         }))}
       />
       {props.details && <HeadersPanel details={props.details} />}
+      {props.details === null && (
+        <p class="text-gray-700 mt-6" data-headers="freed">
+          The body is no longer kept: the spool frees a settled message's body after
+          database.body_spool_keep.
+        </p>
+      )}
     </Layout>
   );
 }
