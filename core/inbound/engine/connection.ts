@@ -13,10 +13,13 @@ import { Buffer } from "node:buffer";
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import type { SMTPServerSession } from "smtp-server";
+import { Clock } from "./clock.ts";
+import { newSession, resetSession, transmissionType } from "./session.ts";
 import { runCommand } from "./commands.ts";
+import { Data } from "./data.ts";
 import { DotReader } from "./dot_reader.ts";
 import { type CodeChoice, formatReply } from "./replies.ts";
-import type { DataSource, EngineHandlers, EngineOptions } from "./types.ts";
+import type { EngineHandlers, EngineOptions } from "./types.ts";
 
 const LF = 0x0a;
 const QUIET = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
@@ -31,30 +34,6 @@ export interface ConnectionHost {
   shuttingDown: boolean;
   tlsOptions(): { secureContext: import("node:tls").SecureContext };
   onError(error: Error): void;
-}
-
-/** The DATA stream handed to onData: "data" parts, then "end", or "error". */
-class Data implements DataSource {
-  sizeExceeded = false;
-  byteLength = 0;
-  #listeners: Record<string, ((arg: never) => void)[]> = {};
-  on(event: string, listener: (arg: never) => void): this {
-    (this.#listeners[event] ??= []).push(listener);
-    return this;
-  }
-  emit(event: string, arg?: unknown): void {
-    for (const listener of this.#listeners[event] ?? []) listener(arg as never);
-  }
-}
-
-function normalizeIp(address: string | undefined): string {
-  const ip = (address ?? "").replace(/^::ffff:/i, "").toLowerCase();
-  if (!ip.includes(":")) return ip;
-  try {
-    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  } catch {
-    return ip;
-  }
 }
 
 /** One client connection. The fields are the engine's own (commands.ts reads them). */
@@ -86,29 +65,30 @@ export class Connection {
   #reader: DotReader | null = null;
   #data: Data | null = null;
   #dataResult: { error?: Error | null; message?: unknown } | null = null;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerAt = 0;
-  #deadlineAt = 0;
-  #lastInput = 0;
+  #clock: Clock;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(readonly host: ConnectionHost, socket: Socket) {
     this.socket = socket;
     this.name = host.options.name;
     this.secure = host.options.secure;
-    const remoteAddress = normalizeIp(socket.remoteAddress);
-    this.session = {
-      id: crypto.randomUUID().replaceAll("-", "").slice(0, 16),
-      localAddress: normalizeIp(socket.localAddress),
-      localPort: socket.localPort ?? 0,
-      remoteAddress,
-      remotePort: socket.remotePort ?? 0,
-      clientHostname: `[${remoteAddress}]`,
-      openingCommand: false,
-      hostNameAppearsAs: false,
-      secure: this.secure,
-      tlsOptions: this.secure ? (socket as TLSSocket).getCipher?.() : false,
-    } as unknown as SMTPServerSession;
+    this.session = newSession(socket, this.secure);
+    const { idleTimeoutMs, commandTimeoutMs } = host.options;
+    this.#clock = new Clock(
+      {
+        busy: () => this.#busy,
+        deadline: () => {
+          this.send(421, "4.4.2 Error: timeout exceeded, closing connection");
+          this.#flush();
+        },
+        idle: () => {
+          this.send(421, "Timeout - closing connection");
+          this.#flush();
+        },
+      },
+      idleTimeoutMs,
+      commandTimeoutMs,
+    );
     this.resetSession();
   }
 
@@ -117,7 +97,6 @@ export class Connection {
     const { options, handlers } = this.host;
     this.socket.setNoDelay(true);
     this.#listen(this.socket);
-    this.#lastInput = Date.now();
     if (options.maxClients && this.host.connections.size > options.maxClients) {
       this.send(421, `${this.name} Too many connected clients, try again in a moment`, "none");
       return this.#flush();
@@ -155,7 +134,7 @@ export class Connection {
 
   #onData(chunk: Buffer): void {
     if (this.closing || this.upgrading) return;
-    this.#lastInput = Date.now();
+    this.#clock.input();
     this.#input = this.#input ? Buffer.concat([this.#input, chunk]) : chunk;
     this.process();
   }
@@ -169,24 +148,11 @@ export class Connection {
 
   /** The transaction starts over (EHLO, RSET, after DATA, after STARTTLS). */
   resetSession(): void {
-    const s = this.session as SMTPServerSession & Record<string, unknown>;
-    s.openingCommand = this.openingCommand as string;
-    s.hostNameAppearsAs = this.hostNameAppearsAs as string;
-    s.transmissionType = this.transmissionType();
-    s.envelope = {
-      mailFrom: false,
-      rcptTo: [],
-      requireTLS: false,
-      bodyType: "7bit",
-      smtpUtf8: false,
-      dsn: { ret: null, envid: null },
-    };
-    s.transaction = this.transactions + 1;
+    resetSession(this.session, this);
   }
 
   transmissionType(): string {
-    return (this.openingCommand === "EHLO" ? "ESMTP" : "SMTP") + (this.secure ? "S" : "") +
-      (this.session.user ? "A" : "");
+    return transmissionType(this);
   }
 
   /** Queues a reply; 5xx count towards the error limit, 421 closes the connection. */
@@ -352,44 +318,7 @@ export class Connection {
 
   /** Sets the deadline of the next command line (or of the whole DATA). */
   armDeadline(ms: number): void {
-    this.#deadlineAt = ms > 0 ? Date.now() + ms : 0;
-    this.#schedule();
-  }
-
-  /** One timer per connection for both the deadline and the idle timeout. */
-  #schedule(): void {
-    const idle = this.host.options.idleTimeoutMs;
-    const idleAt = idle > 0 ? this.#lastInput + idle : 0;
-    const at = [this.#deadlineAt, idleAt].filter((t) => t > 0).reduce(
-      (a, b) => Math.min(a, b),
-      Infinity,
-    );
-    if (at === Infinity || this.closed) return;
-    if (this.#timer !== undefined && this.#timerAt <= at) return; // fires first, re-schedules
-    clearTimeout(this.#timer);
-    this.#timerAt = at;
-    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, at - Date.now()));
-    Deno.unrefTimer(this.#timer as unknown as number);
-  }
-
-  #onTimer(): void {
-    this.#timer = undefined;
-    if (this.closed) return;
-    if (this.closing) return void this.socket.destroy();
-    const now = Date.now();
-    const { idleTimeoutMs, commandTimeoutMs } = this.host.options;
-    // Waiting for us (a handler, a message being committed) is not the client's fault.
-    if (this.#busy) {
-      this.#lastInput = now;
-      if (this.#deadlineAt && this.#deadlineAt <= now) this.#deadlineAt = now + commandTimeoutMs;
-    } else if (this.#deadlineAt && this.#deadlineAt <= now) {
-      this.send(421, "4.4.2 Error: timeout exceeded, closing connection");
-      return this.#flush();
-    } else if (idleTimeoutMs > 0 && this.#lastInput + idleTimeoutMs <= now) {
-      this.send(421, "Timeout - closing connection");
-      return this.#flush();
-    }
-    this.#schedule();
+    this.#clock.arm(ms);
   }
 
   /** Answers 220 and upgrades the socket to TLS; what the client pipelined after is dropped. */
@@ -402,6 +331,8 @@ export class Connection {
     const plain = this.socket;
     plain.removeAllListeners("data");
     plain.removeAllListeners("close");
+    // Not flowing: the handshake's bytes are for the TLS socket, not lost to no listener.
+    plain.pause();
     const tls = new TLSSocket(plain, { isServer: true, ...this.host.tlsOptions() });
     const fail = () => {
       if (!tls.destroyed) tls.destroy();
@@ -451,7 +382,7 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.closing = false;
-    clearTimeout(this.#timer);
+    this.#clock.stop();
     clearTimeout(this.#closeTimer);
     this.host.connections.delete(this);
     const data = this.#data;
