@@ -10,8 +10,8 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import type { Socket } from "node:net";
-import { TLSSocket } from "node:tls";
+import type { Server, Socket } from "node:net";
+import { type SecureContext, TLSSocket } from "node:tls";
 import type { SMTPServerSession } from "smtp-server";
 import { Clock } from "./clock.ts";
 import { newSession, resetSession, transmissionType } from "./session.ts";
@@ -22,9 +22,20 @@ import { type CodeChoice, formatReply } from "./replies.ts";
 import type { EngineHandlers, EngineOptions } from "./types.ts";
 
 const LF = 0x0a;
+const indexOfByte = Uint8Array.prototype.indexOf;
 const QUIET = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
 /** A closed connection waits this long at most for the client to close its side. */
 const HALF_CLOSE_MS = 5_000;
+
+/** The server's TLS settings for a STARTTLS upgrade. */
+export interface TlsUpgradeOptions {
+  secureContext: SecureContext;
+  server: Server;
+  SNICallback: (
+    name: string,
+    callback: (error: Error | null, context: SecureContext) => void,
+  ) => void;
+}
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -32,7 +43,7 @@ export interface ConnectionHost {
   handlers: EngineHandlers;
   connections: Set<Connection>;
   shuttingDown: boolean;
-  tlsOptions(): { secureContext: import("node:tls").SecureContext };
+  tlsOptions(): TlsUpgradeOptions;
   onError(error: Error): void;
 }
 
@@ -225,7 +236,7 @@ export class Connection {
   /** Takes one command line (or the start of one) from `buf`. */
   #line(buf: Buffer): void {
     const max = this.host.options.maxCommandLength;
-    const lf = buf.indexOf(LF);
+    const lf = indexOfByte.call(buf, LF);
     if (lf < 0) {
       this.#input = null;
       if (this.#skipping) return;
@@ -339,10 +350,14 @@ export class Connection {
       if (!plain.destroyed) plain.destroy();
       this.#onClose();
     };
+    // `_tlsError` comes before the runtime answers a broken handshake with an alert: a client
+    // that talks plain text after STARTTLS just sees the connection close.
+    tls.once("_tlsError", fail);
     tls.once("error", fail);
     tls.once("close", () => this.#onClose());
     tls.once("secure", () => {
       tls.off("error", fail);
+      tls.off("_tlsError", fail);
       this.socket = tls;
       this.#listen(tls);
       this.secure = true;

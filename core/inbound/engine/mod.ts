@@ -12,7 +12,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
-import { Connection, type ConnectionHost } from "./connection.ts";
+import { Connection, type ConnectionHost, type TlsUpgradeOptions } from "./connection.ts";
 import type { EngineHandlers, EngineOptions } from "./types.ts";
 
 export type { DataHandler, DataSource, EngineHandlers, EngineOptions } from "./types.ts";
@@ -42,8 +42,12 @@ export class SmtpEngine implements ConnectionHost {
     for (const listener of this.#errorListeners) listener(error);
   }
 
-  tlsOptions(): { secureContext: SecureContext } {
-    return { secureContext: this.#context };
+  tlsOptions(): TlsUpgradeOptions {
+    return {
+      secureContext: this.#context,
+      server: this.server,
+      SNICallback: (_name, callback) => callback(null, this.#context),
+    };
   }
 
   #start(socket: Socket): void {
