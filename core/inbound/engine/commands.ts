@@ -9,7 +9,7 @@
  */
 import type { SMTPServerAddress } from "smtp-server";
 import { invalidParams, mailParams, parsePath, rcptParams, type Refusal } from "./address.ts";
-import type { Connection } from "./connection.ts";
+import type { CommandTarget as Connection } from "./types.ts";
 import { MECHANISMS, startAuth } from "./sasl.ts";
 
 type Command = (c: Connection, line: string, args: string[]) => void;

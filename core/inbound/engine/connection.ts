@@ -19,7 +19,7 @@ import { runCommand } from "./commands.ts";
 import { Data } from "./data.ts";
 import { DotReader } from "./dot_reader.ts";
 import { type CodeChoice, formatReply } from "./replies.ts";
-import type { EngineHandlers, EngineOptions } from "./types.ts";
+import type { CommandTarget, EngineHandlers, EngineOptions } from "./types.ts";
 
 const LF = 0x0a;
 const indexOfByte = Uint8Array.prototype.indexOf;
@@ -48,7 +48,7 @@ export interface ConnectionHost {
 }
 
 /** One client connection. The fields are the engine's own (commands.ts reads them). */
-export class Connection {
+export class Connection implements CommandTarget {
   readonly name: string;
   readonly session: SMTPServerSession;
   socket: Socket;

@@ -6,6 +6,7 @@
  * @module
  */
 import type { SMTPServerOptions, SMTPServerSession } from "smtp-server";
+import type { CodeChoice } from "./replies.ts";
 
 /** The message of a DATA command as it arrives: "data" parts, then "end", or "error". */
 export interface DataSource {
@@ -66,4 +67,27 @@ export interface EngineOptions {
   dataTimeoutMs: number;
   /** How long close() lets sessions finish before it ends them. */
   closeTimeoutMs: number;
+}
+
+/** What a command (commands.ts) may do with its connection (connection.ts). */
+export interface CommandTarget {
+  readonly name: string;
+  readonly session: SMTPServerSession;
+  readonly host: { options: EngineOptions; handlers: EngineHandlers; shuttingDown: boolean };
+  readonly secure: boolean;
+  readonly upgrading: boolean;
+  hostNameAppearsAs: string | false;
+  openingCommand: string | false;
+  unrecognized: number;
+  /** Handler of the next line instead of a command (an AUTH continuation). */
+  next: ((line: string, done: () => void) => void) | null;
+  send(code: number, text?: string | string[], choice?: CodeChoice): void;
+  isSupported(command: string): boolean;
+  resetSession(): void;
+  transmissionType(): string;
+  /** Holds input until the returned function is called. */
+  wait(): () => void;
+  startData(): void;
+  startTls(): void;
+  close(): void;
 }
