@@ -100,10 +100,12 @@ export class SmtpEngine implements ConnectionHost {
   }
 
   /**
-   * Stops listening; sessions may finish for `closeTimeoutMs`, then get "421 Server shutting
-   * down" and are closed.
+   * Stops listening. As smtp-server does, every command from now on gets "421 Server shutting
+   * down" (a message being received is still taken); sessions still open after
+   * `closeTimeoutMs` get the 421 unasked and are closed.
    */
   close(): Promise<void> {
+    this.shuttingDown = true;
     return new Promise<void>((resolve) => {
       let done = false;
       const finish = () => {
@@ -115,7 +117,6 @@ export class SmtpEngine implements ConnectionHost {
       this.server.close(() => finish());
       for (const socket of this.#handshakes) socket.destroy();
       const timer = setTimeout(() => {
-        this.shuttingDown = true;
         for (const connection of [...this.connections]) {
           connection.send(421, "Server shutting down");
           connection.close();
