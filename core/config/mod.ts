@@ -143,6 +143,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   FASTMTA_DB_DRIVER: "database.driver",
   FASTMTA_DB_CONNECTION: "database.connection",
   FASTMTA_BODY_SPOOL: "database.body_spool",
+  FASTMTA_SMTP_ENGINE: "smtp.engine",
   FASTMTA_SMTP_LISTEN: "smtp.listen",
   FASTMTA_SMTP_HOSTNAME: "smtp.hostname",
   FASTMTA_SMTP_WORKERS: "smtp.workers",

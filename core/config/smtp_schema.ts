@@ -56,6 +56,12 @@ export const smtpSection = z.object({
       "minus one, at least one).",
     live: false,
   }),
+  engine: z.enum(["fastmta", "smtp-server"]).default("fastmta").meta({
+    description: "SMTP protocol engine: `fastmta` (our own, core/inbound/engine/) or " +
+      "`smtp-server` (the npm library with our patches), kept while the own one beds in " +
+      "(env FASTMTA_SMTP_ENGINE).",
+    live: false,
+  }),
   greeting_delay: duration.default(0).meta({
     description: "Wait before the 220 greeting; a client that talks first gets 421.",
     live: false,

@@ -78,13 +78,20 @@ export class MessageCollector {
    * ended it holds none of them but the last, whose tail it may still parse as the next command;
    * every other buffer a view covers from its start to within those four bytes is its own join,
    * now referenced only here. Anything else (pool slabs, shared slices) is left to the GC.
+   *
+   * With `wholeReads` (the own engine, core/inbound/engine/) the chunks are views of the
+   * socket's reads, one fresh buffer each: every buffer but the last one's (which may still
+   * hold the next commands) held only this message.
    */
-  releaseChunks(): void {
+  releaseChunks(wholeReads = false): void {
     const last = this.#chunks.at(-1)?.buffer;
     for (const chunk of this.#chunks) {
       const buffer = chunk.buffer;
       if (buffer === last || !(buffer instanceof ArrayBuffer) || buffer.detached) continue;
-      if (chunk.byteOffset !== 0 || buffer.byteLength - chunk.byteLength > HELD_BACK) continue;
+      if (
+        !wholeReads &&
+        (chunk.byteOffset !== 0 || buffer.byteLength - chunk.byteLength > HELD_BACK)
+      ) continue;
       buffer.transfer(0);
     }
     this.#chunks = [];

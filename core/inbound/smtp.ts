@@ -1,5 +1,5 @@
 /**
- * The SMTP inbound channel on npm `smtp-server`: one server per configured listener
+ * The SMTP inbound channel: one server per configured listener
  * (`smtp` on 25: relay by policy; `submission` on 587: STARTTLS then AUTH; `smtps` on 465:
  * implicit TLS then AUTH). Reads the envelope and the message, applies the relay policy and
  * per-user limits, prepends `Received:` (and `Message-ID:` when missing) and hands the message
@@ -11,8 +11,11 @@
  * throttling per IP. Nothing a client sends can throw out of a handler: every handler answers
  * with an SMTP reply.
  *
- * In parts: smtp_options.ts (server options per listener), smtp_session.ts (connect, TLS, AUTH,
- * MAIL, RCPT), smtp_message.ts (DATA: limits, trace headers, accept), smtp_replies.ts.
+ * The protocol engine is `smtp.engine`: `fastmta`, our own (core/inbound/engine/), or
+ * `smtp-server`, the npm library with core/inbound/connection_patch.ts; both call the same
+ * handlers. In parts: smtp_options.ts (server options per listener), smtp_session.ts
+ * (connect, TLS, AUTH, MAIL, RCPT), smtp_message.ts (DATA: limits, trace headers, accept),
+ * smtp_replies.ts.
  *
  * Mail for bounce/feedback domains is taken from anyone and handed to the bounce processor (a
  * `BounceIntake`), never queued: 250 only once the report is stored.
@@ -20,14 +23,15 @@
  * Talks to: SMTP clients (untrusted), core/accept, core/auth (users in the store).
  * Reads config: smtp.*, intake.max_header_fields, intake.max_header_line_length.
  */
-import { SMTPServer, type SMTPServerSession } from "smtp-server";
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
 import type { Config, SmtpListener } from "../config/mod.ts";
 import type { Acceptor, RelayPolicy } from "../accept/mod.ts";
 import type { SmtpAuthenticator } from "../auth/mod.ts";
 import { patchSmtpConnection } from "./connection_patch.ts";
+import { SmtpEngine } from "./engine/mod.ts";
 import { ConnectionGauge, RateCounter, type SharedLimitsMemory } from "./shared_limits.ts";
 import { dataHandler } from "./smtp_message.ts";
-import { listenerOptions, patchOptionsOf } from "./smtp_options.ts";
+import { engineOptions, listenerOptions, patchOptionsOf } from "./smtp_options.ts";
 import {
   type BounceIntake,
   sessionHandlers,
@@ -69,6 +73,11 @@ export interface ListenerProblem {
 
 const keyOf = (l: SmtpListener) => `${l.host}:${l.port}`;
 
+/** An open listener of either engine. */
+interface Listening {
+  close(): Promise<void>;
+}
+
 /** What decides a listener's server: a change of any of it re-opens the listener. */
 const shapeOf = (l: SmtpListener) => JSON.stringify([l.mode, l.certificate ?? null]);
 
@@ -92,7 +101,6 @@ export async function startSmtpInbound(
   config: Config,
   deps: SmtpInboundDeps,
 ): Promise<SmtpInbound> {
-  patchSmtpConnection();
   const { smtp } = config;
   const { log } = deps;
   const ctx: SmtpContext = {
@@ -106,26 +114,42 @@ export async function startSmtpInbound(
     bounces: deps.bounces,
     log,
   };
+  const own = smtp.engine === "fastmta";
+  if (!own) patchSmtpConnection();
   const patch = patchOptionsOf(smtp);
-  const onData = dataHandler(ctx, config);
-  const open = async (listener: SmtpListener) => {
-    const server = new SMTPServer({
-      ...listenerOptions(smtp, listener, await listenerTls(listener, deps.tls), patch),
-      ...sessionHandlers(ctx, listener),
-      onData,
-    });
+  const onData = dataHandler(ctx, config, own);
+  const open = async (listener: SmtpListener): Promise<Listening> => {
+    const tls = await listenerTls(listener, deps.tls);
     // A client that fails the TLS handshake or drops mid-command surfaces here; it never
     // concerns other connections.
-    server.on("error", (error: Error & { code?: string }) => {
+    const onError = (error: Error & { code?: string }) => {
       if (error.code === "ECONNRESET" || error.code === "EPIPE") return;
       log(`smtp ${listener.host}:${listener.port}: ${error.message}`);
+    };
+    const reusePort = smtp.workers > 1;
+    if (own) {
+      const engine = new SmtpEngine(engineOptions(smtp, listener, tls), {
+        ...sessionHandlers(ctx, listener),
+        onData,
+      });
+      engine.on("error", onError);
+      await engine.listen(listener.host, listener.port, reusePort).catch((error) => {
+        throw new Error(`Cannot listen on "${keyOf(listener)}": ${(error as Error).message}`);
+      });
+      return { close: () => engine.close() };
+    }
+    const server = new SMTPServer({
+      ...listenerOptions(smtp, listener, tls, patch),
+      ...sessionHandlers(ctx, listener),
+      onData: onData as unknown as SMTPServerOptions["onData"],
     });
-    await listen(server, listener, smtp.workers > 1);
-    return server;
+    server.on("error", onError);
+    await listen(server, listener, reusePort);
+    return { close: () => new Promise<void>((r) => server.close(() => r())) };
   };
-  const closeServer = (s: SMTPServer) => new Promise<void>((r) => s.close(() => r()));
+  const closeServer = (s: Listening) => s.close();
 
-  const servers = new Map<string, { server: SMTPServer; shape: string }>();
+  const servers = new Map<string, { server: Listening; shape: string }>();
   try {
     for (const listener of smtp.listeners) {
       servers.set(keyOf(listener), { server: await open(listener), shape: shapeOf(listener) });

@@ -7,11 +7,12 @@
  * Reads config: smtp.hostname, smtp.add_message_id, intake.max_header_fields,
  * intake.max_header_line_length.
  */
-import type { SMTPServerAddress, SMTPServerOptions, SMTPServerSession } from "smtp-server";
+import type { SMTPServerAddress, SMTPServerSession } from "smtp-server";
 import { releaseBytes } from "../bytes.ts";
 import type { Config } from "../config/mod.ts";
 import { newQueueId } from "../accept/mod.ts";
 import { encodeXtext, mailboxKey, receivedHeader } from "../mail/mod.ts";
+import type { DataHandler } from "./engine/mod.ts";
 import { MessageCollector, messageIdHeader } from "./message.ts";
 import { headerLimitsOf } from "./header_limits.ts";
 import { headerRefusal, smtpError } from "./smtp_replies.ts";
@@ -63,11 +64,15 @@ function dsnMeta(
   return { ret, envid, rcpt };
 }
 
-/** The DATA handler: collect, check the limits, accept, answer. */
+/**
+ * The DATA handler: collect, check the limits, accept, answer. `wholeReads`: the parts are
+ * views of whole socket reads (the own engine), which decides how they are freed.
+ */
 export function dataHandler(
   ctx: SmtpContext,
   config: Config,
-): Required<SMTPServerOptions>["onData"] {
+  wholeReads: boolean,
+): DataHandler {
   const { log } = ctx;
   return (stream, session, callback) => {
     const queueId = newQueueId();
@@ -86,7 +91,7 @@ export function dataHandler(
         return callback(headerRefusal(collector.headerProblem ?? "size", headerLimits));
       }
       if (isBounceTransaction(ctx, session)) {
-        return acceptReport(ctx, session, queueId, collector).then(
+        return acceptReport(ctx, session, queueId, collector, wholeReads).then(
           (id) => callback(null, `2.0.0 Ok: report stored as ${id}`),
           (error) => {
             log(`smtp: cannot store bounce report: ${(error as Error).message}`);
@@ -94,7 +99,7 @@ export function dataHandler(
           },
         );
       }
-      acceptMessage(ctx, session, queueId, collector).then(
+      acceptMessage(ctx, session, queueId, collector, wholeReads).then(
         (id) => callback(null, `2.0.0 Ok: queued as ${id}`),
         (error) => {
           log(`smtp: cannot accept message ${queueId}: ${(error as Error).message}`);
@@ -111,6 +116,7 @@ async function acceptReport(
   session: SMTPServerSession,
   queueId: string,
   collector: MessageCollector,
+  wholeReads: boolean,
 ): Promise<string> {
   const recipients = session.envelope.rcptTo.map((r) => r.address);
   const prefix = receivedHeader({
@@ -124,7 +130,7 @@ async function acceptReport(
     date: new Date(),
   });
   const raw = collector.build(prefix);
-  collector.releaseChunks();
+  collector.releaseChunks(wholeReads);
   try {
     return await ctx.bounces!.receive({
       mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
@@ -143,6 +149,7 @@ async function acceptMessage(
   session: SMTPServerSession,
   queueId: string,
   collector: MessageCollector,
+  wholeReads: boolean,
 ): Promise<string> {
   const { smtp, states, rates, acceptor } = ctx;
   const state = states.get(session);
@@ -174,7 +181,7 @@ async function acceptMessage(
   if (state) meta.listener = `${state.listener.mode}:${state.listener.port}`;
   const mailFrom = session.envelope.mailFrom;
   const body = collector.build(prefix);
-  collector.releaseChunks();
+  collector.releaseChunks(wholeReads);
   let id: string;
   try {
     id = await acceptor.submit({

@@ -1,0 +1,411 @@
+/**
+ * One SMTP connection of the own engine: reads command lines and DATA off the socket, runs
+ * each command (commands.ts) in order, batches the replies to pipelined commands into one
+ * write, and keeps the guards against hostile clients: greeting delay, error limit, one
+ * deadline per command line and for the whole DATA (time the server spends does not count),
+ * idle timeout, an over-long line answered with 500 5.5.2 while the session goes on, input
+ * paused while a handler runs (a client cannot make us buffer without bound), and STARTTLS
+ * upgrading the socket with node:tls, bytes pipelined after STARTTLS dropped.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import type { Server, Socket } from "node:net";
+import { type SecureContext, TLSSocket } from "node:tls";
+import type { SMTPServerSession } from "smtp-server";
+import { Clock } from "./clock.ts";
+import { newSession, resetSession, transmissionType } from "./session.ts";
+import { runCommand } from "./commands.ts";
+import { Data } from "./data.ts";
+import { DotReader } from "./dot_reader.ts";
+import { type CodeChoice, formatReply } from "./replies.ts";
+import type { CommandTarget, EngineHandlers, EngineOptions } from "./types.ts";
+
+const LF = 0x0a;
+const indexOfByte = Uint8Array.prototype.indexOf;
+const QUIET = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
+/** A closed connection waits this long at most for the client to close its side. */
+const HALF_CLOSE_MS = 5_000;
+
+/** The server's TLS settings for a STARTTLS upgrade. */
+export interface TlsUpgradeOptions {
+  secureContext: SecureContext;
+  server: Server;
+  SNICallback: (
+    name: string,
+    callback: (error: Error | null, context: SecureContext) => void,
+  ) => void;
+}
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  options: EngineOptions;
+  handlers: EngineHandlers;
+  connections: Set<Connection>;
+  shuttingDown: boolean;
+  tlsOptions(): TlsUpgradeOptions;
+  onError(error: Error): void;
+}
+
+/** One client connection. The fields are the engine's own (commands.ts reads them). */
+export class Connection implements CommandTarget {
+  readonly name: string;
+  readonly session: SMTPServerSession;
+  socket: Socket;
+  secure: boolean;
+  hostNameAppearsAs: string | false = false;
+  openingCommand: string | false = false;
+  unrecognized = 0;
+  transactions = 0;
+  closing = false;
+  closed = false;
+  upgrading = false;
+  /** Handler of the next line instead of a command (an AUTH continuation). */
+  next: ((line: string, done: () => void) => void) | null = null;
+
+  #out = "";
+  #input: Buffer | null = null;
+  #carry: Buffer | null = null;
+  #skipping = false;
+  #ready = false;
+  #busy = false;
+  #draining = false;
+  #paused = false;
+  #running = false;
+  #errors = 0;
+  #reader: DotReader | null = null;
+  #data: Data | null = null;
+  #dataResult: { error?: Error | null; message?: unknown } | null = null;
+  #clock: Clock;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(readonly host: ConnectionHost, socket: Socket) {
+    this.socket = socket;
+    this.name = host.options.name;
+    this.secure = host.options.secure;
+    this.session = newSession(socket, this.secure);
+    const { idleTimeoutMs, commandTimeoutMs } = host.options;
+    this.#clock = new Clock(
+      {
+        busy: () => this.#busy,
+        deadline: () => {
+          this.send(421, "4.4.2 Error: timeout exceeded, closing connection");
+          this.#flush();
+        },
+        idle: () => {
+          this.send(421, "Timeout - closing connection");
+          this.#flush();
+        },
+      },
+      idleTimeoutMs,
+      commandTimeoutMs,
+    );
+    this.resetSession();
+  }
+
+  /** Starts the session: limits, onConnect, onSecure (smtps), greeting. */
+  start(): void {
+    const { options, handlers } = this.host;
+    this.socket.setNoDelay(true);
+    this.#listen(this.socket);
+    if (options.maxClients && this.host.connections.size > options.maxClients) {
+      this.send(421, `${this.name} Too many connected clients, try again in a moment`, "none");
+      return this.#flush();
+    }
+    this.armDeadline(options.commandTimeoutMs);
+    const ready = () => {
+      handlers.onConnect(this.session, (error) => {
+        if (error) return this.#refuse(error);
+        const greet = () => {
+          this.#ready = true;
+          const banner = options.banner ? ` ${options.banner}` : "";
+          this.send(220, `${this.name} ESMTP${banner}`, "none");
+          this.process();
+        };
+        if (!this.secure) return greet();
+        handlers.onSecure(this.socket as TLSSocket, this.session, (error) => {
+          if (error) return this.#refuse(error);
+          greet();
+        });
+      });
+    };
+    if (options.greetingDelayMs <= 0) return ready();
+    const timer = setTimeout(ready, options.greetingDelayMs);
+    Deno.unrefTimer(timer as unknown as number);
+  }
+
+  #listen(socket: Socket): void {
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("error", (error: Error & { code?: string }) => {
+      if (error.code && QUIET.has(error.code)) return this.close();
+      this.host.onError(error);
+    });
+    socket.on("close", () => this.#onClose());
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.closing || this.upgrading) return;
+    this.#clock.input();
+    this.#input = this.#input ? Buffer.concat([this.#input, chunk]) : chunk;
+    this.process();
+  }
+
+  /** Whether a command is offered to this session (not disabled). */
+  isSupported(command: string): boolean {
+    const disabled = (this.session as { disabledCommands?: string[] }).disabledCommands ??
+      this.host.options.disabledCommands;
+    return !disabled.some((d) => d.toUpperCase() === command);
+  }
+
+  /** The transaction starts over (EHLO, RSET, after DATA, after STARTTLS). */
+  resetSession(): void {
+    resetSession(this.session, this);
+  }
+
+  transmissionType(): string {
+    return transmissionType(this);
+  }
+
+  /** Queues a reply; 5xx count towards the error limit, 421 closes the connection. */
+  send(code: number, text: string | string[] = "", choice?: CodeChoice): void {
+    if (this.closing || this.closed) return;
+    this.#out += formatReply(code, text, choice);
+    if (code === 421) return this.close();
+    if (code >= 500 && ++this.#errors >= this.host.options.maxErrors) {
+      this.send(421, "4.7.0 Error: too many errors, closing connection");
+    }
+  }
+
+  #refuse(error: Error & { responseCode?: number }): void {
+    this.send(error.responseCode || 554, error.message, "none");
+    this.close();
+  }
+
+  #flush(): void {
+    if (!this.#out) return;
+    const out = this.#out;
+    this.#out = "";
+    if (this.socket.destroyed || !this.socket.writable) return;
+    this.socket.write(out);
+    if (this.socket.writableNeedDrain && !this.#draining) {
+      this.#draining = true;
+      this.socket.once("drain", () => {
+        this.#draining = false;
+        this.process();
+      });
+    }
+  }
+
+  /** Waits for a handler: input is held until `done` is called. */
+  wait(): () => void {
+    this.#busy = true;
+    return () => {
+      this.#busy = false;
+      this.process();
+    };
+  }
+
+  /** Runs what input there is, until it runs out or a handler or the socket makes us wait. */
+  process(): void {
+    if (this.#running || this.closed) return;
+    this.#running = true;
+    try {
+      while (this.#input && !this.#busy && !this.#draining && !this.closing && !this.upgrading) {
+        if (!this.#ready && this.host.options.greetingDelayMs <= 0) break;
+        const buf = this.#input;
+        if (this.#reader) {
+          const end = this.#reader.feed(buf);
+          this.#input = end >= 0 && end < buf.length ? buf.subarray(end) : null;
+          if (end >= 0) this.#endData();
+          continue;
+        }
+        this.#line(buf);
+      }
+    } finally {
+      this.#running = false;
+    }
+    this.#flush();
+    const hold = this.#busy || this.#draining || (!this.#ready && !this.closing);
+    if (hold !== this.#paused && !this.closed) {
+      this.#paused = hold;
+      if (hold) this.socket.pause();
+      else this.socket.resume();
+    }
+  }
+
+  /** Takes one command line (or the start of one) from `buf`. */
+  #line(buf: Buffer): void {
+    const max = this.host.options.maxCommandLength;
+    const lf = indexOfByte.call(buf, LF);
+    if (lf < 0) {
+      this.#input = null;
+      if (this.#skipping) return;
+      const length = (this.#carry?.length ?? 0) + buf.length;
+      if (length > max) {
+        this.#carry = null;
+        this.#skipping = true;
+        return;
+      }
+      this.#carry = this.#carry ? Buffer.concat([this.#carry, buf]) : Buffer.from(buf);
+      return;
+    }
+    this.#input = lf + 1 < buf.length ? buf.subarray(lf + 1) : null;
+    let line = buf.subarray(0, lf);
+    if (this.#carry) {
+      line = Buffer.concat([this.#carry, line]);
+      this.#carry = null;
+    }
+    if (this.#skipping) {
+      this.#skipping = false;
+      return this.send(500, "5.5.2 Error: line too long");
+    }
+    const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
+    if (end > max) return this.send(500, "5.5.2 Error: line too long");
+    const text = line.toString("utf8", 0, end);
+    if (this.#ready && this.next) {
+      const next = this.next;
+      this.next = null;
+      next(text, this.wait());
+    } else {
+      runCommand(this, text, this.#ready);
+    }
+    if (!this.closing) {
+      const { commandTimeoutMs, dataTimeoutMs } = this.host.options;
+      this.armDeadline(this.#reader ? dataTimeoutMs : commandTimeoutMs);
+    }
+  }
+
+  /** DATA accepted: what follows is the message, up to `CRLF . CRLF`. */
+  startData(): void {
+    const size = this.host.options.size;
+    const data = new Data();
+    this.#data = data;
+    this.#dataResult = null;
+    this.#reader = new DotReader((part) => {
+      if (data.sizeExceeded) return;
+      data.byteLength += part.length;
+      if (size && data.byteLength > size) data.sizeExceeded = true;
+      data.emit("data", part);
+    });
+    this.host.handlers.onData(data, this.session, (error, message) => {
+      this.#dataResult = { error, message };
+      if (!this.#reader && this.#data === data) this.#finishData();
+    });
+    this.send(354, "End data with <CR><LF>.<CR><LF>");
+  }
+
+  #endData(): void {
+    const data = this.#data!;
+    this.#reader = null;
+    this.#busy = true;
+    data.emit("end");
+    if (this.#dataResult && this.#data === data) this.#finishData();
+  }
+
+  #finishData(): void {
+    const data = this.#data!;
+    const { error, message } = this.#dataResult!;
+    this.#data = null;
+    this.#dataResult = null;
+    const size = this.host.options.size;
+    if (size && data.byteLength > size) {
+      this.send(
+        552,
+        `Error: message exceeds fixed maximum message size ${size}`,
+        "MESSAGE_TOO_BIG",
+      );
+    } else if (error) {
+      this.send((error as { responseCode?: number }).responseCode || 450, error.message);
+    } else {
+      this.send(250, typeof message === "string" ? message : "OK: message queued", "DATA_OK");
+    }
+    this.transactions++;
+    this.unrecognized = 0;
+    this.resetSession();
+    this.armDeadline(this.host.options.commandTimeoutMs);
+    this.#busy = false;
+    this.process();
+  }
+
+  /** Sets the deadline of the next command line (or of the whole DATA). */
+  armDeadline(ms: number): void {
+    this.#clock.arm(ms);
+  }
+
+  /** Answers 220 and upgrades the socket to TLS; what the client pipelined after is dropped. */
+  startTls(): void {
+    this.send(220, "Ready to start TLS");
+    this.#flush();
+    this.upgrading = true;
+    this.#input = null;
+    this.#carry = null;
+    const plain = this.socket;
+    plain.removeAllListeners("data");
+    plain.removeAllListeners("close");
+    // Not flowing: the handshake's bytes are for the TLS socket, not lost to no listener.
+    plain.pause();
+    const tls = new TLSSocket(plain, { isServer: true, ...this.host.tlsOptions() });
+    const fail = () => {
+      if (!tls.destroyed) tls.destroy();
+      if (!plain.destroyed) plain.destroy();
+      this.#onClose();
+    };
+    // `_tlsError` comes before the runtime answers a broken handshake with an alert: a client
+    // that talks plain text after STARTTLS just sees the connection close.
+    tls.once("_tlsError", fail);
+    tls.once("error", fail);
+    tls.once("close", () => this.#onClose());
+    tls.once("secure", () => {
+      tls.off("error", fail);
+      tls.off("_tlsError", fail);
+      this.socket = tls;
+      this.#listen(tls);
+      this.secure = true;
+      this.upgrading = false;
+      this.hostNameAppearsAs = false;
+      this.openingCommand = false;
+      const session = this.session as SMTPServerSession & Record<string, unknown>;
+      session.secure = true;
+      session.user = undefined;
+      session.tlsOptions = tls.getCipher() as never;
+      session.servername = (tls as { servername?: string }).servername;
+      this.resetSession();
+      this.host.handlers.onSecure(tls, this.session, (error) => {
+        if (error) return this.#refuse(error);
+        this.#paused = false;
+        this.process();
+      });
+    });
+  }
+
+  /** Ends the session: replies go out, then our side closes; the socket goes after a grace. */
+  close(): void {
+    if (this.closing || this.closed) return;
+    this.#flush();
+    this.closing = true;
+    this.host.connections.delete(this);
+    if (!this.socket.destroyed && this.socket.writable) this.socket.end();
+    if (this.#paused) this.socket.resume();
+    clearTimeout(this.#closeTimer);
+    this.#closeTimer = setTimeout(() => {
+      if (!this.socket.destroyed) this.socket.destroy();
+    }, Math.min(this.host.options.idleTimeoutMs || HALF_CLOSE_MS, HALF_CLOSE_MS));
+    Deno.unrefTimer(this.#closeTimer as unknown as number);
+  }
+
+  #onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing = false;
+    this.#clock.stop();
+    clearTimeout(this.#closeTimer);
+    this.host.connections.delete(this);
+    const data = this.#data;
+    if (data && this.#reader) {
+      this.#reader = null;
+      this.#data = null;
+      data.emit("error", new Error("Connection closed before the message was received in full"));
+    }
+    setImmediate(() => this.host.handlers.onClose(this.session, () => false));
+  }
+}
