@@ -81,6 +81,7 @@ async function main(): Promise<number> {
     const variant of [
       "fastmta",
       "fastmta-noevents",
+      "fastmta-main",
       "fastmta-events",
       "fastmta-distributed",
       "fastmta-distributed2",

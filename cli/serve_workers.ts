@@ -7,19 +7,31 @@ import { log } from "../core/log.ts";
 import { sourcePauses } from "../core/schedule/pauses.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { seedDailyCounters } from "./serve_parts.ts";
-import { startWorker, type WorkerHandle } from "./supervisor.ts";
+import { type StagePlacement, startWorker, type WorkerHandle } from "./supervisor.ts";
 import type { NodeState } from "./serve_types.ts";
 
-/** Starts `delivery.workers` delivery workers. */
+/**
+ * Where delivery engines run: a Web Worker each (the default), or the main isolate
+ * (`delivery.isolate: main`, one isolate less; the stage module is loaded only then).
+ */
+async function deliveryPlacement(node: NodeState): Promise<StagePlacement> {
+  if (node.config.delivery.isolate !== "main") {
+    return new URL("../workers/delivery_worker.ts", import.meta.url);
+  }
+  return { inProcess: (await import("../workers/delivery_stage.ts")).serveDeliveryStage };
+}
+
+/** Starts `delivery.workers` delivery engines (workers, or in the main isolate). */
 export async function startDeliveryWorkers(node: NodeState): Promise<void> {
   const { config, queue, scheduler, rules } = node;
   const dailyCounters = await seedDailyCounters(config, node.store);
+  const placement = await deliveryPlacement(node);
   for (let i = 0; i < config.delivery.workers; i++) {
     const where = `delivery-${i}`;
     node.deliveryWorkers.push(
       await startWorker(
         "delivery",
-        new URL("../workers/delivery_worker.ts", import.meta.url),
+        placement,
         config,
         i,
         (message, handle) => {
