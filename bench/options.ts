@@ -25,7 +25,8 @@ Runs fastmta (and with --vs-postfix, Postfix) against the same loopback sink, pl
                         own vhost and database per run), fastmta-distributed2 (two
                         such nodes on one database and vhost; the load goes to the
                         first, both deliver), fastmta-main (delivery in the main
-                        isolate); default fastmta,raw[,postfix]
+                        isolate), fastmta-shared (delivery in the SMTP worker);
+                        default fastmta,raw[,postfix]
   --events-compare      also run fastmta with events off (fastmta-noevents) and with every
                         writer on (fastmta-events: accounting log + a webhook on loopback)
   --scenarios LIST      comma list of ${SCENARIOS.map((s) => s.id).join(",")} (default all)
@@ -120,6 +121,7 @@ export function parseOptions(args: string[]) {
       "raw",
       "fastmta-noevents",
       "fastmta-main",
+      "fastmta-shared",
       "fastmta-events",
       "fastmta-distributed",
       "fastmta-distributed2",

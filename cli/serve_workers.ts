@@ -7,6 +7,7 @@ import { log } from "../core/log.ts";
 import { sourcePauses } from "../core/schedule/pauses.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { seedDailyCounters } from "./serve_parts.ts";
+import { StageHost } from "./stage_host.ts";
 import { type StagePlacement, startWorker, type WorkerHandle } from "./supervisor.ts";
 import type { NodeState } from "./serve_types.ts";
 
@@ -15,10 +16,21 @@ import type { NodeState } from "./serve_types.ts";
  * (`delivery.isolate: main`, one isolate less; the stage module is loaded only then).
  */
 async function deliveryPlacement(node: NodeState): Promise<StagePlacement> {
-  if (node.config.delivery.isolate !== "main") {
-    return new URL("../workers/delivery_worker.ts", import.meta.url);
+  const isolate = node.config.delivery.isolate;
+  if (isolate === "smtp") return { host: stageHost(node), stage: "delivery" };
+  if (isolate === "main") {
+    return { inProcess: (await import("../workers/delivery_stage.ts")).serveDeliveryStage };
   }
-  return { inProcess: (await import("../workers/delivery_stage.ts")).serveDeliveryStage };
+  return new URL("../workers/delivery_worker.ts", import.meta.url);
+}
+
+/** `delivery.isolate: smtp`: the worker that runs the delivery engines and SMTP stage 0. */
+const hosts = new WeakMap<NodeState, StageHost>();
+
+function stageHost(node: NodeState): StageHost {
+  let host = hosts.get(node);
+  if (!host) hosts.set(node, host = new StageHost("smtp+delivery", (m) => node.workerEvents(m)));
+  return host;
 }
 
 /** Starts `delivery.workers` delivery engines (workers, or in the main isolate). */
@@ -74,7 +86,9 @@ export async function startSmtpWorkers(node: NodeState): Promise<void> {
     node.smtpWorkers.push(
       await startWorker(
         "smtp",
-        new URL("../workers/smtp_worker.ts", import.meta.url),
+        i === 0 && config.delivery.isolate === "smtp"
+          ? { host: stageHost(node), stage: "smtp" }
+          : new URL("../workers/smtp_worker.ts", import.meta.url),
         config,
         i,
         (message) => {

@@ -65,6 +65,7 @@ export function inProcessStage(
       crashed(error);
     }
   };
-  stage(port, { own: false, flushMetrics: () => {} });
+  // The node's event hub and metrics registry are this isolate's: nothing to start or pump.
+  stage(port, { startEvents: () => null, flushMetrics: () => {} });
   return endpoint;
 }

@@ -9,6 +9,7 @@ import { mergeWorkerMetrics, metrics } from "../core/metrics/mod.ts";
 import type { FromWorker, ToWorker } from "../workers/protocol.ts";
 import type { Stage } from "../workers/_stage.ts";
 import { inProcessStage, type StageEndpoint } from "./stage_endpoint.ts";
+import type { HostedStage, StageHost } from "./stage_host.ts";
 
 /** One supervised worker slot. */
 export interface WorkerHandle {
@@ -31,10 +32,11 @@ export type OnMessage = (message: FromWorker, handle: WorkerHandle) => void;
 export type InitExtras = Omit<Extract<ToWorker, { type: "init" }>, "type" | "config" | "index">;
 
 /**
- * Where a stage runs: the URL of its worker module (a Web Worker of its own), or the stage
- * itself, run in this isolate (cli/stage_endpoint.ts: a crash there ends the process).
+ * Where a stage runs: the URL of its worker module (a Web Worker of its own), the stage itself,
+ * run in this isolate (cli/stage_endpoint.ts: a crash there ends the process), or a stage of a
+ * worker shared with other stages (cli/stage_host.ts).
  */
-export type StagePlacement = URL | { inProcess: Stage };
+export type StagePlacement = URL | { inProcess: Stage } | { host: StageHost; stage: HostedStage };
 
 /**
  * Starts a worker module (or an in-process stage) and resolves once it reports `ready`; rejects
@@ -92,6 +94,8 @@ export function startWorker(
       const name = `${kind}-${index}`;
       const current: StageEndpoint = where instanceof URL
         ? new Worker(where, { type: "module", name })
+        : "host" in where
+        ? where.host.open(where.stage)
         : inProcessStage(where.inProcess, name);
       worker = current;
       current.onmessage = (event: MessageEvent<FromWorker>) => {

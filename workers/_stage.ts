@@ -6,6 +6,8 @@
  * way. What belongs to an isolate rather than a stage (heap budget, event-loop sampling, metrics
  * pump, event sink) is started by whoever owns the isolate, once.
  */
+import type { Config } from "../core/config/mod.ts";
+import type { EventBuffer } from "../core/events/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 
 /** The stage's end of its channel. */
@@ -17,11 +19,11 @@ export interface StagePort {
 /** What the isolate a stage runs in does for it. */
 export interface StageIsolate {
   /**
-   * True in a worker of its own: the stage installs its event sink (core/events/worker_sink.ts)
-   * and its counters reach the main thread through the metrics pump. False in the main isolate,
-   * whose event hub and metrics registry the stage then uses directly.
+   * The isolate's event sink (core/events/worker_sink.ts), started on the first call: a worker
+   * posts its batches to the main thread's hub; null in the main isolate, whose hub already is
+   * the sink. The stage drains it before it says `stopped`.
    */
-  own: boolean;
+  startEvents(config: Pick<Config, "events" | "nodeId">): EventBuffer | null;
   /** Posts what this isolate counted since the last pump (a no-op in the main isolate). */
   flushMetrics(): void;
 }

@@ -24,7 +24,7 @@ import { type BounceStage, startBounceStage } from "../core/bounce/stage.ts";
 import { loadTokenKey } from "../core/bounce/tokens.ts";
 import { personalizeHook } from "../core/bounce/personalize.ts";
 import { dkimSignHook } from "../core/dkim/mod.ts";
-import { type EventBuffer, startWorkerEvents } from "../core/events/mod.ts";
+import type { EventBuffer } from "../core/events/mod.ts";
 
 /** Serves one delivery engine on `port` (see workers/_stage.ts). */
 export function serveDeliveryStage(port: StagePort, isolate: StageIsolate): void {
@@ -42,13 +42,7 @@ export function serveDeliveryStage(port: StagePort, isolate: StageIsolate): void
   async function init(message: Extract<ToWorker, { type: "init" }>) {
     const { config } = message;
     const log = (line: string) => post({ type: "log", line });
-    // In the main isolate the node's event hub is already this isolate's sink.
-    if (isolate.own) {
-      events = startWorkerEvents(
-        config,
-        (batch, dropped) => post({ type: "events", events: batch, dropped }),
-      );
-    }
+    events = isolate.startEvents(config);
     const opened = store = await openStore(config, "deliver");
     queue = await openQueue(config, opened, { role: "deliver", log });
     // Slots and send windows held as "<node id>:delivery-<index>/…" in the shared database.

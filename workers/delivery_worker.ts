@@ -3,7 +3,7 @@
  * owns, talks to and reads).
  */
 /// <reference lib="deno.worker" />
-import { serveInWorker } from "./_worker_entry.ts";
+import { selfPort, workerIsolate } from "./_worker_entry.ts";
 import { serveDeliveryStage } from "./delivery_stage.ts";
 
-serveInWorker(serveDeliveryStage);
+serveDeliveryStage(selfPort(), workerIsolate());

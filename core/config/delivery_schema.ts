@@ -233,7 +233,7 @@ export const deliverySection = z.object({
     description: "Delivery workers; each destination site belongs to one of them.",
     live: false,
   }),
-  isolate: z.enum(["worker", "main"]).default("worker").meta({
+  isolate: z.enum(["worker", "main", "smtp"]).default("worker").meta({
     description: "Where delivery runs: `worker`, a Web Worker per delivery worker (restarted " +
       "alone when it crashes); `main`, in the main thread's isolate, which saves one V8 isolate " +
       "of memory (docs/performance.md) but ends the process when delivery fails, for the " +
