@@ -17,12 +17,18 @@ export class StageHost {
   #worker: Worker | null = null;
   #open = new Set<StageEndpoint>();
 
-  /** `onMessage` gets what the worker itself posts (its event batches). */
-  constructor(readonly name: string, readonly onMessage: (message: FromWorker) => void) {}
+  /**
+   * `onMessage` gets what the worker itself posts (its event batches); `url` is the worker
+   * module (tests give a stand-in).
+   */
+  constructor(
+    readonly name: string,
+    readonly onMessage: (message: FromWorker) => void,
+    readonly url: URL = new URL("../workers/stages_worker.ts", import.meta.url),
+  ) {}
 
   #spawn(): Worker {
-    const url = new URL("../workers/stages_worker.ts", import.meta.url);
-    const worker = new Worker(url, { type: "module", name: this.name });
+    const worker = new Worker(this.url, { type: "module", name: this.name });
     worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const message = event.data;
       if (message.type === "metrics") mergeWorkerMetrics(message.delta);
