@@ -234,10 +234,11 @@ export const deliverySection = z.object({
     live: false,
   }),
   isolate: z.enum(["worker", "main", "smtp"]).default("worker").meta({
-    description: "Where delivery runs: `worker`, a Web Worker per delivery worker (restarted " +
-      "alone when it crashes); `main`, in the main thread's isolate, which saves one V8 isolate " +
-      "of memory (docs/performance.md) but ends the process when delivery fails, for the " +
-      "service manager to restart the node.",
+    description: "Where delivery runs: `worker`, a Web Worker per delivery worker, restarted " +
+      "alone when it crashes; `smtp`, in the first SMTP worker's isolate (a crash restarts both " +
+      "stages); `main`, in the main thread's isolate, where a crash ends the process for the " +
+      "service manager to restart the node. `smtp` and `main` save one V8 isolate of memory " +
+      "(docs/performance.md, Memory).",
     live: false,
   }),
   remote_port: z.number().int().min(1).max(65535).default(25).meta({
