@@ -1,7 +1,9 @@
 /**
- * Starts and watches Web Workers. A worker that crashes after start-up is logged and restarted
- * (crash-only: `onCrash` lets the caller return what the worker held; messages posted until
- * the new worker exists wait for it, so none is posted to the dead one).
+ * Starts and watches stages: Web Workers, stages sharing one worker (cli/stage_host.ts) or a
+ * stage in the main isolate (cli/stage_endpoint.ts), all through the same messages. A worker
+ * that crashes after start-up is logged and restarted (crash-only: `onCrash` lets the caller
+ * return what the worker held; messages posted until the new worker exists wait for it, so none
+ * is posted to the dead one); an in-process stage that fails ends the process instead.
  */
 import type { Config } from "../core/config/mod.ts";
 import { levelOf, log, logAt } from "../core/log.ts";
