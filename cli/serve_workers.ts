@@ -12,8 +12,9 @@ import { type StagePlacement, startWorker, type WorkerHandle } from "./superviso
 import type { NodeState } from "./serve_types.ts";
 
 /**
- * Where delivery engines run: a Web Worker each (the default), or the main isolate
- * (`delivery.isolate: main`, one isolate less; the stage module is loaded only then).
+ * Where delivery engines run (`delivery.isolate`): a Web Worker each (`worker`, the default), the
+ * worker of SMTP stage 0 (`smtp`) or the main isolate (`main`, whose stage module is loaded only
+ * then); the last two save an isolate (docs/performance.md, Memory).
  */
 async function deliveryPlacement(node: NodeState): Promise<StagePlacement> {
   const isolate = node.config.delivery.isolate;
@@ -33,7 +34,7 @@ function stageHost(node: NodeState): StageHost {
   return host;
 }
 
-/** Starts `delivery.workers` delivery engines (workers, or in the main isolate). */
+/** Starts `delivery.workers` delivery engines where `delivery.isolate` says. */
 export async function startDeliveryWorkers(node: NodeState): Promise<void> {
   const { config, queue, scheduler, rules } = node;
   const dailyCounters = await seedDailyCounters(config, node.store);
