@@ -65,6 +65,12 @@ export function commandLines(
         `SMTP and admin ports + 2 and + 1 (the load goes to the first; both deliver)`,
     );
   }
+  if (servers.has("fastmta-main")) {
+    out.push(`fastmta-main: the same with {"delivery": {"isolate": "main"}}`);
+  }
+  if (servers.has("fastmta-shared")) {
+    out.push(`fastmta-shared: the same with {"delivery": {"isolate": "smtp"}}`);
+  }
   if (servers.has("fastmta-noevents")) {
     out.push(`fastmta-noevents: the same with {"events": {"enabled": false}}`);
   }

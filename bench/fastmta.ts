@@ -8,7 +8,9 @@
  * vhost and a database of its own per run; bench/distributed.ts); `fastmta-distributed2` is two
  * such nodes on one database and vhost (the second on the SMTP port + 2 and admin port + 1): the
  * load goes to the first, and both lease and deliver. One bash process is their parent, so the
- * measured process tree holds both.
+ * measured process tree holds both. `fastmta-main` runs delivery in the main isolate
+ * (`delivery.isolate: main`, issue 19: one V8 isolate less), `fastmta-shared` runs it in the SMTP
+ * worker (`delivery.isolate: smtp`).
  */
 import type { Server } from "./server.ts";
 import { processTree, readStat } from "./procstat.ts";
@@ -20,6 +22,8 @@ import { type Backends, componentStats, createBackends, threadCpu } from "./dist
 export type FastmtaVariant =
   | "fastmta"
   | "fastmta-noevents"
+  | "fastmta-main"
+  | "fastmta-shared"
   | "fastmta-events"
   | "fastmta-distributed"
   | "fastmta-distributed2";
@@ -107,7 +111,12 @@ export class FastmtaServer implements Server {
       },
       admin: { listen: listen.admin },
       routes: { "*": { host: sink.host, port: sink.port } },
-      delivery: { retry_schedule: ["1s", "2s", "5s"], max_age: "1h" },
+      delivery: {
+        retry_schedule: ["1s", "2s", "5s"],
+        max_age: "1h",
+        ...(this.name === "fastmta-main" ? { isolate: "main" } : {}),
+        ...(this.name === "fastmta-shared" ? { isolate: "smtp" } : {}),
+      },
       ...(this.#backends?.config ?? {}),
       ...(this.name === "fastmta-noevents" ? { events: { enabled: false } } : {}),
       ...(this.name === "fastmta-events"

@@ -24,7 +24,9 @@ Runs fastmta (and with --vs-postfix, Postfix) against the same loopback sink, pl
                         fastmta-distributed (one node on RabbitMQ + PostgreSQL on loopback,
                         own vhost and database per run), fastmta-distributed2 (two
                         such nodes on one database and vhost; the load goes to the
-                        first, both deliver; default fastmta,raw[,postfix])
+                        first, both deliver), fastmta-main (delivery in the main
+                        isolate), fastmta-shared (delivery in the SMTP worker);
+                        default fastmta,raw[,postfix]
   --events-compare      also run fastmta with events off (fastmta-noevents) and with every
                         writer on (fastmta-events: accounting log + a webhook on loopback)
   --scenarios LIST      comma list of ${SCENARIOS.map((s) => s.id).join(",")} (default all)
@@ -118,6 +120,8 @@ export function parseOptions(args: string[]) {
       "postfix",
       "raw",
       "fastmta-noevents",
+      "fastmta-main",
+      "fastmta-shared",
       "fastmta-events",
       "fastmta-distributed",
       "fastmta-distributed2",

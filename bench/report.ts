@@ -125,6 +125,8 @@ function ratio(a: number, b: number): string {
 const SYSTEM_LABEL: Record<string, string> = {
   fastmta: "fastmta",
   "fastmta-noevents": "fastmta, events off",
+  "fastmta-main": "fastmta, delivery in the main isolate",
+  "fastmta-shared": "fastmta, delivery in the SMTP worker",
   "fastmta-events": "fastmta, accounting + webhook",
   "fastmta-distributed": "fastmta, distributed (1 node)",
   "fastmta-distributed2": "fastmta, distributed (2 nodes)",

@@ -81,6 +81,8 @@ async function main(): Promise<number> {
     const variant of [
       "fastmta",
       "fastmta-noevents",
+      "fastmta-main",
+      "fastmta-shared",
       "fastmta-events",
       "fastmta-distributed",
       "fastmta-distributed2",

@@ -7,19 +7,44 @@ import { log } from "../core/log.ts";
 import { sourcePauses } from "../core/schedule/pauses.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { seedDailyCounters } from "./serve_parts.ts";
-import { startWorker, type WorkerHandle } from "./supervisor.ts";
+import { StageHost } from "./stage_host.ts";
+import { type StagePlacement, startWorker, type WorkerHandle } from "./supervisor.ts";
 import type { NodeState } from "./serve_types.ts";
 
-/** Starts `delivery.workers` delivery workers. */
+/**
+ * Where delivery engines run (`delivery.isolate`): a Web Worker each (`worker`, the default), the
+ * worker of SMTP stage 0 (`smtp`) or the main isolate (`main`, whose stage module is loaded only
+ * then); the last two save an isolate (docs/performance.md, Memory).
+ */
+async function deliveryPlacement(node: NodeState): Promise<StagePlacement> {
+  const isolate = node.config.delivery.isolate;
+  if (isolate === "smtp") return { host: stageHost(node), stage: "delivery" };
+  if (isolate === "main") {
+    return { inProcess: (await import("../workers/delivery_stage.ts")).serveDeliveryStage };
+  }
+  return new URL("../workers/delivery_worker.ts", import.meta.url);
+}
+
+/** `delivery.isolate: smtp`: the worker that runs the delivery engines and SMTP stage 0. */
+const hosts = new WeakMap<NodeState, StageHost>();
+
+function stageHost(node: NodeState): StageHost {
+  let host = hosts.get(node);
+  if (!host) hosts.set(node, host = new StageHost("smtp+delivery", (m) => node.workerEvents(m)));
+  return host;
+}
+
+/** Starts `delivery.workers` delivery engines where `delivery.isolate` says. */
 export async function startDeliveryWorkers(node: NodeState): Promise<void> {
   const { config, queue, scheduler, rules } = node;
   const dailyCounters = await seedDailyCounters(config, node.store);
+  const placement = await deliveryPlacement(node);
   for (let i = 0; i < config.delivery.workers; i++) {
     const where = `delivery-${i}`;
     node.deliveryWorkers.push(
       await startWorker(
         "delivery",
-        new URL("../workers/delivery_worker.ts", import.meta.url),
+        placement,
         config,
         i,
         (message, handle) => {
@@ -62,7 +87,9 @@ export async function startSmtpWorkers(node: NodeState): Promise<void> {
     node.smtpWorkers.push(
       await startWorker(
         "smtp",
-        new URL("../workers/smtp_worker.ts", import.meta.url),
+        i === 0 && config.delivery.isolate === "smtp"
+          ? { host: stageHost(node), stage: "smtp" }
+          : new URL("../workers/smtp_worker.ts", import.meta.url),
         config,
         i,
         (message) => {

@@ -1,12 +1,17 @@
 /**
- * Starts and watches Web Workers. A worker that crashes after start-up is logged and restarted
- * (crash-only: `onCrash` lets the caller return what the worker held; messages posted until
- * the new worker exists wait for it, so none is posted to the dead one).
+ * Starts and watches stages: Web Workers, stages sharing one worker (cli/stage_host.ts) or a
+ * stage in the main isolate (cli/stage_endpoint.ts), all through the same messages. A worker
+ * that crashes after start-up is logged and restarted (crash-only: `onCrash` lets the caller
+ * return what the worker held; messages posted until the new worker exists wait for it, so none
+ * is posted to the dead one); an in-process stage that fails ends the process instead.
  */
 import type { Config } from "../core/config/mod.ts";
 import { levelOf, log, logAt } from "../core/log.ts";
 import { mergeWorkerMetrics, metrics } from "../core/metrics/mod.ts";
 import type { FromWorker, ToWorker } from "../workers/protocol.ts";
+import type { Stage } from "../workers/_stage.ts";
+import { inProcessStage, type StageEndpoint } from "./stage_endpoint.ts";
+import type { HostedStage, StageHost } from "./stage_host.ts";
 
 /** One supervised worker slot. */
 export interface WorkerHandle {
@@ -29,19 +34,27 @@ export type OnMessage = (message: FromWorker, handle: WorkerHandle) => void;
 export type InitExtras = Omit<Extract<ToWorker, { type: "init" }>, "type" | "config" | "index">;
 
 /**
- * Starts a worker module and resolves once it reports `ready`; rejects with its `fatal` error
- * during start-up. Later crashes restart it with the same init message.
+ * Where a stage runs: the URL of its worker module (a Web Worker of its own), the stage itself,
+ * run in this isolate (cli/stage_endpoint.ts: a crash there ends the process), or a stage of a
+ * worker shared with other stages (cli/stage_host.ts).
+ */
+export type StagePlacement = URL | { inProcess: Stage } | { host: StageHost; stage: HostedStage };
+
+/**
+ * Starts a worker module (or an in-process stage) and resolves once it reports `ready`; rejects
+ * with its `fatal` error during start-up. Later crashes of a worker restart it with the same init
+ * message.
  */
 export function startWorker(
   kind: string,
-  url: URL,
+  where: StagePlacement,
   config: Config,
   index: number,
   onMessage: OnMessage,
   extras: InitExtras = {},
   onCrash: (handle: WorkerHandle) => void = () => {},
 ): Promise<WorkerHandle> {
-  let worker: Worker | null = null;
+  let worker: StageEndpoint | null = null;
   // Posted between a crash and the restart: handed to the new worker after its init.
   const waiting: ToWorker[] = [];
   let stopping = false;
@@ -80,7 +93,12 @@ export function startWorker(
     };
 
     const spawn = () => {
-      const current = new Worker(url, { type: "module", name: `${kind}-${index}` });
+      const name = `${kind}-${index}`;
+      const current: StageEndpoint = where instanceof URL
+        ? new Worker(where, { type: "module", name })
+        : "host" in where
+        ? where.host.open(where.stage)
+        : inProcessStage(where.inProcess, name);
       worker = current;
       current.onmessage = (event: MessageEvent<FromWorker>) => {
         const message = event.data;

@@ -90,6 +90,7 @@ Deno.test("environment variables override single values", async () => {
     FASTMTA_SMTP_LISTEN: "127.0.0.5:2600,127.0.0.6:2601",
     FASTMTA_DATA_DIR: "/tmp/fastmta-env-test",
     FASTMTA_NODE_ID: "env-node",
+    FASTMTA_DELIVERY_ISOLATE: "main",
   });
   assertEquals(config.smtp.listeners, [
     { host: "127.0.0.5", port: 2600, mode: "smtp" },
@@ -97,6 +98,7 @@ Deno.test("environment variables override single values", async () => {
   ]);
   assertEquals(config.dataDir, "/tmp/fastmta-env-test");
   assertEquals(config.nodeId, "env-node");
+  assertEquals(config.delivery.isolate, "main");
 });
 
 Deno.test("serve exits with code 2 and names the field for a bad file", async () => {

@@ -6,8 +6,9 @@
  */
 /// <reference lib="deno.worker" />
 import { startInjectConsumer } from "../core/inbound/inject.ts";
-import { post, serveAcceptWorker } from "./_accept_worker.ts";
+import { acceptStage } from "./_accept_stage.ts";
+import { selfPort, workerIsolate } from "./_worker_entry.ts";
 
-serveAcceptWorker(({ config }, { acceptor }) =>
+acceptStage(({ config }, { acceptor }, post) =>
   startInjectConsumer(config, acceptor, (line) => post({ type: "log", line }))
-);
+)(selfPort(), workerIsolate());

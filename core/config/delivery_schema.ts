@@ -233,6 +233,14 @@ export const deliverySection = z.object({
     description: "Delivery workers; each destination site belongs to one of them.",
     live: false,
   }),
+  isolate: z.enum(["worker", "main", "smtp"]).default("worker").meta({
+    description: "Where delivery runs: `worker`, a Web Worker per delivery worker, restarted " +
+      "alone when it crashes; `smtp`, in the first SMTP worker's isolate (a crash restarts both " +
+      "stages); `main`, in the main thread's isolate, where a crash ends the process for the " +
+      "service manager to restart the node. `smtp` and `main` save one V8 isolate of memory " +
+      "(docs/performance.md, Memory).",
+    live: false,
+  }),
   remote_port: z.number().int().min(1).max(65535).default(25).meta({
     description: "Port of remote MX hosts.",
     live: false,

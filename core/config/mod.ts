@@ -150,6 +150,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   FASTMTA_ADMIN_LISTEN: "admin.listen",
   FASTMTA_DNS_SERVERS: "dns.servers",
   FASTMTA_DELIVERY_WORKERS: "delivery.workers",
+  FASTMTA_DELIVERY_ISOLATE: "delivery.isolate",
 };
 
 /**

@@ -1,0 +1,71 @@
+/**
+ * The supervisor's end of a stage: a Web Worker, or a stage running in the main isolate behind a
+ * MessageChannel with the same surface (workers/_stage.ts), so cli/supervisor.ts drives both the
+ * same way: init, units, config, stop; ready, settled, stopped.
+ *
+ * A stage in the main isolate cannot be thrown away the way `Worker.terminate()` throws away a
+ * crashed worker: its timers, sockets and half-done work share the isolate with the scheduler.
+ * So a failure of its message handling ends the process (crash-only, as after kill -9: nothing
+ * accepted is lost, leased units come back after `queue.lease_time`) and the service manager
+ * restarts the node. That is the trade-off `delivery.isolate: main` makes for one isolate less.
+ */
+import { logAt } from "../core/log.ts";
+import type { FromWorker, ToWorker } from "../workers/protocol.ts";
+import type { Stage, StagePort } from "../workers/_stage.ts";
+
+/** What cli/supervisor.ts needs of a running stage (a `Worker` has exactly this). */
+export interface StageEndpoint {
+  postMessage(message: ToWorker): void;
+  onmessage: ((event: MessageEvent<FromWorker>) => void) | null;
+  onerror: ((event: ErrorEvent) => void) | null;
+  terminate(): void;
+}
+
+/** Exit code of a node whose in-process stage failed (EX_SOFTWARE). */
+export const STAGE_CRASH_EXIT_CODE = 70;
+
+/** What a failed in-process stage does by default: log and end the process. */
+export function exitOnStageCrash(name: string, error: unknown): void {
+  const reason = error instanceof Error ? error.stack ?? error.message : String(error);
+  logAt(
+    "error",
+    "supervisor",
+    `${name} crashed in the main isolate, exiting so the node is restarted: ${reason}`,
+  );
+  Deno.exit(STAGE_CRASH_EXIT_CODE);
+}
+
+/**
+ * Starts `stage` in this isolate as `name`; `onCrash` (default: {@link exitOnStageCrash}) is
+ * called when one of its message handlers throws or rejects.
+ */
+export function inProcessStage(
+  stage: Stage,
+  name: string,
+  onCrash: (name: string, error: unknown) => void = exitOnStageCrash,
+): StageEndpoint {
+  const { port1, port2 } = new MessageChannel();
+  const endpoint: StageEndpoint = {
+    postMessage: (message) => port1.postMessage(message),
+    onmessage: null,
+    onerror: null,
+    terminate: () => {
+      port1.close();
+      port2.close();
+    },
+  };
+  port1.onmessage = (event: MessageEvent<FromWorker>) => endpoint.onmessage?.(event);
+  const port: StagePort = { postMessage: (message) => port2.postMessage(message), onmessage: null };
+  const crashed = (error: unknown) => onCrash(name, error);
+  port2.onmessage = (event: MessageEvent<ToWorker>) => {
+    try {
+      const result = port.onmessage?.(event);
+      if (result instanceof Promise) result.catch(crashed);
+    } catch (error) {
+      crashed(error);
+    }
+  };
+  // The node's event hub and metrics registry are this isolate's: nothing to start or pump.
+  stage(port, { startEvents: () => null, flushMetrics: () => {} });
+  return endpoint;
+}
