@@ -28,7 +28,8 @@ import type { Config, SmtpListener } from "../config/mod.ts";
 import type { Acceptor, RelayPolicy } from "../accept/mod.ts";
 import type { SmtpAuthenticator } from "../auth/mod.ts";
 import { patchSmtpConnection } from "./connection_patch.ts";
-import { SmtpEngine } from "./engine/mod.ts";
+import { listenOn, SmtpEngine } from "./engine/mod.ts";
+import type { Server } from "node:net";
 import { ConnectionGauge, RateCounter, type SharedLimitsMemory } from "./shared_limits.ts";
 import { dataHandler } from "./smtp_message.ts";
 import { engineOptions, listenerOptions, patchOptionsOf } from "./smtp_options.ts";
@@ -133,9 +134,7 @@ export async function startSmtpInbound(
         onData,
       });
       engine.on("error", onError);
-      await engine.listen(listener.host, listener.port, reusePort).catch((error) => {
-        throw new Error(`Cannot listen on "${keyOf(listener)}": ${(error as Error).message}`);
-      });
+      await bind(engine.server, listener, reusePort);
       return { close: () => engine.close() };
     }
     const server = new SMTPServer({
@@ -144,7 +143,7 @@ export async function startSmtpInbound(
       onData: onData as unknown as SMTPServerOptions["onData"],
     });
     server.on("error", onError);
-    await listen(server, listener, reusePort);
+    await bind(server.server, listener, reusePort);
     return { close: () => new Promise<void>((r) => server.close(() => r())) };
   };
   const closeServer = (s: Listening) => s.close();
@@ -195,18 +194,9 @@ export async function startSmtpInbound(
   };
 }
 
-function listen(server: SMTPServer, listener: SmtpListener, reusePort: boolean): Promise<void> {
-  const { host, port } = listener;
-  return new Promise<void>((resolve, reject) => {
-    const onError = (error: Error) => reject(error);
-    server.server.once("error", onError);
-    // Node's (and Deno's node:net) `reusePort` sets SO_REUSEPORT: every worker opens its own
-    // listening socket on the same address and the kernel balances new connections.
-    server.server.listen({ port, host, reusePort } as { port: number; host: string }, () => {
-      server.server.off("error", onError);
-      resolve();
-    });
-  }).catch((error) => {
-    throw new Error(`Cannot listen on "${host}:${port}": ${(error as Error).message}`);
+/** Binds a listener's server, naming the listener when it cannot. */
+async function bind(server: Server, listener: SmtpListener, reusePort: boolean): Promise<void> {
+  await listenOn(server, listener.host, listener.port, reusePort).catch((error) => {
+    throw new Error(`Cannot listen on "${keyOf(listener)}": ${(error as Error).message}`);
   });
 }

@@ -89,14 +89,7 @@ export class SmtpEngine implements ConnectionHost {
 
   /** Binds `host:port`; rejects with the reason when it cannot. */
   listen(host: string, port: number, reusePort: boolean): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const onError = (error: Error) => reject(error);
-      this.server.once("error", onError);
-      this.server.listen({ port, host, reusePort } as { port: number; host: string }, () => {
-        this.server.off("error", onError);
-        resolve();
-      });
-    });
+    return listenOn(this.server, host, port, reusePort);
   }
 
   /**
@@ -126,4 +119,26 @@ export class SmtpEngine implements ConnectionHost {
       Deno.unrefTimer(timer as unknown as number);
     });
   }
+}
+
+/**
+ * Binds a node:net server (the engine's, or the fallback smtp-server's) to `host:port`; rejects
+ * with the reason when it cannot. Node's (and Deno's node:net) `reusePort` sets SO_REUSEPORT:
+ * every worker opens its own listening socket on the same address and the kernel balances new
+ * connections.
+ */
+export function listenOn(
+  server: Server,
+  host: string,
+  port: number,
+  reusePort: boolean,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    server.once("error", onError);
+    server.listen({ port, host, reusePort } as { port: number; host: string }, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
 }
