@@ -21,6 +21,8 @@ export type ToWorker =
     rules?: CheckedRule[];
     /** SMTP workers: connection and rate counters shared by all SMTP workers of the node. */
     smtpLimits?: SharedLimitsMemory;
+    /** SMTP workers: the scheduler's lease credits (core/queue/lease_credits.ts), if it lends. */
+    leaseCredits?: SharedArrayBuffer;
   }
   | {
     type: "units";
@@ -46,7 +48,11 @@ export type FromWorker =
   | { type: "logs"; records: { line: string; level: LogLevel; fields?: LogFields }[] }
   /** What this worker's counters did in the last second (core/metrics). */
   | { type: "metrics"; delta: MetricsDelta }
-  | { type: "accepted"; count: number }
+  /**
+   * A durable batch of `count` messages; `leased`: its units leased at accept, for the scheduler
+   * to dispatch; `allLeased`: none of its units waits in the queue (no scheduling pass needed).
+   */
+  | { type: "accepted"; count: number; leased?: LeasedUnit[]; allLeased?: boolean }
   /** One flush of the worker's event buffer (core/events), and how many it dropped since the last. */
   | { type: "events"; events: FastmtaEvent[]; dropped: number }
   /**

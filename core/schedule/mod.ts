@@ -14,6 +14,7 @@
 import type { Config } from "../config/mod.ts";
 import type { HeldOutcome, LeasedUnit } from "../contracts/mod.ts";
 import type { ScheduleQueue } from "../queue/mod.ts";
+import type { LeaseCredits } from "../queue/lease_credits.ts";
 import type { PauseGate } from "./pauses.ts";
 import { type TakenRef, Watchdog } from "./watchdog.ts";
 
@@ -42,6 +43,9 @@ export class Scheduler {
   #failing = false;
   #log: (line: string) => void;
   #pauses: PauseGate | null = null;
+  #credits: LeaseCredits | null = null;
+  // The last pass found no due unit left, and nothing may have become due since (wake()).
+  #drained = false;
 
   constructor(
     queue: ScheduleQueue,
@@ -83,6 +87,44 @@ export class Scheduler {
     this.#pauses = gate;
   }
 
+  /**
+   * Lends accepting threads lease credits (core/queue/lease_credits.ts): while it has room, no
+   * due unit waits and no pause is in force, they insert new units already leased and hand
+   * them over with {@link adopt}, saving a lease transaction per batch.
+   */
+  useAcceptLeases(credits: LeaseCredits) {
+    this.#credits = credits;
+  }
+
+  /** The credits it lends (null when it does not). */
+  get leaseCredits(): LeaseCredits | null {
+    return this.#credits;
+  }
+
+  /**
+   * Units an accepting thread (`thread`) inserted already leased with this scheduler's credits:
+   * tracked and dispatched as if leased here (pauses still hold them); after stop they go back.
+   */
+  adopt(units: LeasedUnit[], thread: number) {
+    this.#watchdog.take(units, "dispatch");
+    this.#credits?.arrived(thread, units.length);
+    if (!this.#started || this.#stopped) {
+      this.giveBack(units, "leased at accept while the scheduler was not running");
+      return;
+    }
+    this.#dispatchTaken(units, false);
+    this.#lend();
+  }
+
+  /** Offers the room as credits while that is safe, else withdraws them (see useAcceptLeases). */
+  #lend() {
+    if (!this.#credits) return;
+    const lend = this.#started && !this.#stopped && !this.#failing && this.#drained &&
+      (this.#pauses?.pauses.length ?? 0) === 0;
+    if (lend) this.#credits.grant(Math.max(0, this.#capacity - this.inFlight));
+    else this.#credits.revoke();
+  }
+
   /** Leases left behind by a previous run of this node are due again now. */
   async recover(): Promise<number> {
     return await this.#queue.recover();
@@ -119,6 +161,7 @@ export class Scheduler {
   giveBack(units: TakenRef[], why: string) {
     const held = units.filter((u) => this.#watchdog.holds(u));
     if (held.length === 0) return;
+    this.#mayBeDue();
     this.#watchdog.finish(held.map((u) => u.leaseToken), held.map((u) => u.unitId));
     this.#log(`schedule: returned ${held.length} units to the queue: ${why}`);
     this.#queue.giveBack(held).catch((error) =>
@@ -136,7 +179,10 @@ export class Scheduler {
    */
   settled(tokens: string[], unitIds?: string[]) {
     this.#watchdog.finish(tokens, unitIds);
-    this.wake();
+    // Lending, with nothing due waiting: the room goes to new mail (and the retries that come
+    // due meanwhile to the timer's pass, within queue.poll_interval), no lease transaction.
+    if (this.#credits && this.#drained) this.#lend();
+    else this.#kick();
   }
 
   /**
@@ -165,6 +211,17 @@ export class Scheduler {
 
   /** Asks for a scheduling pass soon (nothing happens before start or after stop). */
   wake() {
+    this.#mayBeDue();
+    this.#kick();
+  }
+
+  /** Units may be due now: no credits until a pass has leased them (they came first). */
+  #mayBeDue() {
+    this.#drained = false;
+    this.#credits?.revoke();
+  }
+
+  #kick() {
     if (!this.#started || this.#stopped) return;
     if (this.#running) {
       this.#again = true;
@@ -198,8 +255,11 @@ export class Scheduler {
         }
         if (units.length > 0) this.#dispatchTaken(units);
         if (units.length === limit) this.#again = true;
+        // Fewer than asked and no wake meanwhile: nothing due is left waiting.
+        else if (!this.#again) this.#drained = true;
       } while (this.#again && !this.#stopped);
-      if (!full) await this.#armTimer();
+      if (full) this.#drained = false;
+      else await this.#armTimer();
       if (this.#failing) {
         this.#failing = false;
         this.#log("schedule: leasing again");
@@ -209,18 +269,20 @@ export class Scheduler {
       // reconnects with its own backoff, so one line per outage is enough.
       if (!this.#failing) this.#log(`schedule: ${(error as Error).message}`);
       this.#failing = true;
+      this.#drained = false;
       if (!this.#stopped) {
         this.#timer = setTimeout(() => this.wake(), this.#config.queue.poll_interval);
       }
     } finally {
       this.#running = false;
     }
-    if (this.#again) this.wake();
+    this.#lend();
+    if (this.#again) this.#kick();
   }
 
   /** Tracks and dispatches a leased batch; a dispatch that throws returns what it kept. */
-  #dispatchTaken(taken: LeasedUnit[]) {
-    this.#watchdog.take(taken, "dispatch");
+  #dispatchTaken(taken: LeasedUnit[], track = true) {
+    if (track) this.#watchdog.take(taken, "dispatch");
     const { pass: units, held } = this.#pauses?.split(taken) ?? { pass: taken, held: [] };
     if (held.length > 0) this.#holdPaused(held);
     if (units.length === 0) return;
@@ -256,6 +318,7 @@ export class Scheduler {
    */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#credits?.revoke();
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#watchdogTimer) clearInterval(this.#watchdogTimer);
     const returned = await this.#queue.stopTaking();

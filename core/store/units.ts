@@ -19,6 +19,20 @@ export interface InsertOptions {
    * broker, since this time (`messages.unconfirmed_since`). Without it they count as confirmed.
    */
   unconfirmedSince?: number;
+  /**
+   * The embedded queue with `queue.lease_at_accept`: these units are inserted already leased,
+   * as `leaseDue` would have left them (core/accept/accept_lease.ts).
+   */
+  lease?: AcceptLease;
+}
+
+/** Units of a batch inserted leased to `owner` under `token` until `until` (set at `now`). */
+export interface AcceptLease {
+  owner: string;
+  token: string;
+  now: number;
+  until: number;
+  unitIds: ReadonlySet<string>;
 }
 
 /** The delivery queue in SQL: what the queues (core/queue) and the scheduler take. */
@@ -74,7 +88,7 @@ export function unitRepository(ctx: SqlContext): UnitStore {
     insertMessages: (messages, options = {}) =>
       messages.length === 0
         ? Promise.resolve()
-        : insertMessages(ctx, messages, options.unconfirmedSince),
+        : insertMessages(ctx, messages, options.unconfirmedSince, options.lease),
     leaseDue: (request) => leaseDue(ctx, request),
     settle: (outcomes, options = {}) =>
       outcomes.length === 0 ? Promise.resolve(0) : settle(ctx, outcomes, options),
