@@ -5,10 +5,11 @@
  */
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { SqlContext } from "./_sql.ts";
-import { insertMessages } from "./units_insert.ts";
+import { type AcceptLease, insertMessages } from "./units_insert.ts";
 import { leaseDue, type LeaseRequest, returnLeases, returnLeaseTokens } from "./units_lease.ts";
 import { settle, type SettleOptions } from "./units_settle.ts";
 
+export type { AcceptLease } from "./units_insert.ts";
 export type { LeaseRequest } from "./units_lease.ts";
 export type { SettleOptions } from "./units_settle.ts";
 
@@ -24,15 +25,6 @@ export interface InsertOptions {
    * as `leaseDue` would have left them (core/accept/accept_lease.ts).
    */
   lease?: AcceptLease;
-}
-
-/** Units of a batch inserted leased to `owner` under `token` until `until` (set at `now`). */
-export interface AcceptLease {
-  owner: string;
-  token: string;
-  now: number;
-  until: number;
-  unitIds: ReadonlySet<string>;
 }
 
 /** The delivery queue in SQL: what the queues (core/queue) and the scheduler take. */

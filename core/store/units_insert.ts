@@ -9,8 +9,16 @@ import { type NewMessage, unitsOf } from "../contracts/mod.ts";
 import { asBuffer, chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
 import type { SpoolRef } from "../spool/mod.ts";
-import type { AcceptLease } from "./units.ts";
 import type { MessagesTable, QueueTable, RecipientsTable } from "./tables.ts";
+
+/** Units of a batch inserted leased to `owner` under `token` until `until` (set at `now`). */
+export interface AcceptLease {
+  owner: string;
+  token: string;
+  now: number;
+  until: number;
+  unitIds: ReadonlySet<string>;
+}
 
 /** Bytes of message bodies per INSERT, so a statement stays far below packet limits. */
 const INSERT_BODY_BYTES = 4 * 1024 * 1024;
