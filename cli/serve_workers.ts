@@ -58,7 +58,7 @@ export async function startDeliveryWorkers(node: NodeState): Promise<void> {
               scheduler.giveBack(units, "not settled by the worker");
             }
             queue.release(message.tokens, message.requeue ?? false);
-            scheduler.settled(message.tokens, message.unitIds);
+            scheduler.settled(message.tokens, message.unitIds, message.dueAt);
           }
           // A restarted worker starts from its init message: bring its rules up to date.
           if (message.type === "ready") {

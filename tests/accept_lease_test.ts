@@ -215,3 +215,23 @@ Deno.test("scheduler: lends nothing while a pause is in force", async () => {
   await waitUntil(() => credits.offered > 0, { message: "lending once the pause is gone" });
   await scheduler.stop();
 });
+
+Deno.test("scheduler: while lending, a settle's due time brings the next pass forward", async () => {
+  const due: LeasedUnit[] = [];
+  const { queue, calls } = fakeQueue(due);
+  const dispatched: string[] = [];
+  const scheduler = new Scheduler(queue, config, (units) => {
+    dispatched.push(...units.map((u) => u.unitId));
+  }, () => {});
+  const credits = new LeaseCredits(leaseCreditsMemory(1));
+  scheduler.useAcceptLeases(credits);
+  await scheduler.start();
+  await waitUntil(() => credits.offered > 0, { message: "lending" });
+  const leases = calls.leases;
+  // A deferred unit comes due soon; the poll interval (1 h) would not find it in this test.
+  due.push(unit(7));
+  scheduler.settled(["t6"], ["m6.0"], Date.now() + 50);
+  assertEquals(calls.leases, leases); // no pass at once
+  await waitUntil(() => dispatched.includes("m7.0"), { message: "leased when due" });
+  await scheduler.stop();
+});

@@ -57,9 +57,17 @@ export type FromWorker =
   | { type: "events"; events: FastmtaEvent[]; dropped: number }
   /**
    * Units finished: `tokens` are their leases, to release on the leasing side (`requeue`: not
-   * settled, due again now); `unitIds` name the units (parallel to `tokens`).
+   * settled, due again now); `unitIds` name the units (parallel to `tokens`); `dueAt`: the
+   * earliest time one of them is due again (a retry or a hold's end), if any is.
    */
-  | { type: "settled"; count: number; tokens: string[]; requeue?: boolean; unitIds?: string[] }
+  | {
+    type: "settled";
+    count: number;
+    tokens: string[];
+    requeue?: boolean;
+    unitIds?: string[];
+    dueAt?: number;
+  }
   /** SMTP workers, after applying changed listeners: those that could not be opened. */
   | { type: "listeners"; problems: { listener: string; error: string }[] }
   | { type: "stopped" };

@@ -39,6 +39,8 @@ export class Scheduler {
   #running = false;
   #again = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
+  #timerAt = 0;
+  #dueHint: number | null = null;
   #stopped = false;
   #failing = false;
   #log: (line: string) => void;
@@ -177,12 +179,27 @@ export class Scheduler {
    * Units finished (settled or abandoned) by a worker, by lease token (and unit id, which
    * names the unit exactly where one lease covers several units).
    */
-  settled(tokens: string[], unitIds?: string[]) {
+  settled(tokens: string[], unitIds?: string[], dueAt?: number) {
     this.#watchdog.finish(tokens, unitIds);
-    // Lending, with nothing due waiting: the room goes to new mail (and the retries that come
-    // due meanwhile to the timer's pass, within queue.poll_interval), no lease transaction.
-    if (this.#credits && this.#drained) this.#lend();
-    else this.#kick();
+    // Lending, with nothing due waiting: the room goes to new mail with no lease transaction,
+    // and a pass runs when the earliest of them is due again (a retry, a hold's end).
+    if (this.#credits && this.#drained) {
+      if (dueAt !== undefined) this.#passBy(dueAt);
+      this.#lend();
+    } else this.#kick();
+  }
+
+  /** Makes the next timed pass run by `at` at the latest. */
+  #passBy(at: number) {
+    if (this.#running) {
+      // Its timer may be armed from a nextDueAt read before that settle: looked at after it.
+      this.#dueHint = Math.min(this.#dueHint ?? at, at);
+      return;
+    }
+    if (this.#stopped || (this.#timer && this.#timerAt <= at)) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.wake(), Math.max(at - Date.now(), 5));
   }
 
   /**
@@ -271,13 +288,17 @@ export class Scheduler {
       this.#failing = true;
       this.#drained = false;
       if (!this.#stopped) {
+        this.#timerAt = Date.now() + this.#config.queue.poll_interval;
         this.#timer = setTimeout(() => this.wake(), this.#config.queue.poll_interval);
       }
     } finally {
       this.#running = false;
     }
     this.#lend();
+    const hint = this.#dueHint;
+    this.#dueHint = null;
     if (this.#again) this.#kick();
+    else if (hint !== null && this.#timer) this.#passBy(hint);
   }
 
   /** Tracks and dispatches a leased batch; a dispatch that throws returns what it kept. */
@@ -308,6 +329,7 @@ export class Scheduler {
     if (this.#stopped) return;
     const poll = this.#config.queue.poll_interval;
     const delay = next === null ? poll : Math.min(poll, Math.max(0, next - Date.now()));
+    this.#timerAt = Date.now() + Math.max(delay, 5);
     this.#timer = setTimeout(() => this.wake(), Math.max(delay, 5));
   }
 
