@@ -49,15 +49,22 @@ export async function openAcceptPath(
     throw error;
   }
   // Only a queue that stores leases in the unit's row can insert them leased.
-  const leaser = credits && queue.leasesAtAccept
-    ? new AcceptLeaser(new LeaseCreditTaker(credits.memory, credits.thread), config)
-    : null;
+  const leaser = credits && queue.leasesAtAccept ? acceptLeaser(config, credits) : null;
   const acceptor = new Acceptor(queue, {
     commitWindowMs: config.smtp.group_commit_window,
     onCommitted: events.onCommitted,
     leaser,
   });
   return { store, queue, acceptor };
+}
+
+/** The leaser on `credits`; none (units queued unleased, as before) if this thread has no slot. */
+function acceptLeaser(config: Config, credits: AcceptLeaseCredits): AcceptLeaser | null {
+  try {
+    return new AcceptLeaser(new LeaseCreditTaker(credits.memory, credits.thread), config);
+  } catch {
+    return null;
+  }
 }
 
 /**
