@@ -71,6 +71,9 @@ export function commandLines(
   if (servers.has("fastmta-shared")) {
     out.push(`fastmta-shared: the same with {"delivery": {"isolate": "smtp"}}`);
   }
+  if (servers.has("fastmta-nolease")) {
+    out.push(`fastmta-nolease: the same with {"queue": {"lease_at_accept": false}}`);
+  }
   if (servers.has("fastmta-noevents")) {
     out.push(`fastmta-noevents: the same with {"events": {"enabled": false}}`);
   }

@@ -10,7 +10,8 @@
  * load goes to the first, and both lease and deliver. One bash process is their parent, so the
  * measured process tree holds both. `fastmta-main` runs delivery in the main isolate
  * (`delivery.isolate: main`, issue 19: one V8 isolate less), `fastmta-shared` runs it in the SMTP
- * worker (`delivery.isolate: smtp`).
+ * worker (`delivery.isolate: smtp`); `fastmta-nolease` turns leases at accept off
+ * (`queue.lease_at_accept: false`: every unit leased by a scheduling pass, as before session 10).
  */
 import type { Server } from "./server.ts";
 import { processTree, readStat } from "./procstat.ts";
@@ -24,6 +25,7 @@ export type FastmtaVariant =
   | "fastmta-noevents"
   | "fastmta-main"
   | "fastmta-shared"
+  | "fastmta-nolease"
   | "fastmta-events"
   | "fastmta-distributed"
   | "fastmta-distributed2";
@@ -119,6 +121,7 @@ export class FastmtaServer implements Server {
       },
       ...(this.#backends?.config ?? {}),
       ...(this.name === "fastmta-noevents" ? { events: { enabled: false } } : {}),
+      ...(this.name === "fastmta-nolease" ? { queue: { lease_at_accept: false } } : {}),
       ...(this.name === "fastmta-events"
         ? { events: { accounting: { path: `${runDir}/accounting/events.jsonl` } } }
         : {}),

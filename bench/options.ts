@@ -25,7 +25,8 @@ Runs fastmta (and with --vs-postfix, Postfix) against the same loopback sink, pl
                         own vhost and database per run), fastmta-distributed2 (two
                         such nodes on one database and vhost; the load goes to the
                         first, both deliver), fastmta-main (delivery in the main
-                        isolate), fastmta-shared (delivery in the SMTP worker);
+                        isolate), fastmta-shared (delivery in the SMTP worker),
+                        fastmta-nolease (queue.lease_at_accept: false);
                         default fastmta,raw[,postfix]
   --events-compare      also run fastmta with events off (fastmta-noevents) and with every
                         writer on (fastmta-events: accounting log + a webhook on loopback)
@@ -122,6 +123,7 @@ export function parseOptions(args: string[]) {
       "fastmta-noevents",
       "fastmta-main",
       "fastmta-shared",
+      "fastmta-nolease",
       "fastmta-events",
       "fastmta-distributed",
       "fastmta-distributed2",

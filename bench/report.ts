@@ -127,6 +127,7 @@ const SYSTEM_LABEL: Record<string, string> = {
   "fastmta-noevents": "fastmta, events off",
   "fastmta-main": "fastmta, delivery in the main isolate",
   "fastmta-shared": "fastmta, delivery in the SMTP worker",
+  "fastmta-nolease": "fastmta, no leases at accept",
   "fastmta-events": "fastmta, accounting + webhook",
   "fastmta-distributed": "fastmta, distributed (1 node)",
   "fastmta-distributed2": "fastmta, distributed (2 nodes)",

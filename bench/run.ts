@@ -83,6 +83,7 @@ async function main(): Promise<number> {
       "fastmta-noevents",
       "fastmta-main",
       "fastmta-shared",
+      "fastmta-nolease",
       "fastmta-events",
       "fastmta-distributed",
       "fastmta-distributed2",

@@ -6,6 +6,7 @@
 import type { Config } from "../core/config/mod.ts";
 import { log } from "../core/log.ts";
 import { openQueue } from "../core/queue/mod.ts";
+import { LeaseCredits, leaseCreditsMemory } from "../core/queue/lease_credits.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
 import { postIsolated, SiteDispatcher } from "../core/schedule/dispatch.ts";
 import { dispatchFailureHandler } from "../core/schedule/unit_failures.ts";
@@ -92,6 +93,10 @@ export async function openNodeQueue(node: NodeState): Promise<void> {
     (line) => log("schedule", line),
   );
   node.queue.onAvailable(() => node.scheduler.wake());
+  // The SMTP workers insert units already leased while the scheduler lends them room.
+  if (config.queue.lease_at_accept && node.queue.leasesAtAccept) {
+    node.scheduler.useAcceptLeases(new LeaseCredits(leaseCreditsMemory(config.smtp.workers)));
+  }
   // Stored pauses hold units before any lookup (core/schedule/pauses.ts).
   // The vmta pauses go to the delivery workers, whose pools skip those sources.
   node.pauses = nodePauseGate(

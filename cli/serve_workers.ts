@@ -58,7 +58,7 @@ export async function startDeliveryWorkers(node: NodeState): Promise<void> {
               scheduler.giveBack(units, "not settled by the worker");
             }
             queue.release(message.tokens, message.requeue ?? false);
-            scheduler.settled(message.tokens, message.unitIds);
+            scheduler.settled(message.tokens, message.unitIds, message.dueAt);
           }
           // A restarted worker starts from its init message: bring its rules up to date.
           if (message.type === "ready") {
@@ -83,6 +83,7 @@ export async function startDeliveryWorkers(node: NodeState): Promise<void> {
 export async function startSmtpWorkers(node: NodeState): Promise<void> {
   const { config } = node;
   const smtpShared = await prepareSmtp(config, (line) => log("smtp", line));
+  const credits = node.scheduler.leaseCredits;
   for (let i = 0; i < config.smtp.workers; i++) {
     node.smtpWorkers.push(
       await startWorker(
@@ -94,7 +95,11 @@ export async function startSmtpWorkers(node: NodeState): Promise<void> {
         i,
         (message) => {
           node.workerEvents(message);
-          if (message.type === "accepted") node.scheduler.wake();
+          if (message.type === "accepted") {
+            // Units leased at accept go straight to dispatch; a pass only for the others.
+            if (message.leased) node.scheduler.adopt(message.leased, i);
+            if (!message.allLeased) node.scheduler.wake();
+          }
           if (message.type === "listeners") {
             node.listenerProblems.set(
               i,
@@ -103,7 +108,10 @@ export async function startSmtpWorkers(node: NodeState): Promise<void> {
             node.cluster.beat();
           }
         },
-        smtpShared,
+        { ...smtpShared, ...(credits ? { leaseCredits: credits.memory } : {}) },
+        // Whatever it had in transit will not arrive; what it committed leased comes back when
+        // the lease ends, or at the next start (as after kill -9).
+        () => credits?.forget(i),
       ),
     );
   }

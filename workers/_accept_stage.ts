@@ -45,10 +45,18 @@ export function acceptStage(
         try {
           liveConfig = message.config;
           events = isolate.startEvents(message.config);
+          const credits = message.leaseCredits
+            ? { memory: message.leaseCredits, thread: message.index }
+            : undefined;
           accept = await openAcceptPath(message.config, {
             log: (line) => post({ type: "log", line }),
-            onCommitted: (count) => post({ type: "accepted", count }),
-          });
+            onCommitted: (count, { leased, allLeased }) =>
+              post(
+                leased.length > 0
+                  ? { type: "accepted", count, leased, allLeased }
+                  : { type: "accepted", count },
+              ),
+          }, credits);
           channel = await startChannel(message, accept, post);
           post({ type: "ready" });
         } catch (error) {

@@ -67,8 +67,8 @@ export function serveDeliveryStage(port: StagePort, isolate: StageIsolate): void
       // VERP return paths and List-Unsubscribe, per recipient (bounce.verp, bounce.unsubscribe).
       personalize: personalizeHook(config, await loadTokenKey(opened)),
       settleHooks: bounce.settleHooks,
-      onSettled: (count, tokens, requeue, unitIds) =>
-        post({ type: "settled", count, tokens, requeue, unitIds }),
+      onSettled: (count, tokens, requeue, unitIds, dueAt) =>
+        post({ type: "settled", count, tokens, requeue, unitIds, dueAt }),
       log,
       logOutcome: batchedLog(post),
     });

@@ -21,6 +21,8 @@ export type ToWorker =
     rules?: CheckedRule[];
     /** SMTP workers: connection and rate counters shared by all SMTP workers of the node. */
     smtpLimits?: SharedLimitsMemory;
+    /** SMTP workers: the scheduler's lease credits (core/queue/lease_credits.ts), if it lends. */
+    leaseCredits?: SharedArrayBuffer;
   }
   | {
     type: "units";
@@ -46,14 +48,26 @@ export type FromWorker =
   | { type: "logs"; records: { line: string; level: LogLevel; fields?: LogFields }[] }
   /** What this worker's counters did in the last second (core/metrics). */
   | { type: "metrics"; delta: MetricsDelta }
-  | { type: "accepted"; count: number }
+  /**
+   * A durable batch of `count` messages; `leased`: its units leased at accept, for the scheduler
+   * to dispatch; `allLeased`: none of its units waits in the queue (no scheduling pass needed).
+   */
+  | { type: "accepted"; count: number; leased?: LeasedUnit[]; allLeased?: boolean }
   /** One flush of the worker's event buffer (core/events), and how many it dropped since the last. */
   | { type: "events"; events: FastmtaEvent[]; dropped: number }
   /**
    * Units finished: `tokens` are their leases, to release on the leasing side (`requeue`: not
-   * settled, due again now); `unitIds` name the units (parallel to `tokens`).
+   * settled, due again now); `unitIds` name the units (parallel to `tokens`); `dueAt`: the
+   * earliest time one of them is due again (a retry or a hold's end), if any is.
    */
-  | { type: "settled"; count: number; tokens: string[]; requeue?: boolean; unitIds?: string[] }
+  | {
+    type: "settled";
+    count: number;
+    tokens: string[];
+    requeue?: boolean;
+    unitIds?: string[];
+    dueAt?: number;
+  }
   /** SMTP workers, after applying changed listeners: those that could not be opened. */
   | { type: "listeners"; problems: { listener: string; error: string }[] }
   | { type: "stopped" };

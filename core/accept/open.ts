@@ -9,7 +9,9 @@ import type { Config } from "../config/mod.ts";
 import type { NewMessage } from "../contracts/mod.ts";
 import { type AcceptQueue, openQueue } from "../queue/mod.ts";
 import { openStore, type SqlStore } from "../store/mod.ts";
-import { Acceptor } from "./mod.ts";
+import { LeaseCreditTaker } from "../queue/lease_credits.ts";
+import { AcceptLeaser } from "./accept_lease.ts";
+import { Acceptor, type CommittedUnits } from "./mod.ts";
 
 /** An open accept path. */
 export interface AcceptPath {
@@ -22,14 +24,21 @@ export interface AcceptPath {
 export interface AcceptPathEvents {
   /** A queue log line (broker connection changes). */
   log: (line: string) => void;
-  /** A batch of `count` messages is durable. */
-  onCommitted: (count: number) => void;
+  /** A batch of `count` messages is durable; `units` says which were leased at accept. */
+  onCommitted: (count: number, units: CommittedUnits) => void;
+}
+
+/** The scheduler's lease credits (core/queue/lease_credits.ts) and this thread's slot. */
+export interface AcceptLeaseCredits {
+  memory: SharedArrayBuffer;
+  thread: number;
 }
 
 /** Opens the accept path; closes what it opened if it cannot finish. */
 export async function openAcceptPath(
   config: Config,
   events: AcceptPathEvents,
+  credits?: AcceptLeaseCredits,
 ): Promise<AcceptPath> {
   const store = await openStore(config, "accept");
   let queue: AcceptQueue;
@@ -39,11 +48,23 @@ export async function openAcceptPath(
     await store.close().catch(() => {});
     throw error;
   }
+  // Only a queue that stores leases in the unit's row can insert them leased.
+  const leaser = credits && queue.leasesAtAccept ? acceptLeaser(config, credits) : null;
   const acceptor = new Acceptor(queue, {
     commitWindowMs: config.smtp.group_commit_window,
     onCommitted: events.onCommitted,
+    leaser,
   });
   return { store, queue, acceptor };
+}
+
+/** The leaser on `credits`; none (units queued unleased, as before) if this thread has no slot. */
+function acceptLeaser(config: Config, credits: AcceptLeaseCredits): AcceptLeaser | null {
+  try {
+    return new AcceptLeaser(new LeaseCreditTaker(credits.memory, credits.thread), config);
+  } catch {
+    return null;
+  }
 }
 
 /**

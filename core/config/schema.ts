@@ -261,6 +261,12 @@ export const configSchema = z.object({
       description: "Longest wait between scheduling passes (commits wake it sooner).",
       live: true,
     }),
+    lease_at_accept: z.boolean().default(true).meta({
+      description: "Embedded queue: while the scheduler has room and no due unit waits, the " +
+        "SMTP workers insert new units already leased to this node and hand them to it, with " +
+        "no lease transaction (docs/performance.md).",
+      live: false,
+    }),
     quarantine_after: z.number().int().min(1).max(1_000).default(3).meta({
       description: "Handling failures of one unit (an exception while dispatching, delivering, " +
         "settling or consuming it; not remote replies) after which it is quarantined: held " +

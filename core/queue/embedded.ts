@@ -7,7 +7,7 @@ import type { Config } from "../config/mod.ts";
 import type { QuarantineStore, QueueOpsStore, UnitStore } from "../store/mod.ts";
 import type { HeldOutcome, LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
-import type { Queue } from "./queue.ts";
+import type { EnqueueOptions, Queue } from "./queue.ts";
 import { LostLeases } from "./lost_leases.ts";
 
 /** What the embedded queue reads and writes. */
@@ -20,6 +20,7 @@ export type EmbeddedStore =
 export class EmbeddedQueue implements Queue {
   readonly kind = "embedded";
   readonly ready = true;
+  readonly leasesAtAccept = true;
   #config: Config;
   #store: EmbeddedStore;
   // Leases no worker holds, left by a connection cut: returned once the connection is back.
@@ -33,8 +34,17 @@ export class EmbeddedQueue implements Queue {
     this.#lost = new LostLeases({ leaseMs: () => this.#config.queue.lease_time, log });
   }
 
-  enqueue(messages: NewMessage[]): Promise<void> {
-    return this.#store.insertMessages(messages);
+  async enqueue(messages: NewMessage[], options: EnqueueOptions = {}): Promise<void> {
+    // The accept role's own lost leases (below), returned once the database answers again.
+    if (this.#lost.size > 0) await this.#lost.returnAll(this.#store, Date.now());
+    const lease = options.lease ?? undefined;
+    try {
+      await this.#store.insertMessages(messages, lease ? { lease } : {});
+    } catch (error) {
+      // The batch may have been committed with its answer lost: nobody holds those leases.
+      if (lease) this.#lost.addLease(lease.token, Date.now());
+      throw error;
+    }
   }
 
   async lease(limit: number): Promise<LeasedUnit[]> {

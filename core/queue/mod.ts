@@ -20,6 +20,7 @@ export { BrokerUnavailableError } from "./settings.ts";
 export type {
   AcceptQueue,
   DeliverQueue,
+  EnqueueOptions,
   OpenQueueOptions,
   OperateQueue,
   Queue,

@@ -6,19 +6,34 @@
  */
 import type { HeldOutcome, LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
+import type { AcceptLease } from "../store/mod.ts";
 
 /** What a thread uses its queue for. */
 export type QueueRole = "accept" | "schedule" | "deliver" | "operate";
+
+/** How {@link Queue.enqueue} queues a batch. */
+export interface EnqueueOptions {
+  /**
+   * Units to queue already leased to this node (only where {@link Queue.leasesAtAccept}):
+   * the scheduler lent the credits for them (core/queue/lease_credits.ts).
+   */
+  lease?: AcceptLease | null;
+}
 
 /** The durable queue of delivery units. */
 export interface Queue {
   /** Which implementation runs (for logs and status pages only; never branch on it). */
   readonly kind: "embedded" | "rabbitmq";
   /**
+   * Whether `enqueue` can queue units already leased (the embedded queue: the lease is a
+   * column of the unit's row), so the scheduler may lend accepting threads lease credits.
+   */
+  readonly leasesAtAccept?: boolean;
+  /**
    * Makes a batch of accepted messages durable and queues their units (one group commit).
    * Resolves only once everything is durable; rejects if any of it may not be.
    */
-  enqueue(messages: NewMessage[]): Promise<void>;
+  enqueue(messages: NewMessage[], options?: EnqueueOptions): Promise<void>;
   /** Takes up to `limit` units that are due now, each under a lease. */
   lease(limit: number): Promise<LeasedUnit[]>;
   /**
@@ -93,11 +108,12 @@ export type QueueBase = Pick<Queue, "kind" | "ready" | "close">;
  * The accept side (SMTP, inject and REST intake, `fastmta send`, `fastmta queue release`):
  * enqueues accepted messages and releases quarantined ones.
  */
-export type AcceptQueue = QueueBase & Pick<Queue, "enqueue" | "resume">;
+export type AcceptQueue = QueueBase & Pick<Queue, "enqueue" | "resume" | "leasesAtAccept">;
 
 /** The schedule side (the node's main thread): takes units, hands them out and back. */
 export type ScheduleQueue =
   & QueueBase
+  & Pick<Queue, "leasesAtAccept">
   & Pick<
     Queue,
     | "lease"

@@ -14,6 +14,7 @@
 import type { Config } from "../config/mod.ts";
 import type { HeldOutcome, LeasedUnit } from "../contracts/mod.ts";
 import type { ScheduleQueue } from "../queue/mod.ts";
+import type { LeaseCredits } from "../queue/lease_credits.ts";
 import type { PauseGate } from "./pauses.ts";
 import { type TakenRef, Watchdog } from "./watchdog.ts";
 
@@ -38,10 +39,15 @@ export class Scheduler {
   #running = false;
   #again = false;
   #timer: ReturnType<typeof setTimeout> | null = null;
+  #timerAt = 0;
+  #dueHint: number | null = null;
   #stopped = false;
   #failing = false;
   #log: (line: string) => void;
   #pauses: PauseGate | null = null;
+  #credits: LeaseCredits | null = null;
+  // The last pass found no due unit left, and nothing may have become due since (wake()).
+  #drained = false;
 
   constructor(
     queue: ScheduleQueue,
@@ -83,6 +89,44 @@ export class Scheduler {
     this.#pauses = gate;
   }
 
+  /**
+   * Lends accepting threads lease credits (core/queue/lease_credits.ts): while it has room, no
+   * due unit waits and no pause is in force, they insert new units already leased and hand
+   * them over with {@link adopt}, saving a lease transaction per batch.
+   */
+  useAcceptLeases(credits: LeaseCredits) {
+    this.#credits = credits;
+  }
+
+  /** The credits it lends (null when it does not). */
+  get leaseCredits(): LeaseCredits | null {
+    return this.#credits;
+  }
+
+  /**
+   * Units an accepting thread (`thread`) inserted already leased with this scheduler's credits:
+   * tracked and dispatched as if leased here (pauses still hold them); after stop they go back.
+   */
+  adopt(units: LeasedUnit[], thread: number) {
+    this.#watchdog.take(units, "dispatch");
+    this.#credits?.arrived(thread, units.length);
+    if (!this.#started || this.#stopped) {
+      this.giveBack(units, "leased at accept while the scheduler was not running");
+      return;
+    }
+    this.#dispatchTaken(units, false);
+    this.#lend();
+  }
+
+  /** Offers the room as credits while that is safe, else withdraws them (see useAcceptLeases). */
+  #lend() {
+    if (!this.#credits) return;
+    const lend = this.#started && !this.#stopped && !this.#failing && this.#drained &&
+      (this.#pauses?.pauses.length ?? 0) === 0;
+    if (lend) this.#credits.grant(Math.max(0, this.#capacity - this.inFlight));
+    else this.#credits.revoke();
+  }
+
   /** Leases left behind by a previous run of this node are due again now. */
   async recover(): Promise<number> {
     return await this.#queue.recover();
@@ -119,6 +163,7 @@ export class Scheduler {
   giveBack(units: TakenRef[], why: string) {
     const held = units.filter((u) => this.#watchdog.holds(u));
     if (held.length === 0) return;
+    this.#mayBeDue();
     this.#watchdog.finish(held.map((u) => u.leaseToken), held.map((u) => u.unitId));
     this.#log(`schedule: returned ${held.length} units to the queue: ${why}`);
     this.#queue.giveBack(held).catch((error) =>
@@ -134,9 +179,27 @@ export class Scheduler {
    * Units finished (settled or abandoned) by a worker, by lease token (and unit id, which
    * names the unit exactly where one lease covers several units).
    */
-  settled(tokens: string[], unitIds?: string[]) {
+  settled(tokens: string[], unitIds?: string[], dueAt?: number) {
     this.#watchdog.finish(tokens, unitIds);
-    this.wake();
+    // Lending, with nothing due waiting: the room goes to new mail with no lease transaction,
+    // and a pass runs when the earliest of them is due again (a retry, a hold's end).
+    if (this.#credits && this.#drained) {
+      if (dueAt !== undefined) this.#passBy(dueAt);
+      this.#lend();
+    } else this.#kick();
+  }
+
+  /** Makes the next timed pass run by `at` at the latest. */
+  #passBy(at: number) {
+    if (this.#running) {
+      // Its timer may be armed from a nextDueAt read before that settle: looked at after it.
+      this.#dueHint = Math.min(this.#dueHint ?? at, at);
+      return;
+    }
+    if (this.#stopped || (this.#timer && this.#timerAt <= at)) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.wake(), Math.max(at - Date.now(), 5));
   }
 
   /**
@@ -165,6 +228,17 @@ export class Scheduler {
 
   /** Asks for a scheduling pass soon (nothing happens before start or after stop). */
   wake() {
+    this.#mayBeDue();
+    this.#kick();
+  }
+
+  /** Units may be due now: no credits until a pass has leased them (they came first). */
+  #mayBeDue() {
+    this.#drained = false;
+    this.#credits?.revoke();
+  }
+
+  #kick() {
     if (!this.#started || this.#stopped) return;
     if (this.#running) {
       this.#again = true;
@@ -198,8 +272,11 @@ export class Scheduler {
         }
         if (units.length > 0) this.#dispatchTaken(units);
         if (units.length === limit) this.#again = true;
+        // Fewer than asked and no wake meanwhile: nothing due is left waiting.
+        else if (!this.#again) this.#drained = true;
       } while (this.#again && !this.#stopped);
-      if (!full) await this.#armTimer();
+      if (full) this.#drained = false;
+      else await this.#armTimer();
       if (this.#failing) {
         this.#failing = false;
         this.#log("schedule: leasing again");
@@ -209,18 +286,24 @@ export class Scheduler {
       // reconnects with its own backoff, so one line per outage is enough.
       if (!this.#failing) this.#log(`schedule: ${(error as Error).message}`);
       this.#failing = true;
+      this.#drained = false;
       if (!this.#stopped) {
+        this.#timerAt = Date.now() + this.#config.queue.poll_interval;
         this.#timer = setTimeout(() => this.wake(), this.#config.queue.poll_interval);
       }
     } finally {
       this.#running = false;
     }
-    if (this.#again) this.wake();
+    this.#lend();
+    const hint = this.#dueHint;
+    this.#dueHint = null;
+    if (this.#again) this.#kick();
+    else if (hint !== null && this.#timer) this.#passBy(hint);
   }
 
   /** Tracks and dispatches a leased batch; a dispatch that throws returns what it kept. */
-  #dispatchTaken(taken: LeasedUnit[]) {
-    this.#watchdog.take(taken, "dispatch");
+  #dispatchTaken(taken: LeasedUnit[], track = true) {
+    if (track) this.#watchdog.take(taken, "dispatch");
     const { pass: units, held } = this.#pauses?.split(taken) ?? { pass: taken, held: [] };
     if (held.length > 0) this.#holdPaused(held);
     if (units.length === 0) return;
@@ -246,6 +329,7 @@ export class Scheduler {
     if (this.#stopped) return;
     const poll = this.#config.queue.poll_interval;
     const delay = next === null ? poll : Math.min(poll, Math.max(0, next - Date.now()));
+    this.#timerAt = Date.now() + Math.max(delay, 5);
     this.#timer = setTimeout(() => this.wake(), Math.max(delay, 5));
   }
 
@@ -256,6 +340,7 @@ export class Scheduler {
    */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#credits?.revoke();
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#watchdogTimer) clearInterval(this.#watchdogTimer);
     const returned = await this.#queue.stopTaking();

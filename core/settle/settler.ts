@@ -41,6 +41,8 @@ export type OnSettled = (
   tokens: string[],
   requeue: boolean,
   unitIds: string[],
+  /** The earliest time one of them is due again (a retry, a hold's end), if any is. */
+  dueAt?: number,
 ) => void;
 
 /** Options for a {@link Settler}. */
@@ -183,11 +185,17 @@ export class Settler {
 
   #report(outcomes: UnitOutcome[], requeue: boolean) {
     if (outcomes.length === 0) return;
+    let dueAt: number | undefined;
+    for (const o of outcomes) {
+      const at = o.kind === "deferred" ? o.retryAt : o.kind === "held" ? o.until : undefined;
+      if (at !== undefined && (dueAt === undefined || at < dueAt)) dueAt = at;
+    }
     this.#onSettled(
       outcomes.length,
       outcomes.map((o) => o.leaseToken),
       requeue,
       outcomes.map((o) => o.unitId),
+      dueAt,
     );
   }
 

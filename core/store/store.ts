@@ -101,7 +101,13 @@ export type {
   SuppressionSource,
   SuppressionStore,
 } from "./suppressions.ts";
-export type { InsertOptions, LeaseRequest, SettleOptions, UnitStore } from "./units.ts";
+export type {
+  AcceptLease,
+  InsertOptions,
+  LeaseRequest,
+  SettleOptions,
+  UnitStore,
+} from "./units.ts";
 export type { BrokerUnitStore, SweepResult, UnitOrigin, UnitState } from "./units_broker.ts";
 export type { ActivityMinute, ActivityStore } from "./activity.ts";
 export type { TotalRecount } from "./recipient_totals.ts";

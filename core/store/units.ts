@@ -5,10 +5,11 @@
  */
 import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { SqlContext } from "./_sql.ts";
-import { insertMessages } from "./units_insert.ts";
+import { type AcceptLease, insertMessages } from "./units_insert.ts";
 import { leaseDue, type LeaseRequest, returnLeases, returnLeaseTokens } from "./units_lease.ts";
 import { settle, type SettleOptions } from "./units_settle.ts";
 
+export type { AcceptLease } from "./units_insert.ts";
 export type { LeaseRequest } from "./units_lease.ts";
 export type { SettleOptions } from "./units_settle.ts";
 
@@ -19,6 +20,11 @@ export interface InsertOptions {
    * broker, since this time (`messages.unconfirmed_since`). Without it they count as confirmed.
    */
   unconfirmedSince?: number;
+  /**
+   * The embedded queue with `queue.lease_at_accept`: these units are inserted already leased,
+   * as `leaseDue` would have left them (core/accept/accept_lease.ts).
+   */
+  lease?: AcceptLease;
 }
 
 /** The delivery queue in SQL: what the queues (core/queue) and the scheduler take. */
@@ -74,7 +80,7 @@ export function unitRepository(ctx: SqlContext): UnitStore {
     insertMessages: (messages, options = {}) =>
       messages.length === 0
         ? Promise.resolve()
-        : insertMessages(ctx, messages, options.unconfirmedSince),
+        : insertMessages(ctx, messages, options.unconfirmedSince, options.lease),
     leaseDue: (request) => leaseDue(ctx, request),
     settle: (outcomes, options = {}) =>
       outcomes.length === 0 ? Promise.resolve(0) : settle(ctx, outcomes, options),

@@ -11,6 +11,15 @@ import { insertRowsQuery } from "./bulk_insert.ts";
 import type { SpoolRef } from "../spool/mod.ts";
 import type { MessagesTable, QueueTable, RecipientsTable } from "./tables.ts";
 
+/** Units of a batch inserted leased to `owner` under `token` until `until` (set at `now`). */
+export interface AcceptLease {
+  owner: string;
+  token: string;
+  now: number;
+  until: number;
+  unitIds: ReadonlySet<string>;
+}
+
 /** Bytes of message bodies per INSERT, so a statement stays far below packet limits. */
 const INSERT_BODY_BYTES = 4 * 1024 * 1024;
 /** Body bytes per statement on MySQL (see insertMessages). */
@@ -61,6 +70,7 @@ function rowsOf(
   messages: NewMessage[],
   unconfirmedSince: number | undefined,
   spooled: SpoolRef[] | null,
+  lease: AcceptLease | undefined,
 ): MessageRows {
   const rows: MessageRows = { messages: [], units: [], recipients: [] };
   for (const [i, m] of messages.entries()) {
@@ -84,17 +94,19 @@ function rowsOf(
       ...(unconfirmedSince === undefined ? {} : { unconfirmed_since: unconfirmedSince }),
     });
     for (const { unitId, domain, recipients: addresses } of unitsOf(m)) {
+      // Leased at accept: as a lease would leave it (due at the expiry, the attempt counted).
+      const leased = lease?.unitIds.has(unitId) ? lease : null;
       rows.units.push({
         id: unitId,
         message_id: m.id,
         domain,
         state: "queued" as const,
-        due_at: m.receivedAt,
-        attempts: 0,
-        lease_owner: null,
-        lease_token: null,
+        due_at: leased ? leased.until : m.receivedAt,
+        attempts: leased ? 1 : 0,
+        lease_owner: leased?.owner ?? null,
+        lease_token: leased?.token ?? null,
         created_at: m.receivedAt,
-        updated_at: m.receivedAt,
+        updated_at: leased ? leased.now : m.receivedAt,
         last_reply: null,
       });
       for (const address of addresses) {
@@ -135,12 +147,13 @@ export async function insertMessages(
   ctx: SqlContext,
   messages: NewMessage[],
   unconfirmedSince?: number,
+  lease?: AcceptLease,
 ): Promise<void> {
   const { dialect } = ctx;
   // Body bytes first, written and fsync'd once for the batch: only then may a row point at them.
   const writer = ctx.spool?.writer;
   const spooled = writer ? await writer.append(messages.map((m) => m.body)) : null;
-  const rows = rowsOf(messages, unconfirmedSince, spooled);
+  const rows = rowsOf(messages, unconfirmedSince, spooled, lease);
   const tails = dialect === "mysql" ? cutMysqlBodies(rows.messages) : [];
   await ctx.transaction(async (trx) => {
     // Bodies can be large: statements are cut by body bytes as well as by row count.

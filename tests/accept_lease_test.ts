@@ -1,0 +1,237 @@
+/**
+ * Leases at accept (`queue.lease_at_accept`, core/queue/lease_credits.ts): the scheduler lends
+ * room as credits only while nothing due waits and no pause is in force; an acceptor holding
+ * credits inserts that many units already leased, as a lease would leave them (not leased again
+ * before the lease ends, counted in flight, back at the next start), and reports them; the
+ * scheduler tracks and dispatches them, and gives them back when it is not running.
+ */
+import { assert, assertEquals } from "./helpers/assert.ts";
+import { message, withStore } from "./helpers/store_contract.ts";
+import { waitUntil } from "./helpers/wait.ts";
+import { leasedAtAcceptWaitForTheirLease } from "./helpers/accept_lease_case.ts";
+import { parseConfig } from "../core/config/mod.ts";
+import type { LeasedUnit } from "../core/contracts/mod.ts";
+import { AcceptLeaser, Acceptor, type CommittedUnits } from "../core/accept/mod.ts";
+import { EmbeddedQueue } from "../core/queue/embedded.ts";
+import { LeaseCredits, leaseCreditsMemory, LeaseCreditTaker } from "../core/queue/lease_credits.ts";
+import type { EnqueueOptions, Queue } from "../core/queue/mod.ts";
+import { Scheduler } from "../core/schedule/mod.ts";
+import type { PauseGate } from "../core/schedule/pauses.ts";
+
+const config = parseConfig({ queue: { lease_time: "60s", poll_interval: "1h" } });
+
+Deno.test("lease credits: taken up to the offer, in transit until they arrive, forgotten with a thread", () => {
+  const credits = new LeaseCredits(leaseCreditsMemory(2));
+  const first = new LeaseCreditTaker(credits.memory, 0);
+  const second = new LeaseCreditTaker(credits.memory, 1);
+  assertEquals(first.take(5), 0);
+  credits.grant(8);
+  assertEquals(first.take(5), 5);
+  assertEquals(second.take(5), 3);
+  assertEquals([credits.offered, credits.inTransit], [0, 8]);
+  credits.grant(8); // nothing more: all the room is in transit
+  assertEquals(credits.offered, 0);
+  credits.arrived(0, 5);
+  second.cancel(3); // that commit failed
+  assertEquals(credits.inTransit, 0);
+  credits.grant(4);
+  assertEquals(second.take(1), 1);
+  credits.forget(1);
+  assertEquals([credits.offered, credits.inTransit], [3, 0]);
+  credits.arrived(1, 1); // a late report of a forgotten thread never goes below zero
+  assertEquals(credits.inTransit, 0);
+  credits.revoke();
+  assertEquals(first.take(2), 0);
+});
+
+Deno.test({
+  name: "units inserted leased at accept wait for their lease like leased units (sqlite3)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () => withStore("sqlite3", leasedAtAcceptWaitForTheirLease),
+});
+
+Deno.test({
+  name:
+    "an acceptor with credits commits units leased and reports them; a failed commit gives the credits up",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withStore("sqlite3", async (store, db) => {
+      const nodeConfig = { ...db.config(), nodeId: "node-1" };
+      const credits = new LeaseCredits(leaseCreditsMemory(1));
+      const leaser = new AcceptLeaser(new LeaseCreditTaker(credits.memory, 0), nodeConfig);
+      const queue = new EmbeddedQueue(nodeConfig, store);
+      const reports: CommittedUnits[] = [];
+      let failing = false;
+      const flaky = {
+        enqueue: (messages: Parameters<Queue["enqueue"]>[0], options?: EnqueueOptions) =>
+          failing ? Promise.reject(new Error("disk gone")) : queue.enqueue(messages, options),
+      };
+      const acceptor = new Acceptor(flaky, {
+        leaser,
+        onCommitted: (_count, units) => reports.push(units),
+      });
+      // No credits: inserted unleased, as without the option.
+      await acceptor.submit(message(["a@one.test"], { meta: { tag: "x" } }));
+      assertEquals(reports.at(-1), { leased: [], allLeased: false });
+      credits.grant(2);
+      const id = await acceptor.submit(message(["b@one.test", "c@two.test", "d@three.test"]));
+      const report = reports.at(-1)!;
+      assertEquals(report.allLeased, false); // three units, two credits
+      assertEquals(report.leased.map((u) => [u.unitId, u.attempts]), [[`${id}.0`, 1], [
+        `${id}.1`,
+        1,
+      ]]);
+      assertEquals((await store.counts(Date.now())).in_flight_units, 2);
+      credits.arrived(0, 2);
+      credits.grant(5);
+      failing = true;
+      await acceptor.submit(message(["e@one.test"])).catch(() => {});
+      assertEquals(credits.inTransit, 0); // the failed batch's credit is not in transit
+      failing = false;
+      const whole = await acceptor.submit(message(["f@one.test"], { meta: { pool: "p" } }));
+      const last = reports.at(-1)!;
+      assertEquals(last.allLeased, true);
+      assertEquals(last.leased[0].meta, { pool: "p" });
+      // As a lease of that unit reads it back.
+      const stored = await store.db.selectFrom("queue").selectAll().where("id", "=", `${whole}.0`)
+        .executeTakeFirstOrThrow();
+      assertEquals(stored.lease_owner, "node-1");
+      assertEquals(stored.lease_token, last.leased[0].leaseToken);
+    }),
+});
+
+function unit(n: number, token = `t${n}`): LeasedUnit {
+  return {
+    v: 1,
+    unitId: `m${n}.0`,
+    messageId: `m${n}`,
+    domain: "dest.test",
+    sender: "a@origin.test",
+    attempts: 1,
+    createdAt: 0,
+    leaseToken: token,
+    recipients: [`r${n}@dest.test`],
+  };
+}
+
+function fakeQueue(due: LeasedUnit[]) {
+  const calls = { leases: 0, givenBack: [] as string[] };
+  const queue: Queue = {
+    kind: "embedded",
+    ready: true,
+    enqueue: () => Promise.resolve(),
+    lease: (limit) => {
+      calls.leases++;
+      return Promise.resolve(due.splice(0, limit));
+    },
+    settle: () => Promise.resolve(0),
+    release: () => {},
+    fail: () => Promise.resolve([]),
+    resume: () => Promise.resolve(0),
+    retryNow: () => Promise.resolve(0),
+    claim: () => Promise.resolve([]),
+    hold: () => Promise.resolve(),
+    startTaking: () => Promise.resolve(),
+    stopTaking: () => Promise.resolve(0),
+    giveBack: (units) => {
+      calls.givenBack.push(...units.map((u) => u.unitId));
+      return Promise.resolve();
+    },
+    returnWaiting: () => [],
+    recover: () => Promise.resolve(0),
+    nextDueAt: () => Promise.resolve(null),
+    onAvailable: () => {},
+    close: () => Promise.resolve(),
+  };
+  return { queue, calls };
+}
+
+Deno.test("scheduler: lends its room only once nothing due waits, dispatches what it lent for, takes it back", async () => {
+  const due = Array.from({ length: 150 }, (_, i) => unit(i)); // more than one batch
+  const { queue, calls } = fakeQueue(due);
+  const config = parseConfig({
+    queue: { lease_time: "60s", poll_interval: "1h", batch_size: 100 },
+  });
+  const dispatched: string[] = [];
+  // deno-lint-ignore prefer-const
+  let scheduler: Scheduler;
+  scheduler = new Scheduler(queue, config, (units) => {
+    scheduler.handOver(
+      units,
+      "delivery-0",
+      (mine) => dispatched.push(...mine.map((u) => u.unitId)),
+    );
+  }, () => {});
+  const credits = new LeaseCredits(leaseCreditsMemory(1));
+  scheduler.useAcceptLeases(credits);
+  const taker = new LeaseCreditTaker(credits.memory, 0);
+  const capacity = config.delivery.concurrency * config.delivery.workers;
+  await scheduler.start();
+  await waitUntil(() => dispatched.length === 150, { message: "the backlog dispatched" });
+  // The backlog went out first; only the pass that found the queue empty lends.
+  await waitUntil(() => credits.offered > 0, { message: "credits offered" });
+  assertEquals(credits.offered, capacity - 150);
+  assertEquals(taker.take(2), 2);
+  scheduler.adopt([unit(900, "acc"), unit(901, "acc")], 0);
+  assertEquals(dispatched.slice(-2), ["m900.0", "m901.0"]);
+  assertEquals(scheduler.inFlight, 152);
+  assertEquals(credits.inTransit, 0);
+  assertEquals(credits.offered, capacity - 152);
+  // A settle with nothing due lends the room again, without a lease pass.
+  const leases = calls.leases;
+  scheduler.settled(["t0", "t1"], ["m0.0", "m1.0"]);
+  assertEquals(credits.offered, capacity - 150);
+  assertEquals(calls.leases, leases);
+  // Something may be due: no credits until a pass has looked.
+  due.push(unit(950));
+  scheduler.wake();
+  assertEquals(credits.offered, 0);
+  await waitUntil(() => dispatched.includes("m950.0"), { message: "the woken unit leased" });
+  await waitUntil(() => credits.offered > 0, { message: "lending again" });
+  await scheduler.stop();
+  assertEquals(credits.offered, 0);
+  scheduler.adopt([unit(990, "late")], 0); // reported after stop: back to the queue
+  assertEquals(calls.givenBack, ["m990.0"]);
+  assert(!dispatched.includes("m990.0"));
+});
+
+Deno.test("scheduler: lends nothing while a pause is in force", async () => {
+  const { queue } = fakeQueue([]);
+  const scheduler = new Scheduler(queue, config, () => {}, () => {});
+  const credits = new LeaseCredits(leaseCreditsMemory(1));
+  scheduler.useAcceptLeases(credits);
+  const pauses = [{ id: "p-1" }];
+  scheduler.usePauses(
+    { pauses, split: (units: LeasedUnit[]) => ({ pass: units, held: [] }) } as unknown as PauseGate,
+  );
+  await scheduler.start();
+  await waitUntil(() => scheduler.inFlight === 0 && !credits.offered, { message: "first pass" });
+  scheduler.settled([], []);
+  assertEquals(credits.offered, 0);
+  pauses.pop();
+  scheduler.wake();
+  await waitUntil(() => credits.offered > 0, { message: "lending once the pause is gone" });
+  await scheduler.stop();
+});
+
+Deno.test("scheduler: while lending, a settle's due time brings the next pass forward", async () => {
+  const due: LeasedUnit[] = [];
+  const { queue, calls } = fakeQueue(due);
+  const dispatched: string[] = [];
+  const scheduler = new Scheduler(queue, config, (units) => {
+    dispatched.push(...units.map((u) => u.unitId));
+  }, () => {});
+  const credits = new LeaseCredits(leaseCreditsMemory(1));
+  scheduler.useAcceptLeases(credits);
+  await scheduler.start();
+  await waitUntil(() => credits.offered > 0, { message: "lending" });
+  const leases = calls.leases;
+  // A deferred unit comes due soon; the poll interval (1 h) would not find it in this test.
+  due.push(unit(7));
+  scheduler.settled(["t6"], ["m6.0"], Date.now() + 50);
+  assertEquals(calls.leases, leases); // no pass at once
+  await waitUntil(() => dispatched.includes("m7.0"), { message: "leased when due" });
+  await scheduler.stop();
+});
