@@ -91,7 +91,7 @@ const UNIT_RECIPIENTS = new CompiledOnce((db, dialect, unitIds: string[]) =>
 function attemptRowsOf(outcomes: UnitOutcome[], nodeId: string | null) {
   const rows: Insertable<AttemptsTable>[] = [];
   // Object literals with every key in one order, not a spread of shared fields per row: the
-  // INSERT takes its columns from the first row, and a spread costs each recipient ~1 µs.
+  // INSERT takes its columns from the first row, and a spread cost each row ~0.2 µs more.
   for (const o of outcomes) {
     const node = o.nodeId ?? nodeId;
     const site = o.site ?? null;
