@@ -1,8 +1,8 @@
 /**
  * The store loop of bench/store.ts on SQLite with the time of every statement, by its shape
  * (phase I insert, L lease, S settle; IN and VALUES lists folded), and the CPU per message of
- * each phase (medians of --rounds fresh databases). `--ddl "sql; sql"` runs after migrating
- * (to try an index); TREE=/path/to/checkout measures another checkout's store (A/B). Issue 19.
+ * each phase (medians of --rounds fresh databases); TREE=/path/to/checkout measures another
+ * checkout's store (A/B). Issue 19.
  *
  *   deno run -A --config deno.json bench/store_statements.ts --recipients 10 --rounds 3
  *
@@ -13,7 +13,6 @@ import { parseArgs } from "node:util";
 import { StatementSync } from "node:sqlite";
 const root = Deno.env.get("TREE") ?? new URL("..", import.meta.url).pathname;
 const { createTestDatabase } = await import(`${root}/tests/helpers/databases.ts`);
-const { sql } = await import("kysely");
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -21,7 +20,6 @@ const { values } = parseArgs({
     messages: { type: "string", default: "3000" },
     batch: { type: "string", default: "20" },
     recipients: { type: "string", default: "10" },
-    ddl: { type: "string", default: "" },
     rounds: { type: "string", default: "1" },
   },
 });
@@ -59,9 +57,6 @@ for (let round = 0; round < Number(values.rounds); round++) {
   const store = await db.open("accept", 10);
   try {
     await store.migrate();
-    for (const stmt of values.ddl.split(";").map((s) => s.trim()).filter(Boolean)) {
-      await sql.raw(stmt).execute(store.db);
-    }
     times.clear();
     const now = Date.now();
     phase = "I";
@@ -129,7 +124,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
 }
 const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 console.log(
-  `recipients ${per}, batch ${batch}, messages ${total}, ddl ${JSON.stringify(values.ddl)}`,
+  `recipients ${per}, batch ${batch}, messages ${total}`,
 );
 console.log(
   `CPU µs/msg: insert ${med(phases.insert).toFixed(0)} lease ${
