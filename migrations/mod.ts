@@ -26,6 +26,7 @@ import { migration0019 } from "./0019_pause_site.ts";
 import { migration0022 } from "./0022_body_spool.ts";
 import { migration0023 } from "./0023_body_lz4.ts";
 import { migration0024 } from "./0024_recipient_totals.ts";
+import { migration0025 } from "./0025_recipients_dsn_partial.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -52,6 +53,7 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0022_body_spool": migration0022,
   "0023_body_lz4": migration0023,
   "0024_recipient_totals": migration0024,
+  "0025_recipients_dsn_partial": migration0025,
 };
 
 /** Kysely migrations bound to one dialect. */

@@ -25,27 +25,35 @@ export function insertRowsQuery<T extends object>(
   if (rows.length === 0) throw new Error("Cannot build an INSERT without rows");
   const columns = Object.keys(rows[0]) as (keyof T & string)[];
   if (dialect === "postgres" && pgTypes) return unnestInsert(table, columns, rows, pgTypes);
-  const parameters: unknown[] = [];
-  const tuples: string[] = [];
-  let n = 0;
-  const placeholder = dialect === "postgres"
-    ? () => `$${++n}`
-    : dialect === "mssql"
-    ? () => `@${++n}`
-    : () => "?";
+  const parameters = new Array<unknown>(rows.length * columns.length);
+  let p = 0;
   for (const row of rows) {
-    const marks: string[] = [];
-    for (const column of columns) {
-      parameters.push(row[column] ?? null);
-      marks.push(placeholder());
-    }
-    tuples.push(`(${marks.join(", ")})`);
+    for (const column of columns) parameters[p++] = row[column] ?? null;
   }
   const names = columns.map((c) => quote(dialect, c)).join(", ");
   return CompiledQuery.raw(
-    `insert into ${quote(dialect, table)} (${names}) values ${tuples.join(", ")}`,
+    `insert into ${quote(dialect, table)} (${names}) values ${
+      valuesList(dialect, rows.length, columns.length)
+    }`,
     parameters,
   );
+}
+
+/** `(?, ?), (?, ?)`: anonymous placeholders repeat one tuple; numbered ones count up. */
+function valuesList(dialect: Dialect, rows: number, columns: number): string {
+  if (dialect === "sqlite3" || dialect === "mysql") {
+    const tuple = `(${new Array(columns).fill("?").join(", ")})`;
+    return new Array(rows).fill(tuple).join(", ");
+  }
+  const sign = dialect === "mssql" ? "@" : "$";
+  const tuples: string[] = [];
+  let n = 0;
+  for (let r = 0; r < rows; r++) {
+    const marks: string[] = [];
+    for (let c = 0; c < columns; c++) marks.push(`${sign}${++n}`);
+    tuples.push(`(${marks.join(", ")})`);
+  }
+  return tuples.join(", ");
 }
 
 /**

@@ -90,18 +90,20 @@ const UNIT_RECIPIENTS = new CompiledOnce((db, dialect, unitIds: string[]) =>
 /** The delivery-log rows of a batch of outcomes: every try, then every recipient's result. */
 function attemptRowsOf(outcomes: UnitOutcome[], nodeId: string | null) {
   const rows: Insertable<AttemptsTable>[] = [];
+  // Object literals with every key in one order, not a spread of shared fields per row: the
+  // INSERT takes its columns from the first row, and a spread cost each row ~0.2 µs more.
   for (const o of outcomes) {
-    const common = {
-      message_id: o.messageId,
-      unit_id: o.unitId,
-      domain: o.domain,
-      node_id: o.nodeId ?? nodeId,
-      site: o.site ?? null,
-      pool: o.pool ?? null,
-    };
+    const node = o.nodeId ?? nodeId;
+    const site = o.site ?? null;
+    const pool = o.pool ?? null;
     for (const t of o.tries ?? []) {
       rows.push({
-        ...common,
+        message_id: o.messageId,
+        unit_id: o.unitId,
+        domain: o.domain,
+        node_id: node,
+        site,
+        pool,
         at: t.at,
         recipient: "",
         outcome: "tried",
@@ -118,9 +120,18 @@ function attemptRowsOf(outcomes: UnitOutcome[], nodeId: string | null) {
         category: null,
       });
     }
+    const tls = o.tls ? 1 : 0;
+    const tlsVersion = o.tlsVersion ?? null;
+    const tlsVerified = o.tlsVerified ? 1 : 0;
+    const durationMs = Math.round(o.durationMs);
     for (const r of o.results) {
       rows.push({
-        ...common,
+        message_id: o.messageId,
+        unit_id: o.unitId,
+        domain: o.domain,
+        node_id: node,
+        site,
+        pool,
         at: o.at,
         recipient: r.address,
         outcome: r.outcome,
@@ -129,10 +140,10 @@ function attemptRowsOf(outcomes: UnitOutcome[], nodeId: string | null) {
         source_ip: o.sourceIp,
         mx_host: o.mxHost,
         remote_ip: o.remoteIp,
-        tls: o.tls ? 1 : 0,
-        tls_version: o.tlsVersion ?? null,
-        tls_verified: o.tlsVerified ? 1 : 0,
-        duration_ms: Math.round(o.durationMs),
+        tls,
+        tls_version: tlsVersion,
+        tls_verified: tlsVerified,
+        duration_ms: durationMs,
         reason: r.outcome === "deferred" && o.kind === "deferred" ? o.reason : null,
         category: r.category ?? null,
       });

@@ -24,6 +24,9 @@ const CONTROL = /[\x00-\x1F\x7F-\x9F]/;
 const UNSAFE_IN_ADDRESS = /[\x00-\x1F\x7F-\x9F\u200B\u2060\uFEFF]/;
 const MAIL_VALUE_PARAMS = ["BODY", "SIZE", "RET", "ENVID"];
 const RCPT_VALUE_PARAMS = ["NOTIFY", "ORCPT"];
+const WHITESPACE = /\s/;
+/** The full stops besides "." that IDNA (and punycode.js) read as label separators. */
+const OTHER_FULL_STOPS = /[\u3002\uFF0E\uFF61]/;
 
 /** RFC 3461 xtext: "+XX" is a hex escape. */
 export function decodeXtext(value: string): string {
@@ -53,6 +56,8 @@ function domainOf(domain: string): string | null {
   ) {
     return null;
   }
+  // punycode.js changes only A-labels ("xn--…") and the other full stops: skip it without them.
+  if (!domain.includes("xn--") && !OTHER_FULL_STOPS.test(domain)) return domain;
   try {
     return punycode.toUnicode(domain);
   } catch {
@@ -67,11 +72,14 @@ export function parsePath(
 ): (SMTPServerAddress & { duplicate?: string }) | null {
   const colon = line.indexOf(":");
   if (colon < 0 || line.slice(0, colon).trim().toUpperCase() !== name) return null;
-  const parts = line.slice(colon + 1).trim().split(/\s+/);
+  const rest = line.slice(colon + 1).trim();
+  // The usual `<path>` alone needs no split (one array and regex less per RCPT).
+  const parts = WHITESPACE.test(rest) ? rest.split(/\s+/) : [rest];
   let address = parts.shift() ?? "";
   if (!/^<[^<>]*>$/.test(address)) return null;
+  address = address.slice(1, -1);
   // A source route (`<@a,@b:user@c>`) is dropped, as RFC 5321 §4.1.1.3 allows.
-  address = address.slice(1, -1).replace(/^@[^\s,:@]+(?:,@[^\s,:@]+)*:/, "");
+  if (address.startsWith("@")) address = address.replace(/^@[^\s,:@]+(?:,@[^\s,:@]+)*:/, "");
   let args: Record<string, string | boolean> | false = false;
   let duplicate: string | undefined;
   for (const param of parts) {
@@ -90,14 +98,15 @@ export function parsePath(
   }
   if (address && UNSAFE_IN_ADDRESS.test(address)) return null;
   if (address && !(name === "RCPT TO" && address.toLowerCase() === "postmaster")) {
-    const at = address.split("@");
-    if (at.length !== 2 || !at[0] || !at[1]) return null;
-    const [local, rawDomain] = at;
-    if (local.length + 1 + rawDomain.length > 253) return null;
+    const at = address.indexOf("@");
+    if (at <= 0 || at === address.length - 1 || address.indexOf("@", at + 1) >= 0) return null;
+    const local = address.slice(0, at);
+    const rawDomain = address.slice(at + 1);
+    if (address.length > 253) return null;
     if (local.startsWith(".") || local.endsWith(".") || local.includes("..")) return null;
     const domain = domainOf(rawDomain);
     if (domain === null) return null;
-    address = `${local}@${domain}`;
+    if (domain !== rawDomain) address = `${local}@${domain}`;
   }
   const parsed: SMTPServerAddress & { duplicate?: string } = {
     address,
@@ -191,8 +200,9 @@ export function mailParams(
 
 /** Checks RCPT TO's parameters (after invalidParams) and records NOTIFY and ORCPT in `parsed.dsn`. */
 export function rcptParams(parsed: SMTPServerAddress & { duplicate?: string }): Refusal | null {
-  delete parsed.duplicate;
-  const args = (parsed.args || {}) as Record<string, string | undefined>;
+  if (parsed.duplicate !== undefined) delete parsed.duplicate;
+  if (!parsed.args) return null;
+  const args = parsed.args as Record<string, string | undefined>;
   if (args.NOTIFY) {
     const values = args.NOTIFY.toUpperCase().split(",");
     if (values.some((v) => !["NEVER", "SUCCESS", "FAILURE", "DELAY"].includes(v))) {

@@ -17,7 +17,11 @@ type Command = (c: Connection, line: string, args: string[]) => void;
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\x00-\x1F\x7F-\x9F]/;
 const HTTP = /^(OPTIONS|GET|HEAD|POST|PUT|DELETE|TRACE|CONNECT) \/.* HTTP\/\d\.\d$/i;
+const HTTP_VERBS = new Set(["OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT"]);
 const NEEDS_HELO = new Set(["MAIL", "RCPT", "DATA", "AUTH"]);
+/** Commands that read their arguments; the others (MAIL, RCPT: the line) get none split off. */
+const TAKES_ARGS = new Set(["EHLO", "HELO", "VRFY", "STARTTLS", "AUTH"]);
+const NO_ARGS: string[] = [];
 const MAX_UNRECOGNIZED = 10;
 
 function refuse(c: Connection, r: Refusal): void {
@@ -178,7 +182,7 @@ export function runCommand(c: Connection, line: string, ready: boolean): void {
       verb === "EHLO" || verb === "HELO" ? "none" : undefined,
     );
   }
-  if (HTTP.test(line)) return c.send(421, "HTTP requests not allowed");
+  if (HTTP_VERBS.has(verb) && HTTP.test(line)) return c.send(421, "HTTP requests not allowed");
   const command = Object.hasOwn(COMMANDS, verb) && c.isSupported(verb) ? COMMANDS[verb] : null;
   if (verb === "EHLO" || verb === "HELO") c.openingCommand = verb;
   if (!command) {
@@ -190,6 +194,6 @@ export function runCommand(c: Connection, line: string, ready: boolean): void {
   if (!c.hostNameAppearsAs && NEEDS_HELO.has(verb)) {
     return c.send(503, "Error: send HELO/EHLO first");
   }
-  const args = line.trim().split(/\s+/).slice(1);
-  command(c, line, args);
+  // Splitting every line cost each RCPT an array and a regex split it never reads.
+  command(c, line, TAKES_ARGS.has(verb) ? line.trim().split(/\s+/).slice(1) : NO_ARGS);
 }

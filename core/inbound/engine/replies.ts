@@ -62,6 +62,8 @@ export type CodeChoice = keyof typeof CONTEXT | "none" | undefined;
 const HAS_CODE = /^[245]\.\d{1,3}\.\d{1,3} /;
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\x00-\x1F\x7F-\x9F]/g;
+// deno-lint-ignore no-control-regex
+const HAS_CONTROL = /[\x00-\x1F\x7F-\x9F]/;
 
 function enhancedOf(code: number, choice: CodeChoice): string {
   if (choice === "none" || (code >= 300 && code < 400)) return "";
@@ -72,7 +74,13 @@ function enhancedOf(code: number, choice: CodeChoice): string {
 
 /** The wire form (CRLF-terminated) of reply `code` with `text` (one line, or several). */
 export function formatReply(code: number, text: string | string[], choice?: CodeChoice): string {
-  const lines = Array.isArray(text) ? text : [text];
+  if (typeof text === "string") {
+    // One line (every reply but EHLO's): no array, and no replace when nothing needs it.
+    const line = HAS_CONTROL.test(text) ? text.replace(CONTROL, " ") : text;
+    const enhanced = HAS_CODE.test(line) ? "" : enhancedOf(code, choice);
+    return `${code} ${enhanced ? enhanced + " " : ""}${line}\r\n`;
+  }
+  const lines = text;
   let out = "";
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].replace(CONTROL, " ");
