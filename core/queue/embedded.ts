@@ -5,7 +5,13 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { QuarantineStore, QueueOpsStore, UnitStore } from "../store/mod.ts";
-import type { HeldOutcome, LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
+import type {
+  HeldOutcome,
+  LeasedUnit,
+  MessageBytes,
+  NewMessage,
+  UnitOutcome,
+} from "../contracts/mod.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import type { Queue } from "./queue.ts";
 import { LostLeases } from "./lost_leases.ts";
@@ -33,7 +39,7 @@ export class EmbeddedQueue implements Queue {
     this.#lost = new LostLeases({ leaseMs: () => this.#config.queue.lease_time, log });
   }
 
-  enqueue(messages: NewMessage[]): Promise<void> {
+  enqueue(messages: NewMessage<MessageBytes>[]): Promise<void> {
     return this.#store.insertMessages(messages);
   }
 
