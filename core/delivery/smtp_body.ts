@@ -3,8 +3,12 @@
  * anyway, core/line_ends.ts) and dot-stuffing (RFC 5321 §4.5.2), then the terminating ".CRLF",
  * copying the body only when it needs changing.
  */
-import { Buffer, isAscii } from "node:buffer";
+import { isAscii } from "node:buffer";
 import { toCrlf } from "../line_ends.ts";
+
+const CR = 0x0d;
+const LF = 0x0a;
+const DOT = 0x2e;
 
 /** The line that ends the DATA section. */
 export const DOT_CRLF = new TextEncoder().encode(".\r\n");
@@ -67,18 +71,33 @@ export function dataParts(body: Uint8Array): Uint8Array[] {
 }
 
 /**
- * Whether every LF of `body` follows a CR and no line after the first starts with ".". Searched
- * in a latin1 string of the bytes (one native copy): a string's indexOf costs a few ns per call
- * where `Uint8Array.prototype.indexOf` costs ~80 (Deno 2.9), which made the one search per line
- * 63 µs CPU for a clean 100 KB body against 38 this way (bench/RESULTS.md, 2026-12-04).
+ * Whether every LF of `body` follows a CR and no line after the first starts with ".". Read four
+ * bytes at a time, looking closer only at words that hold an LF: no call per line (a
+ * `Uint8Array.prototype.indexOf` call costs ~80 ns in Deno 2.9, 63 µs CPU for a clean 100 KB
+ * body; this takes 38) and no allocation (a latin1 string of the body was as fast alone but
+ * cost the delivery worker its young-generation GCs; bench/RESULTS.md, 2026-12-04).
  */
 function wireClean(body: Uint8Array): boolean {
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("latin1");
-  if (text.indexOf("\n.") >= 0) return false;
-  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) {
-    if (text.charCodeAt(i - 1) !== 0x0d) return false;
+  const n = body.length;
+  const head = Math.min((4 - (body.byteOffset & 3)) & 3, n);
+  const words = (n - head) >>> 2;
+  const tail = head + words * 4;
+  for (let i = 0; i < head; i++) if (body[i] === LF && !lineEndClean(body, i)) return false;
+  const word = words > 0 ? new Uint32Array(body.buffer, body.byteOffset + head, words) : [];
+  for (let k = 0; k < words; k++) {
+    const x = word[k] ^ 0x0a0a0a0a; // an LF byte becomes a zero byte
+    if (((x - 0x01010101) & ~x & 0x80808080) === 0) continue;
+    for (let i = head + k * 4; i < head + k * 4 + 4; i++) {
+      if (body[i] === LF && !lineEndClean(body, i)) return false;
+    }
   }
+  for (let i = tail; i < n; i++) if (body[i] === LF && !lineEndClean(body, i)) return false;
   return true;
+}
+
+/** Whether the LF at `i` ends a CRLF and the next line does not start with ".". */
+function lineEndClean(body: Uint8Array, i: number): boolean {
+  return i > 0 && body[i - 1] === CR && body[i + 1] !== DOT;
 }
 
 /**
