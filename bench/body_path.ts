@@ -21,8 +21,10 @@ const tree = new URL(`${args.tree ?? new URL("..", import.meta.url).pathname}/`,
 const size = Number(args.size ?? 102_400);
 const body = await import(new URL("core/delivery/smtp_body.ts", tree).href);
 const spool = await import(new URL("core/spool/segments.ts", tree).href);
-const piecesTaken = (await Deno.readTextFile(new URL("core/bytes.ts", tree))).includes(
-  "MessageBytes",
+// Since session 10 the accept path takes a body as pieces (core/contracts/message_bytes.ts).
+const piecesTaken = await Deno.stat(new URL("core/contracts/message_bytes.ts", tree)).then(
+  () => true,
+  () => false,
 );
 
 function message(seed: number): Uint8Array {

@@ -4,10 +4,10 @@
  * and, in distributed mode, through the broker: treat changes as format changes and version them.
  */
 
-import type { MessageBytes } from "../bytes.ts";
 import { domainOf, mailboxKey } from "../mail/mod.ts";
+import type { MessageBytes } from "./message_bytes.ts";
 
-export type { MessageBytes } from "../bytes.ts";
+export { byteLengthOf, joinedBytes, type MessageBytes } from "./message_bytes.ts";
 
 /** Version of the queued-unit format below. */
 export const UNIT_FORMAT_VERSION = 1;

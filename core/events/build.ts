@@ -4,8 +4,13 @@
  * Held outcomes were not attempted and make no event for the recipients that wait.
  */
 import type { FastmtaEvent } from "../contracts/events.ts";
-import type { MessageBytes, NewMessage, RecipientResult, UnitOutcome } from "../contracts/mod.ts";
-import { byteLengthOf } from "../bytes.ts";
+import {
+  byteLengthOf,
+  type MessageBytes,
+  type NewMessage,
+  type RecipientResult,
+  type UnitOutcome,
+} from "../contracts/mod.ts";
 import { emitEvent, type EventFields, eventsOn } from "./emit.ts";
 
 /** The event fields of a durable message. */

@@ -10,7 +10,6 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { byteLengthOf, type MessageBytes } from "../bytes.ts";
 
 /** A segment this size or larger is sealed before the next batch (64 MiB). */
 export const SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -22,6 +21,9 @@ export const SEALED_SUFFIX = ".seg";
 const STAGING_BYTES = 1024 * 1024;
 /** A piece this large is written from where it is rather than staged (256 KiB). */
 const DIRECT_BYTES = 256 * 1024;
+
+/** One body: one buffer, or pieces in order (the SMTP engine's socket reads). */
+export type BodyBytes = Uint8Array | readonly Uint8Array[];
 
 /** Where one body's bytes are. */
 export interface SpoolRef {
@@ -56,20 +58,22 @@ export class SegmentWriter {
   }
 
   /** Writes the bodies and makes them durable; resolves with where each one is. */
-  append(bodies: MessageBytes[]): Promise<SpoolRef[]> {
+  append(bodies: BodyBytes[]): Promise<SpoolRef[]> {
     const run = this.#chain.then(() => this.#append(bodies));
     this.#chain = run.catch(() => {});
     return run;
   }
 
-  async #append(bodies: MessageBytes[]): Promise<SpoolRef[]> {
+  async #append(bodies: BodyBytes[]): Promise<SpoolRef[]> {
     if (this.#file && this.#size >= this.#segmentBytes) await this.#seal();
     if (!this.#file) await this.#openNew();
     const file = this.#file!;
     const refs: SpoolRef[] = [];
     let total = 0;
     for (const body of bodies) {
-      const length = byteLengthOf(body);
+      const length = body instanceof Uint8Array
+        ? body.byteLength
+        : body.reduce((n, piece) => n + piece.byteLength, 0);
       refs.push({ segment: this.#name, offset: this.#size + total, length });
       total += length;
     }
@@ -91,7 +95,7 @@ export class SegmentWriter {
    * written where they are: no joined copy of the batch is allocated (Deno's `writev` would
    * join one) and each write carries up to 1 MiB.
    */
-  async #write(file: Deno.FsFile, bodies: MessageBytes[]): Promise<void> {
+  async #write(file: Deno.FsFile, bodies: BodyBytes[]): Promise<void> {
     let staged = 0;
     const flush = async () => {
       if (staged > 0) await writeAll(file, this.#staging!.subarray(0, staged));

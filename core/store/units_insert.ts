@@ -5,8 +5,14 @@
  */
 import type { Insertable } from "kysely";
 import { sql } from "kysely";
-import { type NewMessage, unitsOf } from "../contracts/mod.ts";
-import { byteLengthOf, joinedBytes, type MessageBytes, releaseBytes } from "../bytes.ts";
+import {
+  byteLengthOf,
+  joinedBytes,
+  type MessageBytes,
+  type NewMessage,
+  unitsOf,
+} from "../contracts/mod.ts";
+import { releaseBytes } from "../bytes.ts";
 import { asBuffer, chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
 import type { SpoolRef } from "../spool/mod.ts";
