@@ -125,3 +125,17 @@ Deno.test("DATA reader: the parts are views of the reads, not copies", () => {
   assertEquals(seen.at(-1)!.buffer, read2.buffer);
   assertEquals(reader.bytes, read1.length + ".dot\r\n".length);
 });
+
+Deno.test("DATA reader: dot bytes held across reads come back in a buffer of their own", () => {
+  // The collector frees every buffer of a message but the last read's once it is written
+  // (core/inbound/message.ts): a slice of Buffer's shared pool would take other buffers with it.
+  for (const [first, second] of [["a\r\n.", "b\r\n.\r\n"], ["a\r\n.\r", "b\r\n.\r\n"]]) {
+    const seen: Uint8Array[] = [];
+    const reader = new DotReader((part) => seen.push(part));
+    assertEquals(reader.feed(Buffer.from(first, "latin1")), -1);
+    assertEquals(reader.feed(Buffer.from(second, "latin1")), second.length);
+    const held = seen[1];
+    assertEquals(new TextDecoder().decode(held), first.slice(3));
+    assertEquals(held.buffer.byteLength, held.byteLength, JSON.stringify(first));
+  }
+});

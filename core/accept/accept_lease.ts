@@ -5,7 +5,13 @@
  * commit builds what the scheduler would have leased for them.
  * Reads config: nodeId, queue.lease_time.
  */
-import { type LeasedUnit, type NewMessage, parseMeta, unitsOf } from "../contracts/mod.ts";
+import {
+  type LeasedUnit,
+  type MessageBytes,
+  type NewMessage,
+  parseMeta,
+  unitsOf,
+} from "../contracts/mod.ts";
 import type { LeaseCreditTaker } from "../queue/lease_credits.ts";
 import type { AcceptLease } from "../store/mod.ts";
 
@@ -26,7 +32,7 @@ export class AcceptLeaser {
   }
 
   /** A lease of as many of the batch's units as there are credits; null for none. */
-  reserve(messages: NewMessage[], now = Date.now()): Reservation | null {
+  reserve(messages: NewMessage<MessageBytes>[], now = Date.now()): Reservation | null {
     const units = messages.flatMap((m) => unitsOf(m).map((u) => u.unitId));
     const got = this.#taker.take(units.length);
     if (got === 0) return null;
@@ -46,7 +52,7 @@ export class AcceptLeaser {
   }
 
   /** The units `lease` covers, as a lease of them would have returned them. */
-  leasedUnits(messages: NewMessage[], lease: AcceptLease): LeasedUnit[] {
+  leasedUnits(messages: NewMessage<MessageBytes>[], lease: AcceptLease): LeasedUnit[] {
     const out: LeasedUnit[] = [];
     for (const m of messages) {
       // As stored and read back: JSON text (what a lease reads), not the accept-side object.

@@ -4,7 +4,7 @@
  * transaction, plus one wait for the broker's confirms in distributed mode) — and only then
  * does the caller get its queue id to say "yes" with.
  */
-import type { LeasedUnit, NewMessage } from "../contracts/mod.ts";
+import type { LeasedUnit, MessageBytes, NewMessage } from "../contracts/mod.ts";
 import type { Queue } from "../queue/mod.ts";
 import type { AcceptLeaser, Reservation } from "./accept_lease.ts";
 import { emitReceived } from "../events/mod.ts";
@@ -15,7 +15,7 @@ export { newQueueId } from "./queue_id.ts";
 export { type RelayPolicy, relayPolicy } from "./policy.ts";
 
 interface Pending {
-  message: NewMessage;
+  message: NewMessage<MessageBytes>;
   resolve: (id: string) => void;
   reject: (error: Error) => void;
 }
@@ -59,7 +59,7 @@ export class Acceptor {
   }
 
   /** Resolves with the queue id once the message is durable; rejects if it could not be. */
-  submit(message: NewMessage): Promise<string> {
+  submit(message: NewMessage<MessageBytes>): Promise<string> {
     if (message.recipients.length === 0) {
       return Promise.reject(new Error("Cannot accept a message without recipients"));
     }

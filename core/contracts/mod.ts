@@ -5,12 +5,18 @@
  */
 
 import { domainOf, mailboxKey } from "../mail/mod.ts";
+import type { MessageBytes } from "./message_bytes.ts";
+
+export { byteLengthOf, joinedBytes, type MessageBytes } from "./message_bytes.ts";
 
 /** Version of the queued-unit format below. */
 export const UNIT_FORMAT_VERSION = 1;
 
-/** A message accepted by an inbound channel, ready to be made durable. */
-export interface NewMessage {
+/**
+ * A message accepted by an inbound channel, ready to be made durable. The accept path takes its
+ * body as pieces too (`NewMessage<MessageBytes>`: SMTP hands on its socket reads).
+ */
+export interface NewMessage<Body extends MessageBytes = Uint8Array> {
   id: string;
   sender: string;
   recipients: string[];
@@ -18,7 +24,7 @@ export interface NewMessage {
   channel: "smtp" | "api" | "cli" | "inject" | "outbox" | "bounce";
   clientIp: string | null;
   receivedAt: number;
-  body: Uint8Array;
+  body: Body;
   meta?: Record<string, unknown>;
 }
 

@@ -4,11 +4,19 @@
  * Held outcomes were not attempted and make no event for the recipients that wait.
  */
 import type { FastmtaEvent } from "../contracts/events.ts";
-import type { NewMessage, RecipientResult, UnitOutcome } from "../contracts/mod.ts";
+import {
+  byteLengthOf,
+  type MessageBytes,
+  type NewMessage,
+  type RecipientResult,
+  type UnitOutcome,
+} from "../contracts/mod.ts";
 import { emitEvent, type EventFields, eventsOn } from "./emit.ts";
 
 /** The event fields of a durable message. */
-export function receivedFields(message: NewMessage): EventFields & { type: "received" } {
+export function receivedFields(
+  message: NewMessage<MessageBytes>,
+): EventFields & { type: "received" } {
   return {
     type: "received",
     at: message.receivedAt,
@@ -17,7 +25,7 @@ export function receivedFields(message: NewMessage): EventFields & { type: "rece
     recipients: message.recipients,
     channel: message.channel,
     client_ip: message.clientIp,
-    size: message.body.byteLength,
+    size: byteLengthOf(message.body),
     metadata: message.meta ?? null,
   };
 }
@@ -72,7 +80,7 @@ export function outcomeFields(outcome: UnitOutcome): EventFields[] {
 }
 
 /** Emits the events of messages just made durable. */
-export function emitReceived(messages: readonly NewMessage[]): void {
+export function emitReceived(messages: readonly NewMessage<MessageBytes>[]): void {
   if (!eventsOn()) return;
   for (const m of messages) emitEvent(receivedFields(m));
 }

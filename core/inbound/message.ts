@@ -72,7 +72,8 @@ export class MessageCollector {
   }
 
   /**
-   * Frees the collected chunks once `build` has copied them, instead of at V8's next full GC.
+   * Frees the collected chunks once `build` has copied them or the pieces are written, instead
+   * of at V8's next full GC.
    * smtp-server hands over views of buffers it made by joining each socket read to the last four
    * bytes of the one before (it keeps those back to find the end of DATA). Once the message has
    * ended it holds none of them but the last, whose tail it may still parse as the next command;
@@ -98,7 +99,15 @@ export class MessageCollector {
     this.#size = 0;
   }
 
-  /** The message with `prefix` (our header lines, CRLF-terminated) in front. */
+  /**
+   * The message with `prefix` (our header lines, CRLF-terminated) in front, as pieces: the
+   * prefix, then the collected chunks themselves (no copy; valid until `releaseChunks`).
+   */
+  pieces(prefix: string): Uint8Array[] {
+    return [new TextEncoder().encode(prefix), ...this.#chunks];
+  }
+
+  /** The message with `prefix` (our header lines, CRLF-terminated) in front, in one buffer. */
   build(prefix: string): Uint8Array {
     const head = new TextEncoder().encode(prefix);
     const out = new Uint8Array(head.byteLength + this.#size);

@@ -180,8 +180,6 @@ async function acceptMessage(
   if (session.envelope.smtpUtf8) meta.smtputf8 = true;
   if (state) meta.listener = `${state.listener.mode}:${state.listener.port}`;
   const mailFrom = session.envelope.mailFrom;
-  const body = collector.build(prefix);
-  collector.releaseChunks(wholeReads);
   let id: string;
   try {
     id = await acceptor.submit({
@@ -191,12 +189,13 @@ async function acceptMessage(
       channel: "smtp",
       clientIp: clientIp(session),
       receivedAt: now.getTime(),
-      body,
+      // The socket's reads as they are: the spool writes them without a joined copy.
+      body: collector.pieces(prefix),
       meta,
     });
   } finally {
     // Committed (the store has its own copy) or refused: either way these bytes are done.
-    releaseBytes(body);
+    collector.releaseChunks(wholeReads);
   }
   if (state?.user) rates.hit(userRateKey(state.user.name), MINUTE);
   return id;

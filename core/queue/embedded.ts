@@ -5,7 +5,13 @@
  */
 import type { Config } from "../config/mod.ts";
 import type { QuarantineStore, QueueOpsStore, UnitStore } from "../store/mod.ts";
-import type { HeldOutcome, LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
+import type {
+  HeldOutcome,
+  LeasedUnit,
+  MessageBytes,
+  NewMessage,
+  UnitOutcome,
+} from "../contracts/mod.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import type { EnqueueOptions, Queue } from "./queue.ts";
 import { LostLeases } from "./lost_leases.ts";
@@ -34,7 +40,7 @@ export class EmbeddedQueue implements Queue {
     this.#lost = new LostLeases({ leaseMs: () => this.#config.queue.lease_time, log });
   }
 
-  async enqueue(messages: NewMessage[], options: EnqueueOptions = {}): Promise<void> {
+  async enqueue(messages: NewMessage<MessageBytes>[], options: EnqueueOptions = {}): Promise<void> {
     // The accept role's own lost leases (below), returned once the database answers again.
     if (this.#lost.size > 0) await this.#lost.returnAll(this.#store, Date.now());
     const lease = options.lease ?? undefined;

@@ -4,7 +4,13 @@
  * has ({@link QueueFor}). Its own module so that they import the
  * interface, not the factory in mod.ts that imports them.
  */
-import type { HeldOutcome, LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
+import type {
+  HeldOutcome,
+  LeasedUnit,
+  MessageBytes,
+  NewMessage,
+  UnitOutcome,
+} from "../contracts/mod.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import type { AcceptLease } from "../store/mod.ts";
 
@@ -33,7 +39,7 @@ export interface Queue {
    * Makes a batch of accepted messages durable and queues their units (one group commit).
    * Resolves only once everything is durable; rejects if any of it may not be.
    */
-  enqueue(messages: NewMessage[], options?: EnqueueOptions): Promise<void>;
+  enqueue(messages: NewMessage<MessageBytes>[], options?: EnqueueOptions): Promise<void>;
   /** Takes up to `limit` units that are due now, each under a lease. */
   lease(limit: number): Promise<LeasedUnit[]>;
   /**

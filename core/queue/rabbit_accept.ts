@@ -6,12 +6,20 @@
  * that dies in between leaves marked orphans for the sweep (core/queue/rabbit_unconfirmed.ts).
  * Releasing quarantined units publishes their next copy first, then moves SQL on to it.
  */
-import { type NewMessage, QUEUED_UNIT_VERSION, unitsOf } from "../contracts/mod.ts";
+import {
+  type MessageBytes,
+  type NewMessage,
+  QUEUED_UNIT_VERSION,
+  unitsOf,
+} from "../contracts/mod.ts";
 import { BrokerUnavailableError } from "./broker.ts";
 import { confirmed, publishNextCopies, type RabbitContext } from "./rabbit_publisher.ts";
 
 /** Makes a batch durable in SQL and in the broker; rejects if any of it may not be. */
-export async function enqueueMessages(ctx: RabbitContext, messages: NewMessage[]): Promise<void> {
+export async function enqueueMessages(
+  ctx: RabbitContext,
+  messages: NewMessage<MessageBytes>[],
+): Promise<void> {
   if (messages.length === 0) return;
   const { publisher, store } = ctx;
   const ch = publisher.channelOrThrow();

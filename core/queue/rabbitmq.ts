@@ -35,7 +35,13 @@
  * delivery.workers.
  */
 import type { Config } from "../config/mod.ts";
-import type { HeldOutcome, LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
+import type {
+  HeldOutcome,
+  LeasedUnit,
+  MessageBytes,
+  NewMessage,
+  UnitOutcome,
+} from "../contracts/mod.ts";
 import type { BrokerLink, BrokerSettings } from "./broker.ts";
 import type { FailureRecord, UnitFailure } from "./failures.ts";
 import type {
@@ -99,7 +105,7 @@ abstract class RabbitQueueBase {
 
 /** The accept role: enqueue (SQL, then the broker's confirms) and release from quarantine. */
 export class RabbitAcceptQueue extends RabbitQueueBase implements AcceptQueue {
-  enqueue(messages: NewMessage[]): Promise<void> {
+  enqueue(messages: NewMessage<MessageBytes>[]): Promise<void> {
     return enqueueMessages(this.ctx, messages);
   }
 
@@ -110,7 +116,7 @@ export class RabbitAcceptQueue extends RabbitQueueBase implements AcceptQueue {
 
 /** The operate role (core/manage): retry now, claim and settle (bounce now), release. */
 export class RabbitOperateQueue extends RabbitQueueBase implements OperateQueue {
-  enqueue(messages: NewMessage[]): Promise<void> {
+  enqueue(messages: NewMessage<MessageBytes>[]): Promise<void> {
     return enqueueMessages(this.ctx, messages);
   }
 
@@ -145,7 +151,7 @@ export class RabbitDeliverQueue extends RabbitQueueBase implements DeliverQueue 
     return recordFailures(this.ctx, failures);
   }
 
-  enqueue(messages: NewMessage[]): Promise<void> {
+  enqueue(messages: NewMessage<MessageBytes>[]): Promise<void> {
     return enqueueMessages(this.ctx, messages);
   }
 }

@@ -3,7 +3,7 @@
  * settle with the outcome, hold and release. The statements live in units_insert.ts,
  * units_lease.ts and units_settle.ts; this module is the role interface and its small reads.
  */
-import type { LeasedUnit, NewMessage, UnitOutcome } from "../contracts/mod.ts";
+import type { LeasedUnit, MessageBytes, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { SqlContext } from "./_sql.ts";
 import { type AcceptLease, insertMessages } from "./units_insert.ts";
 import { leaseDue, type LeaseRequest, returnLeases, returnLeaseTokens } from "./units_lease.ts";
@@ -30,7 +30,7 @@ export interface InsertOptions {
 /** The delivery queue in SQL: what the queues (core/queue) and the scheduler take. */
 export interface UnitStore {
   /** Makes a batch of accepted messages durable in one transaction (group commit). */
-  insertMessages(messages: NewMessage[], options?: InsertOptions): Promise<void>;
+  insertMessages(messages: NewMessage<MessageBytes>[], options?: InsertOptions): Promise<void>;
   /** Claims up to `limit` due units for `leaseMs`. */
   leaseDue(request: LeaseRequest): Promise<LeasedUnit[]>;
   /** Records outcomes in one transaction; returns how many had lost their lease. */

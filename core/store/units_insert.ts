@@ -5,7 +5,14 @@
  */
 import type { Insertable } from "kysely";
 import { sql } from "kysely";
-import { type NewMessage, unitsOf } from "../contracts/mod.ts";
+import {
+  byteLengthOf,
+  joinedBytes,
+  type MessageBytes,
+  type NewMessage,
+  unitsOf,
+} from "../contracts/mod.ts";
+import { releaseBytes } from "../bytes.ts";
 import { asBuffer, chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
 import type { SpoolRef } from "../spool/mod.ts";
@@ -59,6 +66,8 @@ function searchText(value: unknown, size: number): string | null {
 }
 
 interface MessageRows {
+  /** Bodies joined here from their pieces (SQL takes one value): freed once written. */
+  joined: Uint8Array[];
   messages: Insertable<MessagesTable>[];
   units: Insertable<QueueTable>[];
   recipients: Insertable<RecipientsTable>[];
@@ -67,19 +76,21 @@ interface MessageRows {
 const NO_BYTES = new Uint8Array(0);
 
 function rowsOf(
-  messages: NewMessage[],
+  messages: NewMessage<MessageBytes>[],
   unconfirmedSince: number | undefined,
   spooled: SpoolRef[] | null,
   lease: AcceptLease | undefined,
 ): MessageRows {
-  const rows: MessageRows = { messages: [], units: [], recipients: [] };
+  const rows: MessageRows = { joined: [], messages: [], units: [], recipients: [] };
   for (const [i, m] of messages.entries()) {
     const ref = spooled?.[i];
+    const body = ref ? NO_BYTES : joinedBytes(m.body);
+    if (body !== m.body && body !== NO_BYTES) rows.joined.push(body);
     rows.messages.push({
       id: m.id,
       sender: m.sender,
       created_at: m.receivedAt,
-      size: m.body.byteLength,
+      size: byteLengthOf(m.body),
       recipient_count: m.recipients.length,
       channel: m.channel,
       client_ip: m.clientIp,
@@ -88,7 +99,7 @@ function rowsOf(
       tag: searchText(tagOf(m.meta), 255),
       api_key: searchText(m.meta?.api_key, 255),
       // A spooled body's bytes are in its segment; the row says where (0022).
-      body: asBuffer(ref ? NO_BYTES : m.body),
+      body: asBuffer(body),
       ...(ref ? { body_segment: ref.segment, body_offset: ref.offset } : {}),
       // Only the broker queue marks; the embedded queue's statement stays as it was.
       ...(unconfirmedSince === undefined ? {} : { unconfirmed_since: unconfirmedSince }),
@@ -145,7 +156,7 @@ function cutMysqlBodies(rows: Insertable<MessagesTable>[]): { id: string; body: 
 /** Makes a batch of accepted messages durable in one transaction (see `UnitStore`). */
 export async function insertMessages(
   ctx: SqlContext,
-  messages: NewMessage[],
+  messages: NewMessage<MessageBytes>[],
   unconfirmedSince?: number,
   lease?: AcceptLease,
 ): Promise<void> {
@@ -175,7 +186,7 @@ export async function insertMessages(
     for (const part of chunks(rows.recipients, rowsPerInsert(dialect, 8))) {
       await trx.executeQuery(insertRowsQuery(dialect, "recipients", part, PG_TYPES.recipients));
     }
-  });
+  }).finally(() => rows.joined.forEach(releaseBytes)); // the pieces' joined copies
   // Committed and fsync'd; a file system that failed around the fsync may have lost it anyway.
   ctx.fence?.check();
 }

@@ -91,7 +91,9 @@ export class DotReader {
           p = 1;
           break;
         case Start.Content:
-          this.#out(Buffer.from(held === 1 ? "." : ".\r", "latin1"));
+          // Bytes of their own, not a slice of Buffer's shared pool: the collector frees
+          // every buffer but the last one's once the message is written (message.ts).
+          this.#out(held === 1 ? Uint8Array.of(DOT) : Uint8Array.of(DOT, CR));
           this.#lineStart = false;
           this.#lastCR = held === 2;
           break;
