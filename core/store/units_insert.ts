@@ -146,7 +146,7 @@ export async function insertMessages(
     // Bodies can be large: statements are cut by body bytes as well as by row count.
     const columns = Object.keys(rows.messages[0]).length;
     for (const part of bodyChunks(rows.messages, rowsPerInsert(dialect, columns))) {
-      await trx.executeQuery(insertRowsQuery(dialect, "messages", part));
+      await trx.executeQuery(insertRowsQuery(dialect, "messages", part, PG_TYPES.messages));
     }
     for (const tail of tails) {
       for (let at = 0; at < tail.body.byteLength; at += MYSQL_BODY_PIECE) {

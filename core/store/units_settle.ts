@@ -2,7 +2,8 @@
  * Settling delivery outcomes: one transaction logs every attempt, locks the units (in id
  * order, against deadlocks), keeps the outcomes that still own their unit (lease token, or the
  * broker queue's copy number), and writes units and recipients with a few CASE updates per
- * batch (batch_update.ts) instead of statements per unit.
+ * batch (batch_update.ts) instead of statements per unit; on PostgreSQL with UPDATEs from
+ * arrays whose text never changes (pg_unnest_update.ts).
  */
 import type { CompiledQuery, Insertable, Kysely, Transaction } from "kysely";
 import { sql } from "kysely";
@@ -10,6 +11,7 @@ import type { Dialect } from "../../migrations/mod.ts";
 import type { HeldOutcome, UnitOutcome } from "../contracts/mod.ts";
 import { chunks, inList, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
 import { caseUpdateQuery } from "./batch_update.ts";
+import { unnestUpdateQuery, type UnnestUpdateShape } from "./pg_unnest_update.ts";
 import { insertRowsQuery } from "./bulk_insert.ts";
 import { CompiledOnce } from "./compiled_once.ts";
 import { applyTotals, countMove, type TotalsDelta } from "./recipient_totals.ts";
@@ -197,7 +199,10 @@ async function holdUnit(
   return Number(result.numUpdatedRows) > 0;
 }
 
-/** Finishes (or defers) the units of owning, not held outcomes: one CASE update per chunk. */
+/**
+ * Finishes (or defers) the units of owning, not held outcomes: one CASE update per chunk, on
+ * PostgreSQL one UPDATE from arrays.
+ */
 async function updateUnits(
   trx: Transaction<Tables>,
   dialect: Dialect,
@@ -224,6 +229,10 @@ async function updateUnits(
       }
       return { key: o.unitId, values };
     });
+    if (dialect === "postgres") {
+      await trx.executeQuery(unnestUpdateQuery(SETTLE_UNITS_PG, rows));
+      continue;
+    }
     await trx.executeQuery(caseUpdateQuery(dialect, "queue", "id", rows, {
       constants: { lease_owner: null, lease_token: null, held: null },
       types: {
@@ -237,6 +246,28 @@ async function updateUnits(
     }));
   }
 }
+
+/**
+ * Settle's unit UPDATE on PostgreSQL: one text whatever the batch (pg_unnest_update.ts). A
+ * retry time only deferred units carry, and the attempt and copy numbers only the broker queue
+ * writes, keep the column where a row has none (as the CASE form's `else` does).
+ */
+const SETTLE_UNITS_PG: UnnestUpdateShape = {
+  table: "queue",
+  key: "id",
+  keyType: "varchar",
+  columns: {
+    state: { type: "varchar" },
+    updated_at: { type: "bigint" },
+    last_reply: { type: "text" },
+    reply_code: { type: "integer" },
+    reply_status: { type: "varchar" },
+    due_at: { type: "bigint", apply: "keep-null" },
+    attempts: { type: "integer", apply: "keep-null" },
+    copy_seq: { type: "integer", apply: "keep-null" },
+  },
+  constants: ["lease_owner", "lease_token", "held"],
+};
 
 /**
  * Recipients: find their row ids (and states before), then one UPDATE per verdict
@@ -276,7 +307,7 @@ async function updateRecipients(
     }
   }
   for (const query of recipientWriteQueries(dialect, writes)) await trx.executeQuery(query);
-  await applyTotals(trx, delta);
+  await applyTotals(trx, delta, dialect);
 }
 
 /** Records outcomes in one transaction; returns how many had lost their lease. */
