@@ -5,7 +5,10 @@
  * one statement per shape that pg_prepared.ts names and the server plans once per connection,
  * where the CASE form (batch_update.ts, for the other dialects) is a new text, parsed and
  * planned again, for every batch size and mix of values. Only for fixed, trusted table and
- * column names (ours); values always travel as bound parameters. Private to core/store/.
+ * column names (ours); values always travel as bound parameters. The keys are also matched
+ * with `= any($1)`: joined with the arrays alone, a table not yet analysed (a new node's, for
+ * its first minute) is read whole by a hash join instead of through its key's index.
+ * Private to core/store/.
  */
 import { CompiledQuery } from "kysely";
 
@@ -71,10 +74,11 @@ export function unnestUpdateQuery(
     sets.push(`${q(column)} = $${parameters.length}`);
   }
   for (const column of shape.increments ?? []) sets.push(`${q(column)} = t.${q(column)} + 1`);
+  const key = `t.${q(shape.key)}`;
   return CompiledQuery.raw(
-    `update ${q(shape.table)} as t set ${sets.join(", ")} from unnest(${sources.join(", ")}) as v(${
-      names.join(", ")
-    }) where t.${q(shape.key)} = v.${q("key")}`,
+    `update ${q(shape.table)} as t set ${sets.join(", ")} ` +
+      `from unnest(${sources.join(", ")}) as v(${names.join(", ")}) ` +
+      `where ${key} = v.${q("key")} and ${key} = any($1::${shape.keyType}[])`,
     parameters,
   );
 }
