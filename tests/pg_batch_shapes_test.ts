@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { PG_TYPES } from "../core/store/_sql.ts";
-import { insertRowsQuery } from "../core/store/bulk_insert.ts";
+import { combinedWrites, insertRowsQuery } from "../core/store/bulk_insert.ts";
 import { preparable } from "../core/store/pg_prepared.ts";
 import { unnestUpdateQuery } from "../core/store/pg_unnest_update.ts";
 import { type RecipientWrite, recipientWriteQueries } from "../core/store/recipient_writes.ts";
@@ -136,4 +136,22 @@ Deno.test("unnestUpdateQuery: values, kept NULLs, expressions, constants and inc
       `and t."id" = any($1::varchar[])`,
   );
   assertEquals(b.parameters, [["u1", "u2"], ["done", "queued"], [null, 9], null]);
+});
+
+Deno.test("combinedWrites: one statement, parameters renumbered, and it may be named", () => {
+  const queries = [
+    insertRowsQuery("postgres", "messages", messages(2), PG_TYPES.messages),
+    insertRowsQuery("postgres", "recipients", recipients(2), PG_TYPES.recipients),
+  ];
+  const combined = combinedWrites(queries);
+  assertEquals(combined.parameters.length, 14 + 8);
+  assertEquals(combined.parameters[14], queries[1].parameters[0]);
+  assert(combined.sql.startsWith(`with "w1" as (insert into "messages"`));
+  assert(
+    combined.sql.includes(
+      `select "unit_id", "message_id", "address", "state", "attempts", "last_code", "last_reply", "updated_at" from unnest($15::varchar[]`,
+    ),
+  );
+  assert(combined.sql.endsWith(`select 1 as "done"`));
+  assert(preparable(combined.sql));
 });

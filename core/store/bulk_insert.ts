@@ -2,8 +2,9 @@
  * Multi-row INSERT statements built directly, for the hot path. Kysely's builder spends
  * 30–60 µs per row building and compiling immutable query nodes (measured: ~100 ms for 2 000
  * queue rows), more than the database takes to store them; this emits the same statement with
- * the dialect's placeholders in well under a millisecond (or, on PostgreSQL, as column arrays). Only for fixed, trusted table and
- * column names (ours); values always travel as bound parameters.
+ * the dialect's placeholders in well under a millisecond (or, on PostgreSQL, as column arrays).
+ * Only for fixed, trusted table and column names (ours); values always travel as bound
+ * parameters.
  */
 import { CompiledQuery } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
@@ -83,13 +84,29 @@ function unnestInsert<T extends object>(
     }
     sources.push(`array[${marks.join(", ")}]`);
   }
+  // Columns by name, not `*`: pg_prepared.ts names no text with a `*` in its select list.
   const names = columns.map((c) => `"${c}"`).join(", ");
-  const from = `unnest(${sources.join(", ")})`;
+  const select = `select ${names} from unnest(${sources.join(", ")}) as v(${names})`;
   return CompiledQuery.raw(
-    padded === 0
-      ? `insert into "${table}" (${names}) select * from ${from}`
-      : `insert into "${table}" (${names}) select * from ${from} as v(${names}) ` +
-        `where v."${columns[0]}" is not null`,
+    `insert into "${table}" (${names}) ${select}` +
+      (padded === 0 ? "" : ` where v."${columns[0]}" is not null`),
     parameters,
   );
+}
+
+/**
+ * PostgreSQL: several writes as one statement, each a data-modifying `WITH` part, so that a
+ * batch's inserts are one round trip and atomic without BEGIN and COMMIT (three fewer round
+ * trips per accepted batch). Parameters are renumbered; the texts must be ours (no `$` in a
+ * literal).
+ */
+export function combinedWrites(queries: readonly CompiledQuery[]): CompiledQuery {
+  const parameters: unknown[] = [];
+  const parts = queries.map((query, i) => {
+    const offset = parameters.length;
+    parameters.push(...query.parameters);
+    const text = query.sql.replace(/\$(\d+)/g, (_, n) => `$${Number(n) + offset}`);
+    return `"w${i + 1}" as (${text})`;
+  });
+  return CompiledQuery.raw(`with ${parts.join(", ")} select 1 as "done"`, parameters);
 }

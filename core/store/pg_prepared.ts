@@ -7,11 +7,9 @@
  * per connection and only Bind/Execute after, and the server may keep a generic plan.
  *
  * Only parameterised DML qualifies (BEGIN/COMMIT go by the simple protocol anyway), and no text
- * that returns rows with a `*` in its select list or RETURNING: a column another node's
- * migration adds would change such a statement's result type ("cached plan must not change
- * result type"). An INSERT without RETURNING returns no rows, so its `select * from unnest(…)`
- * (bulk_insert.ts: the accept and settle inserts) is named too. Names are bounded per
- * connection (first come once hot); beyond that, texts stay unnamed.
+ * with a `*` in its select list or RETURNING: a column another node's migration adds would
+ * change such a statement's result type ("cached plan must not change result type"). Names are
+ * bounded per connection (first come once hot); beyond that, texts stay unnamed.
  *
  * `FASTMTA_PG_PREPARE=off` in the environment turns it off (for A/B measurements: bench/pg_prepare.ts).
  *
@@ -30,8 +28,6 @@ const MAX_TEXT = 4_000;
 
 const DML = /^\s*(select|insert|update|delete|with)\b/i;
 const STAR = /(select|returning|,)\s+(\S+\.)?\*/i;
-/** An INSERT that returns no rows (its `*`, if any, only feeds the named insert columns). */
-const ROWLESS_INSERT = /^\s*insert\b(?![\s\S]*\breturning\b)/i;
 
 /** False when `FASTMTA_PG_PREPARE=off` (read when a pool is made; no env permission: on). */
 export function preparedStatementsWanted(): boolean {
@@ -44,8 +40,7 @@ export function preparedStatementsWanted(): boolean {
 
 /** Whether a statement text may be prepared under a name. */
 export function preparable(text: string): boolean {
-  return text.length <= MAX_TEXT && DML.test(text) &&
-    (ROWLESS_INSERT.test(text) || !STAR.test(text));
+  return text.length <= MAX_TEXT && DML.test(text) && !STAR.test(text);
 }
 
 /** One connection's names: text → name, and the use counts of texts not named yet. */
