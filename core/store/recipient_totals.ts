@@ -10,7 +10,6 @@
  * Private to core/store/.
  */
 import { CompiledQuery, type Kysely, sql } from "kysely";
-import type { Dialect } from "../../migrations/mod.ts";
 import { RECIPIENT_TOTAL_SHARDS } from "../../migrations/0024_recipient_totals.ts";
 import type { SqlContext } from "./_sql.ts";
 import type { RecipientState, Tables } from "./tables.ts";
@@ -47,31 +46,18 @@ function bump(delta: TotalsDelta, state: TerminalState, n: number): void {
  * batch changed no terminal state. Call it inside the transaction that moved the recipients,
  * after the batch's other writes (the shard's lock is then held only until the commit).
  */
-export async function applyTotals(
-  db: Kysely<Tables>,
-  delta: TotalsDelta,
-  dialect?: Dialect,
-): Promise<void> {
+export async function applyTotals(db: Kysely<Tables>, delta: TotalsDelta): Promise<void> {
   const changed = [...delta].filter(([, n]) => n !== 0);
   if (changed.length === 0) return;
   for (const [, n] of changed) {
     if (!Number.isSafeInteger(n)) throw new Error(`Cannot add "${n}" to a recipient total`);
-  }
-  const shard = Math.floor(Math.random() * RECIPIENT_TOTAL_SHARDS);
-  if (dialect === "postgres") {
-    // One text whatever the states and numbers (settle's hot path: named, planned once).
-    await db.executeQuery(CompiledQuery.raw(PG_APPLY, [
-      changed.map(([state]) => state),
-      changed.map(([, n]) => n),
-      shard,
-    ]));
-    return;
   }
   // Literals, not parameters: PostgreSQL would type parameters in a CASE as text.
   const cases = sql.join(
     changed.map(([state, n]) => sql`when ${sql.lit(state)} then ${sql.lit(n)}`),
     sql` `,
   );
+  const shard = Math.floor(Math.random() * RECIPIENT_TOTAL_SHARDS);
   await db.updateTable("recipient_totals")
     .set({ n: sql`n + case state ${cases} else 0 end` })
     .where("shard", "=", shard)
@@ -79,10 +65,28 @@ export async function applyTotals(
     .execute();
 }
 
-/** applyTotals on PostgreSQL (the caller passes the dialect): states and numbers as arrays. */
-const PG_APPLY = `update "recipient_totals" as t set "n" = t."n" + v."n" ` +
-  `from unnest($1::varchar[], $2::bigint[]) as v("state", "n") ` +
-  `where t."shard" = $3 and t."state" = v."state"`;
+/**
+ * applyTotals as one statement to run later, on PostgreSQL: states and numbers as arrays, one
+ * text whatever they are (settle writes it with its other writes: units_settle.ts). Null when
+ * the batch changed no terminal state.
+ */
+export function pgTotalsQuery(delta: TotalsDelta): CompiledQuery | null {
+  const changed = [...delta].filter(([, n]) => n !== 0);
+  if (changed.length === 0) return null;
+  for (const [, n] of changed) {
+    if (!Number.isSafeInteger(n)) throw new Error(`Cannot add "${n}" to a recipient total`);
+  }
+  return CompiledQuery.raw(
+    `update "recipient_totals" as t set "n" = t."n" + v."n" ` +
+      `from unnest($1::varchar[], $2::bigint[]) as v("state", "n") ` +
+      `where t."shard" = $3 and t."state" = v."state"`,
+    [
+      changed.map(([state]) => state),
+      changed.map(([, n]) => n),
+      Math.floor(Math.random() * RECIPIENT_TOTAL_SHARDS),
+    ],
+  );
+}
 
 /** The terminal totals now: at most a few dozen shard rows summed. */
 export async function terminalTotals(
