@@ -39,9 +39,10 @@ export function statementShape(sql: string): string {
     .slice(0, 90);
 }
 
-// `%m [%p] %q%u@%d `: this server's log_line_prefix (Debian's default).
+// `%m [%p] %q%u@%d `: this server's log_line_prefix (Debian's default). Extended-protocol
+// statements log three lines (parse, bind, execute), each with its own duration.
 const LINE =
-  /^\S+ \S+ \S+ \[\d+\] \S+@(\S+) LOG:\s+duration: [\d.]+ ms\s+(?:statement|execute [^:]*): (.*)$/;
+  /^\S+ \S+ \S+ \[\d+\] \S+@(\S+) LOG:\s+duration: ([\d.]+) ms\s+(statement|parse|bind|execute)(?: [^:]*)?: (.*)$/;
 
 /**
  * Counts of statements by shape logged since `offset` in database `db` (absolute counts from
@@ -62,7 +63,13 @@ export async function statementCounts(
   for (const line of text.split("\n")) {
     const m = LINE.exec(line);
     if (!m || m[1] !== db) continue;
-    const key = `pg stmt ${statementShape(m[2])}`;
+    const [, , ms, phase, text] = m;
+    const shape = statementShape(text);
+    // Server time (wall, in the backend) per phase and per shape: where the backends' CPU goes.
+    out[`pg ms ${phase}`] = (out[`pg ms ${phase}`] ?? 0) + Number(ms);
+    out[`pg ms in ${shape}`] = (out[`pg ms in ${shape}`] ?? 0) + Number(ms);
+    if (phase !== "statement" && phase !== "execute") continue;
+    const key = `pg stmt ${shape}`;
     out[key] = (out[key] ?? 0) + 1;
     total++;
   }

@@ -26,6 +26,12 @@ interface ConsumerChannel {
   ch: Channel;
   generation: number;
   tags: string[] | null;
+  /**
+   * Delivery tags pushed and not yet acked or requeued, in the order pushed (the broker numbers
+   * them upwards, so the first is the lowest): what tells {@link UnitConsumer.ackSettled} which
+   * acks one `multiple` ack may stand for.
+   */
+  open: Set<number>;
 }
 
 /** Pushed units per priority level, and the copies held back for a redelivery. */
@@ -81,7 +87,7 @@ export class UnitConsumer {
     );
     this.#buffers = this.#workQueues.map(() => []);
     this.#held.clear();
-    this.#consumer = { ch, generation, tags: null };
+    this.#consumer = { ch, generation, tags: null, open: new Set() };
     if (this.#taking) await this.#consume(this.#consumer);
   }
 
@@ -106,6 +112,7 @@ export class UnitConsumer {
           return;
         }
         const delivery = { msg, ch, generation, level, at: Date.now() };
+        consumer.open.add(msg.fields.deliveryTag);
         // Pushed after stopTaking() began (before the cancel took effect): straight back.
         if (!this.#taking) return this.ack(delivery, true);
         this.#buffers[level].push(delivery);
@@ -192,11 +199,53 @@ export class UnitConsumer {
   /** Acks (or requeues) a pushed copy on its own channel, if that channel still exists. */
   ack(delivery: Delivery, requeue = false) {
     if (delivery.generation !== this.#link.generation) return; // its channel is gone
+    this.#openOn(delivery)?.delete(delivery.msg.fields.deliveryTag);
     try {
       if (requeue) delivery.ch.nack(delivery.msg, false, true);
       else delivery.ch.ack(delivery.msg);
     } catch {
       // Closed meanwhile: the broker requeued it.
+    }
+  }
+
+  /**
+   * Acks settled copies with as few frames as it can: one `multiple` ack covers every copy of
+   * the batch pushed before the oldest copy still open on the channel (each ack costs the broker
+   * a settle command on the queue's log); the rest are acked one by one.
+   */
+  ackSettled(deliveries: readonly Delivery[]) {
+    const current = deliveries.filter((d) => d.generation === this.#link.generation);
+    const open = current.length > 1 ? this.#openOn(current[0]) : undefined;
+    if (!open) {
+      for (const delivery of current) this.ack(delivery);
+      return;
+    }
+    for (const d of current) open.delete(d.msg.fields.deliveryTag);
+    const oldest: number = open.values().next().value ?? Infinity;
+    let last: Delivery | null = null;
+    let covered = 0;
+    for (const d of current) {
+      const tag = d.msg.fields.deliveryTag;
+      if (tag >= oldest) this.#send(d, false);
+      else {
+        covered++;
+        if (!last || tag > last.msg.fields.deliveryTag) last = d;
+      }
+    }
+    if (last) this.#send(last, covered > 1);
+  }
+
+  /** The open tags of the channel `delivery` came on, if it is the current consumer's. */
+  #openOn(delivery: Delivery): Set<number> | undefined {
+    const consumer = this.#consumer;
+    return consumer && consumer.ch === delivery.ch ? consumer.open : undefined;
+  }
+
+  #send(delivery: Delivery, multiple: boolean) {
+    try {
+      delivery.ch.ack(delivery.msg, multiple);
+    } catch {
+      // Closed meanwhile: the broker requeued them.
     }
   }
 

@@ -233,11 +233,17 @@ export class LeaseBook {
    * due again now; copies held for them are taken again.
    */
   release(tokens: string[], requeue: boolean): void {
+    const ended: { token: string; lease: Lease }[] = [];
     for (const token of tokens) {
       const lease = this.#leases.get(token);
       if (!lease) continue;
       this.#leases.delete(token);
-      this.#consumer.ack(lease.delivery, requeue);
+      ended.push({ token, lease });
+    }
+    if (requeue) { for (const { lease } of ended) this.#consumer.ack(lease.delivery, true); }
+    // Settled copies are acked together: one frame for most of a batch (rabbit_consumer.ts).
+    else this.#consumer.ackSettled(ended.map(({ lease }) => lease.delivery));
+    for (const { token, lease } of ended) {
       if (this.#unitsInFlight.get(lease.unitId) === token) {
         this.#unitsInFlight.delete(lease.unitId);
         this.#consumer.returnHeld(lease.unitId);

@@ -141,6 +141,23 @@ export function numberOrNull(value: number | string | null): number | null {
 
 /** PostgreSQL column types for inserting through `unnest` (see bulk_insert.ts), by table. */
 export const PG_TYPES: Record<string, Record<string, string>> = {
+  messages: {
+    id: "varchar",
+    sender: "varchar",
+    created_at: "bigint",
+    size: "integer",
+    recipient_count: "integer",
+    channel: "varchar",
+    client_ip: "varchar",
+    meta: "text",
+    pool: "varchar",
+    tag: "varchar",
+    api_key: "varchar",
+    body: "bytea",
+    body_segment: "varchar",
+    body_offset: "bigint",
+    unconfirmed_since: "bigint",
+  },
   queue: {
     id: "varchar",
     message_id: "varchar",

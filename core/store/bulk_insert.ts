@@ -2,8 +2,9 @@
  * Multi-row INSERT statements built directly, for the hot path. Kysely's builder spends
  * 30–60 µs per row building and compiling immutable query nodes (measured: ~100 ms for 2 000
  * queue rows), more than the database takes to store them; this emits the same statement with
- * the dialect's placeholders in well under a millisecond (or, on PostgreSQL, as column arrays). Only for fixed, trusted table and
- * column names (ours); values always travel as bound parameters.
+ * the dialect's placeholders in well under a millisecond (or, on PostgreSQL, as column arrays).
+ * Only for fixed, trusted table and column names (ours); values always travel as bound
+ * parameters.
  */
 import { CompiledQuery } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
@@ -59,8 +60,11 @@ function valuesList(dialect: Dialect, rows: number, columns: number): string {
 /**
  * PostgreSQL: one array parameter per column, `insert … select * from unnest($1::type[], …)`.
  * Measured ~5x faster than a VALUES list with one parameter per value, whose per-value type
- * resolution dominates large statements. Not for bytea columns: arrays carry bytes as hex text,
- * while a single bytea parameter travels as binary.
+ * resolution dominates large statements, and its text does not depend on the number of rows
+ * (pg_prepared.ts names it). A bytea column is the exception: an array would carry its bytes as
+ * hex text, while a single bytea parameter travels as binary. Its values go one parameter per
+ * row, `array[$n::bytea, …]`, padded with NULLs to a power of two so that only a few texts
+ * exist, and the padding rows (NULL in the first column, which must be NOT NULL) are left out.
  */
 function unnestInsert<T extends object>(
   table: string,
@@ -68,14 +72,49 @@ function unnestInsert<T extends object>(
   rows: readonly T[],
   types: Record<string, string>,
 ): CompiledQuery {
-  const arrays = columns.map((column) => {
-    if (!types[column]) throw new Error(`No PostgreSQL type for column "${column}"`);
-    return rows.map((row) => row[column] ?? null);
-  });
+  const parameters: unknown[] = [];
+  const sources: string[] = [];
+  const padded = columns.some((c) => types[c] === "bytea")
+    ? 2 ** Math.ceil(Math.log2(rows.length))
+    : 0;
+  for (const column of columns) {
+    const type = types[column];
+    if (!type) throw new Error(`No PostgreSQL type for column "${column}"`);
+    if (type !== "bytea") {
+      parameters.push(rows.map((row) => row[column] ?? null));
+      sources.push(`$${parameters.length}::${type}[]`);
+      continue;
+    }
+    const marks: string[] = [];
+    for (let i = 0; i < padded; i++) {
+      parameters.push(i < rows.length ? rows[i][column] ?? null : null);
+      marks.push(`$${parameters.length}::bytea`);
+    }
+    sources.push(`array[${marks.join(", ")}]`);
+  }
+  // Columns by name, not `*`: pg_prepared.ts names no text with a `*` in its select list.
   const names = columns.map((c) => `"${c}"`).join(", ");
-  const unnest = columns.map((c, i) => `$${i + 1}::${types[c]}[]`).join(", ");
+  const select = `select ${names} from unnest(${sources.join(", ")}) as v(${names})`;
   return CompiledQuery.raw(
-    `insert into "${table}" (${names}) select * from unnest(${unnest})`,
-    arrays,
+    `insert into "${table}" (${names}) ${select}` +
+      (padded === 0 ? "" : ` where v."${columns[0]}" is not null`),
+    parameters,
   );
+}
+
+/**
+ * PostgreSQL: several writes as one statement, each a data-modifying `WITH` part, so that a
+ * batch's inserts are one round trip and atomic without BEGIN and COMMIT (three fewer round
+ * trips per accepted batch). Parameters are renumbered; the texts must be ours (no `$` in a
+ * literal).
+ */
+export function combinedWrites(queries: readonly CompiledQuery[]): CompiledQuery {
+  const parameters: unknown[] = [];
+  const parts = queries.map((query, i) => {
+    const offset = parameters.length;
+    parameters.push(...query.parameters);
+    const text = query.sql.replace(/\$(\d+)/g, (_, n) => `$${Number(n) + offset}`);
+    return `"w${i + 1}" as (${text})`;
+  });
+  return CompiledQuery.raw(`with ${parts.join(", ")} select 1 as "done"`, parameters);
 }

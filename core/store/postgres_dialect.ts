@@ -59,7 +59,11 @@ export function postgresDialect(conn: PostgresConnection, pool: PoolOptions): Di
     idleTimeoutMillis: 60_000,
     keepAlive: true,
     application_name: conn.applicationName ?? pool.applicationName,
-    options: startupOptions(conn.params),
+    // Named statements get a plan for their parameters each time (pg_prepared.ts: a generic
+    // plan made while a table was small stays a sequential scan as the table grows).
+    options: startupOptions(
+      prepare ? { plan_cache_mode: "force_custom_plan", ...conn.params } : conn.params,
+    ),
     // Bodies are BYTEA: decoded natively, not by node:buffer's JavaScript hex decoder.
     types: pgTypes,
   });

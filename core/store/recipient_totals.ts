@@ -9,7 +9,7 @@
  * tests/helpers/queue_counts_case.ts (which compares the counts with a full GROUP BY).
  * Private to core/store/.
  */
-import { type Kysely, sql } from "kysely";
+import { CompiledQuery, type Kysely, sql } from "kysely";
 import { RECIPIENT_TOTAL_SHARDS } from "../../migrations/0024_recipient_totals.ts";
 import type { SqlContext } from "./_sql.ts";
 import type { RecipientState, Tables } from "./tables.ts";
@@ -63,6 +63,29 @@ export async function applyTotals(db: Kysely<Tables>, delta: TotalsDelta): Promi
     .where("shard", "=", shard)
     .where("state", "in", changed.map(([state]) => state))
     .execute();
+}
+
+/**
+ * applyTotals as one statement to run later, on PostgreSQL: states and numbers as arrays, one
+ * text whatever they are (settle writes it with its other writes: units_settle.ts). Null when
+ * the batch changed no terminal state.
+ */
+export function pgTotalsQuery(delta: TotalsDelta): CompiledQuery | null {
+  const changed = [...delta].filter(([, n]) => n !== 0);
+  if (changed.length === 0) return null;
+  for (const [, n] of changed) {
+    if (!Number.isSafeInteger(n)) throw new Error(`Cannot add "${n}" to a recipient total`);
+  }
+  return CompiledQuery.raw(
+    `update "recipient_totals" as t set "n" = t."n" + v."n" ` +
+      `from unnest($1::varchar[], $2::bigint[]) as v("state", "n") ` +
+      `where t."shard" = $3 and t."state" = v."state"`,
+    [
+      changed.map(([state]) => state),
+      changed.map(([, n]) => n),
+      Math.floor(Math.random() * RECIPIENT_TOTAL_SHARDS),
+    ],
+  );
 }
 
 /** The terminal totals now: at most a few dozen shard rows summed. */

@@ -6,12 +6,14 @@
  * own WHEN arms in every column, and SQLite tries those arms one by one for every row: its cost
  * grew with the square of the recipients per statement (measured 197 µs per message at 10
  * recipients, batches of 20, against 33–73 here; bench/RESULTS.md, issue 19). Batches with many
- * different verdicts keep the CASE update. Private to core/store/.
+ * different verdicts keep the CASE update. PostgreSQL writes every verdict in one UPDATE from
+ * arrays instead (pg_unnest_update.ts: one text, planned once). Private to core/store/.
  */
 import { CompiledQuery } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
 import { type CaseRow, caseUpdateQuery } from "./batch_update.ts";
 import { chunks } from "./_sql.ts";
+import { unnestUpdateQuery, type UnnestUpdateShape } from "./pg_unnest_update.ts";
 
 /** One recipient's new values, keyed by its row id; `unitId` is the unit whose outcome it is. */
 export interface RecipientWrite {
@@ -42,6 +44,7 @@ export function recipientWriteQueries(
   dialect: Dialect,
   writes: readonly RecipientWrite[],
 ): CompiledQuery[] {
+  if (dialect === "postgres") return chunks([...writes], PG_RECIPIENTS).map(unnestQuery);
   const verdicts = new Map<string, RecipientWrite[]>();
   for (const w of writes) {
     const key = JSON.stringify([w.state, w.code, w.reply, w.category, w.dsnDue]);
@@ -55,6 +58,48 @@ export function recipientWriteQueries(
     for (const part of chunks(group, IDS_PER_UPDATE)) out.push(verdictQuery(dialect, part));
   }
   return out;
+}
+
+/** Recipients per UPDATE on PostgreSQL (arrays: any number, one text). */
+const PG_RECIPIENTS = 1_000;
+
+/**
+ * PostgreSQL: every verdict in one UPDATE from arrays (pg_unnest_update.ts), one statement text
+ * whatever the batch, which the server plans once per connection.
+ */
+const RECIPIENTS_PG: UnnestUpdateShape = {
+  table: "recipients",
+  key: "id",
+  keyType: "bigint",
+  columns: {
+    state: { type: "varchar" },
+    last_code: { type: "integer" },
+    last_reply: { type: "text" },
+    category: { type: "varchar" },
+    updated_at: { type: "bigint" },
+    dsn: {
+      type: "boolean",
+      apply: { expr: (v, now) => `case when ${v} then 'pending' else ${now} end` },
+    },
+  },
+  increments: ["attempts"],
+};
+
+function unnestQuery(part: RecipientWrite[]): CompiledQuery {
+  return unnestUpdateQuery(
+    RECIPIENTS_PG,
+    part.map((w) => ({
+      key: w.id,
+      values: {
+        state: w.state,
+        last_code: w.code,
+        last_reply: w.reply,
+        category: w.category,
+        updated_at: w.at,
+        dsn: w.dsnDue,
+      },
+    })),
+  );
 }
 
 /** One verdict's UPDATE: the shared values, the time by unit, the row ids. */

@@ -3,7 +3,7 @@
  * durable in one transaction (group commit), with multi-row INSERTs built directly
  * (bulk_insert.ts) and cut to the dialect's parameter and packet limits.
  */
-import type { Insertable } from "kysely";
+import type { CompiledQuery, Insertable } from "kysely";
 import { sql } from "kysely";
 import {
   byteLengthOf,
@@ -14,7 +14,7 @@ import {
 } from "../contracts/mod.ts";
 import { releaseBytes } from "../bytes.ts";
 import { asBuffer, chunks, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
-import { insertRowsQuery } from "./bulk_insert.ts";
+import { combinedWrites, insertRowsQuery } from "./bulk_insert.ts";
 import type { SpoolRef } from "../spool/mod.ts";
 import type { MessagesTable, QueueTable, RecipientsTable } from "./tables.ts";
 
@@ -153,6 +153,23 @@ function cutMysqlBodies(rows: Insertable<MessagesTable>[]): { id: string; body: 
   return tails;
 }
 
+/**
+ * PostgreSQL: the batch's three inserts as one statement, when each table's rows fit one
+ * INSERT (the usual batch); null otherwise (then one transaction of several).
+ */
+function singleStatement(rows: MessageRows): CompiledQuery | null {
+  const columns = Object.keys(rows.messages[0]).length;
+  const fits = bodyChunks(rows.messages, rowsPerInsert("postgres", columns)).length === 1 &&
+    rows.units.length <= rowsPerInsert("postgres", 11) &&
+    rows.recipients.length <= rowsPerInsert("postgres", 8);
+  if (!fits) return null;
+  return combinedWrites([
+    insertRowsQuery("postgres", "messages", rows.messages, PG_TYPES.messages),
+    insertRowsQuery("postgres", "queue", rows.units, PG_TYPES.queue),
+    insertRowsQuery("postgres", "recipients", rows.recipients, PG_TYPES.recipients),
+  ]);
+}
+
 /** Makes a batch of accepted messages durable in one transaction (see `UnitStore`). */
 export async function insertMessages(
   ctx: SqlContext,
@@ -166,11 +183,18 @@ export async function insertMessages(
   const spooled = writer ? await writer.append(messages.map((m) => m.body)) : null;
   const rows = rowsOf(messages, unconfirmedSince, spooled, lease);
   const tails = dialect === "mysql" ? cutMysqlBodies(rows.messages) : [];
+  const single = dialect === "postgres" ? singleStatement(rows) : null;
+  if (single) {
+    // One round trip, atomic on its own (bulk_insert.ts: combinedWrites).
+    await ctx.db.executeQuery(single);
+    ctx.fence?.check();
+    return;
+  }
   await ctx.transaction(async (trx) => {
     // Bodies can be large: statements are cut by body bytes as well as by row count.
     const columns = Object.keys(rows.messages[0]).length;
     for (const part of bodyChunks(rows.messages, rowsPerInsert(dialect, columns))) {
-      await trx.executeQuery(insertRowsQuery(dialect, "messages", part));
+      await trx.executeQuery(insertRowsQuery(dialect, "messages", part, PG_TYPES.messages));
     }
     for (const tail of tails) {
       for (let at = 0; at < tail.body.byteLength; at += MYSQL_BODY_PIECE) {

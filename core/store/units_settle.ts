@@ -2,20 +2,22 @@
  * Settling delivery outcomes: one transaction logs every attempt, locks the units (in id
  * order, against deadlocks), keeps the outcomes that still own their unit (lease token, or the
  * broker queue's copy number), and writes units and recipients with a few CASE updates per
- * batch (batch_update.ts) instead of statements per unit.
+ * batch (batch_update.ts) instead of statements per unit; on PostgreSQL with UPDATEs from
+ * arrays whose text never changes (pg_unnest_update.ts).
  */
-import type { CompiledQuery, Insertable, Kysely, Transaction } from "kysely";
-import { sql } from "kysely";
+import { CompiledQuery, type Kysely, sql, type Transaction } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
 import type { HeldOutcome, UnitOutcome } from "../contracts/mod.ts";
 import { chunks, inList, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
 import { caseUpdateQuery } from "./batch_update.ts";
-import { insertRowsQuery } from "./bulk_insert.ts";
+import { unnestUpdateQuery, type UnnestUpdateShape } from "./pg_unnest_update.ts";
+import { combinedWrites, insertRowsQuery } from "./bulk_insert.ts";
+import { attemptRowsOf } from "./attempt_rows.ts";
 import { CompiledOnce } from "./compiled_once.ts";
-import { applyTotals, countMove, type TotalsDelta } from "./recipient_totals.ts";
+import { applyTotals, countMove, pgTotalsQuery, type TotalsDelta } from "./recipient_totals.ts";
 import { type RecipientWrite, recipientWriteQueries } from "./recipient_writes.ts";
 import { replyStatusOf } from "./reply_status.ts";
-import type { AttemptsTable, Tables } from "./tables.ts";
+import type { RecipientState, Tables } from "./tables.ts";
 
 /** How `settle` recognises the outcome that owns a unit. */
 export interface SettleOptions {
@@ -87,78 +89,63 @@ const UNIT_RECIPIENTS = new CompiledOnce((db, dialect, unitIds: string[]) =>
     .where(inList(dialect, "unit_id", unitIds))
 );
 
-/** The delivery-log rows of a batch of outcomes: every try, then every recipient's result. */
-function attemptRowsOf(outcomes: UnitOutcome[], nodeId: string | null) {
-  const rows: Insertable<AttemptsTable>[] = [];
-  // Object literals with every key in one order, not a spread of shared fields per row: the
-  // INSERT takes its columns from the first row, and a spread cost each row ~0.2 µs more.
-  for (const o of outcomes) {
-    const node = o.nodeId ?? nodeId;
-    const site = o.site ?? null;
-    const pool = o.pool ?? null;
-    for (const t of o.tries ?? []) {
-      rows.push({
-        message_id: o.messageId,
-        unit_id: o.unitId,
-        domain: o.domain,
-        node_id: node,
-        site,
-        pool,
-        at: t.at,
-        recipient: "",
-        outcome: "tried",
-        code: t.code,
-        reply: t.reply,
-        source_ip: t.sourceIp,
-        mx_host: t.mxHost,
-        remote_ip: t.remoteIp,
-        tls: 0,
-        tls_version: null,
-        tls_verified: 0,
-        duration_ms: Math.round(t.durationMs),
-        reason: null,
-        category: null,
-      });
-    }
-    const tls = o.tls ? 1 : 0;
-    const tlsVersion = o.tlsVersion ?? null;
-    const tlsVerified = o.tlsVerified ? 1 : 0;
-    const durationMs = Math.round(o.durationMs);
-    for (const r of o.results) {
-      rows.push({
-        message_id: o.messageId,
-        unit_id: o.unitId,
-        domain: o.domain,
-        node_id: node,
-        site,
-        pool,
-        at: o.at,
-        recipient: r.address,
-        outcome: r.outcome,
-        code: r.code,
-        reply: r.reply,
-        source_ip: o.sourceIp,
-        mx_host: o.mxHost,
-        remote_ip: o.remoteIp,
-        tls,
-        tls_version: tlsVersion,
-        tls_verified: tlsVerified,
-        duration_ms: durationMs,
-        reason: r.outcome === "deferred" && o.kind === "deferred" ? o.reason : null,
-        category: r.category ?? null,
-      });
-    }
-  }
-  return rows;
+/** A recipient row as settle reads it. */
+interface RecipientRow {
+  id: number | string;
+  unit_id: string;
+  address: string;
+  state: RecipientState;
 }
 
-/** Locks the units (in id order, against deadlocks) and reads who holds each one now. */
+/**
+ * PostgreSQL: the units locked and their recipients read in one round trip (a recipient-less
+ * unit still gives its row, with NULL recipient columns).
+ */
+const LOCK_WITH_RECIPIENTS = `select q."id", q."lease_token", q."state", q."attempts", ` +
+  `q."copy_seq", r."id" as "rid", r."address", r."state" as "rstate" from "queue" as q ` +
+  `left join "recipients" as r on r."unit_id" = q."id" where q."id" = any($1::varchar[]) ` +
+  `order by q."id" for update of q`;
+
+interface LockedWithRecipient extends LockedUnit {
+  rid: number | string | null;
+  address: string | null;
+  rstate: RecipientRow["state"] | null;
+}
+
+/** Locks the units on PostgreSQL and reads their recipients (see LOCK_WITH_RECIPIENTS). */
+async function lockWithRecipients(
+  trx: Transaction<Tables>,
+  unitIds: string[],
+): Promise<{ holders: Map<string, Holder>; recipients: RecipientRow[] }> {
+  const holders = new Map<string, Holder>();
+  const recipients: RecipientRow[] = [];
+  const { rows } = await trx.executeQuery(
+    CompiledQuery.raw(LOCK_WITH_RECIPIENTS, [unitIds]) as CompiledQuery<LockedWithRecipient>,
+  );
+  for (const row of rows) {
+    holders.set(row.id, {
+      leaseToken: row.lease_token,
+      state: row.state,
+      attempts: Number(row.attempts),
+      copy: Number(row.copy_seq),
+    });
+    if (row.rid === null) continue;
+    recipients.push({ id: row.rid, unit_id: row.id, address: row.address!, state: row.rstate! });
+  }
+  return { holders, recipients };
+}
+
+/**
+ * Locks the units (in id order, against deadlocks) and reads who holds each one now; on
+ * PostgreSQL also their recipients (null elsewhere: updateRecipients reads them).
+ */
 async function lockHolders(
   trx: Transaction<Tables>,
   dialect: Dialect,
   outcomes: UnitOutcome[],
-): Promise<Map<string, Holder>> {
+): Promise<{ holders: Map<string, Holder>; recipients: RecipientRow[] | null }> {
   const unitIds = [...new Set(outcomes.map((o) => o.unitId))].sort();
+  if (dialect === "postgres") return await lockWithRecipients(trx, unitIds);
   const holders = new Map<string, Holder>();
   for (const part of chunks(unitIds, SETTLE_UNITS)) {
     const { rows } = await trx.executeQuery(lockUnitsQuery(trx, dialect, part));
@@ -171,7 +158,7 @@ async function lockHolders(
       });
     }
   }
-  return holders;
+  return { holders, recipients: null };
 }
 
 /**
@@ -208,9 +195,12 @@ async function holdUnit(
   return Number(result.numUpdatedRows) > 0;
 }
 
-/** Finishes (or defers) the units of owning, not held outcomes: one CASE update per chunk. */
+/**
+ * Finishes (or defers) the units of owning, not held outcomes: one CASE update per chunk, on
+ * PostgreSQL one UPDATE from arrays.
+ */
 async function updateUnits(
-  trx: Transaction<Tables>,
+  write: Write,
   dialect: Dialect,
   finished: Finished[],
   claim: SettleOptions["claim"],
@@ -235,7 +225,11 @@ async function updateUnits(
       }
       return { key: o.unitId, values };
     });
-    await trx.executeQuery(caseUpdateQuery(dialect, "queue", "id", rows, {
+    if (dialect === "postgres") {
+      await write(unnestUpdateQuery(SETTLE_UNITS_PG, rows));
+      continue;
+    }
+    await write(caseUpdateQuery(dialect, "queue", "id", rows, {
       constants: { lease_owner: null, lease_token: null, held: null },
       types: {
         due_at: "bigint",
@@ -250,6 +244,28 @@ async function updateUnits(
 }
 
 /**
+ * Settle's unit UPDATE on PostgreSQL: one text whatever the batch (pg_unnest_update.ts). A
+ * retry time only deferred units carry, and the attempt and copy numbers only the broker queue
+ * writes, keep the column where a row has none (as the CASE form's `else` does).
+ */
+const SETTLE_UNITS_PG: UnnestUpdateShape = {
+  table: "queue",
+  key: "id",
+  keyType: "varchar",
+  columns: {
+    state: { type: "varchar" },
+    updated_at: { type: "bigint" },
+    last_reply: { type: "text" },
+    reply_code: { type: "integer" },
+    reply_status: { type: "varchar" },
+    due_at: { type: "bigint", apply: "keep-null" },
+    attempts: { type: "integer", apply: "keep-null" },
+    copy_seq: { type: "integer", apply: "keep-null" },
+  },
+  constants: ["lease_owner", "lease_token", "held"],
+};
+
+/**
  * Recipients: find their row ids (and states before), then one UPDATE per verdict
  * (recipient_writes.ts); the moves into terminal states go to the totals in one more UPDATE
  * (0024).
@@ -257,7 +273,9 @@ async function updateUnits(
 async function updateRecipients(
   trx: Transaction<Tables>,
   dialect: Dialect,
+  write: Write,
   settled: UnitOutcome[],
+  known: RecipientRow[] | null,
 ): Promise<void> {
   const results = new Map<string, { r: UnitOutcome["results"][number]; at: number }>();
   for (const o of settled) {
@@ -266,8 +284,7 @@ async function updateRecipients(
   if (results.size === 0) return;
   const writes: RecipientWrite[] = [];
   const delta: TotalsDelta = new Map();
-  for (const part of chunks(settled.map((o) => o.unitId), SETTLE_UNITS)) {
-    const { rows } = await trx.executeQuery(UNIT_RECIPIENTS.compile(trx, dialect, part));
+  for (const rows of await recipientRows(trx, dialect, settled, known)) {
     for (const row of rows) {
       const result = results.get(`${row.unit_id}\u0000${row.address}`);
       if (!result) continue; // not part of this attempt
@@ -286,9 +303,29 @@ async function updateRecipients(
       });
     }
   }
-  for (const query of recipientWriteQueries(dialect, writes)) await trx.executeQuery(query);
-  await applyTotals(trx, delta);
+  for (const query of recipientWriteQueries(dialect, writes)) await write(query);
+  if (dialect !== "postgres") return await applyTotals(trx, delta);
+  const totals = pgTotalsQuery(delta);
+  if (totals) await write(totals);
 }
+
+/** The settled units' recipient rows, in chunks: those read with the lock, else read now. */
+async function recipientRows(
+  trx: Transaction<Tables>,
+  dialect: Dialect,
+  settled: UnitOutcome[],
+  known: RecipientRow[] | null,
+): Promise<RecipientRow[][]> {
+  if (known) return [known]; // of every locked unit: results are matched by unit and address
+  const out: RecipientRow[][] = [];
+  for (const part of chunks(settled.map((o) => o.unitId), SETTLE_UNITS)) {
+    out.push((await trx.executeQuery(UNIT_RECIPIENTS.compile(trx, dialect, part))).rows);
+  }
+  return out;
+}
+
+/** Runs a write now, or (PostgreSQL) keeps it for settle's one combined statement. */
+type Write = (query: CompiledQuery) => Promise<unknown>;
 
 /** Records outcomes in one transaction; returns how many had lost their lease. */
 export async function settle(
@@ -300,11 +337,17 @@ export async function settle(
   const { dialect } = ctx;
   let lost = 0;
   await ctx.transaction(async (trx) => {
+    // PostgreSQL: every write of the batch goes in one statement at the end (combinedWrites),
+    // after the one read that locks the units: four round trips with BEGIN and COMMIT.
+    const pending: CompiledQuery[] = [];
+    const write: Write = dialect === "postgres"
+      ? (query) => Promise.resolve(pending.push(query))
+      : (query) => trx.executeQuery(query);
     const attemptRows = attemptRowsOf(outcomes, nodeId);
     for (const part of chunks(attemptRows, rowsPerInsert(dialect, 20))) {
-      await trx.executeQuery(insertRowsQuery(dialect, "attempts", part, PG_TYPES.attempts));
+      await write(insertRowsQuery(dialect, "attempts", part, PG_TYPES.attempts));
     }
-    const holders = await lockHolders(trx, dialect, outcomes);
+    const { holders, recipients } = await lockHolders(trx, dialect, outcomes);
     const settled: UnitOutcome[] = [];
     const finished: Finished[] = [];
     for (const o of outcomes) {
@@ -326,9 +369,11 @@ export async function settle(
       if (o.kind === "held") await holdUnit(trx, o, copy);
       else finished.push({ o, claimed: copy === undefined ? undefined : holder!.attempts });
     }
-    if (settled.length === 0) return;
-    await updateUnits(trx, dialect, finished, claim);
-    await updateRecipients(trx, dialect, settled);
+    if (settled.length > 0) {
+      await updateUnits(write, dialect, finished, claim);
+      await updateRecipients(trx, dialect, write, settled, recipients);
+    }
+    if (pending.length > 0) await trx.executeQuery(combinedWrites(pending));
   });
   return lost;
 }
