@@ -3,6 +3,7 @@
  * scheduler; listeners they could not open go to the heartbeat) and the inject worker. Parts of
  * `serve`.
  */
+import { leaseTokenPrefix } from "../core/accept/open.ts";
 import { log } from "../core/log.ts";
 import { sourcePauses } from "../core/schedule/pauses.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
@@ -84,7 +85,10 @@ export async function startSmtpWorkers(node: NodeState): Promise<void> {
   const { config } = node;
   const smtpShared = await prepareSmtp(config, (line) => log("smtp", line));
   const credits = node.scheduler.leaseCredits;
+  // Names this process in lease tokens; with the slot and its restarts, one worker's run.
+  const leaseRun = crypto.randomUUID().slice(0, 8);
   for (let i = 0; i < config.smtp.workers; i++) {
+    let crashes = 0;
     node.smtpWorkers.push(
       await startWorker(
         "smtp",
@@ -95,6 +99,14 @@ export async function startSmtpWorkers(node: NodeState): Promise<void> {
         i,
         (message) => {
           node.workerEvents(message);
+          // The restarted worker is up: whatever its predecessor's last commit left leased
+          // (it may have landed after the first return) goes back too.
+          if (message.type === "ready" && crashes > 0 && credits) {
+            node.scheduler.releaseAcceptLeases(
+              leaseTokenPrefix(leaseRun, i, crashes - 1),
+              `smtp-${i} restarted`,
+            );
+          }
           if (message.type === "accepted") {
             // Units leased at accept go straight to dispatch; a pass only for the others.
             if (message.leased) node.scheduler.adopt(message.leased, i);
@@ -108,10 +120,15 @@ export async function startSmtpWorkers(node: NodeState): Promise<void> {
             node.cluster.beat();
           }
         },
-        { ...smtpShared, ...(credits ? { leaseCredits: credits.memory } : {}) },
-        // Whatever it had in transit will not arrive; what it committed leased comes back when
-        // the lease ends, or at the next start (as after kill -9).
-        () => credits?.forget(i),
+        { ...smtpShared, ...(credits ? { leaseCredits: credits.memory, leaseRun } : {}) },
+        // Whatever it had in transit will not arrive, and what it committed leased but did not
+        // report is nobody's: back to the queue now (kill -9 of the node: at the next start).
+        () => {
+          if (!credits) return;
+          credits.forget(i);
+          const run = leaseTokenPrefix(leaseRun, i, crashes++);
+          node.scheduler.releaseAcceptLeases(run, `smtp-${i} crashed`);
+        },
       ),
     );
   }

@@ -61,6 +61,8 @@ export function startWorker(
   let started = false;
   let stopped: (() => void) | null = null;
   let up = false;
+  // Which start of this slot: 0, then one more per restart (in the init message).
+  let generation = -1;
   metrics.inc("fastmta_worker_restarts_total", { kind }, 0); // the series exists from the start
 
   return new Promise((resolve, reject) => {
@@ -94,6 +96,7 @@ export function startWorker(
 
     const spawn = () => {
       const name = `${kind}-${index}`;
+      generation++;
       const current: StageEndpoint = where instanceof URL
         ? new Worker(where, { type: "module", name })
         : "host" in where
@@ -139,7 +142,9 @@ export function startWorker(
         onCrash(handle);
         if (!stopping) setTimeout(spawn, 500);
       };
-      current.postMessage({ ...extras, type: "init", config, index } satisfies ToWorker);
+      current.postMessage(
+        { ...extras, type: "init", config, index, generation } satisfies ToWorker,
+      );
       for (const message of waiting.splice(0)) current.postMessage(message);
     };
     spawn();

@@ -11,8 +11,11 @@
  * passed that point for that key), so a run is reproducible whatever the timing.
  */
 
-/** The stages with a fault point. */
-export type FaultStage = "dispatch" | "deliver" | "settle" | "dsn" | "consume";
+/**
+ * The stages with a fault point. `report` is a crash, not an exception: the accepting thread
+ * dies after a group commit, before it reports the batch (see {@link crashPoint}).
+ */
+export type FaultStage = "dispatch" | "deliver" | "settle" | "dsn" | "consume" | "report";
 
 /** The error a fault point throws (its message names the stage and key). */
 export class InjectedFault extends Error {
@@ -83,7 +86,29 @@ export function faultDue(stage: FaultStage, key: string): boolean {
   const name = `${stage}\u0000${key}`;
   const pass = passes.get(name) ?? 0;
   passes.set(name, pass + 1);
-  return fraction(`${active.seed}\u0000${name}\u0000${pass}`) < active.rate;
+  return faultFires(active, stage, key, pass);
+}
+
+/** Whether pass `pass` of `stage` for `key` fails under a plan (pure; tests pick keys by it). */
+export function faultFires(
+  plan: { seed: string; rate: number },
+  stage: FaultStage,
+  key: string,
+  pass: number,
+): boolean {
+  return fraction(`${plan.seed}\u0000${stage}\u0000${key}\u0000${pass}`) < plan.rate;
+}
+
+/**
+ * When this pass of `stage` for `key` is to fail: makes the thread crash (an uncaught error,
+ * as a bug would) and returns true, so the caller stops where it is.
+ */
+export function crashPoint(stage: FaultStage, key: string): boolean {
+  if (!faultDue(stage, key)) return false;
+  setTimeout(() => {
+    throw new InjectedFault(stage, key);
+  }, 0);
+  return true;
 }
 
 /** Throws an {@link InjectedFault} when this pass of `stage` for `key` is to fail. */

@@ -2,7 +2,10 @@
  * Units inserted leased at accept on PostgreSQL and MariaDB (the SQLite case and the rest:
  * tests/accept_lease_test.ts).
  */
-import { leasedAtAcceptWaitForTheirLease } from "./helpers/accept_lease_case.ts";
+import {
+  crashedRunLeasesReturn,
+  leasedAtAcceptWaitForTheirLease,
+} from "./helpers/accept_lease_case.ts";
 import { testDatabaseKinds } from "./helpers/databases.ts";
 import { withStore } from "./helpers/store_contract.ts";
 
@@ -12,5 +15,11 @@ for (const kind of testDatabaseKinds().filter((k) => k !== "sqlite3")) {
     sanitizeOps: false,
     sanitizeResources: false,
     fn: () => withStore(kind, leasedAtAcceptWaitForTheirLease),
+  });
+  Deno.test({
+    name: `a crashed accepting run's unreported leases return, adopted ones stay (${kind})`,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: () => withStore(kind, crashedRunLeasesReturn),
   });
 }

@@ -8,7 +8,10 @@
 import { assert, assertEquals } from "./helpers/assert.ts";
 import { message, withStore } from "./helpers/store_contract.ts";
 import { waitUntil } from "./helpers/wait.ts";
-import { leasedAtAcceptWaitForTheirLease } from "./helpers/accept_lease_case.ts";
+import {
+  crashedRunLeasesReturn,
+  leasedAtAcceptWaitForTheirLease,
+} from "./helpers/accept_lease_case.ts";
 import { parseConfig } from "../core/config/mod.ts";
 import type { LeasedUnit } from "../core/contracts/mod.ts";
 import { AcceptLeaser, Acceptor, type CommittedUnits } from "../core/accept/mod.ts";
@@ -49,6 +52,13 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () => withStore("sqlite3", leasedAtAcceptWaitForTheirLease),
+});
+
+Deno.test({
+  name: "a crashed accepting run's unreported leases return, adopted ones stay (sqlite3)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () => withStore("sqlite3", crashedRunLeasesReturn),
 });
 
 Deno.test({
@@ -233,5 +243,32 @@ Deno.test("scheduler: while lending, a settle's due time brings the next pass fo
   scheduler.settled(["t6"], ["m6.0"], Date.now() + 50);
   assertEquals(calls.leases, leases); // no pass at once
   await waitUntil(() => dispatched.includes("m7.0"), { message: "leased when due" });
+  await scheduler.stop();
+});
+
+Deno.test("scheduler: a crashed accepting run's leases go back except those it adopted; its late reports are ignored", async () => {
+  const { queue } = fakeQueue([]);
+  const released: { prefix: string; keep: string[] }[] = [];
+  queue.releaseAcceptLeases = (prefix, keep) => {
+    released.push({ prefix, keep });
+    return Promise.resolve(1);
+  };
+  const dispatched: string[] = [];
+  const lines: string[] = [];
+  const scheduler = new Scheduler(queue, config, (units) => {
+    dispatched.push(...units.map((u) => u.unitId));
+  }, (line) => lines.push(line));
+  scheduler.useAcceptLeases(new LeaseCredits(leaseCreditsMemory(1)));
+  await scheduler.start();
+  scheduler.adopt([unit(1, "run.0.0.a"), unit(2, "run.0.1.b")], 0);
+  await scheduler.releaseAcceptLeases("run.0.0.", "smtp-0 crashed");
+  assertEquals(released, [{ prefix: "run.0.0.", keep: ["run.0.0.a"] }]);
+  assertEquals(
+    lines.at(-1),
+    "schedule: returned 1 units leased at accept to the queue: smtp-0 crashed",
+  );
+  scheduler.adopt([unit(3, "run.0.0.late"), unit(4, "run.0.1.c")], 0); // after the crash
+  assertEquals(dispatched, ["m1.0", "m2.0", "m4.0"]);
+  assertEquals(scheduler.inFlight, 3);
   await scheduler.stop();
 });

@@ -6,7 +6,7 @@
  * the channel, then the queue, then the store, and say `stopped`. The port and the isolate
  * services come from where the stage runs (workers/_stage.ts).
  */
-import { type AcceptPath, openAcceptPath } from "../core/accept/open.ts";
+import { type AcceptPath, leaseTokenPrefix, openAcceptPath } from "../core/accept/open.ts";
 import { applyLiveSettings, applyManagedParts } from "../core/cluster/live.ts";
 import type { Config } from "../core/config/mod.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
@@ -46,7 +46,15 @@ export function acceptStage(
           liveConfig = message.config;
           events = isolate.startEvents(message.config);
           const credits = message.leaseCredits
-            ? { memory: message.leaseCredits, thread: message.index }
+            ? {
+              memory: message.leaseCredits,
+              thread: message.index,
+              tokenPrefix: leaseTokenPrefix(
+                message.leaseRun ?? "0",
+                message.index,
+                message.generation ?? 0,
+              ),
+            }
             : undefined;
           accept = await openAcceptPath(message.config, {
             log: (line) => post({ type: "log", line }),

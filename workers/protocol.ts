@@ -23,6 +23,10 @@ export type ToWorker =
     smtpLimits?: SharedLimitsMemory;
     /** SMTP workers: the scheduler's lease credits (core/queue/lease_credits.ts), if it lends. */
     leaseCredits?: SharedArrayBuffer;
+    /** SMTP workers: names this node process in lease tokens (core/accept/open.ts). */
+    leaseRun?: string;
+    /** How many times this worker slot was started before (0 for the first start). */
+    generation?: number;
   }
   | {
     type: "units";

@@ -25,10 +25,20 @@ export interface Reservation {
 export class AcceptLeaser {
   #taker: LeaseCreditTaker;
   #config: { nodeId: string; queue: { lease_time: number } };
+  #tokenPrefix: string;
 
-  constructor(taker: LeaseCreditTaker, config: { nodeId: string; queue: { lease_time: number } }) {
+  /**
+   * `tokenPrefix` starts every lease token this leaser makes: it names this thread's run, so
+   * the main thread can return the leases of a run that crashed before it reported them.
+   */
+  constructor(
+    taker: LeaseCreditTaker,
+    config: { nodeId: string; queue: { lease_time: number } },
+    tokenPrefix = "",
+  ) {
     this.#taker = taker;
     this.#config = config;
+    this.#tokenPrefix = tokenPrefix;
   }
 
   /** A lease of as many of the batch's units as there are credits; null for none. */
@@ -38,7 +48,7 @@ export class AcceptLeaser {
     if (got === 0) return null;
     const lease = {
       owner: this.#config.nodeId,
-      token: crypto.randomUUID(),
+      token: `${this.#tokenPrefix}${crypto.randomUUID()}`,
       now,
       until: now + this.#config.queue.lease_time,
       unitIds: new Set(units.slice(0, got)),

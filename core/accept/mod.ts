@@ -9,6 +9,7 @@ import type { Queue } from "../queue/mod.ts";
 import type { AcceptLeaser, Reservation } from "./accept_lease.ts";
 import { emitReceived } from "../events/mod.ts";
 import { metrics } from "../metrics/mod.ts";
+import { crashPoint } from "../fault_points.ts";
 
 export { AcceptLeaser } from "./accept_lease.ts";
 export { newQueueId } from "./queue_id.ts";
@@ -93,6 +94,8 @@ export class Acceptor {
       this.#leaser?.cancel(reserved);
       for (const p of batch) p.reject(error as Error);
     }
+    // TEST ONLY (core/fault_points.ts): the thread dies between its commit and its report.
+    if (durable && crashPoint("report", messages[0].recipients[0] ?? "")) return;
     try {
       if (durable) this.#committed(batch, reserved);
     } catch {

@@ -32,6 +32,16 @@ export interface AcceptPathEvents {
 export interface AcceptLeaseCredits {
   memory: SharedArrayBuffer;
   thread: number;
+  /** Starts this run's lease tokens (see {@link leaseTokenPrefix}). */
+  tokenPrefix?: string;
+}
+
+/**
+ * The lease-token prefix of run `generation` of accepting thread `thread` in the node process
+ * `processRun`: the main thread returns what a crashed run leased by it.
+ */
+export function leaseTokenPrefix(processRun: string, thread: number, generation: number): string {
+  return `${processRun}.${thread}.${generation}.`;
 }
 
 /** Opens the accept path; closes what it opened if it cannot finish. */
@@ -61,7 +71,8 @@ export async function openAcceptPath(
 /** The leaser on `credits`; none (units queued unleased, as before) if this thread has no slot. */
 function acceptLeaser(config: Config, credits: AcceptLeaseCredits): AcceptLeaser | null {
   try {
-    return new AcceptLeaser(new LeaseCreditTaker(credits.memory, credits.thread), config);
+    const taker = new LeaseCreditTaker(credits.memory, credits.thread);
+    return new AcceptLeaser(taker, config, credits.tokenPrefix);
   } catch {
     return null;
   }

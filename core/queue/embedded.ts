@@ -129,6 +129,10 @@ export class EmbeddedQueue implements Queue {
     }
   }
 
+  async releaseAcceptLeases(prefix: string, keep: string[]): Promise<number> {
+    return await this.#store.returnLeasePrefix(this.#config.nodeId, prefix, keep, Date.now());
+  }
+
   returnWaiting(): string[] {
     return [];
   }

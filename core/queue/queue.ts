@@ -92,6 +92,12 @@ export interface Queue {
   /** Returns leased units that were not attempted: due again now, no attempt counted. */
   giveBack(units: { unitId: string; leaseToken: string }[]): Promise<void>;
   /**
+   * Returns the units inserted leased at accept under a token starting with `prefix` (one
+   * accepting thread's run, which ended) except those under one of `keep` (the scheduler
+   * adopted them): due again now, no attempt counted; how many. Where `leasesAtAccept` only.
+   */
+  releaseAcceptLeases?(prefix: string, keep: string[]): Promise<number>;
+  /**
    * Returns units taken before `before` and still not leased (held too long waiting for room)
    * to the queue; their ids. Nothing for a queue that is not pushed to.
    */
@@ -119,7 +125,7 @@ export type AcceptQueue = QueueBase & Pick<Queue, "enqueue" | "resume" | "leases
 /** The schedule side (the node's main thread): takes units, hands them out and back. */
 export type ScheduleQueue =
   & QueueBase
-  & Pick<Queue, "leasesAtAccept">
+  & Pick<Queue, "leasesAtAccept" | "releaseAcceptLeases">
   & Pick<
     Queue,
     | "lease"

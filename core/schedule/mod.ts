@@ -48,6 +48,8 @@ export class Scheduler {
   #credits: LeaseCredits | null = null;
   // The last pass found no due unit left, and nothing may have become due since (wake()).
   #drained = false;
+  // Token prefixes of accepting threads' runs that ended: their late reports are not adopted.
+  #endedRuns = new Set<string>();
 
   constructor(
     queue: ScheduleQueue,
@@ -107,7 +109,10 @@ export class Scheduler {
    * Units an accepting thread (`thread`) inserted already leased with this scheduler's credits:
    * tracked and dispatched as if leased here (pauses still hold them); after stop they go back.
    */
-  adopt(units: LeasedUnit[], thread: number) {
+  adopt(reported: LeasedUnit[], thread: number) {
+    // A run that ended had its leases returned already (releaseAcceptLeases).
+    const units = reported.filter((u) => !this.#runEnded(u.leaseToken));
+    if (units.length === 0) return;
     this.#watchdog.take(units, "dispatch");
     this.#credits?.arrived(thread, units.length);
     if (!this.#started || this.#stopped) {
@@ -116,6 +121,36 @@ export class Scheduler {
     }
     this.#dispatchTaken(units, false);
     this.#lend();
+  }
+
+  #runEnded(token: string): boolean {
+    for (const prefix of this.#endedRuns) if (token.startsWith(prefix)) return true;
+    return false;
+  }
+
+  /**
+   * An accepting thread's run whose lease tokens start with `prefix` ended (the worker crashed):
+   * the units it inserted leased and never reported go back to the queue now, not at lease
+   * expiry. Those adopted here stay where they are, and a late report of that run is ignored.
+   * Safe to call again (say once the restarted worker is up, for a commit that landed late).
+   */
+  async releaseAcceptLeases(prefix: string, why: string): Promise<void> {
+    if (!this.#queue.releaseAcceptLeases) return;
+    this.#endedRuns.add(prefix);
+    const keep = new Set(
+      this.#watchdog.all().map((u) => u.leaseToken).filter((t) => t.startsWith(prefix)),
+    );
+    try {
+      const returned = await this.#queue.releaseAcceptLeases(prefix, [...keep]);
+      if (returned === 0) return;
+      this.#log(`schedule: returned ${returned} units leased at accept to the queue: ${why}`);
+      this.wake();
+    } catch (error) {
+      this.#log(
+        `schedule: cannot return the units leased at accept (${why}; due again at their ` +
+          `lease expiry): ${(error as Error).message}`,
+      );
+    }
   }
 
   /** Offers the room as credits while that is safe, else withdraws them (see useAcceptLeases). */

@@ -6,7 +6,13 @@
 import type { LeasedUnit, MessageBytes, NewMessage, UnitOutcome } from "../contracts/mod.ts";
 import type { SqlContext } from "./_sql.ts";
 import { type AcceptLease, insertMessages } from "./units_insert.ts";
-import { leaseDue, type LeaseRequest, returnLeases, returnLeaseTokens } from "./units_lease.ts";
+import {
+  leaseDue,
+  type LeaseRequest,
+  returnLeasePrefix,
+  returnLeases,
+  returnLeaseTokens,
+} from "./units_lease.ts";
 import { settle, type SettleOptions } from "./units_settle.ts";
 
 export type { AcceptLease } from "./units_insert.ts";
@@ -44,6 +50,11 @@ export interface UnitStore {
   returnLeases(units: { unitId: string; leaseToken: string }[], now: number): Promise<number>;
   /** Gives back every queued unit leased under one of `tokens`, as `returnLeases`; how many. */
   returnLeaseTokens(tokens: string[], now: number): Promise<number>;
+  /**
+   * Gives back every queued unit `owner` leased under a token starting with `prefix`, except
+   * those under one of `keep`, as `returnLeases`; how many.
+   */
+  returnLeasePrefix(owner: string, prefix: string, keep: string[], now: number): Promise<number>;
   /** The earliest due time in the queue, or null when it is empty. */
   nextDueAt(): Promise<number | null>;
   /** Makes units held for `reason` (e.g. "paused") due at `now`; returns how many. */
@@ -87,6 +98,8 @@ export function unitRepository(ctx: SqlContext): UnitStore {
     releaseLeases: (owner, now) => releaseLeases(ctx, owner, now),
     returnLeases: (units, now) => returnLeases(ctx, units, now),
     returnLeaseTokens: (tokens, now) => returnLeaseTokens(ctx, tokens, now),
+    returnLeasePrefix: (owner, prefix, keep, now) =>
+      returnLeasePrefix(ctx, owner, prefix, keep, now),
     nextDueAt: () => nextDueAt(ctx),
     releaseHeld: (reason, now) => releaseHeld(ctx, reason, now),
   };

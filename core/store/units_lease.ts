@@ -190,3 +190,26 @@ export async function returnLeaseTokens(
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
+
+/**
+ * Returns every queued unit `owner` leased at accept under a token starting with `prefix` (one
+ * SMTP worker's run, core/accept/accept_lease.ts), except those under one of `keep` (the
+ * scheduler has them), as `returnLeases` does; how many were returned. `prefix` is hex, digits
+ * and dots only, so it needs no LIKE escaping.
+ */
+export async function returnLeasePrefix(
+  { db }: SqlContext,
+  owner: string,
+  prefix: string,
+  keep: string[],
+  now: number,
+): Promise<number> {
+  if (!/^[0-9a-z.]+$/.test(prefix)) throw new Error(`Not a lease token prefix: ${prefix}`);
+  let update = db.updateTable("queue")
+    .set((eb) => handedBack(eb, now))
+    .where("state", "=", "queued").where("lease_owner", "=", owner)
+    .where("lease_token", "like", `${prefix}%`);
+  if (keep.length > 0) update = update.where("lease_token", "not in", keep);
+  const result = await update.executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}

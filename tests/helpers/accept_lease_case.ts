@@ -51,3 +51,34 @@ export async function leasedAtAcceptWaitForTheirLease(store: SqlStore): Promise<
   });
   assert(again.some((u) => u.unitId === "m-restart.0"), "released at restart");
 }
+
+/**
+ * A crashed accepting thread's run (lease tokens `run.0.0.*`): its units never reported return
+ * due now with their attempt taken back; those the scheduler adopted (kept) and other runs'
+ * stay leased.
+ */
+export async function crashedRunLeasesReturn(store: SqlStore): Promise<void> {
+  const now = Date.now();
+  const insertLeased = async (token: string) => {
+    const m = message(["a@one.test"]);
+    const unitIds = new Set([`${m.id}.0`]);
+    await store.insertMessages([m], {
+      lease: { owner: "node-1", token, now, until: now + 60_000, unitIds },
+    });
+    return `${m.id}.0`;
+  };
+  const adopted = await insertLeased("run.0.0.adopted");
+  const lost = await insertLeased("run.0.0.lost");
+  const nextRun = await insertLeased("run.0.1.live");
+  const otherThread = await insertLeased("run.1.0.live");
+  assertEquals(await store.returnLeasePrefix("node-1", "run.0.0.", ["run.0.0.adopted"], now), 1);
+  const rows = await store.db.selectFrom("queue").select(["id", "lease_token", "attempts"])
+    .where("id", "in", [adopted, lost, nextRun, otherThread]).execute();
+  const byId = new Map(rows.map((r) => [r.id, [r.lease_token, Number(r.attempts)]]));
+  assertEquals(byId.get(lost), [null, 0]);
+  assertEquals(byId.get(adopted), ["run.0.0.adopted", 1]);
+  assertEquals(byId.get(nextRun), ["run.0.1.live", 1]);
+  assertEquals(byId.get(otherThread), ["run.1.0.live", 1]);
+  const due = await store.leaseDue({ owner: "node-1", token: "t", now, leaseMs: 1, limit: 10 });
+  assertEquals(due.map((u) => u.unitId), [lost]);
+}
