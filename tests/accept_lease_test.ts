@@ -20,6 +20,7 @@ import { LeaseCredits, leaseCreditsMemory, LeaseCreditTaker } from "../core/queu
 import type { EnqueueOptions, Queue } from "../core/queue/mod.ts";
 import { Scheduler } from "../core/schedule/mod.ts";
 import type { PauseGate } from "../core/schedule/pauses.ts";
+import { fakeQueue, leasedUnit } from "./helpers/fake_queue.ts";
 
 const config = parseConfig({ queue: { lease_time: "60s", poll_interval: "1h" } });
 
@@ -112,54 +113,8 @@ Deno.test({
     }),
 });
 
-function unit(n: number, token = `t${n}`): LeasedUnit {
-  return {
-    v: 1,
-    unitId: `m${n}.0`,
-    messageId: `m${n}`,
-    domain: "dest.test",
-    sender: "a@origin.test",
-    attempts: 1,
-    createdAt: 0,
-    leaseToken: token,
-    recipients: [`r${n}@dest.test`],
-  };
-}
-
-function fakeQueue(due: LeasedUnit[]) {
-  const calls = { leases: 0, givenBack: [] as string[] };
-  const queue: Queue = {
-    kind: "embedded",
-    ready: true,
-    enqueue: () => Promise.resolve(),
-    lease: (limit) => {
-      calls.leases++;
-      return Promise.resolve(due.splice(0, limit));
-    },
-    settle: () => Promise.resolve(0),
-    release: () => {},
-    fail: () => Promise.resolve([]),
-    resume: () => Promise.resolve(0),
-    retryNow: () => Promise.resolve(0),
-    claim: () => Promise.resolve([]),
-    hold: () => Promise.resolve(),
-    startTaking: () => Promise.resolve(),
-    stopTaking: () => Promise.resolve(0),
-    giveBack: (units) => {
-      calls.givenBack.push(...units.map((u) => u.unitId));
-      return Promise.resolve();
-    },
-    returnWaiting: () => [],
-    recover: () => Promise.resolve(0),
-    nextDueAt: () => Promise.resolve(null),
-    onAvailable: () => {},
-    close: () => Promise.resolve(),
-  };
-  return { queue, calls };
-}
-
 Deno.test("scheduler: lends its room only once nothing due waits, dispatches what it lent for, takes it back", async () => {
-  const due = Array.from({ length: 150 }, (_, i) => unit(i)); // more than one batch
+  const due = Array.from({ length: 150 }, (_, i) => leasedUnit(i)); // more than one batch
   const { queue, calls } = fakeQueue(due);
   const config = parseConfig({
     queue: { lease_time: "60s", poll_interval: "1h", batch_size: 100 },
@@ -184,7 +139,7 @@ Deno.test("scheduler: lends its room only once nothing due waits, dispatches wha
   await waitUntil(() => credits.offered > 0, { message: "credits offered" });
   assertEquals(credits.offered, capacity - 150);
   assertEquals(taker.take(2), 2);
-  scheduler.adopt([unit(900, "acc"), unit(901, "acc")], 0);
+  scheduler.adopt([leasedUnit(900, "acc"), leasedUnit(901, "acc")], 0);
   assertEquals(dispatched.slice(-2), ["m900.0", "m901.0"]);
   assertEquals(scheduler.inFlight, 152);
   assertEquals(credits.inTransit, 0);
@@ -195,14 +150,14 @@ Deno.test("scheduler: lends its room only once nothing due waits, dispatches wha
   assertEquals(credits.offered, capacity - 150);
   assertEquals(calls.leases, leases);
   // Something may be due: no credits until a pass has looked.
-  due.push(unit(950));
+  due.push(leasedUnit(950));
   scheduler.wake();
   assertEquals(credits.offered, 0);
   await waitUntil(() => dispatched.includes("m950.0"), { message: "the woken unit leased" });
   await waitUntil(() => credits.offered > 0, { message: "lending again" });
   await scheduler.stop();
   assertEquals(credits.offered, 0);
-  scheduler.adopt([unit(990, "late")], 0); // reported after stop: back to the queue
+  scheduler.adopt([leasedUnit(990, "late")], 0); // reported after stop: back to the queue
   assertEquals(calls.givenBack, ["m990.0"]);
   assert(!dispatched.includes("m990.0"));
 });
@@ -239,7 +194,7 @@ Deno.test("scheduler: while lending, a settle's due time brings the next pass fo
   await waitUntil(() => credits.offered > 0, { message: "lending" });
   const leases = calls.leases;
   // A deferred unit comes due soon; the poll interval (1 h) would not find it in this test.
-  due.push(unit(7));
+  due.push(leasedUnit(7));
   scheduler.settled(["t6"], ["m6.0"], Date.now() + 50);
   assertEquals(calls.leases, leases); // no pass at once
   await waitUntil(() => dispatched.includes("m7.0"), { message: "leased when due" });
@@ -260,14 +215,14 @@ Deno.test("scheduler: a crashed accepting run's leases go back except those it a
   }, (line) => lines.push(line));
   scheduler.useAcceptLeases(new LeaseCredits(leaseCreditsMemory(1)));
   await scheduler.start();
-  scheduler.adopt([unit(1, "run.0.0.a"), unit(2, "run.0.1.b")], 0);
+  scheduler.adopt([leasedUnit(1, "run.0.0.a"), leasedUnit(2, "run.0.1.b")], 0);
   await scheduler.releaseAcceptLeases("run.0.0.", "smtp-0 crashed");
   assertEquals(released, [{ prefix: "run.0.0.", keep: ["run.0.0.a"] }]);
   assertEquals(
     lines.at(-1),
     "schedule: returned 1 units leased at accept to the queue: smtp-0 crashed",
   );
-  scheduler.adopt([unit(3, "run.0.0.late"), unit(4, "run.0.1.c")], 0); // after the crash
+  scheduler.adopt([leasedUnit(3, "run.0.0.late"), leasedUnit(4, "run.0.1.c")], 0); // after the crash
   assertEquals(dispatched, ["m1.0", "m2.0", "m4.0"]);
   assertEquals(scheduler.inFlight, 3);
   await scheduler.stop();

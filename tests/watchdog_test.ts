@@ -6,34 +6,19 @@
  */
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { parseConfig } from "../core/config/mod.ts";
-import type { LeasedUnit } from "../core/contracts/mod.ts";
-import type { Queue } from "../core/queue/mod.ts";
 import { Scheduler, Watchdog } from "../core/schedule/mod.ts";
 import { waitUntil } from "./helpers/wait.ts";
-
-function unit(n: number, token = `t${n}`): LeasedUnit {
-  return {
-    v: 1,
-    unitId: `m${n}.0`,
-    messageId: `m${n}`,
-    domain: "dest.test",
-    sender: "a@origin.test",
-    attempts: 1,
-    createdAt: 0,
-    leaseToken: token,
-    recipients: [`r${n}@dest.test`],
-  };
-}
+import { fakeQueue, leasedUnit } from "./helpers/fake_queue.ts";
 
 Deno.test("watchdog: tracks units by place and reports those held past the bound", () => {
   let now = 1_000_000;
   const watchdog = new Watchdog({ boundMs: 60_000, now: () => now });
-  watchdog.take([unit(1), unit(2)], "dispatch");
+  watchdog.take([leasedUnit(1), leasedUnit(2)], "dispatch");
   now += 30_000;
-  watchdog.take([unit(3)], "dispatch");
-  assertEquals(watchdog.move([unit(1), unit(3)], "delivery-0").length, 2);
-  assertEquals(watchdog.whereIs(unit(1)), "delivery-0");
-  assertEquals(watchdog.whereIs(unit(2)), "dispatch");
+  watchdog.take([leasedUnit(3)], "dispatch");
+  assertEquals(watchdog.move([leasedUnit(1), leasedUnit(3)], "delivery-0").length, 2);
+  assertEquals(watchdog.whereIs(leasedUnit(1)), "delivery-0");
+  assertEquals(watchdog.whereIs(leasedUnit(2)), "dispatch");
   assertEquals(watchdog.size, 3);
   assertEquals(watchdog.oldestMs(), 30_000);
 
@@ -56,7 +41,10 @@ Deno.test("watchdog: tracks units by place and reports those held past the bound
 
 Deno.test("watchdog: one lease token for a batch (embedded queue) is matched per unit", () => {
   const watchdog = new Watchdog({ boundMs: 1_000, now: () => 0 });
-  watchdog.take([unit(1, "batch"), unit(2, "batch"), unit(3, "batch")], "dispatch");
+  watchdog.take(
+    [leasedUnit(1, "batch"), leasedUnit(2, "batch"), leasedUnit(3, "batch")],
+    "dispatch",
+  );
   assertEquals(watchdog.finish(["batch"], ["m2.0"]), 1);
   assertEquals(watchdog.all().map((u) => u.unitId), ["m1.0", "m3.0"]);
   // Tokens only (no unit ids): one unit per token.
@@ -67,57 +55,17 @@ Deno.test("watchdog: one lease token for a batch (embedded queue) is matched per
 Deno.test("watchdog: a report names at most 20 units and counts the rest", () => {
   let now = 0;
   const watchdog = new Watchdog({ boundMs: 10, now: () => now });
-  watchdog.take(Array.from({ length: 25 }, (_, i) => unit(i)), "delivery-1");
+  watchdog.take(Array.from({ length: 25 }, (_, i) => leasedUnit(i)), "delivery-1");
   now = 11;
   const { line } = watchdog.collectOverdue();
   assertMatch(line!, /^watchdog: 25 units held/);
   assertMatch(line!, / and 5 more$/);
 });
 
-/** A queue that hands out `due` units and records what comes back. */
-function fakeQueue(due: LeasedUnit[]) {
-  const calls = { taking: 0, stopped: 0, givenBack: [] as string[], waitingBefore: [] as number[] };
-  let listener = () => {};
-  const queue: Queue = {
-    kind: "embedded",
-    ready: true,
-    enqueue: () => Promise.resolve(),
-    lease: (limit) => Promise.resolve(due.splice(0, limit)),
-    settle: () => Promise.resolve(0),
-    release: () => {},
-    fail: () => Promise.resolve([]),
-    resume: () => Promise.resolve(0),
-    retryNow: () => Promise.resolve(0),
-    claim: () => Promise.resolve([]),
-    hold: () => Promise.resolve(),
-    startTaking: () => {
-      calls.taking++;
-      return Promise.resolve();
-    },
-    stopTaking: () => {
-      calls.stopped++;
-      return Promise.resolve(0);
-    },
-    giveBack: (units) => {
-      calls.givenBack.push(...units.map((u) => u.unitId));
-      return Promise.resolve();
-    },
-    returnWaiting: (before) => {
-      calls.waitingBefore.push(before);
-      return [];
-    },
-    recover: () => Promise.resolve(0),
-    nextDueAt: () => Promise.resolve(null),
-    onAvailable: (l) => listener = l,
-    close: () => Promise.resolve(),
-  };
-  return { queue, calls, push: () => listener() };
-}
-
 const config = parseConfig({ queue: { lease_time: "60s", poll_interval: "1h" } });
 
 Deno.test("scheduler: takes nothing before start; a failed hand-over returns the units", async () => {
-  const { queue, calls, push } = fakeQueue([unit(1), unit(2), unit(3)]);
+  const { queue, calls, push } = fakeQueue([leasedUnit(1), leasedUnit(2), leasedUnit(3)]);
   const logs: string[] = [];
   const posted: string[] = [];
   // deno-lint-ignore prefer-const
@@ -150,7 +98,7 @@ Deno.test("scheduler: takes nothing before start; a failed hand-over returns the
 });
 
 Deno.test("scheduler: a dispatch that throws keeps nothing", async () => {
-  const { queue, calls } = fakeQueue([unit(1), unit(2)]);
+  const { queue, calls } = fakeQueue([leasedUnit(1), leasedUnit(2)]);
   const scheduler = new Scheduler(queue, config, () => {
     throw new TypeError("Cannot read properties of undefined (reading 'post')");
   }, () => {});
@@ -161,7 +109,7 @@ Deno.test("scheduler: a dispatch that throws keeps nothing", async () => {
 });
 
 Deno.test("scheduler: the watchdog returns units held past lease_time; shutdown returns the rest", async () => {
-  const due = [unit(1), unit(2)];
+  const due = [leasedUnit(1), leasedUnit(2)];
   const { queue, calls } = fakeQueue(due);
   const logs: string[] = [];
   // deno-lint-ignore prefer-const
@@ -185,7 +133,7 @@ Deno.test("scheduler: the watchdog returns units held past lease_time; shutdown 
   assertEquals(scheduler.watchdog.reported, 2);
 
   // One more unit at a worker when the node stops: it goes back, not left to expire.
-  due.push(unit(3));
+  due.push(leasedUnit(3));
   scheduler.wake();
   await waitUntil(() => scheduler.inFlight === 1, { message: "a third unit in flight" });
   await scheduler.stop();
