@@ -12,8 +12,18 @@
  * noise (docs/performance.md).
  */
 
-/** How much an isolate's heap + ArrayBuffer bytes may grow before it collects. */
+/** How much an isolate's heap + ArrayBuffer bytes may grow before it collects, at least. */
 export const HEAP_BUDGET_STEP = 3 * 1024 * 1024;
+
+/**
+ * ... and at most this share of the last low reading. The collection the budget asks for is a
+ * full, atomic one (`execution: "async"` only defers it to a task), so its pause grows with the
+ * live heap: 60–170 ms for the main isolate's ~45 MB with the delivery engine in it, under load,
+ * every ~0.7 s, where V8's own incremental marking paused it 38 ms at most (admin API p90 133 →
+ * 73 ms, bench/RESULTS.md 2026-12-04). A quarter leaves a large heap to V8's own trigger
+ * (`--heap-growing-percent=20`) and keeps the 3 MB step for the small worker heaps.
+ */
+export const HEAP_BUDGET_STEP_SHARE = 0.25;
 
 /** How often the isolate looks (one `Deno.memoryUsage()` call). */
 export const HEAP_BUDGET_INTERVAL_MS = 200;
@@ -43,6 +53,7 @@ function usedBytes(): number {
 
 /** What the budget reads and calls; tests pass their own. */
 export interface HeapBudgetOptions {
+  /** A fixed step; default: {@link HEAP_BUDGET_STEP} or {@link HEAP_BUDGET_STEP_SHARE} of the base. */
   stepBytes?: number;
   intervalMs?: number;
   minGapMs?: number;
@@ -59,7 +70,9 @@ export interface HeapBudgetOptions {
 export function startHeapBudget(options: HeapBudgetOptions = {}): () => void {
   const gc = options.gc ?? exposedGc();
   if (!gc) return () => {};
-  const step = options.stepBytes ?? HEAP_BUDGET_STEP;
+  const step = options.stepBytes === undefined
+    ? (low: number) => Math.max(HEAP_BUDGET_STEP, low * HEAP_BUDGET_STEP_SHARE)
+    : () => options.stepBytes!;
   const read = options.usedBytes ?? usedBytes;
   // The lowest reading since the last collection we asked for: once marking has finished the
   // reading drops, and that becomes the new base.
@@ -70,7 +83,7 @@ export function startHeapBudget(options: HeapBudgetOptions = {}): () => void {
     const used = read();
     if (used < base) base = used;
     const now = performance.now();
-    if (used - base > step && now - last >= minGap) {
+    if (used - base > step(base) && now - last >= minGap) {
       gc({ type: "major", execution: "async" });
       base = used;
       last = now;
