@@ -2,7 +2,7 @@
  * Layout A/B (issue 19 lever 4): one fastmta node per run, a given checkout and
  * `delivery.isolate`, under `smtp-source` load, measuring what the layout changes: PSS idle (5 s
  * after start) and at the peak, CPU by thread, and the admin API's latency under load
- * (`GET /api/v1/queue` and `GET /metrics` alternately every 200 ms while the load runs), plus the
+ * (`GET /api/v1/queue` and `GET /metrics` alternately every 100 ms while the load runs), plus the
  * main thread's worst event-loop lag as `/metrics` reported it. Variants run interleaved, rep by
  * rep, so a busy machine's drift hits them alike.
  *
@@ -15,7 +15,6 @@
 import { parseArgs } from "node:util";
 import { SinkProcess } from "./sinks.ts";
 import { SMTP_SOURCE } from "./postfix.ts";
-import { TreeSampler } from "./procstat.ts";
 import { threadCpu } from "./distributed.ts";
 import { cleanup, median, run, sleep, smtpGreets, spawn, splitHostPort, waitFor } from "./util.ts";
 
@@ -77,6 +76,18 @@ function config(dir: string, v: Variant) {
   };
 }
 
+/** Pss and Anonymous (MB) of one process: Pss splits the binary's pages among every process that
+ * maps them (other Deno processes on the machine), Anonymous is this process's own. */
+function memory(pid: number): { pss: number; anon: number } {
+  try {
+    const text = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+    const kb = (key: string) => Number(text.match(new RegExp(`^${key}:\\s+(\\d+)`, "m"))?.[1] ?? 0);
+    return { pss: kb("Pss") / 1024, anon: kb("Anonymous") / 1024 };
+  } catch {
+    return { pss: 0, anon: 0 };
+  }
+}
+
 /** Polls the admin API while `running()`; latencies by path, and the main thread's worst lag. */
 async function pollAdmin(running: () => boolean) {
   const lat: Record<string, number[]> = { queue: [], metrics: [] };
@@ -97,7 +108,7 @@ async function pollAdmin(running: () => boolean) {
         if (m) mainLag = Math.max(mainLag, Number(m[1]) * 1000);
       }
     } catch { /* not up */ }
-    await sleep(200);
+    await sleep(100);
   }
   return { lat, mainLag };
 }
@@ -140,15 +151,19 @@ async function oneRun(v: Variant, size: number, rep: number) {
     );
     if (!up || proc.status.exited) throw new Error(`fastmta did not start (${dir}/fastmta.log)`);
     await sleep(5000);
-    const idle = new TreeSampler(proc.pid, 1000, 1);
-    const idlePss = idle.peaks().pssKb / 1024;
+    const idle = memory(proc.pid);
     // The first request loads the admin app (a one-off ~0.5 s on the main thread): not measured.
     for (const path of ["/api/v1/queue", "/metrics"]) {
       await fetch(`http://${args.admin}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })
         .then((res) => res.text());
     }
     const before = threadCpu(proc.pid);
-    const sampler = new TreeSampler(proc.pid, 300);
+    const peak = { pss: 0, anon: 0 };
+    const sampler = setInterval(() => {
+      const now = memory(proc.pid);
+      peak.pss = Math.max(peak.pss, now.pss);
+      peak.anon = Math.max(peak.anon, now.anon);
+    }, 300);
     let loading = true;
     const poll = pollAdmin(() => loading);
     const started = performance.now();
@@ -162,7 +177,7 @@ async function oneRun(v: Variant, size: number, rep: number) {
     const seconds = (performance.now() - started) / 1000;
     loading = false;
     const { lat, mainLag } = await poll;
-    sampler.stop();
+    clearInterval(sampler);
     const cpu = delta(threadCpu(proc.pid), before);
     const total = Object.values(cpu).reduce((a, b) => a + b, 0);
     const row = {
@@ -173,8 +188,10 @@ async function oneRun(v: Variant, size: number, rep: number) {
       perSec: Math.round(n / seconds),
       cpuMsPerMsg: +(total * 1000 / n).toFixed(3),
       cpu,
-      idlePss: +idlePss.toFixed(1),
-      peakPss: +(sampler.peaks().pssKb / 1024).toFixed(1),
+      idlePss: +idle.pss.toFixed(1),
+      idleAnon: +idle.anon.toFixed(1),
+      peakPss: +peak.pss.toFixed(1),
+      peakAnon: +peak.anon.toFixed(1),
       queueP50: +pct(lat.queue, 0.5).toFixed(1),
       queueP90: +pct(lat.queue, 0.9).toFixed(1),
       metricsP50: +pct(lat.metrics, 0.5).toFixed(1),
@@ -214,7 +231,9 @@ for (const size of String(args.sizes).split(",").map(Number)) {
     const m = (k: keyof typeof r[0]) => median(r.map((x) => Number(x[k])));
     console.log(
       `${v.label} | ${size} | ${r.length} | ${m("perSec")} | ${m("cpuMsPerMsg")} | ` +
-        `${m("idlePss")} | ${m("peakPss")} | ${m("queueP50")}/${m("queueP90")} | ` +
+        `${m("idlePss")} | ${m("peakPss")} | ${m("idleAnon")} | ${m("peakAnon")} | ${
+          m("queueP50")
+        }/${m("queueP90")} | ` +
         `${m("metricsP50")}/${m("metricsP90")} | ${m("mainLagMaxMs")}`,
     );
   }
