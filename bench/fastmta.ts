@@ -9,8 +9,10 @@
  * such nodes on one database and vhost (the second on the SMTP port + 2 and admin port + 1): the
  * load goes to the first, and both lease and deliver. One bash process is their parent, so the
  * measured process tree holds both. `fastmta-main` runs delivery in the main isolate
- * (`delivery.isolate: main`, issue 19: one V8 isolate less), `fastmta-shared` runs it in the SMTP
- * worker (`delivery.isolate: smtp`).
+ * (`delivery.isolate: main`, issue 19: one V8 isolate less; the default since 2026-12-04, so the
+ * same as `fastmta` unless the checkout is older), `fastmta-worker` in a worker of its own
+ * (`delivery.isolate: worker`, the default before), `fastmta-shared` in the SMTP worker
+ * (`delivery.isolate: smtp`).
  */
 import type { Server } from "./server.ts";
 import { processTree, readStat } from "./procstat.ts";
@@ -23,6 +25,7 @@ export type FastmtaVariant =
   | "fastmta"
   | "fastmta-noevents"
   | "fastmta-main"
+  | "fastmta-worker"
   | "fastmta-shared"
   | "fastmta-events"
   | "fastmta-distributed"
@@ -115,6 +118,7 @@ export class FastmtaServer implements Server {
         retry_schedule: ["1s", "2s", "5s"],
         max_age: "1h",
         ...(this.name === "fastmta-main" ? { isolate: "main" } : {}),
+        ...(this.name === "fastmta-worker" ? { isolate: "worker" } : {}),
         ...(this.name === "fastmta-shared" ? { isolate: "smtp" } : {}),
       },
       ...(this.#backends?.config ?? {}),
