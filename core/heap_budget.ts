@@ -5,9 +5,9 @@
  * they have been promoted. fastmta runs three isolates (main, SMTP, delivery), so that slack,
  * not live data, was most of the peak memory above the idle baseline.
  *
- * With `--expose-gc` (set in deno.json's start, cli and compile tasks) each isolate starts V8's
- * incremental marking itself once heap + ArrayBuffer bytes have grown by `stepBytes` since their
- * last low point. Without the flag this does nothing. Measured with 100 KB messages × 20 sessions:
+ * With `--expose-gc` (set in deno.json's start, cli and compile tasks) each isolate asks V8 for a
+ * full collection itself once heap + ArrayBuffer bytes have grown by the step since their last low
+ * point: 3 MB, or a quarter of that point for a larger heap ({@link HEAP_BUDGET_STEP_SHARE}). Without the flag this does nothing. Measured with 100 KB messages × 20 sessions:
  * peak RSS 192–199 MB without, 180–182 MB with a 3 MB step, CPU per message unchanged within the
  * noise (docs/performance.md).
  */
