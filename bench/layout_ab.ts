@@ -223,7 +223,7 @@ try {
 
 console.log(
   "\nvariant | size | runs | delivered/s | CPU ms/msg | idle PSS | peak PSS | " +
-    "queue p50/p90 | metrics p50/p90 | main lag max",
+    "idle anon | peak anon | queue p50/p90 | metrics p50/p90 | main lag max",
 );
 for (const size of String(args.sizes).split(",").map(Number)) {
   for (const v of variants) {

@@ -37,6 +37,10 @@ const LAZY: Record<string, Record<string, string>> = {
     mailparser: "the inject API takes no bounce reports",
     "smtp-server": "the inject worker takes no SMTP connections",
   },
+  "core/bounce/unsubscribe.ts": {
+    mailparser: "serve loads the one-click unsubscribe into the main isolate at start " +
+      "(cli/serve_admin.ts); bounce reports are parsed elsewhere",
+  },
   "main.ts": {
     mailparser: "bounce reports are parsed by the SMTP workers",
     "smtp-server": "SMTP runs in the SMTP workers",
