@@ -2,14 +2,16 @@
  * A small garbage budget per isolate. V8 lets a small heap grow by at least ~8 MB before it starts
  * a full collection (its minimum allocation-limit step, whatever `--heap-growing-percent` says),
  * and message bodies live outside the heap as ArrayBuffers that only such a collection frees once
- * they have been promoted. fastmta runs three isolates (main, SMTP, delivery), so that slack,
- * not live data, was most of the peak memory above the idle baseline.
+ * they have been promoted. fastmta ran three isolates (main, SMTP, delivery; two now that delivery
+ * runs in the main isolate by default), so that slack, not live data, was most of the peak memory
+ * above the idle baseline.
  *
  * With `--expose-gc` (set in deno.json's start, cli and compile tasks) each isolate asks V8 for a
  * full collection itself once heap + ArrayBuffer bytes have grown by the step since their last low
- * point: 3 MB, or a quarter of that point for a larger heap ({@link HEAP_BUDGET_STEP_SHARE}). Without the flag this does nothing. Measured with 100 KB messages × 20 sessions:
- * peak RSS 192–199 MB without, 180–182 MB with a 3 MB step, CPU per message unchanged within the
- * noise (docs/performance.md).
+ * point: 3 MB, or a quarter of that point for a larger heap ({@link HEAP_BUDGET_STEP_SHARE}).
+ * Without the flag this does nothing. Measured with 100 KB messages × 20 sessions: peak RSS
+ * 192–199 MB without, 180–182 MB with a 3 MB step, CPU per message unchanged within the noise
+ * (docs/performance.md).
  */
 
 /** How much an isolate's heap + ArrayBuffer bytes may grow before it collects, at least. */
@@ -53,7 +55,7 @@ function usedBytes(): number {
 
 /** What the budget reads and calls; tests pass their own. */
 export interface HeapBudgetOptions {
-  /** A fixed step; default: {@link HEAP_BUDGET_STEP} or {@link HEAP_BUDGET_STEP_SHARE} of the base. */
+  /** A fixed step; default: 3 MB or a quarter of the base, whichever is larger. */
   stepBytes?: number;
   intervalMs?: number;
   minGapMs?: number;

@@ -83,16 +83,14 @@ Deno.test("a crashed shared worker restarts both of its stages in one new worker
 for (const failure of ["throw", "reject"] as const) {
   Deno.test(`an uncaught ${failure} in the main isolate is logged and ends it with code 70`, async () => {
     // In a child process: the guard ends the process it is installed in.
+    const fail = failure === "throw"
+      ? 'throw new Error("boom from a timer")'
+      : 'void Promise.reject(new Error("boom from a timer"))';
+    const guard = JSON.stringify(`${repoRoot()}/cli/stage_endpoint.ts`);
     const script = `
-      import { exitOnUncaughtError } from ${JSON.stringify(`${repoRoot()}/cli/stage_endpoint.ts`)};
+      import { exitOnUncaughtError } from ${guard};
       exitOnUncaughtError();
-      setTimeout(() => {
-        ${
-      failure === "throw"
-        ? 'throw new Error("boom from a timer")'
-        : 'void Promise.reject(new Error("boom from a timer"))'
-    };
-      }, 1);
+      setTimeout(() => { ${fail}; }, 1);
       setTimeout(() => console.log("still running"), 5_000);
     `;
     const child = new Deno.Command(Deno.execPath(), {
