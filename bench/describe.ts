@@ -68,6 +68,9 @@ export function commandLines(
   if (servers.has("fastmta-main")) {
     out.push(`fastmta-main: the same with {"delivery": {"isolate": "main"}}`);
   }
+  if (servers.has("fastmta-worker")) {
+    out.push(`fastmta-worker: the same with {"delivery": {"isolate": "worker"}}`);
+  }
   if (servers.has("fastmta-shared")) {
     out.push(`fastmta-shared: the same with {"delivery": {"isolate": "smtp"}}`);
   }

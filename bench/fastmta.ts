@@ -9,8 +9,10 @@
  * such nodes on one database and vhost (the second on the SMTP port + 2 and admin port + 1): the
  * load goes to the first, and both lease and deliver. One bash process is their parent, so the
  * measured process tree holds both. `fastmta-main` runs delivery in the main isolate
- * (`delivery.isolate: main`, issue 19: one V8 isolate less), `fastmta-shared` runs it in the SMTP
- * worker (`delivery.isolate: smtp`); `fastmta-nolease` turns leases at accept off
+ * (`delivery.isolate: main`, issue 19: one V8 isolate less; the default since 2026-12-04, so the
+ * same as `fastmta` unless the checkout is older), `fastmta-worker` in a worker of its own
+ * (`delivery.isolate: worker`, the default before), `fastmta-shared` in the SMTP worker
+ * (`delivery.isolate: smtp`); `fastmta-nolease` turns leases at accept off
  * (`queue.lease_at_accept: false`: every unit leased by a scheduling pass, as before session 10).
  */
 import type { Server } from "./server.ts";
@@ -24,6 +26,7 @@ export type FastmtaVariant =
   | "fastmta"
   | "fastmta-noevents"
   | "fastmta-main"
+  | "fastmta-worker"
   | "fastmta-shared"
   | "fastmta-nolease"
   | "fastmta-events"
@@ -117,6 +120,7 @@ export class FastmtaServer implements Server {
         retry_schedule: ["1s", "2s", "5s"],
         max_age: "1h",
         ...(this.name === "fastmta-main" ? { isolate: "main" } : {}),
+        ...(this.name === "fastmta-worker" ? { isolate: "worker" } : {}),
         ...(this.name === "fastmta-shared" ? { isolate: "smtp" } : {}),
       },
       ...(this.#backends?.config ?? {}),

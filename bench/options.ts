@@ -25,7 +25,9 @@ Runs fastmta (and with --vs-postfix, Postfix) against the same loopback sink, pl
                         own vhost and database per run), fastmta-distributed2 (two
                         such nodes on one database and vhost; the load goes to the
                         first, both deliver), fastmta-main (delivery in the main
-                        isolate), fastmta-shared (delivery in the SMTP worker),
+                        isolate, the default since 2026-12-04, set explicitly),
+                        fastmta-worker (delivery in a worker of its own),
+                        fastmta-shared (delivery in the SMTP worker),
                         fastmta-nolease (queue.lease_at_accept: false);
                         default fastmta,raw[,postfix]
   --events-compare      also run fastmta with events off (fastmta-noevents) and with every
@@ -122,6 +124,7 @@ export function parseOptions(args: string[]) {
       "raw",
       "fastmta-noevents",
       "fastmta-main",
+      "fastmta-worker",
       "fastmta-shared",
       "fastmta-nolease",
       "fastmta-events",

@@ -126,6 +126,7 @@ const SYSTEM_LABEL: Record<string, string> = {
   fastmta: "fastmta",
   "fastmta-noevents": "fastmta, events off",
   "fastmta-main": "fastmta, delivery in the main isolate",
+  "fastmta-worker": "fastmta, delivery in a worker",
   "fastmta-shared": "fastmta, delivery in the SMTP worker",
   "fastmta-nolease": "fastmta, no leases at accept",
   "fastmta-events": "fastmta, accounting + webhook",

@@ -82,6 +82,7 @@ async function main(): Promise<number> {
       "fastmta",
       "fastmta-noevents",
       "fastmta-main",
+      "fastmta-worker",
       "fastmta-shared",
       "fastmta-nolease",
       "fastmta-events",

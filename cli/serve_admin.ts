@@ -23,8 +23,9 @@ export function nodeAdminHttpService(node: NodeState): Service {
     domainServices: domainServices(node.store, node.config),
     queueOps: new QueueService(node.store, node.config, (line) => log("api", line)),
     readiness: node.readiness,
-    // One-click unsubscribe links (bounce.unsubscribe) on the cluster's token key.
-    unsubscribe: await (await import("../core/bounce/mod.ts"))
+    // One-click unsubscribe links (bounce.unsubscribe) on the cluster's token key. Its own file,
+    // which loads no mailparser (~5 MB of heap; tests/lazy_imports_test.ts).
+    unsubscribe: await (await import("../core/bounce/unsubscribe.ts"))
       .openUnsubscribe(node.store, node.config, (line) => log("bounce", line)),
     webhooks: new WebhookService(node.store, node.config),
   }));

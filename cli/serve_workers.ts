@@ -9,18 +9,20 @@ import { sourcePauses } from "../core/schedule/pauses.ts";
 import { prepareSmtp } from "./smtp_setup.ts";
 import { seedDailyCounters } from "./serve_parts.ts";
 import { StageHost } from "./stage_host.ts";
+import { exitOnUncaughtError } from "./stage_endpoint.ts";
 import { type StagePlacement, startWorker, type WorkerHandle } from "./supervisor.ts";
 import type { NodeState } from "./serve_types.ts";
 
 /**
- * Where delivery engines run (`delivery.isolate`): a Web Worker each (`worker`, the default), the
- * worker of SMTP stage 0 (`smtp`) or the main isolate (`main`, whose stage module is loaded only
- * then); the last two save an isolate (docs/performance.md, Memory).
+ * Where delivery engines run (`delivery.isolate`): the main isolate (`main`, the default, whose
+ * stage module is loaded only then), a Web Worker each (`worker`) or the worker of SMTP stage 0
+ * (`smtp`); `main` and `smtp` save an isolate (docs/performance.md, Memory).
  */
 async function deliveryPlacement(node: NodeState): Promise<StagePlacement> {
   const isolate = node.config.delivery.isolate;
   if (isolate === "smtp") return { host: stageHost(node), stage: "delivery" };
   if (isolate === "main") {
+    exitOnUncaughtError();
     return { inProcess: (await import("../workers/delivery_stage.ts")).serveDeliveryStage };
   }
   return new URL("../workers/delivery_worker.ts", import.meta.url);

@@ -5,11 +5,13 @@
  *
  * A stage in the main isolate cannot be thrown away the way `Worker.terminate()` throws away a
  * crashed worker: its timers, sockets and half-done work share the isolate with the scheduler.
- * So a failure of its message handling ends the process (crash-only, as after kill -9: nothing
- * accepted is lost, leased units come back after `queue.lease_time`) and the service manager
- * restarts the node. That is the trade-off `delivery.isolate: main` makes for one isolate less.
+ * So a failure of its message handling, or any error nothing caught in this isolate once
+ * delivery runs here ({@link exitOnUncaughtError}), ends the process with exit code 70
+ * (crash-only, as after kill -9: nothing accepted is lost, and the next start puts the units this
+ * node had leased back in the queue at once) and the service manager restarts the node. That is
+ * the trade-off `delivery.isolate: main` makes for one isolate less.
  */
-import { logAt } from "../core/log.ts";
+import { flushLog, logAt } from "../core/log.ts";
 import type { FromWorker, ToWorker } from "../workers/protocol.ts";
 import type { Stage, StagePort } from "../workers/_stage.ts";
 
@@ -26,13 +28,38 @@ export const STAGE_CRASH_EXIT_CODE = 70;
 
 /** What a failed in-process stage does by default: log and end the process. */
 export function exitOnStageCrash(name: string, error: unknown): void {
+  exitAfter(`${name} crashed in the main isolate`, error);
+}
+
+function exitAfter(what: string, error: unknown): never {
   const reason = error instanceof Error ? error.stack ?? error.message : String(error);
-  logAt(
-    "error",
-    "supervisor",
-    `${name} crashed in the main isolate, exiting so the node is restarted: ${reason}`,
-  );
+  logAt("error", "supervisor", `${what}, exiting so the node is restarted: ${reason}`);
+  flushLog();
   Deno.exit(STAGE_CRASH_EXIT_CODE);
+}
+
+let guarded = false;
+
+/**
+ * Once a stage runs in the main isolate, an error nothing caught there (a delivery socket's or
+ * timer's, outside the stage's message handlers) may come from it and leave it half done: it is
+ * logged like a stage crash and ends the process with {@link STAGE_CRASH_EXIT_CODE}, where the
+ * runtime would print it to stderr and exit 1.
+ */
+export function exitOnUncaughtError(): void {
+  if (guarded) return;
+  guarded = true;
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    exitAfter(
+      "uncaught error in the main isolate (delivery.isolate: main)",
+      event.error ?? event.message,
+    );
+  });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    exitAfter("unhandled rejection in the main isolate (delivery.isolate: main)", event.reason);
+  });
 }
 
 /**

@@ -2,18 +2,30 @@
  * A small garbage budget per isolate. V8 lets a small heap grow by at least ~8 MB before it starts
  * a full collection (its minimum allocation-limit step, whatever `--heap-growing-percent` says),
  * and message bodies live outside the heap as ArrayBuffers that only such a collection frees once
- * they have been promoted. fastmta runs three isolates (main, SMTP, delivery), so that slack,
- * not live data, was most of the peak memory above the idle baseline.
+ * they have been promoted. fastmta ran three isolates (main, SMTP, delivery; two now that delivery
+ * runs in the main isolate by default), so that slack, not live data, was most of the peak memory
+ * above the idle baseline.
  *
- * With `--expose-gc` (set in deno.json's start, cli and compile tasks) each isolate starts V8's
- * incremental marking itself once heap + ArrayBuffer bytes have grown by `stepBytes` since their
- * last low point. Without the flag this does nothing. Measured with 100 KB messages × 20 sessions:
- * peak RSS 192–199 MB without, 180–182 MB with a 3 MB step, CPU per message unchanged within the
- * noise (docs/performance.md).
+ * With `--expose-gc` (set in deno.json's start, cli and compile tasks) each isolate asks V8 for a
+ * full collection itself once heap + ArrayBuffer bytes have grown by the step since their last low
+ * point: 3 MB, or a quarter of that point for a larger heap ({@link HEAP_BUDGET_STEP_SHARE}).
+ * Without the flag this does nothing. Measured with 100 KB messages × 20 sessions: peak RSS
+ * 192–199 MB without, 180–182 MB with a 3 MB step, CPU per message unchanged within the noise
+ * (docs/performance.md).
  */
 
-/** How much an isolate's heap + ArrayBuffer bytes may grow before it collects. */
+/** How much an isolate's heap + ArrayBuffer bytes may grow before it collects, at least. */
 export const HEAP_BUDGET_STEP = 3 * 1024 * 1024;
+
+/**
+ * ... and at most this share of the last low reading. The collection the budget asks for is a
+ * full, atomic one (`execution: "async"` only defers it to a task), so its pause grows with the
+ * live heap: 60–170 ms for the main isolate's ~45 MB with the delivery engine in it, under load,
+ * every ~0.7 s, where V8's own incremental marking paused it 38 ms at most (admin API p90 133 →
+ * 73 ms, bench/RESULTS.md 2026-12-04). A quarter leaves a large heap to V8's own trigger
+ * (`--heap-growing-percent=20`) and keeps the 3 MB step for the small worker heaps.
+ */
+export const HEAP_BUDGET_STEP_SHARE = 0.25;
 
 /** How often the isolate looks (one `Deno.memoryUsage()` call). */
 export const HEAP_BUDGET_INTERVAL_MS = 200;
@@ -43,6 +55,7 @@ function usedBytes(): number {
 
 /** What the budget reads and calls; tests pass their own. */
 export interface HeapBudgetOptions {
+  /** A fixed step; default: 3 MB or a quarter of the base, whichever is larger. */
   stepBytes?: number;
   intervalMs?: number;
   minGapMs?: number;
@@ -59,7 +72,9 @@ export interface HeapBudgetOptions {
 export function startHeapBudget(options: HeapBudgetOptions = {}): () => void {
   const gc = options.gc ?? exposedGc();
   if (!gc) return () => {};
-  const step = options.stepBytes ?? HEAP_BUDGET_STEP;
+  const step = options.stepBytes === undefined
+    ? (low: number) => Math.max(HEAP_BUDGET_STEP, low * HEAP_BUDGET_STEP_SHARE)
+    : () => options.stepBytes!;
   const read = options.usedBytes ?? usedBytes;
   // The lowest reading since the last collection we asked for: once marking has finished the
   // reading drops, and that becomes the new base.
@@ -70,7 +85,7 @@ export function startHeapBudget(options: HeapBudgetOptions = {}): () => void {
     const used = read();
     if (used < base) base = used;
     const now = performance.now();
-    if (used - base > step && now - last >= minGap) {
+    if (used - base > step(base) && now - last >= minGap) {
       gc({ type: "major", execution: "async" });
       base = used;
       last = now;

@@ -4,10 +4,10 @@ import {
   buildDsn,
   dsnParamsFromMeta,
   headerSection,
-  planDsn,
   statusOf,
   wantsFailureNotice,
-} from "../core/bounce/mod.ts";
+} from "../core/bounce/dsn.ts";
+import { planDsn } from "../core/bounce/processor.ts";
 import { decodeXtext, rfc5322Date } from "../core/mail/mod.ts";
 import type { DsnWork } from "../core/store/mod.ts";
 

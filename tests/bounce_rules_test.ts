@@ -4,7 +4,9 @@
  * `pattern`), RE2 so a catastrophic pattern runs in linear time; the live state orders them.
  */
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
-import { classifyOutcome, classifyReply, matchBounceRule, verdictOf } from "../core/bounce/mod.ts";
+import { classifyOutcome, classifyReply } from "../core/bounce/classify.ts";
+import { matchBounceRule } from "../core/bounce/operator_rules.ts";
+import { verdictOf } from "../core/bounce/reports.ts";
 import type { BounceRule } from "../core/config/mod.ts";
 import { type Actor, openManagement, ValidationError } from "../core/manage/mod.ts";
 import { bounceRuleSchema } from "../core/manage/kinds.ts";

@@ -7,7 +7,9 @@ import { tempDir } from "./helpers/net.ts";
 import { parseConfig } from "../core/config/mod.ts";
 import { openStore, type SqlStore } from "../core/store/mod.ts";
 import { newQueueId } from "../core/accept/mod.ts";
-import { BounceProcessor, classifyOutcome, suppressionScreen } from "../core/bounce/mod.ts";
+import { BounceProcessor } from "../core/bounce/processor.ts";
+import { classifyOutcome } from "../core/bounce/classify.ts";
+import { suppressionScreen } from "../core/bounce/suppression.ts";
 import type { NewMessage, RecipientResult, UnitOutcome } from "../core/contracts/mod.ts";
 
 async function setup(dir: string) {

@@ -2,8 +2,9 @@
  * Where a stage runs (workers/_stage.ts, issue 19): the supervisor drives a stage in the main
  * isolate (cli/stage_endpoint.ts) and stages sharing one worker (cli/stage_host.ts) with the same
  * messages as a worker of its own; shared memory stays shared; a failure of an in-process stage
- * goes to its crash handler (by default: the process ends); a crash of a shared worker restarts
- * every stage in it, together in one new worker.
+ * goes to its crash handler (by default: the process ends), and so does any error nothing caught
+ * once delivery runs in the main isolate; a crash of a shared worker restarts every stage in it,
+ * together in one new worker.
  */
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { waitUntil } from "./helpers/wait.ts";
@@ -13,6 +14,7 @@ import { inProcessStage } from "../cli/stage_endpoint.ts";
 import { StageHost } from "../cli/stage_host.ts";
 import type { FromWorker } from "../workers/protocol.ts";
 import { fakeStage } from "./fixtures/fake_stage.ts";
+import { repoRoot } from "./helpers/server_process.ts";
 
 const config = { nodeId: "stage-test" } as unknown as Config;
 
@@ -77,3 +79,33 @@ Deno.test("a crashed shared worker restarts both of its stages in one new worker
   assertEquals(settled, { a: [2, 2], b: [2, 2] }, "together again in the new worker");
   await Promise.all([a.stop(5_000), b.stop(5_000)]);
 });
+
+for (const failure of ["throw", "reject"] as const) {
+  Deno.test(`an uncaught ${failure} in the main isolate is logged and ends it with code 70`, async () => {
+    // In a child process: the guard ends the process it is installed in.
+    const fail = failure === "throw"
+      ? 'throw new Error("boom from a timer")'
+      : 'void Promise.reject(new Error("boom from a timer"))';
+    const guard = JSON.stringify(`${repoRoot()}/cli/stage_endpoint.ts`);
+    const script = `
+      import { exitOnUncaughtError } from ${guard};
+      exitOnUncaughtError();
+      setTimeout(() => { ${fail}; }, 1);
+      setTimeout(() => console.log("still running"), 5_000);
+    `;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "-"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(script));
+    await writer.close();
+    const result = await child.output();
+    const out = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
+    assertEquals(result.code, 70, out);
+    assertMatch(out, /in the main isolate.*exiting so the node is restarted.*boom from a timer/s);
+    assert(!out.includes("still running"), out);
+  });
+}

@@ -19,7 +19,7 @@ import type { FromWorker, ToWorker } from "./protocol.ts";
 import type { StageIsolate, StagePort } from "./_stage.ts";
 import { batchedLog } from "./_log.ts";
 import { Acceptor } from "../core/accept/mod.ts";
-// Not the core/bounce barrel: it would load mailparser (bounce reports) into every delivery isolate.
+// The files, not the whole folder: it would load mailparser (bounce reports) into every delivery isolate.
 import { type BounceStage, startBounceStage } from "../core/bounce/stage.ts";
 import { loadTokenKey } from "../core/bounce/tokens.ts";
 import { personalizeHook } from "../core/bounce/personalize.ts";

@@ -8,7 +8,7 @@
  */
 import { relayPolicy } from "../core/accept/mod.ts";
 import { loadSecretKey, SmtpAuthenticator } from "../core/auth/mod.ts";
-// Not the core/bounce barrel: it would load mailparser and re2js into every SMTP isolate.
+// The files, not the whole folder: that would load mailparser and re2js into every SMTP isolate.
 import { BounceReportProcessor } from "../core/bounce/reports.ts";
 import { loadTokenKey } from "../core/bounce/tokens.ts";
 import { startSmtpInbound } from "../core/inbound/smtp.ts";

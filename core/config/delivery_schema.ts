@@ -233,12 +233,13 @@ export const deliverySection = z.object({
     description: "Delivery workers; each destination site belongs to one of them.",
     live: false,
   }),
-  isolate: z.enum(["worker", "main", "smtp"]).default("worker").meta({
-    description: "Where delivery runs: `worker`, a Web Worker per delivery worker, restarted " +
-      "alone when it crashes; `smtp`, in the first SMTP worker's isolate (a crash restarts both " +
-      "stages); `main`, in the main thread's isolate, where a crash ends the process for the " +
-      "service manager to restart the node. `smtp` and `main` save one V8 isolate of memory " +
-      "(docs/performance.md, Memory).",
+  isolate: z.enum(["worker", "main", "smtp"]).default("main").meta({
+    description:
+      "Where delivery runs: `main` (the default), in the main thread's isolate, one V8 " +
+      "isolate less (docs/performance.md, Memory), where a crash ends the process (exit code " +
+      "70) for the service manager to restart the node; `worker`, a Web Worker per delivery " +
+      "worker, restarted alone when it crashes; `smtp`, in the first SMTP worker's isolate (a " +
+      "crash restarts both stages).",
     live: false,
   }),
   remote_port: z.number().int().min(1).max(65535).default(25).meta({

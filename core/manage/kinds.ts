@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { duration, route, shapingPattern, shapingRule } from "../config/delivery_schema.ts";
-// The files, not the core/bounce barrel (which would load mailparser into the main thread).
+// The files: nothing here may load mailparser (bounce reports) into the main thread.
 import { BOUNCE_CATEGORIES, isBounceCategory } from "../bounce/classify.ts";
 import { bouncePatternProblem, MAX_PATTERN_LENGTH } from "../bounce/operator_rules.ts";
 import type { Role } from "./types.ts";
