@@ -10,8 +10,8 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import type { Server, Socket } from "node:net";
-import { type SecureContext, TLSSocket } from "node:tls";
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import type { SMTPServerSession } from "smtp-server";
 import { Clock } from "./clock.ts";
 import { newSession, resetSession, transmissionType } from "./session.ts";
@@ -19,6 +19,9 @@ import { runCommand } from "./commands.ts";
 import { Data } from "./data.ts";
 import { DotReader } from "./dot_reader.ts";
 import { type CodeChoice, formatReply } from "./replies.ts";
+import { type TlsUpgradeOptions, upgradeToTls } from "./tls_upgrade.ts";
+
+export type { TlsUpgradeOptions };
 import type { CommandTarget, EngineHandlers, EngineOptions } from "./types.ts";
 
 const LF = 0x0a;
@@ -26,16 +29,6 @@ const indexOfByte = Uint8Array.prototype.indexOf;
 const QUIET = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
 /** A closed connection waits this long at most for the client to close its side. */
 const HALF_CLOSE_MS = 5_000;
-
-/** The server's TLS settings for a STARTTLS upgrade. */
-export interface TlsUpgradeOptions {
-  secureContext: SecureContext;
-  server: Server;
-  SNICallback: (
-    name: string,
-    callback: (error: Error | null, context: SecureContext) => void,
-  ) => void;
-}
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -339,42 +332,27 @@ export class Connection implements CommandTarget {
     this.upgrading = true;
     this.#input = null;
     this.#carry = null;
-    const plain = this.socket;
-    plain.removeAllListeners("data");
-    plain.removeAllListeners("close");
-    // Not flowing: the handshake's bytes are for the TLS socket, not lost to no listener.
-    plain.pause();
-    const tls = new TLSSocket(plain, { isServer: true, ...this.host.tlsOptions() });
-    const fail = () => {
-      if (!tls.destroyed) tls.destroy();
-      if (!plain.destroyed) plain.destroy();
-      this.#onClose();
-    };
-    // `_tlsError` comes before the runtime answers a broken handshake with an alert: a client
-    // that talks plain text after STARTTLS just sees the connection close.
-    tls.once("_tlsError", fail);
-    tls.once("error", fail);
-    tls.once("close", () => this.#onClose());
-    tls.once("secure", () => {
-      tls.off("error", fail);
-      tls.off("_tlsError", fail);
-      this.socket = tls;
-      this.#listen(tls);
-      this.secure = true;
-      this.upgrading = false;
-      this.hostNameAppearsAs = false;
-      this.openingCommand = false;
-      const session = this.session as SMTPServerSession & Record<string, unknown>;
-      session.secure = true;
-      session.user = undefined;
-      session.tlsOptions = tls.getCipher() as never;
-      session.servername = (tls as { servername?: string }).servername;
-      this.resetSession();
-      this.host.handlers.onSecure(tls, this.session, (error) => {
-        if (error) return this.#refuse(error);
-        this.#paused = false;
-        this.process();
-      });
+    upgradeToTls(this.socket, this.host.tlsOptions(), {
+      closed: () => this.#onClose(),
+      secure: (tls) => {
+        this.socket = tls;
+        this.#listen(tls);
+        this.secure = true;
+        this.upgrading = false;
+        this.hostNameAppearsAs = false;
+        this.openingCommand = false;
+        const session = this.session as SMTPServerSession & Record<string, unknown>;
+        session.secure = true;
+        session.user = undefined;
+        session.tlsOptions = tls.getCipher() as never;
+        session.servername = (tls as { servername?: string }).servername;
+        this.resetSession();
+        this.host.handlers.onSecure(tls, this.session, (error) => {
+          if (error) return this.#refuse(error);
+          this.#paused = false;
+          this.process();
+        });
+      },
     });
   }
 
