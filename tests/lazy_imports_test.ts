@@ -39,6 +39,11 @@ const LAZY: Record<string, Record<string, string>> = {
     mailparser: "the inject API takes no bounce reports",
     "smtp-server": "the inject worker takes no SMTP connections",
   },
+  "routes/probes.ts": {
+    zod: "probes and scrapes do not load the API's schemas (cli/serve_parts.ts)",
+    "swagger-ui-dist": "probes and scrapes do not load the API reference",
+    kysely: "probes and scrapes do not load the console's queries",
+  },
   "core/bounce/unsubscribe.ts": {
     mailparser: "serve loads the one-click unsubscribe into the main isolate at start " +
       "(cli/serve_admin.ts); bounce reports are parsed elsewhere",
