@@ -3,7 +3,7 @@
  * `delivery.isolate`, under `smtp-source` load, measuring what the layout changes: PSS idle (5 s
  * after start) and at the peak, CPU by thread, and the admin API's latency under load
  * (`GET /api/v1/queue` and `GET /metrics` alternately every 100 ms while the load runs), plus the
- * main thread's worst event-loop lag as `/metrics` reported it. Variants run interleaved, rep by
+ * main thread's worst event-loop lag as `/metrics` reported it (`--poll metrics`: `/metrics` only). Variants run interleaved, rep by
  * rep, so a busy machine's drift hits them alike.
  *
  *   deno run -A bench/layout_ab.ts --variants base:worker,here:main --sizes 5120,102400 \
@@ -31,6 +31,8 @@ const { values: args } = parseArgs({
     admin: opt("127.41.0.4:8026"),
     base: opt("/work/wt/base"),
     out: opt("/tmp/layout_ab.jsonl"),
+    // What the load's admin polls ask for, in turn: `metrics` alone is a node that is only scraped.
+    poll: opt("queue,metrics"),
   },
 });
 const TOKEN = "layout-bench-token-0123456789";
@@ -88,17 +90,20 @@ function memory(pid: number): { pss: number; anon: number } {
   }
 }
 
+const POLL_PATHS = { queue: "/api/v1/queue", metrics: "/metrics" };
+
 /** Polls the admin API while `running()`; latencies by path, and the main thread's worst lag. */
 async function pollAdmin(running: () => boolean) {
   const lat: Record<string, number[]> = { queue: [], metrics: [] };
+  const polled = String(args.poll).split(",") as ("queue" | "metrics")[];
   let mainLag = 0;
   let turn = 0;
   const base = `http://${args.admin}`;
   while (running()) {
-    const which = turn++ % 2 === 0 ? "queue" : "metrics";
+    const which = polled[turn++ % polled.length];
     const t0 = performance.now();
     try {
-      const res = await fetch(`${base}${which === "queue" ? "/api/v1/queue" : "/metrics"}`, {
+      const res = await fetch(`${base}${POLL_PATHS[which]}`, {
         headers: { authorization: `Bearer ${TOKEN}` },
       });
       const text = await res.text();
@@ -153,7 +158,8 @@ async function oneRun(v: Variant, size: number, rep: number) {
     await sleep(5000);
     const idle = memory(proc.pid);
     // The first request loads the admin app (a one-off ~0.5 s on the main thread): not measured.
-    for (const path of ["/api/v1/queue", "/metrics"]) {
+    for (const which of String(args.poll).split(",") as ("queue" | "metrics")[]) {
+      const path = POLL_PATHS[which];
       await fetch(`http://${args.admin}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })
         .then((res) => res.text());
     }

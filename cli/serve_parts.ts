@@ -34,7 +34,9 @@ export async function seedDailyCounters(config: Config, store: Store): Promise<D
 /**
  * The admin HTTP server on the context `context()` gives at start, over HTTPS with
  * `admin.tls.enabled`. The console (Hono, Preact, Twind) is loaded on its first request: a node
- * nobody browses keeps ~5 MB less heap, and start-up is shorter.
+ * nobody browses keeps ~5 MB less heap, and start-up is shorter. Until then `/healthz`, `/readyz`
+ * and `/metrics` are answered by the probe app (routes/probes.ts), so probes and scrapes do not
+ * load it (~14 MB of heap).
  */
 export function adminHttpService(context: () => AdminContext | Promise<AdminContext>): Service {
   let http: Deno.HttpServer | null = null;
@@ -45,12 +47,22 @@ export function adminHttpService(context: () => AdminContext | Promise<AdminCont
       const { config } = adminContext;
       const tls = await adminTls(config);
       let adminFetch: Promise<Deno.ServeHandler> | null = null;
+      // Probes and scrapes alone do not load the console and API (routes/probes.ts).
+      let probeFetch: Deno.ServeHandler | null = null;
+      let probes: typeof import("../routes/probes.ts") | null = null;
       http = Deno.serve({
         hostname: config.admin.host,
         port: config.admin.port,
         ...(tls ?? {}),
         onListen: () => {},
       }, async (request, info) => {
+        if (!adminFetch) {
+          probes ??= await import("../routes/probes.ts");
+          if (probes.isProbe(request)) {
+            probeFetch ??= probes.probeApp(adminContext).fetch;
+            return await probeFetch(request, info);
+          }
+        }
         adminFetch ??= import("../routes/mod.ts").then(({ adminApp }) =>
           adminApp(adminContext).fetch
         );

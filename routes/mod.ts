@@ -8,8 +8,8 @@
  * (mounted last at "/") answers any other path nothing else did.
  */
 import { Hono } from "hono";
-import type { MiddlewareHandler } from "hono";
 import { apiRouter } from "./_api.ts";
+import { securityHeaders } from "./_security_headers.ts";
 import { loadIdentity, requirePageSession } from "./_auth.ts";
 import { registerSecuritySchemes, unmatchedApiPath } from "./_api_paths.ts";
 import { apiDocsRoutes } from "./api_docs/mod.ts";
@@ -43,24 +43,6 @@ import { webhookApi } from "./webhooks/mod.ts";
 import { webhookPages } from "./webhooks/pages.tsx";
 
 export type { AdminContext, AdminStore } from "./_context.ts";
-
-function securityHeaders(): MiddlewareHandler<AdminEnv> {
-  return async function securityHeaders(c, next) {
-    await next();
-    // Pages and API answers hold queue contents and CSRF tokens: no cache keeps them. Static
-    // assets set their own.
-    if (!c.res.headers.has("Cache-Control")) c.header("Cache-Control", "no-store");
-    c.header("X-Frame-Options", "DENY");
-    c.header("X-Content-Type-Options", "nosniff");
-    c.header("Referrer-Policy", "same-origin");
-    c.header(
-      "Content-Security-Policy",
-      // data: images: the icons of the API reference page (Swagger UI's stylesheet); no script.
-      "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
-        "script-src 'self'; frame-ancestors 'none'",
-    );
-  };
-}
 
 /** Builds the admin app. */
 export function adminApp(ctx: AdminContext): Hono<AdminEnv> {

@@ -23,11 +23,10 @@
  * Talks to: SMTP clients (untrusted), core/accept, core/auth (users in the store).
  * Reads config: smtp.*, intake.max_header_fields, intake.max_header_line_length.
  */
-import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
+import type { SMTPServerOptions, SMTPServerSession } from "smtp-server";
 import type { Config, SmtpListener } from "../config/mod.ts";
 import type { Acceptor, RelayPolicy } from "../accept/mod.ts";
 import type { SmtpAuthenticator } from "../auth/mod.ts";
-import { patchSmtpConnection } from "./connection_patch.ts";
 import { listenOn, SmtpEngine } from "./engine/mod.ts";
 import type { Server } from "node:net";
 import { ConnectionGauge, RateCounter, type SharedLimitsMemory } from "./shared_limits.ts";
@@ -116,7 +115,9 @@ export async function startSmtpInbound(
     log,
   };
   const own = smtp.engine === "fastmta";
-  if (!own) patchSmtpConnection();
+  // The npm engine only when chosen: the default's isolates need not hold the library.
+  const lib = own ? undefined : await import("./smtp_server_lib.ts");
+  lib?.patchSmtpConnection();
   const patch = patchOptionsOf(smtp);
   const onData = dataHandler(ctx, config, own);
   const open = async (listener: SmtpListener): Promise<Listening> => {
@@ -137,7 +138,7 @@ export async function startSmtpInbound(
       await bind(engine.server, listener, reusePort);
       return { close: () => engine.close() };
     }
-    const server = new SMTPServer({
+    const server = new lib!.SMTPServer({
       ...listenerOptions(smtp, listener, tls, patch),
       ...sessionHandlers(ctx, listener),
       onData: onData as unknown as SMTPServerOptions["onData"],
