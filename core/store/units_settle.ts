@@ -51,6 +51,16 @@ interface Holder {
   copy: number;
 }
 
+/** A locked unit row as its holder (the drivers may return the numbers as strings). */
+function holderOf(row: LockedUnit): Holder {
+  return {
+    leaseToken: row.lease_token,
+    state: row.state,
+    attempts: Number(row.attempts),
+    copy: Number(row.copy_seq),
+  };
+}
+
 /** An outcome that owns its unit and finishes it; `claimed`: attempts before (broker queue). */
 interface Finished {
   o: UnitOutcome;
@@ -123,12 +133,7 @@ async function lockWithRecipients(
     CompiledQuery.raw(LOCK_WITH_RECIPIENTS, [unitIds]) as CompiledQuery<LockedWithRecipient>,
   );
   for (const row of rows) {
-    holders.set(row.id, {
-      leaseToken: row.lease_token,
-      state: row.state,
-      attempts: Number(row.attempts),
-      copy: Number(row.copy_seq),
-    });
+    holders.set(row.id, holderOf(row));
     if (row.rid === null) continue;
     recipients.push({ id: row.rid, unit_id: row.id, address: row.address!, state: row.rstate! });
   }
@@ -150,12 +155,7 @@ async function lockHolders(
   for (const part of chunks(unitIds, SETTLE_UNITS)) {
     const { rows } = await trx.executeQuery(lockUnitsQuery(trx, dialect, part));
     for (const row of rows) {
-      holders.set(row.id, {
-        leaseToken: row.lease_token,
-        state: row.state,
-        attempts: Number(row.attempts),
-        copy: Number(row.copy_seq),
-      });
+      holders.set(row.id, holderOf(row));
     }
   }
   return { holders, recipients: null };
