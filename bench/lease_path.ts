@@ -14,13 +14,9 @@
  */
 import { parseArgs } from "node:util";
 import { createTestDatabase } from "../tests/helpers/databases.ts";
-import {
-  type LeasedUnit,
-  type NewMessage,
-  type UnitOutcome,
-  unitsOf,
-} from "../core/contracts/mod.ts";
+import { type LeasedUnit, type NewMessage, unitsOf } from "../core/contracts/mod.ts";
 import { dueUnitsQuery, loadUnits } from "../core/store/units_lease.ts";
+import { deliveredOutcome } from "./store_units.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -104,25 +100,7 @@ async function timedLease(now: number): Promise<LeasedUnit[]> {
 
 async function settle(units: LeasedUnit[]) {
   const now = Date.now();
-  const outcomes: UnitOutcome[] = units.map((u) => ({
-    unitId: u.unitId,
-    messageId: u.messageId,
-    domain: u.domain,
-    leaseToken: u.leaseToken,
-    at: now,
-    durationMs: 5,
-    sourceIp: "127.0.0.10",
-    mxHost: "mx.test",
-    remoteIp: "127.0.0.20",
-    tls: false,
-    results: u.recipients.map((address) => ({
-      address,
-      outcome: "delivered" as const,
-      code: 250,
-      reply: "250 ok",
-    })),
-    kind: "final",
-  }));
+  const outcomes = units.map((u) => deliveredOutcome(u, now));
   await main.settle(outcomes);
 }
 

@@ -9,7 +9,8 @@
  */
 import { parseArgs } from "node:util";
 import { createTestDatabase, type TestDatabaseKind } from "../tests/helpers/databases.ts";
-import type { NewMessage, UnitOutcome } from "../core/contracts/mod.ts";
+import type { NewMessage } from "../core/contracts/mod.ts";
+import { deliveredOutcome, leaseAll } from "./store_units.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -56,41 +57,12 @@ for (const kind of kinds) {
     const insertRate = rate(total, started);
 
     started = performance.now();
-    const units = [];
-    while (units.length < total) {
-      const leased = await store.leaseDue({
-        owner: "bench",
-        token: crypto.randomUUID(),
-        now,
-        leaseMs: 600_000,
-        limit: batch,
-      });
-      if (leased.length === 0) break;
-      units.push(...leased);
-    }
+    const units = await leaseAll(store, total, batch, now);
     const leaseRate = rate(units.length, started);
 
     started = performance.now();
     for (let i = 0; i < units.length; i += batch) {
-      const outcomes: UnitOutcome[] = units.slice(i, i + batch).map((u, k) => ({
-        unitId: u.unitId,
-        messageId: u.messageId,
-        domain: u.domain,
-        leaseToken: u.leaseToken,
-        at: now + k,
-        durationMs: 5,
-        sourceIp: "127.0.0.10",
-        mxHost: "mx.test",
-        remoteIp: "127.0.0.20",
-        tls: false,
-        results: u.recipients.map((address) => ({
-          address,
-          outcome: "delivered" as const,
-          code: 250,
-          reply: "250 ok",
-        })),
-        kind: "final",
-      }));
+      const outcomes = units.slice(i, i + batch).map((u, k) => deliveredOutcome(u, now + k));
       await store.settle(outcomes);
     }
     const settleRate = rate(units.length, started);

@@ -11,6 +11,7 @@
 // deno-lint-ignore-file no-explicit-any
 import { parseArgs } from "node:util";
 import { StatementSync } from "node:sqlite";
+import { deliveredOutcome, leaseAll } from "./store_units.ts";
 const root = Deno.env.get("TREE") ?? new URL("..", import.meta.url).pathname;
 const { createTestDatabase } = await import(`${root}/tests/helpers/databases.ts`);
 
@@ -79,41 +80,12 @@ for (let round = 0; round < Number(values.rounds); round++) {
     phases.insert.push((cpu() - c0) / total);
     phase = "L";
     c0 = cpu();
-    const units: any[] = [];
-    while (units.length < total) {
-      const leased = await store.leaseDue({
-        owner: "bench",
-        token: crypto.randomUUID(),
-        now,
-        leaseMs: 600_000,
-        limit: batch,
-      });
-      if (leased.length === 0) break;
-      units.push(...leased);
-    }
+    const units = await leaseAll(store, total, batch, now);
     phases.lease.push((cpu() - c0) / total);
     phase = "S";
     c0 = cpu();
     for (let i = 0; i < units.length; i += batch) {
-      const outcomes = units.slice(i, i + batch).map((u: any, k: number) => ({
-        unitId: u.unitId,
-        messageId: u.messageId,
-        domain: u.domain,
-        leaseToken: u.leaseToken,
-        at: now + k,
-        durationMs: 5,
-        sourceIp: "127.0.0.10",
-        mxHost: "mx.test",
-        remoteIp: "127.0.0.20",
-        tls: false,
-        results: u.recipients.map((address: string) => ({
-          address,
-          outcome: "delivered",
-          code: 250,
-          reply: "250 ok",
-        })),
-        kind: "final",
-      }));
+      const outcomes = units.slice(i, i + batch).map((u, k) => deliveredOutcome(u, now + k));
       await store.settle(outcomes);
     }
     phases.settle.push((cpu() - c0) / total);
