@@ -13,9 +13,11 @@ const PAIR = await makeSelfSignedCert("engine.test", { ips: ["127.0.0.1"] });
 
 /** An engine on an ephemeral port; `messages` collects the bodies it received. */
 async function engine(): Promise<
-  { port: number; messages: string[]; close: () => Promise<void> } & AsyncDisposable
+  & { port: number; messages: string[]; locals: string[]; close: () => Promise<void> }
+  & AsyncDisposable
 > {
   const messages: string[] = [];
+  const locals: string[] = [];
   const server = new SmtpEngine({
     name: "engine.test",
     banner: "fastmta",
@@ -38,7 +40,10 @@ async function engine(): Promise<
     onSecure: (_x, _s, cb) => cb(),
     onClose: () => {},
     onAuth: (_a, _s, cb) => cb(new Error("no")),
-    onMailFrom: (_a, _s, cb) => cb(),
+    onMailFrom: (_a, s, cb) => {
+      locals.push(`${s.localAddress}:${s.localPort}`); // read late: the session reads it lazily
+      cb();
+    },
     onRcptTo: (_a, _s, cb) => cb(),
     onData: (source: DataSource, _s, cb) => {
       const parts: Uint8Array[] = [];
@@ -52,7 +57,7 @@ async function engine(): Promise<
   await server.listen("127.0.0.1", 0, false);
   const port = (server.server.address() as { port: number }).port;
   const close = () => server.close();
-  return { port, messages, close, [Symbol.asyncDispose]: close };
+  return { port, messages, locals, close, [Symbol.asyncDispose]: close };
 }
 
 /** Sends `wire` cut at `cuts`, each piece its own write; returns all the server wrote. */
@@ -103,6 +108,7 @@ Deno.test("engine: a session written one byte at a time", async () => {
   const cuts = [...Array(SESSION.length).keys()];
   assertEquals(codes(await session(server.port, SESSION, cuts)), EXPECTED);
   assertEquals(server.messages, [BODY]);
+  assertEquals(server.locals, [`127.0.0.1:${server.port}`]);
 });
 
 Deno.test("engine: over-long lines get 500 5.5.2, whole or in pieces, and the session goes on", async () => {
@@ -140,4 +146,15 @@ Deno.test("engine: replies to pipelined commands leave in one write", async () =
   } finally {
     conn.close();
   }
+});
+
+Deno.test("engine: after QUIT the server closes, whether or not the client pipelined past it", async () => {
+  await using server = await engine();
+  // session() reads until the server's end of stream: the client never closes its side first.
+  const alone = "EHLO c.test\r\nQUIT\r\n";
+  assertEquals(codes(await session(server.port, alone, [])), ["220", "250", "221"]);
+  const after = "EHLO c.test\r\nQUIT\r\nNOOP\r\nRSET\r\n";
+  assertEquals(codes(await session(server.port, after, [])), ["220", "250", "221"]);
+  const later = "EHLO c.test\r\nQUIT\r\nNOOP\r\n";
+  assertEquals(codes(await session(server.port, later, [18])), ["220", "250", "221"]);
 });

@@ -10,6 +10,10 @@ import { type HeaderLimits, type HeaderProblem, HeaderScanner } from "./header_l
 /** Bytes smtp-server's SMTPStream keeps back from each DATA chunk ("\r\n.\r" at most). */
 const HELD_BACK = 4;
 
+/** One of each for every message (a decoder or encoder per use was an allocation each time). */
+const latin1 = new TextDecoder("latin1");
+const encoder = new TextEncoder();
+
 /** Why a message was refused while it was read: its size, or a header limit. */
 export type Refusal = "size" | "header";
 
@@ -65,7 +69,7 @@ export class MessageCollector {
     for (const chunk of this.#chunks) {
       if (remaining <= 0) break;
       const part = chunk.subarray(0, remaining);
-      text += new TextDecoder("latin1").decode(part);
+      text += latin1.decode(part);
       remaining -= part.length;
     }
     return text;
@@ -104,12 +108,12 @@ export class MessageCollector {
    * prefix, then the collected chunks themselves (no copy; valid until `releaseChunks`).
    */
   pieces(prefix: string): Uint8Array[] {
-    return [new TextEncoder().encode(prefix), ...this.#chunks];
+    return [encoder.encode(prefix), ...this.#chunks];
   }
 
   /** The message with `prefix` (our header lines, CRLF-terminated) in front, in one buffer. */
   build(prefix: string): Uint8Array {
-    const head = new TextEncoder().encode(prefix);
+    const head = encoder.encode(prefix);
     const out = new Uint8Array(head.byteLength + this.#size);
     out.set(head, 0);
     let offset = head.byteLength;

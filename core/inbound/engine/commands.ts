@@ -67,7 +67,7 @@ const COMMANDS: Record<string, Command> = {
   },
   QUIT(c) {
     c.send(221, "Bye");
-    c.close();
+    c.quit();
   },
   NOOP(c) {
     c.send(250, "OK");

@@ -71,21 +71,25 @@ export class Connection implements CommandTarget {
   #dataResult: { error?: Error | null; message?: unknown } | null = null;
   #clock: Clock;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** QUIT took the short way out (quit()): the clock's next limit destroys a stuck socket. */
+  #quitting = false;
 
   constructor(readonly host: ConnectionHost, socket: Socket) {
     this.socket = socket;
     this.name = host.options.name;
     this.secure = host.options.secure;
-    this.session = newSession(socket, this.secure);
+    this.session = newSession(socket, this.secure, () => this.socket);
     const { idleTimeoutMs, commandTimeoutMs } = host.options;
     this.#clock = new Clock(
       {
         busy: () => this.#busy,
         deadline: () => {
+          if (this.#quitting) return this.socket.destroy();
           this.send(421, "4.4.2 Error: timeout exceeded, closing connection");
           this.#flush();
         },
         idle: () => {
+          if (this.#quitting) return this.socket.destroy();
           this.send(421, "Timeout - closing connection");
           this.#flush();
         },
@@ -354,6 +358,28 @@ export class Connection implements CommandTarget {
         });
       },
     });
+  }
+
+  /**
+   * QUIT: with nothing pipelined after it, the socket goes as soon as the 221 is written, not
+   * when the client's FIN comes back (one more read wake-up and a grace timer per connection).
+   * Input after QUIT takes close()'s half-close instead: destroying a socket with unread input
+   * sends a reset, which can cost the client the 221. A client that never reads the 221 keeps
+   * `finish` from coming; the clock's next limit (idle or command deadline) destroys it then.
+   */
+  quit(): void {
+    const socket = this.socket;
+    const { idleTimeoutMs, commandTimeoutMs } = this.host.options;
+    const unguarded = idleTimeoutMs <= 0 && commandTimeoutMs <= 0;
+    if (
+      this.#input || this.#carry || this.closing || this.closed || unguarded ||
+      socket.destroyed || !socket.writable
+    ) return this.close();
+    this.#flush();
+    this.closing = true;
+    this.#quitting = true;
+    this.host.connections.delete(this);
+    socket.end(() => socket.destroy());
   }
 
   /** Ends the session: replies go out, then our side closes; the socket goes after a grace. */

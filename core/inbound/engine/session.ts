@@ -29,13 +29,28 @@ function normalizeIp(address: string | undefined): string {
   }
 }
 
-/** The session of a new connection on `socket` (no reverse lookup: the name is the IP). */
-export function newSession(socket: Socket, secure: boolean): SMTPServerSession {
+/**
+ * The session of a new connection on `socket` (no reverse lookup: the name is the IP). The local
+ * end is read on first use, from the connection's socket then (`current`, the TLS one after
+ * STARTTLS): nothing on the hot path reads it, and each read is a getsockname system call.
+ */
+export function newSession(
+  socket: Socket,
+  secure: boolean,
+  current: () => Socket = () => socket,
+): SMTPServerSession {
   const remoteAddress = normalizeIp(socket.remoteAddress);
+  let local: { address: string; port: number } | undefined;
+  const localEnd = () =>
+    local ??= { address: normalizeIp(current().localAddress), port: current().localPort ?? 0 };
   return {
     id: crypto.randomUUID().replaceAll("-", "").slice(0, 16),
-    localAddress: normalizeIp(socket.localAddress),
-    localPort: socket.localPort ?? 0,
+    get localAddress() {
+      return localEnd().address;
+    },
+    get localPort() {
+      return localEnd().port;
+    },
     remoteAddress,
     remotePort: socket.remotePort ?? 0,
     clientHostname: `[${remoteAddress}]`,

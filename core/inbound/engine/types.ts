@@ -90,4 +90,6 @@ export interface CommandTarget {
   startData(): void;
   startTls(): void;
   close(): void;
+  /** Closes after QUIT (the 221 queued): the socket goes once the reply is written. */
+  quit(): void;
 }
