@@ -149,15 +149,18 @@ export async function componentStats(b: Backends, fastmtaPids: number[]) {
   // which tables are read by sequential scan (the database is ours alone)
   const tables = await psql(
     b.db,
-    `select relname, seq_scan, seq_tup_read, coalesce(idx_scan, 0), coalesce(idx_tup_fetch, 0) ` +
-      `from pg_stat_user_tables`,
+    `select relname, seq_scan, seq_tup_read, coalesce(idx_scan, 0), coalesce(idx_tup_fetch, 0), ` +
+      `n_tup_upd, n_tup_hot_upd from pg_stat_user_tables`,
   );
   for (const line of tables.split("\n").filter(Boolean)) {
-    const [rel, seqScans, seqRows, idxScans, idxRows] = line.split(" ");
+    const [rel, seqScans, seqRows, idxScans, idxRows, updated, hot] = line.split(" ");
     stats[`pg ${rel}: seq scans`] = Number(seqScans);
     stats[`pg ${rel}: rows by seq scan`] = Number(seqRows);
     stats[`pg ${rel}: index scans`] = Number(idxScans);
     stats[`pg ${rel}: rows by index`] = Number(idxRows);
+    // A HOT update writes no index entries: an updated indexed column prevents it.
+    stats[`pg ${rel}: rows updated`] = Number(updated);
+    stats[`pg ${rel}: HOT updates`] = Number(hot);
   }
   const backends = (await psql(
     PG_ADMIN.db,

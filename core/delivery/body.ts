@@ -3,7 +3,9 @@
  * site), and a worker has hundreds in flight: until a connection is ready it keeps only the head
  * of its message, enough for the control headers. Most messages fit in the head and are read
  * once; larger ones are read whole when a connection is ready (measured: ~20 MB less memory with
- * 100 KB messages). The bytes to send are made once per attempt, signed by the DKIM hook.
+ * 100 KB messages on SQLite). On PostgreSQL and MariaDB the store hands bodies up to 128 KiB
+ * whole in the head read (core/store/bodies.ts): a second query costs more there than the
+ * memory. The bytes to send are made once per attempt, signed by the DKIM hook.
  *
  * Talks to: the store (message bodies), the DKIM signer (through the sign hook).
  */

@@ -19,6 +19,20 @@ export interface BodyHead {
 /** Ids per statement: well within every driver's parameter limit (SQLite 32 766, MSSQL 2 100). */
 const CHUNK = 500;
 
+/**
+ * Bodies up to this size come whole in `readBodyHeads` on PostgreSQL and MariaDB/MySQL: there a
+ * second read is another round trip, and on PostgreSQL another detoast and hex decode of the
+ * head's bytes (measured: a 100 KB message cost ~15 % less machine CPU, docs/performance.md).
+ * Larger bodies, and SQLite's (a local read, where holding fewer bytes saves memory), keep to
+ * the head.
+ */
+export const WHOLE_BODY_BYTES = 131_072;
+
+/** The largest body `readBodyHeads` reads whole on `dialect` (0: heads only). */
+function wholeUpTo(dialect: Dialect): number {
+  return dialect === "postgres" || dialect === "mysql" ? WHOLE_BODY_BYTES : 0;
+}
+
 /** What delivery and DSNs read of a message's bytes. */
 export interface BodyStore {
   /** The raw message bytes. */
@@ -33,8 +47,9 @@ export interface BodyStore {
   ): Promise<BodyHead | null>;
   /**
    * `readBodyHead` for many messages in one statement (delivery reads a lease batch's heads at
-   * once: one round trip and one commit per batch on a server database). Messages that are gone
-   * are absent from the map.
+   * once: one round trip and one commit per batch on a server database). On PostgreSQL and
+   * MariaDB/MySQL a body of at most `WHOLE_BODY_BYTES` comes whole (`head.byteLength === size`),
+   * so delivery reads it once. Messages that are gone are absent from the map.
    */
   readBodyHeads(messageIds: string[], maxBytes: number): Promise<Map<string, BodyHead>>;
   /** A spooled body's bytes from its segment file (`BodyHead.spooled`); null once freed. */
@@ -72,14 +87,22 @@ async function readBody(ctx: SqlContext, messageId: string): Promise<Uint8Array 
   return ownBytes(row.body);
 }
 
-/** The first `maxBytes` of the body column (SUBSTRING counts bytes on binary columns). */
-function headColumn(dialect: Dialect, maxBytes: number) {
+/**
+ * The first `maxBytes` of the body column (SUBSTRING counts bytes on binary columns), or the
+ * whole column where the body is at most `whole` bytes.
+ */
+function headColumn(dialect: Dialect, maxBytes: number, whole = 0) {
   const n = Math.max(1, Math.floor(maxBytes));
-  return dialect === "sqlite3"
+  const head = dialect === "sqlite3"
     ? sql<Uint8Array>`substr(${sql.ref("body")}, 1, ${sql.lit(n)})` // substr on a BLOB: bytes
     : dialect === "postgres"
     ? sql<Uint8Array>`substring(${sql.ref("body")} from 1 for ${sql.lit(n)})`
     : sql<Uint8Array>`substring(${sql.ref("body")}, 1, ${sql.lit(n)})`;
+  if (whole <= n) return head;
+  // One branch is evaluated per row: a larger body is still read only as far as its head.
+  return sql<Uint8Array>`case when ${sql.ref("size")} <= ${sql.lit(whole)} then ${
+    sql.ref("body")
+  } else ${head} end`;
 }
 
 /** One row's head: from the column, or from its segment when the body is spooled. */
@@ -123,7 +146,7 @@ function headsQuery(maxBytes: number): CompiledOnce<[string[]], BodyHeadRow> {
       db.selectFrom("messages")
         .select([
           "id",
-          headColumn(dialect, maxBytes).as("head"),
+          headColumn(dialect, maxBytes, wholeUpTo(dialect)).as("head"),
           "size",
           "body_segment",
           "body_offset",
