@@ -27,6 +27,7 @@ import { migration0022 } from "./0022_body_spool.ts";
 import { migration0023 } from "./0023_body_lz4.ts";
 import { migration0024 } from "./0024_recipient_totals.ts";
 import { migration0025 } from "./0025_recipients_dsn_partial.ts";
+import { migration0026 } from "./0026_partial_search_indexes.ts";
 
 export type { Dialect } from "./_types.ts";
 
@@ -54,6 +55,7 @@ const MIGRATIONS: Record<string, FastmtaMigration> = {
   "0023_body_lz4": migration0023,
   "0024_recipient_totals": migration0024,
   "0025_recipients_dsn_partial": migration0025,
+  "0026_partial_search_indexes": migration0026,
 };
 
 /** Kysely migrations bound to one dialect. */

@@ -183,11 +183,13 @@ export class ConnectionMonitor {
 
   /**
    * Runs one database operation under the monitor. With `failFast` (the default), while the
-   * database is away and the backoff has not elapsed, it fails at once without trying.
+   * database is away and the backoff has not elapsed, it fails at once without trying. With
+   * `timed: false` no timer bounds it: for a call that cannot be left waiting (a synchronous
+   * SQLite statement, which no timer could interrupt anyway).
    */
   async run<T>(
     fn: () => Promise<T>,
-    options: { failFast?: boolean; write?: boolean } = {},
+    options: { failFast?: boolean; write?: boolean; timed?: boolean } = {},
   ): Promise<T> {
     if (options.failFast !== false && !this.#ok && this.#now() < this.#nextTryAt) {
       throw new StoreUnavailableError(
@@ -197,14 +199,14 @@ export class ConnectionMonitor {
       );
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
+    const timeout = options.timed === false ? null : new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new StoreUnavailableError(`no answer within ${this.#timeoutMs} ms`)),
         this.#timeoutMs,
       );
     });
     try {
-      const result = await Promise.race([fn(), timeout]);
+      const result = await (timeout ? Promise.race([fn(), timeout]) : fn());
       if (!this.#ok) this.#up();
       if (this.#full !== null && options.write) this.#spaceBack();
       return result;
@@ -233,7 +235,7 @@ export class ConnectionMonitor {
       }
       throw error;
     } finally {
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
     }
   }
 

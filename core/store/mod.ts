@@ -116,6 +116,7 @@ export async function openStore(
       dialect: monitoredDialect(
         new NodeSqliteDialect(shared.raw, () => shared.driver(synchronous)),
         monitor,
+        { timedStatements: false }, // synchronous calls: monitored_dialect.ts says why
       ),
     });
     return createSqlStore(

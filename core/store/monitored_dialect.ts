@@ -7,6 +7,12 @@
  *
  * Only connecting and BEGIN fail fast: a statement inside a transaction, COMMIT and ROLLBACK
  * always reach the driver, so a transaction is never abandoned half-way on a live connection.
+ *
+ * With `timedStatements: false` (SQLite) statements, COMMIT and ROLLBACK run without the
+ * monitor's timer: node:sqlite runs them synchronously inside the call, so a timer could never
+ * fire before they return, and arming and clearing one per statement was pure cost on the hot
+ * path. Connecting and BEGIN, which wait asynchronously (the thread's turn, the write lock),
+ * stay bounded.
  */
 import type {
   DatabaseConnection,
@@ -20,16 +26,19 @@ import type { ConnectionMonitor } from "./health.ts";
 class MonitoredConnection implements DatabaseConnection {
   readonly inner: DatabaseConnection;
   #monitor: ConnectionMonitor;
+  #timed: boolean;
 
-  constructor(inner: DatabaseConnection, monitor: ConnectionMonitor) {
+  constructor(inner: DatabaseConnection, monitor: ConnectionMonitor, timed: boolean) {
     this.inner = inner;
     this.#monitor = monitor;
+    this.#timed = timed;
   }
 
   executeQuery: DatabaseConnection["executeQuery"] = (query, options) =>
     this.#monitor.run(() => this.inner.executeQuery(query, options), {
       failFast: false,
       write: !READ_ONLY.test(query.sql),
+      timed: this.#timed,
     });
 
   streamQuery: DatabaseConnection["streamQuery"] = (query, chunkSize, options) =>
@@ -53,10 +62,12 @@ function unwrap(connection: DatabaseConnection): DatabaseConnection {
 class MonitoredDriver implements Driver {
   #inner: Driver;
   #monitor: ConnectionMonitor;
+  #timed: boolean;
 
-  constructor(inner: Driver, monitor: ConnectionMonitor) {
+  constructor(inner: Driver, monitor: ConnectionMonitor, timed: boolean) {
     this.#inner = inner;
     this.#monitor = monitor;
+    this.#timed = timed;
   }
 
   init(): Promise<void> {
@@ -65,7 +76,7 @@ class MonitoredDriver implements Driver {
 
   async acquireConnection(): Promise<DatabaseConnection> {
     const inner = await this.#monitor.run(() => this.#inner.acquireConnection());
-    return new MonitoredConnection(inner, this.#monitor);
+    return new MonitoredConnection(inner, this.#monitor, this.#timed);
   }
 
   beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -76,6 +87,7 @@ class MonitoredDriver implements Driver {
     return this.#monitor.run(() => this.#inner.commitTransaction(unwrap(connection)), {
       failFast: false,
       write: true,
+      timed: this.#timed,
     });
   }
 
@@ -83,6 +95,7 @@ class MonitoredDriver implements Driver {
     try {
       await this.#monitor.run(() => this.#inner.rollbackTransaction(unwrap(connection)), {
         failFast: false,
+        timed: this.#timed,
       });
     } catch (error) {
       if (!ALREADY_ROLLED_BACK.test((error as Error).message)) throw error;
@@ -122,11 +135,16 @@ class MonitoredDriver implements Driver {
   }
 }
 
-/** `dialect` with every statement run under `monitor`. */
-export function monitoredDialect(dialect: Dialect, monitor: ConnectionMonitor): Dialect {
+/** `dialect` with every statement run under `monitor` (timed unless `timedStatements` is false). */
+export function monitoredDialect(
+  dialect: Dialect,
+  monitor: ConnectionMonitor,
+  options: { timedStatements?: boolean } = {},
+): Dialect {
+  const timed = options.timedStatements ?? true;
   return {
     createAdapter: () => dialect.createAdapter(),
-    createDriver: () => new MonitoredDriver(dialect.createDriver(), monitor),
+    createDriver: () => new MonitoredDriver(dialect.createDriver(), monitor, timed),
     createIntrospector: (db) => dialect.createIntrospector(db),
     createQueryCompiler: () => dialect.createQueryCompiler(),
   };
