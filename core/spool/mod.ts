@@ -6,12 +6,12 @@
  */
 export {
   OPEN_SUFFIX,
-  readSegment,
   SEALED_SUFFIX,
   SEGMENT_BYTES,
   SegmentWriter,
   type SpoolRef,
 } from "./segments.ts";
+export { KEEP_MS, readSegment, SegmentHandles, segmentHandles } from "./segment_reads.ts";
 export {
   type FreeOptions,
   freeSegments,

@@ -10,6 +10,7 @@
  */
 import { join } from "node:path";
 import { OPEN_SUFFIX, SEALED_SUFFIX } from "./segments.ts";
+import { segmentHandles } from "./segment_reads.ts";
 
 /** What the spool asks the store's index about a segment. */
 export interface SegmentIndex {
@@ -104,6 +105,7 @@ export async function freeSegments(
     if (mtime && mtime.getTime() > before) continue;
     if (await index.segmentInUse(name, before)) continue;
     await Deno.remove(path);
+    segmentHandles.forget(dir, name); // after the remove: a read from now on finds it gone
     freed++;
   }
   return freed;

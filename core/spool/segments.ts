@@ -8,7 +8,6 @@
  *
  * Talks to: the file system only. Reads no config (the store passes the folder).
  */
-import { closeSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 
 /** A segment this size or larger is sealed before the next batch (64 MiB). */
@@ -163,54 +162,5 @@ export class SegmentWriter {
     const run = this.#chain.then(() => this.#file ? this.#seal() : undefined);
     this.#chain = run.catch(() => {});
     return run;
-  }
-}
-
-function openSegment(dir: string, segment: string): number | null {
-  // Open first, then sealed: a writer renames .open to .seg, never back.
-  for (const suffix of [OPEN_SUFFIX, SEALED_SUFFIX]) {
-    try {
-      return openSync(join(dir, segment + suffix), "r");
-    } catch (error) {
-      if ((error as { code?: string }).code !== "ENOENT") throw error;
-    }
-  }
-  return null;
-}
-
-/**
- * Reads `length` bytes at `offset` of a segment; null when it was freed. Positional reads
- * (pread: no shared file position) and synchronous, as node:sqlite's reads on the same thread
- * are: each async file call is a round trip through the runtime's thread pool. With the SQL row
- * skipped too, 10 µs CPU per 5 KB body and 32–39 per 100 KB, against 98–182 and 189–235 with
- * SQL and Deno's async open/seek/read (`deno run -A bench/spool_read.ts`, bench/RESULTS.md).
- */
-export function readSegment(dir: string, ref: SpoolRef): Promise<Uint8Array | null> {
-  try {
-    return Promise.resolve(readSegmentSync(dir, ref));
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
-
-function readSegmentSync(dir: string, ref: SpoolRef): Uint8Array | null {
-  const fd = openSegment(dir, ref.segment);
-  if (fd === null) return null;
-  try {
-    const out = new Uint8Array(ref.length);
-    for (let at = 0; at < ref.length;) {
-      const n = readSync(fd, out, at, ref.length - at, ref.offset + at);
-      if (n === 0) {
-        throw new Error(
-          `Cannot read spooled body in "${ref.segment}": ends at ${ref.offset + at}, expected ${
-            ref.offset + ref.length
-          }`,
-        );
-      }
-      at += n;
-    }
-    return out;
-  } finally {
-    closeSync(fd);
   }
 }

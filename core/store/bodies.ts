@@ -52,7 +52,10 @@ export interface BodyStore {
    * so delivery reads it once. Messages that are gone are absent from the map.
    */
   readBodyHeads(messageIds: string[], maxBytes: number): Promise<Map<string, BodyHead>>;
-  /** A spooled body's bytes from its segment file (`BodyHead.spooled`); null once freed. */
+  /**
+   * A spooled body's bytes from its segment file (`BodyHead.spooled`); null once freed. For
+   * delivery: through a kept read handle, like `readBodyHeads` (core/spool/segment_reads.ts).
+   */
   readSpooled(ref: SpoolRef): Promise<Uint8Array | null>;
   /** The largest message body the database can store, or null when it has no such limit. */
   maxBodyBytes(): Promise<number | null>;
@@ -68,14 +71,17 @@ function refOf(row: SpooledAt, length: number): SpoolRef {
   return { segment: row.body_segment!, offset: numberOrNull(row.body_offset) ?? 0, length };
 }
 
-/** A spooled body's bytes (or its first bytes); null when its segment was freed. */
-function readSpooled(ctx: SqlContext, ref: SpoolRef): Promise<Uint8Array | null> {
+/**
+ * A spooled body's bytes (or its first bytes); null when its segment was freed. `keep`: through
+ * a kept read handle (delivery's reads of leased messages, core/spool/segment_reads.ts).
+ */
+function readSpooled(ctx: SqlContext, ref: SpoolRef, keep = false): Promise<Uint8Array | null> {
   if (!ctx.spool) {
     throw new Error(
       `Cannot read body in spool segment "${ref.segment}": this store has no spool folder`,
     );
   }
-  return readSegment(ctx.spool.dir, ref);
+  return readSegment(ctx.spool.dir, ref, { keep });
 }
 
 async function readBody(ctx: SqlContext, messageId: string): Promise<Uint8Array | null> {
@@ -110,12 +116,13 @@ async function headOf(
   ctx: SqlContext,
   row: SpooledAt & { head: Uint8Array; size: number | string },
   maxBytes: number,
+  keep = false,
 ): Promise<BodyHead | null> {
   const size = Number(row.size);
   if (row.body_segment === null) return { head: ownBytes(row.head), size };
   const spooled = refOf(row, size);
   const n = Math.min(Math.max(1, Math.floor(maxBytes)), size);
-  const head = await readSpooled(ctx, { ...spooled, length: n });
+  const head = await readSpooled(ctx, { ...spooled, length: n }, keep);
   return head ? { head, size, spooled } : null;
 }
 
@@ -169,7 +176,7 @@ async function readBodyHeads(
       headsQuery(maxBytes).compile(ctx.db, ctx.dialect, part),
     );
     for (const row of rows) {
-      const head = await headOf(ctx, row, maxBytes);
+      const head = await headOf(ctx, row, maxBytes, true); // delivery's read (leased units)
       if (head) heads.set(row.id, head);
     }
   }
@@ -190,7 +197,7 @@ export function bodyRepository(ctx: SqlContext): BodyStore {
     readBody: (messageId) => readBody(ctx, messageId),
     readBodyHead: (messageId, maxBytes) => readBodyHead(ctx, messageId, maxBytes),
     readBodyHeads: (messageIds, maxBytes) => readBodyHeads(ctx, messageIds, maxBytes),
-    readSpooled: (ref) => readSpooled(ctx, ref),
+    readSpooled: (ref) => readSpooled(ctx, ref, true), // delivery's whole read (leased units)
     maxBodyBytes: () => maxBodyBytes(ctx),
   };
 }

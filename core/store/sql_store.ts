@@ -9,6 +9,7 @@
  */
 import type { Kysely } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
+import { segmentHandles } from "../spool/mod.ts";
 import { type BodySpool, SqlContext } from "./_sql.ts";
 import type { FileSystemFence } from "./fs_fence.ts";
 import { activityRepository } from "./activity.ts";
@@ -74,6 +75,7 @@ export function createSqlStore(
     close: async () => {
       await spool?.writer?.close(); // sealed: the last batch is committed or never will be
       fence?.close();
+      if (spool) segmentHandles.forget(spool.dir); // this thread's kept read handles
       await onClose();
     },
     quarantine: new SqlQuarantine(ctx),
