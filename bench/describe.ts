@@ -74,6 +74,9 @@ export function commandLines(
   if (servers.has("fastmta-shared")) {
     out.push(`fastmta-shared: the same with {"delivery": {"isolate": "smtp"}}`);
   }
+  if (servers.has("fastmta-single")) {
+    out.push(`fastmta-single: the same with {"smtp": {"isolate": "main"}}`);
+  }
   if (servers.has("fastmta-nolease")) {
     out.push(`fastmta-nolease: the same with {"queue": {"lease_at_accept": false}}`);
   }

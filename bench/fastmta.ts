@@ -12,7 +12,8 @@
  * (`delivery.isolate: main`, issue 19: one V8 isolate less; the default since 2026-12-04, so the
  * same as `fastmta` unless the checkout is older), `fastmta-worker` in a worker of its own
  * (`delivery.isolate: worker`, the default before), `fastmta-shared` in the SMTP worker
- * (`delivery.isolate: smtp`); `fastmta-nolease` turns leases at accept off
+ * (`delivery.isolate: smtp`); `fastmta-single` runs SMTP in the main isolate too (`smtp.isolate:
+ * main`, delivery main: one isolate in all); `fastmta-nolease` turns leases at accept off
  * (`queue.lease_at_accept: false`: every unit leased by a scheduling pass, as before session 10).
  */
 import type { Server } from "./server.ts";
@@ -28,6 +29,7 @@ export type FastmtaVariant =
   | "fastmta-main"
   | "fastmta-worker"
   | "fastmta-shared"
+  | "fastmta-single"
   | "fastmta-nolease"
   | "fastmta-events"
   | "fastmta-distributed"
@@ -113,6 +115,7 @@ export class FastmtaServer implements Server {
         hostname: "mta.bench.local",
         max_message_size: 52428800,
         relay_networks: ["127.0.0.0/8"],
+        ...(this.name === "fastmta-single" ? { isolate: "main" } : {}),
       },
       admin: { listen: listen.admin },
       routes: { "*": { host: sink.host, port: sink.port } },

@@ -28,6 +28,7 @@ Runs fastmta (and with --vs-postfix, Postfix) against the same loopback sink, pl
                         isolate, the default since 2026-12-04, set explicitly),
                         fastmta-worker (delivery in a worker of its own),
                         fastmta-shared (delivery in the SMTP worker),
+                        fastmta-single (SMTP and delivery in the main isolate),
                         fastmta-nolease (queue.lease_at_accept: false);
                         default fastmta,raw[,postfix]
   --events-compare      also run fastmta with events off (fastmta-noevents) and with every
@@ -126,6 +127,7 @@ export function parseOptions(args: string[]) {
       "fastmta-main",
       "fastmta-worker",
       "fastmta-shared",
+      "fastmta-single",
       "fastmta-nolease",
       "fastmta-events",
       "fastmta-distributed",

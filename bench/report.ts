@@ -128,6 +128,7 @@ const SYSTEM_LABEL: Record<string, string> = {
   "fastmta-main": "fastmta, delivery in the main isolate",
   "fastmta-worker": "fastmta, delivery in a worker",
   "fastmta-shared": "fastmta, delivery in the SMTP worker",
+  "fastmta-single": "fastmta, SMTP and delivery in the main isolate",
   "fastmta-nolease": "fastmta, no leases at accept",
   "fastmta-events": "fastmta, accounting + webhook",
   "fastmta-distributed": "fastmta, distributed (1 node)",

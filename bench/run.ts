@@ -84,6 +84,7 @@ async function main(): Promise<number> {
       "fastmta-main",
       "fastmta-worker",
       "fastmta-shared",
+      "fastmta-single",
       "fastmta-nolease",
       "fastmta-events",
       "fastmta-distributed",

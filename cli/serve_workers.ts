@@ -82,6 +82,22 @@ export async function startDeliveryWorkers(node: NodeState): Promise<void> {
   }
 }
 
+const SMTP_WORKER = new URL("../workers/smtp_worker.ts", import.meta.url);
+
+/**
+ * Where the first SMTP stage runs: a Web Worker (`smtp.isolate: worker`), the main isolate
+ * (`smtp.isolate: main`, one isolate less; its module is loaded only then) or the worker that
+ * also runs delivery (`delivery.isolate: smtp`). The other SMTP stages always get a worker.
+ */
+async function firstSmtpPlacement(node: NodeState): Promise<StagePlacement> {
+  if (node.config.delivery.isolate === "smtp") return { host: stageHost(node), stage: "smtp" };
+  if (node.config.smtp.isolate === "main") {
+    exitOnUncaughtError();
+    return { inProcess: (await import("../workers/smtp_stage.ts")).smtpStage };
+  }
+  return SMTP_WORKER;
+}
+
 /** Starts `smtp.workers` SMTP workers. */
 export async function startSmtpWorkers(node: NodeState): Promise<void> {
   const { config } = node;
@@ -94,9 +110,7 @@ export async function startSmtpWorkers(node: NodeState): Promise<void> {
     node.smtpWorkers.push(
       await startWorker(
         "smtp",
-        i === 0 && config.delivery.isolate === "smtp"
-          ? { host: stageHost(node), stage: "smtp" }
-          : new URL("../workers/smtp_worker.ts", import.meta.url),
+        i === 0 ? await firstSmtpPlacement(node) : SMTP_WORKER,
         config,
         i,
         (message) => {

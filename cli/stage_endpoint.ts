@@ -52,13 +52,13 @@ export function exitOnUncaughtError(): void {
   globalThis.addEventListener("error", (event) => {
     event.preventDefault();
     exitAfter(
-      "uncaught error in the main isolate (delivery.isolate: main)",
+      "uncaught error in the main isolate (a stage runs in it)",
       event.error ?? event.message,
     );
   });
   globalThis.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
-    exitAfter("unhandled rejection in the main isolate (delivery.isolate: main)", event.reason);
+    exitAfter("unhandled rejection in the main isolate (a stage runs in it)", event.reason);
   });
 }
 

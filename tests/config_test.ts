@@ -101,6 +101,20 @@ Deno.test("environment variables override single values", async () => {
   assertEquals(config.delivery.isolate, "main");
 });
 
+Deno.test("smtp.isolate: worker by default, main from the environment, not with delivery in SMTP", async () => {
+  assertEquals(parseConfig({}).smtp.isolate, "worker");
+  const fromEnv = await loadConfig(null, { FASTMTA_SMTP_ISOLATE: "main" });
+  assertEquals(fromEnv.smtp.isolate, "main");
+  let error: unknown;
+  try {
+    parseConfig({ smtp: { isolate: "main" }, delivery: { isolate: "smtp" } });
+  } catch (e) {
+    error = e;
+  }
+  assert(error instanceof ConfigError, "expected a ConfigError");
+  assertMatch(error.message, /smtp\.isolate: main cannot be combined with delivery\.isolate: smtp/);
+});
+
 Deno.test("serve exits with code 2 and names the field for a bad file", async () => {
   const dir = await Deno.makeTempDir();
   try {

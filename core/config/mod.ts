@@ -43,6 +43,7 @@ export const ENV_OVERRIDES: Record<string, string> = {
   FASTMTA_DNS_SERVERS: "dns.servers",
   FASTMTA_DELIVERY_WORKERS: "delivery.workers",
   FASTMTA_DELIVERY_ISOLATE: "delivery.isolate",
+  FASTMTA_SMTP_ISOLATE: "smtp.isolate",
 };
 
 /**
@@ -192,6 +193,11 @@ function resolveConfig(file: ConfigFile, source: string | null): Config {
   if (connection === "") {
     throw new ConfigError(
       `Invalid configuration:\n  database.connection: required for driver "${file.database.driver}"`,
+    );
+  }
+  if (file.smtp.isolate === "main" && file.delivery.isolate === "smtp") {
+    throw new ConfigError(
+      "Invalid configuration:\n  smtp.isolate: main cannot be combined with delivery.isolate: smtp",
     );
   }
   try {

@@ -56,6 +56,15 @@ export const smtpSection = z.object({
       "minus one, at least one).",
     live: false,
   }),
+  isolate: z.enum(["worker", "main"]).default("worker").meta({
+    description: "Where the first SMTP worker runs: `worker` (the default), a Web Worker " +
+      "restarted alone when it crashes; `main`, in the main thread's isolate, one V8 isolate " +
+      "less (~18 MB at idle, docs/performance.md, Memory) for a node whose memory matters more " +
+      "than its throughput: SMTP, delivery (`delivery.isolate: main`) and HTTP then share one " +
+      "thread, and a crash ends the process (exit code 70) for the service manager to restart " +
+      "it. Not with `delivery.isolate: smtp` (env FASTMTA_SMTP_ISOLATE).",
+    live: false,
+  }),
   engine: z.enum(["fastmta", "smtp-server"]).default("fastmta").meta({
     description: "SMTP protocol engine: `fastmta` (our own, core/inbound/engine/) or " +
       "`smtp-server` (the npm library with our patches), kept while the own one beds in " +

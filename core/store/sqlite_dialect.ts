@@ -17,6 +17,7 @@ import {
   type SqliteStatement,
 } from "kysely";
 import { CompiledQuery } from "kysely";
+import { StatementCache } from "./statement_cache.ts";
 
 /** Options for opening an SQLite database file. */
 export interface NodeSqliteOptions {
@@ -49,18 +50,11 @@ function adaptStatement(stmt: StatementSync): SqliteStatement {
 
 /** Wraps a `DatabaseSync` in the interface Kysely's SQLite driver calls, caching statements. */
 export function adaptDatabase(db: DatabaseSync): SqliteDatabase {
-  const cache = new Map<string, SqliteStatement>();
+  const cache = new StatementCache<SqliteStatement>();
+  const prepare = (sql: string) => adaptStatement(db.prepare(sql));
   return {
     close: () => db.close(),
-    prepare(sql: string): SqliteStatement {
-      let stmt = cache.get(sql);
-      if (!stmt) {
-        stmt = adaptStatement(db.prepare(sql));
-        if (cache.size > 500) cache.clear();
-        cache.set(sql, stmt);
-      }
-      return stmt;
-    },
+    prepare: (sql: string): SqliteStatement => cache.get(sql, prepare),
   };
 }
 
