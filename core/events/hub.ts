@@ -9,7 +9,7 @@
  *
  * Talks to: the store (webhook_outbox), the accounting file, the broker. Reads config: events.*.
  */
-import type { FastmtaEvent } from "../contracts/events.ts";
+import type { EventType, FastmtaEvent } from "../contracts/events.ts";
 import type { Config } from "../config/mod.ts";
 import type { WebhookOutboxRow, WebhookRecord, WebhookStore } from "../store/mod.ts";
 import { AccountingLog } from "./accounting.ts";
@@ -65,6 +65,15 @@ export class EventHub implements EventSink {
           `events: buffer full (${events.buffer_size}), dropping; ${dropped} dropped so far`,
         ),
     });
+  }
+
+  /**
+   * Whether a writer takes events of `type`: the accounting log and the exchange take all, a
+   * webhook the types it names. This thread builds no event nobody writes (events.md).
+   */
+  wants(type: EventType): boolean {
+    if (this.#accounting || this.#o.publish) return true;
+    return this.#routes.has(type) || this.#routes.has("*");
   }
 
   /** Takes one event of this thread. */
