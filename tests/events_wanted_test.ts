@@ -5,7 +5,8 @@
  */
 import { assertEquals } from "./helpers/assert.ts";
 import { EventHub } from "../core/events/hub.ts";
-import { emitOutcomes } from "../core/events/build.ts";
+import { emitOutcomes, emitReceived } from "../core/events/build.ts";
+import { EventBuffer } from "../core/events/buffer.ts";
 import { emitEvent, setEventSink } from "../core/events/emit.ts";
 import type { UnitOutcome } from "../core/contracts/mod.ts";
 import type { FastmtaEvent } from "../core/contracts/events.ts";
@@ -81,4 +82,33 @@ Deno.test("events wanted: settled outcomes emit only the types a webhook takes",
   assertEquals(rows.length, 1);
   const [bounced] = JSON.parse(rows[0].body) as FastmtaEvent[];
   assertEquals([bounced.type, bounced.recipient], ["bounced", "b@x.test"]);
+});
+
+Deno.test("events wanted: the hub tells the workers' buffers on each read; they filter", async () => {
+  const { hub: h } = hub();
+  const told: (string[] | null)[] = [];
+  h.onWanted((types) => told.push(types));
+  h.setWebhooks([webhook("w-bounce", ["bounced", "expired"])]);
+  h.setWebhooks([webhook("w-bounce", ["bounced", "expired"]), webhook("w-all", ["*"])]);
+  assertEquals(told, [["bounced", "expired"], null]);
+  const posted: FastmtaEvent[] = [];
+  const buffer = new EventBuffer({
+    capacity: 10,
+    flushMs: 60_000,
+    flush: (b) => {
+      posted.push(...b);
+    },
+  });
+  setEventSink(buffer, "n1");
+  try {
+    buffer.setWanted(["bounced"]);
+    emitReceived([{ id: "m1", sender: "", recipients: ["a@x.test"], body: [] } as never]);
+    emitOutcomes([outcome]);
+    buffer.setWanted(null);
+    emitEvent({ type: "paused", subject: "pause p1" });
+    await buffer.drain();
+  } finally {
+    setEventSink(null);
+  }
+  assertEquals(posted.map((e) => e.type), ["bounced", "paused"]);
 });

@@ -91,7 +91,7 @@ export function outcomeFields(
 
 /** Emits the events of messages just made durable. */
 export function emitReceived(messages: readonly NewMessage<MessageBytes>[]): void {
-  if (!eventsOn()) return;
+  if (!eventsOn("received")) return;
   for (const m of messages) emitEvent(receivedFields(m));
 }
 

@@ -48,6 +48,7 @@ export class EventHub implements EventSink {
   #webhookFailing = false;
   /** Dropped by workers (their own buffers), as they report. */
   #droppedElsewhere = 0;
+  #onWanted: ((types: EventType[] | null) => void) | null = null;
 
   constructor(options: EventHubOptions) {
     this.#o = options;
@@ -99,6 +100,19 @@ export class EventHub implements EventSink {
       }
     }
     this.#routes = routes;
+    // Told on every read, not only on a change: a worker restarted since learns it too.
+    this.#onWanted?.(this.wantedTypes());
+  }
+
+  /** The types a writer takes now; null: all (accounting log, exchange, or a `*` webhook). */
+  wantedTypes(): EventType[] | null {
+    if (this.#accounting || this.#o.publish || this.#routes.has("*")) return null;
+    return [...this.#routes.keys()] as EventType[];
+  }
+
+  /** `listener` gets {@link wantedTypes} after each read of the webhooks (the workers' filter). */
+  onWanted(listener: ((types: EventType[] | null) => void) | null): void {
+    this.#onWanted = listener;
   }
 
   get stats(): EventHubStats {
