@@ -97,7 +97,13 @@ export class NodeParts implements NodeState {
       },
       // Events before every stage that emits them; stopped after them, so their last events
       // (posted by the workers before they stop) are written.
-      eventsService(() => this.config, () => this.store, (hub) => this.events = hub),
+      eventsService(() => this.config, () => this.store, (hub) => {
+        this.events = hub;
+        // Workers build only the events a writer takes (the hub says which, on each read).
+        hub?.onWanted((types) => {
+          for (const w of this.workers) w.post({ type: "events-wanted", types });
+        });
+      }),
       {
         name: "config objects",
         start: () => this.#startLiveView(),

@@ -70,6 +70,8 @@ export function acceptStage(
         } catch (error) {
           post({ type: "fatal", error: (error as Error).message });
         }
+      } else if (message.type === "events-wanted") {
+        events?.setWanted(message.types);
       } else if (message.type === "config") {
         if (liveConfig) {
           applyLiveSettings(liveConfig, message.config);

@@ -92,6 +92,8 @@ export function serveDeliveryStage(port: StagePort, isolate: StageIsolate): void
       runner?.submit(message.units, message.destinations);
     } else if (message.type === "rules") {
       runner?.setRules(message.rules);
+    } else if (message.type === "events-wanted") {
+      events?.setWanted(message.types);
     } else if (message.type === "pauses") {
       runner?.setSourcePauses(message.pauses);
     } else if (message.type === "config") {

@@ -2,7 +2,7 @@
 import type { SourcePause } from "../core/routing/source_pauses.ts";
 import type { Config } from "../core/config/mod.ts";
 import type { LeasedUnit } from "../core/contracts/mod.ts";
-import type { FastmtaEvent } from "../core/contracts/events.ts";
+import type { EventType, FastmtaEvent } from "../core/contracts/events.ts";
 import type { Destination } from "../core/routing/mx.ts";
 import type { CheckedRule } from "../core/routing/policy.ts";
 import type { SharedLimitsMemory } from "../core/inbound/shared_limits.ts";
@@ -37,6 +37,8 @@ export type ToWorker =
   | { type: "rules"; rules: CheckedRule[] }
   /** Delivery workers: the vmta pauses in force (core/routing/source_pauses.ts), on each change. */
   | { type: "pauses"; pauses: SourcePause[] }
+  /** The event types a writer of the main thread's hub takes (null: all): build no others. */
+  | { type: "events-wanted"; types: EventType[] | null }
   /** The live configuration changed (core/cluster/config_sync.ts); apply the live settings. */
   | { type: "config"; config: Config }
   /** Finish in-flight work within `drainMs` (default 10 s), settle it, then report "stopped". */

@@ -4,7 +4,7 @@
  * are waiting (the writer is slow or away), new events are dropped and counted: acceptance and
  * delivery never wait for events. Only one flush runs at a time; the next waits for it.
  */
-import type { FastmtaEvent } from "../contracts/events.ts";
+import type { EventType, FastmtaEvent } from "../contracts/events.ts";
 import type { EventSink } from "./emit.ts";
 
 /** Options for an {@link EventBuffer}. */
@@ -32,6 +32,8 @@ export class EventBuffer implements EventSink {
   dropped = 0;
   /** Events taken, since start. */
   taken = 0;
+  /** The types a writer takes (null: all, until the hub says otherwise). */
+  #wanted: ReadonlySet<string> | null = null;
 
   constructor(options: EventBufferOptions) {
     this.#o = { maxBatch: 1_000, onDrop: () => {}, ...options };
@@ -40,6 +42,16 @@ export class EventBuffer implements EventSink {
   /** Events waiting now. */
   get size(): number {
     return this.#events.length;
+  }
+
+  /** Whether a writer takes events of `type` (the emitters skip building the others). */
+  wants(type: EventType): boolean {
+    return this.#wanted === null || this.#wanted.has(type);
+  }
+
+  /** What the main thread's hub says its writers take now (null: all). */
+  setWanted(types: readonly EventType[] | null): void {
+    this.#wanted = types === null ? null : new Set(types);
   }
 
   push(event: FastmtaEvent): void {

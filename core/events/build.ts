@@ -36,8 +36,15 @@ export function resultType(r: RecipientResult): FastmtaEvent["type"] {
   return r.outcome;
 }
 
-/** The event fields of each recipient result of a settled outcome. */
-export function outcomeFields(outcome: UnitOutcome): EventFields[] {
+/**
+ * The event fields of each recipient result of a settled outcome (of the types `wanted` takes,
+ * by default all).
+ */
+export function outcomeFields(
+  outcome: UnitOutcome,
+  wanted: (type: FastmtaEvent["type"]) => boolean = () => true,
+): EventFields[] {
+  if (!outcome.results.some((r) => wanted(resultType(r)))) return [];
   const common: EventFields & { type: "delivered" } = {
     type: "delivered",
     at: outcome.at,
@@ -56,8 +63,10 @@ export function outcomeFields(outcome: UnitOutcome): EventFields[] {
     queue_time_ms: outcome.queuedAt === undefined ? undefined : outcome.at - outcome.queuedAt,
     metadata: outcome.meta ?? null,
   };
-  return outcome.results.map((r) => {
+  const out: EventFields[] = [];
+  for (const r of outcome.results) {
     const type = resultType(r);
+    if (!wanted(type)) continue;
     const fields: EventFields = {
       ...common,
       type,
@@ -75,13 +84,14 @@ export function outcomeFields(outcome: UnitOutcome): EventFields[] {
       delete fields.attempt;
       delete fields.duration_ms;
     }
-    return fields;
-  });
+    out.push(fields);
+  }
+  return out;
 }
 
 /** Emits the events of messages just made durable. */
 export function emitReceived(messages: readonly NewMessage<MessageBytes>[]): void {
-  if (!eventsOn()) return;
+  if (!eventsOn("received")) return;
   for (const m of messages) emitEvent(receivedFields(m));
 }
 
@@ -89,7 +99,8 @@ export function emitReceived(messages: readonly NewMessage<MessageBytes>[]): voi
 export function emitOutcomes(outcomes: readonly UnitOutcome[]): void {
   if (!eventsOn()) return;
   for (const o of outcomes) {
-    for (const f of outcomeFields(o)) {
+    // Only the types some writer takes are built (no writer: none).
+    for (const f of outcomeFields(o, eventsOn)) {
       emitEvent(f as EventFields & { type: FastmtaEvent["type"] });
     }
   }

@@ -12,6 +12,12 @@ import { EVENT_FORMAT_VERSION } from "../contracts/events.ts";
 export interface EventSink {
   /** Takes one event; never blocks, never throws. */
   push(event: FastmtaEvent): void;
+  /**
+   * Whether any writer takes events of `type` now (absent: all). Emitters skip building the
+   * others: with no writer configured, a 10-recipient message's ten outcome events cost
+   * ~0.1 ms of CPU to build and drop.
+   */
+  wants?(type: EventType): boolean;
 }
 
 let sink: EventSink | null = null;
@@ -23,9 +29,13 @@ export function setEventSink(next: EventSink | null, nodeId?: string): void {
   if (nodeId !== undefined) node = nodeId;
 }
 
-/** Whether events are collected on this thread (skip building them when not). */
-export function eventsOn(): boolean {
-  return sink !== null;
+/**
+ * Whether events (of `type`, when given) are collected on this thread: skip building them when
+ * not.
+ */
+export function eventsOn(type?: EventType): boolean {
+  if (sink === null) return false;
+  return type === undefined || sink.wants === undefined || sink.wants(type);
 }
 
 /** The fields of an event its emitter fills in (`v`, `id`, `node` and, by default, `at` are added). */
@@ -36,7 +46,7 @@ export type EventFields = Omit<FastmtaEvent, "v" | "id" | "node" | "at"> & { at?
  * dropped (and counted) if this thread's buffer is full.
  */
 export function emitEvent(fields: EventFields & { type: EventType }): void {
-  if (!sink) return;
+  if (!sink || (sink.wants !== undefined && !sink.wants(fields.type))) return;
   sink.push({
     v: EVENT_FORMAT_VERSION,
     id: crypto.randomUUID(),

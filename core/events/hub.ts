@@ -9,7 +9,7 @@
  *
  * Talks to: the store (webhook_outbox), the accounting file, the broker. Reads config: events.*.
  */
-import type { FastmtaEvent } from "../contracts/events.ts";
+import type { EventType, FastmtaEvent } from "../contracts/events.ts";
 import type { Config } from "../config/mod.ts";
 import type { WebhookOutboxRow, WebhookRecord, WebhookStore } from "../store/mod.ts";
 import { AccountingLog } from "./accounting.ts";
@@ -48,6 +48,7 @@ export class EventHub implements EventSink {
   #webhookFailing = false;
   /** Dropped by workers (their own buffers), as they report. */
   #droppedElsewhere = 0;
+  #onWanted: ((types: EventType[] | null) => void) | null = null;
 
   constructor(options: EventHubOptions) {
     this.#o = options;
@@ -65,6 +66,15 @@ export class EventHub implements EventSink {
           `events: buffer full (${events.buffer_size}), dropping; ${dropped} dropped so far`,
         ),
     });
+  }
+
+  /**
+   * Whether a writer takes events of `type`: the accounting log and the exchange take all, a
+   * webhook the types it names. This thread builds no event nobody writes (events.md).
+   */
+  wants(type: EventType): boolean {
+    if (this.#accounting || this.#o.publish) return true;
+    return this.#routes.has(type) || this.#routes.has("*");
   }
 
   /** Takes one event of this thread. */
@@ -90,6 +100,19 @@ export class EventHub implements EventSink {
       }
     }
     this.#routes = routes;
+    // Told on every read, not only on a change: a worker restarted since learns it too.
+    this.#onWanted?.(this.wantedTypes());
+  }
+
+  /** The types a writer takes now; null: all (accounting log, exchange, or a `*` webhook). */
+  wantedTypes(): EventType[] | null {
+    if (this.#accounting || this.#o.publish || this.#routes.has("*")) return null;
+    return [...this.#routes.keys()] as EventType[];
+  }
+
+  /** `listener` gets {@link wantedTypes} after each read of the webhooks (the workers' filter). */
+  onWanted(listener: ((types: EventType[] | null) => void) | null): void {
+    this.#onWanted = listener;
   }
 
   get stats(): EventHubStats {

@@ -46,10 +46,14 @@ export function recipientWriteQueries(
 ): CompiledQuery[] {
   if (dialect === "postgres") return chunks([...writes], PG_RECIPIENTS).map(unnestQuery);
   const verdicts = new Map<string, RecipientWrite[]>();
+  let group: RecipientWrite[] | undefined;
   for (const w of writes) {
-    const key = JSON.stringify([w.state, w.code, w.reply, w.category, w.dsnDue]);
-    let group = verdicts.get(key);
-    if (!group) verdicts.set(key, group = []);
+    // Most writes share the previous one's verdict: no key to build for those.
+    if (group === undefined || !sameVerdict(group[0], w)) {
+      const key = JSON.stringify([w.state, w.code, w.reply, w.category, w.dsnDue]);
+      group = verdicts.get(key);
+      if (!group) verdicts.set(key, group = []);
+    }
     group.push(w);
   }
   if (verdicts.size > MAX_VERDICTS) return caseQueries(dialect, writes);
@@ -58,6 +62,11 @@ export function recipientWriteQueries(
     for (const part of chunks(group, IDS_PER_UPDATE)) out.push(verdictQuery(dialect, part));
   }
   return out;
+}
+
+function sameVerdict(a: RecipientWrite, b: RecipientWrite): boolean {
+  return a.state === b.state && a.code === b.code && a.reply === b.reply &&
+    a.category === b.category && a.dsnDue === b.dsnDue;
 }
 
 /** Recipients per UPDATE on PostgreSQL (arrays: any number, one text). */
