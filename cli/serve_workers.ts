@@ -68,7 +68,7 @@ export async function startDeliveryWorkers(node: NodeState): Promise<void> {
             handle.post({ type: "rules", rules: rules.rules });
             handle.post({ type: "pauses", pauses: sourcePauses(node.pauses.pauses) });
           }
-          if (message.type === "accepted") scheduler.wake(); // DSNs made by the worker
+          if (message.type === "accepted") scheduler.wakeForDue(); // DSNs made by the worker
         },
         { dailyCounters: dailyCounters.buffer, rules: rules.rules },
         // What a crashed worker held will never be settled by it: back to the queue now.

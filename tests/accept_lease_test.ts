@@ -227,3 +227,37 @@ Deno.test("scheduler: a crashed accepting run's leases go back except those it a
   assertEquals(scheduler.inFlight, 3);
   await scheduler.stop();
 });
+
+Deno.test("scheduler: while lending, units coming due are leased with credits taken back and the rest stays on offer; a backlog revokes them", async () => {
+  const due: LeasedUnit[] = [];
+  const { queue } = fakeQueue(due);
+  const offeredAtLease: number[] = [];
+  const lease = queue.lease;
+  queue.lease = (limit) => {
+    offeredAtLease.push(credits.offered);
+    return lease(limit);
+  };
+  const dispatched: string[] = [];
+  const scheduler = new Scheduler(queue, config, (units) => {
+    dispatched.push(...units.map((u) => u.unitId));
+  }, () => {});
+  const credits = new LeaseCredits(leaseCreditsMemory(1));
+  scheduler.useAcceptLeases(credits);
+  const capacity = config.delivery.concurrency * config.delivery.workers;
+  await scheduler.start();
+  await waitUntil(() => credits.offered === capacity, { message: "lending" });
+  // A retry's time: a quarter of the room is taken back for it, the rest stays on offer.
+  due.push(leasedUnit(1), leasedUnit(2));
+  scheduler.wakeForDue();
+  await waitUntil(() => dispatched.length === 2, { message: "the due units leased" });
+  assertEquals(offeredAtLease.at(-1), capacity - capacity / 4);
+  await waitUntil(() => credits.offered === capacity - 2, { message: "lending the rest" });
+  // More due than that quarter (a backlog): it goes first, with no credits on offer meanwhile.
+  due.push(...Array.from({ length: 120 }, (_, i) => leasedUnit(10 + i)));
+  const before = offeredAtLease.length;
+  scheduler.wakeForDue();
+  await waitUntil(() => dispatched.length === 122, { message: "the backlog leased" });
+  assertEquals(offeredAtLease.slice(before + 1).every((offered) => offered === 0), true);
+  await waitUntil(() => credits.offered === capacity - 122, { message: "lending again" });
+  await scheduler.stop();
+});

@@ -66,6 +66,21 @@ export class LeaseCredits {
     }
   }
 
+  /**
+   * Takes up to `wanted` credits back from the offer for the scheduler's own lease (units due
+   * while it lends); how many it got. What is in transit is not touched.
+   */
+  reclaim(wanted: number): number {
+    for (;;) {
+      const offered = this.offered;
+      const got = Math.min(offered, Math.max(0, wanted));
+      if (got === 0) return 0;
+      if (Atomics.compareExchange(this.#cells, OFFER, offered, offered - got) === offered) {
+        return got;
+      }
+    }
+  }
+
   /** Withdraws every credit on offer (what is in transit still arrives). */
   revoke(): void {
     Atomics.store(this.#cells, OFFER, 0);

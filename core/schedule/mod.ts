@@ -28,6 +28,9 @@ export function watchdogInterval(config: Config): number {
   return Math.max(1_000, Math.min(60_000, config.queue.lease_time / 4));
 }
 
+/** The least time between two passes for units due while lending (see wakeForDue). */
+const DUE_PASS_GAP_MS = 100;
+
 /** Leases due units and dispatches them within a bound of in-flight units. */
 export class Scheduler {
   #queue: ScheduleQueue;
@@ -48,6 +51,9 @@ export class Scheduler {
   #credits: LeaseCredits | null = null;
   // The last pass found no due unit left, and nothing may have become due since (wake()).
   #drained = false;
+  // A wakeForDue() asked for a pass that leases with credits taken back (see there).
+  #lendingPass = false;
+  #lastPassAt = 0;
   // Token prefixes of accepting threads' runs that ended: their late reports are not adopted.
   #endedRuns = new Set<string>();
 
@@ -234,7 +240,7 @@ export class Scheduler {
     if (this.#stopped || (this.#timer && this.#timerAt <= at)) return;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timerAt = at;
-    this.#timer = setTimeout(() => this.wake(), Math.max(at - Date.now(), 5));
+    this.#timer = setTimeout(() => this.#timerFired(), Math.max(at - Date.now(), 5));
   }
 
   /**
@@ -261,9 +267,34 @@ export class Scheduler {
     if (line || waiting.length > 0) this.wake();
   }
 
+  /** A due-time timer fired: it is no longer armed (so wakeForDue may arm the next). */
+  #timerFired() {
+    this.#timer = null;
+    this.wakeForDue();
+  }
+
   /** Asks for a scheduling pass soon (nothing happens before start or after stop). */
   wake() {
     this.#mayBeDue();
+    this.#kick();
+  }
+
+  /**
+   * Units may have become due (a retry's time, the poll, a DSN a worker made). While lending, the
+   * pass leases them with credits taken back from the offer, and the accepting threads go on
+   * leasing new mail: revoking every credit for each retry opened a window per retry in which new
+   * mail went in unleased and needed passes of its own (the realistic bench: 419 lease
+   * transactions for 5 000 messages). A pass that uses all it took back may have met a backlog:
+   * the credits are revoked and full passes follow, as after wake(). Such passes run at most
+   * every DUE_PASS_GAP_MS: retries due a few ms apart share one lease transaction.
+   */
+  wakeForDue() {
+    if (!this.#credits || !this.#drained) return this.wake();
+    const gap = Math.min(DUE_PASS_GAP_MS, this.#config.queue.poll_interval);
+    if (!this.#running && Date.now() < this.#lastPassAt + gap) {
+      return this.#passBy(this.#lastPassAt + gap);
+    }
+    this.#lendingPass = true;
     this.#kick();
   }
 
@@ -298,7 +329,19 @@ export class Scheduler {
           full = true;
           break;
         }
-        const limit = Math.min(room, this.#config.queue.batch_size);
+        let limit = Math.min(room, this.#config.queue.batch_size);
+        let lending = this.#lendingPass && this.#drained;
+        this.#lendingPass = false;
+        if (lending) {
+          // A quarter of the room at most: the rest stays on offer for new mail meanwhile.
+          const reclaimed = this.#credits?.reclaim(Math.min(limit, this.#lowWater)) ?? 0;
+          // All the room lent out is in transit: a full pass instead.
+          if (reclaimed > 0) limit = reclaimed;
+          else {
+            lending = false;
+            this.#mayBeDue();
+          }
+        }
         const units = await this.#queue.lease(limit);
         if (this.#stopped) {
           this.#watchdog.take(units, "dispatch");
@@ -306,6 +349,8 @@ export class Scheduler {
           break;
         }
         if (units.length > 0) this.#dispatchTaken(units);
+        if (lending && units.length === limit) this.#mayBeDue();
+        if (lending && units.length < limit) continue; // still drained (unless woken meanwhile)
         if (units.length === limit) this.#again = true;
         // Fewer than asked and no wake meanwhile: nothing due is left waiting.
         else if (!this.#again) this.#drained = true;
@@ -328,6 +373,7 @@ export class Scheduler {
       }
     } finally {
       this.#running = false;
+      this.#lastPassAt = Date.now();
     }
     this.#lend();
     const hint = this.#dueHint;
@@ -365,7 +411,7 @@ export class Scheduler {
     const poll = this.#config.queue.poll_interval;
     const delay = next === null ? poll : Math.min(poll, Math.max(0, next - Date.now()));
     this.#timerAt = Date.now() + Math.max(delay, 5);
-    this.#timer = setTimeout(() => this.wake(), Math.max(delay, 5));
+    this.#timer = setTimeout(() => this.#timerFired(), Math.max(delay, 5));
   }
 
   /**
