@@ -47,6 +47,17 @@ Deno.test("a batch older than max_age goes to the dead letters and replays", asy
       };
       return status.status.backlog > 0 || status.status.failures > 0;
     }, { timeoutMs: WAIT_MS, intervalMs: 200, message: "events waiting for the webhook" });
+    // The SMTP worker learns which events to build from the same webhook read, by a message that
+    // may arrive just after the main thread's delivered events were routed: one more message
+    // sent now has its reception built for sure (docs/events.md).
+    ids.push(
+      (await sendWithSwaks({
+        server: server.smtpAddress,
+        from: "sender@origin.test",
+        to: [`ok@${E2E_DOMAIN}`],
+        data: `Subject: dead letter\r\n\r\nHello.\r\n`,
+      })).queueId!,
+    );
 
     const letters = await waitUntil(async () => {
       const list = JSON.parse(await cli("webhook", "dead-letters", "dl", "--json")) as {
@@ -83,7 +94,7 @@ Deno.test("a batch older than max_age goes to the dead letters and replays", asy
       message: "the replayed events",
     });
     assertEquals(receiver.badSignatures(), 0);
-    // The first message's reception is among the replayed events.
+    // A reception (of the last message at least) is among the events.
     assert(receiver.events().some((e) => e.type === "received" && ids.includes(e.message_id!)));
     const after = JSON.parse(await cli("webhook", "dead-letters", "dl", "--json")) as {
       replayed_at: number | null;
