@@ -8,6 +8,9 @@
  * @module
  */
 
+/** Bytes tested one by one before the word scan starts. */
+const NEAR_BYTES = 64;
+
 /** `byte` in each of a word's four bytes. */
 function spread(byte: number): number {
   return (byte * 0x01010101) | 0;
@@ -22,8 +25,11 @@ function zeroByte(x: number): number {
 export function indexOfByte(buf: Uint8Array, byte: number, from = 0): number {
   const n = buf.length;
   let i = from < 0 ? 0 : from;
-  // Up to the first 4-aligned address: a Uint32Array view must start on one.
+  // A byte at a time first: a match near `from` (text full of dots) then costs no view, and
+  // this reaches the first 4-aligned address, where a Uint32Array view must start.
   const base = buf.byteOffset;
+  const near = Math.min(n, i + NEAR_BYTES);
+  for (; i < near; i++) if (buf[i] === byte) return i;
   while (i < n && ((base + i) & 3) !== 0) {
     if (buf[i] === byte) return i;
     i++;
