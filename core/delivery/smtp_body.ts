@@ -71,11 +71,12 @@ export function dataParts(body: Uint8Array): Uint8Array[] {
 }
 
 /**
- * Whether every LF of `body` follows a CR and no line after the first starts with ".". Read four
- * bytes at a time, looking closer only at words that hold an LF: no call per line (a
- * `Uint8Array.prototype.indexOf` call costs ~80 ns in Deno 2.9, 63 µs CPU for a clean 100 KB
- * body; this takes 38) and no allocation (a latin1 string of the body was as fast alone but
- * cost the delivery worker its young-generation GCs; bench/RESULTS.md, 2026-12-04).
+ * Whether every LF of `body` follows a CR and no line after the first starts with ".". Tests
+ * four 32-bit words (16 bytes) per step and looks closer only at words that hold an LF: no call
+ * per line (a `Uint8Array.prototype.indexOf` call costs ~80 ns in Deno 2.9, 63 µs CPU for a clean
+ * 100 KB body; one word per step took 37, four take ~20) and no allocation (a latin1 string of
+ * the body was as fast alone but cost the delivery worker its young-generation GCs;
+ * bench/RESULTS.md, 2026-12-04).
  */
 function wireClean(body: Uint8Array): boolean {
   const n = body.length;
@@ -83,15 +84,39 @@ function wireClean(body: Uint8Array): boolean {
   const words = (n - head) >>> 2;
   const tail = head + words * 4;
   for (let i = 0; i < head; i++) if (body[i] === LF && !lineEndClean(body, i)) return false;
-  const word = words > 0 ? new Uint32Array(body.buffer, body.byteOffset + head, words) : [];
-  for (let k = 0; k < words; k++) {
-    const x = word[k] ^ 0x0a0a0a0a; // an LF byte becomes a zero byte
-    if (((x - 0x01010101) & ~x & 0x80808080) === 0) continue;
-    for (let i = head + k * 4; i < head + k * 4 + 4; i++) {
-      if (body[i] === LF && !lineEndClean(body, i)) return false;
-    }
+  if (words === 0) return tailClean(body, tail);
+  const word = new Uint32Array(body.buffer, body.byteOffset + head, words);
+  let k = 0;
+  for (; k + 4 <= words; k += 4) {
+    const a = lfIn(word[k]), b = lfIn(word[k + 1]), c = lfIn(word[k + 2]), d = lfIn(word[k + 3]);
+    if ((a | b | c | d) === 0) continue;
+    const at = head + k * 4;
+    if (a !== 0 && !wordClean(body, at)) return false;
+    if (b !== 0 && !wordClean(body, at + 4)) return false;
+    if (c !== 0 && !wordClean(body, at + 8)) return false;
+    if (d !== 0 && !wordClean(body, at + 12)) return false;
   }
-  for (let i = tail; i < n; i++) if (body[i] === LF && !lineEndClean(body, i)) return false;
+  for (; k < words; k++) if (lfIn(word[k]) !== 0 && !wordClean(body, head + k * 4)) return false;
+  return tailClean(body, tail);
+}
+
+/** Non-zero if one of the four bytes of `x` is an LF (it becomes a zero byte). */
+function lfIn(x: number): number {
+  const y = x ^ 0x0a0a0a0a;
+  return (y - 0x01010101) & ~y & 0x80808080;
+}
+
+/** Whether each LF in the four bytes from `at` ends a clean line. */
+function wordClean(body: Uint8Array, at: number): boolean {
+  for (let i = at; i < at + 4; i++) if (body[i] === LF && !lineEndClean(body, i)) return false;
+  return true;
+}
+
+/** Whether each LF from `from` to the end ends a clean line. */
+function tailClean(body: Uint8Array, from: number): boolean {
+  for (let i = from; i < body.length; i++) {
+    if (body[i] === LF && !lineEndClean(body, i)) return false;
+  }
   return true;
 }
 

@@ -350,7 +350,13 @@ export class SmtpClientConnection {
       await this.readReply();
       return { mail, rcpt, data: null };
     }
-    for (const part of dataParts(body)) this.#write(part);
+    // Corked, the body and ".CRLF" go out in one writev, not two sends (two TCP segments).
+    this.#socket.cork();
+    try {
+      for (const part of dataParts(body)) this.#write(part);
+    } finally {
+      this.#socket.uncork();
+    }
     const final = await this.readReply();
     this.messagesSent++;
     this.needsReset = false;
