@@ -4,21 +4,11 @@
  * a segment freed in between makes the message missing, as a deleted row does.
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
-import type { LeasedUnit } from "../core/contracts/mod.ts";
+import { BODY_UNIT } from "./helpers/body_unit.ts";
 import { prepareMessage } from "../core/delivery/body.ts";
 import type { SpoolRef } from "../core/spool/mod.ts";
 
-const UNIT = {
-  v: 1,
-  unitId: "u1",
-  messageId: "0123456789BCDFGH",
-  domain: "x.test",
-  sender: "n@shop.test",
-  attempts: 0,
-  createdAt: 0,
-  leaseToken: "t",
-  recipients: ["a@x.test"],
-} as LeasedUnit;
+const UNIT = BODY_UNIT;
 
 const STORED = new TextEncoder().encode(`Subject: big\r\n\r\n${"x".repeat(40_000)}\r\n`);
 const AT: SpoolRef = { segment: "s1", offset: 123, length: STORED.byteLength };

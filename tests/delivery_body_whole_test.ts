@@ -4,20 +4,10 @@
  * bytes, its control headers removed, without a second read by id.
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
-import type { LeasedUnit } from "../core/contracts/mod.ts";
+import { BODY_UNIT } from "./helpers/body_unit.ts";
 import { prepareMessage } from "../core/delivery/body.ts";
 
-const UNIT = {
-  v: 1,
-  unitId: "u1",
-  messageId: "0123456789BCDFGH",
-  domain: "x.test",
-  sender: "n@shop.test",
-  attempts: 0,
-  createdAt: 0,
-  leaseToken: "t",
-  recipients: ["a@x.test"],
-} as LeasedUnit;
+const UNIT = BODY_UNIT;
 
 const SENT = `Subject: big\r\n\r\n${"x".repeat(100_000)}\r\n`;
 const STORED = new TextEncoder().encode(`X-Fastmta-Pool: bulk\r\n${SENT}`);
