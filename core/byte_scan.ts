@@ -12,12 +12,12 @@
 const NEAR_BYTES = 64;
 
 /** `byte` in each of a word's four bytes. */
-function spread(byte: number): number {
+export function spread(byte: number): number {
   return (byte * 0x01010101) | 0;
 }
 
 /** Non-zero if one of the four bytes of `x` is zero (exact for "any"; not which one). */
-function zeroByte(x: number): number {
+export function zeroByte(x: number): number {
   return (x - 0x01010101) & ~x & 0x80808080;
 }
 

@@ -5,6 +5,7 @@
  */
 import { isAscii } from "node:buffer";
 import { toCrlf } from "../line_ends.ts";
+import { spread, zeroByte } from "../byte_scan.ts";
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -100,10 +101,11 @@ function wireClean(body: Uint8Array): boolean {
   return tailClean(body, tail);
 }
 
+const LF_WORD = spread(LF);
+
 /** Non-zero if one of the four bytes of `x` is an LF (it becomes a zero byte). */
 function lfIn(x: number): number {
-  const y = x ^ 0x0a0a0a0a;
-  return (y - 0x01010101) & ~y & 0x80808080;
+  return zeroByte(x ^ LF_WORD);
 }
 
 /** Whether each LF in the four bytes from `at` ends a clean line. */
