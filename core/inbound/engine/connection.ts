@@ -1,11 +1,11 @@
 /**
- * One SMTP connection of the own engine: reads command lines and DATA off the socket, runs
- * each command (commands.ts) in order, batches the replies to pipelined commands into one
- * write, and keeps the guards against hostile clients: greeting delay, error limit, one
- * deadline per command line and for the whole DATA (time the server spends does not count),
- * idle timeout, an over-long line answered with 500 5.5.2 while the session goes on, input
- * paused while a handler runs (a client cannot make us buffer without bound), and STARTTLS
- * upgrading the socket with node:tls, bytes pipelined after STARTTLS dropped.
+ * One SMTP connection of the own engine: reads command lines (command_lines.ts) and DATA
+ * (data.ts) off the socket, runs each command (commands.ts) in order, batches the replies to
+ * pipelined commands into one write, and keeps the guards against hostile clients: greeting
+ * delay, error limit, one deadline per command line and for the whole DATA (time the server
+ * spends does not count), idle timeout, an over-long line answered with 500 5.5.2 while the
+ * session goes on, input paused while a handler runs (a client cannot make us buffer without
+ * bound), and STARTTLS upgrading the socket with node:tls, bytes pipelined after it dropped.
  *
  * @module
  */
@@ -16,16 +16,15 @@ import type { SMTPServerSession } from "smtp-server";
 import { Clock } from "./clock.ts";
 import { newSession, resetSession, transmissionType } from "./session.ts";
 import { runCommand } from "./commands.ts";
-import { Data } from "./data.ts";
-import { DotReader } from "./dot_reader.ts";
+import { CommandLines, LineResult } from "./command_lines.ts";
+import { DataTransfer } from "./data.ts";
+import type { DotReader } from "./dot_reader.ts";
 import { type CodeChoice, formatReply } from "./replies.ts";
 import { type TlsUpgradeOptions, upgradeToTls } from "./tls_upgrade.ts";
 
 export type { TlsUpgradeOptions };
 import type { CommandTarget, EngineHandlers, EngineOptions } from "./types.ts";
 
-const LF = 0x0a;
-const indexOfByte = Uint8Array.prototype.indexOf;
 const QUIET = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
 /** A closed connection waits this long at most for the client to close its side. */
 const HALF_CLOSE_MS = 5_000;
@@ -58,17 +57,17 @@ export class Connection implements CommandTarget {
 
   #out = "";
   #input: Buffer | null = null;
-  #carry: Buffer | null = null;
-  #skipping = false;
+  #lines: CommandLines;
   #ready = false;
   #busy = false;
   #draining = false;
   #paused = false;
   #running = false;
   #errors = 0;
+  /** The DATA being read (null once its end was found). */
   #reader: DotReader | null = null;
-  #data: Data | null = null;
-  #dataResult: { error?: Error | null; message?: unknown } | null = null;
+  /** The DATA until its reply is queued. */
+  #transfer: DataTransfer | null = null;
   #clock: Clock;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** QUIT took the short way out (quit()): the clock's next limit destroys a stuck socket. */
@@ -79,6 +78,7 @@ export class Connection implements CommandTarget {
     this.name = host.options.name;
     this.secure = host.options.secure;
     this.session = newSession(socket, this.secure, () => this.socket);
+    this.#lines = new CommandLines(() => host.options.maxCommandLength);
     const { idleTimeoutMs, commandTimeoutMs } = host.options;
     this.#clock = new Clock(
       {
@@ -232,33 +232,12 @@ export class Connection implements CommandTarget {
 
   /** Takes one command line (or the start of one) from `buf`. */
   #line(buf: Buffer): void {
-    const max = this.host.options.maxCommandLength;
-    const lf = indexOfByte.call(buf, LF);
-    if (lf < 0) {
-      this.#input = null;
-      if (this.#skipping) return;
-      const length = (this.#carry?.length ?? 0) + buf.length;
-      if (length > max) {
-        this.#carry = null;
-        this.#skipping = true;
-        return;
-      }
-      this.#carry = this.#carry ? Buffer.concat([this.#carry, buf]) : Buffer.from(buf);
-      return;
-    }
-    this.#input = lf + 1 < buf.length ? buf.subarray(lf + 1) : null;
-    let line = buf.subarray(0, lf);
-    if (this.#carry) {
-      line = Buffer.concat([this.#carry, line]);
-      this.#carry = null;
-    }
-    if (this.#skipping) {
-      this.#skipping = false;
-      return this.send(500, "5.5.2 Error: line too long");
-    }
-    const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
-    if (end > max) return this.send(500, "5.5.2 Error: line too long");
-    const text = line.toString("utf8", 0, end);
+    const lines = this.#lines;
+    const result = lines.take(buf);
+    this.#input = lines.rest;
+    if (result === LineResult.Partial) return;
+    if (result === LineResult.TooLong) return this.send(500, "5.5.2 Error: line too long");
+    const text = lines.text;
     if (this.#ready && this.next) {
       const next = this.next;
       this.next = null;
@@ -274,48 +253,28 @@ export class Connection implements CommandTarget {
 
   /** DATA accepted: what follows is the message, up to `CRLF . CRLF`. */
   startData(): void {
-    const size = this.host.options.size;
-    const data = new Data();
-    this.#data = data;
-    this.#dataResult = null;
-    this.#reader = new DotReader((part) => {
-      if (data.sizeExceeded) return;
-      data.byteLength += part.length;
-      if (size && data.byteLength > size) data.sizeExceeded = true;
-      data.emit("data", part);
-    });
-    this.host.handlers.onData(data, this.session, (error, message) => {
-      this.#dataResult = { error, message };
-      if (!this.#reader && this.#data === data) this.#finishData();
+    const transfer = new DataTransfer(this.host.options.size);
+    this.#transfer = transfer;
+    this.#reader = transfer.reader;
+    this.host.handlers.onData(transfer.source, this.session, (error, message) => {
+      transfer.result = { error, message };
+      if (!this.#reader && this.#transfer === transfer) this.#finishData();
     });
     this.send(354, "End data with <CR><LF>.<CR><LF>");
   }
 
   #endData(): void {
-    const data = this.#data!;
+    const transfer = this.#transfer!;
     this.#reader = null;
     this.#busy = true;
-    data.emit("end");
-    if (this.#dataResult && this.#data === data) this.#finishData();
+    transfer.source.emit("end");
+    if (transfer.result && this.#transfer === transfer) this.#finishData();
   }
 
   #finishData(): void {
-    const data = this.#data!;
-    const { error, message } = this.#dataResult!;
-    this.#data = null;
-    this.#dataResult = null;
-    const size = this.host.options.size;
-    if (size && data.byteLength > size) {
-      this.send(
-        552,
-        `Error: message exceeds fixed maximum message size ${size}`,
-        "MESSAGE_TOO_BIG",
-      );
-    } else if (error) {
-      this.send((error as { responseCode?: number }).responseCode || 450, error.message);
-    } else {
-      this.send(250, typeof message === "string" ? message : "OK: message queued", "DATA_OK");
-    }
+    const { code, text, choice } = this.#transfer!.reply();
+    this.#transfer = null;
+    this.send(code, text, choice);
     this.transactions++;
     this.unrecognized = 0;
     this.resetSession();
@@ -335,7 +294,7 @@ export class Connection implements CommandTarget {
     this.#flush();
     this.upgrading = true;
     this.#input = null;
-    this.#carry = null;
+    this.#lines.clear();
     upgradeToTls(this.socket, this.host.tlsOptions(), {
       closed: () => this.#onClose(),
       secure: (tls) => {
@@ -372,7 +331,7 @@ export class Connection implements CommandTarget {
     const { idleTimeoutMs, commandTimeoutMs } = this.host.options;
     const unguarded = idleTimeoutMs <= 0 && commandTimeoutMs <= 0;
     if (
-      this.#input || this.#carry || this.closing || this.closed || unguarded ||
+      this.#input || this.#lines.pending || this.closing || this.closed || unguarded ||
       socket.destroyed || !socket.writable
     ) return this.close();
     this.#flush();
@@ -404,11 +363,14 @@ export class Connection implements CommandTarget {
     this.#clock.stop();
     clearTimeout(this.#closeTimer);
     this.host.connections.delete(this);
-    const data = this.#data;
-    if (data && this.#reader) {
+    const transfer = this.#transfer;
+    if (transfer && this.#reader) {
       this.#reader = null;
-      this.#data = null;
-      data.emit("error", new Error("Connection closed before the message was received in full"));
+      this.#transfer = null;
+      transfer.source.emit(
+        "error",
+        new Error("Connection closed before the message was received in full"),
+      );
     }
     setImmediate(() => this.host.handlers.onClose(this.session, () => false));
   }

@@ -4,9 +4,10 @@
  * listener on node:net (SO_REUSEPORT across the SMTP workers); implicit TLS (smtps) does the
  * handshake before the session starts, STARTTLS upgrades in the session (connection.ts).
  *
- * In parts: connection.ts (I/O, deadlines, DATA, TLS), commands.ts, address.ts (MAIL/RCPT
- * and their parameters), sasl.ts (AUTH), dot_reader.ts (end of data, dot-unstuffing),
- * replies.ts (enhanced status codes).
+ * In parts: connection.ts (I/O, deadlines, TLS), command_lines.ts (lines out of the reads),
+ * data.ts (one DATA and its reply), commands.ts, address.ts (MAIL/RCPT and their parameters),
+ * sasl.ts (AUTH), dot_reader.ts (end of data, dot-unstuffing), replies.ts (enhanced status
+ * codes).
  *
  * @module
  */
