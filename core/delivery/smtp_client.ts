@@ -5,7 +5,8 @@
  *
  * Written here rather than taken from a library because delivery needs what client libraries
  * hide: the source address to bind (node:net `localAddress`), a per-recipient reply, connection
- * reuse under our own pool, and no per-message overhead on the hot path.
+ * reuse under our own pool, and no per-message overhead on the hot path. The replies are cut
+ * and gathered by smtp_replies.ts; the body's wire form is made by smtp_body.ts.
  *
  * Talks to: remote MX hosts (untrusted replies). No config of its own; callers pass options.
  */
@@ -23,6 +24,7 @@ import {
   type TransactionResult,
 } from "./smtp_types.ts";
 import { dataParts, DOT_CRLF, hasEightBit } from "./smtp_body.ts";
+import { ReplyReader } from "./smtp_replies.ts";
 
 export {
   ConnectionError,
@@ -49,10 +51,7 @@ export class SmtpClientConnection {
   /** Set once STARTTLS completed. */
   tls: TlsInfo | null = null;
   #socket: Socket | TLSSocket;
-  #buffer = "";
-  #lines: string[] = [];
-  #waiter: ((error?: Error) => void) | null = null;
-  #closed: Error | null = null;
+  #replies = new ReplyReader();
   #commandTimeoutMs: number;
 
   private constructor(socket: Socket, options: OpenOptions) {
@@ -113,85 +112,29 @@ export class SmtpClientConnection {
   }
 
   get closed(): boolean {
-    return this.#closed !== null;
+    return this.#replies.closed !== null;
   }
 
   #onData(chunk: string) {
-    this.#buffer += chunk;
-    let index: number;
-    while ((index = this.#buffer.indexOf("\n")) >= 0) {
-      const line = this.#buffer.slice(0, index).replace(/\r$/, "");
-      this.#buffer = this.#buffer.slice(index + 1);
-      this.#lines.push(line);
-    }
-    if (this.#buffer.length > 64 * 1024) {
-      this.#fail(new ConnectionError("reply line too long"));
-      this.#socket.destroy();
-      return;
-    }
-    this.#wake();
+    if (this.#replies.feed(chunk)) return;
+    this.#fail(new ConnectionError("reply line too long"));
+    this.#socket.destroy();
   }
 
   #fail(error: Error) {
-    if (this.#closed) return;
-    this.#closed = error;
-    this.#wake(error);
+    this.#replies.fail(error);
   }
 
-  #wake(error?: Error) {
-    const waiter = this.#waiter;
-    if (waiter) {
-      this.#waiter = null;
-      waiter(error);
-    }
-  }
-
-  /** Index of the last line of the first complete reply in the buffer, or -1. */
-  #completeReplyEnd(): number {
-    for (let i = 0; i < this.#lines.length; i++) {
-      const line = this.#lines[i];
-      if (line.length < 4 || line[3] !== "-") return i;
-    }
-    return -1;
-  }
+  #closeNow = () => this.close();
 
   /** Reads the next complete reply. */
-  async readReply(): Promise<Reply> {
-    const deadline = Date.now() + this.#commandTimeoutMs;
-    while (true) {
-      const end = this.#completeReplyEnd();
-      if (end >= 0) {
-        const lines = this.#lines.splice(0, end + 1);
-        const code = Number.parseInt(lines[lines.length - 1].slice(0, 3), 10);
-        if (!Number.isFinite(code) || code < 200 || code > 599) {
-          this.close();
-          throw new ConnectionError(`malformed reply: ${JSON.stringify(lines[0].slice(0, 100))}`);
-        }
-        const texts = lines.map((l) => l.slice(4));
-        return { code, text: texts.join(" ").trim(), lines: texts };
-      }
-      if (this.#closed) throw this.#closed;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) {
-        this.close();
-        throw new ConnectionError(`timed out waiting for reply from ${this.host}`);
-      }
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          this.#waiter = null;
-          resolve();
-        }, remaining);
-        this.#waiter = (error) => {
-          clearTimeout(timer);
-          if (error && this.#completeReplyEnd() < 0) reject(error);
-          else resolve();
-        };
-      });
-    }
+  readReply(): Promise<Reply> {
+    return this.#replies.next(this.host, this.#commandTimeoutMs, this.#closeNow);
   }
 
   #write(data: string | Uint8Array) {
-    if (this.#closed) throw this.#closed;
+    const closed = this.#replies.closed;
+    if (closed) throw closed;
     this.#socket.write(data);
   }
 
@@ -227,8 +170,7 @@ export class SmtpClientConnection {
     const reply = await this.command("STARTTLS");
     if (reply.code !== 220) return { kind: "refused", reply };
     // Anything the server sent after 220 would be a protocol violation; drop it.
-    this.#lines = [];
-    this.#buffer = "";
+    this.#replies.discard();
     const raw = this.#socket as Socket;
     this.#detach(raw);
     const name = options.servername;
@@ -261,8 +203,9 @@ export class SmtpClientConnection {
     } catch (error) {
       secure.destroy();
       raw.destroy();
-      this.#fail(new TlsError(`STARTTLS with ${name}: ${(error as Error).message}`));
-      throw this.#closed;
+      const failed = new TlsError(`STARTTLS with ${name}: ${(error as Error).message}`);
+      this.#fail(failed);
+      throw this.#replies.closed ?? failed;
     }
     this.#attach(secure);
     this.capabilities.clear();
@@ -368,7 +311,7 @@ export class SmtpClientConnection {
    * connection counts against a site's limit until it is really gone.
    */
   async quit(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#replies.closed) return;
     try {
       this.#write("QUIT\r\n");
     } catch {
