@@ -7,7 +7,8 @@
  * It takes nothing before {@link Scheduler.start} (called once the delivery workers are ready),
  * tracks every unit it took in its watchdog (core/schedule/watchdog.ts) until a worker settles
  * it, and returns to the queue what it cannot hand over, what is held past the hold bound and,
- * on shutdown, what is left (docs/watchdog.md).
+ * on shutdown, what is left (core/schedule/returns.ts, docs/watchdog.md). Its one timer is
+ * core/schedule/pass_timer.ts.
  *
  * Reads config: queue.*, delivery.concurrency, delivery.workers.
  */
@@ -16,6 +17,8 @@ import type { HeldOutcome, LeasedUnit } from "../contracts/mod.ts";
 import type { ScheduleQueue } from "../queue/mod.ts";
 import type { LeaseCredits } from "../queue/lease_credits.ts";
 import type { PauseGate } from "./pauses.ts";
+import { PassTimer } from "./pass_timer.ts";
+import { Returns } from "./returns.ts";
 import { type TakenRef, Watchdog } from "./watchdog.ts";
 
 export { describeOverdue, type HeldUnit, type TakenRef, Watchdog } from "./watchdog.ts";
@@ -37,12 +40,13 @@ export class Scheduler {
   #config: Config;
   #dispatch: Dispatch;
   #watchdog: Watchdog;
+  #returns: Returns;
   #watchdogTimer: ReturnType<typeof setInterval> | null = null;
   #started = false;
   #running = false;
   #again = false;
-  #timer: ReturnType<typeof setTimeout> | null = null;
-  #timerAt = 0;
+  // A due-time timer that fires is no longer armed (so wakeForDue may arm the next).
+  #timer = new PassTimer(() => this.wakeForDue());
   #dueHint: number | null = null;
   #stopped = false;
   #failing = false;
@@ -68,6 +72,7 @@ export class Scheduler {
     this.#dispatch = dispatch;
     this.#log = log;
     this.#watchdog = new Watchdog({ boundMs: config.queue.lease_time });
+    this.#returns = new Returns(queue, this.#watchdog, log, () => this.#mayBeDue());
   }
 
   /** Units taken and not settled or returned yet. */
@@ -191,29 +196,12 @@ export class Scheduler {
    * handles). Units returned meanwhile (say by the watchdog) are not posted.
    */
   handOver(units: LeasedUnit[], where: string, post: (units: LeasedUnit[]) => void) {
-    const mine = this.#watchdog.move(units, where);
-    if (mine.length === 0) return;
-    try {
-      post(mine);
-    } catch (error) {
-      this.giveBack(mine, `cannot hand them to ${where}: ${(error as Error).message}`);
-    }
+    this.#returns.handOver(units, where, post);
   }
 
   /** Returns taken units to the queue (due again now, no attempt counted), with the reason. */
   giveBack(units: TakenRef[], why: string) {
-    const held = units.filter((u) => this.#watchdog.holds(u));
-    if (held.length === 0) return;
-    this.#mayBeDue();
-    this.#watchdog.finish(held.map((u) => u.leaseToken), held.map((u) => u.unitId));
-    this.#log(`schedule: returned ${held.length} units to the queue: ${why}`);
-    this.#queue.giveBack(held).catch((error) =>
-      this.#log(
-        `schedule: cannot return ${held.length} units (due again at their lease expiry): ${
-          (error as Error).message
-        }`,
-      )
-    );
+    this.#returns.giveBack(units, why);
   }
 
   /**
@@ -237,10 +225,7 @@ export class Scheduler {
       this.#dueHint = Math.min(this.#dueHint ?? at, at);
       return;
     }
-    if (this.#stopped || (this.#timer && this.#timerAt <= at)) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timerAt = at;
-    this.#timer = setTimeout(() => this.#timerFired(), Math.max(at - Date.now(), 5));
+    if (!this.#stopped) this.#timer.by(at);
   }
 
   /**
@@ -249,28 +234,7 @@ export class Scheduler {
    * after start; public for tests.
    */
   checkHeld(now = Date.now()) {
-    const { units, line } = this.#watchdog.collectOverdue(now);
-    if (line) {
-      this.#log(line);
-      this.#queue.giveBack(units).catch((error) =>
-        this.#log(`schedule: cannot return overdue units: ${(error as Error).message}`)
-      );
-    }
-    const waiting = this.#queue.returnWaiting(now - this.#watchdog.boundMs);
-    if (waiting.length > 0) {
-      this.#log(
-        `watchdog: ${waiting.length} units waited in this node's queue buffer longer than ` +
-          `${this.#watchdog.boundMs} ms without being leased, returned to the queue: ` +
-          `${waiting.slice(0, 20).join(", ")}${waiting.length > 20 ? " …" : ""}`,
-      );
-    }
-    if (line || waiting.length > 0) this.wake();
-  }
-
-  /** A due-time timer fired: it is no longer armed (so wakeForDue may arm the next). */
-  #timerFired() {
-    this.#timer = null;
-    this.wakeForDue();
+    if (this.#returns.returnOverdue(now)) this.wake();
   }
 
   /** Asks for a scheduling pass soon (nothing happens before start or after stop). */
@@ -315,8 +279,7 @@ export class Scheduler {
 
   async #run() {
     this.#running = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#timer.clear();
     let full = false;
     try {
       do {
@@ -367,10 +330,7 @@ export class Scheduler {
       if (!this.#failing) this.#log(`schedule: ${(error as Error).message}`);
       this.#failing = true;
       this.#drained = false;
-      if (!this.#stopped) {
-        this.#timerAt = Date.now() + this.#config.queue.poll_interval;
-        this.#timer = setTimeout(() => this.wake(), this.#config.queue.poll_interval);
-      }
+      if (!this.#stopped) this.#timer.arm(this.#config.queue.poll_interval, () => this.wake());
     } finally {
       this.#running = false;
       this.#lastPassAt = Date.now();
@@ -379,7 +339,7 @@ export class Scheduler {
     const hint = this.#dueHint;
     this.#dueHint = null;
     if (this.#again) this.#kick();
-    else if (hint !== null && this.#timer) this.#passBy(hint);
+    else if (hint !== null && this.#timer.armed) this.#passBy(hint);
   }
 
   /** Tracks and dispatches a leased batch; a dispatch that throws returns what it kept. */
@@ -409,9 +369,7 @@ export class Scheduler {
     const next = await this.#queue.nextDueAt();
     if (this.#stopped) return;
     const poll = this.#config.queue.poll_interval;
-    const delay = next === null ? poll : Math.min(poll, Math.max(0, next - Date.now()));
-    this.#timerAt = Date.now() + Math.max(delay, 5);
-    this.#timer = setTimeout(() => this.#timerFired(), Math.max(delay, 5));
+    this.#timer.arm(next === null ? poll : Math.min(poll, next - Date.now()));
   }
 
   /**
@@ -422,7 +380,7 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#credits?.revoke();
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer.clear();
     if (this.#watchdogTimer) clearInterval(this.#watchdogTimer);
     const returned = await this.#queue.stopTaking();
     if (returned > 0) this.#log(`schedule: returned ${returned} units not leased yet to the queue`);
@@ -430,12 +388,6 @@ export class Scheduler {
 
   /** After the workers stopped: returns every unit still taken (none is left to expire). */
   async returnAll(): Promise<void> {
-    const left = this.#watchdog.all();
-    if (left.length === 0) return;
-    this.#watchdog.finish(left.map((u) => u.leaseToken), left.map((u) => u.unitId));
-    this.#log(`schedule: returned ${left.length} units not settled by the workers to the queue`);
-    await this.#queue.giveBack(left).catch((error) =>
-      this.#log(`schedule: cannot return ${left.length} units: ${(error as Error).message}`)
-    );
+    await this.#returns.returnAll();
   }
 }
