@@ -65,9 +65,9 @@ const PATTERNS: [RegExp, string][] = [
 ];
 
 /**
- * What a text must hold for each of PATTERNS to match: a cheap test first, since every line is
- * redacted and most hold none of them (a delivered line: ~3.2 → ~0.6 µs; the URL pattern tries a
- * match at every letter).
+ * What a text must hold for each of PATTERNS to match, tested first: every line is redacted, most
+ * hold none of them, and the URL pattern alone tries a match at every letter (formatting a
+ * delivered line as JSON: 7.8 → 3.7 µs CPU).
  */
 const NEEDS: (string | RegExp)[] = [
   "://",
