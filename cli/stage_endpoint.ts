@@ -1,7 +1,8 @@
 /**
- * The supervisor's end of a stage: a Web Worker, or a stage running in the main isolate behind a
- * MessageChannel with the same surface (workers/_stage.ts), so cli/supervisor.ts drives both the
- * same way: init, units, config, stop; ready, settled, stopped.
+ * The supervisor's end of a stage: a Web Worker, or a stage running in the main isolate behind an
+ * endpoint with the same surface (workers/_stage.ts: a MessageChannel to the stage, its reports
+ * handed back uncloned), so cli/supervisor.ts drives both the same way: init, units, config, stop;
+ * ready, settled, stopped.
  *
  * A stage in the main isolate cannot be thrown away the way `Worker.terminate()` throws away a
  * crashed worker: its timers, sockets and half-done work share the isolate with the scheduler.
@@ -72,17 +73,33 @@ export function inProcessStage(
   onCrash: (name: string, error: unknown) => void = exitOnStageCrash,
 ): StageEndpoint {
   const { port1, port2 } = new MessageChannel();
+  let open = true;
   const endpoint: StageEndpoint = {
     postMessage: (message) => port1.postMessage(message),
     onmessage: null,
     onerror: null,
     terminate: () => {
+      open = false;
       port1.close();
       port2.close();
     },
   };
-  port1.onmessage = (event: MessageEvent<FromWorker>) => endpoint.onmessage?.(event);
-  const port: StagePort = { postMessage: (message) => port2.postMessage(message), onmessage: null };
+  // What the stage reports (settled leases, log lines, counts) is built for the supervisor and
+  // never touched again: it is handed over as it is, in order, once the stage's current task
+  // is done, without a port's structured clone. What goes to the stage (units, config) is still
+  // cloned: the scheduler keeps its own copies of the units it hands over.
+  let reports: FromWorker[] = [];
+  const deliver = () => {
+    const batch = reports;
+    reports = [];
+    for (const data of batch) if (open) endpoint.onmessage?.({ data } as MessageEvent<FromWorker>);
+  };
+  const port: StagePort = {
+    postMessage: (message) => {
+      if (open && reports.push(message) === 1) queueMicrotask(deliver);
+    },
+    onmessage: null,
+  };
   const crashed = (error: unknown) => onCrash(name, error);
   port2.onmessage = (event: MessageEvent<ToWorker>) => {
     try {

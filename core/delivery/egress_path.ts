@@ -23,8 +23,12 @@ export interface PooledConnection {
   path: EgressPath;
   mxName: string;
   address: string;
-  /** Set while idle. */
+  /** The idle check's timer; it may stay armed while the connection is in use (pool.ts). */
   timer: ReturnType<typeof setTimeout> | null;
+  /** When {@link timer} fires. */
+  timerAt: number;
+  /** When the connection, idle since its last release, is closed (if still idle then). */
+  idleUntil: number;
   /** The site's cluster slot this connection holds (null when the site has no cluster limit). */
   slot: SiteSlot | null;
 }

@@ -225,8 +225,7 @@ export class ConnectionPools {
       }
       if (!satisfies(pooled, tls)) continue;
       path.idle.splice(i, 1);
-      if (pooled.timer) clearTimeout(pooled.timer);
-      pooled.timer = null;
+      // Its idle timer stays armed: it finds the connection busy and stops (#idleCheck).
       return pooled;
     }
     return null;
@@ -254,15 +253,38 @@ export class ConnectionPools {
       conn.quit().then(() => this.#closed(pooled));
       return;
     }
-    pooled.timer = setTimeout(() => {
-      const index = path.idle.indexOf(pooled);
-      if (index >= 0) {
-        path.idle.splice(index, 1);
-        conn.quit().then(() => this.#closed(pooled));
-      }
-    }, rule.idleTimeout);
+    pooled.idleUntil = Date.now() + rule.idleTimeout;
+    this.#watchIdle(pooled);
     path.idle.push(pooled);
     path.waiters.shift()?.();
+  }
+
+  /** Arms the connection's idle timer to fire by its `idleUntil`, unless it already will. */
+  #watchIdle(pooled: PooledConnection) {
+    if (pooled.timer) {
+      if (pooled.timerAt <= pooled.idleUntil) return;
+      clearTimeout(pooled.timer);
+    }
+    pooled.timerAt = pooled.idleUntil;
+    pooled.timer = setTimeout(
+      () => this.#idleCheck(pooled),
+      Math.max(0, pooled.idleUntil - Date.now()),
+    );
+  }
+
+  /**
+   * A connection's idle timer fired: closed when it has been idle for its whole idle timeout,
+   * looked at again when it was used meanwhile, and left alone (unarmed until its next release)
+   * while in use. One timer per idle period, where one per message cost a setTimeout and a
+   * clearTimeout per delivery.
+   */
+  #idleCheck(pooled: PooledConnection) {
+    pooled.timer = null;
+    const index = pooled.path.idle.indexOf(pooled);
+    if (index < 0) return;
+    if (pooled.idleUntil > Date.now()) return this.#watchIdle(pooled);
+    pooled.path.idle.splice(index, 1);
+    pooled.conn.quit().then(() => this.#closed(pooled));
   }
 
   /** Closes a borrowed connection that broke (or must not be reused). */
@@ -273,6 +295,8 @@ export class ConnectionPools {
 
   /** The connection is gone: its cluster slot is given back, then its place on the path. */
   #closed(pooled: PooledConnection): Promise<void> {
+    if (pooled.timer) clearTimeout(pooled.timer);
+    pooled.timer = null;
     const slot = pooled.slot;
     pooled.slot = null;
     return this.#giveBack(pooled.path, slot);

@@ -171,7 +171,16 @@ async function openOnce(
     if (!(error instanceof ConnectionError)) throw error;
     return problem("connect", null, error.message);
   }
-  return { conn, path, mxName: host.name.toLowerCase(), address, timer: null, slot: null };
+  return {
+    conn,
+    path,
+    mxName: host.name.toLowerCase(),
+    address,
+    timer: null,
+    timerAt: 0,
+    idleUntil: 0,
+    slot: null,
+  };
 }
 
 /**
