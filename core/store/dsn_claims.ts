@@ -3,8 +3,9 @@
  * a bounce worker claims pending ones (atomically per row, so concurrent claimers get disjoint
  * sets), builds the reports and marks them sent or skipped.
  */
+import type { Kysely } from "kysely";
 import { chunks, LIST_CHUNK, type SqlContext } from "./_sql.ts";
-import type { RecipientState } from "./tables.ts";
+import type { RecipientState, Tables } from "./tables.ts";
 
 /** A recipient whose delivery status notification is due, with what the report needs. */
 export interface DsnRecipientRow {
@@ -49,24 +50,28 @@ export interface DsnStore {
   releaseDsnClaims(tokenPrefix: string): Promise<number>;
 }
 
+/**
+ * In one transaction: outside one, SQLite's write waited for the lock inside the call (its busy
+ * handler sleeps, and the thread with it: delivery's), where BEGIN waits on a timer
+ * (sqlite_dialect.ts); and the claim and its reads commit once.
+ */
 async function claimDsns(ctx: SqlContext, claim: DsnClaim): Promise<DsnWork[]> {
-  const { db } = ctx;
-  let select = db.selectFrom("recipients").select("id").where("dsn", "=", "pending");
-  if (claim.messageIds) {
-    if (claim.messageIds.length === 0) return [];
-    select = select.where("message_id", "in", claim.messageIds);
-  }
-  const ids = (await ctx.limit(select.orderBy("id"), claim.limit).execute())
-    .map((r) => Number(r.id));
-  if (ids.length === 0) return [];
-  // `dsn = 'pending'` in the update makes the claim atomic per row without row locks.
-  await db.updateTable("recipients").set({ dsn: claim.token })
-    .where("id", "in", ids).where("dsn", "=", "pending").execute();
-  return await claimedWork(ctx, claim.token);
+  if (claim.messageIds?.length === 0) return [];
+  return await ctx.transaction(async (db) => {
+    let select = db.selectFrom("recipients").select("id").where("dsn", "=", "pending");
+    if (claim.messageIds) select = select.where("message_id", "in", claim.messageIds);
+    const ids = (await ctx.limit(select.orderBy("id"), claim.limit).execute())
+      .map((r) => Number(r.id));
+    if (ids.length === 0) return [];
+    // `dsn = 'pending'` in the update makes the claim atomic per row without row locks.
+    await db.updateTable("recipients").set({ dsn: claim.token })
+      .where("id", "in", ids).where("dsn", "=", "pending").execute();
+    return await claimedWork(db, claim.token);
+  });
 }
 
 /** The recipients claimed with `token`, grouped by message, with what each report needs. */
-async function claimedWork({ db }: SqlContext, token: string): Promise<DsnWork[]> {
+async function claimedWork(db: Kysely<Tables>, token: string): Promise<DsnWork[]> {
   const recipients = await db.selectFrom("recipients")
     .select([
       "id",
@@ -125,14 +130,18 @@ async function claimedWork({ db }: SqlContext, token: string): Promise<DsnWork[]
   return [...work.values()].filter((w) => w.recipients.length > 0);
 }
 
+/** In one transaction, as claimDsns. */
 async function finishDsns(
-  { db }: SqlContext,
+  ctx: SqlContext,
   recipientIds: number[],
   state: "sent" | "skipped",
 ): Promise<void> {
-  for (const part of chunks(recipientIds, LIST_CHUNK)) {
-    await db.updateTable("recipients").set({ dsn: state }).where("id", "in", part).execute();
-  }
+  if (recipientIds.length === 0) return;
+  await ctx.transaction(async (db) => {
+    for (const part of chunks(recipientIds, LIST_CHUNK)) {
+      await db.updateTable("recipients").set({ dsn: state }).where("id", "in", part).execute();
+    }
+  });
 }
 
 async function releaseDsnClaims({ db }: SqlContext, tokenPrefix: string): Promise<number> {

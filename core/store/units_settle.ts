@@ -3,11 +3,12 @@
  * order, against deadlocks), keeps the outcomes that still own their unit (lease token, or the
  * broker queue's copy number), and writes units and recipients with a few CASE updates per
  * batch (batch_update.ts) instead of statements per unit; on PostgreSQL with UPDATEs from
- * arrays whose text never changes (pg_unnest_update.ts).
+ * arrays whose text never changes (pg_unnest_update.ts), on SQLite from JSON rows, one text
+ * each too (sqlite_settle.ts).
  */
 import { CompiledQuery, type Kysely, sql, type Transaction } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
-import type { HeldOutcome, RecipientResult, UnitOutcome } from "../contracts/mod.ts";
+import type { RecipientResult, UnitOutcome } from "../contracts/mod.ts";
 import { chunks, inList, PG_TYPES, rowsPerInsert, type SqlContext } from "./_sql.ts";
 import { caseUpdateQuery } from "./batch_update.ts";
 import { unnestUpdateQuery, type UnnestUpdateShape } from "./pg_unnest_update.ts";
@@ -17,7 +18,16 @@ import { CompiledOnce } from "./compiled_once.ts";
 import { applyTotals, countMove, pgTotalsQuery, type TotalsDelta } from "./recipient_totals.ts";
 import { type RecipientWrite, recipientWriteQueries } from "./recipient_writes.ts";
 import { replyStatusOf } from "./reply_status.ts";
+import {
+  insertAttemptsSqlite,
+  lockUnitsSqlite,
+  recipientWritesSqlite,
+  totalsSqlite,
+  unitRecipientsSqlite,
+  updateUnitsSqlite,
+} from "./sqlite_settle.ts";
 import type { RecipientState, Tables } from "./tables.ts";
+import { holdUnit } from "./units_hold.ts";
 
 /** How `settle` recognises the outcome that owns a unit. */
 export interface SettleOptions {
@@ -152,8 +162,13 @@ async function lockHolders(
   const unitIds = [...new Set(outcomes.map((o) => o.unitId))].sort();
   if (dialect === "postgres") return await lockWithRecipients(trx, unitIds);
   const holders = new Map<string, Holder>();
-  for (const part of chunks(unitIds, SETTLE_UNITS)) {
-    const { rows } = await trx.executeQuery(lockUnitsQuery(trx, dialect, part));
+  // SQLite: one text whatever the batch (sqlite_settle.ts); its write lock is the lock.
+  const parts = dialect === "sqlite3" ? [unitIds] : chunks(unitIds, SETTLE_UNITS);
+  for (const part of parts) {
+    const query = dialect === "sqlite3"
+      ? lockUnitsSqlite(part)
+      : lockUnitsQuery(trx, dialect, part);
+    const { rows } = await trx.executeQuery(query);
     for (const row of rows) {
       holders.set(row.id, holderOf(row));
     }
@@ -162,42 +177,8 @@ async function lockHolders(
 }
 
 /**
- * The unit row an outcome may settle: the one leased with its token, or (broker queue) the one
- * still at copy number `copy`, which then moves on by one.
- */
-function claimUnit(trx: Transaction<Tables>, o: UnitOutcome, copy: number | undefined) {
-  const update = trx.updateTable("queue").where("id", "=", o.unitId);
-  if (copy === undefined) return update.where("lease_token", "=", o.leaseToken);
-  return update.where("copy_seq", "=", copy).where("state", "=", "queued")
-    .set({ copy_seq: copy + 1 });
-}
-
-/** Settles a held unit: due again at `until`, and the attempt it was leased with given back. */
-async function holdUnit(
-  trx: Transaction<Tables>,
-  o: HeldOutcome,
-  copy: number | undefined,
-): Promise<boolean> {
-  // A held unit may still carry final results (recipients screened out before the hold, e.g.
-  // suppressed): the caller records them like any other.
-  const result = await claimUnit(trx, o, copy)
-    .set((eb) => ({
-      due_at: o.until,
-      // Leasing counted an attempt in the embedded queue; the broker queue counts at settle.
-      attempts: copy === undefined ? eb("attempts", "-", 1) : eb.ref("attempts"),
-      lease_owner: null,
-      lease_token: null,
-      updated_at: o.at,
-      held: o.reason,
-      last_reply: o.why,
-    }))
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
-}
-
-/**
  * Finishes (or defers) the units of owning, not held outcomes: one CASE update per chunk, on
- * PostgreSQL one UPDATE from arrays.
+ * PostgreSQL one UPDATE from arrays, on SQLite from JSON rows.
  */
 async function updateUnits(
   write: Write,
@@ -225,8 +206,10 @@ async function updateUnits(
       }
       return { key: o.unitId, values };
     });
-    if (dialect === "postgres") {
-      await write(unnestUpdateQuery(SETTLE_UNITS_PG, rows));
+    if (dialect === "postgres" || dialect === "sqlite3") {
+      await write(
+        dialect === "sqlite3" ? updateUnitsSqlite(rows) : unnestUpdateQuery(SETTLE_UNITS_PG, rows),
+      );
       continue;
     }
     await write(caseUpdateQuery(dialect, "queue", "id", rows, {
@@ -311,6 +294,11 @@ async function updateRecipients(
       });
     }
   }
+  if (dialect === "sqlite3") {
+    if (writes.length > 0) await write(recipientWritesSqlite(writes));
+    const totals = totalsSqlite(delta);
+    return void (totals && await write(totals));
+  }
   for (const query of recipientWriteQueries(dialect, writes)) await write(query);
   if (dialect !== "postgres") return await applyTotals(trx, delta);
   const totals = pgTotalsQuery(delta);
@@ -325,6 +313,10 @@ async function recipientRows(
   known: RecipientRow[] | null,
 ): Promise<RecipientRow[][]> {
   if (known) return [known]; // of every locked unit: results are matched by unit and address
+  if (dialect === "sqlite3") {
+    const unitIds = settled.map((o) => o.unitId);
+    return [(await trx.executeQuery(unitRecipientsSqlite(unitIds))).rows as RecipientRow[]];
+  }
   const out: RecipientRow[][] = [];
   for (const part of chunks(settled.map((o) => o.unitId), SETTLE_UNITS)) {
     out.push((await trx.executeQuery(UNIT_RECIPIENTS.compile(trx, dialect, part))).rows);
@@ -352,8 +344,12 @@ export async function settle(
       ? (query) => Promise.resolve(pending.push(query))
       : (query) => trx.executeQuery(query);
     const attemptRows = attemptRowsOf(outcomes, nodeId);
-    for (const part of chunks(attemptRows, rowsPerInsert(dialect, 20))) {
-      await write(insertRowsQuery(dialect, "attempts", part, PG_TYPES.attempts));
+    if (dialect === "sqlite3" && attemptRows.length > 0) {
+      await write(insertAttemptsSqlite(attemptRows));
+    } else {
+      for (const part of chunks(attemptRows, rowsPerInsert(dialect, 20))) {
+        await write(insertRowsQuery(dialect, "attempts", part, PG_TYPES.attempts));
+      }
     }
     const { holders, recipients } = await lockHolders(trx, dialect, outcomes);
     const settled: UnitOutcome[] = [];
