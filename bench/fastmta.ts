@@ -177,14 +177,14 @@ export class FastmtaServer implements Server {
       this.#proc = spawn("fastmta x2", "bash", [
         "-c",
         "trap 'kill -TERM $a $b 2>/dev/null; wait' TERM INT; " +
-        '"$0" run -A "$4" "$1" serve --config "$2" >"$3" 2>&1 & a=$!; ' +
-        '"$0" run -A "$4" "$1" serve --config "$5" >"$6" 2>&1 & b=$!; ' +
+        '"$0" run -A $4 "$1" serve --config "$2" >"$3" 2>&1 & a=$!; ' +
+        '"$0" run -A $4 "$1" serve --config "$5" >"$6" 2>&1 & b=$!; ' +
         "wait -n; kill -TERM $a $b 2>/dev/null; wait",
         Deno.execPath(),
         this.#o.main,
         cfg,
         this.#log,
-        await v8FlagsOfStartTask(this.#o.repo),
+        await runFlagsOfStartTask(this.#o.repo),
         cfg2,
         `${runDir}/fastmta-2.log`,
       ], { cwd: this.#o.repo });
@@ -193,12 +193,12 @@ export class FastmtaServer implements Server {
       // exec: the PID we track is the Deno process itself (all its worker threads included)
       this.#proc = spawn("fastmta", "bash", [
         "-c",
-        'exec "$0" run -A "$4" "$1" serve --config "$2" >"$3" 2>&1',
+        'exec "$0" run -A $4 "$1" serve --config "$2" >"$3" 2>&1',
         Deno.execPath(),
         this.#o.main,
         cfg,
         this.#log,
-        await v8FlagsOfStartTask(this.#o.repo),
+        await runFlagsOfStartTask(this.#o.repo),
       ], { cwd: this.#o.repo });
     }
     const proc = this.#proc;
@@ -278,10 +278,12 @@ export class FastmtaServer implements Server {
   }
 }
 
-/** The `--v8-flags=…` of `deno task start`: the bench runs fastmta as users do. */
-async function v8FlagsOfStartTask(repo: string): Promise<string> {
+/** Run flags of `deno task start` that change memory or speed (`--v8-flags=…`, `--no-code-cache`),
+ * space-separated (none holds a space): the bench runs fastmta as users do. */
+export async function runFlagsOfStartTask(repo: string): Promise<string> {
   const denoJson = JSON.parse(await Deno.readTextFile(`${repo}/deno.json`));
-  const flags = String(denoJson.tasks?.start ?? "").match(/--v8-flags=\S+/)?.[0];
-  if (!flags) throw new Error(`${repo}/deno.json: the start task has no --v8-flags`);
-  return flags;
+  const task = String(denoJson.tasks?.start ?? "");
+  const v8 = task.match(/--v8-flags=\S+/)?.[0];
+  if (!v8) throw new Error(`${repo}/deno.json: the start task has no --v8-flags`);
+  return [...task.matchAll(/(?<=\s)--no-code-cache(?=\s)/g)].map((m) => m[0]).concat(v8).join(" ");
 }

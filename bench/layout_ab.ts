@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import { SinkProcess } from "./sinks.ts";
 import { SMTP_SOURCE } from "./postfix.ts";
 import { threadCpu } from "./distributed.ts";
+import { runFlagsOfStartTask } from "./fastmta.ts";
 import { cleanup, median, run, sleep, smtpGreets, spawn, splitHostPort, waitFor } from "./util.ts";
 
 const opt = (value: string) => ({ type: "string" as const, default: value });
@@ -49,11 +50,6 @@ const variants: Variant[] = String(args.variants).split(",").map((v) => {
   const repo = where === "base" ? String(args.base) : where === "here" ? here : where;
   return { label: v, repo, isolate };
 });
-
-async function startFlags(repo: string): Promise<string> {
-  const denoJson = JSON.parse(await Deno.readTextFile(`${repo}/deno.json`));
-  return String(denoJson.tasks.start).match(/--v8-flags=\S+/)![0];
-}
 
 function config(dir: string, v: Variant) {
   const sink = splitHostPort(String(args.sink));
@@ -141,12 +137,12 @@ async function oneRun(v: Variant, size: number, rep: number) {
   const sink = await SinkProcess.start("own", String(args.sink));
   const proc = spawn("fastmta", "bash", [
     "-c",
-    'exec "$0" run -A "$4" "$1" serve --config "$2" >"$3" 2>&1',
+    'exec "$0" run -A $4 "$1" serve --config "$2" >"$3" 2>&1',
     Deno.execPath(),
     `${v.repo}/main.ts`,
     cfg,
     `${dir}/fastmta.log`,
-    await startFlags(v.repo),
+    await runFlagsOfStartTask(v.repo),
   ], { cwd: v.repo });
   try {
     const up = await waitFor(

@@ -8,7 +8,8 @@
  *
  * With `--expose-gc` (set in deno.json's start, cli and compile tasks) each isolate asks V8 for a
  * full collection itself once heap + ArrayBuffer bytes have grown by the step since their last low
- * point: 3 MB, or a quarter of that point for a larger heap ({@link HEAP_BUDGET_STEP_SHARE}).
+ * point: 3 MB, or a quarter of that point for a heap of 32 MB or more
+ * ({@link HEAP_BUDGET_STEP_SHARE}).
  * Without the flag this does nothing. Measured with 100 KB messages × 20 sessions: peak RSS
  * 192–199 MB without, 180–182 MB with a 3 MB step, CPU per message unchanged within the noise
  * (docs/performance.md).
@@ -18,14 +19,22 @@
 export const HEAP_BUDGET_STEP = 3 * 1024 * 1024;
 
 /**
- * ... and at most this share of the last low reading. The collection the budget asks for is a
- * full, atomic one (`execution: "async"` only defers it to a task), so its pause grows with the
- * live heap: 60–170 ms for the main isolate's ~45 MB with the delivery engine in it, under load,
- * every ~0.7 s, where V8's own incremental marking paused it 38 ms at most (admin API p90 133 →
- * 73 ms, bench/RESULTS.md 2026-12-04). A quarter leaves a large heap to V8's own trigger
- * (`--heap-growing-percent=20`) and keeps the 3 MB step for the small worker heaps.
+ * ... and from {@link HEAP_BUDGET_LARGE_HEAP} on, this share of the last low reading. The
+ * collection the budget asks for is a full, atomic one (`execution: "async"` only defers it to a
+ * task), so its pause grows with the live heap: 60–170 ms for the main isolate's ~45 MB with the
+ * admin app and the delivery engine in it, under load, every ~0.7 s, where V8's own incremental
+ * marking paused it 38 ms at most (admin API p90 133 → 73 ms, bench/RESULTS.md 2026-12-04). A
+ * quarter leaves a large heap to V8's own trigger (`--heap-growing-percent=20`); a tenth there
+ * doubled the API's p90 again (session 13).
  */
 export const HEAP_BUDGET_STEP_SHARE = 0.25;
+
+/**
+ * Below this low reading the step stays 3 MB: the worker heaps and the main isolate of a node
+ * that is only scraped (~20–25 MB without the admin app), whose peak heap pages were 2.6 MB lower
+ * with it than with a quarter (5.5 MB), CPU unchanged (session 13).
+ */
+export const HEAP_BUDGET_LARGE_HEAP = 32 * 1024 * 1024;
 
 /** How often the isolate looks (one `Deno.memoryUsage()` call). */
 export const HEAP_BUDGET_INTERVAL_MS = 200;
@@ -55,7 +64,7 @@ function usedBytes(): number {
 
 /** What the budget reads and calls; tests pass their own. */
 export interface HeapBudgetOptions {
-  /** A fixed step; default: 3 MB or a quarter of the base, whichever is larger. */
+  /** A fixed step; default: 3 MB, or a quarter of the base from 32 MB on. */
   stepBytes?: number;
   intervalMs?: number;
   minGapMs?: number;
@@ -73,7 +82,8 @@ export function startHeapBudget(options: HeapBudgetOptions = {}): () => void {
   const gc = options.gc ?? exposedGc();
   if (!gc) return () => {};
   const step = options.stepBytes === undefined
-    ? (low: number) => Math.max(HEAP_BUDGET_STEP, low * HEAP_BUDGET_STEP_SHARE)
+    ? (low: number) =>
+      low < HEAP_BUDGET_LARGE_HEAP ? HEAP_BUDGET_STEP : low * HEAP_BUDGET_STEP_SHARE
     : () => options.stepBytes!;
   const read = options.usedBytes ?? usedBytes;
   // The lowest reading since the last collection we asked for: once marking has finished the

@@ -9,7 +9,7 @@ import { parseConfig } from "../core/config/mod.ts";
 import type { BouncedMessage } from "../core/store/mod.ts";
 import { parseReport } from "../core/bounce/report_parse.ts";
 import { matchReport, verifyToken } from "../core/bounce/report_match.ts";
-import { verdictOf } from "../core/bounce/reports.ts";
+import { verdictOf } from "../core/bounce/report_verdict.ts";
 import { type TokenKey, verpAddress } from "../core/bounce/tokens.ts";
 
 const FIXTURES = new URL("./fixtures/bounces/", import.meta.url);

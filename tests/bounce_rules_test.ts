@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertRejects } from "./helpers/assert.ts";
 import { classifyOutcome, classifyReply } from "../core/bounce/classify.ts";
 import { matchBounceRule } from "../core/bounce/operator_rules.ts";
-import { verdictOf } from "../core/bounce/reports.ts";
+import { verdictOf } from "../core/bounce/report_verdict.ts";
 import type { BounceRule } from "../core/config/mod.ts";
 import { type Actor, openManagement, ValidationError } from "../core/manage/mod.ts";
 import { bounceRuleSchema } from "../core/manage/kinds.ts";

@@ -53,6 +53,38 @@ Deno.test("heap budget: collects after growing one step past the lowest reading"
   }
 });
 
+Deno.test("heap budget: 3 MB steps below 32 MB, a quarter of the low point above", async () => {
+  let used = 20 * MB;
+  let reads = 0;
+  let calls = 0;
+  const stop = startHeapBudget({
+    intervalMs: 2,
+    minGapMs: 0,
+    gc: () => void calls++,
+    usedBytes: () => {
+      reads++;
+      return used;
+    },
+  });
+  const looked = async (times = 3) => {
+    const target = reads + times;
+    await waitUntil(() => reads >= target);
+  };
+  try {
+    used = 23.5 * MB; // past 3 MB on a small heap
+    await waitUntil(() => calls === 1);
+    used = 40 * MB; // a large heap: the base moves to 40 MB, whose step is 10 MB
+    await waitUntil(() => calls === 2);
+    used = 48 * MB;
+    await looked();
+    assertEquals(calls, 2);
+    used = 50.5 * MB;
+    await waitUntil(() => calls === 3);
+  } finally {
+    stop();
+  }
+});
+
 Deno.test("heap budget: asks at most once per minimum gap", async () => {
   let used = 10 * MB;
   const asked: number[] = [];

@@ -15,6 +15,7 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const LAZY: Record<string, Record<string, string>> = {
   "workers/smtp_worker.ts": {
     mailparser: "bounce reports are parsed on the first report (core/bounce/reports.ts)",
+    re2js: "bounce classification loads with the first report (core/bounce/report_verdict.ts)",
     "smtp-server": "the own engine is the default; the npm one is import()ed " +
       "(core/inbound/smtp_server_lib.ts)",
     zod: "config arrives parsed from the main thread",

@@ -15,7 +15,7 @@
  *
  * Talks to: the store. Reads config: bounce.*, bounceRules, smtp.hostname.
  */
-import type { BounceRule, Config } from "../config/mod.ts";
+import type { Config } from "../config/mod.ts";
 import { acceptedBounceDomains, verpDomains } from "./policy.ts";
 import { newQueueId } from "../accept/mod.ts";
 import { domainOf, localPartOf } from "../mail/mod.ts";
@@ -26,15 +26,12 @@ import type {
   SenderSuppressionStore,
   SuppressionStore,
 } from "../store/mod.ts";
-import { type BounceCategory, classifyReply } from "./classify.ts";
 import { type Matched, matchReport, verifyToken, verpTokenOfAddress } from "./report_match.ts";
-import type { ParsedReport, ReportRecipient } from "./report_parse.ts";
 import type { TokenKey } from "./tokens.ts";
+import type { ReportVerdict } from "./report_verdict.ts";
 import { isInfrastructureError } from "../queue/failures.ts";
 import { emitEvent } from "../events/emit.ts";
 
-/** Categories that say the address itself is dead: an async bounce in them suppresses it. */
-const HARD: ReadonlySet<BounceCategory> = new Set(["bad_mailbox", "bad_domain"]);
 const CLAIM_BATCH = 50;
 const SWEEP_MS = 30_000;
 
@@ -60,59 +57,6 @@ export interface ReceivedReport {
   rcptTo: string[];
   clientIp: string | null;
   raw: Uint8Array;
-}
-
-/** How one report was classified, before its effects. */
-export interface ReportVerdict {
-  kind:
-    | "hard_bounce"
-    | "failed"
-    | "soft_bounce"
-    | "complaint"
-    | "notice"
-    | "auto_reply"
-    | "unknown";
-  category: string | null;
-  status: string | null;
-  entry: ReportRecipient | null;
-}
-
-/**
- * The verdict of a parsed report about `address` (null when it names none); `rules`: the
- * operator's bounce rules, tried first.
- */
-export function verdictOf(
-  parsed: ParsedReport,
-  address: string | null,
-  rules?: readonly BounceRule[],
-): ReportVerdict {
-  if (parsed.kind === "auto_reply" || parsed.kind === "unknown") {
-    return { kind: parsed.kind, category: null, status: null, entry: null };
-  }
-  if (parsed.kind === "complaint") {
-    return { kind: "complaint", category: "complaint", status: null, entry: null };
-  }
-  const lower = address?.toLowerCase();
-  const entry = parsed.recipients.find((r) => r.address?.toLowerCase() === lower) ??
-    parsed.recipients[0] ?? null;
-  if (!entry) return { kind: "unknown", category: null, status: null, entry: null };
-  if (entry.action !== "failed" && entry.action !== "delayed") {
-    return { kind: "notice", category: null, status: entry.status, entry };
-  }
-  const permanent = entry.action === "failed" &&
-    (entry.code !== null ? entry.code >= 500 : !entry.status?.startsWith("4."));
-  const code = entry.code ?? (permanent ? 550 : 450);
-  const category = classifyReply({
-    code,
-    text: [entry.status, entry.diagnostic].filter((t) => t).join(" "),
-  }, rules);
-  if (!permanent) return { kind: "soft_bounce", category, status: entry.status, entry };
-  return {
-    kind: HARD.has(category) ? "hard_bounce" : "failed",
-    category,
-    status: entry.status,
-    entry,
-  };
 }
 
 /** The record of a report that could not be parsed or matched. */
@@ -240,6 +184,8 @@ export class BounceReportProcessor {
     // Loaded on the first report: mailparser (+iconv-lite, libmime…) is ~15 MB of heap that an
     // SMTP worker taking only queued mail never needs (tests/lazy_imports_test.ts).
     const { parseReport } = await import("./report_parse.ts");
+    // And the classification (re2js, ~0.6 MB of heap) with it.
+    const { verdictOf } = await import("./report_verdict.ts");
     const parsed = await parseReport(report.raw);
     const base = { processedAt: now, status: null, category: null };
     const match = await matchReport(store, key, config, parsed, report.rcptTo, now);
