@@ -11,6 +11,7 @@ import type { SMTPServerAddress } from "smtp-server";
 import { invalidParams, mailParams, parsePath, rcptParams, type Refusal } from "./address.ts";
 import type { CommandTarget as Connection } from "./types.ts";
 import { MECHANISMS, startAuth } from "./sasl.ts";
+import { constantReply } from "./replies.ts";
 
 type Command = (c: Connection, line: string, args: string[]) => void;
 
@@ -23,6 +24,9 @@ const NEEDS_HELO = new Set(["MAIL", "RCPT", "DATA", "AUTH"]);
 const TAKES_ARGS = new Set(["EHLO", "HELO", "VRFY", "STARTTLS", "AUTH"]);
 const NO_ARGS: string[] = [];
 const MAX_UNRECOGNIZED = 10;
+const BYE = constantReply(221, "Bye");
+const MAIL_ACCEPTED = constantReply(250, "Accepted", "MAIL_FROM_OK");
+const RCPT_ACCEPTED = constantReply(250, "Accepted", "RCPT_TO_OK");
 
 function refuse(c: Connection, r: Refusal): void {
   c.send(r.code, r.text, r.choice);
@@ -66,7 +70,7 @@ const COMMANDS: Record<string, Command> = {
     if (hello(c, "HELO", args)) c.send(250, greeting(c), "none");
   },
   QUIT(c) {
-    c.send(221, "Bye");
+    c.sendConstant(BYE);
     c.quit();
   },
   NOOP(c) {
@@ -136,7 +140,7 @@ const COMMANDS: Record<string, Command> = {
         c.send((error as { responseCode?: number }).responseCode || 550, error.message);
       } else {
         c.session.envelope.mailFrom = parsed;
-        c.send(250, "Accepted", "MAIL_FROM_OK");
+        c.sendConstant(MAIL_ACCEPTED);
       }
       done();
     });
@@ -158,7 +162,7 @@ const COMMANDS: Record<string, Command> = {
       } else {
         // Every accepted RCPT is kept; smtp_message.ts drops true repeats (RFC 5321 §2.4).
         c.session.envelope.rcptTo.push(parsed);
-        c.send(250, "Accepted", "RCPT_TO_OK");
+        c.sendConstant(RCPT_ACCEPTED);
       }
       done();
     });

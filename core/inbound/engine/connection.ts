@@ -19,13 +19,19 @@ import { runCommand } from "./commands.ts";
 import { CommandLines, LineResult } from "./command_lines.ts";
 import { DataTransfer } from "./data.ts";
 import type { DotReader } from "./dot_reader.ts";
-import { type CodeChoice, formatReply } from "./replies.ts";
+import { type CodeChoice, type ConstantReply, constantReply, formatReply } from "./replies.ts";
 import { type TlsUpgradeOptions, upgradeToTls } from "./tls_upgrade.ts";
 
 export type { TlsUpgradeOptions };
 import type { CommandTarget, EngineHandlers, EngineOptions } from "./types.ts";
 
 const QUIET = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
+/**
+ * Each disabled-command list upper-cased once: sessions share their listener's lists, and every
+ * command asks (it upper-cased the whole list per command).
+ */
+const DISABLED_SETS = new WeakMap<string[], Set<string>>();
+const START_DATA = constantReply(354, "End data with <CR><LF>.<CR><LF>");
 /** A closed connection waits this long at most for the client to close its side. */
 const HALF_CLOSE_MS = 5_000;
 
@@ -56,6 +62,8 @@ export class Connection implements CommandTarget {
   next: ((line: string, done: () => void) => void) | null = null;
 
   #out = "";
+  /** The bytes of `#out` when it is one constant reply (written without encoding it). */
+  #outBytes: Uint8Array | null = null;
   #input: Buffer | null = null;
   #lines: CommandLines;
   #ready = false;
@@ -151,7 +159,9 @@ export class Connection implements CommandTarget {
   isSupported(command: string): boolean {
     const disabled = (this.session as { disabledCommands?: string[] }).disabledCommands ??
       this.host.options.disabledCommands;
-    return !disabled.some((d) => d.toUpperCase() === command);
+    let upper = DISABLED_SETS.get(disabled);
+    if (!upper) DISABLED_SETS.set(disabled, upper = new Set(disabled.map((d) => d.toUpperCase())));
+    return !upper.has(command);
   }
 
   /** The transaction starts over (EHLO, RSET, after DATA, after STARTTLS). */
@@ -166,7 +176,17 @@ export class Connection implements CommandTarget {
   /** Queues a reply; 5xx count towards the error limit, 421 closes the connection. */
   send(code: number, text: string | string[] = "", choice?: CodeChoice): void {
     if (this.closing || this.closed) return;
-    this.#out += formatReply(code, text, choice);
+    this.#queue(code, formatReply(code, text, choice), null);
+  }
+
+  sendConstant(reply: ConstantReply): void {
+    if (this.closing || this.closed) return;
+    this.#queue(reply.code, reply.wire, reply.bytes);
+  }
+
+  #queue(code: number, wire: string, bytes: Uint8Array | null): void {
+    this.#outBytes = this.#out === "" ? bytes : null;
+    this.#out += wire;
     if (code === 421) return this.close();
     if (code >= 500 && ++this.#errors >= this.host.options.maxErrors) {
       this.send(421, "4.7.0 Error: too many errors, closing connection");
@@ -180,8 +200,9 @@ export class Connection implements CommandTarget {
 
   #flush(): void {
     if (!this.#out) return;
-    const out = this.#out;
+    const out = this.#outBytes ?? this.#out;
     this.#out = "";
+    this.#outBytes = null;
     if (this.socket.destroyed || !this.socket.writable) return;
     this.socket.write(out);
     if (this.socket.writableNeedDrain && !this.#draining) {
@@ -260,7 +281,7 @@ export class Connection implements CommandTarget {
       transfer.result = { error, message };
       if (!this.#reader && this.#transfer === transfer) this.#finishData();
     });
-    this.send(354, "End data with <CR><LF>.<CR><LF>");
+    this.sendConstant(START_DATA);
   }
 
   #endData(): void {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 
 /** The generic enhanced code of each reply number. */
 const BY_CODE: Record<number, string> = {
@@ -70,6 +71,22 @@ function enhancedOf(code: number, choice: CodeChoice): string {
   if (choice) return CONTEXT[choice];
   return BY_CODE[code] ??
     (code < 300 ? "2.0.0" : code < 500 ? "4.0.0" : "5.0.0");
+}
+
+/**
+ * A reply whose text never changes (MAIL's and RCPT's 250, 354, 221), formatted and encoded
+ * once: the hot path neither formats it nor encodes it for each write.
+ */
+export interface ConstantReply {
+  readonly code: number;
+  readonly wire: string;
+  readonly bytes: Uint8Array;
+}
+
+/** A {@link ConstantReply} of `code` with `text` (a Buffer: node:net takes it as it is). */
+export function constantReply(code: number, text: string, choice?: CodeChoice): ConstantReply {
+  const wire = formatReply(code, text, choice);
+  return { code, wire, bytes: Buffer.from(wire, "utf8") };
 }
 
 /** The wire form (CRLF-terminated) of reply `code` with `text` (one line, or several). */
