@@ -217,11 +217,14 @@ export class Connection implements CommandTarget {
   /** Waits for a handler: input is held until `done` is called. */
   wait(): () => void {
     this.#busy = true;
-    return () => {
-      this.#busy = false;
-      this.process();
-    };
+    return this.#done;
   }
+
+  /** What `wait` returns: one function per connection, not one per MAIL, RCPT and AUTH line. */
+  readonly #done = () => {
+    this.#busy = false;
+    this.process();
+  };
 
   /** Runs what input there is, until it runs out or a handler or the socket makes us wait. */
   process(): void {
