@@ -19,17 +19,20 @@ import { runCommand } from "./commands.ts";
 import { CommandLines, LineResult } from "./command_lines.ts";
 import { DataTransfer } from "./data.ts";
 import type { DotReader } from "./dot_reader.ts";
-import { type CodeChoice, type ConstantReply, constantReply, formatReply } from "./replies.ts";
+import {
+  type CodeChoice,
+  type ConstantReply,
+  constantReply,
+  formatReply,
+  PendingReplies,
+} from "./replies.ts";
 import { type TlsUpgradeOptions, upgradeToTls } from "./tls_upgrade.ts";
 
 export type { TlsUpgradeOptions };
 import type { CommandTarget, EngineHandlers, EngineOptions } from "./types.ts";
 
 const QUIET = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
-/**
- * Each disabled-command list upper-cased once: sessions share their listener's lists, and every
- * command asks (it upper-cased the whole list per command).
- */
+/** Each disabled-command list upper-cased once (every command asks; sessions share lists). */
 const DISABLED_SETS = new WeakMap<string[], Set<string>>();
 const START_DATA = constantReply(354, "End data with <CR><LF>.<CR><LF>");
 /** A closed connection waits this long at most for the client to close its side. */
@@ -61,9 +64,7 @@ export class Connection implements CommandTarget {
   /** Handler of the next line instead of a command (an AUTH continuation). */
   next: ((line: string, done: () => void) => void) | null = null;
 
-  #out = "";
-  /** The bytes of `#out` when it is one constant reply (written without encoding it). */
-  #outBytes: Uint8Array | null = null;
+  #out = new PendingReplies();
   #input: Buffer | null = null;
   #lines: CommandLines;
   #ready = false;
@@ -185,8 +186,7 @@ export class Connection implements CommandTarget {
   }
 
   #queue(code: number, wire: string, bytes: Uint8Array | null): void {
-    this.#outBytes = this.#out === "" ? bytes : null;
-    this.#out += wire;
+    this.#out.add(wire, bytes);
     if (code === 421) return this.close();
     if (code >= 500 && ++this.#errors >= this.host.options.maxErrors) {
       this.send(421, "4.7.0 Error: too many errors, closing connection");
@@ -199,11 +199,8 @@ export class Connection implements CommandTarget {
   }
 
   #flush(): void {
-    if (!this.#out) return;
-    const out = this.#outBytes ?? this.#out;
-    this.#out = "";
-    this.#outBytes = null;
-    if (this.socket.destroyed || !this.socket.writable) return;
+    const out = this.#out.take();
+    if (out === null || this.socket.destroyed || !this.socket.writable) return;
     this.socket.write(out);
     if (this.socket.writableNeedDrain && !this.#draining) {
       this.#draining = true;

@@ -89,6 +89,27 @@ export function constantReply(code: number, text: string, choice?: CodeChoice): 
   return { code, wire, bytes: Buffer.from(wire, "utf8") };
 }
 
+/** The replies queued for a connection's next write (those to pipelined commands go together). */
+export class PendingReplies {
+  #text = "";
+  /** The bytes of `#text` while it is one constant reply: written without encoding it. */
+  #bytes: Uint8Array | null = null;
+
+  add(wire: string, bytes: Uint8Array | null): void {
+    this.#bytes = this.#text === "" ? bytes : null;
+    this.#text += wire;
+  }
+
+  /** What to write, now no longer queued; null when nothing is. */
+  take(): string | Uint8Array | null {
+    if (!this.#text) return null;
+    const out = this.#bytes ?? this.#text;
+    this.#text = "";
+    this.#bytes = null;
+    return out;
+  }
+}
+
 /** The wire form (CRLF-terminated) of reply `code` with `text` (one line, or several). */
 export function formatReply(code: number, text: string | string[], choice?: CodeChoice): string {
   if (typeof text === "string") {
