@@ -21,9 +21,9 @@ import { DataTransfer } from "./data.ts";
 import type { DotReader } from "./dot_reader.ts";
 import {
   type CodeChoice,
-  type ConstantReply,
   constantReply,
   formatReply,
+  type FormattedReply,
   PendingReplies,
 } from "./replies.ts";
 import { type TlsUpgradeOptions, upgradeToTls } from "./tls_upgrade.ts";
@@ -180,9 +180,9 @@ export class Connection implements CommandTarget {
     this.#queue(code, formatReply(code, text, choice), null);
   }
 
-  sendConstant(reply: ConstantReply): void {
+  sendFormatted(reply: FormattedReply): void {
     if (this.closing || this.closed) return;
-    this.#queue(reply.code, reply.wire, reply.bytes);
+    this.#queue(reply.code, reply.wire, reply.bytes ?? null);
   }
 
   #queue(code: number, wire: string, bytes: Uint8Array | null): void {
@@ -281,7 +281,7 @@ export class Connection implements CommandTarget {
       transfer.result = { error, message };
       if (!this.#reader && this.#transfer === transfer) this.#finishData();
     });
-    this.sendConstant(START_DATA);
+    this.sendFormatted(START_DATA);
   }
 
   #endData(): void {

@@ -74,17 +74,17 @@ function enhancedOf(code: number, choice: CodeChoice): string {
 }
 
 /**
- * A reply whose text never changes (MAIL's and RCPT's 250, 354, 221), formatted and encoded
- * once: the hot path neither formats it nor encodes it for each write.
+ * A reply in its wire form. One whose text never changes (MAIL's and RCPT's 250, 354, 221) is
+ * formatted and encoded once ({@link constantReply}): the hot path neither formats nor encodes it.
  */
-export interface ConstantReply {
+export interface FormattedReply {
   readonly code: number;
   readonly wire: string;
-  readonly bytes: Uint8Array;
+  readonly bytes?: Uint8Array;
 }
 
-/** A {@link ConstantReply} of `code` with `text` (a Buffer: node:net takes it as it is). */
-export function constantReply(code: number, text: string, choice?: CodeChoice): ConstantReply {
+/** A constant {@link FormattedReply} of `code` with `text` (a Buffer: node:net takes it as is). */
+export function constantReply(code: number, text: string, choice?: CodeChoice): FormattedReply {
   const wire = formatReply(code, text, choice);
   return { code, wire, bytes: Buffer.from(wire, "utf8") };
 }
@@ -108,6 +108,14 @@ export class PendingReplies {
     this.#bytes = null;
     return out;
   }
+}
+
+/**
+ * The first line of a reply of several without enhanced codes (`choice` "none"), as
+ * `formatReply` writes it: `<code>-<text>`, the rest of the reply after it.
+ */
+export function firstOfLines(code: number, text: string): string {
+  return `${code}-${text.replace(CONTROL, " ")}\r\n`;
 }
 
 /** The wire form (CRLF-terminated) of reply `code` with `text` (one line, or several). */

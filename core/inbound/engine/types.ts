@@ -6,7 +6,7 @@
  * @module
  */
 import type { SMTPServerOptions, SMTPServerSession } from "smtp-server";
-import type { CodeChoice, ConstantReply } from "./replies.ts";
+import type { CodeChoice, FormattedReply } from "./replies.ts";
 
 /** The message of a DATA command as it arrives: "data" parts, then "end", or "error". */
 export interface DataSource {
@@ -83,7 +83,7 @@ export interface CommandTarget {
   next: ((line: string, done: () => void) => void) | null;
   send(code: number, text?: string | string[], choice?: CodeChoice): void;
   /** `send` of a reply formatted once. */
-  sendConstant(reply: ConstantReply): void;
+  sendFormatted(reply: FormattedReply): void;
   isSupported(command: string): boolean;
   resetSession(): void;
   transmissionType(): string;
