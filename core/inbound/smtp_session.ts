@@ -76,7 +76,7 @@ export type SessionHandlers = Required<
 export const MINUTE = 60_000;
 /** Commands nobody needs (smtp-server's sendmail jokes, proxy commands we never trust). */
 export const DISABLED = ["WIZ", "SHELL", "KILL", "XCLIENT", "XFORWARD"];
-/** The same and AUTH, before TLS: one list for every such session (the engine keeps a set per list). */
+/** The same and AUTH, before TLS: one list for all such sessions (the engine keeps a set each). */
 const DISABLED_BEFORE_TLS = [...DISABLED, "AUTH"];
 
 /** The client's IP address, without the IPv4-mapped IPv6 prefix. */

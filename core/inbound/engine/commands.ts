@@ -9,10 +9,9 @@
  */
 import type { SMTPServerAddress } from "smtp-server";
 import { invalidParams, mailParams, parsePath, rcptParams, type Refusal } from "./address.ts";
-import type { CommandTarget as Connection } from "./types.ts";
+import type { CommandTarget as Connection, EngineOptions } from "./types.ts";
 import { MECHANISMS, startAuth } from "./sasl.ts";
 import { constantReply, firstOfLines, formatReply } from "./replies.ts";
-import type { EngineOptions } from "./types.ts";
 
 type Command = (c: Connection, line: string, args: string[]) => void;
 
