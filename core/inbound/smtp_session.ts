@@ -76,6 +76,8 @@ export type SessionHandlers = Required<
 export const MINUTE = 60_000;
 /** Commands nobody needs (smtp-server's sendmail jokes, proxy commands we never trust). */
 export const DISABLED = ["WIZ", "SHELL", "KILL", "XCLIENT", "XFORWARD"];
+/** The same and AUTH, before TLS: one list for all such sessions (the engine keeps a set each). */
+const DISABLED_BEFORE_TLS = [...DISABLED, "AUTH"];
 
 /** The client's IP address, without the IPv4-mapped IPv6 prefix. */
 export function clientIp(session: SMTPServerSession): string {
@@ -150,7 +152,7 @@ function connectHandler(ctx: SmtpContext, listener: SmtpListener): SessionHandle
     metrics.inc("fastmta_smtp_connections_in_total", { result: "accepted" });
     states.set(session, { listener, ipSlot: slot, user: null });
     // AUTH is only offered (and accepted) once the connection is encrypted.
-    session.disabledCommands = session.secure || withoutTlsAuth ? DISABLED : [...DISABLED, "AUTH"];
+    session.disabledCommands = session.secure || withoutTlsAuth ? DISABLED : DISABLED_BEFORE_TLS;
     callback();
   };
 }

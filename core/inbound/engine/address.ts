@@ -65,13 +65,31 @@ function domainOf(domain: string): string | null {
   }
 }
 
+/**
+ * Whether `line` up to `colon` is `name` (trimmed, any case). The usual line ("RCPT TO:",
+ * "mail from:") is compared in place, every RCPT made three strings to know; anything else
+ * (spaces, letters that only upper-case to ASCII) is judged the full way.
+ */
+function isCommandName(line: string, colon: number, name: string): boolean {
+  if (colon === name.length) {
+    let i = 0;
+    for (; i < colon; i++) {
+      const c = line.charCodeAt(i);
+      const n = name.charCodeAt(i);
+      if (c !== n && !(c >= 0x61 && c <= 0x7a && c - 0x20 === n)) break; // a-z as A-Z
+    }
+    if (i === colon) return true;
+  }
+  return line.slice(0, colon).trim().toUpperCase() === name;
+}
+
 /** Parses `MAIL FROM:<…> params` or `RCPT TO:<…> params`; null when it is malformed. */
 export function parsePath(
   name: "MAIL FROM" | "RCPT TO",
   line: string,
 ): (SMTPServerAddress & { duplicate?: string }) | null {
   const colon = line.indexOf(":");
-  if (colon < 0 || line.slice(0, colon).trim().toUpperCase() !== name) return null;
+  if (colon < 0 || !isCommandName(line, colon, name)) return null;
   const rest = line.slice(colon + 1).trim();
   // The usual `<path>` alone needs no split (one array and regex less per RCPT).
   const parts = WHITESPACE.test(rest) ? rest.split(/\s+/) : [rest];
@@ -97,7 +115,10 @@ export function parsePath(
     args[key] = value;
   }
   if (address && UNSAFE_IN_ADDRESS.test(address)) return null;
-  if (address && !(name === "RCPT TO" && address.toLowerCase() === "postmaster")) {
+  if (
+    address &&
+    !(name === "RCPT TO" && address.length === 10 && address.toLowerCase() === "postmaster")
+  ) {
     const at = address.indexOf("@");
     if (at <= 0 || at === address.length - 1 || address.indexOf("@", at + 1) >= 0) return null;
     const local = address.slice(0, at);

@@ -60,16 +60,18 @@ export class CommandLines {
       return LineResult.Partial;
     }
     this.rest = lf + 1 < buf.length ? buf.subarray(lf + 1) : null;
-    let line = buf.subarray(0, lf);
+    // The usual line came whole in one read: its text straight from the read, no view of it.
+    let line = buf;
     if (this.#carry) {
-      line = Buffer.concat([this.#carry, line]);
+      line = Buffer.concat([this.#carry, buf.subarray(0, lf)]);
       this.#carry = null;
     }
     if (this.#skipping) {
       this.#skipping = false;
       return LineResult.TooLong;
     }
-    const end = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length;
+    const length = line === buf ? lf : line.length;
+    const end = length > 0 && line[length - 1] === CR ? length - 1 : length;
     if (end > max) return LineResult.TooLong;
     this.text = line.toString("utf8", 0, end);
     return LineResult.Line;

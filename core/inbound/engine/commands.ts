@@ -9,8 +9,9 @@
  */
 import type { SMTPServerAddress } from "smtp-server";
 import { invalidParams, mailParams, parsePath, rcptParams, type Refusal } from "./address.ts";
-import type { CommandTarget as Connection } from "./types.ts";
+import type { CommandTarget as Connection, EngineOptions } from "./types.ts";
 import { MECHANISMS, startAuth } from "./sasl.ts";
+import { constantReply, firstOfLines, formatReply } from "./replies.ts";
 
 type Command = (c: Connection, line: string, args: string[]) => void;
 
@@ -23,6 +24,9 @@ const NEEDS_HELO = new Set(["MAIL", "RCPT", "DATA", "AUTH"]);
 const TAKES_ARGS = new Set(["EHLO", "HELO", "VRFY", "STARTTLS", "AUTH"]);
 const NO_ARGS: string[] = [];
 const MAX_UNRECOGNIZED = 10;
+const BYE = constantReply(221, "Bye");
+const MAIL_ACCEPTED = constantReply(250, "Accepted", "MAIL_FROM_OK");
+const RCPT_ACCEPTED = constantReply(250, "Accepted", "RCPT_TO_OK");
 
 function refuse(c: Connection, r: Refusal): void {
   c.send(r.code, r.text, r.choice);
@@ -50,23 +54,39 @@ function greeting(c: Connection): string {
   return `${c.name} Nice to meet you, ${c.session.clientHostname}`;
 }
 
+/** EHLO's lines after the greeting, formatted once per listener and what a session is offered. */
+const EHLO_FEATURES = new WeakMap<EngineOptions, Map<number, string>>();
+
+function ehloFeatures(c: Connection): string {
+  const { options } = c.host;
+  const auth = options.authMethods.length > 0 && c.isSupported("AUTH") && !c.session.user;
+  const startTls = !c.secure && c.isSupported("STARTTLS");
+  const key = (auth ? 1 : 0) | (startTls ? 2 : 0);
+  let byKey = EHLO_FEATURES.get(options);
+  if (!byKey) EHLO_FEATURES.set(options, byKey = new Map());
+  let wire = byKey.get(key);
+  if (wire === undefined) {
+    const features = ["PIPELINING", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "DSN"];
+    if (auth) features.push(["AUTH", ...options.authMethods].join(" "));
+    if (startTls) features.push("STARTTLS");
+    if (options.size) features.push(`SIZE ${options.size}`);
+    // The whole reply with an empty first line, that line cut: the greeting's goes there.
+    wire = formatReply(250, ["", ...features], "none").slice(firstOfLines(250, "").length);
+    byKey.set(key, wire);
+  }
+  return wire;
+}
+
 const COMMANDS: Record<string, Command> = {
   EHLO(c, _line, args) {
     if (!hello(c, "EHLO", args)) return;
-    const { options } = c.host;
-    const features = ["PIPELINING", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "DSN"];
-    if (options.authMethods.length && c.isSupported("AUTH") && !c.session.user) {
-      features.push(["AUTH", ...options.authMethods].join(" "));
-    }
-    if (!c.secure && c.isSupported("STARTTLS")) features.push("STARTTLS");
-    if (options.size) features.push(`SIZE ${options.size}`);
-    c.send(250, [greeting(c), ...features], "none");
+    c.sendFormatted({ code: 250, wire: firstOfLines(250, greeting(c)) + ehloFeatures(c) });
   },
   HELO(c, _line, args) {
     if (hello(c, "HELO", args)) c.send(250, greeting(c), "none");
   },
   QUIT(c) {
-    c.send(221, "Bye");
+    c.sendFormatted(BYE);
     c.quit();
   },
   NOOP(c) {
@@ -136,7 +156,7 @@ const COMMANDS: Record<string, Command> = {
         c.send((error as { responseCode?: number }).responseCode || 550, error.message);
       } else {
         c.session.envelope.mailFrom = parsed;
-        c.send(250, "Accepted", "MAIL_FROM_OK");
+        c.sendFormatted(MAIL_ACCEPTED);
       }
       done();
     });
@@ -158,7 +178,7 @@ const COMMANDS: Record<string, Command> = {
       } else {
         // Every accepted RCPT is kept; smtp_message.ts drops true repeats (RFC 5321 §2.4).
         c.session.envelope.rcptTo.push(parsed);
-        c.send(250, "Accepted", "RCPT_TO_OK");
+        c.sendFormatted(RCPT_ACCEPTED);
       }
       done();
     });

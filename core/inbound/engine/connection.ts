@@ -19,13 +19,22 @@ import { runCommand } from "./commands.ts";
 import { CommandLines, LineResult } from "./command_lines.ts";
 import { DataTransfer } from "./data.ts";
 import type { DotReader } from "./dot_reader.ts";
-import { type CodeChoice, formatReply } from "./replies.ts";
+import {
+  type CodeChoice,
+  constantReply,
+  formatReply,
+  type FormattedReply,
+  PendingReplies,
+} from "./replies.ts";
 import { type TlsUpgradeOptions, upgradeToTls } from "./tls_upgrade.ts";
 
 export type { TlsUpgradeOptions };
 import type { CommandTarget, EngineHandlers, EngineOptions } from "./types.ts";
 
 const QUIET = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
+/** Each disabled-command list upper-cased once (every command asks; sessions share lists). */
+const DISABLED_SETS = new WeakMap<string[], Set<string>>();
+const START_DATA = constantReply(354, "End data with <CR><LF>.<CR><LF>");
 /** A closed connection waits this long at most for the client to close its side. */
 const HALF_CLOSE_MS = 5_000;
 
@@ -55,7 +64,7 @@ export class Connection implements CommandTarget {
   /** Handler of the next line instead of a command (an AUTH continuation). */
   next: ((line: string, done: () => void) => void) | null = null;
 
-  #out = "";
+  #out = new PendingReplies();
   #input: Buffer | null = null;
   #lines: CommandLines;
   #ready = false;
@@ -151,7 +160,9 @@ export class Connection implements CommandTarget {
   isSupported(command: string): boolean {
     const disabled = (this.session as { disabledCommands?: string[] }).disabledCommands ??
       this.host.options.disabledCommands;
-    return !disabled.some((d) => d.toUpperCase() === command);
+    let upper = DISABLED_SETS.get(disabled);
+    if (!upper) DISABLED_SETS.set(disabled, upper = new Set(disabled.map((d) => d.toUpperCase())));
+    return !upper.has(command);
   }
 
   /** The transaction starts over (EHLO, RSET, after DATA, after STARTTLS). */
@@ -166,7 +177,16 @@ export class Connection implements CommandTarget {
   /** Queues a reply; 5xx count towards the error limit, 421 closes the connection. */
   send(code: number, text: string | string[] = "", choice?: CodeChoice): void {
     if (this.closing || this.closed) return;
-    this.#out += formatReply(code, text, choice);
+    this.#queue(code, formatReply(code, text, choice), null);
+  }
+
+  sendFormatted(reply: FormattedReply): void {
+    if (this.closing || this.closed) return;
+    this.#queue(reply.code, reply.wire, reply.bytes ?? null);
+  }
+
+  #queue(code: number, wire: string, bytes: Uint8Array | null): void {
+    this.#out.add(wire, bytes);
     if (code === 421) return this.close();
     if (code >= 500 && ++this.#errors >= this.host.options.maxErrors) {
       this.send(421, "4.7.0 Error: too many errors, closing connection");
@@ -179,10 +199,8 @@ export class Connection implements CommandTarget {
   }
 
   #flush(): void {
-    if (!this.#out) return;
-    const out = this.#out;
-    this.#out = "";
-    if (this.socket.destroyed || !this.socket.writable) return;
+    const out = this.#out.take();
+    if (out === null || this.socket.destroyed || !this.socket.writable) return;
     this.socket.write(out);
     if (this.socket.writableNeedDrain && !this.#draining) {
       this.#draining = true;
@@ -196,11 +214,14 @@ export class Connection implements CommandTarget {
   /** Waits for a handler: input is held until `done` is called. */
   wait(): () => void {
     this.#busy = true;
-    return () => {
-      this.#busy = false;
-      this.process();
-    };
+    return this.#done;
   }
+
+  /** What `wait` returns: one function per connection, not one per MAIL, RCPT and AUTH line. */
+  readonly #done = () => {
+    this.#busy = false;
+    this.process();
+  };
 
   /** Runs what input there is, until it runs out or a handler or the socket makes us wait. */
   process(): void {
@@ -260,7 +281,7 @@ export class Connection implements CommandTarget {
       transfer.result = { error, message };
       if (!this.#reader && this.#transfer === transfer) this.#finishData();
     });
-    this.send(354, "End data with <CR><LF>.<CR><LF>");
+    this.sendFormatted(START_DATA);
   }
 
   #endData(): void {

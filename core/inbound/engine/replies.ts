@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 
 /** The generic enhanced code of each reply number. */
 const BY_CODE: Record<number, string> = {
@@ -70,6 +71,51 @@ function enhancedOf(code: number, choice: CodeChoice): string {
   if (choice) return CONTEXT[choice];
   return BY_CODE[code] ??
     (code < 300 ? "2.0.0" : code < 500 ? "4.0.0" : "5.0.0");
+}
+
+/**
+ * A reply in its wire form. One whose text never changes (MAIL's and RCPT's 250, 354, 221) is
+ * formatted and encoded once ({@link constantReply}): the hot path neither formats nor encodes it.
+ */
+export interface FormattedReply {
+  readonly code: number;
+  readonly wire: string;
+  readonly bytes?: Uint8Array;
+}
+
+/** A constant {@link FormattedReply} of `code` with `text` (a Buffer: node:net takes it as is). */
+export function constantReply(code: number, text: string, choice?: CodeChoice): FormattedReply {
+  const wire = formatReply(code, text, choice);
+  return { code, wire, bytes: Buffer.from(wire, "utf8") };
+}
+
+/** The replies queued for a connection's next write (those to pipelined commands go together). */
+export class PendingReplies {
+  #text = "";
+  /** The bytes of `#text` while it is one constant reply: written without encoding it. */
+  #bytes: Uint8Array | null = null;
+
+  add(wire: string, bytes: Uint8Array | null): void {
+    this.#bytes = this.#text === "" ? bytes : null;
+    this.#text += wire;
+  }
+
+  /** What to write, now no longer queued; null when nothing is. */
+  take(): string | Uint8Array | null {
+    if (!this.#text) return null;
+    const out = this.#bytes ?? this.#text;
+    this.#text = "";
+    this.#bytes = null;
+    return out;
+  }
+}
+
+/**
+ * The first line of a reply of several without enhanced codes (`choice` "none"), as
+ * `formatReply` writes it: `<code>-<text>`, the rest of the reply after it.
+ */
+export function firstOfLines(code: number, text: string): string {
+  return `${code}-${text.replace(CONTROL, " ")}\r\n`;
 }
 
 /** The wire form (CRLF-terminated) of reply `code` with `text` (one line, or several). */

@@ -6,7 +6,7 @@
  * @module
  */
 import type { SMTPServerOptions, SMTPServerSession } from "smtp-server";
-import type { CodeChoice } from "./replies.ts";
+import type { CodeChoice, FormattedReply } from "./replies.ts";
 
 /** The message of a DATA command as it arrives: "data" parts, then "end", or "error". */
 export interface DataSource {
@@ -82,6 +82,8 @@ export interface CommandTarget {
   /** Handler of the next line instead of a command (an AUTH continuation). */
   next: ((line: string, done: () => void) => void) | null;
   send(code: number, text?: string | string[], choice?: CodeChoice): void;
+  /** `send` of a reply formatted once. */
+  sendFormatted(reply: FormattedReply): void;
   isSupported(command: string): boolean;
   resetSession(): void;
   transmissionType(): string;
