@@ -135,6 +135,7 @@ export async function openStore(
     dialect = await serverDialect(conn, {
       max: poolSize,
       applicationName: `fastmta-${config.nodeId}-${role}`.slice(0, 63),
+      byKeyOnly: role === "accept",
     });
   } catch (error) {
     if (error instanceof ConnectionStringError) throw new ConfigError(error.message);
