@@ -8,8 +8,8 @@
  *     bench/pg_bind.ts [body bytes, default 100000] [iterations, default 2000]
  */
 import { Buffer } from "node:buffer";
-import { serialize } from "npm:pg-protocol@1.16.1/dist/serializer.js";
-import pgUtils from "npm:pg@8.23.1/lib/utils.js";
+import { serialize } from "pg-protocol/dist/serializer.js";
+import pgUtils from "pg/lib/utils.js";
 import { bindPieces } from "../core/store/pg_bind.ts";
 
 const size = Number(Deno.args[0] ?? 100_000);

@@ -4,8 +4,8 @@
  */
 import { assertEquals } from "./helpers/assert.ts";
 import { Buffer } from "node:buffer";
-import { serialize } from "npm:pg-protocol@1.16.1/dist/serializer.js";
-import pgUtils from "npm:pg@8.23.1/lib/utils.js";
+import { serialize } from "pg-protocol/dist/serializer.js";
+import pgUtils from "pg/lib/utils.js";
 import { type BindConfig, bindPieces, BY_REFERENCE_BYTES } from "../core/store/pg_bind.ts";
 
 function joined(pieces: Uint8Array[]): Uint8Array {
