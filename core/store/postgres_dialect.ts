@@ -47,7 +47,7 @@ function startupOptions(params: Record<string, string>): string | undefined {
 /**
  * How the pool's named statements are planned (pg_prepared.ts). By default, for their parameters
  * each time: a generic plan made while a table was small stays a sequential scan as the table
- * grows. A pool that only inserts and touches rows by key (the accept role) plans each statement
+ * grows. A pool that only inserts and touches rows by key (accept, delivery) plans each statement
  * once, generically, with sequential scans ruled out where an index serves: a custom plan of the
  * accept insert folds the batch's body parameters into constants and copies them while planning
  * (PostgreSQL CPU per 100 KB body 1.0-1.3 ms custom against 0.65 ms generic, docs/performance.md).

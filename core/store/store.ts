@@ -139,8 +139,8 @@ export interface PoolOptions {
   /** Shown to the server (`application_name`, connection attributes). */
   applicationName: string;
   /**
-   * The pool only inserts and reads or writes rows by key (the accept role): PostgreSQL may plan
-   * its statements once, generically (postgres_dialect.ts).
+   * The pool only inserts and reads or writes rows by key (the accept role, delivery): PostgreSQL
+   * may plan its statements once, generically (postgres_dialect.ts).
    */
   byKeyOnly?: boolean;
 }
