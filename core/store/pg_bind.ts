@@ -8,7 +8,9 @@
  * large binary parameter is written as one exact-size buffer for its small fields with each large
  * parameter between them, by reference: the bytes are the same, and no body is copied in
  * JavaScript. node-postgres corks the socket around a query's messages, so the pieces still go
- * out in one write.
+ * out in one write. A body is then read by the socket write, not copied at the call: its buffer
+ * must not be detached (core/bytes.ts) before the statement settles, which the accept path keeps
+ * to (it frees bodies once the insert resolved or failed).
  *
  * Talks to: node-postgres' `Connection#bind` (replaced per connection as the pool opens it).
  */
