@@ -43,7 +43,8 @@ export function serveDeliveryStage(port: StagePort, isolate: StageIsolate): void
     const { config } = message;
     const log = (line: string) => post({ type: "log", line });
     events = isolate.startEvents(config);
-    const opened = store = await openStore(config, "deliver");
+    // Delivery's statements (body heads, suppressions, settle, slots) go by key: planned once.
+    const opened = store = await openStore(config, "deliver", { byKeyOnly: true });
     queue = await openQueue(config, opened, { role: "deliver", log });
     // Slots and send windows held as "<node id>:delivery-<index>/…" in the shared database.
     shaper = openShaper(config, opened, `delivery-${message.index}`, log);

@@ -54,6 +54,11 @@ export type StoreRole = "accept" | "deliver" | "admin";
 
 /** Extra knobs for `openStore`, mostly for tests. */
 export interface OpenStoreOptions {
+  /**
+   * The store only inserts and reads or writes rows by key, so a server database may plan its
+   * statements once, generically (postgres_dialect.ts). Default: for the accept role.
+   */
+  byKeyOnly?: boolean;
   /** Where connection state changes are logged (default: the `store` log line). */
   log?: (line: string) => void;
   /** Time bound and reconnect backoff of store calls. */
@@ -135,6 +140,7 @@ export async function openStore(
     dialect = await serverDialect(conn, {
       max: poolSize,
       applicationName: `fastmta-${config.nodeId}-${role}`.slice(0, 63),
+      byKeyOnly: options.byKeyOnly ?? role === "accept",
     });
   } catch (error) {
     if (error instanceof ConnectionStringError) throw new ConfigError(error.message);

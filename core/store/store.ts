@@ -138,6 +138,11 @@ export interface PoolOptions {
   max: number;
   /** Shown to the server (`application_name`, connection attributes). */
   applicationName: string;
+  /**
+   * The pool only inserts and reads or writes rows by key (the accept role, delivery): PostgreSQL
+   * may plan its statements once, generically (postgres_dialect.ts).
+   */
+  byKeyOnly?: boolean;
 }
 
 /** A store connection: its health and its end. */
