@@ -1,8 +1,7 @@
 /**
  * Delivery's reads on SQLite as the scheduler runs them per turn: lease a batch of 1–`--max-batch`
  * due units (seeded sizes), read their bodies' heads and their recipients' suppressions. Prints
- * that phase's CPU per leased unit, the statements SQLite prepared and the queries Kysely's builder
- * compiled; TREE=/path/to/checkout measures another checkout's store (A/B). Under
+ * that phase's CPU per leased unit and the statements SQLite prepared; TREE=/path/to/checkout measures another checkout's store (A/B). Under
  * `valgrind --tool=callgrind` its instruction counts do not depend on the machine's load.
  *
  *   deno run -A bench/lease_mix.ts --messages 3000 --rounds 3
@@ -10,7 +9,6 @@
 // deno-lint-ignore-file no-explicit-any
 import { parseArgs } from "node:util";
 import { DatabaseSync } from "node:sqlite";
-import { DefaultQueryCompiler } from "kysely";
 const root = Deno.env.get("TREE") ?? new URL("..", import.meta.url).pathname;
 const { createTestDatabase } = await import(`${root}/tests/helpers/databases.ts`);
 
@@ -25,19 +23,12 @@ const { values } = parseArgs({
 const total = Number(values.messages);
 const maxBatch = Number(values["max-batch"]);
 
-// Counts what SQLite is asked to prepare (the statement cache's misses) and what Kysely builds.
+// Counts what SQLite is asked to prepare (the statement cache's misses).
 let prepared = 0;
-let built = 0;
 const prepare = (DatabaseSync.prototype as any).prepare;
 (DatabaseSync.prototype as any).prepare = function (sql: string) {
   prepared++;
   return prepare.call(this, sql);
-};
-const compiler = DefaultQueryCompiler.prototype as any;
-const compile = compiler.compileQuery;
-compiler.compileQuery = function (...args: unknown[]) {
-  built++;
-  return compile.apply(this, args);
 };
 
 /** A small seeded generator (mulberry32): the same batches in every tree. */
@@ -57,7 +48,6 @@ const cpu = () => {
 };
 const perUnit: number[] = [];
 const prepares: number[] = [];
-const builds: number[] = [];
 for (let round = 0; round < Number(values.rounds); round++) {
   const db = await createTestDatabase("sqlite3");
   const store = await db.open("deliver", 10);
@@ -80,7 +70,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
       await store.insertMessages(messages);
     }
     const rnd = random(19);
-    prepared = built = 0;
+    prepared = 0;
     const c0 = cpu();
     let leased = 0;
     for (let turn = 0; leased < total; turn++) {
@@ -99,7 +89,6 @@ for (let round = 0; round < Number(values.rounds); round++) {
     }
     perUnit.push((cpu() - c0) / leased);
     prepares.push(prepared);
-    builds.push(built);
   } finally {
     await store.close();
     await db.drop();
@@ -111,5 +100,5 @@ console.log(
     med(perUnit).toFixed(1)
   } µs per unit (rounds ${perUnit.map((x) => x.toFixed(0)).join(", ")}); prepared ${
     med(prepares)
-  } statements, built ${med(builds)} queries`,
+  } statements`,
 );
