@@ -1,12 +1,16 @@
 /**
  * Hot statements compiled once (core/store/compiled_once.ts) and named on PostgreSQL
  * (core/store/pg_prepared.ts): later calls carry their own arguments in the right places, the
- * text stays the same whatever the list length, and other dialects build every time.
+ * text stays the same whatever the list length (SQLite: the list as JSON text), and other
+ * dialects build every time.
  */
 import { assert, assertEquals } from "./helpers/assert.ts";
 import {
   DummyDriver,
   Kysely,
+  MysqlAdapter,
+  MysqlIntrospector,
+  MysqlQueryCompiler,
   PostgresAdapter,
   PostgresIntrospector,
   PostgresQueryCompiler,
@@ -19,15 +23,19 @@ import { CompiledOnce } from "../core/store/compiled_once.ts";
 import { preparable } from "../core/store/pg_prepared.ts";
 import type { Tables } from "../core/store/tables.ts";
 
-function offline(kind: "postgres" | "sqlite3"): Kysely<Tables> {
+function offline(kind: "postgres" | "sqlite3" | "mysql"): Kysely<Tables> {
+  const parts = {
+    postgres: [PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler],
+    sqlite3: [SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler],
+    mysql: [MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler],
+  } as const;
+  const [Adapter, Introspector, Compiler] = parts[kind];
   return new Kysely<Tables>({
     dialect: {
-      createAdapter: () => kind === "postgres" ? new PostgresAdapter() : new SqliteAdapter(),
+      createAdapter: () => new Adapter(),
       createDriver: () => new DummyDriver(),
-      createIntrospector: (db) =>
-        kind === "postgres" ? new PostgresIntrospector(db) : new SqliteIntrospector(db),
-      createQueryCompiler: () =>
-        kind === "postgres" ? new PostgresQueryCompiler() : new SqliteQueryCompiler(),
+      createIntrospector: (db) => new Introspector(db),
+      createQueryCompiler: () => new Compiler(),
     },
   });
 }
@@ -55,10 +63,24 @@ Deno.test("compiled once: PostgreSQL reuses the text with each call's arguments"
   assertEquals(second.parameters, fresh.parameters);
 });
 
-Deno.test("compiled once: other dialects build each call (lists expand)", () => {
+Deno.test("compiled once: SQLite reuses the text, a list bound as its JSON text", () => {
   const db = offline("sqlite3");
   const two = QUERY.compile(db, "sqlite3", ["a", "b"], 1);
-  const three = QUERY.compile(db, "sqlite3", ["a", "b", "c"], 1);
+  const three = QUERY.compile(db, "sqlite3", ["a", "b", "c"], 2);
+  assertEquals(two.sql, three.sql);
+  assert(two.sql.includes(`"id" in (select "value" from json_each(?))`), two.sql);
+  assertEquals(three.parameters, [`["a","b","c"]`, "queued", 2]);
+  const fresh = db.selectFrom("queue").select(["id", "state"])
+    .where(inList("sqlite3", "id", ["a", "b", "c"])).where("state", "=", "queued")
+    .where("due_at", ">", 2).compile();
+  assertEquals(three.sql, fresh.sql);
+  assertEquals(three.parameters, fresh.parameters);
+});
+
+Deno.test("compiled once: other dialects build each call (lists expand)", () => {
+  const db = offline("mysql");
+  const two = QUERY.compile(db, "mysql", ["a", "b"], 1);
+  const three = QUERY.compile(db, "mysql", ["a", "b", "c"], 1);
   assert(two.sql !== three.sql);
   assertEquals(three.parameters, ["a", "b", "c", "queued", 1]);
 });

@@ -14,6 +14,7 @@ import {
 } from "kysely";
 import type { Dialect } from "../../migrations/mod.ts";
 import type { Tables } from "./tables.ts";
+import { jsonList } from "./compiled_once.ts";
 import type { SegmentWriter } from "../spool/mod.ts";
 import type { FileSystemFence } from "./fs_fence.ts";
 
@@ -83,18 +84,23 @@ function isDeadlock(error: unknown): boolean {
 }
 
 /**
- * `column IN (…values)`, on PostgreSQL `column = any($1)` with the values as one array: one
- * statement text whatever their number, so a hot statement is prepared once per connection
- * (pg_prepared.ts) instead of parsed and planned again for every list length.
+ * `column IN (…values)`, on PostgreSQL `column = any($1)` with the values as one array, on SQLite
+ * `column in (select value from json_each(?))` with their JSON text: one statement text whatever
+ * their number, so a hot statement is compiled once (compiled_once.ts) and prepared once per
+ * connection (pg_prepared.ts, statement_cache.ts) instead of again for every list length.
  */
 export function inList(
   dialect: Dialect,
   column: string,
   values: readonly unknown[],
 ): RawBuilder<SqlBool> {
-  return dialect === "postgres"
-    ? sql<SqlBool>`${sql.ref(column)} = any(${sql.val(values)})`
-    : sql<SqlBool>`${sql.ref(column)} in (${sql.join(values)})`;
+  if (dialect === "postgres") return sql<SqlBool>`${sql.ref(column)} = any(${sql.val(values)})`;
+  if (dialect === "sqlite3") {
+    return sql<SqlBool>`${sql.ref(column)} in (select "value" from json_each(${
+      sql.val(jsonList(values))
+    }))`;
+  }
+  return sql<SqlBool>`${sql.ref(column)} in (${sql.join(values)})`;
 }
 
 /** `items` in slices of at most `size`. */
