@@ -7,20 +7,28 @@
 
 import { delay } from "./wait.ts";
 
+/** Ports {@link freePort} already handed out in this process. */
+const handedOut = new Set<number>();
+
 /**
- * Returns a TCP port that is free right now on `hostname`: binds port 0, reads
- * the port the kernel chose, and closes the listener again.
+ * Returns a TCP port that is free right now on `hostname` and that this process has not been
+ * given before: binds port 0, reads the port the kernel chose, and closes the listener again.
  *
- * There is an inherent race (someone else may take the port before the caller
- * binds it), but ephemeral ports are handed out round-robin so it is rare.
+ * The kernel may choose the same port again once the listener is closed: a cluster test that
+ * picked both nodes' ports before starting either got one SMTP port twice (EADDRINUSE on the
+ * second node, CI 2026-12-08), so a port already handed out is skipped. Another process may
+ * still take the port before the caller binds it; that race is rare.
  */
 export function freePort(hostname = "127.0.0.1"): number {
-  const listener = Deno.listen({ hostname, port: 0, transport: "tcp" });
-  try {
-    return (listener.addr as Deno.NetAddr).port;
-  } finally {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const listener = Deno.listen({ hostname, port: 0, transport: "tcp" });
+    const port = (listener.addr as Deno.NetAddr).port;
     listener.close();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
   }
+  throw new Error(`freePort: no port not handed out before on ${hostname} after 100 tries`);
 }
 
 /**
