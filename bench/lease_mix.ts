@@ -8,7 +8,7 @@
  */
 // deno-lint-ignore-file no-explicit-any
 import { parseArgs } from "node:util";
-import { DatabaseSync } from "node:sqlite";
+import { countPrepares, cpuMicros, seededRandom, seedMessages } from "./sqlite_mix.ts";
 const root = Deno.env.get("TREE") ?? new URL("..", import.meta.url).pathname;
 const { createTestDatabase } = await import(`${root}/tests/helpers/databases.ts`);
 
@@ -21,31 +21,9 @@ const { values } = parseArgs({
   },
 });
 const total = Number(values.messages);
+const prepared = countPrepares();
 const maxBatch = Number(values["max-batch"]);
 
-// Counts what SQLite is asked to prepare (the statement cache's misses).
-let prepared = 0;
-const prepare = (DatabaseSync.prototype as any).prepare;
-(DatabaseSync.prototype as any).prepare = function (sql: string) {
-  prepared++;
-  return prepare.call(this, sql);
-};
-
-/** A small seeded generator (mulberry32): the same batches in every tree. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const body = new TextEncoder().encode("Subject: bench\r\n\r\n" + "x".repeat(5_000) + "\r\n");
-const cpu = () => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-};
 const perUnit: number[] = [];
 const prepares: number[] = [];
 for (let round = 0; round < Number(values.rounds); round++) {
@@ -54,24 +32,10 @@ for (let round = 0; round < Number(values.rounds); round++) {
   try {
     await store.migrate();
     const now = Date.now();
-    for (let i = 0; i < total; i += 20) {
-      const messages = [];
-      for (let j = i; j < Math.min(total, i + 20); j++) {
-        messages.push({
-          id: `b${String(j).padStart(6, "0")}`,
-          sender: "s@example.test",
-          recipients: [`b${j}@example.com`],
-          channel: "smtp",
-          clientIp: "127.0.0.1",
-          receivedAt: now,
-          body,
-        });
-      }
-      await store.insertMessages(messages);
-    }
-    const rnd = random(19);
-    prepared = 0;
-    const c0 = cpu();
+    await seedMessages(store, total, now, (j) => `b${j}@example.com`);
+    const rnd = seededRandom(19);
+    prepared.reset();
+    const c0 = cpuMicros();
     let leased = 0;
     for (let turn = 0; leased < total; turn++) {
       const limit = 1 + Math.floor(rnd() * maxBatch);
@@ -87,8 +51,8 @@ for (let round = 0; round < Number(values.rounds); round++) {
       await store.suppressions(units.flatMap((u: any) => u.recipients), now, "example.test");
       leased += units.length;
     }
-    perUnit.push((cpu() - c0) / leased);
-    prepares.push(prepared);
+    perUnit.push((cpuMicros() - c0) / leased);
+    prepares.push(prepared.count);
   } finally {
     await store.close();
     await db.drop();

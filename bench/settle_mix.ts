@@ -7,9 +7,8 @@
  *
  *   deno run -A bench/settle_mix.ts --messages 3000 --rounds 3
  */
-// deno-lint-ignore-file no-explicit-any
 import { parseArgs } from "node:util";
-import { DatabaseSync } from "node:sqlite";
+import { countPrepares, cpuMicros, seededRandom, seedMessages } from "./sqlite_mix.ts";
 import type { UnitOutcome } from "../core/contracts/mod.ts";
 import { deliveredOutcome, leaseAll } from "./store_units.ts";
 const root = Deno.env.get("TREE") ?? new URL("..", import.meta.url).pathname;
@@ -24,27 +23,8 @@ const { values } = parseArgs({
   },
 });
 const total = Number(values.messages);
+const prepared = countPrepares();
 const maxBatch = Number(values["max-batch"]);
-
-// Counts what SQLite is asked to prepare (the statement cache's misses).
-let prepared = 0;
-let preparedChars = 0;
-const prepare = (DatabaseSync.prototype as any).prepare;
-(DatabaseSync.prototype as any).prepare = function (sql: string) {
-  prepared++;
-  preparedChars += sql.length;
-  return prepare.call(this, sql);
-};
-
-/** A small seeded generator (mulberry32): the same batches and verdicts in every tree. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The outcome of `unit` for the verdict drawn (`r` in [0, 1)). */
 function outcomeOf(unit: Parameters<typeof deliveredOutcome>[0], at: number, r: number) {
@@ -78,11 +58,6 @@ function outcomeOf(unit: Parameters<typeof deliveredOutcome>[0], at: number, r: 
   return delivered;
 }
 
-const body = new TextEncoder().encode("Subject: bench\r\n\r\n" + "x".repeat(5_000) + "\r\n");
-const cpu = () => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-};
 const settleUs: number[] = [];
 const prepares: number[] = [];
 const chars: number[] = [];
@@ -92,34 +67,20 @@ for (let round = 0; round < Number(values.rounds); round++) {
   try {
     await store.migrate();
     const now = Date.now();
-    for (let i = 0; i < total; i += 20) {
-      const messages = [];
-      for (let j = i; j < Math.min(total, i + 20); j++) {
-        messages.push({
-          id: `b${String(j).padStart(6, "0")}`,
-          sender: "s@example.test",
-          recipients: ["b@example.com"],
-          channel: "smtp",
-          clientIp: "127.0.0.1",
-          receivedAt: now,
-          body,
-        });
-      }
-      await store.insertMessages(messages);
-    }
+    await seedMessages(store, total, now, () => "b@example.com");
     const units = await leaseAll(store, total, 200, now);
-    const rnd = random(19);
-    prepared = preparedChars = 0;
-    const c0 = cpu();
+    const rnd = seededRandom(19);
+    prepared.reset();
+    const c0 = cpuMicros();
     for (let i = 0; i < units.length;) {
       const n = 1 + Math.floor(rnd() * maxBatch);
       const outcomes = units.slice(i, i + n).map((u, k) => outcomeOf(u, now + i + k, rnd()));
       await store.settle(outcomes);
       i += n;
     }
-    settleUs.push((cpu() - c0) / units.length);
-    prepares.push(prepared);
-    chars.push(preparedChars);
+    settleUs.push((cpuMicros() - c0) / units.length);
+    prepares.push(prepared.count);
+    chars.push(prepared.chars);
   } finally {
     await store.close();
     await db.drop();
