@@ -6,9 +6,7 @@
  * built once and prepared once per connection. Private to core/store/.
  */
 import { CompiledQuery } from "kysely";
-
-/** The ids `ids` as the one parameter of an `in (select value …)` list. */
-const IN_JSON = `in (select "value" from json_each(?))`;
+import { IN_JSON } from "./sqlite_settle.ts";
 
 const LEASE_UPDATE = `update "queue" set "lease_owner" = ?, "lease_token" = ?, "due_at" = ?, ` +
   `"attempts" = "attempts" + 1, "updated_at" = ? where "id" ${IN_JSON}`;

@@ -19,7 +19,7 @@ function fields(count: number): string {
 }
 
 /** The row ids (or unit ids) `ids` as the one parameter of an `in (select value …)` list. */
-const IN_JSON = `in (select "value" from json_each(?))`;
+export const IN_JSON = `in (select "value" from json_each(?))`;
 
 /** The units' holders, locked by the transaction (SQLite's write lock). */
 export function lockUnitsSqlite(ids: readonly string[]): CompiledQuery<{
